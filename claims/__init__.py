@@ -1,0 +1,1 @@
+"""Tariffs, claims, invoices, invoice files and payouts (built in the claims issues)."""

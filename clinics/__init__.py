@@ -1,0 +1,1 @@
+"""Regions, clinics, users and their roles."""

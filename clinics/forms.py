@@ -1,0 +1,64 @@
+"""Forms of Klinikadministration."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from portal import validators
+
+from .models import Clinic, ClinicRole, PaymentMethod
+from .services import CLINIC_DETAIL_FIELDS
+
+
+class ClinicDetailsForm(forms.ModelForm):
+    # Wider than the stored 8 digits: people type separators, which the form removes.
+    account_number = forms.CharField(label=_("Bankgiro-/plusgironummer"), max_length=20)
+
+    class Meta:
+        model = Clinic
+        fields = CLINIC_DETAIL_FIELDS
+        widgets = {"payment_method": forms.RadioSelect}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["account_number"].help_text = _("Bankgiro: 123-4567 eller 1234-5678. Plusgiro: 2–8 siffror.")
+        self.fields["postal_code"].widget.attrs.update(autocomplete="postal-code")
+        self.fields["street_address"].widget.attrs.update(autocomplete="street-address")
+        self.fields["phone"].widget.attrs.update(autocomplete="tel")
+        for name in ("email", "payout_email"):
+            self.fields[name].widget.attrs.update(autocomplete="email")
+        if self.instance.pk and not self.is_bound:
+            self.initial["account_number"] = self.instance.account_display.split(" ", 1)[1]
+
+    def clean_postal_code(self):
+        value = self.cleaned_data["postal_code"].replace(" ", "")
+        if value and (not value.isdigit() or len(value) != 5):
+            raise ValidationError(_("Postnumret ska ha fem siffror."))
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        method, number = cleaned.get("payment_method"), cleaned.get("account_number")
+        if method and number:
+            normalize = (
+                validators.normalize_bankgiro if method == PaymentMethod.BANKGIRO else validators.normalize_plusgiro
+            )
+            try:
+                cleaned["account_number"] = normalize(number)
+            except ValidationError as error:
+                self.add_error("account_number", error)
+        return cleaned
+
+    def _post_clean(self):
+        # The service saves; here we only validate, after our own normalisation above.
+        pass
+
+
+class NewUserForm(forms.Form):
+    name = forms.CharField(label=_("Namn"), max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"}))
+    email = forms.EmailField(label=_("E-postadress"), widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    role = forms.ChoiceField(label=_("Roll"), choices=ClinicRole.choices, widget=forms.RadioSelect)
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(label=_("Roll"), choices=ClinicRole.choices, widget=forms.RadioSelect)

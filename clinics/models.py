@@ -1,0 +1,229 @@
+"""People, regions with their rules, clinics and who may act for them."""
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from portal import validators
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **extra):
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **extra):
+        return self.create_user(email, password, is_staff=True, is_superuser=True, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person who logs in with their e-mail address. Never deleted, only deactivated."""
+
+    email = models.EmailField(_("E-postadress"), unique=True)
+    name = models.CharField(_("Namn"), max_length=150)
+    phone = models.CharField(_("Telefon"), max_length=30, blank=True)
+    is_active = models.BooleanField(_("Aktiv"), default=True)
+    is_staff = models.BooleanField(default=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["name"]
+
+    class Meta:
+        verbose_name = _("användare")
+        verbose_name_plural = _("användare")
+        constraints = [models.UniqueConstraint(Lower("email"), name="user_email_ci_unique")]
+
+    def __str__(self) -> str:
+        return self.name or self.email
+
+
+class DeadlineBasis(models.TextChoices):
+    TREATMENT_DAY = "treatment_day", _("från behandlingsdagen")
+    END_OF_TREATMENT_MONTH = "end_of_treatment_month", _("efter behandlingsmånaden")
+
+
+class SupportForm(models.TextChoices):
+    """The three parts of särskilt tandvårdsstöd."""
+
+    N = "N", _("N-tandvård")
+    F = "F", _("F-tandvård")
+    S = "S", _("S-tandvård")
+
+
+class Region(models.Model):
+    """A region and its billing rules, kept as data so that each region can differ."""
+
+    code = models.SlugField(_("Kod"), max_length=30, unique=True)
+    name = models.CharField(_("Namn"), max_length=100, unique=True)
+    organisation_number = models.CharField(
+        _("Organisationsnummer"), max_length=10, validators=[validators.validate_organisation_number]
+    )
+    billing_deadline_months = models.PositiveSmallIntegerField(_("Faktureringsfrist (månader)"))
+    billing_deadline_basis = models.CharField(_("Fristen räknas"), max_length=30, choices=DeadlineBasis.choices)
+    fee_exempt_from_age = models.PositiveSmallIntegerField(_("Ingen patientavgift från ålder"), null=True, blank=True)
+    fee_exempt_young_adults_until_age = models.PositiveSmallIntegerField(
+        _("Ingen patientavgift för unga vuxna till och med ålder"), null=True, blank=True
+    )
+    fee_exempt_certificate_groups = ArrayField(
+        models.CharField(max_length=10),
+        default=list,
+        blank=True,
+        verbose_name=_("Intygsgrupper utan patientavgift"),
+        help_text=_("T.ex. N2 i Dalarna."),
+    )
+    repayment_bankgiro = models.CharField(
+        _("Bankgiro för återbetalningar"), max_length=8, validators=[validators.validate_bankgiro]
+    )
+    support_email = models.EmailField(_("E-post till tandvårdssamordning"), blank=True)
+    support_phone = models.CharField(_("Telefon till tandvårdssamordning"), max_length=30, blank=True)
+
+    class Meta:
+        verbose_name = _("region")
+        verbose_name_plural = _("regioner")
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(billing_deadline_months__gte=1), name="region_deadline_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CareModel(models.Model):
+    """Vårdmodell, required on N claims in some regions."""
+
+    region = models.ForeignKey(Region, on_delete=models.CASCADE, related_name="care_models")
+    code = models.CharField(_("Kod"), max_length=10)
+    name = models.CharField(_("Benämning"), max_length=100)
+
+    class Meta:
+        verbose_name = _("vårdmodell")
+        verbose_name_plural = _("vårdmodeller")
+        ordering = ["region", "code"]
+        constraints = [models.UniqueConstraint(fields=["region", "code"], name="care_model_unique_code")]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class PatientCategory(models.Model):
+    """Patientkategori, listed per region and support form."""
+
+    region = models.ForeignKey(Region, on_delete=models.CASCADE, related_name="patient_categories")
+    support_form = models.CharField(_("Stödform"), max_length=1, choices=SupportForm.choices)
+    code = models.CharField(_("Kod"), max_length=10)
+    name = models.CharField(_("Benämning"), max_length=150)
+
+    class Meta:
+        verbose_name = _("patientkategori")
+        verbose_name_plural = _("patientkategorier")
+        ordering = ["region", "support_form", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["region", "code"], name="patient_category_unique_code"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code}, {self.name}"
+
+
+class PaymentMethod(models.TextChoices):
+    BANKGIRO = "bankgiro", _("Bankgiro")
+    PLUSGIRO = "plusgiro", _("Plusgiro")
+
+
+class Clinic(models.Model):
+    """A dental clinic that bills one region."""
+
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="clinics")
+    number = models.CharField(_("Kliniknummer"), max_length=10)
+    name = models.CharField(_("Namn"), max_length=150)
+    organisation_number = models.CharField(
+        _("Organisationsnummer"), max_length=10, validators=[validators.validate_organisation_number]
+    )
+    gln = models.CharField(_("GLN"), max_length=13, blank=True, validators=[validators.validate_gln])
+    hsa_id = models.CharField(_("HSA-id"), max_length=31, blank=True, validators=[validators.validate_hsa_id])
+    street_address = models.CharField(_("Gatuadress"), max_length=150, blank=True)
+    postal_code = models.CharField(_("Postnummer"), max_length=6, blank=True)
+    city = models.CharField(_("Ort"), max_length=100, blank=True)
+    phone = models.CharField(_("Telefon"), max_length=30, blank=True)
+    email = models.EmailField(_("E-post"), blank=True)
+    payment_method = models.CharField(_("Betalningssätt"), max_length=10, choices=PaymentMethod.choices)
+    account_number = models.CharField(_("Bankgiro-/plusgironummer"), max_length=8)
+    payout_email = models.EmailField(_("E-post för utbetalningsbesked"))
+    is_active = models.BooleanField(_("Aktiv"), default=True)
+
+    class Meta:
+        verbose_name = _("klinik")
+        verbose_name_plural = _("kliniker")
+        ordering = ["region", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["region", "number"], name="clinic_unique_number_in_region"),
+            models.CheckConstraint(condition=models.Q(number__regex=r"^[0-9]{1,10}$"), name="clinic_number_digits"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.name}"
+
+    @property
+    def account_display(self) -> str:
+        if self.payment_method == PaymentMethod.BANKGIRO:
+            return f"BG {validators.format_bankgiro(self.account_number)}"
+        return f"PG {validators.format_plusgiro(self.account_number)}"
+
+
+class ClinicRole(models.TextChoices):
+    LOCAL_ADMIN = "local_admin", _("Lokal administratör")
+    BILLER = "biller", _("Fakturerare")
+
+
+class ClinicMembership(models.Model):
+    """A user's role at a clinic. A local administrator may also bill."""
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="clinic_memberships")
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="memberships")
+    role = models.CharField(_("Roll"), max_length=20, choices=ClinicRole.choices)
+    is_active = models.BooleanField(_("Aktiv"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("klinikbehörighet")
+        verbose_name_plural = _("klinikbehörigheter")
+        constraints = [models.UniqueConstraint(fields=["user", "clinic"], name="clinic_membership_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} – {self.clinic} ({self.get_role_display()})"
+
+
+class RegionRole(models.TextChoices):
+    COORDINATOR = "coordinator", _("Samordnare")
+    REGION_ADMIN = "region_admin", _("Regionadministratör")
+
+
+class RegionMembership(models.Model):
+    """A user's role in a region's tandvårdssamordning."""
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="region_memberships")
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="memberships")
+    role = models.CharField(_("Roll"), max_length=20, choices=RegionRole.choices)
+    is_active = models.BooleanField(_("Aktiv"), default=True)
+
+    class Meta:
+        verbose_name = _("regionbehörighet")
+        verbose_name_plural = _("regionbehörigheter")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "region", "role"], name="region_membership_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} – {self.region} ({self.get_role_display()})"

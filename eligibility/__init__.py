@@ -1,0 +1,1 @@
+"""Patients, certificates, free cards and prior assessments (built in the eligibility issue)."""

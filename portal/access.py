@@ -1,0 +1,123 @@
+"""Who may open which page: one decorator per kind of page, and the tenancy checks behind them.
+
+A view outside a clinic or region it belongs to answers 404 (its existence is not confirmed);
+inside it, a role that may not use the page answers 403. Each decorated view carries
+`access` so that the permissions test can walk every URL and know what to expect.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest
+
+from clinics.models import ClinicMembership, ClinicRole, RegionMembership, RegionRole
+
+
+class Access:
+    PUBLIC = "public"
+    AUTHENTICATED = "authenticated"
+    CLINIC = "clinic"
+    CLINIC_ADMIN = "clinic_admin"
+    REGION = "region"
+    REGION_ADMIN = "region_admin"
+
+
+def _mark(view: Callable, access: str) -> Callable:
+    view.access = access
+    return view
+
+
+def public(view: Callable) -> Callable:
+    return _mark(view, Access.PUBLIC)
+
+
+def _login_required(view: Callable) -> Callable:
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def authenticated(view: Callable) -> Callable:
+    return _mark(_login_required(view), Access.AUTHENTICATED)
+
+
+def clinic_membership_for(user, clinic_pk: int) -> ClinicMembership:
+    """The user's active membership of an active clinic, or 404."""
+    membership = (
+        ClinicMembership.objects.select_related("clinic__region")
+        .filter(user=user, is_active=True, clinic__is_active=True, clinic_id=clinic_pk)
+        .first()
+    )
+    if membership is None:
+        raise Http404
+    return membership
+
+
+def clinic_view(*, admin: bool = False) -> Callable[[Callable], Callable]:
+    """For pages under /klinik/<clinic_pk>/: sets request.clinic, request.region, request.membership."""
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, clinic_pk: int, *args, **kwargs):
+            membership = clinic_membership_for(request.user, clinic_pk)
+            if admin and membership.role != ClinicRole.LOCAL_ADMIN:
+                raise PermissionDenied
+            request.membership = membership
+            request.clinic = membership.clinic
+            request.region = membership.clinic.region
+            return view(request, *args, **kwargs)
+
+        return _mark(_login_required(wrapper), Access.CLINIC_ADMIN if admin else Access.CLINIC)
+
+    return decorator
+
+
+def region_view(*, admin: bool = False) -> Callable[[Callable], Callable]:
+    """For pages under /region/<region_code>/: coordinators and region admins of that region."""
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, region_code: str, *args, **kwargs):
+            memberships = list(
+                RegionMembership.objects.select_related("region").filter(
+                    user=request.user, is_active=True, region__code=region_code
+                )
+            )
+            if not memberships:
+                raise Http404
+            roles = {m.role for m in memberships}
+            if admin and RegionRole.REGION_ADMIN not in roles:
+                raise PermissionDenied
+            preferred = RegionRole.REGION_ADMIN if admin else RegionRole.COORDINATOR
+            request.membership = next((m for m in memberships if m.role == preferred), memberships[0])
+            request.region = memberships[0].region
+            request.clinic = None
+            return view(request, *args, **kwargs)
+
+        return _mark(_login_required(wrapper), Access.REGION_ADMIN if admin else Access.REGION)
+
+    return decorator
+
+
+def is_region_admin(user) -> bool:
+    return RegionMembership.objects.filter(user=user, is_active=True, role=RegionRole.REGION_ADMIN).exists()
+
+
+def any_region_admin_view(view: Callable) -> Callable:
+    """For installation-wide administration (service windows): any active region administrator."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        if not is_region_admin(request.user):
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    return _mark(_login_required(wrapper), Access.REGION_ADMIN)

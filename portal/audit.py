@@ -1,0 +1,88 @@
+"""The two logs every service and view writes: changes (audit) and views of patient data (access).
+
+audit_record(actor=user, action="clinics.membership.removed", obj=membership, before={...})
+access_log_record(request=request, personal_identity_number="200001012384", shown="Sök person")
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import uuid
+from typing import Any
+
+from django.db import connection, models
+
+from .models import AccessLogEntry, AuditEvent
+
+
+class AuditOutsideTransaction(RuntimeError):
+    """An audit record must share the transaction of the change it records."""
+
+
+def snapshot(obj: models.Model, fields: list[str]) -> dict[str, Any]:
+    """The values of `fields` on `obj` in a form the JSON log can hold."""
+    return {name: _jsonable(getattr(obj, name)) for name in fields}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, models.Model):
+        return value.pk
+    if isinstance(value, datetime.date | datetime.datetime):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal | uuid.UUID):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def audit_record(
+    *,
+    actor,
+    action: str,
+    obj: models.Model,
+    before: dict | None = None,
+    after: dict | None = None,
+    clinic=None,
+    region=None,
+) -> AuditEvent:
+    """Record a change. Call inside the service's `transaction.atomic()` block, after the change."""
+    if not connection.in_atomic_block:
+        raise AuditOutsideTransaction(f"{action}: audit_record must run inside the change's transaction")
+    if action.count(".") < 2:
+        raise ValueError(f"audit action {action!r} must be namespaced: app.object.verb")
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    return AuditEvent.objects.create(
+        actor=user,
+        actor_email=user.email if user else "",
+        action=action,
+        object_type=obj._meta.label_lower,
+        object_id=str(obj.pk),
+        object_repr=str(obj)[:200],
+        clinic_id=getattr(clinic, "pk", clinic),
+        region_id=getattr(region, "pk", region),
+        before=before or {},
+        after=after or {},
+    )
+
+
+def access_log_record(*, request, personal_identity_number: str, shown: str) -> AccessLogEntry:
+    """Record that the requesting user was shown a patient's data.
+
+    The clinic or region comes from the request, as set by `portal.access` for the current view.
+    """
+    clinic = getattr(request, "clinic", None)
+    region = getattr(request, "region", None) or (clinic.region if clinic else None)
+    if region is None:
+        raise ValueError("patient data may only be shown inside a clinic or region view")
+    membership = getattr(request, "membership", None)
+    return AccessLogEntry.objects.create(
+        user=request.user,
+        role=getattr(membership, "role", ""),
+        clinic=clinic,
+        region=region,
+        personal_identity_number=personal_identity_number,
+        shown=shown[:200],
+        path=request.path[:300],
+    )

@@ -1,0 +1,7 @@
+"""Settings for `make run` on a developer's machine."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="local-development-only-not-secret")

@@ -1,0 +1,112 @@
+"""Pages that belong to no single app: landing, choosing a clinic, health, support, service windows."""
+
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from clinics import selectors
+
+from . import access
+from .forms import LoginForm, ServiceWindowForm
+from .models import ServiceWindow
+from .service_windows import service_window_cancel, service_window_schedule
+
+login = access.public(
+    auth_views.LoginView.as_view(
+        template_name="portal/login.html", authentication_form=LoginForm, redirect_authenticated_user=True
+    )
+)
+logout = access.public(auth_views.LogoutView.as_view())
+
+
+@access.public
+@never_cache
+def home(request: HttpRequest) -> HttpResponse:
+    """Send each user where their work is: one clinic → its start page; otherwise the chooser."""
+    if not request.user.is_authenticated:
+        return redirect("login")
+    places = selectors.user_places(user=request.user)
+    if len(places) == 1:
+        return redirect(places[0].url)
+    return redirect("choose")
+
+
+@access.authenticated
+@require_GET
+def choose(request: HttpRequest) -> HttpResponse:
+    """Välj klinik: every clinic and region the user may work for."""
+    places = selectors.user_places(user=request.user)
+    return render(request, "portal/choose.html", {"places": places})
+
+
+@access.public
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """For load balancers and monitoring: says which of the database and Redis is down."""
+    checks = {"database": _check_database(), "redis": _check_redis()}
+    healthy = all(value == "ok" for value in checks.values())
+    return JsonResponse({"status": "ok" if healthy else "fel", **checks}, status=200 if healthy else 503)
+
+
+def _check_database() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return "ok"
+    except Exception:  # any failure means "down" to a health check
+        return "nere"
+
+
+def _check_redis() -> str:
+    from .redis import redis_client
+
+    try:
+        redis_client(socket_timeout=2).ping()
+        return "ok"
+    except Exception:  # any failure means "down" to a health check
+        return "nere"
+
+
+@access.authenticated
+@require_GET
+def support(request: HttpRequest) -> HttpResponse:
+    regions = selectors.user_regions(user=request.user)
+    return render(request, "portal/support.html", {"regions": regions})
+
+
+@access.any_region_admin_view
+@require_http_methods(["GET", "POST"])
+def service_windows(request: HttpRequest) -> HttpResponse:
+    form = ServiceWindowForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            service_window_schedule(actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            for field, errors in error.message_dict.items():
+                for message in errors:
+                    form.add_error(field, message)
+        else:
+            messages.success(request, _("Servicefönstret är planerat."))
+            return redirect("service_windows")
+    windows = ServiceWindow.objects.filter(ends_at__gt=timezone.now()).select_related("created_by")
+    return render(request, "portal/service_windows.html", {"form": form, "windows": windows})
+
+
+@access.any_region_admin_view
+@require_POST
+def service_window_delete(request: HttpRequest, window_pk: int) -> HttpResponse:
+    window = get_object_or_404(ServiceWindow, pk=window_pk)
+    service_window_cancel(actor=request.user, window=window)
+    messages.success(request, _("Servicefönstret är borttaget."))
+    return redirect("service_windows")
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    return render(request, "403_csrf.html", status=403)

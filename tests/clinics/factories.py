@@ -1,0 +1,81 @@
+"""Factories for regions, clinics, users and memberships; every number has valid check digits."""
+
+import factory
+
+from clinics.models import (
+    Clinic,
+    ClinicMembership,
+    ClinicRole,
+    DeadlineBasis,
+    PaymentMethod,
+    Region,
+    RegionMembership,
+    RegionRole,
+    User,
+)
+from portal.validators import gs1_check_digit, luhn_check_digit
+
+
+def _luhn(payload: str) -> str:
+    return payload + luhn_check_digit(payload)
+
+
+class RegionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Region
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"region{n}")
+    name = factory.Sequence(lambda n: f"Region {n}")
+    organisation_number = factory.Sequence(lambda n: _luhn(f"2321{n % 100000:05d}"))
+    billing_deadline_months = 6
+    billing_deadline_basis = DeadlineBasis.TREATMENT_DAY
+    repayment_bankgiro = factory.Sequence(lambda n: _luhn(f"55{n % 100000:05d}"))
+
+
+class ClinicFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Clinic
+
+    region = factory.SubFactory(RegionFactory)
+    number = factory.Sequence(lambda n: str(100 + n))
+    name = factory.Sequence(lambda n: f"Testkliniken {n}")
+    organisation_number = factory.Sequence(lambda n: _luhn(f"5566{n % 100000:05d}"))
+    gln = factory.Sequence(lambda n: (p := f"735{n % 10**9:09d}") + gs1_check_digit(p))
+    payment_method = PaymentMethod.BANKGIRO
+    account_number = factory.Sequence(lambda n: _luhn(f"50{n % 100000:05d}"))
+    payout_email = factory.Sequence(lambda n: f"ekonomi{n}@klinik.test")
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        django_get_or_create = ("email",)
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"person{n}@klinik.test")
+    name = factory.Sequence(lambda n: f"Person {n}")
+    password = factory.PostGenerationMethodCall("set_password", "tandvard-test")
+
+    @factory.post_generation
+    def _save(obj, create, extracted, **kwargs):
+        if create:
+            obj.save()
+
+
+class ClinicMembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ClinicMembership
+
+    user = factory.SubFactory(UserFactory)
+    clinic = factory.SubFactory(ClinicFactory)
+    role = ClinicRole.BILLER
+
+
+class RegionMembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = RegionMembership
+
+    user = factory.SubFactory(UserFactory)
+    region = factory.SubFactory(RegionFactory)
+    role = RegionRole.COORDINATOR

@@ -1,0 +1,73 @@
+"""Fixtures shared by all tests: the demo world of regions, clinics and people."""
+
+from dataclasses import dataclass
+
+import pytest
+
+from clinics.models import Clinic, ClinicMembership, Region, User
+from portal.demo import demo_load
+
+
+@dataclass
+class World:
+    """The demo data as objects: two regions, clinics 31 and 32 (VG) and 2001 (Dalarna), the demo users."""
+
+    vg: Region
+    dalarna: Region
+    clinic31: Clinic
+    clinic32: Clinic
+    clinic2001: Clinic
+
+    @staticmethod
+    def user(email: str) -> User:
+        return User.objects.get(email=email)
+
+    @property
+    def biller(self) -> User:  # clinics 31 and 32
+        return self.user("fakturerare@demo.test")
+
+    @property
+    def dalarna_biller(self) -> User:
+        return self.user("dalarna@demo.test")
+
+    @property
+    def admin31(self) -> User:
+        return self.user("admin31@demo.test")
+
+    @property
+    def coordinator_vg(self) -> User:
+        return self.user("samordnare.vg@demo.test")
+
+    @property
+    def coordinator_dalarna(self) -> User:
+        return self.user("samordnare.dalarna@demo.test")
+
+    @property
+    def region_admin(self) -> User:
+        return self.user("regionadmin@demo.test")
+
+    def membership(self, user: User, clinic: Clinic) -> ClinicMembership:
+        return ClinicMembership.objects.get(user=user, clinic=clinic)
+
+
+def _world() -> World:
+    demo_load()
+    vg = Region.objects.get(code="vg")
+    dalarna = Region.objects.get(code="dalarna")
+    return World(
+        vg=vg,
+        dalarna=dalarna,
+        clinic31=Clinic.objects.get(region=vg, number="31"),
+        clinic32=Clinic.objects.get(region=vg, number="32"),
+        clinic2001=Clinic.objects.get(region=dalarna, number="2001"),
+    )
+
+
+@pytest.fixture
+def world(db) -> World:
+    return _world()
+
+
+@pytest.fixture
+def transactional_world(transactional_db) -> World:
+    return _world()
