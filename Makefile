@@ -12,6 +12,7 @@ run: install
 	$(SERVICES) serve
 
 test: install
+	@sh scripts/ensure_chromium.sh
 	$(SERVICES) exec -- $(PY) -m pytest $(PYTEST_ARGS)
 
 install: $(VENV)/.installed messages

@@ -50,7 +50,7 @@ def audit_record(
     """Record a change. Call inside the service's `transaction.atomic()` block, after the change."""
     if not connection.in_atomic_block:
         raise AuditOutsideTransaction(f"{action}: audit_record must run inside the change's transaction")
-    if action.count(".") < 2:
+    if action.count(".") < 2 or not all(action.split(".")):
         raise ValueError(f"audit action {action!r} must be namespaced: app.object.verb")
     user = actor if getattr(actor, "is_authenticated", False) else None
     return AuditEvent.objects.create(

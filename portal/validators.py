@@ -85,13 +85,15 @@ def normalize_gln(value: str) -> str:
 
 # HSA-id -----------------------------------------------------------------------------------------
 
-_HSA_ID = re.compile(r"^SE(\d{10})-([A-Za-z0-9]+)$")
+# ASCII only, spelled out: `str.upper()` and `re.IGNORECASE` would let "ſ" (long s) pass as "S", and `\d`
+# would match any Unicode digit.
+_HSA_ID = re.compile(r"[Ss][Ee]([0-9]{10})-([A-Za-z0-9]+)")
 
 
 def normalize_hsa_id(value: str) -> str:
     """SE + organisationsnummer (10 digits) + '-' + letters and digits, at most 31 characters."""
     value = (value or "").strip()
-    match = _HSA_ID.match(value.upper()[:2] + value[2:]) if value else None
+    match = _HSA_ID.fullmatch(value)
     if not match or len(value) > 31:
         raise ValidationError(
             _("HSA-id ska skrivas SE, organisationsnummer, bindestreck och en id-del, högst 31 tecken."),

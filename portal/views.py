@@ -26,12 +26,10 @@ login = access.public(
 logout = access.public(auth_views.LogoutView.as_view())
 
 
-@access.public
+@access.authenticated
 @never_cache
 def home(request: HttpRequest) -> HttpResponse:
-    """Send each user where their work is: one clinic → its start page; otherwise the chooser."""
-    if not request.user.is_authenticated:
-        return redirect("login")
+    """Send each user where their work is: one clinic or region → its start page; otherwise the chooser."""
     places = selectors.user_places(user=request.user)
     if len(places) == 1:
         return redirect(places[0].url)

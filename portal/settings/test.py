@@ -1,5 +1,7 @@
 """Settings for the test suite (`make test`)."""
 
+import os
+
 from .base import *  # noqa: F403
 
 SECRET_KEY = "test-only-not-secret"
@@ -9,3 +11,6 @@ ALLOWED_HOSTS = ["*"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 MEDIA_ROOT = BASE_DIR / "var" / "test-media"  # noqa: F405
+
+# One test database per pytest process, so that several runs on one server never collide.
+DATABASES["default"]["TEST"] = {"NAME": f"test_tandportal_{os.getpid()}"}  # noqa: F405

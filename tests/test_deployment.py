@@ -1,0 +1,383 @@
+"""The Docker deployment agrees with the project, and production settings refuse half a configuration.
+
+Docker itself is not run here: docker-compose.yml, the Dockerfile and .env.example are read and checked
+against the code they start, and production settings are loaded in subprocesses.
+"""
+
+import ast
+import os
+import re
+import secrets
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from django.core.management import get_commands
+from django.urls import resolve
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text()
+COMPOSE = yaml.safe_load(COMPOSE_TEXT)
+SERVICES = COMPOSE["services"]
+APP_SERVICES = ("web", "worker", "beat")
+PRODUCTION = "portal.settings.production"
+REQUIRED_IN_PRODUCTION = ("DJANGO_SECRET_KEY", "DATABASE_URL", "DJANGO_ALLOWED_HOSTS", "REDIS_URL")
+# Listed in .env.example, read by neither the project nor docker-compose.yml but by a tool in the image.
+READ_BY_TOOLS = {"WEB_CONCURRENCY"}  # gunicorn
+
+# The settings read ROOT/.env when it exists; the subprocesses below must see only the env they are given.
+NO_DOTENV = "import environ\nenviron.Env.read_env = classmethod(lambda cls, *args, **kwargs: None)\n"
+
+
+# --- Reading the files -------------------------------------------------------------------------------
+
+
+def env_example() -> dict[str, int]:
+    """Each variable in .env.example, set (NAME=) or shown commented out (# NAME=), with its line index."""
+    found = {}
+    for index, line in enumerate((ROOT / ".env.example").read_text().splitlines()):
+        match = re.match(r"#?\s*([A-Z][A-Z0-9_]*)=", line.strip())
+        if match:
+            found[match.group(1)] = index
+    return found
+
+
+def compose_variables() -> set[str]:
+    """Every variable docker compose interpolates: ${NAME}, ${NAME:-...} (also nested) and $NAME, not $$."""
+    return set(re.findall(r"(?<!\$)\$\{?([A-Za-z_][A-Za-z0-9_]*)", COMPOSE_TEXT.replace("$$", "")))
+
+
+ENV_CALL = re.compile(r"^(str|bool|int|float|list|tuple|dict|json|url|db|db_url|path|email|email_url|cache|cache_url)$")
+
+
+def variables_read_in(path: Path) -> set[str]:
+    """Names read through django-environ (env("X"), env.str("X"), ...) or os.environ.get/[]/os.getenv."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+            func = node.func
+            is_env = (isinstance(func, ast.Name) and func.id == "env") or (
+                isinstance(func, ast.Attribute)
+                and isinstance(func.value, ast.Name)
+                and func.value.id == "env"
+                and ENV_CALL.match(func.attr)
+            )
+            is_os = isinstance(func, ast.Attribute) and (
+                (func.attr == "getenv" and ast.unparse(func.value) == "os")
+                or (func.attr == "get" and ast.unparse(func.value) == "os.environ")
+            )
+            if is_env or is_os:
+                names.add(node.args[0].value)
+        elif (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.ctx, ast.Load)
+            and ast.unparse(node.value) == "os.environ"
+            and isinstance(node.slice, ast.Constant)
+        ):
+            names.add(node.slice.value)
+    return names
+
+
+def command_tokens(service: str) -> list[str]:
+    """The service's command as shell words (an `sh -c` script is split too)."""
+    command = SERVICES[service]["command"]
+    words = shlex.split(command) if isinstance(command, str) else list(command)
+    if words[:2] == ["sh", "-c"]:
+        words = shlex.split(words[2])
+    return words
+
+
+def named_volume_at(service: dict, target: str) -> str | None:
+    """The named volume the service mounts at target, if any."""
+    for volume in service.get("volumes", []):
+        source, _, rest = volume.partition(":")
+        if rest.split(":")[0].rstrip("/") == target.rstrip("/") and source in COMPOSE["volumes"]:
+            return source
+    return None
+
+
+def healthcheck_words(service: dict) -> list[str]:
+    test = service["healthcheck"]["test"]
+    if isinstance(test, str):
+        return shlex.split(test)
+    if test[0] == "CMD-SHELL":
+        return shlex.split(test[1])
+    assert test[0] == "CMD"
+    return test[1:]
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) for each Dockerfile instruction, continuation lines joined."""
+    text = re.sub(r"\\\n", " ", (ROOT / "Dockerfile").read_text())
+    lines = [line.strip() for line in text.splitlines()]
+    return [
+        (line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in lines if line and not line.startswith("#")
+    ]
+
+
+def dockerfile_runs() -> list[list[str]]:
+    return [shlex.split(args) for instruction, args in dockerfile_instructions() if instruction == "RUN"]
+
+
+def collectstatic_run() -> tuple[dict[str, str], list[str]]:
+    """The Dockerfile's collectstatic RUN line: its inline NAME=value assignments and the command."""
+    for words in dockerfile_runs():
+        if "collectstatic" in words:
+            env = {}
+            while words and re.match(r"^[A-Z_][A-Z0-9_]*=", words[0]):
+                name, value = words.pop(0).split("=", 1)
+                env[name] = value
+            return env, words
+    pytest.fail("the Dockerfile does not run collectstatic")
+
+
+def clean_env(**values: str) -> dict[str, str]:
+    """os.environ without anything the settings or compose read, plus the given values, for production."""
+    # DJANGO_ALLOW_ASYNC_UNSAFE is set by the browser tests for Playwright; production never has it.
+    configured = {*env_example(), "DJANGO_SETTINGS_MODULE", "PYTHONPATH", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env = {name: value for name, value in os.environ.items() if name not in configured}
+    env["DJANGO_SETTINGS_MODULE"] = PRODUCTION
+    env.update(values)
+    return env
+
+
+def valid_production_env() -> dict[str, str]:
+    return clean_env(
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),  # 67 random characters
+        DATABASE_URL=os.environ["DATABASE_URL"],
+        REDIS_URL=os.environ["REDIS_URL"],
+        DJANGO_ALLOWED_HOSTS="portal.example.se",
+    )
+
+
+def run_python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", NO_DOTENV + code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def run_manage(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    code = f"import runpy, sys\nsys.argv = ['manage.py', *{args!r}]\nrunpy.run_path('manage.py', run_name='__main__')\n"
+    return run_python(code, env)
+
+
+# --- docker-compose.yml ------------------------------------------------------------------------------
+
+
+def test_compose_defines_the_five_services():
+    assert set(SERVICES) >= {"postgres", "redis", "web", "worker", "beat"}
+
+
+def test_postgres_keeps_its_data_on_a_volume_and_reports_readiness():
+    postgres = SERVICES["postgres"]
+    major = int(re.match(r"postgres:(\d+)", postgres["image"]).group(1))
+    assert major in (17, 18)
+    # From 18 the image keeps data in /var/lib/postgresql/18/docker; a mount at .../data would be refused.
+    data_dir = "/var/lib/postgresql" if major >= 18 else "/var/lib/postgresql/data"
+    assert named_volume_at(postgres, data_dir)
+    assert "pg_isready" in healthcheck_words(postgres)
+
+
+def test_redis_appends_to_a_volume_and_answers_ping():
+    redis = SERVICES["redis"]
+    assert re.match(r"redis:7\b", redis["image"])
+    command = " ".join(redis["command"]) if isinstance(redis["command"], list) else redis["command"]
+    assert "--appendonly yes" in command
+    assert named_volume_at(redis, "/data")
+    words = healthcheck_words(redis)
+    assert "redis-cli" in words and "ping" in words
+
+
+def test_web_health_check_asks_healthz_with_python_not_curl():
+    words = healthcheck_words(SERVICES["web"])
+    assert words[:2] == ["python", "-c"]
+    compile(words[2], "healthcheck", "exec")  # a syntax error would only show as "unhealthy"
+    assert "urllib" in words[2] and "http://localhost:8000/healthz" in words[2]
+    # Production redirects plain HTTP and rejects unknown hosts, so the probe says what the proxy says.
+    assert "X-Forwarded-Proto" in words[2] and "DJANGO_ALLOWED_HOSTS" in words[2]
+    assert resolve("/healthz").url_name == "healthz"
+
+
+def test_worker_health_check_pings_its_own_node():
+    words = healthcheck_words(SERVICES["worker"])
+    assert "inspect" in words and "ping" in words
+
+
+@pytest.mark.parametrize("service", APP_SERVICES)
+def test_app_services_run_production_settings_from_the_environment(service):
+    config = SERVICES[service]
+    environment = config["environment"]
+    assert environment["DJANGO_SETTINGS_MODULE"] == PRODUCTION
+    assert config.get("env_file")
+    for name in (*REQUIRED_IN_PRODUCTION, "EMAIL_URL", "PORTAL_BASE_URL"):
+        # Either set here from ${...}, or passed through from the env file.
+        assert name in environment or name in env_example(), name
+    for dependency in ("postgres", "redis"):
+        assert config["depends_on"][dependency]["condition"] == "service_healthy"
+
+
+@pytest.mark.parametrize("service", ["web", "worker"])
+def test_web_and_worker_share_the_media_volume(service):
+    media_root = SERVICES[service]["environment"]["TANDPORTAL_MEDIA_ROOT"]
+    assert named_volume_at(SERVICES[service], media_root) == "media"
+
+
+def test_beat_keeps_its_schedule_on_a_volume():
+    words = command_tokens("beat")
+    schedule = Path(words[words.index("--schedule") + 1])
+    assert any(named_volume_at(SERVICES["beat"], str(parent)) for parent in schedule.parents)
+
+
+def test_web_migrates_then_serves_the_wsgi_application_with_gunicorn():
+    words = command_tokens("web")
+    assert words.index("migrate") < words.index("gunicorn")
+    assert words[words.index("gunicorn") + 1] == "portal.wsgi:application"
+    assert words[words.index("--bind") + 1] == "0.0.0.0:8000"
+
+
+def test_the_wsgi_module_gunicorn_names_defines_application():
+    words = command_tokens("web")
+    module, attribute = words[words.index("gunicorn") + 1].split(":")
+    path = ROOT / Path(*module.split(".")).with_suffix(".py")
+    assert path.exists()
+    assigned = {
+        target.id
+        for node in ast.parse(path.read_text()).body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    assert attribute in assigned
+
+
+@pytest.mark.parametrize("service", ["worker", "beat"])
+def test_celery_services_start_the_portal_celery_app(service):
+    from celery.app.utils import find_app
+
+    import portal
+
+    words = command_tokens(service)
+    assert words[0] == "celery"
+    assert words[words.index("-A") + 1] == "portal"
+    assert find_app("portal") is portal.celery_app
+    assert service in words  # the subcommand: `celery -A portal worker` / `... beat`
+
+
+def test_every_command_names_files_and_management_commands_that_exist():
+    commands = [command_tokens(service) for service in APP_SERVICES] + dockerfile_runs()
+    django_commands = get_commands()
+    for words in commands:
+        for index, word in enumerate(words):
+            if word.endswith(".py") or word.startswith("scripts/"):
+                assert (ROOT / word).exists(), word
+            if word == "manage.py":
+                assert words[index + 1] in django_commands, words[index + 1]
+    locked = (ROOT / "requirements.lock").read_text()
+    for program in ("gunicorn", "celery"):
+        assert re.search(rf"^{program}==", locked, re.MULTILINE), program
+
+
+def test_named_volumes_are_declared():
+    declared = set(COMPOSE["volumes"])
+    for service in SERVICES.values():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            assert source.startswith((".", "/")) or source in declared, source
+
+
+# --- .env.example ------------------------------------------------------------------------------------
+
+
+def test_every_compose_variable_is_in_env_example():
+    assert compose_variables() - set(env_example()) == set()
+
+
+def test_every_variable_the_settings_read_is_in_env_example():
+    read = set().union(*(variables_read_in(path) for path in (ROOT / "portal" / "settings").glob("*.py")))
+    assert set(REQUIRED_IN_PRODUCTION) <= read
+    assert read - set(env_example()) == set()
+
+
+def test_every_variable_the_portal_package_reads_is_in_env_example():
+    read = set().union(*(variables_read_in(path) for path in (ROOT / "portal").rglob("*.py")))
+    assert read - set(env_example()) == set()
+
+
+def test_env_example_lists_nothing_stale_and_explains_each_variable():
+    lines = (ROOT / ".env.example").read_text().splitlines()
+    variables = env_example()
+    read = set().union(*(variables_read_in(path) for path in (ROOT / "portal").rglob("*.py")))
+    assert set(variables) - read - compose_variables() - READ_BY_TOOLS == set()
+    for name, index in variables.items():
+        above = lines[index - 1].strip()
+        assert above.startswith("#") and not re.match(r"#?\s*[A-Z][A-Z0-9_]*=", above), name
+
+
+# --- Dockerfile and .dockerignore --------------------------------------------------------------------
+
+
+def test_dockerfile_builds_on_python_311_slim_and_runs_as_a_user():
+    instructions = dockerfile_instructions()
+    assert instructions[0] == ("FROM", "python:3.11-slim")
+    users = [args for instruction, args in instructions if instruction == "USER"]
+    assert users and users[-1] not in ("root", "0")
+    runs = dockerfile_runs()
+    assert any(words[:4] == ["pip", "install", "-r", "requirements.lock"] for words in runs)
+    assert ["python", "scripts/compile_messages.py"] in runs
+
+
+def test_dockerfile_bakes_no_secret_into_the_image():
+    for instruction, args in dockerfile_instructions():
+        if instruction in ("ENV", "ARG"):
+            for name in ("DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL", "POSTGRES_PASSWORD"):
+                assert name not in args
+
+
+def test_dockerfile_collectstatic_works_with_its_throwaway_values(tmp_path):
+    build_env, command = collectstatic_run()
+    assert set(REQUIRED_IN_PRODUCTION) <= set(build_env)
+    assert command[:3] == ["python", "manage.py", "collectstatic"]
+    env = clean_env(**build_env, DJANGO_STATIC_ROOT=str(tmp_path))
+    result = run_manage([*command[2:]], env)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "staticfiles.json").exists()
+
+
+def test_dockerignore_keeps_local_state_out_of_the_image():
+    ignored = {line.strip().rstrip("/") for line in (ROOT / ".dockerignore").read_text().splitlines()}
+    assert {".venv", "var", ".git", ".env"} <= ignored
+
+
+# --- Production settings -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", REQUIRED_IN_PRODUCTION)
+@pytest.mark.parametrize("how", ["unset", "empty"])
+def test_production_refuses_to_start_without(name, how):
+    env = valid_production_env()
+    if how == "unset":
+        del env[name]
+    else:
+        env[name] = ""
+    result = run_python("import django\ndjango.setup()\n", env)
+    assert result.returncode != 0
+    assert name in result.stderr
+
+
+def test_production_starts_with_everything_set():
+    result = run_python("import django\ndjango.setup()\n", valid_production_env())
+    assert result.returncode == 0, result.stderr
+
+
+def test_production_passes_the_deployment_checklist():
+    result = run_manage(["check", "--deploy", "--fail-level", "WARNING"], valid_production_env())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
