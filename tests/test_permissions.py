@@ -97,9 +97,11 @@ def _kwargs_for(world: World, route: str) -> dict:
         "clinic_pk": lambda: world.clinic31.pk,
         "membership_pk": lambda: world.membership(world.admin31, world.clinic31).pk,
         "region_code": lambda: world.vg.code,
-        "window_pk": lambda: ServiceWindow.objects.create(
-            starts_at="2099-01-01T00:00Z", ends_at="2099-01-01T06:00Z", message="x", created_by=world.region_admin
-        ).pk,
+        "window_pk": lambda: (
+            ServiceWindow.objects.create(
+                starts_at="2099-01-01T00:00Z", ends_at="2099-01-01T06:00Z", message="x", created_by=world.region_admin
+            ).pk
+        ),
         "uidb64": lambda: "MQ",
         "token": lambda: "set-password",
     }
