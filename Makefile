@@ -12,7 +12,7 @@ run: install
 	$(SERVICES) serve
 
 test: install
-	@sh scripts/ensure_chromium.sh
+	@sh scripts/ensure_test_tools.sh
 	$(SERVICES) exec -- $(PY) -m pytest $(PYTEST_ARGS)
 
 install: $(VENV)/.installed messages

@@ -21,6 +21,8 @@ class ClinicDetailsForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # As radio buttons, no empty "---------" choice: the field is required and a clinic always has a method.
+        self.fields["payment_method"].choices = PaymentMethod.choices
         self.fields["account_number"].help_text = _("Bankgiro: 123-4567 eller 1234-5678. Plusgiro: 2–8 siffror.")
         self.fields["postal_code"].widget.attrs.update(autocomplete="postal-code")
         self.fields["street_address"].widget.attrs.update(autocomplete="street-address")

@@ -85,6 +85,10 @@ class Region(models.Model):
     repayment_bankgiro = models.CharField(
         _("Bankgiro för återbetalningar"), max_length=8, validators=[validators.validate_bankgiro]
     )
+    prior_assessment_validity_months = models.PositiveSmallIntegerField(
+        _("Förhandsbedömning gäller (månader)"), default=12
+    )
+    information_deadline_days = models.PositiveSmallIntegerField(_("Tid för komplettering (dagar)"), default=30)
     support_email = models.EmailField(_("E-post till tandvårdssamordning"), blank=True)
     support_phone = models.CharField(_("Telefon till tandvårdssamordning"), max_length=30, blank=True)
 

@@ -8,20 +8,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from portal.access import clinic_view, region_view
+from portal.forms import add_service_errors
 
 from . import selectors, services
 from .forms import ClinicDetailsForm, NewUserForm, RoleForm
 from .models import ClinicMembership
-
-
-def _form_errors_from(form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, errors in error.message_dict.items():
-            for message in errors:
-                form.add_error(field if field in form.fields else None, message)
-    else:
-        for message in error.messages:
-            form.add_error(None, message)
 
 
 @clinic_view()
@@ -50,7 +41,7 @@ def details_edit(request: HttpRequest) -> HttpResponse:
                 actor=request.user, clinic=request.clinic, **{f: form.cleaned_data[f] for f in form.Meta.fields}
             )
         except ValidationError as error:
-            _form_errors_from(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(request, _("Klinikens uppgifter är sparade."))
             return redirect("clinic_administration", clinic_pk=request.clinic.pk)
@@ -65,7 +56,7 @@ def user_new(request: HttpRequest) -> HttpResponse:
         try:
             membership = services.membership_invite(actor=request.user, clinic=request.clinic, **form.cleaned_data)
         except ValidationError as error:
-            _form_errors_from(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(
                 request, _("%(name)s har lagts till och får ett e-postmeddelande.") % {"name": membership.user}
@@ -90,7 +81,7 @@ def user_role(request: HttpRequest, membership_pk: int) -> HttpResponse:
         try:
             services.membership_change_role(actor=request.user, membership=membership, role=form.cleaned_data["role"])
         except ValidationError as error:
-            _form_errors_from(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(request, _("Rollen för %(name)s är ändrad.") % {"name": membership.user})
             return redirect("clinic_administration", clinic_pk=request.clinic.pk)

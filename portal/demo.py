@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections import Counter
 from pathlib import Path
 
+from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.db import models, transaction
+from django.utils import timezone
 
 from clinics.models import CareModel, Clinic, ClinicMembership, PatientCategory, Region, RegionMembership, User
 
@@ -77,4 +80,92 @@ def demo_load(path: Path = DEMO_FILE) -> Counter:
                 {"is_active": True},
                 counts,
             )
+    _load_patients(data.get("patients", []), regions, clinics, counts)
     return counts
+
+
+def demo_date(value: str | None, today: datetime.date) -> datetime.date | None:
+    """A date in demo.json: ISO, or relative to the day of loading so the demo stays true over time."""
+    if value is None:
+        return None
+    relative = {
+        "@today": today,
+        "@start_of_this_year": today.replace(month=1, day=1),
+        "@end_of_this_year": today.replace(month=12, day=31),
+        "@start_of_last_year": today.replace(year=today.year - 1, month=1, day=1),
+        "@end_of_last_year": today.replace(year=today.year - 1, month=12, day=31),
+        "@end_of_next_year": today.replace(year=today.year + 1, month=12, day=31),
+        "@mid_last_month": (today - relativedelta(months=1)).replace(day=15),
+    }
+    return relative[value] if value.startswith("@") else datetime.date.fromisoformat(value)
+
+
+def _load_patients(items: list[dict], regions: dict, clinics: dict, counts: Counter) -> None:
+    from eligibility.models import Certificate, FreeCard, Patient, PriorAssessment
+    from eligibility.services import prior_assessment_decide, prior_assessment_request
+    from portal.money import parse_kronor
+
+    today = timezone.localdate()
+    for item in items:
+        pin = item["personal_identity_number"]
+        patient = upsert(Patient, {"personal_identity_number": pin}, {}, counts)
+        for cert in item.get("certificates", []):
+            upsert(
+                Certificate,
+                {"region": regions[cert["region"]], "number": cert["number"]},
+                {
+                    "patient": patient,
+                    "support_form": cert["support_form"],
+                    "group": cert["group"],
+                    "valid_from": demo_date(cert["valid_from"], today),
+                    "valid_to": demo_date(cert["valid_to"], today),
+                    "revoked_from": demo_date(cert.get("revoked_from"), today),
+                    "revocation_reason": cert.get("revocation_reason", ""),
+                },
+                counts,
+            )
+        for card in item.get("free_cards", []):
+            upsert(
+                FreeCard,
+                {"patient": patient, "number": card["number"]},
+                {
+                    "valid_from": demo_date(card["valid_from"], today),
+                    "valid_to": demo_date(card["valid_to"], today),
+                    "registered_by": User.objects.get(email=card["registered_by"]),
+                    "registered_at_clinic": clinics[tuple(card["clinic"])],
+                },
+                counts,
+            )
+        for request in item.get("prior_assessments", []):
+            clinic = clinics[tuple(request["clinic"])]
+            found = PriorAssessment.objects.filter(
+                clinic=clinic, patient=patient, justification=request["justification"]
+            ).exists()
+            if found:
+                counts["unchanged"] += 1
+                continue
+            # Through the services, as a clinic and a coordinator would: numbered, audited, with history.
+            assessment = prior_assessment_request(
+                actor=User.objects.get(email=request["requested_by"]),
+                clinic=clinic,
+                personal_identity_number=pin,
+                support_form=request["support_form"],
+                justification=request["justification"],
+                lines=[
+                    {
+                        "code": line["code"],
+                        "tooth": line.get("tooth", ""),
+                        "jaw": line.get("jaw", ""),
+                        "estimated_price": parse_kronor(line["estimated_price"]),
+                    }
+                    for line in request["lines"]
+                ],
+                attachments=[],
+            )
+            prior_assessment_decide(
+                actor=User.objects.get(email=request["decided_by"]),
+                assessment=assessment,
+                approved_amounts={line.pk: line.estimated_price for line in assessment.lines.all()},
+                reason=request["reason"],
+            )
+            counts["created"] += 1

@@ -2,9 +2,8 @@
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
-
-from .models import ServiceWindow
 
 
 class LoginForm(AuthenticationForm):
@@ -21,12 +20,24 @@ class LoginForm(AuthenticationForm):
         return self.cleaned_data["username"].lower()
 
 
-class ServiceWindowForm(forms.ModelForm):
-    class Meta:
-        model = ServiceWindow
-        fields = ["starts_at", "ends_at", "message"]
-        widgets = {
-            "starts_at": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-            "ends_at": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-            "message": forms.Textarea(attrs={"rows": 3}),
-        }
+class ServiceWindowForm(forms.Form):
+    """The fields only; the rules (end after start, no overlap) are the service's, shown beside each field."""
+
+    starts_at = forms.DateTimeField(
+        label=_("Börjar"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+    )
+    ends_at = forms.DateTimeField(
+        label=_("Slutar"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+    )
+    message = forms.CharField(label=_("Meddelande"), max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+def add_service_errors(form: forms.Form, error: ValidationError) -> None:
+    """Show a service's ValidationError on the form: beside its field when it names one, else on top."""
+    if hasattr(error, "error_dict"):
+        for field, messages in error.message_dict.items():
+            for message in messages:
+                form.add_error(field if field in form.fields else None, message)
+    else:
+        for message in error.messages:
+            form.add_error(None, message)

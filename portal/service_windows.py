@@ -46,7 +46,10 @@ class ServiceWindowMiddleware:
         return self.get_response(request)
 
 
-def _check(starts_at: datetime.datetime, ends_at: datetime.datetime, exclude_pk: int | None = None) -> None:
+def service_window_check(
+    starts_at: datetime.datetime, ends_at: datetime.datetime, exclude_pk: int | None = None
+) -> None:
+    """The rules for a window: it ends after it starts and overlaps no other. Errors are keyed by field."""
     if ends_at <= starts_at:
         raise ValidationError({"ends_at": _("Slutet måste ligga efter början.")})
     overlapping = ServiceWindow.objects.filter(starts_at__lt=ends_at, ends_at__gt=starts_at)
@@ -60,7 +63,7 @@ def _check(starts_at: datetime.datetime, ends_at: datetime.datetime, exclude_pk:
 def service_window_schedule(
     *, actor, starts_at: datetime.datetime, ends_at: datetime.datetime, message: str
 ) -> ServiceWindow:
-    _check(starts_at, ends_at)
+    service_window_check(starts_at, ends_at)
     window = ServiceWindow.objects.create(
         starts_at=starts_at, ends_at=ends_at, message=message.strip(), created_by=actor
     )

@@ -5,6 +5,8 @@ from django.urls import include, path
 from django.views.i18n import set_language
 
 from clinics import views as clinic_views
+from eligibility import region_views as eligibility_region_views
+from eligibility import views as eligibility_views
 
 from . import access, views
 
@@ -16,6 +18,25 @@ password_set = access.public(
 
 clinic_patterns = [
     path("", clinic_views.clinic_start, name="clinic_start"),
+    path("sok-person/", eligibility_views.person_search, name="person_search"),
+    path("sok-person/frikort/", eligibility_views.free_card_register, name="free_card_register"),
+    path("forhandsbedomningar/", eligibility_views.prior_assessment_list, name="prior_assessment_list"),
+    path("forhandsbedomningar/ny/", eligibility_views.prior_assessment_new, name="prior_assessment_new"),
+    path(
+        "forhandsbedomningar/<int:assessment_pk>/",
+        eligibility_views.prior_assessment_detail,
+        name="prior_assessment_detail",
+    ),
+    path(
+        "forhandsbedomningar/<int:assessment_pk>/komplettera/",
+        eligibility_views.prior_assessment_answer,
+        name="prior_assessment_answer",
+    ),
+    path(
+        "forhandsbedomningar/<int:assessment_pk>/bilagor/<int:attachment_pk>/",
+        eligibility_views.prior_assessment_attachment,
+        name="prior_assessment_attachment",
+    ),
     path("klinikadministration/", clinic_views.administration, name="clinic_administration"),
     path("klinikadministration/uppgifter/", clinic_views.details_edit, name="clinic_details_edit"),
     path("klinikadministration/anvandare/ny/", clinic_views.user_new, name="clinic_user_new"),
@@ -29,6 +50,38 @@ clinic_patterns = [
 
 region_patterns = [
     path("", clinic_views.region_start, name="region_start"),
+    path("intyg/", eligibility_region_views.certificate_search, name="certificate_search"),
+    path("intyg/nytt/", eligibility_region_views.certificate_new, name="certificate_new"),
+    path("intyg/<int:certificate_pk>/avsluta/", eligibility_region_views.certificate_end, name="certificate_end"),
+    path(
+        "intyg/<int:certificate_pk>/aterkalla/", eligibility_region_views.certificate_revoke, name="certificate_revoke"
+    ),
+    path("forhandsbedomningar/", eligibility_region_views.assessment_queue, name="region_assessment_queue"),
+    path(
+        "forhandsbedomningar/<int:assessment_pk>/",
+        eligibility_region_views.assessment_detail,
+        name="region_assessment_detail",
+    ),
+    path(
+        "forhandsbedomningar/<int:assessment_pk>/paborja/",
+        eligibility_region_views.assessment_start_review,
+        name="region_assessment_start_review",
+    ),
+    path(
+        "forhandsbedomningar/<int:assessment_pk>/beslut/",
+        eligibility_region_views.assessment_decide,
+        name="region_assessment_decide",
+    ),
+    path(
+        "forhandsbedomningar/<int:assessment_pk>/komplettering/",
+        eligibility_region_views.assessment_request_information,
+        name="region_assessment_request_information",
+    ),
+    path(
+        "forhandsbedomningar/<int:assessment_pk>/bilagor/<int:attachment_pk>/",
+        eligibility_region_views.assessment_attachment,
+        name="region_assessment_attachment",
+    ),
 ]
 
 urlpatterns = [

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from clinics import selectors
 
 from . import access
-from .forms import LoginForm, ServiceWindowForm
+from .forms import LoginForm, ServiceWindowForm, add_service_errors
 from .models import ServiceWindow
 from .service_windows import service_window_cancel, service_window_schedule
 
@@ -82,14 +82,12 @@ def support(request: HttpRequest) -> HttpResponse:
 @access.any_region_admin_view
 @require_http_methods(["GET", "POST"])
 def service_windows(request: HttpRequest) -> HttpResponse:
-    form = ServiceWindowForm(request.POST or None)
+    form = ServiceWindowForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             service_window_schedule(actor=request.user, **form.cleaned_data)
         except ValidationError as error:
-            for field, errors in error.message_dict.items():
-                for message in errors:
-                    form.add_error(field, message)
+            add_service_errors(form, error)
         else:
             messages.success(request, _("Servicefönstret är planerat."))
             return redirect("service_windows")

@@ -10,10 +10,12 @@ from dataclasses import dataclass
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from eligibility.models import Certificate, PriorAssessment
 from portal.access import Access
 from portal.models import ServiceWindow
 
 from .conftest import World
+from .eligibility.factories import PriorAssessmentAttachmentFactory
 
 
 def _walk(patterns, prefix=""):
@@ -102,6 +104,9 @@ def _kwargs_for(world: World, route: str) -> dict:
                 starts_at="2099-01-01T00:00Z", ends_at="2099-01-01T06:00Z", message="x", created_by=world.region_admin
             ).pk
         ),
+        "certificate_pk": lambda: Certificate.objects.get(region=world.vg, number="764153").pk,
+        "assessment_pk": lambda: _vg_assessment(world).pk,
+        "attachment_pk": lambda: PriorAssessmentAttachmentFactory(assessment=_vg_assessment(world)).pk,
         "uidb64": lambda: "MQ",
         "token": lambda: "set-password",
     }
@@ -109,6 +114,11 @@ def _kwargs_for(world: World, route: str) -> dict:
     missing = set(names) - set(values)
     assert not missing, f"tests/test_permissions.py needs a value for URL parameter(s) {missing}"
     return {name: values[name]() for name in names}
+
+
+def _vg_assessment(world: World) -> PriorAssessment:
+    """The demo's approved prior assessment at clinic 31."""
+    return PriorAssessment.objects.get(clinic=world.clinic31, patient__personal_identity_number="200001022383")
 
 
 def _outcome(response) -> object:

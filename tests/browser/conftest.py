@@ -1,7 +1,7 @@
 """Browser tests: Playwright driving Debian's Chromium against pytest-django's live server.
 
 Playwright's own browser download does not work on our machines, so the browser is the Chromium that
-`scripts/ensure_chromium.sh` (run by `make test`) makes sure is installed: $CHROMIUM_PATH, else the first of
+`scripts/ensure_test_tools.sh` (run by `make test`) makes sure is installed: $CHROMIUM_PATH, else the first of
 CHROMIUM_CANDIDATES. A missing browser fails the tests; it never skips them.
 """
 
@@ -37,7 +37,7 @@ def chromium_path() -> str:
     pytest.fail(
         "No Chromium for the browser tests: looked at $CHROMIUM_PATH and "
         + ", ".join(CHROMIUM_CANDIDATES)
-        + ". Install Debian's Chromium (`sudo apt-get install chromium`, or run `sh scripts/ensure_chromium.sh` "
+        + ". Install Debian's Chromium (`sudo apt-get install chromium`, or run `sh scripts/ensure_test_tools.sh` "
         "as root) or set CHROMIUM_PATH. Do not run `playwright install`: its download does not work here.",
         pytrace=False,
     )

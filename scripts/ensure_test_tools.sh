@@ -1,9 +1,21 @@
 #!/bin/sh
-# Make sure the browser tests have a Chromium: $CHROMIUM_PATH, else Debian's /usr/bin/chromium or
+# Make sure the tests have their system tools: GNU gettext, and for the browser tests a Chromium: $CHROMIUM_PATH, else Debian's /usr/bin/chromium or
 # /usr/bin/chromium-browser (the same lookup as tests/browser/conftest.py). Missing, it installs Debian's
 # `chromium` package when it runs as root with apt-get; otherwise it says how and exits 1.
 # Playwright's own browser download does not work on our machines: never `playwright install`.
 set -eu
+
+# GNU gettext's xgettext: the translation test extracts every Swedish string to check the English catalogue.
+if ! command -v xgettext >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "[tandportal] No xgettext for the translation test; installing Debian's gettext package."
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext
+  else
+    echo "[tandportal] The translation test needs GNU gettext: sudo apt-get install gettext" >&2
+    exit 1
+  fi
+fi
 
 found() {
   if [ -n "${CHROMIUM_PATH:-}" ]; then

@@ -1,0 +1,241 @@
+"""Forms for Sök person, free cards, prior assessments and certificates."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from clinics.models import SupportForm
+from portal import money, validators
+
+from .attachments import ALLOWED, MAX_ATTACHMENTS_PER_UPLOAD
+from .models import Jaw
+
+DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class PersonalIdentityNumberField(forms.CharField):
+    """Takes 10 or 12 digits with or without - or +; cleans to the stored 12 digits."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("label", _("Personnummer"))
+        kwargs.setdefault("max_length", 20)
+        kwargs.setdefault("help_text", _("ÅÅÅÅMMDD-NNNN eller ÅÅMMDD-NNNN"))
+        super().__init__(**kwargs)
+        self.widget.attrs.update(autocomplete="off", inputmode="numeric", spellcheck="false")
+
+    def clean(self, value):
+        value = super().clean(value)
+        return validators.normalize_personal_identity_number(value) if value else value
+
+
+class KronorField(forms.CharField):
+    """An amount typed in kronor (980, 1250,50), cleaned to öre."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 15)
+        super().__init__(**kwargs)
+        self.widget.attrs.update(inputmode="decimal")
+
+    def clean(self, value):
+        value = super().clean(value)
+        return money.parse_kronor(value) if value not in (None, "") else None
+
+
+class PersonSearchForm(forms.Form):
+    personal_identity_number = PersonalIdentityNumberField()
+    on_date = forms.DateField(label=_("Datum"), widget=DATE_WIDGET, required=False)
+
+    def clean_on_date(self):
+        return self.cleaned_data.get("on_date") or timezone.localdate()
+
+
+class FreeCardForm(forms.Form):
+    personal_identity_number = PersonalIdentityNumberField(widget=forms.HiddenInput)
+    number = forms.CharField(label=_("Frikortsnummer"), max_length=30)
+    valid_from = forms.DateField(label=_("Gäller från"), widget=DATE_WIDGET)
+    valid_to = forms.DateField(label=_("Gäller till"), widget=DATE_WIDGET)
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("valid_from") and cleaned.get("valid_to") and cleaned["valid_to"] < cleaned["valid_from"]:
+            self.add_error("valid_to", _("Slutdatum kan inte ligga före startdatum."))
+        return cleaned
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class AttachmentsField(forms.FileField):
+    """Several files at once; each is checked by content in the service (eligibility.attachments)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("label", _("Bilagor"))
+        kwargs.setdefault(
+            "help_text",
+            _("Röntgenbilder och dokument: %(types)s. Högst 10 MB per fil.")
+            % {"types": ", ".join(sorted(ext.lstrip(".") for ext in ALLOWED))},
+        )
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": ",".join(sorted(ALLOWED))}))
+        super().__init__(**kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        files = [single(item, initial) for item in data] if isinstance(data, list | tuple) else [single(data, initial)]
+        files = [f for f in files if f]
+        if len(files) > MAX_ATTACHMENTS_PER_UPLOAD:
+            raise ValidationError(_("Högst %(n)s filer åt gången.") % {"n": MAX_ATTACHMENTS_PER_UPLOAD})
+        return files
+
+
+class PriorAssessmentRequestForm(forms.Form):
+    personal_identity_number = PersonalIdentityNumberField()
+    support_form = forms.ChoiceField(label=_("Stödform"), choices=SupportForm.choices, widget=forms.RadioSelect)
+    justification = forms.CharField(
+        label=_("Motivering"),
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text=_("Beskriv behovet och den planerade behandlingen."),
+    )
+    attachments = AttachmentsField()
+
+
+class PlannedLineForm(forms.Form):
+    code = forms.CharField(label=_("Åtgärd"), max_length=10, required=False)
+    tooth = forms.CharField(label=_("Tand"), max_length=2, required=False)
+    jaw = forms.ChoiceField(label=_("Käke"), choices=[("", "–"), *Jaw.choices], required=False)
+    estimated_price = KronorField(label=_("Beräknat pris (kr)"), required=False)
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("code"):
+            if cleaned.get("tooth") or cleaned.get("jaw") or cleaned.get("estimated_price"):
+                self.add_error("code", _("Ange åtgärdskod."))
+            return cleaned
+        if cleaned.get("estimated_price") is None:
+            self.add_error("estimated_price", _("Ange beräknat pris."))
+        tooth = cleaned.get("tooth")
+        if tooth and not _is_fdi_tooth(tooth):
+            self.add_error("tooth", _("Ange tand med FDI-nummer, t.ex. 36."))
+        if tooth and cleaned.get("jaw"):
+            self.add_error("jaw", _("Ange antingen tand eller käke, inte båda."))
+        return cleaned
+
+
+def _is_fdi_tooth(value: str) -> bool:
+    if not (len(value) == 2 and value.isdigit()):
+        return False
+    quadrant, tooth = int(value[0]), int(value[1])
+    return (1 <= quadrant <= 4 and 1 <= tooth <= 8) or (5 <= quadrant <= 8 and 1 <= tooth <= 5)
+
+
+class BasePlannedLineFormSet(forms.BaseFormSet):
+    def clean(self):
+        if any(self.errors):
+            return
+        if not self.lines():
+            raise ValidationError(_("Ange minst en planerad åtgärd."))
+
+    def lines(self) -> list[dict]:
+        return [
+            {k: form.cleaned_data[k] for k in ("code", "tooth", "jaw", "estimated_price")}
+            for form in self.forms
+            if form.cleaned_data.get("code")
+        ]
+
+
+PlannedLineFormSet = forms.formset_factory(PlannedLineForm, formset=BasePlannedLineFormSet, extra=5, max_num=30)
+
+
+class SupplyInformationForm(forms.Form):
+    text = forms.CharField(
+        label=_("Komplettering"), max_length=5000, widget=forms.Textarea(attrs={"rows": 4}), required=False
+    )
+    attachments = AttachmentsField()
+
+
+# The region's side --------------------------------------------------------------------------------------
+
+
+class CertificateForm(forms.Form):
+    personal_identity_number = PersonalIdentityNumberField()
+    support_form = forms.ChoiceField(
+        label=_("Stödform"),
+        choices=[(SupportForm.N, SupportForm.N.label), (SupportForm.F, SupportForm.F.label)],
+        widget=forms.RadioSelect,
+    )
+    number = forms.CharField(label=_("Intygsnummer"), max_length=20)
+    group = forms.CharField(label=_("Grupp"), max_length=10, help_text=_("T.ex. N1 eller F3"))
+    valid_from = forms.DateField(label=_("Giltigt från"), widget=DATE_WIDGET)
+    valid_to = forms.DateField(
+        label=_("Giltigt till"), widget=DATE_WIDGET, required=False, help_text=_("Lämna tomt för tills vidare.")
+    )
+
+
+class CertificateEndForm(forms.Form):
+    valid_to = forms.DateField(label=_("Giltigt till"), widget=DATE_WIDGET)
+
+
+class CertificateRevokeForm(forms.Form):
+    revoked_from = forms.DateField(label=_("Återkallat från"), widget=DATE_WIDGET)
+    reason = forms.CharField(label=_("Skäl"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class CertificateSearchForm(forms.Form):
+    personal_identity_number = PersonalIdentityNumberField()
+
+
+class InformationRequestForm(forms.Form):
+    question = forms.CharField(
+        label=_("Vad behöver kliniken komplettera med?"), max_length=5000, widget=forms.Textarea(attrs={"rows": 4})
+    )
+    deadline = forms.DateField(
+        label=_("Senast"), widget=DATE_WIDGET, required=False, help_text=_("Lämna tomt för regionens standardtid.")
+    )
+
+
+class DecisionForm(forms.Form):
+    """One checkbox and amount per planned line, a written reason and the validity."""
+
+    reason = forms.CharField(
+        label=_("Motivering till kliniken"), max_length=5000, widget=forms.Textarea(attrs={"rows": 4})
+    )
+    valid_until = forms.DateField(
+        label=_("Giltig till"),
+        widget=DATE_WIDGET,
+        required=False,
+        help_text=_("Lämna tomt för regionens standardtid (normalt 12 månader)."),
+    )
+
+    def __init__(self, *args, lines, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lines = list(lines)
+        for line in self.lines:
+            self.fields[f"approve_{line.pk}"] = forms.BooleanField(
+                label=_("Godkänn %(code)s %(where)s") % {"code": line.code, "where": line.tooth or line.jaw},
+                required=False,
+                initial=True,
+            )
+            self.fields[f"amount_{line.pk}"] = KronorField(
+                label=_("Godkänt belopp för %(code)s (kr)") % {"code": line.code},
+                required=False,
+                initial=money.format_kronor(line.estimated_price, unit=False).replace("\u00a0", ""),
+            )
+
+    def line_fields(self):
+        return [(line, self[f"approve_{line.pk}"], self[f"amount_{line.pk}"]) for line in self.lines]
+
+    def approved_amounts(self) -> dict[int, int | None]:
+        return {
+            line.pk: (self.cleaned_data[f"amount_{line.pk}"] if self.cleaned_data[f"approve_{line.pk}"] else None)
+            for line in self.lines
+        }
+
+    def clean(self):
+        cleaned = super().clean()
+        for line in self.lines:
+            if cleaned.get(f"approve_{line.pk}") and cleaned.get(f"amount_{line.pk}") is None:
+                self.add_error(f"amount_{line.pk}", _("Ange godkänt belopp."))
+        return cleaned

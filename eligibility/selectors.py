@@ -1,0 +1,172 @@
+"""The one answer to "which support forms apply for this patient, at this clinic, on this date, and why".
+
+The claim form, the invoice file and the API all call `eligibility_for`; nothing else decides it.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+
+from django.db.models import Prefetch, QuerySet
+from django.utils.translation import gettext as _
+
+from clinics.models import Clinic, Region, SupportForm
+from portal import validators
+
+from .models import Certificate, FreeCard, Patient, PriorAssessment
+
+
+@dataclass(frozen=True)
+class SupportFormOption:
+    support_form: str
+    allowed: bool
+    reason: str
+    requires_prior_assessment: bool = False
+    certificate: Certificate | None = None
+
+    @property
+    def label(self) -> str:
+        return SupportForm(self.support_form).label
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    personal_identity_number: str
+    on_date: datetime.date
+    patient: Patient | None
+    options: list[SupportFormOption]
+    free_card: FreeCard | None
+    prior_assessments: list[PriorAssessment]
+    fee_exempt_reasons: list[str] = field(default_factory=list)
+
+    def option(self, support_form: str) -> SupportFormOption:
+        return next(o for o in self.options if o.support_form == support_form)
+
+    @property
+    def certificate(self) -> Certificate | None:
+        """The valid N or F certificate, N first."""
+        return next((o.certificate for o in self.options if o.certificate and o.allowed), None)
+
+    @property
+    def fee_exempt(self) -> bool:
+        return bool(self.fee_exempt_reasons)
+
+
+def certificate_validity_text(certificate: Certificate) -> str:
+    if certificate.valid_to is None:
+        return _("Intyget giltigt: tills vidare")
+    return _("Intyget giltigt till %(date)s") % {"date": certificate.valid_to.isoformat()}
+
+
+def _why_not(certificates: list[Certificate], support_form: str, on_date: datetime.date) -> str:
+    """The most useful explanation of why there is no valid certificate of this form on the date."""
+    of_form = [c for c in certificates if c.support_form == support_form]
+    revoked = [c for c in of_form if c.revoked_from and c.revoked_from <= on_date and c.valid_from <= on_date]
+    if revoked:
+        return _("Intyget återkallades %(date)s.") % {"date": max(c.revoked_from for c in revoked).isoformat()}
+    ended = [c for c in of_form if c.valid_to and c.valid_to < on_date]
+    if ended:
+        return _("Intyget upphörde %(date)s.") % {"date": max(c.valid_to for c in ended).isoformat()}
+    future = [c for c in of_form if c.valid_from > on_date]
+    if future:
+        return _("Intyget gäller först från %(date)s.") % {"date": min(c.valid_from for c in future).isoformat()}
+    return _("Patienten saknar intyg för %(form)s.") % {"form": SupportForm(support_form).label}
+
+
+def eligibility_for(*, personal_identity_number: str, clinic: Clinic, on_date: datetime.date) -> Eligibility:
+    """Which support forms apply for the patient at this clinic on this date, and why.
+
+    N and F need a certificate of that kind from the clinic's region, valid on the date. S is always
+    possible but needs an approved prior assessment. The fee exemptions follow the region's rules.
+    """
+    region = clinic.region
+    patient = (
+        Patient.objects.filter(personal_identity_number=personal_identity_number)
+        .prefetch_related(
+            Prefetch("certificates", queryset=Certificate.objects.filter(region=region)),
+            Prefetch("free_cards"),
+        )
+        .first()
+    )
+    certificates = list(patient.certificates.all()) if patient else []
+    options = []
+    for form in (SupportForm.N, SupportForm.F):
+        valid = [c for c in certificates if c.support_form == form and c.is_valid_on(on_date)]
+        if valid:
+            certificate = max(valid, key=lambda c: c.valid_from)
+            options.append(
+                SupportFormOption(form, True, certificate_validity_text(certificate), certificate=certificate)
+            )
+        else:
+            options.append(SupportFormOption(form, False, _why_not(certificates, form, on_date)))
+    assessments = (
+        list(
+            PriorAssessment.objects.approved_on(on_date)
+            .filter(clinic=clinic, patient=patient)
+            .prefetch_related("lines")
+            .order_by("valid_until")
+        )
+        if patient
+        else []
+    )
+    has_certificate = any(o.allowed for o in options)
+    if any(a.support_form == SupportForm.S for a in assessments):
+        s_reason = _("S-tandvård med godkänd förhandsbedömning")
+    elif has_certificate:
+        s_reason = _("S-tandvård kräver förhandsbedömning")
+    else:
+        s_reason = _("Patienten saknar intyg: S-tandvård, förhandsbedömning krävs")
+    options.append(SupportFormOption(SupportForm.S, True, s_reason, requires_prior_assessment=True))
+    free_card = next((c for c in patient.free_cards.all() if c.is_valid_on(on_date)), None) if patient else None
+    return Eligibility(
+        personal_identity_number=personal_identity_number,
+        on_date=on_date,
+        patient=patient,
+        options=options,
+        free_card=free_card,
+        prior_assessments=assessments,
+        fee_exempt_reasons=fee_exemption_reasons(
+            region=region,
+            personal_identity_number=personal_identity_number,
+            on_date=on_date,
+            free_card=free_card,
+            certificate_groups={o.certificate.group for o in options if o.allowed and o.certificate},
+        ),
+    )
+
+
+def fee_exemption_reasons(
+    *,
+    region: Region,
+    personal_identity_number: str,
+    on_date: datetime.date,
+    free_card: FreeCard | None,
+    certificate_groups: set[str],
+) -> list[str]:
+    """Why the patient pays no fee on the date under the region's rules; empty when a fee is due."""
+    reasons = []
+    if free_card is not None:
+        reasons.append(_("Giltigt frikort %(number)s") % {"number": free_card.number})
+    age = validators.age_on(personal_identity_number, on_date)
+    if region.fee_exempt_from_age is not None and age >= region.fee_exempt_from_age:
+        reasons.append(_("%(age)s år eller äldre") % {"age": region.fee_exempt_from_age})
+    if region.fee_exempt_young_adults_until_age is not None and age <= region.fee_exempt_young_adults_until_age:
+        reasons.append(_("Ung vuxen till och med %(age)s år") % {"age": region.fee_exempt_young_adults_until_age})
+    for group in sorted(certificate_groups & set(region.fee_exempt_certificate_groups)):
+        reasons.append(_("Intyg %(group)s") % {"group": group})
+    return reasons
+
+
+def patient_certificates(*, region: Region, personal_identity_number: str) -> QuerySet[Certificate]:
+    return Certificate.objects.filter(
+        region=region, patient__personal_identity_number=personal_identity_number
+    ).select_related("revoked_by", "registered_by")
+
+
+def clinic_prior_assessments(*, clinic: Clinic) -> QuerySet[PriorAssessment]:
+    return PriorAssessment.objects.filter(clinic=clinic).select_related("patient").order_by("-created_at")
+
+
+def region_prior_assessments(*, region: Region) -> QuerySet[PriorAssessment]:
+    return PriorAssessment.objects.filter(region=region).select_related("patient", "clinic").order_by("created_at")

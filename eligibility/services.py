@@ -1,0 +1,475 @@
+"""Changes to patients, certificates, free cards and prior assessments; each audited in its transaction."""
+
+from __future__ import annotations
+
+import datetime
+
+from dateutil.relativedelta import relativedelta
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from clinics.models import Clinic, PatientCategory, Region, SupportForm, User
+from portal.audit import audit_record, snapshot
+
+from .attachments import check_attachment
+from .models import (
+    APPROVED_STATES,
+    Certificate,
+    FreeCard,
+    Patient,
+    PriorAssessment,
+    PriorAssessmentAttachment,
+    PriorAssessmentCounter,
+    PriorAssessmentEvent,
+    PriorAssessmentEventKind,
+    PriorAssessmentLine,
+    PriorAssessmentState,
+)
+
+_CERTIFICATE_FIELDS = ["support_form", "number", "group", "valid_from", "valid_to", "revoked_from", "revocation_reason"]
+_FREE_CARD_FIELDS = ["number", "valid_from", "valid_to"]
+
+
+def patient_get_or_create(*, actor: User | None, personal_identity_number: str) -> Patient:
+    patient, created = Patient.objects.get_or_create(personal_identity_number=personal_identity_number)
+    if created:
+        audit_record(actor=actor, action="eligibility.patient.created", obj=patient)
+    return patient
+
+
+# Certificates ---------------------------------------------------------------------------------------------
+
+
+def _check_certificate_group(region: Region, support_form: str, group: str) -> None:
+    groups = set(
+        PatientCategory.objects.filter(region=region, support_form=support_form).values_list("code", flat=True)
+    )
+    if groups and group not in groups:
+        raise ValidationError(
+            {
+                "group": _("Gruppen %(group)s finns inte för %(form)s i regionen. Välj en av: %(groups)s.")
+                % {"group": group, "form": SupportForm(support_form).label, "groups": ", ".join(sorted(groups))}
+            }
+        )
+
+
+@transaction.atomic
+def certificate_register(
+    *,
+    actor: User,
+    region: Region,
+    personal_identity_number: str,
+    support_form: str,
+    number: str,
+    group: str,
+    valid_from: datetime.date,
+    valid_to: datetime.date | None,
+) -> Certificate:
+    if support_form not in (SupportForm.N, SupportForm.F):
+        raise ValidationError({"support_form": _("Intyg utfärdas bara för N- och F-tandvård.")})
+    if valid_to is not None and valid_to < valid_from:
+        raise ValidationError({"valid_to": _("Slutdatum kan inte ligga före startdatum.")})
+    _check_certificate_group(region, support_form, group)
+    if Certificate.objects.filter(region=region, number=number).exists():
+        raise ValidationError({"number": _("Intygsnummer %(number)s finns redan i regionen.") % {"number": number}})
+    patient = patient_get_or_create(actor=actor, personal_identity_number=personal_identity_number)
+    certificate = Certificate.objects.create(
+        patient=patient,
+        region=region,
+        support_form=support_form,
+        number=number,
+        group=group,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        registered_by=actor,
+    )
+    audit_record(
+        actor=actor,
+        action="eligibility.certificate.registered",
+        obj=certificate,
+        after=snapshot(certificate, _CERTIFICATE_FIELDS),
+        region=region,
+    )
+    return certificate
+
+
+@transaction.atomic
+def certificate_end(*, actor: User, certificate: Certificate, valid_to: datetime.date) -> Certificate:
+    certificate = Certificate.objects.select_for_update().get(pk=certificate.pk)
+    if valid_to < certificate.valid_from:
+        raise ValidationError({"valid_to": _("Slutdatum kan inte ligga före startdatum.")})
+    if certificate.valid_to == valid_to:
+        return certificate
+    before = snapshot(certificate, ["valid_to"])
+    certificate.valid_to = valid_to
+    certificate.save(update_fields=["valid_to"])
+    audit_record(
+        actor=actor,
+        action="eligibility.certificate.ended",
+        obj=certificate,
+        before=before,
+        after=snapshot(certificate, ["valid_to"]),
+        region=certificate.region_id,
+    )
+    return certificate
+
+
+@transaction.atomic
+def certificate_revoke(
+    *, actor: User, certificate: Certificate, revoked_from: datetime.date, reason: str
+) -> Certificate:
+    """Withdraw a certificate from a date, with a reason; the certificate and its history are kept."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": _("Ange skälet till att intyget återkallas.")})
+    certificate = Certificate.objects.select_for_update().get(pk=certificate.pk)
+    if certificate.revoked_from is not None:
+        raise ValidationError(_("Intyget återkallades redan %(date)s.") % {"date": certificate.revoked_from})
+    before = snapshot(certificate, ["revoked_from", "revocation_reason"])
+    certificate.revoked_from = revoked_from
+    certificate.revocation_reason = reason
+    certificate.revoked_by = actor
+    certificate.save(update_fields=["revoked_from", "revocation_reason", "revoked_by"])
+    audit_record(
+        actor=actor,
+        action="eligibility.certificate.revoked",
+        obj=certificate,
+        before=before,
+        after=snapshot(certificate, ["revoked_from", "revocation_reason"]),
+        region=certificate.region_id,
+    )
+    return certificate
+
+
+# Free cards -----------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def free_card_register(
+    *,
+    actor: User,
+    clinic: Clinic,
+    personal_identity_number: str,
+    number: str,
+    valid_from: datetime.date,
+    valid_to: datetime.date,
+) -> FreeCard:
+    """Register a frikort; the same card registered again is found, not duplicated."""
+    number = number.strip()
+    if valid_to < valid_from:
+        raise ValidationError({"valid_to": _("Slutdatum kan inte ligga före startdatum.")})
+    patient = patient_get_or_create(actor=actor, personal_identity_number=personal_identity_number)
+    existing = FreeCard.objects.filter(patient=patient, number=number, valid_from=valid_from, valid_to=valid_to).first()
+    if existing:
+        return existing
+    try:
+        with transaction.atomic():
+            card = FreeCard.objects.create(
+                patient=patient,
+                number=number,
+                valid_from=valid_from,
+                valid_to=valid_to,
+                registered_by=actor,
+                registered_at_clinic=clinic,
+            )
+    except IntegrityError as error:
+        if "free_card_no_overlap_with_other_number" not in str(error):
+            raise
+        raise ValidationError(
+            {"number": _("Patienten har redan ett frikort med ett annat nummer under den perioden.")}
+        ) from error
+    audit_record(
+        actor=actor,
+        action="eligibility.free_card.registered",
+        obj=card,
+        after=snapshot(card, _FREE_CARD_FIELDS),
+        clinic=clinic,
+        region=clinic.region_id,
+    )
+    return card
+
+
+# Prior assessments ----------------------------------------------------------------------------------------
+
+
+def _next_number(year: int) -> str:
+    PriorAssessmentCounter.objects.get_or_create(year=year)
+    counter = PriorAssessmentCounter.objects.select_for_update().get(year=year)
+    counter.last += 1
+    counter.save(update_fields=["last"])
+    return f"FHB-{year}-{counter.last:06d}"
+
+
+def _store_attachments(assessment: PriorAssessment, files, actor: User) -> list[PriorAssessmentAttachment]:
+    stored = []
+    for uploaded in files:
+        checked = check_attachment(uploaded)
+        attachment = PriorAssessmentAttachment(
+            assessment=assessment,
+            original_name=checked.name,
+            content_type=checked.content_type,
+            size=checked.size,
+            sha256=checked.sha256,
+            version=assessment.version,
+            uploaded_by=actor,
+        )
+        # The stored name is ours, never the uploader's.
+        attachment.file.save(f"{checked.sha256[:16]}{checked.extension}", uploaded, save=False)
+        attachment.save()
+        stored.append(attachment)
+    return stored
+
+
+def _request_snapshot(assessment: PriorAssessment) -> dict:
+    """The request as it stands, kept in the history before an answer changes it."""
+    return {
+        "version": assessment.version,
+        "justification": assessment.justification,
+        "lines": [
+            {"code": line.code, "tooth": line.tooth, "jaw": line.jaw, "estimated_price": line.estimated_price}
+            for line in assessment.lines.all()
+        ],
+        "attachments": [
+            {"id": a.pk, "name": a.original_name, "version": a.version} for a in assessment.attachments.all()
+        ],
+    }
+
+
+def _event(assessment, kind, actor, text="", snapshot_data=None) -> PriorAssessmentEvent:
+    return PriorAssessmentEvent.objects.create(
+        assessment=assessment,
+        kind=kind,
+        author=actor,
+        text=text,
+        version=assessment.version,
+        snapshot=snapshot_data or {},
+    )
+
+
+def _notify_clinic(assessment: PriorAssessment, event: PriorAssessmentEvent) -> None:
+    from .tasks import send_prior_assessment_notice
+
+    transaction.on_commit(lambda: send_prior_assessment_notice.delay(event.pk))
+
+
+@transaction.atomic
+def prior_assessment_request(
+    *,
+    actor: User,
+    clinic: Clinic,
+    personal_identity_number: str,
+    support_form: str,
+    justification: str,
+    lines: list[dict],
+    attachments: list,
+) -> PriorAssessment:
+    """A clinic asks for a prior assessment: planned lines (code, tooth or jaw, estimated price in öre)."""
+    if not lines:
+        raise ValidationError(_("Ange minst en planerad åtgärd."))
+    patient = patient_get_or_create(actor=actor, personal_identity_number=personal_identity_number)
+    today = timezone.localdate()
+    assessment = PriorAssessment.objects.create(
+        number=_next_number(today.year),
+        region=clinic.region,
+        clinic=clinic,
+        patient=patient,
+        support_form=support_form,
+        justification=justification.strip(),
+        created_by=actor,
+    )
+    PriorAssessmentLine.objects.bulk_create(
+        PriorAssessmentLine(
+            assessment=assessment,
+            position=position,
+            code=line["code"],
+            tooth=line.get("tooth", ""),
+            jaw=line.get("jaw", ""),
+            estimated_price=line["estimated_price"],
+        )
+        for position, line in enumerate(lines, start=1)
+    )
+    _store_attachments(assessment, attachments, actor)
+    _event(assessment, PriorAssessmentEventKind.SUBMITTED, actor)
+    audit_record(
+        actor=actor,
+        action="eligibility.prior_assessment.submitted",
+        obj=assessment,
+        after={"number": assessment.number, "support_form": support_form, "lines": len(lines)},
+        clinic=clinic,
+        region=clinic.region_id,
+    )
+    return assessment
+
+
+def _lock(assessment: PriorAssessment) -> PriorAssessment:
+    return PriorAssessment.objects.select_for_update().select_related("region", "clinic").get(pk=assessment.pk)
+
+
+def _refuse_unless_can_move(assessment: PriorAssessment, state: str) -> None:
+    """Refuse a move the transition table does not allow, saying what the request's state already is."""
+    if assessment.can_move_to(state):
+        return
+    message = _("Förhandsbedömningen %(number)s har redan status %(state)s") % {
+        "number": assessment.number,
+        "state": assessment.get_state_display(),
+    }
+    if assessment.decided_by:
+        message += _(", beslutad av %(who)s") % {"who": assessment.decided_by}
+    raise ValidationError(message + ".", code="state")
+
+
+def _move(assessment: PriorAssessment, state: str, actor: User | None, fields: list[str], action: str) -> None:
+    before = {"state": assessment.state}
+    assessment.state = state
+    assessment.save(update_fields=["state", "updated_at", *fields])
+    audit_record(
+        actor=actor,
+        action=action,
+        obj=assessment,
+        before=before,
+        after={"state": state, **snapshot(assessment, fields)},
+        clinic=assessment.clinic_id,
+        region=assessment.region_id,
+    )
+
+
+@transaction.atomic
+def prior_assessment_start_review(*, actor: User, assessment: PriorAssessment) -> PriorAssessment:
+    assessment = _lock(assessment)
+    if assessment.state == PriorAssessmentState.IN_REVIEW:
+        return assessment
+    _refuse_unless_can_move(assessment, PriorAssessmentState.IN_REVIEW)
+    _move(assessment, PriorAssessmentState.IN_REVIEW, actor, [], "eligibility.prior_assessment.review_started")
+    _event(assessment, PriorAssessmentEventKind.REVIEW_STARTED, actor)
+    return assessment
+
+
+@transaction.atomic
+def prior_assessment_decide(
+    *,
+    actor: User,
+    assessment: PriorAssessment,
+    approved_amounts: dict[int, int | None],
+    reason: str,
+    valid_until: datetime.date | None = None,
+) -> PriorAssessment:
+    """Approve, approve with limitations, or deny.
+
+    `approved_amounts` maps each line's id to the approved amount in öre, or None when the line is not
+    approved. All lines approved → Godkänd; some → Godkänd med begränsningar; none → Avslagen.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": _("Skriv en motivering som kliniken kan läsa.")})
+    assessment = _lock(assessment)
+    lines = list(assessment.lines.all())
+    if set(approved_amounts) != {line.pk for line in lines}:
+        raise ValidationError(_("Beslutet måste gälla varje planerad åtgärd."))
+    approved = [line for line in lines if approved_amounts[line.pk] is not None]
+    if not approved:
+        state = PriorAssessmentState.DENIED
+    elif len(approved) == len(lines):
+        state = PriorAssessmentState.APPROVED
+    else:
+        state = PriorAssessmentState.APPROVED_WITH_LIMITATIONS
+    _refuse_unless_can_move(assessment, state)
+    for line in lines:
+        amount = approved_amounts[line.pk]
+        line.approved = amount is not None
+        line.approved_amount = amount
+    PriorAssessmentLine.objects.bulk_update(lines, ["approved", "approved_amount"])
+    if state in APPROVED_STATES:
+        assessment.valid_until = valid_until or (
+            timezone.localdate() + relativedelta(months=assessment.region.prior_assessment_validity_months)
+        )
+    assessment.decision_reason = reason
+    assessment.decided_by = actor
+    assessment.decided_at = timezone.now()
+    _move(
+        assessment,
+        state,
+        actor,
+        ["valid_until", "decision_reason", "decided_by", "decided_at"],
+        "eligibility.prior_assessment.decided",
+    )
+    event = _event(assessment, PriorAssessmentEventKind.DECIDED, actor, text=reason)
+    _notify_clinic(assessment, event)
+    return assessment
+
+
+@transaction.atomic
+def prior_assessment_request_information(
+    *, actor: User, assessment: PriorAssessment, question: str, deadline: datetime.date | None = None
+) -> PriorAssessment:
+    question = question.strip()
+    if not question:
+        raise ValidationError({"question": _("Skriv vad kliniken behöver komplettera med.")})
+    assessment = _lock(assessment)
+    _refuse_unless_can_move(assessment, PriorAssessmentState.AWAITING_INFORMATION)
+    assessment.information_deadline = deadline or (
+        timezone.localdate() + datetime.timedelta(days=assessment.region.information_deadline_days)
+    )
+    _move(
+        assessment,
+        PriorAssessmentState.AWAITING_INFORMATION,
+        actor,
+        ["information_deadline"],
+        "eligibility.prior_assessment.information_requested",
+    )
+    event = _event(assessment, PriorAssessmentEventKind.INFORMATION_REQUESTED, actor, text=question)
+    _notify_clinic(assessment, event)
+    return assessment
+
+
+@transaction.atomic
+def prior_assessment_supply_information(
+    *, actor: User, assessment: PriorAssessment, text: str, attachments: list
+) -> PriorAssessment:
+    """The clinic answers; the request as it was before is kept in the history."""
+    text = text.strip()
+    if not text and not attachments:
+        raise ValidationError({"text": _("Skriv ett svar eller bifoga en fil.")})
+    assessment = _lock(assessment)
+    _refuse_unless_can_move(assessment, PriorAssessmentState.INFORMATION_RECEIVED)
+    previous = _request_snapshot(assessment)
+    assessment.version += 1
+    assessment.information_deadline = None
+    _move(
+        assessment,
+        PriorAssessmentState.INFORMATION_RECEIVED,
+        actor,
+        ["version", "information_deadline"],
+        "eligibility.prior_assessment.information_supplied",
+    )
+    _store_attachments(assessment, attachments, actor)
+    _event(assessment, PriorAssessmentEventKind.INFORMATION_SUPPLIED, actor, text=text, snapshot_data=previous)
+    return assessment
+
+
+def prior_assessments_write_off_overdue(*, today: datetime.date | None = None) -> int:
+    """Write off requests whose deadline for more information has passed; safe to run twice or late."""
+    today = today or timezone.localdate()
+    overdue = PriorAssessment.objects.filter(
+        state=PriorAssessmentState.AWAITING_INFORMATION, information_deadline__lt=today
+    ).values_list("pk", flat=True)
+    written_off = 0
+    for pk in overdue:
+        with transaction.atomic():
+            assessment = _lock(PriorAssessment(pk=pk))
+            if (
+                assessment.state != PriorAssessmentState.AWAITING_INFORMATION
+                or assessment.information_deadline >= today
+            ):
+                continue  # answered or moved since we listed it
+            _move(assessment, PriorAssessmentState.WRITTEN_OFF, None, [], "eligibility.prior_assessment.written_off")
+            event = _event(
+                assessment,
+                PriorAssessmentEventKind.WRITTEN_OFF,
+                None,
+                text=_("Ingen komplettering kom in senast %(date)s.") % {"date": assessment.information_deadline},
+            )
+            _notify_clinic(assessment, event)
+            written_off += 1
+    return written_off

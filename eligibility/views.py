@@ -1,0 +1,174 @@
+"""The clinic's side of eligibility: Sök person, free cards and prior assessments."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from portal.access import clinic_view
+from portal.audit import access_log_record
+from portal.forms import add_service_errors
+
+from . import selectors, services
+from .attachments import safe_download_name
+from .forms import FreeCardForm, PersonSearchForm, PlannedLineFormSet, PriorAssessmentRequestForm, SupplyInformationForm
+from .models import PriorAssessment, PriorAssessmentAttachment, PriorAssessmentState
+
+
+def _render_person(request: HttpRequest, search: PersonSearchForm, free_card_form: FreeCardForm | None = None):
+    """The Sök person result: only ever rendered in answer to a POST, so no personnummer is in a URL."""
+    pin = search.cleaned_data["personal_identity_number"]
+    on_date = search.cleaned_data["on_date"]
+    eligibility = selectors.eligibility_for(personal_identity_number=pin, clinic=request.clinic, on_date=on_date)
+    access_log_record(
+        request=request, personal_identity_number=pin, shown="Sök person: intyg, stödformer, frikort, FHB"
+    )
+    free_card_form = free_card_form or FreeCardForm(initial={"personal_identity_number": pin})
+    return render(
+        request,
+        "eligibility/person_search.html",
+        {"form": search, "eligibility": eligibility, "free_card_form": free_card_form},
+    )
+
+
+@clinic_view()
+@require_http_methods(["GET", "POST"])
+def person_search(request: HttpRequest) -> HttpResponse:
+    form = PersonSearchForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        return _render_person(request, form)
+    return render(request, "eligibility/person_search.html", {"form": form})
+
+
+@clinic_view()
+@require_POST
+def free_card_register(request: HttpRequest) -> HttpResponse:
+    form = FreeCardForm(request.POST)
+    search = PersonSearchForm({"personal_identity_number": request.POST.get("personal_identity_number", "")})
+    if not search.is_valid():
+        return render(request, "eligibility/person_search.html", {"form": search})
+    if form.is_valid():
+        try:
+            services.free_card_register(actor=request.user, clinic=request.clinic, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, _("Frikortet är registrerat."))
+            return _render_person(request, search)
+    return _render_person(request, search, free_card_form=form)
+
+
+@clinic_view()
+@require_GET
+def prior_assessment_list(request: HttpRequest) -> HttpResponse:
+    assessments = selectors.clinic_prior_assessments(clinic=request.clinic)
+    return render(request, "eligibility/prior_assessment_list.html", {"assessments": assessments})
+
+
+@clinic_view()
+@require_http_methods(["GET", "POST"])
+def prior_assessment_new(request: HttpRequest) -> HttpResponse:
+    if "prefill" in request.POST:
+        # From Sök person: start a request for the patient just looked up (the number stays out of the URL).
+        form = PriorAssessmentRequestForm(initial={"personal_identity_number": request.POST.get("prefill", "")})
+        return render(
+            request,
+            "eligibility/prior_assessment_new.html",
+            {"form": form, "lines": PlannedLineFormSet(prefix="lines")},
+        )
+    form = PriorAssessmentRequestForm(request.POST or None, request.FILES or None)
+    lines = PlannedLineFormSet(request.POST or None, prefix="lines")
+    if request.method == "POST" and form.is_valid() and lines.is_valid():
+        data = form.cleaned_data
+        try:
+            assessment = services.prior_assessment_request(
+                actor=request.user,
+                clinic=request.clinic,
+                personal_identity_number=data["personal_identity_number"],
+                support_form=data["support_form"],
+                justification=data["justification"],
+                lines=lines.lines(),
+                attachments=request.FILES.getlist("attachments"),
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, _("Förhandsbedömning %(number)s är inskickad.") % {"number": assessment.number})
+            return redirect("prior_assessment_detail", clinic_pk=request.clinic.pk, assessment_pk=assessment.pk)
+    return render(request, "eligibility/prior_assessment_new.html", {"form": form, "lines": lines})
+
+
+def _clinic_assessment(request: HttpRequest, assessment_pk: int) -> PriorAssessment:
+    return get_object_or_404(
+        PriorAssessment.objects.select_related("patient", "clinic", "decided_by"),
+        pk=assessment_pk,
+        clinic=request.clinic,
+    )
+
+
+@clinic_view()
+@require_GET
+def prior_assessment_detail(request: HttpRequest, assessment_pk: int) -> HttpResponse:
+    assessment = _clinic_assessment(request, assessment_pk)
+    access_log_record(
+        request=request,
+        personal_identity_number=assessment.patient.personal_identity_number,
+        shown=f"Förhandsbedömning {assessment.number}",
+    )
+    answer = SupplyInformationForm() if assessment.state == PriorAssessmentState.AWAITING_INFORMATION else None
+    return render(request, "eligibility/prior_assessment_detail.html", {"assessment": assessment, "answer": answer})
+
+
+@clinic_view()
+@require_POST
+def prior_assessment_answer(request: HttpRequest, assessment_pk: int) -> HttpResponse:
+    assessment = _clinic_assessment(request, assessment_pk)
+    form = SupplyInformationForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            services.prior_assessment_supply_information(
+                actor=request.user,
+                assessment=assessment,
+                text=form.cleaned_data["text"],
+                attachments=request.FILES.getlist("attachments"),
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, _("Kompletteringen är inskickad."))
+            return redirect("prior_assessment_detail", clinic_pk=request.clinic.pk, assessment_pk=assessment.pk)
+    return render(
+        request, "eligibility/prior_assessment_detail.html", {"assessment": assessment, "answer": form}, status=200
+    )
+
+
+def attachment_response(request: HttpRequest, attachment: PriorAssessmentAttachment) -> FileResponse:
+    """Send an attachment as a download, never rendered inline by the browser."""
+    access_log_record(
+        request=request,
+        personal_identity_number=attachment.assessment.patient.personal_identity_number,
+        shown=f"Bilaga {attachment.original_name} till {attachment.assessment.number}",
+    )
+    try:
+        handle = attachment.file.open("rb")
+    except FileNotFoundError as missing:
+        raise Http404 from missing
+    response = FileResponse(
+        handle,
+        as_attachment=True,
+        filename=safe_download_name(attachment.original_name),
+        content_type=attachment.content_type,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@clinic_view()
+@require_GET
+def prior_assessment_attachment(request: HttpRequest, assessment_pk: int, attachment_pk: int) -> FileResponse:
+    assessment = _clinic_assessment(request, assessment_pk)
+    attachment = get_object_or_404(assessment.attachments.select_related("assessment__patient"), pk=attachment_pk)
+    return attachment_response(request, attachment)

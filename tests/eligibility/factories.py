@@ -1,0 +1,109 @@
+"""Factories for patients, certificates, free cards and prior assessments (test personnummer only)."""
+
+import datetime
+
+import factory
+from django.core.files.base import ContentFile
+
+from clinics.models import SupportForm
+from eligibility.models import (
+    Certificate,
+    FreeCard,
+    Patient,
+    PriorAssessment,
+    PriorAssessmentAttachment,
+    PriorAssessmentLine,
+    PriorAssessmentState,
+)
+from tests.clinics.factories import ClinicFactory, UserFactory
+
+# Skatteverket's published test numbers (shared/data/testpersonnummer.txt): never a real person's.
+TEST_PINS = [
+    "200001032382",
+    "200001042399",
+    "200001042381",
+    "200001052398",
+    "200001052380",
+    "200001062389",
+    "200001062397",
+    "200001072388",
+    "200001072396",
+    "200001081975",
+    "200001082395",
+    "200001082387",
+    "200001092394",
+    "200001092386",
+    "200001102391",
+    "200001102383",
+    "200001112390",
+    "200001112382",
+]
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+class PatientFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Patient
+        django_get_or_create = ("personal_identity_number",)
+
+    personal_identity_number = factory.Iterator(TEST_PINS)
+
+
+class CertificateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Certificate
+
+    patient = factory.SubFactory(PatientFactory)
+    region = factory.SelfAttribute("..clinic_region")
+    support_form = SupportForm.N
+    number = factory.Sequence(lambda n: f"T{n:06d}")
+    group = "N1"
+    valid_from = datetime.date(2024, 1, 1)
+    valid_to = None
+
+    class Params:
+        clinic_region = factory.LazyFunction(lambda: ClinicFactory().region)
+
+
+class FreeCardFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = FreeCard
+
+    patient = factory.SubFactory(PatientFactory)
+    number = factory.Sequence(lambda n: f"FK{n:05d}")
+    valid_from = datetime.date(2026, 1, 1)
+    valid_to = datetime.date(2026, 12, 31)
+    registered_by = factory.SubFactory(UserFactory)
+
+
+class PriorAssessmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PriorAssessment
+
+    number = factory.Sequence(lambda n: f"FHB-2099-{n:06d}")
+    clinic = factory.SubFactory(ClinicFactory)
+    region = factory.SelfAttribute("clinic.region")
+    patient = factory.SubFactory(PatientFactory)
+    support_form = SupportForm.S
+    justification = "Planerad sjukdomsbehandling."
+    state = PriorAssessmentState.SUBMITTED
+    created_by = factory.SubFactory(UserFactory)
+
+    @factory.post_generation
+    def lines(obj, create, extracted, **kwargs):
+        if create:
+            for position, (code, price) in enumerate(extracted or [("401", 145000), ("101", 98000)], start=1):
+                PriorAssessmentLine.objects.create(assessment=obj, position=position, code=code, estimated_price=price)
+
+
+class PriorAssessmentAttachmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PriorAssessmentAttachment
+
+    assessment = factory.SubFactory(PriorAssessmentFactory)
+    file = factory.LazyFunction(lambda: ContentFile(PNG, name="rontgen.png"))
+    original_name = "röntgen.png"
+    content_type = "image/png"
+    size = len(PNG)
+    sha256 = "0" * 64
+    uploaded_by = factory.SubFactory(UserFactory)

@@ -1,0 +1,291 @@
+"""The markup of every kind of page, as each demo role sees it: landmarks, skip link, labels, table headers, no
+inline script or style (the Content-Security-Policy forbids them), and error summaries that lead to the field.
+
+The browser tests (tests/browser/test_accessibility.py) check the same things as a keyboard user meets them;
+these check the HTML of many more pages, quickly.
+"""
+
+import datetime
+
+import lxml.html
+import pytest
+from django.utils import timezone, translation
+
+from portal.models import ServiceWindow
+
+from .conftest import World
+
+PASSWORD = "tandvard-demo"
+UNLABELLED_INPUT_TYPES = {"hidden", "submit", "button", "reset", "image"}
+FOCUSABLE_TAGS = {"button", "input", "select", "textarea", "iframe", "summary"}
+
+
+# (name, e-mail of the user or None, URL built from the world)
+PAGES = [
+    ("login", None, lambda w: "/logga-in/"),
+    ("choose", "fakturerare@demo.test", lambda w: "/valj-klinik/"),
+    ("clinic_start", "admin31@demo.test", lambda w: f"/klinik/{w.clinic31.pk}/"),
+    ("clinic_start_biller", "fakturerare@demo.test", lambda w: f"/klinik/{w.clinic31.pk}/"),
+    ("administration", "admin31@demo.test", lambda w: f"/klinik/{w.clinic31.pk}/klinikadministration/"),
+    ("details_form", "admin31@demo.test", lambda w: f"/klinik/{w.clinic31.pk}/klinikadministration/uppgifter/"),
+    ("user_new", "admin31@demo.test", lambda w: f"/klinik/{w.clinic31.pk}/klinikadministration/anvandare/ny/"),
+    (
+        "user_role",
+        "admin31@demo.test",
+        lambda w: f"/klinik/{w.clinic31.pk}/klinikadministration/anvandare/{_biller31(w).pk}/roll/",
+    ),
+    (
+        "user_remove",
+        "admin31@demo.test",
+        lambda w: f"/klinik/{w.clinic31.pk}/klinikadministration/anvandare/{_biller31(w).pk}/ta-bort/",
+    ),
+    ("region_start", "samordnare.vg@demo.test", lambda w: "/region/vg/"),
+    ("service_windows", "regionadmin@demo.test", lambda w: "/servicefonster/"),
+    ("support", "fakturerare@demo.test", lambda w: "/support/"),
+    ("support_coordinator", "samordnare.vg@demo.test", lambda w: "/support/"),
+]
+
+
+@pytest.fixture(autouse=True)
+def _back_to_default_language():
+    # LocaleMiddleware activates the request's language in this thread; leave none behind for the next test.
+    yield
+    translation.deactivate()
+
+
+def _biller31(world: World):
+    return world.membership(world.biller, world.clinic31)
+
+
+@pytest.fixture
+def planned_window(world):
+    """A window ten days ahead: every page shows the banner, and the service-window page has its table."""
+    starts_at = timezone.now() + datetime.timedelta(days=10)
+    return ServiceWindow.objects.create(
+        starts_at=starts_at,
+        ends_at=starts_at + datetime.timedelta(hours=2),
+        message="Uppgradering av databasen.",
+        created_by=world.region_admin,
+    )
+
+
+def _get(client, world: World, email: str | None, url: str):
+    if email:
+        client.force_login(World.user(email))
+    response = client.get(url)
+    assert response.status_code == 200, f"{url} as {email}: {response.status_code}"
+    return lxml.html.document_fromstring(response.content)
+
+
+def _is_focusable(element) -> bool:
+    tabindex = element.get("tabindex")
+    if tabindex is not None and tabindex.strip().lstrip("-").isdigit():
+        return int(tabindex) >= 0
+    if element.tag == "a":
+        return element.get("href") is not None
+    if element.tag == "input":
+        return (element.get("type") or "text").lower() != "hidden" and element.get("disabled") is None
+    return element.tag in FOCUSABLE_TAGS and element.get("disabled") is None
+
+
+def _labelled(doc, control) -> bool:
+    if (control.get("aria-label") or "").strip():
+        return True
+    if labelledby := (control.get("aria-labelledby") or "").split():
+        return all(doc.xpath("//*[@id=$id]", id=ref) for ref in labelledby)
+    control_id = control.get("id")
+    has_label_for = bool(control_id) and bool(doc.xpath("//label[@for=$id]", id=control_id))
+    return has_label_for
+
+
+def _visible_controls(doc):
+    for control in doc.xpath("//input | //select | //textarea"):
+        if control.tag == "input" and (control.get("type") or "text").lower() in UNLABELLED_INPUT_TYPES:
+            continue
+        yield control
+
+
+def _describe(element) -> str:
+    return lxml.html.tostring(element, encoding="unicode").split(">", 1)[0] + ">"
+
+
+def assert_accessible_markup(doc, where: str) -> None:
+    problems: list[str] = []
+
+    lang = doc.get("lang") or ""
+    if not lang.strip():
+        problems.append("<html> has no lang")
+
+    mains = doc.xpath("//main")
+    if len(mains) != 1 or mains[0].get("id") != "main":
+        problems.append(f"expected exactly one <main id=main>, found {[m.get('id') for m in mains]}")
+
+    body = doc.body
+    focusable = [element for element in body.iter() if isinstance(element.tag, str) and _is_focusable(element)]
+    if not focusable or focusable[0].tag != "a" or focusable[0].get("href") != "#main":
+        first = _describe(focusable[0]) if focusable else "nothing"
+        problems.append(f"the first focusable element is {first}, not the skip link to #main")
+
+    if len(doc.xpath("//h1")) != 1:
+        problems.append(f"expected one <h1>, found {len(doc.xpath('//h1'))}")
+    if len(doc.xpath("/html/body/header")) != 1:
+        problems.append("expected one <header> directly in <body> (the banner)")
+    if len(doc.xpath("/html/body/footer")) != 1:
+        problems.append("expected one <footer> directly in <body> (the contentinfo)")
+
+    ids = doc.xpath("//@id")
+    duplicates = sorted({value for value in ids if ids.count(value) > 1})
+    if duplicates:
+        problems.append(f"duplicate ids: {duplicates}")
+
+    for control in _visible_controls(doc):
+        if not _labelled(doc, control):
+            problems.append(f"no label for {_describe(control)}")
+        if control.get("type") == "radio" and control.get("value") == "":
+            problems.append(f"a radio button without a value, like an empty choice: {_describe(control)}")
+
+    for table in doc.xpath("//table"):
+        headers = table.xpath(".//th")
+        if not headers:
+            problems.append("a <table> without <th> headers")
+        for header in headers:
+            if header.get("scope") not in {"col", "row", "colgroup", "rowgroup"}:
+                problems.append(f"<th> without scope: {_describe(header)}")
+        if not table.xpath("./caption") and not table.get("aria-label") and not table.get("aria-labelledby"):
+            problems.append("a <table> without a caption or accessible name")
+
+    for script in doc.xpath("//script[not(@src)]"):
+        problems.append(f"inline script: {(script.text or '').strip()[:60]!r}")
+    if doc.xpath("//style"):
+        problems.append("an inline <style> element")
+    for element in doc.iter():
+        if not isinstance(element.tag, str):
+            continue
+        for name in element.attrib:
+            if name == "style":
+                problems.append(f"inline style attribute on {_describe(element)}")
+            elif name.lower().startswith("on"):
+                problems.append(f"inline event handler {name} on {_describe(element)}")
+
+    for image in doc.xpath("//img[not(@alt)]"):
+        problems.append(f"<img> without alt: {_describe(image)}")
+
+    assert problems == [], f"{where}:\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.parametrize("name,email,url", PAGES, ids=[page[0] for page in PAGES])
+def test_page_markup_is_accessible(client, world, planned_window, name, email, url):
+    path = url(world)
+    doc = _get(client, world, email, path)
+
+    assert_accessible_markup(doc, f"{path} as {email or 'anonymous'}")
+    # The planned window is announced on every page, as a status message.
+    assert doc.xpath("//div[contains(@class, 'service-banner')][@role='status']")
+
+
+def test_service_window_page_lists_the_planned_window_in_a_table(client, world, planned_window):
+    doc = _get(client, world, "regionadmin@demo.test", "/servicefonster/")
+    assert doc.xpath("//main//table//td[contains(., 'Uppgradering av databasen.')]")
+
+
+def test_pages_in_english_are_accessible_too(client, world):
+    client.post("/sprak/", {"language": "en", "next": "/logga-in/"})
+    for email, path in [
+        (None, "/logga-in/"),
+        ("admin31@demo.test", f"/klinik/{world.clinic31.pk}/klinikadministration/"),
+    ]:
+        doc = _get(client, world, email, path)
+        assert doc.get("lang") == "en"
+        assert doc.xpath("//a[@href='#main']")[0].text_content().strip() == "Skip to main content"
+        assert_accessible_markup(doc, f"{path} in English")
+
+
+# (name, e-mail, URL, posted data, field name of the field in error)
+INVALID_POSTS = [
+    (
+        "user_new",
+        "admin31@demo.test",
+        lambda w: f"/klinik/{w.clinic31.pk}/klinikadministration/anvandare/ny/",
+        {"name": "Ny Person", "email": "x", "role": "biller"},
+        "email",
+    ),
+    ("login", None, lambda w: "/logga-in/", {"username": "x", "password": PASSWORD}, "username"),
+    (
+        "details_form",
+        "admin31@demo.test",
+        lambda w: f"/klinik/{w.clinic31.pk}/klinikadministration/uppgifter/",
+        {
+            "street_address": "Tandgatan 1",
+            "postal_code": "123",
+            "city": "Göteborg",
+            "phone": "",
+            "email": "",
+            "payment_method": "bankgiro",
+            "account_number": "555-1239",
+            "payout_email": "ekonomi31@demo.test",
+        },
+        "postal_code",
+    ),
+    (
+        "service_windows",
+        "regionadmin@demo.test",
+        lambda w: "/servicefonster/",
+        {"starts_at": "", "ends_at": "2030-01-01T10:00", "message": "Uppgradering."},
+        "starts_at",
+    ),
+]
+
+
+def _post(client, email: str | None, url: str, data: dict):
+    if email:
+        client.force_login(World.user(email))
+    response = client.post(url, data)
+    assert response.status_code == 200, f"{url}: expected the form again, got {response.status_code}"
+    return lxml.html.document_fromstring(response.content)
+
+
+@pytest.mark.parametrize("name,email,url,data,field", INVALID_POSTS, ids=[invalid[0] for invalid in INVALID_POSTS])
+def test_invalid_form_has_an_error_summary_leading_to_the_field(client, world, name, email, url, data, field):
+    doc = _post(client, email, url(world), data)
+    field_id = f"id_{field}"
+
+    summaries = doc.xpath("//main//*[contains(concat(' ', @class, ' '), ' error-summary ')]")
+    assert len(summaries) == 1
+    summary = summaries[0]
+    assert summary.get("role") == "alert"
+    # The summary is named by its title and comes before the form's fields.
+    assert doc.xpath("//*[@id=$id]", id=summary.get("aria-labelledby"))
+    links = summary.xpath(".//a[@href=$href]", href=f"#{field_id}")
+    assert len(links) == 1, f"the summary does not link to #{field_id}"
+
+    (control,) = doc.xpath("//*[@id=$id]", id=field_id)
+    in_order = list(doc.iter())
+    assert in_order.index(summary) < in_order.index(control), "the error summary comes after the field"
+    assert control.tag in {"input", "select", "textarea"}
+    # What Django 5.2 renders for a field in error: aria-invalid and the error list referenced by aria-describedby.
+    assert control.get("aria-invalid") == "true"
+    described_by = (control.get("aria-describedby") or "").split()
+    assert f"{field_id}_error" in described_by
+    (error_list,) = doc.xpath("//*[@id=$id]", id=f"{field_id}_error")
+    assert error_list.text_content().strip()
+    assert error_list.text_content().strip() in links[0].text_content()
+
+    assert_accessible_markup(doc, f"{url(world)} after an invalid post")
+
+
+def test_invalid_radio_group_is_described_by_its_errors(client, world):
+    """Radio buttons sit in a fieldset: the fieldset points at the errors and every button is marked invalid."""
+    url = f"/klinik/{world.clinic31.pk}/klinikadministration/anvandare/{_biller31(world).pk}/roll/"
+    doc = _post(client, "admin31@demo.test", url, {"role": "no_such_role"})
+
+    summary = doc.xpath("//*[contains(@class, 'error-summary')]")[0]
+    assert summary.get("role") == "alert"
+    assert summary.xpath(".//a[@href='#id_role']")
+    assert doc.xpath("//*[@id='id_role']"), "the summary link leads nowhere"
+    (fieldset,) = doc.xpath("//fieldset[.//input[@name='role']]")
+    assert fieldset.get("aria-describedby") == "id_role_error"
+    assert doc.xpath("//*[@id='id_role_error']")[0].text_content().strip()
+    radios = fieldset.xpath(".//input[@type='radio']")
+    assert radios and all(radio.get("aria-invalid") == "true" for radio in radios)
+    assert fieldset.xpath("./legend")
+    assert_accessible_markup(doc, f"{url} after an invalid post")
