@@ -44,7 +44,7 @@ class KronorField(forms.CharField):
 
 class PersonSearchForm(forms.Form):
     personal_identity_number = PersonalIdentityNumberField()
-    on_date = forms.DateField(label=_("Datum"), widget=DATE_WIDGET, required=False)
+    on_date = forms.DateField(label=_("Datum"), widget=DATE_WIDGET, required=False, initial=timezone.localdate)
 
     def clean_on_date(self):
         return self.cleaned_data.get("on_date") or timezone.localdate()
@@ -55,6 +55,11 @@ class FreeCardForm(forms.Form):
     number = forms.CharField(label=_("Frikortsnummer"), max_length=30)
     valid_from = forms.DateField(label=_("Gäller från"), widget=DATE_WIDGET)
     valid_to = forms.DateField(label=_("Gäller till"), widget=DATE_WIDGET)
+
+    def __init__(self, *args, **kwargs):
+        # Shown on the Sök person page beside PersonSearchForm, which has a personal_identity_number too.
+        kwargs.setdefault("auto_id", "id_free_card_%s")
+        super().__init__(*args, **kwargs)
 
     def clean(self):
         cleaned = super().clean()

@@ -1,10 +1,13 @@
 """Who may be billed for: patients, their certificates, free cards and prior assessments."""
 
+import datetime
+
 from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import DateRangeField, RangeOperators
 from django.db import models
 from django.db.models import Func, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from clinics.models import Clinic, Region, SupportForm
@@ -357,3 +360,62 @@ class PriorAssessmentCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.year}: {self.last}"
+
+
+class CertificateImportState(models.TextChoices):
+    QUEUED = "queued", _("Väntar")
+    RUNNING = "running", _("Pågår")
+    DONE = "done", _("Klar")
+    FAILED = "failed", _("Misslyckades")
+
+
+class CertificateImport(models.Model):
+    """A file from the region's certificate register, imported in the background; the rows' outcome is kept here.
+
+    `error_rows` holds {"row", "personnummer" (masked), "message"} for each refused row, up to a limit; rows
+    refused beyond it are still counted (`error_count`).
+    """
+
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="certificate_imports")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    file = models.FileField(storage=private_storage, upload_to="certificate-imports/%Y/%m/")
+    original_name = models.CharField(_("Filnamn"), max_length=200)
+    sha256 = models.CharField(max_length=64)
+    state = models.CharField(
+        _("Status"), max_length=10, choices=CertificateImportState.choices, default=CertificateImportState.QUEUED
+    )
+    total_rows = models.PositiveIntegerField(_("Rader"), default=0)
+    processed_rows = models.PositiveIntegerField(_("Behandlade rader"), default=0)
+    created_count = models.PositiveIntegerField(_("Nya"), default=0)
+    unchanged_count = models.PositiveIntegerField(_("Oförändrade"), default=0)
+    updated_count = models.PositiveIntegerField(_("Uppdaterade"), default=0)
+    error_rows = models.JSONField(default=list, blank=True)
+    failure_message = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Moves with every saved chunk; an unfinished import whose time stands still has lost its worker.
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("import av intyg")
+        verbose_name_plural = _("importer av intyg")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["region", "-created_at"])]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in (CertificateImportState.DONE, CertificateImportState.FAILED)
+
+    @property
+    def is_stalled(self) -> bool:
+        # Longer than the broker waits before handing an unacknowledged task to another worker (one hour).
+        return not self.is_finished and self.updated_at < timezone.now() - datetime.timedelta(hours=2)
+
+    @property
+    def error_count(self) -> int:
+        """Refused rows so far: every processed row is new, unchanged, updated or refused."""
+        return self.processed_rows - self.created_count - self.unchanged_count - self.updated_count

@@ -1,17 +1,21 @@
 """The region's side of eligibility: certificates and the prior-assessment queue."""
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.access import region_view
 from portal.audit import access_log_record
 from portal.forms import add_service_errors
 
-from . import selectors, services
+from . import imports, selectors, services
 from .forms import (
     CertificateEndForm,
     CertificateForm,
@@ -20,7 +24,7 @@ from .forms import (
     DecisionForm,
     InformationRequestForm,
 )
-from .models import Certificate, PriorAssessment, PriorAssessmentState
+from .models import Certificate, CertificateImport, PriorAssessment, PriorAssessmentState
 from .views import attachment_response
 
 
@@ -228,3 +232,86 @@ def assessment_attachment(request: HttpRequest, assessment_pk: int, attachment_p
     assessment = _region_assessment(request, assessment_pk)
     attachment = get_object_or_404(assessment.attachments.select_related("assessment__patient"), pk=attachment_pk)
     return attachment_response(request, attachment)
+
+
+# Importing certificates from the region's register ------------------------------------------------------
+
+
+class CertificateImportForm(forms.Form):
+    file = forms.FileField(
+        label=gettext_lazy("Fil från intygsregistret"),
+        help_text=gettext_lazy("CSV (UTF-8, semikolon eller komma) eller Excel (.xlsx), högst 10 MB."),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.xlsx"}),
+    )
+
+
+@region_view()
+@require_http_methods(["GET", "POST"])
+def certificate_import(request: HttpRequest) -> HttpResponse:
+    form = CertificateImportForm(request.POST, request.FILES) if request.method == "POST" else CertificateImportForm()
+    if form.is_bound and form.is_valid():
+        try:
+            certificate_import = imports.certificate_import_start(
+                actor=request.user, region=request.region, uploaded=form.cleaned_data["file"]
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            earlier = (
+                CertificateImport.objects.filter(region=request.region, sha256=certificate_import.sha256)
+                .exclude(pk=certificate_import.pk)
+                .first()
+            )
+            if earlier:
+                messages.info(
+                    request,
+                    _("Samma fil importerades redan %(when)s. Intyg som inte har ändrats lämnas som de är.")
+                    % {"when": timezone.localtime(earlier.created_at).strftime("%Y-%m-%d %H:%M")},
+                )
+            return redirect(
+                "certificate_import_detail", region_code=request.region.code, import_pk=certificate_import.pk
+            )
+    recent = CertificateImport.objects.filter(region=request.region).select_related("uploaded_by")[:20]
+    return render(request, "eligibility/region/import_upload.html", {"form": form, "imports": recent})
+
+
+def _region_import(request: HttpRequest, import_pk: int) -> CertificateImport:
+    return get_object_or_404(
+        CertificateImport.objects.select_related("uploaded_by"), pk=import_pk, region=request.region
+    )
+
+
+@region_view()
+@require_GET
+@never_cache
+def certificate_import_detail(request: HttpRequest, import_pk: int) -> HttpResponse:
+    certificate_import = _region_import(request, import_pk)
+    return render(
+        request,
+        "eligibility/region/import_detail.html",
+        {
+            "certificate_import": certificate_import,
+            "waiting": not (certificate_import.is_finished or certificate_import.is_stalled),
+        },
+    )
+
+
+@region_view()
+@require_GET
+@never_cache
+def certificate_import_status(request: HttpRequest, import_pk: int) -> JsonResponse:
+    """For static/js/progress.js: where the import stands, without the rows' personal data."""
+    certificate_import = _region_import(request, import_pk)
+    return JsonResponse(
+        {
+            "state": certificate_import.state,
+            "state_label": str(certificate_import.get_state_display()),
+            "finished": certificate_import.is_finished or certificate_import.is_stalled,
+            "processed": certificate_import.processed_rows,
+            "total": certificate_import.total_rows,
+            "created": certificate_import.created_count,
+            "unchanged": certificate_import.unchanged_count,
+            "updated": certificate_import.updated_count,
+            "errors": certificate_import.error_count,
+        }
+    )

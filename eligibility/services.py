@@ -42,17 +42,43 @@ def patient_get_or_create(*, actor: User | None, personal_identity_number: str) 
 # Certificates ---------------------------------------------------------------------------------------------
 
 
-def _check_certificate_group(region: Region, support_form: str, group: str) -> None:
-    groups = set(
-        PatientCategory.objects.filter(region=region, support_form=support_form).values_list("code", flat=True)
-    )
-    if groups and group not in groups:
-        raise ValidationError(
-            {
-                "group": _("Gruppen %(group)s finns inte för %(form)s i regionen. Välj en av: %(groups)s.")
-                % {"group": group, "form": SupportForm(support_form).label, "groups": ", ".join(sorted(groups))}
+def certificate_groups(*, region: Region) -> dict[str, set[str]]:
+    """The region's certificate groups (patient categories) by support form."""
+    groups: dict[str, set[str]] = {}
+    for support_form, code in PatientCategory.objects.filter(region=region).values_list("support_form", "code"):
+        groups.setdefault(support_form, set()).add(code)
+    return groups
+
+
+def certificate_terms_check(
+    *,
+    region: Region,
+    support_form: str,
+    group: str,
+    valid_from: datetime.date,
+    valid_to: datetime.date | None,
+    groups: dict[str, set[str]] | None = None,
+) -> None:
+    """The rules a certificate's terms meet however they arrive (the form, an imported file); every fault at once.
+
+    `groups` is `certificate_groups(region=region)`, for a caller that checks many certificates.
+    """
+    errors = {}
+    if support_form not in (SupportForm.N, SupportForm.F):
+        errors["support_form"] = _("Intyg utfärdas bara för N- och F-tandvård.")
+    else:
+        allowed = (groups if groups is not None else certificate_groups(region=region)).get(support_form, set())
+        # A region that lists no groups for the form takes any.
+        if allowed and group not in allowed:
+            errors["group"] = _("Gruppen %(group)s finns inte för %(form)s i regionen. Välj en av: %(groups)s.") % {
+                "group": group,
+                "form": SupportForm(support_form).label,
+                "groups": ", ".join(sorted(allowed)),
             }
-        )
+    if valid_to is not None and valid_to < valid_from:
+        errors["valid_to"] = _("Slutdatum kan inte ligga före startdatum.")
+    if errors:
+        raise ValidationError(errors)
 
 
 @transaction.atomic
@@ -66,12 +92,11 @@ def certificate_register(
     group: str,
     valid_from: datetime.date,
     valid_to: datetime.date | None,
+    groups: dict[str, set[str]] | None = None,
 ) -> Certificate:
-    if support_form not in (SupportForm.N, SupportForm.F):
-        raise ValidationError({"support_form": _("Intyg utfärdas bara för N- och F-tandvård.")})
-    if valid_to is not None and valid_to < valid_from:
-        raise ValidationError({"valid_to": _("Slutdatum kan inte ligga före startdatum.")})
-    _check_certificate_group(region, support_form, group)
+    certificate_terms_check(
+        region=region, support_form=support_form, group=group, valid_from=valid_from, valid_to=valid_to, groups=groups
+    )
     if Certificate.objects.filter(region=region, number=number).exists():
         raise ValidationError({"number": _("Intygsnummer %(number)s finns redan i regionen.") % {"number": number}})
     patient = patient_get_or_create(actor=actor, personal_identity_number=personal_identity_number)
@@ -203,9 +228,11 @@ def _next_number(year: int) -> str:
 
 
 def _store_attachments(assessment: PriorAssessment, files, actor: User) -> list[PriorAssessmentAttachment]:
+    # Every file is checked before any is written: a refused file rolls back the rows, but a file already
+    # written to disk would stay there, unreferenced.
+    checked_files = [(uploaded, check_attachment(uploaded)) for uploaded in files]
     stored = []
-    for uploaded in files:
-        checked = check_attachment(uploaded)
+    for uploaded, checked in checked_files:
         attachment = PriorAssessmentAttachment(
             assessment=assessment,
             original_name=checked.name,
@@ -406,6 +433,9 @@ def prior_assessment_request_information(
     question = question.strip()
     if not question:
         raise ValidationError({"question": _("Skriv vad kliniken behöver komplettera med.")})
+    if deadline is not None and deadline < timezone.localdate():
+        # The nightly write-off would take it before the clinic could answer.
+        raise ValidationError({"deadline": _("Sista dag för komplettering kan inte ligga före i dag.")})
     assessment = _lock(assessment)
     _refuse_unless_can_move(assessment, PriorAssessmentState.AWAITING_INFORMATION)
     assessment.information_deadline = deadline or (

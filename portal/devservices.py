@@ -271,6 +271,8 @@ def _terminate_as_interrupt(signum, frame):
 def main() -> int:
     # `kill`, a closing terminal or a service manager stop us like Ctrl-C does: children first, then services.
     signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+    # A shell starting us in the background makes us ignore SIGINT; Ctrl-C must still stop everything.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGHUP, _terminate_as_interrupt)
     parser = argparse.ArgumentParser(prog="python -m portal.devservices")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -8,7 +8,7 @@ from clinics import views as clinic_views
 from eligibility import region_views as eligibility_region_views
 from eligibility import views as eligibility_views
 
-from . import access, views
+from . import access, access_log, views
 
 password_set = access.public(
     auth_views.PasswordResetConfirmView.as_view(
@@ -50,8 +50,20 @@ clinic_patterns = [
 
 region_patterns = [
     path("", clinic_views.region_start, name="region_start"),
+    path("atkomstlogg/", access_log.access_log_review, name="region_access_log"),
     path("intyg/", eligibility_region_views.certificate_search, name="certificate_search"),
     path("intyg/nytt/", eligibility_region_views.certificate_new, name="certificate_new"),
+    path("intyg/import/", eligibility_region_views.certificate_import, name="certificate_import"),
+    path(
+        "intyg/import/<int:import_pk>/",
+        eligibility_region_views.certificate_import_detail,
+        name="certificate_import_detail",
+    ),
+    path(
+        "intyg/import/<int:import_pk>/status/",
+        eligibility_region_views.certificate_import_status,
+        name="certificate_import_status",
+    ),
     path("intyg/<int:certificate_pk>/avsluta/", eligibility_region_views.certificate_end, name="certificate_end"),
     path(
         "intyg/<int:certificate_pk>/aterkalla/", eligibility_region_views.certificate_revoke, name="certificate_revoke"

@@ -40,6 +40,7 @@ PAGES = [
         lambda w: f"/klinik/{w.clinic31.pk}/klinikadministration/anvandare/{_biller31(w).pk}/ta-bort/",
     ),
     ("region_start", "samordnare.vg@demo.test", lambda w: "/region/vg/"),
+    ("access_log", "samordnare.vg@demo.test", lambda w: "/region/vg/atkomstlogg/"),
     ("service_windows", "regionadmin@demo.test", lambda w: "/servicefonster/"),
     ("support", "fakturerare@demo.test", lambda w: "/support/"),
     ("support_coordinator", "samordnare.vg@demo.test", lambda w: "/support/"),

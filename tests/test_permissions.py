@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from eligibility.models import Certificate, PriorAssessment
+from eligibility.models import Certificate, CertificateImport, PriorAssessment
 from portal.access import Access
 from portal.models import ServiceWindow
 
@@ -107,6 +107,11 @@ def _kwargs_for(world: World, route: str) -> dict:
         "certificate_pk": lambda: Certificate.objects.get(region=world.vg, number="764153").pk,
         "assessment_pk": lambda: _vg_assessment(world).pk,
         "attachment_pk": lambda: PriorAssessmentAttachmentFactory(assessment=_vg_assessment(world)).pk,
+        "import_pk": lambda: (
+            CertificateImport.objects.create(
+                region=world.vg, uploaded_by=world.coordinator_vg, original_name="intyg.csv", sha256="0" * 64
+            ).pk
+        ),
         "uidb64": lambda: "MQ",
         "token": lambda: "set-password",
     }

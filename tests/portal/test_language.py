@@ -141,3 +141,9 @@ def test_catalogue_has_every_string_of_the_code_and_templates(tmp_path, monkeypa
     advice = "run makemessages (see NOT_SCANNED above) and translate in locale/en/LC_MESSAGES/django.po: "
     assert sorted(extracted - catalogue, key=str) == [], "not in locale/en yet; " + advice
     assert sorted(catalogue - extracted, key=str) == [], "no longer in the code; " + advice
+
+
+def test_the_browsers_language_does_not_override_swedish(client, db):
+    # An English-language browser still gets the manual's Swedish words until the user switches.
+    body = client.get("/logga-in/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert 'lang="sv"' in body and "E-postadress" in body
