@@ -79,6 +79,7 @@ class FreeCardFactory(factory.django.DjangoModelFactory):
 class PriorAssessmentFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = PriorAssessment
+        skip_postgeneration_save = True  # the lines hook creates rows of its own; the assessment is unchanged
 
     number = factory.Sequence(lambda n: f"FHB-2099-{n:06d}")
     clinic = factory.SubFactory(ClinicFactory)
