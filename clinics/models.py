@@ -85,6 +85,18 @@ class Region(models.Model):
     repayment_bankgiro = models.CharField(
         _("Bankgiro för återbetalningar"), max_length=8, validators=[validators.validate_bankgiro]
     )
+    free_amount_without_prior_assessment = models.PositiveIntegerField(
+        _("Fribelopp utan förhandsbedömning per kalenderår (öre)"),
+        null=True,
+        blank=True,
+        help_text=_("T.ex. 20 000 kr i Dalarna för N och F. Tomt: inget fribelopp."),
+    )
+    free_amount_support_forms = ArrayField(
+        models.CharField(max_length=1, choices=SupportForm.choices),
+        default=list,
+        blank=True,
+        verbose_name=_("Stödformer med fribelopp"),
+    )
     prior_assessment_validity_months = models.PositiveSmallIntegerField(
         _("Förhandsbedömning gäller (månader)"), default=12
     )

@@ -8,15 +8,9 @@ the same file again, or running the task again after a crash, changes nothing it
 
 from __future__ import annotations
 
-import csv
 import datetime
-import hashlib
-import io
 import logging
 import re
-import unicodedata
-import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,23 +23,20 @@ from django.utils.translation import gettext_lazy
 
 from clinics.models import Region, User
 from portal.audit import audit_record, snapshot
+from portal.tabular import Table, cell_text, column_positions, read_table
 from portal.validators import normalize_personal_identity_number
 
 from . import services
-from .attachments import MAX_OFFICE_ENTRIES, MAX_UNPACKED_OFFICE_BYTES, safe_download_name
 from .models import Certificate, CertificateImport, CertificateImportState
 
 logger = logging.getLogger(__name__)
 
-MAX_IMPORT_BYTES = 10 * 1024 * 1024
 CHUNK_SIZE = 200
 # The report keeps this many refused rows; more are counted but not listed, so a wrong file cannot make the
 # row's JSON, rewritten after every chunk, grow without bound.
 MAX_REPORTED_ERRORS = 1000
 FAILURE_MESSAGE = gettext_lazy("Filen kunde inte importeras, försök igen.")
 
-_ZIP = b"PK\x03\x04"
-_PROGRAMS = (b"MZ", b"\x7fELF", b"#!")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 # Header (lower case, single spaces) → the name used here. The last two are optional, and go together.
@@ -78,163 +69,24 @@ class CheckedImportFile:
     sha256: str
 
 
-@dataclass(frozen=True)
-class _Table:
-    """The rows of a file, header first, as (row number as the user sees it, cell values)."""
-
-    kind: str  # "csv" or "xlsx"
-    data: bytes
-    name: str
-
-    def rows(self) -> Iterator[tuple[int, list[Any]]]:
-        return _csv_rows(self.data, self.name) if self.kind == "csv" else _xlsx_rows(self.data, self.name)
-
-
 def check_import_file(uploaded: UploadedFile) -> CheckedImportFile:
     """Accept an upload as a certificate file, or raise `ValidationError` with a Swedish message.
 
-    By content, not by name alone: an .xlsx must be a real Excel workbook (a zip holding xl/), a .csv must be
-    text in UTF-8. The header must name the required columns. The file is left at position 0.
+    By content, not by name alone (see portal.tabular). The header must name the required columns. The file
+    is left at position 0.
     """
     table = _table(uploaded, uploaded.name or "")
-    _columns(next(table.rows(), (1, []))[1], table.name)
-    return CheckedImportFile(name=table.name, extension=f".{table.kind}", sha256=hashlib.sha256(table.data).hexdigest())
+    _columns(table.header(), table.name)
+    return CheckedImportFile(name=table.name, extension=f".{table.kind}", sha256=table.sha256)
 
 
-def _table(uploaded, name: str) -> _Table:
-    name = safe_download_name(name)
-    params = {"name": name}
-    extension = name.rpartition(".")[2].lower() if "." in name else ""
-    if extension not in ("csv", "xlsx"):
-        raise ValidationError(
-            _("Filen %(name)s är varken en CSV-fil eller en Excel-fil (.xlsx)."), code="extension", params=params
-        )
-    # The size Django reports spares reading a huge file; the count while reading is what holds.
-    if uploaded.size is not None and uploaded.size > MAX_IMPORT_BYTES:
-        raise _too_large(name)
-    uploaded.seek(0)
-    try:
-        data = uploaded.read(MAX_IMPORT_BYTES + 1)
-    finally:
-        uploaded.seek(0)
-    if len(data) > MAX_IMPORT_BYTES:
-        raise _too_large(name)
-    if not data.strip():
-        raise ValidationError(_("Filen %(name)s är tom."), code="empty", params=params)
-    if data.startswith(_PROGRAMS):
-        raise ValidationError(_("Filen %(name)s är ett program, ingen intygsfil."), code="executable", params=params)
-    if extension == "xlsx":
-        _check_workbook(data, name)
-    elif not _is_text(data):
-        raise ValidationError(
-            _("Filen %(name)s går inte att läsa som text i UTF-8. Spara den som CSV UTF-8 eller som .xlsx."),
-            code="not_text",
-            params=params,
-        )
-    return _Table(kind=extension, data=data, name=name)
-
-
-def _too_large(name: str) -> ValidationError:
-    return ValidationError(
-        _("Filen %(name)s är större än %(megabytes)s MB."),
-        code="too_large",
-        params={"name": name, "megabytes": MAX_IMPORT_BYTES // (1024 * 1024)},
-    )
-
-
-def _is_text(data: bytes) -> bool:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return False
-    return "\x00" not in text
-
-
-def _check_workbook(data: bytes, name: str) -> None:
-    not_excel = ValidationError(
-        _("Filen %(name)s är inte en riktig Excel-fil (.xlsx)."), code="not_xlsx", params={"name": name}
-    )
-    if not data.startswith(_ZIP):
-        raise not_excel
-    try:
-        # Only the central directory is read here; nothing is unpacked.
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            entries = archive.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as error:
-        raise not_excel from error
-    names = {entry.filename for entry in entries}
-    if "[Content_Types].xml" not in names or not any(entry.startswith("xl/") for entry in names):
-        raise not_excel
-    # zipfile stops reading an entry at its declared size, so the declared sizes bound what openpyxl unpacks.
-    if len(entries) > MAX_OFFICE_ENTRIES or sum(entry.file_size for entry in entries) > MAX_UNPACKED_OFFICE_BYTES:
-        raise ValidationError(
-            _("Filen %(name)s blir för stor när den packas upp och kan inte tas emot."),
-            code="unpacked_too_large",
-            params={"name": name},
-        )
-
-
-def _csv_rows(data: bytes, name: str) -> Iterator[tuple[int, list[Any]]]:
-    text = data.decode("utf-8-sig")
-    header = next((line for line in text.splitlines() if line.strip()), "")
-    try:
-        delimiter = csv.Sniffer().sniff(header, delimiters=";,").delimiter
-    except csv.Error:
-        delimiter = ";" if header.count(";") >= header.count(",") else ","
-    # Only the delimiter is taken from the sniffer: on one line it cannot see how quotes are escaped.
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        yield from enumerate(reader, start=1)
-    except csv.Error as error:
-        raise ValidationError(
-            _("Filen %(name)s kunde inte läsas som CSV-fil (rad %(row)s)."),
-            code="csv",
-            params={"name": name, "row": reader.line_num},
-        ) from error
-
-
-def _xlsx_rows(data: bytes, name: str) -> Iterator[tuple[int, list[Any]]]:
-    from openpyxl import load_workbook
-
-    workbook = None
-    try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        sheet = workbook.active or workbook.worksheets[0]
-        # Read-only mode trusts the size the writing program recorded, which some record wrongly.
-        sheet.reset_dimensions()
-        yield from enumerate((list(row) for row in sheet.iter_rows(values_only=True)), start=1)
-    except Exception as error:
-        # openpyxl raises many kinds of error on a damaged workbook; to the user each means the same.
-        logger.info("certificate import: %s is no readable workbook: %r", name, error)
-        raise ValidationError(
-            _("Filen %(name)s kunde inte läsas som Excel-fil."), code="xlsx", params={"name": name}
-        ) from error
-    finally:
-        if workbook is not None:
-            workbook.close()
-
-
-def _heading(value: Any) -> str:
-    text = unicodedata.normalize("NFC", "" if value is None else str(value))
-    return " ".join(text.split()).casefold()
+def _table(uploaded, name: str) -> Table:
+    return read_table(uploaded, name, program_message=gettext_lazy("Filen %(name)s är ett program, ingen intygsfil."))
 
 
 def _columns(header: list[Any], name: str) -> dict[str, int]:
     """Where each known column is; refuses a header that lacks a required one."""
-    positions: dict[str, int] = {}
-    for index, value in enumerate(header):
-        column = _COLUMNS.get(_heading(value))
-        if column and column not in positions:
-            positions[column] = index
-    missing = [_HEADINGS[column] for column in _REQUIRED if column not in positions]
-    if missing:
-        raise ValidationError(
-            _("Filen %(name)s saknar kolumnerna %(columns)s på första raden.")
-            if len(missing) > 1
-            else _("Filen %(name)s saknar kolumnen %(columns)s på första raden."),
-            code="columns",
-            params={"name": name, "columns": ", ".join(heading.capitalize() for heading in missing)},
-        )
+    positions = column_positions(header, columns=_COLUMNS, required=_REQUIRED, name=name)
     if ("revoked_from" in positions) != ("revocation_reason" in positions):
         raise ValidationError(
             _("Filen %(name)s ska ha både Återkallat från och Skäl, eller ingen av dem."),
@@ -264,25 +116,13 @@ def mask_personal_identity_number(value: str) -> str:
     return f"{digits[:-4]}-****"
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)  # Excel keeps typed numbers as floats: 200001032382.0
-    elif isinstance(value, datetime.datetime):
-        value = value.date()
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    return unicodedata.normalize("NFC", str(value)).strip()
-
-
 def _date(value: Any, column: str, errors: list[str]) -> datetime.date | None:
     """A date cell: an Excel date, or text ÅÅÅÅ-MM-DD; None when empty, or (with a message) when no date."""
     if isinstance(value, datetime.datetime):
         return value.date()
     if isinstance(value, datetime.date):
         return value
-    text = _text(value)
+    text = cell_text(value)
     if not text:
         return None
     if _ISO_DATE.fullmatch(text):
@@ -306,7 +146,7 @@ def _parse_row(
         index = positions.get(column)
         return cells[index] if index is not None and index < len(cells) else None
 
-    raw_pin = _text(cell("personal_identity_number"))
+    raw_pin = cell_text(cell("personal_identity_number"))
     row = _Row(line=line, masked_personal_identity_number=mask_personal_identity_number(raw_pin), number="")
     errors = row.errors
     pin = None
@@ -316,28 +156,28 @@ def _parse_row(
         errors.extend(error.messages)
     else:
         row.masked_personal_identity_number = mask_personal_identity_number(pin)
-    support_form = _text(cell("support_form")).upper()
+    support_form = cell_text(cell("support_form")).upper()
     if not support_form:
         errors.append(_("Ange stödform (N eller F)."))
-    row.number = number = _text(cell("number"))
+    row.number = number = cell_text(cell("number"))
     if not number:
         errors.append(_("Ange intygsnummer."))
     elif len(number) > _NUMBER_MAX_LENGTH:
         errors.append(_("Intygsnumret får ha högst %(n)s tecken.") % {"n": _NUMBER_MAX_LENGTH})
-    group = _text(cell("group")).upper()
+    group = cell_text(cell("group")).upper()
     if not group:
         errors.append(_("Ange grupp."))
     elif len(group) > _GROUP_MAX_LENGTH:
         errors.append(_("Gruppen får ha högst %(n)s tecken.") % {"n": _GROUP_MAX_LENGTH})
     valid_from = _date(cell("valid_from"), _HEADINGS["valid_from"], errors)
-    if valid_from is None and not _text(cell("valid_from")):
+    if valid_from is None and not cell_text(cell("valid_from")):
         errors.append(_("Ange giltigt från."))
     valid_to = _date(cell("valid_to"), _HEADINGS["valid_to"], errors)
     revoked_from = _date(cell("revoked_from"), _HEADINGS["revoked_from"], errors)
-    reason = _text(cell("revocation_reason"))
+    reason = cell_text(cell("revocation_reason"))
     if revoked_from and not reason:
         errors.append(_("Ange skälet till att intyget återkallas."))
-    if reason and not revoked_from and not _text(cell("revoked_from")):
+    if reason and not revoked_from and not cell_text(cell("revoked_from")):
         errors.append(_("Ange från vilket datum intyget är återkallat."))
     if support_form and valid_from:
         try:
@@ -364,14 +204,6 @@ def _parse_row(
         "revocation_reason": reason,
     }
     return row
-
-
-def _data_rows(table: _Table) -> Iterator[tuple[int, list[Any]]]:
-    rows = table.rows()
-    next(rows, None)
-    for line, cells in rows:
-        if any(_text(value) for value in cells):
-            yield line, cells
 
 
 # The service -----------------------------------------------------------------------------------------------
@@ -443,13 +275,13 @@ def certificate_import_run(*, certificate_import: CertificateImport) -> Certific
         with certificate_import.file.open("rb") as stored:
             # The name for messages is the uploader's; the stored one is ours.
             table = _table(stored, certificate_import.original_name)
-        positions = _columns(next(table.rows(), (1, []))[1], table.name)
+        positions = _columns(table.header(), table.name)
         # First pass: the number of rows for the progress bar, and where each Intygsnummer first appears.
         total, first_line = 0, {}
-        for line, cells in _data_rows(table):
+        for line, cells in table.data_rows():
             total += 1
             index = positions["number"]
-            number = _text(cells[index]) if index < len(cells) else ""
+            number = cell_text(cells[index]) if index < len(cells) else ""
             if number:
                 first_line.setdefault(number, line)
     except ValidationError as error:
@@ -462,7 +294,7 @@ def certificate_import_run(*, certificate_import: CertificateImport) -> Certific
 
     groups = services.certificate_groups(region=certificate_import.region)
     chunk: list[_Row] = []
-    for line, cells in _data_rows(table):
+    for line, cells in table.data_rows():
         row = _parse_row(line, cells, positions, groups, certificate_import.region)
         if row.number and first_line.get(row.number, line) != line:
             row.errors.append(

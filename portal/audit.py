@@ -72,17 +72,25 @@ def access_log_record(*, request, personal_identity_number: str, shown: str) -> 
 
     The clinic or region comes from the request, as set by `portal.access` for the current view.
     """
+    return access_log_record_many(request=request, personal_identity_numbers=[personal_identity_number], shown=shown)[0]
+
+
+def access_log_record_many(*, request, personal_identity_numbers, shown: str) -> list[AccessLogEntry]:
+    """One entry per patient shown on a page (a list of claims, say), written in one statement."""
     clinic = getattr(request, "clinic", None)
     region = getattr(request, "region", None) or (clinic.region if clinic else None)
     if region is None:
         raise ValueError("patient data may only be shown inside a clinic or region view")
     membership = getattr(request, "membership", None)
-    return AccessLogEntry.objects.create(
-        user=request.user,
-        role=getattr(membership, "role", ""),
-        clinic=clinic,
-        region=region,
-        personal_identity_number=personal_identity_number,
-        shown=shown[:200],
-        path=request.path[:300],
+    return AccessLogEntry.objects.bulk_create(
+        AccessLogEntry(
+            user=request.user,
+            role=getattr(membership, "role", ""),
+            clinic=clinic,
+            region=region,
+            personal_identity_number=pin,
+            shown=shown[:200],
+            path=request.path[:300],
+        )
+        for pin in sorted(set(personal_identity_numbers))
     )

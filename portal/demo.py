@@ -16,6 +16,8 @@ from clinics.models import CareModel, Clinic, ClinicMembership, PatientCategory,
 
 DEMO_PASSWORD = "tandvard-demo"
 DEMO_FILE = Path(settings.BASE_DIR) / "fixtures" / "demo.json"
+# <region code>-<year>.csv: the region's ersättningslista for that calendar year.
+DEMO_TARIFFS = Path(settings.BASE_DIR) / "fixtures" / "tariffs"
 
 
 def upsert(model: type[models.Model], lookup: dict, values: dict, counts: Counter) -> models.Model:
@@ -81,6 +83,8 @@ def demo_load(path: Path = DEMO_FILE) -> Counter:
                 counts,
             )
     _load_patients(data.get("patients", []), regions, clinics, counts)
+    _load_tariffs(regions, counts)
+    _load_invoices(counts)
     return counts
 
 
@@ -169,3 +173,42 @@ def _load_patients(items: list[dict], regions: dict, clinics: dict, counts: Coun
                 reason=request["reason"],
             )
             counts["created"] += 1
+
+
+def _load_tariffs(regions: dict[str, Region], counts: Counter) -> None:
+    """Each file through the import service, as the region's coordinator would read it in; a file already
+    read in for its year is found unchanged."""
+    from django.core.files import File
+
+    from claims.tariffs import tariff_import
+    from clinics.models import RegionRole
+
+    for path in sorted(DEMO_TARIFFS.glob("*.csv")):
+        region_code, _, year = path.stem.rpartition("-")
+        region = regions[region_code]
+        coordinator = (
+            User.objects.filter(
+                region_memberships__region=region,
+                region_memberships__role=RegionRole.COORDINATOR,
+                region_memberships__is_active=True,
+            )
+            .order_by("email")
+            .first()
+        )
+        with path.open("rb") as handle:
+            result = tariff_import(
+                actor=coordinator,
+                region=region,
+                uploaded=File(handle, name=path.name),
+                name=f"Ersättningslista {year}",
+                valid_from=datetime.date(int(year), 1, 1),
+                valid_to=datetime.date(int(year), 12, 31),
+            )
+        counts["created" if result.created else "unchanged"] += 1
+
+
+def _load_invoices(counts: Counter) -> None:
+    """Invoices in every state at clinics 31 and 2001, through the claim services (after the tariffs)."""
+    from claims.demo import demo_invoices_load
+
+    demo_invoices_load(counts)

@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.i18n import set_language
 
+from claims import invoice_views, register_views, tariff_views
 from clinics import views as clinic_views
 from eligibility import region_views as eligibility_region_views
 from eligibility import views as eligibility_views
@@ -20,6 +21,11 @@ clinic_patterns = [
     path("", clinic_views.clinic_start, name="clinic_start"),
     path("sok-person/", eligibility_views.person_search, name="person_search"),
     path("sok-person/frikort/", eligibility_views.free_card_register, name="free_card_register"),
+    path("registrera-rakning/", register_views.claim_register, name="claim_register"),
+    path("registrera-rakning/kontroll/", register_views.claim_register_validate, name="claim_register_validate"),
+    path(
+        "registrera-rakning/inskickad/<int:claim_pk>/", register_views.claim_register_done, name="claim_register_done"
+    ),
     path("forhandsbedomningar/", eligibility_views.prior_assessment_list, name="prior_assessment_list"),
     path("forhandsbedomningar/ny/", eligibility_views.prior_assessment_new, name="prior_assessment_new"),
     path(
@@ -36,6 +42,22 @@ clinic_patterns = [
         "forhandsbedomningar/<int:assessment_pk>/bilagor/<int:attachment_pk>/",
         eligibility_views.prior_assessment_attachment,
         name="prior_assessment_attachment",
+    ),
+    path("fakturor/", invoice_views.invoice_list, {"tab": "received"}, name="invoice_list"),
+    path("fakturor/utbetalda/", invoice_views.invoice_list, {"tab": "paid"}, name="invoice_list_paid"),
+    path("fakturor/kreditfakturor/", invoice_views.invoice_list, {"tab": "credits"}, name="invoice_list_credits"),
+    path("fakturor/makulerade/", invoice_views.invoice_list, {"tab": "voided"}, name="invoice_list_voided"),
+    path("fakturor/<int:invoice_pk>/radera/", invoice_views.invoice_delete, name="invoice_delete"),
+    path("fakturor/rakningar/<int:claim_pk>/", invoice_views.invoice_claim_detail, name="invoice_claim_detail"),
+    path("fakturor/rakningar/<int:claim_pk>/radera/", invoice_views.invoice_claim_delete, name="invoice_claim_delete"),
+    path(
+        "fakturor/rakningar/<int:claim_pk>/kreditera/", invoice_views.invoice_claim_credit, name="invoice_claim_credit"
+    ),
+    path("ersattningslista/", tariff_views.clinic_tariff, name="clinic_tariff"),
+    path(
+        "ersattningslista/<int:version_pk>/andringar/",
+        tariff_views.clinic_tariff_changes,
+        name="clinic_tariff_changes",
     ),
     path("klinikadministration/", clinic_views.administration, name="clinic_administration"),
     path("klinikadministration/uppgifter/", clinic_views.details_edit, name="clinic_details_edit"),
@@ -68,6 +90,9 @@ region_patterns = [
     path(
         "intyg/<int:certificate_pk>/aterkalla/", eligibility_region_views.certificate_revoke, name="certificate_revoke"
     ),
+    path("ersattningslistor/", tariff_views.tariff_list, name="tariff_list"),
+    path("ersattningslistor/import/", tariff_views.tariff_import, name="tariff_import"),
+    path("ersattningslistor/<int:version_pk>/", tariff_views.tariff_detail, name="tariff_detail"),
     path("forhandsbedomningar/", eligibility_region_views.assessment_queue, name="region_assessment_queue"),
     path(
         "forhandsbedomningar/<int:assessment_pk>/",

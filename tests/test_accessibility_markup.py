@@ -11,6 +11,7 @@ import lxml.html
 import pytest
 from django.utils import timezone, translation
 
+from claims.models import Claim, TariffVersion
 from portal.models import ServiceWindow
 
 from .conftest import World
@@ -44,6 +45,40 @@ PAGES = [
     ("service_windows", "regionadmin@demo.test", lambda w: "/servicefonster/"),
     ("support", "fakturerare@demo.test", lambda w: "/support/"),
     ("support_coordinator", "samordnare.vg@demo.test", lambda w: "/support/"),
+    ("claim_register", "fakturerare@demo.test", lambda w: f"/klinik/{w.clinic31.pk}/registrera-rakning/"),
+    (
+        "claim_register_done",
+        "fakturerare@demo.test",
+        lambda w: f"/klinik/{w.clinic31.pk}/registrera-rakning/inskickad/{_demo_claim(w, 'DEMO-A1').pk}/",
+    ),
+    ("invoices", "fakturerare@demo.test", lambda w: f"/klinik/{w.clinic31.pk}/fakturor/"),
+    ("invoices_paid", "fakturerare@demo.test", lambda w: f"/klinik/{w.clinic31.pk}/fakturor/utbetalda/"),
+    ("invoices_credits", "fakturerare@demo.test", lambda w: f"/klinik/{w.clinic31.pk}/fakturor/kreditfakturor/"),
+    ("invoices_voided", "fakturerare@demo.test", lambda w: f"/klinik/{w.clinic31.pk}/fakturor/makulerade/"),
+    (
+        "invoice_claim",
+        "fakturerare@demo.test",
+        lambda w: f"/klinik/{w.clinic31.pk}/fakturor/rakningar/{_demo_claim(w, 'DEMO-D2').pk}/",
+    ),
+    (
+        "invoice_claim_credit",
+        "fakturerare@demo.test",
+        lambda w: f"/klinik/{w.clinic31.pk}/fakturor/rakningar/{_demo_claim(w, 'DEMO-D2').pk}/kreditera/",
+    ),
+    (
+        "invoice_claim_delete",
+        "fakturerare@demo.test",
+        lambda w: f"/klinik/{w.clinic31.pk}/fakturor/rakningar/{_demo_claim(w, 'DEMO-A1').pk}/radera/",
+    ),
+    ("tariff_list", "samordnare.vg@demo.test", lambda w: "/region/vg/ersattningslistor/"),
+    ("tariff_import", "samordnare.vg@demo.test", lambda w: "/region/vg/ersattningslistor/import/"),
+    ("tariff_detail", "samordnare.vg@demo.test", lambda w: f"/region/vg/ersattningslistor/{_tariff_2026(w).pk}/"),
+    ("clinic_tariff", "fakturerare@demo.test", lambda w: f"/klinik/{w.clinic31.pk}/ersattningslista/?q=protes"),
+    (
+        "clinic_tariff_changes",
+        "fakturerare@demo.test",
+        lambda w: f"/klinik/{w.clinic31.pk}/ersattningslista/{_tariff_2026(w).pk}/andringar/?visa=andringar",
+    ),
 ]
 
 
@@ -56,6 +91,14 @@ def _back_to_default_language():
 
 def _biller31(world: World):
     return world.membership(world.biller, world.clinic31)
+
+
+def _demo_claim(world: World, reference: str) -> Claim:
+    return Claim.objects.get(clinic=world.clinic31, reference=reference)
+
+
+def _tariff_2026(world: World) -> TariffVersion:
+    return TariffVersion.objects.get(region=world.vg, valid_from=datetime.date(2026, 1, 1))
 
 
 @pytest.fixture
@@ -203,6 +246,13 @@ def test_pages_in_english_are_accessible_too(client, world):
 
 # (name, e-mail, URL, posted data, field name of the field in error)
 INVALID_POSTS = [
+    (
+        "claim_register",
+        "fakturerare@demo.test",
+        lambda w: f"/klinik/{w.clinic31.pk}/registrera-rakning/",
+        {"action": "search", "personal_identity_number": "20000101-2385"},
+        "personal_identity_number",
+    ),
     (
         "user_new",
         "admin31@demo.test",

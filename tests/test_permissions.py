@@ -4,16 +4,19 @@ URLs are discovered from the URL conf, so a page added later is walked too. Each
 access with a decorator from portal.access; a view without one fails this test.
 """
 
+import datetime
 import re
 from dataclasses import dataclass
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from claims.models import TariffVersion
 from eligibility.models import Certificate, CertificateImport, PriorAssessment
 from portal.access import Access
 from portal.models import ServiceWindow
 
+from .claims.factories import ClaimFactory, InvoiceFactory
 from .conftest import World
 from .eligibility.factories import PriorAssessmentAttachmentFactory
 
@@ -112,6 +115,9 @@ def _kwargs_for(world: World, route: str) -> dict:
                 region=world.vg, uploaded_by=world.coordinator_vg, original_name="intyg.csv", sha256="0" * 64
             ).pk
         ),
+        "version_pk": lambda: TariffVersion.objects.get(region=world.vg, valid_from=datetime.date(2026, 1, 1)).pk,
+        "invoice_pk": lambda: InvoiceFactory(clinic=world.clinic31, created_by=world.biller).pk,
+        "claim_pk": lambda: ClaimFactory(invoice__clinic=world.clinic31, invoice__created_by=world.biller).pk,
         "uidb64": lambda: "MQ",
         "token": lambda: "set-password",
     }

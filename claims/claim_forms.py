@@ -1,0 +1,364 @@
+"""The forms of Registrera räkning: the claim's fields, the Ersättning entry row, the lines carried between steps.
+
+The page is one form that is posted at each step; the lines already added travel back and forth in one hidden
+JSON field and the patient fee of each visit in a field of its own. Nothing here decides whether the claim can be
+paid: that is `claims.validation.claim_validate`, called by the view. The entry row only checks what it needs to
+build a line from the tariff (the code exists on the date; tooth, jaw or price when the code asks for them).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from clinics.models import CareModel, PatientCategory, Region, SupportForm
+from eligibility.forms import DATE_WIDGET, KronorField, PersonalIdentityNumberField
+from eligibility.models import Jaw
+from eligibility.selectors import Eligibility
+from portal import money
+
+from .drafts import ClaimDraft, FreeCardDraft, LineDraft
+from .models import TariffRow, ToothOrJaw
+
+MAX_LINES = 200
+FEE_FIELD_PREFIX = "fee-"
+
+
+@dataclass(frozen=True)
+class StoredLine:
+    """A line already added to the draft, as it is kept in the page between steps. `price` is in öre."""
+
+    visit_date: datetime.date
+    code: str
+    tooth: str = ""
+    jaw: str = ""
+    price: int | None = None
+    comment: str = ""
+
+    def as_draft(self) -> LineDraft:
+        return LineDraft(
+            visit_date=self.visit_date,
+            code=self.code,
+            tooth=self.tooth,
+            jaw=self.jaw,
+            price=self.price,
+            comment=self.comment,
+        )
+
+
+def lines_dump(lines: list[StoredLine]) -> str:
+    return json.dumps(
+        [{**asdict(line), "visit_date": line.visit_date.isoformat()} for line in lines], separators=(",", ":")
+    )
+
+
+def lines_load(text: str) -> list[StoredLine]:
+    """The lines from the hidden field. Whatever is not a well-formed line is dropped: the field is ours."""
+    try:
+        items = json.loads(text or "[]")
+    except ValueError:
+        return []
+    if not isinstance(items, list):
+        return []
+    lines = []
+    for item in items[:MAX_LINES]:
+        try:
+            price = item.get("price")
+            lines.append(
+                StoredLine(
+                    visit_date=datetime.date.fromisoformat(item["visit_date"]),
+                    code=str(item["code"])[:10],
+                    tooth=str(item.get("tooth") or "")[:2],
+                    jaw=str(item.get("jaw") or "")[:2],
+                    price=price if isinstance(price, int) and not isinstance(price, bool) else None,
+                    comment=str(item.get("comment") or "")[:200],
+                )
+            )
+        except (AttributeError, KeyError, TypeError, ValueError):
+            continue
+    return lines
+
+
+def fee_field_name(day: datetime.date) -> str:
+    return f"{FEE_FIELD_PREFIX}{day.isoformat()}"
+
+
+def support_form_label(option) -> str:
+    """The words of the manual: "N-tandvård (Intyget giltigt: tills vidare)", "S-tandvård (…) - FHB krävs"."""
+    if option.support_form == SupportForm.S:
+        return gettext("S-tandvård (som led i sjukdomsbehandling under begränsad tid) - FHB krävs")
+    if option.allowed:
+        return f"{option.label} ({option.reason})"
+    return f"{option.label} – {option.reason}"
+
+
+class CategorySelect(forms.Select):
+    """Patient categories grouped by support form; each option says its form, so the script can show only the
+    chosen form's categories."""
+
+    support_forms: dict[str, str] = {}
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        if value:
+            option["attrs"]["data-support-form"] = self.support_forms.get(str(value), "")
+        return option
+
+
+class ClaimForm(forms.Form):
+    """Everything of the claim except its lines: the patient, the support form, the patient information, the
+    references. Every field may be empty here; what a claim must have is for the validation to say."""
+
+    personal_identity_number = PersonalIdentityNumberField(required=False)
+    support_form = forms.ChoiceField(
+        label=_("Välj rätt del av tandvårdsstödet"), widget=forms.RadioSelect, required=False
+    )
+    has_free_card = forms.BooleanField(label=_("Patienten har frikort"), required=False)
+    free_card_number = forms.CharField(label=_("Nr"), max_length=30, required=False)
+    free_card_valid_from = forms.DateField(label=_("Gäller från"), widget=DATE_WIDGET, required=False)
+    free_card_valid_to = forms.DateField(label=_("Gäller till"), widget=DATE_WIDGET, required=False)
+    care_model = forms.ChoiceField(label=_("Vårdmodell"), required=False, help_text=_("Anges för N-tandvård."))
+    patient_category = forms.ChoiceField(
+        label=_("Patientkategori"),
+        required=False,
+        widget=CategorySelect,
+        help_text=_("För S-tandvård: sjukdomsgruppen."),
+    )
+    prior_assessment = forms.ChoiceField(label=_("Förhandsbedömning"), required=False)
+    invoice_reference = forms.CharField(
+        label=_("OCR/Fakturanr."),
+        max_length=25,
+        required=False,
+        help_text=_("Gäller för alla räkningar du registrerar vid samma tillfälle."),
+    )
+    reference = forms.CharField(
+        label=_("Räkningsreferens"),
+        max_length=20,
+        required=False,
+        help_text=_("Unik för kliniken, t.ex. från journalsystemet. Siffror och bokstäver."),
+    )
+    comment = forms.CharField(
+        label=_("Räkningskommentar"),
+        max_length=500,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Klinikens egen kommentar."),
+    )
+
+    def __init__(self, *args, region: Region, eligibility: Eligibility | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.eligibility = eligibility
+        self.fields["personal_identity_number"].widget.attrs["autocomplete"] = "off"
+        if eligibility is not None:
+            self.fields["support_form"].choices = [(o.support_form, support_form_label(o)) for o in eligibility.options]
+            self.fields["prior_assessment"].choices = [("", gettext("Ingen förhandsbedömning"))] + [
+                (a.number, prior_assessment_label(a)) for a in eligibility.prior_assessments
+            ]
+        # In the order the region listed them (the manual's: K, P, M1, M2, M3), not by code.
+        self.fields["care_model"].choices = [("", gettext("Välj vårdmodell"))] + [
+            (m.code, m.name) for m in CareModel.objects.filter(region=region).order_by("pk")
+        ]
+        categories: dict[str, list] = {}
+        for category in PatientCategory.objects.filter(region=region).order_by("pk"):
+            categories.setdefault(category.support_form, []).append((category.code, str(category)))
+        self.fields["patient_category"].choices = [("", gettext("Välj patientkategori"))] + [
+            (str(SupportForm(form).label), categories[form]) for form in SupportForm.values if form in categories
+        ]
+        self.fields["patient_category"].widget.support_forms = {
+            code: form for form, choices in categories.items() for code, _label in choices
+        }
+        self.fields["free_card_number"].widget.attrs["autocomplete"] = "off"
+        self.fields["invoice_reference"].widget.attrs["autocomplete"] = "off"
+        self.fields["reference"].widget.attrs["autocomplete"] = "off"
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("has_free_card"):
+            for name, message in (
+                ("free_card_number", gettext("Ange frikortets nummer.")),
+                ("free_card_valid_from", gettext("Ange från vilket datum frikortet gäller.")),
+                ("free_card_valid_to", gettext("Ange till vilket datum frikortet gäller.")),
+            ):
+                if not cleaned.get(name) and name not in self.errors:
+                    self.add_error(name, message)
+        return cleaned
+
+    def free_card(self) -> FreeCardDraft | None:
+        data = self.cleaned_data
+        if not data.get("has_free_card") or not all(
+            data.get(n) for n in ("free_card_number", "free_card_valid_from", "free_card_valid_to")
+        ):
+            return None
+        return FreeCardDraft(data["free_card_number"], data["free_card_valid_from"], data["free_card_valid_to"])
+
+    def draft(self, *, personal_identity_number: str, lines: list[StoredLine], fees: dict) -> ClaimDraft:
+        """The claim as typed, for the validation and for claim_submit. Call after is_valid()."""
+        data = self.cleaned_data
+        support_form = data.get("support_form") or ""
+        return ClaimDraft(
+            personal_identity_number=personal_identity_number,
+            support_form=support_form,
+            reference=data.get("reference", "").strip(),
+            lines=[line.as_draft() for line in lines],
+            patient_fees=dict(fees),
+            # No certificate number: the validation finds the certificate valid on each visit date, which
+            # need not be the one valid today that the page shows.
+            certificate_number="",
+            # The care model belongs to N claims only; the field stays on the page for the other forms.
+            care_model=data.get("care_model", "") if support_form == SupportForm.N else "",
+            patient_category=data.get("patient_category", ""),
+            prior_assessment_number=data.get("prior_assessment", ""),
+            free_card=self.free_card(),
+            comment=data.get("comment", "").strip(),
+        )
+
+
+def prior_assessment_label(assessment) -> str:
+    return gettext("%(number)s – %(form)s, godkänt %(amount)s, giltig till %(date)s") % {
+        "number": assessment.number,
+        "form": SupportForm(assessment.support_form).label,
+        "amount": money.format_kronor(assessment.approved_total),
+        "date": assessment.valid_until.isoformat() if assessment.valid_until else "",
+    }
+
+
+class LineEntryForm(forms.Form):
+    """The Ersättning row: one åtgärd to add with "Lägg till åtgärd"."""
+
+    visit_date = forms.DateField(label=_("Åtgärdsdatum"), widget=DATE_WIDGET, required=False)
+    code = forms.CharField(
+        label=_("Åtgärd"),
+        max_length=300,
+        required=False,
+        help_text=_("Skriv koden eller ord ur benämningen, t.ex. 101 eller undersökning."),
+    )
+    tooth = forms.CharField(
+        label=_("Tand"), max_length=2, required=False, help_text=_("Bara om åtgärden kräver det, t.ex. 36.")
+    )
+    jaw = forms.ChoiceField(
+        label=_("Käke"),
+        choices=[("", "–"), *Jaw.choices],
+        required=False,
+        help_text=_("Bara om åtgärden kräver det."),
+    )
+    price = KronorField(
+        label=_("Pris (kr)"),
+        required=False,
+        help_text=_("Bara för åtgärder där priset anges, t.ex. patientavgift eller faktisk kostnad."),
+    )
+    comment = forms.CharField(
+        label=_("Kommentar"), max_length=200, required=False, help_text=_("Till Tandvårdssamordning.")
+    )
+
+    def __init__(self, *args, tariff_on: Callable[[datetime.date], dict[str, TariffRow] | None], **kwargs):
+        kwargs.setdefault("prefix", "entry")
+        super().__init__(*args, **kwargs)
+        self.tariff_on = tariff_on
+        self.row: TariffRow | None = None
+        self.fields["code"].widget.attrs.update(list="tariff-codes", autocomplete="off", spellcheck="false")
+        self.fields["tooth"].widget.attrs.update(inputmode="numeric", autocomplete="off", size="3")
+
+    def clean_code(self) -> str:
+        # A suggestion may come back whole ("101 Basundersökning … (980 kr)"): the code is the first word.
+        words = (self.cleaned_data.get("code") or "").split()
+        return words[0] if words else ""
+
+    def clean_tooth(self) -> str:
+        tooth = (self.cleaned_data.get("tooth") or "").strip()
+        if tooth and not is_fdi_tooth(tooth):
+            raise ValidationError(gettext("Ange tand med FDI-nummer, t.ex. 36."))
+        return tooth
+
+    def clean(self):
+        cleaned = super().clean()
+        day, code = cleaned.get("visit_date"), cleaned.get("code")
+        if day is None and "visit_date" not in self.errors:
+            self.add_error("visit_date", gettext("Ange åtgärdsdatum."))
+        if not code:
+            self.add_error("code", gettext("Ange åtgärd."))
+        if day is None or not code:
+            return cleaned
+        rows = self.tariff_on(day)
+        if rows is None:
+            self.add_error(
+                "visit_date", gettext("Det finns ingen ersättningslista för %(date)s.") % {"date": day.isoformat()}
+            )
+            return cleaned
+        row = rows.get(code) or next((r for c, r in rows.items() if c.lower() == code.lower()), None)
+        if row is None:
+            self.add_error(
+                "code",
+                gettext("Åtgärdskod %(code)s finns inte i ersättningslistan för %(date)s.")
+                % {"code": code, "date": day.isoformat()},
+            )
+            return cleaned
+        self.row = row
+        cleaned["code"] = row.code
+        self._check_place(row, cleaned)
+        if row.price_is_entered and cleaned.get("price") is None and "price" not in self.errors:
+            self.add_error(
+                "price",
+                gettext("Ange patientavgiften som pris.")
+                if row.is_patient_fee
+                else gettext("Ange pris för åtgärd %(code)s.") % {"code": row.code},
+            )
+        if not row.price_is_entered and cleaned.get("price") is not None:
+            self.add_error(
+                "price",
+                gettext("Åtgärd %(code)s har fast pris i ersättningslistan; ange inget pris.") % {"code": row.code},
+            )
+        return cleaned
+
+    def _check_place(self, row: TariffRow, cleaned: dict) -> None:
+        # The same words as claims.validation, which checks the same again when the claim is sent.
+        tooth, jaw, code = cleaned.get("tooth"), cleaned.get("jaw"), {"code": row.code}
+        if row.requires == ToothOrJaw.TOOTH:
+            if not tooth and "tooth" not in self.errors:
+                self.add_error("tooth", gettext("Åtgärd %(code)s kräver tand.") % code)
+        elif tooth:
+            self.add_error("tooth", gettext("Åtgärd %(code)s ska inte ha tand.") % code)
+        if row.requires == ToothOrJaw.JAW:
+            if not jaw:
+                self.add_error("jaw", gettext("Åtgärd %(code)s kräver käke (ÖK eller UK).") % code)
+        elif jaw:
+            self.add_error("jaw", gettext("Åtgärd %(code)s ska inte ha käke.") % code)
+
+    def line(self) -> StoredLine:
+        data = self.cleaned_data
+        return StoredLine(
+            visit_date=data["visit_date"],
+            code=data["code"],
+            tooth=data.get("tooth", ""),
+            jaw=data.get("jaw", ""),
+            price=data.get("price"),
+            comment=(data.get("comment") or "").strip(),
+        )
+
+
+def is_fdi_tooth(value: str) -> bool:
+    """FDI tooth numbers: 11–48 for permanent teeth, 51–85 for primary teeth."""
+    if not (len(value) == 2 and value.isdigit()):
+        return False
+    quadrant, tooth = int(value[0]), int(value[1])
+    return (1 <= quadrant <= 4 and 1 <= tooth <= 8) or (5 <= quadrant <= 8 and 1 <= tooth <= 5)
+
+
+def fees_from(data, days: list[datetime.date]) -> tuple[dict[datetime.date, int], dict[datetime.date, str]]:
+    """The patient fee typed for each visit, in öre, and the visits whose fee could not be read (with why)."""
+    fees, errors = {}, {}
+    for day in days:
+        text = (data.get(fee_field_name(day)) or "").strip()
+        if not text:
+            continue
+        try:
+            fees[day] = money.parse_kronor(text.lstrip("-−"))
+        except ValidationError as error:
+            errors[day] = error.messages[0]
+    return fees, errors

@@ -1,0 +1,455 @@
+"""Era fakturor: the clinic's invoices by tab, search, paging and export; a claim's lines; delete and credit.
+
+The list shows personnummer, so each page that shows claims is written to the access log, one entry per
+patient shown. A personnummer is only ever searched by POST, never put in a URL. Every list page runs the
+same few queries however many invoices and claims it shows.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+
+from clinics.models import Clinic, PaymentMethod
+from eligibility.forms import DATE_WIDGET, PersonalIdentityNumberField
+from portal import money, validators
+from portal.access import clinic_view
+from portal.audit import access_log_record, access_log_record_many
+
+from . import selectors, services
+from .models import OPEN_STATES, Claim, ClaimState, Invoice
+from .selectors import InvoiceSearch, InvoiceSummary, InvoiceTab
+
+PAGE_SIZE = 25
+DEFAULT_PERIOD_DAYS = 30
+EXPORT_MAX_INVOICES = 10_000
+XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+TAB_URL_NAMES = {
+    InvoiceTab.RECEIVED: "invoice_list",
+    InvoiceTab.PAID: "invoice_list_paid",
+    InvoiceTab.CREDITS: "invoice_list_credits",
+    InvoiceTab.VOIDED: "invoice_list_voided",
+}
+# What the access log says was shown: fixed Swedish words, whatever the user's language.
+LOG_TAB_NAMES = {
+    InvoiceTab.RECEIVED: "Under behandling",
+    InvoiceTab.PAID: "Utbetalda",
+    InvoiceTab.CREDITS: "Kreditfakturor",
+    InvoiceTab.VOIDED: "Makulerade",
+}
+# The GET parameters of a search; the personnummer is never one of them.
+URL_FIELDS = ("reference", "claim_reference", "date_from", "date_to")
+
+
+# Form -----------------------------------------------------------------------------------------------------
+
+
+class InvoiceSearchForm(forms.Form):
+    reference = forms.CharField(label=gettext_lazy("OCR/Fakturanummer"), max_length=25, required=False)
+    personal_identity_number = PersonalIdentityNumberField(required=False)
+    claim_reference = forms.CharField(label=gettext_lazy("Räkningsnummer"), max_length=20, required=False)
+    date_from = forms.DateField(label=gettext_lazy("Från och med"), widget=DATE_WIDGET, required=False)
+    date_to = forms.DateField(label=gettext_lazy("Till och med"), widget=DATE_WIDGET, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        today = timezone.localdate()
+        self.fields["date_from"].initial = today - datetime.timedelta(days=DEFAULT_PERIOD_DAYS)
+        self.fields["date_to"].initial = today
+
+    def clean(self):
+        cleaned = super().clean()
+        # An empty period means the last 30 days (up to the chosen end date).
+        if not self.has_error("date_to") and cleaned.get("date_to") is None:
+            cleaned["date_to"] = timezone.localdate()
+        if not self.has_error("date_from") and cleaned.get("date_from") is None and cleaned.get("date_to"):
+            cleaned["date_from"] = cleaned["date_to"] - datetime.timedelta(days=DEFAULT_PERIOD_DAYS)
+        if cleaned.get("date_from") and cleaned.get("date_to") and cleaned["date_to"] < cleaned["date_from"]:
+            self.add_error("date_to", _("Slutdatum kan inte ligga före startdatum."))
+        return cleaned
+
+    def search(self) -> InvoiceSearch:
+        data = self.cleaned_data
+        return InvoiceSearch(
+            date_from=data["date_from"],
+            date_to=data["date_to"],
+            reference=data["reference"].strip(),
+            claim_reference=data["claim_reference"].strip(),
+            personal_identity_number=data["personal_identity_number"] or "",
+        )
+
+    def query_string(self) -> str:
+        """The search as GET parameters, for links to other pages of the result (never the personnummer)."""
+        data = self.cleaned_data
+        given = [name for name in URL_FIELDS if str(self.data.get(name, "")).strip() and data.get(name)]
+        return urlencode({name: str(data[name]) for name in given})
+
+
+def _default_search() -> InvoiceSearch:
+    today = timezone.localdate()
+    return InvoiceSearch(date_from=today - datetime.timedelta(days=DEFAULT_PERIOD_DAYS), date_to=today)
+
+
+# Access log -------------------------------------------------------------------------------------------------
+
+
+def _log_patients_shown(request: HttpRequest, personal_identity_numbers: set[str], shown: str) -> None:
+    if personal_identity_numbers:
+        access_log_record_many(request=request, personal_identity_numbers=personal_identity_numbers, shown=shown)
+
+
+def _pins_of(summaries: list[InvoiceSummary]) -> set[str]:
+    return {claim.patient.personal_identity_number for summary in summaries for claim in summary.claims}
+
+
+# Credit instruction ---------------------------------------------------------------------------------------
+
+
+def credit_instruction(clinic: Clinic, invoice: Invoice) -> str:
+    """How the credited amount reaches the region: set off for bankgiro, paid in by a plusgiro clinic."""
+    if clinic.payment_method == PaymentMethod.BANKGIRO:
+        return _("Beloppet dras av från nästa utbetalning.")
+    return _("Betala in beloppet till regionens bankgiro BG %(bankgiro)s och ange Vår referens %(reference)s.") % {
+        "bankgiro": validators.format_bankgiro(clinic.region.repayment_bankgiro),
+        "reference": invoice.our_reference or invoice.reference,
+    }
+
+
+# The list -------------------------------------------------------------------------------------------------
+
+
+@clinic_view()
+@require_http_methods(["GET", "POST"])
+@never_cache
+def invoice_list(request: HttpRequest, tab: str = InvoiceTab.RECEIVED) -> HttpResponse:
+    """One tab of Era fakturor. GET searches by invoice and claim number and period; POST adds personnummer."""
+    if tab not in InvoiceTab.ALL:
+        raise Http404
+    list_url = reverse(TAB_URL_NAMES[tab], kwargs={"clinic_pk": request.clinic.pk})
+    if request.method == "POST":
+        form = InvoiceSearchForm(request.POST)
+        if not form.is_valid():
+            return _render_list(request, tab, form, None)
+        search = form.search()
+        if "export" in request.POST:
+            return _export_response(request, tab, search)
+        if not search.personal_identity_number:
+            # Without a personnummer the search belongs in the URL: bookmarkable, and back works.
+            query = form.query_string()
+            return redirect(f"{list_url}?{query}" if query else list_url)
+        return _render_list(request, tab, form, search, page_number=request.POST.get("page"))
+
+    data = {name: request.GET[name] for name in URL_FIELDS if name in request.GET}
+    form = InvoiceSearchForm(data or None)
+    if data and not form.is_valid():
+        return _render_list(request, tab, form, None)
+    search = form.search() if data else _default_search()
+    if "export" in request.GET:
+        return _export_response(request, tab, search)
+    return _render_list(request, tab, form, search, page_number=request.GET.get("page"))
+
+
+def _render_list(
+    request: HttpRequest, tab: str, form: InvoiceSearchForm, search: InvoiceSearch | None, page_number=None
+) -> HttpResponse:
+    context = {
+        "form": form,
+        "tab": tab,
+        "tabs": [(key, InvoiceTab.LABELS[key], TAB_URL_NAMES[key]) for key in InvoiceTab.ALL],
+        "tab_label": InvoiceTab.LABELS[tab],
+        "list_url": reverse(TAB_URL_NAMES[tab], kwargs={"clinic_pk": request.clinic.pk}),
+    }
+    if search is not None:
+        invoices = selectors.clinic_invoices(clinic=request.clinic, tab=tab, search=search)
+        page = Paginator(invoices, PAGE_SIZE).get_page(page_number)
+        summaries = [InvoiceSummary.of(invoice) for invoice in page.object_list]
+        for summary in summaries:
+            if summary.credits:
+                summary.credit_instruction = credit_instruction(request.clinic, summary.invoice)
+        shown = f"Era fakturor: {LOG_TAB_NAMES[tab]}"
+        if search.personal_identity_number:
+            # The search itself shows whether the patient has invoices here, found or not.
+            _log_patients_shown(
+                request, _pins_of(summaries) | {search.personal_identity_number}, f"{shown}, sökning på personnummer"
+            )
+        else:
+            _log_patients_shown(request, _pins_of(summaries), shown)
+        query = form.query_string() if form.is_bound else ""
+        context.update(
+            search=search,
+            page=page,
+            summaries=summaries,
+            by_post=bool(search.personal_identity_number),
+            query_string=query,
+        )
+    return render(request, "claims/invoices.html", context)
+
+
+# Export ---------------------------------------------------------------------------------------------------
+
+
+def _text(sheet, value: str) -> WriteOnlyCell:
+    # Always text: an OCR number keeps its leading zeros and a comment starting with "=" is no formula.
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.data_type = "s"
+    return cell
+
+
+def _kronor_cell(sheet, ore: int) -> WriteOnlyCell:
+    cell = WriteOnlyCell(sheet, value=ore / 100)
+    cell.number_format = "#,##0.00"
+    return cell
+
+
+def _export_response(request: HttpRequest, tab: str, search: InvoiceSearch) -> HttpResponse:
+    """The current list (all its pages) as Excel: the invoices, and their claims on a second sheet."""
+    invoices = selectors.clinic_invoices(clinic=request.clinic, tab=tab, search=search)[:EXPORT_MAX_INVOICES]
+    summaries = [InvoiceSummary.of(invoice) for invoice in invoices]
+    exported_at = timezone.localtime()
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title=_("Fakturor"))
+    for column, width in zip("ABCDEF", (24, 12, 14, 34, 14, 40), strict=True):
+        sheet.column_dimensions[column].width = width
+    sheet.append(
+        [
+            _text(
+                sheet,
+                _("Era fakturor: %(tab)s, %(clinic)s") % {"tab": InvoiceTab.LABELS[tab], "clinic": request.clinic},
+            ),
+        ]
+    )
+    period = _("Period %(from)s–%(to)s, exporterad %(time)s") % {
+        "from": search.date_from.isoformat(),
+        "to": search.date_to.isoformat(),
+        "time": f"{exported_at:%Y-%m-%d %H:%M}",
+    }
+    sheet.append([_text(sheet, period)])
+    sheet.append([])
+    headings = [_("OCR/Fakturanummer"), _("Inkom"), _("Belopp"), _("Status"), _("Vår referens"), _("Räkningsstatus")]
+    sheet.append([_text(sheet, heading) for heading in headings])
+    for summary in summaries:
+        invoice = summary.invoice
+        received = WriteOnlyCell(sheet, value=timezone.localdate(invoice.received_at))
+        received.number_format = "yyyy-mm-dd"
+        sheet.append(
+            [
+                _text(sheet, invoice.reference),
+                received,
+                _kronor_cell(sheet, summary.amount),
+                _text(sheet, summary.status),
+                _text(sheet, invoice.our_reference),
+                _text(sheet, summary.claims_status),
+            ]
+        )
+
+    claims_sheet = workbook.create_sheet(title=_("Räkningar"))
+    for column, width in zip("ABCDEFGH", (24, 20, 16, 18, 14, 14, 30, 30), strict=True):
+        claims_sheet.column_dimensions[column].width = width
+    claim_headings = [
+        _("OCR/Fakturanummer"),
+        _("Räkningsreferens"),
+        _("Personnummer"),
+        _("FHB nummer"),
+        _("Patientavgift"),
+        _("Totalsumma"),
+        _("Registrerad av"),
+        _("Status"),
+    ]
+    claims_sheet.append([_text(claims_sheet, heading) for heading in claim_headings])
+    for summary in summaries:
+        for claim in summary.claims:
+            claims_sheet.append(
+                [
+                    _text(claims_sheet, summary.invoice.reference),
+                    _text(claims_sheet, claim.reference),
+                    _text(
+                        claims_sheet, validators.format_personal_identity_number(claim.patient.personal_identity_number)
+                    ),
+                    _text(claims_sheet, claim.prior_assessment.number if claim.prior_assessment else ""),
+                    _kronor_cell(claims_sheet, claim.patient_fee_total),
+                    _kronor_cell(claims_sheet, claim.total),
+                    _text(claims_sheet, claim.created_by.name or claim.created_by.email),
+                    _text(claims_sheet, selectors.claim_status(claim)),
+                ]
+            )
+    content = io.BytesIO()
+    workbook.save(content)
+
+    _log_patients_shown(
+        request,
+        _pins_of(summaries) | ({search.personal_identity_number} if search.personal_identity_number else set()),
+        f"Era fakturor: {LOG_TAB_NAMES[tab]}, export till Excel",
+    )
+    response = HttpResponse(content.getvalue(), content_type=XLSX_CONTENT_TYPE)
+    # The file name says whose invoices and when, never whose personnummer.
+    filename = f"fakturor-{request.clinic.number}-{tab}-{exported_at:%Y%m%d-%H%M%S}.xlsx"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+# A claim --------------------------------------------------------------------------------------------------
+
+
+def _clinic_claim(request: HttpRequest, claim_pk: int) -> Claim:
+    claim = selectors.clinic_claim(clinic=request.clinic, claim_pk=claim_pk)
+    if claim is None:
+        raise Http404
+    return claim
+
+
+def _log_claim_shown(request: HttpRequest, claim: Claim, shown: str) -> None:
+    access_log_record(request=request, personal_identity_number=claim.patient.personal_identity_number, shown=shown)
+
+
+@clinic_view()
+@require_GET
+def invoice_claim_detail(request: HttpRequest, claim_pk: int) -> HttpResponse:
+    """A claim's treatment lines (utförda åtgärder), its credits and its history."""
+    claim = _clinic_claim(request, claim_pk)
+    _log_claim_shown(request, claim, f"Räkning {claim.reference}: åtgärder och historik")
+    events = claim.events.select_related("actor").order_by("occurred_at", "id")
+    return render(
+        request,
+        "claims/invoices_claim.html",
+        {"claim": claim, "status": selectors.claim_status(claim), "events": events},
+    )
+
+
+def _back_to_list(request: HttpRequest, claim: Claim) -> str:
+    tab = InvoiceTab.RECEIVED if claim.state in (*OPEN_STATES, ClaimState.APPROVED, ClaimState.DELETED) else None
+    tab = tab or (InvoiceTab.VOIDED if claim.state == ClaimState.VOIDED else InvoiceTab.PAID)
+    return reverse(TAB_URL_NAMES[tab], kwargs={"clinic_pk": request.clinic.pk})
+
+
+@clinic_view()
+@require_http_methods(["GET", "POST"])
+def invoice_claim_delete(request: HttpRequest, claim_pk: int) -> HttpResponse:
+    """Radera: the list's button (and a GET) shows what is deleted; the confirmation deletes it."""
+    claim = _clinic_claim(request, claim_pk)
+    errors: list[str] = []
+    if request.method == "POST" and "confirm" in request.POST:
+        try:
+            services.claim_delete(actor=request.user, claim=claim)
+        except ValidationError as error:
+            errors = error.messages
+        else:
+            messages.success(request, _("Räkning %(reference)s är raderad.") % {"reference": claim.reference})
+            return redirect(_back_to_list(request, claim))
+    _log_claim_shown(request, claim, f"Radera räkning {claim.reference}")
+    return render(
+        request,
+        "claims/invoices_claim_delete.html",
+        {
+            "claim": claim,
+            "errors": errors,
+            "deletable": claim.state in OPEN_STATES,
+            "back": _back_to_list(request, claim),
+        },
+    )
+
+
+@clinic_view()
+@require_http_methods(["GET", "POST"])
+def invoice_delete(request: HttpRequest, invoice_pk: int) -> HttpResponse:
+    """Radera a whole invoice: every claim of it that is still under behandling."""
+    invoice = get_object_or_404(Invoice, pk=invoice_pk, clinic=request.clinic)
+    claims = list(invoice.claims.order_by("reference"))
+    open_claims = [claim for claim in claims if claim.state in OPEN_STATES]
+    errors: list[str] = []
+    list_url = reverse("invoice_list", kwargs={"clinic_pk": request.clinic.pk})
+    if request.method == "POST" and "confirm" in request.POST:
+        try:
+            services.invoice_delete(actor=request.user, invoice=invoice)
+        except ValidationError as error:
+            errors = error.messages
+        else:
+            messages.success(request, _("Faktura %(reference)s är raderad.") % {"reference": invoice.reference})
+            return redirect(list_url)
+    return render(
+        request,
+        "claims/invoices_delete.html",
+        {"invoice": invoice, "open_claims": open_claims, "errors": errors, "back": list_url},
+    )
+
+
+class CreditForm(forms.Form):
+    lines = forms.TypedMultipleChoiceField(
+        label=gettext_lazy("Åtgärder att kreditera"), coerce=int, widget=forms.CheckboxSelectMultiple
+    )
+
+    def __init__(self, *args, claim: Claim, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.creditable = [
+            line for line in claim.lines.all() if not line.is_patient_fee and not hasattr(line, "credit")
+        ]
+        self.fields["lines"].choices = [
+            (
+                line.pk,
+                f"{line.visit_date:%Y-%m-%d} {line.code} {line.tariff_row.description}"
+                f"{' ' + _('tand') + ' ' + line.tooth if line.tooth else ''}{' ' + line.jaw if line.jaw else ''}"
+                f" – {money.format_kronor(line.amount)}",
+            )
+            for line in self.creditable
+        ]
+        self.fields["lines"].initial = [line.pk for line in self.creditable]
+
+    def line_ids(self) -> list[int] | None:
+        """None when every line left is chosen: the rest of the claim is credited, fees included."""
+        chosen = set(self.cleaned_data["lines"])
+        return None if chosen == {line.pk for line in self.creditable} else sorted(chosen)
+
+
+@clinic_view()
+@require_http_methods(["GET", "POST"])
+def invoice_claim_credit(request: HttpRequest, claim_pk: int) -> HttpResponse:
+    """Kreditera: choose the lines (all by default), confirm; the clinic is told how the amount is settled."""
+    claim = _clinic_claim(request, claim_pk)
+    confirmed = request.method == "POST" and "confirm" in request.POST
+    form = CreditForm(request.POST if confirmed else None, claim=claim)
+    errors: list[str] = []
+    if confirmed and form.is_valid():
+        try:
+            credit = services.claim_credit(actor=request.user, claim=claim, line_ids=form.line_ids())
+        except ValidationError as error:
+            errors = error.messages
+        else:
+            messages.success(
+                request,
+                _("Kreditfaktura %(reference)s på %(amount)s är skapad. %(instruction)s")
+                % {
+                    "reference": credit.reference,
+                    "amount": money.format_kronor(credit.total),
+                    "instruction": credit_instruction(request.clinic, claim.invoice),
+                },
+            )
+            return redirect("invoice_list_credits", clinic_pk=request.clinic.pk)
+    _log_claim_shown(request, claim, f"Kreditera räkning {claim.reference}")
+    return render(
+        request,
+        "claims/invoices_claim_credit.html",
+        {
+            "claim": claim,
+            "form": form,
+            "errors": errors,
+            "creditable": claim.state == ClaimState.PAID and bool(form.creditable),
+            "instruction": credit_instruction(request.clinic, claim.invoice),
+            "back": reverse("invoice_list_paid", kwargs={"clinic_pk": request.clinic.pk}),
+        },
+    )

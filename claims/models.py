@@ -1,0 +1,289 @@
+"""Tariffs, claims (räkningar), invoices (fakturor) and credits: what a clinic bills and what it is paid."""
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from clinics.models import CareModel, Clinic, PatientCategory, Region, SupportForm
+from eligibility.models import Certificate, Jaw, Patient, PriorAssessment
+
+PATIENT_FEE_CODE = "patAvg"
+
+
+class TariffVersion(models.Model):
+    """One version of a region's ersättningslista, valid for a period (normally a calendar year)."""
+
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="tariff_versions")
+    name = models.CharField(_("Namn"), max_length=100)
+    valid_from = models.DateField(_("Gäller från"))
+    valid_to = models.DateField(_("Gäller till"), null=True, blank=True)
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    source_sha256 = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("ersättningslista")
+        verbose_name_plural = _("ersättningslistor")
+        ordering = ["region", "-valid_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["region", "valid_from"], name="tariff_version_unique_start"),
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True) | Q(valid_to__gte=models.F("valid_from")),
+                name="tariff_version_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def covers(self, day) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+
+
+class ToothOrJaw(models.TextChoices):
+    NONE = "", _("Varken tand eller käke")
+    TOOTH = "tooth", _("Tand")
+    JAW = "jaw", _("Käke")
+
+
+class TariffRow(models.Model):
+    """A code of the tariff: its price (fixed, or entered at actual cost) and where and how it may be billed."""
+
+    version = models.ForeignKey(TariffVersion, on_delete=models.CASCADE, related_name="rows")
+    code = models.CharField(_("Åtgärd"), max_length=10)
+    description = models.CharField(_("Benämning"), max_length=300)
+    price = models.IntegerField(_("Pris (öre)"), null=True, blank=True, help_text=_("Tomt: priset anges av kliniken."))
+    requires = models.CharField(_("Kräver"), max_length=5, choices=ToothOrJaw.choices, blank=True, default="")
+    support_forms = ArrayField(models.CharField(max_length=1, choices=SupportForm.choices), default=list)
+    requires_prior_assessment = models.BooleanField(_("Kräver förhandsbedömning"), default=False)
+
+    class Meta:
+        verbose_name = _("åtgärd i ersättningslistan")
+        verbose_name_plural = _("åtgärder i ersättningslistan")
+        ordering = ["version", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "code"], name="tariff_row_unique_code"),
+            models.CheckConstraint(condition=Q(price__isnull=True) | Q(price__gte=0), name="tariff_price_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.description}"
+
+    @property
+    def is_patient_fee(self) -> bool:
+        return self.code == PATIENT_FEE_CODE
+
+    @property
+    def price_is_entered(self) -> bool:
+        return self.price is None
+
+
+class InvoiceSource(models.TextChoices):
+    WEB = "web", _("Registrerad i portalen")
+    FILE = "file", _("Fakturafil")
+    API = "api", _("Journalsystem (API)")
+
+
+class Invoice(models.Model):
+    """The claims a clinic sends at one time under one OCR/invoice number; paid as one."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="invoices")
+    reference = models.CharField(_("OCR/Fakturanummer"), max_length=25)
+    received_at = models.DateTimeField(_("Inkom"), auto_now_add=True, db_index=True)
+    source = models.CharField(max_length=10, choices=InvoiceSource.choices, default=InvoiceSource.WEB)
+    our_reference = models.CharField(_("Vår referens"), max_length=20, blank=True)
+    payout_date = models.DateField(_("Utbetalningsdatum"), null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = _("faktura")
+        verbose_name_plural = _("fakturor")
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "reference"], name="invoice_reference_unique_for_clinic"),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class ClaimState(models.TextChoices):
+    RECEIVED = "received", _("Under behandling")
+    UNDER_REVIEW = "under_review", _("Under granskning")
+    APPROVED = "approved", _("Godkänd för utbetalning")
+    PAID = "paid", _("Utbetald")
+    CREDITED = "credited", _("Krediterad")
+    VOIDED = "voided", _("Makulerad")
+    DELETED = "deleted", _("Raderad")
+
+
+# The allowed moves of a claim; every service that changes the state checks this table.
+CLAIM_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    ClaimState.RECEIVED: (ClaimState.UNDER_REVIEW, ClaimState.APPROVED, ClaimState.VOIDED, ClaimState.DELETED),
+    ClaimState.UNDER_REVIEW: (ClaimState.APPROVED, ClaimState.VOIDED, ClaimState.DELETED),
+    ClaimState.APPROVED: (ClaimState.PAID, ClaimState.VOIDED),
+    ClaimState.PAID: (ClaimState.CREDITED,),
+    ClaimState.CREDITED: (),
+    ClaimState.VOIDED: (),
+    ClaimState.DELETED: (),
+}
+# Shown under "Under behandling" in Era fakturor, and deletable by the clinic.
+OPEN_STATES = (ClaimState.RECEIVED, ClaimState.UNDER_REVIEW)
+
+
+class Claim(models.Model):
+    """A räkning: one patient, one support form, one or more visits with treatment lines."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="claims")
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="claims")
+    reference = models.CharField(_("Räkningsreferens"), max_length=20)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="claims")
+    support_form = models.CharField(_("Stödform"), max_length=1, choices=SupportForm.choices)
+    certificate = models.ForeignKey(Certificate, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    care_model = models.ForeignKey(CareModel, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    patient_category = models.ForeignKey(
+        PatientCategory, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    prior_assessment = models.ForeignKey(
+        PriorAssessment, on_delete=models.PROTECT, null=True, blank=True, related_name="claims"
+    )
+    free_card_number = models.CharField(_("Frikort"), max_length=30, blank=True)
+    free_card_valid_from = models.DateField(null=True, blank=True)
+    free_card_valid_to = models.DateField(null=True, blank=True)
+    comment = models.TextField(_("Räkningskommentar"), max_length=500, blank=True)
+    coordinator_comment = models.TextField(_("Kommentar"), blank=True)
+    remaining_teeth = models.PositiveSmallIntegerField(_("Kvarvarande tänder"), null=True, blank=True)
+    intact_teeth = models.PositiveSmallIntegerField(_("Intakta tänder"), null=True, blank=True)
+    state = models.CharField(_("Status"), max_length=20, choices=ClaimState.choices, default=ClaimState.RECEIVED)
+    total = models.IntegerField(_("Totalsumma (öre)"), help_text="Computed from the lines, fees included.")
+    patient_fee_total = models.IntegerField(_("Patientavgift (öre)"), default=0)
+    approved_on = models.DateField(_("Godkänd för utbetalning"), null=True, blank=True)
+    paid_on = models.DateField(_("Utbetald"), null=True, blank=True)
+    void_reason = models.TextField(_("Skäl till makulering"), blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("räkning")
+        verbose_name_plural = _("räkningar")
+        ordering = ["invoice", "reference"]
+        constraints = [
+            # Räkningsreferensen är unik för kliniken, för alltid.
+            models.UniqueConstraint(fields=["clinic", "reference"], name="claim_reference_unique_for_clinic"),
+            models.CheckConstraint(condition=Q(total__gte=0), name="claim_total_not_negative"),
+            models.CheckConstraint(condition=Q(patient_fee_total__lte=0), name="claim_fee_is_a_deduction"),
+            models.CheckConstraint(
+                condition=~Q(state=ClaimState.VOIDED) | ~Q(void_reason=""), name="voided_claim_has_reason"
+            ),
+            models.CheckConstraint(
+                condition=Q(intact_teeth__isnull=True)
+                | (Q(remaining_teeth__isnull=False) & Q(intact_teeth__lte=models.F("remaining_teeth"))),
+                name="intact_teeth_not_more_than_remaining",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["clinic", "state"]),
+            models.Index(fields=["patient", "support_form"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    def can_move_to(self, state: str) -> bool:
+        return state in CLAIM_TRANSITIONS[self.state]
+
+
+class ClaimLine(models.Model):
+    """A treatment line (åtgärd) of one visit, or the visit's patient fee as a negative line."""
+
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveSmallIntegerField()
+    visit_date = models.DateField(_("Åtgärdsdatum"))
+    code = models.CharField(_("Åtgärd"), max_length=10)
+    tariff_row = models.ForeignKey(TariffRow, on_delete=models.PROTECT, related_name="+")
+    tooth = models.CharField(_("Tand"), max_length=2, blank=True)
+    jaw = models.CharField(_("Käke"), max_length=2, choices=Jaw.choices, blank=True)
+    amount = models.IntegerField(_("Pris (öre)"))
+    comment = models.CharField(_("Kommentar"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("åtgärd")
+        verbose_name_plural = _("åtgärder")
+        ordering = ["claim", "visit_date", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["claim", "position"], name="claim_line_position_unique"),
+            models.CheckConstraint(
+                condition=(Q(code=PATIENT_FEE_CODE) & Q(amount__lte=0))
+                | (~Q(code=PATIENT_FEE_CODE) & Q(amount__gte=0)),
+                name="claim_line_sign_by_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.visit_date} {self.code}"
+
+    @property
+    def is_patient_fee(self) -> bool:
+        return self.code == PATIENT_FEE_CODE
+
+
+class ClaimEvent(models.Model):
+    """A claim's history: every state change with who, when and why."""
+
+    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="events")
+    from_state = models.CharField(max_length=20, choices=ClaimState.choices, blank=True)
+    to_state = models.CharField(max_length=20, choices=ClaimState.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reason = models.TextField(blank=True)
+    occurred_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.claim} {self.from_state}→{self.to_state}"
+
+
+class CreditInvoice(models.Model):
+    """A kreditfaktura: the clinic credits paid lines; the amount is set off or repaid (see payouts)."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="credit_invoices")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_invoices")
+    reference = models.CharField(_("Kreditfakturanummer"), max_length=40)
+    total = models.IntegerField(_("Belopp (öre)"))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("kreditfaktura")
+        verbose_name_plural = _("kreditfakturor")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "reference"], name="credit_reference_unique_for_clinic"),
+            models.CheckConstraint(condition=Q(total__gte=0), name="credit_total_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class CreditLine(models.Model):
+    """One credited claim line. A line can be credited once only: the database refuses a second."""
+
+    credit_invoice = models.ForeignKey(CreditInvoice, on_delete=models.PROTECT, related_name="lines")
+    claim_line = models.OneToOneField(ClaimLine, on_delete=models.PROTECT, related_name="credit")
+    amount = models.IntegerField()
+
+    class Meta:
+        verbose_name = _("krediterad åtgärd")
+        verbose_name_plural = _("krediterade åtgärder")
+
+    def __str__(self) -> str:
+        return f"{self.credit_invoice}: {self.claim_line}"

@@ -1,0 +1,671 @@
+"""Registrera räkning: one claim for one patient, step by step on one page that works without JavaScript.
+
+Every step is a POST of the whole page: Sök person, Lägg till åtgärd, Ta bort, Skicka in tandvårdsräkning.
+The lines travel in a hidden field; the patient looked up is kept in the session under a random draft id, so
+the personnummer never appears in a URL. With JavaScript (static/js/claim-form.js) lines are added and removed
+without reloading, by the same view answering with the lines part of the page only, and faults show as the
+clinic types, from `claim_register_validate`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib
+import re
+import secrets
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from clinics.models import Clinic, PatientCategory, SupportForm
+from eligibility.forms import PersonalIdentityNumberField
+from eligibility.selectors import Eligibility, eligibility_for
+from portal import money
+from portal.access import clinic_view
+from portal.audit import access_log_record
+
+from .claim_forms import (
+    ClaimForm,
+    LineEntryForm,
+    StoredLine,
+    fee_field_name,
+    fees_from,
+    lines_dump,
+    lines_load,
+)
+from .drafts import ClaimDraft, Fault
+from .models import Claim, Invoice, TariffRow, TariffVersion
+
+SESSION_KEY = "claim_drafts"
+MAX_DRAFTS = 20  # drafts remembered per session; the oldest is forgotten first
+DRAFT_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+PARTIAL_HEADER = "X-Claim-Partial"
+ACCESS_LOG_TEXT = "Registrera räkning: intyg, stödformer, frikort, FHB"
+
+# Where each field a fault names is on the page (the claim's own fields; lines and fees are worked out apart).
+FAULT_FIELDS = {
+    "personal_identity_number": "personal_identity_number",
+    "support_form": "support_form",
+    "certificate_number": "support_form",
+    "care_model": "care_model",
+    "patient_category": "patient_category",
+    "prior_assessment_number": "prior_assessment",
+    "free_card": "free_card_number",
+    "reference": "reference",
+    "invoice_reference": "invoice_reference",
+    "comment": "comment",
+}
+LINE_ACTIONS = ("add_line", "remove_line")
+
+
+# The tariff -------------------------------------------------------------------------------------------------
+
+
+class Tariff:
+    """The region's tariff versions as the page needs them: the rows of the version covering a day."""
+
+    def __init__(self, clinic: Clinic):
+        self.region = clinic.region
+        self._versions: dict[datetime.date, TariffVersion | None] = {}
+        self._rows: dict[int, dict[str, TariffRow]] = {}
+
+    def version(self, day: datetime.date) -> TariffVersion | None:
+        if day not in self._versions:
+            self._versions[day] = (
+                TariffVersion.objects.filter(region=self.region, valid_from__lte=day)
+                .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=day))
+                .order_by("-valid_from")
+                .first()
+            )
+        return self._versions[day]
+
+    def rows(self, day: datetime.date) -> dict[str, TariffRow] | None:
+        version = self.version(day)
+        if version is None:
+            return None
+        if version.pk not in self._rows:
+            self._rows[version.pk] = {row.code: row for row in version.rows.all()}
+        return self._rows[version.pk]
+
+    def row(self, day: datetime.date, code: str) -> TariffRow | None:
+        return (self.rows(day) or {}).get(code)
+
+    def choices(self, day: datetime.date) -> list[TariffRow]:
+        """The codes to suggest, patient fee first as in the manual's list."""
+        rows = list((self.rows(day) or {}).values())
+        return sorted(rows, key=lambda row: (not row.is_patient_fee, row.code))
+
+
+def tariff_label(row: TariffRow) -> str:
+    """'101 Basundersökning och diagnostik, utförd av tandläkare (980 kr)', 'patAvg Patientavgift (ange pris)'."""
+    label = f"{row.code} {row.description}"
+    if row.price is not None:
+        return f"{label} ({money.format_kronor(row.price)})"
+    return label if "ange pris" in row.description.lower() else f"{label} ({_('ange pris')})"
+
+
+# Drafts in the session --------------------------------------------------------------------------------------
+
+
+def _new_draft_id() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def _draft_id(value: str | None) -> str:
+    return value if value and DRAFT_ID.match(value) else _new_draft_id()
+
+
+def _draft_state(request: HttpRequest, draft_id: str) -> dict:
+    return dict(request.session.get(SESSION_KEY, {}).get(draft_id, {}))
+
+
+def _draft_remember(request: HttpRequest, draft_id: str, **values) -> None:
+    drafts = dict(request.session.get(SESSION_KEY, {}))
+    state = {**drafts.pop(draft_id, {}), **values}
+    drafts[draft_id] = state
+    request.session[SESSION_KEY] = dict(list(drafts.items())[-MAX_DRAFTS:])
+
+
+def _submitted_claim_pk(request: HttpRequest, draft_id: str) -> int | None:
+    """The claim this draft became, read from the stored session: another request may just have stored it."""
+    session_key = request.session.session_key
+    if session_key:
+        stored = importlib.import_module(settings.SESSION_ENGINE).SessionStore(session_key=session_key).load()
+    else:
+        stored = {}
+    return (stored.get(SESSION_KEY, {}).get(draft_id) or {}).get("claim") or _draft_state(request, draft_id).get(
+        "claim"
+    )
+
+
+def _lock_draft(draft_id: str) -> None:
+    """Hold the draft for the rest of the transaction: a double click waits here for the first submit."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"claims.register:{draft_id}"])
+
+
+# One request's page -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class FeeRow:
+    day: datetime.date
+    name: str
+    value: str
+    error: str = ""
+    faults: list[str] = field(default_factory=list)
+
+    @property
+    def field_id(self) -> str:
+        return f"id_{self.name}"
+
+
+@dataclass
+class LineRow:
+    index: int
+    line: StoredLine
+    label: str
+    amount: int | None
+    faults: list[str] = field(default_factory=list)
+
+    @property
+    def place(self) -> str:
+        return self.line.tooth or {"OK": "ÖK"}.get(self.line.jaw, self.line.jaw)
+
+
+@dataclass
+class Visit:
+    day: datetime.date
+    lines: list[LineRow]
+    fee: FeeRow
+
+
+class RegisterPage:
+    """What one POST of the page holds, what it asks for, and what is shown in answer."""
+
+    def __init__(self, request: HttpRequest, data=None):
+        self.request = request
+        self.clinic: Clinic = request.clinic
+        self.today = timezone.localdate()
+        self.tariff = Tariff(self.clinic)
+        self.data = data.copy() if data is not None else None
+        self.draft_id = _draft_id(data.get("draft") if data is not None else None)
+        self.state = _draft_state(request, self.draft_id)
+        self.lines: list[StoredLine] = lines_load(data.get("lines", "")) if data is not None else []
+        self.eligibility: Eligibility | None = None
+        self.form: ClaimForm | None = None
+        self.entry: LineEntryForm | None = None
+        self.pin_error = ""
+        self.fee_texts: dict[datetime.date, str] = {}
+        self.faults: list[Fault] = []
+        self.announce = ""
+        self.show_line_faults = False
+
+    @property
+    def pin(self) -> str | None:
+        return self.state.get("pin")
+
+    # Steps ----------------------------------------------------------------------------------------------------
+
+    def search(self) -> None:
+        """Sök person: look the patient up (and log it); a new patient brings its own defaults."""
+        try:
+            pin = PersonalIdentityNumberField().clean(self.data.get("personal_identity_number", ""))
+        except ValidationError as error:
+            self.pin_error = error.messages[0]
+            return
+        changed = pin != self.pin
+        self.state["pin"] = pin
+        _draft_remember(self.request, self.draft_id, pin=pin)
+        access_log_record(request=self.request, personal_identity_number=pin, shown=ACCESS_LOG_TEXT)
+        self._load_eligibility()
+        if changed:
+            self._patient_defaults()
+
+    def _load_eligibility(self) -> None:
+        if self.pin and self.eligibility is None:
+            self.eligibility = eligibility_for(
+                personal_identity_number=self.pin, clinic=self.clinic, on_date=self.today
+            )
+
+    def _patient_defaults(self) -> None:
+        """The manual's defaults for a patient just looked up: the certificate's form, else S; the FHB; the free
+        card registered for the patient."""
+        eligibility = self.eligibility
+        allowed = [o for o in eligibility.options if o.allowed and o.certificate]
+        support_form = allowed[0].support_form if allowed else SupportForm.S
+        self.data["support_form"] = support_form
+        # S always needs one: the only approved S assessment is the one. For N and F the clinic chooses, as
+        # prior-assessed care and other care never share a claim.
+        of_s = [a for a in eligibility.prior_assessments if a.support_form == SupportForm.S]
+        self.data["prior_assessment"] = of_s[0].number if support_form == SupportForm.S and len(of_s) == 1 else ""
+        card = eligibility.free_card
+        for name, value in (
+            ("has_free_card", "on" if card else ""),
+            ("free_card_number", card.number if card else ""),
+            ("free_card_valid_from", card.valid_from.isoformat() if card else ""),
+            ("free_card_valid_to", card.valid_to.isoformat() if card else ""),
+        ):
+            self.data[name] = value
+        # The certificate's group (N1 …) is the patient category when the region lists it.
+        group = allowed[0].certificate.group if allowed else ""
+        known = PatientCategory.objects.filter(region=self.clinic.region, code=group, support_form=support_form)
+        self.data["patient_category"] = group if group and known.exists() else ""
+
+    def build_forms(self) -> None:
+        self._load_eligibility()
+        if self.data is None:
+            self.form = ClaimForm(region=self.clinic.region, eligibility=self.eligibility, initial=self._initial())
+        else:
+            if self.pin and not self.pin_error:
+                typed = self.data.get("personal_identity_number", "")
+                if not typed.strip():
+                    self.data["personal_identity_number"] = self.pin
+            self.form = ClaimForm(self.data, region=self.clinic.region, eligibility=self.eligibility)
+            self.form.is_valid()
+            if "personal_identity_number" in self.form.errors:
+                pass  # the field said what is wrong with what was typed
+            elif self.pin_error:
+                self.form.add_error("personal_identity_number", self.pin_error)
+            elif self.pin and self._typed_pin() != self.pin:
+                self.form.add_error(
+                    "personal_identity_number",
+                    _("Du har ändrat personnumret. Klicka på Sök person för att hämta patienten."),
+                )
+        self.entry = LineEntryForm(tariff_on=self.tariff.rows, initial=self._entry_initial())
+        self.fee_texts = {}
+        if self.data is not None:
+            for key, value in self.data.items():
+                if key.startswith("fee-") and value.strip():
+                    try:
+                        self.fee_texts[datetime.date.fromisoformat(key[4:])] = value.strip()
+                    except ValueError:
+                        continue
+
+    def _initial(self) -> dict:
+        initial = {}
+        invoice_pk = self.request.GET.get("faktura", "")
+        if invoice_pk.isdigit():
+            invoice = Invoice.objects.filter(clinic=self.clinic, pk=int(invoice_pk)).first()
+            if invoice is not None:
+                initial["invoice_reference"] = invoice.reference
+        return initial
+
+    def _entry_initial(self) -> dict:
+        if self.data is None:
+            return {}
+        return {name: self.data.get(f"entry-{name}", "") for name in LineEntryForm.base_fields}
+
+    def _typed_pin(self) -> str:
+        try:
+            return PersonalIdentityNumberField().clean(self.data.get("personal_identity_number", ""))
+        except ValidationError:
+            return ""
+
+    def add_line(self) -> None:
+        entry = LineEntryForm(self.data, tariff_on=self.tariff.rows)
+        self.show_line_faults = True
+        if not entry.is_valid():
+            self.entry = entry
+            return
+        line = entry.line()
+        if entry.row.is_patient_fee:
+            # The manual's patAvg code: the fee of that visit, shown as the visit's negative patAvg line.
+            self.fee_texts[line.visit_date] = money.format_kronor(line.price, unit=False).replace("\u00a0", " ")
+            self.announce = _("Patientavgift för besöket %(date)s är %(amount)s.") % {
+                "date": line.visit_date.isoformat(),
+                "amount": money.format_kronor(line.price),
+            }
+        else:
+            self.lines.append(line)
+            self.announce = _("Åtgärd %(code)s den %(date)s är tillagd.") % {
+                "code": line.code,
+                "date": line.visit_date.isoformat(),
+            }
+        # The next line is most often of the same visit: keep the date, empty the rest.
+        self.entry = LineEntryForm(tariff_on=self.tariff.rows, initial={"visit_date": line.visit_date})
+
+    def remove_line(self, value: str) -> None:
+        self.show_line_faults = True
+        if not value.isdigit() or int(value) >= len(self.lines):
+            return
+        removed = self.lines.pop(int(value))
+        if removed.visit_date not in {line.visit_date for line in self.lines}:
+            self.fee_texts.pop(removed.visit_date, None)
+        self.announce = _("Åtgärd %(code)s den %(date)s är borttagen.") % {
+            "code": removed.code,
+            "date": removed.visit_date.isoformat(),
+        }
+
+    # The claim ------------------------------------------------------------------------------------------------
+
+    def visit_days(self) -> list[datetime.date]:
+        return sorted({line.visit_date for line in self.lines} | set(self.fee_texts))
+
+    def fees(self) -> tuple[dict[datetime.date, int], dict[datetime.date, str]]:
+        data = {fee_field_name(day): text for day, text in self.fee_texts.items()}
+        return fees_from(data, self.visit_days())
+
+    def draft(self) -> ClaimDraft:
+        fees, _errors = self.fees()
+        return self.form.draft(personal_identity_number=self.pin or "", lines=self.lines, fees=fees)
+
+    def validate(self) -> list[Fault]:
+        from .validation import claim_validate
+
+        if not self.pin:
+            return []
+        return claim_validate(clinic=self.clinic, draft=self.draft(), today=self.today)
+
+    def input_errors(self) -> bool:
+        """Whether what was typed cannot even be read (a date, an amount, a changed personnummer)."""
+        _fees, fee_errors = self.fees()
+        return bool(self.form.errors) or bool(fee_errors)
+
+    # Showing faults -------------------------------------------------------------------------------------------
+
+    def _fault_field(self, fault: Fault) -> str | None:
+        """The claim form's field a fault is shown beside; None for a line's, a visit fee's or the lines'."""
+        if fault.line is not None and 0 <= fault.line < len(self.lines):
+            return None
+        name = FAULT_FIELDS.get(fault.field)
+        if name == "prior_assessment" and not (self.eligibility and self.eligibility.prior_assessments):
+            return "support_form"  # no assessment to choose: the support form is what can be changed
+        return name
+
+    def fault_target(self, fault: Fault) -> str:
+        """The id of the element a fault belongs to, for the summary's link and the script."""
+        if fault.line is not None and 0 <= fault.line < len(self.lines):
+            return f"line-{fault.line}"
+        if fault.field == "patient_fees":
+            # The fault names no visit but its message does; the first visit's fee otherwise.
+            days = self.visit_days()
+            day = next((d for d in days if d.isoformat() in fault.message), days[0] if days else None)
+            return f"id_{fee_field_name(day)}" if day else "id_entry-visit_date"
+        if fault.field == "lines":
+            return "claim-lines-table" if self.lines else "id_entry-code"
+        name = self._fault_field(fault)
+        if name == "support_form":
+            return "id_support_form_0"
+        return f"id_{name}" if name else ""
+
+    def place_faults(self, faults: list[Fault]) -> None:
+        """Put each fault beside its field (lines and fees are drawn with theirs); the summary lists them all."""
+        self.faults = faults
+        for fault in faults:
+            name = self._fault_field(fault)
+            if name and name in self.form.fields:
+                self.form.add_error(name, fault.message)
+
+    def summary(self) -> list[tuple[str, str]]:
+        """(message, link) for the error summary: the fields that could not be read, then the claim's faults."""
+        items = []
+        placed = {fault.message for fault in self.faults}
+        for name, errors in self.form.errors.items():
+            bound = self.form[name] if name in self.form.fields else None
+            for error in errors:
+                if error in placed:
+                    continue
+                target = "id_support_form_0" if name == "support_form" else (bound.auto_id if bound else "")
+                items.append((f"{bound.label}: {error}" if bound else error, f"#{target}" if target else ""))
+        _fees, fee_errors = self.fees()
+        for day, error in sorted(fee_errors.items()):
+            items.append(
+                (
+                    _("Patientavgift %(date)s: %(error)s") % {"date": day.isoformat(), "error": error},
+                    f"#id_{fee_field_name(day)}",
+                )
+            )
+        for fault in self.faults:
+            target = self.fault_target(fault)
+            items.append((fault.message, f"#{target}" if target else ""))
+        return items
+
+    def entry_summary(self) -> list[tuple[str, str]]:
+        if not self.entry.is_bound:
+            return []
+        return [
+            (f"{self.entry[name].label}: {error}", f"#{self.entry[name].auto_id}")
+            for name, errors in self.entry.errors.items()
+            if name in self.entry.fields
+            for error in errors
+        ]
+
+    # The lines part -------------------------------------------------------------------------------------------
+
+    def visits(self, faults: list[Fault]) -> list[Visit]:
+        line_faults: dict[int, list[str]] = defaultdict(list)
+        fee_faults: dict[str, list[str]] = defaultdict(list)
+        for fault in faults:
+            target = self.fault_target(fault)
+            if target.startswith("line-"):
+                line_faults[int(target[5:])].append(fault.message)
+            elif fault.field == "patient_fees":
+                fee_faults[target].append(fault.message)
+        _fees, fee_errors = self.fees()
+        by_day: dict[datetime.date, list[LineRow]] = defaultdict(list)
+        for index, line in enumerate(self.lines):
+            row = self.tariff.row(line.visit_date, line.code)
+            amount = line.price if row is None or row.price is None else row.price
+            label = tariff_label(row) if row else line.code
+            by_day[line.visit_date].append(LineRow(index, line, label, amount, line_faults[index]))
+        visits = []
+        for day in self.visit_days():
+            name = fee_field_name(day)
+            fee = FeeRow(day, name, self.fee_texts.get(day, ""), fee_errors.get(day, ""), fee_faults[f"id_{name}"])
+            visits.append(Visit(day, by_day[day], fee))
+        return visits
+
+    def total(self) -> int:
+        fees, _errors = self.fees()
+        amounts = 0
+        for line in self.lines:
+            row = self.tariff.row(line.visit_date, line.code)
+            amounts += (line.price or 0) if row is None or row.price is None else row.price
+        return amounts - sum(fees.values())
+
+    def free_amounts(self) -> list[dict]:
+        """The fribelopp box: per year of the visits, what the patient has used and what this claim adds."""
+        from .validation import free_amount_status
+
+        support_form = self.form.cleaned_data.get("support_form") if self.form.is_bound else None
+        if not self.pin or not support_form:
+            return []
+        this_claim: dict[int, int] = defaultdict(int)
+        for line in self.lines:
+            row = self.tariff.row(line.visit_date, line.code)
+            this_claim[line.visit_date.year] += (line.price or 0) if row is None or row.price is None else row.price
+        boxes = []
+        for year in sorted(this_claim) or [self.today.year]:
+            allowance, used = free_amount_status(
+                clinic=self.clinic, personal_identity_number=self.pin, support_form=support_form, year=year
+            )
+            if allowance is None:
+                continue
+            boxes.append(
+                {
+                    "year": year,
+                    "allowance": allowance,
+                    "used": used,
+                    "left": max(allowance - used, 0),
+                    "this_claim": this_claim[year],
+                    "exceeded": used + this_claim[year] > allowance
+                    and not self.form.cleaned_data.get("prior_assessment"),
+                }
+            )
+        return boxes
+
+    def context(self) -> dict:
+        faults = self.faults
+        if self.show_line_faults and self.pin and not faults:
+            faults = [fault for fault in self.validate() if fault.line is not None]
+        entry_day = self._entry_day()
+        support_options = []
+        if self.eligibility is not None:
+            support_options = list(zip(self.form["support_form"], self.eligibility.options, strict=False))
+        return {
+            "page": self,
+            "form": self.form,
+            "entry": self.entry,
+            "eligibility": self.eligibility,
+            "support_options": support_options,
+            "draft_id": self.draft_id,
+            "lines_json": lines_dump(self.lines),
+            "visits": self.visits(faults),
+            "total": self.total(),
+            "free_amounts": self.free_amounts() if self.eligibility else [],
+            "tariff_rows": [(row, tariff_label(row)) for row in self.tariff.choices(entry_day)],
+            "tariff_missing": self.tariff.version(entry_day) is None,
+            "entry_day": entry_day,
+            "entry_summary": self.entry_summary(),
+            "summary": self.summary() if self.form.is_bound else [],
+            "announce": self.announce,
+            "submitted_claim": self._submitted_claim(),
+        }
+
+    def _entry_day(self) -> datetime.date:
+        if self.entry is not None:
+            value = self.entry["visit_date"].value()
+            if isinstance(value, datetime.date):
+                return value
+            try:
+                return datetime.date.fromisoformat(str(value or ""))
+            except ValueError:
+                pass
+        return self.lines[-1].visit_date if self.lines else self.today
+
+    def _submitted_claim(self) -> Claim | None:
+        pk = self.state.get("claim")
+        return Claim.objects.filter(clinic=self.clinic, pk=pk).select_related("invoice").first() if pk else None
+
+
+def _invoice_list_url(clinic: Clinic) -> str:
+    return reverse("invoice_list", kwargs={"clinic_pk": clinic.pk})
+
+
+def _render(request: HttpRequest, page: RegisterPage, *, partial: bool = False) -> HttpResponse:
+    context = page.context()
+    if partial:
+        response = render(request, "claims/includes/register_lines.html", context)
+        response[PARTIAL_HEADER] = "lines"
+        return response
+    return render(request, "claims/register.html", context)
+
+
+def _wants_partial(request: HttpRequest, action: str) -> bool:
+    return request.headers.get(PARTIAL_HEADER) == "lines" and action in LINE_ACTIONS
+
+
+def _action(data) -> str:
+    if "remove_line" in data:
+        return "remove_line"
+    return data.get("action", "")
+
+
+# Views ------------------------------------------------------------------------------------------------------
+
+
+@clinic_view()
+@require_http_methods(["GET", "POST"])
+def claim_register(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        page = RegisterPage(request)
+        page.build_forms()
+        return _render(request, page)
+
+    page = RegisterPage(request, request.POST)
+    action = _action(request.POST)
+    if action == "submit" and page.state.get("claim"):
+        # The same draft sent again (a double click, or back and send): the first result, not a second claim.
+        return redirect("claim_register_done", clinic_pk=request.clinic.pk, claim_pk=page.state["claim"])
+    if action == "search":
+        page.search()
+    page.build_forms()
+    if page.pin is None:
+        if action and action != "search":
+            page.form.add_error("personal_identity_number", _("Sök patienten med personnummer först."))
+        return _render(request, page)
+    if action == "add_line":
+        page.add_line()
+    elif action == "remove_line":
+        page.remove_line(request.POST.get("remove_line", ""))
+    elif action == "submit":
+        return _submit(request, page)
+    return _render(request, page, partial=_wants_partial(request, action))
+
+
+def _submit(request: HttpRequest, page: RegisterPage) -> HttpResponse:
+    from .services import ClaimRejected, claim_submit
+
+    if page.input_errors():
+        # Show what cannot be read together with everything else the validation finds.
+        page.place_faults(page.validate())
+        return _render(request, page)
+    draft = page.draft()
+    invoice_reference = page.form.cleaned_data.get("invoice_reference", "")
+    with transaction.atomic():
+        _lock_draft(page.draft_id)
+        claim_pk = _submitted_claim_pk(request, page.draft_id)
+        if claim_pk is not None:
+            _draft_remember(request, page.draft_id, claim=claim_pk)
+            return redirect("claim_register_done", clinic_pk=request.clinic.pk, claim_pk=claim_pk)
+        try:
+            claim = claim_submit(
+                actor=request.user, clinic=request.clinic, invoice_reference=invoice_reference, draft=draft
+            )
+        except ClaimRejected as rejected:
+            page.place_faults(rejected.faults)
+            return _render(request, page)
+        _draft_remember(request, page.draft_id, claim=claim.pk)
+        # Stored with the claim, in its transaction: a second submit waiting on the lock finds it.
+        request.session.save()
+    return redirect("claim_register_done", clinic_pk=request.clinic.pk, claim_pk=claim.pk)
+
+
+@clinic_view()
+@require_POST
+def claim_register_validate(request: HttpRequest) -> JsonResponse:
+    """The faults of the draft as it stands, for the script to show beside the fields while the clinic types."""
+    page = RegisterPage(request, request.POST)
+    page.build_forms()
+    if page.pin is None:
+        return JsonResponse({"faults": [], "total": money.format_kronor(page.total())})
+    faults = page.validate()
+    return JsonResponse(
+        {
+            "faults": [
+                {"code": f.code, "message": f.message, "target": page.fault_target(f), "line": f.line} for f in faults
+            ],
+            "total": money.format_kronor(page.total()),
+        }
+    )
+
+
+@clinic_view()
+@require_GET
+def claim_register_done(request: HttpRequest, claim_pk: int) -> HttpResponse:
+    claim = Claim.objects.select_related("invoice").filter(clinic=request.clinic, pk=claim_pk).first()
+    if claim is None:
+        raise Http404
+    invoice_claims = list(claim.invoice.claims.order_by("created_at", "pk"))
+    return render(
+        request,
+        "claims/register_done.html",
+        {
+            "claim": claim,
+            "invoice": claim.invoice,
+            "invoice_claims": invoice_claims,
+            "invoice_total": sum(c.total for c in invoice_claims),
+            "invoice_list_url": _invoice_list_url(request.clinic),
+        },
+    )

@@ -1,0 +1,479 @@
+"""Changes to claims, invoices and credits; each in one transaction with its audit record and claim event."""
+
+from __future__ import annotations
+
+import datetime
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from clinics.models import Clinic, SupportForm, User
+from portal import validators
+from portal.audit import audit_record, snapshot
+
+from .drafts import ClaimDraft, Fault
+from .models import (
+    OPEN_STATES,
+    PATIENT_FEE_CODE,
+    Claim,
+    ClaimEvent,
+    ClaimLine,
+    ClaimState,
+    CreditInvoice,
+    CreditLine,
+    Invoice,
+    InvoiceSource,
+)
+
+if TYPE_CHECKING:
+    from .validation import ValidationContext
+
+CREDIT_SUFFIX = "_Kredit"
+INVOICE_REFERENCE_MAX_LENGTH = Invoice._meta.get_field("reference").max_length
+
+
+class ClaimRejected(Exception):
+    """A claim was not stored: every fault found, each with its code and the message the user sees."""
+
+    def __init__(self, faults: list[Fault]):
+        self.faults = list(faults)
+        super().__init__("; ".join(fault.message for fault in self.faults))
+
+
+def invoice_reference_used_fault() -> Fault:
+    return Fault(
+        code="invoice_reference_used", message=_("OCR/Fakturanumret har redan använts."), field="invoice_reference"
+    )
+
+
+def claim_reference_used_fault() -> Fault:
+    return Fault(
+        code="reference_used", message=_("Räkningsreferensen har redan använts, använd ett annat"), field="reference"
+    )
+
+
+# Submitting -------------------------------------------------------------------------------------------------
+
+
+def claim_submit(
+    *,
+    actor: User,
+    clinic: Clinic,
+    invoice_reference: str,
+    draft: ClaimDraft,
+    source: str = InvoiceSource.WEB,
+    context: ValidationContext | None = None,
+) -> Claim:
+    """Validate a claim and store it under the invoice `invoice_reference`, or raise ClaimRejected.
+
+    A claim may join an existing invoice only while the invoice was received today and all its claims are
+    still received (under behandling); an invoice number is otherwise used once. Two submits of the same
+    claim at once (a double click) store one claim: the database's unique reference refuses the second.
+    Many claims of one clinic (an invoice file) may share one `claims.validation.ValidationContext`.
+    """
+    # Imported here: the validation reads eligibility, tariffs and claims, and imports from all of them.
+    from .validation import ValidationContext, claim_validate
+
+    context = context or ValidationContext(clinic=clinic, drafts=[draft])
+    faults = claim_validate(clinic=clinic, draft=draft, context=context)
+    invoice_reference = invoice_reference.strip()
+    if not invoice_reference:
+        faults.insert(
+            0, Fault(code="invoice_reference_required", message=_("Ange OCR/Fakturanummer."), field="invoice_reference")
+        )
+    elif len(invoice_reference) > INVOICE_REFERENCE_MAX_LENGTH:
+        message = _("OCR/Fakturanumret får ha högst %(max)s tecken.") % {"max": INVOICE_REFERENCE_MAX_LENGTH}
+        faults.insert(0, Fault(code="invoice_reference_invalid", message=message, field="invoice_reference"))
+    if faults:
+        raise ClaimRejected(faults)
+    try:
+        with transaction.atomic():
+            return _claim_store(
+                actor=actor,
+                clinic=clinic,
+                invoice_reference=invoice_reference,
+                draft=draft,
+                source=source,
+                context=context,
+            )
+    except IntegrityError:
+        if Claim.objects.filter(clinic=clinic, reference=draft.reference).exists():
+            raise ClaimRejected([claim_reference_used_fault()]) from None
+        raise
+
+
+def _invoice_for_claim(*, actor: User, clinic: Clinic, reference: str, source: str) -> Invoice:
+    invoice, created = Invoice.objects.get_or_create(
+        clinic=clinic, reference=reference, defaults={"source": source, "created_by": actor}
+    )
+    if created:
+        audit_record(
+            actor=actor,
+            action="claims.invoice.received",
+            obj=invoice,
+            after=snapshot(invoice, ["reference", "source"]),
+            clinic=clinic,
+        )
+        return invoice
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    received_today = timezone.localdate(invoice.received_at) == timezone.localdate()
+    all_received = not invoice.claims.exclude(state=ClaimState.RECEIVED).exists()
+    if not (received_today and all_received):
+        raise ClaimRejected([invoice_reference_used_fault()])
+    return invoice
+
+
+def _claim_store(
+    *, actor: User, clinic: Clinic, invoice_reference: str, draft: ClaimDraft, source: str, context: ValidationContext
+) -> Claim:
+    from eligibility.services import patient_get_or_create
+
+    from .validation import claim_amounts
+
+    pin = validators.normalize_personal_identity_number(draft.personal_identity_number)
+    first_visit = draft.visit_dates[0]
+    eligibility = context.eligibility(pin, first_visit)
+    certificate = (
+        eligibility.option(draft.support_form).certificate
+        if draft.support_form in (SupportForm.N, SupportForm.F)
+        else None
+    )
+    fhb_number = draft.prior_assessment_number.strip()
+    prior_assessment = next((a for a in eligibility.prior_assessments if a.number == fhb_number), None)
+    _total, _fee_total, priced = claim_amounts(draft, context)
+
+    invoice = _invoice_for_claim(actor=actor, clinic=clinic, reference=invoice_reference, source=source)
+    free_card = draft.free_card
+    claim = Claim.objects.create(
+        invoice=invoice,
+        clinic=clinic,
+        reference=draft.reference,
+        patient=patient_get_or_create(actor=actor, personal_identity_number=pin),
+        support_form=draft.support_form,
+        certificate=certificate,
+        care_model=context.care_models.get(draft.care_model.strip()),
+        patient_category=context.patient_categories.get(draft.patient_category.strip()),
+        prior_assessment=prior_assessment,
+        free_card_number=free_card.number.strip() if free_card else "",
+        free_card_valid_from=free_card.valid_from if free_card else None,
+        free_card_valid_to=free_card.valid_to if free_card else None,
+        comment=draft.comment,
+        remaining_teeth=draft.remaining_teeth,
+        intact_teeth=draft.intact_teeth,
+        state=ClaimState.RECEIVED,
+        total=0,
+        created_by=actor,
+    )
+    lines = ClaimLine.objects.bulk_create(
+        ClaimLine(
+            claim=claim,
+            position=position,
+            visit_date=line.visit_date,
+            code=line.code,
+            tariff_row=row,
+            tooth="" if line.code == PATIENT_FEE_CODE else line.tooth.strip(),
+            jaw="" if line.code == PATIENT_FEE_CODE else line.jaw.strip(),
+            amount=amount,
+            comment=line.comment,
+        )
+        for position, (line, row, amount) in enumerate(priced, start=1)
+    )
+    # The totals come from the stored lines, so that they always agree with them.
+    claim.total = sum(line.amount for line in lines)
+    claim.patient_fee_total = sum(line.amount for line in lines if line.is_patient_fee)
+    claim.save(update_fields=["total", "patient_fee_total"])
+    ClaimEvent.objects.create(claim=claim, from_state="", to_state=ClaimState.RECEIVED, actor=actor)
+    audit_record(
+        actor=actor,
+        action="claims.claim.submitted",
+        obj=claim,
+        after={
+            **snapshot(claim, ["reference", "invoice", "support_form", "total", "patient_fee_total"]),
+            "lines": len(lines),
+        },
+        clinic=clinic,
+    )
+    return claim
+
+
+# State changes ----------------------------------------------------------------------------------------------
+
+
+# Locks are taken claim first, then its invoice, everywhere, so that two services never wait for each other.
+def _lock(claim: Claim) -> Claim:
+    return Claim.objects.select_for_update().get(pk=claim.pk)
+
+
+def _lock_invoice_claims(invoice: Invoice) -> list[Claim]:
+    return list(Claim.objects.select_for_update().filter(invoice=invoice).order_by("pk"))
+
+
+def _refuse_unless_can_move(claim: Claim, state: str) -> None:
+    if claim.can_move_to(state):
+        return
+    message = _("Räkningen %(reference)s har status %(state)s och kan inte bli %(target)s.") % {
+        "reference": claim.reference,
+        "state": claim.get_state_display().lower(),
+        "target": ClaimState(state).label.lower(),
+    }
+    raise ValidationError(message, code="state")
+
+
+def _move(claim: Claim, state: str, actor: User | None, action: str, *, fields=(), reason: str = "") -> None:
+    """Save the new state with `fields`, and write the claim event and the audit record."""
+    before = claim.state
+    claim.state = state
+    claim.save(update_fields=["state", "updated_at", *fields])
+    ClaimEvent.objects.create(claim=claim, from_state=before, to_state=state, actor=actor, reason=reason)
+    audit_record(
+        actor=actor,
+        action=action,
+        obj=claim,
+        before={"state": before},
+        after={"state": state, **snapshot(claim, list(fields))},
+        clinic=claim.clinic_id,
+    )
+
+
+@transaction.atomic
+def claim_delete(*, actor: User, claim: Claim) -> Claim:
+    """The clinic withdraws a claim that has not been approved yet. It is kept, marked deleted."""
+    claim = _lock(claim)
+    if claim.state == ClaimState.DELETED:
+        return claim
+    if claim.state not in OPEN_STATES:
+        raise ValidationError(
+            _("Räkningen %(reference)s kan inte raderas: den har status %(state)s.")
+            % {"reference": claim.reference, "state": claim.get_state_display().lower()},
+            code="state",
+        )
+    _refuse_unless_can_move(claim, ClaimState.DELETED)
+    _move(claim, ClaimState.DELETED, actor, "claims.claim.deleted")
+    return claim
+
+
+@transaction.atomic
+def invoice_delete(*, actor: User, invoice: Invoice) -> Invoice:
+    """Delete every claim of the invoice that is still open; refused when there is none (and some is left)."""
+    claims = _lock_invoice_claims(invoice)
+    open_claims = [claim for claim in claims if claim.state in OPEN_STATES]
+    if not open_claims:
+        if all(claim.state == ClaimState.DELETED for claim in claims):
+            return invoice
+        raise ValidationError(_("Fakturan har inga räkningar som kan raderas."), code="state")
+    for claim in open_claims:
+        claim_delete(actor=actor, claim=claim)
+    audit_record(
+        actor=actor,
+        action="claims.invoice.deleted",
+        obj=invoice,
+        after={"claims": [claim.pk for claim in open_claims]},
+        clinic=invoice.clinic_id,
+    )
+    return invoice
+
+
+@transaction.atomic
+def claim_start_review(*, actor: User, claim: Claim) -> Claim:
+    claim = _lock(claim)
+    if claim.state == ClaimState.UNDER_REVIEW:
+        return claim
+    _refuse_unless_can_move(claim, ClaimState.UNDER_REVIEW)
+    _move(claim, ClaimState.UNDER_REVIEW, actor, "claims.claim.review_started")
+    return claim
+
+
+@transaction.atomic
+def claim_approve(*, actor: User, claim: Claim, payout_date: datetime.date) -> Claim:
+    """Approve for payout; `approved_on` holds the payout date it is approved for (shown as "Godkänd för
+    utbetalning DATE")."""
+    claim = _lock(claim)
+    if claim.state == ClaimState.APPROVED:
+        return claim
+    _refuse_unless_can_move(claim, ClaimState.APPROVED)
+    claim.approved_on = payout_date
+    _move(claim, ClaimState.APPROVED, actor, "claims.claim.approved", fields=["approved_on"])
+    return claim
+
+
+@transaction.atomic
+def claim_mark_paid(*, actor: User, claim: Claim, paid_on: datetime.date, our_reference: str) -> Claim:
+    """The claim was paid on `paid_on` under the region's payout reference, which the invoice shows."""
+    our_reference = our_reference.strip()
+    if not our_reference:
+        raise ValidationError({"our_reference": _("Ange Vår referens för utbetalningen.")})
+    claim = _lock(claim)
+    if claim.state == ClaimState.PAID:
+        return claim
+    _refuse_unless_can_move(claim, ClaimState.PAID)
+    claim.paid_on = paid_on
+    _move(claim, ClaimState.PAID, actor, "claims.claim.paid", fields=["paid_on"])
+    invoice = Invoice.objects.select_for_update().get(pk=claim.invoice_id)
+    if (invoice.our_reference, invoice.payout_date) != (our_reference, paid_on):
+        before = snapshot(invoice, ["our_reference", "payout_date"])
+        invoice.our_reference = our_reference
+        invoice.payout_date = paid_on
+        invoice.save(update_fields=["our_reference", "payout_date"])
+        audit_record(
+            actor=actor,
+            action="claims.invoice.paid",
+            obj=invoice,
+            before=before,
+            after=snapshot(invoice, ["our_reference", "payout_date"]),
+            clinic=invoice.clinic_id,
+        )
+    claim.invoice = invoice
+    return claim
+
+
+def _clean_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": _("Skriv varför räkningen makuleras.")})
+    return reason
+
+
+@transaction.atomic
+def claim_void(*, actor: User, claim: Claim, reason: str) -> Claim:
+    """The coordinator voids (makulerar) a claim that has not been paid, with a reason the clinic sees."""
+    reason = _clean_reason(reason)
+    claim = _lock(claim)
+    if claim.state == ClaimState.VOIDED:
+        return claim
+    _refuse_unless_can_move(claim, ClaimState.VOIDED)
+    claim.void_reason = reason
+    _move(claim, ClaimState.VOIDED, actor, "claims.claim.voided", fields=["void_reason"], reason=reason)
+    return claim
+
+
+@transaction.atomic
+def invoice_void(*, actor: User, invoice: Invoice, reason: str) -> Invoice:
+    """Void every claim of the invoice that can still be voided; refused when none can."""
+    reason = _clean_reason(reason)
+    claims = _lock_invoice_claims(invoice)
+    voidable = [claim for claim in claims if claim.can_move_to(ClaimState.VOIDED)]
+    if not voidable:
+        if any(claim.state == ClaimState.VOIDED for claim in claims):
+            return invoice
+        raise ValidationError(_("Fakturan har inga räkningar som kan makuleras."), code="state")
+    for claim in voidable:
+        claim_void(actor=actor, claim=claim, reason=reason)
+    audit_record(
+        actor=actor,
+        action="claims.invoice.voided",
+        obj=invoice,
+        after={"claims": [claim.pk for claim in voidable], "reason": reason},
+        clinic=invoice.clinic_id,
+    )
+    return invoice
+
+
+# Credits ----------------------------------------------------------------------------------------------------
+
+
+def _already_credited() -> ValidationError:
+    return ValidationError(_("Åtgärden är redan krediterad."), code="already_credited")
+
+
+def _credit_reference(invoice: Invoice) -> str:
+    """<invoice>_Kredit, then <invoice>_Kredit-2, -3 … for the invoice's later credits."""
+    base = f"{invoice.reference}{CREDIT_SUFFIX}"
+    taken = set(
+        CreditInvoice.objects.filter(clinic_id=invoice.clinic_id, reference__startswith=base).values_list(
+            "reference", flat=True
+        )
+    )
+    reference, number = base, 1
+    while reference in taken:
+        number += 1
+        reference = f"{base}-{number}"
+    return reference
+
+
+@transaction.atomic
+def claim_credit(*, actor: User, claim: Claim, line_ids: list[int] | None = None) -> CreditInvoice:
+    """Credit a paid claim: all of it that is not credited yet (`line_ids` None), or the chosen treatment lines.
+
+    Amounts: a line is credited with its own amount. Patient-fee lines cannot be chosen; they go with the
+    credit that leaves no treatment line uncredited, so that the credits of a claim add up to its total
+    (crediting a whole claim at once credits exactly its total). A line is credited once only: the claim is
+    locked here, and the database refuses a second credit of a line whatever happens.
+    """
+    claim = _lock(claim)
+    if claim.state == ClaimState.CREDITED:
+        raise _already_credited()
+    if claim.state != ClaimState.PAID:
+        raise ValidationError(
+            _("Bara utbetalda räkningar kan krediteras. Räkningen %(reference)s har status %(state)s.")
+            % {"reference": claim.reference, "state": claim.get_state_display().lower()},
+            code="state",
+        )
+    lines = list(claim.lines.select_related("credit").order_by("position"))
+    uncredited = [line for line in lines if not hasattr(line, "credit")]
+    treatments = [line for line in uncredited if not line.is_patient_fee]
+    if line_ids is None:
+        chosen = list(treatments)
+    else:
+        wanted = set(line_ids)
+        known = {line.pk: line for line in lines}
+        if not wanted or wanted - set(known):
+            raise ValidationError({"line_ids": _("Välj de åtgärder som ska krediteras.")})
+        if any(known[pk].is_patient_fee for pk in wanted):
+            raise ValidationError(
+                {"line_ids": _("Patientavgiften krediteras med räkningens sista åtgärd, inte för sig.")}
+            )
+        if any(hasattr(known[pk], "credit") for pk in wanted):
+            raise _already_credited()
+        chosen = [line for line in treatments if line.pk in wanted]
+    if not chosen:
+        raise _already_credited()
+    completes = len(chosen) == len(treatments)
+    if completes:
+        chosen += [line for line in uncredited if line.is_patient_fee]
+    total = sum(line.amount for line in chosen)
+    if total < 0:
+        raise ValidationError(
+            _("Patientavgiften är större än det som återstår att kreditera. Kontakta tandvårdssamordningen."),
+            code="negative_credit",
+        )
+    invoice = Invoice.objects.select_for_update().get(pk=claim.invoice_id)
+    credit = CreditInvoice.objects.create(
+        clinic_id=claim.clinic_id,
+        invoice=invoice,
+        reference=_credit_reference(invoice),
+        total=total,
+        created_by=actor,
+    )
+    try:
+        with transaction.atomic():
+            CreditLine.objects.bulk_create(
+                [CreditLine(credit_invoice=credit, claim_line=line, amount=line.amount) for line in chosen]
+            )
+    except IntegrityError:
+        raise _already_credited() from None
+    audit_record(
+        actor=actor,
+        action="claims.credit_invoice.created",
+        obj=credit,
+        after={
+            "claim": claim.pk,
+            "reference": credit.reference,
+            "total": total,
+            "lines": [line.pk for line in chosen],
+        },
+        clinic=claim.clinic_id,
+    )
+    if completes:
+        _move(claim, ClaimState.CREDITED, actor, "claims.claim.credited", reason=credit.reference)
+    else:
+        ClaimEvent.objects.create(
+            claim=claim,
+            from_state=claim.state,
+            to_state=claim.state,
+            actor=actor,
+            reason=_("Delvis krediterad: %(reference)s") % {"reference": credit.reference},
+        )
+    return credit

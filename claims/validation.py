@@ -1,0 +1,701 @@
+"""The one validation of a claim: every fault of a draft, in the words the clinic sees, for all three doors.
+
+The web form, the invoice file and the API each build a `ClaimDraft` and call `claim_validate`. An invoice
+file may hold 10 000 claims, so what the checks look up is gathered in a `ValidationContext`, prepared once
+for all drafts of one clinic; for a single claim `claim_validate` prepares it itself. Patient-dependent
+answers (certificates, free cards, prior assessments, fee exemptions) come from `eligibility.selectors`,
+never from rules of our own.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from functools import cached_property
+
+from dateutil.relativedelta import relativedelta
+from django.core.exceptions import ValidationError
+from django.db.models import Q, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from clinics.models import CareModel, Clinic, DeadlineBasis, PatientCategory, Region, SupportForm
+from eligibility.models import FreeCard, Jaw, PriorAssessment
+from eligibility.selectors import Eligibility, eligibility_for, fee_exemption_reasons
+from portal import validators
+from portal.money import format_kronor
+
+from .drafts import ClaimDraft, Fault, LineDraft
+from .models import PATIENT_FEE_CODE, Claim, ClaimLine, ClaimState, TariffRow, TariffVersion, ToothOrJaw
+
+# ASCII spelled out: `\w` would let any Unicode letter or digit through.
+REFERENCE_PATTERN = re.compile(r"[0-9A-Za-z-]{1,20}")
+COMMENT_MAX_LENGTH = 500
+LINE_COMMENT_MAX_LENGTH = 200
+MAX_TEETH = 32
+# FDI: permanent teeth in quadrants 1-4 (1-8), primary teeth in quadrants 5-8 (1-5).
+VALID_TEETH = frozenset(
+    [f"{q}{t}" for q in range(1, 5) for t in range(1, 9)] + [f"{q}{t}" for q in range(5, 9) for t in range(1, 6)]
+)
+JAWS = frozenset(Jaw.values)
+# A claim voided or deleted was never paid and never counts against the free amount.
+NOT_BILLED_STATES = (ClaimState.DELETED, ClaimState.VOIDED)
+
+# The deadline in words, for the message the region's own manual uses ("tre månader efter behandlingsmånaden").
+_MONTHS_IN_WORDS = {
+    1: gettext_lazy("en månad"),
+    2: gettext_lazy("två månader"),
+    3: gettext_lazy("tre månader"),
+    4: gettext_lazy("fyra månader"),
+    5: gettext_lazy("fem månader"),
+    6: gettext_lazy("sex månader"),
+    7: gettext_lazy("sju månader"),
+    8: gettext_lazy("åtta månader"),
+    9: gettext_lazy("nio månader"),
+    10: gettext_lazy("tio månader"),
+    11: gettext_lazy("elva månader"),
+    12: gettext_lazy("tolv månader"),
+}
+
+PricedLine = tuple[LineDraft, TariffRow | None, int]
+
+
+class ValidationContext:
+    """What the checks look up for one clinic, read once and reused for every draft validated with it.
+
+    Give all the drafts up front (an invoice file's claims): their references are then checked in one query,
+    a reference given twice among them is a fault, and the tariff versions covering their visit dates are read
+    at once. A date or reference outside what was prepared is read on first use, so the context is never wrong,
+    only slower. Answers about patients are kept per personnummer and date, so a patient met twice is read once.
+    """
+
+    def __init__(self, *, clinic: Clinic, drafts: Iterable[ClaimDraft] = ()):
+        drafts = list(drafts)
+        self.clinic = clinic
+        self.region: Region = clinic.region
+        self._versions: dict[int, tuple[TariffVersion, dict[str, TariffRow]]] = {}
+        self._loaded_periods: list[tuple[datetime.date, datetime.date]] = []
+        self._used_references: set[str] = set()
+        self._checked_references: set[str] = set()
+        self._batch_references = Counter(draft.reference for draft in drafts)
+        self._eligibility: dict[tuple[str, datetime.date], Eligibility] = {}
+        days = [day for draft in drafts for day in _all_dates(draft)]
+        if days:
+            self._load_versions(min(days), max(days))
+        self._load_references({draft.reference for draft in drafts if draft.reference})
+
+    # Tariff ----------------------------------------------------------------------------------------------
+
+    def _load_versions(self, first: datetime.date, last: datetime.date) -> None:
+        versions = (
+            TariffVersion.objects.filter(region=self.region, valid_from__lte=last)
+            .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=first))
+            .exclude(pk__in=list(self._versions))
+            .prefetch_related("rows")
+        )
+        for version in versions:
+            self._versions[version.pk] = (version, {row.code: row for row in version.rows.all()})
+        self._loaded_periods.append((first, last))
+
+    def tariff_version(self, day: datetime.date) -> TariffVersion | None:
+        """The region's tariff version covering the day; the latest start wins should two overlap."""
+        if not any(first <= day <= last for first, last in self._loaded_periods):
+            self._load_versions(day, day)
+        covering = [version for version, _rows in self._versions.values() if version.covers(day)]
+        return max(covering, key=lambda version: version.valid_from, default=None)
+
+    def tariff_row(self, day: datetime.date, code: str) -> TariffRow | None:
+        version = self.tariff_version(day)
+        return self._versions[version.pk][1].get(code) if version else None
+
+    # References ------------------------------------------------------------------------------------------
+
+    def _load_references(self, references: set[str]) -> None:
+        references -= self._checked_references
+        if references:
+            self._used_references |= set(
+                Claim.objects.filter(clinic=self.clinic, reference__in=references)
+                .order_by()
+                .values_list("reference", flat=True)
+            )
+            self._checked_references |= references
+
+    def reference_used(self, reference: str) -> bool:
+        """Used before by any claim of the clinic, whatever its state (deleted too), or twice in this batch."""
+        self._load_references({reference})
+        return reference in self._used_references or self._batch_references[reference] > 1
+
+    # Region lists ----------------------------------------------------------------------------------------
+
+    @cached_property
+    def care_models(self) -> dict[str, CareModel]:
+        return {model.code: model for model in CareModel.objects.filter(region=self.region).order_by()}
+
+    @cached_property
+    def patient_categories(self) -> dict[str, PatientCategory]:
+        return {category.code: category for category in PatientCategory.objects.filter(region=self.region).order_by()}
+
+    # Patients --------------------------------------------------------------------------------------------
+
+    def eligibility(self, personal_identity_number: str, day: datetime.date) -> Eligibility:
+        key = (personal_identity_number, day)
+        if key not in self._eligibility:
+            self._eligibility[key] = eligibility_for(
+                personal_identity_number=personal_identity_number, clinic=self.clinic, on_date=day
+            )
+        return self._eligibility[key]
+
+
+# Public helpers ------------------------------------------------------------------------------------------
+
+
+def last_billing_day(*, region: Region, visit_date: datetime.date) -> datetime.date:
+    """The last day care given on `visit_date` may be billed under the region's deadline."""
+    months = region.billing_deadline_months
+    if region.billing_deadline_basis == DeadlineBasis.END_OF_TREATMENT_MONTH:
+        return visit_date.replace(day=1) + relativedelta(months=months + 1) - datetime.timedelta(days=1)
+    return visit_date + relativedelta(months=months)
+
+
+def billing_deadline_text(region: Region) -> str:
+    """The region's deadline in words: 'sex månader efter behandlingsdagen'."""
+    months = region.billing_deadline_months
+    count = str(_MONTHS_IN_WORDS[months]) if months in _MONTHS_IN_WORDS else _("%(n)s månader") % {"n": months}
+    if region.billing_deadline_basis == DeadlineBasis.END_OF_TREATMENT_MONTH:
+        return _("%(months)s efter behandlingsmånaden") % {"months": count}
+    return _("%(months)s efter behandlingsdagen") % {"months": count}
+
+
+def free_amount_status(
+    *, clinic: Clinic, personal_identity_number: str, support_form: str, year: int
+) -> tuple[int | None, int]:
+    """The region's free amount for the support form and what the patient's claims have used of it in the year.
+
+    Both in öre; the allowance is None when the region has no free amount for the form (nothing is counted
+    then). Used: lines of the patient's claims in the clinic's region, any clinic, billed without prior
+    assessment in the support forms the free amount covers, visits in the year, less what has been credited;
+    patient fees, voided and deleted claims do not count.
+    """
+    region = clinic.region
+    if region.free_amount_without_prior_assessment is None or support_form not in region.free_amount_support_forms:
+        return None, 0
+    return region.free_amount_without_prior_assessment, _free_amount_used(region, personal_identity_number, year)
+
+
+def _free_amount_used(region: Region, personal_identity_number: str, year: int) -> int:
+    lines = (
+        ClaimLine.objects.filter(
+            claim__clinic__region=region,
+            claim__patient__personal_identity_number=personal_identity_number,
+            claim__prior_assessment__isnull=True,
+            claim__support_form__in=region.free_amount_support_forms,
+            visit_date__gte=datetime.date(year, 1, 1),
+            visit_date__lte=datetime.date(year, 12, 31),
+        )
+        .exclude(claim__state__in=NOT_BILLED_STATES)
+        .exclude(code=PATIENT_FEE_CODE)
+    )
+    totals = lines.aggregate(billed=Coalesce(Sum("amount"), 0), credited=Coalesce(Sum("credit__amount"), 0))
+    return totals["billed"] - totals["credited"]
+
+
+def claim_amounts(draft: ClaimDraft, context: ValidationContext) -> tuple[int, int, list[PricedLine]]:
+    """The claim's total and patient fee total in öre, and each line with its tariff row and amount.
+
+    Amounts come from the tariff, or from the line for codes whose price is entered; never typed as totals.
+    Each visit's patient fee becomes a patAvg line with a negative amount, after that visit's treatment lines.
+    Meant for a draft `claim_validate` found no fault in: a line whose code is not in the tariff has no row
+    and counts as its entered price or 0.
+    """
+    by_day: dict[datetime.date, list[PricedLine]] = defaultdict(list)
+    for line in draft.lines:
+        row = context.tariff_row(line.visit_date, line.code)
+        by_day[line.visit_date].append((line, row, _line_amount(line, row)))
+    for day, fee in draft.patient_fees.items():
+        if fee > 0:
+            fee_line = LineDraft(visit_date=day, code=PATIENT_FEE_CODE, price=fee)
+            by_day[day].append((fee_line, context.tariff_row(day, PATIENT_FEE_CODE), -fee))
+    lines = [priced for day in sorted(by_day) for priced in by_day[day]]
+    fee_total = sum(amount for line, _row, amount in lines if line.code == PATIENT_FEE_CODE)
+    total = sum(amount for _line, _row, amount in lines)
+    return total, fee_total, lines
+
+
+def _line_amount(line: LineDraft, row: TariffRow | None) -> int:
+    if line.code == PATIENT_FEE_CODE:
+        return -(line.price or 0)
+    if row is None or row.price is None:
+        return line.price or 0
+    return row.price
+
+
+# The validation ------------------------------------------------------------------------------------------
+
+
+def claim_validate(
+    *,
+    clinic: Clinic,
+    draft: ClaimDraft,
+    today: datetime.date | None = None,
+    context: ValidationContext | None = None,
+) -> list[Fault]:
+    """Every fault of the draft, in the order the clinic reads the claim; an empty list when it may be stored.
+
+    `today` decides what is in the future and what is too old (default: today in the project's time zone).
+    Pass a `context` prepared for many drafts of the clinic; without one, one is prepared for this draft.
+    """
+    today = today or timezone.localdate()
+    if context is None:
+        context = ValidationContext(clinic=clinic, drafts=[draft])
+    elif context.clinic.pk != clinic.pk:
+        raise ValueError("The validation context was prepared for another clinic.")
+    return _Validation(context, draft, today).run()
+
+
+class _Validation:
+    """One run of the checks over one draft; collects faults instead of stopping at the first."""
+
+    def __init__(self, context: ValidationContext, draft: ClaimDraft, today: datetime.date):
+        self.context = context
+        self.region = context.region
+        self.draft = draft
+        self.today = today
+        self.faults: list[Fault] = []
+        self.form = draft.support_form if draft.support_form in SupportForm.values else ""
+        self.fhb_number = draft.prior_assessment_number.strip()
+        self.rows: list[TariffRow | None] = [context.tariff_row(line.visit_date, line.code) for line in draft.lines]
+        # Visits are the days with treatment; a patient fee line alone makes no visit.
+        self.visit_days = sorted({line.visit_date for line in draft.lines if line.code != PATIENT_FEE_CODE})
+
+    def fault(self, code: str, message: str, field: str = "", line: int | None = None) -> None:
+        self.faults.append(Fault(code=code, message=message, field=field, line=line))
+
+    def run(self) -> list[Fault]:
+        self.check_reference()
+        pin = self.check_personal_identity_number()
+        self.check_support_form()
+        self.check_claim_fields()
+        self.check_lines()
+        self.check_dates()
+        fees = self.check_fees()
+        self.check_fees_within_total()
+        self.check_prior_assessment_needed()
+        if pin is not None:
+            eligibility = {day: self.context.eligibility(pin, day) for day in self.visit_days}
+            self.check_certificate(eligibility)
+            self.check_prior_assessment(eligibility)
+            self.check_fee_missing(pin, eligibility, fees)
+            self.check_free_amount(pin)
+        return self.faults
+
+    # The claim as a whole ----------------------------------------------------------------------------------
+
+    def check_reference(self) -> None:
+        reference = self.draft.reference
+        if not reference:
+            self.fault("reference_required", _("Ange en räkningsreferens."), "reference")
+        elif not REFERENCE_PATTERN.fullmatch(reference):
+            self.fault(
+                "reference_invalid",
+                _("Räkningsreferensen får ha 1–20 tecken: siffror, bokstäver A–Z och bindestreck."),
+                "reference",
+            )
+        elif self.context.reference_used(reference):
+            self.fault("reference_used", _("Räkningsreferensen har redan använts, använd ett annat"), "reference")
+
+    def check_personal_identity_number(self) -> str | None:
+        try:
+            return validators.normalize_personal_identity_number(self.draft.personal_identity_number, today=self.today)
+        except ValidationError:
+            self.fault(
+                "personal_identity_number_invalid",
+                str(validators.PERSONAL_IDENTITY_NUMBER_INVALID),
+                "personal_identity_number",
+            )
+            return None
+
+    def check_support_form(self) -> None:
+        if not self.form:
+            self.fault("support_form_invalid", _("Ange stödform N, F eller S."), "support_form")
+
+    def check_claim_fields(self) -> None:
+        draft = self.draft
+        if len(draft.comment) > COMMENT_MAX_LENGTH:
+            self.fault(
+                "comment_too_long",
+                _("Räkningskommentaren får ha högst %(max)s tecken.") % {"max": COMMENT_MAX_LENGTH},
+                "comment",
+            )
+        self.check_teeth_counts()
+        self.check_care_model()
+        self.check_patient_category()
+        card = draft.free_card
+        if card is not None:
+            if not card.number.strip():
+                self.fault("free_card_invalid", _("Ange frikortets nummer."), "free_card")
+            if card.valid_to < card.valid_from:
+                self.fault("free_card_invalid", _("Frikortets giltighet slutar innan den börjar."), "free_card")
+
+    def check_teeth_counts(self) -> None:
+        remaining, intact = self.draft.remaining_teeth, self.draft.intact_teeth
+        for value, field in ((remaining, "remaining_teeth"), (intact, "intact_teeth")):
+            if value is not None and not 0 <= value <= MAX_TEETH:
+                label = _("kvarvarande") if field == "remaining_teeth" else _("intakta")
+                self.fault(
+                    "teeth_out_of_range",
+                    _("Antalet %(kind)s tänder ska vara 0–%(max)s.") % {"kind": label, "max": MAX_TEETH},
+                    field,
+                )
+        if intact is not None and remaining is None:
+            self.fault(
+                "remaining_teeth_required",
+                _("Ange antalet kvarvarande tänder när antalet intakta tänder anges."),
+                "remaining_teeth",
+            )
+        elif intact is not None and remaining is not None and intact > remaining:
+            self.fault(
+                "intact_teeth_exceed_remaining",
+                _("Antalet intakta tänder kan inte vara fler än antalet kvarvarande tänder."),
+                "intact_teeth",
+            )
+
+    def check_care_model(self) -> None:
+        code = self.draft.care_model.strip()
+        if code:
+            if code not in self.context.care_models:
+                self.fault(
+                    "care_model_unknown",
+                    _("Vårdmodell %(code)s finns inte i regionens lista.") % {"code": code},
+                    "care_model",
+                )
+        elif self.form == SupportForm.N and self.context.care_models:
+            self.fault("care_model_required", _("Ange vårdmodell för N-tandvård."), "care_model")
+
+    def check_patient_category(self) -> None:
+        code = self.draft.patient_category.strip()
+        if code:
+            category = self.context.patient_categories.get(code)
+            if category is None or (self.form and category.support_form != self.form):
+                self.fault(
+                    "patient_category_unknown",
+                    _("Patientkategori %(code)s finns inte för %(form)s i regionens lista.")
+                    % {"code": code, "form": _form_label(self.form) if self.form else _("stödformen")},
+                    "patient_category",
+                )
+        elif self.form == SupportForm.S and any(
+            c.support_form == SupportForm.S for c in self.context.patient_categories.values()
+        ):
+            self.fault("patient_category_required", _("Ange patientkategori för S-tandvård."), "patient_category")
+
+    # Lines -------------------------------------------------------------------------------------------------
+
+    def check_lines(self) -> None:
+        if not self.visit_days:
+            self.fault("lines_empty", _("Räkningen saknar åtgärder."), "lines")
+        for index, (line, row) in enumerate(zip(self.draft.lines, self.rows, strict=True)):
+            if len(line.comment) > LINE_COMMENT_MAX_LENGTH:
+                self.fault(
+                    "line_comment_too_long",
+                    _("Kommentaren till åtgärd %(code)s får ha högst %(max)s tecken.")
+                    % {"code": line.code, "max": LINE_COMMENT_MAX_LENGTH},
+                    "lines",
+                    index,
+                )
+            if row is None:
+                self.fault(
+                    "code_unknown",
+                    _("Åtgärdskod %(code)s finns inte i ersättningslistan för %(date)s.")
+                    % {"code": line.code, "date": line.visit_date.isoformat()},
+                    "lines",
+                    index,
+                )
+                continue
+            if self.form and self.form not in row.support_forms:
+                self.fault(
+                    "code_not_for_support_form",
+                    _("Åtgärd %(code)s kan inte faktureras för %(form)s.")
+                    % {"code": line.code, "form": _form_label(self.form)},
+                    "lines",
+                    index,
+                )
+            self.check_tooth_and_jaw(index, line, row)
+            self.check_price(index, line, row)
+
+    def check_tooth_and_jaw(self, index: int, line: LineDraft, row: TariffRow) -> None:
+        code, tooth, jaw = line.code, line.tooth.strip(), line.jaw.strip()
+        if row.requires == ToothOrJaw.TOOTH:
+            if not tooth:
+                self.fault("tooth_required", _("Åtgärd %(code)s kräver tand.") % {"code": code}, "lines", index)
+            elif tooth not in VALID_TEETH:
+                self.fault(
+                    "tooth_invalid",
+                    _("Åtgärd %(code)s: tand %(tooth)s är inget giltigt tandnummer (FDI).")
+                    % {"code": code, "tooth": tooth},
+                    "lines",
+                    index,
+                )
+        elif tooth:
+            self.fault("tooth_not_allowed", _("Åtgärd %(code)s ska inte ha tand.") % {"code": code}, "lines", index)
+        if row.requires == ToothOrJaw.JAW:
+            if not jaw:
+                self.fault(
+                    "jaw_required", _("Åtgärd %(code)s kräver käke (ÖK eller UK).") % {"code": code}, "lines", index
+                )
+            elif jaw not in JAWS:
+                self.fault(
+                    "jaw_invalid",
+                    _("Åtgärd %(code)s: käke %(jaw)s är ogiltig, ange ÖK eller UK.") % {"code": code, "jaw": jaw},
+                    "lines",
+                    index,
+                )
+        elif jaw:
+            self.fault("jaw_not_allowed", _("Åtgärd %(code)s ska inte ha käke.") % {"code": code}, "lines", index)
+
+    def check_price(self, index: int, line: LineDraft, row: TariffRow) -> None:
+        code = line.code
+        if row.price is not None:
+            if line.price is not None:
+                self.fault(
+                    "price_not_allowed",
+                    _("Åtgärd %(code)s har fast pris i ersättningslistan; ange inget pris.") % {"code": code},
+                    "lines",
+                    index,
+                )
+        elif line.price is None:
+            self.fault("price_required", _("Ange pris för åtgärd %(code)s.") % {"code": code}, "lines", index)
+        elif line.price < 0:
+            self.fault(
+                "price_negative",
+                _("Priset för åtgärd %(code)s kan inte vara negativt.") % {"code": code},
+                "lines",
+                index,
+            )
+
+    def check_dates(self) -> None:
+        first_line = {}
+        for index, line in enumerate(self.draft.lines):
+            first_line.setdefault(line.visit_date, index)
+        for day, index in sorted(first_line.items()):
+            if day > self.today:
+                self.fault(
+                    "visit_in_future",
+                    _("Besöksdatum %(date)s ligger i framtiden.") % {"date": day.isoformat()},
+                    "lines",
+                    index,
+                )
+            elif self.today > last_billing_day(region=self.region, visit_date=day):
+                self.fault(
+                    "visit_too_old",
+                    _("Vård utförd %(date)s är äldre än %(deadline)s och ersätts inte.")
+                    % {"date": day.isoformat(), "deadline": billing_deadline_text(self.region)},
+                    "lines",
+                    index,
+                )
+
+    # Patient fees ------------------------------------------------------------------------------------------
+
+    def check_fees(self) -> set[datetime.date]:
+        """Check the fees given; return the days that have one (from `patient_fees` or a patAvg line)."""
+        days = set()
+        for day, fee in sorted(self.draft.patient_fees.items()):
+            days.add(day)
+            if fee < 0:
+                self.fault(
+                    "patient_fee_negative",
+                    _("Patientavgiften för besöket %(date)s kan inte vara negativ.") % {"date": day.isoformat()},
+                    "patient_fees",
+                )
+            elif (
+                fee
+                # A day no tariff covers is reported with its lines.
+                and self.context.tariff_version(day) is not None
+                and self.context.tariff_row(day, PATIENT_FEE_CODE) is None
+            ):
+                self.fault(
+                    "code_unknown",
+                    _("Åtgärdskod %(code)s finns inte i ersättningslistan för %(date)s.")
+                    % {"code": PATIENT_FEE_CODE, "date": day.isoformat()},
+                    "patient_fees",
+                )
+        for index, line in enumerate(self.draft.lines):
+            if line.code != PATIENT_FEE_CODE:
+                continue
+            if line.visit_date in days:
+                self.fault(
+                    "patient_fee_given_twice",
+                    _("Patientavgiften för besöket %(date)s är angiven två gånger.")
+                    % {"date": line.visit_date.isoformat()},
+                    "lines",
+                    index,
+                )
+            days.add(line.visit_date)
+        for day in sorted(days - set(self.visit_days)):
+            self.fault(
+                "patient_fee_without_visit",
+                _("Patientavgiften för %(date)s hör inte till något besök på räkningen.") % {"date": day.isoformat()},
+                "patient_fees",
+            )
+        return days
+
+    def check_fees_within_total(self) -> None:
+        # Only meaningful when every line has its amount: a faulty line would make the total wrong.
+        if any(fault.field in ("lines", "patient_fees") for fault in self.faults):
+            return
+        total, fee_total, _lines = claim_amounts(self.draft, self.context)
+        if total < 0:
+            self.fault(
+                "patient_fee_exceeds_total",
+                _("Patientavgifterna (%(fees)s) är större än räkningens belopp.") % {"fees": format_kronor(-fee_total)},
+                "patient_fees",
+            )
+
+    def check_fee_missing(
+        self, pin: str, eligibility: dict[datetime.date, Eligibility], fee_days: set[datetime.date]
+    ) -> None:
+        card = self.draft.free_card
+        for day in self.visit_days:
+            if day in fee_days:
+                continue
+            answer = eligibility[day]
+            free_card = answer.free_card
+            if free_card is None and card is not None and card.valid_from <= day <= card.valid_to:
+                free_card = FreeCard(number=card.number, valid_from=card.valid_from, valid_to=card.valid_to)
+            reasons = fee_exemption_reasons(
+                region=self.region,
+                personal_identity_number=pin,
+                on_date=day,
+                free_card=free_card,
+                certificate_groups={o.certificate.group for o in answer.options if o.allowed and o.certificate},
+            )
+            if not reasons:
+                self.fault(
+                    "patient_fee_missing",
+                    _("Patientavgift saknas för besöket %(date)s.") % {"date": day.isoformat()},
+                    "patient_fees",
+                )
+
+    # Certificates and prior assessments ----------------------------------------------------------------------
+
+    def check_certificate(self, eligibility: dict[datetime.date, Eligibility]) -> None:
+        if self.form not in (SupportForm.N, SupportForm.F):
+            return
+        options = [answer.option(self.form) for answer in eligibility.values()]
+        if not all(option.allowed for option in options):
+            self.fault(
+                "certificate_missing",
+                _("Patienten saknar giltigt intyg för %(form)s.") % {"form": _form_label(self.form)},
+                "certificate_number",
+            )
+        number = self.draft.certificate_number.strip()
+        if number and any(option.allowed and option.certificate.number != number for option in options):
+            self.fault(
+                "certificate_number_mismatch",
+                _("Intygsnummer %(number)s är inte patientens giltiga intyg för %(form)s.")
+                % {"number": number, "form": _form_label(self.form)},
+                "certificate_number",
+            )
+
+    def check_prior_assessment_needed(self) -> None:
+        if self.fhb_number:
+            return
+        if self.form == SupportForm.S:
+            self.fault(
+                "prior_assessment_required", _("S-tandvård kräver förhandsbedömning."), "prior_assessment_number"
+            )
+        for index, (line, row) in enumerate(zip(self.draft.lines, self.rows, strict=True)):
+            if row is not None and row.requires_prior_assessment:
+                self.fault(
+                    "code_requires_prior_assessment",
+                    _("Åtgärd %(code)s kräver förhandsbedömning.") % {"code": line.code},
+                    "lines",
+                    index,
+                )
+
+    def check_prior_assessment(self, eligibility: dict[datetime.date, Eligibility]) -> None:
+        """The FHB must be approved, unexpired, this clinic's and this patient's on every visit date.
+
+        `eligibility_for` lists exactly those at the clinic for the patient on the date, so one that is
+        missing there is unknown, undecided, denied, expired, or another clinic's or patient's: one message.
+        """
+        number = self.fhb_number
+        if not number or not eligibility:
+            return
+        found = [_find_assessment(answer.prior_assessments, number) for answer in eligibility.values()]
+        if any(assessment is None for assessment in found):
+            self.fault(
+                "prior_assessment_invalid",
+                _("Räkningens förhandsbedömningsnummer %(number)s är ogiltigt.") % {"number": number},
+                "prior_assessment_number",
+            )
+            return
+        assessment = found[0]
+        if self.form and assessment.support_form != self.form:
+            self.fault(
+                "prior_assessment_support_form",
+                _("Förhandsbedömning %(number)s gäller %(fhb_form)s, inte %(form)s.")
+                % {
+                    "number": number,
+                    "fhb_form": _form_label(assessment.support_form),
+                    "form": _form_label(self.form),
+                },
+                "prior_assessment_number",
+            )
+        approved = [line for line in assessment.lines.all() if line.approved]
+        uncovered = [
+            index
+            for index, line in enumerate(self.draft.lines)
+            if line.code != PATIENT_FEE_CODE and not any(_covers(planned, line) for planned in approved)
+        ]
+        if uncovered:
+            self.fault(
+                "not_covered_by_prior_assessment",
+                _("Förhandsbedömd vård kan inte faktureras i samma räkning som icke-förhandsbedömd vård."),
+                "lines",
+                uncovered[0],
+            )
+
+    # Free amount -------------------------------------------------------------------------------------------
+
+    def check_free_amount(self, pin: str) -> None:
+        region = self.region
+        allowance = region.free_amount_without_prior_assessment
+        if allowance is None or self.form not in region.free_amount_support_forms or self.fhb_number:
+            return
+        this_claim: dict[int, int] = defaultdict(int)
+        for line, row in zip(self.draft.lines, self.rows, strict=True):
+            if line.code != PATIENT_FEE_CODE:
+                this_claim[line.visit_date.year] += _line_amount(line, row)
+        for year, amount in sorted(this_claim.items()):
+            excess = _free_amount_used(region, pin, year) + amount - allowance
+            if excess > 0:
+                self.fault(
+                    "free_amount_exceeded",
+                    _("Fribeloppet på %(allowance)s för %(year)s överskrids med %(excess)s; förhandsbedömning krävs.")
+                    % {"allowance": format_kronor(allowance), "year": year, "excess": format_kronor(excess)},
+                    "prior_assessment_number",
+                )
+
+
+def _all_dates(draft: ClaimDraft) -> list[datetime.date]:
+    return [line.visit_date for line in draft.lines] + list(draft.patient_fees)
+
+
+def _form_label(form: str) -> str:
+    return str(SupportForm(form).label)
+
+
+def _find_assessment(assessments: list[PriorAssessment], number: str) -> PriorAssessment | None:
+    return next((assessment for assessment in assessments if assessment.number == number), None)
+
+
+def _covers(planned, line: LineDraft) -> bool:
+    """An approved planned line covers a claim line of its code, and of its tooth or jaw when it names one."""
+    return (
+        planned.code == line.code
+        and (not planned.tooth or planned.tooth == line.tooth.strip())
+        and (not planned.jaw or planned.jaw == line.jaw.strip())
+    )

@@ -1,0 +1,113 @@
+"""Factories for tariffs, invoices and claims, and a small realistic tariff for tests."""
+
+import datetime
+
+import factory
+
+from claims.models import (
+    PATIENT_FEE_CODE,
+    Claim,
+    ClaimLine,
+    ClaimState,
+    Invoice,
+    TariffRow,
+    TariffVersion,
+    ToothOrJaw,
+)
+from clinics.models import SupportForm
+from tests.clinics.factories import ClinicFactory, RegionFactory, UserFactory
+from tests.eligibility.factories import PatientFactory
+
+ALL_FORMS = [SupportForm.N, SupportForm.F, SupportForm.S]
+
+# code, description, price in öre (None: entered by the clinic), requires, needs FHB
+STANDARD_ROWS = [
+    (PATIENT_FEE_CODE, "Patientavgift (ange pris)", None, ToothOrJaw.NONE, False),
+    ("101", "Basundersökning och diagnostik, utförd av tandläkare", 98000, ToothOrJaw.NONE, False),
+    ("103", "Akut eller annan undersökning, utförd av tandläkare", 52000, ToothOrJaw.NONE, False),
+    ("121", "Röntgenundersökning", 41000, ToothOrJaw.NONE, False),
+    ("301", "Sjukdomsbehandling, mindre omfattande", 43000, ToothOrJaw.NONE, False),
+    ("401", "Tanduttagning, en tand", 145000, ToothOrJaw.TOOTH, False),
+    ("701", "Fyllning av en yta på framtand eller hörntand", 97000, ToothOrJaw.TOOTH, False),
+    ("825", "Komplicerad partiell protes med metallskelett", 1270500, ToothOrJaw.JAW, False),
+    ("825S", "Komplicerad partiell protes med metallskelett, specialist", 1519500, ToothOrJaw.JAW, True),
+    ("901", "Tandteknisk kostnad, faktisk kostnad", None, ToothOrJaw.NONE, False),
+]
+
+
+class TariffVersionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TariffVersion
+
+    region = factory.SubFactory(RegionFactory)
+    name = factory.LazyAttribute(lambda o: f"Ersättningslista {o.valid_from.year}")
+    valid_from = datetime.date(2026, 1, 1)
+    valid_to = datetime.date(2026, 12, 31)
+
+
+class TariffRowFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TariffRow
+
+    version = factory.SubFactory(TariffVersionFactory)
+    code = factory.Sequence(lambda n: str(200 + n))
+    description = "Åtgärd"
+    price = 50000
+    requires = ToothOrJaw.NONE
+    support_forms = factory.LazyFunction(lambda: list(ALL_FORMS))
+
+
+def standard_tariff(region, year: int) -> TariffVersion:
+    """A tariff version for the calendar year with the rows of STANDARD_ROWS."""
+    version = TariffVersionFactory(
+        region=region, valid_from=datetime.date(year, 1, 1), valid_to=datetime.date(year, 12, 31)
+    )
+    for code, description, price, requires, needs_fhb in STANDARD_ROWS:
+        TariffRowFactory(
+            version=version,
+            code=code,
+            description=description,
+            price=price,
+            requires=requires,
+            requires_prior_assessment=needs_fhb,
+        )
+    return version
+
+
+class InvoiceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Invoice
+
+    clinic = factory.SubFactory(ClinicFactory)
+    reference = factory.Sequence(lambda n: f"{7000 + n}")
+    created_by = factory.SubFactory(UserFactory)
+
+
+class ClaimFactory(factory.django.DjangoModelFactory):
+    """A claim with one 101 line on `visit_date` (default 2026-10-01); give `tariff` to use real rows."""
+
+    class Meta:
+        model = Claim
+        skip_postgeneration_save = True
+
+    invoice = factory.SubFactory(InvoiceFactory)
+    clinic = factory.SelfAttribute("invoice.clinic")
+    reference = factory.Sequence(lambda n: f"R{n:06d}")
+    patient = factory.SubFactory(PatientFactory)
+    support_form = SupportForm.N
+    state = ClaimState.RECEIVED
+    total = 98000
+    created_by = factory.SelfAttribute("invoice.created_by")
+
+    @factory.post_generation
+    def with_line(obj, create, extracted, **kwargs):
+        if not create or extracted is False:
+            return
+        row = TariffRow.objects.filter(version__region=obj.clinic.region, code="101").first() or TariffRowFactory(
+            version=TariffVersionFactory(region=obj.clinic.region), code="101", price=98000
+        )
+        ClaimLine.objects.create(
+            claim=obj, position=1, visit_date=datetime.date(2026, 10, 1), code="101", tariff_row=row, amount=row.price
+        )
+        obj.total = row.price
+        obj.save(update_fields=["total"])
