@@ -149,3 +149,42 @@ def test_an_n_claim_for_a_patient_without_certificate_is_refused(page: Page, liv
     expect(page.get_by_label("Räkningsreferens")).to_have_value("BR-2001")
     expect(page.get_by_role("table", name="Ersättningar").locator("tr[id^='line-']")).to_have_count(1)
     assert not Claim.objects.filter(reference="BR-2001").exists()
+
+
+@pytest.mark.browser
+def test_an_s_claim_with_the_approved_prior_assessment(page: Page, live_server, transactional_world):
+    from eligibility.models import PriorAssessment
+
+    first, _last = _visit_days()
+    _price_of_101(transactional_world.vg, first)
+    assessment = PriorAssessment.objects.get(
+        clinic=transactional_world.clinic31, patient__personal_identity_number=NO_CERTIFICATE_PIN
+    )
+    log_in(page, live_server.url, BILLER)
+    choose_clinic31(page)
+    open_register(page)
+    search(page, NO_CERTIFICATE_PIN)
+
+    # No certificate: S is chosen, and the approved prior assessment shows up by itself.
+    expect(
+        page.get_by_label("S-tandvård (som led i sjukdomsbehandling under begränsad tid) - FHB krävs")
+    ).to_be_checked()
+    expect(page.get_by_label("Förhandsbedömning")).to_have_value(assessment.number)
+    page.get_by_label("Patientkategori").select_option("S3")
+
+    page.get_by_label("Åtgärdsdatum").fill(first.isoformat())
+    page.get_by_label("Åtgärd:", exact=True).fill("401")
+    page.get_by_label("Tand:", exact=True).fill("36")
+    page.get_by_role("button", name="Lägg till åtgärd", exact=True).click()
+    expect(page.locator("#claim-lines-status")).to_have_text(f"Åtgärd 401 den {first.isoformat()} är tillagd.")
+    add_line(page, first, "101")
+    page.get_by_label(f"Patientavgift {first.isoformat()}").fill("200")
+    page.get_by_label("OCR/Fakturanr.").fill("8813")
+    page.get_by_label("Räkningsreferens").fill("BR-3001")
+    page.get_by_role("button", name="Skicka in tandvårdsräkning", exact=True).click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Räkningen är inskickad")
+    claim = Claim.objects.get(clinic=transactional_world.clinic31, reference="BR-3001")
+    assert claim.support_form == "S"
+    assert claim.prior_assessment == assessment
+    assert sorted(claim.lines.values_list("code", flat=True)) == ["101", "401", "patAvg"]
