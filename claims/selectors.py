@@ -205,3 +205,27 @@ class InvoiceSummary:
     @property
     def deletable(self) -> bool:
         return bool(self._count(*OPEN_STATES))
+
+
+def patient_paid_in_year(*, region, personal_identity_number: str, year: int) -> int:
+    """What the region has paid out for the patient in the calendar year, less what clinics credited (öre)."""
+    from django.db.models import Sum
+
+    paid = (
+        Claim.objects.filter(
+            clinic__region=region,
+            patient__personal_identity_number=personal_identity_number,
+            state__in=[ClaimState.PAID, ClaimState.CREDITED],
+            paid_on__year=year,
+        ).aggregate(total=Sum("total"))["total"]
+        or 0
+    )
+    credited = (
+        CreditLine.objects.filter(
+            claim_line__claim__clinic__region=region,
+            claim_line__claim__patient__personal_identity_number=personal_identity_number,
+            claim_line__claim__paid_on__year=year,
+        ).aggregate(total=Sum("amount"))["total"]
+        or 0
+    )
+    return paid - credited

@@ -26,10 +26,13 @@ def _render_person(request: HttpRequest, search: PersonSearchForm, free_card_for
         request=request, personal_identity_number=pin, shown="Sök person: intyg, stödformer, frikort, FHB"
     )
     free_card_form = free_card_form or FreeCardForm(initial={"personal_identity_number": pin})
+    from claims.selectors import patient_paid_in_year
+
+    paid = patient_paid_in_year(region=request.region, personal_identity_number=pin, year=on_date.year)
     return render(
         request,
         "eligibility/person_search.html",
-        {"form": search, "eligibility": eligibility, "free_card_form": free_card_form},
+        {"form": search, "eligibility": eligibility, "free_card_form": free_card_form, "paid_this_year": paid},
     )
 
 

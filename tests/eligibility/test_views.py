@@ -22,6 +22,7 @@ from eligibility.models import (
     PriorAssessmentState,
 )
 from portal.models import AccessLogEntry
+from portal.money import format_kronor
 
 from .factories import PNG
 
@@ -586,3 +587,32 @@ def test_no_pin_in_any_link_of_the_fhb_pages(client, world, fhb):
         assert response.status_code == 200
         _assert_no_pin_in_urls(response, NEW_PIN)
         assert not re.search(r"/\d{12}/", response.content.decode())
+
+
+def test_the_result_shows_what_was_paid_for_the_patient_this_year_less_credits(client, world):
+    from claims import services as claim_services
+    from claims.models import ClaimState
+    from tests.claims.factories import ClaimFactory, InvoiceFactory
+    from tests.eligibility.factories import PatientFactory
+
+    pin = "200001011493"  # demo: F certificate; no demo claims
+    today = timezone.localdate()
+    invoice = InvoiceFactory(clinic=world.clinic31, created_by=world.biller)
+    patient = PatientFactory(personal_identity_number=pin)
+    paid = ClaimFactory(invoice=invoice, patient=patient, support_form="F", state=ClaimState.PAID, paid_on=today)
+    ClaimFactory(invoice=invoice, patient=patient, support_form="F", state=ClaimState.RECEIVED)  # not paid yet
+    ClaimFactory(  # paid last year: not this year's
+        invoice=invoice,
+        patient=patient,
+        support_form="F",
+        state=ClaimState.PAID,
+        paid_on=today.replace(year=today.year - 1),
+    )
+    _login(client, world.biller)
+    url = _clinic_url("person_search", world.clinic31)
+    body = client.post(url, {"personal_identity_number": pin}).content.decode()
+    assert f"Utbetalt för patienten {today.year}:</strong> {format_kronor(paid.total)}" in body
+
+    claim_services.claim_credit(actor=world.biller, claim=paid)
+    body = client.post(url, {"personal_identity_number": pin}).content.decode()
+    assert f"Utbetalt för patienten {today.year}:</strong> 0 kr" in body
