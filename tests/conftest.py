@@ -51,7 +51,6 @@ class World:
 
 
 def _world() -> World:
-    demo_load()
     vg = Region.objects.get(code="vg")
     dalarna = Region.objects.get(code="dalarna")
     return World(
@@ -63,6 +62,15 @@ def _world() -> World:
     )
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Load the demo once into the test database: each `db` test runs inside a transaction that is rolled
+    back, so every test still starts from the same demo world (pytest-django runs them before the
+    transactional tests, which empty the database and load the demo themselves)."""
+    with django_db_blocker.unblock():
+        demo_load()
+
+
 @pytest.fixture
 def world(db) -> World:
     return _world()
@@ -70,4 +78,5 @@ def world(db) -> World:
 
 @pytest.fixture
 def transactional_world(transactional_db) -> World:
+    demo_load()
     return _world()
