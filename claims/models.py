@@ -1,13 +1,17 @@
 """Tariffs, claims (räkningar), invoices (fakturor) and credits: what a clinic bills and what it is paid."""
 
+import datetime
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from clinics.models import CareModel, Clinic, PatientCategory, Region, SupportForm
 from eligibility.models import Certificate, Jaw, Patient, PriorAssessment
+from portal.storage import private_storage
 
 PATIENT_FEE_CODE = "patAvg"
 
@@ -287,3 +291,91 @@ class CreditLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.credit_invoice}: {self.claim_line}"
+
+
+class InvoiceFileState(models.TextChoices):
+    QUEUED = "queued", _("Väntar")
+    RUNNING = "running", _("Kontrolleras")
+    CHECKED = "checked", _("Kontrollerad")
+    REJECTED = "rejected", _("Avvisad")
+    SENT = "sent", _("Uppladdad")
+    DISCARDED = "discarded", _("Återkallad")
+    FAILED = "failed", _("Misslyckades")
+
+
+class InvoiceFileUpload(models.Model):
+    """An invoice file (fakturafil) a clinic uploaded: checked in the background, then sent as one invoice.
+
+    The file is kept under a name of ours; the faults found are `InvoiceFileFault` rows, one per fault. A
+    whole-file fault leaves only this record, with the message in `failure_message`.
+    """
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="invoice_files")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    file = models.FileField(storage=private_storage, upload_to="invoice-files/%Y/%m/")
+    original_name = models.CharField(_("Filnamn"), max_length=200)
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField(default=0)
+    review_only = models.BooleanField(_("Granska endast"), default=False)
+    state = models.CharField(
+        _("Status"), max_length=10, choices=InvoiceFileState.choices, default=InvoiceFileState.QUEUED
+    )
+    invoice_reference = models.CharField(_("OCR/Fakturanummer"), max_length=25, blank=True)
+    claim_count = models.PositiveIntegerField(_("Räkningar i filen"), default=0)
+    processed_count = models.PositiveIntegerField(_("Kontrollerade räkningar"), default=0)
+    faulty_count = models.PositiveIntegerField(_("Räkningar med fel"), default=0)
+    failure_message = models.TextField(blank=True)
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Moves with every saved chunk; an unfinished check whose time stands still has lost its worker.
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("fakturafil")
+        verbose_name_plural = _("fakturafiler")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["clinic", "-created_at"]), models.Index(fields=["clinic", "sha256"])]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+    @property
+    def is_checking(self) -> bool:
+        return self.state in (InvoiceFileState.QUEUED, InvoiceFileState.RUNNING)
+
+    @property
+    def is_stalled(self) -> bool:
+        # Longer than the broker waits before handing an unacknowledged task to another worker (one hour).
+        return self.is_checking and self.updated_at < timezone.now() - datetime.timedelta(hours=2)
+
+    @property
+    def correct_count(self) -> int:
+        return self.processed_count - self.faulty_count
+
+    @property
+    def can_send(self) -> bool:
+        return self.state == InvoiceFileState.CHECKED and not self.review_only and self.correct_count > 0
+
+
+class InvoiceFileFault(models.Model):
+    """One fault of one claim in an invoice file: a row of the error list (fellistan)."""
+
+    upload = models.ForeignKey(InvoiceFileUpload, on_delete=models.CASCADE, related_name="faults")
+    claim_index = models.PositiveIntegerField()  # the claim's place in the file, from 1
+    clinic_number = models.CharField(_("Kliniknummer"), max_length=10)
+    claim_reference = models.CharField(_("Räkningsnummer"), max_length=100, blank=True)
+    personal_identity_number = models.CharField(_("Personnummer"), max_length=40, blank=True)
+    code = models.CharField(max_length=60)
+    message = models.TextField(_("Felmeddelande"))
+
+    class Meta:
+        verbose_name = _("fel i fakturafil")
+        verbose_name_plural = _("fel i fakturafiler")
+        ordering = ["upload", "claim_index", "id"]
+        indexes = [models.Index(fields=["upload", "claim_index"])]
+
+    def __str__(self) -> str:
+        return f"{self.claim_reference}: {self.message}"

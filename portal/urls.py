@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.i18n import set_language
 
-from claims import invoice_views, register_views, tariff_views
+from claims import doc_views, file_views, invoice_views, register_views, tariff_views
 from clinics import views as clinic_views
 from eligibility import region_views as eligibility_region_views
 from eligibility import views as eligibility_views
@@ -26,6 +26,16 @@ clinic_patterns = [
     path(
         "registrera-rakning/inskickad/<int:claim_pk>/", register_views.claim_register_done, name="claim_register_done"
     ),
+    path("fakturafil/", file_views.invoice_file_upload, name="invoice_file_upload"),
+    path("fakturafil/<int:upload_pk>/", file_views.invoice_file_detail, name="invoice_file_detail"),
+    path("fakturafil/<int:upload_pk>/status/", file_views.invoice_file_status, name="invoice_file_status"),
+    path(
+        "fakturafil/<int:upload_pk>/fellista.xlsx",
+        file_views.invoice_file_errors_excel,
+        name="invoice_file_errors_excel",
+    ),
+    path("fakturafil/<int:upload_pk>/ladda-upp/", file_views.invoice_file_send, name="invoice_file_send"),
+    path("fakturafil/<int:upload_pk>/tillbaka/", file_views.invoice_file_discard, name="invoice_file_discard"),
     path("forhandsbedomningar/", eligibility_views.prior_assessment_list, name="prior_assessment_list"),
     path("forhandsbedomningar/ny/", eligibility_views.prior_assessment_new, name="prior_assessment_new"),
     path(
@@ -129,6 +139,9 @@ urlpatterns = [
     path("valj-klinik/", views.choose, name="choose"),
     path("support/", views.support, name="support"),
     path("healthz", views.healthz, name="healthz"),
+    path("dokumentation/fakturafil/", doc_views.invoice_file_format, name="invoice_file_format"),
+    path("dokumentation/fakturafil/fakturafil-v1.xsd", doc_views.invoice_file_schema, name="invoice_file_schema"),
+    path("dokumentation/fakturafil/exempel.xml", doc_views.invoice_file_example, name="invoice_file_example"),
     path("servicefonster/", views.service_windows, name="service_windows"),
     path("servicefonster/<int:window_pk>/ta-bort/", views.service_window_delete, name="service_window_delete"),
     path("klinik/<int:clinic_pk>/", include(clinic_patterns)),

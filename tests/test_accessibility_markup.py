@@ -11,7 +11,7 @@ import lxml.html
 import pytest
 from django.utils import timezone, translation
 
-from claims.models import Claim, TariffVersion
+from claims.models import Claim, InvoiceFileState, InvoiceFileUpload, TariffVersion
 from portal.models import ServiceWindow
 
 from .conftest import World
@@ -79,6 +79,17 @@ PAGES = [
         "fakturerare@demo.test",
         lambda w: f"/klinik/{w.clinic31.pk}/ersattningslista/{_tariff_2026(w).pk}/andringar/?visa=andringar",
     ),
+    ("invoice_file_upload", "fakturerare@demo.test", lambda w: f"/klinik/{w.clinic31.pk}/fakturafil/"),
+    (
+        "invoice_file_detail",
+        "fakturerare@demo.test",
+        lambda w: f"/klinik/{w.clinic31.pk}/fakturafil/{_checked_invoice_file(w).pk}/",
+    ),
+    (
+        "invoice_file_print",
+        "fakturerare@demo.test",
+        lambda w: f"/klinik/{w.clinic31.pk}/fakturafil/{_checked_invoice_file(w).pk}/?utskrift=1",
+    ),
 ]
 
 
@@ -95,6 +106,30 @@ def _biller31(world: World):
 
 def _demo_claim(world: World, reference: str) -> Claim:
     return Claim.objects.get(clinic=world.clinic31, reference=reference)
+
+
+def _checked_invoice_file(world: World) -> InvoiceFileUpload:
+    """A checked invoice file of clinic 31 with one claim in fault, as the error list shows it."""
+    upload = InvoiceFileUpload.objects.create(
+        clinic=world.clinic31,
+        uploaded_by=world.biller,
+        original_name="faktura.xml",
+        sha256="0" * 64,
+        state=InvoiceFileState.CHECKED,
+        invoice_reference="212962",
+        claim_count=2,
+        processed_count=2,
+        faulty_count=1,
+    )
+    upload.faults.create(
+        claim_index=2,
+        clinic_number="31",
+        claim_reference="980891",
+        personal_identity_number="200001022383",
+        code="invalid_pin",
+        message="Personnumret är ogiltigt.",
+    )
+    return upload
 
 
 def _tariff_2026(world: World) -> TariffVersion:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from claims.models import TariffVersion
+from claims.models import InvoiceFileUpload, TariffVersion
 from eligibility.models import Certificate, CertificateImport, PriorAssessment
 from portal.access import Access
 from portal.models import ServiceWindow
@@ -118,6 +118,11 @@ def _kwargs_for(world: World, route: str) -> dict:
         "version_pk": lambda: TariffVersion.objects.get(region=world.vg, valid_from=datetime.date(2026, 1, 1)).pk,
         "invoice_pk": lambda: InvoiceFactory(clinic=world.clinic31, created_by=world.biller).pk,
         "claim_pk": lambda: ClaimFactory(invoice__clinic=world.clinic31, invoice__created_by=world.biller).pk,
+        "upload_pk": lambda: (
+            InvoiceFileUpload.objects.create(
+                clinic=world.clinic31, uploaded_by=world.biller, original_name="faktura.xml", sha256="0" * 64
+            ).pk
+        ),
         "uidb64": lambda: "MQ",
         "token": lambda: "set-password",
     }

@@ -1,0 +1,185 @@
+"""Ladda upp fakturafil: the upload, the check's progress and result, the error list, sending and discarding."""
+
+from __future__ import annotations
+
+import io
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+
+from portal.access import clinic_view
+from portal.audit import access_log_record_many
+from portal.forms import add_service_errors
+
+from . import invoice_file_services as services
+from .models import InvoiceFileFault, InvoiceFileState, InvoiceFileUpload
+
+XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+RECENT_UPLOADS = 20
+
+
+class InvoiceFileForm(forms.Form):
+    file = forms.FileField(
+        label=gettext_lazy("Välj fil på datorn"),
+        help_text=gettext_lazy("Fakturafil (XML) från journalsystemet, högst 50 MB."),
+        widget=forms.ClearableFileInput(attrs={"accept": ".xml,application/xml,text/xml"}),
+    )
+    review_only = forms.BooleanField(
+        label=gettext_lazy("Granska endast"),
+        help_text=gettext_lazy("Filen kontrolleras men kan inte skickas in."),
+        required=False,
+    )
+
+
+def _upload_of_clinic(request: HttpRequest, upload_pk: int) -> InvoiceFileUpload:
+    # Another clinic's upload is a 404, never a 403 that confirms it exists.
+    return get_object_or_404(
+        InvoiceFileUpload.objects.select_related("uploaded_by", "invoice"), pk=upload_pk, clinic=request.clinic
+    )
+
+
+def _log_shown(request: HttpRequest, faults: list[InvoiceFileFault], shown: str) -> None:
+    pins = {fault.personal_identity_number.strip()[:12] for fault in faults if fault.personal_identity_number.strip()}
+    if pins:
+        access_log_record_many(request=request, personal_identity_numbers=pins, shown=shown)
+
+
+def _when(upload: InvoiceFileUpload) -> str:
+    return timezone.localtime(upload.created_at).strftime("%Y-%m-%d %H:%M")
+
+
+@clinic_view()
+@require_http_methods(["GET", "POST"])
+def invoice_file_upload(request: HttpRequest) -> HttpResponse:
+    form = InvoiceFileForm(request.POST, request.FILES) if request.method == "POST" else InvoiceFileForm()
+    if form.is_bound and form.is_valid():
+        try:
+            started = services.invoice_file_start(
+                actor=request.user,
+                clinic=request.clinic,
+                uploaded=form.cleaned_data["file"],
+                review_only=form.cleaned_data["review_only"],
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            if started.earlier:
+                messages.info(
+                    request,
+                    _("Filen laddades redan upp den %(when)s. Den skickas inte en gång till.")
+                    % {"when": _when(started.upload)},
+                )
+            else:
+                messages.success(request, _("Filen är mottagen och kontrolleras nu."))
+            return redirect("invoice_file_detail", clinic_pk=request.clinic.pk, upload_pk=started.upload.pk)
+    recent = InvoiceFileUpload.objects.filter(clinic=request.clinic).select_related("uploaded_by")[:RECENT_UPLOADS]
+    return render(request, "claims/file_upload.html", {"form": form, "uploads": recent})
+
+
+@clinic_view()
+@require_GET
+@never_cache
+def invoice_file_detail(request: HttpRequest, upload_pk: int) -> HttpResponse:
+    upload = _upload_of_clinic(request, upload_pk)
+    faults = list(upload.faults.all()) if upload.state in (InvoiceFileState.CHECKED, InvoiceFileState.SENT) else []
+    _log_shown(request, faults, "Fakturafil: fellista")
+    printing = request.GET.get("utskrift") == "1"
+    return render(
+        request,
+        "claims/file_print.html" if printing else "claims/file_detail.html",
+        {"upload": upload, "faults": faults, "waiting": upload.is_checking and not upload.is_stalled},
+    )
+
+
+@clinic_view()
+@require_GET
+@never_cache
+def invoice_file_status(request: HttpRequest, upload_pk: int) -> JsonResponse:
+    """For static/js/progress.js: where the check stands, without the claims' personal data."""
+    upload = _upload_of_clinic(request, upload_pk)
+    return JsonResponse(
+        {
+            "state": upload.state,
+            "state_label": str(upload.get_state_display()),
+            "finished": not upload.is_checking or upload.is_stalled,
+            "processed": upload.processed_count,
+            "total": upload.claim_count,
+            "errors": upload.faulty_count,
+        }
+    )
+
+
+def _text(sheet, value: str) -> WriteOnlyCell:
+    # Always text: a reference keeps its leading zeros and a value starting with "=" is no formula.
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.data_type = "s"
+    return cell
+
+
+@clinic_view()
+@require_GET
+def invoice_file_errors_excel(request: HttpRequest, upload_pk: int) -> HttpResponse:
+    """The error list as Excel: Kliniknummer, Räkningsnummer, Personnummer, Felmeddelande."""
+    upload = _upload_of_clinic(request, upload_pk)
+    faults = list(upload.faults.all())
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title=_("Fellista"))
+    for column, width in zip("ABCD", (14, 22, 16, 80), strict=True):
+        sheet.column_dimensions[column].width = width
+    sheet.append([_text(sheet, _("Fellista för %(file)s") % {"file": upload.original_name})])
+    sheet.append([])
+    headings = [_("Kliniknummer"), _("Räkningsnummer"), _("Personnummer"), _("Felmeddelande")]
+    sheet.append([_text(sheet, heading) for heading in headings])
+    for fault in faults:
+        sheet.append(
+            [
+                _text(sheet, fault.clinic_number),
+                _text(sheet, fault.claim_reference),
+                _text(sheet, fault.personal_identity_number),
+                _text(sheet, fault.message),
+            ]
+        )
+    content = io.BytesIO()
+    workbook.save(content)
+    _log_shown(request, faults, "Fakturafil: fellista, export till Excel")
+    response = HttpResponse(content.getvalue(), content_type=XLSX_CONTENT_TYPE)
+    # The file name says whose file, never whose personnummer.
+    response["Content-Disposition"] = f'attachment; filename="fellista-{request.clinic.number}-{upload.pk}.xlsx"'
+    return response
+
+
+@clinic_view()
+@require_POST
+def invoice_file_send(request: HttpRequest, upload_pk: int) -> HttpResponse:
+    upload = _upload_of_clinic(request, upload_pk)
+    already_sent = upload.state == InvoiceFileState.SENT
+    try:
+        invoice = services.invoice_file_send(actor=request.user, upload=upload)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    else:
+        if not already_sent:
+            messages.success(
+                request,
+                _("Räkningarna är skickade som faktura %(reference)s.") % {"reference": invoice.reference},
+            )
+    return redirect("invoice_file_detail", clinic_pk=request.clinic.pk, upload_pk=upload.pk)
+
+
+@clinic_view()
+@require_POST
+def invoice_file_discard(request: HttpRequest, upload_pk: int) -> HttpResponse:
+    upload = _upload_of_clinic(request, upload_pk)
+    services.invoice_file_discard(actor=request.user, upload=upload)
+    return redirect("invoice_file_upload", clinic_pk=request.clinic.pk)

@@ -1,0 +1,369 @@
+"""Invoice files (fakturafiler): the upload, the check in the background, sending the correct claims, discarding.
+
+The upload is checked for size and content and stored with its SHA-256 (`invoice_file_start`); the claims are
+checked by the task in claims.tasks (`invoice_file_check`), in chunks, each chunk's fault rows and progress in
+one transaction. A run starts by deleting the rows of any earlier run, so a run repeated after a crash leaves
+no duplicates. Sending (`invoice_file_send`) stores the correct claims through `claims.services.claim_submit`
+as one invoice, in one transaction: all or none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from clinics.models import Clinic, User
+from portal.audit import audit_record
+
+from .drafts import Fault
+from .invoice_file import MAX_BYTES, InvoiceFileRejected, ParsedClaim, parse_invoice_file
+from .models import Invoice, InvoiceFileFault, InvoiceFileState, InvoiceFileUpload, InvoiceSource
+from .services import ClaimRejected, claim_submit, invoice_reference_used_fault
+
+logger = logging.getLogger(__name__)
+
+# The spec's limit; a region setting can replace it later.
+MAX_FILE_SIZE = MAX_BYTES
+CHUNK_SIZE = 200
+FAILURE_MESSAGE = gettext_lazy("Filen kunde inte kontrolleras, försök igen.")
+# A file is read this far to see whether it looks like XML.
+_SNIFF_BYTES = 4096
+_ORIGINAL_NAME_MAX_LENGTH = InvoiceFileUpload._meta.get_field("original_name").max_length
+
+
+# The upload ------------------------------------------------------------------------------------------------
+
+
+def _sniff_xml(head: bytes) -> bool:
+    """True when the start of a file looks like XML text: no NUL byte, and the first thing is a tag."""
+    if b"\x00" in head:
+        return False
+    text = head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
+    return text.startswith(b"<")
+
+
+def _check_upload(uploaded: UploadedFile) -> str:
+    """The file's SHA-256, or `ValidationError` when it is too large or does not look like XML."""
+    if uploaded.size is not None and uploaded.size > MAX_FILE_SIZE:
+        raise ValidationError(
+            _("Filen är större än %(max)s MB.") % {"max": MAX_FILE_SIZE // (1024 * 1024)}, code="too_large"
+        )
+    if not uploaded.size:
+        raise ValidationError(_("Filen är tom."), code="empty")
+    uploaded.seek(0)
+    if not _sniff_xml(uploaded.read(_SNIFF_BYTES)):
+        raise ValidationError(_("Filen är inte en XML-fil."), code="not_xml")
+    uploaded.seek(0)
+    digest = hashlib.sha256()
+    for chunk in uploaded.chunks():
+        digest.update(chunk)
+    uploaded.seek(0)
+    return digest.hexdigest()
+
+
+def _safe_name(name: str) -> str:
+    name = os.path.basename((name or "").replace("\\", "/")).strip() or "fakturafil.xml"
+    return "".join(char for char in name if char.isprintable())[:_ORIGINAL_NAME_MAX_LENGTH]
+
+
+@dataclass(frozen=True)
+class StartedUpload:
+    """What `invoice_file_start` did: the upload to show, and whether it is an earlier upload of the same file."""
+
+    upload: InvoiceFileUpload
+    earlier: bool
+
+
+def invoice_file_earlier(*, clinic: Clinic, sha256: str, review_only: bool = False) -> InvoiceFileUpload | None:
+    """An earlier upload of the same file that was sent, or is being checked or waits to be sent.
+
+    An earlier check for review only does not keep the same file from being uploaded to be sent.
+    """
+    waiting = [InvoiceFileState.QUEUED, InvoiceFileState.RUNNING, InvoiceFileState.CHECKED]
+    return (
+        InvoiceFileUpload.objects.filter(clinic=clinic, sha256=sha256)
+        .filter(Q(state=InvoiceFileState.SENT) | Q(state__in=waiting, review_only=review_only))
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+def invoice_file_start(
+    *, actor: User, clinic: Clinic, uploaded: UploadedFile, review_only: bool = False
+) -> StartedUpload:
+    """Store an uploaded invoice file and queue its check once the upload commits.
+
+    The same file again, while an earlier upload of it is being checked, waits to be sent or was sent, is
+    not stored a second time: the earlier upload is answered, so the file is never sent twice.
+    """
+    try:
+        sha256 = _check_upload(uploaded)
+    except ValidationError as error:
+        raise ValidationError({"file": error}) from error
+    earlier = invoice_file_earlier(clinic=clinic, sha256=sha256, review_only=review_only)
+    if earlier is not None:
+        return StartedUpload(upload=earlier, earlier=True)
+    with transaction.atomic():
+        upload = _store(actor=actor, clinic=clinic, uploaded=uploaded, sha256=sha256, review_only=review_only)
+    return StartedUpload(upload=upload, earlier=False)
+
+
+def _store(*, actor: User, clinic: Clinic, uploaded: UploadedFile, sha256: str, review_only: bool) -> InvoiceFileUpload:
+    upload = InvoiceFileUpload(
+        clinic=clinic,
+        uploaded_by=actor,
+        original_name=_safe_name(uploaded.name),
+        sha256=sha256,
+        size=uploaded.size or 0,
+        review_only=review_only,
+    )
+    # The stored name is ours, never the uploader's.
+    upload.file.save(f"{sha256[:16]}.xml", uploaded, save=False)
+    upload.save()
+    audit_record(
+        actor=actor,
+        action="claims.invoice_file.uploaded",
+        obj=upload,
+        after={"original_name": upload.original_name, "sha256": sha256, "review_only": review_only},
+        clinic=clinic,
+    )
+    upload_id = upload.pk
+    transaction.on_commit(lambda: _enqueue(upload_id))
+    return upload
+
+
+def _enqueue(upload_id: int) -> None:
+    from kombu.exceptions import OperationalError as BrokerUnavailable
+
+    from .tasks import check_invoice_file
+
+    try:
+        check_invoice_file.delay(upload_id)
+    except BrokerUnavailable:
+        # No task will ever run for it: say so rather than show a bar that never moves.
+        logger.exception("invoice file %s could not be queued", upload_id)
+        invoice_file_fail(upload_id=upload_id)
+
+
+def invoice_file_fail(*, upload_id: int, message: str | None = None) -> None:
+    """Mark an upload still being checked failed, so its page stops waiting; a checked one is left as it is."""
+    InvoiceFileUpload.objects.filter(
+        pk=upload_id, state__in=[InvoiceFileState.QUEUED, InvoiceFileState.RUNNING]
+    ).update(
+        state=InvoiceFileState.FAILED,
+        failure_message=str(message or FAILURE_MESSAGE),
+        finished_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
+
+
+# The check -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _ReadFile:
+    clinic_number: str
+    invoice_reference: str
+    claims: list[ParsedClaim]
+
+
+def _read(upload: InvoiceFileUpload) -> _ReadFile:
+    """Parse the stored file; `InvoiceFileRejected` for a whole-file fault, the header's checks included."""
+    with upload.file.open("rb") as stored:
+        parsed = parse_invoice_file(stored, max_bytes=MAX_FILE_SIZE)
+        # The generator may still reject the whole file further on; then nothing of it is kept.
+        claims = list(parsed.claims)
+    header = parsed.header
+    clinic_number = str(header.clinic_number).strip()
+    invoice_reference = str(header.invoice_reference).strip()
+    if clinic_number != upload.clinic.number:
+        raise InvoiceFileRejected(
+            _("Filen gäller klinik %(file)s, men du laddar upp för klinik %(clinic)s.")
+            % {"file": clinic_number, "clinic": upload.clinic.number},
+            code="other_clinic",
+        )
+    return _ReadFile(clinic_number=clinic_number, invoice_reference=invoice_reference, claims=claims)
+
+
+def _reference_used(upload: InvoiceFileUpload, invoice_reference: str) -> bool:
+    return Invoice.objects.filter(clinic=upload.clinic, reference=invoice_reference).exists()
+
+
+def invoice_file_check(*, upload: InvoiceFileUpload) -> InvoiceFileUpload:
+    """Check every claim of the file and keep one row per fault. Run again it starts from zero; a finished
+    check is left as it is."""
+    from .validation import ValidationContext, claim_validate
+
+    with transaction.atomic():
+        upload = InvoiceFileUpload.objects.select_for_update().select_related("clinic__region").get(pk=upload.pk)
+        if not upload.is_checking:
+            return upload
+        upload.faults.all().delete()
+        upload.state = InvoiceFileState.RUNNING
+        upload.started_at = timezone.now()
+        upload.claim_count = upload.processed_count = upload.faulty_count = 0
+        upload.failure_message = ""
+        upload.save(
+            update_fields=[
+                "state",
+                "started_at",
+                "claim_count",
+                "processed_count",
+                "faulty_count",
+                "failure_message",
+                "updated_at",
+            ]
+        )
+
+    try:
+        read = _read(upload)
+        if _reference_used(upload, read.invoice_reference):
+            raise InvoiceFileRejected(invoice_reference_used_fault().message, code="invoice_reference_used")
+    except InvoiceFileRejected as rejected:
+        _reject(upload, str(rejected.message))
+        return upload
+    upload.invoice_reference = read.invoice_reference
+    upload.claim_count = len(read.claims)
+    upload.save(update_fields=["invoice_reference", "claim_count", "updated_at"])
+
+    context = ValidationContext(clinic=upload.clinic, drafts=[claim.draft for claim in read.claims if claim.draft])
+    for start in range(0, len(read.claims), CHUNK_SIZE):
+        chunk = read.claims[start : start + CHUNK_SIZE]
+        faults = [(claim, _claim_faults(claim, upload, context, claim_validate)) for claim in chunk]
+        _save_chunk(upload, read.clinic_number, faults)
+
+    upload.state = InvoiceFileState.CHECKED
+    upload.finished_at = timezone.now()
+    upload.save(update_fields=["state", "finished_at", "updated_at"])
+    return upload
+
+
+def _claim_faults(claim: ParsedClaim, upload: InvoiceFileUpload, context, claim_validate) -> list[Fault]:
+    faults = list(claim.faults)
+    if claim.draft is not None:
+        faults += claim_validate(clinic=upload.clinic, draft=claim.draft, context=context)
+    return faults
+
+
+@transaction.atomic
+def _save_chunk(upload: InvoiceFileUpload, clinic_number: str, checked: list[tuple[ParsedClaim, list[Fault]]]) -> None:
+    """A chunk's fault rows and the progress, in one transaction: a crash loses both alike."""
+    InvoiceFileFault.objects.bulk_create(
+        InvoiceFileFault(
+            upload=upload,
+            claim_index=claim.index,
+            clinic_number=clinic_number,
+            claim_reference=(claim.reference or "")[:100],
+            personal_identity_number=(claim.personal_identity_number or "")[:40],
+            code=fault.code[:60],
+            message=fault.message,
+        )
+        for claim, faults in checked
+        for fault in faults
+    )
+    upload.processed_count += len(checked)
+    upload.faulty_count += sum(1 for _claim, faults in checked if faults)
+    upload.save(update_fields=["processed_count", "faulty_count", "updated_at"])
+
+
+def _reject(upload: InvoiceFileUpload, message: str) -> None:
+    with transaction.atomic():
+        upload.faults.all().delete()
+        upload.state = InvoiceFileState.REJECTED
+        upload.failure_message = message
+        upload.claim_count = upload.processed_count = upload.faulty_count = 0
+        upload.finished_at = timezone.now()
+        upload.save(
+            update_fields=[
+                "state",
+                "failure_message",
+                "claim_count",
+                "processed_count",
+                "faulty_count",
+                "finished_at",
+                "updated_at",
+            ]
+        )
+
+
+# Sending and discarding ------------------------------------------------------------------------------------
+
+
+def invoice_file_send(*, actor: User, upload: InvoiceFileUpload) -> Invoice:
+    """Send the file's correct claims as one invoice under its Fakturareferens: all of them or none.
+
+    A second send of a sent file does nothing and answers the invoice already made.
+    """
+    from .validation import ValidationContext
+
+    with transaction.atomic():
+        upload = InvoiceFileUpload.objects.select_for_update().select_related("clinic__region").get(pk=upload.pk)
+        if upload.state == InvoiceFileState.SENT:
+            return upload.invoice
+        if upload.review_only:
+            raise ValidationError(_("Filen laddades upp för granskning och kan inte skickas."), code="review_only")
+        if upload.state != InvoiceFileState.CHECKED:
+            raise ValidationError(_("Filen kan inte skickas i sin nuvarande status."), code="state")
+        if upload.correct_count <= 0:
+            raise ValidationError(_("Filen har inga korrekta räkningar att skicka."), code="nothing_to_send")
+        try:
+            read = _read(upload)
+        except InvoiceFileRejected as rejected:
+            raise ValidationError(str(rejected.message), code="rejected") from rejected
+        faulty = set(upload.faults.values_list("claim_index", flat=True))
+        correct = [claim for claim in read.claims if claim.index not in faulty and claim.draft and not claim.faults]
+        context = ValidationContext(clinic=upload.clinic, drafts=[claim.draft for claim in read.claims if claim.draft])
+        invoice = None
+        for claim in correct:
+            try:
+                stored = claim_submit(
+                    actor=actor,
+                    clinic=upload.clinic,
+                    invoice_reference=read.invoice_reference,
+                    draft=claim.draft,
+                    source=InvoiceSource.FILE,
+                    context=context,
+                )
+            except ClaimRejected as rejected:
+                # Something changed since the check (a reference used meanwhile, say): nothing is sent.
+                raise ValidationError(
+                    _("Räkningen %(reference)s kan inte längre skickas: %(faults)s Inget har skickats.")
+                    % {"reference": claim.reference, "faults": " ".join(f.message for f in rejected.faults)},
+                    code="claim_rejected",
+                ) from rejected
+            invoice = stored.invoice
+        upload.state = InvoiceFileState.SENT
+        upload.invoice = invoice
+        upload.sent_at = timezone.now()
+        upload.save(update_fields=["state", "invoice", "sent_at", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="claims.invoice_file.sent",
+            obj=upload,
+            after={"invoice": invoice.pk, "reference": invoice.reference, "claims": len(correct)},
+            clinic=upload.clinic,
+        )
+    return invoice
+
+
+def invoice_file_discard(*, actor: User, upload: InvoiceFileUpload) -> InvoiceFileUpload:
+    """Throw away a checked file's result (Tillbaka till filuppladdningen); a sent file stays sent."""
+    with transaction.atomic():
+        upload = InvoiceFileUpload.objects.select_for_update().get(pk=upload.pk)
+        if upload.state != InvoiceFileState.CHECKED:
+            return upload
+        upload.faults.all().delete()
+        upload.state = InvoiceFileState.DISCARDED
+        upload.save(update_fields=["state", "updated_at"])
+        audit_record(actor=actor, action="claims.invoice_file.discarded", obj=upload, after={}, clinic=upload.clinic)
+    return upload

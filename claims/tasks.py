@@ -1,0 +1,43 @@
+"""Background work for claims: checking uploaded invoice files."""
+
+import logging
+
+from celery import Task, shared_task
+from django.db import OperationalError
+
+logger = logging.getLogger(__name__)
+
+# Seconds before the first retry; doubled for each further one, up to RETRY_MAX_SECONDS.
+RETRY_BASE_SECONDS = 10
+RETRY_MAX_SECONDS = 300
+
+
+class _InvoiceFileTask(Task):
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        # Also after the last retry: the file's page must end, never wait for a worker that has given up.
+        from .invoice_file_services import invoice_file_fail
+
+        upload_id = kwargs.get("upload_id", args[0] if args else None)
+        logger.error("invoice file %s could not be checked: %r", upload_id, exc)
+        try:
+            invoice_file_fail(upload_id=upload_id)
+        except Exception:
+            logger.exception("invoice file %s could not be marked failed", upload_id)
+
+
+@shared_task(bind=True, base=_InvoiceFileTask, acks_late=True, max_retries=3)
+def check_invoice_file(self, upload_id: int) -> None:
+    """Check a stored invoice file. Safe to run twice: each run deletes the fault rows of the one before."""
+    from .invoice_file_services import invoice_file_check
+    from .models import InvoiceFileUpload
+
+    upload = InvoiceFileUpload.objects.filter(pk=upload_id).first()
+    if upload is None:
+        logger.warning("invoice file %s is gone; nothing checked", upload_id)
+        return
+    try:
+        invoice_file_check(upload=upload)
+    except OperationalError as error:
+        # The database went away (a restart, a failover): check the file again from the start, a little later.
+        countdown = min(RETRY_BASE_SECONDS * 2**self.request.retries, RETRY_MAX_SECONDS)
+        raise self.retry(exc=error, countdown=countdown) from error

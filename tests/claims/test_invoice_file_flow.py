@@ -1,0 +1,473 @@
+"""Ladda upp fakturafil: upload, the check in the background, the result with its error list, sending the
+correct claims as one invoice, review only, the same file again, whole-file faults, and a real worker."""
+
+import datetime
+import io
+import uuid
+from unittest import mock
+
+import lxml.html
+import openpyxl
+import pytest
+from celery.contrib.testing.worker import start_worker
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import OperationalError
+from django.urls import reverse
+from django.utils import timezone
+
+from claims import invoice_file_services, tasks
+from claims.models import Claim, Invoice, InvoiceFileFault, InvoiceFileState, InvoiceFileUpload, InvoiceSource
+from portal.celery import app
+from portal.models import AccessLogEntry
+from tests.test_accessibility_markup import assert_accessible_markup
+from tests.waiting import wait_until
+
+FAILED = "Filen kunde inte kontrolleras, försök igen."
+GOOD_PIN = "200001012384"  # has an N certificate (764153) in the demo
+BAD_PIN = "200001012385"  # wrong check digit
+
+
+def _claim(reference: str, pin: str = GOOD_PIN, *, day: datetime.date | None = None) -> str:
+    day = day or timezone.localdate() - datetime.timedelta(days=5)
+    return f"""
+  <Rakning>
+    <Rakningsreferens>{reference}</Rakningsreferens>
+    <Personnummer>{pin}</Personnummer>
+    <Stodform>N</Stodform>
+    <Intygsnummer>764153</Intygsnummer>
+    <Vardmodell>K1</Vardmodell>
+    <Besok datum="{day.isoformat()}">
+      <Patientavgift belopp="200"/>
+      <Atgard kod="101"/>
+    </Besok>
+  </Rakning>"""
+
+
+def invoice_xml(claims: list[str], *, clinic: str = "31", reference: str = "F-7001") -> bytes:
+    return (
+        f"""<?xml version="1.0" encoding="UTF-8"?>
+<Fakturafil xmlns="urn:se:tandvardsstod:fakturafil:1" version="1">
+  <Huvud>
+    <Kliniknummer>{clinic}</Kliniknummer>
+    <Fakturareferens>{reference}</Fakturareferens>
+    <Skapad>2026-01-01T08:00:00</Skapad>
+  </Huvud>{"".join(claims)}
+</Fakturafil>
+"""
+    ).encode()
+
+
+def mixed_file(reference: str = "F-7001") -> bytes:
+    """Three claims: two correct, one with a personnummer whose check digit is wrong."""
+    return invoice_xml([_claim("FIL-1"), _claim("FIL-2", BAD_PIN), _claim("FIL-3")], reference=reference)
+
+
+def _upload_url(world) -> str:
+    return reverse("invoice_file_upload", kwargs={"clinic_pk": world.clinic31.pk})
+
+
+def _url(name: str, upload, clinic=None) -> str:
+    return reverse(name, kwargs={"clinic_pk": (clinic or upload.clinic).pk, "upload_pk": upload.pk})
+
+
+@pytest.fixture
+def biller(client, world):
+    client.force_login(world.biller)
+    return client
+
+
+@pytest.fixture
+def upload_file(biller, world, django_capture_on_commit_callbacks):
+    """Post a file on the upload page; the check runs (eagerly) when the upload commits."""
+
+    def post(content: bytes, *, name: str = "faktura.xml", review_only: bool = False):
+        data = {"file": SimpleUploadedFile(name, content, content_type="text/xml")}
+        if review_only:
+            data["review_only"] = "on"
+        with django_capture_on_commit_callbacks(execute=True):
+            return biller.post(_upload_url(world), data)
+
+    return post
+
+
+def _doc(response):
+    return lxml.html.document_fromstring(response.content)
+
+
+def _fault_rows(doc) -> list[list[str]]:
+    return [
+        [cell.text_content().strip() for cell in row.xpath("td")]
+        for row in doc.xpath("//table[contains(@class, 'file-faults')]/tbody/tr")
+    ]
+
+
+def test_upload_checks_the_file_and_shows_counts_and_the_error_list(biller, world, upload_file):
+    assert_accessible_markup(_doc(biller.get(_upload_url(world))), "upload page")
+
+    response = upload_file(mixed_file(), name="Journal oktober.xml")
+
+    upload = InvoiceFileUpload.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == _url("invoice_file_detail", upload)
+    assert (upload.state, upload.claim_count, upload.processed_count, upload.faulty_count) == ("checked", 3, 3, 1)
+    assert upload.original_name == "Journal oktober.xml"
+    assert upload.invoice_reference == "F-7001"
+    assert len(upload.sha256) == 64
+    # Stored privately under a name of ours, not the uploader's.
+    assert upload.file.name.startswith("invoice-files/") and "Journal" not in upload.file.name
+    page = biller.get(response["Location"])
+    doc = _doc(page)
+    assert_accessible_markup(doc, "result page")
+    text = doc.text_content()
+    assert "Kontrollerad" in text and "Journal oktober.xml" in text
+    assert doc.xpath("//progress[@max='3'][@value='3']")
+    facts = {
+        dt.text_content().strip(): dt.getnext().text_content().strip() for dt in doc.xpath("//dl[@class='facts']/dt")
+    }
+    assert (facts["Räkningar i filen"], facts["Korrekta räkningar"], facts["Räkningar med fel"]) == ("3", "2", "1")
+    headings = [th.text_content().strip() for th in doc.xpath("//table[contains(@class, 'file-faults')]//th")]
+    assert headings == ["Kliniknummer", "Räkningsnummer", "Personnummer", "Felmeddelande"]
+    assert _fault_rows(doc) == [["31", "FIL-2", BAD_PIN, "Personnumret är ogiltigt."]]
+    assert doc.xpath("//button[normalize-space()='Ladda upp']")
+    assert doc.xpath("//button[normalize-space()='Tillbaka till filuppladdningen']")
+    # The personnummer shown is patient data: the view is logged.
+    assert AccessLogEntry.objects.filter(user=world.biller, personal_identity_number=BAD_PIN[:12]).exists()
+    # The list of the clinic's recent files shows it and its state.
+    upload_page = _doc(biller.get(_upload_url(world)))
+    assert "Journal oktober.xml" in upload_page.text_content()
+    # The print layout has the same list.
+    printable = _doc(biller.get(_url("invoice_file_detail", upload) + "?utskrift=1"))
+    assert_accessible_markup(printable, "print page")
+    assert _fault_rows(printable) == [["31", "FIL-2", BAD_PIN, "Personnumret är ogiltigt."]]
+
+
+def test_ladda_upp_sends_the_correct_claims_as_one_invoice_once(biller, world, upload_file):
+    upload_file(mixed_file())
+    upload = InvoiceFileUpload.objects.get()
+
+    response = biller.post(_url("invoice_file_send", upload))
+
+    assert response.status_code == 302
+    invoice = Invoice.objects.get(clinic=world.clinic31, reference="F-7001")
+    assert invoice.source == InvoiceSource.FILE
+    assert sorted(invoice.claims.values_list("reference", flat=True)) == ["FIL-1", "FIL-3"]
+    upload.refresh_from_db()
+    assert (upload.state, upload.invoice) == (InvoiceFileState.SENT, invoice)
+    page = _doc(biller.get(response["Location"]))
+    assert "F-7001" in page.text_content()
+    assert not page.xpath("//button[normalize-space()='Ladda upp']")
+
+    # A second click does nothing.
+    biller.post(_url("invoice_file_send", upload))
+    assert Invoice.objects.filter(clinic=world.clinic31, reference="F-7001").count() == 1
+    assert Claim.objects.filter(clinic=world.clinic31, reference__startswith="FIL-").count() == 2
+
+
+def test_sending_is_all_or_none(biller, world, upload_file):
+    upload_file(mixed_file())
+    upload = InvoiceFileUpload.objects.get()
+    real_submit = invoice_file_services.claim_submit
+    calls = []
+
+    def fail_on_the_second(**kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            from claims.services import ClaimRejected, claim_reference_used_fault
+
+            raise ClaimRejected([claim_reference_used_fault()])
+        return real_submit(**kwargs)
+
+    with mock.patch.object(invoice_file_services, "claim_submit", fail_on_the_second):
+        response = biller.post(_url("invoice_file_send", upload), follow=True)
+
+    assert "Inget har skickats" in response.content.decode()
+    assert not Invoice.objects.filter(clinic=world.clinic31, reference="F-7001").exists()
+    assert not Claim.objects.filter(clinic=world.clinic31, reference__startswith="FIL-").exists()
+    upload.refresh_from_db()
+    assert upload.state == InvoiceFileState.CHECKED
+
+
+def test_tillbaka_discards_the_result(biller, world, upload_file):
+    upload_file(mixed_file())
+    upload = InvoiceFileUpload.objects.get()
+
+    response = biller.post(_url("invoice_file_discard", upload))
+
+    assert response["Location"] == _upload_url(world)
+    upload.refresh_from_db()
+    assert upload.state == InvoiceFileState.DISCARDED
+    assert not upload.faults.exists()
+    biller.post(_url("invoice_file_send", upload))
+    assert not Invoice.objects.filter(clinic=world.clinic31, reference="F-7001").exists()
+
+
+def test_granska_endast_checks_without_the_option_to_send(biller, world, upload_file):
+    upload_file(mixed_file(), review_only=True)
+    upload = InvoiceFileUpload.objects.get()
+    assert upload.review_only and upload.state == InvoiceFileState.CHECKED
+
+    doc = _doc(biller.get(_url("invoice_file_detail", upload)))
+    assert not doc.xpath("//button[normalize-space()='Ladda upp']")
+    assert len(_fault_rows(doc)) == 1
+
+    biller.post(_url("invoice_file_send", upload))
+    assert not Invoice.objects.filter(clinic=world.clinic31, reference="F-7001").exists()
+
+
+def test_the_same_file_again_is_recognised_and_not_sent_twice(biller, world, upload_file):
+    upload_file(mixed_file())
+    first = InvoiceFileUpload.objects.get()
+    biller.post(_url("invoice_file_send", first))
+
+    response = upload_file(mixed_file())
+
+    assert InvoiceFileUpload.objects.count() == 1
+    assert response["Location"] == _url("invoice_file_detail", first)
+    page = biller.get(response["Location"]).content.decode()
+    assert "Filen laddades redan upp den" in page
+    assert Invoice.objects.filter(clinic=world.clinic31, reference="F-7001").count() == 1
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (invoice_xml([_claim("FIL-1")]).replace(b"</Rakning>", b"</Raknin>"), ""),
+        (
+            b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e "x">]><Fakturafil/>',
+            "Filen innehåller otillåtna XML-konstruktioner",
+        ),
+        (invoice_xml([_claim("FIL-1")], clinic="32"), "klinik 32"),
+        (invoice_xml([_claim("FIL-1")]).replace(b"fakturafil:1", b"fakturafil:9"), ""),
+    ],
+    ids=["not-well-formed", "doctype", "other-clinic", "wrong-namespace"],
+)
+def test_a_whole_file_fault_stores_only_the_upload_with_one_message(biller, world, upload_file, content, message):
+    upload_file(content)
+
+    upload = InvoiceFileUpload.objects.get()
+    assert upload.state == InvoiceFileState.REJECTED
+    assert message in upload.failure_message and upload.failure_message
+    assert not InvoiceFileFault.objects.exists()
+    doc = _doc(biller.get(_url("invoice_file_detail", upload)))
+    assert upload.failure_message in " ".join(doc.xpath("//*[@role='alert']//text()"))
+    assert not doc.xpath("//button[normalize-space()='Ladda upp']")
+
+
+def test_an_invoice_reference_used_before_rejects_the_file(biller, world, upload_file):
+    upload_file(mixed_file())
+    biller.post(_url("invoice_file_send", InvoiceFileUpload.objects.get()))
+
+    upload_file(invoice_xml([_claim("FIL-9")]))  # another file, the same Fakturareferens
+
+    upload = InvoiceFileUpload.objects.latest("pk")
+    assert (upload.state, upload.failure_message) == ("rejected", "OCR/Fakturanumret har redan använts.")
+
+
+@pytest.mark.parametrize(
+    "name,content,message",
+    [
+        ("faktura.xml", b"MZ\x90\x00\x03\x00\x00\x00binary", "Filen är inte en XML-fil."),
+        ("faktura.xml", b"Kliniknummer;Personnummer\r\n31;200001012384\r\n", "Filen är inte en XML-fil."),
+    ],
+)
+def test_the_upload_refuses_what_is_no_xml_and_stores_nothing(biller, world, upload_file, name, content, message):
+    response = upload_file(content, name=name)
+
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not InvoiceFileUpload.objects.exists()
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_stored(biller, world, upload_file, monkeypatch):
+    monkeypatch.setattr(invoice_file_services, "MAX_FILE_SIZE", 100)
+
+    response = upload_file(mixed_file())
+
+    assert "Filen är större än" in response.content.decode()
+    assert not InvoiceFileUpload.objects.exists()
+
+
+def test_another_clinics_upload_is_404(client, world, upload_file):
+    upload_file(mixed_file())
+    upload = InvoiceFileUpload.objects.get()
+    client.force_login(world.dalarna_biller)
+    for name in ("invoice_file_detail", "invoice_file_status", "invoice_file_errors_excel"):
+        assert client.get(_url(name, upload, clinic=world.clinic2001)).status_code == 404
+    assert client.post(_url("invoice_file_send", upload, clinic=world.clinic2001)).status_code == 404
+    # Clinic 32 is the biller's too, but the upload is clinic 31's.
+    client.force_login(world.biller)
+    assert client.get(_url("invoice_file_detail", upload, clinic=world.clinic32)).status_code == 404
+
+
+def test_the_error_list_is_saved_to_excel(biller, world, upload_file):
+    upload_file(mixed_file())
+    upload = InvoiceFileUpload.objects.get()
+
+    response = biller.get(_url("invoice_file_errors_excel", upload))
+
+    assert response["Content-Type"].startswith("application/vnd.openxmlformats")
+    assert BAD_PIN not in response["Content-Disposition"]
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+    rows = [[cell for cell in row] for row in sheet.iter_rows(values_only=True)]
+    assert ["Kliniknummer", "Räkningsnummer", "Personnummer", "Felmeddelande"] in rows
+    assert ["31", "FIL-2", BAD_PIN, "Personnumret är ogiltigt."] in rows
+
+
+def test_a_running_check_refreshes_without_script_and_polls_with_it(biller, world):
+    upload = InvoiceFileUpload.objects.create(
+        clinic=world.clinic31, uploaded_by=world.biller, original_name="f.xml", sha256="1" * 64
+    )
+    doc = _doc(biller.get(_url("invoice_file_detail", upload)))
+    assert doc.xpath("//noscript/meta[@http-equiv='refresh']")
+    assert doc.xpath(f"//*[@data-import-status='{_url('invoice_file_status', upload)}']")
+    assert doc.xpath("//script[contains(@src, 'js/progress.js')]")
+    status = biller.get(_url("invoice_file_status", upload)).json()
+    assert (status["finished"], status["processed"], status["total"]) == (False, 0, 0)
+
+
+# Running again and failing ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def queued_upload(world):
+    from django.core.files.base import ContentFile
+
+    upload = InvoiceFileUpload(clinic=world.clinic31, uploaded_by=world.biller, original_name="f.xml", sha256="2" * 64)
+    upload.file.save("test.xml", ContentFile(mixed_file()), save=False)
+    upload.save()
+    return upload
+
+
+def test_a_crashed_check_runs_again_from_the_start_without_duplicate_rows(world, queued_upload, monkeypatch):
+    monkeypatch.setattr(invoice_file_services, "CHUNK_SIZE", 2)
+    real_chunk = invoice_file_services._save_chunk
+    calls = []
+
+    def crash_on_the_second_chunk(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("the worker died")
+        return real_chunk(*args, **kwargs)
+
+    with (
+        mock.patch.object(invoice_file_services, "_save_chunk", crash_on_the_second_chunk),
+        pytest.raises(RuntimeError),
+    ):
+        invoice_file_services.invoice_file_check(upload=queued_upload)
+    queued_upload.refresh_from_db()
+    assert (queued_upload.state, queued_upload.processed_count, queued_upload.faulty_count) == ("running", 2, 1)
+    assert InvoiceFileFault.objects.filter(upload=queued_upload).count() == 1
+
+    tasks.check_invoice_file.delay(queued_upload.pk)  # as the broker delivers it again (acks_late)
+
+    queued_upload.refresh_from_db()
+    assert (queued_upload.state, queued_upload.processed_count, queued_upload.faulty_count) == ("checked", 3, 1)
+    assert InvoiceFileFault.objects.filter(upload=queued_upload).count() == 1
+
+
+@pytest.fixture
+def errors_handled_by_the_task():
+    """Eager tasks that handle their own errors as under a worker (retry, on_failure), not raise them here."""
+    previous = app.conf.task_eager_propagates
+    app.conf.task_eager_propagates = False
+    try:
+        yield
+    finally:
+        app.conf.task_eager_propagates = previous
+
+
+def test_after_the_retry_limit_the_page_says_the_file_could_not_be_checked(
+    biller, world, queued_upload, errors_handled_by_the_task, monkeypatch
+):
+    monkeypatch.setattr(tasks, "RETRY_BASE_SECONDS", 0)
+    with mock.patch.object(
+        invoice_file_services, "invoice_file_check", side_effect=OperationalError("server closed")
+    ) as check:
+        result = tasks.check_invoice_file.delay(queued_upload.pk)
+
+    assert result.failed()
+    assert check.call_count == tasks.check_invoice_file.max_retries + 1 == 4
+    queued_upload.refresh_from_db()
+    assert (queued_upload.state, queued_upload.failure_message) == (InvoiceFileState.FAILED, FAILED)
+    doc = _doc(biller.get(_url("invoice_file_detail", queued_upload)))
+    assert FAILED in " ".join(doc.xpath("//*[@role='alert']//text()"))
+    assert not doc.xpath("//noscript/meta[@http-equiv='refresh']")
+    assert biller.get(_url("invoice_file_status", queued_upload)).json()["finished"] is True
+
+
+def test_an_upload_that_cannot_be_queued_is_failed_not_left_waiting(world, django_capture_on_commit_callbacks):
+    from kombu.exceptions import OperationalError as BrokerUnavailable
+
+    with (
+        mock.patch.object(tasks.check_invoice_file, "delay", side_effect=BrokerUnavailable("no redis")),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        started = invoice_file_services.invoice_file_start(
+            actor=world.biller, clinic=world.clinic31, uploaded=SimpleUploadedFile("f.xml", mixed_file())
+        )
+
+    started.upload.refresh_from_db()
+    assert (started.upload.state, started.upload.failure_message) == (InvoiceFileState.FAILED, FAILED)
+
+
+# Through a real worker -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def celery_worker(settings):
+    """A worker thread consuming from a queue of its own, as in tests/test_worker.py."""
+    queue = f"test-{uuid.uuid4().hex}"
+    previous = app.conf.task_always_eager, app.conf.task_default_queue
+    app.conf.task_always_eager = False
+    app.conf.task_default_queue = queue
+    try:
+        with start_worker(app, queues=[queue], pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
+            yield worker
+    finally:
+        app.conf.task_always_eager, app.conf.task_default_queue = previous
+
+
+def test_the_worker_retries_a_check_that_died_midway_without_duplicate_rows(
+    client, transactional_world, celery_worker, monkeypatch
+):
+    world = transactional_world
+    monkeypatch.setattr(invoice_file_services, "CHUNK_SIZE", 2)
+    monkeypatch.setattr(tasks, "RETRY_BASE_SECONDS", 0)
+    real_chunk = invoice_file_services._save_chunk
+    calls = []
+
+    def lose_the_database_on_the_second_chunk_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real_chunk(*args, **kwargs)
+
+    monkeypatch.setattr(invoice_file_services, "_save_chunk", lose_the_database_on_the_second_chunk_once)
+    client.force_login(world.biller)
+
+    response = client.post(
+        reverse("invoice_file_upload", kwargs={"clinic_pk": world.clinic31.pk}),
+        {"file": SimpleUploadedFile("faktura.xml", mixed_file())},
+    )
+
+    assert response.status_code == 302
+    upload = InvoiceFileUpload.objects.get()
+    finished = InvoiceFileUpload.objects.filter(pk=upload.pk, state__in=["checked", "failed", "rejected"])
+    wait_until(finished.exists, timeout=30, what="the worker to finish the check")
+    upload.refresh_from_db()
+    assert upload.state == InvoiceFileState.CHECKED, upload.failure_message
+    assert len(calls) >= 3  # the first run died on its second chunk; the retry saved both again
+    assert (upload.claim_count, upload.processed_count, upload.faulty_count) == (3, 3, 1)
+    assert InvoiceFileFault.objects.filter(upload=upload).count() == 1
+    assert client.get(_url("invoice_file_status", upload)).json()["finished"] is True
+
+
+def test_a_file_checked_for_review_only_can_then_be_uploaded_to_be_sent(biller, world, upload_file):
+    upload_file(mixed_file(), review_only=True)
+
+    upload_file(mixed_file())
+
+    assert InvoiceFileUpload.objects.count() == 2
+    to_send = InvoiceFileUpload.objects.get(review_only=False)
+    biller.post(_url("invoice_file_send", to_send))
+    assert Invoice.objects.filter(clinic=world.clinic31, reference="F-7001").count() == 1
