@@ -1,0 +1,214 @@
+"""Every message of the spec's table, produced by an invoice file: each for the right Räkningsnummer, and
+then only the correct claims sent. And the spec's example file, with the demo's patients, passes."""
+
+import datetime
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+
+from claims.invoice_file_services import invoice_file_check, invoice_file_send, invoice_file_start
+from claims.models import Claim, InvoiceFileState, InvoiceSource
+from claims.validation import billing_deadline_text
+from eligibility.models import PriorAssessment
+
+EXAMPLE = Path(settings.BASE_DIR) / "fixtures" / "invoice-files" / "example-v1.xml"
+N_PATIENT = "200001012384"  # demo: N certificate 764153 tills vidare in VG
+S_PATIENT = "200001022383"  # demo: no certificate, an approved FHB (S) at clinic 31 for 401 tand 36 and 101
+ENDED_N_PATIENT = "200001012392"  # demo: N certificate 764160 that ended last year
+INVALID_PIN = "200001012385"  # wrong check digit
+
+
+def _day(days_ago: int) -> str:
+    return (timezone.localdate() - datetime.timedelta(days=days_ago)).isoformat()
+
+
+def rakning(
+    reference: str,
+    pin: str = N_PATIENT,
+    *,
+    form: str = "N",
+    certificate: str | None = None,
+    care_model: str | None = None,
+    category: str | None = None,
+    fhb: str | None = None,
+    day: str | None = None,
+    fee: str | None = "200",
+    actions: str = '<Atgard kod="101"/>',
+) -> str:
+    """One Rakning; an N claim takes certificate 764153 and care model K1 unless told otherwise."""
+    if form == "N":
+        certificate = "764153" if certificate is None else certificate
+        care_model = "K1" if care_model is None else care_model
+    optional = "".join(
+        f"<{name}>{value}</{name}>"
+        for name, value in (
+            ("Intygsnummer", certificate),
+            ("Vardmodell", care_model),
+            ("Patientkategori", category),
+            ("Forhandsbedomning", fhb),
+        )
+        if value
+    )
+    fee_element = f'<Patientavgift belopp="{fee}"/>' if fee is not None else ""
+    return f"""
+  <Rakning>
+    <Rakningsreferens>{reference}</Rakningsreferens>
+    <Personnummer>{pin}</Personnummer>
+    <Stodform>{form}</Stodform>
+    {optional}
+    <Besok datum="{day or _day(5)}">{fee_element}{actions}</Besok>
+  </Rakning>"""
+
+
+def fakturafil(claims: list[str], *, reference: str = "MSG-F-1", clinic: str = "31") -> bytes:
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<Fakturafil xmlns="urn:se:tandvardsstod:fakturafil:1" version="1">
+  <Huvud>
+    <Kliniknummer>{clinic}</Kliniknummer>
+    <Fakturareferens>{reference}</Fakturareferens>
+    <Skapad>{timezone.localdate().isoformat()}T08:00:00</Skapad>
+    <Programvara>Testjournal 1.0</Programvara>
+  </Huvud>{"".join(claims)}
+</Fakturafil>
+""".encode()
+
+
+def checked(world, content: bytes):
+    """Store the file through the upload service and run the check as the task does."""
+    started = invoice_file_start(
+        actor=world.biller, clinic=world.clinic31, uploaded=SimpleUploadedFile("fakturafil.xml", content)
+    )
+    assert not started.earlier
+    return invoice_file_check(upload=started.upload)
+
+
+def faults_by_reference(upload) -> dict[str, list[str]]:
+    found = defaultdict(list)
+    for fault in upload.faults.order_by("claim_index", "pk"):
+        found[fault.claim_reference].append(fault.message)
+    return dict(found)
+
+
+@pytest.fixture
+def fhb_number(world) -> str:
+    return PriorAssessment.objects.get(
+        clinic=world.clinic31, patient__personal_identity_number=S_PATIENT, support_form="S"
+    ).number
+
+
+def test_every_message_of_the_table_for_its_claim_and_only_the_correct_claims_are_sent(world, fhb_number):
+    used_before = Claim.objects.filter(clinic=world.clinic31).values_list("reference", flat=True).first()
+    assert used_before
+    future, too_old, recent = _day(-3), _day(240), _day(5)
+    s_claim = {"pin": S_PATIENT, "form": "S", "category": "S3", "fhb": fhb_number}
+    claims = {
+        # Correct: N with a fixed-price code and a jaw; S within its FHB; an entered price and patAvg as the fee.
+        "MSG-OK-1": rakning("MSG-OK-1", actions='<Atgard kod="101"/><Atgard kod="825" kak="UK"/>'),
+        "MSG-OK-2": rakning("MSG-OK-2", **s_claim, actions='<Atgard kod="401" tand="36"/>'),
+        "MSG-OK-3": rakning(
+            "MSG-OK-3",
+            fee=None,
+            actions='<Atgard kod="101"/><Atgard kod="901" pris="350"/><Atgard kod="patAvg" pris="200"/>',
+        ),
+        # Faulty.
+        used_before: rakning(used_before),
+        "MSG-TWICE": rakning("MSG-TWICE") + rakning("MSG-TWICE"),
+        "MSG-PIN": rakning("MSG-PIN", INVALID_PIN),
+        "MSG-NO-CERT": rakning("MSG-NO-CERT", ENDED_N_PATIENT, certificate="764160"),
+        "MSG-FHB-BAD": rakning(
+            "MSG-FHB-BAD", **{**s_claim, "fhb": "FHB-2000-999999"}, actions='<Atgard kod="401" tand="36"/>'
+        ),
+        "MSG-S-NO-FHB": rakning("MSG-S-NO-FHB", **{**s_claim, "fhb": None}, actions='<Atgard kod="401" tand="36"/>'),
+        "MSG-MIXED": rakning(
+            "MSG-MIXED", **s_claim, actions='<Atgard kod="401" tand="36"/><Atgard kod="825" kak="UK"/>'
+        ),
+        "MSG-CODE": rakning("MSG-CODE", actions='<Atgard kod="999"/>'),
+        "MSG-TOOTH": rakning("MSG-TOOTH", actions='<Atgard kod="401"/><Atgard kod="101" tand="11"/>'),
+        "MSG-JAW": rakning("MSG-JAW", actions='<Atgard kod="825"/><Atgard kod="101" kak="UK"/>'),
+        "MSG-PRICE": rakning("MSG-PRICE", actions='<Atgard kod="901"/><Atgard kod="101" pris="950"/>'),
+        "MSG-FUTURE": rakning("MSG-FUTURE", day=future),
+        "MSG-OLD": rakning("MSG-OLD", day=too_old),
+        "MSG-NO-FEE": rakning("MSG-NO-FEE", fee=None),
+        "MSG-NO-MODEL": rakning("MSG-NO-MODEL", care_model=""),
+        "MSG-NO-CATEGORY": rakning(
+            "MSG-NO-CATEGORY", **{**s_claim, "category": None}, actions='<Atgard kod="401" tand="36"/>'
+        ),
+        "MSG-SCHEMA": rakning("MSG-SCHEMA", "20000101238X"),
+    }
+    upload = checked(world, fakturafil(list(claims.values())))
+
+    assert upload.state == InvoiceFileState.CHECKED, upload.failure_message
+    assert upload.claim_count == 21
+    faults = faults_by_reference(upload)
+    used = "Räkningsreferensen har redan använts, använd ett annat"
+    expected = {
+        used_before: [used],
+        "MSG-TWICE": [used, used],  # one for each of the two claims
+        "MSG-PIN": ["Personnumret är ogiltigt."],
+        "MSG-NO-CERT": ["Patienten saknar giltigt intyg för N-tandvård."],
+        "MSG-FHB-BAD": ["Räkningens förhandsbedömningsnummer FHB-2000-999999 är ogiltigt."],
+        "MSG-S-NO-FHB": ["S-tandvård kräver förhandsbedömning."],
+        "MSG-MIXED": ["Förhandsbedömd vård kan inte faktureras i samma räkning som icke-förhandsbedömd vård."],
+        "MSG-CODE": [f"Åtgärdskod 999 finns inte i ersättningslistan för {recent}."],
+        "MSG-TOOTH": ["Åtgärd 401 kräver tand.", "Åtgärd 101 ska inte ha tand."],
+        "MSG-JAW": ["Åtgärd 825 kräver käke (ÖK eller UK).", "Åtgärd 101 ska inte ha käke."],
+        "MSG-PRICE": ["Ange pris för åtgärd 901.", "Åtgärd 101 har fast pris i ersättningslistan; ange inget pris."],
+        "MSG-FUTURE": [f"Besöksdatum {future} ligger i framtiden."],
+        "MSG-OLD": [f"Vård utförd {too_old} är äldre än {billing_deadline_text(world.vg)} och ersätts inte."],
+        "MSG-NO-FEE": [f"Patientavgift saknas för besöket {recent}."],
+        "MSG-NO-MODEL": ["Ange vårdmodell för N-tandvård."],
+        "MSG-NO-CATEGORY": ["Ange patientkategori för S-tandvård."],
+    }
+    for reference, messages in expected.items():
+        for message in messages:
+            assert message in faults.get(reference, []), (reference, message, faults.get(reference))
+        assert faults[reference].count(used) == messages.count(used)
+    assert faults["MSG-TWICE"].count(used) == 2
+    # The schema's complaint names the element.
+    assert any(message.startswith("Elementet Personnummer") for message in faults["MSG-SCHEMA"]), faults["MSG-SCHEMA"]
+    # The correct claims have no fault rows; every faulty claim has at least one.
+    assert not {"MSG-OK-1", "MSG-OK-2", "MSG-OK-3"} & faults.keys()
+    assert faults.keys() == set(expected) | {"MSG-SCHEMA"}
+    assert (upload.faulty_count, upload.correct_count) == (18, 3)
+    # The fault rows carry the clinic and the personnummer as written.
+    pin_row = upload.faults.get(claim_reference="MSG-PIN")
+    assert (pin_row.clinic_number, pin_row.personal_identity_number) == ("31", INVALID_PIN)
+
+    invoice = invoice_file_send(actor=world.biller, upload=upload)
+
+    assert (invoice.clinic, invoice.reference, invoice.source) == (world.clinic31, "MSG-F-1", InvoiceSource.FILE)
+    assert sorted(invoice.claims.values_list("reference", flat=True)) == ["MSG-OK-1", "MSG-OK-2", "MSG-OK-3"]
+    assert not Claim.objects.filter(clinic=world.clinic31, reference__in=set(expected) - {used_before}).exists()
+    assert Claim.objects.filter(clinic=world.clinic31, reference=used_before).count() == 1
+    upload.refresh_from_db()
+    assert (upload.state, upload.invoice) == (InvoiceFileState.SENT, invoice)
+
+
+def test_the_example_file_from_the_spec_passes_with_the_demo_patients(world, fhb_number):
+    today = timezone.localdate()
+    content = EXAMPLE.read_text(encoding="utf-8")
+    for old, new in {
+        "FHB-2025-000117": fhb_number,
+        "2025-10-01T08:15:00": f"{today.isoformat()}T08:15:00",
+        "2025-09-01": _day(10),
+        "2025-09-03": _day(8),
+        "2025-03-01": _day(60),
+        "2026-02-28": (today + datetime.timedelta(days=300)).isoformat(),
+    }.items():
+        assert old in content
+        content = content.replace(old, new)
+
+    upload = checked(world, content.encode())
+
+    assert upload.state == InvoiceFileState.CHECKED, upload.failure_message
+    assert list(upload.faults.values_list("claim_reference", "message")) == []
+    assert (upload.claim_count, upload.faulty_count, upload.correct_count) == (2, 0, 2)
+
+    invoice = invoice_file_send(actor=world.biller, upload=upload)
+
+    assert invoice.reference == "212962"
+    assert sorted(invoice.claims.values_list("reference", flat=True)) == ["980890", "980891"]
