@@ -43,3 +43,9 @@ lock: $(VENV)/.installed
 # Any manage.py command with the embedded services: make manage ARGS="createsuperuser"
 manage: install
 	$(SERVICES) exec -- $(PY) manage.py $(ARGS)
+
+# Invoice file benchmark (issue 5), in its own database tandportal_bench; figures in docs/benchmarks.md.
+# make bench BENCH_ARGS="--sizes 1000,10000,100000"
+.PHONY: bench
+bench: install
+	$(SERVICES) exec -- $(PY) bench/invoice_files.py $(BENCH_ARGS)
