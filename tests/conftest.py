@@ -72,6 +72,27 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture
+def celery_worker(settings):
+    """A real Celery worker (a thread) over the real Redis broker, consuming from a queue of its own so that
+    stale messages in a shared Redis are never ours; tasks are not run eagerly while it runs."""
+    import uuid
+
+    from celery.contrib.testing.worker import start_worker
+
+    from portal.celery import app
+
+    queue = f"test-{uuid.uuid4().hex}"
+    previous = app.conf.task_always_eager, app.conf.task_default_queue
+    app.conf.task_always_eager = False
+    app.conf.task_default_queue = queue
+    try:
+        with start_worker(app, queues=[queue], pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
+            yield worker
+    finally:
+        app.conf.task_always_eager, app.conf.task_default_queue = previous
+
+
+@pytest.fixture
 def world(db) -> World:
     return _world()
 

@@ -3,13 +3,11 @@ correct claims as one invoice, review only, the same file again, whole-file faul
 
 import datetime
 import io
-import uuid
 from unittest import mock
 
 import lxml.html
 import openpyxl
 import pytest
-from celery.contrib.testing.worker import start_worker
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import OperationalError
 from django.urls import reverse
@@ -411,20 +409,6 @@ def test_an_upload_that_cannot_be_queued_is_failed_not_left_waiting(world, djang
 
 
 # Through a real worker -------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def celery_worker(settings):
-    """A worker thread consuming from a queue of its own, as in tests/test_worker.py."""
-    queue = f"test-{uuid.uuid4().hex}"
-    previous = app.conf.task_always_eager, app.conf.task_default_queue
-    app.conf.task_always_eager = False
-    app.conf.task_default_queue = queue
-    try:
-        with start_worker(app, queues=[queue], pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
-            yield worker
-    finally:
-        app.conf.task_always_eager, app.conf.task_default_queue = previous
 
 
 def test_the_worker_retries_a_check_that_died_midway_without_duplicate_rows(

@@ -3,14 +3,12 @@ that may run again without changing anything, the background task, and its pages
 
 import datetime
 import io
-import uuid
 import zipfile
 from unittest import mock
 
 import lxml.html
 import openpyxl
 import pytest
-from celery.contrib.testing.worker import start_worker
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import OperationalError
 from django.urls import reverse
@@ -578,20 +576,6 @@ def test_the_upload_refuses_what_is_no_certificate_file_and_stores_nothing(clien
 
 
 # Through a real worker -------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def celery_worker(settings):
-    """A worker thread consuming from a queue of its own, as in tests/test_worker.py."""
-    queue = f"test-{uuid.uuid4().hex}"
-    previous = app.conf.task_always_eager, app.conf.task_default_queue
-    app.conf.task_always_eager = False
-    app.conf.task_default_queue = queue
-    try:
-        with start_worker(app, queues=[queue], pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
-            yield worker
-    finally:
-        app.conf.task_always_eager, app.conf.task_default_queue = previous
 
 
 def test_an_upload_is_imported_by_the_worker_in_the_background(client, transactional_world, celery_worker):
