@@ -16,28 +16,10 @@ from eligibility.models import (
     PriorAssessmentState,
 )
 from tests.clinics.factories import ClinicFactory, UserFactory
+from tests.testdata import TEST_PERSONNUMMER
 
-# Skatteverket's published test numbers (shared/data/testpersonnummer.txt): never a real person's.
-TEST_PINS = [
-    "200001032382",
-    "200001042399",
-    "200001042381",
-    "200001052398",
-    "200001052380",
-    "200001062389",
-    "200001062397",
-    "200001072388",
-    "200001072396",
-    "200001081975",
-    "200001082395",
-    "200001082387",
-    "200001092394",
-    "200001092386",
-    "200001102391",
-    "200001102383",
-    "200001112390",
-    "200001112382",
-]
+# Test numbers the demo data does not use, from shared/data/testpersonnummer.txt (via tests/testdata.py).
+TEST_PINS = TEST_PERSONNUMMER[8:26]
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 

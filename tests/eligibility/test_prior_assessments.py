@@ -234,7 +234,9 @@ def test_each_service_moves_only_as_the_table_allows(world, state, action):
         assessment.refresh_from_db()
         assert assessment.state == state
         assert assessment.events.count() == events_before
-        assert not AuditEvent.objects.filter(object_id=str(assessment.pk)).exists()
+        assert not AuditEvent.objects.filter(
+            object_type="eligibility.priorassessment", object_id=str(assessment.pk)
+        ).exists()
 
 
 def test_the_table_keeps_decisions_final_and_lets_awaiting_only_answer_or_lapse():

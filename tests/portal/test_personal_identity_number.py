@@ -17,61 +17,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from portal import validators
+from tests.testdata import TEST_PERSONNUMMER
 
 PROPERTY = settings(max_examples=200, deadline=None)
 DAY = datetime.timedelta(days=1)
 TODAY = timezone.localdate()
 EARLIEST = datetime.date(1900, 1, 1)
 
-# Skatteverket's test personnummer (copied from shared/data/testpersonnummer.txt; open data, CC0).
-# 191212121212 is "Tolvan Tolvansson", 100 or older since 12 December 2012.
-TEST_PERSONNUMMER = [
-    "191212121212",
-    "200001012384",
-    "200001011493",
-    "200001012392",
-    "200001018928",
-    "200001022383",
-    "200001022391",
-    "200001032390",
-    "200001032382",
-    "200001042399",
-    "200001042381",
-    "200001052398",
-    "200001052380",
-    "200001062389",
-    "200001062397",
-    "200001072388",
-    "200001072396",
-    "200001081975",
-    "200001082395",
-    "200001082387",
-    "200001092394",
-    "200001092386",
-    "200001102391",
-    "200001102383",
-    "200001112390",
-    "200001112382",
-    "200001122399",
-    "200001122381",
-    "200001121227",
-    "200001132398",
-    "200001132380",
-    "200002012383",
-    "200002012391",
-    "200003017282",
-    "200003015542",
-    "200004031639",
-    "200006111181",
-    "200007021744",
-    "200101020683",
-    "200101171452",
-    "200102150489",
-    "200102202538",
-    "200104016316",
-    "200105205355",
-    "200106259005",
-]
 TOLVAN = "191212121212"
 
 MESSAGES = {
