@@ -18,14 +18,21 @@ from functools import cached_property
 from dateutil.relativedelta import relativedelta
 from django.core.exceptions import ValidationError
 from django.db.models import Q, Sum
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, ExtractYear
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from clinics.models import CareModel, Clinic, DeadlineBasis, PatientCategory, Region, SupportForm
 from eligibility.models import FreeCard, Jaw, PriorAssessment
-from eligibility.selectors import Eligibility, eligibility_for, fee_exemption_reasons
+from eligibility.selectors import (
+    NO_RECORDS,
+    Eligibility,
+    PatientRecords,
+    eligibility_from,
+    fee_exemption_reasons,
+    patient_records_for,
+)
 from portal import validators
 from portal.money import format_kronor
 
@@ -65,32 +72,54 @@ PricedLine = tuple[LineDraft, TariffRow | None, int]
 
 
 class ValidationContext:
-    """What the checks look up for one clinic, read once and reused for every draft validated with it.
+    """What the checks look up for one clinic, read in a few queries and reused for every draft validated with it.
 
-    Give all the drafts up front (an invoice file's claims): their references are then checked in one query,
-    a reference given twice among them is a fault, and the tariff versions covering their visit dates are read
-    at once. A date or reference outside what was prepared is read on first use, so the context is never wrong,
-    only slower. Answers about patients are kept per personnummer and date, so a patient met twice is read once.
+    Give the drafts up front (a chunk of an invoice file's claims), or later with `prepare`: their references,
+    tariff versions, patients (certificates, free cards, prior assessments) and what each patient has used of
+    the free amount are then read at once, not claim by claim. Anything outside what was prepared is read on
+    first use, so the context is never wrong, only slower. `reference_counts` counts every reference of the
+    whole batch (a file read in chunks): one given twice is a fault. Claims found correct add to what their
+    patient has used of the free amount, so two claims of one file cannot together pass it unnoticed.
     """
 
-    def __init__(self, *, clinic: Clinic, drafts: Iterable[ClaimDraft] = ()):
+    def __init__(
+        self, *, clinic: Clinic, drafts: Iterable[ClaimDraft] = (), reference_counts: Counter[str] | None = None
+    ):
         drafts = list(drafts)
         self.clinic = clinic
         self.region: Region = clinic.region
         self._versions: dict[int, tuple[TariffVersion, dict[str, TariffRow]]] = {}
         self._loaded_periods: list[tuple[datetime.date, datetime.date]] = []
+        self._batch_references = (
+            reference_counts if reference_counts is not None else Counter(draft.reference for draft in drafts)
+        )
+        # Added by correct claims of this batch, by (personnummer, year); kept across `prepare`.
+        self._accepted_free_amount: Counter[tuple[str, int]] = Counter()
+        self.prepare(drafts)
+
+    def prepare(self, drafts: Iterable[ClaimDraft]) -> None:
+        """Read what these drafts need; forget the patients and references read for the drafts before them."""
+        drafts = list(drafts)
         self._used_references: set[str] = set()
         self._checked_references: set[str] = set()
-        self._batch_references = Counter(draft.reference for draft in drafts)
+        self._patients: dict[str, PatientRecords] = {}
         self._eligibility: dict[tuple[str, datetime.date], Eligibility] = {}
+        self._free_amount_used: dict[tuple[str, int], int] = {}
         days = [day for draft in drafts for day in _all_dates(draft)]
         if days:
             self._load_versions(min(days), max(days))
         self._load_references({draft.reference for draft in drafts if draft.reference})
+        pins = {pin for draft in drafts if (pin := _valid_pin(draft.personal_identity_number))}
+        if pins and days:
+            self._load_patients(pins, min(days))
+            years = {day.year for day in days}
+            self._load_free_amounts(pins, years)
 
     # Tariff ----------------------------------------------------------------------------------------------
 
     def _load_versions(self, first: datetime.date, last: datetime.date) -> None:
+        if any(loaded_first <= first and last <= loaded_last for loaded_first, loaded_last in self._loaded_periods):
+            return
         versions = (
             TariffVersion.objects.filter(region=self.region, valid_from__lte=last)
             .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=first))
@@ -141,13 +170,42 @@ class ValidationContext:
 
     # Patients --------------------------------------------------------------------------------------------
 
+    def _load_patients(self, pins: set[str], first_day: datetime.date) -> None:
+        records = patient_records_for(personal_identity_numbers=pins, clinic=self.clinic, from_date=first_day)
+        for pin in pins:
+            self._patients[pin] = records.get(pin, NO_RECORDS)
+
     def eligibility(self, personal_identity_number: str, day: datetime.date) -> Eligibility:
         key = (personal_identity_number, day)
         if key not in self._eligibility:
-            self._eligibility[key] = eligibility_for(
-                personal_identity_number=personal_identity_number, clinic=self.clinic, on_date=day
+            if personal_identity_number not in self._patients:
+                self._load_patients({personal_identity_number}, day)
+            self._eligibility[key] = eligibility_from(
+                self._patients[personal_identity_number],
+                personal_identity_number=personal_identity_number,
+                clinic=self.clinic,
+                on_date=day,
             )
         return self._eligibility[key]
+
+    # Free amount -----------------------------------------------------------------------------------------
+
+    def _load_free_amounts(self, pins: set[str], years: set[int]) -> None:
+        used = _free_amounts_used(self.region, pins, years)
+        for pin in pins:
+            for year in years:
+                self._free_amount_used[(pin, year)] = used.get((pin, year), 0)
+
+    def free_amount_used(self, personal_identity_number: str, year: int) -> int:
+        """What the patient's claims have used of the free amount in the year, this batch's correct ones too."""
+        key = (personal_identity_number, year)
+        if key not in self._free_amount_used:
+            self._load_free_amounts({personal_identity_number}, {year})
+        return self._free_amount_used[key] + self._accepted_free_amount[key]
+
+    def free_amount_accept(self, personal_identity_number: str, amounts: dict[int, int]) -> None:
+        for year, amount in amounts.items():
+            self._accepted_free_amount[(personal_identity_number, year)] += amount
 
 
 # Public helpers ------------------------------------------------------------------------------------------
@@ -187,20 +245,29 @@ def free_amount_status(
 
 
 def _free_amount_used(region: Region, personal_identity_number: str, year: int) -> int:
+    return _free_amounts_used(region, {personal_identity_number}, {year}).get((personal_identity_number, year), 0)
+
+
+def _free_amounts_used(region: Region, pins: set[str], years: set[int]) -> dict[tuple[str, int], int]:
+    """Of many patients and years at once, in one query: by (personnummer, year), only those with any."""
+    if region.free_amount_without_prior_assessment is None or not years:
+        return {}
     lines = (
         ClaimLine.objects.filter(
             claim__clinic__region=region,
-            claim__patient__personal_identity_number=personal_identity_number,
+            claim__patient__personal_identity_number__in=pins,
             claim__prior_assessment__isnull=True,
             claim__support_form__in=region.free_amount_support_forms,
-            visit_date__gte=datetime.date(year, 1, 1),
-            visit_date__lte=datetime.date(year, 12, 31),
+            visit_date__gte=datetime.date(min(years), 1, 1),
+            visit_date__lte=datetime.date(max(years), 12, 31),
         )
         .exclude(claim__state__in=NOT_BILLED_STATES)
         .exclude(code=PATIENT_FEE_CODE)
+        .order_by()
+        .values_list("claim__patient__personal_identity_number", ExtractYear("visit_date"))
+        .annotate(billed=Coalesce(Sum("amount"), 0), credited=Coalesce(Sum("credit__amount"), 0))
     )
-    totals = lines.aggregate(billed=Coalesce(Sum("amount"), 0), credited=Coalesce(Sum("credit__amount"), 0))
-    return totals["billed"] - totals["credited"]
+    return {(pin, year): billed - credited for pin, year, billed, credited in lines}
 
 
 def claim_amounts(draft: ClaimDraft, context: ValidationContext) -> tuple[int, int, list[PricedLine]]:
@@ -265,6 +332,8 @@ class _Validation:
         self.draft = draft
         self.today = today
         self.faults: list[Fault] = []
+        # What this claim adds to the patient's free amount, by year, once found to count against it.
+        self.free_amount: dict[int, int] = {}
         self.form = draft.support_form if draft.support_form in SupportForm.values else ""
         self.fhb_number = draft.prior_assessment_number.strip()
         self.rows: list[TariffRow | None] = [context.tariff_row(line.visit_date, line.code) for line in draft.lines]
@@ -290,6 +359,8 @@ class _Validation:
             self.check_prior_assessment(eligibility)
             self.check_fee_missing(pin, eligibility, fees)
             self.check_free_amount(pin)
+            if not self.faults and self.free_amount:
+                self.context.free_amount_accept(pin, self.free_amount)
         return self.faults
 
     # The claim as a whole ----------------------------------------------------------------------------------
@@ -669,8 +740,9 @@ class _Validation:
         for line, row in zip(self.draft.lines, self.rows, strict=True):
             if line.code != PATIENT_FEE_CODE:
                 this_claim[line.visit_date.year] += _line_amount(line, row)
+        self.free_amount = dict(this_claim)
         for year, amount in sorted(this_claim.items()):
-            excess = _free_amount_used(region, pin, year) + amount - allowance
+            excess = self.context.free_amount_used(pin, year) + amount - allowance
             if excess > 0:
                 self.fault(
                     "free_amount_exceeded",
@@ -682,6 +754,13 @@ class _Validation:
 
 def _all_dates(draft: ClaimDraft) -> list[datetime.date]:
     return [line.visit_date for line in draft.lines] + list(draft.patient_fees)
+
+
+def _valid_pin(raw: str) -> str | None:
+    try:
+        return validators.normalize_personal_identity_number(raw)
+    except ValidationError:
+        return None
 
 
 def _form_label(form: str) -> str:

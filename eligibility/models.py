@@ -198,12 +198,6 @@ PRIOR_ASSESSMENT_TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-class PriorAssessmentQuerySet(models.QuerySet):
-    def approved_on(self, day):
-        """Approved (fully or with limitations) and not expired on `day`."""
-        return self.filter(state__in=APPROVED_STATES, valid_until__gte=day)
-
-
 class PriorAssessment(models.Model):
     """Förhandsbedömning (FHB): one clinic asks the region to approve planned care for one patient."""
 
@@ -228,8 +222,6 @@ class PriorAssessment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = PriorAssessmentQuerySet.as_manager()
-
     class Meta:
         verbose_name = _("förhandsbedömning")
         verbose_name_plural = _("förhandsbedömningar")
@@ -252,6 +244,10 @@ class PriorAssessment(models.Model):
     @property
     def is_approved(self) -> bool:
         return self.state in APPROVED_STATES
+
+    def is_approved_on(self, day) -> bool:
+        """Approved (fully or with limitations) and not expired on `day`."""
+        return self.is_approved and self.valid_until is not None and day <= self.valid_until
 
     @property
     def is_open_for_decision(self) -> bool:

@@ -1,11 +1,13 @@
 """The one answer to "which support forms apply for this patient, at this clinic, on this date, and why".
 
-The claim form, the invoice file and the API all call `eligibility_for`; nothing else decides it.
+The claim form, the invoice file and the API all ask `eligibility_from` (through `eligibility_for` for one
+patient, or with `patient_records_for` for many at once); nothing else decides it.
 """
 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.db.models import Prefetch, QuerySet
@@ -14,7 +16,7 @@ from django.utils.translation import gettext as _
 from clinics.models import Clinic, Region, SupportForm
 from portal import validators
 
-from .models import Certificate, FreeCard, Patient, PriorAssessment
+from .models import APPROVED_STATES, Certificate, FreeCard, Patient, PriorAssessment
 
 
 @dataclass(frozen=True)
@@ -74,22 +76,73 @@ def _why_not(certificates: list[Certificate], support_form: str, on_date: dateti
     return _("Patienten saknar intyg för %(form)s.") % {"form": SupportForm(support_form).label}
 
 
-def eligibility_for(*, personal_identity_number: str, clinic: Clinic, on_date: datetime.date) -> Eligibility:
-    """Which support forms apply for the patient at this clinic on this date, and why.
+@dataclass(frozen=True)
+class PatientRecords:
+    """What the eligibility rules read about one patient at one clinic: loaded once, asked for many dates."""
 
-    N and F need a certificate of that kind from the clinic's region, valid on the date. S is always
-    possible but needs an approved prior assessment. The fee exemptions follow the region's rules.
+    patient: Patient | None
+    certificates: list[Certificate] = field(default_factory=list)
+    free_cards: list[FreeCard] = field(default_factory=list)
+    # Approved at the clinic; whether one holds on a date is decided per date.
+    prior_assessments: list[PriorAssessment] = field(default_factory=list)
+
+
+NO_RECORDS = PatientRecords(patient=None)
+
+
+def patient_records_for(
+    *, personal_identity_numbers: Iterable[str], clinic: Clinic, from_date: datetime.date | None = None
+) -> dict[str, PatientRecords]:
+    """The records of many patients in four queries, by personnummer; a patient unknown to us is missing.
+
+    `from_date` leaves out prior assessments that expired before it (an invoice file asks only about its
+    visit dates).
     """
     region = clinic.region
-    patient = (
-        Patient.objects.filter(personal_identity_number=personal_identity_number)
-        .prefetch_related(
+    patients = list(
+        Patient.objects.filter(personal_identity_number__in=set(personal_identity_numbers)).prefetch_related(
             Prefetch("certificates", queryset=Certificate.objects.filter(region=region)),
             Prefetch("free_cards"),
         )
-        .first()
     )
-    certificates = list(patient.certificates.all()) if patient else []
+    assessments = PriorAssessment.objects.filter(
+        clinic=clinic, patient__in=patients, state__in=APPROVED_STATES
+    ).prefetch_related("lines")
+    if from_date is not None:
+        assessments = assessments.filter(valid_until__gte=from_date)
+    by_patient: dict[int, list[PriorAssessment]] = {}
+    for assessment in assessments.order_by("valid_until", "pk"):
+        by_patient.setdefault(assessment.patient_id, []).append(assessment)
+    return {
+        patient.personal_identity_number: PatientRecords(
+            patient=patient,
+            certificates=list(patient.certificates.all()),
+            free_cards=list(patient.free_cards.all()),
+            prior_assessments=by_patient.get(patient.pk, []),
+        )
+        for patient in patients
+    }
+
+
+def eligibility_for(*, personal_identity_number: str, clinic: Clinic, on_date: datetime.date) -> Eligibility:
+    """Which support forms apply for the patient at this clinic on this date, and why (see `eligibility_from`)."""
+    records = patient_records_for(personal_identity_numbers=[personal_identity_number], clinic=clinic)
+    return eligibility_from(
+        records.get(personal_identity_number, NO_RECORDS),
+        personal_identity_number=personal_identity_number,
+        clinic=clinic,
+        on_date=on_date,
+    )
+
+
+def eligibility_from(
+    records: PatientRecords, *, personal_identity_number: str, clinic: Clinic, on_date: datetime.date
+) -> Eligibility:
+    """The rules: N and F need a certificate of that kind from the clinic's region, valid on the date. S is
+    always possible but needs an approved prior assessment. The fee exemptions follow the region's rules.
+    """
+    region = clinic.region
+    certificates = records.certificates
     options = []
     for form in (SupportForm.N, SupportForm.F):
         valid = [c for c in certificates if c.support_form == form and c.is_valid_on(on_date)]
@@ -100,16 +153,7 @@ def eligibility_for(*, personal_identity_number: str, clinic: Clinic, on_date: d
             )
         else:
             options.append(SupportFormOption(form, False, _why_not(certificates, form, on_date)))
-    assessments = (
-        list(
-            PriorAssessment.objects.approved_on(on_date)
-            .filter(clinic=clinic, patient=patient)
-            .prefetch_related("lines")
-            .order_by("valid_until")
-        )
-        if patient
-        else []
-    )
+    assessments = [a for a in records.prior_assessments if a.is_approved_on(on_date)]
     has_certificate = any(o.allowed for o in options)
     if any(a.support_form == SupportForm.S for a in assessments):
         s_reason = _("S-tandvård med godkänd förhandsbedömning")
@@ -118,11 +162,11 @@ def eligibility_for(*, personal_identity_number: str, clinic: Clinic, on_date: d
     else:
         s_reason = _("Patienten saknar intyg: S-tandvård, förhandsbedömning krävs")
     options.append(SupportFormOption(SupportForm.S, True, s_reason, requires_prior_assessment=True))
-    free_card = next((c for c in patient.free_cards.all() if c.is_valid_on(on_date)), None) if patient else None
+    free_card = next((c for c in records.free_cards if c.is_valid_on(on_date)), None)
     return Eligibility(
         personal_identity_number=personal_identity_number,
         on_date=on_date,
-        patient=patient,
+        patient=records.patient,
         options=options,
         free_card=free_card,
         prior_assessments=assessments,

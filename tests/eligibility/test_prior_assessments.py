@@ -303,7 +303,7 @@ def test_approve_no_line_is_denied_without_validity(world):
     assessment.refresh_from_db()
     assert assessment.state == State.DENIED and assessment.get_state_display() == "Avslagen"
     assert assessment.valid_until is None
-    assert not PriorAssessment.objects.approved_on(_today()).filter(pk=assessment.pk).exists()
+    assert not assessment.is_approved_on(_today())
 
 
 def test_validity_follows_the_region_setting_or_the_given_date(world):
@@ -347,11 +347,11 @@ def test_approved_on_excludes_expired_and_undecided(world):
     assessment = _request(world)
     undecided = _request(world)
     _decide(world, assessment, valid_until=_today() + datetime.timedelta(days=3))
+    assessment.refresh_from_db()
     last_day = _today() + datetime.timedelta(days=3)
-    approved = PriorAssessment.objects.approved_on
-    assert approved(last_day).filter(pk=assessment.pk).exists()
-    assert not approved(last_day + datetime.timedelta(days=1)).filter(pk=assessment.pk).exists()
-    assert not approved(_today()).filter(pk=undecided.pk).exists()
+    assert assessment.is_approved_on(last_day)
+    assert not assessment.is_approved_on(last_day + datetime.timedelta(days=1))
+    assert not undecided.is_approved_on(_today())
 
 
 # Information requests and answers ------------------------------------------------------------------------
