@@ -1,10 +1,11 @@
 """Invoice files (fakturafiler): the upload, the check in the background, sending the correct claims, discarding.
 
 The upload is checked for size and content and stored with its SHA-256 (`invoice_file_start`); the claims are
-checked by the task in claims.tasks (`invoice_file_check`), in chunks, each chunk's fault rows and progress in
-one transaction. A run starts by deleting the rows of any earlier run, so a run repeated after a crash leaves
-no duplicates. Sending (`invoice_file_send`) stores the correct claims through `claims.services.claim_submit`
-as one invoice, in one transaction: all or none.
+checked by the task in claims.tasks (`invoice_file_check`): the file is read once for its counts, then again as
+a stream in chunks, each chunk's fault rows and progress saved in one transaction, so memory does not grow with
+the file. A run starts by deleting the rows of any earlier run, so a run repeated after a crash leaves no
+duplicates. Sending (`invoice_file_send`) stores the correct claims a chunk at a time through
+`claims.services.claims_submit` as one invoice, in one transaction: all or none.
 """
 
 from __future__ import annotations
@@ -12,7 +13,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import islice
 
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
@@ -28,13 +33,14 @@ from portal.audit import audit_record
 from .drafts import Fault
 from .invoice_file import MAX_BYTES, InvoiceFileRejected, ParsedClaim, parse_invoice_file
 from .models import Invoice, InvoiceFileFault, InvoiceFileState, InvoiceFileUpload, InvoiceSource
-from .services import ClaimRejected, claim_submit, invoice_reference_used_fault
+from .services import ClaimRejected, claims_submit, invoice_for_claims, invoice_reference_used_fault
 
 logger = logging.getLogger(__name__)
 
 # The spec's limit; a region setting can replace it later.
 MAX_FILE_SIZE = MAX_BYTES
-CHUNK_SIZE = 200
+# Claims checked, saved and sent together: large enough that queries are few, small enough that memory is flat.
+CHUNK_SIZE = 1000
 FAILURE_MESSAGE = gettext_lazy("Filen kunde inte kontrolleras, försök igen.")
 # A file is read this far to see whether it looks like XML.
 _SNIFF_BYTES = 4096
@@ -171,28 +177,51 @@ def invoice_file_fail(*, upload_id: int, message: str | None = None) -> None:
 
 
 @dataclass(frozen=True)
-class _ReadFile:
-    clinic_number: str
+class _Survey:
+    """What a first reading of the whole file tells: its header, how many claims, how often each reference."""
+
     invoice_reference: str
-    claims: list[ParsedClaim]
+    claim_count: int
+    reference_counts: Counter[str]
 
 
-def _read(upload: InvoiceFileUpload) -> _ReadFile:
-    """Parse the stored file; `InvoiceFileRejected` for a whole-file fault, the header's checks included."""
-    with upload.file.open("rb") as stored:
-        parsed = parse_invoice_file(stored, max_bytes=MAX_FILE_SIZE)
-        # The generator may still reject the whole file further on; then nothing of it is kept.
-        claims = list(parsed.claims)
-    header = parsed.header
-    clinic_number = str(header.clinic_number).strip()
-    invoice_reference = str(header.invoice_reference).strip()
+def _open_claims(upload: InvoiceFileUpload, stored, *, drafts: bool = True) -> tuple[str, str, Iterator[ParsedClaim]]:
+    """The file's clinic number, Fakturareferens and claims (a stream); a whole-file fault raises."""
+    parsed = parse_invoice_file(stored, max_bytes=MAX_FILE_SIZE, drafts=drafts)
+    clinic_number = str(parsed.header.clinic_number).strip()
     if clinic_number != upload.clinic.number:
         raise InvoiceFileRejected(
             _("Filen gäller klinik %(file)s, men du laddar upp för klinik %(clinic)s.")
             % {"file": clinic_number, "clinic": upload.clinic.number},
             code="other_clinic",
         )
-    return _ReadFile(clinic_number=clinic_number, invoice_reference=invoice_reference, claims=claims)
+    return clinic_number, str(parsed.header.invoice_reference).strip(), parsed.claims
+
+
+def _survey(upload: InvoiceFileUpload) -> _Survey:
+    """Read the whole file once, keeping only counts, so that a fault of the whole file found at its very end
+    rejects it before anything is stored, and a reference given twice is known at its first use."""
+    with upload.file.open("rb") as stored:
+        _clinic_number, invoice_reference, claims = _open_claims(upload, stored, drafts=False)
+        count = 0
+        references: Counter[str] = Counter()
+        for claim in claims:
+            count += 1
+            references[claim.reference] += 1
+    return _Survey(invoice_reference=invoice_reference, claim_count=count, reference_counts=references)
+
+
+@contextmanager
+def _chunks(upload: InvoiceFileUpload) -> Iterator[tuple[str, Iterator[list[ParsedClaim]]]]:
+    """The file's claims, read again as a stream, CHUNK_SIZE at a time: memory does not grow with the file."""
+    with upload.file.open("rb") as stored:
+        clinic_number, _reference, claims = _open_claims(upload, stored)
+        yield clinic_number, _batched(claims, CHUNK_SIZE)
+
+
+def _batched(items: Iterator[ParsedClaim], size: int) -> Iterator[list[ParsedClaim]]:
+    while chunk := list(islice(items, size)):
+        yield chunk
 
 
 def _reference_used(upload: InvoiceFileUpload, invoice_reference: str) -> bool:
@@ -226,21 +255,22 @@ def invoice_file_check(*, upload: InvoiceFileUpload) -> InvoiceFileUpload:
         )
 
     try:
-        read = _read(upload)
-        if _reference_used(upload, read.invoice_reference):
+        survey = _survey(upload)
+        if _reference_used(upload, survey.invoice_reference):
             raise InvoiceFileRejected(invoice_reference_used_fault().message, code="invoice_reference_used")
     except InvoiceFileRejected as rejected:
         _reject(upload, str(rejected.message))
         return upload
-    upload.invoice_reference = read.invoice_reference
-    upload.claim_count = len(read.claims)
+    upload.invoice_reference = survey.invoice_reference
+    upload.claim_count = survey.claim_count
     upload.save(update_fields=["invoice_reference", "claim_count", "updated_at"])
 
-    context = ValidationContext(clinic=upload.clinic, drafts=[claim.draft for claim in read.claims if claim.draft])
-    for start in range(0, len(read.claims), CHUNK_SIZE):
-        chunk = read.claims[start : start + CHUNK_SIZE]
-        faults = [(claim, _claim_faults(claim, upload, context, claim_validate)) for claim in chunk]
-        _save_chunk(upload, read.clinic_number, faults)
+    context = ValidationContext(clinic=upload.clinic, reference_counts=survey.reference_counts)
+    with _chunks(upload) as (clinic_number, chunks):
+        for chunk in chunks:
+            context.prepare(claim.draft for claim in chunk if claim.draft)
+            faults = [(claim, _claim_faults(claim, upload, context, claim_validate)) for claim in chunk]
+            _save_chunk(upload, clinic_number, faults)
 
     upload.state = InvoiceFileState.CHECKED
     upload.finished_at = timezone.now()
@@ -302,7 +332,8 @@ def _reject(upload: InvoiceFileUpload, message: str) -> None:
 def invoice_file_send(*, actor: User, upload: InvoiceFileUpload) -> Invoice:
     """Send the file's correct claims as one invoice under its Fakturareferens: all of them or none.
 
-    A second send of a sent file does nothing and answers the invoice already made.
+    The claims are validated again (something may have changed since the check) and stored a chunk at a time,
+    in one transaction. A second send of a sent file does nothing and answers the invoice already made.
     """
     from .validation import ValidationContext
 
@@ -317,31 +348,27 @@ def invoice_file_send(*, actor: User, upload: InvoiceFileUpload) -> Invoice:
         if upload.correct_count <= 0:
             raise ValidationError(_("Filen har inga korrekta räkningar att skicka."), code="nothing_to_send")
         try:
-            read = _read(upload)
+            invoice = invoice_for_claims(
+                actor=actor, clinic=upload.clinic, reference=upload.invoice_reference, source=InvoiceSource.FILE
+            )
+            faulty = set(upload.faults.values_list("claim_index", flat=True))
+            # A reference given twice in the file made both claims faulty in the check: none of them is sent.
+            context = ValidationContext(clinic=upload.clinic)
+            sent = 0
+            with _chunks(upload) as (_clinic_number, chunks):
+                for chunk in chunks:
+                    drafts = [c.draft for c in chunk if c.index not in faulty and c.draft and not c.faults]
+                    context.prepare(drafts)
+                    sent += len(claims_submit(actor=actor, invoice=invoice, drafts=drafts, context=context))
         except InvoiceFileRejected as rejected:
             raise ValidationError(str(rejected.message), code="rejected") from rejected
-        faulty = set(upload.faults.values_list("claim_index", flat=True))
-        correct = [claim for claim in read.claims if claim.index not in faulty and claim.draft and not claim.faults]
-        context = ValidationContext(clinic=upload.clinic, drafts=[claim.draft for claim in read.claims if claim.draft])
-        invoice = None
-        for claim in correct:
-            try:
-                stored = claim_submit(
-                    actor=actor,
-                    clinic=upload.clinic,
-                    invoice_reference=read.invoice_reference,
-                    draft=claim.draft,
-                    source=InvoiceSource.FILE,
-                    context=context,
-                )
-            except ClaimRejected as rejected:
-                # Something changed since the check (a reference used meanwhile, say): nothing is sent.
-                raise ValidationError(
-                    _("Räkningen %(reference)s kan inte längre skickas: %(faults)s Inget har skickats.")
-                    % {"reference": claim.reference, "faults": " ".join(f.message for f in rejected.faults)},
-                    code="claim_rejected",
-                ) from rejected
-            invoice = stored.invoice
+        except ClaimRejected as rejected:
+            # Something changed since the check (a reference used meanwhile, say): nothing is sent.
+            raise ValidationError(
+                _("Räkningen %(reference)s kan inte längre skickas: %(faults)s Inget har skickats.")
+                % {"reference": rejected.reference, "faults": " ".join(f.message for f in rejected.faults)},
+                code="claim_rejected",
+            ) from rejected
         upload.state = InvoiceFileState.SENT
         upload.invoice = invoice
         upload.sent_at = timezone.now()
@@ -350,7 +377,7 @@ def invoice_file_send(*, actor: User, upload: InvoiceFileUpload) -> Invoice:
             actor=actor,
             action="claims.invoice_file.sent",
             obj=upload,
-            after={"invoice": invoice.pk, "reference": invoice.reference, "claims": len(correct)},
+            after={"invoice": invoice.pk, "reference": invoice.reference, "claims": sent},
             clinic=upload.clinic,
         )
     return invoice

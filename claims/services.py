@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
@@ -12,7 +13,8 @@ from django.utils.translation import gettext as _
 
 from clinics.models import Clinic, SupportForm, User
 from portal import validators
-from portal.audit import audit_record, snapshot
+from portal.audit import audit_record, audit_record_many, snapshot
+from portal.bulk import copy_insert
 
 from .drafts import ClaimDraft, Fault
 from .models import (
@@ -36,10 +38,14 @@ INVOICE_REFERENCE_MAX_LENGTH = Invoice._meta.get_field("reference").max_length
 
 
 class ClaimRejected(Exception):
-    """A claim was not stored: every fault found, each with its code and the message the user sees."""
+    """A claim was not stored: every fault found, each with its code and the message the user sees.
 
-    def __init__(self, faults: list[Fault]):
+    `reference` names the claim when it was one of many (an invoice file's).
+    """
+
+    def __init__(self, faults: list[Fault], *, reference: str = ""):
         self.faults = list(faults)
+        self.reference = reference
         super().__init__("; ".join(fault.message for fault in self.faults))
 
 
@@ -72,7 +78,6 @@ def claim_submit(
     A claim may join an existing invoice only while the invoice was received today and all its claims are
     still received (under behandling); an invoice number is otherwise used once. Two submits of the same
     claim at once (a double click) store one claim: the database's unique reference refuses the second.
-    Many claims of one clinic (an invoice file) may share one `claims.validation.ValidationContext`.
     """
     # Imported here: the validation reads eligibility, tariffs and claims, and imports from all of them.
     from .validation import ValidationContext, claim_validate
@@ -89,23 +94,47 @@ def claim_submit(
         faults.insert(0, Fault(code="invoice_reference_invalid", message=message, field="invoice_reference"))
     if faults:
         raise ClaimRejected(faults)
+    with _reference_race_refused(clinic):
+        invoice = invoice_for_claims(actor=actor, clinic=clinic, reference=invoice_reference, source=source)
+        return _claims_store(actor=actor, invoice=invoice, drafts=[draft], context=context)[0]
+
+
+def claims_submit(
+    *, actor: User, invoice: Invoice, drafts: list[ClaimDraft], context: ValidationContext
+) -> list[Claim]:
+    """Validate many claims of one clinic (a chunk of an invoice file) and store them under `invoice`, in bulk.
+
+    All of them or none: the first claim with a fault raises ClaimRejected naming it. Call inside the
+    transaction that made the invoice (`invoice_for_claims`), with a context prepared for these drafts.
+    """
+    from .validation import claim_validate
+
+    clinic = invoice.clinic
+    for draft in drafts:
+        faults = claim_validate(clinic=clinic, draft=draft, context=context)
+        if faults:
+            raise ClaimRejected(faults, reference=draft.reference)
+    with _reference_race_refused(clinic):
+        claims = _claims_store(actor=actor, invoice=invoice, drafts=drafts, context=context)
+    # The claims are in the database now, which is where the next chunk reads their free-amount use from.
+    context.free_amount_stored()
+    return claims
+
+
+@contextmanager
+def _reference_race_refused(clinic: Clinic):
+    """A claim reference stored by someone else meanwhile (a double click): refused as used, never a crash."""
     try:
         with transaction.atomic():
-            return _claim_store(
-                actor=actor,
-                clinic=clinic,
-                invoice_reference=invoice_reference,
-                draft=draft,
-                source=source,
-                context=context,
-            )
-    except IntegrityError:
-        if Claim.objects.filter(clinic=clinic, reference=draft.reference).exists():
+            yield
+    except IntegrityError as error:
+        if "claim_reference_unique_for_clinic" in str(error):
             raise ClaimRejected([claim_reference_used_fault()]) from None
         raise
 
 
-def _invoice_for_claim(*, actor: User, clinic: Clinic, reference: str, source: str) -> Invoice:
+def invoice_for_claims(*, actor: User, clinic: Clinic, reference: str, source: str) -> Invoice:
+    """The invoice claims are sent under: made now, or one received today whose claims are all still received."""
     invoice, created = Invoice.objects.get_or_create(
         clinic=clinic, reference=reference, defaults={"source": source, "created_by": actor}
     )
@@ -126,77 +155,93 @@ def _invoice_for_claim(*, actor: User, clinic: Clinic, reference: str, source: s
     return invoice
 
 
-def _claim_store(
-    *, actor: User, clinic: Clinic, invoice_reference: str, draft: ClaimDraft, source: str, context: ValidationContext
-) -> Claim:
-    from eligibility.services import patient_get_or_create
+def _claims_store(
+    *, actor: User, invoice: Invoice, drafts: list[ClaimDraft], context: ValidationContext
+) -> list[Claim]:
+    """Store validated drafts with their lines, events and audit records: a few statements however many."""
+    from eligibility.services import patients_get_or_create
 
     from .validation import claim_amounts
 
-    pin = validators.normalize_personal_identity_number(draft.personal_identity_number)
-    first_visit = draft.visit_dates[0]
-    eligibility = context.eligibility(pin, first_visit)
-    certificate = (
-        eligibility.option(draft.support_form).certificate
-        if draft.support_form in (SupportForm.N, SupportForm.F)
-        else None
-    )
-    fhb_number = draft.prior_assessment_number.strip()
-    prior_assessment = next((a for a in eligibility.prior_assessments if a.number == fhb_number), None)
-    _total, _fee_total, priced = claim_amounts(draft, context)
-
-    invoice = _invoice_for_claim(actor=actor, clinic=clinic, reference=invoice_reference, source=source)
-    free_card = draft.free_card
-    claim = Claim.objects.create(
-        invoice=invoice,
-        clinic=clinic,
-        reference=draft.reference,
-        patient=patient_get_or_create(actor=actor, personal_identity_number=pin),
-        support_form=draft.support_form,
-        certificate=certificate,
-        care_model=context.care_models.get(draft.care_model.strip()),
-        patient_category=context.patient_categories.get(draft.patient_category.strip()),
-        prior_assessment=prior_assessment,
-        free_card_number=free_card.number.strip() if free_card else "",
-        free_card_valid_from=free_card.valid_from if free_card else None,
-        free_card_valid_to=free_card.valid_to if free_card else None,
-        comment=draft.comment,
-        remaining_teeth=draft.remaining_teeth,
-        intact_teeth=draft.intact_teeth,
-        state=ClaimState.RECEIVED,
-        total=0,
-        created_by=actor,
-    )
-    lines = ClaimLine.objects.bulk_create(
-        ClaimLine(
-            claim=claim,
-            position=position,
-            visit_date=line.visit_date,
-            code=line.code,
-            tariff_row=row,
-            tooth="" if line.code == PATIENT_FEE_CODE else line.tooth.strip(),
-            jaw="" if line.code == PATIENT_FEE_CODE else line.jaw.strip(),
-            amount=amount,
-            comment=line.comment,
+    clinic = invoice.clinic
+    pins = [validators.normalize_personal_identity_number(draft.personal_identity_number) for draft in drafts]
+    patients = patients_get_or_create(actor=actor, personal_identity_numbers=pins)
+    claims: list[Claim] = []
+    lines: list[list[ClaimLine]] = []
+    for draft, pin in zip(drafts, pins, strict=True):
+        eligibility = context.eligibility(pin, draft.visit_dates[0])
+        certificate = (
+            eligibility.option(draft.support_form).certificate
+            if draft.support_form in (SupportForm.N, SupportForm.F)
+            else None
         )
-        for position, (line, row, amount) in enumerate(priced, start=1)
+        fhb_number = draft.prior_assessment_number.strip()
+        _total, _fee_total, priced = claim_amounts(draft, context)
+        claim_lines = [
+            ClaimLine(
+                position=position,
+                visit_date=line.visit_date,
+                code=line.code,
+                tariff_row=row,
+                tooth="" if line.code == PATIENT_FEE_CODE else line.tooth.strip(),
+                jaw="" if line.code == PATIENT_FEE_CODE else line.jaw.strip(),
+                amount=amount,
+                comment=line.comment,
+            )
+            for position, (line, row, amount) in enumerate(priced, start=1)
+        ]
+        free_card = draft.free_card
+        claims.append(
+            Claim(
+                invoice=invoice,
+                clinic=clinic,
+                reference=draft.reference,
+                patient=patients[pin],
+                support_form=draft.support_form,
+                certificate=certificate,
+                care_model=context.care_models.get(draft.care_model.strip()),
+                patient_category=context.patient_categories.get(draft.patient_category.strip()),
+                prior_assessment=next((a for a in eligibility.prior_assessments if a.number == fhb_number), None),
+                free_card_number=free_card.number.strip() if free_card else "",
+                free_card_valid_from=free_card.valid_from if free_card else None,
+                free_card_valid_to=free_card.valid_to if free_card else None,
+                comment=draft.comment,
+                remaining_teeth=draft.remaining_teeth,
+                intact_teeth=draft.intact_teeth,
+                state=ClaimState.RECEIVED,
+                # The totals are the sums of the lines stored with it, so that they always agree.
+                total=sum(line.amount for line in claim_lines),
+                patient_fee_total=sum(line.amount for line in claim_lines if line.is_patient_fee),
+                created_by=actor,
+            )
+        )
+        lines.append(claim_lines)
+    Claim.objects.bulk_create(claims)
+    for claim, claim_lines in zip(claims, lines, strict=True):
+        for line in claim_lines:
+            line.claim = claim
+    copy_insert(ClaimLine, (line for claim_lines in lines for line in claim_lines))
+    copy_insert(
+        ClaimEvent,
+        (ClaimEvent(claim=claim, from_state="", to_state=ClaimState.RECEIVED, actor=actor) for claim in claims),
     )
-    # The totals come from the stored lines, so that they always agree with them.
-    claim.total = sum(line.amount for line in lines)
-    claim.patient_fee_total = sum(line.amount for line in lines if line.is_patient_fee)
-    claim.save(update_fields=["total", "patient_fee_total"])
-    ClaimEvent.objects.create(claim=claim, from_state="", to_state=ClaimState.RECEIVED, actor=actor)
-    audit_record(
+    audit_record_many(
         actor=actor,
         action="claims.claim.submitted",
-        obj=claim,
-        after={
-            **snapshot(claim, ["reference", "invoice", "support_form", "total", "patient_fee_total"]),
-            "lines": len(lines),
-        },
+        changes=[
+            (
+                claim,
+                None,
+                {
+                    **snapshot(claim, ["reference", "invoice", "support_form", "total", "patient_fee_total"]),
+                    "lines": len(claim_lines),
+                },
+            )
+            for claim, claim_lines in zip(claims, lines, strict=True)
+        ],
         clinic=clinic,
     )
-    return claim
+    return claims
 
 
 # State changes ----------------------------------------------------------------------------------------------

@@ -90,6 +90,7 @@ class ValidationContext:
         self.region: Region = clinic.region
         self._versions: dict[int, tuple[TariffVersion, dict[str, TariffRow]]] = {}
         self._loaded_periods: list[tuple[datetime.date, datetime.date]] = []
+        self._version_of_day: dict[datetime.date, TariffVersion | None] = {}
         self._batch_references = (
             reference_counts if reference_counts is not None else Counter(draft.reference for draft in drafts)
         )
@@ -132,10 +133,12 @@ class ValidationContext:
 
     def tariff_version(self, day: datetime.date) -> TariffVersion | None:
         """The region's tariff version covering the day; the latest start wins should two overlap."""
-        if not any(first <= day <= last for first, last in self._loaded_periods):
-            self._load_versions(day, day)
-        covering = [version for version, _rows in self._versions.values() if version.covers(day)]
-        return max(covering, key=lambda version: version.valid_from, default=None)
+        if day not in self._version_of_day:
+            if not any(first <= day <= last for first, last in self._loaded_periods):
+                self._load_versions(day, day)
+            covering = [version for version, _rows in self._versions.values() if version.covers(day)]
+            self._version_of_day[day] = max(covering, key=lambda version: version.valid_from, default=None)
+        return self._version_of_day[day]
 
     def tariff_row(self, day: datetime.date, code: str) -> TariffRow | None:
         version = self.tariff_version(day)
@@ -206,6 +209,11 @@ class ValidationContext:
     def free_amount_accept(self, personal_identity_number: str, amounts: dict[int, int]) -> None:
         for year, amount in amounts.items():
             self._accepted_free_amount[(personal_identity_number, year)] += amount
+
+    def free_amount_stored(self) -> None:
+        """The correct claims so far are stored: from now on their use is read from the database, not added."""
+        self._accepted_free_amount.clear()
+        self._free_amount_used.clear()
 
 
 # Public helpers ------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 
 from dateutil.relativedelta import relativedelta
 from django.core.exceptions import ValidationError
@@ -11,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from clinics.models import Clinic, PatientCategory, Region, SupportForm, User
-from portal.audit import audit_record, snapshot
+from portal.audit import audit_record, audit_record_many, snapshot
 
 from .attachments import check_attachment
 from .models import (
@@ -33,10 +34,25 @@ _FREE_CARD_FIELDS = ["number", "valid_from", "valid_to"]
 
 
 def patient_get_or_create(*, actor: User | None, personal_identity_number: str) -> Patient:
-    patient, created = Patient.objects.get_or_create(personal_identity_number=personal_identity_number)
-    if created:
-        audit_record(actor=actor, action="eligibility.patient.created", obj=patient)
-    return patient
+    return patients_get_or_create(actor=actor, personal_identity_numbers=[personal_identity_number])[
+        personal_identity_number
+    ]
+
+
+def patients_get_or_create(*, actor: User | None, personal_identity_numbers: Iterable[str]) -> dict[str, Patient]:
+    """The patients of these (normalised) numbers by number, creating those we do not know; in a transaction."""
+    wanted = set(personal_identity_numbers)
+    patients = {p.personal_identity_number: p for p in Patient.objects.filter(personal_identity_number__in=wanted)}
+    missing = sorted(wanted - patients.keys())
+    if missing:
+        # Another request may create one of them meanwhile; the unique number keeps it to one row.
+        Patient.objects.bulk_create([Patient(personal_identity_number=pin) for pin in missing], ignore_conflicts=True)
+        created = list(Patient.objects.filter(personal_identity_number__in=missing))
+        audit_record_many(
+            actor=actor, action="eligibility.patient.created", changes=[(patient, None, None) for patient in created]
+        )
+        patients.update((patient.personal_identity_number, patient) for patient in created)
+    return patients
 
 
 # Certificates ---------------------------------------------------------------------------------------------

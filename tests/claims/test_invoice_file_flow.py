@@ -161,24 +161,29 @@ def test_ladda_upp_sends_the_correct_claims_as_one_invoice_once(biller, world, u
     assert Claim.objects.filter(clinic=world.clinic31, reference__startswith="FIL-").count() == 2
 
 
-def test_sending_is_all_or_none(biller, world, upload_file):
+def test_sending_is_all_or_none(biller, world, upload_file, monkeypatch):
     upload_file(mixed_file())
     upload = InvoiceFileUpload.objects.get()
-    real_submit = invoice_file_services.claim_submit
+    # One claim a chunk: the first chunk is stored before the second fails.
+    monkeypatch.setattr(invoice_file_services, "CHUNK_SIZE", 1)
+    real_submit = invoice_file_services.claims_submit
     calls = []
 
     def fail_on_the_second(**kwargs):
-        calls.append(1)
+        if kwargs["drafts"]:
+            calls.append(1)
         if len(calls) == 2:
             from claims.services import ClaimRejected, claim_reference_used_fault
 
-            raise ClaimRejected([claim_reference_used_fault()])
+            raise ClaimRejected([claim_reference_used_fault()], reference=kwargs["drafts"][0].reference)
         return real_submit(**kwargs)
 
-    with mock.patch.object(invoice_file_services, "claim_submit", fail_on_the_second):
+    with mock.patch.object(invoice_file_services, "claims_submit", fail_on_the_second):
         response = biller.post(_url("invoice_file_send", upload), follow=True)
 
+    assert "Räkningen FIL-3 kan inte längre skickas" in response.content.decode()
     assert "Inget har skickats" in response.content.decode()
+    assert len(calls) == 2
     assert not Invoice.objects.filter(clinic=world.clinic31, reference="F-7001").exists()
     assert not Claim.objects.filter(clinic=world.clinic31, reference__startswith="FIL-").exists()
     upload.refresh_from_db()
@@ -334,6 +339,55 @@ def queued_upload(world):
     upload.file.save("test.xml", ContentFile(mixed_file()), save=False)
     upload.save()
     return upload
+
+
+def test_a_whole_file_fault_at_the_end_of_a_file_read_in_chunks_stores_no_faults(
+    biller, world, upload_file, monkeypatch
+):
+    monkeypatch.setattr(invoice_file_services, "CHUNK_SIZE", 1)
+    claims = [_claim(f"FIL-{n}", BAD_PIN if n % 2 else GOOD_PIN) for n in range(1, 6)]
+    upload_file(invoice_xml(claims).replace(b"</Fakturafil>", b"<Okand/></Fakturafil>"))
+
+    upload = InvoiceFileUpload.objects.get()
+    assert upload.state == InvoiceFileState.REJECTED
+    assert "Okand" in upload.failure_message
+    assert (upload.processed_count, upload.faulty_count) == (0, 0)
+    assert not InvoiceFileFault.objects.filter(upload=upload).exists()
+
+
+def test_a_reference_given_twice_is_a_fault_of_both_claims_in_different_chunks(biller, world, upload_file, monkeypatch):
+    monkeypatch.setattr(invoice_file_services, "CHUNK_SIZE", 1)
+    upload_file(invoice_xml([_claim("FIL-1"), _claim("FIL-2"), _claim("FIL-1")]))
+
+    upload = InvoiceFileUpload.objects.get()
+    faults = upload.faults.order_by("claim_index")
+    assert [(f.claim_index, f.claim_reference, f.code) for f in faults] == [
+        (1, "FIL-1", "reference_used"),
+        (3, "FIL-1", "reference_used"),
+    ]
+    assert (upload.claim_count, upload.correct_count) == (3, 1)
+
+
+def test_the_check_reads_in_batches_not_claim_by_claim(world, django_capture_on_commit_callbacks):
+    """The queries of a check do not grow with the number of claims (all within one chunk)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_for(count: int, reference: str) -> int:
+        pins = [GOOD_PIN, BAD_PIN, "200001022391", "200001011493"]
+        content = invoice_xml([_claim(f"{reference}-{n}", pins[n % 4]) for n in range(count)], reference=reference)
+        upload = invoice_file_services.invoice_file_start(
+            actor=world.biller,
+            clinic=world.clinic31,
+            uploaded=SimpleUploadedFile("faktura.xml", content, content_type="text/xml"),
+        ).upload
+        with CaptureQueriesContext(connection) as queries:
+            invoice_file_services.invoice_file_check(upload=upload)
+        upload.refresh_from_db()
+        assert upload.processed_count == count
+        return len(queries)
+
+    assert queries_for(40, "Q40") == queries_for(4, "Q4")
 
 
 def test_a_crashed_check_runs_again_from_the_start_without_duplicate_rows(world, queued_upload, monkeypatch):

@@ -743,6 +743,26 @@ def test_free_amount_does_not_apply_with_a_prior_assessment(world, dalarna_histo
     assert validate(world, draft, clinic="clinic2001") == []
 
 
+def test_claims_of_one_batch_add_up_against_the_free_amount(world, dalarna_history):
+    # 730 kr of 2030's free amount are left: each claim of 500 kr fits alone, not both together.
+    first = dalarna_draft(reference="D-1", lines=[LineDraft(VISIT, "901", price=50000)])
+    second = dalarna_draft(reference="D-2", lines=[LineDraft(VISIT, "901", price=50000)])
+    assert validate(world, second, clinic="clinic2001") == []
+
+    context = ValidationContext(clinic=world.clinic2001, drafts=[first, second])
+    assert claim_validate(clinic=world.clinic2001, draft=first, today=TODAY, context=context) == []
+    faults = claim_validate(clinic=world.clinic2001, draft=second, today=TODAY, context=context)
+    assert messages(faults) == ["Fribeloppet på 20\xa0000 kr för 2030 överskrids med 270 kr; förhandsbedömning krävs."]
+
+
+def test_a_faulty_claim_of_the_batch_does_not_use_the_free_amount(world, dalarna_history):
+    faulty = dalarna_draft(reference="D-1", lines=[LineDraft(VISIT, "901", price=50000)], comment="x" * 501)
+    second = dalarna_draft(reference="D-2", lines=[LineDraft(VISIT, "901", price=50000)])
+    context = ValidationContext(clinic=world.clinic2001, drafts=[faulty, second])
+    assert claim_validate(clinic=world.clinic2001, draft=faulty, today=TODAY, context=context) != []
+    assert claim_validate(clinic=world.clinic2001, draft=second, today=TODAY, context=context) == []
+
+
 # Amounts and the shared context ------------------------------------------------------------------------------
 
 
