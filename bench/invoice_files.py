@@ -13,7 +13,8 @@ measures:
 - parse floor: lxml iterparse over the file, nothing else (what reading the file costs at the least);
 - check: the real Celery task `claims.tasks.check_invoice_file`, run in a fresh worker-like process, with
   the process's peak RSS (VmHWM) and every SQL query it makes;
-- send: `invoice_file_send` of the checked upload's correct claims, in another fresh process;
+- send: the real Celery task `claims.tasks.send_invoice_file` (what Ladda upp queues) for the checked upload's
+  correct claims, in another fresh process;
 - insert floor: bulk_create of the same number of Claim and ClaimLine rows (rolled back afterwards).
 
 Targets (issue 5, on a 2-core machine): 10 000 claims checked in under 10 s; worker peak memory under
@@ -324,10 +325,14 @@ def child(action: str, upload_id: int) -> None:
         if action == "check":
             check_invoice_file(upload_id)  # the task itself, run as the worker runs it
         else:
-            from claims.invoice_file_services import invoice_file_send
+            from claims.models import InvoiceFileState
+            from claims.tasks import send_invoice_file
 
-            upload = InvoiceFileUpload.objects.get(pk=upload_id)
-            invoice_file_send(actor=User.objects.get(email=BILLER_EMAIL), upload=upload)
+            # What Ladda upp leaves for the worker (invoice_file_send_start, without the queue).
+            InvoiceFileUpload.objects.filter(pk=upload_id).update(
+                state=InvoiceFileState.SENDING, sent_by=User.objects.get(email=BILLER_EMAIL)
+            )
+            send_invoice_file(upload_id)  # the task itself, run as the worker runs it
         elapsed = time.perf_counter() - started
     upload = InvoiceFileUpload.objects.get(pk=upload_id)
     print(

@@ -91,13 +91,14 @@ def invoice_file_upload(request: HttpRequest) -> HttpResponse:
 @never_cache
 def invoice_file_detail(request: HttpRequest, upload_pk: int) -> HttpResponse:
     upload = _upload_of_clinic(request, upload_pk)
-    faults = list(upload.faults.all()) if upload.state in (InvoiceFileState.CHECKED, InvoiceFileState.SENT) else []
+    shows_faults = upload.state in (InvoiceFileState.CHECKED, InvoiceFileState.SENDING, InvoiceFileState.SENT)
+    faults = list(upload.faults.all()) if shows_faults else []
     _log_shown(request, faults, "Fakturafil: fellista")
     printing = request.GET.get("utskrift") == "1"
     return render(
         request,
         "claims/file_print.html" if printing else "claims/file_detail.html",
-        {"upload": upload, "faults": faults, "waiting": upload.is_checking and not upload.is_stalled},
+        {"upload": upload, "faults": faults, "waiting": upload.is_busy and not upload.is_stalled},
     )
 
 
@@ -111,7 +112,7 @@ def invoice_file_status(request: HttpRequest, upload_pk: int) -> JsonResponse:
         {
             "state": upload.state,
             "state_label": str(upload.get_state_display()),
-            "finished": not upload.is_checking or upload.is_stalled,
+            "finished": not upload.is_busy or upload.is_stalled,
             "processed": upload.processed_count,
             "total": upload.claim_count,
             "errors": upload.faulty_count,
@@ -162,18 +163,11 @@ def invoice_file_errors_excel(request: HttpRequest, upload_pk: int) -> HttpRespo
 @require_POST
 def invoice_file_send(request: HttpRequest, upload_pk: int) -> HttpResponse:
     upload = _upload_of_clinic(request, upload_pk)
-    already_sent = upload.state == InvoiceFileState.SENT
     try:
-        invoice = services.invoice_file_send(actor=request.user, upload=upload)
+        services.invoice_file_send_start(actor=request.user, upload=upload)
     except ValidationError as error:
         for message in error.messages:
             messages.error(request, message)
-    else:
-        if not already_sent:
-            messages.success(
-                request,
-                _("Räkningarna är skickade som faktura %(reference)s.") % {"reference": invoice.reference},
-            )
     return redirect("invoice_file_detail", clinic_pk=request.clinic.pk, upload_pk=upload.pk)
 
 

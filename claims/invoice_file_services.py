@@ -4,8 +4,9 @@ The upload is checked for size and content and stored with its SHA-256 (`invoice
 checked by the task in claims.tasks (`invoice_file_check`): the file is read once for its counts, then again as
 a stream in chunks, each chunk's fault rows and progress saved in one transaction, so memory does not grow with
 the file. A run starts by deleting the rows of any earlier run, so a run repeated after a crash leaves no
-duplicates. Sending (`invoice_file_send`) stores the correct claims a chunk at a time through
-`claims.services.claims_submit` as one invoice, in one transaction: all or none.
+duplicates. Ladda upp (`invoice_file_send_start`) queues the sending, which the task `send_invoice_file` does
+(`invoice_file_send`): the correct claims stored a chunk at a time through `claims.services.claims_submit` as
+one invoice, in one transaction: all or none.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ MAX_FILE_SIZE = MAX_BYTES
 # Claims checked, saved and sent together: large enough that queries are few, small enough that memory is flat.
 CHUNK_SIZE = 1000
 FAILURE_MESSAGE = gettext_lazy("Filen kunde inte kontrolleras, försök igen.")
+SEND_FAILURE_MESSAGE = gettext_lazy("Räkningarna kunde inte skickas. Inget har skickats, försök igen.")
 # A file is read this far to see whether it looks like XML.
 _SNIFF_BYTES = 4096
 _ORIGINAL_NAME_MAX_LENGTH = InvoiceFileUpload._meta.get_field("original_name").max_length
@@ -329,24 +331,67 @@ def _reject(upload: InvoiceFileUpload, message: str) -> None:
 # Sending and discarding ------------------------------------------------------------------------------------
 
 
-def invoice_file_send(*, actor: User, upload: InvoiceFileUpload) -> Invoice:
+def invoice_file_send_start(*, actor: User, upload: InvoiceFileUpload) -> InvoiceFileUpload:
+    """Ladda upp: queue the sending of a checked file's correct claims, once the request commits.
+
+    A second click, while the claims are being sent or after, does nothing.
+    """
+    with transaction.atomic():
+        upload = InvoiceFileUpload.objects.select_for_update().get(pk=upload.pk)
+        if upload.state in (InvoiceFileState.SENDING, InvoiceFileState.SENT):
+            return upload
+        _refuse_unless_sendable(upload)
+        upload.state = InvoiceFileState.SENDING
+        upload.sent_by = actor
+        upload.failure_message = ""
+        upload.save(update_fields=["state", "sent_by", "failure_message", "updated_at"])
+        upload_id = upload.pk
+        transaction.on_commit(lambda: _enqueue_send(upload_id))
+    return upload
+
+
+def _refuse_unless_sendable(upload: InvoiceFileUpload) -> None:
+    if upload.review_only:
+        raise ValidationError(_("Filen laddades upp för granskning och kan inte skickas."), code="review_only")
+    if upload.state not in (InvoiceFileState.CHECKED, InvoiceFileState.SENDING):
+        raise ValidationError(_("Filen kan inte skickas i sin nuvarande status."), code="state")
+    if upload.correct_count <= 0:
+        raise ValidationError(_("Filen har inga korrekta räkningar att skicka."), code="nothing_to_send")
+
+
+def _enqueue_send(upload_id: int) -> None:
+    from kombu.exceptions import OperationalError as BrokerUnavailable
+
+    from .tasks import send_invoice_file
+
+    try:
+        send_invoice_file.delay(upload_id)
+    except BrokerUnavailable:
+        logger.exception("invoice file %s could not be queued for sending", upload_id)
+        invoice_file_send_failed(upload_id=upload_id)
+
+
+def invoice_file_send(*, upload: InvoiceFileUpload) -> Invoice | None:
     """Send the file's correct claims as one invoice under its Fakturareferens: all of them or none.
 
-    The claims are validated again (something may have changed since the check) and stored a chunk at a time,
-    in one transaction. A second send of a sent file does nothing and answers the invoice already made.
+    Run by the task `send_invoice_file` for an upload whose sending was asked for. The claims are validated
+    again (something may have changed since the check) and stored a chunk at a time, in one transaction;
+    `ValidationError` says why nothing was sent. Run twice, the second run answers the invoice already made.
     """
     from .validation import ValidationContext
 
     with transaction.atomic():
-        upload = InvoiceFileUpload.objects.select_for_update().select_related("clinic__region").get(pk=upload.pk)
+        upload = (
+            InvoiceFileUpload.objects.select_for_update(of=("self",))
+            .select_related("clinic__region", "sent_by")
+            .get(pk=upload.pk)
+        )
         if upload.state == InvoiceFileState.SENT:
             return upload.invoice
-        if upload.review_only:
-            raise ValidationError(_("Filen laddades upp för granskning och kan inte skickas."), code="review_only")
-        if upload.state != InvoiceFileState.CHECKED:
-            raise ValidationError(_("Filen kan inte skickas i sin nuvarande status."), code="state")
-        if upload.correct_count <= 0:
-            raise ValidationError(_("Filen har inga korrekta räkningar att skicka."), code="nothing_to_send")
+        if upload.state != InvoiceFileState.SENDING:
+            return None
+        _refuse_unless_sendable(upload)
+        actor = upload.sent_by
         try:
             invoice = invoice_for_claims(
                 actor=actor, clinic=upload.clinic, reference=upload.invoice_reference, source=InvoiceSource.FILE
@@ -364,9 +409,10 @@ def invoice_file_send(*, actor: User, upload: InvoiceFileUpload) -> Invoice:
             raise ValidationError(str(rejected.message), code="rejected") from rejected
         except ClaimRejected as rejected:
             # Something changed since the check (a reference used meanwhile, say): nothing is sent.
+            reference = rejected.reference or upload.invoice_reference
             raise ValidationError(
                 _("Räkningen %(reference)s kan inte längre skickas: %(faults)s Inget har skickats.")
-                % {"reference": rejected.reference, "faults": " ".join(f.message for f in rejected.faults)},
+                % {"reference": reference, "faults": " ".join(f.message for f in rejected.faults)},
                 code="claim_rejected",
             ) from rejected
         upload.state = InvoiceFileState.SENT
@@ -381,6 +427,15 @@ def invoice_file_send(*, actor: User, upload: InvoiceFileUpload) -> Invoice:
             clinic=upload.clinic,
         )
     return invoice
+
+
+def invoice_file_send_failed(*, upload_id: int, message: str | None = None) -> None:
+    """Nothing was sent: the file is back to checked, with the reason on its page, and may be sent again."""
+    InvoiceFileUpload.objects.filter(pk=upload_id, state=InvoiceFileState.SENDING).update(
+        state=InvoiceFileState.CHECKED,
+        failure_message=str(message or SEND_FAILURE_MESSAGE),
+        updated_at=timezone.now(),
+    )
 
 
 def invoice_file_discard(*, actor: User, upload: InvoiceFileUpload) -> InvoiceFileUpload:

@@ -297,6 +297,7 @@ class InvoiceFileState(models.TextChoices):
     QUEUED = "queued", _("Väntar")
     RUNNING = "running", _("Kontrolleras")
     CHECKED = "checked", _("Kontrollerad")
+    SENDING = "sending", _("Skickas")
     REJECTED = "rejected", _("Avvisad")
     SENT = "sent", _("Uppladdad")
     DISCARDED = "discarded", _("Återkallad")
@@ -326,6 +327,10 @@ class InvoiceFileUpload(models.Model):
     faulty_count = models.PositiveIntegerField(_("Räkningar med fel"), default=0)
     failure_message = models.TextField(blank=True)
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # Who pressed Ladda upp: the claims are sent in their name by the task.
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -347,9 +352,14 @@ class InvoiceFileUpload(models.Model):
         return self.state in (InvoiceFileState.QUEUED, InvoiceFileState.RUNNING)
 
     @property
+    def is_busy(self) -> bool:
+        """Being checked or sent in the background: its page waits."""
+        return self.is_checking or self.state == InvoiceFileState.SENDING
+
+    @property
     def is_stalled(self) -> bool:
         # Longer than the broker waits before handing an unacknowledged task to another worker (one hour).
-        return self.is_checking and self.updated_at < timezone.now() - datetime.timedelta(hours=2)
+        return self.is_busy and self.updated_at < timezone.now() - datetime.timedelta(hours=2)
 
     @property
     def correct_count(self) -> int:

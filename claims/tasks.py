@@ -1,4 +1,4 @@
-"""Background work for claims: checking uploaded invoice files."""
+"""Background work for claims: checking uploaded invoice files and sending their correct claims."""
 
 import logging
 
@@ -39,5 +39,39 @@ def check_invoice_file(self, upload_id: int) -> None:
         invoice_file_check(upload=upload)
     except OperationalError as error:
         # The database went away (a restart, a failover): check the file again from the start, a little later.
+        countdown = min(RETRY_BASE_SECONDS * 2**self.request.retries, RETRY_MAX_SECONDS)
+        raise self.retry(exc=error, countdown=countdown) from error
+
+
+class _SendTask(Task):
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        # Also after the last retry: the page must say nothing was sent, never wait for ever.
+        from .invoice_file_services import invoice_file_send_failed
+
+        upload_id = kwargs.get("upload_id", args[0] if args else None)
+        logger.error("invoice file %s could not be sent: %r", upload_id, exc)
+        try:
+            invoice_file_send_failed(upload_id=upload_id)
+        except Exception:
+            logger.exception("invoice file %s could not be marked unsent", upload_id)
+
+
+@shared_task(bind=True, base=_SendTask, acks_late=True, max_retries=3)
+def send_invoice_file(self, upload_id: int) -> None:
+    """Send a checked file's correct claims. Safe to run twice: all in one transaction, and a sent file is left."""
+    from django.core.exceptions import ValidationError
+
+    from .invoice_file_services import invoice_file_send, invoice_file_send_failed
+    from .models import InvoiceFileUpload
+
+    upload = InvoiceFileUpload.objects.filter(pk=upload_id).first()
+    if upload is None:
+        logger.warning("invoice file %s is gone; nothing sent", upload_id)
+        return
+    try:
+        invoice_file_send(upload=upload)
+    except ValidationError as refused:
+        invoice_file_send_failed(upload_id=upload_id, message=" ".join(refused.messages))
+    except OperationalError as error:
         countdown = min(RETRY_BASE_SECONDS * 2**self.request.retries, RETRY_MAX_SECONDS)
         raise self.retry(exc=error, countdown=countdown) from error

@@ -88,6 +88,17 @@ def upload_file(biller, world, django_capture_on_commit_callbacks):
     return post
 
 
+@pytest.fixture
+def press_send(biller, django_capture_on_commit_callbacks):
+    """Press Ladda upp; the sending task runs (eagerly) when the request commits."""
+
+    def post(upload, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return biller.post(_url("invoice_file_send", upload), **kwargs)
+
+    return post
+
+
 def _doc(response):
     return lxml.html.document_fromstring(response.content)
 
@@ -139,11 +150,11 @@ def test_upload_checks_the_file_and_shows_counts_and_the_error_list(biller, worl
     assert _fault_rows(printable) == [["31", "FIL-2", BAD_PIN, "Personnumret är ogiltigt."]]
 
 
-def test_ladda_upp_sends_the_correct_claims_as_one_invoice_once(biller, world, upload_file):
+def test_ladda_upp_sends_the_correct_claims_as_one_invoice_once(press_send, biller, world, upload_file):
     upload_file(mixed_file())
     upload = InvoiceFileUpload.objects.get()
 
-    response = biller.post(_url("invoice_file_send", upload))
+    response = press_send(upload)
 
     assert response.status_code == 302
     invoice = Invoice.objects.get(clinic=world.clinic31, reference="F-7001")
@@ -156,12 +167,12 @@ def test_ladda_upp_sends_the_correct_claims_as_one_invoice_once(biller, world, u
     assert not page.xpath("//button[normalize-space()='Ladda upp']")
 
     # A second click does nothing.
-    biller.post(_url("invoice_file_send", upload))
+    press_send(upload)
     assert Invoice.objects.filter(clinic=world.clinic31, reference="F-7001").count() == 1
     assert Claim.objects.filter(clinic=world.clinic31, reference__startswith="FIL-").count() == 2
 
 
-def test_sending_is_all_or_none(biller, world, upload_file, monkeypatch):
+def test_sending_is_all_or_none(press_send, biller, world, upload_file, monkeypatch):
     upload_file(mixed_file())
     upload = InvoiceFileUpload.objects.get()
     # One claim a chunk: the first chunk is stored before the second fails.
@@ -179,7 +190,8 @@ def test_sending_is_all_or_none(biller, world, upload_file, monkeypatch):
         return real_submit(**kwargs)
 
     with mock.patch.object(invoice_file_services, "claims_submit", fail_on_the_second):
-        response = biller.post(_url("invoice_file_send", upload), follow=True)
+        press_send(upload)
+    response = biller.get(_url("invoice_file_detail", upload))
 
     assert "Räkningen FIL-3 kan inte längre skickas" in response.content.decode()
     assert "Inget har skickats" in response.content.decode()
@@ -190,7 +202,7 @@ def test_sending_is_all_or_none(biller, world, upload_file, monkeypatch):
     assert upload.state == InvoiceFileState.CHECKED
 
 
-def test_tillbaka_discards_the_result(biller, world, upload_file):
+def test_tillbaka_discards_the_result(press_send, biller, world, upload_file):
     upload_file(mixed_file())
     upload = InvoiceFileUpload.objects.get()
 
@@ -200,11 +212,11 @@ def test_tillbaka_discards_the_result(biller, world, upload_file):
     upload.refresh_from_db()
     assert upload.state == InvoiceFileState.DISCARDED
     assert not upload.faults.exists()
-    biller.post(_url("invoice_file_send", upload))
+    press_send(upload)
     assert not Invoice.objects.filter(clinic=world.clinic31, reference="F-7001").exists()
 
 
-def test_granska_endast_checks_without_the_option_to_send(biller, world, upload_file):
+def test_granska_endast_checks_without_the_option_to_send(press_send, biller, world, upload_file):
     upload_file(mixed_file(), review_only=True)
     upload = InvoiceFileUpload.objects.get()
     assert upload.review_only and upload.state == InvoiceFileState.CHECKED
@@ -213,14 +225,14 @@ def test_granska_endast_checks_without_the_option_to_send(biller, world, upload_
     assert not doc.xpath("//button[normalize-space()='Ladda upp']")
     assert len(_fault_rows(doc)) == 1
 
-    biller.post(_url("invoice_file_send", upload))
+    press_send(upload)
     assert not Invoice.objects.filter(clinic=world.clinic31, reference="F-7001").exists()
 
 
-def test_the_same_file_again_is_recognised_and_not_sent_twice(biller, world, upload_file):
+def test_the_same_file_again_is_recognised_and_not_sent_twice(press_send, biller, world, upload_file):
     upload_file(mixed_file())
     first = InvoiceFileUpload.objects.get()
-    biller.post(_url("invoice_file_send", first))
+    press_send(first)
 
     response = upload_file(mixed_file())
 
@@ -256,9 +268,9 @@ def test_a_whole_file_fault_stores_only_the_upload_with_one_message(biller, worl
     assert not doc.xpath("//button[normalize-space()='Ladda upp']")
 
 
-def test_an_invoice_reference_used_before_rejects_the_file(biller, world, upload_file):
+def test_an_invoice_reference_used_before_rejects_the_file(press_send, biller, world, upload_file):
     upload_file(mixed_file())
-    biller.post(_url("invoice_file_send", InvoiceFileUpload.objects.get()))
+    press_send(InvoiceFileUpload.objects.get())
 
     upload_file(invoice_xml([_claim("FIL-9")]))  # another file, the same Fakturareferens
 
@@ -500,12 +512,70 @@ def test_the_worker_retries_a_check_that_died_midway_without_duplicate_rows(
     assert client.get(_url("invoice_file_status", upload)).json()["finished"] is True
 
 
-def test_a_file_checked_for_review_only_can_then_be_uploaded_to_be_sent(biller, world, upload_file):
+def test_a_file_checked_for_review_only_can_then_be_uploaded_to_be_sent(press_send, biller, world, upload_file):
     upload_file(mixed_file(), review_only=True)
 
     upload_file(mixed_file())
 
     assert InvoiceFileUpload.objects.count() == 2
     to_send = InvoiceFileUpload.objects.get(review_only=False)
-    biller.post(_url("invoice_file_send", to_send))
+    press_send(to_send)
     assert Invoice.objects.filter(clinic=world.clinic31, reference="F-7001").count() == 1
+
+
+# Sending in the background ---------------------------------------------------------------------------------
+
+SEND_FAILED = "Räkningarna kunde inte skickas. Inget har skickats, försök igen."
+
+
+def test_ladda_upp_queues_the_sending_once_and_the_page_waits_for_it(
+    biller, world, upload_file, django_capture_on_commit_callbacks
+):
+    upload_file(mixed_file())
+    upload = InvoiceFileUpload.objects.get()
+
+    with django_capture_on_commit_callbacks() as first:
+        biller.post(_url("invoice_file_send", upload))
+    with django_capture_on_commit_callbacks() as second:
+        biller.post(_url("invoice_file_send", upload))
+
+    assert (len(first), len(second)) == (1, 0)  # a second click queues nothing
+    upload.refresh_from_db()
+    assert upload.state == InvoiceFileState.SENDING and upload.sent_by == world.biller
+    doc = _doc(biller.get(_url("invoice_file_detail", upload)))
+    assert "skickas som faktura F-7001" in " ".join(doc.xpath("//*[@role='status']//text()"))
+    assert doc.xpath("//noscript/meta[@http-equiv='refresh']")
+    assert not doc.xpath("//button[normalize-space()='Ladda upp']")
+    assert biller.get(_url("invoice_file_status", upload)).json()["finished"] is False
+    assert not Invoice.objects.filter(clinic=world.clinic31, reference="F-7001").exists()
+
+    first[0]()  # the worker runs the task
+
+    upload.refresh_from_db()
+    assert upload.state == InvoiceFileState.SENT
+    assert upload.invoice.claims.count() == 2
+    assert biller.get(_url("invoice_file_status", upload)).json()["finished"] is True
+
+
+def test_a_sending_that_fails_after_the_retries_sends_nothing_and_says_so(
+    biller, world, upload_file, errors_handled_by_the_task, monkeypatch, django_capture_on_commit_callbacks
+):
+    upload_file(mixed_file())
+    upload = InvoiceFileUpload.objects.get()
+    monkeypatch.setattr(tasks, "RETRY_BASE_SECONDS", 0)
+
+    with (
+        mock.patch.object(
+            invoice_file_services, "claims_submit", side_effect=OperationalError("server closed")
+        ) as submit,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        biller.post(_url("invoice_file_send", upload))
+
+    assert submit.call_count == tasks.send_invoice_file.max_retries + 1
+    upload.refresh_from_db()
+    assert (upload.state, upload.failure_message) == (InvoiceFileState.CHECKED, SEND_FAILED)
+    assert not Invoice.objects.filter(clinic=world.clinic31, reference="F-7001").exists()
+    doc = _doc(biller.get(_url("invoice_file_detail", upload)))
+    assert SEND_FAILED in " ".join(doc.xpath("//*[@role='alert']//text()"))
+    assert doc.xpath("//button[normalize-space()='Ladda upp']")  # it may be sent again

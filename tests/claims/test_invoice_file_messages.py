@@ -10,7 +10,12 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from claims.invoice_file_services import invoice_file_check, invoice_file_send, invoice_file_start
+from claims.invoice_file_services import (
+    invoice_file_check,
+    invoice_file_send,
+    invoice_file_send_start,
+    invoice_file_start,
+)
 from claims.models import Claim, InvoiceFileState, InvoiceSource
 from claims.validation import billing_deadline_text
 from eligibility.models import PriorAssessment
@@ -20,6 +25,12 @@ N_PATIENT = "200001012384"  # demo: N certificate 764153 tills vidare in VG
 S_PATIENT = "200001022383"  # demo: no certificate, an approved FHB (S) at clinic 31 for 401 tand 36 and 101
 ENDED_N_PATIENT = "200001012392"  # demo: N certificate 764160 that ended last year
 INVALID_PIN = "200001012385"  # wrong check digit
+
+
+def sent(world, upload):
+    """Ladda upp, then the sending as its task does it."""
+    invoice_file_send_start(actor=world.biller, upload=upload)
+    return invoice_file_send(upload=upload)
 
 
 def _day(days_ago: int) -> str:
@@ -178,7 +189,7 @@ def test_every_message_of_the_table_for_its_claim_and_only_the_correct_claims_ar
     pin_row = upload.faults.get(claim_reference="MSG-PIN")
     assert (pin_row.clinic_number, pin_row.personal_identity_number) == ("31", INVALID_PIN)
 
-    invoice = invoice_file_send(actor=world.biller, upload=upload)
+    invoice = sent(world, upload)
 
     assert (invoice.clinic, invoice.reference, invoice.source) == (world.clinic31, "MSG-F-1", InvoiceSource.FILE)
     assert sorted(invoice.claims.values_list("reference", flat=True)) == ["MSG-OK-1", "MSG-OK-2", "MSG-OK-3"]
@@ -208,7 +219,7 @@ def test_the_example_file_from_the_spec_passes_with_the_demo_patients(world, fhb
     assert list(upload.faults.values_list("claim_reference", "message")) == []
     assert (upload.claim_count, upload.faulty_count, upload.correct_count) == (2, 0, 2)
 
-    invoice = invoice_file_send(actor=world.biller, upload=upload)
+    invoice = sent(world, upload)
 
     assert invoice.reference == "212962"
     assert sorted(invoice.claims.values_list("reference", flat=True)) == ["980890", "980891"]
