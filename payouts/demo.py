@@ -27,10 +27,12 @@ COORDINATOR = "samordnare.vg@demo.test"
 BILLER = "fakturerare@demo.test"
 PATIENT = "200001012384"  # N1 tills vidare in Västra Götaland
 PAYOUT_DAYS_AGO = 8  # the payout date is the last bank day on or before this many days ago
+# The invoices came in more than 30 days ago, outside Era fakturor's default period, so that the default lists
+# stay as claims.demo makes them (tests count them): Utbetalda shows them with a period from 6 weeks back.
+# Clinic number, invoice key, days before today it came in, claims.
 CLINICS = (
-    # clinic number, invoice key, claims
-    ("31", "7", (DemoClaim("DEMO-P1", "", ("101", "121"), 20), DemoClaim("DEMO-P2", "", ("301",), 21))),
-    ("32", "7", (DemoClaim("DEMO-P3", "", ("103",), 22),)),
+    ("31", "7", 40, (DemoClaim("DEMO-P1", "", ("101", "121"), 45), DemoClaim("DEMO-P2", "", ("301",), 46))),
+    ("32", "7", 35, (DemoClaim("DEMO-P3", "", ("103",), 38),)),
 )
 
 
@@ -52,13 +54,13 @@ def demo_payouts_load(counts: Counter) -> None:
     payout_date = demo_payout_date(today)
     biller = User.objects.get(email=BILLER)
     coordinator = User.objects.get(email=COORDINATOR)
-    received_at = timezone.make_aware(
-        datetime.datetime.combine(payout_date - datetime.timedelta(days=3), datetime.time(9))
-    )
-    for number, key, items in CLINICS:
-        clinic = Clinic.objects.get(region=region, number=number)
-        if not _tariff_covers(clinic, today - datetime.timedelta(days=30), today):
-            return
+    clinics = {number: Clinic.objects.get(region=region, number=number) for number, *_rest in CLINICS}
+    if not all(_tariff_covers(clinic, today - datetime.timedelta(days=60), today) for clinic in clinics.values()):
+        return
+    for number, key, days_ago, items in CLINICS:
+        clinic = clinics[number]
+        sent_on = today - datetime.timedelta(days=days_ago)
+        received_at = timezone.make_aware(datetime.datetime.combine(sent_on, datetime.time(9)))
         demo = DemoClinic(
             region=REGION,
             number=number,
