@@ -29,10 +29,13 @@ def send_payout_notice(payment_id: int) -> bool:
 
 
 @shared_task(acks_late=True)
-def mark_payouts_paid() -> int:
-    """Daily: claims of runs whose payout date has passed (in bank days) become Utbetald."""
+def mark_payouts_paid(today: str | None = None) -> int:
+    """Daily: claims of runs whose payout date has passed (in bank days) become Utbetald. `today` (ISO date)
+    is for tests and for catching up by hand; the beat schedule gives none."""
+    import datetime
+
     from .services import payout_runs_mark_paid
 
-    count = payout_runs_mark_paid()
+    count = payout_runs_mark_paid(today=datetime.date.fromisoformat(today) if today else None)
     logger.info("marked %s claims paid", count)
     return count
