@@ -511,6 +511,10 @@ def claim_credit(*, actor: User, claim: Claim, line_ids: list[int] | None = None
         },
         clinic=claim.clinic_id,
     )
+    # A plusgiro clinic owes the amount back to the region (payouts.Repayment); a bankgiro clinic's is set off.
+    from payouts.services import credit_settle
+
+    credit_settle(credit=credit, actor=actor)
     if completes:
         _move(claim, ClaimState.CREDITED, actor, "claims.claim.credited", reason=credit.reference)
     else:

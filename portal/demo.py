@@ -84,6 +84,7 @@ def demo_load(path: Path = DEMO_FILE) -> Counter:
             )
     _load_patients(data.get("patients", []), regions, clinics, counts)
     _load_tariffs(regions, counts)
+    _load_payouts(counts)
     _load_invoices(counts)
     return counts
 
@@ -212,3 +213,10 @@ def _load_invoices(counts: Counter) -> None:
     from claims.demo import demo_invoices_load
 
     demo_invoices_load(counts)
+
+
+def _load_payouts(counts: Counter) -> None:
+    """A paid payout run in the past for Västra Götaland; before the invoices, which it must not take."""
+    from payouts.demo import demo_payouts_load
+
+    demo_payouts_load(counts)

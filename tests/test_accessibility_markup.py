@@ -79,6 +79,15 @@ PAGES = [
         "fakturerare@demo.test",
         lambda w: f"/klinik/{w.clinic31.pk}/ersattningslista/{_tariff_2026(w).pk}/andringar/?visa=andringar",
     ),
+    ("payout_run_list", "samordnare.vg@demo.test", lambda w: "/region/vg/utbetalningar/"),
+    ("payout_run_new", "samordnare.vg@demo.test", lambda w: "/region/vg/utbetalningar/ny/"),
+    ("payout_run_detail", "samordnare.vg@demo.test", lambda w: f"/region/vg/utbetalningar/{_vg_run(w).pk}/"),
+    ("repayment_list", "samordnare.vg@demo.test", lambda w: "/region/vg/aterbetalningar/"),
+    (
+        "repayment_receive",
+        "samordnare.vg@demo.test",
+        lambda w: f"/region/vg/aterbetalningar/{_vg_repayment(w).pk}/mottagen/",
+    ),
     ("invoice_file_upload", "fakturerare@demo.test", lambda w: f"/klinik/{w.clinic31.pk}/fakturafil/"),
     (
         "invoice_file_detail",
@@ -130,6 +139,21 @@ def _checked_invoice_file(world: World) -> InvoiceFileUpload:
         message="Personnumret är ogiltigt.",
     )
     return upload
+
+
+def _vg_run(world: World):
+    from payouts.models import PayoutRun
+
+    return PayoutRun.objects.filter(region=world.vg).order_by("pk").first()
+
+
+def _vg_repayment(world: World):
+    """Clinic 32 (plusgiro) credits the demo's paid claim: a repayment the region waits for."""
+    from claims.services import claim_credit
+    from payouts.models import Repayment
+
+    paid = Claim.objects.filter(clinic=world.clinic32, state="paid").first()
+    return Repayment.objects.get(credit_invoice=claim_credit(actor=world.biller, claim=paid))
 
 
 def _tariff_2026(world: World) -> TariffVersion:

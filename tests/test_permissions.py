@@ -11,8 +11,9 @@ from dataclasses import dataclass
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from claims.models import InvoiceFileUpload, TariffVersion
+from claims.models import CreditInvoice, InvoiceFileUpload, TariffVersion
 from eligibility.models import Certificate, CertificateImport, PriorAssessment
+from payouts.models import PayoutRun, Repayment
 from portal.access import Access
 from portal.models import ServiceWindow
 
@@ -123,6 +124,9 @@ def _kwargs_for(world: World, route: str) -> dict:
                 clinic=world.clinic31, uploaded_by=world.biller, original_name="faktura.xml", sha256="0" * 64
             ).pk
         ),
+        "run_pk": lambda: _vg_run(world).pk,
+        "payment_pk": lambda: _vg_run(world).payments.order_by("pk").first().pk,
+        "repayment_pk": lambda: _vg_repayment(world).pk,
         "uidb64": lambda: "MQ",
         "token": lambda: "set-password",
     }
@@ -135,6 +139,24 @@ def _kwargs_for(world: World, route: str) -> dict:
 def _vg_assessment(world: World) -> PriorAssessment:
     """The demo's approved prior assessment at clinic 31."""
     return PriorAssessment.objects.get(clinic=world.clinic31, patient__personal_identity_number="200001022383")
+
+
+def _vg_run(world: World) -> PayoutRun:
+    """The demo's paid payout run in Västra Götaland."""
+    return PayoutRun.objects.filter(region=world.vg).order_by("pk").first()
+
+
+def _vg_repayment(world: World) -> Repayment:
+    """A repayment owed by clinic 32 (plusgiro) in Västra Götaland."""
+    invoice = InvoiceFactory(clinic=world.clinic32, created_by=world.biller)
+    credit = CreditInvoice.objects.create(
+        clinic=world.clinic32,
+        invoice=invoice,
+        reference=f"{invoice.reference}_Kredit",
+        total=100,
+        created_by=world.biller,
+    )
+    return Repayment.objects.create(region=world.vg, clinic=world.clinic32, credit_invoice=credit, amount=100)
 
 
 def _outcome(response) -> object:

@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "clinics",
     "eligibility",
     "claims",
+    "payouts",
 ]
 
 MIDDLEWARE = [
@@ -149,6 +150,11 @@ CELERY_BEAT_SCHEDULE = {
     "prior-assessments-write-off": {
         "task": "eligibility.tasks.write_off_overdue_prior_assessments",
         "schedule": crontab(hour=2, minute=15),
+    },
+    # Claims of payout runs whose payout date has passed (in bank days) become Utbetald; safe to run twice.
+    "payouts-mark-paid": {
+        "task": "payouts.tasks.mark_payouts_paid",
+        "schedule": crontab(hour=6, minute=5),
     },
 }
 

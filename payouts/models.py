@@ -1,0 +1,204 @@
+"""Payout runs (utbetalningskörningar): what the region pays each clinic on a payout date, and what it gets back.
+
+A run for a region and a payout date collects the claims ready for payout, approves them for that date and
+pays each clinic one amount: its invoices (each with its Vår referens) less the pending credits set off
+against them. Plusgiro clinics' credits are not set off but owed back to the region (Repayment).
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from claims.models import Claim, CreditInvoice, Invoice
+from clinics.models import Clinic, PaymentMethod, Region
+
+
+class PayoutRunState(models.TextChoices):
+    PLANNED = "planned", _("Godkänd för utbetalning")
+    PAID = "paid", _("Utbetald")
+
+
+class PayoutRun(models.Model):
+    """One utbetalningskörning: one per region and payout date (the database refuses a second)."""
+
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="payout_runs")
+    payout_date = models.DateField(_("Utbetalningsdatum"))
+    state = models.CharField(_("Status"), max_length=10, choices=PayoutRunState.choices, default=PayoutRunState.PLANNED)
+    claim_count = models.PositiveIntegerField(_("Räkningar"), default=0)
+    gross_total = models.BigIntegerField(_("Fakturerat (öre)"), default=0)
+    set_off_total = models.BigIntegerField(_("Kvittat (öre)"), default=0)
+    net_total = models.BigIntegerField(_("Att betala ut (öre)"), default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("utbetalningskörning")
+        verbose_name_plural = _("utbetalningskörningar")
+        ordering = ["region", "-payout_date"]
+        constraints = [
+            models.UniqueConstraint(fields=["region", "payout_date"], name="payout_run_one_per_region_and_date"),
+            models.CheckConstraint(
+                condition=Q(net_total=models.F("gross_total") - models.F("set_off_total")),
+                name="payout_run_net_is_gross_less_set_off",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.region} {self.payout_date.isoformat()}"
+
+    @property
+    def message_id(self) -> str:
+        """The payment file's MsgId: unique for the region's files, and the same however often it is built."""
+        return f"TP-{self.region.code}-{self.payout_date:%Y%m%d}-{self.pk}"[:35]
+
+
+class PayoutPayment(models.Model):
+    """What one clinic is paid in a run: one transaction of the payment file, one utbetalningsbesked.
+
+    The account is copied from the clinic when the run is made, so that the file and the notice always
+    show where the money went, whatever the clinic changes later.
+    """
+
+    run = models.ForeignKey(PayoutRun, on_delete=models.PROTECT, related_name="payments")
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="payout_payments")
+    payment_method = models.CharField(_("Betalningssätt"), max_length=10, choices=PaymentMethod.choices)
+    account_number = models.CharField(_("Bankgiro-/plusgironummer"), max_length=8)
+    gross = models.BigIntegerField(_("Fakturerat (öre)"))
+    set_off = models.BigIntegerField(_("Kvittat (öre)"), default=0)
+    net = models.BigIntegerField(_("Att betala ut (öre)"))
+    notice_sent_at = models.DateTimeField(_("Utbetalningsbesked skickat"), null=True, blank=True)
+    notice_sent_to = models.EmailField(blank=True)
+
+    class Meta:
+        verbose_name = _("utbetalning till klinik")
+        verbose_name_plural = _("utbetalningar till kliniker")
+        ordering = ["run", "clinic__number"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "clinic"], name="payout_payment_one_per_clinic"),
+            models.CheckConstraint(
+                condition=Q(set_off__gte=0) & Q(set_off__lte=models.F("gross")), name="payout_set_off_within_gross"
+            ),
+            models.CheckConstraint(condition=Q(net=models.F("gross") - models.F("set_off")), name="payout_net"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run}: {self.clinic}"
+
+    @property
+    def end_to_end_id(self) -> str:
+        return f"TP{self.run_id}-{self.clinic.number}"[:35]
+
+    @property
+    def account_display(self) -> str:
+        from portal import validators
+
+        if self.payment_method == PaymentMethod.BANKGIRO:
+            return f"BG {validators.format_bankgiro(self.account_number)}"
+        return f"PG {validators.format_plusgiro(self.account_number)}"
+
+
+class PayoutInvoice(models.Model):
+    """An invoice paid in a run, with its Vår referens (unique and sequential in the region)."""
+
+    payment = models.ForeignKey(PayoutPayment, on_delete=models.PROTECT, related_name="invoices")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payouts")
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="+")
+    our_reference = models.CharField(_("Vår referens"), max_length=20)
+    amount = models.BigIntegerField(_("Belopp (öre)"))
+
+    class Meta:
+        verbose_name = _("utbetald faktura")
+        verbose_name_plural = _("utbetalda fakturor")
+        ordering = ["payment", "our_reference"]
+        constraints = [
+            models.UniqueConstraint(fields=["payment", "invoice"], name="payout_invoice_once_per_payment"),
+            models.UniqueConstraint(fields=["region", "our_reference"], name="payout_our_reference_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice} ({self.our_reference})"
+
+
+class PayoutClaim(models.Model):
+    """A claim paid in a run. A claim is paid once: the database refuses a second run for it."""
+
+    payout_invoice = models.ForeignKey(PayoutInvoice, on_delete=models.PROTECT, related_name="claims")
+    claim = models.OneToOneField(Claim, on_delete=models.PROTECT, related_name="payout")
+    amount = models.BigIntegerField(_("Belopp (öre)"))
+
+    class Meta:
+        verbose_name = _("utbetald räkning")
+        verbose_name_plural = _("utbetalda räkningar")
+
+    def __str__(self) -> str:
+        return str(self.claim)
+
+
+class SetOff(models.Model):
+    """Part or all of a bankgiro clinic's credit invoice deducted from a payout (kvittning)."""
+
+    payment = models.ForeignKey(PayoutPayment, on_delete=models.PROTECT, related_name="set_offs")
+    credit_invoice = models.ForeignKey(CreditInvoice, on_delete=models.PROTECT, related_name="set_offs")
+    amount = models.BigIntegerField(_("Kvittat (öre)"))
+
+    class Meta:
+        verbose_name = _("kvittning")
+        verbose_name_plural = _("kvittningar")
+        ordering = ["payment", "credit_invoice__created_at", "credit_invoice_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["payment", "credit_invoice"], name="set_off_once_per_payment"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="set_off_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.credit_invoice}: {self.amount}"
+
+
+class Repayment(models.Model):
+    """A plusgiro clinic's credit, owed back to the region's bankgiro quoting the credited invoice's Vår referens.
+
+    The coordinator marks it received (date, who) when the money is on the region's account.
+    """
+
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="repayments")
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="repayments")
+    credit_invoice = models.OneToOneField(CreditInvoice, on_delete=models.PROTECT, related_name="repayment")
+    amount = models.BigIntegerField(_("Belopp (öre)"))
+    our_reference = models.CharField(_("Vår referens"), max_length=20, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    received_on = models.DateField(_("Mottagen"), null=True, blank=True)
+    received_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    received_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("återbetalning")
+        verbose_name_plural = _("återbetalningar")
+        ordering = ["region", "received_on", "-created_at", "-id"]
+        indexes = [models.Index(fields=["region", "received_on"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="repayment_not_negative"),
+            models.CheckConstraint(
+                condition=Q(received_on__isnull=True) | Q(received_by__isnull=False), name="repayment_received_by_whom"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.credit_invoice} ({self.our_reference})"
+
+
+class OurReferenceCounter(models.Model):
+    """The last Vår referens given in a region; locked for update while a run numbers its invoices."""
+
+    region = models.OneToOneField(Region, on_delete=models.PROTECT, related_name="+")
+    last_value = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("löpnummer för Vår referens")
+        verbose_name_plural = _("löpnummer för Vår referens")
+
+    def __str__(self) -> str:
+        return f"{self.region}: {self.last_value}"

@@ -1,0 +1,76 @@
+"""Reads for payouts: a region's runs and repayments, one run in detail, and the next run for the dashboard."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.db.models import Count, Prefetch, QuerySet
+from django.utils import timezone
+
+from clinics.models import Region
+
+from .models import PayoutClaim, PayoutInvoice, PayoutPayment, PayoutRun, PayoutRunState, Repayment, SetOff
+
+
+def region_runs(*, region: Region) -> QuerySet[PayoutRun]:
+    """The region's runs, latest payout date first."""
+    return (
+        PayoutRun.objects.filter(region=region)
+        .select_related("created_by")
+        .annotate(payment_count=Count("payments"))
+        .order_by("-payout_date", "-pk")
+    )
+
+
+def region_run(*, region: Region, run_pk: int) -> PayoutRun | None:
+    """One of the region's runs with its payments, invoices, claims and set-offs (None for another region's)."""
+    claims = PayoutClaim.objects.select_related("claim").order_by("claim__reference")
+    invoices = (
+        PayoutInvoice.objects.select_related("invoice")
+        .prefetch_related(Prefetch("claims", queryset=claims))
+        .order_by("our_reference")
+    )
+    set_offs = SetOff.objects.select_related("credit_invoice__invoice")
+    payments = (
+        PayoutPayment.objects.select_related("clinic")
+        .prefetch_related(Prefetch("invoices", queryset=invoices), Prefetch("set_offs", queryset=set_offs))
+        .order_by("clinic__number", "pk")
+    )
+    return (
+        PayoutRun.objects.filter(region=region, pk=run_pk)
+        .select_related("region", "created_by")
+        .prefetch_related(Prefetch("payments", queryset=payments))
+        .first()
+    )
+
+
+def region_payment(*, region: Region, run_pk: int, payment_pk: int) -> PayoutPayment | None:
+    return (
+        PayoutPayment.objects.filter(run__region=region, run_id=run_pk, pk=payment_pk)
+        .select_related("clinic", "run__region")
+        .first()
+    )
+
+
+def next_payout_run(*, region: Region, today: datetime.date | None = None) -> PayoutRun | None:
+    """The region's next planned run: the earliest not yet paid whose payout date is today or later."""
+    today = today or timezone.localdate()
+    return (
+        PayoutRun.objects.filter(region=region, state=PayoutRunState.PLANNED, payout_date__gte=today)
+        .order_by("payout_date", "pk")
+        .first()
+    )
+
+
+def region_repayments(*, region: Region, received: bool | None = None) -> QuerySet[Repayment]:
+    """The repayments plusgiro clinics owe the region (received=False), have paid (True), or all (None)."""
+    repayments = Repayment.objects.filter(region=region).select_related(
+        "clinic", "credit_invoice__invoice", "received_by"
+    )
+    if received is not None:
+        repayments = repayments.filter(received_on__isnull=not received)
+    return (
+        repayments.order_by("received_on", "created_at", "pk")
+        if received is False
+        else repayments.order_by("-received_on", "-created_at", "-pk")
+    )

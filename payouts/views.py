@@ -1,0 +1,212 @@
+"""Utbetalningar and återbetalningar for the region's coordinators: runs, the bank's file, notices, repayments.
+
+No page here shows a personnummer (claims are listed by räkningsreferens), so none writes the access log.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods
+
+from eligibility.forms import DATE_WIDGET
+from portal import validators
+from portal.access import region_view
+from portal.forms import add_service_errors
+from portal.money import format_kronor
+
+from . import bankdays, notices, selectors, services
+from .models import Repayment
+from .payment_file import payment_file_build, payment_file_name
+
+
+class PayoutRunForm(forms.Form):
+    payout_date = forms.DateField(
+        label=gettext_lazy("Utbetalningsdatum"),
+        widget=DATE_WIDGET,
+        help_text=gettext_lazy("En bankdag: inte lördag, söndag, helgdag, midsommarafton, julafton eller nyårsafton."),
+        error_messages={
+            "required": gettext_lazy("Ange utbetalningsdatum."),
+            "invalid": gettext_lazy("Ange ett datum som ÅÅÅÅ-MM-DD."),
+        },
+    )
+
+
+class RepaymentReceivedForm(forms.Form):
+    received_on = forms.DateField(
+        label=gettext_lazy("Mottagen den"),
+        widget=DATE_WIDGET,
+        error_messages={
+            "required": gettext_lazy("Ange vilken dag beloppet kom in."),
+            "invalid": gettext_lazy("Ange ett datum som ÅÅÅÅ-MM-DD."),
+        },
+    )
+
+
+def _run_or_404(request: HttpRequest, run_pk: int):
+    run = selectors.region_run(region=request.region, run_pk=run_pk)
+    if run is None:
+        raise Http404
+    return run
+
+
+# Runs -------------------------------------------------------------------------------------------------------
+
+
+@region_view()
+@require_GET
+def payout_run_list(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "payouts/run_list.html",
+        {
+            "runs": selectors.region_runs(region=request.region),
+            "next_run": selectors.next_payout_run(region=request.region),
+        },
+    )
+
+
+@region_view()
+@require_http_methods(["GET", "POST"])
+def payout_run_new(request: HttpRequest) -> HttpResponse:
+    """Skapa utbetalningskörning: a payout date; the run collects, approves, numbers and sets off by itself."""
+    if request.method == "POST":
+        form = PayoutRunForm(request.POST)
+        if form.is_valid():
+            try:
+                result = services.payout_run_create(
+                    actor=request.user, region=request.region, payout_date=form.cleaned_data["payout_date"]
+                )
+            except ValidationError as error:
+                add_service_errors(form, error)
+            else:
+                run = result.run
+                if result.created:
+                    messages.success(
+                        request,
+                        _(
+                            "Utbetalningskörningen för %(date)s är skapad: %(count)s räkningar, "
+                            "%(amount)s att betala ut."
+                        )
+                        % {
+                            "date": run.payout_date.isoformat(),
+                            "count": run.claim_count,
+                            "amount": format_kronor(run.net_total),
+                        },
+                    )
+                else:
+                    messages.info(
+                        request,
+                        _("Det finns redan en utbetalningskörning för %(date)s. Inget nytt har skapats.")
+                        % {"date": run.payout_date.isoformat()},
+                    )
+                return redirect("payout_run_detail", region_code=request.region.code, run_pk=run.pk)
+    else:
+        suggested = bankdays.next_bank_day(timezone.localdate())
+        form = PayoutRunForm(initial={"payout_date": suggested})
+    return render(request, "payouts/run_new.html", {"form": form})
+
+
+@region_view()
+@require_GET
+def payout_run_detail(request: HttpRequest, run_pk: int) -> HttpResponse:
+    run = _run_or_404(request, run_pk)
+    payments = list(run.payments.all())
+    return render(
+        request,
+        "payouts/run_detail.html",
+        {"run": run, "payments": payments, "has_file": any(payment.net > 0 for payment in payments)},
+    )
+
+
+@region_view()
+@require_GET
+def payout_run_file(request: HttpRequest, run_pk: int) -> HttpResponse:
+    """The bank's payment file (pain.001.001.03) of the run."""
+    run = _run_or_404(request, run_pk)
+    try:
+        content = payment_file_build(run)
+    except ValueError:
+        messages.error(request, _("Körningen har inget att betala ut: alla belopp har kvittats mot kreditfakturor."))
+        return redirect("payout_run_detail", region_code=request.region.code, run_pk=run.pk)
+    response = HttpResponse(content, content_type="application/xml; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{payment_file_name(run)}"'
+    return response
+
+
+def _notice_response(request: HttpRequest, run_pk: int, payment_pk: int, extension: str) -> HttpResponse:
+    payment = selectors.region_payment(region=request.region, run_pk=run_pk, payment_pk=payment_pk)
+    if payment is None:
+        raise Http404
+    notice = notices.notice_build(payment)
+    if extension == "pdf":
+        response = HttpResponse(notices.notice_pdf(notice), content_type="application/pdf")
+    else:
+        response = HttpResponse(notices.notice_xlsx(notice), content_type=notices.XLSX_CONTENT_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{notices.notice_file_name(payment, extension)}"'
+    return response
+
+
+@region_view()
+@require_GET
+def payout_notice_pdf(request: HttpRequest, run_pk: int, payment_pk: int) -> HttpResponse:
+    return _notice_response(request, run_pk, payment_pk, "pdf")
+
+
+@region_view()
+@require_GET
+def payout_notice_xlsx(request: HttpRequest, run_pk: int, payment_pk: int) -> HttpResponse:
+    return _notice_response(request, run_pk, payment_pk, "xlsx")
+
+
+# Repayments -------------------------------------------------------------------------------------------------
+
+
+@region_view()
+@require_GET
+def repayment_list(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "payouts/repayment_list.html",
+        {
+            "open_repayments": selectors.region_repayments(region=request.region, received=False),
+            "received_repayments": selectors.region_repayments(region=request.region, received=True)[:100],
+            "repayment_bankgiro": validators.format_bankgiro(request.region.repayment_bankgiro),
+        },
+    )
+
+
+@region_view()
+@require_http_methods(["GET", "POST"])
+def repayment_receive(request: HttpRequest, repayment_pk: int) -> HttpResponse:
+    """Markera mottagen: the day the plusgiro clinic's repayment reached the region's bankgiro."""
+    repayment = get_object_or_404(
+        Repayment.objects.select_related("clinic", "credit_invoice__invoice", "received_by"),
+        pk=repayment_pk,
+        region=request.region,
+    )
+    if request.method == "POST":
+        form = RepaymentReceivedForm(request.POST)
+        if form.is_valid():
+            try:
+                services.repayment_mark_received(
+                    actor=request.user, repayment=repayment, received_on=form.cleaned_data["received_on"]
+                )
+            except ValidationError as error:
+                add_service_errors(form, error)
+            else:
+                messages.success(
+                    request,
+                    _("Återbetalningen med Vår referens %(reference)s är markerad som mottagen.")
+                    % {"reference": repayment.our_reference or repayment.credit_invoice.reference},
+                )
+                return redirect("repayment_list", region_code=request.region.code)
+    else:
+        form = RepaymentReceivedForm(initial={"received_on": timezone.localdate()})
+    return render(request, "payouts/repayment_receive.html", {"repayment": repayment, "form": form})
