@@ -8,6 +8,7 @@ from claims import doc_views, file_views, invoice_views, register_views, tariff_
 from clinics import views as clinic_views
 from eligibility import region_views as eligibility_region_views
 from eligibility import views as eligibility_views
+from reports import urls as reports_urls
 
 from . import access, access_log, views
 
@@ -81,7 +82,7 @@ clinic_patterns = [
 ]
 
 region_patterns = [
-    path("", clinic_views.region_start, name="region_start"),
+    path("kliniker/", clinic_views.region_clinics, name="region_clinics"),
     path("atkomstlogg/", access_log.access_log_review, name="region_access_log"),
     path("intyg/", eligibility_region_views.certificate_search, name="certificate_search"),
     path("intyg/nytt/", eligibility_region_views.certificate_new, name="certificate_new"),
@@ -130,6 +131,8 @@ region_patterns = [
         name="region_assessment_attachment",
     ),
 ]
+
+region_patterns += reports_urls.region_patterns
 
 urlpatterns = [
     path("", views.home, name="home"),
