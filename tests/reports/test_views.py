@@ -141,7 +141,11 @@ def test_the_month_chart_describes_the_highest_month(coordinator):
 def test_the_page_keeps_a_link_to_the_regions_rules_and_clinics(coordinator):
     doc = _doc(coordinator.get("/region/testregion/"))
     assert doc.xpath("//main//a[@href='/region/testregion/kliniker/']")
+    (current,) = doc.xpath("//nav[contains(@class, 'main-nav')]//a[@aria-current='page']")
+    assert current.text_content() == "Startsida"
     clinics = _doc(coordinator.get("/region/testregion/kliniker/"))
+    (current,) = clinics.xpath("//nav[contains(@class, 'main-nav')]//a[@aria-current='page']")
+    assert (current.text_content(), current.get("href")) == ("Kliniker", "/region/testregion/kliniker/")
     assert {"501", "77"} <= {cell.text_content() for cell in clinics.xpath("//table//td[1]")}
     assert "Faktureringsfrist" in clinics.text_content()
 
