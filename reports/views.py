@@ -15,6 +15,7 @@ from openpyxl import Workbook
 
 from portal.access import region_view
 from portal.excel import bold, kronor_cell, number_cell, text_cell, workbook_response
+from portal.money import format_kronor
 
 from . import charts, selectors
 from .selectors import FORMS, Amounts, Period
@@ -22,25 +23,37 @@ from .selectors import FORMS, Amounts, Period
 
 @dataclass(frozen=True)
 class Tile:
-    """One figure of "Att hantera": how many, how much, since when, and where the coordinator handles them."""
+    """One box of "Att hantera": a headline figure, a few facts, and where the coordinator handles it."""
 
     title: str
-    waiting: selectors.Waiting
-    oldest_label: str
-    url: str = ""  # empty while the page that handles them does not exist
+    figure: str
+    details: tuple[str, ...] = ()
+    url: str = ""  # empty while the page that handles it does not exist
     link_text: str = ""
+
+
+def _waiting_details(waiting: selectors.Waiting, oldest_label: str) -> tuple[str, ...]:
+    details = []
+    if waiting.amount is not None:
+        details.append(_("Belopp: %(amount)s") % {"amount": format_kronor(waiting.amount)})
+    if waiting.oldest:
+        details.append(f"{oldest_label}: {timezone.localdate(waiting.oldest):%Y-%m-%d}")
+    return tuple(details)
 
 
 def _tiles(request: HttpRequest, workload: selectors.Workload) -> list[Tile]:
     region_code = request.region.code
+    received, under_review, assessments = workload.received, workload.under_review, workload.assessments
     return [
-        # The claim tiles get their links to the review list (granskning) when that page exists.
-        Tile(_("Räkningar under behandling"), workload.received, _("Äldsta inkom")),
-        Tile(_("Räkningar under granskning"), workload.under_review, _("Äldsta inkom")),
+        # The claim tiles get their links when the review list (granskning) exists.
+        Tile(_("Räkningar under behandling"), str(received.count), _waiting_details(received, _("Äldsta inkom"))),
+        Tile(
+            _("Räkningar under granskning"), str(under_review.count), _waiting_details(under_review, _("Äldsta inkom"))
+        ),
         Tile(
             _("Förhandsbedömningar att bedöma"),
-            workload.assessments,
-            _("Äldsta inskickad"),
+            str(assessments.count),
+            _waiting_details(assessments, _("Äldsta inskickad")),
             url=reverse("region_assessment_queue", kwargs={"region_code": region_code}),
             link_text=_("Till förhandsbedömningarna"),
         ),

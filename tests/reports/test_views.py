@@ -82,6 +82,9 @@ def test_tiles_show_what_waits_and_lead_to_the_fhb_queue(coordinator):
     assert list(tiles) == ["Räkningar under behandling", "Räkningar under granskning", "Förhandsbedömningar att bedöma"]
     assert "1234,56 kr" in tiles["Räkningar under behandling"].replace("\xa0", "")
     assert "100,01 kr" in tiles["Räkningar under granskning"]
+    # Came in at midnight Swedish time on the 1st: the day before in UTC, the 1st on screen.
+    assert f"Äldsta inkom: {_month_start(0).isoformat()}" in tiles["Räkningar under behandling"]
+    assert "Äldsta inskickad" in tiles["Förhandsbedömningar att bedöma"]
     counts = [p.text_content() for p in doc.xpath("//li[@class='tile']/p[@class='tile__count']")]
     assert counts == ["1", "1", "1"]
     (link,) = doc.xpath("//li[@class='tile']//a")
