@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from django.utils.dates import MONTHS_3
 from django.utils.translation import gettext as _
 
+from clinics.models import SupportForm
 from portal.money import format_kronor
 
 from .selectors import FORMS, Amounts, ClinicRow, MonthRow
@@ -93,7 +94,7 @@ class Chart:
 
 
 def form_label(form: str) -> str:
-    return {"N": _("N-tandvård"), "F": _("F-tandvård"), "S": _("S-tandvård")}[form]
+    return str(SupportForm(form).label)
 
 
 def nice_ticks(maximum: int, *, count: int = 4) -> list[int]:
