@@ -1,4 +1,4 @@
-"""Clinic start page and Klinikadministration; the region's start page."""
+"""Clinic start page and Klinikadministration; the region's rules and clinics."""
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -110,5 +110,6 @@ def user_remove(request: HttpRequest, membership_pk: int) -> HttpResponse:
 
 @region_view()
 @require_GET
-def region_start(request: HttpRequest) -> HttpResponse:
-    return render(request, "clinics/region_start.html", {"clinics": selectors.region_clinics(region=request.region)})
+def region_clinics(request: HttpRequest) -> HttpResponse:
+    """The region's rules and its clinics (the start page itself is reports.views.region_start)."""
+    return render(request, "clinics/region_clinics.html", {"clinics": selectors.region_clinics(region=request.region)})

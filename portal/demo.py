@@ -211,8 +211,10 @@ def _load_tariffs(regions: dict[str, Region], counts: Counter) -> None:
 def _load_invoices(counts: Counter) -> None:
     """Invoices in every state at clinics 31 and 2001, through the claim services (after the tariffs)."""
     from claims.demo import demo_invoices_load
+    from reports.demo import demo_history_load
 
     demo_invoices_load(counts)
+    demo_history_load(counts)  # past months of paid claims, for the coordinator's start page
 
 
 def _load_payouts(counts: Counter) -> None:

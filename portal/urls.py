@@ -9,6 +9,7 @@ from clinics import views as clinic_views
 from eligibility import region_views as eligibility_region_views
 from eligibility import views as eligibility_views
 from payouts import urls as payout_urls
+from reports import urls as reports_urls
 
 from . import access, access_log, views
 
@@ -82,7 +83,7 @@ clinic_patterns = [
 ]
 
 region_patterns = [
-    path("", clinic_views.region_start, name="region_start"),
+    path("kliniker/", clinic_views.region_clinics, name="region_clinics"),
     path("atkomstlogg/", access_log.access_log_review, name="region_access_log"),
     path("intyg/", eligibility_region_views.certificate_search, name="certificate_search"),
     path("intyg/nytt/", eligibility_region_views.certificate_new, name="certificate_new"),
@@ -133,6 +134,7 @@ region_patterns = [
 ]
 
 region_patterns += payout_urls.region_patterns
+region_patterns += reports_urls.region_patterns
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -41,6 +41,8 @@ PAGES = [
         lambda w: f"/klinik/{w.clinic31.pk}/klinikadministration/anvandare/{_biller31(w).pk}/ta-bort/",
     ),
     ("region_start", "samordnare.vg@demo.test", lambda w: "/region/vg/"),
+    ("region_start_dalarna", "samordnare.dalarna@demo.test", lambda w: "/region/dalarna/"),
+    ("region_clinics", "samordnare.vg@demo.test", lambda w: "/region/vg/kliniker/"),
     ("access_log", "samordnare.vg@demo.test", lambda w: "/region/vg/atkomstlogg/"),
     ("service_windows", "regionadmin@demo.test", lambda w: "/servicefonster/"),
     ("support", "fakturerare@demo.test", lambda w: "/support/"),

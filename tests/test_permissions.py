@@ -185,3 +185,4 @@ def test_every_url_answers_each_role_as_declared(client, world, route, pattern, 
 def test_the_walk_covers_the_known_pages():
     names = {pattern.name for _, pattern in ALL_PATTERNS}
     assert {"login", "choose", "clinic_start", "clinic_administration", "region_start", "service_windows"} <= names
+    assert {"region_clinics", "report_amounts_by_month_excel", "report_amounts_by_clinic_excel"} <= names

@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "eligibility",
     "claims",
     "payouts",
+    "reports",
 ]
 
 MIDDLEWARE = [

@@ -143,6 +143,23 @@ def test_a_dalarna_certificate_does_not_count_at_a_vg_clinic(world, pin):
     assert not result.fee_exempt
 
 
+@pytest.mark.parametrize(
+    "pin,clinic,form,number",
+    [
+        ("200105205355", "clinic31", "N", "764199"),
+        ("200104016316", "clinic31", "F", "810044"),
+        ("200106259005", "clinic2001", "N", "D-2001-19"),
+    ],
+)
+def test_the_patients_of_the_past_months_claims_have_a_certificate_and_pay_the_fee(world, pin, clinic, form, number):
+    """The patients of reports/demo.py (a year of paid claims for the coordinator's start page)."""
+    result = _at(world, pin, clinic=clinic)
+    assert _allowed(result) == {"N": form == "N", "F": form == "F", "S": True}
+    assert result.option(form).reason == "Intyget giltigt: tills vidare"
+    assert result.certificate.number == number
+    assert not result.fee_exempt and result.free_card is None
+
+
 def test_a_patient_not_in_the_database_can_only_have_s(world):
     result = _at(world, NOT_IN_DEMO)
     assert result.patient is None
@@ -165,6 +182,9 @@ def test_every_demo_patient_has_a_test_here():
         "200001022391",
         "191212121212",
         "200001032390",
+        "200105205355",
+        "200104016316",
+        "200106259005",
     }
     demo = json.loads((settings.BASE_DIR / "fixtures" / "demo.json").read_text(encoding="utf-8"))
     assert {patient["personal_identity_number"] for patient in demo["patients"]} == covered

@@ -1,0 +1,196 @@
+"""Reads for the coordinator's start page: what waits for the region, and what its clinics billed, month by month.
+
+Everything is counted and summed by PostgreSQL (a region may hold millions of claims); Python only folds the
+aggregated rows (months × support forms, clinics × support forms) into tables.
+
+A claim counts in the month it came in: its invoice's *Inkom* time (`Invoice.received_at`) in Swedish time.
+Its amount is the claim's *Totalsumma* (`Claim.total`: the lines less the patient fee, in öre). Deleted and
+voided claims never count; credited claims do (they were received and paid; the credit is its own invoice).
+"""
+
+from __future__ import annotations
+
+import datetime
+import zoneinfo
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db.models import Count, Min, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce, TruncMonth
+from django.utils import timezone
+
+from claims.models import Claim, ClaimState
+from clinics.models import Region, SupportForm
+from eligibility.models import PriorAssessment, PriorAssessmentState
+
+MONTHS = 12
+FORMS: tuple[str, ...] = tuple(SupportForm.values)  # N, F, S
+EXCLUDED_STATES = (ClaimState.DELETED, ClaimState.VOIDED)
+# What the FHB queue lists by default ("Att bedöma"): the coordinator's decision is what the request waits for.
+ASSESSMENT_WAITING_STATES = (
+    PriorAssessmentState.SUBMITTED,
+    PriorAssessmentState.IN_REVIEW,
+    PriorAssessmentState.INFORMATION_RECEIVED,
+)
+
+
+def _zone() -> zoneinfo.ZoneInfo:
+    # The months are Swedish calendar months whatever time zone a request may have activated.
+    return zoneinfo.ZoneInfo(settings.TIME_ZONE)
+
+
+def _add_months(month: datetime.date, count: int) -> datetime.date:
+    index = month.year * 12 + month.month - 1 + count
+    return datetime.date(index // 12, index % 12 + 1, 1)
+
+
+@dataclass(frozen=True)
+class Period:
+    """Whole calendar months, oldest first; the last one is the current month (so far)."""
+
+    months: tuple[datetime.date, ...]  # the first day of each month
+
+    @property
+    def first_day(self) -> datetime.date:
+        return self.months[0]
+
+    @property
+    def last_day(self) -> datetime.date:
+        return _add_months(self.months[-1], 1) - datetime.timedelta(days=1)
+
+    def bounds(self) -> tuple[datetime.datetime, datetime.datetime]:
+        """From midnight of the first day to midnight after the last, Swedish time."""
+        zone = _zone()
+        start = datetime.datetime.combine(self.first_day, datetime.time.min, tzinfo=zone)
+        end = datetime.datetime.combine(_add_months(self.months[-1], 1), datetime.time.min, tzinfo=zone)
+        return start, end
+
+
+def report_period(*, today: datetime.date | None = None, months: int = MONTHS) -> Period:
+    """The current month and the `months - 1` before it."""
+    today = today or timezone.localdate(timezone=_zone())
+    current = today.replace(day=1)
+    return Period(months=tuple(_add_months(current, offset) for offset in range(1 - months, 1)))
+
+
+@dataclass
+class Amounts:
+    """Öre per support form and the number of claims behind them."""
+
+    by_form: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FORMS, 0))
+    claims: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_form.values())
+
+    @property
+    def in_form_order(self) -> list[int]:
+        return [self.by_form[form] for form in FORMS]
+
+    def add(self, form: str, amount: int, claims: int) -> None:
+        self.by_form[form] += amount
+        self.claims += claims
+
+    @classmethod
+    def sum_of(cls, rows) -> Amounts:
+        result = cls()
+        for row in rows:
+            for form in FORMS:
+                result.by_form[form] += row.amounts.by_form[form]
+            result.claims += row.amounts.claims
+        return result
+
+
+@dataclass
+class MonthRow:
+    month: datetime.date
+    amounts: Amounts = field(default_factory=Amounts)
+
+
+@dataclass
+class ClinicRow:
+    clinic_id: int
+    number: str
+    name: str
+    amounts: Amounts = field(default_factory=Amounts)
+
+
+def _counted_claims(*, region: Region, period: Period) -> QuerySet[Claim]:
+    start, end = period.bounds()
+    return Claim.objects.filter(
+        clinic__region=region, invoice__received_at__gte=start, invoice__received_at__lt=end
+    ).exclude(state__in=EXCLUDED_STATES)
+
+
+def amounts_by_month(*, region: Region, period: Period) -> list[MonthRow]:
+    """Every month of the period (a month without claims is a row of zeros), by support form."""
+    rows = {month: MonthRow(month=month) for month in period.months}
+    aggregated = (
+        _counted_claims(region=region, period=period)
+        .annotate(month=TruncMonth("invoice__received_at", tzinfo=_zone()))
+        .values("month", "support_form")
+        .annotate(amount=Sum("total"), claims=Count("pk"))
+        .order_by()
+    )
+    for item in aggregated:
+        month = timezone.localtime(item["month"], _zone()).date()
+        rows[month].amounts.add(item["support_form"], item["amount"], item["claims"])
+    return list(rows.values())
+
+
+def amounts_by_clinic(*, region: Region, period: Period) -> list[ClinicRow]:
+    """The clinics with counted claims in the period, largest amount first, by support form."""
+    rows: dict[int, ClinicRow] = {}
+    aggregated = (
+        _counted_claims(region=region, period=period)
+        .values("clinic_id", "clinic__number", "clinic__name", "support_form")
+        .annotate(amount=Sum("total"), claims=Count("pk"))
+        .order_by()
+    )
+    for item in aggregated:
+        row = rows.setdefault(
+            item["clinic_id"],
+            ClinicRow(clinic_id=item["clinic_id"], number=item["clinic__number"], name=item["clinic__name"]),
+        )
+        row.amounts.add(item["support_form"], item["amount"], item["claims"])
+    return sorted(rows.values(), key=lambda row: (-row.amounts.total, len(row.number), row.number))
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """How much waits for the coordinators, and since when."""
+
+    count: int
+    amount: int | None = None  # öre; None where there is no amount (prior assessments)
+    oldest: datetime.datetime | None = None
+
+
+@dataclass(frozen=True)
+class Workload:
+    received: Waiting  # claims under behandling (received, not yet looked at)
+    under_review: Waiting  # claims under granskning
+    assessments: Waiting  # FHB requests waiting for a decision
+
+
+def region_workload(*, region: Region) -> Workload:
+    """Two aggregate queries, whatever the number of claims and requests."""
+    received = Q(state=ClaimState.RECEIVED)
+    under_review = Q(state=ClaimState.UNDER_REVIEW)
+    claims = Claim.objects.filter(clinic__region=region).filter(received | under_review)
+    figures = claims.aggregate(
+        received_count=Count("pk", filter=received),
+        received_amount=Coalesce(Sum("total", filter=received), 0),
+        received_oldest=Min("invoice__received_at", filter=received),
+        review_count=Count("pk", filter=under_review),
+        review_amount=Coalesce(Sum("total", filter=under_review), 0),
+        review_oldest=Min("invoice__received_at", filter=under_review),
+    )
+    assessments = PriorAssessment.objects.filter(region=region, state__in=ASSESSMENT_WAITING_STATES).aggregate(
+        count=Count("pk"), oldest=Min("created_at")
+    )
+    return Workload(
+        received=Waiting(figures["received_count"], figures["received_amount"], figures["received_oldest"]),
+        under_review=Waiting(figures["review_count"], figures["review_amount"], figures["review_oldest"]),
+        assessments=Waiting(assessments["count"], None, assessments["oldest"]),
+    )
