@@ -25,7 +25,7 @@ from claims.drafts import ClaimDraft, LineDraft
 from claims.models import Claim, ClaimEvent, ClaimLine, Invoice, TariffVersion
 from claims.validation import ValidationContext
 from clinics.models import Clinic, SupportForm, User
-from eligibility.models import PriorAssessment
+from eligibility.selectors import eligibility_for
 from portal import validators
 
 MONTHS_BACK = 11
@@ -182,13 +182,10 @@ def _draft(clinic: Clinic, plan: Planned, today: datetime.date) -> ClaimDraft:
         lines.append(LineDraft(visit_date=visit, code=code, tooth=tooth))
     prior_assessment = ""
     if item.with_prior_assessment:
-        prior_assessment = (
-            PriorAssessment.objects.approved_on(visit)
-            .filter(clinic=clinic, patient__personal_identity_number=item.personal_identity_number)
-            .values_list("number", flat=True)
-            .first()
-            or ""
-        )
+        approved = eligibility_for(
+            personal_identity_number=item.personal_identity_number, clinic=clinic, on_date=visit
+        ).prior_assessments
+        prior_assessment = approved[0].number if approved else ""
     return ClaimDraft(
         personal_identity_number=item.personal_identity_number,
         support_form=item.support_form,

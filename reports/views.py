@@ -57,7 +57,32 @@ def _tiles(request: HttpRequest, workload: selectors.Workload) -> list[Tile]:
             url=reverse("region_assessment_queue", kwargs={"region_code": region_code}),
             link_text=_("Till förhandsbedömningarna"),
         ),
+        _next_run_tile(request),
     ]
+
+
+def _next_run_tile(request: HttpRequest) -> Tile:
+    from payouts.selectors import next_payout_run
+
+    region_code = request.region.code
+    run = next_payout_run(region=request.region)
+    if run is None:
+        return Tile(
+            _("Nästa utbetalningskörning"),
+            _("Ingen planerad"),
+            url=reverse("payout_run_new", kwargs={"region_code": region_code}),
+            link_text=_("Gör en utbetalningskörning"),
+        )
+    return Tile(
+        _("Nästa utbetalningskörning"),
+        run.payout_date.isoformat(),
+        (
+            _("%(count)s räkningar") % {"count": run.claim_count},
+            _("Att betala ut: %(amount)s") % {"amount": format_kronor(run.net_total)},
+        ),
+        url=reverse("payout_run_detail", kwargs={"region_code": region_code, "run_pk": run.pk}),
+        link_text=_("Till utbetalningskörningen"),
+    )
 
 
 def basis_text() -> str:

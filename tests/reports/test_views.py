@@ -79,16 +79,50 @@ def test_tiles_show_what_waits_and_lead_to_the_fhb_queue(coordinator):
     tiles = {
         tile.xpath("./h3")[0].text_content().strip(): tile.text_content() for tile in doc.xpath("//li[@class='tile']")
     }
-    assert list(tiles) == ["Räkningar under behandling", "Räkningar under granskning", "Förhandsbedömningar att bedöma"]
+    assert list(tiles) == [
+        "Räkningar under behandling",
+        "Räkningar under granskning",
+        "Förhandsbedömningar att bedöma",
+        "Nästa utbetalningskörning",
+    ]
     assert "1234,56 kr" in tiles["Räkningar under behandling"].replace("\xa0", "")
     assert "100,01 kr" in tiles["Räkningar under granskning"]
     # Came in at midnight Swedish time on the 1st: the day before in UTC, the 1st on screen.
     assert f"Äldsta inkom: {_month_start(0).isoformat()}" in tiles["Räkningar under behandling"]
     assert "Äldsta inskickad" in tiles["Förhandsbedömningar att bedöma"]
     counts = [p.text_content() for p in doc.xpath("//li[@class='tile']/p[@class='tile__count']")]
-    assert counts == ["1", "1", "1"]
-    (link,) = doc.xpath("//li[@class='tile']//a")
-    assert link.get("href") == "/region/testregion/forhandsbedomningar/"
+    assert counts == ["1", "1", "1", "Ingen planerad"]
+    links = [link.get("href") for link in doc.xpath("//li[@class='tile']//a")]
+    assert links == ["/region/testregion/forhandsbedomningar/", "/region/testregion/utbetalningar/ny/"]
+
+
+def test_the_next_payout_run_tile_shows_the_earliest_planned_run(coordinator, setting):
+    from payouts.models import PayoutRun
+
+    region, user = setting
+    today = timezone.localdate()
+    later = PayoutRun.objects.create(
+        region=region, payout_date=today + datetime.timedelta(days=20), created_by=user, claim_count=1
+    )
+    PayoutRun.objects.create(region=region, payout_date=today - datetime.timedelta(days=3), created_by=user)
+    soon = PayoutRun.objects.create(
+        region=region,
+        payout_date=today + datetime.timedelta(days=6),
+        created_by=user,
+        claim_count=3,
+        gross_total=150_000,
+        set_off_total=25_000,
+        net_total=125_000,
+    )
+
+    doc = _doc(coordinator.get("/region/testregion/"))
+
+    (tile,) = doc.xpath("//li[@class='tile'][h3[normalize-space()='Nästa utbetalningskörning']]")
+    assert tile.xpath("./p[@class='tile__count']")[0].text_content().strip() == soon.payout_date.isoformat()
+    text = " ".join(tile.text_content().split()).replace("\xa0", " ")
+    assert "3 räkningar" in text and "Att betala ut: 1 250 kr" in text
+    assert tile.xpath(".//a")[0].get("href") == f"/region/testregion/utbetalningar/{soon.pk}/"
+    assert later.payout_date > soon.payout_date
 
 
 def test_the_month_table_has_every_month_to_the_ore(coordinator):
@@ -163,8 +197,9 @@ def test_the_start_page_runs_the_same_queries_for_few_and_many_claims(client, se
     for extra in (0, 40):
         for index in range(extra):
             received_claim(ClinicFactory(region=region), _moment(index % 12, day=3), 1_00 + index, [N, F, S][index % 3])
-        # Session, user, region membership, service window; claims waiting, FHBs waiting, months, clinics.
-        with django_assert_max_num_queries(8), CaptureQueriesContext(connection) as queries:
+        # Session, user, region membership, service window; claims waiting, FHBs waiting, next payout run,
+        # months, clinics.
+        with django_assert_max_num_queries(9), CaptureQueriesContext(connection) as queries:
             assert client.get("/region/testregion/").status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1]
