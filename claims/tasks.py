@@ -12,6 +12,10 @@ RETRY_BASE_SECONDS = 10
 RETRY_MAX_SECONDS = 300
 
 
+class InvoiceFileCheckLost(Exception):
+    """The worker checking the file was lost before it finished: killed, or out of memory."""
+
+
 class _InvoiceFileTask(Task):
     def on_failure(self, exc, task_id, args, kwargs, einfo):
         # Also after the last retry: the file's page must end, never wait for a worker that has given up.
@@ -25,12 +29,23 @@ class _InvoiceFileTask(Task):
             logger.exception("invoice file %s could not be marked failed", upload_id)
 
 
-@shared_task(bind=True, base=_InvoiceFileTask, acks_late=True, max_retries=3)
+# acks_late: the message is acknowledged when the check ends, so a worker killed during the check leaves it
+# with the broker, which hands it to another worker after the visibility timeout (CELERY_VISIBILITY_TIMEOUT).
+# reject_on_worker_lost: when only the pool process dies (the out-of-memory killer), the worker hands the message
+# back at once instead of acknowledging it, which would leave the file "being checked" for ever.
+@shared_task(bind=True, base=_InvoiceFileTask, acks_late=True, reject_on_worker_lost=True, max_retries=3)
 def check_invoice_file(self, upload_id: int) -> None:
     """Check a stored invoice file. Safe to run twice: each run deletes the fault rows of the one before."""
     from .invoice_file_services import invoice_file_check
     from .models import InvoiceFileUpload
 
+    if self.request.delivery_info and self.request.delivery_info.get("redelivered"):
+        # The broker hands a message out again when the worker that had it died with it (or was stopped before
+        # it began, which costs a try too). Count that as a failed try: a file that kills every worker that
+        # checks it fails after the retry limit, and the user sees so, instead of going from worker to worker
+        # for ever.
+        lost = InvoiceFileCheckLost(f"the worker checking invoice file {upload_id} was lost")
+        raise self.retry(exc=lost, countdown=0)
     upload = InvoiceFileUpload.objects.filter(pk=upload_id).first()
     if upload is None:
         logger.warning("invoice file %s is gone; nothing checked", upload_id)

@@ -72,12 +72,10 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture
-def celery_worker(settings):
-    """A real Celery worker (a thread) over the real Redis broker, consuming from a queue of its own so that
-    stale messages in a shared Redis are never ours; tasks are not run eagerly while it runs."""
+def celery_queue():
+    """A queue of the test's own on the real Redis broker, where tasks are sent instead of run eagerly: stale
+    messages in a shared Redis are never the test's. Yields the queue's name, for a worker to consume."""
     import uuid
-
-    from celery.contrib.testing.worker import start_worker
 
     from portal.celery import app
 
@@ -86,10 +84,20 @@ def celery_worker(settings):
     app.conf.task_always_eager = False
     app.conf.task_default_queue = queue
     try:
-        with start_worker(app, queues=[queue], pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
-            yield worker
+        yield queue
     finally:
         app.conf.task_always_eager, app.conf.task_default_queue = previous
+
+
+@pytest.fixture
+def celery_worker(celery_queue):
+    """A real Celery worker (a thread) over the real Redis broker, consuming the test's own queue."""
+    from celery.contrib.testing.worker import start_worker
+
+    from portal.celery import app
+
+    with start_worker(app, queues=[celery_queue], pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
+        yield worker
 
 
 @pytest.fixture
