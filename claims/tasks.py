@@ -12,8 +12,17 @@ RETRY_BASE_SECONDS = 10
 RETRY_MAX_SECONDS = 300
 
 
-class InvoiceFileCheckLost(Exception):
-    """The worker checking the file was lost before it finished: killed, or out of memory."""
+class InvoiceFileWorkerLost(Exception):
+    """The worker checking or sending the file was lost before it finished: killed, or out of memory."""
+
+
+def _retry_if_redelivered(task: Task, upload_id: int) -> None:
+    """The broker hands a message out again when the worker that had it died with it (or was stopped before it
+    began, which costs a try too). Count that as a failed try: a file that kills every worker that takes it
+    fails after the retry limit, and the user sees so, instead of going from worker to worker for ever."""
+    if task.request.delivery_info and task.request.delivery_info.get("redelivered"):
+        lost = InvoiceFileWorkerLost(f"the worker with invoice file {upload_id} ({task.name}) was lost")
+        raise task.retry(exc=lost, countdown=0)
 
 
 class _InvoiceFileTask(Task):
@@ -39,13 +48,7 @@ def check_invoice_file(self, upload_id: int) -> None:
     from .invoice_file_services import invoice_file_check
     from .models import InvoiceFileUpload
 
-    if self.request.delivery_info and self.request.delivery_info.get("redelivered"):
-        # The broker hands a message out again when the worker that had it died with it (or was stopped before
-        # it began, which costs a try too). Count that as a failed try: a file that kills every worker that
-        # checks it fails after the retry limit, and the user sees so, instead of going from worker to worker
-        # for ever.
-        lost = InvoiceFileCheckLost(f"the worker checking invoice file {upload_id} was lost")
-        raise self.retry(exc=lost, countdown=0)
+    _retry_if_redelivered(self, upload_id)
     upload = InvoiceFileUpload.objects.filter(pk=upload_id).first()
     if upload is None:
         logger.warning("invoice file %s is gone; nothing checked", upload_id)
@@ -71,7 +74,8 @@ class _SendTask(Task):
             logger.exception("invoice file %s could not be marked unsent", upload_id)
 
 
-@shared_task(bind=True, base=_SendTask, acks_late=True, max_retries=3)
+# Late acknowledged and rejected on a lost worker for the same reasons as the check.
+@shared_task(bind=True, base=_SendTask, acks_late=True, reject_on_worker_lost=True, max_retries=3)
 def send_invoice_file(self, upload_id: int) -> None:
     """Send a checked file's correct claims. Safe to run twice: all in one transaction, and a sent file is left."""
     from django.core.exceptions import ValidationError
@@ -79,6 +83,7 @@ def send_invoice_file(self, upload_id: int) -> None:
     from .invoice_file_services import invoice_file_send, invoice_file_send_failed
     from .models import InvoiceFileUpload
 
+    _retry_if_redelivered(self, upload_id)
     upload = InvoiceFileUpload.objects.filter(pk=upload_id).first()
     if upload is None:
         logger.warning("invoice file %s is gone; nothing sent", upload_id)

@@ -1,6 +1,7 @@
-"""A worker killed while it checks an invoice file: real `celery -A portal worker` processes on the real Redis
-and the test's database. The file is checked again from the start, with no fault row twice, and a file whose
-check loses its worker every time ends failed after the retry limit instead of a bar that never ends.
+"""A worker killed while it checks an invoice file, or sends its claims: real `celery -A portal worker` processes
+on the real Redis and the test's database. The file is checked again from the start, with no fault row twice;
+a file whose check loses its worker every time ends failed after the retry limit instead of a bar that never
+ends; a send is done again by another worker, once, all claims or none.
 
 Where a worker dies must not depend on how fast the check is: a trigger holds the check's next write to the
 upload once part of the file is checked and committed (processed_count above 0, below claim_count), on an
@@ -30,7 +31,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from claims import invoice_file_services, tasks
-from claims.models import InvoiceFileFault, InvoiceFileState, InvoiceFileUpload
+from claims.models import Claim, Invoice, InvoiceFileFault, InvoiceFileState, InvoiceFileUpload
 from portal.celery import app
 from tests.testdata import TEST_PERSONNUMMER
 from tests.waiting import wait_until
@@ -205,30 +206,30 @@ def other_sessions() -> list[int]:
 # Holding the check in the middle ---------------------------------------------------------------------------
 
 
-class HeldCheck:
-    """While the test holds advisory lock HOLD_KEY, a check that has committed part of the file waits for it
-    at its next write to the upload; the write that marks the upload failed goes through."""
+class HeldWrite:
+    """While the test holds advisory lock HOLD_KEY, a write (`event`: INSERT or UPDATE) to `table` that meets
+    `condition` (a trigger's WHEN) waits for it: the worker doing it is held there, in the middle of its
+    transaction."""
 
-    def __init__(self):
-        table = InvoiceFileUpload._meta.db_table
+    def __init__(self, *, table: str, event: str, condition: str):
+        self.table = table
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_lock(%s)", [HOLD_KEY])
             cursor.execute(
                 f"""
-                CREATE FUNCTION hold_invoice_file_check() RETURNS trigger LANGUAGE plpgsql AS $$
+                CREATE FUNCTION hold_worker() RETURNS trigger LANGUAGE plpgsql AS $$
                 BEGIN
                     PERFORM pg_advisory_xact_lock({HOLD_KEY});
                     RETURN NEW;
                 END $$;
-                CREATE TRIGGER hold_invoice_file_check BEFORE UPDATE ON {table} FOR EACH ROW
-                WHEN (OLD.processed_count > 0 AND OLD.processed_count < OLD.claim_count AND NEW.state = 'running')
-                EXECUTE FUNCTION hold_invoice_file_check();
+                CREATE TRIGGER hold_worker BEFORE {event} ON {table} FOR EACH ROW
+                WHEN ({condition}) EXECUTE FUNCTION hold_worker();
                 """
             )
         self.released = False
 
     def waiting_session(self, *, besides: set[int] = frozenset()) -> int | None:
-        """The database session of a check waiting for the lock, if any (not one of `besides`)."""
+        """The database session of a worker waiting for the lock, if any (not one of `besides`)."""
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
@@ -237,7 +238,7 @@ class HeldCheck:
             return next((pid for (pid,) in cursor.fetchall() if pid not in besides), None)
 
     def wait(self, worker: "Worker", *, what: str, besides: set[int] = frozenset()) -> int:
-        """Wait until a check is held (by a session not in `besides`) and answer its session."""
+        """Wait until a worker is held (by a session not in `besides`) and answer its session."""
         sessions = []
 
         def held():
@@ -253,20 +254,43 @@ class HeldCheck:
         if self.released:
             return
         self.released = True
-        table = InvoiceFileUpload._meta.db_table
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [HOLD_KEY])
             cursor.execute("SET lock_timeout = '20s'")
             try:
-                cursor.execute(f"DROP TRIGGER hold_invoice_file_check ON {table}")
-                cursor.execute("DROP FUNCTION hold_invoice_file_check()")
+                cursor.execute(f"DROP TRIGGER hold_worker ON {self.table}")
+                cursor.execute("DROP FUNCTION hold_worker()")
             finally:
                 cursor.execute("RESET lock_timeout")
 
 
 @pytest.fixture
 def held_check(transactional_db):
-    held = HeldCheck()
+    """A check holds at its next write to the upload once part of the file is checked and committed; the write
+    that marks the upload failed goes through."""
+    held = HeldWrite(
+        table=InvoiceFileUpload._meta.db_table,
+        event="UPDATE",
+        condition="OLD.processed_count > 0 AND OLD.processed_count < OLD.claim_count AND NEW.state = 'running'",
+    )
+    yield held
+    held.release()
+
+
+# A correct claim (200001012384's) of the second chunk: a send holds when it stores it, the first chunk stored
+# in its transaction.
+HELD_SEND_REFERENCE = "DOD-" + str(
+    next(
+        index
+        for index in range(invoice_file_services.CHUNK_SIZE, CLAIMS)
+        if TEST_PERSONNUMMER[index % len(TEST_PERSONNUMMER)] == "200001012384"
+    )
+)
+
+
+@pytest.fixture
+def held_send(transactional_db):
+    held = HeldWrite(table=Claim._meta.db_table, event="INSERT", condition=f"NEW.reference = '{HELD_SEND_REFERENCE}'")
     yield held
     held.release()
 
@@ -306,6 +330,44 @@ def forget_messages(queue: str) -> None:
 
 
 # The tests -------------------------------------------------------------------------------------------------
+
+
+def test_a_send_whose_worker_is_killed_is_sent_again_once_all_or_nothing(
+    client, transactional_world, celery_queue, held_send, start_worker
+):
+    world = transactional_world
+    upload = invoice_file_services.invoice_file_start(
+        actor=world.biller,
+        clinic=world.clinic31,
+        uploaded=SimpleUploadedFile("stor-fil.xml", large_invoice_file()),
+    ).upload
+    first = start_worker()
+    first.wait_for(finished(upload), timeout=60, what="the worker to check the file")
+    upload.refresh_from_db()
+    correct = upload.correct_count
+    assert upload.state == InvoiceFileState.CHECKED and correct > 2  # in the first chunk and later ones
+
+    invoice_file_services.invoice_file_send_start(actor=world.biller, upload=upload)  # Ladda upp; queued on commit
+
+    held_send.wait(first, what="the send to be held in its second chunk")
+    first.kill()
+    upload.refresh_from_db()
+    assert upload.state == InvoiceFileState.SENDING
+    # The first chunk was stored in the killed worker's transaction, which never committed.
+    assert not Invoice.objects.filter(clinic=world.clinic31, reference="F-DOD-1").exists()
+    taken = unacknowledged(celery_queue)
+    assert len(taken) == 1, "the killed worker's message is unacknowledged"
+    taken_at = next(iter(taken.values()))
+    wait_until(lambda: time.time() > taken_at + VISIBILITY_TIMEOUT, timeout=10, what="the visibility timeout to pass")
+    held_send.release()
+    second = start_worker()
+
+    sent = InvoiceFileUpload.objects.filter(pk=upload.pk, state=InvoiceFileState.SENT).exists
+    second.wait_for(sent, timeout=60, what="the second worker to send the claims")
+    invoice = Invoice.objects.get(clinic=world.clinic31, reference="F-DOD-1")
+    references = list(invoice.claims.values_list("reference", flat=True))
+    assert len(references) == len(set(references)) == correct, "every correct claim once"
+    second.wait_for(lambda: not unacknowledged(celery_queue), timeout=10, what="the message to be acknowledged")
 
 
 def test_a_check_whose_worker_is_killed_is_checked_again_from_the_start_without_duplicate_rows(
