@@ -70,7 +70,8 @@ def claim_submit(
     """Validate a claim and store it under the invoice `invoice_reference`, or raise ClaimRejected.
 
     A claim may join an existing invoice only while the invoice was received today and all its claims are
-    still received (under behandling); an invoice number is otherwise used once. Two submits of the same
+    still under behandling (received, or put under review by the region's rules); an invoice number is otherwise
+    used once. The stored claim has gone through `review.services.review_rules_apply`. Two submits of the same
     claim at once (a double click) store one claim: the database's unique reference refuses the second.
     Many claims of one clinic (an invoice file) may share one `claims.validation.ValidationContext`.
     """
@@ -89,9 +90,12 @@ def claim_submit(
         faults.insert(0, Fault(code="invoice_reference_invalid", message=message, field="invoice_reference"))
     if faults:
         raise ClaimRejected(faults)
+    # Imported here: review imports the claim services.
+    from review.services import review_rules_apply
+
     try:
         with transaction.atomic():
-            return _claim_store(
+            claim = _claim_store(
                 actor=actor,
                 clinic=clinic,
                 invoice_reference=invoice_reference,
@@ -99,6 +103,9 @@ def claim_submit(
                 source=source,
                 context=context,
             )
+            # The region's review rules decide, with the claim, whether it waits for review or for the payout run.
+            review_rules_apply(claims=[claim])
+            return claim
     except IntegrityError:
         if Claim.objects.filter(clinic=clinic, reference=draft.reference).exists():
             raise ClaimRejected([claim_reference_used_fault()]) from None
@@ -120,8 +127,9 @@ def _invoice_for_claim(*, actor: User, clinic: Clinic, reference: str, source: s
         return invoice
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
     received_today = timezone.localdate(invoice.received_at) == timezone.localdate()
-    all_received = not invoice.claims.exclude(state=ClaimState.RECEIVED).exists()
-    if not (received_today and all_received):
+    # Under review counts as open: the rules may have put an earlier claim of the same sending under review.
+    all_open = not invoice.claims.exclude(state__in=OPEN_STATES).exists()
+    if not (received_today and all_open):
         raise ClaimRejected([invoice_reference_used_fault()])
     return invoice
 
@@ -287,9 +295,10 @@ def claim_start_review(*, actor: User, claim: Claim) -> Claim:
 
 
 @transaction.atomic
-def claim_approve(*, actor: User, claim: Claim, payout_date: datetime.date) -> Claim:
-    """Approve for payout; `approved_on` holds the payout date it is approved for (shown as "Godkänd för
-    utbetalning DATE")."""
+def claim_approve(*, actor: User, claim: Claim, payout_date: datetime.date | None = None) -> Claim:
+    """Approve for payout. Without `payout_date` (the coordinator's approval) `approved_on` stays empty, shown as
+    "Godkänd, väntar på utbetalning", until the payout run sets it to the run's payout date; with one, it is
+    shown as "Godkänd för utbetalning DATE"."""
     claim = _lock(claim)
     if claim.state == ClaimState.APPROVED:
         return claim

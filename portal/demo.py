@@ -85,6 +85,7 @@ def demo_load(path: Path = DEMO_FILE) -> Counter:
     _load_patients(data.get("patients", []), regions, clinics, counts)
     _load_tariffs(regions, counts)
     _load_invoices(counts)
+    _load_review(counts)
     return counts
 
 
@@ -212,3 +213,10 @@ def _load_invoices(counts: Counter) -> None:
     from claims.demo import demo_invoices_load
 
     demo_invoices_load(counts)
+
+
+def _load_review(counts: Counter) -> None:
+    """Review rules for Västra Götaland and questions on the demo claims under review (after the invoices)."""
+    from review.demo import review_demo_load
+
+    review_demo_load(counts)

@@ -8,6 +8,7 @@ from claims import doc_views, file_views, invoice_views, register_views, tariff_
 from clinics import views as clinic_views
 from eligibility import region_views as eligibility_region_views
 from eligibility import views as eligibility_views
+from review import urls as review_urls
 
 from . import access, access_log, views
 
@@ -130,6 +131,9 @@ region_patterns = [
         name="region_assessment_attachment",
     ),
 ]
+
+clinic_patterns += review_urls.clinic_patterns
+region_patterns += review_urls.region_patterns
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -15,6 +15,7 @@ from claims.models import InvoiceFileUpload, TariffVersion
 from eligibility.models import Certificate, CertificateImport, PriorAssessment
 from portal.access import Access
 from portal.models import ServiceWindow
+from review.models import ClaimQuestion, ReviewRule, ReviewRuleKind
 
 from .claims.factories import ClaimFactory, InvoiceFactory
 from .conftest import World
@@ -82,6 +83,15 @@ EXPECTED = {
         "other_coordinator": 404,
         "region_admin": "ok",
     },
+    Access.REGION_OWN_ADMIN: {
+        "anonymous": "login",
+        "biller": 404,
+        "local_admin": 404,
+        "other_clinic_user": 404,
+        "coordinator": 403,
+        "other_coordinator": 404,
+        "region_admin": "ok",
+    },
     Access.REGION_ADMIN: {
         "anonymous": "login",
         "biller": 404,
@@ -123,6 +133,14 @@ def _kwargs_for(world: World, route: str) -> dict:
                 clinic=world.clinic31, uploaded_by=world.biller, original_name="faktura.xml", sha256="0" * 64
             ).pk
         ),
+        "rule_pk": lambda: _vg_rule(world).pk,
+        "question_pk": lambda: (
+            ClaimQuestion.objects.create(
+                claim=ClaimFactory(invoice__clinic=world.clinic31, invoice__created_by=world.biller),
+                question="Varför två röntgen?",
+                asked_by=world.coordinator_vg,
+            ).pk
+        ),
         "uidb64": lambda: "MQ",
         "token": lambda: "set-password",
     }
@@ -135,6 +153,12 @@ def _kwargs_for(world: World, route: str) -> dict:
 def _vg_assessment(world: World) -> PriorAssessment:
     """The demo's approved prior assessment at clinic 31."""
     return PriorAssessment.objects.get(clinic=world.clinic31, patient__personal_identity_number="200001022383")
+
+
+def _vg_rule(world: World) -> ReviewRule:
+    return ReviewRule.objects.create(
+        region=world.vg, kind=ReviewRuleKind.AMOUNT_ABOVE, amount_limit=5_000_000, created_by=world.region_admin
+    )
 
 
 def _outcome(response) -> object:

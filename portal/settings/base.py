@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "clinics",
     "eligibility",
     "claims",
+    "review",
 ]
 
 MIDDLEWARE = [
