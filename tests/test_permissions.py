@@ -187,3 +187,15 @@ def test_every_url_answers_each_role_as_declared(client, world, route, pattern, 
 def test_the_walk_covers_the_known_pages():
     names = {pattern.name for _, pattern in ALL_PATTERNS}
     assert {"login", "choose", "clinic_start", "clinic_administration", "region_start", "service_windows"} <= names
+
+
+def test_a_dalarna_coordinator_gets_404_for_a_vg_claim_through_their_own_region(client, world):
+    """The walk above asks for VG's claims under /region/vg/; the claim is also out of reach under /region/dalarna/."""
+    claim = ClaimFactory(invoice__clinic=world.clinic31, invoice__created_by=world.biller)
+    client.force_login(world.coordinator_dalarna)
+    detail = reverse("review_claim_detail", kwargs={"region_code": world.dalarna.code, "claim_pk": claim.pk})
+    approve = reverse("review_claim_approve", kwargs={"region_code": world.dalarna.code, "claim_pk": claim.pk})
+    assert client.get(detail).status_code == 404
+    assert client.post(approve).status_code == 404
+    claim.refresh_from_db()
+    assert claim.state == "received"
