@@ -11,7 +11,7 @@ from clinics.models import SupportForm
 from eligibility.models import PriorAssessmentState
 from portal.models import AccessLogEntry
 from review.models import ClaimQuestion, ReviewRule, ReviewRuleKind
-from review.services import claim_question_ask, review_rules_apply
+from review.services import claim_question_answer, claim_question_ask, review_rules_apply
 from tests.claims.factories import ClaimFactory, InvoiceFactory
 from tests.eligibility.factories import PatientFactory, PriorAssessmentAttachmentFactory, PriorAssessmentFactory
 
@@ -443,3 +443,19 @@ def test_a_dalarna_admin_page_does_not_reach_vg_rules(client, world):
     rule = ReviewRule.objects.filter(region=world.vg).first()
     client.force_login(world.region_admin)  # administrator of both regions
     assert client.post(f"/region/dalarna/rakningar/regler/{rule.pk}/avaktivera/").status_code == 404
+
+
+def test_era_fakturor_tells_the_clinic_a_question_waits_for_its_answer(client, world):
+    claim = ClaimFactory(invoice__clinic=world.clinic32, invoice__created_by=world.biller)
+    question = claim_question_ask(actor=world.coordinator_vg, claim=claim, question="Vilken tand?")
+    client.force_login(world.biller)
+    url = f"/klinik/{world.clinic32.pk}/fakturor/"
+
+    def status() -> str:
+        doc = _doc(client.get(url))
+        (cell,) = doc.xpath("//table[contains(@class,'claims')]/tbody/tr[th=$ref]/td[6]", ref=claim.reference)
+        return cell.text_content().strip()
+
+    assert status() == "Räkningen är under granskning: svara på tandvårdssamordningens fråga"
+    claim_question_answer(actor=world.biller, question=question, answer="Tand 11.")
+    assert status() == "Räkningen är under granskning"
