@@ -63,9 +63,12 @@ def review_rules_apply(*, claims: list[Claim], rng: random.Random | None = None)
     if not received:
         return
     rng = rng or _system_random
-    region_of: dict[int, int] = dict(
-        Clinic.objects.filter(pk__in={claim.clinic_id for claim in received}).values_list("pk", "region_id")
-    )
+    # The clinic is usually loaded already (claim_submit stores the claim with it): no query then.
+    region_of: dict[int, int] = {
+        claim.clinic_id: claim.clinic.region_id for claim in received if Claim.clinic.is_cached(claim)
+    }
+    if missing := {claim.clinic_id for claim in received} - set(region_of):
+        region_of.update(Clinic.objects.filter(pk__in=missing).values_list("pk", "region_id"))
     rules_by_region: dict[int, list[ReviewRule]] = defaultdict(list)
     for rule in (
         ReviewRule.objects.filter(region_id__in=set(region_of.values()), is_active=True)

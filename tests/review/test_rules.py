@@ -207,10 +207,23 @@ def test_many_claims_take_a_few_queries_not_one_per_claim(clinic, django_assert_
     assert Claim.objects.filter(pk__in=[c.pk for c in claims[150:]], state=ClaimState.UNDER_REVIEW).count() == 150
 
 
-def test_no_rules_cost_two_queries(clinic, django_assert_num_queries):
+def test_claims_are_handled_in_chunks_with_the_same_result(clinic, monkeypatch):
+    """Ids go to the database in chunks (5 000 a statement), so any number of claims stays within its limits."""
+    monkeypatch.setattr(services, "CHUNK", 7)
+    ReviewRuleFactory(region=clinic.region, kind=ReviewRuleKind.CODES, amount_limit=None, codes=["401"])
+    claims = [_claim(clinic, ("401" if n % 3 else "101", 98_000)) for n in range(30)]
+    services.review_rules_apply(claims=claims)
+    assert _states(*claims) == [ClaimState.UNDER_REVIEW if n % 3 else ClaimState.RECEIVED for n in range(30)]
+    assert ClaimEvent.objects.filter(claim__in=claims).count() == 20
+
+
+def test_a_region_without_rules_costs_one_query(clinic, django_assert_num_queries):
     claims = [_claim(clinic, ("101", 98_000)) for _ in range(20)]
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(1):  # the rules; the claims' clinics are loaded with them
         services.review_rules_apply(claims=claims)
+    fresh = list(Claim.objects.filter(pk__in=[c.pk for c in claims]))
+    with django_assert_num_queries(2):  # the clinics' regions too
+        services.review_rules_apply(claims=fresh)
 
 
 # On submission ----------------------------------------------------------------------------------------------
@@ -243,6 +256,19 @@ def test_claim_submit_applies_the_rules_and_a_claim_under_review_leaves_the_invo
         (ClaimState.RECEIVED, world.biller.pk, ""),
         (ClaimState.UNDER_REVIEW, None, "Granskningsregel: Åtgärd 825, 825S"),
     ]
+
+
+def test_claim_submit_can_leave_the_rules_to_a_caller_that_applies_them_to_many_claims(world):
+    claim = claim_services.claim_submit(
+        actor=world.biller,
+        clinic=world.clinic31,
+        invoice_reference="9988778",
+        draft=_draft("RV-4", ("101", "825")),
+        review_rules=False,
+    )
+    assert claim.state == ClaimState.RECEIVED
+    services.review_rules_apply(claims=[claim])
+    assert claim.state == ClaimState.UNDER_REVIEW
 
 
 def test_claim_submit_rolls_back_the_review_with_the_claim(world, monkeypatch):
