@@ -66,7 +66,6 @@ def claim_submit(
     draft: ClaimDraft,
     source: str = InvoiceSource.WEB,
     context: ValidationContext | None = None,
-    review_rules: bool = True,
 ) -> Claim:
     """Validate a claim and store it under the invoice `invoice_reference`, or raise ClaimRejected.
 
@@ -74,10 +73,8 @@ def claim_submit(
     still under behandling (received, or put under review by the region's rules); an invoice number is otherwise
     used once. Two submits of the same claim at once (a double click) store one claim: the database's unique
     reference refuses the second. Many claims of one clinic (an invoice file) may share one
-    `claims.validation.ValidationContext`.
-
-    The stored claim has gone through `review.services.review_rules_apply`, unless the caller applies the rules
-    itself to many claims at once (`review_rules=False`): never both, or a sample would be drawn twice.
+    `claims.validation.ValidationContext`. The stored claim has gone through the region's review rules
+    (`review.services.review_rules_apply`).
     """
     # Imported here: the validation reads eligibility, tariffs and claims, and imports from all of them.
     from .validation import ValidationContext, claim_validate
@@ -108,8 +105,7 @@ def claim_submit(
                 context=context,
             )
             # The region's review rules decide, with the claim, whether it waits for review or for the payout run.
-            if review_rules:
-                review_rules_apply(claims=[claim])
+            review_rules_apply(claims=[claim])
             return claim
     except IntegrityError:
         if Claim.objects.filter(clinic=clinic, reference=draft.reference).exists():

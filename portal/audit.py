@@ -9,11 +9,12 @@ from __future__ import annotations
 import datetime
 import decimal
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import connection, models
 
+from .bulk import copy_insert
 from .models import AccessLogEntry, AuditEvent
 
 
@@ -49,12 +50,36 @@ def audit_record(
     region=None,
 ) -> AuditEvent:
     """Record a change. Call inside the service's `transaction.atomic()` block, after the change."""
+    event = _audit_event(actor, action, obj, before, after, clinic, region)
+    event.save()
+    return event
+
+
+def audit_record_many(
+    *,
+    actor,
+    action: str,
+    changes: Iterable[tuple[models.Model, dict | None, dict | None]],
+    clinic=None,
+    region=None,
+) -> int:
+    """Record the same kind of change to many objects (the claims of an invoice file) in one statement.
+
+    `changes` holds (object, before, after) for each. Call inside the change's transaction, as `audit_record`.
+    """
+    return copy_insert(
+        AuditEvent,
+        (_audit_event(actor, action, obj, before, after, clinic, region) for obj, before, after in changes),
+    )
+
+
+def _audit_event(actor, action, obj, before, after, clinic, region) -> AuditEvent:
     if not connection.in_atomic_block:
         raise AuditOutsideTransaction(f"{action}: audit_record must run inside the change's transaction")
     if action.count(".") < 2 or not all(action.split(".")):
         raise ValueError(f"audit action {action!r} must be namespaced: app.object.verb")
     user = actor if getattr(actor, "is_authenticated", False) else None
-    return AuditEvent.objects.create(
+    return AuditEvent(
         actor=user,
         actor_email=user.email if user else "",
         action=action,
@@ -65,45 +90,6 @@ def audit_record(
         region_id=getattr(region, "pk", region),
         before=before or {},
         after=after or {},
-    )
-
-
-@dataclass(frozen=True)
-class AuditChange:
-    """One change of many recorded at once by `audit_record_many`."""
-
-    obj: models.Model
-    before: dict | None = None
-    after: dict | None = None
-    clinic: Any = None
-    region: Any = None
-
-
-def audit_record_many(*, actor, action: str, changes: list[AuditChange]) -> list[AuditEvent]:
-    """Record many changes of one kind (claims put under review on submission, say) in one statement.
-
-    The same rules as `audit_record`: inside the changes' transaction, with a namespaced action."""
-    if not changes:
-        return []
-    if not connection.in_atomic_block:
-        raise AuditOutsideTransaction(f"{action}: audit_record_many must run inside the change's transaction")
-    if action.count(".") < 2 or not all(action.split(".")):
-        raise ValueError(f"audit action {action!r} must be namespaced: app.object.verb")
-    user = actor if getattr(actor, "is_authenticated", False) else None
-    return AuditEvent.objects.bulk_create(
-        AuditEvent(
-            actor=user,
-            actor_email=user.email if user else "",
-            action=action,
-            object_type=change.obj._meta.label_lower,
-            object_id=str(change.obj.pk),
-            object_repr=str(change.obj)[:200],
-            clinic_id=getattr(change.clinic, "pk", change.clinic),
-            region_id=getattr(change.region, "pk", change.region),
-            before=change.before or {},
-            after=change.after or {},
-        )
-        for change in changes
     )
 
 

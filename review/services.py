@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from claims.models import OPEN_STATES, PATIENT_FEE_CODE, Claim, ClaimEvent, ClaimLine, ClaimState
 from claims.services import claim_start_review
 from clinics.models import Clinic, Region, User
-from portal.audit import AuditChange, audit_record, audit_record_many, snapshot
+from portal.audit import audit_record, audit_record_many, snapshot
 
 from .models import ClaimQuestion, ReviewRule, ReviewRuleKind
 
@@ -123,19 +123,23 @@ def review_rules_apply(*, claims: list[Claim], rng: random.Random | None = None)
         ),
         batch_size=1000,
     )
-    audit_record_many(
-        actor=None,
-        action="claims.claim.review_started",
-        changes=[
-            AuditChange(
-                obj=claim,
-                before={"state": ClaimState.RECEIVED},
-                after={"state": ClaimState.UNDER_REVIEW, "rules": [rule.pk for rule in matched[claim.pk]]},
-                clinic=claim.clinic_id,
-            )
-            for claim in under_review
-        ],
-    )
+    by_clinic: dict[int, list[Claim]] = defaultdict(list)
+    for claim in under_review:
+        by_clinic[claim.clinic_id].append(claim)
+    for clinic_id, clinic_claims in by_clinic.items():  # one clinic a call: an invoice file is one
+        audit_record_many(
+            actor=None,
+            action="claims.claim.review_started",
+            changes=(
+                (
+                    claim,
+                    {"state": ClaimState.RECEIVED},
+                    {"state": ClaimState.UNDER_REVIEW, "rules": [rule.pk for rule in matched[claim.pk]]},
+                )
+                for claim in clinic_claims
+            ),
+            clinic=clinic_id,
+        )
 
 
 # Keeping the rules ------------------------------------------------------------------------------------------

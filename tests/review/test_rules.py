@@ -258,19 +258,6 @@ def test_claim_submit_applies_the_rules_and_a_claim_under_review_leaves_the_invo
     ]
 
 
-def test_claim_submit_can_leave_the_rules_to_a_caller_that_applies_them_to_many_claims(world):
-    claim = claim_services.claim_submit(
-        actor=world.biller,
-        clinic=world.clinic31,
-        invoice_reference="9988778",
-        draft=_draft("RV-4", ("101", "825")),
-        review_rules=False,
-    )
-    assert claim.state == ClaimState.RECEIVED
-    services.review_rules_apply(claims=[claim])
-    assert claim.state == ClaimState.UNDER_REVIEW
-
-
 def test_claim_submit_rolls_back_the_review_with_the_claim(world, monkeypatch):
     def fail(**kwargs):
         raise RuntimeError("review failed")
