@@ -31,6 +31,7 @@ from eligibility.forms import DATE_WIDGET, PersonalIdentityNumberField
 from portal import money, validators
 from portal.access import clinic_view
 from portal.audit import access_log_record, access_log_record_many
+from review.selectors import claim_questions
 
 from . import selectors, services
 from .models import OPEN_STATES, Claim, ClaimState, Invoice
@@ -328,7 +329,14 @@ def invoice_claim_detail(request: HttpRequest, claim_pk: int) -> HttpResponse:
     return render(
         request,
         "claims/invoices_claim.html",
-        {"claim": claim, "status": selectors.claim_status(claim), "events": events},
+        {
+            "claim": claim,
+            "status": selectors.claim_status(claim),
+            "events": events,
+            # The region's questions about the claim; answered here while the claim is under review.
+            "questions": claim_questions(claim=claim),
+            "can_answer": claim.state in OPEN_STATES,
+        },
     )
 
 

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from clinics.models import Clinic
+from review.models import ClaimQuestion
 
 from .models import OPEN_STATES, Claim, ClaimLine, ClaimState, CreditInvoice, CreditLine, Invoice
 
@@ -88,7 +89,11 @@ def clinic_invoices(*, clinic: Clinic, tab: str, search: InvoiceSearch) -> Query
         Claim.objects.select_related(
             "patient", "created_by", "certificate", "care_model", "patient_category", "prior_assessment"
         )
-        .annotate(credited_lines=Count("lines__credit"))
+        .annotate(
+            credited_lines=Count("lines__credit"),
+            # The region's review asked the clinic something it has not answered yet.
+            has_open_question=Exists(ClaimQuestion.objects.filter(claim=OuterRef("pk"), answered_at__isnull=True)),
+        )
         .order_by("reference")
     )
     return invoices.order_by("-received_at", "-id").prefetch_related(
@@ -119,8 +124,15 @@ def credit_lines_of(credit: CreditInvoice) -> QuerySet[CreditLine]:
 
 def claim_status(claim: Claim) -> str:
     """A claim's status as Era fakturor shows it, with its date where it has one."""
-    if claim.state == ClaimState.APPROVED and claim.approved_on:
-        return _("Godkänd för utbetalning %(date)s") % {"date": claim.approved_on.isoformat()}
+    if claim.state == ClaimState.UNDER_REVIEW:
+        if getattr(claim, "has_open_question", False):
+            return _("Räkningen är under granskning: svara på tandvårdssamordningens fråga")
+        return _("Räkningen är under granskning")
+    if claim.state == ClaimState.APPROVED:
+        if claim.approved_on:
+            return _("Godkänd för utbetalning %(date)s") % {"date": claim.approved_on.isoformat()}
+        # Approved by the coordinator; the payout run gives it its payout date.
+        return _("Godkänd, väntar på utbetalning")
     if claim.state == ClaimState.PAID:
         if getattr(claim, "credited_lines", 0):
             return _("Delvis krediterad")
@@ -166,7 +178,7 @@ class InvoiceSummary:
             dates = [c.approved_on for c in self.claims if c.state == ClaimState.APPROVED and c.approved_on]
             if dates:
                 return _("Godkänd för utbetalning %(date)s") % {"date": min(dates).isoformat()}
-            return _("Godkänd för utbetalning")
+            return _("Godkänd, väntar på utbetalning")
         if self._count(ClaimState.PAID, ClaimState.CREDITED):
             paid_on = self.invoice.payout_date or max((c.paid_on for c in self.claims if c.paid_on), default=None)
             return _("Utbetalningsdatum %(date)s") % {"date": paid_on.isoformat()} if paid_on else _("Utbetald")

@@ -76,8 +76,10 @@ def claim_submit(
     """Validate a claim and store it under the invoice `invoice_reference`, or raise ClaimRejected.
 
     A claim may join an existing invoice only while the invoice was received today and all its claims are
-    still received (under behandling); an invoice number is otherwise used once. Two submits of the same
-    claim at once (a double click) store one claim: the database's unique reference refuses the second.
+    still under behandling (received, or put under review by the region's rules); an invoice number is
+    otherwise used once. Two submits of the same claim at once (a double click) store one claim: the
+    database's unique reference refuses the second. The stored claim has gone through the region's review
+    rules (`review.services.review_rules_apply`).
     """
     # Imported here: the validation reads eligibility, tariffs and claims, and imports from all of them.
     from .validation import ValidationContext, claim_validate
@@ -149,8 +151,9 @@ def invoice_for_claims(*, actor: User, clinic: Clinic, reference: str, source: s
         return invoice
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
     received_today = timezone.localdate(invoice.received_at) == timezone.localdate()
-    all_received = not invoice.claims.exclude(state=ClaimState.RECEIVED).exists()
-    if not (received_today and all_received):
+    # Under review counts as open: the rules may have put an earlier claim of the same sending under review.
+    all_open = not invoice.claims.exclude(state__in=OPEN_STATES).exists()
+    if not (received_today and all_open):
         raise ClaimRejected([invoice_reference_used_fault()])
     return invoice
 
@@ -160,6 +163,7 @@ def _claims_store(
 ) -> list[Claim]:
     """Store validated drafts with their lines, events and audit records: a few statements however many."""
     from eligibility.services import patients_get_or_create
+    from review.services import review_rules_apply  # imported here: review imports the claim services
 
     from .validation import claim_amounts
 
@@ -241,6 +245,8 @@ def _claims_store(
         ],
         clinic=clinic,
     )
+    # The region's review rules decide, with the claims, which wait for review and which for the payout run.
+    review_rules_apply(claims=claims)
     return claims
 
 
@@ -332,9 +338,10 @@ def claim_start_review(*, actor: User, claim: Claim) -> Claim:
 
 
 @transaction.atomic
-def claim_approve(*, actor: User, claim: Claim, payout_date: datetime.date) -> Claim:
-    """Approve for payout; `approved_on` holds the payout date it is approved for (shown as "Godkänd för
-    utbetalning DATE")."""
+def claim_approve(*, actor: User, claim: Claim, payout_date: datetime.date | None = None) -> Claim:
+    """Approve for payout. Without `payout_date` (the coordinator's approval) `approved_on` stays empty, shown as
+    "Godkänd, väntar på utbetalning", until the payout run sets it to the run's payout date; with one, it is
+    shown as "Godkänd för utbetalning DATE"."""
     claim = _lock(claim)
     if claim.state == ClaimState.APPROVED:
         return claim

@@ -23,6 +23,9 @@ class Access:
     CLINIC = "clinic"
     CLINIC_ADMIN = "clinic_admin"
     REGION = "region"
+    # A region's own administrator (region_view(admin=True)): the region's coordinators are inside it, so 403.
+    REGION_OWN_ADMIN = "region_own_admin"
+    # Installation-wide administration (any_region_admin_view): 404 for everybody else.
     REGION_ADMIN = "region_admin"
 
 
@@ -102,7 +105,7 @@ def region_view(*, admin: bool = False) -> Callable[[Callable], Callable]:
             request.clinic = None
             return view(request, *args, **kwargs)
 
-        return _mark(_login_required(wrapper), Access.REGION_ADMIN if admin else Access.REGION)
+        return _mark(_login_required(wrapper), Access.REGION_OWN_ADMIN if admin else Access.REGION)
 
     return decorator
 

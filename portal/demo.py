@@ -86,6 +86,7 @@ def demo_load(path: Path = DEMO_FILE) -> Counter:
     _load_tariffs(regions, counts)
     _load_payouts(counts)
     _load_invoices(counts)
+    _load_review(counts)
     return counts
 
 
@@ -222,3 +223,10 @@ def _load_payouts(counts: Counter) -> None:
     from payouts.demo import demo_payouts_load
 
     demo_payouts_load(counts)
+
+
+def _load_review(counts: Counter) -> None:
+    """Review rules for Västra Götaland and questions on the demo claims under review (after the invoices)."""
+    from review.demo import review_demo_load
+
+    review_demo_load(counts)

@@ -10,6 +10,7 @@ from eligibility import region_views as eligibility_region_views
 from eligibility import views as eligibility_views
 from payouts import urls as payout_urls
 from reports import urls as reports_urls
+from review import urls as review_urls
 
 from . import access, access_log, views
 
@@ -135,6 +136,8 @@ region_patterns = [
 
 region_patterns += payout_urls.region_patterns
 region_patterns += reports_urls.region_patterns
+clinic_patterns += review_urls.clinic_patterns
+region_patterns += review_urls.region_patterns
 
 urlpatterns = [
     path("", views.home, name="home"),

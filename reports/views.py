@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 from openpyxl import Workbook
 
+from claims.models import ClaimState
 from portal.access import region_view
 from portal.excel import bold, kronor_cell, number_cell, text_cell, workbook_response
 from portal.money import format_kronor
@@ -44,11 +45,21 @@ def _waiting_details(waiting: selectors.Waiting, oldest_label: str) -> tuple[str
 def _tiles(request: HttpRequest, workload: selectors.Workload) -> list[Tile]:
     region_code = request.region.code
     received, under_review, assessments = workload.received, workload.under_review, workload.assessments
+    claims_url = reverse("review_claim_list", kwargs={"region_code": region_code})
     return [
-        # The claim tiles get their links when the review list (granskning) exists.
-        Tile(_("Räkningar under behandling"), str(received.count), _waiting_details(received, _("Äldsta inkom"))),
         Tile(
-            _("Räkningar under granskning"), str(under_review.count), _waiting_details(under_review, _("Äldsta inkom"))
+            _("Räkningar under behandling"),
+            str(received.count),
+            _waiting_details(received, _("Äldsta inkom")),
+            url=f"{claims_url}?state={ClaimState.RECEIVED}",
+            link_text=_("Till räkningarna"),
+        ),
+        Tile(
+            _("Räkningar under granskning"),
+            str(under_review.count),
+            _waiting_details(under_review, _("Äldsta inkom")),
+            url=f"{claims_url}?state={ClaimState.UNDER_REVIEW}",
+            link_text=_("Till granskningen"),
         ),
         Tile(
             _("Förhandsbedömningar att bedöma"),

@@ -96,6 +96,31 @@ PAGES = [
         "fakturerare@demo.test",
         lambda w: f"/klinik/{w.clinic31.pk}/fakturafil/{_checked_invoice_file(w).pk}/",
     ),
+    ("review_claims", "samordnare.vg@demo.test", lambda w: "/region/vg/rakningar/?state=under_review"),
+    ("review_claims_error", "samordnare.vg@demo.test", lambda w: "/region/vg/rakningar/?amount_from=x"),
+    (
+        "review_claim",
+        "samordnare.vg@demo.test",
+        lambda w: f"/region/vg/rakningar/{_demo_claim(w, 'DEMO-A2').pk}/",
+    ),
+    (
+        "review_invoice_void",
+        "samordnare.vg@demo.test",
+        lambda w: f"/region/vg/rakningar/fakturor/{_demo_claim(w, 'DEMO-A2').invoice_id}/makulera/",
+    ),
+    ("review_rules", "samordnare.vg@demo.test", lambda w: "/region/vg/rakningar/regler/"),
+    ("review_rules_admin", "regionadmin@demo.test", lambda w: "/region/vg/rakningar/regler/"),
+    ("review_rule_new", "regionadmin@demo.test", lambda w: "/region/vg/rakningar/regler/ny/"),
+    (
+        "invoice_claim_question",
+        "dalarna@demo.test",
+        lambda w: f"/klinik/{w.clinic2001.pk}/fakturor/rakningar/{_dalarna_a2(w).pk}/",
+    ),
+    (
+        "review_question_answer",
+        "dalarna@demo.test",
+        lambda w: f"/klinik/{w.clinic2001.pk}/fakturor/fragor/{_dalarna_a2(w).questions.get().pk}/svara/",
+    ),
     (
         "invoice_file_print",
         "fakturerare@demo.test",
@@ -117,6 +142,11 @@ def _biller31(world: World):
 
 def _demo_claim(world: World, reference: str) -> Claim:
     return Claim.objects.get(clinic=world.clinic31, reference=reference)
+
+
+def _dalarna_a2(world: World) -> Claim:
+    """The demo's claim under review at clinic 2001, with a question not answered yet."""
+    return Claim.objects.get(clinic=world.clinic2001, reference="DEMO-A2")
 
 
 def _checked_invoice_file(world: World) -> InvoiceFileUpload:

@@ -16,6 +16,7 @@ from eligibility.models import Certificate, CertificateImport, PriorAssessment
 from payouts.models import PayoutRun, Repayment
 from portal.access import Access
 from portal.models import ServiceWindow
+from review.models import ClaimQuestion, ReviewRule, ReviewRuleKind
 
 from .claims.factories import ClaimFactory, InvoiceFactory
 from .conftest import World
@@ -83,6 +84,15 @@ EXPECTED = {
         "other_coordinator": 404,
         "region_admin": "ok",
     },
+    Access.REGION_OWN_ADMIN: {
+        "anonymous": "login",
+        "biller": 404,
+        "local_admin": 404,
+        "other_clinic_user": 404,
+        "coordinator": 403,
+        "other_coordinator": 404,
+        "region_admin": "ok",
+    },
     Access.REGION_ADMIN: {
         "anonymous": "login",
         "biller": 404,
@@ -127,6 +137,14 @@ def _kwargs_for(world: World, route: str) -> dict:
         "run_pk": lambda: _vg_run(world).pk,
         "payment_pk": lambda: _vg_run(world).payments.order_by("pk").first().pk,
         "repayment_pk": lambda: _vg_repayment(world).pk,
+        "rule_pk": lambda: _vg_rule(world).pk,
+        "question_pk": lambda: (
+            ClaimQuestion.objects.create(
+                claim=ClaimFactory(invoice__clinic=world.clinic31, invoice__created_by=world.biller),
+                question="Varför två röntgen?",
+                asked_by=world.coordinator_vg,
+            ).pk
+        ),
         "uidb64": lambda: "MQ",
         "token": lambda: "set-password",
     }
@@ -159,6 +177,12 @@ def _vg_repayment(world: World) -> Repayment:
     return Repayment.objects.create(region=world.vg, clinic=world.clinic32, credit_invoice=credit, amount=100)
 
 
+def _vg_rule(world: World) -> ReviewRule:
+    return ReviewRule.objects.create(
+        region=world.vg, kind=ReviewRuleKind.AMOUNT_ABOVE, amount_limit=5_000_000, created_by=world.region_admin
+    )
+
+
 def _outcome(response) -> object:
     if response.status_code == 302 and response["Location"].startswith("/logga-in/?next="):
         return "login"
@@ -186,3 +210,15 @@ def test_the_walk_covers_the_known_pages():
     names = {pattern.name for _, pattern in ALL_PATTERNS}
     assert {"login", "choose", "clinic_start", "clinic_administration", "region_start", "service_windows"} <= names
     assert {"region_clinics", "report_amounts_by_month_excel", "report_amounts_by_clinic_excel"} <= names
+
+
+def test_a_dalarna_coordinator_gets_404_for_a_vg_claim_through_their_own_region(client, world):
+    """The walk above asks for VG's claims under /region/vg/; the claim is also out of reach under /region/dalarna/."""
+    claim = ClaimFactory(invoice__clinic=world.clinic31, invoice__created_by=world.biller)
+    client.force_login(world.coordinator_dalarna)
+    detail = reverse("review_claim_detail", kwargs={"region_code": world.dalarna.code, "claim_pk": claim.pk})
+    approve = reverse("review_claim_approve", kwargs={"region_code": world.dalarna.code, "claim_pk": claim.pk})
+    assert client.get(detail).status_code == 404
+    assert client.post(approve).status_code == 404
+    claim.refresh_from_db()
+    assert claim.state == "received"

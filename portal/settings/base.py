@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "claims",
     "payouts",
     "reports",
+    "review",
 ]
 
 MIDDLEWARE = [

@@ -143,7 +143,7 @@ def test_an_invoice_expands_to_its_claims_with_the_manuals_columns(biller, world
     assert cells["DEMO-A1"][2] == "-100 kr"
     assert cells["DEMO-A1"][4] == world.biller.name
     assert cells["DEMO-A1"][5] == "Under behandling"
-    assert cells["DEMO-A2"][5] == "Under granskning"
+    assert cells["DEMO-A2"][5] == "Räkningen är under granskning"
     # Radera for open claims, as a POST form to the confirmation page.
     (form,) = rows[0].xpath(".//form")
     assert form.get("method") == "post"

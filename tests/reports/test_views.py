@@ -93,7 +93,12 @@ def test_tiles_show_what_waits_and_lead_to_the_fhb_queue(coordinator):
     counts = [p.text_content() for p in doc.xpath("//li[@class='tile']/p[@class='tile__count']")]
     assert counts == ["1", "1", "1", "Ingen planerad"]
     links = [link.get("href") for link in doc.xpath("//li[@class='tile']//a")]
-    assert links == ["/region/testregion/forhandsbedomningar/", "/region/testregion/utbetalningar/ny/"]
+    assert links == [
+        "/region/testregion/rakningar/?state=received",
+        "/region/testregion/rakningar/?state=under_review",
+        "/region/testregion/forhandsbedomningar/",
+        "/region/testregion/utbetalningar/ny/",
+    ]
 
 
 def test_the_next_payout_run_tile_shows_the_earliest_planned_run(coordinator, setting):

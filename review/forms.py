@@ -1,0 +1,140 @@
+"""Forms of the review: the coordinator's claim filter, question, voiding, rules; the clinic's answer."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django import forms
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from claims.models import ClaimState
+from clinics.models import Clinic, Region, SupportForm
+from eligibility.forms import DATE_WIDGET, KronorField
+
+from .models import ReviewRuleKind
+from .selectors import ClaimFilter
+
+FILTER_FIELDS = ("clinic", "support_form", "state", "amount_from", "amount_to", "date_from", "date_to")
+
+
+class ClaimFilterForm(forms.Form):
+    """Sent by GET: nothing in it identifies a patient."""
+
+    clinic = forms.ModelChoiceField(
+        label=gettext_lazy("Klinik"), queryset=Clinic.objects.none(), required=False, empty_label=gettext_lazy("Alla")
+    )
+    support_form = forms.ChoiceField(label=gettext_lazy("Stödform"), required=False)
+    state = forms.ChoiceField(label=gettext_lazy("Status"), required=False)
+    amount_from = KronorField(label=gettext_lazy("Belopp från (kr)"), required=False)
+    amount_to = KronorField(label=gettext_lazy("Belopp till (kr)"), required=False)
+    date_from = forms.DateField(label=gettext_lazy("Inkom från och med"), widget=DATE_WIDGET, required=False)
+    date_to = forms.DateField(label=gettext_lazy("Inkom till och med"), widget=DATE_WIDGET, required=False)
+
+    def __init__(self, *args, region: Region, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["clinic"].queryset = Clinic.objects.filter(region=region).order_by("number")
+        self.fields["clinic"].label_from_instance = lambda clinic: f"{clinic.number} {clinic.name}"
+        self.fields["support_form"].choices = [("", _("Alla")), *SupportForm.choices]
+        self.fields["state"].choices = [("", _("Alla")), *ClaimState.choices]
+
+    def clean(self):
+        cleaned = super().clean()
+        low, high = cleaned.get("amount_from"), cleaned.get("amount_to")
+        if low is not None and high is not None and high < low:
+            self.add_error("amount_to", _("Beloppet till kan inte vara mindre än beloppet från."))
+        first, last = cleaned.get("date_from"), cleaned.get("date_to")
+        if first and last and last < first:
+            self.add_error("date_to", _("Slutdatum kan inte ligga före startdatum."))
+        return cleaned
+
+    def claim_filter(self) -> ClaimFilter:
+        data = self.cleaned_data
+        return ClaimFilter(
+            clinic=data["clinic"],
+            support_form=data["support_form"],
+            state=data["state"],
+            amount_from=data["amount_from"],
+            amount_to=data["amount_to"],
+            date_from=data["date_from"],
+            date_to=data["date_to"],
+        )
+
+    def query_string(self) -> str:
+        """The filter as GET parameters, for the links to other pages of the result."""
+        return urlencode({name: self.data[name] for name in FILTER_FIELDS if str(self.data.get(name, "")).strip()})
+
+
+class QuestionForm(forms.Form):
+    question = forms.CharField(
+        label=gettext_lazy("Fråga till kliniken"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=gettext_lazy("Kliniken ser frågan på räkningen i Era fakturor och svarar där."),
+    )
+
+
+class VoidForm(forms.Form):
+    reason = forms.CharField(
+        label=gettext_lazy("Skäl till makulering"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=gettext_lazy("Kliniken ser skälet under Makulerade."),
+    )
+
+
+class AnswerForm(forms.Form):
+    answer = forms.CharField(label=gettext_lazy("Ert svar"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class RuleForm(forms.Form):
+    """Every kind's setting on one form; the service takes the one the chosen kind needs and says if it lacks."""
+
+    kind = forms.ChoiceField(label=gettext_lazy("Regel"), choices=ReviewRuleKind.choices, widget=forms.RadioSelect)
+    amount_limit = KronorField(
+        label=gettext_lazy("Beloppsgräns (kr)"),
+        required=False,
+        help_text=gettext_lazy("Räkningar med en totalsumma över gränsen granskas."),
+    )
+    codes = forms.CharField(
+        label=gettext_lazy("Åtgärdskoder"),
+        max_length=200,
+        required=False,
+        help_text=gettext_lazy("Räkningar med någon av åtgärderna granskas. Skilj koderna åt med komma: 825, 825S."),
+    )
+    sample_percent = forms.DecimalField(
+        label=gettext_lazy("Stickprov (procent)"),
+        max_digits=5,
+        decimal_places=2,
+        required=False,
+        localize=True,
+        help_text=gettext_lazy("Andelen räkningar som väljs slumpvis, till exempel 5 eller 2,5."),
+    )
+    clinic = forms.ModelChoiceField(
+        label=gettext_lazy("Klinik"),
+        queryset=Clinic.objects.none(),
+        required=False,
+        help_text=gettext_lazy("Alla klinikens räkningar granskas."),
+    )
+    note = forms.CharField(
+        label=gettext_lazy("Anteckning"),
+        max_length=200,
+        required=False,
+        help_text=gettext_lazy("Varför regeln finns; visas bara för tandvårdssamordningen."),
+    )
+
+    def __init__(self, *args, region: Region, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["clinic"].queryset = Clinic.objects.filter(region=region, is_active=True).order_by("number")
+        self.fields["clinic"].label_from_instance = lambda clinic: f"{clinic.number} {clinic.name}"
+
+    def service_arguments(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "kind": data["kind"],
+            "amount_limit": data["amount_limit"],
+            "codes": [code for code in data["codes"].replace(";", ",").split(",")],
+            "sample_percent": data["sample_percent"],
+            "clinic": data["clinic"],
+            "note": data["note"],
+        }

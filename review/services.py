@@ -1,0 +1,291 @@
+"""Changes of the region's review: rules applied to submitted claims, rules kept, questions asked and answered.
+
+Approving and voiding are the claim services' (`claims.services.claim_approve`, `claim_void`, `invoice_void`).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from claims.models import OPEN_STATES, PATIENT_FEE_CODE, Claim, ClaimEvent, ClaimLine, ClaimState
+from claims.services import claim_start_review
+from clinics.models import Clinic, Region, User
+from portal.audit import audit_record, audit_record_many, snapshot
+
+from .models import ClaimQuestion, ReviewRule, ReviewRuleKind
+
+# The sample is drawn from the operating system's randomness: a clinic cannot predict which claims are taken.
+_system_random = random.SystemRandom()
+# Ids per statement: well below PostgreSQL's 65 535 parameters, for invoice files of any size.
+CHUNK = 5000
+# What a claim's history says when rules put it under review (stored text: Swedish, whatever the language).
+RULES_REASON = "Granskningsregel: {rules}"
+
+
+def _chunks(items: Sequence, size: int = CHUNK) -> Iterator[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# Applying the rules -----------------------------------------------------------------------------------------
+
+
+def _matches(rule: ReviewRule, claim: Claim, codes: set[str], rng: random.Random) -> bool:
+    if rule.kind == ReviewRuleKind.AMOUNT_ABOVE:
+        # The claim's total is what the region pays: treatment lines less the patient fees.
+        return claim.total > rule.amount_limit
+    if rule.kind == ReviewRuleKind.CODES:
+        return bool(codes.intersection(rule.codes))
+    if rule.kind == ReviewRuleKind.CLINIC:
+        return claim.clinic_id == rule.clinic_id
+    # One draw per sample rule and claim, whatever the other rules say: the share sampled is the rule's own.
+    return Decimal(str(rng.random())) * 100 < rule.sample_percent
+
+
+def review_rules_apply(*, claims: list[Claim], rng: random.Random | None = None) -> None:
+    """Put each received claim that matches an active rule of its region under review (under granskning).
+
+    Call it in the transaction that stored the claims. Batched: a handful of statements however many claims
+    (an invoice file may send 10 000 at once). Each claim put under review gets a claim event naming the rules it
+    matched, by the system (no actor), and an audit record. Claims that match nothing stay received and go
+    straight to approval in the payout run. `rng` is for tests (a seeded `random.Random`); by default the sample
+    is drawn with `random.SystemRandom`. The claim objects given are updated in place.
+    """
+    received = [claim for claim in claims if claim.state == ClaimState.RECEIVED]
+    if not received:
+        return
+    rng = rng or _system_random
+    # The clinic is usually loaded already (claim_submit stores the claim with it): no query then.
+    region_of: dict[int, int] = {
+        claim.clinic_id: claim.clinic.region_id for claim in received if Claim.clinic.is_cached(claim)
+    }
+    if missing := {claim.clinic_id for claim in received} - set(region_of):
+        region_of.update(Clinic.objects.filter(pk__in=missing).values_list("pk", "region_id"))
+    rules_by_region: dict[int, list[ReviewRule]] = defaultdict(list)
+    for rule in (
+        ReviewRule.objects.filter(region_id__in=set(region_of.values()), is_active=True)
+        .select_related("clinic")
+        .order_by("kind", "pk")
+    ):
+        rules_by_region[rule.region_id].append(rule)
+    if not rules_by_region:
+        return
+
+    watched_codes = {code for rules in rules_by_region.values() for r in rules for code in r.codes}
+    codes_of: dict[int, set[str]] = defaultdict(set)
+    if watched_codes:
+        claim_ids = [claim.pk for claim in received]
+        for ids in _chunks(claim_ids):
+            lines = ClaimLine.objects.filter(claim_id__in=ids, code__in=watched_codes).values_list("claim_id", "code")
+            for claim_id, code in lines.distinct():
+                codes_of[claim_id].add(code)
+
+    matched: dict[int, list[ReviewRule]] = {}
+    for claim in received:
+        rules = rules_by_region.get(region_of[claim.clinic_id], [])
+        hits = [rule for rule in rules if _matches(rule, claim, codes_of[claim.pk], rng)]
+        if hits:
+            matched[claim.pk] = hits
+    if not matched:
+        return
+
+    # Only claims still received move: the lock keeps a clinic's deletion (or anything else) from crossing this.
+    moved: set[int] = set()
+    for ids in _chunks(sorted(matched)):
+        moved.update(
+            Claim.objects.select_for_update().filter(pk__in=ids, state=ClaimState.RECEIVED).values_list("pk", flat=True)
+        )
+    now = timezone.now()
+    for ids in _chunks(sorted(moved)):
+        Claim.objects.filter(pk__in=ids).update(state=ClaimState.UNDER_REVIEW, updated_at=now)
+    under_review = [claim for claim in received if claim.pk in moved]
+    for claim in under_review:
+        claim.state = ClaimState.UNDER_REVIEW
+        claim.updated_at = now
+    ClaimEvent.objects.bulk_create(
+        (
+            ClaimEvent(
+                claim=claim,
+                from_state=ClaimState.RECEIVED,
+                to_state=ClaimState.UNDER_REVIEW,
+                actor=None,
+                reason=RULES_REASON.format(rules="; ".join(rule.description for rule in matched[claim.pk])),
+            )
+            for claim in under_review
+        ),
+        batch_size=1000,
+    )
+    by_clinic: dict[int, list[Claim]] = defaultdict(list)
+    for claim in under_review:
+        by_clinic[claim.clinic_id].append(claim)
+    for clinic_id, clinic_claims in by_clinic.items():  # one clinic a call: an invoice file is one
+        audit_record_many(
+            actor=None,
+            action="claims.claim.review_started",
+            changes=(
+                (
+                    claim,
+                    {"state": ClaimState.RECEIVED},
+                    {"state": ClaimState.UNDER_REVIEW, "rules": [rule.pk for rule in matched[claim.pk]]},
+                )
+                for claim in clinic_claims
+            ),
+            clinic=clinic_id,
+        )
+
+
+# Keeping the rules ------------------------------------------------------------------------------------------
+
+
+def _clean_codes(codes: Sequence[str] | None) -> list[str]:
+    cleaned = []
+    for code in codes or ():
+        code = code.strip()
+        if code and code not in cleaned:
+            cleaned.append(code)
+    return cleaned
+
+
+@transaction.atomic
+def review_rule_create(
+    *,
+    actor: User,
+    region: Region,
+    kind: str,
+    amount_limit: int | None = None,
+    codes: Sequence[str] | None = None,
+    sample_percent: Decimal | None = None,
+    clinic: Clinic | None = None,
+    note: str = "",
+) -> ReviewRule:
+    """A new active rule for the region's claims from now on; each kind takes its own setting only."""
+    if kind not in ReviewRuleKind.values:
+        raise ValidationError({"kind": _("Välj en regel.")})
+    rule = ReviewRule(region=region, kind=kind, note=(note or "").strip(), created_by=actor)
+    if kind == ReviewRuleKind.AMOUNT_ABOVE:
+        if amount_limit is None or amount_limit < 0:
+            raise ValidationError({"amount_limit": _("Ange beloppsgränsen i kronor.")})
+        rule.amount_limit = amount_limit
+    elif kind == ReviewRuleKind.CODES:
+        rule.codes = _clean_codes(codes)
+        if not rule.codes:
+            raise ValidationError({"codes": _("Ange minst en åtgärdskod.")})
+        if PATIENT_FEE_CODE in rule.codes:
+            raise ValidationError({"codes": _("Patientavgiften är ingen åtgärd att granska.")})
+    elif kind == ReviewRuleKind.SAMPLE:
+        if sample_percent is None or not (Decimal("0") < sample_percent <= Decimal("100")):
+            raise ValidationError({"sample_percent": _("Ange en andel över 0 och högst 100 procent.")})
+        rule.sample_percent = sample_percent
+    else:
+        if clinic is None or clinic.region_id != region.pk:
+            raise ValidationError({"clinic": _("Välj en av regionens kliniker.")})
+        rule.clinic = clinic
+    rule.save()
+    audit_record(
+        actor=actor,
+        action="review.rule.created",
+        obj=rule,
+        after={**snapshot(rule, ["kind", "amount_limit", "codes", "sample_percent", "clinic", "note"])},
+        region=region,
+    )
+    return rule
+
+
+@transaction.atomic
+def review_rule_deactivate(*, actor: User, rule: ReviewRule) -> ReviewRule:
+    """The rule stops applying to claims submitted from now on; claims it put under review stay so."""
+    rule = ReviewRule.objects.select_for_update(of=("self",)).select_related("clinic").get(pk=rule.pk)
+    if not rule.is_active:
+        return rule
+    rule.is_active = False
+    rule.deactivated_by = actor
+    rule.deactivated_at = timezone.now()
+    rule.save(update_fields=["is_active", "deactivated_by", "deactivated_at"])
+    audit_record(
+        actor=actor,
+        action="review.rule.deactivated",
+        obj=rule,
+        before={"is_active": True},
+        after={"is_active": False},
+        region=rule.region_id,
+    )
+    return rule
+
+
+# Questions to the clinic ------------------------------------------------------------------------------------
+
+
+def _not_open(claim: Claim) -> ValidationError:
+    return ValidationError(
+        _("Räkningen %(reference)s har status %(state)s: frågor ställs och besvaras bara under granskningen.")
+        % {"reference": claim.reference, "state": claim.get_state_display().lower()},
+        code="state",
+    )
+
+
+@transaction.atomic
+def claim_question_ask(*, actor: User, claim: Claim, question: str) -> ClaimQuestion:
+    """The coordinator asks the clinic about a claim; a received claim goes under review, and stays there."""
+    question = (question or "").strip()
+    if not question:
+        raise ValidationError({"question": _("Skriv frågan till kliniken.")})
+    claim = Claim.objects.select_for_update().get(pk=claim.pk)
+    if claim.state not in OPEN_STATES:
+        raise _not_open(claim)
+    claim = claim_start_review(actor=actor, claim=claim)
+    asked = ClaimQuestion.objects.create(claim=claim, question=question, asked_by=actor)
+    ClaimEvent.objects.create(
+        claim=claim,
+        from_state=claim.state,
+        to_state=claim.state,
+        actor=actor,
+        reason=f"Fråga till kliniken: {question}",
+    )
+    audit_record(
+        actor=actor,
+        action="review.claim_question.asked",
+        obj=asked,
+        after={"claim": claim.pk, "question": question},
+        clinic=claim.clinic_id,
+    )
+    return asked
+
+
+@transaction.atomic
+def claim_question_answer(*, actor: User, question: ClaimQuestion, answer: str) -> ClaimQuestion:
+    """The clinic answers a question once, while the claim is still under review; the coordinator sees it."""
+    answer = (answer or "").strip()
+    if not answer:
+        raise ValidationError({"answer": _("Skriv ert svar.")})
+    # Claim first, then its question: the order every claim service locks in.
+    claim = Claim.objects.select_for_update().get(pk=question.claim_id)
+    question = ClaimQuestion.objects.select_for_update().get(pk=question.pk)
+    if question.is_answered:
+        if question.answer == answer:
+            return question  # the same answer sent twice (a double click)
+        raise ValidationError(_("Frågan är redan besvarad."), code="answered")
+    if claim.state not in OPEN_STATES:
+        raise _not_open(claim)
+    question.answer = answer
+    question.answered_by = actor
+    question.answered_at = timezone.now()
+    question.save(update_fields=["answer", "answered_by", "answered_at"])
+    ClaimEvent.objects.create(
+        claim=claim, from_state=claim.state, to_state=claim.state, actor=actor, reason=f"Klinikens svar: {answer}"
+    )
+    audit_record(
+        actor=actor,
+        action="review.claim_question.answered",
+        obj=question,
+        after={"claim": claim.pk, "answer": answer},
+        clinic=claim.clinic_id,
+    )
+    return question

@@ -1,0 +1,247 @@
+"""The coordinator's review (granskning): the region's incoming claims, one claim with its history, the actions on
+it (approve, ask the clinic, void; void a whole invoice), and the region's review rules.
+
+Pages that show a personnummer write the access log, one entry per patient shown.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from claims import services as claim_services
+from claims.models import OPEN_STATES, Claim, ClaimState
+from claims.selectors import claim_status
+from clinics.models import RegionMembership, RegionRole
+from portal.access import region_view
+from portal.audit import access_log_record, access_log_record_many
+from portal.forms import add_service_errors
+
+from . import selectors, services
+from .forms import ClaimFilterForm, QuestionForm, RuleForm, VoidForm
+from .selectors import ClaimFilter
+
+PAGE_SIZE = 50
+
+
+# The list -------------------------------------------------------------------------------------------------
+
+
+@region_view()
+@require_GET
+@never_cache
+def claim_list(request: HttpRequest) -> HttpResponse:
+    """Inkomna räkningar: every claim of the region's clinics, newest first, filtered by GET."""
+    form = ClaimFilterForm(request.GET or None, region=request.region)
+    context = {"form": form}
+    if form.is_bound and not form.is_valid():
+        return render(request, "review/claim_list.html", context)
+    claim_filter = form.claim_filter() if form.is_bound else ClaimFilter()
+    page = Paginator(selectors.region_claims(region=request.region, claim_filter=claim_filter), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    claims = list(page.object_list)
+    for claim in claims:
+        claim.status_text = claim_status(claim)
+    pins = {claim.patient.personal_identity_number for claim in claims}
+    if pins:
+        access_log_record_many(request=request, personal_identity_numbers=pins, shown="Granskning: inkomna räkningar")
+    context.update(page=page, claims=claims, query_string=form.query_string() if form.is_bound else "")
+    return render(request, "review/claim_list.html", context)
+
+
+# One claim ------------------------------------------------------------------------------------------------
+
+
+def _region_claim(request: HttpRequest, claim_pk: int) -> Claim:
+    claim = selectors.region_claim(region=request.region, claim_pk=claim_pk)
+    if claim is None:
+        raise Http404
+    return claim
+
+
+def _render_claim(
+    request: HttpRequest,
+    claim: Claim,
+    *,
+    question_form: QuestionForm | None = None,
+    void_form: VoidForm | None = None,
+    errors: list[str] | None = None,
+) -> HttpResponse:
+    access_log_record(
+        request=request,
+        personal_identity_number=claim.patient.personal_identity_number,
+        shown=f"Granskning: räkning {claim.reference}",
+    )
+    return render(
+        request,
+        "review/claim_detail.html",
+        {
+            "claim": claim,
+            "status": claim_status(claim),
+            "events": list(claim.events.all()),
+            "questions": list(claim.questions.all()),
+            "question_form": question_form or QuestionForm(),
+            "void_form": void_form or VoidForm(),
+            "errors": errors or [],
+            "can_approve": claim.can_move_to(ClaimState.APPROVED),
+            "can_ask": claim.state in OPEN_STATES,
+            "can_void": claim.can_move_to(ClaimState.VOIDED),
+            "can_void_invoice": any(c.can_move_to(ClaimState.VOIDED) for c in claim.invoice.claims.all()),
+        },
+    )
+
+
+@region_view()
+@require_GET
+def claim_detail(request: HttpRequest, claim_pk: int) -> HttpResponse:
+    """Everything the clinic sent with the claim, its questions and its history; the coordinator's actions."""
+    return _render_claim(request, _region_claim(request, claim_pk))
+
+
+def _back_to_claim(request: HttpRequest, claim: Claim) -> HttpResponse:
+    return redirect("review_claim_detail", region_code=request.region.code, claim_pk=claim.pk)
+
+
+@region_view()
+@require_POST
+def claim_approve(request: HttpRequest, claim_pk: int) -> HttpResponse:
+    """Godkänn: the claim waits for the next payout run, which gives it its payout date."""
+    claim = _region_claim(request, claim_pk)
+    try:
+        claim_services.claim_approve(actor=request.user, claim=claim)
+    except ValidationError as error:
+        return _render_claim(request, claim, errors=error.messages)
+    messages.success(
+        request, _("Räkning %(reference)s är godkänd och väntar på utbetalning.") % {"reference": claim.reference}
+    )
+    return _back_to_claim(request, claim)
+
+
+@region_view()
+@require_POST
+def claim_question(request: HttpRequest, claim_pk: int) -> HttpResponse:
+    """Ställ en fråga till kliniken: the claim stays under review until the coordinator decides."""
+    claim = _region_claim(request, claim_pk)
+    form = QuestionForm(request.POST)
+    if form.is_valid():
+        try:
+            services.claim_question_ask(actor=request.user, claim=claim, question=form.cleaned_data["question"])
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, _("Frågan är skickad till kliniken."))
+            return _back_to_claim(request, claim)
+    return _render_claim(request, _region_claim(request, claim_pk), question_form=form)
+
+
+@region_view()
+@require_POST
+def claim_void(request: HttpRequest, claim_pk: int) -> HttpResponse:
+    """Makulera: the clinic sees the claim, with the reason, under Makulerade."""
+    claim = _region_claim(request, claim_pk)
+    form = VoidForm(request.POST)
+    if form.is_valid():
+        try:
+            claim_services.claim_void(actor=request.user, claim=claim, reason=form.cleaned_data["reason"])
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, _("Räkning %(reference)s är makulerad.") % {"reference": claim.reference})
+            return _back_to_claim(request, claim)
+    return _render_claim(request, _region_claim(request, claim_pk), void_form=form)
+
+
+@region_view()
+@require_http_methods(["GET", "POST"])
+def invoice_void(request: HttpRequest, invoice_pk: int) -> HttpResponse:
+    """Makulera a whole invoice: every claim of it that is not paid yet, with one reason."""
+    invoice, claims = selectors.invoice_claims_in_region(region=request.region, invoice_pk=invoice_pk)
+    if invoice is None:
+        raise Http404
+    form = VoidForm(request.POST if request.method == "POST" else None)
+    if form.is_bound and form.is_valid():
+        try:
+            claim_services.invoice_void(actor=request.user, invoice=invoice, reason=form.cleaned_data["reason"])
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, _("Faktura %(reference)s är makulerad.") % {"reference": invoice.reference})
+            return redirect(
+                f"{_list_url(request)}?clinic={invoice.clinic_id}&state={ClaimState.VOIDED}",
+            )
+    for claim in claims:
+        claim.status_text = claim_status(claim)
+        claim.voidable = claim.can_move_to(ClaimState.VOIDED)
+    pins = {claim.patient.personal_identity_number for claim in claims}
+    if pins:
+        access_log_record_many(
+            request=request, personal_identity_numbers=pins, shown=f"Granskning: makulera faktura {invoice.reference}"
+        )
+    return render(
+        request,
+        "review/invoice_void.html",
+        {"invoice": invoice, "claims": claims, "form": form, "voidable": any(c.voidable for c in claims)},
+    )
+
+
+def _list_url(request: HttpRequest) -> str:
+    return reverse("review_claim_list", kwargs={"region_code": request.region.code})
+
+
+# Rules ----------------------------------------------------------------------------------------------------
+
+
+def _is_region_admin(request: HttpRequest) -> bool:
+    return RegionMembership.objects.filter(
+        user=request.user, region=request.region, role=RegionRole.REGION_ADMIN, is_active=True
+    ).exists()
+
+
+@region_view()
+@require_GET
+def rule_list(request: HttpRequest) -> HttpResponse:
+    """Granskningsregler: coordinators see them; the region's administrators add and deactivate them."""
+    rules = list(selectors.region_rules(region=request.region))
+    return render(
+        request,
+        "review/rules.html",
+        {
+            "active_rules": [rule for rule in rules if rule.is_active],
+            "inactive_rules": [rule for rule in rules if not rule.is_active],
+            "is_admin": _is_region_admin(request),
+        },
+    )
+
+
+@region_view(admin=True)
+@require_http_methods(["GET", "POST"])
+def rule_new(request: HttpRequest) -> HttpResponse:
+    form = RuleForm(request.POST or None, region=request.region)
+    if request.method == "POST" and form.is_valid():
+        try:
+            rule = services.review_rule_create(actor=request.user, region=request.region, **form.service_arguments())
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, _("Regeln %(rule)s gäller från nu.") % {"rule": rule.description})
+            return redirect("review_rule_list", region_code=request.region.code)
+    return render(request, "review/rule_new.html", {"form": form})
+
+
+@region_view(admin=True)
+@require_POST
+def rule_deactivate(request: HttpRequest, rule_pk: int) -> HttpResponse:
+    rule = selectors.region_rule(region=request.region, rule_pk=rule_pk)
+    if rule is None:
+        raise Http404
+    services.review_rule_deactivate(actor=request.user, rule=rule)
+    messages.success(request, _("Regeln %(rule)s är avaktiverad.") % {"rule": rule.description})
+    return redirect("review_rule_list", region_code=request.region.code)
