@@ -199,7 +199,15 @@ class Claim(models.Model):
         return self.reference
 
     def can_move_to(self, state: str) -> bool:
+        if state == ClaimState.VOIDED and self.is_in_payout:
+            return False
         return state in CLAIM_TRANSITIONS[self.state]
+
+    @property
+    def is_in_payout(self) -> bool:
+        """Approved for a payout date by a payout run: it is in the bank's payment file and can no longer be
+        voided, only credited by the clinic once paid."""
+        return self.state == ClaimState.APPROVED and self.approved_on is not None
 
 
 class ClaimLine(models.Model):

@@ -265,6 +265,12 @@ def _lock_invoice_claims(invoice: Invoice) -> list[Claim]:
 def _refuse_unless_can_move(claim: Claim, state: str) -> None:
     if claim.can_move_to(state):
         return
+    if state == ClaimState.VOIDED and claim.is_in_payout:
+        message = _("Räkningen %(reference)s ingår i utbetalningen %(date)s och kan inte makuleras.") % {
+            "reference": claim.reference,
+            "date": claim.approved_on.isoformat(),
+        }
+        raise ValidationError(message, code="in_payout")
     message = _("Räkningen %(reference)s har status %(state)s och kan inte bli %(target)s.") % {
         "reference": claim.reference,
         "state": claim.get_state_display().lower(),

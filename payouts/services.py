@@ -376,7 +376,7 @@ def payout_run_mark_paid(*, run: PayoutRun) -> int:
     claims = Claim.objects.select_for_update().filter(pk__in=claim_ids).order_by("pk")
     marked = 0
     for claim in claims:
-        # A claim voided after the run was made stays voided.
+        # Only approved claims become paid: one marked already (the job run twice, or late) is left.
         if claim.state != ClaimState.APPROVED:
             continue
         claim.state = ClaimState.PAID

@@ -1,4 +1,5 @@
-"""A payout in the browser: the coordinator runs it, the daily job marks it paid, the clinic sees it paid."""
+"""A payout in the browser: the coordinator approves a claim under review and runs the payout, the daily job
+marks it paid, the clinic's biller sees the invoice under Utbetalda with its Vår referens."""
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -12,12 +13,21 @@ from .test_eligibility import BILLER, COORDINATOR_VG, choose_clinic31, log_in, l
 
 
 @pytest.mark.browser
-def test_coordinator_runs_a_payout_and_the_biller_sees_the_invoice_paid(page: Page, live_server, transactional_world):
+def test_coordinator_approves_runs_a_payout_and_the_biller_sees_the_invoice_paid(
+    page: Page, live_server, transactional_world
+):
     base = live_server.url
-    approved = Claim.objects.get(clinic=transactional_world.clinic31, reference="DEMO-B1")  # godkänd, no payout yet
+    approved = Claim.objects.get(clinic=transactional_world.clinic31, reference="DEMO-A2")  # under granskning
     day = future_bank_day()
 
     log_in(page, base, COORDINATOR_VG)
+    main_menu(page, "Räkningar")
+    page.get_by_label("Status").select_option(label="Under granskning")
+    page.get_by_role("button", name="Filtrera").click()
+    page.get_by_role("link", name="DEMO-A2", exact=True).click()
+    page.get_by_role("button", name="Godkänn", exact=True).click()
+    expect(page.get_by_text("Räkning DEMO-A2 är godkänd och väntar på utbetalning.")).to_be_visible()
+
     main_menu(page, "Utbetalningar")
     page.get_by_role("link", name="Ny utbetalningskörning", exact=True).click()
     page.get_by_label("Utbetalningsdatum").fill(day.isoformat())

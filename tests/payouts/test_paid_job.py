@@ -3,6 +3,7 @@
 import datetime
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from claims.models import ClaimEvent, ClaimState
 from claims.selectors import InvoiceSummary
@@ -73,15 +74,19 @@ def test_a_late_job_catches_up_on_every_run_that_has_passed(db):
         assert paid.state == state
 
 
-def test_a_claim_voided_after_the_run_stays_voided(db):
+def test_a_claim_in_a_payout_run_can_no_longer_be_voided(db):
+    """It is in the bank's payment file: voiding it would pay out what the portal calls void."""
     from claims.services import claim_void
 
     pw = payout_world()
-    _, voided = _run_on(pw, FRIDAY)
-    claim_void(actor=pw.coordinator, claim=voided, reason="Dubbelregistrerad")
-    assert services.payout_runs_mark_paid(today=datetime.date(2026, 11, 9)) == 0
-    voided.refresh_from_db()
-    assert voided.state == ClaimState.VOIDED
+    _, approved = _run_on(pw, FRIDAY)
+    with pytest.raises(ValidationError, match="ingår i utbetalningen 2026-11-06 och kan inte makuleras"):
+        claim_void(actor=pw.coordinator, claim=approved, reason="Dubbelregistrerad")
+    approved.refresh_from_db()
+    assert approved.state == ClaimState.APPROVED
+    assert services.payout_runs_mark_paid(today=datetime.date(2026, 11, 9)) == 1
+    approved.refresh_from_db()
+    assert approved.state == ClaimState.PAID
 
 
 def test_era_fakturor_reads_godkaend_then_utbetalningsdatum(db):
