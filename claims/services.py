@@ -344,21 +344,36 @@ def claim_start_review(*, actor: User, claim: Claim) -> Claim:
 
 
 @transaction.atomic
-def claim_approve(*, actor: User, claim: Claim, payout_date: datetime.date | None = None) -> Claim:
+def claim_approve(*, actor: User | None, claim: Claim, payout_date: datetime.date | None = None) -> Claim:
     """Approve for payout. Without `payout_date` (the coordinator's approval) `approved_on` stays empty, shown as
-    "Godkänd, väntar på utbetalning", until the payout run sets it to the run's payout date; with one, it is
-    shown as "Godkänd för utbetalning DATE"."""
+    "Godkänd, väntar på utbetalning"; the payout run approves with its payout date, which `approved_on` then
+    holds, shown as "Godkänd för utbetalning DATE". A claim approved for a date keeps it."""
     claim = _lock(claim)
+    if claim.state == ClaimState.APPROVED and (payout_date is None or claim.approved_on is not None):
+        return claim
+    reason = _("Godkänd för utbetalning %(date)s") % {"date": payout_date.isoformat()} if payout_date else ""
     if claim.state == ClaimState.APPROVED:
+        # Approved by the coordinator, now given the payout date of the run that pays it: no change of state.
+        claim.approved_on = payout_date
+        claim.save(update_fields=["approved_on", "updated_at"])
+        ClaimEvent.objects.create(claim=claim, from_state=claim.state, to_state=claim.state, actor=actor, reason=reason)
+        audit_record(
+            actor=actor,
+            action="claims.claim.scheduled",
+            obj=claim,
+            before={"approved_on": None},
+            after=snapshot(claim, ["approved_on"]),
+            clinic=claim.clinic_id,
+        )
         return claim
     _refuse_unless_can_move(claim, ClaimState.APPROVED)
     claim.approved_on = payout_date
-    _move(claim, ClaimState.APPROVED, actor, "claims.claim.approved", fields=["approved_on"])
+    _move(claim, ClaimState.APPROVED, actor, "claims.claim.approved", fields=["approved_on"], reason=reason)
     return claim
 
 
 @transaction.atomic
-def claim_mark_paid(*, actor: User, claim: Claim, paid_on: datetime.date, our_reference: str) -> Claim:
+def claim_mark_paid(*, actor: User | None, claim: Claim, paid_on: datetime.date, our_reference: str) -> Claim:
     """The claim was paid on `paid_on` under the region's payout reference, which the invoice shows."""
     our_reference = our_reference.strip()
     if not our_reference:
@@ -369,22 +384,35 @@ def claim_mark_paid(*, actor: User, claim: Claim, paid_on: datetime.date, our_re
     _refuse_unless_can_move(claim, ClaimState.PAID)
     claim.paid_on = paid_on
     _move(claim, ClaimState.PAID, actor, "claims.claim.paid", fields=["paid_on"])
-    invoice = Invoice.objects.select_for_update().get(pk=claim.invoice_id)
-    if (invoice.our_reference, invoice.payout_date) != (our_reference, paid_on):
-        before = snapshot(invoice, ["our_reference", "payout_date"])
-        invoice.our_reference = our_reference
-        invoice.payout_date = paid_on
-        invoice.save(update_fields=["our_reference", "payout_date"])
-        audit_record(
-            actor=actor,
-            action="claims.invoice.paid",
-            obj=invoice,
-            before=before,
-            after=snapshot(invoice, ["our_reference", "payout_date"]),
-            clinic=invoice.clinic_id,
-        )
-    claim.invoice = invoice
+    claim.invoice = invoice_payout_set(
+        actor=actor, invoice=claim.invoice, our_reference=our_reference, payout_date=paid_on
+    )
     return claim
+
+
+def invoice_payout_set(
+    *, actor: User | None, invoice: Invoice, our_reference: str, payout_date: datetime.date
+) -> Invoice:
+    """Give the invoice the Vår referens and payout date Era fakturor shows (the latest payout of it).
+
+    Call in the transaction of the payout; the invoice is locked after its claims, as everywhere.
+    """
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if (invoice.our_reference, invoice.payout_date) == (our_reference, payout_date):
+        return invoice
+    before = snapshot(invoice, ["our_reference", "payout_date"])
+    invoice.our_reference = our_reference
+    invoice.payout_date = payout_date
+    invoice.save(update_fields=["our_reference", "payout_date"])
+    audit_record(
+        actor=actor,
+        action="claims.invoice.paid",
+        obj=invoice,
+        before=before,
+        after=snapshot(invoice, ["our_reference", "payout_date"]),
+        clinic=invoice.clinic_id,
+    )
+    return invoice
 
 
 def _clean_reason(reason: str) -> str:

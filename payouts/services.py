@@ -17,7 +17,8 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from claims.models import Claim, ClaimEvent, ClaimState, CreditInvoice, Invoice
+from claims.models import Claim, ClaimState, CreditInvoice, Invoice
+from claims.services import claim_approve, claim_mark_paid, invoice_payout_set
 from clinics.models import Clinic, PaymentMethod, Region, User
 from portal.audit import audit_record, snapshot
 
@@ -133,7 +134,7 @@ def _run_make(*, actor: User, region: Region, payout_date: datetime.date, counte
         )
     run = PayoutRun.objects.create(region=region, payout_date=payout_date, created_by=actor)
     for claim in claims:
-        _claim_approve_for_payout(claim=claim, run=run, actor=actor)
+        claim_approve(actor=actor, claim=claim, payout_date=payout_date)
 
     by_clinic: dict[int, dict[int, list[Claim]]] = defaultdict(lambda: defaultdict(list))
     for claim in claims:
@@ -168,7 +169,9 @@ def _run_make(*, actor: User, region: Region, payout_date: datetime.date, counte
             PayoutClaim.objects.bulk_create(
                 PayoutClaim(payout_invoice=payout_invoice, claim=claim, amount=claim.total) for claim in items
             )
-            _invoice_mirror(invoice, payout_invoice, payout_date, actor)
+            invoice_payout_set(
+                actor=actor, invoice=invoice, our_reference=payout_invoice.our_reference, payout_date=payout_date
+            )
         if clinic.payment_method == PaymentMethod.BANKGIRO:
             _set_off(payment)
     counter.save(update_fields=["last_value"])
@@ -190,46 +193,6 @@ def _run_make(*, actor: User, region: Region, payout_date: datetime.date, counte
     for payment_id in run.payments.values_list("pk", flat=True):
         transaction.on_commit(lambda pk=payment_id: send_payout_notice.delay(pk))
     return run
-
-
-def _claim_approve_for_payout(*, claim: Claim, run: PayoutRun, actor: User) -> None:
-    """Approve the (locked) claim for the run's payout date: "Godkänd för utbetalning DATUM" in Era fakturor."""
-    before_state, before_date = claim.state, claim.approved_on
-    if claim.state != ClaimState.APPROVED and not claim.can_move_to(ClaimState.APPROVED):
-        raise ValidationError(_("Räkningen %(reference)s kan inte godkännas.") % {"reference": claim.reference})
-    claim.state = ClaimState.APPROVED
-    claim.approved_on = run.payout_date
-    claim.save(update_fields=["state", "approved_on", "updated_at"])
-    reason = _("Godkänd för utbetalning %(date)s") % {"date": run.payout_date.isoformat()}
-    ClaimEvent.objects.create(
-        claim=claim, from_state=before_state, to_state=ClaimState.APPROVED, actor=actor, reason=reason
-    )
-    audit_record(
-        actor=actor,
-        action="claims.claim.approved" if before_state != ClaimState.APPROVED else "payouts.claim.scheduled",
-        obj=claim,
-        before={"state": before_state, "approved_on": before_date.isoformat() if before_date else None},
-        after={"state": ClaimState.APPROVED, "approved_on": run.payout_date.isoformat(), "payout_run": run.pk},
-        clinic=claim.clinic_id,
-    )
-
-
-def _invoice_mirror(invoice: Invoice, payout_invoice: PayoutInvoice, payout_date: datetime.date, actor) -> None:
-    """Era fakturor shows the invoice's latest Vår referens and payout date."""
-    if (invoice.our_reference, invoice.payout_date) == (payout_invoice.our_reference, payout_date):
-        return
-    before = snapshot(invoice, ["our_reference", "payout_date"])
-    invoice.our_reference = payout_invoice.our_reference
-    invoice.payout_date = payout_date
-    invoice.save(update_fields=["our_reference", "payout_date"])
-    audit_record(
-        actor=actor,
-        action="payouts.invoice.approved",
-        obj=invoice,
-        before=before,
-        after=snapshot(invoice, ["our_reference", "payout_date"]),
-        clinic=invoice.clinic_id,
-    )
 
 
 # Set-off and repayments -------------------------------------------------------------------------------------
@@ -368,28 +331,18 @@ def payout_run_mark_paid(*, run: PayoutRun) -> int:
     run = PayoutRun.objects.select_for_update().get(pk=run.pk)
     if run.state == PayoutRunState.PAID:
         return 0
-    claim_ids = list(
+    paid = (
         PayoutClaim.objects.filter(payout_invoice__payment__run=run)
+        .select_related("claim", "payout_invoice")
         .order_by("claim_id")
-        .values_list("claim_id", flat=True)
     )
-    claims = Claim.objects.select_for_update().filter(pk__in=claim_ids).order_by("pk")
     marked = 0
-    for claim in claims:
+    for item in paid:
         # Only approved claims become paid: one marked already (the job run twice, or late) is left.
-        if claim.state != ClaimState.APPROVED:
+        if item.claim.state != ClaimState.APPROVED:
             continue
-        claim.state = ClaimState.PAID
-        claim.paid_on = run.payout_date
-        claim.save(update_fields=["state", "paid_on", "updated_at"])
-        ClaimEvent.objects.create(claim=claim, from_state=ClaimState.APPROVED, to_state=ClaimState.PAID)
-        audit_record(
-            actor=None,
-            action="claims.claim.paid",
-            obj=claim,
-            before={"state": ClaimState.APPROVED},
-            after={"state": ClaimState.PAID, "paid_on": run.payout_date.isoformat(), "payout_run": run.pk},
-            clinic=claim.clinic_id,
+        claim_mark_paid(
+            actor=None, claim=item.claim, paid_on=run.payout_date, our_reference=item.payout_invoice.our_reference
         )
         marked += 1
     run.state = PayoutRunState.PAID

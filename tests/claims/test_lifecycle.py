@@ -43,7 +43,7 @@ def _call(target: str, *, actor, claim):
     if target == ClaimState.UNDER_REVIEW:
         return services.claim_start_review(actor=actor, claim=claim)
     if target == ClaimState.APPROVED:
-        return services.claim_approve(actor=actor, claim=claim, payout_date=PAYOUT_DATE)
+        return services.claim_approve(actor=actor, claim=claim)  # the coordinator's approval, no date yet
     if target == ClaimState.PAID:
         return services.claim_mark_paid(actor=actor, claim=claim, paid_on=PAID_ON, our_reference="518148")
     if target == ClaimState.VOIDED:
@@ -145,6 +145,29 @@ def test_approval_keeps_the_payout_date_and_a_second_approval_changes_nothing(ta
     claim.refresh_from_db()
     assert claim.state == ClaimState.APPROVED and claim.approved_on == PAYOUT_DATE
     assert ClaimEvent.objects.filter(claim=claim, to_state=ClaimState.APPROVED).count() == 1
+
+
+def test_a_claim_approved_without_a_date_gets_the_payout_date_once(tariff_clinic):
+    claim = _claim_in(tariff_clinic, ClaimState.UNDER_REVIEW)
+    coordinator, run_by = UserFactory(), UserFactory()
+    services.claim_approve(actor=coordinator, claim=claim)
+    claim.refresh_from_db()
+    assert (claim.state, claim.approved_on) == (ClaimState.APPROVED, None)
+
+    services.claim_approve(actor=run_by, claim=claim, payout_date=PAYOUT_DATE)
+    services.claim_approve(actor=run_by, claim=claim, payout_date=PAYOUT_DATE + datetime.timedelta(days=7))
+
+    claim.refresh_from_db()
+    assert (claim.state, claim.approved_on) == (ClaimState.APPROVED, PAYOUT_DATE)
+    scheduled = ClaimEvent.objects.filter(claim=claim).latest("id")
+    assert (scheduled.from_state, scheduled.to_state, scheduled.actor) == (
+        ClaimState.APPROVED,
+        ClaimState.APPROVED,
+        run_by,
+    )
+    assert scheduled.reason == f"Godkänd för utbetalning {PAYOUT_DATE.isoformat()}"
+    assert ClaimEvent.objects.filter(claim=claim, reason__startswith="Godkänd för utbetalning").count() == 1
+    assert AuditEvent.objects.filter(action="claims.claim.scheduled", object_id=str(claim.pk)).count() == 1
 
 
 def test_payment_sets_the_invoice_payout_date_and_our_reference(tariff_clinic):
