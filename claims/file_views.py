@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -15,16 +13,15 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 
 from portal.access import clinic_view
 from portal.audit import access_log_record_many
+from portal.excel import text_cell, workbook_response
 from portal.forms import add_service_errors
 
 from . import invoice_file_services as services
 from .models import InvoiceFileFault, InvoiceFileState, InvoiceFileUpload
 
-XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 RECENT_UPLOADS = 20
 
 
@@ -120,13 +117,6 @@ def invoice_file_status(request: HttpRequest, upload_pk: int) -> JsonResponse:
     )
 
 
-def _text(sheet, value: str) -> WriteOnlyCell:
-    # Always text: a reference keeps its leading zeros and a value starting with "=" is no formula.
-    cell = WriteOnlyCell(sheet, value=value)
-    cell.data_type = "s"
-    return cell
-
-
 @clinic_view()
 @require_GET
 def invoice_file_errors_excel(request: HttpRequest, upload_pk: int) -> HttpResponse:
@@ -137,26 +127,22 @@ def invoice_file_errors_excel(request: HttpRequest, upload_pk: int) -> HttpRespo
     sheet = workbook.create_sheet(title=_("Fellista"))
     for column, width in zip("ABCD", (14, 22, 16, 80), strict=True):
         sheet.column_dimensions[column].width = width
-    sheet.append([_text(sheet, _("Fellista för %(file)s") % {"file": upload.original_name})])
+    sheet.append([text_cell(sheet, _("Fellista för %(file)s") % {"file": upload.original_name})])
     sheet.append([])
     headings = [_("Kliniknummer"), _("Räkningsnummer"), _("Personnummer"), _("Felmeddelande")]
-    sheet.append([_text(sheet, heading) for heading in headings])
+    sheet.append([text_cell(sheet, heading) for heading in headings])
     for fault in faults:
         sheet.append(
             [
-                _text(sheet, fault.clinic_number),
-                _text(sheet, fault.claim_reference),
-                _text(sheet, fault.personal_identity_number),
-                _text(sheet, fault.message),
+                text_cell(sheet, fault.clinic_number),
+                text_cell(sheet, fault.claim_reference),
+                text_cell(sheet, fault.personal_identity_number),
+                text_cell(sheet, fault.message),
             ]
         )
-    content = io.BytesIO()
-    workbook.save(content)
     _log_shown(request, faults, "Fakturafil: fellista, export till Excel")
-    response = HttpResponse(content.getvalue(), content_type=XLSX_CONTENT_TYPE)
     # The file name says whose file, never whose personnummer.
-    response["Content-Disposition"] = f'attachment; filename="fellista-{request.clinic.number}-{upload.pk}.xlsx"'
-    return response
+    return workbook_response(workbook, f"fellista-{request.clinic.number}-{upload.pk}.xlsx")
 
 
 @clinic_view()

@@ -8,7 +8,6 @@ same few queries however many invoices and claims it shows.
 from __future__ import annotations
 
 import datetime
-import io
 from urllib.parse import urlencode
 
 from django import forms
@@ -31,6 +30,7 @@ from eligibility.forms import DATE_WIDGET, PersonalIdentityNumberField
 from portal import money, validators
 from portal.access import clinic_view
 from portal.audit import access_log_record, access_log_record_many
+from portal.excel import kronor_cell, text_cell, workbook_response
 from review.selectors import claim_questions
 
 from . import selectors, services
@@ -40,7 +40,6 @@ from .selectors import InvoiceSearch, InvoiceSummary, InvoiceTab
 PAGE_SIZE = 25
 DEFAULT_PERIOD_DAYS = 30
 EXPORT_MAX_INVOICES = 10_000
-XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 TAB_URL_NAMES = {
     InvoiceTab.RECEIVED: "invoice_list",
     InvoiceTab.PAID: "invoice_list_paid",
@@ -205,19 +204,6 @@ def _render_list(
 # Export ---------------------------------------------------------------------------------------------------
 
 
-def _text(sheet, value: str) -> WriteOnlyCell:
-    # Always text: an OCR number keeps its leading zeros and a comment starting with "=" is no formula.
-    cell = WriteOnlyCell(sheet, value=value)
-    cell.data_type = "s"
-    return cell
-
-
-def _kronor_cell(sheet, ore: int) -> WriteOnlyCell:
-    cell = WriteOnlyCell(sheet, value=ore / 100)
-    cell.number_format = "#,##0.00"
-    return cell
-
-
 def _export_response(request: HttpRequest, tab: str, search: InvoiceSearch) -> HttpResponse:
     """The current list (all its pages) as Excel: the invoices, and their claims on a second sheet."""
     invoices = selectors.clinic_invoices(clinic=request.clinic, tab=tab, search=search)[:EXPORT_MAX_INVOICES]
@@ -230,7 +216,7 @@ def _export_response(request: HttpRequest, tab: str, search: InvoiceSearch) -> H
         sheet.column_dimensions[column].width = width
     sheet.append(
         [
-            _text(
+            text_cell(
                 sheet,
                 _("Era fakturor: %(tab)s, %(clinic)s") % {"tab": InvoiceTab.LABELS[tab], "clinic": request.clinic},
             ),
@@ -241,22 +227,22 @@ def _export_response(request: HttpRequest, tab: str, search: InvoiceSearch) -> H
         "to": search.date_to.isoformat(),
         "time": f"{exported_at:%Y-%m-%d %H:%M}",
     }
-    sheet.append([_text(sheet, period)])
+    sheet.append([text_cell(sheet, period)])
     sheet.append([])
     headings = [_("OCR/Fakturanummer"), _("Inkom"), _("Belopp"), _("Status"), _("Vår referens"), _("Räkningsstatus")]
-    sheet.append([_text(sheet, heading) for heading in headings])
+    sheet.append([text_cell(sheet, heading) for heading in headings])
     for summary in summaries:
         invoice = summary.invoice
         received = WriteOnlyCell(sheet, value=timezone.localdate(invoice.received_at))
         received.number_format = "yyyy-mm-dd"
         sheet.append(
             [
-                _text(sheet, invoice.reference),
+                text_cell(sheet, invoice.reference),
                 received,
-                _kronor_cell(sheet, summary.amount),
-                _text(sheet, summary.status),
-                _text(sheet, invoice.our_reference),
-                _text(sheet, summary.claims_status),
+                kronor_cell(sheet, summary.amount),
+                text_cell(sheet, summary.status),
+                text_cell(sheet, invoice.our_reference),
+                text_cell(sheet, summary.claims_status),
             ]
         )
 
@@ -273,36 +259,30 @@ def _export_response(request: HttpRequest, tab: str, search: InvoiceSearch) -> H
         _("Registrerad av"),
         _("Status"),
     ]
-    claims_sheet.append([_text(claims_sheet, heading) for heading in claim_headings])
+    claims_sheet.append([text_cell(claims_sheet, heading) for heading in claim_headings])
     for summary in summaries:
         for claim in summary.claims:
             claims_sheet.append(
                 [
-                    _text(claims_sheet, summary.invoice.reference),
-                    _text(claims_sheet, claim.reference),
-                    _text(
+                    text_cell(claims_sheet, summary.invoice.reference),
+                    text_cell(claims_sheet, claim.reference),
+                    text_cell(
                         claims_sheet, validators.format_personal_identity_number(claim.patient.personal_identity_number)
                     ),
-                    _text(claims_sheet, claim.prior_assessment.number if claim.prior_assessment else ""),
-                    _kronor_cell(claims_sheet, claim.patient_fee_total),
-                    _kronor_cell(claims_sheet, claim.total),
-                    _text(claims_sheet, claim.created_by.name or claim.created_by.email),
-                    _text(claims_sheet, selectors.claim_status(claim)),
+                    text_cell(claims_sheet, claim.prior_assessment.number if claim.prior_assessment else ""),
+                    kronor_cell(claims_sheet, claim.patient_fee_total),
+                    kronor_cell(claims_sheet, claim.total),
+                    text_cell(claims_sheet, claim.created_by.name or claim.created_by.email),
+                    text_cell(claims_sheet, selectors.claim_status(claim)),
                 ]
             )
-    content = io.BytesIO()
-    workbook.save(content)
-
     _log_patients_shown(
         request,
         _pins_of(summaries) | ({search.personal_identity_number} if search.personal_identity_number else set()),
         f"Era fakturor: {LOG_TAB_NAMES[tab]}, export till Excel",
     )
-    response = HttpResponse(content.getvalue(), content_type=XLSX_CONTENT_TYPE)
     # The file name says whose invoices and when, never whose personnummer.
-    filename = f"fakturor-{request.clinic.number}-{tab}-{exported_at:%Y%m%d-%H%M%S}.xlsx"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return workbook_response(workbook, f"fakturor-{request.clinic.number}-{tab}-{exported_at:%Y%m%d-%H%M%S}.xlsx")
 
 
 # A claim --------------------------------------------------------------------------------------------------

@@ -17,13 +17,12 @@ from django.utils.translation import gettext as _
 from fpdf import FPDF
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
 
+from portal.excel import XLSX_CONTENT_TYPE, kronor_cell, text_cell
+from portal.excel import bold as bold_cell
 from portal.money import format_kronor
 
 from .models import PayoutPayment
-
-XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @dataclass
@@ -193,16 +192,11 @@ def notice_xlsx(notice: Notice) -> bytes:
         sheet.column_dimensions[column].width = width
 
     def text(value: str, bold: bool = False) -> WriteOnlyCell:
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.data_type = "s"  # an OCR number keeps its leading zeros
-        if bold:
-            cell.font = Font(bold=True)
-        return cell
+        cell = text_cell(sheet, value)  # an OCR number keeps its leading zeros
+        return bold_cell(cell) if bold else cell
 
     def kronor(ore: int) -> WriteOnlyCell:
-        cell = WriteOnlyCell(sheet, value=ore / 100)
-        cell.number_format = "#,##0.00"
-        return cell
+        return kronor_cell(sheet, ore)
 
     sheet.append([text(notice.title, bold=True)])
     for label, value in notice.facts():

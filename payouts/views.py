@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from eligibility.forms import DATE_WIDGET
 from portal import validators
 from portal.access import region_view
+from portal.excel import XLSX_CONTENT_TYPE
 from portal.forms import add_service_errors
 from portal.money import format_kronor
 
@@ -148,7 +149,7 @@ def _notice_response(request: HttpRequest, run_pk: int, payment_pk: int, extensi
     if extension == "pdf":
         response = HttpResponse(notices.notice_pdf(notice), content_type="application/pdf")
     else:
-        response = HttpResponse(notices.notice_xlsx(notice), content_type=notices.XLSX_CONTENT_TYPE)
+        response = HttpResponse(notices.notice_xlsx(notice), content_type=XLSX_CONTENT_TYPE)
     response["Content-Disposition"] = f'attachment; filename="{notices.notice_file_name(payment, extension)}"'
     return response
 

@@ -9,7 +9,6 @@ only ever travels in a POST body, and every search and export is itself logged.
 from __future__ import annotations
 
 import datetime
-import io
 from dataclasses import dataclass
 
 from django import forms
@@ -27,6 +26,7 @@ from openpyxl.cell import WriteOnlyCell
 
 from clinics.models import ClinicRole, Region, RegionRole, User
 from eligibility.forms import DATE_WIDGET, PersonalIdentityNumberField
+from portal.excel import text_cell, workbook_response
 
 from . import validators
 from .access import region_view
@@ -37,7 +37,6 @@ DEFAULT_PERIOD_DAYS = 30
 # The page shows the newest rows only; the export holds far more, streamed from the database.
 PAGE_MAX_ROWS = 1000
 EXPORT_MAX_ROWS = 100_000
-XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 ROLE_LABELS = {**dict(ClinicRole.choices), **dict(RegionRole.choices)}
 
@@ -225,13 +224,6 @@ def access_log_review(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/access_log.html", context)
 
 
-def _text(sheet, value: str) -> WriteOnlyCell:
-    # Always text: a user's name or a "shown" starting with "=" must not become a formula.
-    cell = WriteOnlyCell(sheet, value=value)
-    cell.data_type = "s"
-    return cell
-
-
 def _export_response(request: HttpRequest, search: AccessLogSearch) -> HttpResponse:
     exported_at = timezone.localtime()
     entries = search.entries()
@@ -241,19 +233,19 @@ def _export_response(request: HttpRequest, search: AccessLogSearch) -> HttpRespo
     sheet = workbook.create_sheet(title="Åtkomstlogg")
     for column, width in zip("ABCDEF", (20, 40, 22, 36, 16, 40), strict=True):
         sheet.column_dimensions[column].width = width
-    sheet.append([_text(sheet, _("Åtkomstlogg för %(region)s") % {"region": search.region.name})])
-    sheet.append([_text(sheet, _("Sökning: %(search)s") % {"search": search.description})])
+    sheet.append([text_cell(sheet, _("Åtkomstlogg för %(region)s") % {"region": search.region.name})])
+    sheet.append([text_cell(sheet, _("Sökning: %(search)s") % {"search": search.description})])
     exported = _("Exporterad %(time)s av %(user)s") % {
         "time": f"{exported_at:%Y-%m-%d %H:%M}",
         "user": request.user.email,
     }
-    sheet.append([_text(sheet, exported)])
+    sheet.append([text_cell(sheet, exported)])
     if total > EXPORT_MAX_ROWS:
         note = _("Urvalet har %(total)s rader; de %(max)s senaste är med. Begränsa perioden för att få resten.")
-        sheet.append([_text(sheet, note % {"total": total, "max": EXPORT_MAX_ROWS})])
+        sheet.append([text_cell(sheet, note % {"total": total, "max": EXPORT_MAX_ROWS})])
     sheet.append([])
     headings = [_("Tidpunkt"), _("Användare"), _("Roll"), _("Klinik"), _("Personnummer"), _("Visat")]
-    sheet.append([_text(sheet, heading) for heading in headings])
+    sheet.append([text_cell(sheet, heading) for heading in headings])
     for entry in entries[:EXPORT_MAX_ROWS].iterator(chunk_size=2000):
         row = AccessLogRow.of(entry)
         when = WriteOnlyCell(
@@ -263,19 +255,13 @@ def _export_response(request: HttpRequest, search: AccessLogSearch) -> HttpRespo
         sheet.append(
             [
                 when,
-                _text(sheet, row.user),
-                _text(sheet, row.role),
-                _text(sheet, row.place),
-                _text(sheet, validators.format_personal_identity_number(row.personal_identity_number)),
-                _text(sheet, row.shown),
+                text_cell(sheet, row.user),
+                text_cell(sheet, row.role),
+                text_cell(sheet, row.place),
+                text_cell(sheet, validators.format_personal_identity_number(row.personal_identity_number)),
+                text_cell(sheet, row.shown),
             ]
         )
-    content = io.BytesIO()
-    workbook.save(content)
-
     access_log_search_record(request=request, search=search, export=True)
-    response = HttpResponse(content.getvalue(), content_type=XLSX_CONTENT_TYPE)
     # The file name says whose region and when, never whose personnummer.
-    filename = f"atkomstlogg-{search.region.code}-{exported_at:%Y%m%d-%H%M%S}.xlsx"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return workbook_response(workbook, f"atkomstlogg-{search.region.code}-{exported_at:%Y%m%d-%H%M%S}.xlsx")

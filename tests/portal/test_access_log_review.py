@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 from django.utils import timezone
 
-from portal import access_log
+from portal import access_log, excel
 from portal.models import AccessLogEntry, AuditEvent
 from tests.conftest import World
 from tests.test_accessibility_markup import assert_accessible_markup
@@ -252,7 +252,7 @@ def test_export_is_an_excel_file_with_the_same_rows(client, world, entries):
     response = _search(client, world.coordinator_vg, personal_identity_number=PIN_FORMATTED, export="1")
 
     assert response.status_code == 200
-    assert response["Content-Type"] == access_log.XLSX_CONTENT_TYPE
+    assert response["Content-Type"] == excel.XLSX_CONTENT_TYPE
     disposition = response["Content-Disposition"]
     assert disposition.startswith('attachment; filename="atkomstlogg-vg-') and disposition.endswith('.xlsx"')
     assert PIN not in disposition and "20000101" not in disposition
