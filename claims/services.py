@@ -220,7 +220,7 @@ def _claims_store(
             )
         )
         lines.append(claim_lines)
-    Claim.objects.bulk_create(claims)
+    copy_insert(Claim, claims, ids=True)
     for claim, claim_lines in zip(claims, lines, strict=True):
         for line in claim_lines:
             line.claim = claim

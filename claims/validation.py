@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from functools import cached_property
 
 from dateutil.relativedelta import relativedelta
@@ -77,13 +77,14 @@ class ValidationContext:
     Give the drafts up front (a chunk of an invoice file's claims), or later with `prepare`: their references,
     tariff versions, patients (certificates, free cards, prior assessments) and what each patient has used of
     the free amount are then read at once, not claim by claim. Anything outside what was prepared is read on
-    first use, so the context is never wrong, only slower. `reference_counts` counts every reference of the
-    whole batch (a file read in chunks): one given twice is a fault. Claims found correct add to what their
-    patient has used of the free amount, so two claims of one file cannot together pass it unnoticed.
+    first use, so the context is never wrong, only slower. `repeated_references` holds the references given
+    more than once in the whole batch (a file read in chunks; by default, among `drafts`): each is a fault.
+    Claims found correct add to what their patient has used of the free amount, so two claims of one file
+    cannot together pass it unnoticed.
     """
 
     def __init__(
-        self, *, clinic: Clinic, drafts: Iterable[ClaimDraft] = (), reference_counts: Counter[str] | None = None
+        self, *, clinic: Clinic, drafts: Iterable[ClaimDraft] = (), repeated_references: Container[str] | None = None
     ):
         drafts = list(drafts)
         self.clinic = clinic
@@ -91,9 +92,10 @@ class ValidationContext:
         self._versions: dict[int, tuple[TariffVersion, dict[str, TariffRow]]] = {}
         self._loaded_periods: list[tuple[datetime.date, datetime.date]] = []
         self._version_of_day: dict[datetime.date, TariffVersion | None] = {}
-        self._batch_references = (
-            reference_counts if reference_counts is not None else Counter(draft.reference for draft in drafts)
-        )
+        if repeated_references is None:
+            counts = Counter(draft.reference for draft in drafts)
+            repeated_references = {reference for reference, count in counts.items() if count > 1}
+        self._repeated_references = repeated_references
         # Added by correct claims of this batch, by (personnummer, year); kept across `prepare`.
         self._accepted_free_amount: Counter[tuple[str, int]] = Counter()
         self.prepare(drafts)
@@ -159,7 +161,7 @@ class ValidationContext:
     def reference_used(self, reference: str) -> bool:
         """Used before by any claim of the clinic, whatever its state (deleted too), or twice in this batch."""
         self._load_references({reference})
-        return reference in self._used_references or self._batch_references[reference] > 1
+        return reference in self._used_references or reference in self._repeated_references
 
     # Region lists ----------------------------------------------------------------------------------------
 

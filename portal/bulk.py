@@ -1,26 +1,79 @@
 """Inserting many rows with PostgreSQL's COPY, where bulk_create's per-value work is what a file of claims waits for.
 
 Rows go in as the model instances would through `bulk_create` (defaults, `auto_now_add`, foreign keys by id,
-JSON), but nothing comes back: use it for rows whose ids nobody needs at once (claim lines, events, audit
-records). Row triggers fire as for INSERT, so the audit log's append-only guard still holds.
+JSON). With `ids=True` each instance first gets its id from the table's sequence, as bulk_create would
+return it. Row triggers fire as for INSERT, so the audit log's append-only guard still holds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from django.db import connection, models
+from django.utils import timezone
 
 
-def copy_insert(model: type[models.Model], objs: Iterable[models.Model]) -> int:
-    """Insert `objs` (instances of `model`, not saved) in one COPY; the number of rows written."""
+def copy_insert(model: type[models.Model], objs: Iterable[models.Model], *, ids: bool = False) -> int:
+    """Insert `objs` (instances of `model`, not saved) in one COPY; the number of rows written.
+
+    With `ids`, the instances are given their ids first (and count as saved afterwards).
+    """
     meta = model._meta
-    fields = [field for field in meta.concrete_fields if not field.primary_key]
     quote = connection.ops.quote_name
+    if ids:
+        objs = list(objs)
+        _ids_assign(model, objs)
+    fields = [field for field in meta.concrete_fields if ids or not field.primary_key]
     sql = f"COPY {quote(meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) FROM STDIN"
+    values = [_value_of(field, timezone.now()) for field in fields]
     count = 0
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+    # The driver's cursor, for COPY; its errors raised as Django's (an IntegrityError for a unique key, say).
+    with connection.cursor() as cursor, connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
         for obj in objs:
-            copy.write_row([field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields])
+            copy.write_row([value(obj) for value in values])
             count += 1
+    if ids:
+        for obj in objs:
+            obj._state.adding = False
+            obj._state.db = connection.alias
     return count
+
+
+def _ids_assign(model: type[models.Model], objs: list[models.Model]) -> None:
+    meta = model._meta
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, meta.pk.column, len(objs)],
+        )
+        for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
+            obj.pk = pk
+
+
+def _value_of(field: models.Field, now) -> Callable[[models.Model], Any]:
+    """How to read the field's database value off an instance, doing per row only what the field needs."""
+    attname = field.attname
+    if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+        # One moment for the whole statement, as one INSERT would have; the instance shows it too.
+        def stamped(obj: models.Model) -> Any:
+            setattr(obj, attname, now)
+            return now
+
+        return stamped
+    if isinstance(field, _AS_IS):
+        # Text, whole numbers, booleans, dates and foreign-key ids: psycopg writes the Python value as it is.
+        return lambda obj: getattr(obj, attname)
+    return lambda obj: field.get_db_prep_save(getattr(obj, attname), connection)
+
+
+# DateTimeField is a DateField; PositiveSmallIntegerField and the like are IntegerFields.
+_AS_IS = (
+    models.CharField,
+    models.TextField,
+    models.IntegerField,
+    models.BooleanField,
+    models.DateField,
+    models.ForeignKey,
+    models.AutoField,
+)

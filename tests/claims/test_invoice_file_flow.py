@@ -380,6 +380,18 @@ def test_a_reference_given_twice_is_a_fault_of_both_claims_in_different_chunks(b
     assert (upload.claim_count, upload.correct_count) == (3, 1)
 
 
+def test_repeated_references_are_found_among_all_of_a_files_references():
+    repeated = invoice_file_services.RepeatedReferences(["R-1", "R-2", "R-1", "R-3", "R-3", "R-3", "r-2"])
+    assert repeated.count == 7
+    assert [reference in repeated for reference in ("R-1", "R-2", "R-3", "r-2", "R-4")] == [
+        True,
+        False,
+        True,
+        False,
+        False,
+    ]
+
+
 def test_the_check_reads_in_batches_not_claim_by_claim(world, django_capture_on_commit_callbacks):
     """The queries of a check do not grow with the number of claims (all within one chunk)."""
     from django.db import connection
