@@ -186,7 +186,8 @@ def _claims_store(
                 position=position,
                 visit_date=line.visit_date,
                 code=line.code,
-                tariff_row=row,
+                # Ids, not objects: setting a relation costs more than the row itself, tens of thousands of times.
+                tariff_row_id=row.pk if row else None,
                 tooth="" if line.code == PATIENT_FEE_CODE else line.tooth.strip(),
                 jaw="" if line.code == PATIENT_FEE_CODE else line.jaw.strip(),
                 amount=amount,
@@ -223,11 +224,12 @@ def _claims_store(
     copy_insert(Claim, claims, ids=True)
     for claim, claim_lines in zip(claims, lines, strict=True):
         for line in claim_lines:
-            line.claim = claim
+            line.claim_id = claim.pk
     copy_insert(ClaimLine, (line for claim_lines in lines for line in claim_lines))
+    actor_id = actor.pk if actor else None
     copy_insert(
         ClaimEvent,
-        (ClaimEvent(claim=claim, from_state="", to_state=ClaimState.RECEIVED, actor=actor) for claim in claims),
+        (ClaimEvent(claim_id=c.pk, from_state="", to_state=ClaimState.RECEIVED, actor_id=actor_id) for c in claims),
     )
     audit_record_many(
         actor=actor,

@@ -80,7 +80,7 @@ def _audit_event(actor, action, obj, before, after, clinic, region) -> AuditEven
         raise ValueError(f"audit action {action!r} must be namespaced: app.object.verb")
     user = actor if getattr(actor, "is_authenticated", False) else None
     return AuditEvent(
-        actor=user,
+        actor_id=user.pk if user else None,
         actor_email=user.email if user else "",
         action=action,
         object_type=obj._meta.label_lower,
