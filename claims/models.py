@@ -1,16 +1,15 @@
 """Tariffs, claims (räkningar), invoices (fakturor) and credits: what a clinic bills and what it is paid."""
 
-import datetime
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from clinics.models import CareModel, Clinic, PatientCategory, Region, SupportForm
 from eligibility.models import Certificate, Jaw, Patient, PriorAssessment
+from portal.background import stalled_before
 from portal.storage import private_storage
 
 PATIENT_FEE_CODE = "patAvg"
@@ -366,8 +365,7 @@ class InvoiceFileUpload(models.Model):
 
     @property
     def is_stalled(self) -> bool:
-        # Longer than the broker waits before handing an unacknowledged task to another worker (one hour).
-        return self.is_busy and self.updated_at < timezone.now() - datetime.timedelta(hours=2)
+        return self.is_busy and self.updated_at < stalled_before()
 
     @property
     def correct_count(self) -> int:

@@ -1,17 +1,16 @@
 """Who may be billed for: patients, their certificates, free cards and prior assessments."""
 
-import datetime
 
 from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import DateRangeField, RangeOperators
 from django.db import models
 from django.db.models import Func, Q
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from clinics.models import Clinic, Region, SupportForm
 from portal import validators
+from portal.background import stalled_before
 from portal.storage import private_storage
 
 
@@ -408,8 +407,7 @@ class CertificateImport(models.Model):
 
     @property
     def is_stalled(self) -> bool:
-        # Longer than the broker waits before handing an unacknowledged task to another worker (one hour).
-        return not self.is_finished and self.updated_at < timezone.now() - datetime.timedelta(hours=2)
+        return not self.is_finished and self.updated_at < stalled_before()
 
     @property
     def error_count(self) -> int:

@@ -591,3 +591,26 @@ def test_a_sending_that_fails_after_the_retries_sends_nothing_and_says_so(
     doc = _doc(biller.get(_url("invoice_file_detail", upload)))
     assert SEND_FAILED in " ".join(doc.xpath("//*[@role='alert']//text()"))
     assert doc.xpath("//button[normalize-space()='Ladda upp']")  # it may be sent again
+
+
+@pytest.mark.parametrize(
+    ("state", "message"),
+    [(InvoiceFileState.RUNNING, FAILED), (InvoiceFileState.SENDING, SEND_FAILED)],
+    ids=["check", "send"],
+)
+def test_a_page_stops_waiting_once_its_worker_is_surely_gone(biller, world, queued_upload, settings, state, message):
+    """After twice the broker's visibility timeout without a sign of life no worker is coming: the page says so."""
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
+    InvoiceFileUpload.objects.filter(pk=queued_upload.pk).update(
+        state=state, updated_at=timezone.now() - datetime.timedelta(seconds=1150)
+    )
+    assert biller.get(_url("invoice_file_status", queued_upload)).json()["finished"] is False
+
+    InvoiceFileUpload.objects.filter(pk=queued_upload.pk).update(
+        updated_at=timezone.now() - datetime.timedelta(seconds=1250)
+    )
+
+    assert biller.get(_url("invoice_file_status", queued_upload)).json()["finished"] is True
+    doc = _doc(biller.get(_url("invoice_file_detail", queued_upload)))
+    assert message in " ".join(doc.xpath("//*[@role='alert']//text()"))
+    assert not doc.xpath("//noscript/meta[@http-equiv='refresh']")
