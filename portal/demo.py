@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -16,8 +18,11 @@ from clinics.models import CareModel, Clinic, ClinicMembership, PatientCategory,
 
 DEMO_PASSWORD = "tandvard-demo"
 DEMO_FILE = Path(settings.BASE_DIR) / "fixtures" / "demo.json"
-# <region code>-<year>.csv: the region's ersättningslista for that calendar year.
+# <region code>-last-year.csv and <region code>-this-year.csv: the region's ersättningslistor for last year and
+# this year, dated by the year of the day the demo loads (the demo's claims are dated relative to that day too).
 DEMO_TARIFFS = Path(settings.BASE_DIR) / "fixtures" / "tariffs"
+DEMO_TARIFF_YEARS = {"last-year": -1, "this-year": 0}
+_DEMO_TARIFF_NAME = re.compile(r"(?P<region>[a-z0-9]+)-(?P<role>last-year|this-year)")
 
 
 def upsert(model: type[models.Model], lookup: dict, values: dict, counts: Counter) -> models.Model:
@@ -177,17 +182,42 @@ def _load_patients(items: list[dict], regions: dict, clinics: dict, counts: Coun
             counts["created"] += 1
 
 
-def _load_tariffs(regions: dict[str, Region], counts: Counter) -> None:
-    """Each file through the import service, as the region's coordinator would read it in; a file already
-    read in for its year is found unchanged."""
-    from django.core.files import File
+def _demo_tariff_files() -> list[tuple[str, int, Path]]:
+    """(region code, years before this year, path) of each demo tariff file, last year's first."""
+    files = []
+    for path in DEMO_TARIFFS.glob("*.csv"):
+        match = _DEMO_TARIFF_NAME.fullmatch(path.stem)
+        if match is None:
+            raise ValueError(f"{path.name}: a demo tariff is named <region>-last-year.csv or <region>-this-year.csv")
+        files.append((match["region"], DEMO_TARIFF_YEARS[match["role"]], path))
+    return sorted(files, key=lambda item: (item[1], item[0]))
 
+
+def _load_tariffs(regions: dict[str, Region], counts: Counter, *, today: datetime.date | None = None) -> None:
+    """Last year's and this year's list of each region, named and dated by the year of today, each file through
+    the import service as the region's coordinator would read it in. The same file again for the same year is
+    found unchanged by the import (same content, same period). A year that already has another list is left as
+    it is: the demo never replaces a list, be it one a coordinator read in or this year's list of a load in an
+    earlier year (now last year's, and last year's file is not the same)."""
+    from django.core.files.base import ContentFile
+
+    from claims.models import TariffVersion
     from claims.tariffs import tariff_import
     from clinics.models import RegionRole
 
-    for path in sorted(DEMO_TARIFFS.glob("*.csv")):
-        region_code, _, year = path.stem.rpartition("-")
+    this_year = (today or timezone.localdate()).year
+    for region_code, offset, path in _demo_tariff_files():
         region = regions[region_code]
+        year = this_year + offset
+        valid_from, valid_to = datetime.date(year, 1, 1), datetime.date(year, 12, 31)
+        content = path.read_bytes()
+        existing = TariffVersion.objects.filter(region=region, valid_from=valid_from).first()
+        if existing is not None and (existing.source_sha256, existing.valid_to) != (
+            hashlib.sha256(content).hexdigest(),
+            valid_to,
+        ):
+            counts["unchanged"] += 1
+            continue
         coordinator = (
             User.objects.filter(
                 region_memberships__region=region,
@@ -197,15 +227,15 @@ def _load_tariffs(regions: dict[str, Region], counts: Counter) -> None:
             .order_by("email")
             .first()
         )
-        with path.open("rb") as handle:
-            result = tariff_import(
-                actor=coordinator,
-                region=region,
-                uploaded=File(handle, name=path.name),
-                name=f"Ersättningslista {year}",
-                valid_from=datetime.date(int(year), 1, 1),
-                valid_to=datetime.date(int(year), 12, 31),
-            )
+        result = tariff_import(
+            actor=coordinator,
+            region=region,
+            # Named as a coordinator would have named the file of that year.
+            uploaded=ContentFile(content, name=f"{region_code}-{year}.csv"),
+            name=f"Ersättningslista {year}",
+            valid_from=valid_from,
+            valid_to=valid_to,
+        )
         counts["created" if result.created else "unchanged"] += 1
 
 

@@ -74,12 +74,12 @@ PAGES = [
     ),
     ("tariff_list", "samordnare.vg@demo.test", lambda w: "/region/vg/ersattningslistor/"),
     ("tariff_import", "samordnare.vg@demo.test", lambda w: "/region/vg/ersattningslistor/import/"),
-    ("tariff_detail", "samordnare.vg@demo.test", lambda w: f"/region/vg/ersattningslistor/{_tariff_2026(w).pk}/"),
+    ("tariff_detail", "samordnare.vg@demo.test", lambda w: f"/region/vg/ersattningslistor/{_tariff_this_year(w).pk}/"),
     ("clinic_tariff", "fakturerare@demo.test", lambda w: f"/klinik/{w.clinic31.pk}/ersattningslista/?q=protes"),
     (
         "clinic_tariff_changes",
         "fakturerare@demo.test",
-        lambda w: f"/klinik/{w.clinic31.pk}/ersattningslista/{_tariff_2026(w).pk}/andringar/?visa=andringar",
+        lambda w: f"/klinik/{w.clinic31.pk}/ersattningslista/{_tariff_this_year(w).pk}/andringar/?visa=andringar",
     ),
     ("payout_run_list", "samordnare.vg@demo.test", lambda w: "/region/vg/utbetalningar/"),
     ("payout_run_new", "samordnare.vg@demo.test", lambda w: "/region/vg/utbetalningar/ny/"),
@@ -188,8 +188,9 @@ def _vg_repayment(world: World):
     return Repayment.objects.get(credit_invoice=claim_credit(actor=world.biller, claim=paid))
 
 
-def _tariff_2026(world: World) -> TariffVersion:
-    return TariffVersion.objects.get(region=world.vg, valid_from=datetime.date(2026, 1, 1))
+def _tariff_this_year(world: World) -> TariffVersion:
+    """The demo's list for this year (it has last year's too, so the page has changes to show)."""
+    return TariffVersion.objects.get(region=world.vg, valid_from=datetime.date(timezone.localdate().year, 1, 1))
 
 
 @pytest.fixture

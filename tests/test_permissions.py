@@ -4,7 +4,6 @@ URLs are discovered from the URL conf, so a page added later is walked too. Each
 access with a decorator from portal.access; a view without one fails this test.
 """
 
-import datetime
 import re
 from dataclasses import dataclass
 
@@ -126,7 +125,7 @@ def _kwargs_for(world: World, route: str) -> dict:
                 region=world.vg, uploaded_by=world.coordinator_vg, original_name="intyg.csv", sha256="0" * 64
             ).pk
         ),
-        "version_pk": lambda: TariffVersion.objects.get(region=world.vg, valid_from=datetime.date(2026, 1, 1)).pk,
+        "version_pk": lambda: TariffVersion.objects.filter(region=world.vg).latest("valid_from").pk,
         "invoice_pk": lambda: InvoiceFactory(clinic=world.clinic31, created_by=world.biller).pk,
         "claim_pk": lambda: ClaimFactory(invoice__clinic=world.clinic31, invoice__created_by=world.biller).pk,
         "upload_pk": lambda: (

@@ -74,6 +74,17 @@ def standard_tariff(region, year: int) -> TariffVersion:
     return version
 
 
+def tariff_for(region, day: datetime.date) -> TariffVersion:
+    """The region's version covering the day: the demo's when it has one (it has last year's and this year's),
+    else the standard tariff for the day's year."""
+    version = (
+        TariffVersion.objects.filter(region=region, valid_from__lte=day, valid_to__gte=day)
+        .order_by("-valid_from")
+        .first()
+    )
+    return version or standard_tariff(region, day.year)
+
+
 class InvoiceFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Invoice

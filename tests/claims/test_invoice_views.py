@@ -11,13 +11,13 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from claims import services
-from claims.models import PATIENT_FEE_CODE, Claim, ClaimLine, ClaimState, CreditInvoice, Invoice, TariffRow
+from claims.models import PATIENT_FEE_CODE, Claim, ClaimLine, ClaimState, CreditInvoice, Invoice
 from portal.models import AccessLogEntry
 from tests.conftest import World
 from tests.eligibility.factories import PatientFactory
 from tests.test_accessibility_markup import assert_accessible_markup
 
-from .factories import ClaimFactory, InvoiceFactory
+from .factories import ClaimFactory, InvoiceFactory, tariff_for
 
 VG_PIN = "200001012384"  # the demo's claims at clinic 31
 OTHER_PIN = "200001022391"
@@ -440,14 +440,13 @@ def test_kreditera_at_a_bankgiro_clinic_says_the_amount_is_set_off(biller, world
 
 def _paid_claim_at(world: World, clinic) -> Claim:
     claim = ClaimFactory(invoice__clinic=clinic, with_line=False, state=ClaimState.APPROVED)
-    rows = {
-        row.code: row for row in TariffRow.objects.filter(version__region=clinic.region, version__valid_from__year=2026)
-    }
+    visit = datetime.date(2026, 10, 1)
+    rows = {row.code: row for row in tariff_for(clinic.region, visit).rows.all()}
     for position, (code, amount) in enumerate([("101", 98000), ("121", 40500), (PATIENT_FEE_CODE, -10000)], 1):
         ClaimLine.objects.create(
             claim=claim,
             position=position,
-            visit_date=datetime.date(2026, 10, 1),
+            visit_date=visit,
             code=code,
             tariff_row=rows[code],
             amount=amount,

@@ -1,5 +1,8 @@
 """Ersättningslistor: importing a version from CSV or Excel all or nothing, comparing it with the previous one,
-the clinic's searchable list, tenancy, and the demo's four versions."""
+the clinic's searchable list, tenancy, and the demo's four versions.
+
+The demo reads in each region's list for last year and for this year, by the year of the day it loads (see
+portal/demo.py): the years here are relative to today, and a new version is uploaded for next year."""
 
 import datetime
 import io
@@ -10,10 +13,11 @@ import openpyxl
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from claims import tariffs
 from claims.models import PATIENT_FEE_CODE, TariffRow, TariffVersion
-from portal.demo import demo_load
+from portal.demo import _load_tariffs, demo_load
 from portal.models import AuditEvent
 
 HEADER = ["Åtgärd", "Benämning", "Pris", "Kräver", "Stödformer", "Förhandsbedömning"]
@@ -25,7 +29,10 @@ ROWS = [
     ["825S", "Komplicerad partiell protes med metallskelett, S-tandvård", "15195,50", "Käke", "S", "ja"],
     ["901", "Tandtekniska kostnader, faktisk kostnad", "", "", "N,F", ""],
 ]
-JAN_2027, DEC_2027 = datetime.date(2027, 1, 1), datetime.date(2027, 12, 31)
+THIS_YEAR = timezone.localdate().year
+LAST_YEAR, NEXT_YEAR = THIS_YEAR - 1, THIS_YEAR + 1
+# The year an upload adds a version for: after the demo's lists.
+JAN_NEXT, DEC_NEXT = datetime.date(NEXT_YEAR, 1, 1), datetime.date(NEXT_YEAR, 12, 31)
 
 
 def csv_bytes(rows, *, header=HEADER, delimiter=";") -> bytes:
@@ -48,7 +55,7 @@ def xlsx_bytes(rows, *, header=HEADER) -> bytes:
 def upload(world):
     """Import a file into a region (VG unless told) as its coordinator."""
 
-    def run(content: bytes, *, name="taxa.csv", valid_from=JAN_2027, valid_to=DEC_2027, region=None, title="Taxa"):
+    def run(content: bytes, *, name="taxa.csv", valid_from=JAN_NEXT, valid_to=DEC_NEXT, region=None, title="Taxa"):
         region = region or world.vg
         actor = world.coordinator_vg if region == world.vg else world.coordinator_dalarna
         return tariffs.tariff_import(
@@ -77,15 +84,15 @@ def _state():
 
 
 def test_a_csv_file_creates_a_version_with_every_row(world, upload):
-    result = upload(csv_bytes(ROWS), title="Taxa 2027")
+    result = upload(csv_bytes(ROWS), title=f"Taxa {NEXT_YEAR}")
 
     version = result.version
     assert result.created and result.ended is None
     assert (version.region, version.name, version.valid_from, version.valid_to) == (
         world.vg,
-        "Taxa 2027",
-        JAN_2027,
-        DEC_2027,
+        f"Taxa {NEXT_YEAR}",
+        JAN_NEXT,
+        DEC_NEXT,
     )
     assert version.imported_by == world.coordinator_vg and len(version.source_sha256) == 64
     rows = {row.code: row for row in version.rows.all()}
@@ -113,7 +120,7 @@ def test_an_excel_file_takes_typed_numbers_and_true_false(world, upload):
         [703, "Fyllning av en yta på molar eller premolar", 970.0, "tand", "N,F", False],
     ]
 
-    version = upload(xlsx_bytes(rows), name="Taxa 2027.xlsx").version
+    version = upload(xlsx_bytes(rows), name=f"Taxa {NEXT_YEAR}.xlsx").version
 
     prices = dict(version.rows.values_list("code", "price"))
     assert prices == {PATIENT_FEE_CODE: None, "101": 98000, "825S": 1519550, "703": 97000}
@@ -209,35 +216,40 @@ def test_another_file_for_the_same_start_is_refused(world, upload):
     with pytest.raises(tariffs.TariffImportRefused) as refused:
         upload(csv_bytes([*ROWS, ["902", "Ny kod", "100", "", "N", "nej"]]))
 
-    assert "gäller redan från 2027-01-01" in refused.value.message_dict["valid_from"][0]
+    assert f"gäller redan från {JAN_NEXT.isoformat()}" in refused.value.message_dict["valid_from"][0]
     assert _state() == before
 
 
 def test_the_previous_open_ended_version_ends_the_day_before_the_new_one(world, upload):
     previous = upload(csv_bytes(ROWS), valid_to=None).version
 
-    result = upload(csv_bytes(ROWS[:3]), valid_from=datetime.date(2028, 3, 1), valid_to=None)
+    march = datetime.date(NEXT_YEAR + 1, 3, 1)
+    last_of_february = march - datetime.timedelta(days=1)  # the 28th or, in a leap year, the 29th
+
+    result = upload(csv_bytes(ROWS[:3]), valid_from=march, valid_to=None)
 
     previous.refresh_from_db()
-    assert previous.valid_to == datetime.date(2028, 2, 29)
+    assert previous.valid_to == last_of_february
     assert result.ended == previous and result.version.valid_to is None
     event = AuditEvent.objects.get(action="claims.tariff.ended", object_id=str(previous.pk))
-    assert (event.before, event.after) == ({"valid_to": None}, {"valid_to": "2028-02-29"})
-    # The demo's 2026 version ended before 2027 already: left as it was.
-    assert _version(world.vg, 2026).valid_to == datetime.date(2026, 12, 31)
+    assert (event.before, event.after) == ({"valid_to": None}, {"valid_to": last_of_february.isoformat()})
+    # The demo's version for this year ended before next year already: left as it was.
+    assert _version(world.vg, THIS_YEAR).valid_to == datetime.date(THIS_YEAR, 12, 31)
 
 
 def test_a_version_before_a_later_one_must_end_before_it_starts(world, upload):
-    with pytest.raises(tariffs.TariffImportRefused) as refused:
-        upload(csv_bytes(ROWS), valid_from=datetime.date(2024, 1, 1), valid_to=None)
+    earlier = datetime.date(LAST_YEAR - 1, 1, 1)  # the year before the demo's first list
 
-    assert "Ange gäller till senast 2024-12-31." in refused.value.message_dict["valid_to"][0]
-    assert not TariffVersion.objects.filter(valid_from=datetime.date(2024, 1, 1)).exists()
+    with pytest.raises(tariffs.TariffImportRefused) as refused:
+        upload(csv_bytes(ROWS), valid_from=earlier, valid_to=None)
+
+    assert f"Ange gäller till senast {LAST_YEAR - 1}-12-31." in refused.value.message_dict["valid_to"][0]
+    assert not TariffVersion.objects.filter(valid_from=earlier).exists()
 
 
 def test_an_end_before_the_start_and_an_empty_name_are_refused_with_the_file_checked_too(world, upload):
     with pytest.raises(tariffs.TariffImportRefused) as refused:
-        upload(csv_bytes(ROWS[1:]), valid_to=datetime.date(2026, 6, 30), title=" ")
+        upload(csv_bytes(ROWS[1:]), valid_to=datetime.date(THIS_YEAR, 6, 30), title=" ")
 
     assert set(refused.value.message_dict) == {"name", "valid_to", "file"}
 
@@ -246,10 +258,10 @@ def test_an_end_before_the_start_and_an_empty_name_are_refused_with_the_file_che
 
 
 def test_the_comparison_finds_new_removed_and_changed_codes(world):
-    version = _version(world.vg, 2026)
+    version = _version(world.vg, THIS_YEAR)
     comparison = tariffs.tariff_compare(version=version, previous=tariffs.tariff_previous(version=version))
 
-    assert comparison.previous == _version(world.vg, 2025)
+    assert comparison.previous == _version(world.vg, LAST_YEAR)
     by_code = {row.code: row for row in comparison.rows}
     assert {row.code for row in comparison.rows if row.is_new} == {"114"}
     assert {row.code for row in comparison.rows if row.is_removed} == {"113"}
@@ -274,7 +286,7 @@ def _text(element) -> str:
 
 def test_the_coordinator_sees_every_change_marked_in_red_and_in_words(client, world):
     client.force_login(world.coordinator_vg)
-    version = _version(world.vg, 2026)
+    version = _version(world.vg, THIS_YEAR)
 
     response = client.get(reverse("tariff_detail", kwargs={"region_code": "vg", "version_pk": version.pk}))
 
@@ -297,7 +309,7 @@ def test_the_coordinator_sees_every_change_marked_in_red_and_in_words(client, wo
 
 def test_dalarna_shows_a_changed_prior_assessment_requirement(client, world):
     client.force_login(world.coordinator_dalarna)
-    version = _version(world.dalarna, 2026)
+    version = _version(world.dalarna, THIS_YEAR)
 
     response = client.get(reverse("tariff_detail", kwargs={"region_code": "dalarna", "version_pk": version.pk}))
 
@@ -314,7 +326,7 @@ def test_the_region_lists_its_versions(client, world):
     doc = lxml.html.document_fromstring(client.get(reverse("tariff_list", kwargs={"region_code": "vg"})).content)
 
     names = [_text(a) for a in doc.xpath("//main//table//a")]
-    assert names == ["Ersättningslista 2026", "Ersättningslista 2025"]
+    assert names == [f"Ersättningslista {THIS_YEAR}", f"Ersättningslista {LAST_YEAR}"]
     assert "Dalarna" not in _text(doc.xpath("//main")[0])
 
 
@@ -326,7 +338,12 @@ def _import_url(region_code="vg"):
 
 
 def _post(client, content: bytes, name="taxa.csv", **fields):
-    data = {"name": "Taxa 2027", "valid_from": "2027-01-01", "valid_to": "2027-12-31", **fields}
+    data = {
+        "name": f"Taxa {NEXT_YEAR}",
+        "valid_from": JAN_NEXT.isoformat(),
+        "valid_to": DEC_NEXT.isoformat(),
+        **fields,
+    }
     return client.post(_import_url(), {**data, "file": SimpleUploadedFile(name, content)})
 
 
@@ -337,12 +354,12 @@ def test_the_coordinator_uploads_a_file_and_sees_the_new_version(client, world, 
 
     response = _post(client, build(ROWS), name=name)
 
-    version = TariffVersion.objects.get(region=world.vg, valid_from=JAN_2027)
+    version = TariffVersion.objects.get(region=world.vg, valid_from=JAN_NEXT)
     assert response.status_code == 302
     assert response["Location"] == reverse("tariff_detail", kwargs={"region_code": "vg", "version_pk": version.pk})
     page = client.get(response["Location"])
-    assert "Taxa 2027 är inläst med 6 åtgärder." in page.content.decode()
-    # Compared with 2026: 825S is cheaper at 15 195,50 kr, 401 has another price.
+    assert f"Taxa {NEXT_YEAR} är inläst med 6 åtgärder." in page.content.decode()
+    # Compared with this year's list: 825S is cheaper at 15 195,50 kr, 401 has another price.
     assert "Ändrat pris" in _text(_row(lxml.html.document_fromstring(page.content), "825S"))
 
 
@@ -364,7 +381,7 @@ def test_a_faulty_file_shows_each_row_and_its_error_beside_the_form(client, worl
     table = doc.xpath("//section[@aria-labelledby='row-errors-title']//tbody/tr")
     assert [(_text(tr.xpath("td[1]")[0]), _text(tr.xpath("td[2]")[0])) for tr in table] == [("3", "101"), ("4", "103")]
     assert "Pris nio hundra går inte att läsa" in _text(table[0])
-    assert not TariffVersion.objects.filter(valid_from=JAN_2027).exists()
+    assert not TariffVersion.objects.filter(valid_from=JAN_NEXT).exists()
 
 
 def test_uploading_the_same_file_again_says_nothing_changed(client, world):
@@ -375,7 +392,7 @@ def test_uploading_the_same_file_again_says_nothing_changed(client, world):
 
     assert response.status_code == 302
     assert "Inget har ändrats." in client.get(response["Location"]).content.decode()
-    assert TariffVersion.objects.filter(valid_from=JAN_2027).count() == 1
+    assert TariffVersion.objects.filter(valid_from=JAN_NEXT).count() == 1
 
 
 # The clinic's list ---------------------------------------------------------------------------------------
@@ -390,9 +407,9 @@ def _codes(doc) -> list[str]:
     return [_text(td) for td in doc.xpath("//table[contains(@class, 'tariff-table')]//tbody/tr/td[1]")]
 
 
-def test_the_clinic_sees_101_at_980_kr_in_2026(client, world):
+def test_the_clinic_sees_101_at_980_kr_this_year_and_950_kr_last_year(client, world):
     client.force_login(world.biller)
-    version = _version(world.vg, 2026)
+    version = _version(world.vg, THIS_YEAR)
 
     response = client.get(_clinic_url(world, version=version.pk))
 
@@ -405,17 +422,18 @@ def test_the_clinic_sees_101_at_980_kr_in_2026(client, world):
     changes = reverse("clinic_tariff_changes", kwargs={"clinic_pk": world.clinic31.pk, "version_pk": version.pk})
     assert doc.xpath("//main//a[starts-with(@href, $url)]", url=changes)
     previous = lxml.html.document_fromstring(
-        client.get(_clinic_url(world, version=_version(world.vg, 2025).pk)).content
+        client.get(_clinic_url(world, version=_version(world.vg, LAST_YEAR).pk)).content
     )
     assert "950 kr" in _text(_row(previous, "101"))
 
 
 def test_the_clinic_is_shown_the_version_in_force(world):
-    assert tariffs.tariff_current(region=world.vg, day=datetime.date(2026, 6, 1)) == _version(world.vg, 2026)
-    assert tariffs.tariff_current(region=world.vg, day=datetime.date(2025, 12, 31)) == _version(world.vg, 2025)
+    this_year, last_year = _version(world.vg, THIS_YEAR), _version(world.vg, LAST_YEAR)
+    assert tariffs.tariff_current(region=world.vg, day=datetime.date(THIS_YEAR, 6, 1)) == this_year
+    assert tariffs.tariff_current(region=world.vg, day=datetime.date(LAST_YEAR, 12, 31)) == last_year
     # After the last one ends, the latest; before the first, the first.
-    assert tariffs.tariff_current(region=world.vg, day=datetime.date(2030, 1, 1)) == _version(world.vg, 2026)
-    assert tariffs.tariff_current(region=world.vg, day=datetime.date(2020, 1, 1)) == _version(world.vg, 2025)
+    assert tariffs.tariff_current(region=world.vg, day=datetime.date(THIS_YEAR + 4, 1, 1)) == this_year
+    assert tariffs.tariff_current(region=world.vg, day=datetime.date(LAST_YEAR - 5, 1, 1)) == last_year
 
 
 @pytest.mark.parametrize(
@@ -432,7 +450,7 @@ def test_the_clinic_is_shown_the_version_in_force(world):
 def test_the_clinic_searches_by_code_and_by_words(client, world, query, codes):
     client.force_login(world.biller)
 
-    response = client.get(_clinic_url(world, version=_version(world.vg, 2026).pk, q=query))
+    response = client.get(_clinic_url(world, version=_version(world.vg, THIS_YEAR).pk, q=query))
 
     doc = lxml.html.document_fromstring(response.content)
     assert _codes(doc) == codes
@@ -441,7 +459,7 @@ def test_the_clinic_searches_by_code_and_by_words(client, world, query, codes):
 
 def test_the_clinic_sees_the_changes_from_the_previous_version(client, world):
     client.force_login(world.biller)
-    version = _version(world.vg, 2026)
+    version = _version(world.vg, THIS_YEAR)
     url = reverse("clinic_tariff_changes", kwargs={"clinic_pk": world.clinic31.pk, "version_pk": version.pk})
 
     doc = lxml.html.document_fromstring(client.get(url + "?visa=andringar").content)
@@ -455,7 +473,7 @@ def test_the_clinic_sees_the_changes_from_the_previous_version(client, world):
 
 def test_a_dalarna_coordinator_gets_404_on_vg_tariff_pages(client, world):
     client.force_login(world.coordinator_dalarna)
-    vg_version = _version(world.vg, 2026)
+    vg_version = _version(world.vg, THIS_YEAR)
 
     for url in (
         reverse("tariff_list", kwargs={"region_code": "vg"}),
@@ -470,7 +488,7 @@ def test_a_dalarna_coordinator_gets_404_on_vg_tariff_pages(client, world):
 
 def test_a_clinic_cannot_see_another_regions_version(client, world):
     client.force_login(world.dalarna_biller)
-    vg_version = _version(world.vg, 2026)
+    vg_version = _version(world.vg, THIS_YEAR)
     url = reverse("clinic_tariff_changes", kwargs={"clinic_pk": world.clinic2001.pk, "version_pk": vg_version.pk})
 
     assert client.get(url).status_code == 404
@@ -487,24 +505,60 @@ def test_a_clinic_cannot_see_another_regions_version(client, world):
 # The demo --------------------------------------------------------------------------------------------------
 
 
-def test_the_demo_has_four_versions_and_a_second_load_changes_nothing(world):
+def test_the_demo_has_last_years_and_this_years_list_and_a_second_load_changes_nothing(world):
     versions = TariffVersion.objects.order_by("region__code", "valid_from")
-    assert [(v.region.code, v.valid_from, v.valid_to) for v in versions] == [
-        ("dalarna", datetime.date(2025, 1, 1), datetime.date(2025, 12, 31)),
-        ("dalarna", datetime.date(2026, 1, 1), datetime.date(2026, 12, 31)),
-        ("vg", datetime.date(2025, 1, 1), datetime.date(2025, 12, 31)),
-        ("vg", datetime.date(2026, 1, 1), datetime.date(2026, 12, 31)),
+    last, this = (
+        (f"Ersättningslista {year}", datetime.date(year, 1, 1), datetime.date(year, 12, 31))
+        for year in (LAST_YEAR, THIS_YEAR)
+    )
+    assert [(v.region.code, v.name, v.valid_from, v.valid_to) for v in versions] == [
+        ("dalarna", *last),
+        ("dalarna", *this),
+        ("vg", *last),
+        ("vg", *this),
     ]
     assert all(version.imported_by.email.startswith("samordnare.") for version in versions)
     assert {version.rows.count() for version in versions} == {25}
-    vg_2026 = _version(world.vg, 2026).rows
-    assert vg_2026.get(code="101").price == 98000 and _version(world.vg, 2025).rows.get(code="101").price < 98000
-    assert (vg_2026.get(code="825").price, vg_2026.get(code="825").requires) == (1270500, "jaw")
-    assert (vg_2026.get(code="825S").price, vg_2026.get(code="825S").requires_prior_assessment) == (1519500, True)
-    assert vg_2026.get(code="901").price is None and vg_2026.get(code=PATIENT_FEE_CODE).price is None
+    this_year = _version(world.vg, THIS_YEAR).rows
+    assert this_year.get(code="101").price == 98000
+    assert _version(world.vg, LAST_YEAR).rows.get(code="101").price < 98000
+    assert (this_year.get(code="825").price, this_year.get(code="825").requires) == (1270500, "jaw")
+    assert (this_year.get(code="825S").price, this_year.get(code="825S").requires_prior_assessment) == (1519500, True)
+    assert this_year.get(code="901").price is None and this_year.get(code=PATIENT_FEE_CODE).price is None
     before = _state()
 
     counts: Counter = demo_load()
 
     assert (counts["created"], counts["changed"]) == (0, 0)
     assert _state() == before
+
+
+def test_a_load_in_a_later_year_adds_that_years_list_and_keeps_the_ones_there(world):
+    """A database loaded this year and loaded again next year: next year's list is added from this year's file;
+    this year's list, now last year's, stays as it was read in (claims point at its rows), and is not refused
+    for being another file than last year's."""
+    regions = {region.code: region for region in (world.vg, world.dalarna)}
+    before = {version.pk: (version.source_sha256, version.valid_to) for version in TariffVersion.objects.all()}
+    events = AuditEvent.objects.count()
+    next_january = datetime.date(NEXT_YEAR, 1, 2)
+
+    counts: Counter = Counter()
+    _load_tariffs(regions, counts, today=next_january)
+
+    assert (counts["created"], counts["unchanged"]) == (2, 2)
+    for region in regions.values():
+        added = _version(region, NEXT_YEAR)
+        assert (added.name, added.valid_to) == (f"Ersättningslista {NEXT_YEAR}", DEC_NEXT)
+        this_year = _version(region, THIS_YEAR)
+        assert added.source_sha256 == this_year.source_sha256  # this year's file, dated a year later
+        assert tariffs.tariff_current(region=region, day=next_january) == added
+    assert {pk: (v.source_sha256, v.valid_to) for pk, v in TariffVersion.objects.in_bulk(before).items()} == before
+    assert AuditEvent.objects.count() == events + 2  # the two imports, nothing ended
+    assert _version(world.vg, NEXT_YEAR).rows.get(code="101").price == 98000
+    state = _state()
+
+    again: Counter = Counter()
+    _load_tariffs(regions, again, today=next_january)
+
+    assert (again["created"], again["unchanged"]) == (0, 4)
+    assert _state() == state

@@ -31,11 +31,12 @@ from tests.claims.factories import ClaimFactory, TariffRowFactory, standard_tari
 from tests.eligibility.factories import CertificateFactory, PriorAssessmentFactory
 
 D = datetime.date
-# A year with no demo tariff, so that the standard test tariff applies; demo data relative to today (this
-# year's frikort, the prior assessment decided today) is tested on today's dates.
-YEAR = 2030
-VISIT = D(2030, 9, 1)
-TODAY = D(2030, 10, 1)
+# A year with no demo tariff (the demo has last year's and this year's), nor the year before it, so that the
+# standard test tariff applies; demo data relative to today (this year's frikort, the prior assessment decided
+# today) is tested on today's dates.
+YEAR = timezone.localdate().year + 4
+VISIT = D(YEAR, 9, 1)
+TODAY = D(YEAR, 10, 1)
 
 N_PIN = "200001012384"  # VG: N certificate 764153 (N1), tills vidare
 F_PIN = "200001011493"  # VG: F certificate ending next year
@@ -109,7 +110,7 @@ def s_draft(**changes) -> ClaimDraft:
     return ClaimDraft(**(values | changes))
 
 
-def approved_fhb(clinic, pin, *, support_form=SupportForm.N, lines=None, valid_until=D(2030, 12, 31)):
+def approved_fhb(clinic, pin, *, support_form=SupportForm.N, lines=None, valid_until=D(YEAR, 12, 31)):
     """An approved prior assessment with every planned line approved at its estimate."""
     assessment = PriorAssessmentFactory(
         clinic=clinic,
@@ -155,17 +156,17 @@ def test_the_same_s_claim_at_another_clinic_has_an_invalid_prior_assessment(worl
 def test_every_fault_is_returned_not_only_the_first(world, tariffs):
     draft = n_draft(
         care_model="",
-        lines=[LineDraft(VISIT, "401"), LineDraft(VISIT, "999"), LineDraft(D(2030, 10, 2), "101", jaw="OK")],
+        lines=[LineDraft(VISIT, "401"), LineDraft(VISIT, "999"), LineDraft(D(YEAR, 10, 2), "101", jaw="OK")],
         patient_fees={},
     )
     assert messages(validate(world, draft)) == [
         "Ange vårdmodell för N-tandvård.",
         "Åtgärd 401 kräver tand.",
-        "Åtgärdskod 999 finns inte i ersättningslistan för 2030-09-01.",
+        f"Åtgärdskod 999 finns inte i ersättningslistan för {YEAR}-09-01.",
         "Åtgärd 101 ska inte ha käke.",
-        "Besöksdatum 2030-10-02 ligger i framtiden.",
-        "Patientavgift saknas för besöket 2030-09-01.",
-        "Patientavgift saknas för besöket 2030-10-02.",
+        f"Besöksdatum {YEAR}-10-02 ligger i framtiden.",
+        f"Patientavgift saknas för besöket {YEAR}-09-01.",
+        f"Patientavgift saknas för besöket {YEAR}-10-02.",
     ]
 
 
@@ -323,7 +324,7 @@ def test_prior_assessment_not_approved(world, tariffs, state):
 
 
 def test_prior_assessment_expired_on_a_visit_date(world, tariffs):
-    assessment = approved_fhb(world.clinic31, N_PIN, valid_until=D(2030, 9, 1))
+    assessment = approved_fhb(world.clinic31, N_PIN, valid_until=D(YEAR, 9, 1))
     on_last_day = n_draft(prior_assessment_number=assessment.number, lines=[LineDraft(VISIT, "101")])
     assert validate(world, on_last_day) == []
     day_after = VISIT + datetime.timedelta(days=1)
@@ -372,15 +373,15 @@ def test_code_that_requires_a_prior_assessment_with_one(world, tariffs):
 
 def test_code_not_in_the_tariff(world, tariffs):
     faults = validate(world, n_draft(lines=[LineDraft(VISIT, "101"), LineDraft(VISIT, "999")]))
-    assert messages(faults) == ["Åtgärdskod 999 finns inte i ersättningslistan för 2030-09-01."]
+    assert messages(faults) == [f"Åtgärdskod 999 finns inte i ersättningslistan för {YEAR}-09-01."]
     assert (faults[0].code, faults[0].field, faults[0].line) == ("code_unknown", "lines", 1)
 
 
 def test_no_tariff_covers_the_visit_date(world, tariffs):
-    visit = D(2029, 12, 1)
+    visit = D(YEAR - 1, 12, 1)
     draft = n_draft(lines=[LineDraft(visit, "101")], patient_fees={visit: FEE})
-    faults = validate(world, draft, today=D(2030, 1, 15))
-    assert messages(faults) == ["Åtgärdskod 101 finns inte i ersättningslistan för 2029-12-01."]
+    faults = validate(world, draft, today=D(YEAR, 1, 15))
+    assert messages(faults) == [f"Åtgärdskod 101 finns inte i ersättningslistan för {YEAR - 1}-12-01."]
 
 
 def test_code_not_allowed_for_the_support_form(world, tariffs):
@@ -439,28 +440,28 @@ def test_line_comment_too_long(world, tariffs):
 
 def test_visit_in_the_future(world, tariffs):
     faults = validate(world, n_draft(), today=VISIT - datetime.timedelta(days=1))
-    assert messages(faults) == ["Besöksdatum 2030-09-01 ligger i framtiden."]
+    assert messages(faults) == [f"Besöksdatum {YEAR}-09-01 ligger i framtiden."]
     assert validate(world, n_draft(), today=VISIT) == []
 
 
 def test_deadline_six_months_after_the_treatment_day_in_vg(world, tariffs):
-    visit = D(2030, 3, 15)
+    visit = D(YEAR, 3, 15)
     draft = n_draft(lines=[LineDraft(visit, "101")], patient_fees={visit: FEE})
-    assert validate(world, draft, today=D(2030, 9, 15)) == []
-    faults = validate(world, draft, today=D(2030, 9, 16))
+    assert validate(world, draft, today=D(YEAR, 9, 15)) == []
+    faults = validate(world, draft, today=D(YEAR, 9, 16))
     assert messages(faults) == [
-        "Vård utförd 2030-03-15 är äldre än sex månader efter behandlingsdagen och ersätts inte."
+        f"Vård utförd {YEAR}-03-15 är äldre än sex månader efter behandlingsdagen och ersätts inte."
     ]
     assert faults[0].code == "visit_too_old"
 
 
 def test_deadline_three_months_after_the_treatment_month_in_dalarna(world, tariffs):
-    visit = D(2030, 8, 15)
+    visit = D(YEAR, 8, 15)
     draft = dalarna_draft(lines=[LineDraft(visit, "101")])
-    assert validate(world, draft, clinic="clinic2001", today=D(2030, 11, 30)) == []
-    faults = validate(world, draft, clinic="clinic2001", today=D(2030, 12, 1))
+    assert validate(world, draft, clinic="clinic2001", today=D(YEAR, 11, 30)) == []
+    faults = validate(world, draft, clinic="clinic2001", today=D(YEAR, 12, 1))
     assert messages(faults) == [
-        "Vård utförd 2030-08-15 är äldre än tre månader efter behandlingsmånaden och ersätts inte."
+        f"Vård utförd {YEAR}-08-15 är äldre än tre månader efter behandlingsmånaden och ersätts inte."
     ]
 
 
@@ -498,7 +499,7 @@ def test_deadline_in_words_follows_the_region(months, basis, text):
 
 def test_patient_fee_missing(world, tariffs):
     faults = validate(world, n_draft(patient_fees={}))
-    assert messages(faults) == ["Patientavgift saknas för besöket 2030-09-01."]
+    assert messages(faults) == [f"Patientavgift saknas för besöket {YEAR}-09-01."]
     assert (faults[0].code, faults[0].field) == ("patient_fee_missing", "patient_fees")
 
 
@@ -530,14 +531,14 @@ def test_registered_frikort_exempts_its_days_only(world):
 
 
 def test_frikort_given_with_the_claim_exempts_its_days_only(world, tariffs):
-    card = FreeCardDraft(number="77001", valid_from=D(2030, 1, 1), valid_to=D(2030, 6, 30))
-    last_day, day_after = D(2030, 6, 30), D(2030, 7, 1)
+    card = FreeCardDraft(number="77001", valid_from=D(YEAR, 1, 1), valid_to=D(YEAR, 6, 30))
+    last_day, day_after = D(YEAR, 6, 30), D(YEAR, 7, 1)
     draft = n_draft(lines=[LineDraft(last_day, "101"), LineDraft(day_after, "101")], patient_fees={}, free_card=card)
-    assert messages(validate(world, draft, today=D(2030, 8, 1))) == ["Patientavgift saknas för besöket 2030-07-01."]
+    assert messages(validate(world, draft, today=D(YEAR, 8, 1))) == [f"Patientavgift saknas för besöket {YEAR}-07-01."]
 
 
 def test_frikort_that_ends_before_it_begins(world, tariffs):
-    card = FreeCardDraft(number="77001", valid_from=D(2030, 6, 30), valid_to=D(2030, 1, 1))
+    card = FreeCardDraft(number="77001", valid_from=D(YEAR, 6, 30), valid_to=D(YEAR, 1, 1))
     faults = validate(world, n_draft(free_card=card))
     assert messages(faults) == ["Frikortets giltighet slutar innan den börjar."]
 
@@ -565,7 +566,7 @@ def test_the_day_before_the_85th_birthday_a_fee_is_due_in_dalarna(world):
 def test_the_age_rule_is_dalarnas_not_vgs(world, tariffs):
     CertificateFactory(patient__personal_identity_number=OVER_85_PIN, region=world.vg, number="VG-85")
     draft = n_draft(personal_identity_number=OVER_85_PIN, certificate_number="VG-85", patient_fees={})
-    assert messages(validate(world, draft)) == ["Patientavgift saknas för besöket 2030-09-01."]
+    assert messages(validate(world, draft)) == [f"Patientavgift saknas för besöket {YEAR}-09-01."]
 
 
 def test_n2_in_dalarna_pays_no_fee(world, tariffs):
@@ -580,9 +581,9 @@ def test_patient_fee_errors(world, tariffs):
         patient_fees={VISIT: FEE, other_day: -1},
     )
     assert messages(validate(world, draft)) == [
-        "Patientavgiften för besöket 2030-09-02 kan inte vara negativ.",
-        "Patientavgiften för besöket 2030-09-01 är angiven två gånger.",
-        "Patientavgiften för 2030-09-02 hör inte till något besök på räkningen.",
+        f"Patientavgiften för besöket {YEAR}-09-02 kan inte vara negativ.",
+        f"Patientavgiften för besöket {YEAR}-09-01 är angiven två gånger.",
+        f"Patientavgiften för {YEAR}-09-02 hör inte till något besök på räkningen.",
     ]
 
 
@@ -680,9 +681,9 @@ def stored_claim(clinic, pin, lines, *, support_form=SupportForm.N, state=ClaimS
 
 @pytest.fixture
 def dalarna_history(world, tariffs):
-    """191212121212's claims in Dalarna: 19 270 kr counts against 2030's free amount, the rest does not."""
-    standard_tariff(world.dalarna, 2029)
-    clinic, pin, day = world.clinic2001, OVER_85_PIN, D(2030, 3, 2)
+    """191212121212's claims in Dalarna: 19 270 kr counts against YEAR's free amount, the rest does not."""
+    standard_tariff(world.dalarna, YEAR - 1)
+    clinic, pin, day = world.clinic2001, OVER_85_PIN, D(YEAR, 3, 2)
     # Counted: N and F without prior assessment, patient fees left out.
     stored_claim(clinic, pin, [(day, "825", 1270500), (day, "901", 558500), (day, PATIENT_FEE_CODE, -20000)])
     stored_claim(clinic, pin, [(day, "101", 98000)], support_form=SupportForm.F, state=ClaimState.RECEIVED)
@@ -697,23 +698,23 @@ def dalarna_history(world, tariffs):
     fhb = approved_fhb(clinic, pin)
     stored_claim(clinic, pin, [(day, "101", 98000)], prior_assessment=fhb)
     stored_claim(clinic, pin, [(day, "101", 98000)], support_form=SupportForm.S, prior_assessment=fhb)
-    stored_claim(clinic, pin, [(D(2029, 12, 30), "101", 98000)])
+    stored_claim(clinic, pin, [(D(YEAR - 1, 12, 30), "101", 98000)])
     stored_claim(world.clinic31, pin, [(day, "101", 98000)])
 
 
 def test_free_amount_status(world, dalarna_history):
     status = free_amount_status(
-        clinic=world.clinic2001, personal_identity_number=OVER_85_PIN, support_form=SupportForm.N, year=2030
+        clinic=world.clinic2001, personal_identity_number=OVER_85_PIN, support_form=SupportForm.N, year=YEAR
     )
     assert status == (2000000, 1927000)
     assert free_amount_status(
-        clinic=world.clinic2001, personal_identity_number=OVER_85_PIN, support_form=SupportForm.F, year=2029
+        clinic=world.clinic2001, personal_identity_number=OVER_85_PIN, support_form=SupportForm.F, year=YEAR - 1
     ) == (2000000, 98000)
     assert free_amount_status(
-        clinic=world.clinic2001, personal_identity_number=OVER_85_PIN, support_form=SupportForm.S, year=2030
+        clinic=world.clinic2001, personal_identity_number=OVER_85_PIN, support_form=SupportForm.S, year=YEAR
     ) == (None, 0)
     assert free_amount_status(
-        clinic=world.clinic31, personal_identity_number=OVER_85_PIN, support_form=SupportForm.N, year=2030
+        clinic=world.clinic31, personal_identity_number=OVER_85_PIN, support_form=SupportForm.N, year=YEAR
     ) == (None, 0)
 
 
@@ -721,7 +722,7 @@ def test_free_amount_exceeded(world, dalarna_history):
     draft = dalarna_draft(lines=[LineDraft(VISIT, "101"), LineDraft(VISIT, "901", price=100000)])
     faults = validate(world, draft, clinic="clinic2001")
     assert messages(faults) == [
-        "Fribeloppet på 20\xa0000 kr för 2030 överskrids med 1\xa0250 kr; förhandsbedömning krävs."
+        f"Fribeloppet på 20\xa0000 kr för {YEAR} överskrids med 1\xa0250 kr; förhandsbedömning krävs."
     ]
     assert faults[0].code == "free_amount_exceeded"
 
@@ -732,9 +733,9 @@ def test_free_amount_reached_exactly_is_allowed(world, dalarna_history):
 
 
 def test_free_amount_is_per_calendar_year(world, dalarna_history):
-    visit = D(2029, 12, 31)
+    visit = D(YEAR - 1, 12, 31)
     draft = dalarna_draft(lines=[LineDraft(visit, "825", jaw="UK")])
-    assert validate(world, draft, clinic="clinic2001", today=D(2030, 1, 10)) == []
+    assert validate(world, draft, clinic="clinic2001", today=D(YEAR, 1, 10)) == []
 
 
 def test_free_amount_does_not_apply_with_a_prior_assessment(world, dalarna_history):
@@ -744,7 +745,7 @@ def test_free_amount_does_not_apply_with_a_prior_assessment(world, dalarna_histo
 
 
 def test_claims_of_one_batch_add_up_against_the_free_amount(world, dalarna_history):
-    # 730 kr of 2030's free amount are left: each claim of 500 kr fits alone, not both together.
+    # 730 kr of YEAR's free amount are left: each claim of 500 kr fits alone, not both together.
     first = dalarna_draft(reference="D-1", lines=[LineDraft(VISIT, "901", price=50000)])
     second = dalarna_draft(reference="D-2", lines=[LineDraft(VISIT, "901", price=50000)])
     assert validate(world, second, clinic="clinic2001") == []
@@ -752,7 +753,9 @@ def test_claims_of_one_batch_add_up_against_the_free_amount(world, dalarna_histo
     context = ValidationContext(clinic=world.clinic2001, drafts=[first, second])
     assert claim_validate(clinic=world.clinic2001, draft=first, today=TODAY, context=context) == []
     faults = claim_validate(clinic=world.clinic2001, draft=second, today=TODAY, context=context)
-    assert messages(faults) == ["Fribeloppet på 20\xa0000 kr för 2030 överskrids med 270 kr; förhandsbedömning krävs."]
+    assert messages(faults) == [
+        f"Fribeloppet på 20\xa0000 kr för {YEAR} överskrids med 270 kr; förhandsbedömning krävs."
+    ]
 
 
 def test_a_faulty_claim_of_the_batch_does_not_use_the_free_amount(world, dalarna_history):

@@ -6,13 +6,13 @@ import lxml.html
 import pytest
 from django.utils import timezone
 
-from claims.models import PATIENT_FEE_CODE, Claim, ClaimLine, ClaimState, TariffRow
+from claims.models import PATIENT_FEE_CODE, Claim, ClaimLine, ClaimState
 from clinics.models import SupportForm
 from eligibility.models import PriorAssessmentState
 from portal.models import AccessLogEntry
 from review.models import ClaimQuestion, ReviewRule, ReviewRuleKind
 from review.services import claim_question_answer, claim_question_ask, review_rules_apply
-from tests.claims.factories import ClaimFactory, InvoiceFactory
+from tests.claims.factories import ClaimFactory, InvoiceFactory, tariff_for
 from tests.eligibility.factories import PatientFactory, PriorAssessmentAttachmentFactory, PriorAssessmentFactory
 
 from .factories import ClaimQuestionFactory
@@ -190,8 +190,8 @@ def full_claim(world):
         comment="Akut besök",
         with_line=False,
     )
-    rows = {row.code: row for row in TariffRow.objects.filter(version__region=world.vg, version__valid_from__year=2026)}
     visit = datetime.date(2026, 3, 2)
+    rows = {row.code: row for row in tariff_for(world.vg, visit).rows.all()}
     for position, (code, tooth, jaw, amount) in enumerate(
         [("401", "36", "", 145_000), ("825", "", "UK", 1_270_500), (PATIENT_FEE_CODE, "", "", -10_000)], 1
     ):
