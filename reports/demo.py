@@ -141,7 +141,9 @@ def demo_history_load(counts: Counter) -> None:
         )
         if clinic is None or version is None or not version.covers(today):
             continue
-        planned = _plan(clinic, history, today, version.valid_from)
+        # The demo's lists run back to the start of last year: history as far as they reach, twelve months at most.
+        covered_from = TariffVersion.objects.filter(region__code=history.region).order_by("valid_from").first()
+        planned = _plan(clinic, history, today, covered_from.valid_from)
         existing = set(
             Claim.objects.filter(clinic=clinic, reference__in=[p.reference for p in planned]).values_list(
                 "reference", flat=True

@@ -23,7 +23,7 @@ from eligibility.models import PriorAssessment
 EXAMPLE = Path(settings.BASE_DIR) / "fixtures" / "invoice-files" / "example-v1.xml"
 N_PATIENT = "200001012384"  # demo: N certificate 764153 tills vidare in VG
 S_PATIENT = "200001022383"  # demo: no certificate, an approved FHB (S) at clinic 31 for 401 tand 36 and 101
-ENDED_N_PATIENT = "200001012392"  # demo: N certificate 764160 that ended last year
+NO_CERTIFICATE_PATIENT = "200001042399"  # a test personnummer with no demo data: no certificate at all
 INVALID_PIN = "200001012385"  # wrong check digit
 
 
@@ -129,7 +129,8 @@ def test_every_message_of_the_table_for_its_claim_and_only_the_correct_claims_ar
         used_before: rakning(used_before),
         "MSG-TWICE": rakning("MSG-TWICE") + rakning("MSG-TWICE"),
         "MSG-PIN": rakning("MSG-PIN", INVALID_PIN),
-        "MSG-NO-CERT": rakning("MSG-NO-CERT", ENDED_N_PATIENT, certificate="764160"),
+        # Not the demo's certificate that ended last year: in early January a visit ten days ago falls before its end.
+        "MSG-NO-CERT": rakning("MSG-NO-CERT", NO_CERTIFICATE_PATIENT),
         "MSG-FHB-BAD": rakning(
             "MSG-FHB-BAD", **{**s_claim, "fhb": "FHB-2000-999999"}, actions='<Atgard kod="401" tand="36"/>'
         ),

@@ -606,7 +606,7 @@ def test_the_result_shows_what_was_paid_for_the_patient_this_year_less_credits(c
         patient=patient,
         support_form="F",
         state=ClaimState.PAID,
-        paid_on=today.replace(year=today.year - 1),
+        paid_on=datetime.date(today.year - 1, 12, 31),
     )
     _login(client, world.biller)
     url = _clinic_url("person_search", world.clinic31)

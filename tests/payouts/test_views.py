@@ -3,6 +3,7 @@
 import datetime
 
 from django.urls import reverse
+from django.utils import timezone
 from lxml import etree
 
 from claims.models import ClaimState
@@ -100,10 +101,10 @@ def test_a_plusgiro_credit_becomes_a_repayment_the_coordinator_marks_received(cl
 
     future = client.post(
         _url("repayment_receive", repayment_pk=repayment.pk),
-        {"received_on": (datetime.date.today() + datetime.timedelta(days=3)).isoformat()},
+        {"received_on": (timezone.localdate() + datetime.timedelta(days=3)).isoformat()},
     )
     assert "Datumet kan inte ligga efter i dag." in future.content.decode()
-    received_on = datetime.date.today() - datetime.timedelta(days=1)
+    received_on = timezone.localdate() - datetime.timedelta(days=1)
     response = client.post(
         _url("repayment_receive", repayment_pk=repayment.pk), {"received_on": received_on.isoformat()}
     )
