@@ -3,7 +3,7 @@
     make bench BENCH_ARGS="--sizes 1000,10000,100000"
 
 It needs DATABASE_URL (`make bench` provides it, as `make test` does) and works in its own database on that
-server, `tandportal_bench`, which it creates, migrates and fills itself: the demo (regions, clinics,
+server, `tandportal_bench`, which it makes anew on every run, migrates and fills: the demo (regions, clinics,
 tariffs) through `portal.demo.demo_load`, then benchmark patients with certificates. The demo database is
 never touched. Files, stored uploads and generated XML go under var/bench/.
 
@@ -29,6 +29,7 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import time
@@ -60,7 +61,8 @@ def _database_url(url: str, name: str) -> str:
 
 
 def _prepare_environment() -> None:
-    """Point Django at the benchmark database and media; create the database on the server if missing."""
+    """Point Django at the benchmark database and media; make the database anew, so that every run starts from
+    the same data (claims sent by earlier runs would otherwise pile up and slow the next run's inserts)."""
     url = os.environ.get("DATABASE_URL")
     if not url:
         sys.exit("DATABASE_URL is not set: run `make bench`, which provides it.")
@@ -69,8 +71,9 @@ def _prepare_environment() -> None:
 
         maintenance = _database_url(url, "postgres").replace("postgres://", "postgresql://", 1)
         with psycopg.connect(maintenance, autocommit=True) as conn:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DATABASE]).fetchone():
-                conn.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
+            conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
+        shutil.rmtree(BENCH_DIR / "media", ignore_errors=True)
         os.environ["DATABASE_URL"] = _database_url(url, BENCH_DATABASE)
     os.environ["TANDPORTAL_MEDIA_ROOT"] = str(BENCH_DIR / "media")
     os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings.local"
