@@ -15,7 +15,8 @@ measures:
   the process's peak RSS (VmHWM) and every SQL query it makes;
 - send: the real Celery task `claims.tasks.send_invoice_file` (what Ladda upp queues) for the checked upload's
   correct claims, in another fresh process;
-- insert floor: bulk_create of the same number of Claim and ClaimLine rows (rolled back afterwards).
+- insert floor: bulk_create of the same number of Claim and ClaimLine rows (rolled back afterwards);
+- and once at the end, the region's payout run over all the claims sent, and the job marking them paid.
 
 Targets (issue 5, on a 2-core machine): 10 000 claims checked in under 10 s; worker peak memory under
 250 MB and the same for 100 000 claims as for 10 000; 10 000 correct claims sent in under 10 s.
@@ -323,6 +324,9 @@ def child(action: str, upload_id: int) -> None:
 
     connection.ensure_connection()
     idle = _status_mb("VmRSS")
+    if action == "payout":
+        print(json.dumps(_payout(count_wrapper=count, idle=idle, queries=lambda: queries)))
+        return
     with connection.execute_wrapper(count):
         started = time.perf_counter()
         if action == "check":
@@ -353,6 +357,35 @@ def child(action: str, upload_id: int) -> None:
             }
         )
     )
+
+
+def _payout(*, count_wrapper, idle: float, queries) -> dict:
+    """The region's payout run over every claim the benchmark sent, then the daily job marking them paid."""
+    from django.db import connection
+
+    from clinics.models import Region, User
+    from payouts import bankdays, services
+
+    region = Region.objects.get(code=CLINIC_REGION)
+    coordinator = User.objects.filter(region_memberships__region=region).order_by("email").first()
+    day = bankdays.bank_day_on_or_after(datetime.date.today() + datetime.timedelta(days=7))
+    with connection.execute_wrapper(count_wrapper):
+        started = time.perf_counter()
+        run = services.payout_run_create(actor=coordinator, region=region, payout_date=day).run
+        made = time.perf_counter() - started
+        made_queries = queries()
+        started = time.perf_counter()
+        services.payout_run_mark_paid(run=run)
+        paid = time.perf_counter() - started
+    return {
+        "claims": run.claim_count,
+        "seconds": made,
+        "queries": made_queries,
+        "paid_seconds": paid,
+        "paid_queries": queries() - made_queries,
+        "idle_mb": idle,
+        "peak_mb": _status_mb("VmHWM"),
+    }
 
 
 def run_child(action: str, upload_id: int) -> dict:
@@ -389,7 +422,7 @@ def main() -> None:
     parser.add_argument(
         "--force", action="store_true", help=f"run every size even after a check over {SKIP_AFTER_SECONDS} s"
     )
-    parser.add_argument("--child", choices=("check", "send"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=("check", "send", "payout"), help=argparse.SUPPRESS)
     parser.add_argument("--upload", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -434,10 +467,22 @@ def main() -> None:
         results.append(row)
         _print_row(row)
 
+    payout = None
+    if results and not args.no_send:
+        print("payout run of the sent claims ...", flush=True)
+        payout = run_child("payout", 0)
+
     print()
     python = sys.version.split()[0]
     print(f"{datetime.date.today().isoformat()}, commit {_commit()}, {os.cpu_count()} CPUs, Python {python}")
     print(_table(results))
+    if payout:
+        claims = f"{payout['claims']:,}".replace(",", " ")
+        print(
+            f"\nPayout run of {claims} claims: made in {payout['seconds']:.1f} s ({payout['queries']} queries), "
+            f"marked paid in {payout['paid_seconds']:.1f} s ({payout['paid_queries']} queries), "
+            f"peak {payout['peak_mb']:.0f} MB"
+        )
 
 
 def _print_row(row: dict) -> None:

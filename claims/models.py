@@ -1,6 +1,5 @@
 """Tariffs, claims (räkningar), invoices (fakturor) and credits: what a clinic bills and what it is paid."""
 
-
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models

@@ -348,30 +348,63 @@ def claim_start_review(*, actor: User, claim: Claim) -> Claim:
 @transaction.atomic
 def claim_approve(*, actor: User | None, claim: Claim, payout_date: datetime.date | None = None) -> Claim:
     """Approve for payout. Without `payout_date` (the coordinator's approval) `approved_on` stays empty, shown as
-    "Godkänd, väntar på utbetalning"; the payout run approves with its payout date, which `approved_on` then
-    holds, shown as "Godkänd för utbetalning DATE". A claim approved for a date keeps it."""
+    "Godkänd, väntar på utbetalning"; with one, as a payout run approves (`claims_approve_for_payout`)."""
     claim = _lock(claim)
-    if claim.state == ClaimState.APPROVED and (payout_date is None or claim.approved_on is not None):
+    if payout_date is not None:
+        claims_approve_for_payout(actor=actor, claims=[claim], payout_date=payout_date)
         return claim
-    reason = _("Godkänd för utbetalning %(date)s") % {"date": payout_date.isoformat()} if payout_date else ""
     if claim.state == ClaimState.APPROVED:
-        # Approved by the coordinator, now given the payout date of the run that pays it: no change of state.
-        claim.approved_on = payout_date
-        claim.save(update_fields=["approved_on", "updated_at"])
-        ClaimEvent.objects.create(claim=claim, from_state=claim.state, to_state=claim.state, actor=actor, reason=reason)
-        audit_record(
-            actor=actor,
-            action="claims.claim.scheduled",
-            obj=claim,
-            before={"approved_on": None},
-            after=snapshot(claim, ["approved_on"]),
-            clinic=claim.clinic_id,
-        )
         return claim
     _refuse_unless_can_move(claim, ClaimState.APPROVED)
-    claim.approved_on = payout_date
-    _move(claim, ClaimState.APPROVED, actor, "claims.claim.approved", fields=["approved_on"], reason=reason)
+    _move(claim, ClaimState.APPROVED, actor, "claims.claim.approved")
     return claim
+
+
+def claims_approve_for_payout(*, actor: User | None, claims: list[Claim], payout_date: datetime.date) -> None:
+    """A payout run approves its claims for the payout date, shown as "Godkänd för utbetalning DATE".
+
+    In a few statements however many claims (a run may pay 100 000); the caller holds their locks in its
+    transaction. Claims under behandling become approved; claims the coordinator approved without a date get
+    this one (an event, audit claims.claim.scheduled); a claim approved for a date keeps it. Each gets its
+    event and audit record, as a single approval writes them. The instances are updated too.
+    """
+    moving = [claim for claim in claims if claim.state != ClaimState.APPROVED]
+    dating = [claim for claim in claims if claim.state == ClaimState.APPROVED and claim.approved_on is None]
+    for claim in moving:
+        _refuse_unless_can_move(claim, ClaimState.APPROVED)
+    changed = moving + dating
+    if not changed:
+        return
+    now, date = timezone.now(), payout_date.isoformat()
+    for ids in _in_batches([claim.pk for claim in changed]):
+        Claim.objects.filter(pk__in=ids).update(state=ClaimState.APPROVED, approved_on=payout_date, updated_at=now)
+    reason = _("Godkänd för utbetalning %(date)s") % {"date": date}
+    actor_id = actor.pk if actor else None
+    copy_insert(
+        ClaimEvent,
+        (
+            ClaimEvent(
+                claim_id=c.pk, from_state=c.state, to_state=ClaimState.APPROVED, actor_id=actor_id, reason=reason
+            )
+            for c in changed
+        ),
+    )
+    for clinic_id, group in _by_clinic(moving):
+        audit_record_many(
+            actor=actor,
+            action="claims.claim.approved",
+            changes=[(c, {"state": c.state}, {"state": ClaimState.APPROVED, "approved_on": date}) for c in group],
+            clinic=clinic_id,
+        )
+    for clinic_id, group in _by_clinic(dating):
+        audit_record_many(
+            actor=actor,
+            action="claims.claim.scheduled",
+            changes=[(c, {"approved_on": None}, {"approved_on": date}) for c in group],
+            clinic=clinic_id,
+        )
+    for claim in changed:
+        claim.state, claim.approved_on, claim.updated_at = ClaimState.APPROVED, payout_date, now
 
 
 @transaction.atomic
@@ -383,13 +416,53 @@ def claim_mark_paid(*, actor: User | None, claim: Claim, paid_on: datetime.date,
     claim = _lock(claim)
     if claim.state == ClaimState.PAID:
         return claim
-    _refuse_unless_can_move(claim, ClaimState.PAID)
-    claim.paid_on = paid_on
-    _move(claim, ClaimState.PAID, actor, "claims.claim.paid", fields=["paid_on"])
+    claims_mark_paid(actor=actor, claims=[claim], paid_on=paid_on)
     claim.invoice = invoice_payout_set(
         actor=actor, invoice=claim.invoice, our_reference=our_reference, payout_date=paid_on
     )
     return claim
+
+
+def claims_mark_paid(*, actor: User | None, claims: list[Claim], paid_on: datetime.date) -> None:
+    """Claims approved for payout are paid (utbetald) on `paid_on`, in a few statements however many.
+
+    The caller holds their locks in its transaction; a claim paid already is left, any other state refused.
+    """
+    due = [claim for claim in claims if claim.state != ClaimState.PAID]
+    for claim in due:
+        _refuse_unless_can_move(claim, ClaimState.PAID)
+    if not due:
+        return
+    now = timezone.now()
+    for ids in _in_batches([claim.pk for claim in due]):
+        Claim.objects.filter(pk__in=ids).update(state=ClaimState.PAID, paid_on=paid_on, updated_at=now)
+    actor_id = actor.pk if actor else None
+    copy_insert(
+        ClaimEvent,
+        (ClaimEvent(claim_id=c.pk, from_state=c.state, to_state=ClaimState.PAID, actor_id=actor_id) for c in due),
+    )
+    for clinic_id, group in _by_clinic(due):
+        audit_record_many(
+            actor=actor,
+            action="claims.claim.paid",
+            changes=[
+                (c, {"state": c.state}, {"state": ClaimState.PAID, "paid_on": paid_on.isoformat()}) for c in group
+            ],
+            clinic=clinic_id,
+        )
+    for claim in due:
+        claim.state, claim.paid_on, claim.updated_at = ClaimState.PAID, paid_on, now
+
+
+def _in_batches(ids: list[int], size: int = 5000) -> list[list[int]]:
+    return [ids[start : start + size] for start in range(0, len(ids), size)]
+
+
+def _by_clinic(claims: list[Claim]) -> list[tuple[int, list[Claim]]]:
+    groups: dict[int, list[Claim]] = {}
+    for claim in claims:
+        groups.setdefault(claim.clinic_id, []).append(claim)
+    return list(groups.items())
 
 
 def invoice_payout_set(

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from claims.models import Claim, ClaimState, CreditInvoice, Invoice
-from claims.services import claim_approve, claim_mark_paid, invoice_payout_set
+from claims.services import claims_approve_for_payout, claims_mark_paid, invoice_payout_set
 from clinics.models import Clinic, PaymentMethod, Region, User
 from portal.audit import audit_record, snapshot
 
@@ -133,8 +133,7 @@ def _run_make(*, actor: User, region: Region, payout_date: datetime.date, counte
             code="empty",
         )
     run = PayoutRun.objects.create(region=region, payout_date=payout_date, created_by=actor)
-    for claim in claims:
-        claim_approve(actor=actor, claim=claim, payout_date=payout_date)
+    claims_approve_for_payout(actor=actor, claims=claims, payout_date=payout_date)
 
     by_clinic: dict[int, dict[int, list[Claim]]] = defaultdict(lambda: defaultdict(list))
     for claim in claims:
@@ -331,20 +330,15 @@ def payout_run_mark_paid(*, run: PayoutRun) -> int:
     run = PayoutRun.objects.select_for_update().get(pk=run.pk)
     if run.state == PayoutRunState.PAID:
         return 0
-    paid = (
-        PayoutClaim.objects.filter(payout_invoice__payment__run=run)
-        .select_related("claim", "payout_invoice")
-        .order_by("claim_id")
+    # Only approved claims become paid: one marked already (the job run twice, or late) is left. The invoices
+    # were given their Vår referens and payout date when the run was made.
+    claims = list(
+        Claim.objects.select_for_update()
+        .filter(payout__payout_invoice__payment__run=run, state=ClaimState.APPROVED)
+        .order_by("pk")
     )
-    marked = 0
-    for item in paid:
-        # Only approved claims become paid: one marked already (the job run twice, or late) is left.
-        if item.claim.state != ClaimState.APPROVED:
-            continue
-        claim_mark_paid(
-            actor=None, claim=item.claim, paid_on=run.payout_date, our_reference=item.payout_invoice.our_reference
-        )
-        marked += 1
+    claims_mark_paid(actor=None, claims=claims, paid_on=run.payout_date)
+    marked = len(claims)
     run.state = PayoutRunState.PAID
     run.paid_at = timezone.now()
     run.save(update_fields=["state", "paid_at"])

@@ -240,3 +240,27 @@ def test_claim_states_match_the_claims_lifecycle(pw):
     services.payout_run_create(actor=pw.coordinator, region=pw.region, payout_date=future_bank_day())
     received.refresh_from_db()
     assert Claim.objects.get(pk=received.pk).can_move_to(ClaimState.PAID)
+
+
+def test_a_run_and_its_paid_job_take_as_many_queries_for_many_claims_as_for_few(db):
+    """A region's run may pay 100 000 claims: they are approved and paid in bulk, not claim by claim."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_for(count: int) -> tuple[int, int]:
+        pw = payout_world()
+        on_invoice = invoice(pw.bankgiro)
+        claims = [claim(on_invoice, 10_000) for _ in range(count - 1)]
+        claims.append(claim(on_invoice, 10_000, state=ClaimState.APPROVED))  # approved without a date
+        day = future_bank_day()
+        with CaptureQueriesContext(connection) as made:
+            run = services.payout_run_create(actor=pw.coordinator, region=pw.region, payout_date=day).run
+        with CaptureQueriesContext(connection) as paid:
+            assert services.payout_run_mark_paid(run=run) == count
+        for each in claims:
+            each.refresh_from_db()
+            assert (each.state, each.approved_on, each.paid_on) == (ClaimState.PAID, day, day)
+            assert list(each.events.values_list("to_state", flat=True)).count(ClaimState.PAID) == 1
+        return len(made), len(paid)
+
+    assert queries_for(40) == queries_for(4)
