@@ -7,7 +7,7 @@ import datetime
 from django.db.models import Count, Prefetch, QuerySet
 from django.utils import timezone
 
-from clinics.models import Region
+from clinics.models import Clinic, Region
 
 from .models import PayoutClaim, PayoutInvoice, PayoutPayment, PayoutRun, PayoutRunState, Repayment, SetOff
 
@@ -50,6 +50,20 @@ def region_payment(*, region: Region, run_pk: int, payment_pk: int) -> PayoutPay
         .select_related("clinic", "run__region")
         .first()
     )
+
+
+def clinic_payments(*, clinic: Clinic) -> QuerySet[PayoutPayment]:
+    """The clinic's payouts, newest payout date first, with their invoices (Vår referens)."""
+    return (
+        PayoutPayment.objects.filter(clinic=clinic)
+        .select_related("run")
+        .prefetch_related("invoices__invoice")
+        .order_by("-run__payout_date", "-pk")
+    )
+
+
+def clinic_payment(*, clinic: Clinic, payment_pk: int) -> PayoutPayment | None:
+    return PayoutPayment.objects.filter(clinic=clinic, pk=payment_pk).select_related("clinic", "run__region").first()
 
 
 def next_payout_run(*, region: Region, today: datetime.date | None = None) -> PayoutRun | None:

@@ -1,4 +1,4 @@
-"""Payout pages under /region/<region_code>/ (portal/urls.py adds them to the region's patterns)."""
+"""Payout pages under /region/<region_code>/ and the clinic's under /klinik/<clinic_pk>/ (added in portal/urls.py)."""
 
 from django.urls import path
 
@@ -17,4 +17,10 @@ region_patterns = [
     ),
     path("aterbetalningar/", views.repayment_list, name="repayment_list"),
     path("aterbetalningar/<int:repayment_pk>/mottagen/", views.repayment_receive, name="repayment_receive"),
+]
+
+clinic_patterns = [
+    path("utbetalningsbesked/", views.clinic_payout_list, name="clinic_payout_list"),
+    path("utbetalningsbesked/<int:payment_pk>.pdf", views.clinic_payout_notice_pdf, name="clinic_payout_notice_pdf"),
+    path("utbetalningsbesked/<int:payment_pk>.xlsx", views.clinic_payout_notice_xlsx, name="clinic_payout_notice_xlsx"),
 ]

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from eligibility.forms import DATE_WIDGET
 from portal import validators
-from portal.access import region_view
+from portal.access import clinic_view, region_view
 from portal.excel import XLSX_CONTENT_TYPE
 from portal.forms import add_service_errors
 from portal.money import format_kronor
@@ -141,10 +141,7 @@ def payout_run_file(request: HttpRequest, run_pk: int) -> HttpResponse:
     return response
 
 
-def _notice_response(request: HttpRequest, run_pk: int, payment_pk: int, extension: str) -> HttpResponse:
-    payment = selectors.region_payment(region=request.region, run_pk=run_pk, payment_pk=payment_pk)
-    if payment is None:
-        raise Http404
+def _notice_download(payment, extension: str) -> HttpResponse:
     notice = notices.notice_build(payment)
     if extension == "pdf":
         response = HttpResponse(notices.notice_pdf(notice), content_type="application/pdf")
@@ -154,16 +151,55 @@ def _notice_response(request: HttpRequest, run_pk: int, payment_pk: int, extensi
     return response
 
 
+def _region_notice(request: HttpRequest, run_pk: int, payment_pk: int, extension: str) -> HttpResponse:
+    payment = selectors.region_payment(region=request.region, run_pk=run_pk, payment_pk=payment_pk)
+    if payment is None:
+        raise Http404
+    return _notice_download(payment, extension)
+
+
 @region_view()
 @require_GET
 def payout_notice_pdf(request: HttpRequest, run_pk: int, payment_pk: int) -> HttpResponse:
-    return _notice_response(request, run_pk, payment_pk, "pdf")
+    return _region_notice(request, run_pk, payment_pk, "pdf")
 
 
 @region_view()
 @require_GET
 def payout_notice_xlsx(request: HttpRequest, run_pk: int, payment_pk: int) -> HttpResponse:
-    return _notice_response(request, run_pk, payment_pk, "xlsx")
+    return _region_notice(request, run_pk, payment_pk, "xlsx")
+
+
+# The clinic's utbetalningsbesked ----------------------------------------------------------------------------
+
+
+@clinic_view()
+@require_GET
+def clinic_payout_list(request: HttpRequest) -> HttpResponse:
+    """The clinic's payouts with their utbetalningsbesked, as e-mailed to its payout address."""
+    return render(
+        request, "payouts/clinic_payouts.html", {"payments": selectors.clinic_payments(clinic=request.clinic)}
+    )
+
+
+def _clinic_notice(request: HttpRequest, payment_pk: int, extension: str) -> HttpResponse:
+    # Another clinic's payout is a 404, never a 403 that confirms it exists.
+    payment = selectors.clinic_payment(clinic=request.clinic, payment_pk=payment_pk)
+    if payment is None:
+        raise Http404
+    return _notice_download(payment, extension)
+
+
+@clinic_view()
+@require_GET
+def clinic_payout_notice_pdf(request: HttpRequest, payment_pk: int) -> HttpResponse:
+    return _clinic_notice(request, payment_pk, "pdf")
+
+
+@clinic_view()
+@require_GET
+def clinic_payout_notice_xlsx(request: HttpRequest, payment_pk: int) -> HttpResponse:
+    return _clinic_notice(request, payment_pk, "xlsx")
 
 
 # Repayments -------------------------------------------------------------------------------------------------

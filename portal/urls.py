@@ -135,6 +135,7 @@ region_patterns = [
 ]
 
 region_patterns += payout_urls.region_patterns
+clinic_patterns += payout_urls.clinic_patterns
 region_patterns += reports_urls.region_patterns
 clinic_patterns += review_urls.clinic_patterns
 region_patterns += review_urls.region_patterns

@@ -27,6 +27,7 @@ PAGES = [
     ("choose", "fakturerare@demo.test", lambda w: "/valj-klinik/"),
     ("clinic_start", "admin31@demo.test", lambda w: f"/klinik/{w.clinic31.pk}/"),
     ("clinic_start_biller", "fakturerare@demo.test", lambda w: f"/klinik/{w.clinic31.pk}/"),
+    ("clinic_payouts", "fakturerare@demo.test", lambda w: f"/klinik/{w.clinic31.pk}/utbetalningsbesked/"),
     ("administration", "admin31@demo.test", lambda w: f"/klinik/{w.clinic31.pk}/klinikadministration/"),
     ("details_form", "admin31@demo.test", lambda w: f"/klinik/{w.clinic31.pk}/klinikadministration/uppgifter/"),
     ("user_new", "admin31@demo.test", lambda w: f"/klinik/{w.clinic31.pk}/klinikadministration/anvandare/ny/"),

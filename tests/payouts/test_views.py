@@ -2,6 +2,7 @@
 
 import datetime
 
+import lxml.html
 from django.urls import reverse
 from django.utils import timezone
 from lxml import etree
@@ -142,3 +143,29 @@ def test_run_for_vg_collects_the_demo_claims_but_not_those_under_review(world):
     collected = set(run.payments.values_list("invoices__claims__claim__reference", flat=True))
     assert {"DEMO-A1", "DEMO-B1", extra.reference} <= collected
     assert "DEMO-A2" not in collected  # under granskning
+
+
+def test_the_clinic_lists_its_payouts_and_downloads_its_utbetalningsbesked(client, world):
+    run = PayoutRun.objects.get(region=world.vg, state="paid")
+    own = run.payments.get(clinic=world.clinic31)
+    other = run.payments.get(clinic=world.clinic32)
+    client.force_login(world.biller)
+
+    paid_tab = client.get(reverse("invoice_list_paid", kwargs={"clinic_pk": world.clinic31.pk})).content.decode()
+    listing = reverse("clinic_payout_list", kwargs={"clinic_pk": world.clinic31.pk})
+    assert f'href="{listing}"' in paid_tab
+    page = lxml.html.fromstring(client.get(listing).content)
+    (row,) = [r for r in page.xpath("//tbody/tr") if r.xpath("string(th)") == run.payout_date.isoformat()]
+    assert own.invoices.first().our_reference in row.text_content()
+    assert other.invoices.first().our_reference not in page.text_content()
+
+    pdf = client.get(reverse("clinic_payout_notice_pdf", kwargs={"clinic_pk": world.clinic31.pk, "payment_pk": own.pk}))
+    assert (pdf.status_code, pdf["Content-Type"]) == (200, "application/pdf") and pdf.content.startswith(b"%PDF")
+    xlsx = reverse("clinic_payout_notice_xlsx", kwargs={"clinic_pk": world.clinic31.pk, "payment_pk": own.pk})
+    assert client.get(xlsx).status_code == 200
+    # Clinic 32's payout through clinic 31's pages: not found, never forbidden.
+    for name in ("clinic_payout_notice_pdf", "clinic_payout_notice_xlsx"):
+        assert (
+            client.get(reverse(name, kwargs={"clinic_pk": world.clinic31.pk, "payment_pk": other.pk})).status_code
+            == 404
+        )
