@@ -111,6 +111,8 @@ def claims_submit(
     """
     from .validation import claim_validate
 
+    if not drafts:  # a chunk of an invoice file with faults only
+        return []
     clinic = invoice.clinic
     for draft in drafts:
         faults = claim_validate(clinic=clinic, draft=draft, context=context)
