@@ -115,10 +115,6 @@ def clinic_claim(*, clinic: Clinic, claim_pk: int) -> Claim | None:
     )
 
 
-def credit_lines_of(credit: CreditInvoice) -> QuerySet[CreditLine]:
-    return credit.lines.select_related("claim_line__claim").order_by("claim_line__claim__reference", "claim_line_id")
-
-
 # Status texts --------------------------------------------------------------------------------------------------
 
 
