@@ -11,9 +11,9 @@ For each size N it writes a fakturafil of N claims (four treatment lines each, a
 measures:
 
 - parse floor: lxml iterparse over the file, nothing else (what reading the file costs at the least);
-- check: the real Celery task `claims.tasks.check_invoice_file`, run in a fresh worker-like process, with
+- check: the real Celery task `billing.tasks.check_invoice_file`, run in a fresh worker-like process, with
   the process's peak RSS (VmHWM) and every SQL query it makes;
-- send: the real Celery task `claims.tasks.send_invoice_file` (what Ladda upp queues) for the checked upload's
+- send: the real Celery task `billing.tasks.send_invoice_file` (what Ladda upp queues) for the checked upload's
   correct claims, in another fresh process;
 - insert floor: bulk_create of the same number of Claim and ClaimLine rows (rolled back afterwards);
 - and once at the end, the region's payout run over all the claims sent, and the job marking them paid.
@@ -309,10 +309,10 @@ def child(action: str, upload_id: int) -> None:
     from django.db import connection
 
     # What a worker has loaded before its first task.
-    import claims.invoice_file_services
+    import billing.invoice_file_services  # noqa: F401
     import claims.validation  # noqa: F401
+    from billing.tasks import check_invoice_file
     from claims.models import InvoiceFileUpload
-    from claims.tasks import check_invoice_file
     from clinics.models import User
 
     queries = 0
@@ -332,8 +332,8 @@ def child(action: str, upload_id: int) -> None:
         if action == "check":
             check_invoice_file(upload_id)  # the task itself, run as the worker runs it
         else:
+            from billing.tasks import send_invoice_file
             from claims.models import InvoiceFileState
-            from claims.tasks import send_invoice_file
 
             # What Ladda upp leaves for the worker (invoice_file_send_start, without the queue).
             InvoiceFileUpload.objects.filter(pk=upload_id).update(

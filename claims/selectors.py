@@ -1,119 +1,12 @@
-"""Reads for Era fakturor: a clinic's invoices by tab and search, and the status texts derived from their claims."""
+"""Reads of claims: a claim's status as the clinic and the region see it, and the amount paid for a patient in a
+year. The clinic's invoice lists (Era fakturor) are in billing.selectors."""
 
 from __future__ import annotations
 
-import datetime
-from dataclasses import dataclass, field
-
-from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet
-from django.utils import timezone
+from django.db.models import Sum
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
 
-from clinics.models import Clinic
-from review.models import ClaimQuestion
-
-from .models import OPEN_STATES, Claim, ClaimLine, ClaimState, CreditInvoice, CreditLine, Invoice
-
-
-class InvoiceTab:
-    """The four lists of Era fakturor. An invoice is in every tab one of its claims' states puts it in."""
-
-    RECEIVED = "received"
-    PAID = "paid"
-    CREDITS = "credits"
-    VOIDED = "voided"
-
-    LABELS = {
-        RECEIVED: gettext_lazy("Under behandling"),
-        PAID: gettext_lazy("Utbetalda"),
-        CREDITS: gettext_lazy("Kreditfakturor"),
-        VOIDED: gettext_lazy("Makulerade"),
-    }
-    # Registered but not paid yet / paid once (credited claims were paid too) / voided by the region.
-    STATES = {
-        RECEIVED: (*OPEN_STATES, ClaimState.APPROVED),
-        PAID: (ClaimState.PAID, ClaimState.CREDITED),
-        VOIDED: (ClaimState.VOIDED,),
-    }
-    ALL = (RECEIVED, PAID, CREDITS, VOIDED)
-
-
-@dataclass(frozen=True)
-class InvoiceSearch:
-    """What Era fakturor searches by. The period is the day the invoice came in, both days included."""
-
-    date_from: datetime.date
-    date_to: datetime.date
-    reference: str = ""  # OCR/Fakturanummer
-    claim_reference: str = ""  # Räkningsnummer
-    personal_identity_number: str = ""  # only ever from a POST
-
-
-def _start_of(day: datetime.date) -> datetime.datetime:
-    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
-
-
-def clinic_invoices(*, clinic: Clinic, tab: str, search: InvoiceSearch) -> QuerySet[Invoice]:
-    """The clinic's invoices in `tab` that match `search`, newest first, with what the list shows prefetched.
-
-    Tab and search are EXISTS subqueries, so the invoice rows are never multiplied by their claims; the
-    claims (with patient, certificate, FHB, who registered it) and credit invoices come in one query each.
-    """
-    invoices = Invoice.objects.filter(
-        clinic=clinic,
-        received_at__gte=_start_of(search.date_from),
-        received_at__lt=_start_of(search.date_to + datetime.timedelta(days=1)),
-    )
-    if tab == InvoiceTab.CREDITS:
-        invoices = invoices.filter(Exists(CreditInvoice.objects.filter(invoice=OuterRef("pk"))))
-    else:
-        invoices = invoices.filter(
-            Exists(Claim.objects.filter(invoice=OuterRef("pk"), state__in=InvoiceTab.STATES[tab]))
-        )
-    if search.reference:
-        invoices = invoices.filter(reference__iexact=search.reference)
-    if search.claim_reference:
-        invoices = invoices.filter(
-            Exists(Claim.objects.filter(invoice=OuterRef("pk"), reference__iexact=search.claim_reference))
-        )
-    if search.personal_identity_number:
-        invoices = invoices.filter(
-            Exists(
-                Claim.objects.filter(
-                    invoice=OuterRef("pk"), patient__personal_identity_number=search.personal_identity_number
-                )
-            )
-        )
-    claims = (
-        Claim.objects.select_related(
-            "patient", "created_by", "certificate", "care_model", "patient_category", "prior_assessment"
-        )
-        .annotate(
-            credited_lines=Count("lines__credit"),
-            # The region's review asked the clinic something it has not answered yet.
-            has_open_question=Exists(ClaimQuestion.objects.filter(claim=OuterRef("pk"), answered_at__isnull=True)),
-        )
-        .order_by("reference")
-    )
-    return invoices.order_by("-received_at", "-id").prefetch_related(
-        Prefetch("claims", queryset=claims),
-        Prefetch("credit_invoices", queryset=CreditInvoice.objects.order_by("created_at", "id")),
-    )
-
-
-def clinic_claim(*, clinic: Clinic, claim_pk: int) -> Claim | None:
-    """One of the clinic's claims with its invoice, patient and lines (each with its credit, if any)."""
-    lines = ClaimLine.objects.select_related("credit__credit_invoice").order_by("visit_date", "position")
-    return (
-        Claim.objects.select_related(
-            "invoice", "patient", "created_by", "certificate", "care_model", "patient_category", "prior_assessment"
-        )
-        .prefetch_related(Prefetch("lines", queryset=lines))
-        .filter(clinic=clinic, pk=claim_pk)
-        .first()
-    )
-
+from .models import Claim, ClaimState, CreditLine
 
 # Status texts --------------------------------------------------------------------------------------------------
 
@@ -137,88 +30,8 @@ def claim_status(claim: Claim) -> str:
     return str(claim.get_state_display())
 
 
-@dataclass
-class InvoiceSummary:
-    """An invoice as a row of Era fakturor: its amount and status texts come from its (prefetched) claims."""
-
-    invoice: Invoice
-    claims: list[Claim] = field(default_factory=list)
-    credits: list[CreditInvoice] = field(default_factory=list)
-    credit_instruction: str = ""  # how credited amounts are settled; set by the view, which knows the clinic
-
-    @classmethod
-    def of(cls, invoice: Invoice) -> InvoiceSummary:
-        claims = list(invoice.claims.all())
-        for claim in claims:
-            claim.status_text = claim_status(claim)
-        return cls(invoice=invoice, claims=claims, credits=list(invoice.credit_invoices.all()))
-
-    def _count(self, *states: str) -> int:
-        return sum(1 for claim in self.claims if claim.state in states)
-
-    @property
-    def amount(self) -> int:
-        """What the region pays (or paid) for the invoice: voided and deleted claims count for nothing."""
-        return sum(claim.total for claim in self.claims if claim.state not in (ClaimState.VOIDED, ClaimState.DELETED))
-
-    @property
-    def credited_amount(self) -> int:
-        return sum(credit.total for credit in self.credits)
-
-    @property
-    def status(self) -> str:
-        """The invoice's state: the least advanced of its live claims decides (e.g. "Under behandling")."""
-        if self._count(*OPEN_STATES):
-            return _("Under behandling")
-        if self._count(ClaimState.APPROVED):
-            dates = [c.approved_on for c in self.claims if c.state == ClaimState.APPROVED and c.approved_on]
-            if dates:
-                return _("Godkänd för utbetalning %(date)s") % {"date": min(dates).isoformat()}
-            return _("Godkänd, väntar på utbetalning")
-        if self._count(ClaimState.PAID, ClaimState.CREDITED):
-            paid_on = self.invoice.payout_date or max((c.paid_on for c in self.claims if c.paid_on), default=None)
-            return _("Utbetalningsdatum %(date)s") % {"date": paid_on.isoformat()} if paid_on else _("Utbetald")
-        if self._count(ClaimState.VOIDED):
-            return _("Faktura makulerad")
-        return _("Faktura raderad")
-
-    @property
-    def claims_status(self) -> str:
-        """Räkningsstatus: the claims that stand out, counted (e.g. "1 räkning under granskning")."""
-        parts = []
-        if count := self._count(ClaimState.UNDER_REVIEW):
-            parts.append(
-                ngettext("%(count)s räkning under granskning", "%(count)s räkningar under granskning", count)
-                % {"count": count}
-            )
-        if count := sum(1 for c in self.claims if c.state == ClaimState.PAID and getattr(c, "credited_lines", 0)):
-            parts.append(
-                ngettext("%(count)s räkning delvis krediterad", "%(count)s räkningar delvis krediterade", count)
-                % {"count": count}
-            )
-        if count := self._count(ClaimState.CREDITED):
-            parts.append(
-                ngettext("%(count)s räkning krediterad", "%(count)s räkningar krediterade", count) % {"count": count}
-            )
-        if count := self._count(ClaimState.VOIDED):
-            parts.append(
-                ngettext("%(count)s räkning makulerad", "%(count)s räkningar makulerade", count) % {"count": count}
-            )
-        if count := self._count(ClaimState.DELETED):
-            parts.append(
-                ngettext("%(count)s räkning raderad", "%(count)s räkningar raderade", count) % {"count": count}
-            )
-        return ", ".join(parts)
-
-    @property
-    def deletable(self) -> bool:
-        return bool(self._count(*OPEN_STATES))
-
-
 def patient_paid_in_year(*, region, personal_identity_number: str, year: int) -> int:
     """What the region has paid out for the patient in the calendar year, less what clinics credited (öre)."""
-    from django.db.models import Sum
-
     paid = (
         Claim.objects.filter(
             clinic__region=region,

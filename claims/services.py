@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -12,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from clinics.models import Clinic, SupportForm, User
+from eligibility.services import patients_get_or_create
 from portal import validators
 from portal.audit import audit_record, audit_record_many, snapshot
 from portal.bulk import copy_insert
@@ -29,9 +29,7 @@ from .models import (
     Invoice,
     InvoiceSource,
 )
-
-if TYPE_CHECKING:
-    from .validation import ValidationContext
+from .validation import ValidationContext, claim_amounts, claim_validate
 
 CREDIT_SUFFIX = "_Kredit"
 INVOICE_REFERENCE_MAX_LENGTH = Invoice._meta.get_field("reference").max_length
@@ -78,12 +76,9 @@ def claim_submit(
     A claim may join an existing invoice only while the invoice was received today and all its claims are
     still under behandling (received, or put under review by the region's rules); an invoice number is
     otherwise used once. Two submits of the same claim at once (a double click) store one claim: the
-    database's unique reference refuses the second. The stored claim has gone through the region's review
-    rules (`review.services.review_rules_apply`).
+    database's unique reference refuses the second. The region's review rules are not applied here: the clinic's
+    billing desk stores and reviews in one transaction (`billing.services.claim_submit`).
     """
-    # Imported here: the validation reads eligibility, tariffs and claims, and imports from all of them.
-    from .validation import ValidationContext, claim_validate
-
     context = context or ValidationContext(clinic=clinic, drafts=[draft])
     faults = claim_validate(clinic=clinic, draft=draft, context=context)
     invoice_reference = invoice_reference.strip()
@@ -109,8 +104,6 @@ def claims_submit(
     All of them or none: the first claim with a fault raises ClaimRejected naming it. Call inside the
     transaction that made the invoice (`invoice_for_claims`), with a context prepared for these drafts.
     """
-    from .validation import claim_validate
-
     if not drafts:  # a chunk of an invoice file with faults only
         return []
     clinic = invoice.clinic
@@ -164,11 +157,6 @@ def _claims_store(
     *, actor: User, invoice: Invoice, drafts: list[ClaimDraft], context: ValidationContext
 ) -> list[Claim]:
     """Store validated drafts with their lines, events and audit records: a few statements however many."""
-    from eligibility.services import patients_get_or_create
-    from review.services import review_rules_apply  # imported here: review imports the claim services
-
-    from .validation import claim_amounts
-
     clinic = invoice.clinic
     pins = [validators.normalize_personal_identity_number(draft.personal_identity_number) for draft in drafts]
     patients = patients_get_or_create(actor=actor, personal_identity_numbers=pins)
@@ -249,8 +237,6 @@ def _claims_store(
         ],
         clinic=clinic,
     )
-    # The region's review rules decide, with the claims, which wait for review and which for the payout run.
-    review_rules_apply(claims=claims)
     return claims
 
 
@@ -629,10 +615,6 @@ def claim_credit(*, actor: User, claim: Claim, line_ids: list[int] | None = None
         },
         clinic=claim.clinic_id,
     )
-    # A plusgiro clinic owes the amount back to the region (payouts.Repayment); a bankgiro clinic's is set off.
-    from payouts.services import credit_settle
-
-    credit_settle(credit=credit, actor=actor)
     if completes:
         _move(claim, ClaimState.CREDITED, actor, "claims.claim.credited", reason=credit.reference)
     else:

@@ -12,9 +12,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
-from eligibility.forms import DATE_WIDGET
 from portal.access import clinic_view, region_view
-from portal.forms import add_service_errors
+from portal.forms import DATE_WIDGET, add_service_errors
 
 from . import tariffs
 from .models import TariffVersion

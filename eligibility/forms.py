@@ -6,40 +6,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from clinics.models import SupportForm
-from portal import money, validators
+from portal import money
+from portal.forms import DATE_WIDGET, KronorField, PersonalIdentityNumberField
+from portal.uploads import ALLOWED, MAX_ATTACHMENTS_PER_UPLOAD
 
-from .attachments import ALLOWED, MAX_ATTACHMENTS_PER_UPLOAD
 from .models import Jaw
-
-DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-
-
-class PersonalIdentityNumberField(forms.CharField):
-    """Takes 10 or 12 digits with or without - or +; cleans to the stored 12 digits."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("label", _("Personnummer"))
-        kwargs.setdefault("max_length", 20)
-        kwargs.setdefault("help_text", _("ÅÅÅÅMMDD-NNNN eller ÅÅMMDD-NNNN"))
-        super().__init__(**kwargs)
-        self.widget.attrs.update(autocomplete="off", inputmode="numeric", spellcheck="false")
-
-    def clean(self, value):
-        value = super().clean(value)
-        return validators.normalize_personal_identity_number(value) if value else value
-
-
-class KronorField(forms.CharField):
-    """An amount typed in kronor (980, 1250,50), cleaned to öre."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("max_length", 15)
-        super().__init__(**kwargs)
-        self.widget.attrs.update(inputmode="decimal")
-
-    def clean(self, value):
-        value = super().clean(value)
-        return money.parse_kronor(value) if value not in (None, "") else None
 
 
 class PersonSearchForm(forms.Form):
@@ -73,7 +44,7 @@ class MultipleFileInput(forms.ClearableFileInput):
 
 
 class AttachmentsField(forms.FileField):
-    """Several files at once; each is checked by content in the service (eligibility.attachments)."""
+    """Several files at once; each is checked by content in the service (portal.uploads)."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault("required", False)

@@ -1,6 +1,5 @@
 """Who may be billed for: patients, their certificates, free cards and prior assessments."""
 
-
 from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import DateRangeField, RangeOperators

@@ -13,8 +13,8 @@ from django.utils.translation import gettext as _
 
 from clinics.models import Clinic, PatientCategory, Region, SupportForm, User
 from portal.audit import audit_record, audit_record_many, snapshot
+from portal.uploads import check_attachment
 
-from .attachments import check_attachment
 from .models import (
     APPROVED_STATES,
     Certificate,

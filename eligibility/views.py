@@ -1,4 +1,4 @@
-"""The clinic's side of eligibility: Sök person, free cards and prior assessments."""
+"""The clinic's side of eligibility: its prior assessments (Sök person is in billing.person_views)."""
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -10,57 +10,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from portal.access import clinic_view
 from portal.audit import access_log_record
 from portal.forms import add_service_errors
+from portal.uploads import safe_download_name
 
 from . import selectors, services
-from .attachments import safe_download_name
-from .forms import FreeCardForm, PersonSearchForm, PlannedLineFormSet, PriorAssessmentRequestForm, SupplyInformationForm
+from .forms import PlannedLineFormSet, PriorAssessmentRequestForm, SupplyInformationForm
 from .models import PriorAssessment, PriorAssessmentAttachment, PriorAssessmentState
-
-
-def _render_person(request: HttpRequest, search: PersonSearchForm, free_card_form: FreeCardForm | None = None):
-    """The Sök person result: only ever rendered in answer to a POST, so no personnummer is in a URL."""
-    pin = search.cleaned_data["personal_identity_number"]
-    on_date = search.cleaned_data["on_date"]
-    eligibility = selectors.eligibility_for(personal_identity_number=pin, clinic=request.clinic, on_date=on_date)
-    access_log_record(
-        request=request, personal_identity_number=pin, shown="Sök person: intyg, stödformer, frikort, FHB"
-    )
-    free_card_form = free_card_form or FreeCardForm(initial={"personal_identity_number": pin})
-    from claims.selectors import patient_paid_in_year
-
-    paid = patient_paid_in_year(region=request.region, personal_identity_number=pin, year=on_date.year)
-    return render(
-        request,
-        "eligibility/person_search.html",
-        {"form": search, "eligibility": eligibility, "free_card_form": free_card_form, "paid_this_year": paid},
-    )
-
-
-@clinic_view()
-@require_http_methods(["GET", "POST"])
-def person_search(request: HttpRequest) -> HttpResponse:
-    form = PersonSearchForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        return _render_person(request, form)
-    return render(request, "eligibility/person_search.html", {"form": form})
-
-
-@clinic_view()
-@require_POST
-def free_card_register(request: HttpRequest) -> HttpResponse:
-    form = FreeCardForm(request.POST)
-    search = PersonSearchForm({"personal_identity_number": request.POST.get("personal_identity_number", "")})
-    if not search.is_valid():
-        return render(request, "eligibility/person_search.html", {"form": search})
-    if form.is_valid():
-        try:
-            services.free_card_register(actor=request.user, clinic=request.clinic, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, _("Frikortet är registrerat."))
-            return _render_person(request, search)
-    return _render_person(request, search, free_card_form=form)
 
 
 @clinic_view()

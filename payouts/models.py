@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from claims.models import Claim, CreditInvoice, Invoice
 from clinics.models import Clinic, PaymentMethod, Region
+from portal import validators
 
 
 class PayoutRunState(models.TextChoices):
@@ -92,8 +93,6 @@ class PayoutPayment(models.Model):
 
     @property
     def account_display(self) -> str:
-        from portal import validators
-
         if self.payment_method == PaymentMethod.BANKGIRO:
             return f"BG {validators.format_bankgiro(self.account_number)}"
         return f"PG {validators.format_plusgiro(self.account_number)}"

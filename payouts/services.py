@@ -33,6 +33,7 @@ from .models import (
     Repayment,
     SetOff,
 )
+from .notices import payout_notice_email
 
 # Vår referens is a six-digit number from here on, like the manual's (518148); one sequence per region.
 OUR_REFERENCE_BASE = 100_000
@@ -365,8 +366,6 @@ def payout_run_mark_paid(*, run: PayoutRun) -> int:
 @transaction.atomic
 def payout_notice_send(*, payment: PayoutPayment) -> bool:
     """E-mail the clinic its utbetalningsbesked, once: a second call (a retried task) sends nothing."""
-    from .notices import payout_notice_email
-
     payment = PayoutPayment.objects.select_for_update().select_related("clinic", "run__region").get(pk=payment.pk)
     if payment.notice_sent_at is not None:
         return False

@@ -15,11 +15,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
-from eligibility.forms import DATE_WIDGET
 from portal import validators
 from portal.access import clinic_view, region_view
 from portal.excel import XLSX_CONTENT_TYPE
-from portal.forms import add_service_errors
+from portal.forms import DATE_WIDGET, add_service_errors
 from portal.money import format_kronor
 
 from . import bankdays, notices, selectors, services

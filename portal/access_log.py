@@ -25,8 +25,8 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
 from clinics.models import ClinicRole, Region, RegionRole, User
-from eligibility.forms import DATE_WIDGET, PersonalIdentityNumberField
 from portal.excel import text_cell, workbook_response
+from portal.forms import DATE_WIDGET, PersonalIdentityNumberField
 
 from . import validators
 from .access import region_view

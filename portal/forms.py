@@ -1,9 +1,42 @@
-"""Forms shared by the whole portal: login and service windows."""
+"""Forms and form fields shared by the whole portal: login, service windows, the date widget, personnummer and
+amounts in kronor."""
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+
+from portal import money, validators
+
+DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class PersonalIdentityNumberField(forms.CharField):
+    """Takes 10 or 12 digits with or without - or +; cleans to the stored 12 digits."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("label", _("Personnummer"))
+        kwargs.setdefault("max_length", 20)
+        kwargs.setdefault("help_text", _("ÅÅÅÅMMDD-NNNN eller ÅÅMMDD-NNNN"))
+        super().__init__(**kwargs)
+        self.widget.attrs.update(autocomplete="off", inputmode="numeric", spellcheck="false")
+
+    def clean(self, value):
+        value = super().clean(value)
+        return validators.normalize_personal_identity_number(value) if value else value
+
+
+class KronorField(forms.CharField):
+    """An amount typed in kronor (980, 1250,50), cleaned to öre."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 15)
+        super().__init__(**kwargs)
+        self.widget.attrs.update(inputmode="decimal")
+
+    def clean(self, value):
+        value = super().clean(value)
+        return money.parse_kronor(value) if value not in (None, "") else None
 
 
 class LoginForm(AuthenticationForm):

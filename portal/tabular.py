@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 # The limits for office files are the attachments' (a workbook is an office file like any other).
-from eligibility.attachments import MAX_OFFICE_ENTRIES, MAX_UNPACKED_OFFICE_BYTES, safe_download_name
+from portal.uploads import MAX_OFFICE_ENTRIES, MAX_UNPACKED_OFFICE_BYTES, safe_download_name
 
 logger = logging.getLogger(__name__)
 

@@ -16,6 +16,7 @@ from clinics import selectors
 from . import access
 from .forms import LoginForm, ServiceWindowForm, add_service_errors
 from .models import ServiceWindow
+from .redis import redis_client
 from .service_windows import service_window_cancel, service_window_schedule
 
 login = access.public(
@@ -63,8 +64,6 @@ def _check_database() -> str:
 
 
 def _check_redis() -> str:
-    from .redis import redis_client
-
     try:
         redis_client(socket_timeout=2).ping()
         return "ok"

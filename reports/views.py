@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET
 from openpyxl import Workbook
 
 from claims.models import ClaimState
+from payouts.selectors import next_payout_run
 from portal.access import region_view
 from portal.excel import bold, kronor_cell, number_cell, text_cell, workbook_response
 from portal.money import format_kronor
@@ -73,8 +74,6 @@ def _tiles(request: HttpRequest, workload: selectors.Workload) -> list[Tile]:
 
 
 def _next_run_tile(request: HttpRequest) -> Tile:
-    from payouts.selectors import next_payout_run
-
     region_code = request.region.code
     run = next_payout_run(region=request.region)
     if run is None:

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy
 
 from claims.models import ClaimState
 from clinics.models import Clinic, Region, SupportForm
-from eligibility.forms import DATE_WIDGET, KronorField
+from portal.forms import DATE_WIDGET, KronorField
 
 from .models import ReviewRuleKind
 from .selectors import ClaimFilter

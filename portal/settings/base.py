@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "payouts",
     "reports",
     "review",
+    "billing",
 ]
 
 MIDDLEWARE = [

@@ -11,7 +11,6 @@ from django.db import connections
 from django.utils import timezone
 
 from claims import services
-from claims.demo import DEMO_CLINICS, demo_invoices_load
 from claims.drafts import ClaimDraft, LineDraft
 from claims.models import (
     CLAIM_TRANSITIONS,
@@ -28,6 +27,7 @@ from claims.models import (
 from claims.services import ClaimRejected
 from clinics.models import Clinic
 from portal.demo import demo_load
+from portal.demo.invoices import DEMO_CLINICS, demo_invoices_load
 from portal.models import AuditEvent
 from tests.clinics.factories import ClinicFactory, UserFactory
 
@@ -520,7 +520,7 @@ def test_the_demo_skips_a_region_without_a_tariff(db):
     # ... without one it does not look at them at all, and creates nothing.
     claims = Claim.objects.count()
     without_tariff = Counter()
-    with mock.patch("claims.demo._tariff_covers", return_value=False):
+    with mock.patch("portal.demo.invoices._tariff_covers", return_value=False):
         demo_invoices_load(without_tariff)
     assert sum(without_tariff.values()) == 0
     assert Claim.objects.count() == claims

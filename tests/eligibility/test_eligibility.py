@@ -152,7 +152,7 @@ def test_a_dalarna_certificate_does_not_count_at_a_vg_clinic(world, pin):
     ],
 )
 def test_the_patients_of_the_past_months_claims_have_a_certificate_and_pay_the_fee(world, pin, clinic, form, number):
-    """The patients of reports/demo.py (a year of paid claims for the coordinator's start page)."""
+    """The patients of portal/demo/history.py (a year of paid claims for the coordinator's start page)."""
     result = _at(world, pin, clinic=clinic)
     assert _allowed(result) == {"N": form == "N", "F": form == "F", "S": True}
     assert result.option(form).reason == "Intyget giltigt: tills vidare"

@@ -5,8 +5,8 @@ import datetime
 import pytest
 from django.core.exceptions import ValidationError
 
+from billing.selectors import InvoiceSummary
 from claims.models import ClaimEvent, ClaimState
-from claims.selectors import InvoiceSummary
 from payouts import bankdays, services, tasks
 from payouts.models import PayoutRunState
 

@@ -7,8 +7,8 @@ from django.urls import reverse
 from django.utils import timezone
 from lxml import etree
 
+from billing.services import claim_credit
 from claims.models import ClaimState
-from claims.services import claim_credit
 from payouts import bankdays, services
 from payouts.models import PayoutRun, Repayment
 

@@ -5,8 +5,8 @@ import datetime
 from django.utils import timezone
 
 from claims.models import Claim
+from portal.demo.history import MIN_DAYS_AGO
 from reports import selectors
-from reports.demo import MIN_DAYS_AGO
 
 
 def test_the_demo_regions_have_claims_in_past_months(world):

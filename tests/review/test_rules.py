@@ -9,8 +9,6 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from claims import services as claim_services
-from claims.drafts import ClaimDraft, LineDraft
 from claims.models import PATIENT_FEE_CODE, Claim, ClaimEvent, ClaimLine, ClaimState, TariffRow
 from portal.models import AuditEvent
 from review import services
@@ -227,47 +225,6 @@ def test_a_region_without_rules_costs_one_query(clinic, django_assert_num_querie
 
 
 # On submission ----------------------------------------------------------------------------------------------
-
-
-def _draft(reference: str, codes=("101",)) -> ClaimDraft:
-    visit = timezone.localdate() - datetime.timedelta(days=5)
-    return ClaimDraft(
-        personal_identity_number="200001012384",
-        support_form="N",
-        reference=reference,
-        lines=[LineDraft(visit_date=visit, code=code, jaw="UK" if code == "825" else "") for code in codes],
-        patient_fees={visit: 10000},
-        care_model="K1",
-        patient_category="N1",
-    )
-
-
-def test_claim_submit_applies_the_rules_and_a_claim_under_review_leaves_the_invoice_open(world):
-    """The demo's rules of Västra Götaland: above 20 000 kr, and 825/825S."""
-    first = claim_services.claim_submit(
-        actor=world.biller, clinic=world.clinic31, invoice_reference="9988776", draft=_draft("RV-1", ("101", "825"))
-    )
-    second = claim_services.claim_submit(
-        actor=world.biller, clinic=world.clinic31, invoice_reference="9988776", draft=_draft("RV-2")
-    )
-    assert (first.state, second.state) == (ClaimState.UNDER_REVIEW, ClaimState.RECEIVED)
-    assert first.invoice_id == second.invoice_id
-    assert list(first.events.values_list("to_state", "actor", "reason")) == [
-        (ClaimState.RECEIVED, world.biller.pk, ""),
-        (ClaimState.UNDER_REVIEW, None, "Granskningsregel: Åtgärd 825, 825S"),
-    ]
-
-
-def test_claim_submit_rolls_back_the_review_with_the_claim(world, monkeypatch):
-    def fail(**kwargs):
-        raise RuntimeError("review failed")
-
-    monkeypatch.setattr("review.services.review_rules_apply", fail)
-    with pytest.raises(RuntimeError):
-        claim_services.claim_submit(
-            actor=world.biller, clinic=world.clinic31, invoice_reference="9988777", draft=_draft("RV-3")
-        )
-    assert not Claim.objects.filter(clinic=world.clinic31, reference="RV-3").exists()
 
 
 # Keeping rules ----------------------------------------------------------------------------------------------

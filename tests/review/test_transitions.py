@@ -4,10 +4,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from claims import selectors as claim_selectors
+from billing import selectors as claim_selectors
+from billing.selectors import InvoiceSummary
 from claims import services as claim_services
 from claims.models import Claim, ClaimEvent, ClaimState
-from claims.selectors import InvoiceSummary
 from portal.models import AuditEvent
 from review import services
 from review.models import ClaimQuestion

@@ -25,16 +25,19 @@ from django.views.decorators.http import require_GET, require_http_methods
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
+from claims import services
+from claims.models import OPEN_STATES, Claim, ClaimState, Invoice
+from claims.selectors import claim_status
 from clinics.models import Clinic, PaymentMethod
-from eligibility.forms import DATE_WIDGET, PersonalIdentityNumberField
 from portal import money, validators
 from portal.access import clinic_view
 from portal.audit import access_log_record, access_log_record_many
 from portal.excel import kronor_cell, text_cell, workbook_response
+from portal.forms import DATE_WIDGET, PersonalIdentityNumberField
 from review.selectors import claim_questions
 
-from . import selectors, services
-from .models import OPEN_STATES, Claim, ClaimState, Invoice
+from . import selectors
+from . import services as billing_services
 from .selectors import InvoiceSearch, InvoiceSummary, InvoiceTab
 
 PAGE_SIZE = 25
@@ -198,7 +201,7 @@ def _render_list(
             by_post=bool(search.personal_identity_number),
             query_string=query,
         )
-    return render(request, "claims/invoices.html", context)
+    return render(request, "billing/invoices.html", context)
 
 
 # Export ---------------------------------------------------------------------------------------------------
@@ -273,7 +276,7 @@ def _export_response(request: HttpRequest, tab: str, search: InvoiceSearch) -> H
                     kronor_cell(claims_sheet, claim.patient_fee_total),
                     kronor_cell(claims_sheet, claim.total),
                     text_cell(claims_sheet, claim.created_by.name or claim.created_by.email),
-                    text_cell(claims_sheet, selectors.claim_status(claim)),
+                    text_cell(claims_sheet, claim_status(claim)),
                 ]
             )
     _log_patients_shown(
@@ -308,10 +311,10 @@ def invoice_claim_detail(request: HttpRequest, claim_pk: int) -> HttpResponse:
     events = claim.events.select_related("actor").order_by("occurred_at", "id")
     return render(
         request,
-        "claims/invoices_claim.html",
+        "billing/invoices_claim.html",
         {
             "claim": claim,
-            "status": selectors.claim_status(claim),
+            "status": claim_status(claim),
             "events": events,
             # The region's questions about the claim; answered here while the claim is under review.
             "questions": claim_questions(claim=claim),
@@ -343,7 +346,7 @@ def invoice_claim_delete(request: HttpRequest, claim_pk: int) -> HttpResponse:
     _log_claim_shown(request, claim, f"Radera räkning {claim.reference}")
     return render(
         request,
-        "claims/invoices_claim_delete.html",
+        "billing/invoices_claim_delete.html",
         {
             "claim": claim,
             "errors": errors,
@@ -372,7 +375,7 @@ def invoice_delete(request: HttpRequest, invoice_pk: int) -> HttpResponse:
             return redirect(list_url)
     return render(
         request,
-        "claims/invoices_delete.html",
+        "billing/invoices_delete.html",
         {"invoice": invoice, "open_claims": open_claims, "errors": errors, "back": list_url},
     )
 
@@ -414,7 +417,7 @@ def invoice_claim_credit(request: HttpRequest, claim_pk: int) -> HttpResponse:
     errors: list[str] = []
     if confirmed and form.is_valid():
         try:
-            credit = services.claim_credit(actor=request.user, claim=claim, line_ids=form.line_ids())
+            credit = billing_services.claim_credit(actor=request.user, claim=claim, line_ids=form.line_ids())
         except ValidationError as error:
             errors = error.messages
         else:
@@ -431,7 +434,7 @@ def invoice_claim_credit(request: HttpRequest, claim_pk: int) -> HttpResponse:
     _log_claim_shown(request, claim, f"Kreditera räkning {claim.reference}")
     return render(
         request,
-        "claims/invoices_claim_credit.html",
+        "billing/invoices_claim_credit.html",
         {
             "claim": claim,
             "form": form,

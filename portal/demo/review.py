@@ -1,7 +1,7 @@
 """Demo review: Västra Götaland's rules, and questions on the demo claims under review, made through the services.
 
-Loaded after the demo invoices, so that their states stay as claims.demo makes them. Idempotent: a rule is found
-by its region, kind and setting; a claim that already has a question is left as it is. The sample rule is kept
+Loaded after the demo invoices, so that their states stay as portal.demo.invoices makes them. Idempotent: a rule is
+found by its region, kind and setting; a claim that already has a question is left as it is. The sample rule is kept
 deactivated, so that the demo (and the tests, which load it) never puts a claim under review by chance.
 """
 
@@ -12,9 +12,8 @@ from decimal import Decimal
 
 from claims.models import Claim, ClaimState
 from clinics.models import Clinic, Region, User
-
-from . import services
-from .models import ClaimQuestion, ReviewRule, ReviewRuleKind
+from review import services
+from review.models import ClaimQuestion, ReviewRule, ReviewRuleKind
 
 REGION_ADMIN = "regionadmin@demo.test"
 # region, kind, setting, active, note

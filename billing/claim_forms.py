@@ -18,14 +18,13 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from claims.drafts import ClaimDraft, FreeCardDraft, LineDraft
+from claims.models import TariffRow, ToothOrJaw
 from clinics.models import CareModel, PatientCategory, Region, SupportForm
-from eligibility.forms import DATE_WIDGET, KronorField, PersonalIdentityNumberField
 from eligibility.models import Jaw
 from eligibility.selectors import Eligibility
 from portal import money
-
-from .drafts import ClaimDraft, FreeCardDraft, LineDraft
-from .models import TariffRow, ToothOrJaw
+from portal.forms import DATE_WIDGET, KronorField, PersonalIdentityNumberField
 
 MAX_LINES = 200
 FEE_FIELD_PREFIX = "fee-"

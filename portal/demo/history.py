@@ -1,6 +1,6 @@
 """A year of paid claims at the demo clinics, so that the coordinator's start page has months to show.
 
-Made through the claim services like the other demo invoices (claims/demo.py) and then moved back in
+Made through the claim services like the other demo invoices (portal/demo/invoices.py) and then moved back in
 time: a claim is submitted, approved and paid today, and its invoice's *Inkom*, its visits and its
 events are moved by the same number of days to a day in an earlier month (approval and payout dates
 are given in the past to begin with). Only days at least 31 days ago are used, so Era fakturor's default
@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from billing import services as billing_services
 from claims import services
 from claims.drafts import ClaimDraft, LineDraft
 from claims.models import Claim, ClaimEvent, ClaimLine, Invoice, TariffVersion
@@ -159,7 +160,7 @@ def demo_history_load(counts: Counter) -> None:
         context = ValidationContext(clinic=clinic, drafts=list(drafts.values()))
         for plan in missing:
             with transaction.atomic():
-                claim = services.claim_submit(
+                claim = billing_services.claim_submit(
                     actor=biller,
                     clinic=clinic,
                     invoice_reference=plan.invoice_reference,

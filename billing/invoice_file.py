@@ -26,9 +26,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from lxml import etree
 
+from claims.drafts import ClaimDraft, Fault, FreeCardDraft, LineDraft
 from portal.money import parse_kronor
-
-from .drafts import ClaimDraft, Fault, FreeCardDraft, LineDraft
 
 NAMESPACE = "urn:se:tandvardsstod:fakturafil:1"
 VERSION = "1"

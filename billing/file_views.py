@@ -14,13 +14,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from openpyxl import Workbook
 
+from claims.models import InvoiceFileFault, InvoiceFileState, InvoiceFileUpload
 from portal.access import clinic_view
 from portal.audit import access_log_record_many
 from portal.excel import text_cell, workbook_response
 from portal.forms import add_service_errors
 
 from . import invoice_file_services as services
-from .models import InvoiceFileFault, InvoiceFileState, InvoiceFileUpload
 
 RECENT_UPLOADS = 20
 
@@ -80,7 +80,7 @@ def invoice_file_upload(request: HttpRequest) -> HttpResponse:
                 messages.success(request, _("Filen är mottagen och kontrolleras nu."))
             return redirect("invoice_file_detail", clinic_pk=request.clinic.pk, upload_pk=started.upload.pk)
     recent = InvoiceFileUpload.objects.filter(clinic=request.clinic).select_related("uploaded_by")[:RECENT_UPLOADS]
-    return render(request, "claims/file_upload.html", {"form": form, "uploads": recent})
+    return render(request, "billing/file_upload.html", {"form": form, "uploads": recent})
 
 
 @clinic_view()
@@ -94,7 +94,7 @@ def invoice_file_detail(request: HttpRequest, upload_pk: int) -> HttpResponse:
     printing = request.GET.get("utskrift") == "1"
     return render(
         request,
-        "claims/file_print.html" if printing else "claims/file_detail.html",
+        "billing/file_print.html" if printing else "billing/file_detail.html",
         {"upload": upload, "faults": faults, "waiting": upload.is_busy and not upload.is_stalled},
     )
 

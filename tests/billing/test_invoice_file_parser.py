@@ -13,8 +13,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from lxml import etree
 
-from claims.drafts import ClaimDraft, FreeCardDraft, LineDraft
-from claims.invoice_file import (
+from billing.invoice_file import (
     NAMESPACE,
     SCHEMA_PATH,
     Header,
@@ -22,6 +21,7 @@ from claims.invoice_file import (
     ParsedClaim,
     parse_invoice_file,
 )
+from claims.drafts import ClaimDraft, FreeCardDraft, LineDraft
 
 D = datetime.date
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "invoice-files"

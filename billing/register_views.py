@@ -27,12 +27,16 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from claims.drafts import ClaimDraft, Fault
+from claims.models import Claim, Invoice, TariffRow, TariffVersion
+from claims.services import ClaimRejected
+from claims.validation import claim_validate, free_amount_status
 from clinics.models import Clinic, PatientCategory, SupportForm
-from eligibility.forms import PersonalIdentityNumberField
 from eligibility.selectors import Eligibility, eligibility_for
 from portal import money
 from portal.access import clinic_view
 from portal.audit import access_log_record
+from portal.forms import PersonalIdentityNumberField
 
 from .claim_forms import (
     ClaimForm,
@@ -43,8 +47,7 @@ from .claim_forms import (
     lines_dump,
     lines_load,
 )
-from .drafts import ClaimDraft, Fault
-from .models import Claim, Invoice, TariffRow, TariffVersion
+from .services import claim_submit
 
 SESSION_KEY = "claim_drafts"
 MAX_DRAFTS = 20  # drafts remembered per session; the oldest is forgotten first
@@ -361,8 +364,6 @@ class RegisterPage:
         return self.form.draft(personal_identity_number=self.pin or "", lines=self.lines, fees=fees)
 
     def validate(self) -> list[Fault]:
-        from .validation import claim_validate
-
         if not self.pin:
             return []
         return claim_validate(clinic=self.clinic, draft=self.draft(), today=self.today)
@@ -476,8 +477,6 @@ class RegisterPage:
 
     def free_amounts(self) -> list[dict]:
         """The fribelopp box: per year of the visits, what the patient has used and what this claim adds."""
-        from .validation import free_amount_status
-
         support_form = self.form.cleaned_data.get("support_form") if self.form.is_bound else None
         if not self.pin or not support_form:
             return []
@@ -556,10 +555,10 @@ def _invoice_list_url(clinic: Clinic) -> str:
 def _render(request: HttpRequest, page: RegisterPage, *, partial: bool = False) -> HttpResponse:
     context = page.context()
     if partial:
-        response = render(request, "claims/includes/register_lines.html", context)
+        response = render(request, "billing/includes/register_lines.html", context)
         response[PARTIAL_HEADER] = "lines"
         return response
-    return render(request, "claims/register.html", context)
+    return render(request, "billing/register.html", context)
 
 
 def _wants_partial(request: HttpRequest, action: str) -> bool:
@@ -605,8 +604,6 @@ def claim_register(request: HttpRequest) -> HttpResponse:
 
 
 def _submit(request: HttpRequest, page: RegisterPage) -> HttpResponse:
-    from .services import ClaimRejected, claim_submit
-
     if page.input_errors():
         # Show what cannot be read together with everything else the validation finds.
         page.place_faults(page.validate())
@@ -660,7 +657,7 @@ def claim_register_done(request: HttpRequest, claim_pk: int) -> HttpResponse:
     invoice_claims = list(claim.invoice.claims.order_by("created_at", "pk"))
     return render(
         request,
-        "claims/register_done.html",
+        "billing/register_done.html",
         {
             "claim": claim,
             "invoice": claim.invoice,

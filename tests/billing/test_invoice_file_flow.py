@@ -13,7 +13,7 @@ from django.db import OperationalError
 from django.urls import reverse
 from django.utils import timezone
 
-from claims import invoice_file_services, tasks
+from billing import invoice_file_services, tasks
 from claims.models import Claim, Invoice, InvoiceFileFault, InvoiceFileState, InvoiceFileUpload, InvoiceSource
 from portal.celery import app
 from portal.models import AccessLogEntry

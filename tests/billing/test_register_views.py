@@ -11,8 +11,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from billing.register_views import PARTIAL_HEADER
 from claims.models import PATIENT_FEE_CODE, Claim, TariffRow, TariffVersion
-from claims.register_views import PARTIAL_HEADER
 from portal.models import AccessLogEntry
 from portal.money import format_kronor
 from tests.claims.factories import standard_tariff

@@ -45,8 +45,9 @@ class _InvoiceFileTask(Task):
 @shared_task(bind=True, base=_InvoiceFileTask, acks_late=True, reject_on_worker_lost=True, max_retries=3)
 def check_invoice_file(self, upload_id: int) -> None:
     """Check a stored invoice file. Safe to run twice: each run deletes the fault rows of the one before."""
+    from claims.models import InvoiceFileUpload
+
     from .invoice_file_services import invoice_file_check
-    from .models import InvoiceFileUpload
 
     _retry_if_redelivered(self, upload_id)
     upload = InvoiceFileUpload.objects.filter(pk=upload_id).first()
@@ -80,8 +81,9 @@ def send_invoice_file(self, upload_id: int) -> None:
     """Send a checked file's correct claims. Safe to run twice: all in one transaction, and a sent file is left."""
     from django.core.exceptions import ValidationError
 
+    from claims.models import InvoiceFileUpload
+
     from .invoice_file_services import invoice_file_send, invoice_file_send_failed
-    from .models import InvoiceFileUpload
 
     _retry_if_redelivered(self, upload_id)
     upload = InvoiceFileUpload.objects.filter(pk=upload_id).first()

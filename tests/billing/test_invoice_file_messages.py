@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from claims.invoice_file_services import (
+from billing.invoice_file_services import (
     invoice_file_check,
     invoice_file_send,
     invoice_file_send_start,

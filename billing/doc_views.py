@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET
 
 from portal import access
 
-SCHEMA = Path(settings.BASE_DIR) / "claims" / "schemas" / "fakturafil-v1.xsd"
+SCHEMA = Path(settings.BASE_DIR) / "billing" / "schemas" / "fakturafil-v1.xsd"
 EXAMPLE = Path(settings.BASE_DIR) / "fixtures" / "invoice-files" / "example-v1.xml"
 
 
@@ -17,7 +17,7 @@ EXAMPLE = Path(settings.BASE_DIR) / "fixtures" / "invoice-files" / "example-v1.x
 @require_GET
 def invoice_file_format(request: HttpRequest) -> HttpResponse:
     # Public on purpose: suppliers build against it before any clinic of theirs has an account.
-    return render(request, "claims/invoice_file_format.html", {"example": EXAMPLE.read_text(encoding="utf-8")})
+    return render(request, "billing/invoice_file_format.html", {"example": EXAMPLE.read_text(encoding="utf-8")})
 
 
 def _download(path: Path, name: str) -> FileResponse:

@@ -30,7 +30,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from claims import invoice_file_services, tasks
+from billing import invoice_file_services, tasks
 from claims.models import Claim, Invoice, InvoiceFileFault, InvoiceFileState, InvoiceFileUpload
 from portal.celery import app
 from tests.testdata import TEST_PERSONNUMMER

@@ -16,6 +16,11 @@ from django.utils import timezone
 
 from clinics.models import CareModel, Clinic, ClinicMembership, PatientCategory, Region, RegionMembership, User
 
+from .history import demo_history_load
+from .invoices import demo_invoices_load
+from .payouts import demo_payouts_load
+from .review import review_demo_load
+
 DEMO_PASSWORD = "tandvard-demo"
 DEMO_FILE = Path(settings.BASE_DIR) / "fixtures" / "demo.json"
 # <region code>-last-year.csv and <region code>-this-year.csv: the region's ersättningslistor for last year and
@@ -241,22 +246,15 @@ def _load_tariffs(regions: dict[str, Region], counts: Counter, *, today: datetim
 
 def _load_invoices(counts: Counter) -> None:
     """Invoices in every state at clinics 31 and 2001, through the claim services (after the tariffs)."""
-    from claims.demo import demo_invoices_load
-    from reports.demo import demo_history_load
-
     demo_invoices_load(counts)
     demo_history_load(counts)  # past months of paid claims, for the coordinator's start page
 
 
 def _load_payouts(counts: Counter) -> None:
     """A paid payout run in the past for Västra Götaland; before the invoices, which it must not take."""
-    from payouts.demo import demo_payouts_load
-
     demo_payouts_load(counts)
 
 
 def _load_review(counts: Counter) -> None:
     """Review rules for Västra Götaland and questions on the demo claims under review (after the invoices)."""
-    from review.demo import review_demo_load
-
     review_demo_load(counts)

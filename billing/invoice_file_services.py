@@ -1,11 +1,11 @@
 """Invoice files (fakturafiler): the upload, the check in the background, sending the correct claims, discarding.
 
 The upload is checked for size and content and stored with its SHA-256 (`invoice_file_start`); the claims are
-checked by the task in claims.tasks (`invoice_file_check`): the file is read once for its counts, then again as
+checked by the task in billing.tasks (`invoice_file_check`): the file is read once for its counts, then again as
 a stream in chunks, each chunk's fault rows and progress saved in one transaction, so memory does not grow with
 the file. A run starts by deleting the rows of any earlier run, so a run repeated after a crash leaves no
 duplicates. Ladda upp (`invoice_file_send_start`) queues the sending, which the task `send_invoice_file` does
-(`invoice_file_send`): the correct claims stored a chunk at a time through `claims.services.claims_submit` as
+(`invoice_file_send`): the correct claims stored a chunk at a time through `billing.services.claims_submit` as
 one invoice, in one transaction: all or none.
 """
 
@@ -28,13 +28,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from claims.drafts import Fault
+from claims.models import Invoice, InvoiceFileFault, InvoiceFileState, InvoiceFileUpload, InvoiceSource
+from claims.services import ClaimRejected, invoice_for_claims, invoice_reference_used_fault
+from claims.validation import ValidationContext, claim_validate
 from clinics.models import Clinic, User
 from portal.audit import audit_record
 
-from .drafts import Fault
 from .invoice_file import MAX_BYTES, InvoiceFileRejected, ParsedClaim, parse_invoice_file
-from .models import Invoice, InvoiceFileFault, InvoiceFileState, InvoiceFileUpload, InvoiceSource
-from .services import ClaimRejected, claims_submit, invoice_for_claims, invoice_reference_used_fault
+from .services import claims_submit
 
 logger = logging.getLogger(__name__)
 
@@ -247,8 +249,6 @@ def _reference_used(upload: InvoiceFileUpload, invoice_reference: str) -> bool:
 def invoice_file_check(*, upload: InvoiceFileUpload) -> InvoiceFileUpload:
     """Check every claim of the file and keep one row per fault. Run again it starts from zero; a finished
     check is left as it is."""
-    from .validation import ValidationContext, claim_validate
-
     with transaction.atomic():
         upload = InvoiceFileUpload.objects.select_for_update().select_related("clinic__region").get(pk=upload.pk)
         if not upload.is_checking:
@@ -392,8 +392,6 @@ def invoice_file_send(*, upload: InvoiceFileUpload) -> Invoice | None:
     again (something may have changed since the check) and stored a chunk at a time, in one transaction;
     `ValidationError` says why nothing was sent. Run twice, the second run answers the invoice already made.
     """
-    from .validation import ValidationContext
-
     with transaction.atomic():
         upload = (
             InvoiceFileUpload.objects.select_for_update(of=("self",))

@@ -13,11 +13,10 @@ from django.utils import timezone
 from claims import services
 from claims.models import PATIENT_FEE_CODE, Claim, ClaimLine, ClaimState, CreditInvoice, Invoice
 from portal.models import AccessLogEntry
+from tests.claims.factories import ClaimFactory, InvoiceFactory, tariff_for
 from tests.conftest import World
 from tests.eligibility.factories import PatientFactory
 from tests.test_accessibility_markup import assert_accessible_markup
-
-from .factories import ClaimFactory, InvoiceFactory, tariff_for
 
 VG_PIN = "200001012384"  # the demo's claims at clinic 31
 OTHER_PIN = "200001022391"

@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
+from billing import services as billing_services
+from claims import services
+from claims.drafts import ClaimDraft, LineDraft
+from claims.models import Claim, ClaimState, TariffVersion
+from claims.validation import ValidationContext
 from clinics.models import Clinic, SupportForm, User
 from portal import validators
-
-from . import services
-from .drafts import ClaimDraft, LineDraft
-from .models import Claim, ClaimState, TariffVersion
-from .validation import ValidationContext
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,7 @@ def _invoice_create(
     # All claims first: a claim may join an invoice only while the invoice's claims are all received.
     reference = _ocr_number(clinic, invoice.key)
     claims = [
-        services.claim_submit(
+        billing_services.claim_submit(
             actor=biller,
             clinic=clinic,
             invoice_reference=reference,
@@ -191,4 +191,4 @@ def _move_to(
         services.claim_approve(actor=coordinator, claim=claim, payout_date=paid_on)
         services.claim_mark_paid(actor=coordinator, claim=claim, paid_on=paid_on, our_reference=our_reference)
     if state == ClaimState.CREDITED:
-        services.claim_credit(actor=biller, claim=claim)
+        billing_services.claim_credit(actor=biller, claim=claim)

@@ -1,7 +1,7 @@
 """A paid payout run in the past for Västra Götaland, made through the services, so that the clinics see Utbetalda
 with Vår referens and the coordinator sees a run with its file and notices.
 
-Loaded before claims.demo's invoices (portal/demo.py), and the run only takes invoices that came in by its
+Loaded before the demo invoices (portal/demo/invoices.py), and the run only takes invoices that came in by its
 payout date, so it never takes those. Idempotent: a region that already has a paid run is left as it is.
 """
 
@@ -12,15 +12,15 @@ from collections import Counter
 
 from django.utils import timezone
 
-from claims import services as claim_services
-from claims.demo import DemoClaim, DemoClinic, _draft, _ocr_number, _tariff_covers
+from billing import services as billing_services
 from claims.models import Invoice
 from claims.validation import ValidationContext
 from clinics.models import Clinic, Region, User
+from payouts import bankdays
+from payouts.models import PayoutRun, PayoutRunState
+from payouts.services import payout_run_create, payout_runs_mark_paid
 
-from . import bankdays
-from .models import PayoutRun, PayoutRunState
-from .services import payout_run_create, payout_runs_mark_paid
+from .invoices import DemoClaim, DemoClinic, _draft, _ocr_number, _tariff_covers
 
 REGION = "vg"
 COORDINATOR = "samordnare.vg@demo.test"
@@ -28,7 +28,7 @@ BILLER = "fakturerare@demo.test"
 PATIENT = "200001012384"  # N1 tills vidare in Västra Götaland
 PAYOUT_DAYS_AGO = 8  # the payout date is the last bank day on or before this many days ago
 # The invoices came in more than 30 days ago, outside Era fakturor's default period, so that the default lists
-# stay as claims.demo makes them (tests count them): Utbetalda shows them with a period from 6 weeks back.
+# stay as portal.demo.invoices makes them (tests count them): Utbetalda shows them with a period from 6 weeks back.
 # Clinic number, invoice key, days before today it came in, claims.
 CLINICS = (
     ("31", "7", 40, (DemoClaim("DEMO-P1", "", ("101", "121"), 45), DemoClaim("DEMO-P2", "", ("301",), 46))),
@@ -75,7 +75,7 @@ def demo_payouts_load(counts: Counter) -> None:
         context = ValidationContext(clinic=clinic, drafts=drafts)
         reference = _ocr_number(clinic, key)
         for draft in drafts:
-            claim_services.claim_submit(
+            billing_services.claim_submit(
                 actor=biller, clinic=clinic, invoice_reference=reference, draft=draft, context=context
             )
         # As if sent before the payout date: the run takes only invoices that came in by then.
