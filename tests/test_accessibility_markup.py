@@ -182,7 +182,7 @@ def _vg_run(world: World):
 
 def _vg_repayment(world: World):
     """Clinic 32 (plusgiro) credits the demo's paid claim: a repayment the region waits for."""
-    from claims.services import claim_credit
+    from billing.services import claim_credit
     from payouts.models import Repayment
 
     paid = Claim.objects.filter(clinic=world.clinic32, state="paid").first()
