@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy
 from clinics.models import Region, User
 from portal.audit import audit_record, snapshot
 from portal.tabular import Table, cell_text, column_positions, read_table
-from portal.validators import normalize_personal_identity_number
+from portal.validators import mask_personal_identity_number, normalize_personal_identity_number
 
 from . import services
 from .models import Certificate, CertificateImport, CertificateImportState
@@ -106,14 +106,6 @@ class _Row:
     number: str
     errors: list[str] = field(default_factory=list)
     values: dict[str, Any] = field(default_factory=dict)
-
-
-def mask_personal_identity_number(value: str) -> str:
-    """Enough to find the row in the file, not the whole number: 20000101-****."""
-    digits = re.sub(r"[^0-9]", "", value or "")
-    if len(digits) < 10:
-        return "****" if digits else ""
-    return f"{digits[:-4]}-****"
 
 
 def _date(value: Any, column: str, errors: list[str]) -> datetime.date | None:
