@@ -27,6 +27,7 @@ from portal.tabular import Table, cell_text, column_positions, read_table
 from portal.validators import mask_personal_identity_number, normalize_personal_identity_number
 
 from . import services
+from .audit import EligibilityAudit
 from .models import Certificate, CertificateImport, CertificateImportState
 
 logger = logging.getLogger(__name__)
@@ -216,7 +217,7 @@ def certificate_import_start(*, actor: User, region: Region, uploaded: UploadedF
     certificate_import.save()
     audit_record(
         actor=actor,
-        action="eligibility.certificate_import.uploaded",
+        action=EligibilityAudit.CERTIFICATE_IMPORT_UPLOADED,
         obj=certificate_import,
         after={"original_name": checked.name, "sha256": checked.sha256},
         region=region,
@@ -418,7 +419,7 @@ def _update(certificate_import: CertificateImport, values: dict[str, Any], certi
     certificate.save(update_fields=update_fields)
     audit_record(
         actor=certificate_import.uploaded_by,
-        action="eligibility.certificate.imported",
+        action=EligibilityAudit.CERTIFICATE_IMPORTED,
         obj=certificate,
         before=before,
         after=snapshot(certificate, changed),

@@ -8,6 +8,7 @@ from django.db import DatabaseError, connection, transaction
 from django.test import RequestFactory
 from django.utils import timezone
 
+from clinics.audit import ClinicsAudit
 from clinics.models import Clinic, ClinicRole, RegionRole
 from portal.audit import AuditOutsideTransaction, access_log_record, audit_record, snapshot
 from portal.models import AccessLogEntry, AuditEvent
@@ -31,7 +32,7 @@ def _record_clinic_change(clinic: Clinic, actor) -> AuditEvent:
         clinic.save()
         return audit_record(
             actor=actor,
-            action="clinics.clinic.updated",
+            action=ClinicsAudit.CLINIC_UPDATED,
             obj=clinic,
             before=before,
             after=snapshot(clinic, ["name"]),
@@ -84,7 +85,7 @@ def test_audit_record_keeps_snapshots_of_dates_and_related_objects_as_json(db):
     with transaction.atomic():
         event = audit_record(
             actor=membership.user,
-            action="clinics.membership.added",
+            action=ClinicsAudit.MEMBERSHIP_ADDED,
             obj=membership,
             after=snapshot(membership, ["user", "clinic", "role", "created_at"]),
         )
@@ -105,7 +106,7 @@ def test_audit_record_keeps_snapshots_of_dates_and_related_objects_as_json(db):
 def test_audit_record_without_a_signed_in_actor_stores_no_user(db, actor):
     clinic = ClinicFactory()
     with transaction.atomic():
-        event = audit_record(actor=actor, action="clinics.clinic.imported", obj=clinic)
+        event = audit_record(actor=actor, action=ClinicsAudit.CLINIC_UPDATED, obj=clinic)
     stored = AuditEvent.objects.get(pk=event.pk)
     assert stored.actor is None
     assert stored.actor_email == ""
@@ -115,26 +116,8 @@ def test_audit_record_outside_a_transaction_is_refused(transactional_db):
     clinic = ClinicFactory()
     assert not connection.in_atomic_block
     with pytest.raises(AuditOutsideTransaction, match=r"clinics\.clinic\.updated: audit_record must run inside"):
-        audit_record(actor=UserFactory(), action="clinics.clinic.updated", obj=clinic)
-    assert not AuditEvent.objects.exists()
-
-
-@pytest.mark.parametrize(
-    "action",
-    [
-        "",
-        "updated",
-        "clinic.updated",
-        "clinics_clinic_updated",
-        "clinics..updated",
-        ".clinic.updated",
-        "clinics.clinic.",
-    ],
-)
-def test_audit_action_must_be_app_object_verb(db, action):
-    clinic = ClinicFactory()
-    with transaction.atomic(), pytest.raises(ValueError, match="namespaced"):
-        audit_record(actor=None, action=action, obj=clinic)
+        audit_record(actor=UserFactory(), action=ClinicsAudit.CLINIC_UPDATED, obj=clinic)
+    # The demo, loaded for the transactional tests, has audit rows of its own: none of them is this clinic's.
     assert not AuditEvent.objects.filter(object_type="clinics.clinic", object_id=str(clinic.pk)).exists()
 
 
@@ -169,7 +152,7 @@ def test_audit_record_is_rolled_back_with_its_transaction(transactional_db):
 def test_audit_record_is_rolled_back_with_its_savepoint(db):
     clinic = ClinicFactory()
     with pytest.raises(Boom), transaction.atomic():
-        audit_record(actor=None, action="clinics.clinic.updated", obj=clinic)
+        audit_record(actor=None, action=ClinicsAudit.CLINIC_UPDATED, obj=clinic)
         raise Boom
     assert not AuditEvent.objects.filter(object_type="clinics.clinic", object_id=str(clinic.pk)).exists()
 
