@@ -21,6 +21,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, models
 from django.utils.translation import gettext_lazy as _
 
+from . import validators
 from .bulk import copy_insert
 from .models import AccessLogEntry, AuditEvent
 
@@ -151,12 +152,25 @@ def _audit_event(actor, action, obj, before, after, clinic, region) -> AuditEven
         action=_ACTIONS[action].value,
         object_type=obj._meta.label_lower,
         object_id=str(obj.pk),
-        object_repr=str(obj)[:200],
+        # A patient's str() is the personnummer, and free text (a reason, a question) may hold one: the log keeps
+        # the birth date only. Masked before cutting, so that no cut-off number escapes the pattern.
+        object_repr=validators.mask_personal_identity_numbers_in(str(obj))[:200],
         clinic_id=getattr(clinic, "pk", clinic),
         region_id=getattr(region, "pk", region),
-        before=before or {},
-        after=after or {},
+        before=_masked(before or {}),
+        after=_masked(after or {}),
     )
+
+
+def _masked(value: Any) -> Any:
+    """`value` (a record's before or after data) with every personnummer in its texts masked."""
+    if isinstance(value, str):
+        return validators.mask_personal_identity_numbers_in(value)
+    if isinstance(value, dict):
+        return {key: _masked(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(item) for item in value]
+    return value
 
 
 def access_log_record(*, request, personal_identity_number: str, shown: str) -> AccessLogEntry:
