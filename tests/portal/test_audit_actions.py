@@ -5,7 +5,6 @@ import ast
 import importlib
 import importlib.util
 import re
-import subprocess
 from pathlib import Path
 
 import polib
@@ -32,6 +31,7 @@ from tests.clinics.factories import ClinicFactory
 
 BASE_DIR = Path(settings.BASE_DIR)
 EN_PO = BASE_DIR / "locale" / "en" / "LC_MESSAGES" / "django.po"
+NOT_SCANNED = {".venv", "var", "tests", "bench", "migrations", "node_modules", "__pycache__", ".git"}
 ACTION_SHAPE = re.compile(r"[a-z_]+\.[a-z_]+\.[a-z_]+")
 
 
@@ -124,12 +124,11 @@ def _project_apps():
 
 
 def _source_files() -> list[Path]:
-    """The project's own Python code, as git knows it; tests and migrations hold no audit calls."""
-    listed = subprocess.run(["git", "ls-files", "*.py"], cwd=BASE_DIR, capture_output=True, text=True, check=True)
+    """The project's own Python code; tests, benchmarks and migrations hold no audit calls."""
     return [
-        BASE_DIR / name
-        for name in listed.stdout.split()
-        if not name.startswith(("tests/", "bench/")) and "/migrations/" not in name and (BASE_DIR / name).exists()
+        path
+        for path in sorted(BASE_DIR.rglob("*.py"))
+        if not NOT_SCANNED.intersection(path.relative_to(BASE_DIR).parts[:-1])
     ]
 
 
