@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from claims.audit import ClaimsAudit
 from claims.drafts import Fault
 from claims.models import Invoice, InvoiceFileFault, InvoiceFileState, InvoiceFileUpload, InvoiceSource
 from claims.services import ClaimRejected, invoice_for_claims, invoice_reference_used_fault
@@ -142,7 +143,7 @@ def _store(*, actor: User, clinic: Clinic, uploaded: UploadedFile, sha256: str, 
     upload.save()
     audit_record(
         actor=actor,
-        action="claims.invoice_file.uploaded",
+        action=ClaimsAudit.INVOICE_FILE_UPLOADED,
         obj=upload,
         after={"original_name": upload.original_name, "sha256": sha256, "review_only": review_only},
         clinic=clinic,
@@ -433,7 +434,7 @@ def invoice_file_send(*, upload: InvoiceFileUpload) -> Invoice | None:
         upload.save(update_fields=["state", "invoice", "sent_at", "updated_at"])
         audit_record(
             actor=actor,
-            action="claims.invoice_file.sent",
+            action=ClaimsAudit.INVOICE_FILE_SENT,
             obj=upload,
             after={"invoice": invoice.pk, "reference": invoice.reference, "claims": sent},
             clinic=upload.clinic,
@@ -459,5 +460,5 @@ def invoice_file_discard(*, actor: User, upload: InvoiceFileUpload) -> InvoiceFi
         upload.faults.all().delete()
         upload.state = InvoiceFileState.DISCARDED
         upload.save(update_fields=["state", "updated_at"])
-        audit_record(actor=actor, action="claims.invoice_file.discarded", obj=upload, after={}, clinic=upload.clinic)
+        audit_record(actor=actor, action=ClaimsAudit.INVOICE_FILE_DISCARDED, obj=upload, after={}, clinic=upload.clinic)
     return upload

@@ -16,6 +16,7 @@ from portal import validators
 from portal.audit import audit_record, audit_record_many, snapshot
 from portal.bulk import copy_insert
 
+from .audit import ClaimsAudit
 from .drafts import ClaimDraft, Fault
 from .models import (
     OPEN_STATES,
@@ -138,7 +139,7 @@ def invoice_for_claims(*, actor: User, clinic: Clinic, reference: str, source: s
     if created:
         audit_record(
             actor=actor,
-            action="claims.invoice.received",
+            action=ClaimsAudit.INVOICE_RECEIVED,
             obj=invoice,
             after=snapshot(invoice, ["reference", "source"]),
             clinic=clinic,
@@ -223,7 +224,7 @@ def _claims_store(
     )
     audit_record_many(
         actor=actor,
-        action="claims.claim.submitted",
+        action=ClaimsAudit.CLAIM_SUBMITTED,
         changes=[
             (
                 claim,
@@ -298,7 +299,7 @@ def claim_delete(*, actor: User, claim: Claim) -> Claim:
             code="state",
         )
     _refuse_unless_can_move(claim, ClaimState.DELETED)
-    _move(claim, ClaimState.DELETED, actor, "claims.claim.deleted")
+    _move(claim, ClaimState.DELETED, actor, ClaimsAudit.CLAIM_DELETED)
     return claim
 
 
@@ -315,7 +316,7 @@ def invoice_delete(*, actor: User, invoice: Invoice) -> Invoice:
         claim_delete(actor=actor, claim=claim)
     audit_record(
         actor=actor,
-        action="claims.invoice.deleted",
+        action=ClaimsAudit.INVOICE_DELETED,
         obj=invoice,
         after={"claims": [claim.pk for claim in open_claims]},
         clinic=invoice.clinic_id,
@@ -329,7 +330,7 @@ def claim_start_review(*, actor: User, claim: Claim) -> Claim:
     if claim.state == ClaimState.UNDER_REVIEW:
         return claim
     _refuse_unless_can_move(claim, ClaimState.UNDER_REVIEW)
-    _move(claim, ClaimState.UNDER_REVIEW, actor, "claims.claim.review_started")
+    _move(claim, ClaimState.UNDER_REVIEW, actor, ClaimsAudit.CLAIM_REVIEW_STARTED)
     return claim
 
 
@@ -344,7 +345,7 @@ def claim_approve(*, actor: User | None, claim: Claim, payout_date: datetime.dat
     if claim.state == ClaimState.APPROVED:
         return claim
     _refuse_unless_can_move(claim, ClaimState.APPROVED)
-    _move(claim, ClaimState.APPROVED, actor, "claims.claim.approved")
+    _move(claim, ClaimState.APPROVED, actor, ClaimsAudit.CLAIM_APPROVED)
     return claim
 
 
@@ -380,14 +381,14 @@ def claims_approve_for_payout(*, actor: User | None, claims: list[Claim], payout
     for clinic_id, group in _by_clinic(moving):
         audit_record_many(
             actor=actor,
-            action="claims.claim.approved",
+            action=ClaimsAudit.CLAIM_APPROVED,
             changes=[(c, {"state": c.state}, {"state": ClaimState.APPROVED, "approved_on": date}) for c in group],
             clinic=clinic_id,
         )
     for clinic_id, group in _by_clinic(dating):
         audit_record_many(
             actor=actor,
-            action="claims.claim.scheduled",
+            action=ClaimsAudit.CLAIM_SCHEDULED,
             changes=[(c, {"approved_on": None}, {"approved_on": date}) for c in group],
             clinic=clinic_id,
         )
@@ -432,7 +433,7 @@ def claims_mark_paid(*, actor: User | None, claims: list[Claim], paid_on: dateti
     for clinic_id, group in _by_clinic(due):
         audit_record_many(
             actor=actor,
-            action="claims.claim.paid",
+            action=ClaimsAudit.CLAIM_PAID,
             changes=[
                 (c, {"state": c.state}, {"state": ClaimState.PAID, "paid_on": paid_on.isoformat()}) for c in group
             ],
@@ -469,7 +470,7 @@ def invoice_payout_set(
     invoice.save(update_fields=["our_reference", "payout_date"])
     audit_record(
         actor=actor,
-        action="claims.invoice.paid",
+        action=ClaimsAudit.INVOICE_PAID,
         obj=invoice,
         before=before,
         after=snapshot(invoice, ["our_reference", "payout_date"]),
@@ -494,7 +495,7 @@ def claim_void(*, actor: User, claim: Claim, reason: str) -> Claim:
         return claim
     _refuse_unless_can_move(claim, ClaimState.VOIDED)
     claim.void_reason = reason
-    _move(claim, ClaimState.VOIDED, actor, "claims.claim.voided", fields=["void_reason"], reason=reason)
+    _move(claim, ClaimState.VOIDED, actor, ClaimsAudit.CLAIM_VOIDED, fields=["void_reason"], reason=reason)
     return claim
 
 
@@ -512,7 +513,7 @@ def invoice_void(*, actor: User, invoice: Invoice, reason: str) -> Invoice:
         claim_void(actor=actor, claim=claim, reason=reason)
     audit_record(
         actor=actor,
-        action="claims.invoice.voided",
+        action=ClaimsAudit.INVOICE_VOIDED,
         obj=invoice,
         after={"claims": [claim.pk for claim in voidable], "reason": reason},
         clinic=invoice.clinic_id,
@@ -605,7 +606,7 @@ def claim_credit(*, actor: User, claim: Claim, line_ids: list[int] | None = None
         raise _already_credited() from None
     audit_record(
         actor=actor,
-        action="claims.credit_invoice.created",
+        action=ClaimsAudit.CREDIT_INVOICE_CREATED,
         obj=credit,
         after={
             "claim": claim.pk,
@@ -616,7 +617,7 @@ def claim_credit(*, actor: User, claim: Claim, line_ids: list[int] | None = None
         clinic=claim.clinic_id,
     )
     if completes:
-        _move(claim, ClaimState.CREDITED, actor, "claims.claim.credited", reason=credit.reference)
+        _move(claim, ClaimState.CREDITED, actor, ClaimsAudit.CLAIM_CREDITED, reason=credit.reference)
     else:
         ClaimEvent.objects.create(
             claim=claim,

@@ -23,6 +23,7 @@ from portal.audit import audit_record, snapshot
 from portal.money import parse_kronor
 from portal.tabular import Table, cell_text, column_positions, read_table
 
+from .audit import ClaimsAudit
 from .models import PATIENT_FEE_CODE, TariffRow, TariffVersion, ToothOrJaw
 
 # A tariff has a few hundred codes at most; this bounds the work and the error list a wrong file can cause.
@@ -175,7 +176,7 @@ def _store(*, actor, region, table: Table, rows: list[_ParsedRow], name, valid_f
         ended.save(update_fields=["valid_to"])
         audit_record(
             actor=actor,
-            action="claims.tariff.ended",
+            action=ClaimsAudit.TARIFF_ENDED,
             obj=ended,
             before=before,
             after=snapshot(ended, ["valid_to"]),
@@ -206,7 +207,7 @@ def _store(*, actor, region, table: Table, rows: list[_ParsedRow], name, valid_f
     )
     audit_record(
         actor=actor,
-        action="claims.tariff.imported",
+        action=ClaimsAudit.TARIFF_IMPORTED,
         obj=version,
         after={
             **snapshot(version, ["name", "valid_from", "valid_to", "source_sha256"]),

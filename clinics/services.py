@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy
 
 from portal.audit import audit_record, snapshot
 
+from .audit import ClinicsAudit
 from .models import Clinic, ClinicMembership, ClinicRole, User
 
 CLINIC_DETAIL_FIELDS = [
@@ -50,7 +51,7 @@ def clinic_update_details(*, actor: User, clinic: Clinic, **changes) -> Clinic:
     clinic.save(update_fields=changed)
     audit_record(
         actor=actor,
-        action="clinics.clinic.updated",
+        action=ClinicsAudit.CLINIC_UPDATED,
         obj=clinic,
         before=before,
         after=snapshot(clinic, changed),
@@ -67,7 +68,7 @@ def membership_invite(*, actor: User, clinic: Clinic, name: str, email: str, rol
     user = User.objects.filter(email__iexact=email).first()
     if user is None:
         user = User.objects.create_user(email=email, password=None, name=name.strip())
-        audit_record(actor=actor, action="clinics.user.created", obj=user, after={"email": email}, clinic=clinic)
+        audit_record(actor=actor, action=ClinicsAudit.USER_CREATED, obj=user, after={"email": email}, clinic=clinic)
     membership, created = ClinicMembership.objects.select_for_update().get_or_create(
         user=user, clinic=clinic, defaults={"role": role}
     )
@@ -79,7 +80,7 @@ def membership_invite(*, actor: User, clinic: Clinic, name: str, email: str, rol
         membership.save(update_fields=["is_active", "role"])
     audit_record(
         actor=actor,
-        action="clinics.membership.added",
+        action=ClinicsAudit.MEMBERSHIP_ADDED,
         obj=membership,
         after=snapshot(membership, ["user", "role"]),
         clinic=clinic,
@@ -122,7 +123,7 @@ def membership_change_role(*, actor: User, membership: ClinicMembership, role: s
     membership.save(update_fields=["role"])
     audit_record(
         actor=actor,
-        action="clinics.membership.role_changed",
+        action=ClinicsAudit.MEMBERSHIP_ROLE_CHANGED,
         obj=membership,
         before=before,
         after=snapshot(membership, ["role"]),
@@ -144,7 +145,7 @@ def membership_remove(*, actor: User, membership: ClinicMembership) -> ClinicMem
     membership.save(update_fields=["is_active"])
     audit_record(
         actor=actor,
-        action="clinics.membership.removed",
+        action=ClinicsAudit.MEMBERSHIP_REMOVED,
         obj=membership,
         before={"is_active": True, "role": membership.role},
         after={"is_active": False},

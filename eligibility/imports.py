@@ -24,9 +24,10 @@ from django.utils.translation import gettext_lazy
 from clinics.models import Region, User
 from portal.audit import audit_record, snapshot
 from portal.tabular import Table, cell_text, column_positions, read_table
-from portal.validators import normalize_personal_identity_number
+from portal.validators import mask_personal_identity_number, normalize_personal_identity_number
 
 from . import services
+from .audit import EligibilityAudit
 from .models import Certificate, CertificateImport, CertificateImportState
 
 logger = logging.getLogger(__name__)
@@ -106,14 +107,6 @@ class _Row:
     number: str
     errors: list[str] = field(default_factory=list)
     values: dict[str, Any] = field(default_factory=dict)
-
-
-def mask_personal_identity_number(value: str) -> str:
-    """Enough to find the row in the file, not the whole number: 20000101-****."""
-    digits = re.sub(r"[^0-9]", "", value or "")
-    if len(digits) < 10:
-        return "****" if digits else ""
-    return f"{digits[:-4]}-****"
 
 
 def _date(value: Any, column: str, errors: list[str]) -> datetime.date | None:
@@ -224,7 +217,7 @@ def certificate_import_start(*, actor: User, region: Region, uploaded: UploadedF
     certificate_import.save()
     audit_record(
         actor=actor,
-        action="eligibility.certificate_import.uploaded",
+        action=EligibilityAudit.CERTIFICATE_IMPORT_UPLOADED,
         obj=certificate_import,
         after={"original_name": checked.name, "sha256": checked.sha256},
         region=region,
@@ -426,7 +419,7 @@ def _update(certificate_import: CertificateImport, values: dict[str, Any], certi
     certificate.save(update_fields=update_fields)
     audit_record(
         actor=certificate_import.uploaded_by,
-        action="eligibility.certificate.imported",
+        action=EligibilityAudit.CERTIFICATE_IMPORTED,
         obj=certificate,
         before=before,
         after=snapshot(certificate, changed),

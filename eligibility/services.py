@@ -15,6 +15,7 @@ from clinics.models import Clinic, PatientCategory, Region, SupportForm, User
 from portal.audit import audit_record, audit_record_many, snapshot
 from portal.uploads import check_attachment
 
+from .audit import EligibilityAudit
 from .models import (
     APPROVED_STATES,
     Certificate,
@@ -49,7 +50,7 @@ def patients_get_or_create(*, actor: User | None, personal_identity_numbers: Ite
         Patient.objects.bulk_create([Patient(personal_identity_number=pin) for pin in missing], ignore_conflicts=True)
         created = list(Patient.objects.filter(personal_identity_number__in=missing))
         audit_record_many(
-            actor=actor, action="eligibility.patient.created", changes=[(patient, None, None) for patient in created]
+            actor=actor, action=EligibilityAudit.PATIENT_CREATED, changes=[(patient, None, None) for patient in created]
         )
         patients.update((patient.personal_identity_number, patient) for patient in created)
     return patients
@@ -128,7 +129,7 @@ def certificate_register(
     )
     audit_record(
         actor=actor,
-        action="eligibility.certificate.registered",
+        action=EligibilityAudit.CERTIFICATE_REGISTERED,
         obj=certificate,
         after=snapshot(certificate, _CERTIFICATE_FIELDS),
         region=region,
@@ -148,7 +149,7 @@ def certificate_end(*, actor: User, certificate: Certificate, valid_to: datetime
     certificate.save(update_fields=["valid_to"])
     audit_record(
         actor=actor,
-        action="eligibility.certificate.ended",
+        action=EligibilityAudit.CERTIFICATE_ENDED,
         obj=certificate,
         before=before,
         after=snapshot(certificate, ["valid_to"]),
@@ -175,7 +176,7 @@ def certificate_revoke(
     certificate.save(update_fields=["revoked_from", "revocation_reason", "revoked_by"])
     audit_record(
         actor=actor,
-        action="eligibility.certificate.revoked",
+        action=EligibilityAudit.CERTIFICATE_REVOKED,
         obj=certificate,
         before=before,
         after=snapshot(certificate, ["revoked_from", "revocation_reason"]),
@@ -223,7 +224,7 @@ def free_card_register(
         ) from error
     audit_record(
         actor=actor,
-        action="eligibility.free_card.registered",
+        action=EligibilityAudit.FREE_CARD_REGISTERED,
         obj=card,
         after=snapshot(card, _FREE_CARD_FIELDS),
         clinic=clinic,
@@ -337,7 +338,7 @@ def prior_assessment_request(
     _event(assessment, PriorAssessmentEventKind.SUBMITTED, actor)
     audit_record(
         actor=actor,
-        action="eligibility.prior_assessment.submitted",
+        action=EligibilityAudit.PRIOR_ASSESSMENT_SUBMITTED,
         obj=assessment,
         after={"number": assessment.number, "support_form": support_form, "lines": len(lines)},
         clinic=clinic,
@@ -363,7 +364,9 @@ def _refuse_unless_can_move(assessment: PriorAssessment, state: str) -> None:
     raise ValidationError(message + ".", code="state")
 
 
-def _move(assessment: PriorAssessment, state: str, actor: User | None, fields: list[str], action: str) -> None:
+def _move(
+    assessment: PriorAssessment, state: str, actor: User | None, fields: list[str], action: EligibilityAudit
+) -> None:
     before = {"state": assessment.state}
     assessment.state = state
     assessment.save(update_fields=["state", "updated_at", *fields])
@@ -384,7 +387,7 @@ def prior_assessment_start_review(*, actor: User, assessment: PriorAssessment) -
     if assessment.state == PriorAssessmentState.IN_REVIEW:
         return assessment
     _refuse_unless_can_move(assessment, PriorAssessmentState.IN_REVIEW)
-    _move(assessment, PriorAssessmentState.IN_REVIEW, actor, [], "eligibility.prior_assessment.review_started")
+    _move(assessment, PriorAssessmentState.IN_REVIEW, actor, [], EligibilityAudit.PRIOR_ASSESSMENT_REVIEW_STARTED)
     _event(assessment, PriorAssessmentEventKind.REVIEW_STARTED, actor)
     return assessment
 
@@ -435,7 +438,7 @@ def prior_assessment_decide(
         state,
         actor,
         ["valid_until", "decision_reason", "decided_by", "decided_at"],
-        "eligibility.prior_assessment.decided",
+        EligibilityAudit.PRIOR_ASSESSMENT_DECIDED,
     )
     event = _event(assessment, PriorAssessmentEventKind.DECIDED, actor, text=reason)
     _notify_clinic(assessment, event)
@@ -462,7 +465,7 @@ def prior_assessment_request_information(
         PriorAssessmentState.AWAITING_INFORMATION,
         actor,
         ["information_deadline"],
-        "eligibility.prior_assessment.information_requested",
+        EligibilityAudit.PRIOR_ASSESSMENT_INFORMATION_REQUESTED,
     )
     event = _event(assessment, PriorAssessmentEventKind.INFORMATION_REQUESTED, actor, text=question)
     _notify_clinic(assessment, event)
@@ -487,7 +490,7 @@ def prior_assessment_supply_information(
         PriorAssessmentState.INFORMATION_RECEIVED,
         actor,
         ["version", "information_deadline"],
-        "eligibility.prior_assessment.information_supplied",
+        EligibilityAudit.PRIOR_ASSESSMENT_INFORMATION_SUPPLIED,
     )
     _store_attachments(assessment, attachments, actor)
     _event(assessment, PriorAssessmentEventKind.INFORMATION_SUPPLIED, actor, text=text, snapshot_data=previous)
@@ -509,7 +512,7 @@ def prior_assessments_write_off_overdue(*, today: datetime.date | None = None) -
                 or assessment.information_deadline >= today
             ):
                 continue  # answered or moved since we listed it
-            _move(assessment, PriorAssessmentState.WRITTEN_OFF, None, [], "eligibility.prior_assessment.written_off")
+            _move(assessment, PriorAssessmentState.WRITTEN_OFF, None, [], EligibilityAudit.PRIOR_ASSESSMENT_WRITTEN_OFF)
             event = _event(
                 assessment,
                 PriorAssessmentEventKind.WRITTEN_OFF,

@@ -23,6 +23,7 @@ from clinics.models import Clinic, PaymentMethod, Region, User
 from portal.audit import audit_record, snapshot
 
 from . import bankdays
+from .audit import PayoutsAudit
 from .models import (
     OurReferenceCounter,
     PayoutClaim,
@@ -189,7 +190,7 @@ def _run_make(*, actor: User, region: Region, payout_date: datetime.date, counte
     run.save(update_fields=["claim_count", "gross_total", "set_off_total", "net_total"])
     audit_record(
         actor=actor,
-        action="payouts.run.created",
+        action=PayoutsAudit.RUN_CREATED,
         obj=run,
         after=snapshot(run, ["payout_date", "claim_count", "gross_total", "set_off_total", "net_total"]),
         region=region,
@@ -266,7 +267,7 @@ def credit_settle(*, credit: CreditInvoice, actor: User | None = None) -> Repaym
     if created:
         audit_record(
             actor=actor,
-            action="payouts.repayment.owed",
+            action=PayoutsAudit.REPAYMENT_OWED,
             obj=repayment,
             after=snapshot(repayment, ["credit_invoice", "amount", "our_reference"]),
             clinic=clinic,
@@ -305,7 +306,7 @@ def repayment_mark_received(
     repayment.save(update_fields=["received_on", "received_by", "received_at"])
     audit_record(
         actor=actor,
-        action="payouts.repayment.received",
+        action=PayoutsAudit.REPAYMENT_RECEIVED,
         obj=repayment,
         after=snapshot(repayment, ["received_on", "amount", "our_reference"]),
         clinic=repayment.clinic_id,
@@ -352,7 +353,7 @@ def payout_run_mark_paid(*, run: PayoutRun) -> int:
     run.save(update_fields=["state", "paid_at"])
     audit_record(
         actor=None,
-        action="payouts.run.paid",
+        action=PayoutsAudit.RUN_PAID,
         obj=run,
         after={"state": run.state, "claims": marked},
         region=run.region_id,
@@ -376,7 +377,7 @@ def payout_notice_send(*, payment: PayoutPayment) -> bool:
     payment.save(update_fields=["notice_sent_at", "notice_sent_to"])
     audit_record(
         actor=None,
-        action="payouts.notice.sent",
+        action=PayoutsAudit.NOTICE_SENT,
         obj=payment,
         after={"to": recipient},
         clinic=payment.clinic_id,

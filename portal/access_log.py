@@ -30,7 +30,7 @@ from portal.forms import DATE_WIDGET, PersonalIdentityNumberField
 
 from . import validators
 from .access import region_view
-from .audit import access_log_record, audit_record
+from .audit import PortalAudit, access_log_record, audit_record
 from .models import AccessLogEntry
 
 DEFAULT_PERIOD_DAYS = 30
@@ -193,7 +193,7 @@ def access_log_search_record(*, request: HttpRequest, search: AccessLogSearch, e
     with transaction.atomic():
         audit_record(
             actor=request.user,
-            action="portal.access_log.searched",
+            action=PortalAudit.ACCESS_LOG_SEARCHED,
             obj=search.user,
             after={"from": search.date_from.isoformat(), "to": search.date_to.isoformat(), "export": export},
             region=request.region,

@@ -1,7 +1,12 @@
 """The two logs every service and view writes: changes (audit) and views of patient data (access).
 
-audit_record(actor=user, action="clinics.membership.removed", obj=membership, before={...})
+audit_record(actor=user, action=ClinicsAudit.MEMBERSHIP_REMOVED, obj=membership, before={...})
 access_log_record(request=request, personal_identity_number="200001012384", shown="Sök person")
+
+Audit actions come from a registry: each app lists its actions in its `audit.py` as a `TextChoices` enum
+(the stored value `app.object.verb`, the label in Swedish through gettext) decorated with
+`@audit_actions_register`. The portal imports every app's `audit` module at start-up, so the core names no
+domain app, and `audit_record` refuses an action that is not registered: a typo fails at once.
 """
 
 from __future__ import annotations
@@ -12,14 +17,67 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, models
+from django.utils.translation import gettext_lazy as _
 
+from . import validators
 from .bulk import copy_insert
 from .models import AccessLogEntry, AuditEvent
 
 
 class AuditOutsideTransaction(RuntimeError):
     """An audit record must share the transaction of the change it records."""
+
+
+# The registry of actions ---------------------------------------------------------------------------------
+
+# Stored value → enum member (whose label is the action's name on screen).
+_ACTIONS: dict[str, models.TextChoices] = {}
+
+
+def audit_actions_register(actions: type[models.TextChoices]) -> type[models.TextChoices]:
+    """Class decorator: make the members of an app's action enum valid for `audit_record`.
+
+    All or nothing: an enum with one bad member registers none of them.
+    """
+    for action in actions:
+        if action.count(".") != 2 or not all(action.split(".")):
+            raise ImproperlyConfigured(f"audit action {action.value!r} must be namespaced: app.object.verb")
+        known = _ACTIONS.get(action.value)
+        # The same enum may be registered again (a module imported twice); another enum may not take its values.
+        if known is not None and _enum_name(type(known)) != _enum_name(actions):
+            raise ImproperlyConfigured(
+                f"audit action {action.value!r} is registered twice: {_enum_name(type(known))}, {_enum_name(actions)}"
+            )
+    _ACTIONS.update((action.value, action) for action in actions)
+    return actions
+
+
+def _enum_name(actions: type) -> str:
+    return f"{actions.__module__}.{actions.__qualname__}"
+
+
+def audit_actions() -> dict[str, models.TextChoices]:
+    """Every registered action: stored value → enum member."""
+    return dict(_ACTIONS)
+
+
+def audit_action_label(action: str) -> str:
+    """The action's name in the active language; the stored value itself for one no longer registered."""
+    known = _ACTIONS.get(action)
+    return str(known.label) if known is not None else action
+
+
+@audit_actions_register
+class PortalAudit(models.TextChoices):
+    ACCESS_LOG_SEARCHED = "portal.access_log.searched", _("Åtkomstloggen genomsökt")
+    SERVICE_WINDOW_SCHEDULED = "portal.service_window.scheduled", _("Servicefönster planerat")
+    SERVICE_WINDOW_CANCELLED = "portal.service_window.cancelled", _("Servicefönster inställt")
+    SERVICE_WINDOW_ENDED = "portal.service_window.ended", _("Servicefönster avslutat")
+
+
+# Recording -----------------------------------------------------------------------------------------------
 
 
 def snapshot(obj: models.Model, fields: list[str]) -> dict[str, Any]:
@@ -49,7 +107,11 @@ def audit_record(
     clinic=None,
     region=None,
 ) -> AuditEvent:
-    """Record a change. Call inside the service's `transaction.atomic()` block, after the change."""
+    """Record a change. Call inside the service's `transaction.atomic()` block, after the change.
+
+    `action` is a member of an app's audit enum (see the module's docstring); any other value is refused.
+    """
+    _refuse_unless_recordable(action)
     event = _audit_event(actor, action, obj, before, after, clinic, region)
     event.save()
     return event
@@ -67,30 +129,48 @@ def audit_record_many(
 
     `changes` holds (object, before, after) for each. Call inside the change's transaction, as `audit_record`.
     """
+    # Checked before the COPY starts: a refusal half-way through it would break the caller's transaction.
+    _refuse_unless_recordable(action)
     return copy_insert(
         AuditEvent,
         (_audit_event(actor, action, obj, before, after, clinic, region) for obj, before, after in changes),
     )
 
 
-def _audit_event(actor, action, obj, before, after, clinic, region) -> AuditEvent:
+def _refuse_unless_recordable(action: str) -> None:
     if not connection.in_atomic_block:
         raise AuditOutsideTransaction(f"{action}: audit_record must run inside the change's transaction")
-    if action.count(".") < 2 or not all(action.split(".")):
-        raise ValueError(f"audit action {action!r} must be namespaced: app.object.verb")
+    if action not in _ACTIONS:
+        raise ValueError(f"audit action {action!r} is not registered: add it to the app's audit.py enum")
+
+
+def _audit_event(actor, action, obj, before, after, clinic, region) -> AuditEvent:
     user = actor if getattr(actor, "is_authenticated", False) else None
     return AuditEvent(
         actor_id=user.pk if user else None,
         actor_email=user.email if user else "",
-        action=action,
+        action=_ACTIONS[action].value,
         object_type=obj._meta.label_lower,
         object_id=str(obj.pk),
-        object_repr=str(obj)[:200],
+        # A patient's str() is the personnummer, and free text (a reason, a question) may hold one: the log keeps
+        # the birth date only. Masked before cutting, so that no cut-off number escapes the pattern.
+        object_repr=validators.mask_personal_identity_numbers_in(str(obj))[:200],
         clinic_id=getattr(clinic, "pk", clinic),
         region_id=getattr(region, "pk", region),
-        before=before or {},
-        after=after or {},
+        before=_masked(before or {}),
+        after=_masked(after or {}),
     )
+
+
+def _masked(value: Any) -> Any:
+    """`value` (a record's before or after data) with every personnummer in its texts masked."""
+    if isinstance(value, str):
+        return validators.mask_personal_identity_numbers_in(value)
+    if isinstance(value, dict):
+        return {key: _masked(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(item) for item in value]
+    return value
 
 
 def access_log_record(*, request, personal_identity_number: str, shown: str) -> AccessLogEntry:

@@ -11,7 +11,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .audit import audit_record, snapshot
+from .audit import PortalAudit, audit_record, snapshot
 from .models import ServiceWindow
 
 # Seed 000: further service windows are announced three weeks before.
@@ -67,14 +67,14 @@ def service_window_schedule(
     window = ServiceWindow.objects.create(
         starts_at=starts_at, ends_at=ends_at, message=message.strip(), created_by=actor
     )
-    audit_record(actor=actor, action="portal.service_window.scheduled", obj=window, after=snapshot(window, _FIELDS))
+    audit_record(actor=actor, action=PortalAudit.SERVICE_WINDOW_SCHEDULED, obj=window, after=snapshot(window, _FIELDS))
     return window
 
 
 @transaction.atomic
 def service_window_cancel(*, actor, window: ServiceWindow) -> None:
     window = ServiceWindow.objects.select_for_update().get(pk=window.pk)
-    audit_record(actor=actor, action="portal.service_window.cancelled", obj=window, before=snapshot(window, _FIELDS))
+    audit_record(actor=actor, action=PortalAudit.SERVICE_WINDOW_CANCELLED, obj=window, before=snapshot(window, _FIELDS))
     window.delete()
 
 
@@ -89,6 +89,6 @@ def service_window_end_now(*, actor=None, window: ServiceWindow) -> ServiceWindo
     window.ends_at = max(now, window.starts_at + datetime.timedelta(microseconds=1))
     window.save(update_fields=["ends_at"])
     audit_record(
-        actor=actor, action="portal.service_window.ended", obj=window, before=before, after=snapshot(window, _FIELDS)
+        actor=actor, action=PortalAudit.SERVICE_WINDOW_ENDED, obj=window, before=before, after=snapshot(window, _FIELDS)
     )
     return window

@@ -2,7 +2,7 @@
 
 Each `normalize_*` function takes what a person typed, returns the canonical stored form, or raises
 `ValidationError` with a Swedish message. `validate_*` wraps it for model and form fields, and
-`format_*` gives the form shown on screen.
+`format_*` gives the form shown on screen, `mask_*` the form kept in logs.
 """
 
 import datetime
@@ -236,6 +236,41 @@ def age_on(pin12: str, on: datetime.date) -> int:
 def format_personal_identity_number(pin12: str) -> str:
     """YYYYMMDDNNNC → 'YYYYMMDD-NNNC'."""
     return f"{pin12[:8]}-{pin12[8:]}"
+
+
+def mask_personal_identity_number(value: str) -> str:
+    """Enough to find a person's row again, not the whole number: 20000101-**** (also for a mistyped one)."""
+    digits = re.sub(r"[^0-9]", "", value or "")
+    if len(digits) < 10:
+        return "****" if digits else ""
+    return f"{digits[:-4]}-****"
+
+
+# A personnummer or samordningsnummer inside other text, not part of a longer number.
+_PERSONAL_IDENTITY_NUMBER_IN_TEXT = re.compile(r"(?<![0-9])(?:[0-9]{2})?([0-9]{6})[-+]?([0-9]{4})(?![0-9])")
+
+
+def _looks_like_personal_identity_number(yymmdd: str, last_four: str) -> bool:
+    """A birth month and day (or samordningsnummer day) and a right check digit, as every real number has."""
+    month, day = int(yymmdd[2:4]), int(yymmdd[4:6])
+    if day > _COORDINATION_DAY_OFFSET:
+        day -= _COORDINATION_DAY_OFFSET
+    return 1 <= month <= 12 and 1 <= day <= 31 and luhn_checksum_ok(yymmdd + last_four)
+
+
+def mask_personal_identity_numbers_in(text: str) -> str:
+    """`text` with each personnummer in it masked as `mask_personal_identity_number` does.
+
+    Only numbers with a birth date and a right check digit are taken, so that an organisationsnummer
+    (month digits 20 or more), a bankgiro or most other references stay readable.
+    """
+
+    def mask(match: re.Match) -> str:
+        if _looks_like_personal_identity_number(*match.groups()):
+            return mask_personal_identity_number(match.group(0))
+        return match.group(0)
+
+    return _PERSONAL_IDENTITY_NUMBER_IN_TEXT.sub(mask, text)
 
 
 def _validator(normalize):

@@ -15,11 +15,13 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from claims.audit import ClaimsAudit
 from claims.models import OPEN_STATES, PATIENT_FEE_CODE, Claim, ClaimEvent, ClaimLine, ClaimState
 from claims.services import claim_start_review
 from clinics.models import Clinic, Region, User
 from portal.audit import audit_record, audit_record_many, snapshot
 
+from .audit import ReviewAudit
 from .models import ClaimQuestion, ReviewRule, ReviewRuleKind
 
 # The sample is drawn from the operating system's randomness: a clinic cannot predict which claims are taken.
@@ -129,7 +131,7 @@ def review_rules_apply(*, claims: list[Claim], rng: random.Random | None = None)
     for clinic_id, clinic_claims in by_clinic.items():  # one clinic a call: an invoice file is one
         audit_record_many(
             actor=None,
-            action="claims.claim.review_started",
+            action=ClaimsAudit.CLAIM_REVIEW_STARTED,
             changes=(
                 (
                     claim,
@@ -191,7 +193,7 @@ def review_rule_create(
     rule.save()
     audit_record(
         actor=actor,
-        action="review.rule.created",
+        action=ReviewAudit.RULE_CREATED,
         obj=rule,
         after={**snapshot(rule, ["kind", "amount_limit", "codes", "sample_percent", "clinic", "note"])},
         region=region,
@@ -211,7 +213,7 @@ def review_rule_deactivate(*, actor: User, rule: ReviewRule) -> ReviewRule:
     rule.save(update_fields=["is_active", "deactivated_by", "deactivated_at"])
     audit_record(
         actor=actor,
-        action="review.rule.deactivated",
+        action=ReviewAudit.RULE_DEACTIVATED,
         obj=rule,
         before={"is_active": True},
         after={"is_active": False},
@@ -251,7 +253,7 @@ def claim_question_ask(*, actor: User, claim: Claim, question: str) -> ClaimQues
     )
     audit_record(
         actor=actor,
-        action="review.claim_question.asked",
+        action=ReviewAudit.CLAIM_QUESTION_ASKED,
         obj=asked,
         after={"claim": claim.pk, "question": question},
         clinic=claim.clinic_id,
@@ -283,7 +285,7 @@ def claim_question_answer(*, actor: User, question: ClaimQuestion, answer: str) 
     )
     audit_record(
         actor=actor,
-        action="review.claim_question.answered",
+        action=ReviewAudit.CLAIM_QUESTION_ANSWERED,
         obj=question,
         after={"claim": claim.pk, "answer": answer},
         clinic=claim.clinic_id,

@@ -16,6 +16,7 @@ from django.utils import timezone, translation
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from eligibility import imports
 from portal import validators
 from tests.testdata import TEST_PERSONNUMMER
 
@@ -460,3 +461,49 @@ def test_validate_checks_against_the_date_of_the_call(born, serial):
 def test_the_invoice_file_message_is_a_lazy_swedish_string():
     with translation.override("sv"):
         assert str(validators.PERSONAL_IDENTITY_NUMBER_INVALID) == "Personnumret är ogiltigt."
+
+
+# Masking, for logs ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "masked"),
+    [
+        ("191212121212", "19121212-****"),
+        ("19121212-1212", "19121212-****"),
+        ("121212+1212", "121212-****"),
+        ("12345", "****"),
+        ("", ""),
+    ],
+)
+def test_a_single_number_is_masked_down_to_the_birth_date(value, masked):
+    assert validators.mask_personal_identity_number(value) == masked
+
+
+def test_the_certificate_import_masks_with_the_one_core_function():
+    assert imports.mask_personal_identity_number is validators.mask_personal_identity_number
+
+
+@PROPERTY
+@given(born=birth_dates, serial=serials, coordination=st.booleans(), data=st.data())
+def test_every_way_of_writing_a_number_inside_text_is_masked(born, serial, coordination, data):
+    pin12 = pin_for(born, serial, coordination=coordination)
+    written = data.draw(
+        st.sampled_from(
+            [pin12, validators.format_personal_identity_number(pin12), ten_digit(pin12, "-"), ten_digit(pin12, "+")]
+        ),
+        label="written",
+    )
+    masked = validators.mask_personal_identity_numbers_in(f"Patient {written}: ändrad")
+    assert masked == f"Patient {validators.mask_personal_identity_number(written)}: ändrad"
+
+
+def test_text_masking_leaves_other_numbers_readable():
+    tolvan, other = validators.format_personal_identity_number(TOLVAN), "200001012384"
+    text = f"{tolvan} och {other}, org.nr 556036-0793, bankgiro 5050-1055, faktura 20240101000, ref 1912121212121"
+    assert validators.mask_personal_identity_numbers_in(text) == (
+        "19121212-**** och 20000101-****, org.nr 556036-0793, bankgiro 5050-1055, faktura 20240101000, "
+        "ref 1912121212121"
+    )
+    # A wrong check digit or a month that is no month: not a personnummer.
+    assert validators.mask_personal_identity_numbers_in("191212121213 191312121212") == "191212121213 191312121212"
