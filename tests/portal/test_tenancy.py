@@ -1,8 +1,8 @@
-"""Tenancy fails closed: clinic- and region-owned rows are read through `of_clinic` / `of_region` in views and
-selectors, and a query there that starts any other way fails this test.
+"""Tenancy fails closed: clinic- and region-owned rows are read through `of_clinic` / `of_region` in views, their
+forms and selectors, and a query there that starts any other way fails this test.
 
-The views and selectors are found by file pattern in every app folder, so a module added or moved later (the
-clinic's billing desk moving into billing/) is checked too.
+The modules are found by file pattern in every app folder, so a module added or moved later (the clinic's billing
+desk moving into billing/) is checked too.
 """
 
 from __future__ import annotations
@@ -28,9 +28,19 @@ from ..clinics.factories import ClinicFactory
 from ..eligibility.factories import CertificateFactory, PriorAssessmentFactory
 
 ROOT = Path(settings.BASE_DIR)
-# Where request-facing reads live. portal/access_log.py is the access log's review page.
-CHECKED_GLOBS = ("*/views.py", "*/*_views.py", "*/views/*.py", "*/selectors.py", "portal/access_log.py")
-SCOPED_ACCESSORS = {"of_clinic", "of_region"}
+# Where request-facing reads live: views, the forms they show (choices), selectors; portal/access_log.py is the
+# access log's review page.
+CHECKED_GLOBS = (
+    "*/views.py",
+    "*/*_views.py",
+    "*/views/*.py",
+    "*/forms.py",
+    "*/*_forms.py",
+    "*/selectors.py",
+    "portal/access_log.py",
+)
+# none() is no rows at all: a form field's queryset before the view gives it the clinic's or region's.
+SCOPED_ACCESSORS = {"of_clinic", "of_region", "none"}
 MANAGERS = {"objects", "_default_manager", "_base_manager"}
 LOOKUP_SHORTCUTS = {"get_object_or_404", "get_list_or_404"}
 
@@ -203,7 +213,8 @@ def test_allow_list_is_in_use():
 
 def test_the_checker_finds_the_modules_by_pattern():
     found = {str(path.relative_to(ROOT)) for path in checked_modules()}
-    assert {"claims/selectors.py", "review/views.py", "review/clinic_views.py", "portal/access_log.py"} <= found
+    assert {"claims/selectors.py", "review/views.py", "review/clinic_views.py", "review/forms.py"} <= found
+    assert "portal/access_log.py" in found
     assert not any(path.startswith("tests/") for path in found)
 
 
@@ -247,6 +258,7 @@ def test_checker_passes_scoped_queries_prefetches_and_subqueries_on_the_outer_pk
         def invoices(clinic):
             questions = Exists(ClaimQuestion.objects.filter(claim=OuterRef("pk"), answered_at__isnull=True))
             claims = Claim.objects.of_clinic(clinic).annotate(q=questions)
+            nothing = Claim.objects.none()
             return Invoice.objects.of_region(clinic.region).prefetch_related(
                 Prefetch("claims", queryset=Claim.objects.order_by("reference"))
             )
