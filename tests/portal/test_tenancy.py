@@ -109,6 +109,14 @@ def find_unscoped(source: str, path: str, tenant_models: set[str]) -> list[Unsco
       outer row's children. Correlated on anything else (a reference, a personnummer) it must be scoped.
     """
     tree = ast.parse(source)
+    # `from claims.models import Claim as C` makes C a tenant model too.
+    tenant_models = tenant_models | {
+        alias.asname
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+        if alias.asname and alias.name in tenant_models
+    }
     parents: dict[ast.AST, ast.AST] = {}
     for parent in ast.walk(tree):
         for child in ast.iter_child_nodes(parent):
@@ -289,6 +297,10 @@ def test_checker_flags_a_subquery_correlated_on_something_else_than_the_pk():
             return Exists(Claim.objects.filter(reference=OuterRef("reference")))
     """
     assert _keys(source) == ["Claim.objects.filter"]
+
+
+def test_checker_sees_a_tenant_model_imported_under_another_name():
+    assert _keys("from claims.models import Claim as C\nC.objects.get(pk=1)") == ["C.objects.get"]
 
 
 def test_checker_ignores_models_that_are_not_tenant_models():
