@@ -41,7 +41,7 @@ class InvoiceFileForm(forms.Form):
 def _upload_of_clinic(request: HttpRequest, upload_pk: int) -> InvoiceFileUpload:
     # Another clinic's upload is a 404, never a 403 that confirms it exists.
     return get_object_or_404(
-        InvoiceFileUpload.objects.select_related("uploaded_by", "invoice"), pk=upload_pk, clinic=request.clinic
+        InvoiceFileUpload.objects.of_clinic(request.clinic).select_related("uploaded_by", "invoice"), pk=upload_pk
     )
 
 
@@ -79,7 +79,7 @@ def invoice_file_upload(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, _("Filen är mottagen och kontrolleras nu."))
             return redirect("invoice_file_detail", clinic_pk=request.clinic.pk, upload_pk=started.upload.pk)
-    recent = InvoiceFileUpload.objects.filter(clinic=request.clinic).select_related("uploaded_by")[:RECENT_UPLOADS]
+    recent = InvoiceFileUpload.objects.of_clinic(request.clinic).select_related("uploaded_by")[:RECENT_UPLOADS]
     return render(request, "billing/file_upload.html", {"form": form, "uploads": recent})
 
 

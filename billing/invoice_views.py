@@ -360,7 +360,7 @@ def invoice_claim_delete(request: HttpRequest, claim_pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def invoice_delete(request: HttpRequest, invoice_pk: int) -> HttpResponse:
     """Radera a whole invoice: every claim of it that is still under behandling."""
-    invoice = get_object_or_404(Invoice, pk=invoice_pk, clinic=request.clinic)
+    invoice = get_object_or_404(Invoice.objects.of_clinic(request.clinic), pk=invoice_pk)
     claims = list(invoice.claims.order_by("reference"))
     open_claims = [claim for claim in claims if claim.state in OPEN_STATES]
     errors: list[str] = []

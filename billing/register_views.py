@@ -85,7 +85,8 @@ class Tariff:
     def version(self, day: datetime.date) -> TariffVersion | None:
         if day not in self._versions:
             self._versions[day] = (
-                TariffVersion.objects.filter(region=self.region, valid_from__lte=day)
+                TariffVersion.objects.of_region(self.region)
+                .filter(valid_from__lte=day)
                 .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=day))
                 .order_by("-valid_from")
                 .first()
@@ -262,7 +263,7 @@ class RegisterPage:
             self.data[name] = value
         # The certificate's group (N1 …) is the patient category when the region lists it.
         group = allowed[0].certificate.group if allowed else ""
-        known = PatientCategory.objects.filter(region=self.clinic.region, code=group, support_form=support_form)
+        known = PatientCategory.objects.of_region(self.clinic.region).filter(code=group, support_form=support_form)
         self.data["patient_category"] = group if group and known.exists() else ""
 
     def build_forms(self) -> None:
@@ -299,7 +300,7 @@ class RegisterPage:
         initial = {}
         invoice_pk = self.request.GET.get("faktura", "")
         if invoice_pk.isdigit():
-            invoice = Invoice.objects.filter(clinic=self.clinic, pk=int(invoice_pk)).first()
+            invoice = Invoice.objects.of_clinic(self.clinic).filter(pk=int(invoice_pk)).first()
             if invoice is not None:
                 initial["invoice_reference"] = invoice.reference
         return initial
@@ -545,7 +546,7 @@ class RegisterPage:
 
     def _submitted_claim(self) -> Claim | None:
         pk = self.state.get("claim")
-        return Claim.objects.filter(clinic=self.clinic, pk=pk).select_related("invoice").first() if pk else None
+        return Claim.objects.of_clinic(self.clinic).filter(pk=pk).select_related("invoice").first() if pk else None
 
 
 def _invoice_list_url(clinic: Clinic) -> str:
@@ -651,7 +652,7 @@ def claim_register_validate(request: HttpRequest) -> JsonResponse:
 @clinic_view()
 @require_GET
 def claim_register_done(request: HttpRequest, claim_pk: int) -> HttpResponse:
-    claim = Claim.objects.select_related("invoice").filter(clinic=request.clinic, pk=claim_pk).first()
+    claim = Claim.objects.of_clinic(request.clinic).select_related("invoice").filter(pk=claim_pk).first()
     if claim is None:
         raise Http404
     invoice_claims = list(claim.invoice.claims.order_by("created_at", "pk"))

@@ -61,8 +61,7 @@ def clinic_invoices(*, clinic: Clinic, tab: str, search: InvoiceSearch) -> Query
     Tab and search are EXISTS subqueries, so the invoice rows are never multiplied by their claims; the
     claims (with patient, certificate, FHB, who registered it) and credit invoices come in one query each.
     """
-    invoices = Invoice.objects.filter(
-        clinic=clinic,
+    invoices = Invoice.objects.of_clinic(clinic).filter(
         received_at__gte=_start_of(search.date_from),
         received_at__lt=_start_of(search.date_to + datetime.timedelta(days=1)),
     )
@@ -107,11 +106,12 @@ def clinic_claim(*, clinic: Clinic, claim_pk: int) -> Claim | None:
     """One of the clinic's claims with its invoice, patient and lines (each with its credit, if any)."""
     lines = ClaimLine.objects.select_related("credit__credit_invoice").order_by("visit_date", "position")
     return (
-        Claim.objects.select_related(
+        Claim.objects.of_clinic(clinic)
+        .select_related(
             "invoice", "patient", "created_by", "certificate", "care_model", "patient_category", "prior_assessment"
         )
         .prefetch_related(Prefetch("lines", queryset=lines))
-        .filter(clinic=clinic, pk=claim_pk)
+        .filter(pk=claim_pk)
         .first()
     )
 

@@ -10,8 +10,13 @@ from clinics.models import CareModel, Clinic, PatientCategory, Region, SupportFo
 from eligibility.models import Certificate, Jaw, Patient, PriorAssessment
 from portal.background import stalled_before
 from portal.storage import private_storage
+from portal.tenancy import TenantQuerySet
 
 PATIENT_FEE_CODE = "patAvg"
+
+
+class TariffVersionQuerySet(TenantQuerySet):
+    region_path = "region"
 
 
 class TariffVersion(models.Model):
@@ -26,6 +31,8 @@ class TariffVersion(models.Model):
     )
     source_sha256 = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TariffVersionQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("ersättningslista")
@@ -52,6 +59,10 @@ class ToothOrJaw(models.TextChoices):
     JAW = "jaw", _("Käke")
 
 
+class TariffRowQuerySet(TenantQuerySet):
+    region_path = "version__region"
+
+
 class TariffRow(models.Model):
     """A code of the tariff: its price (fixed, or entered at actual cost) and where and how it may be billed."""
 
@@ -62,6 +73,8 @@ class TariffRow(models.Model):
     requires = models.CharField(_("Kräver"), max_length=5, choices=ToothOrJaw.choices, blank=True, default="")
     support_forms = ArrayField(models.CharField(max_length=1, choices=SupportForm.choices), default=list)
     requires_prior_assessment = models.BooleanField(_("Kräver förhandsbedömning"), default=False)
+
+    objects = TariffRowQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("åtgärd i ersättningslistan")
@@ -90,6 +103,11 @@ class InvoiceSource(models.TextChoices):
     API = "api", _("Journalsystem (API)")
 
 
+class InvoiceQuerySet(TenantQuerySet):
+    clinic_path = "clinic"
+    region_path = "clinic__region"
+
+
 class Invoice(models.Model):
     """The claims a clinic sends at one time under one OCR/invoice number; paid as one."""
 
@@ -100,6 +118,8 @@ class Invoice(models.Model):
     our_reference = models.CharField(_("Vår referens"), max_length=20, blank=True)
     payout_date = models.DateField(_("Utbetalningsdatum"), null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    objects = InvoiceQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("faktura")
@@ -137,6 +157,11 @@ CLAIM_TRANSITIONS: dict[str, tuple[str, ...]] = {
 OPEN_STATES = (ClaimState.RECEIVED, ClaimState.UNDER_REVIEW)
 
 
+class ClaimQuerySet(TenantQuerySet):
+    clinic_path = "clinic"
+    region_path = "clinic__region"
+
+
 class Claim(models.Model):
     """A räkning: one patient, one support form, one or more visits with treatment lines."""
 
@@ -169,6 +194,8 @@ class Claim(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ClaimQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("räkning")
@@ -208,6 +235,11 @@ class Claim(models.Model):
         return self.state == ClaimState.APPROVED and self.approved_on is not None
 
 
+class ClaimLineQuerySet(TenantQuerySet):
+    clinic_path = "claim__clinic"
+    region_path = "claim__clinic__region"
+
+
 class ClaimLine(models.Model):
     """A treatment line (åtgärd) of one visit, or the visit's patient fee as a negative line."""
 
@@ -220,6 +252,8 @@ class ClaimLine(models.Model):
     jaw = models.CharField(_("Käke"), max_length=2, choices=Jaw.choices, blank=True)
     amount = models.IntegerField(_("Pris (öre)"))
     comment = models.CharField(_("Kommentar"), max_length=200, blank=True)
+
+    objects = ClaimLineQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("åtgärd")
@@ -242,6 +276,11 @@ class ClaimLine(models.Model):
         return self.code == PATIENT_FEE_CODE
 
 
+class ClaimEventQuerySet(TenantQuerySet):
+    clinic_path = "claim__clinic"
+    region_path = "claim__clinic__region"
+
+
 class ClaimEvent(models.Model):
     """A claim's history: every state change with who, when and why."""
 
@@ -254,11 +293,18 @@ class ClaimEvent(models.Model):
     reason = models.TextField(blank=True)
     occurred_at = models.DateTimeField(auto_now_add=True)
 
+    objects = ClaimEventQuerySet.as_manager()
+
     class Meta:
         ordering = ["occurred_at", "id"]
 
     def __str__(self) -> str:
         return f"{self.claim} {self.from_state}→{self.to_state}"
+
+
+class CreditInvoiceQuerySet(TenantQuerySet):
+    clinic_path = "clinic"
+    region_path = "clinic__region"
 
 
 class CreditInvoice(models.Model):
@@ -270,6 +316,8 @@ class CreditInvoice(models.Model):
     total = models.IntegerField(_("Belopp (öre)"))
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = CreditInvoiceQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("kreditfaktura")
@@ -284,12 +332,19 @@ class CreditInvoice(models.Model):
         return self.reference
 
 
+class CreditLineQuerySet(TenantQuerySet):
+    clinic_path = "credit_invoice__clinic"
+    region_path = "credit_invoice__clinic__region"
+
+
 class CreditLine(models.Model):
     """One credited claim line. A line can be credited once only: the database refuses a second."""
 
     credit_invoice = models.ForeignKey(CreditInvoice, on_delete=models.PROTECT, related_name="lines")
     claim_line = models.OneToOneField(ClaimLine, on_delete=models.PROTECT, related_name="credit")
     amount = models.IntegerField()
+
+    objects = CreditLineQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("krediterad åtgärd")
@@ -308,6 +363,11 @@ class InvoiceFileState(models.TextChoices):
     SENT = "sent", _("Uppladdad")
     DISCARDED = "discarded", _("Återkallad")
     FAILED = "failed", _("Misslyckades")
+
+
+class InvoiceFileUploadQuerySet(TenantQuerySet):
+    clinic_path = "clinic"
+    region_path = "clinic__region"
 
 
 class InvoiceFileUpload(models.Model):
@@ -344,6 +404,8 @@ class InvoiceFileUpload(models.Model):
     # Moves with every saved chunk; an unfinished check whose time stands still has lost its worker.
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = InvoiceFileUploadQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("fakturafil")
         verbose_name_plural = _("fakturafiler")
@@ -375,6 +437,11 @@ class InvoiceFileUpload(models.Model):
         return self.state == InvoiceFileState.CHECKED and not self.review_only and self.correct_count > 0
 
 
+class InvoiceFileFaultQuerySet(TenantQuerySet):
+    clinic_path = "upload__clinic"
+    region_path = "upload__clinic__region"
+
+
 class InvoiceFileFault(models.Model):
     """One fault of one claim in an invoice file: a row of the error list (fellistan)."""
 
@@ -385,6 +452,8 @@ class InvoiceFileFault(models.Model):
     personal_identity_number = models.CharField(_("Personnummer"), max_length=40, blank=True)
     code = models.CharField(max_length=60)
     message = models.TextField(_("Felmeddelande"))
+
+    objects = InvoiceFileFaultQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("fel i fakturafil")

@@ -33,20 +33,22 @@ def claim_status(claim: Claim) -> str:
 def patient_paid_in_year(*, region, personal_identity_number: str, year: int) -> int:
     """What the region has paid out for the patient in the calendar year, less what clinics credited (öre)."""
     paid = (
-        Claim.objects.filter(
-            clinic__region=region,
+        Claim.objects.of_region(region)
+        .filter(
             patient__personal_identity_number=personal_identity_number,
             state__in=[ClaimState.PAID, ClaimState.CREDITED],
             paid_on__year=year,
-        ).aggregate(total=Sum("total"))["total"]
+        )
+        .aggregate(total=Sum("total"))["total"]
         or 0
     )
     credited = (
-        CreditLine.objects.filter(
-            claim_line__claim__clinic__region=region,
+        CreditLine.objects.of_region(region)
+        .filter(
             claim_line__claim__patient__personal_identity_number=personal_identity_number,
             claim_line__claim__paid_on__year=year,
-        ).aggregate(total=Sum("amount"))["total"]
+        )
+        .aggregate(total=Sum("amount"))["total"]
         or 0
     )
     return paid - credited

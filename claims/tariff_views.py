@@ -126,7 +126,7 @@ def _render_comparison(request: HttpRequest, version: TariffVersion) -> HttpResp
 @region_view()
 @require_GET
 def tariff_detail(request: HttpRequest, version_pk: int) -> HttpResponse:
-    version = get_object_or_404(TariffVersion, pk=version_pk, region=request.region)
+    version = get_object_or_404(TariffVersion.objects.of_region(request.region), pk=version_pk)
     return _render_comparison(request, version)
 
 
@@ -136,7 +136,7 @@ def tariff_detail(request: HttpRequest, version_pk: int) -> HttpResponse:
 @clinic_view()
 @require_GET
 def clinic_tariff(request: HttpRequest) -> HttpResponse:
-    versions = list(TariffVersion.objects.filter(region=request.region).order_by("-valid_from"))
+    versions = list(TariffVersion.objects.of_region(request.region).order_by("-valid_from"))
     current = tariffs.tariff_current(region=request.region, day=timezone.localdate())
     form = TariffSearchForm(request.GET or None, versions=versions, initial={"version": current and current.pk})
     version, query = current, ""
@@ -164,5 +164,5 @@ def clinic_tariff(request: HttpRequest) -> HttpResponse:
 @clinic_view()
 @require_GET
 def clinic_tariff_changes(request: HttpRequest, version_pk: int) -> HttpResponse:
-    version = get_object_or_404(TariffVersion, pk=version_pk, region=request.region)
+    version = get_object_or_404(TariffVersion.objects.of_region(request.region), pk=version_pk)
     return _render_comparison(request, version)

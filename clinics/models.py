@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from portal import validators
+from portal.tenancy import TenantQuerySet
 
 
 class UserManager(BaseUserManager):
@@ -116,12 +117,18 @@ class Region(models.Model):
         return self.name
 
 
+class CareModelQuerySet(TenantQuerySet):
+    region_path = "region"
+
+
 class CareModel(models.Model):
     """Vårdmodell, required on N claims in some regions."""
 
     region = models.ForeignKey(Region, on_delete=models.CASCADE, related_name="care_models")
     code = models.CharField(_("Kod"), max_length=10)
     name = models.CharField(_("Benämning"), max_length=100)
+
+    objects = CareModelQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("vårdmodell")
@@ -133,6 +140,10 @@ class CareModel(models.Model):
         return f"{self.code} {self.name}"
 
 
+class PatientCategoryQuerySet(TenantQuerySet):
+    region_path = "region"
+
+
 class PatientCategory(models.Model):
     """Patientkategori, listed per region and support form."""
 
@@ -140,6 +151,8 @@ class PatientCategory(models.Model):
     support_form = models.CharField(_("Stödform"), max_length=1, choices=SupportForm.choices)
     code = models.CharField(_("Kod"), max_length=10)
     name = models.CharField(_("Benämning"), max_length=150)
+
+    objects = PatientCategoryQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("patientkategori")
@@ -156,6 +169,10 @@ class PatientCategory(models.Model):
 class PaymentMethod(models.TextChoices):
     BANKGIRO = "bankgiro", _("Bankgiro")
     PLUSGIRO = "plusgiro", _("Plusgiro")
+
+
+class ClinicQuerySet(TenantQuerySet):
+    region_path = "region"
 
 
 class Clinic(models.Model):
@@ -178,6 +195,8 @@ class Clinic(models.Model):
     account_number = models.CharField(_("Bankgiro-/plusgironummer"), max_length=8)
     payout_email = models.EmailField(_("E-post för utbetalningsbesked"))
     is_active = models.BooleanField(_("Aktiv"), default=True)
+
+    objects = ClinicQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("klinik")
@@ -203,6 +222,11 @@ class ClinicRole(models.TextChoices):
     BILLER = "biller", _("Fakturerare")
 
 
+class ClinicMembershipQuerySet(TenantQuerySet):
+    clinic_path = "clinic"
+    region_path = "clinic__region"
+
+
 class ClinicMembership(models.Model):
     """A user's role at a clinic. A local administrator may also bill."""
 
@@ -211,6 +235,8 @@ class ClinicMembership(models.Model):
     role = models.CharField(_("Roll"), max_length=20, choices=ClinicRole.choices)
     is_active = models.BooleanField(_("Aktiv"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ClinicMembershipQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("klinikbehörighet")
@@ -226,6 +252,10 @@ class RegionRole(models.TextChoices):
     REGION_ADMIN = "region_admin", _("Regionadministratör")
 
 
+class RegionMembershipQuerySet(TenantQuerySet):
+    region_path = "region"
+
+
 class RegionMembership(models.Model):
     """A user's role in a region's tandvårdssamordning."""
 
@@ -233,6 +263,8 @@ class RegionMembership(models.Model):
     region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="memberships")
     role = models.CharField(_("Roll"), max_length=20, choices=RegionRole.choices)
     is_active = models.BooleanField(_("Aktiv"), default=True)
+
+    objects = RegionMembershipQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("regionbehörighet")

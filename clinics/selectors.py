@@ -60,7 +60,8 @@ def user_regions(*, user) -> QuerySet[Region]:
 
 def clinic_memberships(*, clinic: Clinic) -> QuerySet[ClinicMembership]:
     return (
-        ClinicMembership.objects.filter(clinic=clinic, is_active=True)
+        ClinicMembership.objects.of_clinic(clinic)
+        .filter(is_active=True)
         .select_related("user")
         .order_by("user__name", "user__email")
     )
@@ -68,8 +69,8 @@ def clinic_memberships(*, clinic: Clinic) -> QuerySet[ClinicMembership]:
 
 def clinic_membership_get(*, clinic: Clinic, membership_pk: int) -> ClinicMembership:
     """A membership of this clinic (scoped: another clinic's answers DoesNotExist)."""
-    return ClinicMembership.objects.select_related("user").get(clinic=clinic, pk=membership_pk, is_active=True)
+    return ClinicMembership.objects.of_clinic(clinic).select_related("user").get(pk=membership_pk, is_active=True)
 
 
 def region_clinics(*, region: Region) -> QuerySet[Clinic]:
-    return Clinic.objects.filter(region=region).order_by("number")
+    return Clinic.objects.of_region(region).order_by("number")

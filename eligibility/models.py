@@ -11,6 +11,7 @@ from clinics.models import Clinic, Region, SupportForm
 from portal import validators
 from portal.background import stalled_before
 from portal.storage import private_storage
+from portal.tenancy import TenantQuerySet
 
 
 class Patient(models.Model):
@@ -35,7 +36,9 @@ class Patient(models.Model):
         return validators.format_personal_identity_number(self.personal_identity_number)
 
 
-class CertificateQuerySet(models.QuerySet):
+class CertificateQuerySet(TenantQuerySet):
+    region_path = "region"
+
     def valid_on(self, day):
         """Certificates in force on `day`: begun, not ended, not revoked by then."""
         return self.filter(
@@ -196,6 +199,11 @@ PRIOR_ASSESSMENT_TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+class PriorAssessmentQuerySet(TenantQuerySet):
+    clinic_path = "clinic"
+    region_path = "region"
+
+
 class PriorAssessment(models.Model):
     """Förhandsbedömning (FHB): one clinic asks the region to approve planned care for one patient."""
 
@@ -219,6 +227,8 @@ class PriorAssessment(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PriorAssessmentQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("förhandsbedömning")
@@ -268,6 +278,11 @@ class Jaw(models.TextChoices):
     LOWER = "UK", _("UK")
 
 
+class PriorAssessmentLineQuerySet(TenantQuerySet):
+    clinic_path = "assessment__clinic"
+    region_path = "assessment__region"
+
+
 class PriorAssessmentLine(models.Model):
     """A planned treatment line; the decision approves it (with an amount) or not."""
 
@@ -279,6 +294,8 @@ class PriorAssessmentLine(models.Model):
     estimated_price = models.PositiveIntegerField(_("Beräknat pris (öre)"))
     approved = models.BooleanField(null=True)
     approved_amount = models.PositiveIntegerField(_("Godkänt belopp (öre)"), null=True, blank=True)
+
+    objects = PriorAssessmentLineQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("planerad åtgärd")
@@ -295,6 +312,11 @@ class PriorAssessmentLine(models.Model):
         return f"{self.code} {self.tooth or self.jaw}".strip()
 
 
+class PriorAssessmentAttachmentQuerySet(TenantQuerySet):
+    clinic_path = "assessment__clinic"
+    region_path = "assessment__region"
+
+
 class PriorAssessmentAttachment(models.Model):
     """An X-ray or document; stored outside the web root and served only through a checked view."""
 
@@ -307,6 +329,8 @@ class PriorAssessmentAttachment(models.Model):
     version = models.PositiveIntegerField(default=1)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    objects = PriorAssessmentAttachmentQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("bilaga")
@@ -326,6 +350,11 @@ class PriorAssessmentEventKind(models.TextChoices):
     WRITTEN_OFF = "written_off", _("Avskriven")
 
 
+class PriorAssessmentEventQuerySet(TenantQuerySet):
+    clinic_path = "assessment__clinic"
+    region_path = "assessment__region"
+
+
 class PriorAssessmentEvent(models.Model):
     """The request's history as both sides see it; `snapshot` keeps the request as it was before an answer."""
 
@@ -338,6 +367,8 @@ class PriorAssessmentEvent(models.Model):
     version = models.PositiveIntegerField()
     snapshot = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = PriorAssessmentEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -361,6 +392,10 @@ class CertificateImportState(models.TextChoices):
     RUNNING = "running", _("Pågår")
     DONE = "done", _("Klar")
     FAILED = "failed", _("Misslyckades")
+
+
+class CertificateImportQuerySet(TenantQuerySet):
+    region_path = "region"
 
 
 class CertificateImport(models.Model):
@@ -390,6 +425,8 @@ class CertificateImport(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     # Moves with every saved chunk; an unfinished import whose time stands still has lost its worker.
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CertificateImportQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("import av intyg")

@@ -64,7 +64,7 @@ def certificate_new(request: HttpRequest) -> HttpResponse:
 
 
 def _region_certificate(request: HttpRequest, certificate_pk: int) -> Certificate:
-    return get_object_or_404(Certificate.objects.select_related("patient"), pk=certificate_pk, region=request.region)
+    return get_object_or_404(Certificate.objects.of_region(request.region).select_related("patient"), pk=certificate_pk)
 
 
 def _certificate_change(request, certificate_pk, form_class, change, title, done):
@@ -137,9 +137,8 @@ def assessment_queue(request: HttpRequest) -> HttpResponse:
 
 def _region_assessment(request: HttpRequest, assessment_pk: int) -> PriorAssessment:
     return get_object_or_404(
-        PriorAssessment.objects.select_related("patient", "clinic", "decided_by"),
+        PriorAssessment.objects.of_region(request.region).select_related("patient", "clinic", "decided_by"),
         pk=assessment_pk,
-        region=request.region,
     )
 
 
@@ -258,7 +257,8 @@ def certificate_import(request: HttpRequest) -> HttpResponse:
             add_service_errors(form, error)
         else:
             earlier = (
-                CertificateImport.objects.filter(region=request.region, sha256=certificate_import.sha256)
+                CertificateImport.objects.of_region(request.region)
+                .filter(sha256=certificate_import.sha256)
                 .exclude(pk=certificate_import.pk)
                 .first()
             )
@@ -271,13 +271,13 @@ def certificate_import(request: HttpRequest) -> HttpResponse:
             return redirect(
                 "certificate_import_detail", region_code=request.region.code, import_pk=certificate_import.pk
             )
-    recent = CertificateImport.objects.filter(region=request.region).select_related("uploaded_by")[:20]
+    recent = CertificateImport.objects.of_region(request.region).select_related("uploaded_by")[:20]
     return render(request, "eligibility/region/import_upload.html", {"form": form, "imports": recent})
 
 
 def _region_import(request: HttpRequest, import_pk: int) -> CertificateImport:
     return get_object_or_404(
-        CertificateImport.objects.select_related("uploaded_by"), pk=import_pk, region=request.region
+        CertificateImport.objects.of_region(request.region).select_related("uploaded_by"), pk=import_pk
     )
 
 

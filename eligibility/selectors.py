@@ -101,9 +101,9 @@ def patient_records_for(
     patients = list(Patient.objects.filter(personal_identity_number__in=set(personal_identity_numbers)))
     ids = [patient.pk for patient in patients]
     # Grouped by hand: prefetch_related costs a queryset per patient, which a file of 10 000 claims notices.
-    certificates = _by_patient(Certificate.objects.filter(region=clinic.region, patient_id__in=ids))
+    certificates = _by_patient(Certificate.objects.of_region(clinic.region).filter(patient_id__in=ids))
     free_cards = _by_patient(FreeCard.objects.filter(patient_id__in=ids))
-    assessments = PriorAssessment.objects.filter(clinic=clinic, patient_id__in=ids, state__in=APPROVED_STATES)
+    assessments = PriorAssessment.objects.of_clinic(clinic).filter(patient_id__in=ids, state__in=APPROVED_STATES)
     if from_date is not None:
         assessments = assessments.filter(valid_until__gte=from_date)
     by_patient = _by_patient(assessments.prefetch_related("lines").order_by("valid_until", "pk"))
@@ -204,14 +204,16 @@ def fee_exemption_reasons(
 
 
 def patient_certificates(*, region: Region, personal_identity_number: str) -> QuerySet[Certificate]:
-    return Certificate.objects.filter(
-        region=region, patient__personal_identity_number=personal_identity_number
-    ).select_related("revoked_by", "registered_by")
+    return (
+        Certificate.objects.of_region(region)
+        .filter(patient__personal_identity_number=personal_identity_number)
+        .select_related("revoked_by", "registered_by")
+    )
 
 
 def clinic_prior_assessments(*, clinic: Clinic) -> QuerySet[PriorAssessment]:
-    return PriorAssessment.objects.filter(clinic=clinic).select_related("patient").order_by("-created_at")
+    return PriorAssessment.objects.of_clinic(clinic).select_related("patient").order_by("-created_at")
 
 
 def region_prior_assessments(*, region: Region) -> QuerySet[PriorAssessment]:
-    return PriorAssessment.objects.filter(region=region).select_related("patient", "clinic").order_by("created_at")
+    return PriorAssessment.objects.of_region(region).select_related("patient", "clinic").order_by("created_at")

@@ -59,9 +59,8 @@ def prior_assessment_new(request: HttpRequest) -> HttpResponse:
 
 def _clinic_assessment(request: HttpRequest, assessment_pk: int) -> PriorAssessment:
     return get_object_or_404(
-        PriorAssessment.objects.select_related("patient", "clinic", "decided_by"),
+        PriorAssessment.objects.of_clinic(request.clinic).select_related("patient", "clinic", "decided_by"),
         pk=assessment_pk,
-        clinic=request.clinic,
     )
 
 

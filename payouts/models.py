@@ -13,11 +13,16 @@ from django.utils.translation import gettext_lazy as _
 from claims.models import Claim, CreditInvoice, Invoice
 from clinics.models import Clinic, PaymentMethod, Region
 from portal import validators
+from portal.tenancy import TenantQuerySet
 
 
 class PayoutRunState(models.TextChoices):
     PLANNED = "planned", _("Godkänd för utbetalning")
     PAID = "paid", _("Utbetald")
+
+
+class PayoutRunQuerySet(TenantQuerySet):
+    region_path = "region"
 
 
 class PayoutRun(models.Model):
@@ -33,6 +38,8 @@ class PayoutRun(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     paid_at = models.DateTimeField(null=True, blank=True)
+
+    objects = PayoutRunQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("utbetalningskörning")
@@ -55,6 +62,11 @@ class PayoutRun(models.Model):
         return f"TP-{self.region.code}-{self.payout_date:%Y%m%d}-{self.pk}"[:35]
 
 
+class PayoutPaymentQuerySet(TenantQuerySet):
+    clinic_path = "clinic"
+    region_path = "run__region"
+
+
 class PayoutPayment(models.Model):
     """What one clinic is paid in a run: one transaction of the payment file, one utbetalningsbesked.
 
@@ -71,6 +83,8 @@ class PayoutPayment(models.Model):
     net = models.BigIntegerField(_("Att betala ut (öre)"))
     notice_sent_at = models.DateTimeField(_("Utbetalningsbesked skickat"), null=True, blank=True)
     notice_sent_to = models.EmailField(blank=True)
+
+    objects = PayoutPaymentQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("utbetalning till klinik")
@@ -98,6 +112,11 @@ class PayoutPayment(models.Model):
         return f"PG {validators.format_plusgiro(self.account_number)}"
 
 
+class PayoutInvoiceQuerySet(TenantQuerySet):
+    clinic_path = "payment__clinic"
+    region_path = "region"
+
+
 class PayoutInvoice(models.Model):
     """An invoice paid in a run, with its Vår referens (unique and sequential in the region)."""
 
@@ -106,6 +125,8 @@ class PayoutInvoice(models.Model):
     region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="+")
     our_reference = models.CharField(_("Vår referens"), max_length=20)
     amount = models.BigIntegerField(_("Belopp (öre)"))
+
+    objects = PayoutInvoiceQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("utbetald faktura")
@@ -120,12 +141,19 @@ class PayoutInvoice(models.Model):
         return f"{self.invoice} ({self.our_reference})"
 
 
+class PayoutClaimQuerySet(TenantQuerySet):
+    clinic_path = "payout_invoice__payment__clinic"
+    region_path = "payout_invoice__region"
+
+
 class PayoutClaim(models.Model):
     """A claim paid in a run. A claim is paid once: the database refuses a second run for it."""
 
     payout_invoice = models.ForeignKey(PayoutInvoice, on_delete=models.PROTECT, related_name="claims")
     claim = models.OneToOneField(Claim, on_delete=models.PROTECT, related_name="payout")
     amount = models.BigIntegerField(_("Belopp (öre)"))
+
+    objects = PayoutClaimQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("utbetald räkning")
@@ -135,12 +163,19 @@ class PayoutClaim(models.Model):
         return str(self.claim)
 
 
+class SetOffQuerySet(TenantQuerySet):
+    clinic_path = "payment__clinic"
+    region_path = "payment__run__region"
+
+
 class SetOff(models.Model):
     """Part or all of a bankgiro clinic's credit invoice deducted from a payout (kvittning)."""
 
     payment = models.ForeignKey(PayoutPayment, on_delete=models.PROTECT, related_name="set_offs")
     credit_invoice = models.ForeignKey(CreditInvoice, on_delete=models.PROTECT, related_name="set_offs")
     amount = models.BigIntegerField(_("Kvittat (öre)"))
+
+    objects = SetOffQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("kvittning")
@@ -153,6 +188,11 @@ class SetOff(models.Model):
 
     def __str__(self) -> str:
         return f"{self.credit_invoice}: {self.amount}"
+
+
+class RepaymentQuerySet(TenantQuerySet):
+    clinic_path = "clinic"
+    region_path = "region"
 
 
 class Repayment(models.Model):
@@ -173,6 +213,8 @@ class Repayment(models.Model):
     )
     received_at = models.DateTimeField(null=True, blank=True)
 
+    objects = RepaymentQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("återbetalning")
         verbose_name_plural = _("återbetalningar")
@@ -189,11 +231,17 @@ class Repayment(models.Model):
         return f"{self.credit_invoice} ({self.our_reference})"
 
 
+class OurReferenceCounterQuerySet(TenantQuerySet):
+    region_path = "region"
+
+
 class OurReferenceCounter(models.Model):
     """The last Vår referens given in a region; locked for update while a run numbers its invoices."""
 
     region = models.OneToOneField(Region, on_delete=models.PROTECT, related_name="+")
     last_value = models.PositiveBigIntegerField(default=0)
+
+    objects = OurReferenceCounterQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("löpnummer för Vår referens")

@@ -15,7 +15,7 @@ from .models import PayoutClaim, PayoutInvoice, PayoutPayment, PayoutRun, Payout
 def region_runs(*, region: Region) -> QuerySet[PayoutRun]:
     """The region's runs, latest payout date first."""
     return (
-        PayoutRun.objects.filter(region=region)
+        PayoutRun.objects.of_region(region)
         .select_related("created_by")
         .annotate(payment_count=Count("payments"))
         .order_by("-payout_date", "-pk")
@@ -37,7 +37,8 @@ def region_run(*, region: Region, run_pk: int) -> PayoutRun | None:
         .order_by("clinic__number", "pk")
     )
     return (
-        PayoutRun.objects.filter(region=region, pk=run_pk)
+        PayoutRun.objects.of_region(region)
+        .filter(pk=run_pk)
         .select_related("region", "created_by")
         .prefetch_related(Prefetch("payments", queryset=payments))
         .first()
@@ -46,7 +47,8 @@ def region_run(*, region: Region, run_pk: int) -> PayoutRun | None:
 
 def region_payment(*, region: Region, run_pk: int, payment_pk: int) -> PayoutPayment | None:
     return (
-        PayoutPayment.objects.filter(run__region=region, run_id=run_pk, pk=payment_pk)
+        PayoutPayment.objects.of_region(region)
+        .filter(run_id=run_pk, pk=payment_pk)
         .select_related("clinic", "run__region")
         .first()
     )
@@ -55,7 +57,7 @@ def region_payment(*, region: Region, run_pk: int, payment_pk: int) -> PayoutPay
 def clinic_payments(*, clinic: Clinic) -> QuerySet[PayoutPayment]:
     """The clinic's payouts, newest payout date first, with their invoices (Vår referens)."""
     return (
-        PayoutPayment.objects.filter(clinic=clinic)
+        PayoutPayment.objects.of_clinic(clinic)
         .select_related("run")
         .prefetch_related("invoices__invoice")
         .order_by("-run__payout_date", "-pk")
@@ -63,14 +65,15 @@ def clinic_payments(*, clinic: Clinic) -> QuerySet[PayoutPayment]:
 
 
 def clinic_payment(*, clinic: Clinic, payment_pk: int) -> PayoutPayment | None:
-    return PayoutPayment.objects.filter(clinic=clinic, pk=payment_pk).select_related("clinic", "run__region").first()
+    return PayoutPayment.objects.of_clinic(clinic).filter(pk=payment_pk).select_related("clinic", "run__region").first()
 
 
 def next_payout_run(*, region: Region, today: datetime.date | None = None) -> PayoutRun | None:
     """The region's next planned run: the earliest not yet paid whose payout date is today or later."""
     today = today or timezone.localdate()
     return (
-        PayoutRun.objects.filter(region=region, state=PayoutRunState.PLANNED, payout_date__gte=today)
+        PayoutRun.objects.of_region(region)
+        .filter(state=PayoutRunState.PLANNED, payout_date__gte=today)
         .order_by("payout_date", "pk")
         .first()
     )
@@ -78,9 +81,7 @@ def next_payout_run(*, region: Region, today: datetime.date | None = None) -> Pa
 
 def region_repayments(*, region: Region, received: bool | None = None) -> QuerySet[Repayment]:
     """The repayments plusgiro clinics owe the region (received=False), have paid (True), or all (None)."""
-    repayments = Repayment.objects.filter(region=region).select_related(
-        "clinic", "credit_invoice__invoice", "received_by"
-    )
+    repayments = Repayment.objects.of_region(region).select_related("clinic", "credit_invoice__invoice", "received_by")
     if received is not None:
         repayments = repayments.filter(received_on__isnull=not received)
     return (

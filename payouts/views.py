@@ -223,9 +223,8 @@ def repayment_list(request: HttpRequest) -> HttpResponse:
 def repayment_receive(request: HttpRequest, repayment_pk: int) -> HttpResponse:
     """Markera mottagen: the day the plusgiro clinic's repayment reached the region's bankgiro."""
     repayment = get_object_or_404(
-        Repayment.objects.select_related("clinic", "credit_invoice__invoice", "received_by"),
+        Repayment.objects.of_region(request.region).select_related("clinic", "credit_invoice__invoice", "received_by"),
         pk=repayment_pk,
-        region=request.region,
     )
     if request.method == "POST":
         form = RepaymentReceivedForm(request.POST)

@@ -102,8 +102,7 @@ def region_access_log_entries(
     """The region's entries for a patient and/or a user in the period (both days included), newest first."""
     if not personal_identity_number and user is None:
         raise ValueError("an access log search names a patient or a user")
-    entries = AccessLogEntry.objects.filter(
-        region=region,
+    entries = AccessLogEntry.objects.of_region(region).filter(
         occurred_at__gte=_start_of(date_from),
         occurred_at__lt=_start_of(date_to + datetime.timedelta(days=1)),
     )

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .tenancy import TenantQuerySet
+
 
 class AuditEvent(models.Model):
     """One change made through a service. Append-only: the database refuses UPDATE and DELETE."""
@@ -33,6 +35,10 @@ class AuditEvent(models.Model):
         return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.action} {self.object_type}#{self.object_id}"
 
 
+class AccessLogEntryQuerySet(TenantQuerySet):
+    region_path = "region"
+
+
 class AccessLogEntry(models.Model):
     """One view of a patient's data (patientdatalagen 4 kap.): who, in which role and unit, what, when."""
 
@@ -44,6 +50,8 @@ class AccessLogEntry(models.Model):
     personal_identity_number = models.CharField(_("Personnummer"), max_length=12, db_index=True)
     shown = models.CharField(_("Visat"), max_length=200)
     path = models.CharField(max_length=300, blank=True)
+
+    objects = AccessLogEntryQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("åtkomst till patientuppgifter")

@@ -118,9 +118,11 @@ class ClinicRow:
 
 def _counted_claims(*, region: Region, period: Period) -> QuerySet[Claim]:
     start, end = period.bounds()
-    return Claim.objects.filter(
-        clinic__region=region, invoice__received_at__gte=start, invoice__received_at__lt=end
-    ).exclude(state__in=EXCLUDED_STATES)
+    return (
+        Claim.objects.of_region(region)
+        .filter(invoice__received_at__gte=start, invoice__received_at__lt=end)
+        .exclude(state__in=EXCLUDED_STATES)
+    )
 
 
 def amounts_by_month(*, region: Region, period: Period) -> list[MonthRow]:
@@ -177,7 +179,7 @@ def region_workload(*, region: Region) -> Workload:
     """Two aggregate queries, whatever the number of claims and requests."""
     received = Q(state=ClaimState.RECEIVED)
     under_review = Q(state=ClaimState.UNDER_REVIEW)
-    claims = Claim.objects.filter(clinic__region=region).filter(received | under_review)
+    claims = Claim.objects.of_region(region).filter(received | under_review)
     figures = claims.aggregate(
         received_count=Count("pk", filter=received),
         received_amount=Coalesce(Sum("total", filter=received), 0),
@@ -186,8 +188,10 @@ def region_workload(*, region: Region) -> Workload:
         review_amount=Coalesce(Sum("total", filter=under_review), 0),
         review_oldest=Min("invoice__received_at", filter=under_review),
     )
-    assessments = PriorAssessment.objects.filter(region=region, state__in=ASSESSMENT_WAITING_STATES).aggregate(
-        count=Count("pk"), oldest=Min("created_at")
+    assessments = (
+        PriorAssessment.objects.of_region(region)
+        .filter(state__in=ASSESSMENT_WAITING_STATES)
+        .aggregate(count=Count("pk"), oldest=Min("created_at"))
     )
     return Workload(
         received=Waiting(figures["received_count"], figures["received_amount"], figures["received_oldest"]),

@@ -22,8 +22,9 @@ from .models import ClaimQuestion
 def question_answer(request: HttpRequest, question_pk: int) -> HttpResponse:
     """Svara: the form is on the claim's page in Era fakturor; this page shows it again when it needs correcting."""
     question = (
-        ClaimQuestion.objects.select_related("claim", "asked_by", "answered_by")
-        .filter(pk=question_pk, claim__clinic=request.clinic)
+        ClaimQuestion.objects.of_clinic(request.clinic)
+        .select_related("claim", "asked_by", "answered_by")
+        .filter(pk=question_pk)
         .first()
     )
     if question is None:

@@ -33,7 +33,7 @@ class ClaimFilterForm(forms.Form):
 
     def __init__(self, *args, region: Region, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["clinic"].queryset = Clinic.objects.filter(region=region).order_by("number")
+        self.fields["clinic"].queryset = Clinic.objects.of_region(region).order_by("number")
         self.fields["clinic"].label_from_instance = lambda clinic: f"{clinic.number} {clinic.name}"
         self.fields["support_form"].choices = [("", _("Alla")), *SupportForm.choices]
         self.fields["state"].choices = [("", _("Alla")), *ClaimState.choices]
@@ -125,7 +125,7 @@ class RuleForm(forms.Form):
 
     def __init__(self, *args, region: Region, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["clinic"].queryset = Clinic.objects.filter(region=region, is_active=True).order_by("number")
+        self.fields["clinic"].queryset = Clinic.objects.of_region(region).filter(is_active=True).order_by("number")
         self.fields["clinic"].label_from_instance = lambda clinic: f"{clinic.number} {clinic.name}"
 
     def service_arguments(self) -> dict:

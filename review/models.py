@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from claims.models import Claim
 from clinics.models import Clinic, Region
 from portal.money import format_kronor
+from portal.tenancy import TenantQuerySet
 
 
 class ReviewRuleKind(models.TextChoices):
@@ -21,6 +22,10 @@ class ReviewRuleKind(models.TextChoices):
     CODES = "codes", _("Vissa åtgärder")
     SAMPLE = "sample", _("Stickprov")
     CLINIC = "clinic", _("Klinik under granskning")
+
+
+class ReviewRuleQuerySet(TenantQuerySet):
+    region_path = "region"
 
 
 class ReviewRule(models.Model):
@@ -52,6 +57,8 @@ class ReviewRule(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     deactivated_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ReviewRuleQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("granskningsregel")
@@ -108,6 +115,11 @@ class ReviewRule(models.Model):
         return f"Klinik {self.clinic.number} {self.clinic.name}"
 
 
+class ClaimQuestionQuerySet(TenantQuerySet):
+    clinic_path = "claim__clinic"
+    region_path = "claim__clinic__region"
+
+
 class ClaimQuestion(models.Model):
     """A question from the region's coordinator about a claim under review, and the clinic's answer."""
 
@@ -120,6 +132,8 @@ class ClaimQuestion(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     answered_at = models.DateTimeField(_("Besvarad"), null=True, blank=True)
+
+    objects = ClaimQuestionQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("fråga om räkning")

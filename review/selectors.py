@@ -37,7 +37,7 @@ def _unanswered() -> QuerySet[ClaimQuestion]:
 
 def region_claims(*, region: Region, claim_filter: ClaimFilter) -> QuerySet[Claim]:
     """The claims of the region's clinics that match the filter, newest first, with what the list shows."""
-    claims = Claim.objects.filter(clinic__region=region)
+    claims = Claim.objects.of_region(region)
     f = claim_filter
     if f.clinic is not None:
         claims = claims.filter(clinic=f.clinic)
@@ -64,7 +64,8 @@ def region_claim(*, region: Region, claim_pk: int) -> Claim | None:
     """One claim of the region's clinics with everything the clinic sent and its history, or None."""
     lines = ClaimLine.objects.select_related("tariff_row").order_by("visit_date", "position")
     return (
-        Claim.objects.select_related(
+        Claim.objects.of_region(region)
+        .select_related(
             "invoice",
             "clinic",
             "patient",
@@ -77,27 +78,27 @@ def region_claim(*, region: Region, claim_pk: int) -> Claim | None:
         .prefetch_related(
             Prefetch("lines", queryset=lines),
             Prefetch("events", queryset=ClaimEvent.objects.select_related("actor").order_by("occurred_at", "id")),
-            Prefetch("questions", queryset=claim_questions_all()),
+            Prefetch("questions", queryset=_questions_shown(ClaimQuestion.objects.all())),
             "prior_assessment__attachments",
             "prior_assessment__lines",
         )
-        .filter(clinic__region=region, pk=claim_pk)
+        .filter(pk=claim_pk)
         .first()
     )
 
 
-def claim_questions_all() -> QuerySet[ClaimQuestion]:
-    return ClaimQuestion.objects.select_related("asked_by", "answered_by").order_by("asked_at", "id")
+def _questions_shown(questions: QuerySet[ClaimQuestion]) -> QuerySet[ClaimQuestion]:
+    return questions.select_related("asked_by", "answered_by").order_by("asked_at", "id")
 
 
 def claim_questions(*, claim: Claim) -> list[ClaimQuestion]:
     """The questions about a claim, oldest first, with who asked and who answered."""
-    return list(claim_questions_all().filter(claim=claim))
+    return list(_questions_shown(claim.questions.all()))
 
 
 def region_rules(*, region: Region) -> QuerySet[ReviewRule]:
     """The region's rules: active first, then those deactivated, with the names the list shows."""
-    return ReviewRule.objects.filter(region=region).select_related("clinic", "created_by", "deactivated_by")
+    return ReviewRule.objects.of_region(region).select_related("clinic", "created_by", "deactivated_by")
 
 
 def region_rule(*, region: Region, rule_pk: int) -> ReviewRule | None:
@@ -106,7 +107,7 @@ def region_rule(*, region: Region, rule_pk: int) -> ReviewRule | None:
 
 def invoice_claims_in_region(*, region: Region, invoice_pk: int) -> tuple[Invoice | None, list[Claim]]:
     """An invoice of one of the region's clinics and its claims, or (None, [])."""
-    invoice = Invoice.objects.select_related("clinic").filter(clinic__region=region, pk=invoice_pk).first()
+    invoice = Invoice.objects.of_region(region).select_related("clinic").filter(pk=invoice_pk).first()
     if invoice is None:
         return None, []
     return invoice, list(invoice.claims.select_related("patient").order_by("reference"))

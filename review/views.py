@@ -200,9 +200,11 @@ def _list_url(request: HttpRequest) -> str:
 
 
 def _is_region_admin(request: HttpRequest) -> bool:
-    return RegionMembership.objects.filter(
-        user=request.user, region=request.region, role=RegionRole.REGION_ADMIN, is_active=True
-    ).exists()
+    return (
+        RegionMembership.objects.of_region(request.region)
+        .filter(user=request.user, role=RegionRole.REGION_ADMIN, is_active=True)
+        .exists()
+    )
 
 
 @region_view()

@@ -2,8 +2,12 @@
 
 URLs are discovered from the URL conf, so a page added later is walked too. Each view declares its
 access with a decorator from portal.access; a view without one fails this test.
+
+The foreign walk asks every URL with an object id again, each user under their own clinic or region but with
+the ids of another's objects: that is a 404, so a view that forgets to scope a query fails here.
 """
 
+import datetime
 import re
 from dataclasses import dataclass
 
@@ -11,15 +15,16 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from claims.models import CreditInvoice, InvoiceFileUpload, TariffVersion
-from eligibility.models import Certificate, CertificateImport, PriorAssessment
-from payouts.models import PayoutRun, Repayment
+from clinics.models import Clinic, ClinicMembership, ClinicRole, Region
+from eligibility.models import Certificate, CertificateImport, PriorAssessment, PriorAssessmentAttachment
+from payouts.models import PayoutPayment, PayoutRun, Repayment
 from portal.access import Access
 from portal.models import ServiceWindow
 from review.models import ClaimQuestion, ReviewRule, ReviewRuleKind
 
 from .claims.factories import ClaimFactory, InvoiceFactory
 from .conftest import World
-from .eligibility.factories import PriorAssessmentAttachmentFactory
+from .eligibility.factories import PriorAssessmentAttachmentFactory, PriorAssessmentFactory
 
 
 def _walk(patterns, prefix=""):
@@ -104,82 +109,134 @@ EXPECTED = {
 }
 
 
-def _kwargs_for(world: World, route: str) -> dict:
-    """A value for every URL parameter, pointing at an object of clinic 31 / Västra Götaland.
+@dataclass(frozen=True)
+class Owner:
+    """Whose objects a URL's ids point at: a clinic's (claims, invoices …) and a region's (tariffs, runs …).
 
-    A later issue that adds a parameter adds it here; an unknown one fails the test loudly."""
-    values = {
-        "clinic_pk": lambda: world.clinic31.pk,
-        "membership_pk": lambda: world.membership(world.admin31, world.clinic31).pk,
-        "region_code": lambda: world.vg.code,
-        "window_pk": lambda: (
-            ServiceWindow.objects.create(
-                starts_at="2099-01-01T00:00Z", ends_at="2099-01-01T06:00Z", message="x", created_by=world.region_admin
-            ).pk
-        ),
-        "certificate_pk": lambda: Certificate.objects.get(region=world.vg, number="764153").pk,
-        "assessment_pk": lambda: _vg_assessment(world).pk,
-        "attachment_pk": lambda: PriorAssessmentAttachmentFactory(assessment=_vg_assessment(world)).pk,
-        "import_pk": lambda: (
-            CertificateImport.objects.create(
-                region=world.vg, uploaded_by=world.coordinator_vg, original_name="intyg.csv", sha256="0" * 64
-            ).pk
-        ),
-        "version_pk": lambda: TariffVersion.objects.filter(region=world.vg).latest("valid_from").pk,
-        "invoice_pk": lambda: InvoiceFactory(clinic=world.clinic31, created_by=world.biller).pk,
-        "claim_pk": lambda: ClaimFactory(invoice__clinic=world.clinic31, invoice__created_by=world.biller).pk,
-        "upload_pk": lambda: (
-            InvoiceFileUpload.objects.create(
-                clinic=world.clinic31, uploaded_by=world.biller, original_name="faktura.xml", sha256="0" * 64
-            ).pk
-        ),
-        "run_pk": lambda: _vg_run(world).pk,
-        "payment_pk": lambda: _vg_run(world).payments.order_by("pk").first().pk,
-        "repayment_pk": lambda: _vg_repayment(world).pk,
-        "rule_pk": lambda: _vg_rule(world).pk,
-        "question_pk": lambda: (
-            ClaimQuestion.objects.create(
-                claim=ClaimFactory(invoice__clinic=world.clinic31, invoice__created_by=world.biller),
-                question="Varför två röntgen?",
-                asked_by=world.coordinator_vg,
-            ).pk
-        ),
-        "uidb64": lambda: "MQ",
-        "token": lambda: "set-password",
-    }
-    names = re.findall(r"<(?:\w+:)?(\w+)>", route)
-    missing = set(names) - set(values)
+    On a region's page the clinic is one of the region's; on a clinic's page the region may be another than the
+    clinic's, so that both kinds of object are someone else's in the foreign walk."""
+
+    clinic: Clinic
+    region: Region
+
+
+# How each URL parameter names an object of an owner: the demo's where it has one for every clinic or region
+# (memberships, certificates, tariffs) or for some (prior assessments, payouts), otherwise one made for the owner.
+# A later issue that adds a parameter adds it here; an unknown one fails the test loudly.
+OBJECT_IDS = {
+    "membership_pk": lambda world, owner: (
+        ClinicMembership.objects.of_clinic(owner.clinic).get(role=ClinicRole.LOCAL_ADMIN).pk
+    ),
+    "certificate_pk": lambda world, owner: Certificate.objects.of_region(owner.region).order_by("number").first().pk,
+    "assessment_pk": lambda world, owner: _assessment(world, owner.clinic).pk,
+    "attachment_pk": lambda world, owner: _attachment(world, owner.clinic).pk,
+    "import_pk": lambda world, owner: (
+        CertificateImport.objects.create(
+            region=owner.region, uploaded_by=world.coordinator_vg, original_name="intyg.csv", sha256="0" * 64
+        ).pk
+    ),
+    "version_pk": lambda world, owner: TariffVersion.objects.of_region(owner.region).latest("valid_from").pk,
+    "invoice_pk": lambda world, owner: InvoiceFactory(clinic=owner.clinic, created_by=world.biller).pk,
+    "claim_pk": lambda world, owner: ClaimFactory(invoice__clinic=owner.clinic, invoice__created_by=world.biller).pk,
+    "upload_pk": lambda world, owner: (
+        InvoiceFileUpload.objects.create(
+            clinic=owner.clinic, uploaded_by=world.biller, original_name="faktura.xml", sha256="0" * 64
+        ).pk
+    ),
+    # On a region's page a payment comes with its run (…/utbetalningar/<run>/besked/<payment>.pdf).
+    "run_pk": lambda world, owner: _payment(world, owner.clinic).run_id,
+    "payment_pk": lambda world, owner: _payment(world, owner.clinic).pk,
+    "repayment_pk": lambda world, owner: _repayment(world, owner.clinic).pk,
+    "rule_pk": lambda world, owner: (
+        ReviewRule.objects.create(
+            region=owner.region,
+            kind=ReviewRuleKind.AMOUNT_ABOVE,
+            amount_limit=5_000_000,
+            created_by=world.region_admin,
+        ).pk
+    ),
+    "question_pk": lambda world, owner: (
+        ClaimQuestion.objects.create(
+            claim=ClaimFactory(invoice__clinic=owner.clinic, invoice__created_by=world.biller),
+            question="Varför två röntgen?",
+            asked_by=world.coordinator_vg,
+        ).pk
+    ),
+}
+
+# Parameters that name no clinic's or region's object, so the foreign walk has nothing to swap.
+NOT_OWNED = {
+    "window_pk": lambda world: (
+        ServiceWindow.objects.create(
+            starts_at="2099-01-01T00:00Z", ends_at="2099-01-01T06:00Z", message="x", created_by=world.region_admin
+        ).pk
+    ),  # service windows are installation-wide
+    "uidb64": lambda world: "MQ",  # a password link names a user
+    "token": lambda world: "set-password",
+}
+
+
+def _names(route: str) -> list[str]:
+    return re.findall(r"<(?:\w+:)?(\w+)>", route)
+
+
+def _kwargs_for(world: World, route: str, *, home: Owner, objects: Owner) -> dict:
+    """A value for every URL parameter: the clinic or region of the page is `home`'s, the ids are `objects`'s."""
+    places = {"clinic_pk": lambda: home.clinic.pk, "region_code": lambda: home.region.code}
+    names = _names(route)
+    missing = set(names) - set(places) - set(OBJECT_IDS) - set(NOT_OWNED)
     assert not missing, f"tests/test_permissions.py needs a value for URL parameter(s) {missing}"
-    return {name: values[name]() for name in names}
+    kwargs = {}
+    for name in names:
+        if name in places:
+            kwargs[name] = places[name]()
+        elif name in NOT_OWNED:
+            kwargs[name] = NOT_OWNED[name](world)
+        else:
+            kwargs[name] = OBJECT_IDS[name](world, objects)
+    return kwargs
 
 
-def _vg_assessment(world: World) -> PriorAssessment:
-    """The demo's approved prior assessment at clinic 31."""
-    return PriorAssessment.objects.get(clinic=world.clinic31, patient__personal_identity_number="200001022383")
+def _assessment(world: World, clinic: Clinic) -> PriorAssessment:
+    """The clinic's prior assessment in the demo (clinic 31 has an approved one), or a new one."""
+    found = PriorAssessment.objects.of_clinic(clinic).order_by("pk").first()
+    return found or PriorAssessmentFactory(clinic=clinic, region=clinic.region, created_by=world.biller)
 
 
-def _vg_run(world: World) -> PayoutRun:
-    """The demo's paid payout run in Västra Götaland."""
-    return PayoutRun.objects.filter(region=world.vg).order_by("pk").first()
+def _attachment(world: World, clinic: Clinic) -> PriorAssessmentAttachment:
+    assessment = _assessment(world, clinic)
+    return assessment.attachments.order_by("pk").first() or PriorAssessmentAttachmentFactory(assessment=assessment)
 
 
-def _vg_repayment(world: World) -> Repayment:
-    """A repayment owed by clinic 32 (plusgiro) in Västra Götaland."""
-    invoice = InvoiceFactory(clinic=world.clinic32, created_by=world.biller)
+def _payment(world: World, clinic: Clinic) -> PayoutPayment:
+    """The clinic's payment in the demo's paid run (Västra Götaland), or one in a new run of its region."""
+    found = PayoutPayment.objects.of_clinic(clinic).order_by("pk").first()
+    if found is not None:
+        return found
+    run = PayoutRun.objects.create(
+        region=clinic.region, payout_date=datetime.date(2099, 1, 5), created_by=world.coordinator_vg
+    )
+    return PayoutPayment.objects.create(
+        run=run,
+        clinic=clinic,
+        payment_method=clinic.payment_method,
+        account_number=clinic.account_number,
+        gross=0,
+        net=0,
+    )
+
+
+def _repayment(world: World, clinic: Clinic) -> Repayment:
+    """A repayment the clinic owes its region for a credit invoice."""
+    invoice = InvoiceFactory(clinic=clinic, created_by=world.biller)
     credit = CreditInvoice.objects.create(
-        clinic=world.clinic32,
+        clinic=clinic,
         invoice=invoice,
         reference=f"{invoice.reference}_Kredit",
         total=100,
         created_by=world.biller,
     )
-    return Repayment.objects.create(region=world.vg, clinic=world.clinic32, credit_invoice=credit, amount=100)
-
-
-def _vg_rule(world: World) -> ReviewRule:
-    return ReviewRule.objects.create(
-        region=world.vg, kind=ReviewRuleKind.AMOUNT_ABOVE, amount_limit=5_000_000, created_by=world.region_admin
-    )
+    return Repayment.objects.create(region=clinic.region, clinic=clinic, credit_invoice=credit, amount=100)
 
 
 def _outcome(response) -> object:
@@ -198,11 +255,97 @@ def test_every_url_answers_each_role_as_declared(client, world, route, pattern, 
     actor = ACTORS[role]
     if actor.email:
         client.force_login(world.user(actor.email))
-    kwargs = _kwargs_for(world, route)
-    url = reverse(pattern.name, kwargs=kwargs)
+    vg = Owner(world.clinic31, world.vg)
+    url = reverse(pattern.name, kwargs=_kwargs_for(world, route, home=vg, objects=vg))
     for method in ("get", "post"):
         response = getattr(client, method)(url)
         assert _outcome(response) == EXPECTED[access][role], f"{method.upper()} {url} as {role}"
+
+
+# The foreign walk ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where a user works (the clinic and region in the URL) and whose objects they ask for."""
+
+    works_at: str  # the URL prefix of their pages: "klinik/" or "region/"
+    home: str  # their clinic's number (clinic users) or a clinic of their region
+    home_region: str
+    foreign_clinic: str
+    foreign_region: str
+
+
+# Each user asks under their own clinic / region for another clinic's and another region's objects. The biller of
+# clinics 31 and 32 asks /klinik/32/ for 31's objects (which they may see at /klinik/31/), and for Dalarna's
+# tariffs; clinic 31's administrator asks for 32's. The Dalarna coordinator asks /region/dalarna/ for VG's.
+# Nobody is anonymous here: an anonymous request never reaches an object (the walk above shows the login).
+STANDINGS = {
+    "biller": Standing("klinik/", "32", "vg", foreign_clinic="31", foreign_region="dalarna"),
+    "local_admin": Standing("klinik/", "31", "vg", foreign_clinic="32", foreign_region="dalarna"),
+    "other_clinic_user": Standing("klinik/", "2001", "dalarna", foreign_clinic="31", foreign_region="vg"),
+    "coordinator": Standing("region/", "31", "vg", foreign_clinic="2001", foreign_region="dalarna"),
+    "other_coordinator": Standing("region/", "2001", "dalarna", foreign_clinic="31", foreign_region="vg"),
+    "region_admin": Standing("region/", "2001", "dalarna", foreign_clinic="31", foreign_region="vg"),
+}
+
+# Users whose role may not use a kind of page even in their own clinic / region: refused (403) before any object
+# is looked at, so the answer cannot tell whether the object exists. Every other answer is 404.
+REFUSED_BY_ROLE = {
+    Access.CLINIC_ADMIN: {"biller", "other_clinic_user"},
+    Access.REGION_OWN_ADMIN: {"coordinator", "other_coordinator"},
+}
+
+FOREIGN_ROUTES = [(route, pattern) for route, pattern in ALL_PATTERNS if set(_names(route)) & set(OBJECT_IDS)]
+
+
+def _outcome_or_405(response) -> object:
+    return 405 if response.status_code == 405 else _outcome(response)
+
+
+def _clinic(number: str) -> Clinic:
+    return Clinic.objects.get(number=number)
+
+
+@pytest.mark.parametrize("route,pattern", FOREIGN_ROUTES, ids=[route for route, _ in FOREIGN_ROUTES])
+@pytest.mark.parametrize("role", list(STANDINGS))
+def test_every_url_with_an_id_answers_404_for_another_clinics_or_regions_object(client, world, route, pattern, role):
+    standing = STANDINGS[role]
+    home_clinic = _clinic(standing.home)
+    home = Owner(home_clinic, Region.objects.get(code=standing.home_region))
+    if route.startswith("region/"):  # a region's page asks for the objects of a clinic of the other region
+        foreign_clinic = Clinic.objects.filter(region__code=standing.foreign_region).order_by("number").first()
+        foreign = Owner(foreign_clinic, foreign_clinic.region)
+    else:
+        foreign = Owner(_clinic(standing.foreign_clinic), Region.objects.get(code=standing.foreign_region))
+    client.force_login(world.user(ACTORS[role].email))
+    access = pattern.callback.access
+    expected = 403 if role in REFUSED_BY_ROLE.get(access, ()) else 404
+    own_url = reverse(pattern.name, kwargs=_kwargs_for(world, route, home=home, objects=home))
+    foreign_url = reverse(pattern.name, kwargs=_kwargs_for(world, route, home=home, objects=foreign))
+    if expected == 404 and route.startswith(standing.works_at):
+        # Their own object on the same page opens: the 404 below is the foreign object's, not the page's.
+        for method in ("get", "post"):
+            assert _outcome(getattr(client, method)(own_url)) == "ok", f"{method.upper()} {own_url} as {role}"
+    # A method the view does not take is refused (405) before any object is looked at; the one it takes is 404.
+    outcomes = {method: _outcome_or_405(getattr(client, method)(foreign_url)) for method in ("get", "post")}
+    assert set(outcomes.values()) in ({expected}, {expected, 405}), f"{foreign_url} as {role}: {outcomes}"
+
+
+def test_the_foreign_walk_covers_every_url_with_an_id():
+    """Every URL parameter is an owned object's id, a place (clinic, region) or declared not owned; so a new URL
+    with an id is in the foreign walk, and a new kind of id must say whose it is before any walk runs."""
+    names = {name for route, _ in ALL_PATTERNS for name in _names(route)}
+    assert names <= {"clinic_pk", "region_code"} | set(OBJECT_IDS) | set(NOT_OWNED)
+    with_ids = {route for route, _ in ALL_PATTERNS if set(_names(route)) - {"clinic_pk", "region_code"}}
+    not_owned = {route for route in with_ids if set(_names(route)) <= {"clinic_pk", "region_code", *NOT_OWNED}}
+    assert {route for route, _ in FOREIGN_ROUTES} == with_ids - not_owned
+    assert not_owned == {"servicefonster/<int:window_pk>/ta-bort/", "valj-losenord/<uidb64>/<token>/"}
+    assert all(route.startswith(("klinik/", "region/")) for route, _ in FOREIGN_ROUTES)
+    assert {"invoice_claim_detail", "review_claim_detail", "payout_notice_pdf", "clinic_payout_notice_pdf"} <= {
+        pattern.name for _, pattern in FOREIGN_ROUTES
+    }
+    assert set(STANDINGS) == set(ROLES) - {"anonymous"}
 
 
 def test_the_walk_covers_the_known_pages():
@@ -212,7 +355,7 @@ def test_the_walk_covers_the_known_pages():
 
 
 def test_a_dalarna_coordinator_gets_404_for_a_vg_claim_through_their_own_region(client, world):
-    """The walk above asks for VG's claims under /region/vg/; the claim is also out of reach under /region/dalarna/."""
+    """The foreign walk shows the 404; here also that the refused approval leaves the claim as it was."""
     claim = ClaimFactory(invoice__clinic=world.clinic31, invoice__created_by=world.biller)
     client.force_login(world.coordinator_dalarna)
     detail = reverse("review_claim_detail", kwargs={"region_code": world.dalarna.code, "claim_pk": claim.pk})
