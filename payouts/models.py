@@ -12,11 +12,18 @@ from django.utils.translation import gettext_lazy as _
 
 from claims.models import Claim, CreditInvoice, Invoice
 from clinics.models import Clinic, PaymentMethod, Region
+from portal.transitions import Transitions
 
 
 class PayoutRunState(models.TextChoices):
     PLANNED = "planned", _("Godkänd för utbetalning")
     PAID = "paid", _("Utbetald")
+
+
+# A run is made planned; the daily job marks it paid once its payout date has passed.
+PAYOUT_RUN_TRANSITIONS = Transitions(
+    {PayoutRunState.PLANNED: {PayoutRunState.PAID}, PayoutRunState.PAID: set()}, labels=PayoutRunState
+)
 
 
 class PayoutRun(models.Model):
