@@ -30,7 +30,14 @@ from django.utils.translation import gettext_lazy
 
 from claims.audit import ClaimsAudit
 from claims.drafts import Fault
-from claims.models import Invoice, InvoiceFileFault, InvoiceFileState, InvoiceFileUpload, InvoiceSource
+from claims.models import (
+    INVOICE_FILE_TRANSITIONS,
+    Invoice,
+    InvoiceFileFault,
+    InvoiceFileState,
+    InvoiceFileUpload,
+    InvoiceSource,
+)
 from claims.services import ClaimRejected, invoice_for_claims, invoice_reference_used_fault
 from claims.validation import ValidationContext, claim_validate
 from clinics.models import Clinic, User
@@ -168,10 +175,10 @@ def _enqueue(upload_id: int) -> None:
 
 def invoice_file_fail(*, upload_id: int, message: str | None = None) -> None:
     """Mark an upload still being checked failed, so its page stops waiting; a checked one is left as it is."""
-    InvoiceFileUpload.objects.filter(
-        pk=upload_id, state__in=[InvoiceFileState.QUEUED, InvoiceFileState.RUNNING]
-    ).update(
-        state=InvoiceFileState.FAILED,
+    INVOICE_FILE_TRANSITIONS.update(
+        InvoiceFileUpload.objects.filter(pk=upload_id),
+        InvoiceFileState.FAILED,
+        sources=[InvoiceFileState.QUEUED, InvoiceFileState.RUNNING],
         failure_message=str(message or FAILURE_MESSAGE),
         finished_at=timezone.now(),
         updated_at=timezone.now(),
@@ -255,20 +262,19 @@ def invoice_file_check(*, upload: InvoiceFileUpload) -> InvoiceFileUpload:
         if not upload.is_checking:
             return upload
         upload.faults.all().delete()
-        upload.state = InvoiceFileState.RUNNING
         upload.started_at = timezone.now()
         upload.claim_count = upload.processed_count = upload.faulty_count = 0
         upload.failure_message = ""
-        upload.save(
-            update_fields=[
-                "state",
+        INVOICE_FILE_TRANSITIONS.move(
+            upload,
+            InvoiceFileState.RUNNING,
+            fields=[
                 "started_at",
                 "claim_count",
                 "processed_count",
                 "faulty_count",
                 "failure_message",
-                "updated_at",
-            ]
+            ],
         )
 
     try:
@@ -289,9 +295,8 @@ def invoice_file_check(*, upload: InvoiceFileUpload) -> InvoiceFileUpload:
             faults = [(claim, _claim_faults(claim, upload, context, claim_validate)) for claim in chunk]
             _save_chunk(upload, clinic_number, faults)
 
-    upload.state = InvoiceFileState.CHECKED
     upload.finished_at = timezone.now()
-    upload.save(update_fields=["state", "finished_at", "updated_at"])
+    INVOICE_FILE_TRANSITIONS.move(upload, InvoiceFileState.CHECKED, fields=["finished_at"])
     return upload
 
 
@@ -326,20 +331,13 @@ def _save_chunk(upload: InvoiceFileUpload, clinic_number: str, checked: list[tup
 def _reject(upload: InvoiceFileUpload, message: str) -> None:
     with transaction.atomic():
         upload.faults.all().delete()
-        upload.state = InvoiceFileState.REJECTED
         upload.failure_message = message
         upload.claim_count = upload.processed_count = upload.faulty_count = 0
         upload.finished_at = timezone.now()
-        upload.save(
-            update_fields=[
-                "state",
-                "failure_message",
-                "claim_count",
-                "processed_count",
-                "faulty_count",
-                "finished_at",
-                "updated_at",
-            ]
+        INVOICE_FILE_TRANSITIONS.move(
+            upload,
+            InvoiceFileState.REJECTED,
+            fields=["failure_message", "claim_count", "processed_count", "faulty_count", "finished_at"],
         )
 
 
@@ -356,10 +354,9 @@ def invoice_file_send_start(*, actor: User, upload: InvoiceFileUpload) -> Invoic
         if upload.state in (InvoiceFileState.SENDING, InvoiceFileState.SENT):
             return upload
         _refuse_unless_sendable(upload)
-        upload.state = InvoiceFileState.SENDING
         upload.sent_by = actor
         upload.failure_message = ""
-        upload.save(update_fields=["state", "sent_by", "failure_message", "updated_at"])
+        INVOICE_FILE_TRANSITIONS.move(upload, InvoiceFileState.SENDING, fields=["sent_by", "failure_message"])
         upload_id = upload.pk
         transaction.on_commit(lambda: _enqueue_send(upload_id))
     return upload
@@ -428,10 +425,9 @@ def invoice_file_send(*, upload: InvoiceFileUpload) -> Invoice | None:
                 % {"reference": reference, "faults": " ".join(f.message for f in rejected.faults)},
                 code="claim_rejected",
             ) from rejected
-        upload.state = InvoiceFileState.SENT
         upload.invoice = invoice
         upload.sent_at = timezone.now()
-        upload.save(update_fields=["state", "invoice", "sent_at", "updated_at"])
+        INVOICE_FILE_TRANSITIONS.move(upload, InvoiceFileState.SENT, fields=["invoice", "sent_at"])
         audit_record(
             actor=actor,
             action=ClaimsAudit.INVOICE_FILE_SENT,
@@ -444,8 +440,10 @@ def invoice_file_send(*, upload: InvoiceFileUpload) -> Invoice | None:
 
 def invoice_file_send_failed(*, upload_id: int, message: str | None = None) -> None:
     """Nothing was sent: the file is back to checked, with the reason on its page, and may be sent again."""
-    InvoiceFileUpload.objects.filter(pk=upload_id, state=InvoiceFileState.SENDING).update(
-        state=InvoiceFileState.CHECKED,
+    INVOICE_FILE_TRANSITIONS.update(
+        InvoiceFileUpload.objects.filter(pk=upload_id),
+        InvoiceFileState.CHECKED,
+        sources=[InvoiceFileState.SENDING],
         failure_message=str(message or SEND_FAILURE_MESSAGE),
         updated_at=timezone.now(),
     )
@@ -458,7 +456,6 @@ def invoice_file_discard(*, actor: User, upload: InvoiceFileUpload) -> InvoiceFi
         if upload.state != InvoiceFileState.CHECKED:
             return upload
         upload.faults.all().delete()
-        upload.state = InvoiceFileState.DISCARDED
-        upload.save(update_fields=["state", "updated_at"])
+        INVOICE_FILE_TRANSITIONS.move(upload, InvoiceFileState.DISCARDED)
         audit_record(actor=actor, action=ClaimsAudit.INVOICE_FILE_DISCARDED, obj=upload, after={}, clinic=upload.clinic)
     return upload

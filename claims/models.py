@@ -4,13 +4,16 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from clinics.models import CareModel, Clinic, PatientCategory, Region, SupportForm
 from eligibility.models import Certificate, Jaw, Patient, PriorAssessment
 from portal.background import stalled_before
+from portal.money import format_kronor
 from portal.storage import private_storage
 from portal.tenancy import TenantQuerySet
+from portal.transitions import Transitions
 
 PATIENT_FEE_CODE = "patAvg"
 
@@ -143,16 +146,20 @@ class ClaimState(models.TextChoices):
     DELETED = "deleted", _("Raderad")
 
 
-# The allowed moves of a claim; every service that changes the state checks this table.
-CLAIM_TRANSITIONS: dict[str, tuple[str, ...]] = {
-    ClaimState.RECEIVED: (ClaimState.UNDER_REVIEW, ClaimState.APPROVED, ClaimState.VOIDED, ClaimState.DELETED),
-    ClaimState.UNDER_REVIEW: (ClaimState.APPROVED, ClaimState.VOIDED, ClaimState.DELETED),
-    ClaimState.APPROVED: (ClaimState.PAID, ClaimState.VOIDED),
-    ClaimState.PAID: (ClaimState.CREDITED,),
-    ClaimState.CREDITED: (),
-    ClaimState.VOIDED: (),
-    ClaimState.DELETED: (),
-}
+# The allowed moves of a claim; every change of state goes through claims.services.claims_move, which checks it.
+CLAIM_TRANSITIONS = Transitions(
+    {
+        ClaimState.RECEIVED: {ClaimState.UNDER_REVIEW, ClaimState.APPROVED, ClaimState.VOIDED, ClaimState.DELETED},
+        ClaimState.UNDER_REVIEW: {ClaimState.APPROVED, ClaimState.VOIDED, ClaimState.DELETED},
+        ClaimState.APPROVED: {ClaimState.PAID, ClaimState.VOIDED},
+        ClaimState.PAID: {ClaimState.CREDITED},
+        ClaimState.CREDITED: set(),
+        ClaimState.VOIDED: set(),
+        ClaimState.DELETED: set(),
+    },
+    labels=ClaimState,
+    refusal=_("Räkningen %(reference)s har status %(state)s och kan inte bli %(target)s."),
+)
 # Shown under "Under behandling" in Era fakturor, and deletable by the clinic.
 OPEN_STATES = (ClaimState.RECEIVED, ClaimState.UNDER_REVIEW)
 
@@ -226,7 +233,7 @@ class Claim(models.Model):
     def can_move_to(self, state: str) -> bool:
         if state == ClaimState.VOIDED and self.is_in_payout:
             return False
-        return state in CLAIM_TRANSITIONS[self.state]
+        return CLAIM_TRANSITIONS.allows(self.state, state)
 
     @property
     def is_in_payout(self) -> bool:
@@ -276,21 +283,45 @@ class ClaimLine(models.Model):
         return self.code == PATIENT_FEE_CODE
 
 
+class ClaimEventKind(models.TextChoices):
+    """What happened to a claim. Stored as data and put into words when shown, in the reader's language."""
+
+    RECEIVED = "received", _("Inkommen")
+    REVIEW_STARTED = "review_started", _("Granskning påbörjad")
+    RULES_MATCHED = "rules_matched", _("Granskningsregel")  # put under review by the region's rules
+    APPROVED = "approved", _("Godkänd")
+    SCHEDULED_FOR_PAYOUT = "scheduled_for_payout", _("Godkänd för utbetalning")
+    PAID = "paid", _("Utbetald")
+    DELETED = "deleted", _("Raderad")
+    VOIDED = "voided", _("Makulerad")
+    CREDITED = "credited", _("Krediterad")
+    PARTLY_CREDITED = "partly_credited", _("Delvis krediterad")
+    QUESTION_ASKED = "question_asked", _("Fråga till kliniken")
+    QUESTION_ANSWERED = "question_answered", _("Klinikens svar")
+    NOTE = "note", _("Anteckning")  # history from before kinds that matched no known text: {"text": ...}
+
+
 class ClaimEventQuerySet(TenantQuerySet):
     clinic_path = "claim__clinic"
     region_path = "claim__clinic__region"
 
 
 class ClaimEvent(models.Model):
-    """A claim's history: every state change with who, when and why."""
+    """A claim's history: every state change, and what happened without one (a question), with who and when.
+
+    `kind` and `params` are data; `text` puts them into words in the language active when it is read, so an
+    English reader sees English and a Swedish reader Swedish. Words people wrote (a void reason, a question)
+    are kept in `params` as written.
+    """
 
     claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="events")
     from_state = models.CharField(max_length=20, choices=ClaimState.choices, blank=True)
     to_state = models.CharField(max_length=20, choices=ClaimState.choices)
+    kind = models.CharField(max_length=30, choices=ClaimEventKind.choices)
+    params = models.JSONField(default=dict, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    reason = models.TextField(blank=True)
     occurred_at = models.DateTimeField(auto_now_add=True)
 
     objects = ClaimEventQuerySet.as_manager()
@@ -300,6 +331,49 @@ class ClaimEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.claim} {self.from_state}→{self.to_state}"
+
+    @property
+    def text(self) -> str:
+        """The history's comment on this event, in the language active now; empty when the state says it all."""
+        return claim_event_text(self.kind, self.params)
+
+
+def claim_event_text(kind: str, params: dict) -> str:
+    if kind == ClaimEventKind.SCHEDULED_FOR_PAYOUT:
+        return gettext("Godkänd för utbetalning %(date)s") % {"date": params["date"]}
+    if kind == ClaimEventKind.RULES_MATCHED:
+        rules = "; ".join(review_rule_text(rule) for rule in params.get("rules", []))
+        return gettext("Granskningsregel: %(rules)s") % {"rules": rules}
+    if kind == ClaimEventKind.VOIDED:
+        return params.get("reason", "")
+    if kind == ClaimEventKind.CREDITED:
+        return params.get("reference", "")
+    if kind == ClaimEventKind.PARTLY_CREDITED:
+        return gettext("Delvis krediterad: %(reference)s") % {"reference": params["reference"]}
+    if kind == ClaimEventKind.QUESTION_ASKED:
+        return gettext("Fråga till kliniken: %(question)s") % {"question": params["question"]}
+    if kind == ClaimEventKind.QUESTION_ANSWERED:
+        return gettext("Klinikens svar: %(answer)s") % {"answer": params["answer"]}
+    if kind == ClaimEventKind.NOTE:
+        return params.get("text", "")
+    return ""
+
+
+def review_rule_text(rule: dict) -> str:
+    """A review rule in words, from the parameters a claim event keeps of it (review.ReviewRule.event_params).
+
+    Here rather than in review: the claim history is put into words by claims, which does not import review.
+    """
+    kind = rule.get("kind")
+    if kind == "amount_above":
+        return gettext("Belopp över %(amount)s") % {"amount": format_kronor(rule["amount_limit"])}
+    if kind == "codes":
+        return gettext("Åtgärd %(codes)s") % {"codes": ", ".join(rule["codes"])}
+    if kind == "sample":
+        return gettext("Stickprov %(percent)s %%") % {"percent": rule["sample_percent"].replace(".", ",")}
+    if kind == "clinic":
+        return gettext("Klinik %(number)s %(name)s") % {"number": rule["clinic_number"], "name": rule["clinic_name"]}
+    return rule.get("text", "")
 
 
 class CreditInvoiceQuerySet(TenantQuerySet):
@@ -363,6 +437,29 @@ class InvoiceFileState(models.TextChoices):
     SENT = "sent", _("Uppladdad")
     DISCARDED = "discarded", _("Återkallad")
     FAILED = "failed", _("Misslyckades")
+
+
+# An invoice file's way: checked in the background, then sent or thrown away. A worker that died mid-check
+# leaves it running; the redelivered task checks it again from the start (running → running). A sending that
+# failed puts it back to checked, to be sent again.
+INVOICE_FILE_TRANSITIONS = Transitions(
+    {
+        InvoiceFileState.QUEUED: {InvoiceFileState.RUNNING, InvoiceFileState.FAILED},
+        InvoiceFileState.RUNNING: {
+            InvoiceFileState.RUNNING,
+            InvoiceFileState.CHECKED,
+            InvoiceFileState.REJECTED,
+            InvoiceFileState.FAILED,
+        },
+        InvoiceFileState.CHECKED: {InvoiceFileState.SENDING, InvoiceFileState.DISCARDED},
+        InvoiceFileState.SENDING: {InvoiceFileState.SENT, InvoiceFileState.CHECKED},
+        InvoiceFileState.REJECTED: set(),
+        InvoiceFileState.SENT: set(),
+        InvoiceFileState.DISCARDED: set(),
+        InvoiceFileState.FAILED: set(),
+    },
+    labels=InvoiceFileState,
+)
 
 
 class InvoiceFileUploadQuerySet(TenantQuerySet):

@@ -3,26 +3,30 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from clinics.models import Clinic, SupportForm, User
 from eligibility.services import patients_get_or_create
 from portal import validators
-from portal.audit import audit_record, audit_record_many, snapshot
+from portal.audit import AuditOutsideTransaction, audit_record, audit_record_many, snapshot
 from portal.bulk import copy_insert
 
 from .audit import ClaimsAudit
 from .drafts import ClaimDraft, Fault
 from .models import (
+    CLAIM_TRANSITIONS,
     OPEN_STATES,
     PATIENT_FEE_CODE,
     Claim,
     ClaimEvent,
+    ClaimEventKind,
     ClaimLine,
     ClaimState,
     CreditInvoice,
@@ -220,7 +224,16 @@ def _claims_store(
     actor_id = actor.pk if actor else None
     copy_insert(
         ClaimEvent,
-        (ClaimEvent(claim_id=c.pk, from_state="", to_state=ClaimState.RECEIVED, actor_id=actor_id) for c in claims),
+        (
+            ClaimEvent(
+                claim_id=c.pk,
+                from_state="",
+                to_state=ClaimState.RECEIVED,
+                kind=ClaimEventKind.RECEIVED,
+                actor_id=actor_id,
+            )
+            for c in claims
+        ),
     )
     audit_record_many(
         actor=actor,
@@ -254,35 +267,123 @@ def _lock_invoice_claims(invoice: Invoice) -> list[Claim]:
 
 
 def _refuse_unless_can_move(claim: Claim, state: str) -> None:
-    if claim.can_move_to(state):
-        return
     if state == ClaimState.VOIDED and claim.is_in_payout:
         message = _("Räkningen %(reference)s ingår i utbetalningen %(date)s och kan inte makuleras.") % {
             "reference": claim.reference,
             "date": claim.approved_on.isoformat(),
         }
         raise ValidationError(message, code="in_payout")
-    message = _("Räkningen %(reference)s har status %(state)s och kan inte bli %(target)s.") % {
-        "reference": claim.reference,
-        "state": claim.get_state_display().lower(),
-        "target": ClaimState(state).label.lower(),
-    }
-    raise ValidationError(message, code="state")
+    CLAIM_TRANSITIONS.check(claim.state, state, {"reference": claim.reference})
 
 
-def _move(claim: Claim, state: str, actor: User | None, action: str, *, fields=(), reason: str = "") -> None:
-    """Save the new state with `fields`, and write the claim event and the audit record."""
-    before = claim.state
-    claim.state = state
-    claim.save(update_fields=["state", "updated_at", *fields])
-    ClaimEvent.objects.create(claim=claim, from_state=before, to_state=state, actor=actor, reason=reason)
-    audit_record(
+def claims_move(
+    *,
+    actor: User | None,
+    claims: Sequence[Claim],
+    to_state: str,
+    event_kind: str,
+    action: ClaimsAudit,
+    values: dict[str, Any] | None = None,
+    params: dict | Callable[[Claim], dict] | None = None,
+    audit_after: Callable[[Claim], dict] | None = None,
+) -> None:
+    """The one way a claim's state changes, for one claim or 100 000: every service that moves claims calls it.
+
+    Each claim must be allowed to move by CLAIM_TRANSITIONS (and a claim in a payout is never voided): the first
+    that is not refuses them all before anything is written. The caller holds the claims' locks in its
+    transaction and leaves out the claims already in `to_state` (its idempotent return). `values` are fields
+    set with the state, the same for every claim; `params` the claim events' parameters (`ClaimEvent.params`),
+    the same for every claim or per claim; `audit_after` adds to a claim's audit record. Written in a few
+    statements however many claims: an UPDATE per 5 000, one COPY of events, one of audit records per clinic.
+    The instances are updated.
+    """
+    if not connection.in_atomic_block:
+        # Outside one, the UPDATE would be committed before the audit record refused to be written alone.
+        raise AuditOutsideTransaction(f"{action}: claims_move must run inside the caller's transaction")
+    for claim in claims:
+        _refuse_unless_can_move(claim, to_state)
+    _claims_write(
         actor=actor,
+        claims=claims,
+        to_state=to_state,
+        event_kind=event_kind,
         action=action,
-        obj=claim,
-        before={"state": before},
-        after={"state": state, **snapshot(claim, list(fields))},
-        clinic=claim.clinic_id,
+        values=values or {},
+        params=params,
+        audit_after=audit_after,
+    )
+
+
+def _claims_write(
+    *,
+    actor: User | None,
+    claims: Sequence[Claim],
+    to_state: str,
+    event_kind: str,
+    action: ClaimsAudit,
+    values: dict[str, Any],
+    params: dict | Callable[[Claim], dict] | None,
+    audit_after: Callable[[Claim], dict] | None = None,
+) -> None:
+    """Update the claims, write their events and audit records in bulk. A claim already in `to_state` has its
+    `values` changed without a move (a payout date given to an approved claim): its audit says what changed."""
+    if not claims:
+        return
+    now = timezone.now()
+    for ids in _in_batches([claim.pk for claim in claims]):
+        Claim.objects.filter(pk__in=ids).update(state=to_state, updated_at=now, **values)
+    actor_id = actor.pk if actor else None
+    params_of = params if callable(params) else (lambda _claim, fixed=params or {}: fixed)
+    changes = []
+    for claim in claims:
+        moved = claim.state != to_state
+        before = {"state": claim.state} if moved else snapshot(claim, list(values))
+        changes.append((claim, before, moved))
+    copy_insert(
+        ClaimEvent,
+        (
+            ClaimEvent(
+                claim_id=claim.pk,
+                from_state=before["state"] if moved else to_state,
+                to_state=to_state,
+                kind=event_kind,
+                params=params_of(claim),
+                actor_id=actor_id,
+            )
+            for claim, before, moved in changes
+        ),
+    )
+    for claim in claims:
+        claim.state, claim.updated_at = to_state, now
+        for name, value in values.items():
+            setattr(claim, name, value)
+    for clinic_id, group in _by_clinic(changes):
+        audit_record_many(
+            actor=actor,
+            action=action,
+            changes=[
+                (
+                    claim,
+                    before,
+                    {
+                        **({"state": to_state} if moved else {}),
+                        **snapshot(claim, list(values)),
+                        **(audit_after(claim) if audit_after else {}),
+                    },
+                )
+                for claim, before, moved in group
+            ],
+            clinic=clinic_id,
+        )
+
+
+def claim_event_add(*, actor: User | None, claim: Claim, kind: str, params: dict) -> ClaimEvent:
+    """Add to a claim's history what happened without a change of state (a question, a partial credit).
+
+    Call in the transaction of what happened, with the claim locked; the caller audits its own change.
+    """
+    return ClaimEvent.objects.create(
+        claim=claim, from_state=claim.state, to_state=claim.state, kind=kind, params=params, actor=actor
     )
 
 
@@ -298,8 +399,13 @@ def claim_delete(*, actor: User, claim: Claim) -> Claim:
             % {"reference": claim.reference, "state": claim.get_state_display().lower()},
             code="state",
         )
-    _refuse_unless_can_move(claim, ClaimState.DELETED)
-    _move(claim, ClaimState.DELETED, actor, ClaimsAudit.CLAIM_DELETED)
+    claims_move(
+        actor=actor,
+        claims=[claim],
+        to_state=ClaimState.DELETED,
+        event_kind=ClaimEventKind.DELETED,
+        action=ClaimsAudit.CLAIM_DELETED,
+    )
     return claim
 
 
@@ -329,8 +435,13 @@ def claim_start_review(*, actor: User, claim: Claim) -> Claim:
     claim = _lock(claim)
     if claim.state == ClaimState.UNDER_REVIEW:
         return claim
-    _refuse_unless_can_move(claim, ClaimState.UNDER_REVIEW)
-    _move(claim, ClaimState.UNDER_REVIEW, actor, ClaimsAudit.CLAIM_REVIEW_STARTED)
+    claims_move(
+        actor=actor,
+        claims=[claim],
+        to_state=ClaimState.UNDER_REVIEW,
+        event_kind=ClaimEventKind.REVIEW_STARTED,
+        action=ClaimsAudit.CLAIM_REVIEW_STARTED,
+    )
     return claim
 
 
@@ -344,8 +455,13 @@ def claim_approve(*, actor: User | None, claim: Claim, payout_date: datetime.dat
         return claim
     if claim.state == ClaimState.APPROVED:
         return claim
-    _refuse_unless_can_move(claim, ClaimState.APPROVED)
-    _move(claim, ClaimState.APPROVED, actor, ClaimsAudit.CLAIM_APPROVED)
+    claims_move(
+        actor=actor,
+        claims=[claim],
+        to_state=ClaimState.APPROVED,
+        event_kind=ClaimEventKind.APPROVED,
+        action=ClaimsAudit.CLAIM_APPROVED,
+    )
     return claim
 
 
@@ -359,41 +475,16 @@ def claims_approve_for_payout(*, actor: User | None, claims: list[Claim], payout
     """
     moving = [claim for claim in claims if claim.state != ClaimState.APPROVED]
     dating = [claim for claim in claims if claim.state == ClaimState.APPROVED and claim.approved_on is None]
-    for claim in moving:
-        _refuse_unless_can_move(claim, ClaimState.APPROVED)
-    changed = moving + dating
-    if not changed:
-        return
-    now, date = timezone.now(), payout_date.isoformat()
-    for ids in _in_batches([claim.pk for claim in changed]):
-        Claim.objects.filter(pk__in=ids).update(state=ClaimState.APPROVED, approved_on=payout_date, updated_at=now)
-    reason = _("Godkänd för utbetalning %(date)s") % {"date": date}
-    actor_id = actor.pk if actor else None
-    copy_insert(
-        ClaimEvent,
-        (
-            ClaimEvent(
-                claim_id=c.pk, from_state=c.state, to_state=ClaimState.APPROVED, actor_id=actor_id, reason=reason
-            )
-            for c in changed
-        ),
-    )
-    for clinic_id, group in _by_clinic(moving):
-        audit_record_many(
-            actor=actor,
-            action=ClaimsAudit.CLAIM_APPROVED,
-            changes=[(c, {"state": c.state}, {"state": ClaimState.APPROVED, "approved_on": date}) for c in group],
-            clinic=clinic_id,
-        )
-    for clinic_id, group in _by_clinic(dating):
-        audit_record_many(
-            actor=actor,
-            action=ClaimsAudit.CLAIM_SCHEDULED,
-            changes=[(c, {"approved_on": None}, {"approved_on": date}) for c in group],
-            clinic=clinic_id,
-        )
-    for claim in changed:
-        claim.state, claim.approved_on, claim.updated_at = ClaimState.APPROVED, payout_date, now
+    change = {
+        "actor": actor,
+        "to_state": ClaimState.APPROVED,
+        "event_kind": ClaimEventKind.SCHEDULED_FOR_PAYOUT,
+        "values": {"approved_on": payout_date},
+        "params": {"date": payout_date.isoformat()},
+    }
+    claims_move(claims=moving, action=ClaimsAudit.CLAIM_APPROVED, **change)
+    # Approved already: no move, so no table to ask; only the date is given.
+    _claims_write(claims=dating, action=ClaimsAudit.CLAIM_SCHEDULED, **change)
 
 
 @transaction.atomic
@@ -417,40 +508,25 @@ def claims_mark_paid(*, actor: User | None, claims: list[Claim], paid_on: dateti
 
     The caller holds their locks in its transaction; a claim paid already is left, any other state refused.
     """
-    due = [claim for claim in claims if claim.state != ClaimState.PAID]
-    for claim in due:
-        _refuse_unless_can_move(claim, ClaimState.PAID)
-    if not due:
-        return
-    now = timezone.now()
-    for ids in _in_batches([claim.pk for claim in due]):
-        Claim.objects.filter(pk__in=ids).update(state=ClaimState.PAID, paid_on=paid_on, updated_at=now)
-    actor_id = actor.pk if actor else None
-    copy_insert(
-        ClaimEvent,
-        (ClaimEvent(claim_id=c.pk, from_state=c.state, to_state=ClaimState.PAID, actor_id=actor_id) for c in due),
+    claims_move(
+        actor=actor,
+        claims=[claim for claim in claims if claim.state != ClaimState.PAID],
+        to_state=ClaimState.PAID,
+        event_kind=ClaimEventKind.PAID,
+        action=ClaimsAudit.CLAIM_PAID,
+        values={"paid_on": paid_on},
     )
-    for clinic_id, group in _by_clinic(due):
-        audit_record_many(
-            actor=actor,
-            action=ClaimsAudit.CLAIM_PAID,
-            changes=[
-                (c, {"state": c.state}, {"state": ClaimState.PAID, "paid_on": paid_on.isoformat()}) for c in group
-            ],
-            clinic=clinic_id,
-        )
-    for claim in due:
-        claim.state, claim.paid_on, claim.updated_at = ClaimState.PAID, paid_on, now
 
 
 def _in_batches(ids: list[int], size: int = 5000) -> list[list[int]]:
     return [ids[start : start + size] for start in range(0, len(ids), size)]
 
 
-def _by_clinic(claims: list[Claim]) -> list[tuple[int, list[Claim]]]:
-    groups: dict[int, list[Claim]] = {}
-    for claim in claims:
-        groups.setdefault(claim.clinic_id, []).append(claim)
+def _by_clinic(changes: list[tuple]) -> list[tuple[int, list[tuple]]]:
+    """(claim, ...) tuples grouped by the claim's clinic: an audit record names one clinic."""
+    groups: dict[int, list[tuple]] = {}
+    for change in changes:
+        groups.setdefault(change[0].clinic_id, []).append(change)
     return list(groups.items())
 
 
@@ -493,9 +569,15 @@ def claim_void(*, actor: User, claim: Claim, reason: str) -> Claim:
     claim = _lock(claim)
     if claim.state == ClaimState.VOIDED:
         return claim
-    _refuse_unless_can_move(claim, ClaimState.VOIDED)
-    claim.void_reason = reason
-    _move(claim, ClaimState.VOIDED, actor, ClaimsAudit.CLAIM_VOIDED, fields=["void_reason"], reason=reason)
+    claims_move(
+        actor=actor,
+        claims=[claim],
+        to_state=ClaimState.VOIDED,
+        event_kind=ClaimEventKind.VOIDED,
+        action=ClaimsAudit.CLAIM_VOIDED,
+        values={"void_reason": reason},
+        params={"reason": reason},
+    )
     return claim
 
 
@@ -617,13 +699,16 @@ def claim_credit(*, actor: User, claim: Claim, line_ids: list[int] | None = None
         clinic=claim.clinic_id,
     )
     if completes:
-        _move(claim, ClaimState.CREDITED, actor, ClaimsAudit.CLAIM_CREDITED, reason=credit.reference)
-    else:
-        ClaimEvent.objects.create(
-            claim=claim,
-            from_state=claim.state,
-            to_state=claim.state,
+        claims_move(
             actor=actor,
-            reason=_("Delvis krediterad: %(reference)s") % {"reference": credit.reference},
+            claims=[claim],
+            to_state=ClaimState.CREDITED,
+            event_kind=ClaimEventKind.CREDITED,
+            action=ClaimsAudit.CLAIM_CREDITED,
+            params={"reference": credit.reference},
+        )
+    else:
+        claim_event_add(
+            actor=actor, claim=claim, kind=ClaimEventKind.PARTLY_CREDITED, params={"reference": credit.reference}
         )
     return credit

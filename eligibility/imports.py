@@ -28,7 +28,7 @@ from portal.validators import mask_personal_identity_number, normalize_personal_
 
 from . import services
 from .audit import EligibilityAudit
-from .models import Certificate, CertificateImport, CertificateImportState
+from .models import CERTIFICATE_IMPORT_TRANSITIONS, Certificate, CertificateImport, CertificateImportState
 
 logger = logging.getLogger(__name__)
 
@@ -242,8 +242,9 @@ def _enqueue(import_id: int) -> None:
 
 def certificate_import_fail(*, import_id: int, message: str | None = None) -> None:
     """Mark an unfinished import failed, so its page stops waiting; a finished one is left as it is."""
-    CertificateImport.objects.filter(pk=import_id).exclude(state=CertificateImportState.DONE).update(
-        state=CertificateImportState.FAILED,
+    CERTIFICATE_IMPORT_TRANSITIONS.update(
+        CertificateImport.objects.filter(pk=import_id),
+        CertificateImportState.FAILED,
         failure_message=str(message or FAILURE_MESSAGE),
         finished_at=timezone.now(),
         updated_at=timezone.now(),
@@ -257,12 +258,13 @@ def certificate_import_run(*, certificate_import: CertificateImport) -> Certific
         certificate_import = CertificateImport.objects.select_for_update().get(pk=certificate_import.pk)
         if certificate_import.is_finished:
             return certificate_import
-        certificate_import.state = CertificateImportState.RUNNING
         certificate_import.started_at = timezone.now()
         certificate_import.total_rows = certificate_import.processed_rows = 0
         certificate_import.created_count = certificate_import.unchanged_count = certificate_import.updated_count = 0
         certificate_import.error_rows = []
-        certificate_import.save(update_fields=["state", "started_at", "total_rows", *_PROGRESS_FIELDS])
+        CERTIFICATE_IMPORT_TRANSITIONS.move(
+            certificate_import, CertificateImportState.RUNNING, fields=["started_at", "total_rows", *_PROGRESS_FIELDS]
+        )
 
     try:
         with certificate_import.file.open("rb") as stored:
@@ -301,9 +303,8 @@ def certificate_import_run(*, certificate_import: CertificateImport) -> Certific
     if chunk:
         _import_chunk(certificate_import, chunk, groups)
 
-    certificate_import.state = CertificateImportState.DONE
     certificate_import.finished_at = timezone.now()
-    certificate_import.save(update_fields=["state", "finished_at", "updated_at"])
+    CERTIFICATE_IMPORT_TRANSITIONS.move(certificate_import, CertificateImportState.DONE, fields=["finished_at"])
     return certificate_import
 
 

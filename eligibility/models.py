@@ -12,6 +12,7 @@ from portal import validators
 from portal.background import stalled_before
 from portal.storage import private_storage
 from portal.tenancy import TenantQuerySet
+from portal.transitions import Transitions
 
 
 class Patient(models.Model):
@@ -169,34 +170,40 @@ _OPEN_FOR_DECISION = (
     PriorAssessmentState.IN_REVIEW,
     PriorAssessmentState.INFORMATION_RECEIVED,
 )
-# The allowed moves of a prior assessment; every service that changes the state checks this table.
-PRIOR_ASSESSMENT_TRANSITIONS: dict[str, tuple[str, ...]] = {
-    PriorAssessmentState.SUBMITTED: (
-        PriorAssessmentState.IN_REVIEW,
-        PriorAssessmentState.AWAITING_INFORMATION,
-        *APPROVED_STATES,
-        PriorAssessmentState.DENIED,
-    ),
-    PriorAssessmentState.IN_REVIEW: (
-        PriorAssessmentState.AWAITING_INFORMATION,
-        *APPROVED_STATES,
-        PriorAssessmentState.DENIED,
-    ),
-    PriorAssessmentState.AWAITING_INFORMATION: (
-        PriorAssessmentState.INFORMATION_RECEIVED,
-        PriorAssessmentState.WRITTEN_OFF,
-    ),
-    PriorAssessmentState.INFORMATION_RECEIVED: (
-        PriorAssessmentState.IN_REVIEW,
-        PriorAssessmentState.AWAITING_INFORMATION,
-        *APPROVED_STATES,
-        PriorAssessmentState.DENIED,
-    ),
-    PriorAssessmentState.APPROVED: (),
-    PriorAssessmentState.APPROVED_WITH_LIMITATIONS: (),
-    PriorAssessmentState.DENIED: (),
-    PriorAssessmentState.WRITTEN_OFF: (),
-}
+# The allowed moves of a prior assessment; every service that changes the state moves it through this table.
+PRIOR_ASSESSMENT_TRANSITIONS = Transitions(
+    {
+        PriorAssessmentState.SUBMITTED: {
+            PriorAssessmentState.IN_REVIEW,
+            PriorAssessmentState.AWAITING_INFORMATION,
+            *APPROVED_STATES,
+            PriorAssessmentState.DENIED,
+        },
+        PriorAssessmentState.IN_REVIEW: {
+            PriorAssessmentState.AWAITING_INFORMATION,
+            *APPROVED_STATES,
+            PriorAssessmentState.DENIED,
+        },
+        PriorAssessmentState.AWAITING_INFORMATION: {
+            PriorAssessmentState.INFORMATION_RECEIVED,
+            PriorAssessmentState.WRITTEN_OFF,
+        },
+        PriorAssessmentState.INFORMATION_RECEIVED: {
+            PriorAssessmentState.IN_REVIEW,
+            PriorAssessmentState.AWAITING_INFORMATION,
+            *APPROVED_STATES,
+            PriorAssessmentState.DENIED,
+        },
+        PriorAssessmentState.APPROVED: set(),
+        PriorAssessmentState.APPROVED_WITH_LIMITATIONS: set(),
+        PriorAssessmentState.DENIED: set(),
+        PriorAssessmentState.WRITTEN_OFF: set(),
+    },
+    labels=PriorAssessmentState,
+    # Refused mostly because someone else got there first: say where the request is, and who decided it.
+    refusal=_("Förhandsbedömningen %(number)s har redan status %(state)s%(decided_by)s."),
+    lower=False,
+)
 
 
 class PriorAssessmentQuerySet(TenantQuerySet):
@@ -262,7 +269,7 @@ class PriorAssessment(models.Model):
         return self.state in _OPEN_FOR_DECISION
 
     def can_move_to(self, state: str) -> bool:
-        return state in PRIOR_ASSESSMENT_TRANSITIONS[self.state]
+        return PRIOR_ASSESSMENT_TRANSITIONS.allows(self.state, state)
 
     @property
     def estimated_total(self) -> int:
@@ -392,6 +399,22 @@ class CertificateImportState(models.TextChoices):
     RUNNING = "running", _("Pågår")
     DONE = "done", _("Klar")
     FAILED = "failed", _("Misslyckades")
+
+
+# A worker that died mid-import leaves it running; the redelivered task starts it again (running → running).
+CERTIFICATE_IMPORT_TRANSITIONS = Transitions(
+    {
+        CertificateImportState.QUEUED: {CertificateImportState.RUNNING, CertificateImportState.FAILED},
+        CertificateImportState.RUNNING: {
+            CertificateImportState.RUNNING,
+            CertificateImportState.DONE,
+            CertificateImportState.FAILED,
+        },
+        CertificateImportState.DONE: set(),
+        CertificateImportState.FAILED: set(),
+    },
+    labels=CertificateImportState,
+)
 
 
 class CertificateImportQuerySet(TenantQuerySet):

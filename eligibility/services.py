@@ -18,6 +18,7 @@ from portal.uploads import check_attachment
 from .audit import EligibilityAudit
 from .models import (
     APPROVED_STATES,
+    PRIOR_ASSESSMENT_TRANSITIONS,
     Certificate,
     FreeCard,
     Patient,
@@ -351,25 +352,27 @@ def _lock(assessment: PriorAssessment) -> PriorAssessment:
     return PriorAssessment.objects.select_for_update().select_related("region", "clinic").get(pk=assessment.pk)
 
 
+def _refusal_params(assessment: PriorAssessment):
+    """The refusal's words about the request, read only when a move is refused (the decider costs a query)."""
+
+    def params() -> dict:
+        who = _(", beslutad av %(who)s") % {"who": assessment.decided_by} if assessment.decided_by else ""
+        return {"number": assessment.number, "decided_by": who}
+
+    return params
+
+
 def _refuse_unless_can_move(assessment: PriorAssessment, state: str) -> None:
     """Refuse a move the transition table does not allow, saying what the request's state already is."""
-    if assessment.can_move_to(state):
-        return
-    message = _("Förhandsbedömningen %(number)s har redan status %(state)s") % {
-        "number": assessment.number,
-        "state": assessment.get_state_display(),
-    }
-    if assessment.decided_by:
-        message += _(", beslutad av %(who)s") % {"who": assessment.decided_by}
-    raise ValidationError(message + ".", code="state")
+    PRIOR_ASSESSMENT_TRANSITIONS.check(assessment.state, state, _refusal_params(assessment))
 
 
 def _move(
-    assessment: PriorAssessment, state: str, actor: User | None, fields: list[str], action: EligibilityAudit
+    assessment: PriorAssessment, state: str, *, actor: User | None, action: EligibilityAudit, fields: list[str]
 ) -> None:
+    """Move the locked request to `state` as the table allows, saving `fields` with it, and audit it."""
     before = {"state": assessment.state}
-    assessment.state = state
-    assessment.save(update_fields=["state", "updated_at", *fields])
+    PRIOR_ASSESSMENT_TRANSITIONS.move(assessment, state, fields=fields, params=_refusal_params(assessment))
     audit_record(
         actor=actor,
         action=action,
@@ -386,8 +389,13 @@ def prior_assessment_start_review(*, actor: User, assessment: PriorAssessment) -
     assessment = _lock(assessment)
     if assessment.state == PriorAssessmentState.IN_REVIEW:
         return assessment
-    _refuse_unless_can_move(assessment, PriorAssessmentState.IN_REVIEW)
-    _move(assessment, PriorAssessmentState.IN_REVIEW, actor, [], EligibilityAudit.PRIOR_ASSESSMENT_REVIEW_STARTED)
+    _move(
+        assessment,
+        PriorAssessmentState.IN_REVIEW,
+        actor=actor,
+        action=EligibilityAudit.PRIOR_ASSESSMENT_REVIEW_STARTED,
+        fields=[],
+    )
     _event(assessment, PriorAssessmentEventKind.REVIEW_STARTED, actor)
     return assessment
 
@@ -436,9 +444,9 @@ def prior_assessment_decide(
     _move(
         assessment,
         state,
-        actor,
-        ["valid_until", "decision_reason", "decided_by", "decided_at"],
-        EligibilityAudit.PRIOR_ASSESSMENT_DECIDED,
+        actor=actor,
+        action=EligibilityAudit.PRIOR_ASSESSMENT_DECIDED,
+        fields=["valid_until", "decision_reason", "decided_by", "decided_at"],
     )
     event = _event(assessment, PriorAssessmentEventKind.DECIDED, actor, text=reason)
     _notify_clinic(assessment, event)
@@ -463,9 +471,9 @@ def prior_assessment_request_information(
     _move(
         assessment,
         PriorAssessmentState.AWAITING_INFORMATION,
-        actor,
-        ["information_deadline"],
-        EligibilityAudit.PRIOR_ASSESSMENT_INFORMATION_REQUESTED,
+        actor=actor,
+        action=EligibilityAudit.PRIOR_ASSESSMENT_INFORMATION_REQUESTED,
+        fields=["information_deadline"],
     )
     event = _event(assessment, PriorAssessmentEventKind.INFORMATION_REQUESTED, actor, text=question)
     _notify_clinic(assessment, event)
@@ -488,9 +496,9 @@ def prior_assessment_supply_information(
     _move(
         assessment,
         PriorAssessmentState.INFORMATION_RECEIVED,
-        actor,
-        ["version", "information_deadline"],
-        EligibilityAudit.PRIOR_ASSESSMENT_INFORMATION_SUPPLIED,
+        actor=actor,
+        action=EligibilityAudit.PRIOR_ASSESSMENT_INFORMATION_SUPPLIED,
+        fields=["version", "information_deadline"],
     )
     _store_attachments(assessment, attachments, actor)
     _event(assessment, PriorAssessmentEventKind.INFORMATION_SUPPLIED, actor, text=text, snapshot_data=previous)
@@ -512,7 +520,13 @@ def prior_assessments_write_off_overdue(*, today: datetime.date | None = None) -
                 or assessment.information_deadline >= today
             ):
                 continue  # answered or moved since we listed it
-            _move(assessment, PriorAssessmentState.WRITTEN_OFF, None, [], EligibilityAudit.PRIOR_ASSESSMENT_WRITTEN_OFF)
+            _move(
+                assessment,
+                PriorAssessmentState.WRITTEN_OFF,
+                actor=None,
+                action=EligibilityAudit.PRIOR_ASSESSMENT_WRITTEN_OFF,
+                fields=[],
+            )
             event = _event(
                 assessment,
                 PriorAssessmentEventKind.WRITTEN_OFF,

@@ -14,11 +14,18 @@ from claims.models import Claim, CreditInvoice, Invoice
 from clinics.models import Clinic, PaymentMethod, Region
 from portal import validators
 from portal.tenancy import TenantQuerySet
+from portal.transitions import Transitions
 
 
 class PayoutRunState(models.TextChoices):
     PLANNED = "planned", _("Godkänd för utbetalning")
     PAID = "paid", _("Utbetald")
+
+
+# A run is made planned; the daily job marks it paid once its payout date has passed.
+PAYOUT_RUN_TRANSITIONS = Transitions(
+    {PayoutRunState.PLANNED: {PayoutRunState.PAID}, PayoutRunState.PAID: set()}, labels=PayoutRunState
+)
 
 
 class PayoutRunQuerySet(TenantQuerySet):

@@ -25,6 +25,7 @@ from portal.audit import audit_record, snapshot
 from . import bankdays
 from .audit import PayoutsAudit
 from .models import (
+    PAYOUT_RUN_TRANSITIONS,
     OurReferenceCounter,
     PayoutClaim,
     PayoutInvoice,
@@ -348,9 +349,8 @@ def payout_run_mark_paid(*, run: PayoutRun) -> int:
     )
     claims_mark_paid(actor=None, claims=claims, paid_on=run.payout_date)
     marked = len(claims)
-    run.state = PayoutRunState.PAID
     run.paid_at = timezone.now()
-    run.save(update_fields=["state", "paid_at"])
+    PAYOUT_RUN_TRANSITIONS.move(run, PayoutRunState.PAID, fields=["paid_at"])
     audit_record(
         actor=None,
         action=PayoutsAudit.RUN_PAID,

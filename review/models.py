@@ -11,9 +11,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from claims.models import Claim
+from claims.models import Claim, review_rule_text
 from clinics.models import Clinic, Region
-from portal.money import format_kronor
 from portal.tenancy import TenantQuerySet
 
 
@@ -104,15 +103,22 @@ class ReviewRule(models.Model):
 
     @property
     def description(self) -> str:
-        """The rule in words, as the rule list and a claim's history show it (Swedish, as it is stored)."""
+        """The rule in words, as the rule list and a claim's history show it, in the language active now."""
+        return review_rule_text(self.event_params)
+
+    @property
+    def event_params(self) -> dict:
+        """What a claim's history keeps of the rule (claims.ClaimEvent.params), enough to put it into words."""
+        params: dict = {"id": self.pk, "kind": self.kind}
         if self.kind == ReviewRuleKind.AMOUNT_ABOVE:
-            return f"Belopp över {format_kronor(self.amount_limit)}"
-        if self.kind == ReviewRuleKind.CODES:
-            return f"Åtgärd {', '.join(self.codes)}"
-        if self.kind == ReviewRuleKind.SAMPLE:
-            percent = f"{self.sample_percent.normalize():f}".replace(".", ",")
-            return f"Stickprov {percent} %"
-        return f"Klinik {self.clinic.number} {self.clinic.name}"
+            params["amount_limit"] = self.amount_limit
+        elif self.kind == ReviewRuleKind.CODES:
+            params["codes"] = list(self.codes)
+        elif self.kind == ReviewRuleKind.SAMPLE:
+            params["sample_percent"] = f"{self.sample_percent.normalize():f}"
+        else:
+            params.update(clinic_number=self.clinic.number, clinic_name=self.clinic.name)
+        return params
 
 
 class ClaimQuestionQuerySet(TenantQuerySet):

@@ -16,10 +16,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from claims.audit import ClaimsAudit
-from claims.models import OPEN_STATES, PATIENT_FEE_CODE, Claim, ClaimEvent, ClaimLine, ClaimState
-from claims.services import claim_start_review
+from claims.models import OPEN_STATES, PATIENT_FEE_CODE, Claim, ClaimEventKind, ClaimLine, ClaimState
+from claims.services import claim_event_add, claim_start_review, claims_move
 from clinics.models import Clinic, Region, User
-from portal.audit import audit_record, audit_record_many, snapshot
+from portal.audit import audit_record, snapshot
 
 from .audit import ReviewAudit
 from .models import ClaimQuestion, ReviewRule, ReviewRuleKind
@@ -28,8 +28,6 @@ from .models import ClaimQuestion, ReviewRule, ReviewRuleKind
 _system_random = random.SystemRandom()
 # Ids per statement: well below PostgreSQL's 65 535 parameters, for invoice files of any size.
 CHUNK = 5000
-# What a claim's history says when rules put it under review (stored text: Swedish, whatever the language).
-RULES_REASON = "Granskningsregel: {rules}"
 
 
 def _chunks(items: Sequence, size: int = CHUNK) -> Iterator[Sequence]:
@@ -56,10 +54,11 @@ def review_rules_apply(*, claims: list[Claim], rng: random.Random | None = None)
     """Put each received claim that matches an active rule of its region under review (under granskning).
 
     Call it in the transaction that stored the claims. Batched: a handful of statements however many claims
-    (an invoice file may send 10 000 at once). Each claim put under review gets a claim event naming the rules it
-    matched, by the system (no actor), and an audit record. Claims that match nothing stay received and go
-    straight to approval in the payout run. `rng` is for tests (a seeded `random.Random`); by default the sample
-    is drawn with `random.SystemRandom`. The claim objects given are updated in place.
+    (an invoice file may send 10 000 at once). The claims service `claims_move` puts each claim under review,
+    with a claim event naming the rules it matched, by the system (no actor), and an audit record. Claims that
+    match nothing stay received and go straight to approval in the payout run. `rng` is for tests (a seeded
+    `random.Random`); by default the sample is drawn with `random.SystemRandom`. The claim objects given are
+    updated in place.
     """
     received = [claim for claim in claims if claim.state == ClaimState.RECEIVED]
     if not received:
@@ -100,48 +99,20 @@ def review_rules_apply(*, claims: list[Claim], rng: random.Random | None = None)
         return
 
     # Only claims still received move: the lock keeps a clinic's deletion (or anything else) from crossing this.
-    moved: set[int] = set()
+    still_received: set[int] = set()
     for ids in _chunks(sorted(matched)):
-        moved.update(
+        still_received.update(
             Claim.objects.select_for_update().filter(pk__in=ids, state=ClaimState.RECEIVED).values_list("pk", flat=True)
         )
-    now = timezone.now()
-    for ids in _chunks(sorted(moved)):
-        Claim.objects.filter(pk__in=ids).update(state=ClaimState.UNDER_REVIEW, updated_at=now)
-    under_review = [claim for claim in received if claim.pk in moved]
-    for claim in under_review:
-        claim.state = ClaimState.UNDER_REVIEW
-        claim.updated_at = now
-    ClaimEvent.objects.bulk_create(
-        (
-            ClaimEvent(
-                claim=claim,
-                from_state=ClaimState.RECEIVED,
-                to_state=ClaimState.UNDER_REVIEW,
-                actor=None,
-                reason=RULES_REASON.format(rules="; ".join(rule.description for rule in matched[claim.pk])),
-            )
-            for claim in under_review
-        ),
-        batch_size=1000,
+    claims_move(
+        actor=None,
+        claims=[claim for claim in received if claim.pk in still_received],
+        to_state=ClaimState.UNDER_REVIEW,
+        event_kind=ClaimEventKind.RULES_MATCHED,
+        action=ClaimsAudit.CLAIM_REVIEW_STARTED,
+        params=lambda claim: {"rules": [rule.event_params for rule in matched[claim.pk]]},
+        audit_after=lambda claim: {"rules": [rule.pk for rule in matched[claim.pk]]},
     )
-    by_clinic: dict[int, list[Claim]] = defaultdict(list)
-    for claim in under_review:
-        by_clinic[claim.clinic_id].append(claim)
-    for clinic_id, clinic_claims in by_clinic.items():  # one clinic a call: an invoice file is one
-        audit_record_many(
-            actor=None,
-            action=ClaimsAudit.CLAIM_REVIEW_STARTED,
-            changes=(
-                (
-                    claim,
-                    {"state": ClaimState.RECEIVED},
-                    {"state": ClaimState.UNDER_REVIEW, "rules": [rule.pk for rule in matched[claim.pk]]},
-                )
-                for claim in clinic_claims
-            ),
-            clinic=clinic_id,
-        )
 
 
 # Keeping the rules ------------------------------------------------------------------------------------------
@@ -244,13 +215,7 @@ def claim_question_ask(*, actor: User, claim: Claim, question: str) -> ClaimQues
         raise _not_open(claim)
     claim = claim_start_review(actor=actor, claim=claim)
     asked = ClaimQuestion.objects.create(claim=claim, question=question, asked_by=actor)
-    ClaimEvent.objects.create(
-        claim=claim,
-        from_state=claim.state,
-        to_state=claim.state,
-        actor=actor,
-        reason=f"Fråga till kliniken: {question}",
-    )
+    claim_event_add(actor=actor, claim=claim, kind=ClaimEventKind.QUESTION_ASKED, params={"question": question})
     audit_record(
         actor=actor,
         action=ReviewAudit.CLAIM_QUESTION_ASKED,
@@ -280,9 +245,7 @@ def claim_question_answer(*, actor: User, question: ClaimQuestion, answer: str) 
     question.answered_by = actor
     question.answered_at = timezone.now()
     question.save(update_fields=["answer", "answered_by", "answered_at"])
-    ClaimEvent.objects.create(
-        claim=claim, from_state=claim.state, to_state=claim.state, actor=actor, reason=f"Klinikens svar: {answer}"
-    )
+    claim_event_add(actor=actor, claim=claim, kind=ClaimEventKind.QUESTION_ANSWERED, params={"answer": answer})
     audit_record(
         actor=actor,
         action=ReviewAudit.CLAIM_QUESTION_ANSWERED,

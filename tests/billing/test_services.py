@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from billing import services as billing_services
 from claims.drafts import ClaimDraft, LineDraft
-from claims.models import Claim, ClaimState
+from claims.models import Claim, ClaimEventKind, ClaimState
 
 
 def _draft(reference: str, codes=("101",)) -> ClaimDraft:
@@ -33,10 +33,11 @@ def test_claim_submit_applies_the_rules_and_a_claim_under_review_leaves_the_invo
     )
     assert (first.state, second.state) == (ClaimState.UNDER_REVIEW, ClaimState.RECEIVED)
     assert first.invoice_id == second.invoice_id
-    assert list(first.events.values_list("to_state", "actor", "reason")) == [
-        (ClaimState.RECEIVED, world.biller.pk, ""),
-        (ClaimState.UNDER_REVIEW, None, "Granskningsregel: Åtgärd 825, 825S"),
+    assert list(first.events.values_list("to_state", "actor", "kind")) == [
+        (ClaimState.RECEIVED, world.biller.pk, ClaimEventKind.RECEIVED),
+        (ClaimState.UNDER_REVIEW, None, ClaimEventKind.RULES_MATCHED),
     ]
+    assert first.events.last().text == "Granskningsregel: Åtgärd 825, 825S"
 
 
 def test_claim_submit_rolls_back_the_review_with_the_claim(world, monkeypatch):

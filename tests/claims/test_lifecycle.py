@@ -17,6 +17,7 @@ from claims.models import (
     PATIENT_FEE_CODE,
     Claim,
     ClaimEvent,
+    ClaimEventKind,
     ClaimLine,
     ClaimState,
     CreditInvoice,
@@ -26,6 +27,7 @@ from claims.models import (
 )
 from claims.services import ClaimRejected
 from clinics.models import Clinic
+from portal.audit import AuditOutsideTransaction
 from portal.demo import demo_load
 from portal.demo.invoices import DEMO_CLINICS, demo_invoices_load
 from portal.models import AuditEvent
@@ -128,6 +130,118 @@ def test_every_transition_is_allowed_exactly_as_the_table_says(tariff_clinic, st
         assert ClaimEvent.objects.filter(claim=claim).count() == events
 
 
+KINDS = {
+    ClaimState.RECEIVED: ClaimEventKind.RECEIVED,
+    ClaimState.UNDER_REVIEW: ClaimEventKind.REVIEW_STARTED,
+    ClaimState.APPROVED: ClaimEventKind.APPROVED,
+    ClaimState.PAID: ClaimEventKind.PAID,
+    ClaimState.VOIDED: ClaimEventKind.VOIDED,
+    ClaimState.DELETED: ClaimEventKind.DELETED,
+    ClaimState.CREDITED: ClaimEventKind.CREDITED,
+}
+
+
+def _move(claims, target: str, actor=None):
+    """Through the one mover every service calls."""
+    services.claims_move(
+        actor=actor,
+        claims=claims,
+        to_state=target,
+        event_kind=KINDS[target],
+        action=ACTIONS.get(target, "claims.claim.received"),
+        values={"void_reason": "Fel patient."} if target == ClaimState.VOIDED else None,
+    )
+
+
+@pytest.mark.parametrize("target", ClaimState.values)
+@pytest.mark.parametrize("start", ClaimState.values)
+def test_the_mover_moves_exactly_as_the_table_says_and_refuses_the_rest_in_words(tariff_clinic, start, target):
+    claim = _claim_in(tariff_clinic, start)
+    actor = UserFactory()
+    events = ClaimEvent.objects.filter(claim=claim).count()
+
+    if CLAIM_TRANSITIONS.allows(start, target):
+        _move([claim], target, actor)
+        assert claim.state == target  # the instance too
+        claim.refresh_from_db()
+        assert claim.state == target
+        event = ClaimEvent.objects.filter(claim=claim).latest("id")
+        assert (event.from_state, event.to_state, event.kind, event.actor) == (start, target, KINDS[target], actor)
+        audit = AuditEvent.objects.get(action=ACTIONS[target], object_id=str(claim.pk))
+        assert (audit.before["state"], audit.after["state"], audit.clinic_id) == (start, target, tariff_clinic.pk)
+    else:
+        with pytest.raises(ValidationError) as refused:
+            _move([claim], target, actor)
+        assert refused.value.code == "state"
+        assert refused.value.messages == [
+            f"Räkningen {claim.reference} har status {ClaimState(start).label.lower()} "
+            f"och kan inte bli {ClaimState(target).label.lower()}."
+        ]
+        claim.refresh_from_db()
+        assert claim.state == start
+        assert ClaimEvent.objects.filter(claim=claim).count() == events
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_mover_refuses_to_run_outside_a_transaction():
+    claim = ClaimFactory(state=ClaimState.RECEIVED)
+    with pytest.raises(AuditOutsideTransaction):
+        _move([claim], ClaimState.UNDER_REVIEW)
+    claim.refresh_from_db()
+    assert claim.state == ClaimState.RECEIVED
+
+
+def test_a_claim_in_a_payout_is_refused_voiding_with_its_own_words(tariff_clinic):
+    claim = _claim_in(tariff_clinic, ClaimState.APPROVED, approved_on=PAYOUT_DATE)
+    with pytest.raises(ValidationError) as refused:
+        _move([claim], ClaimState.VOIDED)
+    assert refused.value.code == "in_payout"
+    assert refused.value.messages == [
+        f"Räkningen {claim.reference} ingår i utbetalningen {PAYOUT_DATE.isoformat()} och kan inte makuleras."
+    ]
+
+
+def test_one_claim_that_may_not_move_stops_them_all_before_anything_is_written(tariff_clinic):
+    movable = [_claim_in(tariff_clinic, ClaimState.RECEIVED) for _ in range(3)]
+    paid = _claim_in(tariff_clinic, ClaimState.PAID)
+    with pytest.raises(ValidationError):
+        _move([*movable, paid], ClaimState.APPROVED)
+    claims = Claim.objects.filter(pk__in=[c.pk for c in [*movable, paid]])
+    assert set(claims.values_list("state", flat=True)) == {ClaimState.RECEIVED, ClaimState.PAID}
+    assert not ClaimEvent.objects.filter(claim__in=claims).exists()
+    assert not AuditEvent.objects.filter(
+        object_type="claims.claim", object_id__in=[str(c.pk) for c in [*movable, paid]]
+    ).exists()
+
+
+def test_the_mover_takes_as_many_queries_for_many_claims_of_many_clinics_as_for_few(db, monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_for(count: int) -> int:
+        clinics = [ClinicFactory(), ClinicFactory()]
+        claims = [_claim_in(clinics[n % 2], ClaimState.RECEIVED) for n in range(count)]
+        with CaptureQueriesContext(connection) as queries:
+            _move(claims, ClaimState.UNDER_REVIEW)
+        assert Claim.objects.filter(pk__in=[c.pk for c in claims], state=ClaimState.UNDER_REVIEW).count() == count
+        assert ClaimEvent.objects.filter(claim__in=claims, kind=ClaimEventKind.REVIEW_STARTED).count() == count
+        return len(queries)
+
+    monkeypatch.setattr(services, "_in_batches", lambda ids, size=5000: [ids])  # one UPDATE either way
+    assert queries_for(30) == queries_for(3)
+
+
+def test_claims_move_in_batches_of_ids(tariff_clinic, monkeypatch):
+    """An UPDATE names at most 5 000 ids (PostgreSQL takes 65 535 parameters): many claims take several."""
+    real = services._in_batches
+    monkeypatch.setattr(services, "_in_batches", lambda ids, size=5000: real(ids, size=2))
+    claims = [_claim_in(tariff_clinic, ClaimState.RECEIVED) for _ in range(5)]
+    _move(claims, ClaimState.DELETED)
+    assert set(Claim.objects.filter(pk__in=[c.pk for c in claims]).values_list("state", flat=True)) == {
+        ClaimState.DELETED
+    }
+
+
 def test_the_table_names_every_state():
     assert set(CLAIM_TRANSITIONS) == set(ClaimState.values)
     for targets in CLAIM_TRANSITIONS.values():
@@ -165,8 +279,12 @@ def test_a_claim_approved_without_a_date_gets_the_payout_date_once(tariff_clinic
         ClaimState.APPROVED,
         run_by,
     )
-    assert scheduled.reason == f"Godkänd för utbetalning {PAYOUT_DATE.isoformat()}"
-    assert ClaimEvent.objects.filter(claim=claim, reason__startswith="Godkänd för utbetalning").count() == 1
+    assert (scheduled.kind, scheduled.params) == (
+        ClaimEventKind.SCHEDULED_FOR_PAYOUT,
+        {"date": PAYOUT_DATE.isoformat()},
+    )
+    assert scheduled.text == f"Godkänd för utbetalning {PAYOUT_DATE.isoformat()}"
+    assert ClaimEvent.objects.filter(claim=claim, kind=ClaimEventKind.SCHEDULED_FOR_PAYOUT).count() == 1
     assert AuditEvent.objects.filter(action="claims.claim.scheduled", object_id=str(claim.pk)).count() == 1
 
 
@@ -195,7 +313,8 @@ def test_voiding_needs_a_reason_and_keeps_it(tariff_clinic):
     services.claim_void(actor=UserFactory(), claim=claim, reason="Patienten saknar intyg.")
     claim.refresh_from_db()
     assert claim.state == ClaimState.VOIDED and claim.void_reason == "Patienten saknar intyg."
-    assert ClaimEvent.objects.get(claim=claim, to_state=ClaimState.VOIDED).reason == "Patienten saknar intyg."
+    voided = ClaimEvent.objects.get(claim=claim, to_state=ClaimState.VOIDED)
+    assert (voided.kind, voided.params) == (ClaimEventKind.VOIDED, {"reason": "Patienten saknar intyg."})
 
 
 @pytest.mark.parametrize("state", [ClaimState.APPROVED, ClaimState.PAID, ClaimState.CREDITED, ClaimState.VOIDED])

@@ -241,7 +241,7 @@ def test_each_service_moves_only_as_the_table_allows(world, state, action):
 
 def test_the_table_keeps_decisions_final_and_lets_awaiting_only_answer_or_lapse():
     for final in (State.APPROVED, State.APPROVED_WITH_LIMITATIONS, State.DENIED, State.WRITTEN_OFF):
-        assert PRIOR_ASSESSMENT_TRANSITIONS[final] == ()
+        assert PRIOR_ASSESSMENT_TRANSITIONS[final] == frozenset()
     assert set(PRIOR_ASSESSMENT_TRANSITIONS[State.AWAITING_INFORMATION]) == {
         State.INFORMATION_RECEIVED,
         State.WRITTEN_OFF,

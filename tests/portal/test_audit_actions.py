@@ -225,6 +225,6 @@ def test_every_audit_call_and_every_enum_member_named_in_the_code_is_registered(
                 and node.attr not in members[node.value.id]
             ):
                 unknown_members.append(f"{path.relative_to(BASE_DIR)}:{node.lineno}: {node.value.id}.{node.attr}")
-    assert calls > 40  # the scan sees the services' calls
+    assert calls > 30  # the scan sees the services' calls (claims move through claims_move: one call for many)
     assert literal_calls == []
     assert unknown_members == []

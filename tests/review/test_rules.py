@@ -2,14 +2,16 @@
 
 import datetime
 import random
+import re
 from collections import Counter
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from claims.models import PATIENT_FEE_CODE, Claim, ClaimEvent, ClaimLine, ClaimState, TariffRow
+from claims.models import PATIENT_FEE_CODE, Claim, ClaimEvent, ClaimEventKind, ClaimLine, ClaimState, TariffRow
 from portal.models import AuditEvent
 from review import services
 from review.models import ReviewRule, ReviewRuleKind
@@ -176,9 +178,11 @@ def test_only_received_claims_are_touched(clinic):
 
 
 def test_the_event_names_every_rule_that_matched_and_the_system_did_it(clinic):
-    ReviewRuleFactory(region=clinic.region, kind=ReviewRuleKind.AMOUNT_ABOVE, amount_limit=1_000_000)
-    ReviewRuleFactory(region=clinic.region, kind=ReviewRuleKind.CODES, amount_limit=None, codes=["825"])
-    ReviewRuleFactory(region=clinic.region, kind=ReviewRuleKind.CODES, amount_limit=None, codes=["401"])
+    rules = [
+        ReviewRuleFactory(region=clinic.region, kind=ReviewRuleKind.AMOUNT_ABOVE, amount_limit=1_000_000),
+        ReviewRuleFactory(region=clinic.region, kind=ReviewRuleKind.CODES, amount_limit=None, codes=["825"]),
+        ReviewRuleFactory(region=clinic.region, kind=ReviewRuleKind.CODES, amount_limit=None, codes=["401"]),
+    ]
     claim = _claim(clinic, ("825", 1_270_500))
 
     services.review_rules_apply(claims=[claim])
@@ -186,7 +190,14 @@ def test_the_event_names_every_rule_that_matched_and_the_system_did_it(clinic):
     assert claim.state == ClaimState.UNDER_REVIEW  # the object given is updated too
     (event,) = ClaimEvent.objects.filter(claim=claim)
     assert (event.from_state, event.to_state, event.actor) == (ClaimState.RECEIVED, ClaimState.UNDER_REVIEW, None)
-    assert event.reason == "Granskningsregel: Belopp över 10\u00a0000 kr; Åtgärd 825"
+    assert event.kind == ClaimEventKind.RULES_MATCHED
+    assert event.params == {
+        "rules": [
+            {"id": rules[0].pk, "kind": "amount_above", "amount_limit": 1_000_000},
+            {"id": rules[1].pk, "kind": "codes", "codes": ["825"]},
+        ]
+    }
+    assert event.text == "Granskningsregel: Belopp över 10\u00a0000 kr; Åtgärd 825"
     (audit,) = AuditEvent.objects.filter(object_type="claims.claim", object_id=str(claim.pk))
     assert audit.action == "claims.claim.review_started" and audit.actor is None
     assert audit.after["state"] == ClaimState.UNDER_REVIEW and len(audit.after["rules"]) == 2
@@ -203,6 +214,15 @@ def test_many_claims_take_a_few_queries_not_one_per_claim(clinic, django_assert_
     with django_assert_max_num_queries(7):
         services.review_rules_apply(claims=claims, rng=random.Random(1))
     assert Claim.objects.filter(pk__in=[c.pk for c in claims[150:]], state=ClaimState.UNDER_REVIEW).count() == 150
+
+
+def test_review_leaves_writing_claims_to_the_claims_services():
+    """The rules and the questions move claims and add to their history through claims.services (claims_move,
+    claim_event_add), which ask the claims' transition table: review writes no claim, event or their audit."""
+    source = "\n".join(path.read_text() for path in Path(services.__file__).parent.glob("*.py"))
+    assert "ClaimEvent(" not in source
+    assert not re.search(r"Claim(Event)?\.objects[^\n]*\.(update|create|bulk_create|bulk_update|delete)\(", source)
+    assert '"claims.claim.' not in source.replace('action="claims.claim.review_started"', "")
 
 
 def test_claims_are_handled_in_chunks_with_the_same_result(clinic, monkeypatch):

@@ -7,7 +7,7 @@ from django.utils import timezone
 from billing import selectors as claim_selectors
 from billing.selectors import InvoiceSummary
 from claims import services as claim_services
-from claims.models import Claim, ClaimEvent, ClaimState
+from claims.models import Claim, ClaimEvent, ClaimEventKind, ClaimState
 from portal.models import AuditEvent
 from review import services
 from review.models import ClaimQuestion
@@ -73,9 +73,13 @@ def test_question_from_each_state(clinic, coordinator, state):
         claim.refresh_from_db()
         assert claim.state == ClaimState.UNDER_REVIEW  # a received claim goes under review, and stays there
         assert (question.question, question.asked_by, question.is_answered) == ("Vilken tand?", coordinator, False)
-        reasons = list(ClaimEvent.objects.filter(claim=claim).values_list("to_state", "reason"))[events:]
-        moved = [(ClaimState.UNDER_REVIEW, "")] if state == ClaimState.RECEIVED else []
-        assert reasons == [*moved, (ClaimState.UNDER_REVIEW, "Fråga till kliniken: Vilken tand?")]
+        history = list(ClaimEvent.objects.filter(claim=claim).values_list("to_state", "kind", "params"))[events:]
+        moved = [(ClaimState.UNDER_REVIEW, ClaimEventKind.REVIEW_STARTED, {})] if state == ClaimState.RECEIVED else []
+        assert history == [
+            *moved,
+            (ClaimState.UNDER_REVIEW, ClaimEventKind.QUESTION_ASKED, {"question": "Vilken tand?"}),
+        ]
+        assert ClaimEvent.objects.filter(claim=claim).last().text == "Fråga till kliniken: Vilken tand?"
         assert AuditEvent.objects.filter(action="review.claim_question.asked", object_id=str(question.pk)).exists()
     else:
         with pytest.raises(ValidationError):
@@ -100,7 +104,12 @@ def test_void_from_each_state(clinic, coordinator, state):
         claim_services.claim_void(actor=coordinator, claim=claim, reason="Dubbelregistrerad.")
         claim.refresh_from_db()
         assert (claim.state, claim.void_reason) == (ClaimState.VOIDED, "Dubbelregistrerad.")
-        assert ClaimEvent.objects.filter(claim=claim).last().reason == "Dubbelregistrerad."
+        event = ClaimEvent.objects.filter(claim=claim).last()
+        assert (event.kind, event.params, event.text) == (
+            ClaimEventKind.VOIDED,
+            {"reason": "Dubbelregistrerad."},
+            "Dubbelregistrerad.",
+        )
     elif state == ClaimState.VOIDED:
         claim_services.claim_void(actor=coordinator, claim=claim, reason="Igen.")
         claim.refresh_from_db()
@@ -164,7 +173,13 @@ def test_the_clinic_answers_once_and_the_history_says_so(clinic):
     assert (question.answer, question.answered_by, question.is_answered) == ("Tand 36.", biller, True)
     assert question.claim.state == ClaimState.UNDER_REVIEW  # the coordinator decides what follows
     event = ClaimEvent.objects.filter(claim=question.claim).last()
-    assert (event.to_state, event.actor, event.reason) == (ClaimState.UNDER_REVIEW, biller, "Klinikens svar: Tand 36.")
+    assert (event.to_state, event.actor, event.kind, event.params) == (
+        ClaimState.UNDER_REVIEW,
+        biller,
+        ClaimEventKind.QUESTION_ANSWERED,
+        {"answer": "Tand 36."},
+    )
+    assert event.text == "Klinikens svar: Tand 36."
     assert AuditEvent.objects.filter(action="review.claim_question.answered", object_id=str(question.pk)).exists()
 
     services.claim_question_answer(actor=biller, question=question, answer="Tand 36.")  # a double click
@@ -172,7 +187,7 @@ def test_the_clinic_answers_once_and_the_history_says_so(clinic):
         services.claim_question_answer(actor=biller, question=question, answer="Något annat.")
     question.refresh_from_db()
     assert question.answer == "Tand 36."
-    assert ClaimEvent.objects.filter(claim=question.claim, reason__startswith="Klinikens svar").count() == 1
+    assert ClaimEvent.objects.filter(claim=question.claim, kind=ClaimEventKind.QUESTION_ANSWERED).count() == 1
 
 
 @pytest.mark.parametrize("state", [ClaimState.APPROVED, ClaimState.VOIDED, ClaimState.DELETED])

@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from claims.models import PATIENT_FEE_CODE, Claim, ClaimLine, ClaimState
+from claims.services import claim_approve
 from clinics.models import SupportForm
 from eligibility.models import PriorAssessmentState
 from portal.models import AccessLogEntry
@@ -263,6 +264,68 @@ def test_the_history_shows_the_rules_and_the_system(coordinator, world):
         "Under granskning",
         "Systemet",
         "Granskningsregel: Klinik 32 Tandläkarna i Demohamn",
+    ]
+
+
+def _history(doc) -> list[list[str]]:
+    return [
+        [td.text_content().strip() for td in row.xpath("./td")][1:]
+        for row in doc.xpath("//main//table")[-1].xpath("./tbody/tr")
+    ]
+
+
+@pytest.fixture
+def storied_claim(world):
+    """A claim with a history from every side: the rules, the coordinator, the clinic and a payout run."""
+    ReviewRule.objects.create(
+        region=world.vg, kind=ReviewRuleKind.CLINIC, clinic=world.clinic31, created_by=world.region_admin
+    )
+    claim = ClaimFactory(invoice__clinic=world.clinic31)
+    review_rules_apply(claims=[claim])
+    question = claim_question_ask(actor=world.coordinator_vg, claim=claim, question="Vilken tand?")
+    claim_question_answer(actor=world.biller, question=question, answer="Tand 36.")
+    claim_approve(actor=world.coordinator_vg, claim=claim, payout_date=datetime.date(2026, 12, 7))
+    return claim
+
+
+def test_the_history_is_shown_in_swedish_to_a_swedish_reader(coordinator, world, storied_claim):
+    assert _history(_doc(coordinator.get(f"{LIST}{storied_claim.pk}/"))) == [
+        ["Under granskning", "Systemet", "Granskningsregel: Klinik 31 Folktandvården Demostaden"],
+        ["Under granskning", world.coordinator_vg.name, "Fråga till kliniken: Vilken tand?"],
+        ["Under granskning", world.biller.name, "Klinikens svar: Tand 36."],
+        ["Godkänd för utbetalning", world.coordinator_vg.name, "Godkänd för utbetalning 2026-12-07"],
+    ]
+
+
+def test_the_same_history_is_shown_in_english_to_an_english_reader(coordinator, world, storied_claim):
+    page = f"{LIST}{storied_claim.pk}/"
+    coordinator.post("/sprak/", {"language": "en", "next": page})
+    assert _history(_doc(coordinator.get(page))) == [
+        ["Under review", "The system", "Review rule: Clinic 31 Folktandvården Demostaden"],
+        ["Under review", world.coordinator_vg.name, "Question to the clinic: Vilken tand?"],
+        ["Under review", world.biller.name, "The clinic's answer: Tand 36."],
+        ["Approved for payment", world.coordinator_vg.name, "Approved for payment 2026-12-07"],
+    ]
+
+
+def test_the_clinic_reads_its_claims_history_in_its_own_language(client, world, storied_claim):
+    page = f"/klinik/{world.clinic31.pk}/fakturor/rakningar/{storied_claim.pk}/"
+    client.force_login(world.biller)
+    swedish = _history(_doc(client.get(page)))
+    client.post("/sprak/", {"language": "en", "next": page})
+    english = _history(_doc(client.get(page)))
+    # Which rule chose the claim is the region's business, in either language.
+    assert [row[2] for row in swedish] == [
+        "–",
+        "Fråga till kliniken: Vilken tand?",
+        "Klinikens svar: Tand 36.",
+        "Godkänd för utbetalning 2026-12-07",
+    ]
+    assert [row[2] for row in english] == [
+        "–",
+        "Question to the clinic: Vilken tand?",
+        "The clinic's answer: Tand 36.",
+        "Approved for payment 2026-12-07",
     ]
 
 
