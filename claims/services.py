@@ -15,6 +15,7 @@ from clinics.models import Clinic, SupportForm, User
 from portal import validators
 from portal.audit import audit_record, audit_record_many, snapshot
 from portal.bulk import copy_insert
+from portal.db import violated_constraint
 
 from .drafts import ClaimDraft, Fault
 from .models import (
@@ -132,7 +133,7 @@ def _reference_race_refused(clinic: Clinic):
         with transaction.atomic():
             yield
     except IntegrityError as error:
-        if "claim_reference_unique_for_clinic" in str(error):
+        if violated_constraint(error) == "claim_reference_unique_for_clinic":
             raise ClaimRejected([claim_reference_used_fault()]) from None
         raise
 
