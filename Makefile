@@ -1,4 +1,5 @@
-# The two commands: `make run` (serve the demo) and `make test` (the whole suite).
+# The two commands: `make run` (serve the demo) and `make test` (the whole suite; `make test-fast` for
+# everything but the browser and slow tests).
 # Both set themselves up from a fresh clone with nothing but Python 3.11+.
 
 PYTHON ?= python3
@@ -6,14 +7,22 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SERVICES := $(PY) -m portal.devservices
 
-.PHONY: run test install messages lint format lock manage
+.PHONY: run test test-fast install messages lint format lock manage
 
 run: install
 	$(SERVICES) serve
 
+# Both print the 15 slowest tests, so a test that grows slow is seen.
+PYTEST := $(PY) -m pytest --durations=15
+
 test: install
 	@sh scripts/ensure_test_tools.sh
-	$(SERVICES) exec -- $(PY) -m pytest $(PYTEST_ARGS)
+	$(SERVICES) exec -- $(PYTEST) $(PYTEST_ARGS)
+
+# Without the browser tests and those marked slow (worker processes, make run, big files).
+test-fast: install
+	@sh scripts/ensure_test_tools.sh --without-browser
+	$(SERVICES) exec -- $(PYTEST) -m "not browser and not slow" $(PYTEST_ARGS)
 
 install: $(VENV)/.installed messages
 

@@ -51,6 +51,7 @@ def var_dir():
         yield Path(directory)
 
 
+@pytest.mark.slow  # `make run` for real: PostgreSQL, Redis, web, worker and beat
 def test_serve_starts_everything_and_ctrl_c_stops_everything(var_dir):
     port = _free_port()
     env = {
