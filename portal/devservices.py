@@ -25,6 +25,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
+import environ
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("TANDPORTAL_VAR_DIR", BASE_DIR / "var"))
 DATABASE_NAME = "tandportal"
@@ -229,17 +231,16 @@ def served_url(host: str, port: int) -> str:
 
 
 def _set_in_dotenv(name: str) -> bool:
-    """Whether the .env file beside manage.py sets name (the settings read it; its values are the developer's)."""
+    """Whether the .env file beside manage.py gives name a value (the settings read it; it is the developer's)."""
     path = BASE_DIR / ".env"
     if not path.exists():
         return False
-    import environ
 
     class DotEnv(environ.Env):
         ENVIRON = {}  # read into this dict, not into os.environ
 
     DotEnv.read_env(path)
-    return name in DotEnv.ENVIRON
+    return bool(DotEnv.ENVIRON.get(name))
 
 
 def _export_portal_base_url(host: str, port: int) -> None:

@@ -172,3 +172,9 @@ def test_serve_keeps_a_portal_base_url_set_in_dotenv(fake_serve, tmp_path):
     children = fake_serve()
     assert "PORTAL_BASE_URL" not in children["worker"].environ
     assert "PORTAL_BASE_URL" not in os.environ
+
+
+def test_serve_sets_its_address_when_dotenv_leaves_portal_base_url_empty(fake_serve, tmp_path):
+    (tmp_path / ".env").write_text("PORTAL_BASE_URL=\n")
+    children = fake_serve()
+    assert children["worker"].environ["PORTAL_BASE_URL"] == "http://127.0.0.1:8123"
