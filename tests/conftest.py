@@ -62,6 +62,16 @@ def _world() -> World:
     )
 
 
+# Fixtures that make a test slow: it waits for a real worker to start, take tasks and stop.
+SLOW_FIXTURES = {"celery_worker"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """Load the demo once into the test database: each `db` test runs inside a transaction that is rolled
@@ -91,7 +101,9 @@ def celery_queue():
 
 @pytest.fixture
 def celery_worker(celery_queue):
-    """A real Celery worker (a thread) over the real Redis broker, consuming the test's own queue."""
+    """A real Celery worker (a thread) over the real Redis broker, consuming the test's own queue.
+
+    A test that asks for it is marked slow (see pytest_collection_modifyitems)."""
     from celery.contrib.testing.worker import start_worker
 
     from portal.celery import app

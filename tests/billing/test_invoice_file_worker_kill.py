@@ -36,6 +36,8 @@ from portal.celery import app
 from tests.testdata import TEST_PERSONNUMMER
 from tests.waiting import wait_until
 
+pytestmark = pytest.mark.slow  # real worker processes, started and killed
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 # Three chunks at least: the first is committed, the worker dies inside the second.
 CLAIMS = 3 * invoice_file_services.CHUNK_SIZE

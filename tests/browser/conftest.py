@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
+HERE = Path(__file__).resolve().parent
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 CHROMIUM_ARGS = [
     "--headless",
@@ -22,6 +23,16 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test in this folder is a browser test, marked or not: `make test-fast` leaves them all out.
+
+    (A conftest's hook sees the whole session's items, so only those under this folder are marked.)
+    """
+    for item in items:
+        if item.path.resolve().is_relative_to(HERE):
+            item.add_marker(pytest.mark.browser)
 
 
 def chromium_path() -> str:
