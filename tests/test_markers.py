@@ -43,7 +43,7 @@ def test_the_fast_selection_leaves_out_browser_worker_and_make_run_tests():
     paths = [
         "tests/browser",
         "tests/test_worker.py",
-        "tests/claims/test_invoice_file_worker_kill.py",
+        "tests/billing/test_invoice_file_worker_kill.py",
         "tests/test_devservices.py",
     ]
     result = subprocess.run(
