@@ -7,7 +7,6 @@ same few queries however many invoices and claims it shows.
 
 from __future__ import annotations
 
-import datetime
 from urllib.parse import urlencode
 
 from django import forms
@@ -33,7 +32,7 @@ from portal import money, validators
 from portal.access import clinic_view
 from portal.audit import access_log_record, access_log_record_many
 from portal.excel import kronor_cell, text_cell, workbook_response
-from portal.forms import DATE_WIDGET, PersonalIdentityNumberField
+from portal.forms import PeriodForm, PersonalIdentityNumberField
 from review.selectors import claim_questions
 
 from . import selectors
@@ -63,29 +62,15 @@ URL_FIELDS = ("reference", "claim_reference", "date_from", "date_to")
 # Form -----------------------------------------------------------------------------------------------------
 
 
-class InvoiceSearchForm(forms.Form):
+class InvoiceSearchForm(PeriodForm):
+    """Era fakturor's search; an empty period means the last 30 days."""
+
+    default_days = DEFAULT_PERIOD_DAYS
+
     reference = forms.CharField(label=gettext_lazy("OCR/Fakturanummer"), max_length=25, required=False)
     personal_identity_number = PersonalIdentityNumberField(required=False)
     claim_reference = forms.CharField(label=gettext_lazy("Räkningsnummer"), max_length=20, required=False)
-    date_from = forms.DateField(label=gettext_lazy("Från och med"), widget=DATE_WIDGET, required=False)
-    date_to = forms.DateField(label=gettext_lazy("Till och med"), widget=DATE_WIDGET, required=False)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        today = timezone.localdate()
-        self.fields["date_from"].initial = today - datetime.timedelta(days=DEFAULT_PERIOD_DAYS)
-        self.fields["date_to"].initial = today
-
-    def clean(self):
-        cleaned = super().clean()
-        # An empty period means the last 30 days (up to the chosen end date).
-        if not self.has_error("date_to") and cleaned.get("date_to") is None:
-            cleaned["date_to"] = timezone.localdate()
-        if not self.has_error("date_from") and cleaned.get("date_from") is None and cleaned.get("date_to"):
-            cleaned["date_from"] = cleaned["date_to"] - datetime.timedelta(days=DEFAULT_PERIOD_DAYS)
-        if cleaned.get("date_from") and cleaned.get("date_to") and cleaned["date_to"] < cleaned["date_from"]:
-            self.add_error("date_to", _("Slutdatum kan inte ligga före startdatum."))
-        return cleaned
+    field_order = ("reference", "personal_identity_number", "claim_reference", "date_from", "date_to")
 
     def search(self) -> InvoiceSearch:
         data = self.cleaned_data
@@ -105,8 +90,8 @@ class InvoiceSearchForm(forms.Form):
 
 
 def _default_search() -> InvoiceSearch:
-    today = timezone.localdate()
-    return InvoiceSearch(date_from=today - datetime.timedelta(days=DEFAULT_PERIOD_DAYS), date_to=today)
+    date_from, date_to = InvoiceSearchForm.default_period()
+    return InvoiceSearch(date_from=date_from, date_to=date_to)
 
 
 # Access log -------------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from openpyxl.cell import WriteOnlyCell
 
 from clinics.models import ClinicRole, Region, RegionRole, User
 from portal.excel import text_cell, workbook_response
-from portal.forms import DATE_WIDGET, PersonalIdentityNumberField
+from portal.forms import PeriodForm, PersonalIdentityNumberField
 
 from . import validators
 from .access import region_view
@@ -44,11 +44,11 @@ ROLE_LABELS = {**dict(ClinicRole.choices), **dict(RegionRole.choices)}
 # Form ---------------------------------------------------------------------------------------------------
 
 
-def _default_date_from() -> datetime.date:
-    return timezone.localdate() - datetime.timedelta(days=DEFAULT_PERIOD_DAYS)
+class AccessLogSearchForm(PeriodForm):
+    """Who looked at a patient, or whose patients a user looked at; an empty period means the last 30 days."""
 
+    default_days = DEFAULT_PERIOD_DAYS
 
-class AccessLogSearchForm(forms.Form):
     personal_identity_number = PersonalIdentityNumberField(required=False)
     user_email = forms.EmailField(
         label=gettext_lazy("Användare"),
@@ -56,12 +56,7 @@ class AccessLogSearchForm(forms.Form):
         help_text=gettext_lazy("Användarens e-postadress"),
         widget=forms.EmailInput(attrs={"autocomplete": "off"}),
     )
-    date_from = forms.DateField(
-        label=gettext_lazy("Från och med"), widget=DATE_WIDGET, required=False, initial=_default_date_from
-    )
-    date_to = forms.DateField(
-        label=gettext_lazy("Till och med"), widget=DATE_WIDGET, required=False, initial=timezone.localdate
-    )
+    field_order = ("personal_identity_number", "user_email", "date_from", "date_to")
 
     def clean(self):
         cleaned = super().clean()
@@ -73,14 +68,6 @@ class AccessLogSearchForm(forms.Form):
                 self.add_error("user_email", _("Det finns ingen användare med den e-postadressen."))
         elif not pin and not (self.has_error("personal_identity_number") or self.has_error("user_email")):
             self.add_error("personal_identity_number", _("Ange ett personnummer eller en användares e-postadress."))
-
-        # An empty period means the last 30 days (up to the chosen end date).
-        if not self.has_error("date_to") and cleaned.get("date_to") is None:
-            cleaned["date_to"] = timezone.localdate()
-        if not self.has_error("date_from") and cleaned.get("date_from") is None and cleaned.get("date_to"):
-            cleaned["date_from"] = cleaned["date_to"] - datetime.timedelta(days=DEFAULT_PERIOD_DAYS)
-        if cleaned.get("date_from") and cleaned.get("date_to") and cleaned["date_to"] < cleaned["date_from"]:
-            self.add_error("date_to", _("Slutdatum kan inte ligga före startdatum."))
         return cleaned
 
 

@@ -1,9 +1,12 @@
 """Forms and form fields shared by the whole portal: login, service windows, the date widget, personnummer and
 amounts in kronor."""
 
+import datetime
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from portal import money, validators
@@ -37,6 +40,43 @@ class KronorField(forms.CharField):
     def clean(self, value):
         value = super().clean(value)
         return money.parse_kronor(value) if value not in (None, "") else None
+
+
+class PeriodForm(forms.Form):
+    """Från och med / Till och med, as every search of the portal takes them: the end never before the start.
+
+    With `default_days` an empty period means the last `default_days` days up to the chosen end (today when
+    none is chosen), and the fields start out showing that period; without it an empty date leaves that end
+    of the period open. A subclass adds its own fields and may relabel these two.
+    """
+
+    default_days: int | None = None
+
+    date_from = forms.DateField(label=_("Från och med"), widget=DATE_WIDGET, required=False)
+    date_to = forms.DateField(label=_("Till och med"), widget=DATE_WIDGET, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.default_days is not None:
+            first, last = self.default_period()
+            self.fields["date_from"].initial, self.fields["date_to"].initial = first, last
+
+    @classmethod
+    def default_period(cls) -> tuple[datetime.date, datetime.date]:
+        today = timezone.localdate()
+        return today - datetime.timedelta(days=cls.default_days or 0), today
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.default_days is not None:
+            if not self.has_error("date_to") and cleaned.get("date_to") is None:
+                cleaned["date_to"] = timezone.localdate()
+            if not self.has_error("date_from") and cleaned.get("date_from") is None and cleaned.get("date_to"):
+                cleaned["date_from"] = cleaned["date_to"] - datetime.timedelta(days=self.default_days)
+        first, last = cleaned.get("date_from"), cleaned.get("date_to")
+        if first and last and last < first:
+            self.add_error("date_to", _("Slutdatum kan inte ligga före startdatum."))
+        return cleaned
 
 
 class LoginForm(AuthenticationForm):

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy
 
 from claims.models import ClaimState
 from clinics.models import Clinic, Region, SupportForm
-from portal.forms import DATE_WIDGET, KronorField
+from portal.forms import KronorField, PeriodForm
 
 from .models import ReviewRuleKind
 from .selectors import ClaimFilter
@@ -18,7 +18,7 @@ from .selectors import ClaimFilter
 FILTER_FIELDS = ("clinic", "support_form", "state", "amount_from", "amount_to", "date_from", "date_to")
 
 
-class ClaimFilterForm(forms.Form):
+class ClaimFilterForm(PeriodForm):
     """Sent by GET: nothing in it identifies a patient."""
 
     clinic = forms.ModelChoiceField(
@@ -28,8 +28,7 @@ class ClaimFilterForm(forms.Form):
     state = forms.ChoiceField(label=gettext_lazy("Status"), required=False)
     amount_from = KronorField(label=gettext_lazy("Belopp från (kr)"), required=False)
     amount_to = KronorField(label=gettext_lazy("Belopp till (kr)"), required=False)
-    date_from = forms.DateField(label=gettext_lazy("Inkom från och med"), widget=DATE_WIDGET, required=False)
-    date_to = forms.DateField(label=gettext_lazy("Inkom till och med"), widget=DATE_WIDGET, required=False)
+    field_order = ("clinic", "support_form", "state", "amount_from", "amount_to", "date_from", "date_to")
 
     def __init__(self, *args, region: Region, **kwargs):
         super().__init__(*args, **kwargs)
@@ -37,15 +36,14 @@ class ClaimFilterForm(forms.Form):
         self.fields["clinic"].label_from_instance = lambda clinic: f"{clinic.number} {clinic.name}"
         self.fields["support_form"].choices = [("", _("Alla")), *SupportForm.choices]
         self.fields["state"].choices = [("", _("Alla")), *ClaimState.choices]
+        self.fields["date_from"].label = gettext_lazy("Inkom från och med")
+        self.fields["date_to"].label = gettext_lazy("Inkom till och med")
 
     def clean(self):
         cleaned = super().clean()
         low, high = cleaned.get("amount_from"), cleaned.get("amount_to")
         if low is not None and high is not None and high < low:
             self.add_error("amount_to", _("Beloppet till kan inte vara mindre än beloppet från."))
-        first, last = cleaned.get("date_from"), cleaned.get("date_to")
-        if first and last and last < first:
-            self.add_error("date_to", _("Slutdatum kan inte ligga före startdatum."))
         return cleaned
 
     def claim_filter(self) -> ClaimFilter:
