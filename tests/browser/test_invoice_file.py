@@ -6,8 +6,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from claims.models import Invoice, InvoiceFileState, InvoiceFileUpload
-from tests.browser.test_eligibility import BILLER, choose_clinic31, expect_status, log_in, main_menu
 from tests.billing.test_invoice_file_messages import fakturafil, rakning
+from tests.browser.test_eligibility import BILLER, choose_clinic31, expect_status, log_in, main_menu
 
 INVALID_PIN = "200001012385"  # wrong check digit
 INVOICE_REFERENCE = "FIL-WEB-1"
