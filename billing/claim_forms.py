@@ -23,7 +23,7 @@ from claims.models import TariffRow, ToothOrJaw
 from clinics.models import CareModel, PatientCategory, Region, SupportForm
 from eligibility.models import Jaw
 from eligibility.selectors import Eligibility
-from portal import money
+from portal import money, validators
 from portal.forms import DATE_WIDGET, KronorField, PersonalIdentityNumberField
 
 MAX_LINES = 200
@@ -271,7 +271,7 @@ class LineEntryForm(forms.Form):
 
     def clean_tooth(self) -> str:
         tooth = (self.cleaned_data.get("tooth") or "").strip()
-        if tooth and not is_fdi_tooth(tooth):
+        if tooth and not validators.is_fdi_tooth(tooth):
             raise ValidationError(gettext("Ange tand med FDI-nummer, t.ex. 36."))
         return tooth
 
@@ -339,14 +339,6 @@ class LineEntryForm(forms.Form):
             price=data.get("price"),
             comment=(data.get("comment") or "").strip(),
         )
-
-
-def is_fdi_tooth(value: str) -> bool:
-    """FDI tooth numbers: 11–48 for permanent teeth, 51–85 for primary teeth."""
-    if not (len(value) == 2 and value.isdigit()):
-        return False
-    quadrant, tooth = int(value[0]), int(value[1])
-    return (1 <= quadrant <= 4 and 1 <= tooth <= 8) or (5 <= quadrant <= 8 and 1 <= tooth <= 5)
 
 
 def fees_from(data, days: list[datetime.date]) -> tuple[dict[datetime.date, int], dict[datetime.date, str]]:

@@ -44,10 +44,6 @@ REFERENCE_PATTERN = re.compile(r"[0-9A-Za-z-]{1,20}")
 COMMENT_MAX_LENGTH = 500
 LINE_COMMENT_MAX_LENGTH = 200
 MAX_TEETH = 32
-# FDI: permanent teeth in quadrants 1-4 (1-8), primary teeth in quadrants 5-8 (1-5).
-VALID_TEETH = frozenset(
-    [f"{q}{t}" for q in range(1, 5) for t in range(1, 9)] + [f"{q}{t}" for q in range(5, 9) for t in range(1, 6)]
-)
 JAWS = frozenset(Jaw.values)
 # A claim voided or deleted was never paid and never counts against the free amount.
 NOT_BILLED_STATES = (ClaimState.DELETED, ClaimState.VOIDED)
@@ -511,7 +507,7 @@ class _Validation:
         if row.requires == ToothOrJaw.TOOTH:
             if not tooth:
                 self.fault("tooth_required", _("Åtgärd %(code)s kräver tand.") % {"code": code}, "lines", index)
-            elif tooth not in VALID_TEETH:
+            elif not validators.is_fdi_tooth(tooth):
                 self.fault(
                     "tooth_invalid",
                     _("Åtgärd %(code)s: tand %(tooth)s är inget giltigt tandnummer (FDI).")

@@ -3,6 +3,7 @@ files refused before anything is expanded or fetched, and a stream that does not
 
 import datetime
 import io
+import re
 import time
 import tracemalloc
 import zipfile
@@ -22,6 +23,7 @@ from billing.invoice_file import (
     parse_invoice_file,
 )
 from claims.drafts import ClaimDraft, FreeCardDraft, LineDraft
+from portal.validators import FDI_TEETH
 
 D = datetime.date
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "invoice-files"
@@ -767,3 +769,13 @@ def test_twenty_thousand_claims_are_read_in_memory_that_does_not_grow_with_the_f
     assert peak < 5 * MB
     # ...and keeping libxml2's tree (about 10 times the file) shows in the process's memory.
     assert rss_growth < 40 * MB
+
+
+def test_the_schema_allows_exactly_the_fdi_teeth_the_validation_knows():
+    # The schema is the file's published contract and says the tooth rule in its own pattern: held here to the
+    # one list of teeth, portal.validators.FDI_TEETH, that the validation and the forms use.
+    namespace = {"xs": "http://www.w3.org/2001/XMLSchema"}
+    schema = etree.parse(str(SCHEMA_PATH))
+    (pattern,) = schema.xpath("//xs:simpleType[@name='TandTyp']//xs:pattern/@value", namespaces=namespace)
+    allowed = {f"{a}{b}" for a in range(10) for b in range(10) if re.fullmatch(pattern, f"{a}{b}")}
+    assert allowed == FDI_TEETH
