@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -28,8 +27,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from claims.drafts import ClaimDraft, Fault
-from claims.models import Claim, Invoice, TariffRow, TariffVersion
+from claims.models import Claim, Invoice, TariffRow
 from claims.services import ClaimRejected
+from claims.tariffs import TariffBook
 from claims.validation import claim_validate, free_amount_status
 from clinics.models import Clinic, PatientCategory, SupportForm
 from eligibility.selectors import Eligibility, eligibility_for
@@ -74,39 +74,10 @@ LINE_ACTIONS = ("add_line", "remove_line")
 # The tariff -------------------------------------------------------------------------------------------------
 
 
-class Tariff:
-    """The region's tariff versions as the page needs them: the rows of the version covering a day."""
-
-    def __init__(self, clinic: Clinic):
-        self.region = clinic.region
-        self._versions: dict[datetime.date, TariffVersion | None] = {}
-        self._rows: dict[int, dict[str, TariffRow]] = {}
-
-    def version(self, day: datetime.date) -> TariffVersion | None:
-        if day not in self._versions:
-            self._versions[day] = (
-                TariffVersion.objects.filter(region=self.region, valid_from__lte=day)
-                .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=day))
-                .order_by("-valid_from")
-                .first()
-            )
-        return self._versions[day]
-
-    def rows(self, day: datetime.date) -> dict[str, TariffRow] | None:
-        version = self.version(day)
-        if version is None:
-            return None
-        if version.pk not in self._rows:
-            self._rows[version.pk] = {row.code: row for row in version.rows.all()}
-        return self._rows[version.pk]
-
-    def row(self, day: datetime.date, code: str) -> TariffRow | None:
-        return (self.rows(day) or {}).get(code)
-
-    def choices(self, day: datetime.date) -> list[TariffRow]:
-        """The codes to suggest, patient fee first as in the manual's list."""
-        rows = list((self.rows(day) or {}).values())
-        return sorted(rows, key=lambda row: (not row.is_patient_fee, row.code))
+def tariff_choices(tariff: TariffBook, day: datetime.date) -> list[TariffRow]:
+    """The codes to suggest for a visit on `day`, patient fee first as in the manual's list."""
+    rows = list((tariff.rows(day) or {}).values())
+    return sorted(rows, key=lambda row: (not row.is_patient_fee, row.code))
 
 
 def tariff_label(row: TariffRow) -> str:
@@ -200,7 +171,7 @@ class RegisterPage:
         self.request = request
         self.clinic: Clinic = request.clinic
         self.today = timezone.localdate()
-        self.tariff = Tariff(self.clinic)
+        self.tariff = TariffBook(self.clinic.region)
         self.data = data.copy() if data is not None else None
         self.draft_id = _draft_id(data.get("draft") if data is not None else None)
         self.state = _draft_state(request, self.draft_id)
@@ -523,7 +494,7 @@ class RegisterPage:
             "visits": self.visits(faults),
             "total": self.total(),
             "free_amounts": self.free_amounts() if self.eligibility else [],
-            "tariff_rows": [(row, tariff_label(row)) for row in self.tariff.choices(entry_day)],
+            "tariff_rows": [(row, tariff_label(row)) for row in tariff_choices(self.tariff, entry_day)],
             "tariff_missing": self.tariff.version(entry_day) is None,
             "entry_day": entry_day,
             "entry_summary": self.entry_summary(),

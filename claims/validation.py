@@ -17,7 +17,7 @@ from functools import cached_property
 
 from dateutil.relativedelta import relativedelta
 from django.core.exceptions import ValidationError
-from django.db.models import Q, Sum
+from django.db.models import Sum
 from django.db.models.functions import Coalesce, ExtractYear
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -37,7 +37,8 @@ from portal import validators
 from portal.money import format_kronor
 
 from .drafts import ClaimDraft, Fault, LineDraft
-from .models import PATIENT_FEE_CODE, Claim, ClaimLine, ClaimState, TariffRow, TariffVersion, ToothOrJaw
+from .models import PATIENT_FEE_CODE, Claim, ClaimLine, ClaimState, TariffRow, ToothOrJaw
+from .tariffs import TariffBook
 
 # ASCII spelled out: `\w` would let any Unicode letter or digit through.
 REFERENCE_PATTERN = re.compile(r"[0-9A-Za-z-]{1,20}")
@@ -71,8 +72,9 @@ class ValidationContext:
     """What the checks look up for one clinic, read in a few queries and reused for every draft validated with it.
 
     Give the drafts up front (a chunk of an invoice file's claims), or later with `prepare`: their references,
-    tariff versions, patients (certificates, free cards, prior assessments) and what each patient has used of
-    the free amount are then read at once, not claim by claim. Anything outside what was prepared is read on
+    tariff versions (in `tariff`, the `TariffBook` the checks and the amounts read), patients (certificates,
+    free cards, prior assessments) and what each patient has used of the free amount are then read at once,
+    not claim by claim. Anything outside what was prepared is read on
     first use, so the context is never wrong, only slower. `repeated_references` holds the references given
     more than once in the whole batch (a file read in chunks; by default, among `drafts`): each is a fault.
     Claims found correct add to what their patient has used of the free amount, so two claims of one file
@@ -85,9 +87,7 @@ class ValidationContext:
         drafts = list(drafts)
         self.clinic = clinic
         self.region: Region = clinic.region
-        self._versions: dict[int, tuple[TariffVersion, dict[str, TariffRow]]] = {}
-        self._loaded_periods: list[tuple[datetime.date, datetime.date]] = []
-        self._version_of_day: dict[datetime.date, TariffVersion | None] = {}
+        self.tariff = TariffBook(self.region)
         if repeated_references is None:
             counts = Counter(draft.reference for draft in drafts)
             repeated_references = {reference for reference, count in counts.items() if count > 1}
@@ -106,41 +106,13 @@ class ValidationContext:
         self._free_amount_used: dict[tuple[str, int], int] = {}
         days = [day for draft in drafts for day in _all_dates(draft)]
         if days:
-            self._load_versions(min(days), max(days))
+            self.tariff.load(min(days), max(days))
         self._load_references({draft.reference for draft in drafts if draft.reference})
         pins = {pin for draft in drafts if (pin := _valid_pin(draft.personal_identity_number))}
         if pins and days:
             self._load_patients(pins, min(days))
             years = {day.year for day in days}
             self._load_free_amounts(pins, years)
-
-    # Tariff ----------------------------------------------------------------------------------------------
-
-    def _load_versions(self, first: datetime.date, last: datetime.date) -> None:
-        if any(loaded_first <= first and last <= loaded_last for loaded_first, loaded_last in self._loaded_periods):
-            return
-        versions = (
-            TariffVersion.objects.filter(region=self.region, valid_from__lte=last)
-            .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=first))
-            .exclude(pk__in=list(self._versions))
-            .prefetch_related("rows")
-        )
-        for version in versions:
-            self._versions[version.pk] = (version, {row.code: row for row in version.rows.all()})
-        self._loaded_periods.append((first, last))
-
-    def tariff_version(self, day: datetime.date) -> TariffVersion | None:
-        """The region's tariff version covering the day; the latest start wins should two overlap."""
-        if day not in self._version_of_day:
-            if not any(first <= day <= last for first, last in self._loaded_periods):
-                self._load_versions(day, day)
-            covering = [version for version, _rows in self._versions.values() if version.covers(day)]
-            self._version_of_day[day] = max(covering, key=lambda version: version.valid_from, default=None)
-        return self._version_of_day[day]
-
-    def tariff_row(self, day: datetime.date, code: str) -> TariffRow | None:
-        version = self.tariff_version(day)
-        return self._versions[version.pk][1].get(code) if version else None
 
     # References ------------------------------------------------------------------------------------------
 
@@ -286,12 +258,12 @@ def claim_amounts(draft: ClaimDraft, context: ValidationContext) -> tuple[int, i
     """
     by_day: dict[datetime.date, list[PricedLine]] = defaultdict(list)
     for line in draft.lines:
-        row = context.tariff_row(line.visit_date, line.code)
+        row = context.tariff.row(line.visit_date, line.code)
         by_day[line.visit_date].append((line, row, _line_amount(line, row)))
     for day, fee in draft.patient_fees.items():
         if fee > 0:
             fee_line = LineDraft(visit_date=day, code=PATIENT_FEE_CODE, price=fee)
-            by_day[day].append((fee_line, context.tariff_row(day, PATIENT_FEE_CODE), -fee))
+            by_day[day].append((fee_line, context.tariff.row(day, PATIENT_FEE_CODE), -fee))
     lines = [priced for day in sorted(by_day) for priced in by_day[day]]
     fee_total = sum(amount for line, _row, amount in lines if line.code == PATIENT_FEE_CODE)
     total = sum(amount for _line, _row, amount in lines)
@@ -342,7 +314,7 @@ class _Validation:
         self.free_amount: dict[int, int] = {}
         self.form = draft.support_form if draft.support_form in SupportForm.values else ""
         self.fhb_number = draft.prior_assessment_number.strip()
-        self.rows: list[TariffRow | None] = [context.tariff_row(line.visit_date, line.code) for line in draft.lines]
+        self.rows: list[TariffRow | None] = [context.tariff.row(line.visit_date, line.code) for line in draft.lines]
         # Visits are the days with treatment; a patient fee line alone makes no visit.
         self.visit_days = sorted({line.visit_date for line in draft.lines if line.code != PATIENT_FEE_CODE})
 
@@ -589,8 +561,8 @@ class _Validation:
             elif (
                 fee
                 # A day no tariff covers is reported with its lines.
-                and self.context.tariff_version(day) is not None
-                and self.context.tariff_row(day, PATIENT_FEE_CODE) is None
+                and self.context.tariff.version(day) is not None
+                and self.context.tariff.row(day, PATIENT_FEE_CODE) is None
             ):
                 self.fault(
                     "code_unknown",
