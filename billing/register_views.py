@@ -360,9 +360,9 @@ class RegisterPage:
         if fault.line is not None and 0 <= fault.line < len(self.lines):
             return f"line-{fault.line}"
         if fault.field == "patient_fees":
-            # The fault names no visit but its message does; the first visit's fee otherwise.
+            # A visit's fee fault names its visit; one of the whole claim's fees goes to the first visit's fee.
             days = self.visit_days()
-            day = next((d for d in days if d.isoformat() in fault.message), days[0] if days else None)
+            day = fault.visit_date if fault.visit_date in days else (days[0] if days else None)
             return f"id_{fee_field_name(day)}" if day else "id_entry-visit_date"
         if fault.field == "lines":
             return "claim-lines-table" if self.lines else "id_entry-code"

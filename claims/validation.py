@@ -278,6 +278,82 @@ def _line_amount(line: LineDraft, row: TariffRow | None) -> int:
     return row.price
 
 
+# One line ------------------------------------------------------------------------------------------------
+
+
+def line_faults(
+    line: LineDraft, row: TariffRow | None, *, support_form: str = "", index: int | None = None
+) -> list[Fault]:
+    """The faults of one line against its code's tariff row on its day (None: the code is not in the tariff).
+
+    The validation checks every line of a claim with this, and the form page's entry row asks it before a line
+    is added, so the clinic reads one rule in one set of words. `support_form` (N, F or S; empty: not known
+    yet) adds whether the code may be billed for it; `index` is the line's place in its draft.
+    """
+    faults: list[Fault] = []
+    code, tooth, jaw = line.code, line.tooth.strip(), line.jaw.strip()
+
+    def fault(fault_code: str, message: str, part: str) -> None:
+        faults.append(Fault(fault_code, message, "lines", index, visit_date=line.visit_date, line_field=part))
+
+    if len(line.comment) > LINE_COMMENT_MAX_LENGTH:
+        fault(
+            "line_comment_too_long",
+            _("Kommentaren till åtgärd %(code)s får ha högst %(max)s tecken.")
+            % {"code": code, "max": LINE_COMMENT_MAX_LENGTH},
+            "comment",
+        )
+    if row is None:
+        fault(
+            "code_unknown",
+            _("Åtgärdskod %(code)s finns inte i ersättningslistan för %(date)s.")
+            % {"code": code, "date": line.visit_date.isoformat()},
+            "code",
+        )
+        return faults
+    if support_form and support_form not in row.support_forms:
+        fault(
+            "code_not_for_support_form",
+            _("Åtgärd %(code)s kan inte faktureras för %(form)s.") % {"code": code, "form": _form_label(support_form)},
+            "code",
+        )
+    if row.requires == ToothOrJaw.TOOTH:
+        if not tooth:
+            fault("tooth_required", _("Åtgärd %(code)s kräver tand.") % {"code": code}, "tooth")
+        elif not validators.is_fdi_tooth(tooth):
+            fault(
+                "tooth_invalid",
+                _("Åtgärd %(code)s: tand %(tooth)s är inget giltigt tandnummer (FDI).")
+                % {"code": code, "tooth": tooth},
+                "tooth",
+            )
+    elif tooth:
+        fault("tooth_not_allowed", _("Åtgärd %(code)s ska inte ha tand.") % {"code": code}, "tooth")
+    if row.requires == ToothOrJaw.JAW:
+        if not jaw:
+            fault("jaw_required", _("Åtgärd %(code)s kräver käke (ÖK eller UK).") % {"code": code}, "jaw")
+        elif jaw not in JAWS:
+            fault(
+                "jaw_invalid",
+                _("Åtgärd %(code)s: käke %(jaw)s är ogiltig, ange ÖK eller UK.") % {"code": code, "jaw": jaw},
+                "jaw",
+            )
+    elif jaw:
+        fault("jaw_not_allowed", _("Åtgärd %(code)s ska inte ha käke.") % {"code": code}, "jaw")
+    if row.price is not None:
+        if line.price is not None:
+            fault(
+                "price_not_allowed",
+                _("Åtgärd %(code)s har fast pris i ersättningslistan; ange inget pris.") % {"code": code},
+                "price",
+            )
+    elif line.price is None:
+        fault("price_required", _("Ange pris för åtgärd %(code)s.") % {"code": code}, "price")
+    elif line.price < 0:
+        fault("price_negative", _("Priset för åtgärd %(code)s kan inte vara negativt.") % {"code": code}, "price")
+    return faults
+
+
 # The validation ------------------------------------------------------------------------------------------
 
 
@@ -318,8 +394,11 @@ class _Validation:
         # Visits are the days with treatment; a patient fee line alone makes no visit.
         self.visit_days = sorted({line.visit_date for line in draft.lines if line.code != PATIENT_FEE_CODE})
 
-    def fault(self, code: str, message: str, field: str = "", line: int | None = None) -> None:
-        self.faults.append(Fault(code=code, message=message, field=field, line=line))
+    def fault(self, code: str, message: str, field: str = "", line: int | None = None, *, visit_date=None) -> None:
+        """Add a fault; a line's is its visit's too."""
+        if visit_date is None and line is not None:
+            visit_date = self.draft.lines[line].visit_date
+        self.faults.append(Fault(code=code, message=message, field=field, line=line, visit_date=visit_date))
 
     def run(self) -> list[Fault]:
         self.check_reference()
@@ -446,83 +525,7 @@ class _Validation:
         if not self.visit_days:
             self.fault("lines_empty", _("Räkningen saknar åtgärder."), "lines")
         for index, (line, row) in enumerate(zip(self.draft.lines, self.rows, strict=True)):
-            if len(line.comment) > LINE_COMMENT_MAX_LENGTH:
-                self.fault(
-                    "line_comment_too_long",
-                    _("Kommentaren till åtgärd %(code)s får ha högst %(max)s tecken.")
-                    % {"code": line.code, "max": LINE_COMMENT_MAX_LENGTH},
-                    "lines",
-                    index,
-                )
-            if row is None:
-                self.fault(
-                    "code_unknown",
-                    _("Åtgärdskod %(code)s finns inte i ersättningslistan för %(date)s.")
-                    % {"code": line.code, "date": line.visit_date.isoformat()},
-                    "lines",
-                    index,
-                )
-                continue
-            if self.form and self.form not in row.support_forms:
-                self.fault(
-                    "code_not_for_support_form",
-                    _("Åtgärd %(code)s kan inte faktureras för %(form)s.")
-                    % {"code": line.code, "form": _form_label(self.form)},
-                    "lines",
-                    index,
-                )
-            self.check_tooth_and_jaw(index, line, row)
-            self.check_price(index, line, row)
-
-    def check_tooth_and_jaw(self, index: int, line: LineDraft, row: TariffRow) -> None:
-        code, tooth, jaw = line.code, line.tooth.strip(), line.jaw.strip()
-        if row.requires == ToothOrJaw.TOOTH:
-            if not tooth:
-                self.fault("tooth_required", _("Åtgärd %(code)s kräver tand.") % {"code": code}, "lines", index)
-            elif not validators.is_fdi_tooth(tooth):
-                self.fault(
-                    "tooth_invalid",
-                    _("Åtgärd %(code)s: tand %(tooth)s är inget giltigt tandnummer (FDI).")
-                    % {"code": code, "tooth": tooth},
-                    "lines",
-                    index,
-                )
-        elif tooth:
-            self.fault("tooth_not_allowed", _("Åtgärd %(code)s ska inte ha tand.") % {"code": code}, "lines", index)
-        if row.requires == ToothOrJaw.JAW:
-            if not jaw:
-                self.fault(
-                    "jaw_required", _("Åtgärd %(code)s kräver käke (ÖK eller UK).") % {"code": code}, "lines", index
-                )
-            elif jaw not in JAWS:
-                self.fault(
-                    "jaw_invalid",
-                    _("Åtgärd %(code)s: käke %(jaw)s är ogiltig, ange ÖK eller UK.") % {"code": code, "jaw": jaw},
-                    "lines",
-                    index,
-                )
-        elif jaw:
-            self.fault("jaw_not_allowed", _("Åtgärd %(code)s ska inte ha käke.") % {"code": code}, "lines", index)
-
-    def check_price(self, index: int, line: LineDraft, row: TariffRow) -> None:
-        code = line.code
-        if row.price is not None:
-            if line.price is not None:
-                self.fault(
-                    "price_not_allowed",
-                    _("Åtgärd %(code)s har fast pris i ersättningslistan; ange inget pris.") % {"code": code},
-                    "lines",
-                    index,
-                )
-        elif line.price is None:
-            self.fault("price_required", _("Ange pris för åtgärd %(code)s.") % {"code": code}, "lines", index)
-        elif line.price < 0:
-            self.fault(
-                "price_negative",
-                _("Priset för åtgärd %(code)s kan inte vara negativt.") % {"code": code},
-                "lines",
-                index,
-            )
+            self.faults += line_faults(line, row, support_form=self.form, index=index)
 
     def check_dates(self) -> None:
         first_line = {}
@@ -557,6 +560,7 @@ class _Validation:
                     "patient_fee_negative",
                     _("Patientavgiften för besöket %(date)s kan inte vara negativ.") % {"date": day.isoformat()},
                     "patient_fees",
+                    visit_date=day,
                 )
             elif (
                 fee
@@ -569,6 +573,7 @@ class _Validation:
                     _("Åtgärdskod %(code)s finns inte i ersättningslistan för %(date)s.")
                     % {"code": PATIENT_FEE_CODE, "date": day.isoformat()},
                     "patient_fees",
+                    visit_date=day,
                 )
         for index, line in enumerate(self.draft.lines):
             if line.code != PATIENT_FEE_CODE:
@@ -587,6 +592,7 @@ class _Validation:
                 "patient_fee_without_visit",
                 _("Patientavgiften för %(date)s hör inte till något besök på räkningen.") % {"date": day.isoformat()},
                 "patient_fees",
+                visit_date=day,
             )
         return days
 
@@ -625,6 +631,7 @@ class _Validation:
                     "patient_fee_missing",
                     _("Patientavgift saknas för besöket %(date)s.") % {"date": day.isoformat()},
                     "patient_fees",
+                    visit_date=day,
                 )
 
     # Certificates and prior assessments ----------------------------------------------------------------------

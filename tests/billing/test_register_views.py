@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing.register_views import PARTIAL_HEADER
+from claims.drafts import Fault
 from claims.models import PATIENT_FEE_CODE, Claim, TariffRow, TariffVersion
 from portal.models import AccessLogEntry
 from portal.money import format_kronor
@@ -470,6 +471,21 @@ def test_the_validate_endpoint_answers_the_faults_as_json(client, world, vg_tari
     assert faults["Ange vårdmodell för N-tandvård."] == "id_care_model"
     assert "Ange en räkningsreferens." not in faults
     assert client.post(url, {}).json() == {"faults": [], "total": "0 kr"}
+
+
+def test_a_visits_fault_goes_to_its_visits_fee_by_its_date_not_by_its_words(client, world, vg_tariff, monkeypatch):
+    _first, last = _visit_days()
+    page = _n_claim_up_to_submit(client, world)
+    # A message that names no date, as a translation might not: the fault's visit_date places it.
+    fault = Fault("patient_fee_missing", "Avgift saknas.", "patient_fees", visit_date=last)
+    for where in ("billing.register_views", "claims.services"):
+        monkeypatch.setattr(f"{where}.claim_validate", lambda **kwargs: [fault])
+    url = reverse("claim_register_validate", kwargs={"clinic_pk": world.clinic31.pk})
+    answer = client.post(url, page.fields()).json()
+    assert [f["target"] for f in answer["faults"]] == [f"id_fee-{last.isoformat()}"]
+    # And on the page sent without JavaScript, beside that visit's fee.
+    page.submit(invoice_reference="4720", reference="REG-7100")
+    assert page.doc.xpath("//*[@id=$id]", id=f"id_fee-{last.isoformat()}_error")[0].text_content() == "Avgift saknas."
 
 
 def test_page_has_no_inline_script_and_loads_its_own(client, world, vg_tariff):

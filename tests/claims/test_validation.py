@@ -24,6 +24,7 @@ from claims.validation import (
     claim_validate,
     free_amount_status,
     last_billing_day,
+    line_faults,
 )
 from clinics.models import DeadlineBasis, Region, SupportForm
 from eligibility.models import Patient, PriorAssessment, PriorAssessmentState
@@ -585,6 +586,35 @@ def test_patient_fee_errors(world, tariffs):
         f"Patientavgiften för besöket {YEAR}-09-01 är angiven två gånger.",
         f"Patientavgiften för {YEAR}-09-02 hör inte till något besök på räkningen.",
     ]
+
+
+def test_each_visits_fault_names_its_visit_and_each_lines_fault_its_part(world, tariffs):
+    # Where a fault belongs is data, never to be read out of the message.
+    other_day = VISIT + datetime.timedelta(days=1)
+    draft = n_draft(
+        lines=[LineDraft(VISIT, "101"), LineDraft(other_day, "401", tooth="19"), LineDraft(VISIT, "patAvg", price=1)],
+        patient_fees={VISIT: FEE, other_day - datetime.timedelta(days=10): 100},
+    )
+    faults = validate(world, draft, today=VISIT)
+    assert [(f.code, f.field, f.line, f.visit_date, f.line_field) for f in faults] == [
+        ("tooth_invalid", "lines", 1, other_day, "tooth"),
+        ("visit_in_future", "lines", 1, other_day, ""),
+        ("patient_fee_given_twice", "lines", 2, VISIT, ""),
+        ("patient_fee_without_visit", "patient_fees", None, other_day - datetime.timedelta(days=10), ""),
+        ("patient_fee_missing", "patient_fees", None, other_day, ""),
+    ]
+
+
+def test_one_line_is_checked_against_its_tariff_row_as_the_claim_checks_it(world, tariffs):
+    row = TariffRow.objects.get(version__region=world.vg, version__valid_from=D(YEAR, 1, 1), code="401")
+    line = LineDraft(VISIT, "401", jaw="UK", price=100)
+    assert [(f.code, f.line, f.visit_date, f.line_field) for f in line_faults(line, row, index=3)] == [
+        ("tooth_required", 3, VISIT, "tooth"),
+        ("jaw_not_allowed", 3, VISIT, "jaw"),
+        ("price_not_allowed", 3, VISIT, "price"),
+    ]
+    assert [f.code for f in line_faults(line, None)] == ["code_unknown"]
+    assert [f.message for f in line_faults(LineDraft(VISIT, "401", tooth="36"), row, support_form="N")] == []
 
 
 def test_patient_fee_larger_than_the_claim(world, tariffs):
