@@ -12,8 +12,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing.register_views import PARTIAL_HEADER
-from claims.drafts import Fault
+from claims.drafts import Fault, LineDraft
 from claims.models import PATIENT_FEE_CODE, Claim, TariffRow, TariffVersion
+from claims.validation import line_faults
 from portal.models import AccessLogEntry
 from portal.money import format_kronor
 from tests.claims.factories import standard_tariff
@@ -373,7 +374,8 @@ def test_the_patient_fee_code_sets_the_visits_fee(client, world, vg_tariff):
     page.search(N_PIN)
     page.add(first, "101")
     page.add(first, PATIENT_FEE_CODE)
-    assert "Ange patientavgiften som pris." in page.errors()
+    # The validation's words: the entry row no longer has its own ("Ange patientavgiften som pris.").
+    assert "Ange pris för åtgärd patAvg." in page.errors()
     page.add(first, PATIENT_FEE_CODE, price="250")
     assert page.fields()[f"fee-{first.isoformat()}"] == "250"
     assert len(page.doc.xpath("//tr[starts-with(@id, 'line-')]")) == 1  # a fee is not a treatment line
@@ -394,6 +396,36 @@ def test_the_entry_row_refuses_what_the_tariff_does_not_allow(client, world, vg_
     # A whole suggestion, as a datalist may fill it in, is read by its code.
     page.add(first, "101 Basundersökning och diagnostik, utförd av tandläkare (980 kr)", price="", tooth="")
     assert len(page.doc.xpath("//tr[starts-with(@id, 'line-')]")) == 1
+
+
+@pytest.mark.parametrize(
+    ("code", "typed", "field"),
+    [
+        ("401", {}, "tooth"),
+        ("401", {"tooth": "19"}, "tooth"),  # was "Ange tand med FDI-nummer, t.ex. 36." in the form's own words
+        ("401", {"tooth": "36", "jaw": "UK"}, "jaw"),
+        ("825", {}, "jaw"),
+        ("101", {"tooth": "36"}, "tooth"),
+        ("101", {"price": "100"}, "price"),
+        ("901", {}, "price"),
+    ],
+)
+def test_the_entry_row_says_what_the_validation_says_beside_the_part_at_fault(
+    client, world, vg_tariff, code, typed, field
+):
+    first, _last = _visit_days()
+    page = _open(client, world)
+    page.search(N_PIN)
+    page.add(first, code, **typed)
+    row = TariffRow.objects.get(version=_tariff(world.vg, first), code=code)
+    price = typed.get("price")
+    line = LineDraft(first, code, typed.get("tooth", ""), typed.get("jaw", ""), price and int(price) * 100)
+    faults = line_faults(line, row)
+    assert field in {fault.line_field for fault in faults}
+    for fault in faults:
+        shown = page.doc.xpath("//*[@id=$id]", id=f"id_entry-{fault.line_field}_error")[0].text_content()
+        assert fault.message in shown
+    assert not page.doc.xpath("//tr[starts-with(@id, 'line-')]")
 
 
 def test_a_frikort_is_filled_in_from_the_register(client, world, vg_tariff):
