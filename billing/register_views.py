@@ -30,7 +30,14 @@ from claims.drafts import ClaimDraft, Fault
 from claims.models import Claim, Invoice, TariffRow
 from claims.services import ClaimRejected
 from claims.tariffs import TariffBook
-from claims.validation import claim_validate, free_amount_status
+from claims.validation import (
+    FreeAmountUse,
+    ValidationContext,
+    claim_priced,
+    claim_validate,
+    free_amount_use,
+    line_amount,
+)
 from clinics.models import Clinic, PatientCategory, SupportForm
 from eligibility.selectors import Eligibility, eligibility_for
 from portal import money
@@ -171,7 +178,10 @@ class RegisterPage:
         self.request = request
         self.clinic: Clinic = request.clinic
         self.today = timezone.localdate()
-        self.tariff = TariffBook(self.clinic.region)
+        # What the page shows (codes, prices, the Summa, the fribelopp box) is read through the validation's
+        # context and its tariff book; the validation itself prepares its own for each run.
+        self.validation_context = ValidationContext(clinic=self.clinic)
+        self.tariff: TariffBook = self.validation_context.tariff
         self.data = data.copy() if data is not None else None
         self.draft_id = _draft_id(data.get("draft") if data is not None else None)
         self.state = _draft_state(request, self.draft_id)
@@ -428,8 +438,8 @@ class RegisterPage:
         by_day: dict[datetime.date, list[LineRow]] = defaultdict(list)
         for index, line in enumerate(self.lines):
             row = self.tariff.row(line.visit_date, line.code)
-            amount = line.price if row is None or row.price is None else row.price
             label = tariff_label(row) if row else line.code
+            amount = line_amount(line.as_draft(), row)
             by_day[line.visit_date].append(LineRow(index, line, label, amount, line_faults[index]))
         visits = []
         for day in self.visit_days():
@@ -438,42 +448,30 @@ class RegisterPage:
             visits.append(Visit(day, by_day[day], fee))
         return visits
 
-    def total(self) -> int:
+    def _priced_draft(self) -> ClaimDraft:
+        """The draft as far as it can be read, for its amounts: lines and fees are all a GET page has."""
+        if self.form.is_bound:
+            return self.draft()
         fees, _errors = self.fees()
-        amounts = 0
-        for line in self.lines:
-            row = self.tariff.row(line.visit_date, line.code)
-            amounts += (line.price or 0) if row is None or row.price is None else row.price
-        return amounts - sum(fees.values())
+        lines = [line.as_draft() for line in self.lines]
+        return ClaimDraft(personal_identity_number="", support_form="", reference="", lines=lines, patient_fees=fees)
 
-    def free_amounts(self) -> list[dict]:
-        """The fribelopp box: per year of the visits, what the patient has used and what this claim adds."""
-        support_form = self.form.cleaned_data.get("support_form") if self.form.is_bound else None
-        if not self.pin or not support_form:
+    def total(self) -> int:
+        """The Summa, as the claim would be stored (a patient fee that cannot be read is left out)."""
+        total, _fee_total, _lines = claim_priced(self._priced_draft(), self.tariff)
+        return total
+
+    def free_amounts(self) -> list[FreeAmountUse]:
+        """The fribelopp box: per year of the visits (this year before any), what the patient has used and what
+        this claim adds, as the validation counts it."""
+        if not self.pin or not self.form.is_bound or not self.form.cleaned_data.get("support_form"):
             return []
-        this_claim: dict[int, int] = defaultdict(int)
-        for line in self.lines:
-            row = self.tariff.row(line.visit_date, line.code)
-            this_claim[line.visit_date.year] += (line.price or 0) if row is None or row.price is None else row.price
-        boxes = []
-        for year in sorted(this_claim) or [self.today.year]:
-            allowance, used = free_amount_status(
-                clinic=self.clinic, personal_identity_number=self.pin, support_form=support_form, year=year
-            )
-            if allowance is None:
-                continue
-            boxes.append(
-                {
-                    "year": year,
-                    "allowance": allowance,
-                    "used": used,
-                    "left": max(allowance - used, 0),
-                    "this_claim": this_claim[year],
-                    "exceeded": used + this_claim[year] > allowance
-                    and not self.form.cleaned_data.get("prior_assessment"),
-                }
-            )
-        return boxes
+        return free_amount_use(
+            draft=self.draft(),
+            context=self.validation_context,
+            personal_identity_number=self.pin,
+            years=[] if self.lines else [self.today.year],
+        )
 
     def context(self) -> dict:
         faults = self.faults
@@ -600,6 +598,12 @@ def _submit(request: HttpRequest, page: RegisterPage) -> HttpResponse:
     return redirect("claim_register_done", clinic_pk=request.clinic.pk, claim_pk=claim.pk)
 
 
+def _total_text(page: RegisterPage) -> str | None:
+    """The Summa for the script; None while a patient fee typed cannot be read (the script keeps the last one)."""
+    _fees, fee_errors = page.fees()
+    return None if fee_errors else money.format_kronor(page.total())
+
+
 @clinic_view()
 @require_POST
 def claim_register_validate(request: HttpRequest) -> JsonResponse:
@@ -607,14 +611,14 @@ def claim_register_validate(request: HttpRequest) -> JsonResponse:
     page = RegisterPage(request, request.POST)
     page.build_forms()
     if page.pin is None:
-        return JsonResponse({"faults": [], "total": money.format_kronor(page.total())})
+        return JsonResponse({"faults": [], "total": _total_text(page)})
     faults = page.validate()
     return JsonResponse(
         {
             "faults": [
                 {"code": f.code, "message": f.message, "target": page.fault_target(f), "line": f.line} for f in faults
             ],
-            "total": money.format_kronor(page.total()),
+            "total": _total_text(page),
         }
     )
 

@@ -13,6 +13,7 @@ import datetime
 import re
 from collections import Counter, defaultdict
 from collections.abc import Container, Iterable
+from dataclasses import dataclass
 from functools import cached_property
 
 from dateutil.relativedelta import relativedelta
@@ -206,24 +207,54 @@ def billing_deadline_text(region: Region) -> str:
     return _("%(months)s efter behandlingsdagen") % {"months": count}
 
 
-def free_amount_status(
-    *, clinic: Clinic, personal_identity_number: str, support_form: str, year: int
-) -> tuple[int | None, int]:
-    """The region's free amount for the support form and what the patient's claims have used of it in the year.
+@dataclass(frozen=True)
+class FreeAmountUse:
+    """One year of a patient's free amount (fribelopp) with a claim, all in öre: what the form page shows in its
+    box and what the validation refuses a claim for, from one answer."""
 
-    Both in öre; the allowance is None when the region has no free amount for the form (nothing is counted
-    then). Used: lines of the patient's claims in the clinic's region, any clinic, billed without prior
-    assessment in the support forms the free amount covers, visits in the year, less what has been credited;
-    patient fees, voided and deleted claims do not count.
+    year: int
+    allowance: int  # the region's free amount for the claim's support form
+    used: int  # by the patient's earlier claims (and the correct ones before it in a batch)
+    this_claim: int  # what the claim's treatment lines add in the year
+    prior_assessed: bool = False  # care under a prior assessment is outside the free amount
+
+    @property
+    def left(self) -> int:
+        return max(self.allowance - self.used, 0)
+
+    @property
+    def excess(self) -> int:
+        return self.used + self.this_claim - self.allowance
+
+    @property
+    def exceeded(self) -> bool:
+        return not self.prior_assessed and self.excess > 0
+
+
+def free_amount_use(
+    *, draft: ClaimDraft, context: ValidationContext, personal_identity_number: str, years: Iterable[int] = ()
+) -> list[FreeAmountUse]:
+    """The free amount of each year the draft has treatment in (and of `years`), or none when the region has no
+    free amount for the draft's support form.
+
+    Used: lines of the patient's claims in the clinic's region, any clinic, billed without prior assessment in
+    the support forms the free amount covers, visits in the year, less what has been credited; patient fees,
+    voided and deleted claims do not count. This claim adds its lines at their price from the tariff.
     """
-    region = clinic.region
-    if region.free_amount_without_prior_assessment is None or support_form not in region.free_amount_support_forms:
-        return None, 0
-    return region.free_amount_without_prior_assessment, _free_amount_used(region, personal_identity_number, year)
-
-
-def _free_amount_used(region: Region, personal_identity_number: str, year: int) -> int:
-    return _free_amounts_used(region, {personal_identity_number}, {year}).get((personal_identity_number, year), 0)
+    region = context.region
+    allowance = region.free_amount_without_prior_assessment
+    if allowance is None or draft.support_form not in region.free_amount_support_forms:
+        return []
+    this_claim: dict[int, int] = dict.fromkeys(years, 0)
+    for line in draft.lines:
+        if line.code != PATIENT_FEE_CODE:
+            row = context.tariff.row(line.visit_date, line.code)
+            this_claim[line.visit_date.year] = this_claim.get(line.visit_date.year, 0) + line_amount(line, row)
+    prior_assessed = bool(draft.prior_assessment_number.strip())
+    return [
+        FreeAmountUse(year, allowance, context.free_amount_used(personal_identity_number, year), amount, prior_assessed)
+        for year, amount in sorted(this_claim.items())
+    ]
 
 
 def _free_amounts_used(region: Region, pins: set[str], years: set[int]) -> dict[tuple[str, int], int]:
@@ -249,28 +280,34 @@ def _free_amounts_used(region: Region, pins: set[str], years: set[int]) -> dict[
 
 
 def claim_amounts(draft: ClaimDraft, context: ValidationContext) -> tuple[int, int, list[PricedLine]]:
+    """`claim_priced` with the context's tariff book: what a claim is stored with."""
+    return claim_priced(draft, context.tariff)
+
+
+def claim_priced(draft: ClaimDraft, tariff: TariffBook) -> tuple[int, int, list[PricedLine]]:
     """The claim's total and patient fee total in öre, and each line with its tariff row and amount.
 
     Amounts come from the tariff, or from the line for codes whose price is entered; never typed as totals.
     Each visit's patient fee becomes a patAvg line with a negative amount, after that visit's treatment lines.
-    Meant for a draft `claim_validate` found no fault in: a line whose code is not in the tariff has no row
-    and counts as its entered price or 0.
+    The form page shows its Summa from here; a claim is stored with it. A line whose code is not in the tariff
+    has no row and counts as its entered price or 0.
     """
     by_day: dict[datetime.date, list[PricedLine]] = defaultdict(list)
     for line in draft.lines:
-        row = context.tariff.row(line.visit_date, line.code)
-        by_day[line.visit_date].append((line, row, _line_amount(line, row)))
+        row = tariff.row(line.visit_date, line.code)
+        by_day[line.visit_date].append((line, row, line_amount(line, row)))
     for day, fee in draft.patient_fees.items():
         if fee > 0:
             fee_line = LineDraft(visit_date=day, code=PATIENT_FEE_CODE, price=fee)
-            by_day[day].append((fee_line, context.tariff.row(day, PATIENT_FEE_CODE), -fee))
+            by_day[day].append((fee_line, tariff.row(day, PATIENT_FEE_CODE), -fee))
     lines = [priced for day in sorted(by_day) for priced in by_day[day]]
     fee_total = sum(amount for line, _row, amount in lines if line.code == PATIENT_FEE_CODE)
     total = sum(amount for _line, _row, amount in lines)
     return total, fee_total, lines
 
 
-def _line_amount(line: LineDraft, row: TariffRow | None) -> int:
+def line_amount(line: LineDraft, row: TariffRow | None) -> int:
+    """The one line price, in öre: the tariff's, else the price entered; a patAvg line's fee counts negative."""
     if line.code == PATIENT_FEE_CODE:
         return -(line.price or 0)
     if row is None or row.price is None:
@@ -717,24 +754,20 @@ class _Validation:
     # Free amount -------------------------------------------------------------------------------------------
 
     def check_free_amount(self, pin: str) -> None:
-        region = self.region
-        allowance = region.free_amount_without_prior_assessment
-        if allowance is None or self.form not in region.free_amount_support_forms or self.fhb_number:
-            return
-        this_claim: dict[int, int] = defaultdict(int)
-        for line, row in zip(self.draft.lines, self.rows, strict=True):
-            if line.code != PATIENT_FEE_CODE:
-                this_claim[line.visit_date.year] += _line_amount(line, row)
-        self.free_amount = dict(this_claim)
-        for year, amount in sorted(this_claim.items()):
-            excess = self.context.free_amount_used(pin, year) + amount - allowance
-            if excess > 0:
+        uses = free_amount_use(draft=self.draft, context=self.context, personal_identity_number=pin)
+        for use in uses:
+            if use.exceeded:
                 self.fault(
                     "free_amount_exceeded",
                     _("Fribeloppet på %(allowance)s för %(year)s överskrids med %(excess)s; förhandsbedömning krävs.")
-                    % {"allowance": format_kronor(allowance), "year": year, "excess": format_kronor(excess)},
+                    % {
+                        "allowance": format_kronor(use.allowance),
+                        "year": use.year,
+                        "excess": format_kronor(use.excess),
+                    },
                     "prior_assessment_number",
                 )
+        self.free_amount = {use.year: use.this_claim for use in uses if not use.prior_assessed}
 
 
 def _all_dates(draft: ClaimDraft) -> list[datetime.date]:

@@ -468,6 +468,31 @@ def test_fribelopp_box_in_a_region_with_a_free_amount(client, world):
     assert "går över fribeloppet på 20\xa0000 kr" in page.text
 
 
+def test_the_fribelopp_box_and_the_sent_claim_get_one_answer(client, world):
+    today = timezone.localdate()
+    version = _tariff(world.dalarna, today)
+    row = (
+        TariffRow.objects.filter(version=version, price__isnull=False, requires="", support_forms__contains=["N"])
+        .exclude(code=PATIENT_FEE_CODE)
+        .exclude(requires_prior_assessment=True)
+        .order_by("-price")
+        .first()
+    )
+    page = _open(client, world, user=world.dalarna_biller, clinic=world.clinic2001)
+    page.search(DALARNA_PIN)
+    count = 20000_00 // row.price + 1
+    for _ in range(count):
+        page.add(today, row.code)
+    excess = count * row.price - 20000_00
+    assert "går över fribeloppet på 20\xa0000 kr" in page.text
+    assert page.doc.xpath("//td[@data-claim-total]")[0].text_content() == format_kronor(count * row.price)
+    page.submit(invoice_reference="D-4711", reference="REG-D-1")
+    assert (
+        f"Fribeloppet på 20\xa0000 kr för {today.year} överskrids med {format_kronor(excess)}; förhandsbedömning krävs."
+        in page.summary()
+    )
+
+
 # With JavaScript ------------------------------------------------------------------------------------------------
 
 

@@ -18,11 +18,12 @@ from claims.models import (
     TariffVersion,
 )
 from claims.validation import (
+    FreeAmountUse,
     ValidationContext,
     billing_deadline_text,
     claim_amounts,
     claim_validate,
-    free_amount_status,
+    free_amount_use,
     last_billing_day,
     line_faults,
 )
@@ -732,20 +733,20 @@ def dalarna_history(world, tariffs):
     stored_claim(world.clinic31, pin, [(day, "101", 98000)])
 
 
-def test_free_amount_status(world, dalarna_history):
-    status = free_amount_status(
-        clinic=world.clinic2001, personal_identity_number=OVER_85_PIN, support_form=SupportForm.N, year=YEAR
-    )
-    assert status == (2000000, 1927000)
-    assert free_amount_status(
-        clinic=world.clinic2001, personal_identity_number=OVER_85_PIN, support_form=SupportForm.F, year=YEAR - 1
-    ) == (2000000, 98000)
-    assert free_amount_status(
-        clinic=world.clinic2001, personal_identity_number=OVER_85_PIN, support_form=SupportForm.S, year=YEAR
-    ) == (None, 0)
-    assert free_amount_status(
-        clinic=world.clinic31, personal_identity_number=OVER_85_PIN, support_form=SupportForm.N, year=YEAR
-    ) == (None, 0)
+def test_free_amount_use(world, dalarna_history):
+    def use(clinic, support_form, lines, years=(), **changes):
+        draft = dalarna_draft(support_form=support_form, lines=lines, **changes)
+        context = ValidationContext(clinic=getattr(world, clinic))
+        return free_amount_use(draft=draft, context=context, personal_identity_number=OVER_85_PIN, years=years)
+
+    (this_year,) = use("clinic2001", SupportForm.N, [LineDraft(VISIT, "101"), LineDraft(VISIT, PATIENT_FEE_CODE)])
+    assert this_year == FreeAmountUse(YEAR, 2000000, 1927000, 98000)
+    assert (this_year.left, this_year.excess, this_year.exceeded) == (73000, 25000, True)
+    assert use("clinic2001", SupportForm.F, [], years=[YEAR - 1]) == [FreeAmountUse(YEAR - 1, 2000000, 98000, 0)]
+    (prior_assessed,) = use("clinic2001", SupportForm.N, [LineDraft(VISIT, "101")], prior_assessment_number="FHB")
+    assert prior_assessed.prior_assessed and not prior_assessed.exceeded
+    assert use("clinic2001", SupportForm.S, [LineDraft(VISIT, "101")]) == []
+    assert use("clinic31", SupportForm.N, [LineDraft(VISIT, "101")]) == []
 
 
 def test_free_amount_exceeded(world, dalarna_history):
