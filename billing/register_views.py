@@ -36,6 +36,7 @@ from claims.validation import (
     claim_priced,
     claim_validate,
     free_amount_use,
+    invoice_reference_fault,
     line_amount,
 )
 from clinics.models import Clinic, PatientCategory, SupportForm
@@ -345,9 +346,14 @@ class RegisterPage:
         return self.form.draft(personal_identity_number=self.pin or "", lines=self.lines, fees=fees)
 
     def validate(self) -> list[Fault]:
+        """The claim's faults and the invoice number's, as `claim_submit` will find them."""
         if not self.pin:
             return []
-        return claim_validate(clinic=self.clinic, draft=self.draft(), today=self.today)
+        faults = claim_validate(clinic=self.clinic, draft=self.draft(), today=self.today)
+        reference = self.form.cleaned_data.get("invoice_reference", "")
+        # The web form may add claims to today's still-open invoice of the same number.
+        fault = invoice_reference_fault(clinic=self.clinic, reference=reference, may_join_open=True, today=self.today)
+        return ([fault] if fault else []) + faults
 
     def input_errors(self) -> bool:
         """Whether what was typed cannot even be read (a date, an amount, a changed personnummer)."""

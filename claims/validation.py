@@ -38,12 +38,13 @@ from portal import validators
 from portal.money import format_kronor
 
 from .drafts import ClaimDraft, Fault, LineDraft
-from .models import PATIENT_FEE_CODE, Claim, ClaimLine, ClaimState, TariffRow, ToothOrJaw
+from .models import OPEN_STATES, PATIENT_FEE_CODE, Claim, ClaimLine, ClaimState, Invoice, TariffRow, ToothOrJaw
 from .tariffs import TariffBook
 
 # ASCII spelled out: `\w` would let any Unicode letter or digit through.
 REFERENCE_PATTERN = re.compile(r"[0-9A-Za-z-]{1,20}")
 COMMENT_MAX_LENGTH = 500
+INVOICE_REFERENCE_MAX_LENGTH = Invoice._meta.get_field("reference").max_length
 LINE_COMMENT_MAX_LENGTH = 200
 MAX_TEETH = 32
 JAWS = frozenset(Jaw.values)
@@ -188,6 +189,52 @@ class ValidationContext:
 
 
 # Public helpers ------------------------------------------------------------------------------------------
+
+
+def claim_reference_used_fault() -> Fault:
+    """The claim's reference is taken: by a claim of the clinic before, twice in one file, or by a send that
+    stored it meanwhile (the database's unique reference, met by `claims.services`)."""
+    return Fault(
+        code="reference_used", message=_("Räkningsreferensen har redan använts, använd ett annat"), field="reference"
+    )
+
+
+def invoice_reference_fault(
+    *, clinic: Clinic, reference: str, may_join_open: bool, today: datetime.date | None = None
+) -> Fault | None:
+    """Why claims may not be sent under the invoice number (OCR/Fakturanr.) `reference`; None when they may.
+
+    The one answer to "may this invoice number be used", for every door, asked when claims are checked and
+    again, under the invoice's lock, when they are stored. The number must be given and fit. An invoice number
+    is used once, with one exception, `may_join_open`: the web form registers one sending's claims one at a
+    time, so its claims may join an invoice the clinic sent today (`today`, default today in the project's time
+    zone) whose claims are all still open (received, or put under review by the region's rules). An invoice
+    file is one whole sending: its number must be new (`may_join_open=False`) when the file is checked and
+    when it is sent.
+    """
+    reference = reference.strip()
+    if not reference:
+        return Fault(code="invoice_reference_required", message=_("Ange OCR/Fakturanummer."), field="invoice_reference")
+    if len(reference) > INVOICE_REFERENCE_MAX_LENGTH:
+        return Fault(
+            code="invoice_reference_invalid",
+            message=_("OCR/Fakturanumret får ha högst %(max)s tecken.") % {"max": INVOICE_REFERENCE_MAX_LENGTH},
+            field="invoice_reference",
+        )
+    invoice = Invoice.objects.filter(clinic=clinic, reference=reference).first()
+    if invoice is None:
+        return None
+    if may_join_open and _invoice_open_today(invoice, today or timezone.localdate()):
+        return None
+    return Fault(
+        code="invoice_reference_used", message=_("OCR/Fakturanumret har redan använts."), field="invoice_reference"
+    )
+
+
+def _invoice_open_today(invoice: Invoice, today: datetime.date) -> bool:
+    return (
+        timezone.localdate(invoice.received_at) == today and not invoice.claims.exclude(state__in=OPEN_STATES).exists()
+    )
 
 
 def last_billing_day(*, region: Region, visit_date: datetime.date) -> datetime.date:
@@ -470,7 +517,7 @@ class _Validation:
                 "reference",
             )
         elif self.context.reference_used(reference):
-            self.fault("reference_used", _("Räkningsreferensen har redan använts, använd ett annat"), "reference")
+            self.faults.append(claim_reference_used_fault())
 
     def check_personal_identity_number(self) -> str | None:
         try:

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from billing.register_views import PARTIAL_HEADER
 from claims.drafts import Fault, LineDraft
-from claims.models import PATIENT_FEE_CODE, Claim, TariffRow, TariffVersion
+from claims.models import PATIENT_FEE_CODE, Claim, Invoice, TariffRow, TariffVersion
 from claims.validation import line_faults
 from portal.models import AccessLogEntry
 from portal.money import format_kronor
@@ -538,11 +538,32 @@ def test_a_visits_fault_goes_to_its_visits_fee_by_its_date_not_by_its_words(clie
     for where in ("billing.register_views", "claims.services"):
         monkeypatch.setattr(f"{where}.claim_validate", lambda **kwargs: [fault])
     url = reverse("claim_register_validate", kwargs={"clinic_pk": world.clinic31.pk})
-    answer = client.post(url, page.fields()).json()
+    answer = client.post(url, {**page.fields(), "invoice_reference": "4720"}).json()
     assert [f["target"] for f in answer["faults"]] == [f"id_fee-{last.isoformat()}"]
     # And on the page sent without JavaScript, beside that visit's fee.
     page.submit(invoice_reference="4720", reference="REG-7100")
     assert page.doc.xpath("//*[@id=$id]", id=f"id_fee-{last.isoformat()}_error")[0].text_content() == "Avgift saknas."
+
+
+def test_the_invoice_number_is_checked_as_the_clinic_types_by_the_one_rule(client, world, vg_tariff):
+    page = _n_claim_up_to_submit(client, world)
+    assert page.submit(invoice_reference="4730", reference="REG-8001").status_code == 302
+    url = reverse("claim_register_validate", kwargs={"clinic_pk": world.clinic31.pk})
+    page = _n_claim_up_to_submit(client, world)
+
+    def invoice_faults(number):
+        answer = client.post(url, {**page.fields(), "invoice_reference": number, "reference": "REG-8002"}).json()
+        return [(f["message"], f["target"]) for f in answer["faults"] if f["target"] == "id_invoice_reference"]
+
+    # Today's invoice with its claims still received: this claim may join it, on the page as when it is sent.
+    assert invoice_faults("4730") == []
+    assert invoice_faults("") == [("Ange OCR/Fakturanummer.", "id_invoice_reference")]
+    Invoice.objects.filter(clinic=world.clinic31, reference="4730").update(
+        received_at=timezone.now() - datetime.timedelta(days=1)
+    )
+    assert invoice_faults("4730") == [("OCR/Fakturanumret har redan använts.", "id_invoice_reference")]
+    page.submit(invoice_reference="4730", reference="REG-8002")
+    assert "OCR/Fakturanumret har redan använts." in page.summary()
 
 
 def test_page_has_no_inline_script_and_loads_its_own(client, world, vg_tariff):
