@@ -77,6 +77,14 @@ FAULT_FIELDS = {
     "comment": "comment",
 }
 LINE_ACTIONS = ("add_line", "remove_line")
+# The fault field each input of the claim form answers to, where its name is not the fault field's own.
+INPUT_FAULT_FIELDS = {
+    "has_free_card": "free_card",
+    "free_card_number": "free_card",
+    "free_card_valid_from": "free_card",
+    "free_card_valid_to": "free_card",
+    "prior_assessment": "prior_assessment_number",
+}
 
 
 # The tariff -------------------------------------------------------------------------------------------------
@@ -387,6 +395,20 @@ class RegisterPage:
             return "id_support_form_0"
         return f"id_{name}" if name else ""
 
+    def input_targets(self) -> dict[str, str]:
+        """Where a fault about each input of the claim is shown, by the input's name: the script clears and fills
+        there as the clinic edits, so it needs no map of its own."""
+        targets = {}
+        for name in self.form.fields:
+            if name != "personal_identity_number":
+                fault = Fault(code="", message="", field=INPUT_FAULT_FIELDS.get(name, name))
+                targets[name] = self.fault_target(fault)
+        for day in self.visit_days():
+            targets[fee_field_name(day)] = self.fault_target(
+                Fault(code="", message="", field="patient_fees", visit_date=day)
+            )
+        return {name: target for name, target in targets.items() if target}
+
     def place_faults(self, faults: list[Fault]) -> None:
         """Put each fault beside its field (lines and fees are drawn with theirs); the summary lists them all."""
         self.faults = faults
@@ -613,17 +635,17 @@ def _total_text(page: RegisterPage) -> str | None:
 @clinic_view()
 @require_POST
 def claim_register_validate(request: HttpRequest) -> JsonResponse:
-    """The faults of the draft as it stands, for the script to show beside the fields while the clinic types."""
+    """The faults of the draft as it stands, where each input's faults are shown, and the Summa: for the script to
+    show beside the fields while the clinic types, without working out amounts or places itself."""
     page = RegisterPage(request, request.POST)
     page.build_forms()
-    if page.pin is None:
-        return JsonResponse({"faults": [], "total": _total_text(page)})
     faults = page.validate()
     return JsonResponse(
         {
             "faults": [
                 {"code": f.code, "message": f.message, "target": page.fault_target(f), "line": f.line} for f in faults
             ],
+            "targets": page.input_targets(),
             "total": _total_text(page),
         }
     )

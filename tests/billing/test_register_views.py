@@ -527,7 +527,27 @@ def test_the_validate_endpoint_answers_the_faults_as_json(client, world, vg_tari
     assert faults["Patienten saknar giltigt intyg för N-tandvård."] == "id_support_form_0"
     assert faults["Ange vårdmodell för N-tandvård."] == "id_care_model"
     assert "Ange en räkningsreferens." not in faults
-    assert client.post(url, {}).json() == {"faults": [], "total": "0 kr"}
+    empty = client.post(url, {}).json()
+    assert (empty["faults"], empty["total"]) == ([], "0 kr")
+
+
+def test_the_validate_endpoint_says_where_each_inputs_faults_go_and_the_summa(client, world, vg_tariff):
+    # The script keeps no field-to-place map and parses no kronor: both come from here.
+    first, last = _visit_days()
+    page = _n_claim_up_to_submit(client, world)
+    url = reverse("claim_register_validate", kwargs={"clinic_pk": world.clinic31.pk})
+    answer = client.post(url, {**page.fields(), f"fee-{last.isoformat()}": "150,50"}).json()
+    targets = answer["targets"]
+    assert targets["support_form"] == "id_support_form_0"
+    assert targets["has_free_card"] == targets["free_card_valid_to"] == "id_free_card_number"
+    assert targets["invoice_reference"] == "id_invoice_reference"
+    assert targets[f"fee-{last.isoformat()}"] == f"id_fee-{last.isoformat()}"
+    assert "personal_identity_number" not in targets
+    price = _price(vg_tariff, "101")
+    fees = 20000 + 15050 if first != last else 15050
+    assert answer["total"] == format_kronor(2 * price - fees)
+    # A fee that cannot be read: no Summa, so that the script keeps the last one.
+    assert client.post(url, {**page.fields(), f"fee-{last.isoformat()}": "15x"}).json()["total"] is None
 
 
 def test_a_visits_fault_goes_to_its_visits_fee_by_its_date_not_by_its_words(client, world, vg_tariff, monkeypatch):
