@@ -21,7 +21,13 @@ from django.utils.translation import gettext_lazy as _
 
 from claims.drafts import ClaimDraft, FreeCardDraft, LineDraft
 from claims.models import TariffRow
-from claims.validation import COMMENT_MAX_LENGTH, LINE_COMMENT_MAX_LENGTH, line_faults
+from claims.validation import (
+    COMMENT_MAX_LENGTH,
+    INVOICE_REFERENCE_MAX_LENGTH,
+    LINE_COMMENT_MAX_LENGTH,
+    REFERENCE_MAX_LENGTH,
+    line_faults,
+)
 from clinics.models import CareModel, PatientCategory, Region, SupportForm
 from eligibility.models import Jaw
 from eligibility.selectors import Eligibility
@@ -91,6 +97,12 @@ def fee_field_name(day: datetime.date) -> str:
     return f"{FEE_FIELD_PREFIX}{day.isoformat()}"
 
 
+def _at_most(length: int) -> forms.TextInput:
+    """A text input the browser keeps to `length` characters. The form sets no limit of its own: what is longer
+    (a page posted by other means) is the validation's to refuse, in its words, not Django's."""
+    return forms.TextInput(attrs={"maxlength": str(length)})
+
+
 def support_form_label(option) -> str:
     """The words of the manual: "N-tandvård (Intyget giltigt: tills vidare)", "S-tandvård (…) - FHB krävs"."""
     if option.support_form == SupportForm.S:
@@ -135,21 +147,20 @@ class ClaimForm(forms.Form):
     prior_assessment = forms.ChoiceField(label=_("Förhandsbedömning"), required=False)
     invoice_reference = forms.CharField(
         label=_("OCR/Fakturanr."),
-        max_length=25,
+        widget=_at_most(INVOICE_REFERENCE_MAX_LENGTH),
         required=False,
         help_text=_("Gäller för alla räkningar du registrerar vid samma tillfälle."),
     )
     reference = forms.CharField(
         label=_("Räkningsreferens"),
-        max_length=20,
+        widget=_at_most(REFERENCE_MAX_LENGTH),
         required=False,
         help_text=_("Unik för kliniken, t.ex. från journalsystemet. Siffror och bokstäver."),
     )
     comment = forms.CharField(
         label=_("Räkningskommentar"),
-        max_length=COMMENT_MAX_LENGTH,
         required=False,
-        widget=forms.Textarea(attrs={"rows": 2}),
+        widget=forms.Textarea(attrs={"rows": 2, "maxlength": COMMENT_MAX_LENGTH}),
         help_text=_("Klinikens egen kommentar."),
     )
 
@@ -241,7 +252,7 @@ class LineEntryForm(forms.Form):
         help_text=_("Skriv koden eller ord ur benämningen, t.ex. 101 eller undersökning."),
     )
     tooth = forms.CharField(
-        label=_("Tand"), max_length=2, required=False, help_text=_("Bara om åtgärden kräver det, t.ex. 36.")
+        label=_("Tand"), widget=_at_most(2), required=False, help_text=_("Bara om åtgärden kräver det, t.ex. 36.")
     )
     jaw = forms.ChoiceField(
         label=_("Käke"),
@@ -256,7 +267,7 @@ class LineEntryForm(forms.Form):
     )
     comment = forms.CharField(
         label=_("Kommentar"),
-        max_length=LINE_COMMENT_MAX_LENGTH,
+        widget=_at_most(LINE_COMMENT_MAX_LENGTH),
         required=False,
         help_text=_("Till Tandvårdssamordning."),
     )

@@ -42,7 +42,8 @@ from .models import OPEN_STATES, PATIENT_FEE_CODE, Claim, ClaimLine, ClaimState,
 from .tariffs import TariffBook
 
 # ASCII spelled out: `\w` would let any Unicode letter or digit through.
-REFERENCE_PATTERN = re.compile(r"[0-9A-Za-z-]{1,20}")
+REFERENCE_MAX_LENGTH = 20
+REFERENCE_PATTERN = re.compile(rf"[0-9A-Za-z-]{{1,{REFERENCE_MAX_LENGTH}}}")
 COMMENT_MAX_LENGTH = 500
 INVOICE_REFERENCE_MAX_LENGTH = Invoice._meta.get_field("reference").max_length
 LINE_COMMENT_MAX_LENGTH = 200

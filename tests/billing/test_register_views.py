@@ -428,6 +428,33 @@ def test_the_entry_row_says_what_the_validation_says_beside_the_part_at_fault(
     assert not page.doc.xpath("//tr[starts-with(@id, 'line-')]")
 
 
+def test_lengths_are_the_validations_to_refuse_in_its_words(client, world, vg_tariff):
+    first, _last = _visit_days()
+    page = _n_claim_up_to_submit(client, world)
+    # The browser is told the limits; a longer value posted anyway meets the validation, not Django's words.
+    limits = {
+        name: page.doc.xpath("//*[@name=$name]", name=name)[0].get("maxlength")
+        for name in ("reference", "invoice_reference", "comment", "entry-tooth", "entry-comment")
+    }
+    assert limits == {
+        "reference": "20",
+        "invoice_reference": "25",
+        "comment": "500",
+        "entry-tooth": "2",
+        "entry-comment": "200",
+    }
+    page.add(first, "101", comment="x" * 201)
+    assert "Kommentaren till åtgärd 101 får ha högst 200 tecken." in page.errors()
+    page.submit(reference="R" * 21, invoice_reference="9" * 26, comment="x" * 501)
+    summary = page.summary()
+    assert "Räkningsreferensen får ha 1–20 tecken: siffror, bokstäver A–Z och bindestreck." in summary
+    assert "OCR/Fakturanumret får ha högst 25 tecken." in summary
+    assert "Räkningskommentaren får ha högst 500 tecken." in summary
+    # No second complaint of the form's own, which the summary would list under the field's label.
+    labels = ("Räkningsreferens:", "OCR/Fakturanr.:", "Räkningskommentar:")
+    assert [item for item in summary if item.startswith(labels)] == []
+
+
 def test_a_frikort_is_filled_in_from_the_register(client, world, vg_tariff):
     page = _open(client, world)
     page.search(FREE_CARD_PIN)
