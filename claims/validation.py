@@ -77,9 +77,9 @@ class ValidationContext:
     Give the drafts up front (a chunk of an invoice file's claims), or later with `prepare`: their references,
     tariff versions (in `tariff`, the `TariffBook` the checks and the amounts read), patients (certificates,
     free cards, prior assessments) and what each patient has used of the free amount are then read at once,
-    not claim by claim. Anything outside what was prepared is read on
-    first use, so the context is never wrong, only slower. `repeated_references` holds the references given
-    more than once in the whole batch (a file read in chunks; by default, among `drafts`): each is a fault.
+    not claim by claim. Anything outside what was prepared is read on first use, so the context is never wrong,
+    only slower. `repeated_references` holds the references given more than once in the whole batch (a file
+    read in chunks; by default, among `drafts`): each is a fault.
     Claims found correct add to what their patient has used of the free amount, so two claims of one file
     cannot together pass it unnoticed.
     """
