@@ -479,7 +479,15 @@ class _Validation:
         # Visits are the days with treatment; a patient fee line alone makes no visit.
         self.visit_days = sorted({line.visit_date for line in draft.lines if line.code != PATIENT_FEE_CODE})
 
-    def fault(self, code: str, message: str, field: str = "", line: int | None = None, *, visit_date=None) -> None:
+    def fault(
+        self,
+        code: str,
+        message: str,
+        field: str = "",
+        line: int | None = None,
+        *,
+        visit_date: datetime.date | None = None,
+    ) -> None:
         """Add a fault; a line's is its visit's too."""
         if visit_date is None and line is not None:
             visit_date = self.draft.lines[line].visit_date
