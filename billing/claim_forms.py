@@ -2,8 +2,9 @@
 
 The page is one form that is posted at each step; the lines already added travel back and forth in one hidden
 JSON field and the patient fee of each visit in a field of its own. Nothing here decides whether the claim can be
-paid: that is `claims.validation.claim_validate`, called by the view. The entry row only checks what it needs to
-build a line from the tariff (the code exists on the date; tooth, jaw or price when the code asks for them).
+paid: that is `claims.validation.claim_validate`, called by the view. The entry row reads what was typed, finds the
+code in the tariff book for the date and asks `claims.validation.line_faults` whether the line may be billed:
+the same check, in the same words, as when the claim is sent.
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from claims.drafts import ClaimDraft, FreeCardDraft, LineDraft
-from claims.models import TariffRow, ToothOrJaw
+from claims.models import TariffRow
+from claims.validation import (
+    COMMENT_MAX_LENGTH,
+    INVOICE_REFERENCE_MAX_LENGTH,
+    LINE_COMMENT_MAX_LENGTH,
+    REFERENCE_MAX_LENGTH,
+    line_faults,
+)
 from clinics.models import CareModel, PatientCategory, Region, SupportForm
 from eligibility.models import Jaw
 from eligibility.selectors import Eligibility
@@ -89,6 +97,12 @@ def fee_field_name(day: datetime.date) -> str:
     return f"{FEE_FIELD_PREFIX}{day.isoformat()}"
 
 
+def _at_most(length: int) -> forms.TextInput:
+    """A text input the browser keeps to `length` characters. The form sets no limit of its own: what is longer
+    (a page posted by other means) is the validation's to refuse, in its words, not Django's."""
+    return forms.TextInput(attrs={"maxlength": str(length)})
+
+
 def support_form_label(option) -> str:
     """The words of the manual: "N-tandvård (Intyget giltigt: tills vidare)", "S-tandvård (…) - FHB krävs"."""
     if option.support_form == SupportForm.S:
@@ -133,21 +147,20 @@ class ClaimForm(forms.Form):
     prior_assessment = forms.ChoiceField(label=_("Förhandsbedömning"), required=False)
     invoice_reference = forms.CharField(
         label=_("OCR/Fakturanr."),
-        max_length=25,
+        widget=_at_most(INVOICE_REFERENCE_MAX_LENGTH),
         required=False,
         help_text=_("Gäller för alla räkningar du registrerar vid samma tillfälle."),
     )
     reference = forms.CharField(
         label=_("Räkningsreferens"),
-        max_length=20,
+        widget=_at_most(REFERENCE_MAX_LENGTH),
         required=False,
         help_text=_("Unik för kliniken, t.ex. från journalsystemet. Siffror och bokstäver."),
     )
     comment = forms.CharField(
         label=_("Räkningskommentar"),
-        max_length=500,
         required=False,
-        widget=forms.Textarea(attrs={"rows": 2}),
+        widget=forms.Textarea(attrs={"rows": 2, "maxlength": COMMENT_MAX_LENGTH}),
         help_text=_("Klinikens egen kommentar."),
     )
 
@@ -239,7 +252,7 @@ class LineEntryForm(forms.Form):
         help_text=_("Skriv koden eller ord ur benämningen, t.ex. 101 eller undersökning."),
     )
     tooth = forms.CharField(
-        label=_("Tand"), max_length=2, required=False, help_text=_("Bara om åtgärden kräver det, t.ex. 36.")
+        label=_("Tand"), widget=_at_most(2), required=False, help_text=_("Bara om åtgärden kräver det, t.ex. 36.")
     )
     jaw = forms.ChoiceField(
         label=_("Käke"),
@@ -253,7 +266,10 @@ class LineEntryForm(forms.Form):
         help_text=_("Bara för åtgärder där priset anges, t.ex. patientavgift eller faktisk kostnad."),
     )
     comment = forms.CharField(
-        label=_("Kommentar"), max_length=200, required=False, help_text=_("Till Tandvårdssamordning.")
+        label=_("Kommentar"),
+        widget=_at_most(LINE_COMMENT_MAX_LENGTH),
+        required=False,
+        help_text=_("Till Tandvårdssamordning."),
     )
 
     def __init__(self, *args, tariff_on: Callable[[datetime.date], dict[str, TariffRow] | None], **kwargs):
@@ -270,10 +286,7 @@ class LineEntryForm(forms.Form):
         return words[0] if words else ""
 
     def clean_tooth(self) -> str:
-        tooth = (self.cleaned_data.get("tooth") or "").strip()
-        if tooth and not is_fdi_tooth(tooth):
-            raise ValidationError(gettext("Ange tand med FDI-nummer, t.ex. 36."))
-        return tooth
+        return (self.cleaned_data.get("tooth") or "").strip()
 
     def clean(self):
         cleaned = super().clean()
@@ -290,44 +303,26 @@ class LineEntryForm(forms.Form):
                 "visit_date", gettext("Det finns ingen ersättningslista för %(date)s.") % {"date": day.isoformat()}
             )
             return cleaned
+        # The code as typed, in any case; the tariff's spelling is what is stored.
         row = rows.get(code) or next((r for c, r in rows.items() if c.lower() == code.lower()), None)
-        if row is None:
-            self.add_error(
-                "code",
-                gettext("Åtgärdskod %(code)s finns inte i ersättningslistan för %(date)s.")
-                % {"code": code, "date": day.isoformat()},
-            )
-            return cleaned
+        if row is not None:
+            cleaned["code"] = row.code
+        # Whether the line may be billed as typed is the validation's one line check, in its words; each fault
+        # is shown beside the part of the row it is about (unless what was typed there could not be read).
+        line = LineDraft(
+            visit_date=day,
+            code=cleaned["code"],
+            tooth=cleaned.get("tooth", ""),
+            jaw=cleaned.get("jaw", ""),
+            price=cleaned.get("price"),
+            comment=(cleaned.get("comment") or "").strip(),
+        )
+        for fault in line_faults(line, row):
+            name = fault.line_field or "code"
+            if name not in self.errors:
+                self.add_error(name, fault.message)
         self.row = row
-        cleaned["code"] = row.code
-        self._check_place(row, cleaned)
-        if row.price_is_entered and cleaned.get("price") is None and "price" not in self.errors:
-            self.add_error(
-                "price",
-                gettext("Ange patientavgiften som pris.")
-                if row.is_patient_fee
-                else gettext("Ange pris för åtgärd %(code)s.") % {"code": row.code},
-            )
-        if not row.price_is_entered and cleaned.get("price") is not None:
-            self.add_error(
-                "price",
-                gettext("Åtgärd %(code)s har fast pris i ersättningslistan; ange inget pris.") % {"code": row.code},
-            )
         return cleaned
-
-    def _check_place(self, row: TariffRow, cleaned: dict) -> None:
-        # The same words as claims.validation, which checks the same again when the claim is sent.
-        tooth, jaw, code = cleaned.get("tooth"), cleaned.get("jaw"), {"code": row.code}
-        if row.requires == ToothOrJaw.TOOTH:
-            if not tooth and "tooth" not in self.errors:
-                self.add_error("tooth", gettext("Åtgärd %(code)s kräver tand.") % code)
-        elif tooth:
-            self.add_error("tooth", gettext("Åtgärd %(code)s ska inte ha tand.") % code)
-        if row.requires == ToothOrJaw.JAW:
-            if not jaw:
-                self.add_error("jaw", gettext("Åtgärd %(code)s kräver käke (ÖK eller UK).") % code)
-        elif jaw:
-            self.add_error("jaw", gettext("Åtgärd %(code)s ska inte ha käke.") % code)
 
     def line(self) -> StoredLine:
         data = self.cleaned_data
@@ -339,14 +334,6 @@ class LineEntryForm(forms.Form):
             price=data.get("price"),
             comment=(data.get("comment") or "").strip(),
         )
-
-
-def is_fdi_tooth(value: str) -> bool:
-    """FDI tooth numbers: 11–48 for permanent teeth, 51–85 for primary teeth."""
-    if not (len(value) == 2 and value.isdigit()):
-        return False
-    quadrant, tooth = int(value[0]), int(value[1])
-    return (1 <= quadrant <= 4 and 1 <= tooth <= 8) or (5 <= quadrant <= 8 and 1 <= tooth <= 5)
 
 
 def fees_from(data, days: list[datetime.date]) -> tuple[dict[datetime.date, int], dict[datetime.date, str]]:

@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy
 from lxml import etree
 
 from claims.drafts import ClaimDraft, Fault, FreeCardDraft, LineDraft
+from claims.models import PATIENT_FEE_CODE
 from portal.money import parse_kronor
 
 NAMESPACE = "urn:se:tandvardsstod:fakturafil:1"
@@ -805,11 +806,14 @@ def _line_index(claim: etree._Element, node: etree._Element | None) -> int | Non
 
 
 def _claim_draft(claim: etree._Element) -> tuple[ClaimDraft | None, list[Fault]]:
-    """A schema-valid Rakning as a draft; the faults the schema cannot see (a date that Python cannot hold,
-    a visit date's patient fee given twice) leave it without one."""
+    """A schema-valid Rakning as a draft; a value that Python cannot hold (a date, an amount) leaves it without
+    one. Whether the claim may be billed (a visit's fee given twice, say) is for the validation to say."""
     faults: list[Fault] = []
     lines: list[LineDraft] = []
     fees: dict[datetime.date, int] = {}
+    # A visit date's fee given again (in a second Besok of that date) is kept as a patAvg line after the file's
+    # lines, so that the validation says it is given twice, as it does for every door.
+    fees_again: list[LineDraft] = []
     # The schema has checked that every child is one of ours, each at most once but Besok.
     children = {child.tag[len(_NS) :]: child for child in claim}
 
@@ -825,13 +829,7 @@ def _claim_draft(claim: etree._Element) -> tuple[ClaimDraft | None, list[Fault]]
         if fee is not None:
             amount = _amount(fee.get("belopp"), "Patientavgift", "belopp", faults)
             if day in fees:
-                faults.append(
-                    Fault(
-                        "patient_fee_given_twice",
-                        _("Patientavgiften för besöket %(date)s är angiven två gånger.") % {"date": day.isoformat()},
-                        "patient_fees",
-                    )
-                )
+                fees_again.append(LineDraft(visit_date=day, code=PATIENT_FEE_CODE, price=amount))
             elif amount is not None:
                 fees[day] = amount
         for action in visit.iterchildren(_NS + "Atgard"):
@@ -868,7 +866,7 @@ def _claim_draft(claim: etree._Element) -> tuple[ClaimDraft | None, list[Fault]]
             personal_identity_number=text("Personnummer"),
             support_form=text("Stodform"),
             reference=text("Rakningsreferens"),
-            lines=lines,
+            lines=lines + fees_again,
             patient_fees=fees,
             certificate_number=text("Intygsnummer"),
             care_model=text("Vardmodell"),

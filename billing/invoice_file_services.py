@@ -38,8 +38,8 @@ from claims.models import (
     InvoiceFileUpload,
     InvoiceSource,
 )
-from claims.services import ClaimRejected, invoice_for_claims, invoice_reference_used_fault
-from claims.validation import ValidationContext, claim_validate
+from claims.services import ClaimRejected, invoice_for_claims
+from claims.validation import ValidationContext, claim_validate, invoice_reference_fault
 from clinics.models import Clinic, User
 from portal.audit import audit_record
 
@@ -250,10 +250,6 @@ def _batched(items: Iterator[ParsedClaim], size: int) -> Iterator[list[ParsedCla
         yield chunk
 
 
-def _reference_used(upload: InvoiceFileUpload, invoice_reference: str) -> bool:
-    return Invoice.objects.filter(clinic=upload.clinic, reference=invoice_reference).exists()
-
-
 def invoice_file_check(*, upload: InvoiceFileUpload) -> InvoiceFileUpload:
     """Check every claim of the file and keep one row per fault. Run again it starts from zero; a finished
     check is left as it is."""
@@ -279,8 +275,10 @@ def invoice_file_check(*, upload: InvoiceFileUpload) -> InvoiceFileUpload:
 
     try:
         survey = _survey(upload)
-        if _reference_used(upload, survey.invoice_reference):
-            raise InvoiceFileRejected(invoice_reference_used_fault().message, code="invoice_reference_used")
+        # A file is one whole sending: its invoice number must be new, now and again when it is sent.
+        fault = invoice_reference_fault(clinic=upload.clinic, reference=survey.invoice_reference, may_join_open=False)
+        if fault is not None:
+            raise InvoiceFileRejected(fault.message, code=fault.code)
     except InvoiceFileRejected as rejected:
         _reject(upload, str(rejected.message))
         return upload
@@ -404,7 +402,11 @@ def invoice_file_send(*, upload: InvoiceFileUpload) -> Invoice | None:
         actor = upload.sent_by
         try:
             invoice = invoice_for_claims(
-                actor=actor, clinic=upload.clinic, reference=upload.invoice_reference, source=InvoiceSource.FILE
+                actor=actor,
+                clinic=upload.clinic,
+                reference=upload.invoice_reference,
+                source=InvoiceSource.FILE,
+                may_join_open=False,
             )
             faulty = set(upload.faults.values_list("claim_index", flat=True))
             # A reference given twice in the file made both claims faulty in the check: none of them is sent.

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -28,9 +27,18 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from claims.drafts import ClaimDraft, Fault
-from claims.models import Claim, Invoice, TariffRow, TariffVersion
+from claims.models import Claim, Invoice, TariffRow
 from claims.services import ClaimRejected
-from claims.validation import claim_validate, free_amount_status
+from claims.tariffs import TariffBook
+from claims.validation import (
+    FreeAmountUse,
+    ValidationContext,
+    claim_priced,
+    claim_validate,
+    free_amount_use,
+    invoice_reference_fault,
+    line_amount,
+)
 from clinics.models import Clinic, PatientCategory, SupportForm
 from eligibility.selectors import Eligibility, eligibility_for
 from portal import money
@@ -69,45 +77,23 @@ FAULT_FIELDS = {
     "comment": "comment",
 }
 LINE_ACTIONS = ("add_line", "remove_line")
+# The fault field each input of the claim form answers to, where its name is not the fault field's own.
+INPUT_FAULT_FIELDS = {
+    "has_free_card": "free_card",
+    "free_card_number": "free_card",
+    "free_card_valid_from": "free_card",
+    "free_card_valid_to": "free_card",
+    "prior_assessment": "prior_assessment_number",
+}
 
 
 # The tariff -------------------------------------------------------------------------------------------------
 
 
-class Tariff:
-    """The region's tariff versions as the page needs them: the rows of the version covering a day."""
-
-    def __init__(self, clinic: Clinic):
-        self.region = clinic.region
-        self._versions: dict[datetime.date, TariffVersion | None] = {}
-        self._rows: dict[int, dict[str, TariffRow]] = {}
-
-    def version(self, day: datetime.date) -> TariffVersion | None:
-        if day not in self._versions:
-            self._versions[day] = (
-                TariffVersion.objects.of_region(self.region)
-                .filter(valid_from__lte=day)
-                .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=day))
-                .order_by("-valid_from")
-                .first()
-            )
-        return self._versions[day]
-
-    def rows(self, day: datetime.date) -> dict[str, TariffRow] | None:
-        version = self.version(day)
-        if version is None:
-            return None
-        if version.pk not in self._rows:
-            self._rows[version.pk] = {row.code: row for row in version.rows.all()}
-        return self._rows[version.pk]
-
-    def row(self, day: datetime.date, code: str) -> TariffRow | None:
-        return (self.rows(day) or {}).get(code)
-
-    def choices(self, day: datetime.date) -> list[TariffRow]:
-        """The codes to suggest, patient fee first as in the manual's list."""
-        rows = list((self.rows(day) or {}).values())
-        return sorted(rows, key=lambda row: (not row.is_patient_fee, row.code))
+def tariff_choices(tariff: TariffBook, day: datetime.date) -> list[TariffRow]:
+    """The codes to suggest for a visit on `day`, patient fee first as in the manual's list."""
+    rows = list((tariff.rows(day) or {}).values())
+    return sorted(rows, key=lambda row: (not row.is_patient_fee, row.code))
 
 
 def tariff_label(row: TariffRow) -> str:
@@ -201,7 +187,10 @@ class RegisterPage:
         self.request = request
         self.clinic: Clinic = request.clinic
         self.today = timezone.localdate()
-        self.tariff = Tariff(self.clinic)
+        # What the page shows (codes, prices, the Summa, the fribelopp box) is read through the validation's
+        # context and its tariff book; the validation itself prepares its own for each run.
+        self.validation_context = ValidationContext(clinic=self.clinic)
+        self.tariff: TariffBook = self.validation_context.tariff
         self.data = data.copy() if data is not None else None
         self.draft_id = _draft_id(data.get("draft") if data is not None else None)
         self.state = _draft_state(request, self.draft_id)
@@ -365,9 +354,14 @@ class RegisterPage:
         return self.form.draft(personal_identity_number=self.pin or "", lines=self.lines, fees=fees)
 
     def validate(self) -> list[Fault]:
+        """The claim's faults and the invoice number's, as `claim_submit` will find them."""
         if not self.pin:
             return []
-        return claim_validate(clinic=self.clinic, draft=self.draft(), today=self.today)
+        faults = claim_validate(clinic=self.clinic, draft=self.draft(), today=self.today)
+        reference = self.form.cleaned_data.get("invoice_reference", "")
+        # The web form may add claims to today's still-open invoice of the same number.
+        fault = invoice_reference_fault(clinic=self.clinic, reference=reference, may_join_open=True, today=self.today)
+        return ([fault] if fault else []) + faults
 
     def input_errors(self) -> bool:
         """Whether what was typed cannot even be read (a date, an amount, a changed personnummer)."""
@@ -390,9 +384,9 @@ class RegisterPage:
         if fault.line is not None and 0 <= fault.line < len(self.lines):
             return f"line-{fault.line}"
         if fault.field == "patient_fees":
-            # The fault names no visit but its message does; the first visit's fee otherwise.
+            # A visit's fee fault names its visit; one of the whole claim's fees goes to the first visit's fee.
             days = self.visit_days()
-            day = next((d for d in days if d.isoformat() in fault.message), days[0] if days else None)
+            day = fault.visit_date if fault.visit_date in days else (days[0] if days else None)
             return f"id_{fee_field_name(day)}" if day else "id_entry-visit_date"
         if fault.field == "lines":
             return "claim-lines-table" if self.lines else "id_entry-code"
@@ -400,6 +394,20 @@ class RegisterPage:
         if name == "support_form":
             return "id_support_form_0"
         return f"id_{name}" if name else ""
+
+    def input_targets(self) -> dict[str, str]:
+        """Where a fault about each input of the claim is shown, by the input's name: the script clears and fills
+        there as the clinic edits, so it needs no map of its own."""
+        targets = {}
+        for name in self.form.fields:
+            if name != "personal_identity_number":
+                fault = Fault(code="", message="", field=INPUT_FAULT_FIELDS.get(name, name))
+                targets[name] = self.fault_target(fault)
+        for day in self.visit_days():
+            targets[fee_field_name(day)] = self.fault_target(
+                Fault(code="", message="", field="patient_fees", visit_date=day)
+            )
+        return {name: target for name, target in targets.items() if target}
 
     def place_faults(self, faults: list[Fault]) -> None:
         """Put each fault beside its field (lines and fees are drawn with theirs); the summary lists them all."""
@@ -458,8 +466,8 @@ class RegisterPage:
         by_day: dict[datetime.date, list[LineRow]] = defaultdict(list)
         for index, line in enumerate(self.lines):
             row = self.tariff.row(line.visit_date, line.code)
-            amount = line.price if row is None or row.price is None else row.price
             label = tariff_label(row) if row else line.code
+            amount = line_amount(line.as_draft(), row)
             by_day[line.visit_date].append(LineRow(index, line, label, amount, line_faults[index]))
         visits = []
         for day in self.visit_days():
@@ -468,42 +476,30 @@ class RegisterPage:
             visits.append(Visit(day, by_day[day], fee))
         return visits
 
-    def total(self) -> int:
+    def _priced_draft(self) -> ClaimDraft:
+        """The draft as far as it can be read, for its amounts: lines and fees are all a GET page has."""
+        if self.form.is_bound:
+            return self.draft()
         fees, _errors = self.fees()
-        amounts = 0
-        for line in self.lines:
-            row = self.tariff.row(line.visit_date, line.code)
-            amounts += (line.price or 0) if row is None or row.price is None else row.price
-        return amounts - sum(fees.values())
+        lines = [line.as_draft() for line in self.lines]
+        return ClaimDraft(personal_identity_number="", support_form="", reference="", lines=lines, patient_fees=fees)
 
-    def free_amounts(self) -> list[dict]:
-        """The fribelopp box: per year of the visits, what the patient has used and what this claim adds."""
-        support_form = self.form.cleaned_data.get("support_form") if self.form.is_bound else None
-        if not self.pin or not support_form:
+    def total(self) -> int:
+        """The Summa, as the claim would be stored (a patient fee that cannot be read is left out)."""
+        total, _fee_total, _lines = claim_priced(self._priced_draft(), self.tariff)
+        return total
+
+    def free_amounts(self) -> list[FreeAmountUse]:
+        """The fribelopp box: per year of the visits (this year before any), what the patient has used and what
+        this claim adds, as the validation counts it."""
+        if not self.pin or not self.form.is_bound or not self.form.cleaned_data.get("support_form"):
             return []
-        this_claim: dict[int, int] = defaultdict(int)
-        for line in self.lines:
-            row = self.tariff.row(line.visit_date, line.code)
-            this_claim[line.visit_date.year] += (line.price or 0) if row is None or row.price is None else row.price
-        boxes = []
-        for year in sorted(this_claim) or [self.today.year]:
-            allowance, used = free_amount_status(
-                clinic=self.clinic, personal_identity_number=self.pin, support_form=support_form, year=year
-            )
-            if allowance is None:
-                continue
-            boxes.append(
-                {
-                    "year": year,
-                    "allowance": allowance,
-                    "used": used,
-                    "left": max(allowance - used, 0),
-                    "this_claim": this_claim[year],
-                    "exceeded": used + this_claim[year] > allowance
-                    and not self.form.cleaned_data.get("prior_assessment"),
-                }
-            )
-        return boxes
+        return free_amount_use(
+            draft=self.draft(),
+            context=self.validation_context,
+            personal_identity_number=self.pin,
+            years=[] if self.lines else [self.today.year],
+        )
 
     def context(self) -> dict:
         faults = self.faults
@@ -524,7 +520,7 @@ class RegisterPage:
             "visits": self.visits(faults),
             "total": self.total(),
             "free_amounts": self.free_amounts() if self.eligibility else [],
-            "tariff_rows": [(row, tariff_label(row)) for row in self.tariff.choices(entry_day)],
+            "tariff_rows": [(row, tariff_label(row)) for row in tariff_choices(self.tariff, entry_day)],
             "tariff_missing": self.tariff.version(entry_day) is None,
             "entry_day": entry_day,
             "entry_summary": self.entry_summary(),
@@ -630,21 +626,27 @@ def _submit(request: HttpRequest, page: RegisterPage) -> HttpResponse:
     return redirect("claim_register_done", clinic_pk=request.clinic.pk, claim_pk=claim.pk)
 
 
+def _total_text(page: RegisterPage) -> str | None:
+    """The Summa for the script; None while a patient fee typed cannot be read (the script keeps the last one)."""
+    _fees, fee_errors = page.fees()
+    return None if fee_errors else money.format_kronor(page.total())
+
+
 @clinic_view()
 @require_POST
 def claim_register_validate(request: HttpRequest) -> JsonResponse:
-    """The faults of the draft as it stands, for the script to show beside the fields while the clinic types."""
+    """The faults of the draft as it stands, where each input's faults are shown, and the Summa: for the script to
+    show beside the fields while the clinic types, without working out amounts or places itself."""
     page = RegisterPage(request, request.POST)
     page.build_forms()
-    if page.pin is None:
-        return JsonResponse({"faults": [], "total": money.format_kronor(page.total())})
     faults = page.validate()
     return JsonResponse(
         {
             "faults": [
                 {"code": f.code, "message": f.message, "target": page.fault_target(f), "line": f.line} for f in faults
             ],
-            "total": money.format_kronor(page.total()),
+            "targets": page.input_targets(),
+            "total": _total_text(page),
         }
     )
 

@@ -53,9 +53,15 @@ class ClaimDraft:
 
 @dataclass(frozen=True)
 class Fault:
-    """One fault of a claim: a stable code, the Swedish message the user sees, and where it is."""
+    """One fault of a claim: a stable code, the Swedish message the user sees, and where it is.
+
+    Where it is is data, so that no door reads the message to place it: the claim's field, the line, the
+    visit (a line's fault is its visit's too) and, for a line's, the part of the line at fault.
+    """
 
     code: str
     message: str
-    field: str = ""  # the draft's field name, e.g. "reference", "care_model", "lines"
+    field: str = ""  # the draft's field name, e.g. "reference", "care_model", "lines", "patient_fees"
     line: int | None = None  # index into ClaimDraft.lines when the fault is a line's
+    visit_date: datetime.date | None = None  # the visit the fault is about, when it is one visit's
+    line_field: str = ""  # with `line`: "code", "tooth", "jaw", "price" or "comment" when one part is at fault

@@ -35,10 +35,15 @@ from .models import (
     Invoice,
     InvoiceSource,
 )
-from .validation import ValidationContext, claim_amounts, claim_validate
+from .validation import (
+    ValidationContext,
+    claim_amounts,
+    claim_reference_used_fault,
+    claim_validate,
+    invoice_reference_fault,
+)
 
 CREDIT_SUFFIX = "_Kredit"
-INVOICE_REFERENCE_MAX_LENGTH = Invoice._meta.get_field("reference").max_length
 
 
 class ClaimRejected(Exception):
@@ -51,18 +56,6 @@ class ClaimRejected(Exception):
         self.faults = list(faults)
         self.reference = reference
         super().__init__("; ".join(fault.message for fault in self.faults))
-
-
-def invoice_reference_used_fault() -> Fault:
-    return Fault(
-        code="invoice_reference_used", message=_("OCR/Fakturanumret har redan använts."), field="invoice_reference"
-    )
-
-
-def claim_reference_used_fault() -> Fault:
-    return Fault(
-        code="reference_used", message=_("Räkningsreferensen har redan använts, använd ett annat"), field="reference"
-    )
 
 
 # Submitting -------------------------------------------------------------------------------------------------
@@ -79,26 +72,25 @@ def claim_submit(
 ) -> Claim:
     """Validate a claim and store it under the invoice `invoice_reference`, or raise ClaimRejected.
 
-    A claim may join an existing invoice only while the invoice was received today and all its claims are
-    still under behandling (received, or put under review by the region's rules); an invoice number is
-    otherwise used once. Two submits of the same claim at once (a double click) store one claim: the
-    database's unique reference refuses the second. The region's review rules are not applied here: the clinic's
-    billing desk stores and reviews in one transaction (`billing.services.claim_submit`).
+    Whether the invoice number may be used is `claims.validation.invoice_reference_fault`'s to say: a web
+    claim may join an invoice received today whose claims are all still under behandling (received, or put
+    under review by the region's rules); an invoice number is otherwise used once. Two submits of the same
+    claim at once (a double click) store one claim: the database's unique reference refuses the second. The
+    region's review rules are not applied here: the clinic's billing desk stores and reviews in one transaction
+    (`billing.services.claim_submit`).
     """
     context = context or ValidationContext(clinic=clinic, drafts=[draft])
     faults = claim_validate(clinic=clinic, draft=draft, context=context)
     invoice_reference = invoice_reference.strip()
-    if not invoice_reference:
-        faults.insert(
-            0, Fault(code="invoice_reference_required", message=_("Ange OCR/Fakturanummer."), field="invoice_reference")
-        )
-    elif len(invoice_reference) > INVOICE_REFERENCE_MAX_LENGTH:
-        message = _("OCR/Fakturanumret får ha högst %(max)s tecken.") % {"max": INVOICE_REFERENCE_MAX_LENGTH}
-        faults.insert(0, Fault(code="invoice_reference_invalid", message=message, field="invoice_reference"))
+    reference_fault = invoice_reference_fault(clinic=clinic, reference=invoice_reference, may_join_open=True)
+    if reference_fault is not None:
+        faults.insert(0, reference_fault)
     if faults:
         raise ClaimRejected(faults)
     with _reference_race_refused(clinic):
-        invoice = invoice_for_claims(actor=actor, clinic=clinic, reference=invoice_reference, source=source)
+        invoice = invoice_for_claims(
+            actor=actor, clinic=clinic, reference=invoice_reference, source=source, may_join_open=True
+        )
         return _claims_store(actor=actor, invoice=invoice, drafts=[draft], context=context)[0]
 
 
@@ -136,8 +128,9 @@ def _reference_race_refused(clinic: Clinic):
         raise
 
 
-def invoice_for_claims(*, actor: User, clinic: Clinic, reference: str, source: str) -> Invoice:
-    """The invoice claims are sent under: made now, or one received today whose claims are all still received."""
+def invoice_for_claims(*, actor: User, clinic: Clinic, reference: str, source: str, may_join_open: bool) -> Invoice:
+    """The invoice claims are sent under: made now, or an existing one that `invoice_reference_fault` lets them
+    join (with `may_join_open`: one received today whose claims are all still open); else ClaimRejected."""
     invoice, created = Invoice.objects.get_or_create(
         clinic=clinic, reference=reference, defaults={"source": source, "created_by": actor}
     )
@@ -150,12 +143,11 @@ def invoice_for_claims(*, actor: User, clinic: Clinic, reference: str, source: s
             clinic=clinic,
         )
         return invoice
+    # Asked again under the invoice's lock: its claims cannot move on while these join it.
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
-    received_today = timezone.localdate(invoice.received_at) == timezone.localdate()
-    # Under review counts as open: the rules may have put an earlier claim of the same sending under review.
-    all_open = not invoice.claims.exclude(state__in=OPEN_STATES).exists()
-    if not (received_today and all_open):
-        raise ClaimRejected([invoice_reference_used_fault()])
+    fault = invoice_reference_fault(clinic=clinic, reference=reference, may_join_open=may_join_open)
+    if fault is not None:
+        raise ClaimRejected([fault])
     return invoice
 
 

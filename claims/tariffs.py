@@ -345,14 +345,64 @@ def tariff_versions(*, region: Region) -> QuerySet[TariffVersion]:
     )
 
 
+class TariffBook:
+    """A region's tariff for a period: the one answer to "the price and rules of code X on day D".
+
+    The validation (`claims.validation.ValidationContext.tariff`) and the form page read versions and rows
+    from a book, never from queries of their own. Load the period up front (an invoice file's visit dates):
+    its versions are read in one query, each version's rows in one more when first asked for. A day outside
+    what was loaded is read on first use, so the book is never wrong, only slower. Should two versions
+    overlap, the one that starts later is in force.
+    """
+
+    def __init__(self, region: Region, first: datetime.date | None = None, last: datetime.date | None = None):
+        self.region = region
+        self._versions: dict[int, TariffVersion] = {}
+        self._rows: dict[int, dict[str, TariffRow]] = {}
+        self._loaded_periods: list[tuple[datetime.date, datetime.date]] = []
+        self._version_of_day: dict[datetime.date, TariffVersion | None] = {}
+        if first is not None:
+            self.load(first, last or first)
+
+    def load(self, first: datetime.date, last: datetime.date) -> None:
+        """Read the versions in force on any day from `first` to `last`, unless already read."""
+        if any(loaded_first <= first and last <= loaded_last for loaded_first, loaded_last in self._loaded_periods):
+            return
+        versions = (
+            TariffVersion.objects.of_region(self.region).filter(valid_from__lte=last)
+            .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=first))
+            .exclude(pk__in=list(self._versions))
+        )
+        for version in versions:
+            self._versions[version.pk] = version
+        self._loaded_periods.append((first, last))
+
+    def version(self, day: datetime.date) -> TariffVersion | None:
+        """The version in force on `day`, if any."""
+        if day not in self._version_of_day:
+            if not any(first <= day <= last for first, last in self._loaded_periods):
+                self.load(day, day)
+            covering = [version for version in self._versions.values() if version.covers(day)]
+            self._version_of_day[day] = max(covering, key=lambda version: version.valid_from, default=None)
+        return self._version_of_day[day]
+
+    def rows(self, day: datetime.date) -> dict[str, TariffRow] | None:
+        """The codes of the version in force on `day`, by code; None when no version is."""
+        version = self.version(day)
+        if version is None:
+            return None
+        if version.pk not in self._rows:
+            self._rows[version.pk] = {row.code: row for row in version.rows.all()}
+        return self._rows[version.pk]
+
+    def row(self, day: datetime.date, code: str) -> TariffRow | None:
+        """Code `code` as the version in force on `day` has it: its price, tooth or jaw, support forms."""
+        return (self.rows(day) or {}).get(code)
+
+
 def tariff_version_on(*, region: Region, day: datetime.date) -> TariffVersion | None:
     """The version in force on `day`, if any."""
-    return (
-        TariffVersion.objects.filter(region=region, valid_from__lte=day)
-        .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=day))
-        .order_by("-valid_from")
-        .first()
-    )
+    return TariffBook(region).version(day)
 
 
 def tariff_current(*, region: Region, day: datetime.date) -> TariffVersion | None:

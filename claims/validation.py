@@ -13,11 +13,12 @@ import datetime
 import re
 from collections import Counter, defaultdict
 from collections.abc import Container, Iterable
+from dataclasses import dataclass
 from functools import cached_property
 
 from dateutil.relativedelta import relativedelta
 from django.core.exceptions import ValidationError
-from django.db.models import Q, Sum
+from django.db.models import Sum
 from django.db.models.functions import Coalesce, ExtractYear
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -37,17 +38,16 @@ from portal import validators
 from portal.money import format_kronor
 
 from .drafts import ClaimDraft, Fault, LineDraft
-from .models import PATIENT_FEE_CODE, Claim, ClaimLine, ClaimState, TariffRow, TariffVersion, ToothOrJaw
+from .models import OPEN_STATES, PATIENT_FEE_CODE, Claim, ClaimLine, ClaimState, Invoice, TariffRow, ToothOrJaw
+from .tariffs import TariffBook
 
 # ASCII spelled out: `\w` would let any Unicode letter or digit through.
-REFERENCE_PATTERN = re.compile(r"[0-9A-Za-z-]{1,20}")
+REFERENCE_MAX_LENGTH = 20
+REFERENCE_PATTERN = re.compile(rf"[0-9A-Za-z-]{{1,{REFERENCE_MAX_LENGTH}}}")
 COMMENT_MAX_LENGTH = 500
+INVOICE_REFERENCE_MAX_LENGTH = Invoice._meta.get_field("reference").max_length
 LINE_COMMENT_MAX_LENGTH = 200
 MAX_TEETH = 32
-# FDI: permanent teeth in quadrants 1-4 (1-8), primary teeth in quadrants 5-8 (1-5).
-VALID_TEETH = frozenset(
-    [f"{q}{t}" for q in range(1, 5) for t in range(1, 9)] + [f"{q}{t}" for q in range(5, 9) for t in range(1, 6)]
-)
 JAWS = frozenset(Jaw.values)
 # A claim voided or deleted was never paid and never counts against the free amount.
 NOT_BILLED_STATES = (ClaimState.DELETED, ClaimState.VOIDED)
@@ -75,10 +75,11 @@ class ValidationContext:
     """What the checks look up for one clinic, read in a few queries and reused for every draft validated with it.
 
     Give the drafts up front (a chunk of an invoice file's claims), or later with `prepare`: their references,
-    tariff versions, patients (certificates, free cards, prior assessments) and what each patient has used of
-    the free amount are then read at once, not claim by claim. Anything outside what was prepared is read on
-    first use, so the context is never wrong, only slower. `repeated_references` holds the references given
-    more than once in the whole batch (a file read in chunks; by default, among `drafts`): each is a fault.
+    tariff versions (in `tariff`, the `TariffBook` the checks and the amounts read), patients (certificates,
+    free cards, prior assessments) and what each patient has used of the free amount are then read at once,
+    not claim by claim. Anything outside what was prepared is read on first use, so the context is never wrong,
+    only slower. `repeated_references` holds the references given more than once in the whole batch (a file
+    read in chunks; by default, among `drafts`): each is a fault.
     Claims found correct add to what their patient has used of the free amount, so two claims of one file
     cannot together pass it unnoticed.
     """
@@ -89,9 +90,7 @@ class ValidationContext:
         drafts = list(drafts)
         self.clinic = clinic
         self.region: Region = clinic.region
-        self._versions: dict[int, tuple[TariffVersion, dict[str, TariffRow]]] = {}
-        self._loaded_periods: list[tuple[datetime.date, datetime.date]] = []
-        self._version_of_day: dict[datetime.date, TariffVersion | None] = {}
+        self.tariff = TariffBook(self.region)
         if repeated_references is None:
             counts = Counter(draft.reference for draft in drafts)
             repeated_references = {reference for reference, count in counts.items() if count > 1}
@@ -110,41 +109,13 @@ class ValidationContext:
         self._free_amount_used: dict[tuple[str, int], int] = {}
         days = [day for draft in drafts for day in _all_dates(draft)]
         if days:
-            self._load_versions(min(days), max(days))
+            self.tariff.load(min(days), max(days))
         self._load_references({draft.reference for draft in drafts if draft.reference})
         pins = {pin for draft in drafts if (pin := _valid_pin(draft.personal_identity_number))}
         if pins and days:
             self._load_patients(pins, min(days))
             years = {day.year for day in days}
             self._load_free_amounts(pins, years)
-
-    # Tariff ----------------------------------------------------------------------------------------------
-
-    def _load_versions(self, first: datetime.date, last: datetime.date) -> None:
-        if any(loaded_first <= first and last <= loaded_last for loaded_first, loaded_last in self._loaded_periods):
-            return
-        versions = (
-            TariffVersion.objects.filter(region=self.region, valid_from__lte=last)
-            .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=first))
-            .exclude(pk__in=list(self._versions))
-            .prefetch_related("rows")
-        )
-        for version in versions:
-            self._versions[version.pk] = (version, {row.code: row for row in version.rows.all()})
-        self._loaded_periods.append((first, last))
-
-    def tariff_version(self, day: datetime.date) -> TariffVersion | None:
-        """The region's tariff version covering the day; the latest start wins should two overlap."""
-        if day not in self._version_of_day:
-            if not any(first <= day <= last for first, last in self._loaded_periods):
-                self._load_versions(day, day)
-            covering = [version for version, _rows in self._versions.values() if version.covers(day)]
-            self._version_of_day[day] = max(covering, key=lambda version: version.valid_from, default=None)
-        return self._version_of_day[day]
-
-    def tariff_row(self, day: datetime.date, code: str) -> TariffRow | None:
-        version = self.tariff_version(day)
-        return self._versions[version.pk][1].get(code) if version else None
 
     # References ------------------------------------------------------------------------------------------
 
@@ -221,6 +192,52 @@ class ValidationContext:
 # Public helpers ------------------------------------------------------------------------------------------
 
 
+def claim_reference_used_fault() -> Fault:
+    """The claim's reference is taken: by a claim of the clinic before, twice in one file, or by a send that
+    stored it meanwhile (the database's unique reference, met by `claims.services`)."""
+    return Fault(
+        code="reference_used", message=_("Räkningsreferensen har redan använts, använd ett annat"), field="reference"
+    )
+
+
+def invoice_reference_fault(
+    *, clinic: Clinic, reference: str, may_join_open: bool, today: datetime.date | None = None
+) -> Fault | None:
+    """Why claims may not be sent under the invoice number (OCR/Fakturanr.) `reference`; None when they may.
+
+    The one answer to "may this invoice number be used", for every door, asked when claims are checked and
+    again, under the invoice's lock, when they are stored. The number must be given and fit. An invoice number
+    is used once, with one exception, `may_join_open`: the web form registers one sending's claims one at a
+    time, so its claims may join an invoice the clinic sent today (`today`, default today in the project's time
+    zone) whose claims are all still open (received, or put under review by the region's rules). An invoice
+    file is one whole sending: its number must be new (`may_join_open=False`) when the file is checked and
+    when it is sent.
+    """
+    reference = reference.strip()
+    if not reference:
+        return Fault(code="invoice_reference_required", message=_("Ange OCR/Fakturanummer."), field="invoice_reference")
+    if len(reference) > INVOICE_REFERENCE_MAX_LENGTH:
+        return Fault(
+            code="invoice_reference_invalid",
+            message=_("OCR/Fakturanumret får ha högst %(max)s tecken.") % {"max": INVOICE_REFERENCE_MAX_LENGTH},
+            field="invoice_reference",
+        )
+    invoice = Invoice.objects.of_clinic(clinic).filter(reference=reference).first()
+    if invoice is None:
+        return None
+    if may_join_open and _invoice_open_today(invoice, today or timezone.localdate()):
+        return None
+    return Fault(
+        code="invoice_reference_used", message=_("OCR/Fakturanumret har redan använts."), field="invoice_reference"
+    )
+
+
+def _invoice_open_today(invoice: Invoice, today: datetime.date) -> bool:
+    return (
+        timezone.localdate(invoice.received_at) == today and not invoice.claims.exclude(state__in=OPEN_STATES).exists()
+    )
+
+
 def last_billing_day(*, region: Region, visit_date: datetime.date) -> datetime.date:
     """The last day care given on `visit_date` may be billed under the region's deadline."""
     months = region.billing_deadline_months
@@ -238,24 +255,54 @@ def billing_deadline_text(region: Region) -> str:
     return _("%(months)s efter behandlingsdagen") % {"months": count}
 
 
-def free_amount_status(
-    *, clinic: Clinic, personal_identity_number: str, support_form: str, year: int
-) -> tuple[int | None, int]:
-    """The region's free amount for the support form and what the patient's claims have used of it in the year.
+@dataclass(frozen=True)
+class FreeAmountUse:
+    """One year of a patient's free amount (fribelopp) with a claim, all in öre: what the form page shows in its
+    box and what the validation refuses a claim for, from one answer."""
 
-    Both in öre; the allowance is None when the region has no free amount for the form (nothing is counted
-    then). Used: lines of the patient's claims in the clinic's region, any clinic, billed without prior
-    assessment in the support forms the free amount covers, visits in the year, less what has been credited;
-    patient fees, voided and deleted claims do not count.
+    year: int
+    allowance: int  # the region's free amount for the claim's support form
+    used: int  # by the patient's earlier claims (and the correct ones before it in a batch)
+    this_claim: int  # what the claim's treatment lines add in the year
+    prior_assessed: bool = False  # care under a prior assessment is outside the free amount
+
+    @property
+    def left(self) -> int:
+        return max(self.allowance - self.used, 0)
+
+    @property
+    def excess(self) -> int:
+        return self.used + self.this_claim - self.allowance
+
+    @property
+    def exceeded(self) -> bool:
+        return not self.prior_assessed and self.excess > 0
+
+
+def free_amount_use(
+    *, draft: ClaimDraft, context: ValidationContext, personal_identity_number: str, years: Iterable[int] = ()
+) -> list[FreeAmountUse]:
+    """The free amount of each year the draft has treatment in (and of `years`), or none when the region has no
+    free amount for the draft's support form.
+
+    Used: lines of the patient's claims in the clinic's region, any clinic, billed without prior assessment in
+    the support forms the free amount covers, visits in the year, less what has been credited; patient fees,
+    voided and deleted claims do not count. This claim adds its lines at their price from the tariff.
     """
-    region = clinic.region
-    if region.free_amount_without_prior_assessment is None or support_form not in region.free_amount_support_forms:
-        return None, 0
-    return region.free_amount_without_prior_assessment, _free_amount_used(region, personal_identity_number, year)
-
-
-def _free_amount_used(region: Region, personal_identity_number: str, year: int) -> int:
-    return _free_amounts_used(region, {personal_identity_number}, {year}).get((personal_identity_number, year), 0)
+    region = context.region
+    allowance = region.free_amount_without_prior_assessment
+    if allowance is None or draft.support_form not in region.free_amount_support_forms:
+        return []
+    this_claim: dict[int, int] = dict.fromkeys(years, 0)
+    for line in draft.lines:
+        if line.code != PATIENT_FEE_CODE:
+            row = context.tariff.row(line.visit_date, line.code)
+            this_claim[line.visit_date.year] = this_claim.get(line.visit_date.year, 0) + line_amount(line, row)
+    prior_assessed = bool(draft.prior_assessment_number.strip())
+    return [
+        FreeAmountUse(year, allowance, context.free_amount_used(personal_identity_number, year), amount, prior_assessed)
+        for year, amount in sorted(this_claim.items())
+    ]
 
 
 def _free_amounts_used(region: Region, pins: set[str], years: set[int]) -> dict[tuple[str, int], int]:
@@ -281,33 +328,115 @@ def _free_amounts_used(region: Region, pins: set[str], years: set[int]) -> dict[
 
 
 def claim_amounts(draft: ClaimDraft, context: ValidationContext) -> tuple[int, int, list[PricedLine]]:
+    """`claim_priced` with the context's tariff book: what a claim is stored with."""
+    return claim_priced(draft, context.tariff)
+
+
+def claim_priced(draft: ClaimDraft, tariff: TariffBook) -> tuple[int, int, list[PricedLine]]:
     """The claim's total and patient fee total in öre, and each line with its tariff row and amount.
 
     Amounts come from the tariff, or from the line for codes whose price is entered; never typed as totals.
     Each visit's patient fee becomes a patAvg line with a negative amount, after that visit's treatment lines.
-    Meant for a draft `claim_validate` found no fault in: a line whose code is not in the tariff has no row
-    and counts as its entered price or 0.
+    The form page shows its Summa from here; a claim is stored with it. A line whose code is not in the tariff
+    has no row and counts as its entered price or 0.
     """
     by_day: dict[datetime.date, list[PricedLine]] = defaultdict(list)
     for line in draft.lines:
-        row = context.tariff_row(line.visit_date, line.code)
-        by_day[line.visit_date].append((line, row, _line_amount(line, row)))
+        row = tariff.row(line.visit_date, line.code)
+        by_day[line.visit_date].append((line, row, line_amount(line, row)))
     for day, fee in draft.patient_fees.items():
         if fee > 0:
             fee_line = LineDraft(visit_date=day, code=PATIENT_FEE_CODE, price=fee)
-            by_day[day].append((fee_line, context.tariff_row(day, PATIENT_FEE_CODE), -fee))
+            by_day[day].append((fee_line, tariff.row(day, PATIENT_FEE_CODE), -fee))
     lines = [priced for day in sorted(by_day) for priced in by_day[day]]
     fee_total = sum(amount for line, _row, amount in lines if line.code == PATIENT_FEE_CODE)
     total = sum(amount for _line, _row, amount in lines)
     return total, fee_total, lines
 
 
-def _line_amount(line: LineDraft, row: TariffRow | None) -> int:
+def line_amount(line: LineDraft, row: TariffRow | None) -> int:
+    """The one line price, in öre: the tariff's, else the price entered; a patAvg line's fee counts negative."""
     if line.code == PATIENT_FEE_CODE:
         return -(line.price or 0)
     if row is None or row.price is None:
         return line.price or 0
     return row.price
+
+
+# One line ------------------------------------------------------------------------------------------------
+
+
+def line_faults(
+    line: LineDraft, row: TariffRow | None, *, support_form: str = "", index: int | None = None
+) -> list[Fault]:
+    """The faults of one line against its code's tariff row on its day (None: the code is not in the tariff).
+
+    The validation checks every line of a claim with this, and the form page's entry row asks it before a line
+    is added, so the clinic reads one rule in one set of words. `support_form` (N, F or S; empty: not known
+    yet) adds whether the code may be billed for it; `index` is the line's place in its draft.
+    """
+    faults: list[Fault] = []
+    code, tooth, jaw = line.code, line.tooth.strip(), line.jaw.strip()
+
+    def fault(fault_code: str, message: str, part: str) -> None:
+        faults.append(Fault(fault_code, message, "lines", index, visit_date=line.visit_date, line_field=part))
+
+    if len(line.comment) > LINE_COMMENT_MAX_LENGTH:
+        fault(
+            "line_comment_too_long",
+            _("Kommentaren till åtgärd %(code)s får ha högst %(max)s tecken.")
+            % {"code": code, "max": LINE_COMMENT_MAX_LENGTH},
+            "comment",
+        )
+    if row is None:
+        fault(
+            "code_unknown",
+            _("Åtgärdskod %(code)s finns inte i ersättningslistan för %(date)s.")
+            % {"code": code, "date": line.visit_date.isoformat()},
+            "code",
+        )
+        return faults
+    if support_form and support_form not in row.support_forms:
+        fault(
+            "code_not_for_support_form",
+            _("Åtgärd %(code)s kan inte faktureras för %(form)s.") % {"code": code, "form": _form_label(support_form)},
+            "code",
+        )
+    if row.requires == ToothOrJaw.TOOTH:
+        if not tooth:
+            fault("tooth_required", _("Åtgärd %(code)s kräver tand.") % {"code": code}, "tooth")
+        elif not validators.is_fdi_tooth(tooth):
+            fault(
+                "tooth_invalid",
+                _("Åtgärd %(code)s: tand %(tooth)s är inget giltigt tandnummer (FDI).")
+                % {"code": code, "tooth": tooth},
+                "tooth",
+            )
+    elif tooth:
+        fault("tooth_not_allowed", _("Åtgärd %(code)s ska inte ha tand.") % {"code": code}, "tooth")
+    if row.requires == ToothOrJaw.JAW:
+        if not jaw:
+            fault("jaw_required", _("Åtgärd %(code)s kräver käke (ÖK eller UK).") % {"code": code}, "jaw")
+        elif jaw not in JAWS:
+            fault(
+                "jaw_invalid",
+                _("Åtgärd %(code)s: käke %(jaw)s är ogiltig, ange ÖK eller UK.") % {"code": code, "jaw": jaw},
+                "jaw",
+            )
+    elif jaw:
+        fault("jaw_not_allowed", _("Åtgärd %(code)s ska inte ha käke.") % {"code": code}, "jaw")
+    if row.price is not None:
+        if line.price is not None:
+            fault(
+                "price_not_allowed",
+                _("Åtgärd %(code)s har fast pris i ersättningslistan; ange inget pris.") % {"code": code},
+                "price",
+            )
+    elif line.price is None:
+        fault("price_required", _("Ange pris för åtgärd %(code)s.") % {"code": code}, "price")
+    elif line.price < 0:
+        fault("price_negative", _("Priset för åtgärd %(code)s kan inte vara negativt.") % {"code": code}, "price")
+    return faults
 
 
 # The validation ------------------------------------------------------------------------------------------
@@ -346,12 +475,23 @@ class _Validation:
         self.free_amount: dict[int, int] = {}
         self.form = draft.support_form if draft.support_form in SupportForm.values else ""
         self.fhb_number = draft.prior_assessment_number.strip()
-        self.rows: list[TariffRow | None] = [context.tariff_row(line.visit_date, line.code) for line in draft.lines]
+        self.rows: list[TariffRow | None] = [context.tariff.row(line.visit_date, line.code) for line in draft.lines]
         # Visits are the days with treatment; a patient fee line alone makes no visit.
         self.visit_days = sorted({line.visit_date for line in draft.lines if line.code != PATIENT_FEE_CODE})
 
-    def fault(self, code: str, message: str, field: str = "", line: int | None = None) -> None:
-        self.faults.append(Fault(code=code, message=message, field=field, line=line))
+    def fault(
+        self,
+        code: str,
+        message: str,
+        field: str = "",
+        line: int | None = None,
+        *,
+        visit_date: datetime.date | None = None,
+    ) -> None:
+        """Add a fault; a line's is its visit's too."""
+        if visit_date is None and line is not None:
+            visit_date = self.draft.lines[line].visit_date
+        self.faults.append(Fault(code=code, message=message, field=field, line=line, visit_date=visit_date))
 
     def run(self) -> list[Fault]:
         self.check_reference()
@@ -386,7 +526,7 @@ class _Validation:
                 "reference",
             )
         elif self.context.reference_used(reference):
-            self.fault("reference_used", _("Räkningsreferensen har redan använts, använd ett annat"), "reference")
+            self.faults.append(claim_reference_used_fault())
 
     def check_personal_identity_number(self) -> str | None:
         try:
@@ -478,83 +618,7 @@ class _Validation:
         if not self.visit_days:
             self.fault("lines_empty", _("Räkningen saknar åtgärder."), "lines")
         for index, (line, row) in enumerate(zip(self.draft.lines, self.rows, strict=True)):
-            if len(line.comment) > LINE_COMMENT_MAX_LENGTH:
-                self.fault(
-                    "line_comment_too_long",
-                    _("Kommentaren till åtgärd %(code)s får ha högst %(max)s tecken.")
-                    % {"code": line.code, "max": LINE_COMMENT_MAX_LENGTH},
-                    "lines",
-                    index,
-                )
-            if row is None:
-                self.fault(
-                    "code_unknown",
-                    _("Åtgärdskod %(code)s finns inte i ersättningslistan för %(date)s.")
-                    % {"code": line.code, "date": line.visit_date.isoformat()},
-                    "lines",
-                    index,
-                )
-                continue
-            if self.form and self.form not in row.support_forms:
-                self.fault(
-                    "code_not_for_support_form",
-                    _("Åtgärd %(code)s kan inte faktureras för %(form)s.")
-                    % {"code": line.code, "form": _form_label(self.form)},
-                    "lines",
-                    index,
-                )
-            self.check_tooth_and_jaw(index, line, row)
-            self.check_price(index, line, row)
-
-    def check_tooth_and_jaw(self, index: int, line: LineDraft, row: TariffRow) -> None:
-        code, tooth, jaw = line.code, line.tooth.strip(), line.jaw.strip()
-        if row.requires == ToothOrJaw.TOOTH:
-            if not tooth:
-                self.fault("tooth_required", _("Åtgärd %(code)s kräver tand.") % {"code": code}, "lines", index)
-            elif tooth not in VALID_TEETH:
-                self.fault(
-                    "tooth_invalid",
-                    _("Åtgärd %(code)s: tand %(tooth)s är inget giltigt tandnummer (FDI).")
-                    % {"code": code, "tooth": tooth},
-                    "lines",
-                    index,
-                )
-        elif tooth:
-            self.fault("tooth_not_allowed", _("Åtgärd %(code)s ska inte ha tand.") % {"code": code}, "lines", index)
-        if row.requires == ToothOrJaw.JAW:
-            if not jaw:
-                self.fault(
-                    "jaw_required", _("Åtgärd %(code)s kräver käke (ÖK eller UK).") % {"code": code}, "lines", index
-                )
-            elif jaw not in JAWS:
-                self.fault(
-                    "jaw_invalid",
-                    _("Åtgärd %(code)s: käke %(jaw)s är ogiltig, ange ÖK eller UK.") % {"code": code, "jaw": jaw},
-                    "lines",
-                    index,
-                )
-        elif jaw:
-            self.fault("jaw_not_allowed", _("Åtgärd %(code)s ska inte ha käke.") % {"code": code}, "lines", index)
-
-    def check_price(self, index: int, line: LineDraft, row: TariffRow) -> None:
-        code = line.code
-        if row.price is not None:
-            if line.price is not None:
-                self.fault(
-                    "price_not_allowed",
-                    _("Åtgärd %(code)s har fast pris i ersättningslistan; ange inget pris.") % {"code": code},
-                    "lines",
-                    index,
-                )
-        elif line.price is None:
-            self.fault("price_required", _("Ange pris för åtgärd %(code)s.") % {"code": code}, "lines", index)
-        elif line.price < 0:
-            self.fault(
-                "price_negative",
-                _("Priset för åtgärd %(code)s kan inte vara negativt.") % {"code": code},
-                "lines",
-                index,
-            )
+            self.faults += line_faults(line, row, support_form=self.form, index=index)
 
     def check_dates(self) -> None:
         first_line = {}
@@ -589,18 +653,20 @@ class _Validation:
                     "patient_fee_negative",
                     _("Patientavgiften för besöket %(date)s kan inte vara negativ.") % {"date": day.isoformat()},
                     "patient_fees",
+                    visit_date=day,
                 )
             elif (
                 fee
                 # A day no tariff covers is reported with its lines.
-                and self.context.tariff_version(day) is not None
-                and self.context.tariff_row(day, PATIENT_FEE_CODE) is None
+                and self.context.tariff.version(day) is not None
+                and self.context.tariff.row(day, PATIENT_FEE_CODE) is None
             ):
                 self.fault(
                     "code_unknown",
                     _("Åtgärdskod %(code)s finns inte i ersättningslistan för %(date)s.")
                     % {"code": PATIENT_FEE_CODE, "date": day.isoformat()},
                     "patient_fees",
+                    visit_date=day,
                 )
         for index, line in enumerate(self.draft.lines):
             if line.code != PATIENT_FEE_CODE:
@@ -619,6 +685,7 @@ class _Validation:
                 "patient_fee_without_visit",
                 _("Patientavgiften för %(date)s hör inte till något besök på räkningen.") % {"date": day.isoformat()},
                 "patient_fees",
+                visit_date=day,
             )
         return days
 
@@ -657,6 +724,7 @@ class _Validation:
                     "patient_fee_missing",
                     _("Patientavgift saknas för besöket %(date)s.") % {"date": day.isoformat()},
                     "patient_fees",
+                    visit_date=day,
                 )
 
     # Certificates and prior assessments ----------------------------------------------------------------------
@@ -742,24 +810,20 @@ class _Validation:
     # Free amount -------------------------------------------------------------------------------------------
 
     def check_free_amount(self, pin: str) -> None:
-        region = self.region
-        allowance = region.free_amount_without_prior_assessment
-        if allowance is None or self.form not in region.free_amount_support_forms or self.fhb_number:
-            return
-        this_claim: dict[int, int] = defaultdict(int)
-        for line, row in zip(self.draft.lines, self.rows, strict=True):
-            if line.code != PATIENT_FEE_CODE:
-                this_claim[line.visit_date.year] += _line_amount(line, row)
-        self.free_amount = dict(this_claim)
-        for year, amount in sorted(this_claim.items()):
-            excess = self.context.free_amount_used(pin, year) + amount - allowance
-            if excess > 0:
+        uses = free_amount_use(draft=self.draft, context=self.context, personal_identity_number=pin)
+        for use in uses:
+            if use.exceeded:
                 self.fault(
                     "free_amount_exceeded",
                     _("Fribeloppet på %(allowance)s för %(year)s överskrids med %(excess)s; förhandsbedömning krävs.")
-                    % {"allowance": format_kronor(allowance), "year": year, "excess": format_kronor(excess)},
+                    % {
+                        "allowance": format_kronor(use.allowance),
+                        "year": use.year,
+                        "excess": format_kronor(use.excess),
+                    },
                     "prior_assessment_number",
                 )
+        self.free_amount = {use.year: use.this_claim for use in uses if not use.prior_assessed}
 
 
 def _all_dates(draft: ClaimDraft) -> list[datetime.date]:

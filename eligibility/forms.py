@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from clinics.models import SupportForm
-from portal import money
+from portal import money, validators
 from portal.forms import DATE_WIDGET, KronorField, PersonalIdentityNumberField
 from portal.uploads import ALLOWED, MAX_ATTACHMENTS_PER_UPLOAD
 
@@ -93,18 +93,11 @@ class PlannedLineForm(forms.Form):
         if cleaned.get("estimated_price") is None:
             self.add_error("estimated_price", _("Ange beräknat pris."))
         tooth = cleaned.get("tooth")
-        if tooth and not _is_fdi_tooth(tooth):
+        if tooth and not validators.is_fdi_tooth(tooth):
             self.add_error("tooth", _("Ange tand med FDI-nummer, t.ex. 36."))
         if tooth and cleaned.get("jaw"):
             self.add_error("jaw", _("Ange antingen tand eller käke, inte båda."))
         return cleaned
-
-
-def _is_fdi_tooth(value: str) -> bool:
-    if not (len(value) == 2 and value.isdigit()):
-        return False
-    quadrant, tooth = int(value[0]), int(value[1])
-    return (1 <= quadrant <= 4 and 1 <= tooth <= 8) or (5 <= quadrant <= 8 and 1 <= tooth <= 5)
 
 
 class BasePlannedLineFormSet(forms.BaseFormSet):

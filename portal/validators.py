@@ -1,4 +1,5 @@
-"""Check digits and formats of Swedish identifiers: organisationsnummer, GLN, HSA-id, bankgiro, plusgiro.
+"""Check digits and formats of Swedish identifiers (organisationsnummer, GLN, HSA-id, bankgiro, plusgiro,
+personnummer) and FDI tooth numbers.
 
 Each `normalize_*` function takes what a person typed, returns the canonical stored form, or raises
 `ValidationError` with a Swedish message. `validate_*` wraps it for model and form fields, and
@@ -142,6 +143,21 @@ def format_plusgiro(digits: str) -> str:
     head = len(body) % 2
     pairs = ([body[:head]] if head else []) + [body[i : i + 2] for i in range(head, len(body), 2)]
     return f"{' '.join(pairs)}-{check}"
+
+
+# Teeth -----------------------------------------------------------------------------------------
+
+# FDI two-digit tooth numbers: permanent teeth in quadrants 1-4 (teeth 1-8), primary teeth in quadrants 5-8 (1-5).
+# The one list of valid teeth: the claim validation, the prior-assessment form and the invoice file's schema
+# (whose pattern a test holds to this set) all mean this one.
+FDI_TEETH = frozenset(
+    [f"{q}{t}" for q in range(1, 5) for t in range(1, 9)] + [f"{q}{t}" for q in range(5, 9) for t in range(1, 6)]
+)
+
+
+def is_fdi_tooth(value: str) -> bool:
+    """Whether `value` is an FDI tooth number: 11-48 for permanent teeth, 51-85 for primary teeth."""
+    return value in FDI_TEETH
 
 
 # Personnummer and samordningsnummer ------------------------------------------------------------

@@ -1,8 +1,9 @@
 // Registrera räkning with JavaScript. The page works without it by posting each step; this makes the steps
 // quicker: "Lägg till åtgärd" and "Ta bort" post the form in the background and swap in the lines part the
 // server renders (header X-Claim-Partial), the entry row shows Tand, Käke and Pris only when the chosen code
-// needs them, the Summa follows the patient fees as they are typed, faults show beside the fields the clinic
-// has changed (from the validate URL in data-validate-url), and "Skicka in tandvårdsräkning" sends once.
+// needs them, and "Skicka in tandvårdsräkning" sends once. As the clinic types, the validate URL (in
+// data-validate-url) answers the faults, where each input's are shown and the Summa: the script works out no
+// amount and no fault's place itself, so it cannot disagree with the claim that is sent.
 (function () {
   "use strict";
 
@@ -28,51 +29,11 @@
     }
   }
 
-  // Money, as portal/money.py reads and writes it ------------------------------------------------------------
-
-  function parseKronor(text) {
-    var value = String(text || "").replace(/[\s\u00a0]/g, "").replace(/kr$/, "").replace(/^[-\u2212]/, "");
-    if (!value) {
-      return 0;
-    }
-    var match = /^(\d{1,9})(?:[.,](\d{1,2}))?$/.exec(value);
-    if (!match) {
-      return null;
-    }
-    return parseInt(match[1], 10) * 100 + parseInt(((match[2] || "") + "00").slice(0, 2), 10);
-  }
-
-  function formatKronor(ore) {
-    var sign = ore < 0 ? "-" : "";
-    var whole = Math.floor(Math.abs(ore) / 100);
-    var rest = Math.abs(ore) % 100;
-    var text = String(whole).replace(/\B(?=(\d{3})+(?!\d))/g, "\u00a0");
-    if (rest) {
-      text += "," + (rest < 10 ? "0" : "") + rest;
-    }
-    return sign + text + " kr";
-  }
-
-  function updateTotal() {
+  function showTotal(text) {
     var total = form.querySelector("[data-claim-total]");
-    if (!total) {
-      return;
-    }
-    var sum = 0;
-    each(form.querySelectorAll("tr[data-amount]"), function (row) {
-      sum += parseInt(row.getAttribute("data-amount"), 10) || 0;
-    });
-    var readable = true;
-    each(form.querySelectorAll("input[data-fee]"), function (input) {
-      var fee = parseKronor(input.value);
-      if (fee === null) {
-        readable = false;
-      } else {
-        sum -= fee;
-      }
-    });
-    if (readable) {
-      total.textContent = formatKronor(sum);
+    // No text while a patient fee typed cannot be read: the last Summa stays until it can.
+    if (total && text) {
+      total.textContent = text;
     }
   }
 
@@ -156,17 +117,6 @@
     );
   }
 
-  // The element a fault of this field is shown at (as claims/register_views.py names them).
-  function targetOf(element) {
-    if (element.name === "support_form") {
-      return "id_support_form_0";
-    }
-    if (element.name === "has_free_card" || element.name.indexOf("free_card_") === 0) {
-      return "id_free_card_number";
-    }
-    return element.id;
-  }
-
   // Where a fault of the target is written, and what is marked as in error: a line's or a visit's fee row
   // (the text goes under the Åtgärd cell), the support-form group, or the field.
   function placeOf(target) {
@@ -235,18 +185,26 @@
     place.mark.classList.toggle(place.markClass, messages.length > 0);
   }
 
-  function showFaults(faults) {
+  function showFaults(answer) {
     var byTarget = {};
-    each(faults, function (fault) {
+    each(answer.faults || [], function (fault) {
       if (fault.target) {
         (byTarget[fault.target] = byTarget[fault.target] || []).push(fault.message);
       }
     });
-    // The lines were sent by the clinic: their faults always show. Fields show theirs once changed.
+    // The lines were sent by the clinic: their faults always show. Inputs show theirs once changed, at the
+    // place the server names for each.
+    var shown = {};
     each(form.querySelectorAll("tr[id^='line-']"), function (row) {
-      touched[row.id] = true;
+      shown[row.id] = true;
     });
-    Object.keys(touched).forEach(function (target) {
+    var targets = answer.targets || {};
+    Object.keys(touched).forEach(function (name) {
+      if (targets[name]) {
+        shown[targets[name]] = true;
+      }
+    });
+    Object.keys(shown).forEach(function (target) {
       showFault(target, byTarget[target] || []);
     });
   }
@@ -267,7 +225,8 @@
       })
       .then(function (answer) {
         if (answer && round === validateRound) {
-          showFaults(answer.faults || []);
+          showFaults(answer);
+          showTotal(answer.total);
         }
       })
       .catch(function () {
@@ -297,7 +256,6 @@
     var root = linesBox.querySelector("[data-announce]");
     var invalid = linesBox.querySelector("[data-entry] [aria-invalid='true']");
     applyCode();
-    updateTotal();
     if (invalid) {
       invalid.focus();
     } else if (added) {
@@ -391,7 +349,7 @@
     } else if (target.name !== "personal_identity_number") {
       // Elsewhere Enter would press the first button, Sök person: nothing is sent by accident.
       event.preventDefault();
-      updateTotal();
+      validateNow();
     }
   });
 
@@ -407,11 +365,8 @@
     } else if (target.name === "has_free_card") {
       applyFreeCard();
     }
-    if (target.hasAttribute("data-fee")) {
-      updateTotal();
-    }
     if (isClaimField(target)) {
-      touched[targetOf(target)] = true;
+      touched[target.name] = true;
       scheduleValidate();
     }
   }

@@ -14,6 +14,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing import invoice_file_services, tasks
+from billing.services import claim_submit
+from claims.drafts import ClaimDraft, LineDraft
 from claims.models import Claim, Invoice, InvoiceFileFault, InvoiceFileState, InvoiceFileUpload, InvoiceSource
 from portal.celery import app
 from portal.models import AccessLogEntry
@@ -184,7 +186,8 @@ def test_sending_is_all_or_none(press_send, biller, world, upload_file, monkeypa
         if kwargs["drafts"]:
             calls.append(1)
         if len(calls) == 2:
-            from claims.services import ClaimRejected, claim_reference_used_fault
+            from claims.services import ClaimRejected
+            from claims.validation import claim_reference_used_fault
 
             raise ClaimRejected([claim_reference_used_fault()], reference=kwargs["drafts"][0].reference)
         return real_submit(**kwargs)
@@ -276,6 +279,35 @@ def test_an_invoice_reference_used_before_rejects_the_file(press_send, biller, w
 
     upload = InvoiceFileUpload.objects.latest("pk")
     assert (upload.state, upload.failure_message) == ("rejected", "OCR/Fakturanumret har redan använts.")
+
+
+def test_an_invoice_number_the_web_form_took_after_the_check_is_refused_when_the_file_is_sent(
+    press_send, biller, world, upload_file
+):
+    # The web form may add claims to today's still-open invoice; a file's invoice number must be new, at the
+    # check and at the send alike (claims.validation.invoice_reference_fault with may_join_open=False). Sending
+    # used to join such an invoice while the check refused it.
+    upload_file(mixed_file())
+    upload = InvoiceFileUpload.objects.get()
+    assert upload.state == InvoiceFileState.CHECKED
+    day = timezone.localdate() - datetime.timedelta(days=5)
+    draft = ClaimDraft(
+        personal_identity_number=GOOD_PIN,
+        support_form="N",
+        reference="WEB-1",
+        lines=[LineDraft(day, "101")],
+        patient_fees={day: 20000},
+        care_model="K1",
+    )
+    web_claim = claim_submit(actor=world.biller, clinic=world.clinic31, invoice_reference="F-7001", draft=draft)
+
+    press_send(upload)
+
+    upload.refresh_from_db()
+    assert upload.state == InvoiceFileState.CHECKED
+    assert "OCR/Fakturanumret har redan använts." in upload.failure_message
+    assert list(Invoice.objects.get(clinic=world.clinic31, reference="F-7001").claims.all()) == [web_claim]
+    assert not Claim.objects.filter(clinic=world.clinic31, reference__startswith="FIL-").exists()
 
 
 @pytest.mark.parametrize(

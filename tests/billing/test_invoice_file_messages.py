@@ -224,3 +224,16 @@ def test_the_example_file_from_the_spec_passes_with_the_demo_patients(world, fhb
 
     assert invoice.reference == "212962"
     assert sorted(invoice.claims.values_list("reference", flat=True)) == ["980890", "980891"]
+
+
+def test_a_visits_fee_given_twice_in_a_file_is_the_validations_fault(world):
+    # Two Besok of one date, each with its fee: the validation's words, as for a claim with a patAvg line too.
+    day = _day(5)
+    visit = f'<Besok datum="{day}"><Patientavgift belopp="200"/><Atgard kod="101"/></Besok>'
+    twice = rakning("MSG-FEE-TWICE").replace(f'<Besok datum="{day}">', visit + f'<Besok datum="{day}">', 1)
+    upload = checked(world, fakturafil([twice, rakning("MSG-FEE-OK")], reference="MSG-F-FEE"))
+
+    assert faults_by_reference(upload) == {
+        "MSG-FEE-TWICE": [f"Patientavgiften för besöket {day} är angiven två gånger."]
+    }
+    assert list(upload.faults.values_list("code", flat=True)) == ["patient_fee_given_twice"]

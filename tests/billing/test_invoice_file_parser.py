@@ -3,6 +3,7 @@ files refused before anything is expanded or fetched, and a stream that does not
 
 import datetime
 import io
+import re
 import time
 import tracemalloc
 import zipfile
@@ -22,6 +23,7 @@ from billing.invoice_file import (
     parse_invoice_file,
 )
 from claims.drafts import ClaimDraft, FreeCardDraft, LineDraft
+from portal.validators import FDI_TEETH
 
 D = datetime.date
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "invoice-files"
@@ -173,7 +175,7 @@ def test_schema_faults_are_reported_for_their_claim_and_the_others_parse():
     _header, claims = parse(MIXED)
 
     assert [claim.index for claim in claims] == [1, 2, 3, 4, 5, 6]
-    assert [claim.draft is not None for claim in claims] == [True, False, False, False, False, True]
+    assert [claim.draft is not None for claim in claims] == [True, False, False, False, True, True]
     by_reference = {claim.reference: claim for claim in claims}
 
     second = by_reference["981002"]
@@ -206,9 +208,14 @@ def test_schema_faults_are_reported_for_their_claim_and_the_others_parse():
         "Forhandsbedomning, Frikort, Rakningskommentar, Tandhalsa eller Besok."
     ]
 
+    # A visit date's fee given twice is the validation's to find: the second fee comes as a patAvg line.
     fifth = by_reference["981005"]
-    assert [(f.code, f.message) for f in fifth.faults] == [
-        ("patient_fee_given_twice", "Patientavgiften för besöket 2025-09-05 är angiven två gånger.")
+    assert fifth.faults == []
+    assert fifth.draft.patient_fees == {D(2025, 9, 5): 20000}
+    assert fifth.draft.lines == [
+        LineDraft(D(2025, 9, 5), "101"),
+        LineDraft(D(2025, 9, 5), "301"),
+        LineDraft(D(2025, 9, 5), "patAvg", price=10000),
     ]
     # A personnummer of twelve digits with a wrong check digit is the validation's to find, not the parser's.
     assert by_reference["981006"].draft.personal_identity_number == "200001012385"
@@ -768,3 +775,13 @@ def test_twenty_thousand_claims_are_read_in_memory_that_does_not_grow_with_the_f
     assert peak < 5 * MB
     # ...and keeping libxml2's tree (about 10 times the file) shows in the process's memory.
     assert rss_growth < 40 * MB
+
+
+def test_the_schema_allows_exactly_the_fdi_teeth_the_validation_knows():
+    # The schema is the file's published contract and says the tooth rule in its own pattern: held here to the
+    # one list of teeth, portal.validators.FDI_TEETH, that the validation and the forms use.
+    namespace = {"xs": "http://www.w3.org/2001/XMLSchema"}
+    schema = etree.parse(str(SCHEMA_PATH))
+    (pattern,) = schema.xpath("//xs:simpleType[@name='TandTyp']//xs:pattern/@value", namespaces=namespace)
+    allowed = {f"{a}{b}" for a in range(10) for b in range(10) if re.fullmatch(pattern, f"{a}{b}")}
+    assert allowed == FDI_TEETH

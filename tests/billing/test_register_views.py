@@ -12,7 +12,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing.register_views import PARTIAL_HEADER
-from claims.models import PATIENT_FEE_CODE, Claim, TariffRow, TariffVersion
+from claims.drafts import Fault, LineDraft
+from claims.models import PATIENT_FEE_CODE, Claim, Invoice, TariffRow, TariffVersion
+from claims.validation import line_faults
 from portal.models import AccessLogEntry
 from portal.money import format_kronor
 from tests.claims.factories import standard_tariff
@@ -372,7 +374,8 @@ def test_the_patient_fee_code_sets_the_visits_fee(client, world, vg_tariff):
     page.search(N_PIN)
     page.add(first, "101")
     page.add(first, PATIENT_FEE_CODE)
-    assert "Ange patientavgiften som pris." in page.errors()
+    # The validation's words: the entry row no longer has its own ("Ange patientavgiften som pris.").
+    assert "Ange pris för åtgärd patAvg." in page.errors()
     page.add(first, PATIENT_FEE_CODE, price="250")
     assert page.fields()[f"fee-{first.isoformat()}"] == "250"
     assert len(page.doc.xpath("//tr[starts-with(@id, 'line-')]")) == 1  # a fee is not a treatment line
@@ -393,6 +396,63 @@ def test_the_entry_row_refuses_what_the_tariff_does_not_allow(client, world, vg_
     # A whole suggestion, as a datalist may fill it in, is read by its code.
     page.add(first, "101 Basundersökning och diagnostik, utförd av tandläkare (980 kr)", price="", tooth="")
     assert len(page.doc.xpath("//tr[starts-with(@id, 'line-')]")) == 1
+
+
+@pytest.mark.parametrize(
+    ("code", "typed", "field"),
+    [
+        ("401", {}, "tooth"),
+        ("401", {"tooth": "19"}, "tooth"),  # was "Ange tand med FDI-nummer, t.ex. 36." in the form's own words
+        ("401", {"tooth": "36", "jaw": "UK"}, "jaw"),
+        ("825", {}, "jaw"),
+        ("101", {"tooth": "36"}, "tooth"),
+        ("101", {"price": "100"}, "price"),
+        ("901", {}, "price"),
+    ],
+)
+def test_the_entry_row_says_what_the_validation_says_beside_the_part_at_fault(
+    client, world, vg_tariff, code, typed, field
+):
+    first, _last = _visit_days()
+    page = _open(client, world)
+    page.search(N_PIN)
+    page.add(first, code, **typed)
+    row = TariffRow.objects.get(version=_tariff(world.vg, first), code=code)
+    price = typed.get("price")
+    line = LineDraft(first, code, typed.get("tooth", ""), typed.get("jaw", ""), price and int(price) * 100)
+    faults = line_faults(line, row)
+    assert field in {fault.line_field for fault in faults}
+    for fault in faults:
+        shown = page.doc.xpath("//*[@id=$id]", id=f"id_entry-{fault.line_field}_error")[0].text_content()
+        assert fault.message in shown
+    assert not page.doc.xpath("//tr[starts-with(@id, 'line-')]")
+
+
+def test_lengths_are_the_validations_to_refuse_in_its_words(client, world, vg_tariff):
+    first, _last = _visit_days()
+    page = _n_claim_up_to_submit(client, world)
+    # The browser is told the limits; a longer value posted anyway meets the validation, not Django's words.
+    limits = {
+        name: page.doc.xpath("//*[@name=$name]", name=name)[0].get("maxlength")
+        for name in ("reference", "invoice_reference", "comment", "entry-tooth", "entry-comment")
+    }
+    assert limits == {
+        "reference": "20",
+        "invoice_reference": "25",
+        "comment": "500",
+        "entry-tooth": "2",
+        "entry-comment": "200",
+    }
+    page.add(first, "101", comment="x" * 201)
+    assert "Kommentaren till åtgärd 101 får ha högst 200 tecken." in page.errors()
+    page.submit(reference="R" * 21, invoice_reference="9" * 26, comment="x" * 501)
+    summary = page.summary()
+    assert "Räkningsreferensen får ha 1–20 tecken: siffror, bokstäver A–Z och bindestreck." in summary
+    assert "OCR/Fakturanumret får ha högst 25 tecken." in summary
+    assert "Räkningskommentaren får ha högst 500 tecken." in summary
+    # No second complaint of the form's own, which the summary would list under the field's label.
+    labels = ("Räkningsreferens:", "OCR/Fakturanr.:", "Räkningskommentar:")
+    assert [item for item in summary if item.startswith(labels)] == []
 
 
 def test_a_frikort_is_filled_in_from_the_register(client, world, vg_tariff):
@@ -435,6 +495,31 @@ def test_fribelopp_box_in_a_region_with_a_free_amount(client, world):
     assert "går över fribeloppet på 20\xa0000 kr" in page.text
 
 
+def test_the_fribelopp_box_and_the_sent_claim_get_one_answer(client, world):
+    today = timezone.localdate()
+    version = _tariff(world.dalarna, today)
+    row = (
+        TariffRow.objects.filter(version=version, price__isnull=False, requires="", support_forms__contains=["N"])
+        .exclude(code=PATIENT_FEE_CODE)
+        .exclude(requires_prior_assessment=True)
+        .order_by("-price")
+        .first()
+    )
+    page = _open(client, world, user=world.dalarna_biller, clinic=world.clinic2001)
+    page.search(DALARNA_PIN)
+    count = 20000_00 // row.price + 1
+    for _ in range(count):
+        page.add(today, row.code)
+    excess = count * row.price - 20000_00
+    assert "går över fribeloppet på 20\xa0000 kr" in page.text
+    assert page.doc.xpath("//td[@data-claim-total]")[0].text_content() == format_kronor(count * row.price)
+    page.submit(invoice_reference="D-4711", reference="REG-D-1")
+    assert (
+        f"Fribeloppet på 20\xa0000 kr för {today.year} överskrids med {format_kronor(excess)}; förhandsbedömning krävs."
+        in page.summary()
+    )
+
+
 # With JavaScript ------------------------------------------------------------------------------------------------
 
 
@@ -469,7 +554,63 @@ def test_the_validate_endpoint_answers_the_faults_as_json(client, world, vg_tari
     assert faults["Patienten saknar giltigt intyg för N-tandvård."] == "id_support_form_0"
     assert faults["Ange vårdmodell för N-tandvård."] == "id_care_model"
     assert "Ange en räkningsreferens." not in faults
-    assert client.post(url, {}).json() == {"faults": [], "total": "0 kr"}
+    empty = client.post(url, {}).json()
+    assert (empty["faults"], empty["total"]) == ([], "0 kr")
+
+
+def test_the_validate_endpoint_says_where_each_inputs_faults_go_and_the_summa(client, world, vg_tariff):
+    # The script keeps no field-to-place map and parses no kronor: both come from here.
+    first, last = _visit_days()
+    page = _n_claim_up_to_submit(client, world)
+    url = reverse("claim_register_validate", kwargs={"clinic_pk": world.clinic31.pk})
+    answer = client.post(url, {**page.fields(), f"fee-{last.isoformat()}": "150,50"}).json()
+    targets = answer["targets"]
+    assert targets["support_form"] == "id_support_form_0"
+    assert targets["has_free_card"] == targets["free_card_valid_to"] == "id_free_card_number"
+    assert targets["invoice_reference"] == "id_invoice_reference"
+    assert targets[f"fee-{last.isoformat()}"] == f"id_fee-{last.isoformat()}"
+    assert "personal_identity_number" not in targets
+    price = _price(vg_tariff, "101")
+    fees = 20000 + 15050 if first != last else 15050
+    assert answer["total"] == format_kronor(2 * price - fees)
+    # A fee that cannot be read: no Summa, so that the script keeps the last one.
+    assert client.post(url, {**page.fields(), f"fee-{last.isoformat()}": "15x"}).json()["total"] is None
+
+
+def test_a_visits_fault_goes_to_its_visits_fee_by_its_date_not_by_its_words(client, world, vg_tariff, monkeypatch):
+    _first, last = _visit_days()
+    page = _n_claim_up_to_submit(client, world)
+    # A message that names no date, as a translation might not: the fault's visit_date places it.
+    fault = Fault("patient_fee_missing", "Avgift saknas.", "patient_fees", visit_date=last)
+    for where in ("billing.register_views", "claims.services"):
+        monkeypatch.setattr(f"{where}.claim_validate", lambda **kwargs: [fault])
+    url = reverse("claim_register_validate", kwargs={"clinic_pk": world.clinic31.pk})
+    answer = client.post(url, {**page.fields(), "invoice_reference": "4720"}).json()
+    assert [f["target"] for f in answer["faults"]] == [f"id_fee-{last.isoformat()}"]
+    # And on the page sent without JavaScript, beside that visit's fee.
+    page.submit(invoice_reference="4720", reference="REG-7100")
+    assert page.doc.xpath("//*[@id=$id]", id=f"id_fee-{last.isoformat()}_error")[0].text_content() == "Avgift saknas."
+
+
+def test_the_invoice_number_is_checked_as_the_clinic_types_by_the_one_rule(client, world, vg_tariff):
+    page = _n_claim_up_to_submit(client, world)
+    assert page.submit(invoice_reference="4730", reference="REG-8001").status_code == 302
+    url = reverse("claim_register_validate", kwargs={"clinic_pk": world.clinic31.pk})
+    page = _n_claim_up_to_submit(client, world)
+
+    def invoice_faults(number):
+        answer = client.post(url, {**page.fields(), "invoice_reference": number, "reference": "REG-8002"}).json()
+        return [(f["message"], f["target"]) for f in answer["faults"] if f["target"] == "id_invoice_reference"]
+
+    # Today's invoice with its claims still received: this claim may join it, on the page as when it is sent.
+    assert invoice_faults("4730") == []
+    assert invoice_faults("") == [("Ange OCR/Fakturanummer.", "id_invoice_reference")]
+    Invoice.objects.filter(clinic=world.clinic31, reference="4730").update(
+        received_at=timezone.now() - datetime.timedelta(days=1)
+    )
+    assert invoice_faults("4730") == [("OCR/Fakturanumret har redan använts.", "id_invoice_reference")]
+    page.submit(invoice_reference="4730", reference="REG-8002")
+    assert "OCR/Fakturanumret har redan använts." in page.summary()
 
 
 def test_page_has_no_inline_script_and_loads_its_own(client, world, vg_tariff):

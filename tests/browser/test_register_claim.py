@@ -85,7 +85,14 @@ def test_biller_registers_a_two_visit_n_claim(page: Page, live_server, transacti
     for day in visits:
         page.get_by_label(f"Patientavgift {day.isoformat()}").fill("200")
     total = 2 * price - len(visits) * 20000
+    # The Summa comes from the server as the fees are typed: the script parses no kronor itself.
     expect(page.locator("[data-claim-total]")).to_have_text(format_kronor(total))
+
+    # A changed field's fault shows where the server says, as it is typed, and goes when it is put right.
+    page.get_by_label("Vårdmodell").select_option("")
+    expect(page.locator("#id_care_model_live_error")).to_have_text("Ange vårdmodell för N-tandvård.")
+    page.get_by_label("Vårdmodell").select_option("K1")
+    expect(page.locator("#id_care_model_live_error")).to_have_count(0)
 
     page.get_by_label("OCR/Fakturanr.").fill("8811")
     page.get_by_label("Räkningsreferens").fill("BR-1001")

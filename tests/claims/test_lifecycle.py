@@ -26,6 +26,7 @@ from claims.models import (
     TariffRow,
 )
 from claims.services import ClaimRejected
+from claims.validation import invoice_reference_fault
 from clinics.models import Clinic
 from portal.audit import AuditOutsideTransaction
 from portal.demo import demo_load
@@ -562,6 +563,23 @@ def test_an_invoice_number_from_an_earlier_day_is_refused(world):
             actor=world.biller, clinic=world.clinic31, invoice_reference="777", draft=_draft("R-1002", days_ago=6)
         )
     assert rejected.value.faults[0].code == "invoice_reference_used"
+
+
+def test_one_answer_to_may_this_invoice_number_be_used(world):
+    first = services.claim_submit(actor=world.biller, clinic=world.clinic31, invoice_reference="777", draft=_draft())
+
+    def answer(reference, *, may_join_open):
+        fault = invoice_reference_fault(clinic=world.clinic31, reference=reference, may_join_open=may_join_open)
+        return fault and fault.code
+
+    # Today's invoice with every claim still open: the web form may join it, a file may not.
+    assert answer("777", may_join_open=True) is None
+    assert answer("777", may_join_open=False) == "invoice_reference_used"
+    assert answer("778", may_join_open=False) is None
+    assert answer(" ", may_join_open=True) == "invoice_reference_required"
+    assert answer("7" * 26, may_join_open=True) == "invoice_reference_invalid"
+    Invoice.objects.filter(pk=first.invoice_id).update(received_at=timezone.now() - datetime.timedelta(days=1))
+    assert answer("777", may_join_open=True) == "invoice_reference_used"
 
 
 def test_the_same_invoice_number_at_another_clinic_is_another_invoice(world):

@@ -436,6 +436,34 @@ def test_the_clinic_is_shown_the_version_in_force(world):
     assert tariffs.tariff_current(region=world.vg, day=datetime.date(LAST_YEAR - 5, 1, 1)) == last_year
 
 
+def test_the_tariff_book_answers_the_version_and_the_code_on_a_day(world, django_assert_num_queries):
+    this_year, last_year = _version(world.vg, THIS_YEAR), _version(world.vg, LAST_YEAR)
+    june, new_year_eve = datetime.date(THIS_YEAR, 6, 1), datetime.date(LAST_YEAR, 12, 31)
+    # The versions of the whole period in one query, each version's rows in one more when first read.
+    with django_assert_num_queries(3):
+        book = tariffs.TariffBook(world.vg, new_year_eve, june)
+        assert (book.version(june), book.version(new_year_eve)) == (this_year, last_year)
+        assert book.row(june, "101").price == 98000
+        assert book.row(new_year_eve, "101").price == 95000
+        assert book.row(june, "nosuchcode") is None
+        assert book.rows(june)["901"].price is None
+    # A day outside what was loaded is read when asked for.
+    assert book.version(datetime.date(LAST_YEAR - 5, 1, 1)) is None
+    assert book.rows(datetime.date(LAST_YEAR - 5, 1, 1)) is None
+    assert tariffs.tariff_version_on(region=world.vg, day=june) == this_year
+
+
+def test_of_two_overlapping_versions_the_book_takes_the_later_start(world):
+    this_year = _version(world.vg, THIS_YEAR)
+    autumn = TariffVersion.objects.create(
+        region=world.vg, name="Höst", valid_from=datetime.date(THIS_YEAR, 9, 1), valid_to=None
+    )
+    book = tariffs.TariffBook(world.vg, datetime.date(THIS_YEAR, 1, 1), datetime.date(THIS_YEAR, 12, 31))
+    assert book.version(datetime.date(THIS_YEAR, 8, 31)) == this_year
+    assert book.version(datetime.date(THIS_YEAR, 9, 1)) == autumn
+    assert book.rows(datetime.date(THIS_YEAR, 9, 1)) == {}
+
+
 @pytest.mark.parametrize(
     ("query", "codes"),
     [

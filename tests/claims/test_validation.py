@@ -18,12 +18,14 @@ from claims.models import (
     TariffVersion,
 )
 from claims.validation import (
+    FreeAmountUse,
     ValidationContext,
     billing_deadline_text,
     claim_amounts,
     claim_validate,
-    free_amount_status,
+    free_amount_use,
     last_billing_day,
+    line_faults,
 )
 from clinics.models import DeadlineBasis, Region, SupportForm
 from eligibility.models import Patient, PriorAssessment, PriorAssessmentState
@@ -587,6 +589,35 @@ def test_patient_fee_errors(world, tariffs):
     ]
 
 
+def test_each_visits_fault_names_its_visit_and_each_lines_fault_its_part(world, tariffs):
+    # Where a fault belongs is data, never to be read out of the message.
+    other_day = VISIT + datetime.timedelta(days=1)
+    draft = n_draft(
+        lines=[LineDraft(VISIT, "101"), LineDraft(other_day, "401", tooth="19"), LineDraft(VISIT, "patAvg", price=1)],
+        patient_fees={VISIT: FEE, other_day - datetime.timedelta(days=10): 100},
+    )
+    faults = validate(world, draft, today=VISIT)
+    assert [(f.code, f.field, f.line, f.visit_date, f.line_field) for f in faults] == [
+        ("tooth_invalid", "lines", 1, other_day, "tooth"),
+        ("visit_in_future", "lines", 1, other_day, ""),
+        ("patient_fee_given_twice", "lines", 2, VISIT, ""),
+        ("patient_fee_without_visit", "patient_fees", None, other_day - datetime.timedelta(days=10), ""),
+        ("patient_fee_missing", "patient_fees", None, other_day, ""),
+    ]
+
+
+def test_one_line_is_checked_against_its_tariff_row_as_the_claim_checks_it(world, tariffs):
+    row = TariffRow.objects.get(version__region=world.vg, version__valid_from=D(YEAR, 1, 1), code="401")
+    line = LineDraft(VISIT, "401", jaw="UK", price=100)
+    assert [(f.code, f.line, f.visit_date, f.line_field) for f in line_faults(line, row, index=3)] == [
+        ("tooth_required", 3, VISIT, "tooth"),
+        ("jaw_not_allowed", 3, VISIT, "jaw"),
+        ("price_not_allowed", 3, VISIT, "price"),
+    ]
+    assert [f.code for f in line_faults(line, None)] == ["code_unknown"]
+    assert [f.message for f in line_faults(LineDraft(VISIT, "401", tooth="36"), row, support_form="N")] == []
+
+
 def test_patient_fee_larger_than_the_claim(world, tariffs):
     draft = n_draft(lines=[LineDraft(VISIT, "901", price=10000)], patient_fees={VISIT: FEE})
     assert messages(validate(world, draft)) == ["Patientavgifterna (200 kr) är större än räkningens belopp."]
@@ -702,20 +733,20 @@ def dalarna_history(world, tariffs):
     stored_claim(world.clinic31, pin, [(day, "101", 98000)])
 
 
-def test_free_amount_status(world, dalarna_history):
-    status = free_amount_status(
-        clinic=world.clinic2001, personal_identity_number=OVER_85_PIN, support_form=SupportForm.N, year=YEAR
-    )
-    assert status == (2000000, 1927000)
-    assert free_amount_status(
-        clinic=world.clinic2001, personal_identity_number=OVER_85_PIN, support_form=SupportForm.F, year=YEAR - 1
-    ) == (2000000, 98000)
-    assert free_amount_status(
-        clinic=world.clinic2001, personal_identity_number=OVER_85_PIN, support_form=SupportForm.S, year=YEAR
-    ) == (None, 0)
-    assert free_amount_status(
-        clinic=world.clinic31, personal_identity_number=OVER_85_PIN, support_form=SupportForm.N, year=YEAR
-    ) == (None, 0)
+def test_free_amount_use(world, dalarna_history):
+    def use(clinic, support_form, lines, years=(), **changes):
+        draft = dalarna_draft(support_form=support_form, lines=lines, **changes)
+        context = ValidationContext(clinic=getattr(world, clinic))
+        return free_amount_use(draft=draft, context=context, personal_identity_number=OVER_85_PIN, years=years)
+
+    (this_year,) = use("clinic2001", SupportForm.N, [LineDraft(VISIT, "101"), LineDraft(VISIT, PATIENT_FEE_CODE)])
+    assert this_year == FreeAmountUse(YEAR, 2000000, 1927000, 98000)
+    assert (this_year.left, this_year.excess, this_year.exceeded) == (73000, 25000, True)
+    assert use("clinic2001", SupportForm.F, [], years=[YEAR - 1]) == [FreeAmountUse(YEAR - 1, 2000000, 98000, 0)]
+    (prior_assessed,) = use("clinic2001", SupportForm.N, [LineDraft(VISIT, "101")], prior_assessment_number="FHB")
+    assert prior_assessed.prior_assessed and not prior_assessed.exceeded
+    assert use("clinic2001", SupportForm.S, [LineDraft(VISIT, "101")]) == []
+    assert use("clinic31", SupportForm.N, [LineDraft(VISIT, "101")]) == []
 
 
 def test_free_amount_exceeded(world, dalarna_history):

@@ -520,3 +520,14 @@ def test_validate_passes_on_the_reason_an_invalid_value_is_rejected(kind):
 def test_validators_are_importable_by_the_name_migrations_write(kind):
     validate = getattr(validators, f"validate_{kind}")
     assert validate.__name__ == validate.__qualname__ == f"validate_{kind}"
+
+
+# FDI tooth numbers ------------------------------------------------------------------------------------------
+
+
+def test_fdi_teeth_are_the_32_permanent_and_20_primary_teeth():
+    assert len(validators.FDI_TEETH) == 52
+    for tooth in ("11", "18", "48", "51", "55", "85"):
+        assert validators.is_fdi_tooth(tooth)
+    for typed in ("", "1", "10", "19", "49", "56", "86", "90", "036", "3 6", "٣٦"):
+        assert not validators.is_fdi_tooth(typed)
