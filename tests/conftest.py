@@ -6,6 +6,7 @@ import pytest
 
 from clinics.models import Clinic, ClinicMembership, Region, User
 from portal.demo import demo_load
+from tests.worlds import SmallWorld
 
 
 @dataclass
@@ -121,3 +122,15 @@ def world(db) -> World:
 def transactional_world(transactional_db) -> World:
     demo_load()
     return _world()
+
+
+@pytest.fixture
+def small_world(db) -> SmallWorld:
+    """A world of the test's own, built with the factories as the test touches it (tests/worlds.py)."""
+    return SmallWorld()
+
+
+@pytest.fixture
+def transactional_small_world(transactional_db) -> SmallWorld:
+    """The small world committed, for tests with threads or a worker; emptied again after the test."""
+    return SmallWorld()

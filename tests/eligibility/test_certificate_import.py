@@ -578,18 +578,19 @@ def test_the_upload_refuses_what_is_no_certificate_file_and_stores_nothing(clien
 # Through a real worker -------------------------------------------------------------------------------------
 
 
-def test_an_upload_is_imported_by_the_worker_in_the_background(client, transactional_world, celery_worker):
-    world = transactional_world
-    client.force_login(world.coordinator_vg)
+def test_an_upload_is_imported_by_the_worker_in_the_background(client, transactional_small_world, celery_worker):
+    world = transactional_small_world
+    client.force_login(world.coordinator)
+    region = world.region.code
 
-    response = client.post(_upload_url(), {"file": SimpleUploadedFile("intyg.xlsx", xlsx_bytes(ROWS))})
+    response = client.post(_upload_url(region), {"file": SimpleUploadedFile("intyg.xlsx", xlsx_bytes(ROWS))})
 
     assert response.status_code == 302
     certificate_import = CertificateImport.objects.get()
     finished = CertificateImport.objects.filter(pk=certificate_import.pk, state__in=["done", "failed"])
     wait_until(finished.exists, timeout=30, what="the worker to finish the import")
-    assert client.get(_status_url(certificate_import)).json()["finished"] is True
+    assert client.get(_status_url(certificate_import, region)).json()["finished"] is True
     certificate_import.refresh_from_db()
     assert certificate_import.state == CertificateImportState.DONE, certificate_import.failure_message
     assert (certificate_import.processed_rows, certificate_import.created_count) == (3, 3)
-    assert Certificate.objects.filter(region=world.vg, number__in=["IMP-40", "IMP-41", "IMP-42"]).count() == 3
+    assert Certificate.objects.filter(region=world.region, number__in=["IMP-40", "IMP-41", "IMP-42"]).count() == 3
