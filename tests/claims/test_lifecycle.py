@@ -676,7 +676,7 @@ def test_loading_the_demo_again_changes_no_invoice(world):
     assert after == before
 
 
-def test_the_demo_skips_a_region_without_a_tariff(db):
+def test_the_demo_skips_a_region_without_a_tariff(world):
     # The test database holds the demo already: with tariffs the loader finds its invoices in place ...
     with_tariff = Counter()
     demo_invoices_load(with_tariff)
