@@ -96,7 +96,8 @@ def pytest_collection_modifyitems(config, items):
 def demo(django_db_setup, django_db_blocker) -> None:
     """The demo, loaded once and committed. Being session-scoped it is set up before the test's own
     transaction begins; each `world` test's transaction is rolled back, so every one starts from the same
-    demo (the transactional tests, which empty the database, run after them and load the demo themselves)."""
+    demo. The transactional tests on the demo, which empty the database after them, run after the `world`
+    tests and load the demo themselves."""
     with django_db_blocker.unblock():
         demo_load()
 
