@@ -1,4 +1,5 @@
-"""Fixtures shared by all tests: the demo world of regions, clinics and people."""
+"""Fixtures shared by all tests: the demo world of regions, clinics and people (loaded only for the tests that
+ask for it), a small world built with factories, and real Celery workers."""
 
 from dataclasses import dataclass
 
@@ -6,6 +7,7 @@ import pytest
 
 from clinics.models import Clinic, ClinicMembership, Region, User
 from portal.demo import demo_load
+from tests.worlds import SmallWorld
 
 
 @dataclass
@@ -64,19 +66,38 @@ def _world() -> World:
 
 # Fixtures that make a test slow: it waits for a real worker to start, take tasks and stop.
 SLOW_FIXTURES = {"celery_worker"}
+# The fixtures through which a test sees the demo; no other test finds it in the database.
+DEMO_FIXTURES = {"world", "transactional_world"}
 
 
+def uses_demo(item) -> bool:
+    return bool(DEMO_FIXTURES & set(getattr(item, "fixturenames", ())))
+
+
+def runs_with_the_demo(item) -> bool:
+    """On the demo, or a browser test (most are on the demo; together they start one Chromium)."""
+    return uses_demo(item) or item.get_closest_marker("browser") is not None
+
+
+# Runs after pytest-django's ordering (tryfirst: `db` tests before transactional ones) and before `-m`
+# selects by the markers added here.
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+    # The tests on the demo run last, in pytest-django's order among themselves (the sort is stable): the demo
+    # is loaded before the first of them (see `demo`), so every other test runs on a database without it and
+    # fails if it reads the demo without asking for `world`, whichever tests are selected. A run without
+    # them never loads the demo at all.
+    items.sort(key=runs_with_the_demo)
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
-    """Load the demo once into the test database: each `db` test runs inside a transaction that is rolled
-    back, so every test still starts from the same demo world (pytest-django runs them before the
-    transactional tests, which empty the database and load the demo themselves)."""
+def demo(django_db_setup, django_db_blocker) -> None:
+    """The demo, loaded once and committed. Being session-scoped it is set up before the test's own
+    transaction begins; each `world` test's transaction is rolled back, so every one starts from the same
+    demo. The transactional tests on the demo, which empty the database after them, run after the `world`
+    tests and load the demo themselves."""
     with django_db_blocker.unblock():
         demo_load()
 
@@ -113,7 +134,8 @@ def celery_worker(celery_queue):
 
 
 @pytest.fixture
-def world(db) -> World:
+def world(demo, db) -> World:
+    """The demo, for demo, browser and permission tests; unit and service tests build a `small_world`."""
     return _world()
 
 
@@ -121,3 +143,15 @@ def world(db) -> World:
 def transactional_world(transactional_db) -> World:
     demo_load()
     return _world()
+
+
+@pytest.fixture
+def small_world(db) -> SmallWorld:
+    """A world of the test's own, built with the factories as the test touches it (tests/worlds.py)."""
+    return SmallWorld()
+
+
+@pytest.fixture
+def transactional_small_world(transactional_db) -> SmallWorld:
+    """The small world committed, for tests with threads or a worker; emptied again after the test."""
+    return SmallWorld()

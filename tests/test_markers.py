@@ -23,6 +23,9 @@ class FakeItem:
     def add_marker(self, marker):
         self.markers.append(marker.name)
 
+    def get_closest_marker(self, name):
+        return name if name in self.markers else None
+
 
 def test_a_test_in_the_browser_folder_is_marked_browser_without_a_decorator():
     inside = FakeItem(ROOT / "tests" / "browser" / "test_new.py")

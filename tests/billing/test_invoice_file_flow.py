@@ -19,6 +19,8 @@ from claims.drafts import ClaimDraft, LineDraft
 from claims.models import Claim, Invoice, InvoiceFileFault, InvoiceFileState, InvoiceFileUpload, InvoiceSource
 from portal.celery import app
 from portal.models import AccessLogEntry
+from tests.clinics.factories import ClinicFactory
+from tests.eligibility.factories import CertificateFactory
 from tests.test_accessibility_markup import assert_accessible_markup
 from tests.waiting import wait_until
 
@@ -522,9 +524,14 @@ def test_an_upload_that_cannot_be_queued_is_failed_not_left_waiting(world, djang
 
 
 def test_the_worker_retries_a_check_that_died_midway_without_duplicate_rows(
-    client, transactional_world, celery_worker, monkeypatch
+    client, transactional_small_world, celery_worker, monkeypatch
 ):
-    world = transactional_world
+    # A small world committed for the worker thread, with what mixed_file's claims name: clinic 31, GOOD_PIN's
+    # N certificate 764153 (care model K1 comes with the region), the tariff of the visit.
+    world = transactional_small_world
+    world.clinic = ClinicFactory(region=world.region, number="31")
+    CertificateFactory(patient__personal_identity_number=GOOD_PIN, region=world.region, number="764153")
+    world.tariff(timezone.localdate() - datetime.timedelta(days=5))
     monkeypatch.setattr(invoice_file_services, "CHUNK_SIZE", 2)
     monkeypatch.setattr(tasks, "RETRY_BASE_SECONDS", 0)
     real_chunk = invoice_file_services._save_chunk
@@ -540,7 +547,7 @@ def test_the_worker_retries_a_check_that_died_midway_without_duplicate_rows(
     client.force_login(world.biller)
 
     response = client.post(
-        reverse("invoice_file_upload", kwargs={"clinic_pk": world.clinic31.pk}),
+        reverse("invoice_file_upload", kwargs={"clinic_pk": world.clinic.pk}),
         {"file": SimpleUploadedFile("faktura.xml", mixed_file())},
     )
 

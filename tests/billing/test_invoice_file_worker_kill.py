@@ -33,6 +33,8 @@ from django.utils import timezone
 from billing import invoice_file_services, tasks
 from claims.models import Claim, Invoice, InvoiceFileFault, InvoiceFileState, InvoiceFileUpload
 from portal.celery import app
+from tests.clinics.factories import ClinicFactory
+from tests.eligibility.factories import CertificateFactory
 from tests.testdata import TEST_PERSONNUMMER
 from tests.waiting import wait_until
 
@@ -50,7 +52,7 @@ FAILED = "Filen kunde inte kontrolleras, försök igen."
 
 
 def large_invoice_file() -> bytes:
-    """CLAIMS claims by Skatteverket's test personnummer in turn, on the demo's N certificate 764153: those of
+    """CLAIMS claims by Skatteverket's test personnummer in turn, on N certificate 764153 (file_world): those of
     200001012384 are correct, the others have faults (another person's certificate, or none), in every chunk."""
     today = timezone.localdate()
     claims = "".join(
@@ -90,7 +92,7 @@ def fault_rows(upload: InvoiceFileUpload) -> list[tuple[int, str]]:
 def faults_of_an_uninterrupted_check(world, content: bytes) -> list[tuple[int, str]]:
     """The fault rows of the same file checked by the task in this process, never interrupted."""
     upload = InvoiceFileUpload(
-        clinic=world.clinic31,
+        clinic=world.clinic,
         uploaded_by=world.biller,
         original_name="facit.xml",
         sha256=hashlib.sha256(content).hexdigest(),
@@ -297,6 +299,19 @@ def held_send(transactional_db):
     held.release()
 
 
+@pytest.fixture
+def file_world(transactional_small_world):
+    """A small world committed for the worker processes, with what large_invoice_file's claims name: clinic 31,
+    200001012384's N certificate 764153 (care model K1 comes with the region), the tariffs of the visits."""
+    world = transactional_small_world
+    world.clinic = ClinicFactory(region=world.region, number="31")
+    CertificateFactory(patient__personal_identity_number="200001012384", region=world.region, number="764153")
+    today = timezone.localdate()
+    world.tariff(today - datetime.timedelta(days=1), today - datetime.timedelta(days=90))
+    world.biller  # made here, before any worker runs
+    return world
+
+
 # Redis ----------------------------------------------------------------------------------------------------
 
 
@@ -335,12 +350,12 @@ def forget_messages(queue: str) -> None:
 
 
 def test_a_send_whose_worker_is_killed_is_sent_again_once_all_or_nothing(
-    client, transactional_world, celery_queue, held_send, start_worker
+    client, file_world, celery_queue, held_send, start_worker
 ):
-    world = transactional_world
+    world = file_world
     upload = invoice_file_services.invoice_file_start(
         actor=world.biller,
-        clinic=world.clinic31,
+        clinic=world.clinic,
         uploaded=SimpleUploadedFile("stor-fil.xml", large_invoice_file()),
     ).upload
     first = start_worker()
@@ -356,7 +371,7 @@ def test_a_send_whose_worker_is_killed_is_sent_again_once_all_or_nothing(
     upload.refresh_from_db()
     assert upload.state == InvoiceFileState.SENDING
     # The first chunk was stored in the killed worker's transaction, which never committed.
-    assert not Invoice.objects.filter(clinic=world.clinic31, reference="F-DOD-1").exists()
+    assert not Invoice.objects.filter(clinic=world.clinic, reference="F-DOD-1").exists()
     taken = unacknowledged(celery_queue)
     assert len(taken) == 1, "the killed worker's message is unacknowledged"
     taken_at = next(iter(taken.values()))
@@ -366,22 +381,22 @@ def test_a_send_whose_worker_is_killed_is_sent_again_once_all_or_nothing(
 
     sent = InvoiceFileUpload.objects.filter(pk=upload.pk, state=InvoiceFileState.SENT).exists
     second.wait_for(sent, timeout=60, what="the second worker to send the claims")
-    invoice = Invoice.objects.get(clinic=world.clinic31, reference="F-DOD-1")
+    invoice = Invoice.objects.get(clinic=world.clinic, reference="F-DOD-1")
     references = list(invoice.claims.values_list("reference", flat=True))
     assert len(references) == len(set(references)) == correct, "every correct claim once"
     second.wait_for(lambda: not unacknowledged(celery_queue), timeout=10, what="the message to be acknowledged")
 
 
 def test_a_check_whose_worker_is_killed_is_checked_again_from_the_start_without_duplicate_rows(
-    client, transactional_world, celery_queue, held_check, start_worker
+    client, file_world, celery_queue, held_check, start_worker
 ):
-    world = transactional_world
+    world = file_world
     content = large_invoice_file()
     expected = faults_of_an_uninterrupted_check(world, content)
     first = start_worker()
 
     upload = invoice_file_services.invoice_file_start(
-        actor=world.biller, clinic=world.clinic31, uploaded=SimpleUploadedFile("stor-fil.xml", content)
+        actor=world.biller, clinic=world.clinic, uploaded=SimpleUploadedFile("stor-fil.xml", content)
     ).upload
 
     held_check.wait(first, what="the check to be held in its second chunk")
@@ -414,18 +429,18 @@ def test_a_check_whose_worker_is_killed_is_checked_again_from_the_start_without_
     second.wait_for(lambda: not unacknowledged(celery_queue), timeout=10, what="the message to be acknowledged")
     client.force_login(world.biller)
     status = client.get(
-        reverse("invoice_file_status", kwargs={"clinic_pk": world.clinic31.pk, "upload_pk": upload.pk})
+        reverse("invoice_file_status", kwargs={"clinic_pk": world.clinic.pk, "upload_pk": upload.pk})
     ).json()
     assert status["finished"] is True
 
 
 def test_a_check_that_loses_its_worker_every_time_ends_failed_after_the_retry_limit(
-    client, transactional_world, celery_queue, held_check, start_worker
+    client, file_world, celery_queue, held_check, start_worker
 ):
-    world = transactional_world
+    world = file_world
     worker = start_worker(pool="prefork")
     upload = invoice_file_services.invoice_file_start(
-        actor=world.biller, clinic=world.clinic31, uploaded=SimpleUploadedFile("stor-fil.xml", large_invoice_file())
+        actor=world.biller, clinic=world.clinic, uploaded=SimpleUploadedFile("stor-fil.xml", large_invoice_file())
     ).upload
 
     # Each try is held in the middle (the first in its second chunk, the next ones at their start, the file being
@@ -445,7 +460,7 @@ def test_a_check_that_loses_its_worker_every_time_ends_failed_after_the_retry_li
     worker.wait_for(lambda: not unacknowledged(celery_queue), timeout=10, what="the message to be acknowledged")
     assert queued(celery_queue) == 0
     client.force_login(world.biller)
-    kwargs = {"clinic_pk": world.clinic31.pk, "upload_pk": upload.pk}
+    kwargs = {"clinic_pk": world.clinic.pk, "upload_pk": upload.pk}
     page = lxml.html.fromstring(client.get(reverse("invoice_file_detail", kwargs=kwargs)).content)
     assert FAILED in " ".join(page.xpath("//*[@role='alert']//text()"))
     assert client.get(reverse("invoice_file_status", kwargs=kwargs)).json()["finished"] is True

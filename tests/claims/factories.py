@@ -75,8 +75,8 @@ def standard_tariff(region, year: int) -> TariffVersion:
 
 
 def tariff_for(region, day: datetime.date) -> TariffVersion:
-    """The region's version covering the day: the demo's when it has one (it has last year's and this year's),
-    else the standard tariff for the day's year."""
+    """The region's version covering the day (the demo's regions have last year's and this year's), else the
+    standard tariff for the day's year, made now."""
     version = (
         TariffVersion.objects.filter(region=region, valid_from__lte=day, valid_to__gte=day)
         .order_by("-valid_from")

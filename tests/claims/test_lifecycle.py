@@ -33,12 +33,13 @@ from portal.demo import demo_load
 from portal.demo.invoices import DEMO_CLINICS, demo_invoices_load
 from portal.models import AuditEvent
 from tests.clinics.factories import ClinicFactory, UserFactory
+from tests.eligibility.factories import CertificateFactory
 
 from .factories import ClaimFactory, InvoiceFactory, standard_tariff
 
 PAYOUT_DATE = datetime.date(2026, 12, 1)
 PAID_ON = datetime.date(2026, 11, 20)
-VG_PIN = "200001012384"  # demo: N1 tills vidare in Västra Götaland
+PIN = "200001012384"  # Skatteverket test number; the draft's patient
 
 
 def _call(target: str, *, actor, claim):
@@ -496,8 +497,25 @@ def _draft(reference: str = "R-1001", *, days_ago: int = 5, codes=("101", "121")
     )
 
 
-def test_a_valid_claim_is_stored_with_its_lines_fee_and_totals(world):
-    claim = services.claim_submit(actor=world.biller, clinic=world.clinic31, invoice_reference="123455", draft=_draft())
+@pytest.fixture
+def submit_world(small_world):
+    return _ready_to_submit(small_world)
+
+
+def _ready_to_submit(world):
+    """The small world where the draft's patient can be billed: an N1 certificate in the region, the tariff of
+    the draft's visits. The threads of a concurrency test share the biller, so it is made here too."""
+    visit = timezone.localdate() - datetime.timedelta(days=5)
+    world.tariff(visit, visit - datetime.timedelta(days=1))
+    CertificateFactory(patient__personal_identity_number=PIN, region=world.region, group="N1", number="764153")
+    world.biller
+    return world
+
+
+def test_a_valid_claim_is_stored_with_its_lines_fee_and_totals(submit_world):
+    claim = services.claim_submit(
+        actor=submit_world.biller, clinic=submit_world.clinic, invoice_reference="123455", draft=_draft()
+    )
     prices = dict(TariffRow.objects.filter(version=claim.lines.first().tariff_row.version).values_list("code", "price"))
     assert [(line.code, line.amount) for line in claim.lines.all()] == [
         ("101", prices["101"]),
@@ -507,69 +525,90 @@ def test_a_valid_claim_is_stored_with_its_lines_fee_and_totals(world):
     assert claim.total == prices["101"] + prices["121"] - 10000
     assert claim.patient_fee_total == -10000
     assert claim.state == ClaimState.RECEIVED
-    assert claim.patient.personal_identity_number == VG_PIN
+    assert claim.patient.personal_identity_number == PIN
     assert claim.certificate.number == "764153"
     assert (claim.care_model.code, claim.patient_category.code) == ("K1", "N1")
-    assert claim.invoice.reference == "123455" and claim.invoice.clinic == world.clinic31
+    assert claim.invoice.reference == "123455" and claim.invoice.clinic == submit_world.clinic
     assert ClaimEvent.objects.filter(claim=claim, from_state="", to_state=ClaimState.RECEIVED).exists()
     assert AuditEvent.objects.filter(action="claims.claim.submitted", object_id=str(claim.pk)).exists()
 
 
-def test_a_claim_with_faults_is_not_stored(world):
+def test_a_claim_with_faults_is_not_stored(submit_world):
     draft = _draft(days_ago=-3)  # in the future
     with pytest.raises(ClaimRejected) as rejected:
-        services.claim_submit(actor=world.biller, clinic=world.clinic31, invoice_reference="123455", draft=draft)
+        services.claim_submit(
+            actor=submit_world.biller, clinic=submit_world.clinic, invoice_reference="123455", draft=draft
+        )
     assert "visit_in_future" in {fault.code for fault in rejected.value.faults}
-    assert not Claim.objects.filter(clinic=world.clinic31, reference="R-1001").exists()
-    assert not Invoice.objects.filter(clinic=world.clinic31, reference="123455").exists()
+    assert not Claim.objects.filter(clinic=submit_world.clinic, reference="R-1001").exists()
+    assert not Invoice.objects.filter(clinic=submit_world.clinic, reference="123455").exists()
 
 
 @pytest.mark.parametrize(
     "reference,code", [(" ", "invoice_reference_required"), ("1" * 26, "invoice_reference_invalid")]
 )
-def test_the_invoice_number_is_required_and_at_most_25_characters(world, reference, code):
+def test_the_invoice_number_is_required_and_at_most_25_characters(submit_world, reference, code):
     with pytest.raises(ClaimRejected) as rejected:
-        services.claim_submit(actor=world.biller, clinic=world.clinic31, invoice_reference=reference, draft=_draft())
+        services.claim_submit(
+            actor=submit_world.biller, clinic=submit_world.clinic, invoice_reference=reference, draft=_draft()
+        )
     assert [fault.code for fault in rejected.value.faults] == [code]
 
 
-def test_claims_sent_the_same_day_share_the_invoice(world):
-    first = services.claim_submit(actor=world.biller, clinic=world.clinic31, invoice_reference="777", draft=_draft())
+def test_claims_sent_the_same_day_share_the_invoice(submit_world):
+    first = services.claim_submit(
+        actor=submit_world.biller, clinic=submit_world.clinic, invoice_reference="777", draft=_draft()
+    )
     second = services.claim_submit(
-        actor=world.biller, clinic=world.clinic31, invoice_reference="777", draft=_draft("R-1002", days_ago=6)
+        actor=submit_world.biller,
+        clinic=submit_world.clinic,
+        invoice_reference="777",
+        draft=_draft("R-1002", days_ago=6),
     )
     assert first.invoice_id == second.invoice_id
 
 
-def test_an_invoice_number_in_use_is_refused_once_a_claim_moved_on(world):
+def test_an_invoice_number_in_use_is_refused_once_a_claim_moved_on(submit_world):
     # Under review is still under behandling (review rules may put a claim there as it arrives); approved is not.
-    first = services.claim_submit(actor=world.biller, clinic=world.clinic31, invoice_reference="777", draft=_draft())
-    services.claim_approve(actor=world.coordinator_vg, claim=first)
+    first = services.claim_submit(
+        actor=submit_world.biller, clinic=submit_world.clinic, invoice_reference="777", draft=_draft()
+    )
+    services.claim_approve(actor=submit_world.coordinator, claim=first)
     with pytest.raises(ClaimRejected) as rejected:
         services.claim_submit(
-            actor=world.biller, clinic=world.clinic31, invoice_reference="777", draft=_draft("R-1002", days_ago=6)
+            actor=submit_world.biller,
+            clinic=submit_world.clinic,
+            invoice_reference="777",
+            draft=_draft("R-1002", days_ago=6),
         )
     assert [(f.code, f.message) for f in rejected.value.faults] == [
         ("invoice_reference_used", "OCR/Fakturanumret har redan använts.")
     ]
-    assert not Claim.objects.filter(clinic=world.clinic31, reference="R-1002").exists()
+    assert not Claim.objects.filter(clinic=submit_world.clinic, reference="R-1002").exists()
 
 
-def test_an_invoice_number_from_an_earlier_day_is_refused(world):
-    first = services.claim_submit(actor=world.biller, clinic=world.clinic31, invoice_reference="777", draft=_draft())
+def test_an_invoice_number_from_an_earlier_day_is_refused(submit_world):
+    first = services.claim_submit(
+        actor=submit_world.biller, clinic=submit_world.clinic, invoice_reference="777", draft=_draft()
+    )
     Invoice.objects.filter(pk=first.invoice_id).update(received_at=timezone.now() - datetime.timedelta(days=1))
     with pytest.raises(ClaimRejected) as rejected:
         services.claim_submit(
-            actor=world.biller, clinic=world.clinic31, invoice_reference="777", draft=_draft("R-1002", days_ago=6)
+            actor=submit_world.biller,
+            clinic=submit_world.clinic,
+            invoice_reference="777",
+            draft=_draft("R-1002", days_ago=6),
         )
     assert rejected.value.faults[0].code == "invoice_reference_used"
 
 
-def test_one_answer_to_may_this_invoice_number_be_used(world):
-    first = services.claim_submit(actor=world.biller, clinic=world.clinic31, invoice_reference="777", draft=_draft())
+def test_one_answer_to_may_this_invoice_number_be_used(submit_world):
+    first = services.claim_submit(
+        actor=submit_world.biller, clinic=submit_world.clinic, invoice_reference="777", draft=_draft()
+    )
 
     def answer(reference, *, may_join_open):
-        fault = invoice_reference_fault(clinic=world.clinic31, reference=reference, may_join_open=may_join_open)
+        fault = invoice_reference_fault(clinic=submit_world.clinic, reference=reference, may_join_open=may_join_open)
         return fault and fault.code
 
     # Today's invoice with every claim still open: the web form may join it, a file may not.
@@ -582,30 +621,38 @@ def test_one_answer_to_may_this_invoice_number_be_used(world):
     assert answer("777", may_join_open=True) == "invoice_reference_used"
 
 
-def test_the_same_invoice_number_at_another_clinic_is_another_invoice(world):
-    first = services.claim_submit(actor=world.biller, clinic=world.clinic31, invoice_reference="777", draft=_draft())
-    other = InvoiceFactory(clinic=world.clinic32, reference="777")
+def test_the_same_invoice_number_at_another_clinic_is_another_invoice(submit_world):
+    first = services.claim_submit(
+        actor=submit_world.biller, clinic=submit_world.clinic, invoice_reference="777", draft=_draft()
+    )
+    other = InvoiceFactory(clinic=submit_world.other_clinic, reference="777")
     assert first.invoice_id != other.pk
 
 
-def test_a_reference_taken_between_validation_and_saving_is_reported_as_used(world):
+def test_a_reference_taken_between_validation_and_saving_is_reported_as_used(submit_world):
     """What the losing one of two simultaneous submits meets: the database's unique reference."""
-    services.claim_submit(actor=world.biller, clinic=world.clinic31, invoice_reference="777", draft=_draft())
+    services.claim_submit(
+        actor=submit_world.biller, clinic=submit_world.clinic, invoice_reference="777", draft=_draft()
+    )
     with mock.patch("claims.validation.claim_validate", return_value=[]), pytest.raises(ClaimRejected) as rejected:
-        services.claim_submit(actor=world.biller, clinic=world.clinic31, invoice_reference="777", draft=_draft())
+        services.claim_submit(
+            actor=submit_world.biller, clinic=submit_world.clinic, invoice_reference="777", draft=_draft()
+        )
     assert [fault.code for fault in rejected.value.faults] == ["reference_used"]
-    assert Claim.objects.filter(clinic=world.clinic31, reference="R-1001").count() == 1
+    assert Claim.objects.filter(clinic=submit_world.clinic, reference="R-1001").count() == 1
 
 
-def test_two_submits_of_the_same_claim_at_once_store_one(transactional_world):
-    world = transactional_world
+def test_two_submits_of_the_same_claim_at_once_store_one(transactional_small_world):
+    submit_world = _ready_to_submit(transactional_small_world)
     barrier = threading.Barrier(2)
     outcomes: list[str] = []
 
     def submit():
         try:
             barrier.wait(timeout=10)
-            services.claim_submit(actor=world.biller, clinic=world.clinic31, invoice_reference="888", draft=_draft())
+            services.claim_submit(
+                actor=submit_world.biller, clinic=submit_world.clinic, invoice_reference="888", draft=_draft()
+            )
             outcomes.append("stored")
         except ClaimRejected as rejected:
             outcomes.append(",".join(fault.code for fault in rejected.faults))
@@ -618,8 +665,8 @@ def test_two_submits_of_the_same_claim_at_once_store_one(transactional_world):
     for thread in threads:
         thread.join(timeout=60)
     assert sorted(outcomes) == ["reference_used", "stored"]
-    assert Claim.objects.filter(clinic=world.clinic31, reference="R-1001").count() == 1
-    assert Invoice.objects.filter(clinic=world.clinic31, reference="888").count() == 1
+    assert Claim.objects.filter(clinic=submit_world.clinic, reference="R-1001").count() == 1
+    assert Invoice.objects.filter(clinic=submit_world.clinic, reference="888").count() == 1
 
 
 # The demo ---------------------------------------------------------------------------------------------------
@@ -649,7 +696,7 @@ def test_loading_the_demo_again_changes_no_invoice(world):
     assert after == before
 
 
-def test_the_demo_skips_a_region_without_a_tariff(db):
+def test_the_demo_skips_a_region_without_a_tariff(world):
     # The test database holds the demo already: with tariffs the loader finds its invoices in place ...
     with_tariff = Counter()
     demo_invoices_load(with_tariff)

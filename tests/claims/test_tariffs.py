@@ -1,8 +1,9 @@
 """Ersättningslistor: importing a version from CSV or Excel all or nothing, comparing it with the previous one,
 the clinic's searchable list, tenancy, and the demo's four versions.
 
-The demo reads in each region's list for last year and for this year, by the year of the day it loads (see
-portal/demo.py): the years here are relative to today, and a new version is uploaded for next year."""
+Importing and comparing run in a small world of the test's own. The pages are walked as the demo's people on
+the demo's lists: the demo reads in each region's list for last year and for this year, by the year of the day
+it loads (see portal/demo/): the years here are relative to today, and a new version is uploaded for next year."""
 
 import datetime
 import io
@@ -19,6 +20,7 @@ from claims import tariffs
 from claims.models import PATIENT_FEE_CODE, TariffRow, TariffVersion
 from portal.demo import _load_tariffs, demo_load
 from portal.models import AuditEvent
+from tests.claims.factories import standard_tariff
 
 HEADER = ["Åtgärd", "Benämning", "Pris", "Kräver", "Stödformer", "Förhandsbedömning"]
 ROWS = [
@@ -31,7 +33,7 @@ ROWS = [
 ]
 THIS_YEAR = timezone.localdate().year
 LAST_YEAR, NEXT_YEAR = THIS_YEAR - 1, THIS_YEAR + 1
-# The year an upload adds a version for: after the demo's lists.
+# The year an upload adds a version for: after this year's list (the demo's, or standard_tariff's).
 JAN_NEXT, DEC_NEXT = datetime.date(NEXT_YEAR, 1, 1), datetime.date(NEXT_YEAR, 12, 31)
 
 
@@ -52,12 +54,12 @@ def xlsx_bytes(rows, *, header=HEADER) -> bytes:
 
 
 @pytest.fixture
-def upload(world):
-    """Import a file into a region (VG unless told) as its coordinator."""
+def upload(small_world):
+    """Import a file into a region (the small world's unless told) as its coordinator."""
 
     def run(content: bytes, *, name="taxa.csv", valid_from=JAN_NEXT, valid_to=DEC_NEXT, region=None, title="Taxa"):
-        region = region or world.vg
-        actor = world.coordinator_vg if region == world.vg else world.coordinator_dalarna
+        region = region or small_world.region
+        actor = small_world.coordinator if region == small_world.region else small_world.other_region_coordinator
         return tariffs.tariff_import(
             actor=actor,
             region=region,
@@ -83,18 +85,18 @@ def _state():
 # Importing -------------------------------------------------------------------------------------------------
 
 
-def test_a_csv_file_creates_a_version_with_every_row(world, upload):
+def test_a_csv_file_creates_a_version_with_every_row(small_world, upload):
     result = upload(csv_bytes(ROWS), title=f"Taxa {NEXT_YEAR}")
 
     version = result.version
     assert result.created and result.ended is None
     assert (version.region, version.name, version.valid_from, version.valid_to) == (
-        world.vg,
+        small_world.region,
         f"Taxa {NEXT_YEAR}",
         JAN_NEXT,
         DEC_NEXT,
     )
-    assert version.imported_by == world.coordinator_vg and len(version.source_sha256) == 64
+    assert version.imported_by == small_world.coordinator and len(version.source_sha256) == 64
     rows = {row.code: row for row in version.rows.all()}
     assert sorted(rows) == sorted(["101", "401", "825", "825S", "901", PATIENT_FEE_CODE])
     assert (rows["101"].price, rows["101"].requires, rows["101"].support_forms) == (98000, "", ["N", "F", "S"])
@@ -108,11 +110,11 @@ def test_a_csv_file_creates_a_version_with_every_row(world, upload):
     assert rows["901"].price is None and rows["901"].support_forms == ["N", "F"]
     assert rows[PATIENT_FEE_CODE].price is None
     event = AuditEvent.objects.get(action="claims.tariff.imported", object_id=str(version.pk))
-    assert (event.actor, event.region_id) == (world.coordinator_vg, world.vg.pk)
+    assert (event.actor, event.region_id) == (small_world.coordinator, small_world.region.pk)
     assert event.after["rows"] == 6 and event.after["original_name"] == "taxa.csv"
 
 
-def test_an_excel_file_takes_typed_numbers_and_true_false(world, upload):
+def test_an_excel_file_takes_typed_numbers_and_true_false(small_world, upload):
     rows = [
         ["patAvg", "Patientavgift", None, None, "N,F,S", None],
         [101, "Basundersökning och diagnostik, utförd av tandläkare", 980, None, "N,F,S", "nej"],
@@ -128,7 +130,7 @@ def test_an_excel_file_takes_typed_numbers_and_true_false(world, upload):
     assert version.rows.get(code="703").requires_prior_assessment is False
 
 
-def test_every_faulty_row_is_reported_with_its_number_and_nothing_is_stored(world, upload):
+def test_every_faulty_row_is_reported_with_its_number_and_nothing_is_stored(small_world, upload):
     before, events = _state(), AuditEvent.objects.count()
     rows = [
         ROWS[0],  # row 2
@@ -163,7 +165,7 @@ def test_every_faulty_row_is_reported_with_its_number_and_nothing_is_stored(worl
     assert _state() == before and AuditEvent.objects.count() == events
 
 
-def test_a_file_without_the_patient_fee_row_is_refused(world, upload):
+def test_a_file_without_the_patient_fee_row_is_refused(small_world, upload):
     before = _state()
 
     with pytest.raises(tariffs.TariffImportRefused) as refused:
@@ -187,7 +189,7 @@ def test_a_file_without_the_patient_fee_row_is_refused(world, upload):
     ],
     ids=["columns", "no-rows", "txt", "csv-as-xlsx", "program"],
 )
-def test_a_file_that_is_no_tariff_is_refused(world, upload, name, content, message):
+def test_a_file_that_is_no_tariff_is_refused(small_world, upload, name, content, message):
     before = _state()
 
     with pytest.raises(tariffs.TariffImportRefused) as refused:
@@ -197,7 +199,7 @@ def test_a_file_that_is_no_tariff_is_refused(world, upload, name, content, messa
     assert _state() == before
 
 
-def test_importing_the_same_file_again_changes_nothing(world, upload):
+def test_importing_the_same_file_again_changes_nothing(small_world, upload):
     first = upload(csv_bytes(ROWS))
     before = _state()
     events = AuditEvent.objects.count()
@@ -209,7 +211,7 @@ def test_importing_the_same_file_again_changes_nothing(world, upload):
     assert TariffVersion.objects.get(pk=first.version.pk).name == "Taxa"
 
 
-def test_another_file_for_the_same_start_is_refused(world, upload):
+def test_another_file_for_the_same_start_is_refused(small_world, upload):
     upload(csv_bytes(ROWS))
     before = _state()
 
@@ -220,7 +222,8 @@ def test_another_file_for_the_same_start_is_refused(world, upload):
     assert _state() == before
 
 
-def test_the_previous_open_ended_version_ends_the_day_before_the_new_one(world, upload):
+def test_the_previous_open_ended_version_ends_the_day_before_the_new_one(small_world, upload):
+    this_year = standard_tariff(small_world.region, THIS_YEAR)
     previous = upload(csv_bytes(ROWS), valid_to=None).version
 
     march = datetime.date(NEXT_YEAR + 1, 3, 1)
@@ -233,21 +236,23 @@ def test_the_previous_open_ended_version_ends_the_day_before_the_new_one(world, 
     assert result.ended == previous and result.version.valid_to is None
     event = AuditEvent.objects.get(action="claims.tariff.ended", object_id=str(previous.pk))
     assert (event.before, event.after) == ({"valid_to": None}, {"valid_to": last_of_february.isoformat()})
-    # The demo's version for this year ended before next year already: left as it was.
-    assert _version(world.vg, THIS_YEAR).valid_to == datetime.date(THIS_YEAR, 12, 31)
+    # This year's version ended before next year already: left as it was.
+    this_year.refresh_from_db()
+    assert this_year.valid_to == datetime.date(THIS_YEAR, 12, 31)
 
 
-def test_a_version_before_a_later_one_must_end_before_it_starts(world, upload):
-    earlier = datetime.date(LAST_YEAR - 1, 1, 1)  # the year before the demo's first list
+def test_a_version_before_a_later_one_must_end_before_it_starts(small_world, upload):
+    standard_tariff(small_world.region, LAST_YEAR)
+    earlier = datetime.date(LAST_YEAR - 1, 1, 1)  # the year before it
 
     with pytest.raises(tariffs.TariffImportRefused) as refused:
         upload(csv_bytes(ROWS), valid_from=earlier, valid_to=None)
 
     assert f"Ange gäller till senast {LAST_YEAR - 1}-12-31." in refused.value.message_dict["valid_to"][0]
-    assert not TariffVersion.objects.filter(valid_from=earlier).exists()
+    assert not TariffVersion.objects.filter(region=small_world.region, valid_from=earlier).exists()
 
 
-def test_an_end_before_the_start_and_an_empty_name_are_refused_with_the_file_checked_too(world, upload):
+def test_an_end_before_the_start_and_an_empty_name_are_refused_with_the_file_checked_too(small_world, upload):
     with pytest.raises(tariffs.TariffImportRefused) as refused:
         upload(csv_bytes(ROWS[1:]), valid_to=datetime.date(THIS_YEAR, 6, 30), title=" ")
 
@@ -257,20 +262,42 @@ def test_an_end_before_the_start_and_an_empty_name_are_refused_with_the_file_che
 # Comparing -------------------------------------------------------------------------------------------------
 
 
-def test_the_comparison_finds_new_removed_and_changed_codes(world):
-    version = _version(world.vg, THIS_YEAR)
+# Last year's list and this year's: 101, 825 and 825S repriced, 113 removed, 114 new, 121 renamed, 103 as it was.
+PREVIOUS_ROWS = [
+    ROWS[0],
+    ["101", "Basundersökning och diagnostik, utförd av tandläkare", "950", "", "N,F,S", "nej"],
+    ["103", "Akut eller annan undersökning, utförd av tandläkare", "520", "", "N,F,S", "nej"],
+    ["113", "Kompletterande undersökning", "300", "", "N,F,S", "nej"],
+    ["121", "Röntgen", "410", "", "N,F,S", "nej"],
+    ["825", "Komplicerad partiell protes med metallskelett", "12500", "käke", "N,F,S", "nej"],
+    ["825S", "Komplicerad partiell protes med metallskelett, S-tandvård", "15000", "käke", "S", "ja"],
+]
+CURRENT_ROWS = [
+    ROWS[0],
+    ["101", "Basundersökning och diagnostik, utförd av tandläkare", "980", "", "N,F,S", "nej"],
+    ["103", "Akut eller annan undersökning, utförd av tandläkare", "520", "", "N,F,S", "nej"],
+    ["114", "Sjukdomsbehandling, utförd av tandhygienist", "400", "", "N,F,S", "nej"],
+    ["121", "Röntgenundersökning", "410", "", "N,F,S", "nej"],
+    ["825", "Komplicerad partiell protes med metallskelett", "12705", "käke", "N,F,S", "nej"],
+    ["825S", "Komplicerad partiell protes med metallskelett, S-tandvård", "15195", "käke", "S", "ja"],
+]
+
+
+def test_the_comparison_finds_new_removed_and_changed_codes(upload):
+    previous = upload(csv_bytes(PREVIOUS_ROWS), valid_from=datetime.date(LAST_YEAR, 1, 1), valid_to=None).version
+    version = upload(csv_bytes(CURRENT_ROWS), valid_from=datetime.date(THIS_YEAR, 1, 1), valid_to=None).version
     comparison = tariffs.tariff_compare(version=version, previous=tariffs.tariff_previous(version=version))
 
-    assert comparison.previous == _version(world.vg, LAST_YEAR)
+    assert comparison.previous == previous
     by_code = {row.code: row for row in comparison.rows}
     assert {row.code for row in comparison.rows if row.is_new} == {"114"}
     assert {row.code for row in comparison.rows if row.is_removed} == {"113"}
-    assert {row.code for row in comparison.rows if row.price_changed} == {"101", "107", "302", "825", "825S"}
+    assert {row.code for row in comparison.rows if row.price_changed} == {"101", "825", "825S"}
     assert {row.code for row in comparison.rows if row.description_changed} == {"121"}
     assert (by_code["101"].old.price, by_code["101"].new.price) == (95000, 98000)
     assert not by_code["103"].is_changed
     assert [row.code for row in comparison.rows][:3] == [PATIENT_FEE_CODE, "101", "103"]
-    assert (comparison.new_count, comparison.removed_count, comparison.price_changed_count) == (1, 1, 5)
+    assert (comparison.new_count, comparison.removed_count, comparison.price_changed_count) == (1, 1, 3)
     assert comparison.other_changed_count == 1
 
 
@@ -427,13 +454,14 @@ def test_the_clinic_sees_101_at_980_kr_this_year_and_950_kr_last_year(client, wo
     assert "950 kr" in _text(_row(previous, "101"))
 
 
-def test_the_clinic_is_shown_the_version_in_force(world):
-    this_year, last_year = _version(world.vg, THIS_YEAR), _version(world.vg, LAST_YEAR)
-    assert tariffs.tariff_current(region=world.vg, day=datetime.date(THIS_YEAR, 6, 1)) == this_year
-    assert tariffs.tariff_current(region=world.vg, day=datetime.date(LAST_YEAR, 12, 31)) == last_year
+def test_the_clinic_is_shown_the_version_in_force(small_world):
+    region = small_world.region
+    last_year, this_year = standard_tariff(region, LAST_YEAR), standard_tariff(region, THIS_YEAR)
+    assert tariffs.tariff_current(region=region, day=datetime.date(THIS_YEAR, 6, 1)) == this_year
+    assert tariffs.tariff_current(region=region, day=datetime.date(LAST_YEAR, 12, 31)) == last_year
     # After the last one ends, the latest; before the first, the first.
-    assert tariffs.tariff_current(region=world.vg, day=datetime.date(THIS_YEAR + 4, 1, 1)) == this_year
-    assert tariffs.tariff_current(region=world.vg, day=datetime.date(LAST_YEAR - 5, 1, 1)) == last_year
+    assert tariffs.tariff_current(region=region, day=datetime.date(THIS_YEAR + 4, 1, 1)) == this_year
+    assert tariffs.tariff_current(region=region, day=datetime.date(LAST_YEAR - 5, 1, 1)) == last_year
 
 
 def test_the_tariff_book_answers_the_version_and_the_code_on_a_day(world, django_assert_num_queries):

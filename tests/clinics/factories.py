@@ -3,10 +3,12 @@
 import factory
 
 from clinics.models import (
+    CareModel,
     Clinic,
     ClinicMembership,
     ClinicRole,
     DeadlineBasis,
+    PatientCategory,
     PaymentMethod,
     Region,
     RegionMembership,
@@ -31,6 +33,26 @@ class RegionFactory(factory.django.DjangoModelFactory):
     billing_deadline_months = 6
     billing_deadline_basis = DeadlineBasis.TREATMENT_DAY
     repayment_bankgiro = factory.Sequence(lambda n: _luhn(f"55{n % 100000:05d}"))
+
+
+# The codes a region's claims and certificates name: a care model (required on N claims once a region has one)
+# and the patient categories, which are also the certificate groups.
+CARE_MODELS = [("K1", "Konventionell kliniktandvård")]
+PATIENT_CATEGORIES = [
+    *[("N", f"N{n}", name) for n, name in enumerate(["särskilt boende", "eget boende", "LSS", "omvårdnad"], 1)],
+    *[("F", f"F{n}", f"F-grupp {n}") for n in range(1, 9)],
+    *[("S", f"S{n}", f"sjukdomsgrupp {n}") for n in range(1, 4)],
+]
+
+
+def region_codes_add(region: Region) -> Region:
+    """Give the region CARE_MODELS and PATIENT_CATEGORIES (two queries)."""
+    CareModel.objects.bulk_create(CareModel(region=region, code=code, name=name) for code, name in CARE_MODELS)
+    PatientCategory.objects.bulk_create(
+        PatientCategory(region=region, support_form=form, code=code, name=name)
+        for form, code, name in PATIENT_CATEGORIES
+    )
+    return region
 
 
 class ClinicFactory(factory.django.DjangoModelFactory):

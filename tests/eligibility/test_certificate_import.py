@@ -17,7 +17,7 @@ from eligibility import imports, tasks
 from eligibility.models import Certificate, CertificateImport, CertificateImportState
 from portal.celery import app
 from portal.models import AuditEvent
-from tests.eligibility.factories import TEST_PINS
+from tests.eligibility.factories import TEST_PINS, CertificateFactory
 from tests.test_accessibility_markup import assert_accessible_markup
 from tests.waiting import wait_until
 
@@ -50,13 +50,13 @@ def masked(pin: str) -> str:
 
 
 @pytest.fixture
-def import_file(world, django_capture_on_commit_callbacks):
-    """Upload a file as the VG coordinator; the task runs (eagerly) when the upload commits."""
+def import_file(small_world, django_capture_on_commit_callbacks):
+    """Upload a file as the region's coordinator; the task runs (eagerly) when the upload commits."""
 
     def run(content: bytes, name: str = "intyg.csv") -> CertificateImport:
         with django_capture_on_commit_callbacks(execute=True):
             certificate_import = imports.certificate_import_start(
-                actor=world.coordinator_vg, region=world.vg, uploaded=SimpleUploadedFile(name, content)
+                actor=small_world.coordinator, region=small_world.region, uploaded=SimpleUploadedFile(name, content)
             )
         certificate_import.refresh_from_db()
         return certificate_import
@@ -68,7 +68,7 @@ def import_file(world, django_capture_on_commit_callbacks):
 
 
 @pytest.mark.parametrize(("delimiter", "bom"), [(";", True), (",", False), (";", False), (",", True)])
-def test_a_csv_file_creates_its_certificates(world, import_file, delimiter, bom):
+def test_a_csv_file_creates_its_certificates(small_world, import_file, delimiter, bom):
     content = csv_bytes(
         [
             [PIN_A, "N", "IMP-1", "N1", "2025-01-01", ""],
@@ -84,7 +84,7 @@ def test_a_csv_file_creates_its_certificates(world, import_file, delimiter, bom)
     assert (certificate_import.total_rows, certificate_import.processed_rows) == (2, 2)
     assert (certificate_import.created_count, certificate_import.updated_count) == (2, 0)
     assert certificate_import.error_rows == [] and certificate_import.error_count == 0
-    first = Certificate.objects.get(region=world.vg, number="IMP-1")
+    first = Certificate.objects.get(region=small_world.region, number="IMP-1")
     assert first.patient.personal_identity_number == PIN_A
     assert (first.support_form, first.group, first.valid_from, first.valid_to) == (
         "N",
@@ -92,14 +92,14 @@ def test_a_csv_file_creates_its_certificates(world, import_file, delimiter, bom)
         datetime.date(2025, 1, 1),
         None,
     )
-    second = Certificate.objects.get(region=world.vg, number="IMP-2")
+    second = Certificate.objects.get(region=small_world.region, number="IMP-2")
     assert (second.support_form, second.group, second.valid_to) == ("F", "F3", datetime.date(2026, 1, 31))
-    registered = AuditEvent.objects.filter(action="eligibility.certificate.registered", region_id=world.vg.pk)
+    registered = AuditEvent.objects.filter(action="eligibility.certificate.registered", region_id=small_world.region.pk)
     assert sorted(registered.values_list("after__number", flat=True)) == ["IMP-1", "IMP-2"]
-    assert {event.actor for event in registered} == {world.coordinator_vg}
+    assert {event.actor for event in registered} == {small_world.coordinator}
 
 
-def test_an_excel_file_takes_date_cells_text_dates_and_numbers(world, import_file):
+def test_an_excel_file_takes_date_cells_text_dates_and_numbers(small_world, import_file):
     content = xlsx_bytes(
         [
             [int(PIN_A), "N", "IMP-10", "N2", datetime.datetime(2025, 3, 1), None],
@@ -111,27 +111,27 @@ def test_an_excel_file_takes_date_cells_text_dates_and_numbers(world, import_fil
 
     assert certificate_import.state == CertificateImportState.DONE
     assert certificate_import.created_count == 2, certificate_import.error_rows
-    first = Certificate.objects.get(region=world.vg, number="IMP-10")
+    first = Certificate.objects.get(region=small_world.region, number="IMP-10")
     assert (first.patient.personal_identity_number, first.valid_from, first.valid_to) == (
         PIN_A,
         datetime.date(2025, 3, 1),
         None,
     )
-    second = Certificate.objects.get(region=world.vg, number="4711")
+    second = Certificate.objects.get(region=small_world.region, number="4711")
     assert (second.valid_from, second.valid_to) == (datetime.date(2025, 4, 1), datetime.date(2025, 12, 31))
 
 
-def test_headers_are_matched_without_regard_to_case_order_or_extra_columns(world, import_file):
+def test_headers_are_matched_without_regard_to_case_order_or_extra_columns(small_world, import_file):
     header = ["Intygsnummer", "GILTIGT TILL", "personnummer", "Kommentar", "grupp", "Stödform", "giltigt  från"]
     content = csv_bytes([["IMP-20", "", PIN_A, "fritext", "N3", "N", "2025-01-01"]], header=header)
 
     certificate_import = import_file(content)
 
     assert certificate_import.created_count == 1, certificate_import.error_rows
-    assert Certificate.objects.get(region=world.vg, number="IMP-20").group == "N3"
+    assert Certificate.objects.get(region=small_world.region, number="IMP-20").group == "N3"
 
 
-def test_a_revoked_certificate_is_imported_revoked(world, import_file):
+def test_a_revoked_certificate_is_imported_revoked(small_world, import_file):
     header = [*HEADER, "Återkallat från", "Skäl"]
     content = csv_bytes(
         [
@@ -144,16 +144,16 @@ def test_a_revoked_certificate_is_imported_revoked(world, import_file):
     certificate_import = import_file(content)
 
     assert certificate_import.created_count == 2, certificate_import.error_rows
-    revoked = Certificate.objects.get(region=world.vg, number="IMP-30")
+    revoked = Certificate.objects.get(region=small_world.region, number="IMP-30")
     assert (revoked.revoked_from, revoked.revocation_reason) == (datetime.date(2025, 6, 1), "Flyttat från regionen")
-    assert revoked.revoked_by == world.coordinator_vg
-    assert Certificate.objects.get(region=world.vg, number="IMP-31").revoked_from is None
+    assert revoked.revoked_by == small_world.coordinator
+    assert Certificate.objects.get(region=small_world.region, number="IMP-31").revoked_from is None
 
 
 # Faulty rows -----------------------------------------------------------------------------------------------
 
 
-def test_faulty_rows_are_reported_with_their_row_numbers_while_good_rows_import(world, import_file):
+def test_faulty_rows_are_reported_with_their_row_numbers_while_good_rows_import(small_world, import_file):
     content = csv_bytes(
         [
             [PIN_A, "N", "GOOD-1", "N1", "2025-01-01", ""],  # row 2
@@ -175,7 +175,9 @@ def test_faulty_rows_are_reported_with_their_row_numbers_while_good_rows_import(
     assert certificate_import.created_count == 2
     assert certificate_import.error_count == 7
     assert set(
-        Certificate.objects.filter(region=world.vg, number__in=["GOOD-1", "GOOD-2"]).values_list("number", flat=True)
+        Certificate.objects.filter(region=small_world.region, number__in=["GOOD-1", "GOOD-2"]).values_list(
+            "number", flat=True
+        )
     ) == {"GOOD-1", "GOOD-2"}
     assert not Certificate.objects.filter(number__startswith="BAD-").exists()
     errors = {error["row"]: error for error in certificate_import.error_rows}
@@ -192,8 +194,8 @@ def test_faulty_rows_are_reported_with_their_row_numbers_while_good_rows_import(
     assert all(PIN_A not in str(error) and PIN_B not in str(error) for error in certificate_import.error_rows)
 
 
-def test_a_certificate_number_of_another_person_is_not_taken_over(world, import_file):
-    # 764153 is the demo's certificate of 200001012384 in Västra Götaland.
+def test_a_certificate_number_of_another_person_is_not_taken_over(small_world, import_file):
+    CertificateFactory(patient__personal_identity_number="200001012384", region=small_world.region, number="764153")
     content = csv_bytes([[PIN_A, "N", "764153", "N1", "2020-01-01", ""]])
 
     certificate_import = import_file(content)
@@ -205,7 +207,10 @@ def test_a_certificate_number_of_another_person_is_not_taken_over(world, import_
             "message": "Intygsnummer 764153 finns redan i regionen för en annan person.",
         }
     ]
-    assert Certificate.objects.get(region=world.vg, number="764153").patient.personal_identity_number == "200001012384"
+    assert (
+        Certificate.objects.get(region=small_world.region, number="764153").patient.personal_identity_number
+        == "200001012384"
+    )
 
 
 # Importing again -------------------------------------------------------------------------------------------
@@ -218,7 +223,7 @@ ROWS = [
 
 
 @pytest.mark.parametrize("build", [csv_bytes, xlsx_bytes], ids=["csv", "xlsx"])
-def test_importing_the_same_file_again_changes_nothing(world, import_file, build):
+def test_importing_the_same_file_again_changes_nothing(small_world, import_file, build):
     content = build(ROWS)
     name = "intyg.csv" if build is csv_bytes else "intyg.xlsx"
     first = import_file(content, name=name)
@@ -238,7 +243,7 @@ def test_importing_the_same_file_again_changes_nothing(world, import_file, build
     ]
 
 
-def test_a_changed_end_date_and_group_update_the_certificate_with_an_audit_record(world, import_file):
+def test_a_changed_end_date_and_group_update_the_certificate_with_an_audit_record(small_world, import_file):
     import_file(csv_bytes(ROWS))
     changed = [list(row) for row in ROWS]
     changed[0][5] = "2025-09-30"  # was tills vidare
@@ -248,17 +253,17 @@ def test_a_changed_end_date_and_group_update_the_certificate_with_an_audit_recor
 
     assert (certificate_import.created_count, certificate_import.updated_count) == (0, 2)
     assert certificate_import.unchanged_count == 1
-    assert Certificate.objects.get(region=world.vg, number="IMP-40").valid_to == datetime.date(2025, 9, 30)
-    assert Certificate.objects.get(region=world.vg, number="IMP-42").group == "N2"
+    assert Certificate.objects.get(region=small_world.region, number="IMP-40").valid_to == datetime.date(2025, 9, 30)
+    assert Certificate.objects.get(region=small_world.region, number="IMP-42").group == "N2"
     events = AuditEvent.objects.filter(action="eligibility.certificate.imported").order_by("pk")
     assert [(event.object_repr, event.before, event.after) for event in events] == [
         ("N-tandvård IMP-40", {"valid_to": None}, {"valid_to": "2025-09-30"}),
         ("N-tandvård IMP-42", {"group": "N4"}, {"group": "N2"}),
     ]
-    assert {(event.actor, event.region_id) for event in events} == {(world.coordinator_vg, world.vg.pk)}
+    assert {(event.actor, event.region_id) for event in events} == {(small_world.coordinator, small_world.region.pk)}
 
 
-def test_a_start_date_that_differs_is_refused_rather_than_changed(world, import_file):
+def test_a_start_date_that_differs_is_refused_rather_than_changed(small_world, import_file):
     import_file(csv_bytes(ROWS[:1]))
 
     certificate_import = import_file(csv_bytes([[PIN_A, "N", "IMP-40", "N1", "2025-02-01", ""]]))
@@ -266,21 +271,23 @@ def test_a_start_date_that_differs_is_refused_rather_than_changed(world, import_
     assert certificate_import.error_rows[0]["message"] == (
         "Intygsnummer IMP-40 finns redan med giltigt från 2025-01-01."
     )
-    assert Certificate.objects.get(region=world.vg, number="IMP-40").valid_from == datetime.date(2025, 1, 1)
+    assert Certificate.objects.get(region=small_world.region, number="IMP-40").valid_from == datetime.date(2025, 1, 1)
 
 
 # The background task ---------------------------------------------------------------------------------------
 
 
 @pytest.fixture
-def queued_import(world):
+def queued_import(small_world):
     """An import stored but not yet run: the upload's transaction has not committed in a `db` test."""
     return imports.certificate_import_start(
-        actor=world.coordinator_vg, region=world.vg, uploaded=SimpleUploadedFile("intyg.csv", csv_bytes(ROWS))
+        actor=small_world.coordinator,
+        region=small_world.region,
+        uploaded=SimpleUploadedFile("intyg.csv", csv_bytes(ROWS)),
     )
 
 
-def test_rerunning_the_task_after_a_crash_counts_from_zero_without_duplicates(world, queued_import, monkeypatch):
+def test_rerunning_the_task_after_a_crash_counts_from_zero_without_duplicates(small_world, queued_import, monkeypatch):
     monkeypatch.setattr(imports, "CHUNK_SIZE", 1)
     real_chunk = imports._import_chunk
     calls = []
@@ -302,10 +309,10 @@ def test_rerunning_the_task_after_a_crash_counts_from_zero_without_duplicates(wo
     queued_import.refresh_from_db()
     assert queued_import.state == CertificateImportState.DONE
     assert (queued_import.processed_rows, queued_import.created_count, queued_import.unchanged_count) == (3, 2, 1)
-    assert Certificate.objects.filter(region=world.vg, number__startswith="IMP-4").count() == 3
+    assert Certificate.objects.filter(region=small_world.region, number__startswith="IMP-4").count() == 3
 
 
-def test_a_finished_import_is_not_run_again(world, queued_import):
+def test_a_finished_import_is_not_run_again(small_world, queued_import):
     tasks.import_certificates.delay(queued_import.pk)
     queued_import.refresh_from_db()
     finished_at = queued_import.finished_at
@@ -330,7 +337,7 @@ def errors_handled_by_the_task():
 
 
 def test_the_task_retries_a_database_error_then_marks_the_import_failed(
-    world, queued_import, errors_handled_by_the_task
+    small_world, queued_import, errors_handled_by_the_task
 ):
     with mock.patch.object(imports, "certificate_import_run", side_effect=OperationalError("server closed")) as run:
         result = tasks.import_certificates.delay(queued_import.pk)
@@ -343,7 +350,7 @@ def test_the_task_retries_a_database_error_then_marks_the_import_failed(
     assert queued_import.finished_at is not None
 
 
-def test_any_other_error_marks_the_import_failed_at_once(world, queued_import, errors_handled_by_the_task):
+def test_any_other_error_marks_the_import_failed_at_once(small_world, queued_import, errors_handled_by_the_task):
     with mock.patch.object(imports, "certificate_import_run", side_effect=ValueError("bug")) as run:
         result = tasks.import_certificates.delay(queued_import.pk)
 
@@ -353,7 +360,7 @@ def test_any_other_error_marks_the_import_failed_at_once(world, queued_import, e
     assert (queued_import.state, queued_import.failure_message) == (CertificateImportState.FAILED, FAILED)
 
 
-def test_a_failure_after_the_import_finished_leaves_it_done(world, queued_import):
+def test_a_failure_after_the_import_finished_leaves_it_done(small_world, queued_import):
     tasks.import_certificates.delay(queued_import.pk)
 
     imports.certificate_import_fail(import_id=queued_import.pk)
@@ -362,7 +369,7 @@ def test_a_failure_after_the_import_finished_leaves_it_done(world, queued_import
     assert (queued_import.state, queued_import.failure_message) == (CertificateImportState.DONE, "")
 
 
-def test_an_import_that_cannot_be_queued_is_failed_not_left_waiting(world, django_capture_on_commit_callbacks):
+def test_an_import_that_cannot_be_queued_is_failed_not_left_waiting(small_world, django_capture_on_commit_callbacks):
     from kombu.exceptions import OperationalError as BrokerUnavailable
 
     with (
@@ -370,7 +377,9 @@ def test_an_import_that_cannot_be_queued_is_failed_not_left_waiting(world, djang
         django_capture_on_commit_callbacks(execute=True),
     ):
         certificate_import = imports.certificate_import_start(
-            actor=world.coordinator_vg, region=world.vg, uploaded=SimpleUploadedFile("intyg.csv", csv_bytes(ROWS))
+            actor=small_world.coordinator,
+            region=small_world.region,
+            uploaded=SimpleUploadedFile("intyg.csv", csv_bytes(ROWS)),
         )
 
     certificate_import.refresh_from_db()
@@ -380,31 +389,40 @@ def test_an_import_that_cannot_be_queued_is_failed_not_left_waiting(world, djang
 # The pages -------------------------------------------------------------------------------------------------
 
 
-def _upload_url(region_code: str = "vg") -> str:
-    return reverse("certificate_import", kwargs={"region_code": region_code})
+def _upload_url(region) -> str:
+    return reverse("certificate_import", kwargs={"region_code": region.code})
 
 
-def _detail_url(certificate_import, region_code: str = "vg") -> str:
+def _detail_url(certificate_import, region=None) -> str:
+    """The page of the import, in its own region unless told."""
+    region_code = (region or certificate_import.region).code
     return reverse("certificate_import_detail", kwargs={"region_code": region_code, "import_pk": certificate_import.pk})
 
 
-def _status_url(certificate_import, region_code: str = "vg") -> str:
+def _status_url(certificate_import, region=None) -> str:
+    region_code = (region or certificate_import.region).code
     return reverse("certificate_import_status", kwargs={"region_code": region_code, "import_pk": certificate_import.pk})
 
 
-def test_upload_leads_to_the_progress_page_with_counts_and_errors(client, world, django_capture_on_commit_callbacks):
-    client.force_login(world.coordinator_vg)
+def test_upload_leads_to_the_progress_page_with_counts_and_errors(
+    client, small_world, django_capture_on_commit_callbacks
+):
+    client.force_login(small_world.coordinator)
     content = csv_bytes([*ROWS, [BAD_PIN, "N", "IMP-49", "N1", "2025-01-01", ""]])
-    assert_accessible_markup(lxml.html.document_fromstring(client.get(_upload_url()).content), "upload page")
+    assert_accessible_markup(
+        lxml.html.document_fromstring(client.get(_upload_url(small_world.region)).content), "upload page"
+    )
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(_upload_url(), {"file": SimpleUploadedFile("Register 2025.csv", content)})
+        response = client.post(
+            _upload_url(small_world.region), {"file": SimpleUploadedFile("Register 2025.csv", content)}
+        )
 
     certificate_import = CertificateImport.objects.get()
     assert response.status_code == 302
     assert response["Location"] == _detail_url(certificate_import)
     assert certificate_import.original_name == "Register 2025.csv"
-    assert certificate_import.uploaded_by == world.coordinator_vg
+    assert certificate_import.uploaded_by == small_world.coordinator
     # Stored in private storage under a name of ours, not the uploader's.
     assert certificate_import.file.storage is CertificateImport._meta.get_field("file").storage
     assert certificate_import.file.name.startswith("certificate-imports/")
@@ -437,23 +455,25 @@ def test_upload_leads_to_the_progress_page_with_counts_and_errors(client, world,
         "errors": 1,
     }
     # The upload page lists it.
-    listing = client.get(_upload_url()).content.decode()
+    listing = client.get(_upload_url(small_world.region)).content.decode()
     assert _detail_url(certificate_import) in listing
 
 
-def test_uploading_the_same_file_again_says_so(client, world, django_capture_on_commit_callbacks):
-    client.force_login(world.coordinator_vg)
+def test_uploading_the_same_file_again_says_so(client, small_world, django_capture_on_commit_callbacks):
+    client.force_login(small_world.coordinator)
     content = csv_bytes(ROWS)
     for _ in range(2):
         with django_capture_on_commit_callbacks(execute=True):
-            response = client.post(_upload_url(), {"file": SimpleUploadedFile("intyg.csv", content)}, follow=True)
+            response = client.post(
+                _upload_url(small_world.region), {"file": SimpleUploadedFile("intyg.csv", content)}, follow=True
+            )
     assert "Samma fil importerades redan" in response.content.decode()
     assert CertificateImport.objects.count() == 2
     assert CertificateImport.objects.first().unchanged_count == 3
 
 
-def test_a_running_import_refreshes_without_script_and_polls_with_it(client, world, queued_import):
-    client.force_login(world.coordinator_vg)
+def test_a_running_import_refreshes_without_script_and_polls_with_it(client, small_world, queued_import):
+    client.force_login(small_world.coordinator)
     CertificateImport.objects.filter(pk=queued_import.pk).update(
         state=CertificateImportState.RUNNING, total_rows=400, processed_rows=200, created_count=190
     )
@@ -492,8 +512,8 @@ def test_the_progress_script_is_served_from_static(client):
     assert b"data-import-status" in body
 
 
-def test_a_failed_import_says_so_and_stops_waiting(client, world, queued_import):
-    client.force_login(world.coordinator_vg)
+def test_a_failed_import_says_so_and_stops_waiting(client, small_world, queued_import):
+    client.force_login(small_world.coordinator)
     imports.certificate_import_fail(import_id=queued_import.pk)
 
     doc = lxml.html.document_fromstring(client.get(_detail_url(queued_import)).content)
@@ -503,18 +523,21 @@ def test_a_failed_import_says_so_and_stops_waiting(client, world, queued_import)
     assert client.get(_status_url(queued_import)).json()["finished"] is True
 
 
-def test_another_regions_coordinator_gets_404(client, world, queued_import):
-    client.force_login(world.coordinator_dalarna)
+def test_another_regions_coordinator_gets_404(client, small_world, queued_import):
+    client.force_login(small_world.other_region_coordinator)
     for url in (_detail_url(queued_import), _status_url(queued_import)):
         assert client.get(url).status_code == 404
     # Nor through the coordinator's own region.
-    for url in (_detail_url(queued_import, "dalarna"), _status_url(queued_import, "dalarna")):
+    for url in (
+        _detail_url(queued_import, small_world.other_region),
+        _status_url(queued_import, small_world.other_region),
+    ):
         assert client.get(url).status_code == 404
-    assert queued_import.original_name not in client.get(_upload_url("dalarna")).content.decode()
+    assert queued_import.original_name not in client.get(_upload_url(small_world.other_region)).content.decode()
 
 
-def test_the_vg_coordinator_sees_the_progress_page_and_status(client, world, queued_import):
-    client.force_login(world.coordinator_vg)
+def test_the_regions_coordinator_sees_the_progress_page_and_status(client, small_world, queued_import):
+    client.force_login(small_world.coordinator)
     assert client.get(_detail_url(queued_import)).status_code == 200
     assert client.get(_status_url(queued_import)).json()["state"] == "queued"
 
@@ -559,12 +582,12 @@ def _plain_zip() -> bytes:
         "large",
     ],
 )
-def test_the_upload_refuses_what_is_no_certificate_file_and_stores_nothing(client, world, name, content, message):
-    client.force_login(world.coordinator_vg)
+def test_the_upload_refuses_what_is_no_certificate_file_and_stores_nothing(client, small_world, name, content, message):
+    client.force_login(small_world.coordinator)
     storage = CertificateImport._meta.get_field("file").storage
 
     with mock.patch.object(storage, "save", wraps=storage.save) as save:
-        response = client.post(_upload_url(), {"file": SimpleUploadedFile(name, content)})
+        response = client.post(_upload_url(small_world.region), {"file": SimpleUploadedFile(name, content)})
 
     assert response.status_code == 200
     doc = lxml.html.document_fromstring(response.content)
@@ -578,11 +601,13 @@ def test_the_upload_refuses_what_is_no_certificate_file_and_stores_nothing(clien
 # Through a real worker -------------------------------------------------------------------------------------
 
 
-def test_an_upload_is_imported_by_the_worker_in_the_background(client, transactional_world, celery_worker):
-    world = transactional_world
-    client.force_login(world.coordinator_vg)
+def test_an_upload_is_imported_by_the_worker_in_the_background(client, transactional_small_world, celery_worker):
+    small_world = transactional_small_world
+    client.force_login(small_world.coordinator)
 
-    response = client.post(_upload_url(), {"file": SimpleUploadedFile("intyg.xlsx", xlsx_bytes(ROWS))})
+    response = client.post(
+        _upload_url(small_world.region), {"file": SimpleUploadedFile("intyg.xlsx", xlsx_bytes(ROWS))}
+    )
 
     assert response.status_code == 302
     certificate_import = CertificateImport.objects.get()
@@ -592,4 +617,4 @@ def test_an_upload_is_imported_by_the_worker_in_the_background(client, transacti
     certificate_import.refresh_from_db()
     assert certificate_import.state == CertificateImportState.DONE, certificate_import.failure_message
     assert (certificate_import.processed_rows, certificate_import.created_count) == (3, 3)
-    assert Certificate.objects.filter(region=world.vg, number__in=["IMP-40", "IMP-41", "IMP-42"]).count() == 3
+    assert Certificate.objects.filter(region=small_world.region, number__in=["IMP-40", "IMP-41", "IMP-42"]).count() == 3

@@ -1,9 +1,12 @@
-"""The demo data loads, and loading it again changes nothing."""
+"""The demo data loads, loading it again changes nothing, and only the tests that ask for it see it."""
+
+from pathlib import Path
 
 from django.core.management import call_command
 
 from clinics.models import Clinic, ClinicMembership, Region, RegionMembership, User
 from portal.demo import DEMO_PASSWORD, demo_load
+from tests import conftest as tests_conftest
 
 
 def _state():
@@ -13,7 +16,7 @@ def _state():
     }
 
 
-def test_second_load_changes_nothing(db, capsys):
+def test_second_load_changes_nothing(world, capsys):
     call_command("load_demo")
     first = _state()
     call_command("load_demo")
@@ -21,7 +24,7 @@ def test_second_load_changes_nothing(db, capsys):
     assert _state() == first
 
 
-def test_demo_world_matches_the_readme(db):
+def test_demo_world_matches_the_readme(world):
     demo_load()
     assert {c.number for c in Clinic.objects.filter(region__code="vg")} == {"31", "32"}
     assert {c.number for c in Clinic.objects.filter(region__code="dalarna")} == {"2001"}
@@ -42,3 +45,45 @@ def test_demo_world_matches_the_readme(db):
     dalarna = Region.objects.get(code="dalarna")
     assert (dalarna.billing_deadline_months, dalarna.billing_deadline_basis) == (3, "end_of_treatment_month")
     assert dalarna.fee_exempt_from_age == 85 and dalarna.fee_exempt_certificate_groups == ["N2"]
+
+
+def test_a_test_that_does_not_ask_for_the_demo_does_not_find_it(db):
+    """Run before every test on the demo, whatever else is selected (tests/conftest.py), so a test that reads
+    the demo without asking for `world` fails here and in every run."""
+    assert not Region.objects.exists() and not User.objects.exists()
+
+
+class FakeItem:
+    def __init__(self, name: str, fixturenames=(), markers=()):
+        self.path = Path(name)
+        self.name = name
+        self.fixturenames = list(fixturenames)
+        self.markers = list(markers)
+
+    def add_marker(self, marker):
+        self.markers.append(marker.name)
+
+    def get_closest_marker(self, name):
+        return name if name in self.markers else None
+
+
+def test_the_tests_on_the_demo_and_the_browser_tests_run_after_the_others_in_their_own_order():
+    items = [
+        FakeItem("world_db", ["db", "world"]),
+        FakeItem("small_db", ["db", "small_world"]),
+        FakeItem("world_db_2", ["db", "world"]),
+        FakeItem("small_transactional", ["transactional_db", "transactional_small_world"]),
+        FakeItem("world_transactional", ["transactional_db", "transactional_world"]),
+        FakeItem("browser_without_world", ["live_server"], markers=["browser"]),
+        FakeItem("no_db"),
+    ]
+    tests_conftest.pytest_collection_modifyitems(None, items)
+    assert [item.name for item in items] == [
+        "small_db",
+        "small_transactional",
+        "no_db",
+        "world_db",
+        "world_db_2",
+        "world_transactional",
+        "browser_without_world",
+    ]
