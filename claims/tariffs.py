@@ -369,7 +369,8 @@ class TariffBook:
         if any(loaded_first <= first and last <= loaded_last for loaded_first, loaded_last in self._loaded_periods):
             return
         versions = (
-            TariffVersion.objects.of_region(self.region).filter(valid_from__lte=last)
+            TariffVersion.objects.of_region(self.region)
+            .filter(valid_from__lte=last)
             .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=first))
             .exclude(pk__in=list(self._versions))
         )
