@@ -12,8 +12,10 @@ SERVICES := $(PY) -m portal.devservices
 run: install
 	$(SERVICES) serve
 
-# Both print the 15 slowest tests, so a test that grows slow is seen.
-PYTEST := $(PY) -m pytest --durations=15
+# Both print the 15 slowest tests, so a test that grows slow is seen. They run on every core (pytest-xdist:
+# one test database per worker); TEST_WORKERS=0 runs them in one process.
+TEST_WORKERS ?= auto
+PYTEST := $(PY) -m pytest --durations=15 -n $(TEST_WORKERS)
 
 test: install
 	@sh scripts/ensure_test_tools.sh
