@@ -4,10 +4,11 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from billing import selectors as claim_selectors
+from billing import selectors as billing_selectors
 from billing.selectors import InvoiceSummary
 from claims import services as claim_services
 from claims.models import Claim, ClaimEvent, ClaimEventKind, ClaimState
+from claims.selectors import claim_status
 from portal.models import AuditEvent
 from review import services
 from review.models import ClaimQuestion
@@ -145,17 +146,17 @@ def test_approved_without_payout_date_waits_for_payout(clinic, coordinator):
     claim = _claim_in(clinic, ClaimState.UNDER_REVIEW)
     claim_services.claim_approve(actor=coordinator, claim=claim)
     claim = Claim.objects.get(pk=claim.pk)
-    assert claim_selectors.claim_status(claim) == "Godkänd, väntar på utbetalning"
-    invoice = claim_selectors.clinic_invoices(
+    assert claim_status(claim) == "Godkänd, väntar på utbetalning"
+    invoice = billing_selectors.clinic_invoices(
         clinic=clinic,
         tab="received",
-        search=claim_selectors.InvoiceSearch(date_from=timezone.localdate(), date_to=timezone.localdate()),
+        search=billing_selectors.InvoiceSearch(date_from=timezone.localdate(), date_to=timezone.localdate()),
     ).get()
     assert InvoiceSummary.of(invoice).status == "Godkänd, väntar på utbetalning"
 
 
 def test_under_review_reads_as_the_manual_says(clinic):
-    assert claim_selectors.claim_status(_claim_in(clinic, ClaimState.UNDER_REVIEW)) == "Räkningen är under granskning"
+    assert claim_status(_claim_in(clinic, ClaimState.UNDER_REVIEW)) == "Räkningen är under granskning"
 
 
 # The clinic's answer ----------------------------------------------------------------------------------------
