@@ -11,17 +11,21 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.mail import EmailMessage
+from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from fpdf import FPDF
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
+from portal.audit import audit_record
 from portal.excel import XLSX_CONTENT_TYPE, kronor_cell, text_cell
 from portal.excel import bold as bold_cell
 from portal.money import format_kronor
 
+from .audit import PayoutsAudit
 from .models import PayoutPayment
 
 
@@ -243,3 +247,28 @@ def payout_notice_email(*, payment: PayoutPayment, recipient: str) -> EmailMessa
     message.attach(notice_file_name(payment, "pdf"), notice_pdf(notice), "application/pdf")
     message.attach(notice_file_name(payment, "xlsx"), notice_xlsx(notice), XLSX_CONTENT_TYPE)
     return message
+
+
+# Sending --------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def payout_notice_send(*, payment: PayoutPayment) -> bool:
+    """E-mail the clinic its utbetalningsbesked, once: a second call (a retried task) sends nothing."""
+    payment = PayoutPayment.objects.select_for_update().select_related("clinic", "run__region").get(pk=payment.pk)
+    if payment.notice_sent_at is not None:
+        return False
+    recipient = payment.clinic.payout_email
+    payout_notice_email(payment=payment, recipient=recipient).send()
+    payment.notice_sent_at = timezone.now()
+    payment.notice_sent_to = recipient
+    payment.save(update_fields=["notice_sent_at", "notice_sent_to"])
+    audit_record(
+        actor=None,
+        action=PayoutsAudit.NOTICE_SENT,
+        obj=payment,
+        after={"to": recipient},
+        clinic=payment.clinic_id,
+        region=payment.run.region_id,
+    )
+    return True

@@ -35,7 +35,6 @@ from .models import (
     Repayment,
     SetOff,
 )
-from .notices import payout_notice_email
 
 # Vår referens is a six-digit number from here on, like the manual's (518148); one sequence per region.
 OUR_REFERENCE_BASE = 100_000
@@ -359,28 +358,3 @@ def payout_run_mark_paid(*, run: PayoutRun) -> int:
         region=run.region_id,
     )
     return marked
-
-
-# Notices ----------------------------------------------------------------------------------------------------
-
-
-@transaction.atomic
-def payout_notice_send(*, payment: PayoutPayment) -> bool:
-    """E-mail the clinic its utbetalningsbesked, once: a second call (a retried task) sends nothing."""
-    payment = PayoutPayment.objects.select_for_update().select_related("clinic", "run__region").get(pk=payment.pk)
-    if payment.notice_sent_at is not None:
-        return False
-    recipient = payment.clinic.payout_email
-    payout_notice_email(payment=payment, recipient=recipient).send()
-    payment.notice_sent_at = timezone.now()
-    payment.notice_sent_to = recipient
-    payment.save(update_fields=["notice_sent_at", "notice_sent_to"])
-    audit_record(
-        actor=None,
-        action=PayoutsAudit.NOTICE_SENT,
-        obj=payment,
-        after={"to": recipient},
-        clinic=payment.clinic_id,
-        region=payment.run.region_id,
-    )
-    return True

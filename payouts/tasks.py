@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 def send_payout_notice(payment_id: int) -> bool:
     """E-mail one clinic's utbetalningsbesked. Safe to run twice: a notice already sent is not sent again."""
     from .models import PayoutPayment
-    from .services import payout_notice_send
+    from .notices import payout_notice_send
 
     payment = PayoutPayment.objects.filter(pk=payment_id).first()
     if payment is None:
