@@ -412,25 +412,31 @@ def small_queued_upload(file_world):
     return _queued(file_world.clinic, file_world.biller)
 
 
-def test_a_whole_file_fault_at_the_end_of_a_file_read_in_chunks_stores_no_faults(
-    biller, world, upload_file, monkeypatch
-):
+def _checked(world, content: bytes) -> InvoiceFileUpload:
+    """Store the file through the upload service and run the check as its task does."""
+    upload = invoice_file_services.invoice_file_start(
+        actor=world.biller, clinic=world.clinic, uploaded=SimpleUploadedFile("faktura.xml", content)
+    ).upload
+    invoice_file_services.invoice_file_check(upload=upload)
+    upload.refresh_from_db()
+    return upload
+
+
+def test_a_whole_file_fault_at_the_end_of_a_file_read_in_chunks_stores_no_faults(file_world, monkeypatch):
     monkeypatch.setattr(invoice_file_services, "CHUNK_SIZE", 1)
     claims = [_claim(f"FIL-{n}", BAD_PIN if n % 2 else GOOD_PIN) for n in range(1, 6)]
-    upload_file(invoice_xml(claims).replace(b"</Fakturafil>", b"<Okand/></Fakturafil>"))
+    upload = _checked(file_world, invoice_xml(claims).replace(b"</Fakturafil>", b"<Okand/></Fakturafil>"))
 
-    upload = InvoiceFileUpload.objects.get()
     assert upload.state == InvoiceFileState.REJECTED
     assert "Okand" in upload.failure_message
     assert (upload.processed_count, upload.faulty_count) == (0, 0)
     assert not InvoiceFileFault.objects.filter(upload=upload).exists()
 
 
-def test_a_reference_given_twice_is_a_fault_of_both_claims_in_different_chunks(biller, world, upload_file, monkeypatch):
+def test_a_reference_given_twice_is_a_fault_of_both_claims_in_different_chunks(file_world, monkeypatch):
     monkeypatch.setattr(invoice_file_services, "CHUNK_SIZE", 1)
-    upload_file(invoice_xml([_claim("FIL-1"), _claim("FIL-2"), _claim("FIL-1")]))
+    upload = _checked(file_world, invoice_xml([_claim("FIL-1"), _claim("FIL-2"), _claim("FIL-1")]))
 
-    upload = InvoiceFileUpload.objects.get()
     faults = upload.faults.order_by("claim_index")
     assert [(f.claim_index, f.claim_reference, f.code) for f in faults] == [
         (1, "FIL-1", "reference_used"),
