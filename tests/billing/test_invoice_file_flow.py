@@ -377,35 +377,66 @@ def test_a_running_check_refreshes_without_script_and_polls_with_it(biller, worl
 # Running again and failing ---------------------------------------------------------------------------------
 
 
+def _ready_for_files(world):
+    """The small world with what mixed_file's claims name: clinic 31, GOOD_PIN's N certificate 764153 (care
+    model K1 comes with the region), the tariff of the visit; the biller made here for the threads to share."""
+    world.clinic = ClinicFactory(region=world.region, number="31")
+    CertificateFactory(patient__personal_identity_number=GOOD_PIN, region=world.region, number="764153")
+    world.tariff(timezone.localdate() - datetime.timedelta(days=5))
+    world.biller
+    return world
+
+
 @pytest.fixture
-def queued_upload(world):
+def file_world(small_world):
+    return _ready_for_files(small_world)
+
+
+def _queued(clinic, biller) -> InvoiceFileUpload:
     from django.core.files.base import ContentFile
 
-    upload = InvoiceFileUpload(clinic=world.clinic31, uploaded_by=world.biller, original_name="f.xml", sha256="2" * 64)
+    upload = InvoiceFileUpload(clinic=clinic, uploaded_by=biller, original_name="f.xml", sha256="2" * 64)
     upload.file.save("test.xml", ContentFile(mixed_file()), save=False)
     upload.save()
     return upload
 
 
-def test_a_whole_file_fault_at_the_end_of_a_file_read_in_chunks_stores_no_faults(
-    biller, world, upload_file, monkeypatch
-):
+@pytest.fixture
+def queued_upload(world):
+    """Waiting for its check, on the demo: for the pages that show it."""
+    return _queued(world.clinic31, world.biller)
+
+
+@pytest.fixture
+def small_queued_upload(file_world):
+    return _queued(file_world.clinic, file_world.biller)
+
+
+def _checked(world, content: bytes) -> InvoiceFileUpload:
+    """Store the file through the upload service and run the check as its task does."""
+    upload = invoice_file_services.invoice_file_start(
+        actor=world.biller, clinic=world.clinic, uploaded=SimpleUploadedFile("faktura.xml", content)
+    ).upload
+    invoice_file_services.invoice_file_check(upload=upload)
+    upload.refresh_from_db()
+    return upload
+
+
+def test_a_whole_file_fault_at_the_end_of_a_file_read_in_chunks_stores_no_faults(file_world, monkeypatch):
     monkeypatch.setattr(invoice_file_services, "CHUNK_SIZE", 1)
     claims = [_claim(f"FIL-{n}", BAD_PIN if n % 2 else GOOD_PIN) for n in range(1, 6)]
-    upload_file(invoice_xml(claims).replace(b"</Fakturafil>", b"<Okand/></Fakturafil>"))
+    upload = _checked(file_world, invoice_xml(claims).replace(b"</Fakturafil>", b"<Okand/></Fakturafil>"))
 
-    upload = InvoiceFileUpload.objects.get()
     assert upload.state == InvoiceFileState.REJECTED
     assert "Okand" in upload.failure_message
     assert (upload.processed_count, upload.faulty_count) == (0, 0)
     assert not InvoiceFileFault.objects.filter(upload=upload).exists()
 
 
-def test_a_reference_given_twice_is_a_fault_of_both_claims_in_different_chunks(biller, world, upload_file, monkeypatch):
+def test_a_reference_given_twice_is_a_fault_of_both_claims_in_different_chunks(file_world, monkeypatch):
     monkeypatch.setattr(invoice_file_services, "CHUNK_SIZE", 1)
-    upload_file(invoice_xml([_claim("FIL-1"), _claim("FIL-2"), _claim("FIL-1")]))
+    upload = _checked(file_world, invoice_xml([_claim("FIL-1"), _claim("FIL-2"), _claim("FIL-1")]))
 
-    upload = InvoiceFileUpload.objects.get()
     faults = upload.faults.order_by("claim_index")
     assert [(f.claim_index, f.claim_reference, f.code) for f in faults] == [
         (1, "FIL-1", "reference_used"),
@@ -426,7 +457,7 @@ def test_repeated_references_are_found_among_all_of_a_files_references():
     ]
 
 
-def test_the_check_reads_in_batches_not_claim_by_claim(world, django_capture_on_commit_callbacks):
+def test_the_check_reads_in_batches_not_claim_by_claim(file_world, django_capture_on_commit_callbacks):
     """The queries of a check do not grow with the number of claims (all within one chunk)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -435,8 +466,8 @@ def test_the_check_reads_in_batches_not_claim_by_claim(world, django_capture_on_
         pins = [GOOD_PIN, BAD_PIN, "200001022391", "200001011493"]
         content = invoice_xml([_claim(f"{reference}-{n}", pins[n % 4]) for n in range(count)], reference=reference)
         upload = invoice_file_services.invoice_file_start(
-            actor=world.biller,
-            clinic=world.clinic31,
+            actor=file_world.biller,
+            clinic=file_world.clinic,
             uploaded=SimpleUploadedFile("faktura.xml", content, content_type="text/xml"),
         ).upload
         with CaptureQueriesContext(connection) as queries:
@@ -448,7 +479,7 @@ def test_the_check_reads_in_batches_not_claim_by_claim(world, django_capture_on_
     assert queries_for(40, "Q40") == queries_for(4, "Q4")
 
 
-def test_a_crashed_check_runs_again_from_the_start_without_duplicate_rows(world, queued_upload, monkeypatch):
+def test_a_crashed_check_runs_again_from_the_start_without_duplicate_rows(small_queued_upload, monkeypatch):
     monkeypatch.setattr(invoice_file_services, "CHUNK_SIZE", 2)
     real_chunk = invoice_file_services._save_chunk
     calls = []
@@ -463,16 +494,24 @@ def test_a_crashed_check_runs_again_from_the_start_without_duplicate_rows(world,
         mock.patch.object(invoice_file_services, "_save_chunk", crash_on_the_second_chunk),
         pytest.raises(RuntimeError),
     ):
-        invoice_file_services.invoice_file_check(upload=queued_upload)
-    queued_upload.refresh_from_db()
-    assert (queued_upload.state, queued_upload.processed_count, queued_upload.faulty_count) == ("running", 2, 1)
-    assert InvoiceFileFault.objects.filter(upload=queued_upload).count() == 1
+        invoice_file_services.invoice_file_check(upload=small_queued_upload)
+    small_queued_upload.refresh_from_db()
+    assert (small_queued_upload.state, small_queued_upload.processed_count, small_queued_upload.faulty_count) == (
+        "running",
+        2,
+        1,
+    )
+    assert InvoiceFileFault.objects.filter(upload=small_queued_upload).count() == 1
 
-    tasks.check_invoice_file.delay(queued_upload.pk)  # as the broker delivers it again (acks_late)
+    tasks.check_invoice_file.delay(small_queued_upload.pk)  # as the broker delivers it again (acks_late)
 
-    queued_upload.refresh_from_db()
-    assert (queued_upload.state, queued_upload.processed_count, queued_upload.faulty_count) == ("checked", 3, 1)
-    assert InvoiceFileFault.objects.filter(upload=queued_upload).count() == 1
+    small_queued_upload.refresh_from_db()
+    assert (small_queued_upload.state, small_queued_upload.processed_count, small_queued_upload.faulty_count) == (
+        "checked",
+        3,
+        1,
+    )
+    assert InvoiceFileFault.objects.filter(upload=small_queued_upload).count() == 1
 
 
 @pytest.fixture
@@ -505,7 +544,7 @@ def test_after_the_retry_limit_the_page_says_the_file_could_not_be_checked(
     assert biller.get(_url("invoice_file_status", queued_upload)).json()["finished"] is True
 
 
-def test_an_upload_that_cannot_be_queued_is_failed_not_left_waiting(world, django_capture_on_commit_callbacks):
+def test_an_upload_that_cannot_be_queued_is_failed_not_left_waiting(file_world, django_capture_on_commit_callbacks):
     from kombu.exceptions import OperationalError as BrokerUnavailable
 
     with (
@@ -513,7 +552,7 @@ def test_an_upload_that_cannot_be_queued_is_failed_not_left_waiting(world, djang
         django_capture_on_commit_callbacks(execute=True),
     ):
         started = invoice_file_services.invoice_file_start(
-            actor=world.biller, clinic=world.clinic31, uploaded=SimpleUploadedFile("f.xml", mixed_file())
+            actor=file_world.biller, clinic=file_world.clinic, uploaded=SimpleUploadedFile("f.xml", mixed_file())
         )
 
     started.upload.refresh_from_db()
@@ -526,12 +565,7 @@ def test_an_upload_that_cannot_be_queued_is_failed_not_left_waiting(world, djang
 def test_the_worker_retries_a_check_that_died_midway_without_duplicate_rows(
     client, transactional_small_world, celery_worker, monkeypatch
 ):
-    # A small world committed for the worker thread, with what mixed_file's claims name: clinic 31, GOOD_PIN's
-    # N certificate 764153 (care model K1 comes with the region), the tariff of the visit.
-    world = transactional_small_world
-    world.clinic = ClinicFactory(region=world.region, number="31")
-    CertificateFactory(patient__personal_identity_number=GOOD_PIN, region=world.region, number="764153")
-    world.tariff(timezone.localdate() - datetime.timedelta(days=5))
+    world = _ready_for_files(transactional_small_world)  # committed, for the worker thread
     monkeypatch.setattr(invoice_file_services, "CHUNK_SIZE", 2)
     monkeypatch.setattr(tasks, "RETRY_BASE_SECONDS", 0)
     real_chunk = invoice_file_services._save_chunk

@@ -1,5 +1,5 @@
 """Every message of the spec's table, produced by an invoice file: each for the right Räkningsnummer, and
-then only the correct claims sent. And the spec's example file, with the demo's patients, passes."""
+then only the correct claims sent. And the spec's example file, with the patients it names, passes."""
 
 import datetime
 from collections import defaultdict
@@ -18,12 +18,15 @@ from billing.invoice_file_services import (
 )
 from claims.models import Claim, InvoiceFileState, InvoiceSource
 from claims.validation import billing_deadline_text
-from eligibility.models import PriorAssessment
+from eligibility.models import PriorAssessmentState
+from tests.claims.factories import ClaimFactory
+from tests.clinics.factories import ClinicFactory
+from tests.eligibility.factories import CertificateFactory, PriorAssessmentFactory
 
 EXAMPLE = Path(settings.BASE_DIR) / "fixtures" / "invoice-files" / "example-v1.xml"
-N_PATIENT = "200001012384"  # demo: N certificate 764153 tills vidare in VG
-S_PATIENT = "200001022383"  # demo: no certificate, an approved FHB (S) at clinic 31 for 401 tand 36 and 101
-NO_CERTIFICATE_PATIENT = "200001042399"  # a test personnummer with no demo data: no certificate at all
+N_PATIENT = "200001012384"  # N certificate 764153 tills vidare in the region
+S_PATIENT = "200001022383"  # no certificate, an approved FHB (S) at clinic 31 for 401 tand 36 and 101
+NO_CERTIFICATE_PATIENT = "200001042399"  # no certificate at all
 INVALID_PIN = "200001012385"  # wrong check digit
 
 
@@ -91,7 +94,7 @@ def fakturafil(claims: list[str], *, reference: str = "MSG-F-1", clinic: str = "
 def checked(world, content: bytes):
     """Store the file through the upload service and run the check as the task does."""
     started = invoice_file_start(
-        actor=world.biller, clinic=world.clinic31, uploaded=SimpleUploadedFile("fakturafil.xml", content)
+        actor=world.biller, clinic=world.clinic, uploaded=SimpleUploadedFile("fakturafil.xml", content)
     )
     assert not started.earlier
     return invoice_file_check(upload=started.upload)
@@ -105,14 +108,43 @@ def faults_by_reference(upload) -> dict[str, list[str]]:
 
 
 @pytest.fixture
-def fhb_number(world) -> str:
-    return PriorAssessment.objects.get(
-        clinic=world.clinic31, patient__personal_identity_number=S_PATIENT, support_form="S"
-    ).number
+def file_world(small_world):
+    """The small world with what the files name, as the demo has it: clinic 31; N_PATIENT's N certificate 764153
+    tills vidare; S_PATIENT's approved S prior assessment at the clinic for 401 tand 36 and 101; a claim of the
+    clinic's, whose reference is used; the tariff of every visit (the one in the future too)."""
+    world = small_world
+    today = timezone.localdate()
+    world.clinic = ClinicFactory(region=world.region, number="31")
+    world.tariff(*(today - datetime.timedelta(days=days) for days in (5, 8, 10, 240, -3)))
+    CertificateFactory(
+        patient__personal_identity_number=N_PATIENT,
+        region=world.region,
+        number="764153",
+        valid_from=today - datetime.timedelta(days=400),
+    )
+    assessment = PriorAssessmentFactory(
+        clinic=world.clinic,
+        patient__personal_identity_number=S_PATIENT,
+        support_form="S",
+        state=PriorAssessmentState.APPROVED,
+        valid_until=today + datetime.timedelta(days=180),
+    )
+    assessment.lines.filter(code="401").update(tooth="36")
+    for line in assessment.lines.all():
+        line.approved, line.approved_amount = True, line.estimated_price
+        line.save(update_fields=["approved", "approved_amount"])
+    ClaimFactory(invoice__clinic=world.clinic, invoice__created_by=world.biller)
+    world.fhb = assessment
+    return world
 
 
-def test_every_message_of_the_table_for_its_claim_and_only_the_correct_claims_are_sent(world, fhb_number):
-    used_before = Claim.objects.filter(clinic=world.clinic31).values_list("reference", flat=True).first()
+@pytest.fixture
+def fhb_number(file_world) -> str:
+    return file_world.fhb.number
+
+
+def test_every_message_of_the_table_for_its_claim_and_only_the_correct_claims_are_sent(file_world, fhb_number):
+    used_before = Claim.objects.filter(clinic=file_world.clinic).values_list("reference", flat=True).first()
     assert used_before
     future, too_old, recent = _day(-3), _day(240), _day(5)
     s_claim = {"pin": S_PATIENT, "form": "S", "category": "S3", "fhb": fhb_number}
@@ -129,7 +161,6 @@ def test_every_message_of_the_table_for_its_claim_and_only_the_correct_claims_ar
         used_before: rakning(used_before),
         "MSG-TWICE": rakning("MSG-TWICE") + rakning("MSG-TWICE"),
         "MSG-PIN": rakning("MSG-PIN", INVALID_PIN),
-        # Not the demo's certificate that ended last year: in early January a visit ten days ago falls before its end.
         "MSG-NO-CERT": rakning("MSG-NO-CERT", NO_CERTIFICATE_PATIENT),
         "MSG-FHB-BAD": rakning(
             "MSG-FHB-BAD", **{**s_claim, "fhb": "FHB-2000-999999"}, actions='<Atgard kod="401" tand="36"/>'
@@ -151,7 +182,7 @@ def test_every_message_of_the_table_for_its_claim_and_only_the_correct_claims_ar
         ),
         "MSG-SCHEMA": rakning("MSG-SCHEMA", "20000101238X"),
     }
-    upload = checked(world, fakturafil(list(claims.values())))
+    upload = checked(file_world, fakturafil(list(claims.values())))
 
     assert upload.state == InvoiceFileState.CHECKED, upload.failure_message
     assert upload.claim_count == 21
@@ -170,7 +201,7 @@ def test_every_message_of_the_table_for_its_claim_and_only_the_correct_claims_ar
         "MSG-JAW": ["Åtgärd 825 kräver käke (ÖK eller UK).", "Åtgärd 101 ska inte ha käke."],
         "MSG-PRICE": ["Ange pris för åtgärd 901.", "Åtgärd 101 har fast pris i ersättningslistan; ange inget pris."],
         "MSG-FUTURE": [f"Besöksdatum {future} ligger i framtiden."],
-        "MSG-OLD": [f"Vård utförd {too_old} är äldre än {billing_deadline_text(world.vg)} och ersätts inte."],
+        "MSG-OLD": [f"Vård utförd {too_old} är äldre än {billing_deadline_text(file_world.region)} och ersätts inte."],
         "MSG-NO-FEE": [f"Patientavgift saknas för besöket {recent}."],
         "MSG-NO-MODEL": ["Ange vårdmodell för N-tandvård."],
         "MSG-NO-CATEGORY": ["Ange patientkategori för S-tandvård."],
@@ -190,17 +221,17 @@ def test_every_message_of_the_table_for_its_claim_and_only_the_correct_claims_ar
     pin_row = upload.faults.get(claim_reference="MSG-PIN")
     assert (pin_row.clinic_number, pin_row.personal_identity_number) == ("31", INVALID_PIN)
 
-    invoice = sent(world, upload)
+    invoice = sent(file_world, upload)
 
-    assert (invoice.clinic, invoice.reference, invoice.source) == (world.clinic31, "MSG-F-1", InvoiceSource.FILE)
+    assert (invoice.clinic, invoice.reference, invoice.source) == (file_world.clinic, "MSG-F-1", InvoiceSource.FILE)
     assert sorted(invoice.claims.values_list("reference", flat=True)) == ["MSG-OK-1", "MSG-OK-2", "MSG-OK-3"]
-    assert not Claim.objects.filter(clinic=world.clinic31, reference__in=set(expected) - {used_before}).exists()
-    assert Claim.objects.filter(clinic=world.clinic31, reference=used_before).count() == 1
+    assert not Claim.objects.filter(clinic=file_world.clinic, reference__in=set(expected) - {used_before}).exists()
+    assert Claim.objects.filter(clinic=file_world.clinic, reference=used_before).count() == 1
     upload.refresh_from_db()
     assert (upload.state, upload.invoice) == (InvoiceFileState.SENT, invoice)
 
 
-def test_the_example_file_from_the_spec_passes_with_the_demo_patients(world, fhb_number):
+def test_the_example_file_from_the_spec_passes_with_the_patients_it_names(file_world, fhb_number):
     today = timezone.localdate()
     content = EXAMPLE.read_text(encoding="utf-8")
     for old, new in {
@@ -214,24 +245,24 @@ def test_the_example_file_from_the_spec_passes_with_the_demo_patients(world, fhb
         assert old in content
         content = content.replace(old, new)
 
-    upload = checked(world, content.encode())
+    upload = checked(file_world, content.encode())
 
     assert upload.state == InvoiceFileState.CHECKED, upload.failure_message
     assert list(upload.faults.values_list("claim_reference", "message")) == []
     assert (upload.claim_count, upload.faulty_count, upload.correct_count) == (2, 0, 2)
 
-    invoice = sent(world, upload)
+    invoice = sent(file_world, upload)
 
     assert invoice.reference == "212962"
     assert sorted(invoice.claims.values_list("reference", flat=True)) == ["980890", "980891"]
 
 
-def test_a_visits_fee_given_twice_in_a_file_is_the_validations_fault(world):
+def test_a_visits_fee_given_twice_in_a_file_is_the_validations_fault(file_world):
     # Two Besok of one date, each with its fee: the validation's words, as for a claim with a patAvg line too.
     day = _day(5)
     visit = f'<Besok datum="{day}"><Patientavgift belopp="200"/><Atgard kod="101"/></Besok>'
     twice = rakning("MSG-FEE-TWICE").replace(f'<Besok datum="{day}">', visit + f'<Besok datum="{day}">', 1)
-    upload = checked(world, fakturafil([twice, rakning("MSG-FEE-OK")], reference="MSG-F-FEE"))
+    upload = checked(file_world, fakturafil([twice, rakning("MSG-FEE-OK")], reference="MSG-F-FEE"))
 
     assert faults_by_reference(upload) == {
         "MSG-FEE-TWICE": [f"Patientavgiften för besöket {day} är angiven två gånger."]

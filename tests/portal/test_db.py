@@ -19,10 +19,10 @@ def _refused(write) -> IntegrityError:
     return caught.value
 
 
-def test_a_unique_constraint_is_named(world):
+def test_a_unique_constraint_is_named(small_world):
     day = datetime.date(2001, 1, 1)
-    TariffVersion.objects.create(region=world.vg, name="first", valid_from=day)
-    error = _refused(lambda: TariffVersion.objects.create(region=world.vg, name="second", valid_from=day))
+    TariffVersion.objects.create(region=small_world.region, name="first", valid_from=day)
+    error = _refused(lambda: TariffVersion.objects.create(region=small_world.region, name="second", valid_from=day))
     assert violated_constraint(error) == "tariff_version_unique_start"
 
 
