@@ -37,7 +37,12 @@ from eligibility import services
 from eligibility.models import Patient, PriorAssessment, PriorAssessmentState
 from tests.claims.factories import ClaimFactory, TariffRowFactory
 from tests.clinics.factories import RegionFactory
-from tests.eligibility.factories import CertificateFactory, FreeCardFactory, PriorAssessmentFactory
+from tests.eligibility.factories import (
+    CertificateFactory,
+    FreeCardFactory,
+    PriorAssessmentFactory,
+    approved_prior_assessment,
+)
 
 D = datetime.date
 DAY = datetime.timedelta(days=1)
@@ -91,23 +96,7 @@ def small_world(small_world):
 def prior_assessment(small_world) -> PriorAssessment:
     """FHB_PIN's S prior assessment at `clinic` for 401 tooth 36 and 101, requested by the clinic and approved by
     the region's coordinator at the estimates."""
-    assessment = services.prior_assessment_request(
-        actor=small_world.biller,
-        clinic=small_world.clinic,
-        personal_identity_number=FHB_PIN,
-        support_form=SupportForm.S,
-        justification="Extraktion av tand 36 inför strålbehandling.",
-        lines=[{"code": "401", "tooth": "36", "estimated_price": 145000}, {"code": "101", "estimated_price": 98000}],
-        attachments=[],
-    )
-    services.prior_assessment_decide(
-        actor=small_world.coordinator,
-        assessment=assessment,
-        approved_amounts={line.pk: line.estimated_price for line in assessment.lines.all()},
-        reason="Enligt underlaget.",
-    )
-    assessment.refresh_from_db()
-    return assessment
+    return approved_prior_assessment(small_world, pin=FHB_PIN)
 
 
 def n_draft(**changes) -> ClaimDraft:

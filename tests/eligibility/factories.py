@@ -6,6 +6,7 @@ import factory
 from django.core.files.base import ContentFile
 
 from clinics.models import SupportForm
+from eligibility import services
 from eligibility.models import (
     Certificate,
     FreeCard,
@@ -90,3 +91,25 @@ class PriorAssessmentAttachmentFactory(factory.django.DjangoModelFactory):
     size = len(PNG)
     sha256 = "0" * 64
     uploaded_by = factory.SubFactory(UserFactory)
+
+
+def approved_prior_assessment(world, *, pin: str, clinic=None):
+    """An S prior assessment for extraction of 36 and an examination (401, 101), requested by the world's biller
+    at `clinic` (the world's clinic unless told) and approved by its coordinator at the estimates."""
+    assessment = services.prior_assessment_request(
+        actor=world.biller,
+        clinic=clinic or world.clinic,
+        personal_identity_number=pin,
+        support_form=SupportForm.S,
+        justification="Extraktion av tand 36 inför strålbehandling.",
+        lines=[{"code": "401", "tooth": "36", "estimated_price": 145000}, {"code": "101", "estimated_price": 98000}],
+        attachments=[],
+    )
+    services.prior_assessment_decide(
+        actor=world.coordinator,
+        assessment=assessment,
+        approved_amounts={line.pk: line.estimated_price for line in assessment.lines.all()},
+        reason="Enligt underlaget.",
+    )
+    assessment.refresh_from_db()
+    return assessment

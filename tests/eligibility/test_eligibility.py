@@ -14,7 +14,7 @@ from eligibility import services
 from eligibility.models import Patient
 from eligibility.selectors import eligibility_for
 from tests.clinics.factories import RegionFactory, region_codes_add
-from tests.eligibility.factories import CertificateFactory, FreeCardFactory
+from tests.eligibility.factories import CertificateFactory, FreeCardFactory, approved_prior_assessment
 
 NO_CERTIFICATE_S = "Patienten saknar intyg: S-tandvård, förhandsbedömning krävs"
 S_NEEDS_FHB = "S-tandvård kräver förhandsbedömning"
@@ -39,24 +39,7 @@ def _certificate(world, *, pin=PIN, region=None, **values):
 
 
 def _approved_prior_assessment(world, *, pin=PIN, clinic=None):
-    """S for extraction of 36 and an examination, requested by the clinic and approved by the coordinator."""
-    assessment = services.prior_assessment_request(
-        actor=world.biller,
-        clinic=clinic or world.clinic,
-        personal_identity_number=pin,
-        support_form=SupportForm.S,
-        justification="Extraktion av tand 36 inför strålbehandling.",
-        lines=[{"code": "401", "tooth": "36", "estimated_price": 145000}, {"code": "101", "estimated_price": 98000}],
-        attachments=[],
-    )
-    services.prior_assessment_decide(
-        actor=world.coordinator,
-        assessment=assessment,
-        approved_amounts={line.pk: line.estimated_price for line in assessment.lines.all()},
-        reason="Enligt underlaget.",
-    )
-    assessment.refresh_from_db()
-    return assessment
+    return approved_prior_assessment(world, pin=pin, clinic=clinic)
 
 
 @pytest.fixture
