@@ -7,17 +7,18 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from billing import invoice_file_examples
 from portal import access
 
 SCHEMA = Path(settings.BASE_DIR) / "billing" / "schemas" / "fakturafil-v1.xsd"
-EXAMPLE = Path(settings.BASE_DIR) / "fixtures" / "invoice-files" / "example-v1.xml"
 
 
 @access.public
 @require_GET
 def invoice_file_format(request: HttpRequest) -> HttpResponse:
     # Public on purpose: suppliers build against it before any clinic of theirs has an account.
-    return render(request, "billing/invoice_file_format.html", {"example": EXAMPLE.read_text(encoding="utf-8")})
+    example = invoice_file_examples.invoice_file_example()
+    return render(request, "billing/invoice_file_format.html", {"example": example})
 
 
 def _download(path: Path, name: str) -> FileResponse:
@@ -34,5 +35,9 @@ def invoice_file_schema(request: HttpRequest) -> FileResponse:
 
 @access.public
 @require_GET
-def invoice_file_example(request: HttpRequest) -> FileResponse:
-    return _download(EXAMPLE, "fakturafil-v1-exempel.xml")
+def invoice_file_example(request: HttpRequest) -> HttpResponse:
+    # Dated relative to today, so the file downloaded is one the demo clinic 31 can send as it is.
+    response = HttpResponse(invoice_file_examples.invoice_file_example().encode(), content_type="application/xml")
+    response["Content-Disposition"] = 'attachment; filename="fakturafil-v1-exempel.xml"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

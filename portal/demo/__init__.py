@@ -100,6 +100,13 @@ def demo_load(path: Path = DEMO_FILE) -> Counter:
     return counts
 
 
+def demo_invoice_files_write(directory: Path) -> list[Path]:
+    """The example invoice files, dated relative to today, for the demo's biller to upload at clinic 31."""
+    from billing.invoice_file_examples import invoice_file_examples_write
+
+    return invoice_file_examples_write(directory)
+
+
 def demo_date(value: str | None, today: datetime.date) -> datetime.date | None:
     """A date in demo.json: ISO, or relative to the day of loading so the demo stays true over time."""
     if value is None:

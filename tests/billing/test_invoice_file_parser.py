@@ -114,7 +114,7 @@ def test_the_spec_example_parses_into_two_drafts():
         reference="980891",
         lines=[LineDraft(visit_date=D(2025, 9, 3), code="401", tooth="36")],
         patient_category="S3",
-        prior_assessment_number="FHB-2025-000117",
+        prior_assessment_number="FHB-2025-000001",
         free_card=FreeCardDraft(number="55512", valid_from=D(2025, 3, 1), valid_to=D(2026, 2, 28)),
     )
     assert claims[0].line == 9
