@@ -18,3 +18,7 @@ DATABASES["default"]["TEST"] = {"NAME": f"test_tandportal_{os.getpid()}"}  # noq
 # Tasks run in the test's own process unless a test starts a real worker (tests/test_worker.py).
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
+
+# A test's commits need not wait for the disk: nothing here must survive a crash of the server, and the tests that
+# commit (the demo, threads, real workers) run faster for it.
+DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c synchronous_commit=off"  # noqa: F405
