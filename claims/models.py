@@ -76,6 +76,9 @@ class TariffRow(models.Model):
     requires = models.CharField(_("Kräver"), max_length=5, choices=ToothOrJaw.choices, blank=True, default="")
     support_forms = ArrayField(models.CharField(max_length=1, choices=SupportForm.choices), default=list)
     requires_prior_assessment = models.BooleanField(_("Kräver förhandsbedömning"), default=False)
+    # A code that may be billed more than once for a patient on the same day (e.g. 901, the patient fee);
+    # any other code twice on a day is duplicate care (claims.validation).
+    repeatable = models.BooleanField(_("Får upprepas samma dag"), default=False)
 
     objects = TariffRowQuerySet.as_manager()
 
@@ -292,6 +295,7 @@ class ClaimEventKind(models.TextChoices):
     APPROVED = "approved", _("Godkänd")
     SCHEDULED_FOR_PAYOUT = "scheduled_for_payout", _("Godkänd för utbetalning")
     PAID = "paid", _("Utbetald")
+    PAYOUT_CANCELLED = "payout_cancelled", _("Utbetalningskörning makulerad")
     DELETED = "deleted", _("Raderad")
     VOIDED = "voided", _("Makulerad")
     CREDITED = "credited", _("Krediterad")
@@ -341,6 +345,8 @@ class ClaimEvent(models.Model):
 def claim_event_text(kind: str, params: dict) -> str:
     if kind == ClaimEventKind.SCHEDULED_FOR_PAYOUT:
         return gettext("Godkänd för utbetalning %(date)s") % {"date": params["date"]}
+    if kind == ClaimEventKind.PAYOUT_CANCELLED:
+        return gettext("Utbetalningskörningen %(date)s makulerades") % {"date": params["date"]}
     if kind == ClaimEventKind.RULES_MATCHED:
         rules = "; ".join(review_rule_text(rule) for rule in params.get("rules", []))
         return gettext("Granskningsregel: %(rules)s") % {"rules": rules}
@@ -373,6 +379,10 @@ def review_rule_text(rule: dict) -> str:
         return gettext("Stickprov %(percent)s %%") % {"percent": rule["sample_percent"].replace(".", ",")}
     if kind == "clinic":
         return gettext("Klinik %(number)s %(name)s") % {"number": rule["clinic_number"], "name": rule["clinic_name"]}
+    if kind == "possible_duplicate":
+        return gettext("Möjlig dubblett")
+    if kind == "fhb_near_limit":
+        return gettext("FHB nära gränsen (%(share)s %% av godkänt belopp)") % {"share": rule["prior_assessment_share"]}
     return rule.get("text", "")
 
 

@@ -103,6 +103,11 @@ class Region(models.Model):
     )
     information_deadline_days = models.PositiveSmallIntegerField(_("Tid för komplettering (dagar)"), default=30)
     support_email = models.EmailField(_("E-post till tandvårdssamordning"), blank=True)
+    payout_second_confirmation_above = models.PositiveBigIntegerField(
+        _("Utbetalningskörning över detta belopp bekräftas av en andra samordnare (öre)"),
+        default=50_000_000,
+        help_text=_("Fyra ögon: en körning med högre nettobelopp än detta måste bekräftas av en annan samordnare."),
+    )
     support_phone = models.CharField(_("Telefon till tandvårdssamordning"), max_length=30, blank=True)
 
     class Meta:

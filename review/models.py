@@ -21,6 +21,9 @@ class ReviewRuleKind(models.TextChoices):
     CODES = "codes", _("Vissa åtgärder")
     SAMPLE = "sample", _("Stickprov")
     CLINIC = "clinic", _("Klinik under granskning")
+    # Money controls (issue 11): the same care billed by another clinic, and an FHB billed close to its approval.
+    POSSIBLE_DUPLICATE = "possible_duplicate", _("Möjlig dubblett")
+    FHB_NEAR_LIMIT = "fhb_near_limit", _("FHB nära gränsen")
 
 
 class ReviewRuleQuerySet(TenantQuerySet):
@@ -48,6 +51,13 @@ class ReviewRule(models.Model):
         validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("100"))],
     )
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    prior_assessment_share = models.PositiveSmallIntegerField(
+        _("Andel av förhandsbedömningens godkända belopp (procent)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text=_("En räkning som gör att så stor andel av det godkända beloppet är fakturerat granskas."),
+    )
     note = models.CharField(_("Anteckning"), max_length=200, blank=True)
     is_active = models.BooleanField(_("Aktiv"), default=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -92,6 +102,17 @@ class ReviewRule(models.Model):
                 name="review_rule_clinic_for_clinic_rule",
             ),
             models.CheckConstraint(
+                condition=(
+                    Q(
+                        kind=ReviewRuleKind.FHB_NEAR_LIMIT,
+                        prior_assessment_share__gte=1,
+                        prior_assessment_share__lte=100,
+                    )
+                    | Q(~Q(kind=ReviewRuleKind.FHB_NEAR_LIMIT), prior_assessment_share__isnull=True)
+                ),
+                name="review_rule_share_for_fhb_rule",
+            ),
+            models.CheckConstraint(
                 condition=Q(is_active=True, deactivated_at__isnull=True)
                 | Q(is_active=False, deactivated_at__isnull=False),
                 name="review_rule_deactivated_has_time",
@@ -116,8 +137,10 @@ class ReviewRule(models.Model):
             params["codes"] = list(self.codes)
         elif self.kind == ReviewRuleKind.SAMPLE:
             params["sample_percent"] = f"{self.sample_percent.normalize():f}"
-        else:
+        elif self.kind == ReviewRuleKind.CLINIC:
             params.update(clinic_number=self.clinic.number, clinic_name=self.clinic.name)
+        elif self.kind == ReviewRuleKind.FHB_NEAR_LIMIT:
+            params["prior_assessment_share"] = self.prior_assessment_share
         return params
 
 
