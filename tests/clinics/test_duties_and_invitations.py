@@ -126,3 +126,8 @@ def test_a_new_person_keeps_the_set_password_flow(small_world):
         actor=small_world.admin, clinic=small_world.clinic, name="Ny", email="ny@klinik.test", role=ClinicRole.BILLER
     )
     assert isinstance(added, ClinicMembership) and added.is_active
+
+
+def test_the_demo_has_no_conflict_of_duties(world, capsys):
+    call_command("duties_check")
+    assert "Inga konflikter." in capsys.readouterr().out
