@@ -14,7 +14,7 @@ from portal.forms import add_service_errors
 
 from . import selectors, services
 from .forms import ClinicDetailsForm, NewUserForm, RoleForm
-from .models import AccountChange, Clinic, ClinicInvitation, ClinicMembership, RegionRole
+from .models import AccountChange, Clinic, ClinicInvitation, ClinicMembership, RegionRole, account_display
 
 ACCOUNT_PENDING_NOTICE = gettext_lazy(
     "Ändringen av kontot väntar på bekräftelse av en annan lokal administratör eller regionens samordnare. "
@@ -203,7 +203,7 @@ def region_clinic_detail(request: HttpRequest, clinic_number: str) -> HttpRespon
     except Clinic.DoesNotExist as missing:
         raise Http404 from missing
     history = [
-        {"event": event, "label": audit_action_label(event.action)}
+        {"event": event, "label": audit_action_label(event.action), "accounts": _accounts_of(event)}
         for event in selectors.account_change_history(clinic=clinic)
     ]
     # region_view prefers the coordinator's role when the person has one here.
@@ -218,6 +218,16 @@ def region_clinic_detail(request: HttpRequest, clinic_number: str) -> HttpRespon
             "may_decide": is_coordinator,
         },
     )
+
+
+def _accounts_of(event) -> str:
+    """ "PG 41 23 45-1 → BG 555-9877" from the recorded data of a request or confirmation; a decision's reason else."""
+    before, after = event.before or {}, event.after or {}
+    if "account_number" in before and "account_number" in after:
+        old = account_display(before.get("payment_method", ""), before["account_number"])
+        new = account_display(after.get("payment_method", ""), after["account_number"])
+        return f"{old} → {new}"
+    return after.get("reason", "")
 
 
 def _region_change_or_404(request: HttpRequest, change_pk: int) -> AccountChange:

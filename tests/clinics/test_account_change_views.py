@@ -50,6 +50,7 @@ def test_the_coordinator_confirms_on_the_regions_clinic_page(client, world):
     body = response.content.decode()
     assert "Ändringen är bekräftad: utbetalningar går nu till BG 555-9877." in body
     assert "Ändring av konto bekräftad" in body and "samordnare.vg@demo.test" in body
+    assert body.count("PG 41 23 45-1 → BG 555-9877") == 2  # requested and confirmed, from the audit log
     world.clinic32.refresh_from_db()
     assert world.clinic32.account_display == "BG 555-9877"
 
