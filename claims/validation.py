@@ -993,3 +993,46 @@ def prior_assessment_use_faults(
             )
         )
     return faults
+
+
+# Prior assessment requests -----------------------------------------------------------------------------------
+
+
+def prior_assessment_request_faults(
+    *,
+    region: Region,
+    support_form: str,
+    planned_date: datetime.date,
+    patient_category: str,
+    lines: list[LineDraft],
+    tariff: TariffBook | None = None,
+) -> list[Fault]:
+    """The faults of an FHB request, checked as a claim's are: each planned line against the region's tariff on the
+    planned date by `line_faults` (the code is in the tariff and may be billed for the support form, tooth and jaw
+    as the code wants, a price entered only where the tariff has none), and the patient category, which S needs.
+    The lines carry the planned date as their visit date; a line's fault names its place among them."""
+    faults: list[Fault] = []
+    code = patient_category.strip()
+    categories = {c.code: c for c in PatientCategory.objects.filter(region=region, support_form=support_form)}
+    if code and code not in categories:
+        faults.append(
+            Fault(
+                "patient_category_unknown",
+                _("Patientkategori %(code)s finns inte för %(form)s i regionens lista.")
+                % {"code": code, "form": _form_label(support_form)},
+                "patient_category",
+            )
+        )
+    elif not code and support_form == SupportForm.S and categories:
+        faults.append(Fault("patient_category_required", _("Ange patientkategori för S-tandvård."), "patient_category"))
+    tariff = tariff or TariffBook(region)
+    for index, line in enumerate(lines):
+        faults += line_faults(line, tariff.row(planned_date, line.code), support_form=support_form, index=index)
+    return faults
+
+
+def prior_assessment_request_prices(
+    *, lines: list[LineDraft], planned_date: datetime.date, tariff: TariffBook
+) -> list[int]:
+    """Each planned line's estimated price in öre: the tariff's where it is fixed, else the price entered."""
+    return [line_amount(line, tariff.row(planned_date, line.code)) for line in lines]
