@@ -64,6 +64,10 @@ def test_an_entered_price_is_kept_and_fixed_prices_come_from_the_tariff(client, 
     response = post(client, world, **{"lines-2-code": "901", "lines-2-estimated_price": "2 300,50"})
     assert response.status_code == 302
     assessment = PriorAssessment.objects.get(patient__personal_identity_number=NEW_PIN)
+    detail = lxml.html.document_fromstring(client.get(response["Location"]).content)
+    facts = {dt.text_content(): dt.getnext().text_content() for dt in detail.xpath("//dl[@class='facts']/dt")}
+    assert facts["Planerat behandlingsdatum"] == TODAY.isoformat()
+    assert facts["Patientkategori"].startswith("S3 ")
     assert list(assessment.lines.values_list("code", "estimated_price")) == [
         ("401", 122000),
         ("101", 98000),
