@@ -4,9 +4,11 @@ once against the last of it."""
 
 import datetime
 import threading
+from dataclasses import replace
 
 import pytest
-from django.db import connections
+from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from billing import services as billing_services
@@ -19,6 +21,7 @@ from claims.validation import ValidationContext, claim_validate
 from clinics.models import SupportForm
 from eligibility import services as eligibility_services
 from tests.eligibility.factories import approved_prior_assessment
+from tests.testdata import TEST_PERSONNUMMER
 
 TODAY = timezone.localdate()
 VISIT = TODAY - datetime.timedelta(days=2)
@@ -191,3 +194,24 @@ def test_two_claims_sent_at_once_against_the_last_of_an_fhb_one_wins(transaction
     assert len(stored) == 1
     assert refusals == [used_up(assessment.number)]
     assert prior_assessment_use(assessment).billed == 243000
+
+
+def test_a_file_chunk_reads_the_fhbs_use_in_a_fixed_number_of_queries(small_world):
+    """ValidationContext.prepare reads what is billed against every FHB of the chunk's patients in one query: a
+    chunk of four FHB claims costs no more queries to prepare and check than a chunk of one."""
+    small_world.tariff(VISIT, TODAY)
+    pins = TEST_PERSONNUMMER[10:14]
+    numbers = {pin: approved_prior_assessment(small_world, pin=pin).number for pin in pins}
+
+    def chunk(count: int) -> int:
+        drafts = [
+            replace(draft(numbers[pin], f"C{count}-{n}"), personal_identity_number=pin)
+            for n, pin in enumerate(pins[:count])
+        ]
+        with CaptureQueriesContext(connection) as queries:
+            context = ValidationContext(clinic=small_world.clinic, drafts=drafts)
+            for one in drafts:
+                assert claim_validate(clinic=small_world.clinic, draft=one, context=context) == []
+        return len(queries)
+
+    assert chunk(4) == chunk(1)
