@@ -43,6 +43,16 @@ def test_the_fhb_page_shows_the_meter_to_the_clinic_and_the_region(client, world
     )
     assert meter_texts(response.content) == [METER]
     assert f"40 % av det godkända beloppet för {fhb.number} är fakturerat." in response.content.decode()
+    (copy,) = lxml.html.document_fromstring(response.content).xpath(
+        "//form[.//button[normalize-space()='Registrera räkning med de godkända åtgärderna']]"
+    )
+    assert copy.get("method") == "post"
+    assert copy.get("action") == reverse("claim_register", kwargs={"clinic_pk": world.clinic31.pk})
+    assert dict(copy.form_values()) == {
+        "csrfmiddlewaretoken": copy.form_values()[0][1],
+        "action": "from_prior_assessment",
+        "prior_assessment": str(fhb.pk),
+    }
     client.force_login(world.coordinator_vg)
     response = client.get(reverse("region_assessment_detail", kwargs={"region_code": "vg", "assessment_pk": fhb.pk}))
     assert meter_texts(response.content) == [METER]
