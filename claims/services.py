@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from clinics.models import Clinic, SupportForm, User
+from eligibility.models import PriorAssessment
 from eligibility.services import patients_get_or_create
 from portal import validators
 from portal.audit import AuditOutsideTransaction, audit_record, audit_record_many, snapshot
@@ -35,12 +36,16 @@ from .models import (
     Invoice,
     InvoiceSource,
 )
+from .selectors import prior_assessment_billed_lines
 from .validation import (
     ValidationContext,
     claim_amounts,
     claim_reference_used_fault,
     claim_validate,
     invoice_reference_fault,
+    prior_assessment_billed_of,
+    prior_assessment_draft_lines,
+    prior_assessment_use_faults,
 )
 
 CREDIT_SUFFIX = "_Kredit"
@@ -88,6 +93,7 @@ def claim_submit(
     if faults:
         raise ClaimRejected(faults)
     with _reference_race_refused(clinic):
+        _prior_assessments_lock_and_check(clinic=clinic, drafts=[draft], context=context)
         invoice = invoice_for_claims(
             actor=actor, clinic=clinic, reference=invoice_reference, source=source, may_join_open=True
         )
@@ -110,10 +116,44 @@ def claims_submit(
         if faults:
             raise ClaimRejected(faults, reference=draft.reference)
     with _reference_race_refused(clinic):
+        _prior_assessments_lock_and_check(clinic=clinic, drafts=drafts, context=context)
         claims = _claims_store(actor=actor, invoice=invoice, drafts=drafts, context=context)
     # The claims are in the database now, which is where the next chunk reads their free-amount use from.
     context.free_amount_stored()
     return claims
+
+
+def _prior_assessments_lock_and_check(*, clinic: Clinic, drafts: list[ClaimDraft], context: ValidationContext) -> None:
+    """Lock the FHBs the drafts bill and ask again, from the database, whether what is left takes them.
+
+    The validation read the FHB's use before; another claim against it may have been stored since. Under the
+    lock (taken in id order, so two sends never wait for each other) the second of two claims sent at once
+    against the last of an FHB reads the first's lines and is refused with the validation's own words.
+    """
+    numbers = {draft.prior_assessment_number.strip() for draft in drafts} - {""}
+    if not numbers:
+        return
+    assessments = {
+        assessment.number: assessment
+        for assessment in PriorAssessment.objects.of_clinic(clinic)
+        .select_for_update()
+        .filter(number__in=numbers)
+        .order_by("pk")
+        .prefetch_related("lines")
+    }
+    billed = prior_assessment_billed_lines(
+        region=clinic.region_id, assessment_ids=[assessment.pk for assessment in assessments.values()]
+    )
+    for draft in drafts:
+        assessment = assessments.get(draft.prior_assessment_number.strip())
+        if assessment is None:
+            continue
+        lines = prior_assessment_draft_lines(draft, context.tariff)
+        used = billed.setdefault(assessment.pk, [])
+        faults = prior_assessment_use_faults(assessment=assessment, billed=used, lines=lines)
+        if faults:
+            raise ClaimRejected(faults, reference=draft.reference)
+        used += prior_assessment_billed_of(lines)
 
 
 @contextmanager
