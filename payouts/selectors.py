@@ -75,9 +75,11 @@ def region_payment(*, region: Region, run_pk: int, payment_pk: int) -> PayoutPay
 
 
 def clinic_payments(*, clinic: Clinic) -> QuerySet[PayoutPayment]:
-    """The clinic's payouts, newest payout date first, with their invoices (Vår referens)."""
+    """The clinic's payouts, newest payout date first, with their invoices (Vår referens). Only runs sent to the
+    bank (their file downloaded, so never cancelled): a run not yet sent may still be undone."""
     return (
         PayoutPayment.objects.of_clinic(clinic)
+        .filter(run__file_downloaded_at__isnull=False)
         .select_related("run")
         .prefetch_related("invoices__invoice")
         .order_by("-run__payout_date", "-pk")
@@ -85,7 +87,12 @@ def clinic_payments(*, clinic: Clinic) -> QuerySet[PayoutPayment]:
 
 
 def clinic_payment(*, clinic: Clinic, payment_pk: int) -> PayoutPayment | None:
-    return PayoutPayment.objects.of_clinic(clinic).filter(pk=payment_pk).select_related("clinic", "run__region").first()
+    return (
+        PayoutPayment.objects.of_clinic(clinic)
+        .filter(pk=payment_pk, run__file_downloaded_at__isnull=False)
+        .select_related("clinic", "run__region")
+        .first()
+    )
 
 
 def next_payout_run(*, region: Region, today: datetime.date | None = None) -> PayoutRun | None:

@@ -361,3 +361,14 @@ def test_the_database_refuses_a_second_live_run_for_a_date():
     PayoutRun.objects.create(region=pw.region, payout_date=day, created_by=pw.coordinator)
     with pytest.raises(IntegrityError), transaction.atomic():
         PayoutRun.objects.create(region=pw.region, payout_date=day, created_by=pw.coordinator)
+
+
+def test_the_clinic_sees_a_payout_only_once_its_file_was_downloaded(pw):
+    claim(invoice(pw.bankgiro), 10_000)
+    run = _create(pw, future_bank_day()).run
+    payment = run.payments.get()
+    assert list(selectors.clinic_payments(clinic=pw.bankgiro)) == []
+    assert selectors.clinic_payment(clinic=pw.bankgiro, payment_pk=payment.pk) is None
+    services.payout_run_file_download(actor=pw.coordinator, run=run)
+    assert list(selectors.clinic_payments(clinic=pw.bankgiro)) == [payment]
+    assert selectors.clinic_payment(clinic=pw.bankgiro, payment_pk=payment.pk) == payment
