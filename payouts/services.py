@@ -310,6 +310,8 @@ def payout_run_cancel(*, actor: User, run: PayoutRun) -> PayoutRun:
     )
     payout_invoices = PayoutInvoice.objects.filter(payment__run=run).select_related("invoice").order_by("pk")
     for payout_invoice in payout_invoices:
+        if payout_invoice.invoice.our_reference != payout_invoice.our_reference:
+            continue  # a later run of the invoice's other claims numbered it since: that one it shows
         invoice_payout_set(
             actor=actor,
             invoice=payout_invoice.invoice,

@@ -372,3 +372,18 @@ def test_the_clinic_sees_a_payout_only_once_its_file_was_downloaded(pw):
     services.payout_run_file_download(actor=pw.coordinator, run=run)
     assert list(selectors.clinic_payments(clinic=pw.bankgiro)) == [payment]
     assert selectors.clinic_payment(clinic=pw.bankgiro, payment_pk=payment.pk) == payment
+
+
+def test_cancelling_an_earlier_run_leaves_the_vaar_referens_a_later_run_gave_the_invoice(pw):
+    shared = invoice(pw.bankgiro)
+    claim(shared, 10_000)
+    waited = claim(shared, 20_000, state=ClaimState.UNDER_REVIEW)
+    first = _create(pw, future_bank_day()).run
+    Claim.objects.filter(pk=waited.pk).update(state=ClaimState.RECEIVED)
+    second = _create(pw, future_bank_day(30)).run
+    later_reference = PayoutInvoice.objects.get(payment__run=second).our_reference
+
+    services.payout_run_cancel(actor=pw.coordinator, run=first)
+
+    shared.refresh_from_db()
+    assert (shared.our_reference, shared.payout_date) == (later_reference, second.payout_date)
