@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from claims.models import CreditInvoice, InvoiceFileUpload, TariffVersion
 from clinics.models import AccountChange, Clinic, ClinicMembership, ClinicRole, Region
@@ -215,8 +216,12 @@ def _payment(world: World, clinic: Clinic) -> PayoutPayment:
     found = PayoutPayment.objects.of_clinic(clinic).order_by("pk").first()
     if found is not None:
         return found
+    # Its file downloaded: a clinic sees only the payouts sent to the bank.
     run = PayoutRun.objects.create(
-        region=clinic.region, payout_date=datetime.date(2099, 1, 5), created_by=world.coordinator_vg
+        region=clinic.region,
+        payout_date=datetime.date(2099, 1, 5),
+        created_by=world.coordinator_vg,
+        file_downloaded_at=timezone.now(),
     )
     return PayoutPayment.objects.create(
         run=run,
