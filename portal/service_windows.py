@@ -86,6 +86,10 @@ class Occurrence:
     def running(self, now: datetime.datetime) -> bool:
         return self.starts_at <= now < self.ends_at
 
+    @property
+    def is_running(self) -> bool:
+        return self.running(timezone.now())
+
 
 def service_window_occurrences(
     now: datetime.datetime | None = None, *, windows=None, ahead: datetime.timedelta = ANNOUNCE_AHEAD

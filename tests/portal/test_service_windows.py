@@ -421,8 +421,12 @@ def test_login_healthz_and_the_admins_page_stay_open_during_a_regions_window(cli
     health = client.get("/healthz")
     assert health.status_code == 200 and health.json()["status"] == "ok"
     client.force_login(world.region_admin)
-    assert client.get("/region/vg/servicefonster/").status_code == 200
-    assert client.get("/region/vg/").status_code == 503
+    admin_page = client.get("/region/vg/servicefonster/")
+    assert admin_page.status_code == 200
+    assert "Servicefönster pågår, Västra Götaland:" in admin_page.content.decode()  # the banner
+    closed = client.get("/region/vg/")
+    assert closed.status_code == 503
+    assert BANNER_CLASS not in closed.content.decode()  # the page itself says it
 
 
 def test_a_portal_wide_window_closes_every_page_but_the_open_ones(client, world):
@@ -473,7 +477,7 @@ def test_the_banner_shows_the_users_regions_window_only(client, world):
     client.force_login(world.biller)
     body = client.get(f"/klinik/{world.clinic31.pk}/").content.decode()
     assert BANNER_CLASS in body
-    assert "Planerat servicefönster, Västra Götaland" in body
+    assert "Planerat servicefönster, Västra Götaland:" in body
     assert "Byte av server" in body
 
     client.force_login(world.dalarna_biller)
