@@ -609,9 +609,20 @@ def test_a_dalarna_admin_gets_404_for_a_vg_window(client, world):
     assert client.post(f"/region/dalarna/servicefonster/{window.pk}/ta-bort/").status_code == 404
     assert client.post(f"/region/dalarna/servicefonster/{window.pk}/avsluta/").status_code == 404
     assert client.get("/region/vg/servicefonster/").status_code == 404
-    assert "x" not in client.get("/region/dalarna/servicefonster/").context["rows"]
+    assert client.get("/region/dalarna/servicefonster/").context["rows"] == []  # VG's is not listed
     assert ServiceWindow.objects.get() == window
     assert not AuditEvent.objects.filter(action__startswith="portal.service_window").exists()
+
+
+def test_the_system_administrator_lands_on_the_portal_wide_page(client, world):
+    client.force_login(world.user("system@demo.test"))
+
+    response = client.get("/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/servicefonster/"
+    body = client.get("/servicefonster/").content.decode()
+    assert "Servicefönster för hela portalen" in body
 
 
 def test_a_region_admin_cannot_open_the_portal_wide_page(client, world):
