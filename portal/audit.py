@@ -88,7 +88,7 @@ def snapshot(obj: models.Model, fields: list[str]) -> dict[str, Any]:
 def _jsonable(value: Any) -> Any:
     if isinstance(value, models.Model):
         return value.pk
-    if isinstance(value, datetime.date | datetime.datetime):
+    if isinstance(value, datetime.date | datetime.datetime | datetime.time):
         return value.isoformat()
     if isinstance(value, decimal.Decimal | uuid.UUID):
         return str(value)

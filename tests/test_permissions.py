@@ -98,15 +98,8 @@ EXPECTED = {
         "other_coordinator": 404,
         "region_admin": "ok",
     },
-    Access.REGION_ADMIN: {
-        "anonymous": "login",
-        "biller": 404,
-        "local_admin": 404,
-        "other_clinic_user": 404,
-        "coordinator": 404,
-        "other_coordinator": 404,
-        "region_admin": "ok",
-    },
+    # The systemadministratör's pages (portal-wide service windows); none of these users is one.
+    Access.SYSTEM_ADMIN: {**dict.fromkeys(ROLES, 404), "anonymous": "login"},
 }
 
 
@@ -158,6 +151,15 @@ OBJECT_IDS = {
     ),
     "clinic_number": lambda world, owner: owner.clinic.number,
     "change_pk": lambda world, owner: _account_change(owner.clinic).pk,
+    "window_pk": lambda world, owner: (
+        ServiceWindow.objects.create(
+            region=owner.region,
+            starts_at="2099-01-01T00:00Z",
+            ends_at="2099-01-01T06:00Z",
+            message="x",
+            created_by=world.region_admin,
+        ).pk
+    ),
     "question_pk": lambda world, owner: (
         ClaimQuestion.objects.create(
             claim=ClaimFactory(invoice__clinic=owner.clinic, invoice__created_by=world.biller),
@@ -169,11 +171,11 @@ OBJECT_IDS = {
 
 # Parameters that name no clinic's or region's object, so the foreign walk has nothing to swap.
 NOT_OWNED = {
-    "window_pk": lambda world: (
+    "portal_window_pk": lambda world: (
         ServiceWindow.objects.create(
             starts_at="2099-01-01T00:00Z", ends_at="2099-01-01T06:00Z", message="x", created_by=world.region_admin
         ).pk
-    ),  # service windows are installation-wide
+    ),  # a service window of the whole portal (no region)
     "uidb64": lambda world: "MQ",  # a password link names a user
     "token": lambda world: "set-password",
 }
@@ -364,7 +366,11 @@ def test_the_foreign_walk_covers_every_url_with_an_id():
     with_ids = {route for route, _ in ALL_PATTERNS if set(_names(route)) - {"clinic_pk", "region_code"}}
     not_owned = {route for route in with_ids if set(_names(route)) <= {"clinic_pk", "region_code", *NOT_OWNED}}
     assert {route for route, _ in FOREIGN_ROUTES} == with_ids - not_owned
-    assert not_owned == {"servicefonster/<int:window_pk>/ta-bort/", "valj-losenord/<uidb64>/<token>/"}
+    assert not_owned == {
+        "servicefonster/<int:portal_window_pk>/ta-bort/",
+        "servicefonster/<int:portal_window_pk>/avsluta/",
+        "valj-losenord/<uidb64>/<token>/",
+    }
     assert all(route.startswith(("klinik/", "region/")) for route, _ in FOREIGN_ROUTES)
     assert {"invoice_claim_detail", "review_claim_detail", "payout_notice_pdf", "clinic_payout_notice_pdf"} <= {
         pattern.name for _, pattern in FOREIGN_ROUTES
@@ -376,6 +382,19 @@ def test_the_walk_covers_the_known_pages():
     names = {pattern.name for _, pattern in ALL_PATTERNS}
     assert {"login", "choose", "clinic_start", "clinic_administration", "region_start", "service_windows"} <= names
     assert {"region_clinics", "report_amounts_by_month_excel", "report_amounts_by_clinic_excel"} <= names
+    assert {"region_service_windows", "region_service_window_delete", "region_service_window_end"} <= names
+
+
+@pytest.mark.parametrize("route,pattern", ALL_PATTERNS, ids=[route for route, _ in ALL_PATTERNS])
+def test_the_system_administrator_opens_only_the_system_pages(client, world, route, pattern):
+    """system@demo.test works for no clinic or region: their own pages open, every clinic's or region's is 404."""
+    client.force_login(world.user("system@demo.test"))
+    vg = Owner(world.clinic31, world.vg)
+    url = reverse(pattern.name, kwargs=_kwargs_for(world, route, home=vg, objects=vg))
+    access = pattern.callback.access
+    expected = "ok" if access in (Access.PUBLIC, Access.AUTHENTICATED, Access.SYSTEM_ADMIN) else 404
+    for method in ("get", "post"):
+        assert _outcome(getattr(client, method)(url)) == expected, f"{method.upper()} {url}"
 
 
 def test_a_dalarna_coordinator_gets_404_for_a_vg_claim_through_their_own_region(client, world):
