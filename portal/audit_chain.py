@@ -89,6 +89,7 @@ class ChainBreak:
 class ChainReport:
     rows: int
     first_break: ChainBreak | None
+    last_hash: str = GENESIS  # of the last row when the chain is whole: kept outside, it shows a rewritten chain
 
     @property
     def whole(self) -> bool:
@@ -109,4 +110,4 @@ def chain_verify(rows: Iterable[Mapping[str, Any]]) -> ChainReport:
         if reason:
             return ChainReport(count, ChainBreak(row["id"], row["occurred_at"], row["action"], reason))
         expected_prev = row["hash"]
-    return ChainReport(count, None)
+    return ChainReport(count, None, expected_prev)

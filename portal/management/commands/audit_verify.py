@@ -12,4 +12,4 @@ class Command(BaseCommand):
         report = audit_chain_verify()
         if not report.whole:
             raise CommandError(f"Händelseloggens kedja är bruten vid {report.first_break}.")
-        self.stdout.write(f"Händelseloggens kedja är hel: {report.rows} rader.")
+        self.stdout.write(f"Händelseloggens kedja är hel: {report.rows} rader, sista hash {report.last_hash}.")
