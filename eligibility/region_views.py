@@ -67,7 +67,7 @@ def _region_certificate(request: HttpRequest, certificate_pk: int) -> Certificat
     return get_object_or_404(Certificate.objects.of_region(request.region).select_related("patient"), pk=certificate_pk)
 
 
-def _certificate_change(request, certificate_pk, form_class, change, title, done):
+def _certificate_change(request, certificate_pk, form_class, change, title, done, shown):
     certificate = _region_certificate(request, certificate_pk)
     form = form_class(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -80,6 +80,9 @@ def _certificate_change(request, certificate_pk, form_class, change, title, done
             search = CertificateSearchForm({"personal_identity_number": certificate.patient.personal_identity_number})
             search.is_valid()
             return _render_certificates(request, search)
+    access_log_record(
+        request=request, personal_identity_number=certificate.patient.personal_identity_number, shown=shown
+    )
     return render(
         request,
         "eligibility/region/certificate_change.html",
@@ -97,6 +100,7 @@ def certificate_end(request: HttpRequest, certificate_pk: int) -> HttpResponse:
         lambda c, data: services.certificate_end(actor=request.user, certificate=c, valid_to=data["valid_to"]),
         _("Avsluta intyg"),
         _("Intyget är avslutat."),
+        "Avsluta intyg",
     )
 
 
@@ -110,6 +114,7 @@ def certificate_revoke(request: HttpRequest, certificate_pk: int) -> HttpRespons
         lambda c, data: services.certificate_revoke(actor=request.user, certificate=c, **data),
         _("Återkalla intyg"),
         _("Intyget är återkallat."),
+        "Återkalla intyg",
     )
 
 
