@@ -1,8 +1,11 @@
 """The audit log's hash chain: every write chains, and a row changed or removed even by the owner is found."""
 
+import importlib
 import threading
+from types import SimpleNamespace
 
 import pytest
+from django.apps import apps
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, connections, transaction
@@ -124,3 +127,21 @@ def test_concurrent_writers_chain_one_after_the_other():
     assert errors == []
     report = audit_chain_verify()
     assert report.whole and report.rows == 4 * 5 * 3
+
+
+@pytest.mark.django_db
+def test_the_migration_chains_the_rows_written_before_the_chain():
+    actor, clinic = UserFactory(), ClinicFactory()
+    for n in range(3):
+        _record(actor, clinic, f"Namn {n}")
+    _as_owner("UPDATE portal_auditevent SET prev_hash = '', hash = ''")  # as rows written before 0003 are
+    assert not audit_chain_verify().whole
+
+    migration = importlib.import_module("portal.migrations.0003_audit_hash_chain")
+    with transaction.atomic():
+        migration.chain_existing_rows(apps, SimpleNamespace(connection=connection))
+
+    report = audit_chain_verify()
+    assert report.whole and report.rows == 3
+    _record(actor, clinic, "Efter")  # and the chain goes on from there
+    assert audit_chain_verify().whole
