@@ -5,16 +5,18 @@ tandportal_app; the test takes that role (SET ROLE) and tries what row triggers 
 CREATE ROLE is transactional in PostgreSQL: the test's rollback removes it again.
 """
 
+import io
 import os
 
 import pytest
+from django.core.management import call_command
 from django.db import ProgrammingError, connection, transaction
 from psycopg import sql
 
 from clinics.audit import ClinicsAudit
 from clinics.models import Clinic
 from portal.audit import audit_chain_verify, audit_record
-from portal.db_roles import LOG_TABLES, app_role_grant
+from portal.db_roles import LOG_TABLES
 from portal.models import AuditEvent
 from tests.clinics.factories import ClinicFactory, UserFactory
 
@@ -25,7 +27,7 @@ ROLE = f"tandportal_app_test_{os.getpid()}"
 def app_role(db):
     with connection.cursor() as cursor:
         cursor.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(ROLE)))
-        app_role_grant(cursor, ROLE)
+    call_command("db_grant_app_role", ROLE, stdout=io.StringIO())  # as the web container's start does
     return ROLE
 
 
