@@ -179,6 +179,18 @@ class CertificateRevokeForm(forms.Form):
     reason = forms.CharField(label=_("Skäl"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
 
 
+class FreeCardEndForm(forms.Form):
+    valid_to = forms.DateField(label=_("Gäller till"), widget=DATE_WIDGET)
+    reason = forms.CharField(label=_("Skäl"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class FreeCardCorrectForm(forms.Form):
+    number = forms.CharField(label=_("Frikortsnummer"), max_length=30)
+    valid_from = forms.DateField(label=_("Gäller från"), widget=DATE_WIDGET)
+    valid_to = forms.DateField(label=_("Gäller till"), widget=DATE_WIDGET)
+    reason = forms.CharField(label=_("Skäl"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
+
+
 class CertificateSearchForm(forms.Form):
     personal_identity_number = PersonalIdentityNumberField()
 

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.access import clinic_view
-from portal.audit import access_log_record
+from portal.audit import access_log_record, access_log_record_many
 from portal.forms import add_service_errors
 from portal.uploads import safe_download_name
 
@@ -21,7 +21,10 @@ from .models import PriorAssessment, PriorAssessmentAttachment, PriorAssessmentS
 @clinic_view()
 @require_GET
 def prior_assessment_list(request: HttpRequest) -> HttpResponse:
-    assessments = selectors.clinic_prior_assessments(clinic=request.clinic)
+    assessments = list(selectors.clinic_prior_assessments(clinic=request.clinic))
+    pins = [assessment.patient.personal_identity_number for assessment in assessments]
+    if pins:
+        access_log_record_many(request=request, personal_identity_numbers=pins, shown="Förhandsbedömningar: lista")
     return render(request, "eligibility/prior_assessment_list.html", {"assessments": assessments})
 
 

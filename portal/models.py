@@ -11,7 +11,11 @@ from .tenancy import TenantQuerySet
 
 
 class AuditEvent(models.Model):
-    """One change made through a service. Append-only: the database refuses UPDATE and DELETE."""
+    """One change made through a service. Append-only: the database refuses UPDATE and DELETE.
+
+    Hash-chained (portal.audit_chain): `prev_hash` is the hash of the row before, `hash` covers this row's
+    fields and `prev_hash`, so `manage.py audit_verify` finds a row changed or removed even by the owner.
+    """
 
     occurred_at = models.DateTimeField(_("Tidpunkt"), auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
@@ -27,6 +31,8 @@ class AuditEvent(models.Model):
     region_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     before = models.JSONField(default=dict, blank=True)
     after = models.JSONField(default=dict, blank=True)
+    prev_hash = models.CharField(max_length=64, blank=True, default="")
+    hash = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         verbose_name = _("händelse")

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from claims.models import CreditInvoice, InvoiceFileUpload, TariffVersion
 from clinics.models import AccountChange, Clinic, ClinicMembership, ClinicRole, Region
-from eligibility.models import Certificate, CertificateImport, PriorAssessment, PriorAssessmentAttachment
+from eligibility.models import Certificate, CertificateImport, FreeCard, PriorAssessment, PriorAssessmentAttachment
 from payouts.models import PayoutPayment, PayoutRun, Repayment
 from portal.access import Access
 from portal.models import ServiceWindow
@@ -25,7 +25,7 @@ from review.models import ClaimQuestion, ReviewRule, ReviewRuleKind
 
 from .claims.factories import ClaimFactory, InvoiceFactory
 from .conftest import World
-from .eligibility.factories import PriorAssessmentAttachmentFactory, PriorAssessmentFactory
+from .eligibility.factories import FreeCardFactory, PriorAssessmentAttachmentFactory, PriorAssessmentFactory
 
 
 def _walk(patterns, prefix=""):
@@ -150,6 +150,7 @@ OBJECT_IDS = {
         ).pk
     ),
     "clinic_number": lambda world, owner: owner.clinic.number,
+    "free_card_pk": lambda world, owner: _free_card(world, owner.region).pk,
     "change_pk": lambda world, owner: _account_change(owner.clinic).pk,
     "window_pk": lambda world, owner: (
         ServiceWindow.objects.create(
@@ -206,6 +207,12 @@ def _assessment(world: World, clinic: Clinic) -> PriorAssessment:
     """The clinic's prior assessment in the demo (clinic 31 has an approved one), or a new one."""
     found = PriorAssessment.objects.of_clinic(clinic).order_by("pk").first()
     return found or PriorAssessmentFactory(clinic=clinic, region=clinic.region, created_by=world.biller)
+
+
+def _free_card(world: World, region: Region) -> FreeCard:
+    """A frikort of the region: the demo's (Västra Götaland has one), or one registered at a clinic of the region."""
+    found = FreeCard.objects.of_region(region).order_by("pk").first()
+    return found or FreeCardFactory(region=region)
 
 
 def _attachment(world: World, clinic: Clinic) -> PriorAssessmentAttachment:

@@ -158,8 +158,9 @@ def _load_patients(items: list[dict], regions: dict, clinics: dict, counts: Coun
         for card in item.get("free_cards", []):
             upsert(
                 FreeCard,
-                {"patient": patient, "number": card["number"]},
+                {"region": clinics[tuple(card["clinic"])].region, "number": card["number"]},
                 {
+                    "patient": patient,
                     "valid_from": demo_date(card["valid_from"], today),
                     "valid_to": demo_date(card["valid_to"], today),
                     "registered_by": User.objects.get(email=card["registered_by"]),
