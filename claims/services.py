@@ -40,6 +40,7 @@ from .validation import (
     claim_amounts,
     claim_reference_used_fault,
     claim_validate,
+    duplicate_care_stored_fault,
     invoice_reference_fault,
 )
 
@@ -91,6 +92,7 @@ def claim_submit(
         invoice = invoice_for_claims(
             actor=actor, clinic=clinic, reference=invoice_reference, source=source, may_join_open=True
         )
+        _care_lock(clinic=clinic, drafts=[draft], context=context)
         return _claims_store(actor=actor, invoice=invoice, drafts=[draft], context=context)[0]
 
 
@@ -110,6 +112,7 @@ def claims_submit(
         if faults:
             raise ClaimRejected(faults, reference=draft.reference)
     with _reference_race_refused(clinic):
+        _care_lock(clinic=clinic, drafts=drafts, context=context)
         claims = _claims_store(actor=actor, invoice=invoice, drafts=drafts, context=context)
     # The claims are in the database now, which is where the next chunk reads their free-amount use from.
     context.free_amount_stored()
@@ -126,6 +129,27 @@ def _reference_race_refused(clinic: Clinic):
         if violated_constraint(error) == "claim_reference_unique_for_clinic":
             raise ClaimRejected([claim_reference_used_fault()]) from None
         raise
+
+
+# A lock of its own kind: the two-key advisory locks (namespace, clinic id) meet no other lock of the portal.
+_CARE_LOCK_NAMESPACE = "claims.care"
+
+
+def _care_lock(*, clinic: Clinic, drafts: list[ClaimDraft], context: ValidationContext) -> None:
+    """Take the clinic's care lock until the transaction ends, then ask the database again whether a claim
+    stored meanwhile has the drafts' care: two identical claims sent at once store one, the other is refused
+    with "Åtgärd … finns redan på räkning …". One lock per clinic, not per patient: an invoice file of 10 000
+    patients would otherwise fill PostgreSQL's lock table; the price is that a clinic's claims are stored one
+    sending at a time (a web claim waits while a file of the same clinic is being sent)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s), %s)", [_CARE_LOCK_NAMESPACE, clinic.pk])
+    found = duplicate_care_stored_fault(clinic=clinic, drafts=drafts, tariff=context.tariff)
+    if found is not None:
+        draft, fault, other_reference = found
+        # The same claim sent twice (a double click): its reference is what was used.
+        raise ClaimRejected(
+            [claim_reference_used_fault() if other_reference == draft.reference else fault], reference=draft.reference
+        )
 
 
 def invoice_for_claims(*, actor: User, clinic: Clinic, reference: str, source: str, may_join_open: bool) -> Invoice:
