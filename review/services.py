@@ -12,7 +12,6 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -131,7 +130,8 @@ def _possible_duplicates(
 ) -> dict[int, int]:
     """Of the claims in a region with an active "möjlig dubblett" rule: the id of another clinic's claim in the
     region with the same care (patient, visit date, code, tooth and jaw; not a code the tariff marks repeatable,
-    not the patient fee) in any state but deleted or voided, by claim id. One query per 5 000 claims.
+    not the patient fee) in any state but deleted or voided, by claim id. Two queries per 5 000 claims, matched
+    here rather than by a correlated subquery, whose plan grows with the region's claims.
 
     The clinic never learns of the other claim (patient privacy): the id goes into the claim event's parameters,
     which only the coordinator's page reads. The same care twice at one clinic is a fault of the claim instead
@@ -142,33 +142,47 @@ def _possible_duplicates(
         for region, rules in rules_by_region.items()
         if any(r.kind == ReviewRuleKind.POSSIBLE_DUPLICATE for r in rules)
     }
-    claim_ids = [claim.pk for claim in claims if region_of[claim.clinic_id] in watching]
+    claims_of = {claim.pk: claim for claim in claims if region_of[claim.clinic_id] in watching}
     found: dict[int, int] = {}
-    for ids in _chunks(claim_ids):
-        other = (
-            ClaimLine.objects.filter(
-                claim__patient_id=OuterRef("claim__patient_id"),
-                claim__clinic__region_id=OuterRef("claim__clinic__region_id"),
-                visit_date=OuterRef("visit_date"),
-                code=OuterRef("code"),
-                tooth=OuterRef("tooth"),
-                jaw=OuterRef("jaw"),
-            )
-            .exclude(claim__clinic_id=OuterRef("claim__clinic_id"))
-            .exclude(claim__state__in=NOT_BILLED_STATES)
-            .order_by("claim_id")
-            .values("claim_id")[:1]
-        )
-        lines = (
+    for ids in _chunks(sorted(claims_of)):
+        care = (
             ClaimLine.objects.filter(claim_id__in=ids, tariff_row__repeatable=False)
             .exclude(code=PATIENT_FEE_CODE)
-            .annotate(other_claim=Subquery(other))
-            .filter(other_claim__isnull=False)
             .order_by("claim_id", "position")
-            .values_list("claim_id", "other_claim")
+            .values_list("claim_id", "visit_date", "code", "tooth", "jaw")
         )
-        for claim_id, other_claim in lines:
-            found.setdefault(claim_id, other_claim)
+        wanted: dict[tuple, list[int]] = defaultdict(list)  # (patient, day, code, tooth, jaw) → claim ids
+        for claim_id, *key in care:
+            wanted[(claims_of[claim_id].patient_id, *key)].append(claim_id)
+        if not wanted:
+            continue
+        days = [key[1] for key in wanted]
+        billed = (
+            ClaimLine.objects.filter(
+                claim__patient_id__in={key[0] for key in wanted},
+                claim__clinic__region_id__in=watching,
+                visit_date__gte=min(days),
+                visit_date__lte=max(days),
+                code__in={key[2] for key in wanted},
+            )
+            .exclude(claim__state__in=NOT_BILLED_STATES)
+            .order_by("claim_id")
+            .values_list(
+                "claim_id",
+                "claim__clinic_id",
+                "claim__clinic__region_id",
+                "claim__patient_id",
+                "visit_date",
+                "code",
+                "tooth",
+                "jaw",
+            )
+        )
+        for other_id, clinic_id, region_id, *key in billed:
+            for claim_id in wanted.get(tuple(key), ()):
+                claim = claims_of[claim_id]
+                if clinic_id != claim.clinic_id and region_id == region_of[claim.clinic_id]:
+                    found.setdefault(claim_id, other_id)
     return found
 
 
