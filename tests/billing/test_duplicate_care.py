@@ -331,3 +331,23 @@ def test_both_demo_regions_have_an_active_possible_duplicate_rule(world):
         )
     )
     assert regions == {"vg", "dalarna"}
+
+
+def test_the_form_page_sends_another_clinics_care_to_review_and_tells_the_clinic_nothing_more(client, world):
+    """The demo's Västra Götaland reviews possible duplicates: the biller of clinics 31 and 32 bills the same visit
+    at each. The second is stored (the clinic is told of no other clinic's claim) and waits for the coordinator."""
+    day = _day(2)
+    _tariff(world.vg, day)
+    first = _form_claim(client, world, lines=[(day, "101")], reference="DUP-X-31", invoice="4821")
+    assert first.response.status_code == 302
+    page = _open(client, world, clinic=world.clinic32)
+    page.search(PIN)
+    page.press("action", "refresh", care_model="K1")
+    page.add(day, "101")
+    page.press("action", "refresh", **{f"fee-{day.isoformat()}": "200"})
+    assert page.submit(reference="DUP-X-32", invoice_reference="4822").status_code == 302
+    theirs = Claim.objects.get(clinic=world.clinic31, reference="DUP-X-31")
+    mine = Claim.objects.get(clinic=world.clinic32, reference="DUP-X-32")
+    assert (theirs.state, mine.state) == (ClaimState.RECEIVED, ClaimState.UNDER_REVIEW)
+    text = _text(_doc(client.get(f"/klinik/{world.clinic32.pk}/fakturor/rakningar/{mine.pk}/")))
+    assert "Räkningen är under granskning" in text and "DUP-X-31" not in text and "dubblett" not in text.lower()
