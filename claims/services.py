@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from clinics.models import Clinic, SupportForm, User
+from eligibility.models import PriorAssessment
 from eligibility.services import patients_get_or_create
 from portal import validators
 from portal.audit import AuditOutsideTransaction, audit_record, audit_record_many, snapshot
@@ -35,6 +36,7 @@ from .models import (
     Invoice,
     InvoiceSource,
 )
+from .selectors import prior_assessment_billed_lines
 from .validation import (
     ValidationContext,
     claim_amounts,
@@ -42,6 +44,9 @@ from .validation import (
     claim_validate,
     duplicate_care_stored_fault,
     invoice_reference_fault,
+    prior_assessment_billed_of,
+    prior_assessment_draft_lines,
+    prior_assessment_use_faults,
 )
 
 CREDIT_SUFFIX = "_Kredit"
@@ -89,10 +94,13 @@ def claim_submit(
     if faults:
         raise ClaimRejected(faults)
     with _reference_race_refused(clinic):
+        # The clinic's care lock first, before any other: whoever waits for it holds nothing another waits for.
+        care_lock(clinic=clinic)
+        _prior_assessments_lock_and_check(clinic=clinic, drafts=[draft], context=context)
         invoice = invoice_for_claims(
             actor=actor, clinic=clinic, reference=invoice_reference, source=source, may_join_open=True
         )
-        _care_lock(clinic=clinic, drafts=[draft], context=context)
+        _care_check(clinic=clinic, drafts=[draft], context=context)
         return _claims_store(actor=actor, invoice=invoice, drafts=[draft], context=context)[0]
 
 
@@ -112,11 +120,46 @@ def claims_submit(
         if faults:
             raise ClaimRejected(faults, reference=draft.reference)
     with _reference_race_refused(clinic):
-        _care_lock(clinic=clinic, drafts=drafts, context=context)
+        care_lock(clinic=clinic)  # taken already when the caller took it first, as an invoice file's sending does
+        _prior_assessments_lock_and_check(clinic=clinic, drafts=drafts, context=context)
+        _care_check(clinic=clinic, drafts=drafts, context=context)
         claims = _claims_store(actor=actor, invoice=invoice, drafts=drafts, context=context)
     # The claims are in the database now, which is where the next chunk reads their free-amount use from.
     context.free_amount_stored()
     return claims
+
+
+def _prior_assessments_lock_and_check(*, clinic: Clinic, drafts: list[ClaimDraft], context: ValidationContext) -> None:
+    """Lock the FHBs the drafts bill and ask again, from the database, whether what is left takes them.
+
+    The validation read the FHB's use before; another claim against it may have been stored since. Under the
+    lock (taken in id order, so two sends never wait for each other) the second of two claims sent at once
+    against the last of an FHB reads the first's lines and is refused with the validation's own words.
+    """
+    numbers = {draft.prior_assessment_number.strip() for draft in drafts} - {""}
+    if not numbers:
+        return
+    assessments = {
+        assessment.number: assessment
+        for assessment in PriorAssessment.objects.of_clinic(clinic)
+        .select_for_update()
+        .filter(number__in=numbers)
+        .order_by("pk")
+        .prefetch_related("lines")
+    }
+    billed = prior_assessment_billed_lines(
+        region=clinic.region_id, assessment_ids=[assessment.pk for assessment in assessments.values()]
+    )
+    for draft in drafts:
+        assessment = assessments.get(draft.prior_assessment_number.strip())
+        if assessment is None:
+            continue
+        lines = prior_assessment_draft_lines(draft, context.tariff)
+        used = billed.setdefault(assessment.pk, [])
+        faults = prior_assessment_use_faults(assessment=assessment, billed=used, lines=lines)
+        if faults:
+            raise ClaimRejected(faults, reference=draft.reference)
+        used += prior_assessment_billed_of(lines)
 
 
 @contextmanager
@@ -135,14 +178,22 @@ def _reference_race_refused(clinic: Clinic):
 _CARE_LOCK_NAMESPACE = "claims.care"
 
 
-def _care_lock(*, clinic: Clinic, drafts: list[ClaimDraft], context: ValidationContext) -> None:
-    """Take the clinic's care lock until the transaction ends, then ask the database again whether a claim
-    stored meanwhile has the drafts' care: two identical claims sent at once store one, the other is refused
-    with "Åtgärd … finns redan på räkning …". One lock per clinic, not per patient: an invoice file of 10 000
-    patients would otherwise fill PostgreSQL's lock table; the price is that a clinic's claims are stored one
-    sending at a time (a web claim waits while a file of the same clinic is being sent)."""
+def care_lock(*, clinic: Clinic) -> None:
+    """Take the clinic's care lock until the transaction ends (taking it again in the transaction is free).
+
+    Claims are stored under it, after `_care_check`: two identical claims sent at once store one. Take it before
+    any other lock of the storing (an invoice file's sending takes it before making its invoice), so that whoever
+    waits for it holds nothing another is waiting for. One lock per clinic, not per patient: an invoice file of
+    10 000 patients would otherwise fill PostgreSQL's lock table; the price is that a clinic's claims are stored
+    one sending at a time (a web claim waits while a file of the same clinic is being sent).
+    """
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s), %s)", [_CARE_LOCK_NAMESPACE, clinic.pk])
+
+
+def _care_check(*, clinic: Clinic, drafts: list[ClaimDraft], context: ValidationContext) -> None:
+    """Under the care lock, ask the database again whether a claim stored meanwhile has the drafts' care; the
+    second of two identical claims sent at once is refused with "Åtgärd … finns redan på räkning …"."""
     found = duplicate_care_stored_fault(clinic=clinic, drafts=drafts, tariff=context.tariff)
     if found is not None:
         draft, fault, other_reference = found
@@ -482,16 +533,24 @@ def claim_approve(*, actor: User | None, claim: Claim, payout_date: datetime.dat
     return claim
 
 
-def claims_approve_for_payout(*, actor: User | None, claims: list[Claim], payout_date: datetime.date) -> None:
+def claims_approve_for_payout(
+    *, actor: User | None, claims: list[Claim], payout_date: datetime.date, redate: bool = False
+) -> None:
     """A payout run approves its claims for the payout date, shown as "Godkänd för utbetalning DATE".
 
     In a few statements however many claims (a run may pay 100 000); the caller holds their locks in its
     transaction. Claims under behandling become approved; claims the coordinator approved without a date get
-    this one (an event, audit claims.claim.scheduled); a claim approved for a date keeps it. Each gets its
-    event and audit record, as a single approval writes them. The instances are updated too.
+    this one (an event, audit claims.claim.scheduled); a claim approved for a date keeps it, unless `redate`
+    (a payout run: a claim's approval date is always its run's date). Each gets its event and audit record, as
+    a single approval writes them. The instances are updated too.
     """
     moving = [claim for claim in claims if claim.state != ClaimState.APPROVED]
-    dating = [claim for claim in claims if claim.state == ClaimState.APPROVED and claim.approved_on is None]
+    dating = [
+        claim
+        for claim in claims
+        if claim.state == ClaimState.APPROVED
+        and (claim.approved_on is None or (redate and claim.approved_on != payout_date))
+    ]
     change = {
         "actor": actor,
         "to_state": ClaimState.APPROVED,
@@ -547,8 +606,48 @@ def _by_clinic(changes: list[tuple]) -> list[tuple[int, list[tuple]]]:
     return list(groups.items())
 
 
+def claims_payout_cancel(
+    *,
+    actor: User | None,
+    claims: list[tuple[Claim, str, datetime.date | None]],
+    payout_date: datetime.date,
+) -> None:
+    """A cancelled payout run gives its claims back as they were: each (claim, state, approved_on) before the run.
+
+    Claims the run approved become received again; claims approved before keep being approved, with the date
+    they had. Each gets the event "Utbetalningskörningen DATE makulerades" and its audit record. The caller holds
+    the claims' locks in its transaction; any claim no longer approved is refused (paid already, say).
+    """
+    params = {"date": payout_date.isoformat()}
+    for claim, _state, _approved_on in claims:
+        if claim.state != ClaimState.APPROVED:
+            raise CLAIM_TRANSITIONS.refusal(claim.state, ClaimState.RECEIVED, {"reference": claim.reference})
+    groups: dict[tuple[str, datetime.date | None], list[Claim]] = {}
+    for claim, state, approved_on in claims:
+        groups.setdefault((state, approved_on), []).append(claim)
+    for (state, approved_on), group in sorted(groups.items(), key=lambda item: (item[0][0], str(item[0][1]))):
+        change = {
+            "actor": actor,
+            "claims": group,
+            "to_state": state,
+            "event_kind": ClaimEventKind.PAYOUT_CANCELLED,
+            "action": ClaimsAudit.CLAIM_PAYOUT_CANCELLED,
+            "values": {"approved_on": approved_on},
+            "params": params,
+        }
+        if state == ClaimState.APPROVED:
+            _claims_write(**change)  # approved before the run: no move, only the date given back
+        else:
+            claims_move(**change)
+
+
 def invoice_payout_set(
-    *, actor: User | None, invoice: Invoice, our_reference: str, payout_date: datetime.date
+    *,
+    actor: User | None,
+    invoice: Invoice,
+    our_reference: str,
+    payout_date: datetime.date | None,
+    action: ClaimsAudit = ClaimsAudit.INVOICE_PAID,
 ) -> Invoice:
     """Give the invoice the Vår referens and payout date Era fakturor shows (the latest payout of it).
 
@@ -563,7 +662,7 @@ def invoice_payout_set(
     invoice.save(update_fields=["our_reference", "payout_date"])
     audit_record(
         actor=actor,
-        action=ClaimsAudit.INVOICE_PAID,
+        action=action,
         obj=invoice,
         before=before,
         after=snapshot(invoice, ["our_reference", "payout_date"]),

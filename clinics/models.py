@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from portal import validators
 from portal.tenancy import TenantQuerySet
+from portal.transitions import Transitions
 
 
 class UserManager(BaseUserManager):
@@ -217,9 +218,14 @@ class Clinic(models.Model):
 
     @property
     def account_display(self) -> str:
-        if self.payment_method == PaymentMethod.BANKGIRO:
-            return f"BG {validators.format_bankgiro(self.account_number)}"
-        return f"PG {validators.format_plusgiro(self.account_number)}"
+        return account_display(self.payment_method, self.account_number)
+
+
+def account_display(payment_method: str, account_number: str) -> str:
+    """BG 555-1239 or PG 41 23 45-1: an account as people read it."""
+    if payment_method == PaymentMethod.BANKGIRO:
+        return f"BG {validators.format_bankgiro(account_number)}"
+    return f"PG {validators.format_plusgiro(account_number)}"
 
 
 class ClinicRole(models.TextChoices):
@@ -280,3 +286,132 @@ class RegionMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} – {self.region} ({self.get_role_display()})"
+
+
+# Money controls: a clinic's account changes with four eyes, and nobody joins a clinic without saying yes ----------
+
+
+class AccountChangeState(models.TextChoices):
+    PENDING = "pending", _("Väntar på bekräftelse")
+    CONFIRMED = "confirmed", _("Bekräftad")
+    REJECTED = "rejected", _("Avvisad")
+    WITHDRAWN = "withdrawn", _("Återkallad")
+
+
+ACCOUNT_CHANGE_TRANSITIONS = Transitions(
+    {
+        AccountChangeState.PENDING: {
+            AccountChangeState.CONFIRMED,
+            AccountChangeState.REJECTED,
+            AccountChangeState.WITHDRAWN,
+        },
+        AccountChangeState.CONFIRMED: set(),
+        AccountChangeState.REJECTED: set(),
+        AccountChangeState.WITHDRAWN: set(),
+    },
+    labels=AccountChangeState,
+    refusal=_("Kontoändringen är redan %(state)s."),
+)
+
+
+class AccountChangeQuerySet(TenantQuerySet):
+    clinic_path = "clinic"
+    region_path = "clinic__region"
+
+
+class AccountChange(models.Model):
+    """A change of the clinic's bankgiro or plusgiro, waiting for a second person before it takes effect.
+
+    Until it is confirmed the clinic keeps its old account, and every payout goes there."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="account_changes")
+    old_payment_method = models.CharField(_("Tidigare betalningssätt"), max_length=10, choices=PaymentMethod.choices)
+    old_account_number = models.CharField(_("Tidigare bankgiro-/plusgironummer"), max_length=8)
+    new_payment_method = models.CharField(_("Nytt betalningssätt"), max_length=10, choices=PaymentMethod.choices)
+    new_account_number = models.CharField(_("Nytt bankgiro-/plusgironummer"), max_length=8)
+    state = models.CharField(
+        _("Status"), max_length=10, choices=AccountChangeState.choices, default=AccountChangeState.PENDING
+    )
+    requested_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(_("Begärd"), default=timezone.now)
+    decided_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    decided_at = models.DateTimeField(_("Beslutad"), null=True, blank=True)
+    reason = models.TextField(_("Motivering"), blank=True)
+
+    objects = AccountChangeQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("kontoändring")
+        verbose_name_plural = _("kontoändringar")
+        ordering = ["-requested_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic"],
+                condition=models.Q(state="pending"),
+                name="account_change_one_pending_per_clinic",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.clinic}: {self.old_display} → {self.new_display}"
+
+    @property
+    def old_display(self) -> str:
+        return account_display(self.old_payment_method, self.old_account_number)
+
+    @property
+    def new_display(self) -> str:
+        return account_display(self.new_payment_method, self.new_account_number)
+
+
+class InvitationState(models.TextChoices):
+    PENDING = "pending", _("Väntar på svar")
+    ACCEPTED = "accepted", _("Accepterad")
+    DECLINED = "declined", _("Avböjd")
+
+
+INVITATION_TRANSITIONS = Transitions(
+    {
+        InvitationState.PENDING: {InvitationState.ACCEPTED, InvitationState.DECLINED},
+        InvitationState.ACCEPTED: set(),
+        InvitationState.DECLINED: set(),
+    },
+    labels=InvitationState,
+    refusal=_("Inbjudan är redan %(state)s."),
+)
+
+
+class ClinicInvitationQuerySet(TenantQuerySet):
+    clinic_path = "clinic"
+    region_path = "clinic__region"
+
+
+class ClinicInvitation(models.Model):
+    """An existing account asked to join a clinic: the membership exists only once the person accepts."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="invitations")
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="clinic_invitations")
+    role = models.CharField(_("Roll"), max_length=20, choices=ClinicRole.choices)
+    state = models.CharField(
+        _("Status"), max_length=10, choices=InvitationState.choices, default=InvitationState.PENDING
+    )
+    invited_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("Skickad"), default=timezone.now)
+    decided_at = models.DateTimeField(_("Besvarad"), null=True, blank=True)
+
+    objects = ClinicInvitationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("inbjudan")
+        verbose_name_plural = _("inbjudningar")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic", "user"],
+                condition=models.Q(state="pending"),
+                name="clinic_invitation_one_pending",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} – {self.clinic} ({self.get_role_display()})"

@@ -7,7 +7,19 @@ from dataclasses import dataclass
 from django.db.models import QuerySet
 from django.urls import reverse
 
-from .models import Clinic, ClinicMembership, Region, RegionMembership
+from portal.models import AuditEvent
+
+from .audit import ClinicsAudit
+from .models import (
+    AccountChange,
+    AccountChangeState,
+    Clinic,
+    ClinicInvitation,
+    ClinicMembership,
+    InvitationState,
+    Region,
+    RegionMembership,
+)
 
 
 @dataclass(frozen=True)
@@ -74,3 +86,59 @@ def clinic_membership_get(*, clinic: Clinic, membership_pk: int) -> ClinicMember
 
 def region_clinics(*, region: Region) -> QuerySet[Clinic]:
     return Clinic.objects.of_region(region).order_by("number")
+
+
+def region_clinic_get(*, region: Region, number: str) -> Clinic:
+    """One of the region's clinics by its number (another region's answers DoesNotExist)."""
+    return Clinic.objects.of_region(region).get(number=number)
+
+
+def account_change_pending(*, clinic: Clinic) -> AccountChange | None:
+    """The clinic's change of account that waits for a second person, if any (at most one)."""
+    return (
+        AccountChange.objects.of_clinic(clinic)
+        .filter(state=AccountChangeState.PENDING)
+        .select_related("requested_by")
+        .first()
+    )
+
+
+def clinic_account_change_get(*, clinic: Clinic, change_pk: int) -> AccountChange:
+    return AccountChange.objects.of_clinic(clinic).select_related("clinic__region").get(pk=change_pk)
+
+
+def region_account_change_get(*, region: Region, change_pk: int) -> AccountChange:
+    return AccountChange.objects.of_region(region).select_related("clinic__region").get(pk=change_pk)
+
+
+ACCOUNT_CHANGE_ACTIONS = [
+    ClinicsAudit.ACCOUNT_CHANGE_REQUESTED,
+    ClinicsAudit.ACCOUNT_CHANGE_CONFIRMED,
+    ClinicsAudit.ACCOUNT_CHANGE_REJECTED,
+    ClinicsAudit.ACCOUNT_CHANGE_WITHDRAWN,
+]
+
+
+def account_change_history(*, clinic: Clinic) -> QuerySet[AuditEvent]:
+    """Every request and decision about the clinic's account, newest first, from the audit log."""
+    return AuditEvent.objects.filter(clinic_id=clinic.pk, action__in=ACCOUNT_CHANGE_ACTIONS).order_by(
+        "-occurred_at", "-id"
+    )
+
+
+def clinic_invitations_pending(*, clinic: Clinic) -> QuerySet[ClinicInvitation]:
+    return (
+        ClinicInvitation.objects.of_clinic(clinic)
+        .filter(state=InvitationState.PENDING)
+        .select_related("user")
+        .order_by("created_at")
+    )
+
+
+def user_invitations(*, user) -> QuerySet[ClinicInvitation]:
+    """The invitations waiting for the signed-in person's answer, from every clinic."""
+    return (
+        ClinicInvitation.objects.filter(user=user, state=InvitationState.PENDING)
+        .select_related("clinic__region", "invited_by")
+        .order_by("created_at")
+    )

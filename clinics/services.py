@@ -5,19 +5,36 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
+from django.core.mail import send_mail, send_mass_mail
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from portal import validators
 from portal.audit import audit_record, snapshot
 
 from .audit import ClinicsAudit
-from .models import Clinic, ClinicMembership, ClinicRole, User
+from .models import (
+    ACCOUNT_CHANGE_TRANSITIONS,
+    INVITATION_TRANSITIONS,
+    AccountChange,
+    AccountChangeState,
+    Clinic,
+    ClinicInvitation,
+    ClinicMembership,
+    ClinicRole,
+    InvitationState,
+    PaymentMethod,
+    Region,
+    RegionMembership,
+    RegionRole,
+    User,
+)
 
 CLINIC_DETAIL_FIELDS = [
     "street_address",
@@ -41,6 +58,15 @@ def clinic_update_details(*, actor: User, clinic: Clinic, **changes) -> Clinic:
     if unknown:
         raise ValueError(f"not editable by the clinic: {sorted(unknown)}")
     clinic = Clinic.objects.select_for_update().get(pk=clinic.pk)
+    # The account is never changed here: a new bankgiro or plusgiro waits for a second person.
+    account = {name: changes.pop(name) for name in ACCOUNT_FIELDS if name in changes}
+    if account and any(getattr(clinic, name) != value for name, value in account.items()):
+        account_change_request(
+            actor=actor,
+            clinic=clinic,
+            payment_method=account.get("payment_method", clinic.payment_method),
+            account_number=account.get("account_number", clinic.account_number),
+        )
     changed = [name for name, value in changes.items() if getattr(clinic, name) != value]
     if not changed:
         return clinic
@@ -62,10 +88,20 @@ def clinic_update_details(*, actor: User, clinic: Clinic, **changes) -> Clinic:
 
 
 @transaction.atomic
-def membership_invite(*, actor: User, clinic: Clinic, name: str, email: str, role: str) -> ClinicMembership:
-    """Ny användare: give a person a role at the clinic; a new person gets a set-password e-mail."""
+def membership_invite(
+    *, actor: User, clinic: Clinic, name: str, email: str, role: str
+) -> ClinicMembership | ClinicInvitation:
+    """Ny användare: give a person a role at the clinic; a new person gets a set-password e-mail.
+
+    An existing account (one with a password) is not added but invited: it becomes the clinic's user only when the
+    person accepts (`invitation_accept`). A person with a role in the clinic's region is refused (`duties_fault`)."""
     email = User.objects.normalize_email(email).lower()
     user = User.objects.filter(email__iexact=email).first()
+    if user is not None:
+        if fault := duties_fault(user, clinic=clinic):
+            raise ValidationError({"email": fault}, code="duties")
+        if user.has_usable_password():
+            return _invitation_create(actor=actor, clinic=clinic, user=user, role=role)
     if user is None:
         user = User.objects.create_user(email=email, password=None, name=name.strip())
         audit_record(actor=actor, action=ClinicsAudit.USER_CREATED, obj=user, after={"email": email}, clinic=clinic)
@@ -181,3 +217,383 @@ def invitation_send(*, membership: ClinicMembership) -> None:
         from_email=None,
         recipient_list=[user.email],
     )
+
+
+# Separation of duties ------------------------------------------------------------------------------------------
+
+DUTIES_REGION_ROLE_MESSAGE = gettext_lazy(
+    "Personen har en roll i regionen och kan inte vara användare på en klinik i samma region."
+)
+DUTIES_CLINIC_USER_MESSAGE = gettext_lazy(
+    "Personen är användare på en klinik i regionen och kan inte ha en roll i samma region."
+)
+
+
+def duties_fault(user: User, *, clinic: Clinic | None = None, region: Region | None = None) -> str | None:
+    """Why `user` may not become a user of `clinic` or take a role in `region`, or None.
+
+    Those who bill a region never review or pay its claims, and the other way round: a person with a role in a region
+    (coordinator, region administrator) is no clinic's user in that region. The one rule, asked wherever a membership
+    or role is given."""
+    if (
+        clinic is not None
+        and RegionMembership.objects.filter(user=user, region_id=clinic.region_id, is_active=True).exists()
+    ):
+        return str(DUTIES_REGION_ROLE_MESSAGE)
+    if (
+        region is not None
+        and ClinicMembership.objects.filter(user=user, clinic__region=region, is_active=True).exists()
+    ):
+        return str(DUTIES_CLINIC_USER_MESSAGE)
+    return None
+
+
+def duties_conflicts() -> list[tuple[ClinicMembership, RegionMembership]]:
+    """Every active clinic membership whose person also has an active role in the clinic's region."""
+    region_roles = RegionMembership.objects.filter(is_active=True).select_related("user", "region")
+    by_user_region: dict[tuple[int, int], list[RegionMembership]] = {}
+    for role in region_roles:
+        by_user_region.setdefault((role.user_id, role.region_id), []).append(role)
+    conflicts = []
+    memberships = (
+        ClinicMembership.objects.filter(is_active=True, user_id__in={key[0] for key in by_user_region})
+        .select_related("user", "clinic__region")
+        .order_by("user__email", "clinic__number")
+    )
+    for membership in memberships:
+        for role in by_user_region.get((membership.user_id, membership.clinic.region_id), []):
+            conflicts.append((membership, role))
+    return conflicts
+
+
+@transaction.atomic
+def region_role_grant(*, actor: User, user: User, region: Region, role: str) -> RegionMembership:
+    """Give a person a role in the region, unless they are a user of one of its clinics."""
+    if role not in RegionRole.values:
+        raise ValidationError(_("Okänd roll."))
+    if fault := duties_fault(user, region=region):
+        raise ValidationError(fault, code="duties")
+    membership, created = RegionMembership.objects.select_for_update().get_or_create(
+        user=user, region=region, role=role
+    )
+    if not created:
+        if membership.is_active:
+            return membership
+        membership.is_active = True
+        membership.save(update_fields=["is_active"])
+    audit_record(
+        actor=actor,
+        action=ClinicsAudit.REGION_ROLE_GRANTED,
+        obj=membership,
+        after=snapshot(membership, ["user", "role"]),
+        region=region,
+    )
+    return membership
+
+
+# Invitations of existing accounts --------------------------------------------------------------------------------
+
+
+def _invitation_create(*, actor: User, clinic: Clinic, user: User, role: str) -> ClinicInvitation:
+    if ClinicMembership.objects.filter(user=user, clinic=clinic, is_active=True).exists():
+        raise ValidationError({"email": _("Användaren har redan behörighet till kliniken.")})
+    if ClinicInvitation.objects.filter(user=user, clinic=clinic, state=InvitationState.PENDING).exists():
+        raise ValidationError({"email": _("Personen har redan en inbjudan till kliniken som väntar på svar.")})
+    invitation = ClinicInvitation.objects.create(clinic=clinic, user=user, role=role, invited_by=actor)
+    audit_record(
+        actor=actor,
+        action=ClinicsAudit.INVITATION_SENT,
+        obj=invitation,
+        after=snapshot(invitation, ["user", "role"]),
+        clinic=clinic,
+        region=clinic.region_id,
+    )
+    from .tasks import send_clinic_invitation
+
+    transaction.on_commit(lambda: send_clinic_invitation.delay(invitation.pk))
+    return invitation
+
+
+def _invitation_lock(actor: User, invitation: ClinicInvitation, target: str) -> ClinicInvitation:
+    invitation = ClinicInvitation.objects.select_for_update().select_related("clinic", "user").get(pk=invitation.pk)
+    if invitation.user_id != actor.pk:
+        raise ValidationError(_("Inbjudan gäller någon annan."), code="not_yours")
+    INVITATION_TRANSITIONS.check(invitation.state, target)
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, actor: User, invitation: ClinicInvitation) -> ClinicMembership:
+    """The invited person says yes: only now do they become the clinic's user."""
+    invitation = _invitation_lock(actor, invitation, InvitationState.ACCEPTED)
+    clinic = invitation.clinic
+    if fault := duties_fault(actor, clinic=clinic):
+        raise ValidationError(fault, code="duties")
+    membership, created = ClinicMembership.objects.select_for_update().get_or_create(
+        user=actor, clinic=clinic, defaults={"role": invitation.role}
+    )
+    if not created and not membership.is_active:
+        membership.is_active = True
+        membership.role = invitation.role
+        membership.save(update_fields=["is_active", "role"])
+    invitation.decided_at = timezone.now()
+    INVITATION_TRANSITIONS.move(invitation, InvitationState.ACCEPTED, fields=["decided_at"])
+    audit_record(
+        actor=actor,
+        action=ClinicsAudit.INVITATION_ACCEPTED,
+        obj=invitation,
+        before={"state": InvitationState.PENDING},
+        after={"state": InvitationState.ACCEPTED, "membership": membership.pk, "role": membership.role},
+        clinic=clinic,
+        region=clinic.region_id,
+    )
+    return membership
+
+
+@transaction.atomic
+def invitation_decline(*, actor: User, invitation: ClinicInvitation) -> ClinicInvitation:
+    invitation = _invitation_lock(actor, invitation, InvitationState.DECLINED)
+    invitation.decided_at = timezone.now()
+    INVITATION_TRANSITIONS.move(invitation, InvitationState.DECLINED, fields=["decided_at"])
+    audit_record(
+        actor=actor,
+        action=ClinicsAudit.INVITATION_DECLINED,
+        obj=invitation,
+        before={"state": InvitationState.PENDING},
+        after={"state": InvitationState.DECLINED},
+        clinic=invitation.clinic,
+        region=invitation.clinic.region_id,
+    )
+    return invitation
+
+
+def clinic_invitation_send(*, invitation: ClinicInvitation) -> None:
+    """E-mail the invited person a link to *Inbjudningar*, where they accept or decline."""
+    base = settings.PORTAL_BASE_URL.rstrip("/")
+    context = {"invitation": invitation, "clinic": invitation.clinic, "user": invitation.user}
+    context["link"] = base + reverse("invitations")
+    send_mail(
+        subject=_("Inbjudan till %(clinic)s i Tandportalen") % {"clinic": invitation.clinic.name},
+        message=render_to_string("clinics/email/clinic_invitation.txt", context),
+        from_email=None,
+        recipient_list=[invitation.user.email],
+    )
+
+
+# Changes of the clinic's bankgiro or plusgiro: four eyes ---------------------------------------------------------
+
+ACCOUNT_FIELDS = ("payment_method", "account_number")
+ACCOUNT_CHANGE_PENDING_MESSAGE = gettext_lazy(
+    "En ändring av kontot väntar redan på bekräftelse. Den måste bekräftas, avvisas eller dras tillbaka först."
+)
+ACCOUNT_CHANGE_SAME_PERSON_MESSAGE = gettext_lazy(
+    "Du kan inte bekräfta en ändring du själv har gjort. "
+    "En annan lokal administratör på kliniken eller regionens samordnare bekräftar den."
+)
+ACCOUNT_CHANGE_NOT_ALLOWED_MESSAGE = gettext_lazy(
+    "Bara klinikens lokala administratörer och regionens samordnare kan bekräfta eller avvisa ändringen."
+)
+ACCOUNT_CHANGE_WITHDRAW_MESSAGE = gettext_lazy("Bara klinikens lokala administratörer kan dra tillbaka ändringen.")
+
+
+def _account_number_normalized(payment_method: str, account_number: str) -> str:
+    if payment_method == PaymentMethod.BANKGIRO:
+        return validators.normalize_bankgiro(account_number)
+    if payment_method == PaymentMethod.PLUSGIRO:
+        return validators.normalize_plusgiro(account_number)
+    raise ValidationError({"payment_method": _("Okänt betalningssätt.")})
+
+
+@transaction.atomic
+def account_change_request(
+    *, actor: User, clinic: Clinic, payment_method: str, account_number: str, reason: str = ""
+) -> AccountChange:
+    """A local administrator asks for a new bankgiro or plusgiro. Nothing changes until a second person confirms:
+    payouts go to the old account meanwhile. The other local administrators, the payout address and the region's
+    coordinators are told by e-mail at once."""
+    clinic = Clinic.objects.select_for_update().select_related("region").get(pk=clinic.pk)
+    try:
+        account_number = _account_number_normalized(payment_method, account_number)
+    except ValidationError as error:
+        raise ValidationError({"account_number": error.messages}) from error
+    if (payment_method, account_number) == (clinic.payment_method, clinic.account_number):
+        raise ValidationError({"account_number": _("Kliniken har redan det kontot.")})
+    if AccountChange.objects.filter(clinic=clinic, state=AccountChangeState.PENDING).exists():
+        raise ValidationError({"account_number": ACCOUNT_CHANGE_PENDING_MESSAGE}, code="pending")
+    change = AccountChange.objects.create(
+        clinic=clinic,
+        old_payment_method=clinic.payment_method,
+        old_account_number=clinic.account_number,
+        new_payment_method=payment_method,
+        new_account_number=account_number,
+        requested_by=actor,
+        reason=reason,
+    )
+    audit_record(
+        actor=actor,
+        action=ClinicsAudit.ACCOUNT_CHANGE_REQUESTED,
+        obj=change,
+        before={"payment_method": change.old_payment_method, "account_number": change.old_account_number},
+        after={"payment_method": change.new_payment_method, "account_number": change.new_account_number},
+        clinic=clinic,
+        region=clinic.region_id,
+    )
+    _account_change_notify(change, "requested")
+    return change
+
+
+def _may_decide(actor: User, clinic: Clinic) -> bool:
+    """Another local administrator of the clinic, or a coordinator of its region."""
+    return (
+        ClinicMembership.objects.filter(
+            user=actor, clinic=clinic, role=ClinicRole.LOCAL_ADMIN, is_active=True, user__is_active=True
+        ).exists()
+        or RegionMembership.objects.filter(
+            user=actor, region_id=clinic.region_id, role=RegionRole.COORDINATOR, is_active=True, user__is_active=True
+        ).exists()
+    )
+
+
+def _account_change_lock(change: AccountChange, target: str) -> tuple[Clinic, AccountChange]:
+    """The clinic's row first (as every change of its details), then the change: two decisions at once queue."""
+    clinic = Clinic.objects.select_for_update().select_related("region").get(pk=change.clinic_id)
+    change = AccountChange.objects.select_for_update().get(pk=change.pk)
+    change.clinic = clinic
+    ACCOUNT_CHANGE_TRANSITIONS.check(change.state, target)
+    return clinic, change
+
+
+@transaction.atomic
+def account_change_confirm(*, actor: User, change: AccountChange) -> AccountChange:
+    """A second person confirms: the clinic's account becomes the new one, from the next payout run."""
+    clinic, change = _account_change_lock(change, AccountChangeState.CONFIRMED)
+    if actor.pk == change.requested_by_id:
+        raise ValidationError(ACCOUNT_CHANGE_SAME_PERSON_MESSAGE, code="same_person")
+    if not _may_decide(actor, clinic):
+        raise ValidationError(ACCOUNT_CHANGE_NOT_ALLOWED_MESSAGE, code="not_allowed")
+    before = snapshot(clinic, list(ACCOUNT_FIELDS))
+    clinic.payment_method = change.new_payment_method
+    clinic.account_number = change.new_account_number
+    clinic.full_clean()
+    clinic.save(update_fields=list(ACCOUNT_FIELDS))
+    change.decided_by, change.decided_at = actor, timezone.now()
+    ACCOUNT_CHANGE_TRANSITIONS.move(change, AccountChangeState.CONFIRMED, fields=["decided_by", "decided_at"])
+    audit_record(
+        actor=actor,
+        action=ClinicsAudit.ACCOUNT_CHANGE_CONFIRMED,
+        obj=change,
+        before=before,
+        after=snapshot(clinic, list(ACCOUNT_FIELDS)),
+        clinic=clinic,
+        region=clinic.region_id,
+    )
+    _account_change_notify(change, "confirmed")
+    return change
+
+
+@transaction.atomic
+def account_change_reject(*, actor: User, change: AccountChange, reason: str = "") -> AccountChange:
+    """Another local administrator or a coordinator says no: the clinic keeps its account."""
+    clinic, change = _account_change_lock(change, AccountChangeState.REJECTED)
+    if not _may_decide(actor, clinic):
+        raise ValidationError(ACCOUNT_CHANGE_NOT_ALLOWED_MESSAGE, code="not_allowed")
+    change.decided_by, change.decided_at = actor, timezone.now()
+    if reason:
+        change.reason = reason.strip()
+    ACCOUNT_CHANGE_TRANSITIONS.move(change, AccountChangeState.REJECTED, fields=["decided_by", "decided_at", "reason"])
+    audit_record(
+        actor=actor,
+        action=ClinicsAudit.ACCOUNT_CHANGE_REJECTED,
+        obj=change,
+        before={"state": AccountChangeState.PENDING},
+        after={"state": AccountChangeState.REJECTED, "reason": change.reason},
+        clinic=clinic,
+        region=clinic.region_id,
+    )
+    _account_change_notify(change, "rejected")
+    return change
+
+
+@transaction.atomic
+def account_change_withdraw(*, actor: User, change: AccountChange) -> AccountChange:
+    """A local administrator of the clinic takes the request back (typed wrong, say)."""
+    clinic, change = _account_change_lock(change, AccountChangeState.WITHDRAWN)
+    if not ClinicMembership.objects.filter(
+        user=actor, clinic=clinic, role=ClinicRole.LOCAL_ADMIN, is_active=True
+    ).exists():
+        raise ValidationError(ACCOUNT_CHANGE_WITHDRAW_MESSAGE, code="not_allowed")
+    change.decided_by, change.decided_at = actor, timezone.now()
+    ACCOUNT_CHANGE_TRANSITIONS.move(change, AccountChangeState.WITHDRAWN, fields=["decided_by", "decided_at"])
+    audit_record(
+        actor=actor,
+        action=ClinicsAudit.ACCOUNT_CHANGE_WITHDRAWN,
+        obj=change,
+        before={"state": AccountChangeState.PENDING},
+        after={"state": AccountChangeState.WITHDRAWN},
+        clinic=clinic,
+        region=clinic.region_id,
+    )
+    return change
+
+
+def _account_change_notify(change: AccountChange, event: str) -> None:
+    from .tasks import send_account_change_notice
+
+    transaction.on_commit(lambda: send_account_change_notice.delay(change.pk, event))
+
+
+def account_change_recipients(change: AccountChange) -> list[tuple[str, str]]:
+    """(e-mail, kind) of everyone told about the change: the clinic's other local administrators ("clinic"), its
+    payout address ("payout") and the region's coordinators ("region"); never the person who acted."""
+    clinic = change.clinic
+    acting = change.decided_by_id or change.requested_by_id
+    recipients: dict[str, str] = {}
+    for email in (
+        ClinicMembership.objects.filter(
+            clinic=clinic, role=ClinicRole.LOCAL_ADMIN, is_active=True, user__is_active=True
+        )
+        .exclude(user_id=acting)
+        .values_list("user__email", flat=True)
+    ):
+        recipients.setdefault(email.lower(), "clinic")
+    recipients.setdefault(clinic.payout_email.lower(), "payout")
+    for email in (
+        RegionMembership.objects.filter(
+            region_id=clinic.region_id, role=RegionRole.COORDINATOR, is_active=True, user__is_active=True
+        )
+        .exclude(user_id=acting)
+        .values_list("user__email", flat=True)
+    ):
+        recipients.setdefault(email.lower(), "region")
+    return sorted(recipients.items())
+
+
+ACCOUNT_CHANGE_SUBJECTS = {
+    "requested": gettext_lazy("Nytt konto för utbetalningar till %(clinic)s väntar på bekräftelse"),
+    "confirmed": gettext_lazy("Nytt konto för utbetalningar till %(clinic)s är bekräftat"),
+    "rejected": gettext_lazy("Ändringen av kontot för utbetalningar till %(clinic)s är avvisad"),
+}
+
+
+def account_change_notice_send(*, change: AccountChange, event: str) -> int:
+    """One e-mail to each recipient, with the link to the page where they see (and may decide on) the change."""
+    clinic = change.clinic
+    base = settings.PORTAL_BASE_URL.rstrip("/")
+    links = {
+        "clinic": base + reverse("clinic_administration", kwargs={"clinic_pk": clinic.pk}),
+        "region": base
+        + reverse("region_clinic_detail", kwargs={"region_code": clinic.region.code, "clinic_number": clinic.number}),
+        "payout": "",
+    }
+    messages = []
+    for email, kind in account_change_recipients(change):
+        context = {"change": change, "clinic": clinic, "event": event, "link": links[kind], "kind": kind}
+        messages.append(
+            (
+                str(ACCOUNT_CHANGE_SUBJECTS[event] % {"clinic": f"{clinic.number} {clinic.name}"}),
+                render_to_string("clinics/email/account_change.txt", context),
+                None,
+                [email],
+            )
+        )
+    return send_mass_mail(messages)

@@ -1,11 +1,11 @@
-"""Background work for clinics: invitation e-mails."""
+"""Background work for clinics: invitation e-mails and the notices of a changed account."""
 
 import logging
 import smtplib
 
 from celery import shared_task
 
-from .models import ClinicMembership
+from .models import AccountChange, ClinicInvitation, ClinicMembership, InvitationState
 
 logger = logging.getLogger(__name__)
 
@@ -24,3 +24,33 @@ def send_invitation(membership_id: int) -> None:
         logger.info("invitation for membership %s not sent: no longer active", membership_id)
         return
     services.invitation_send(membership=membership)
+
+
+@shared_task(
+    autoretry_for=(smtplib.SMTPException, OSError),
+    retry_backoff=30,
+    max_retries=5,
+    acks_late=True,
+)
+def send_clinic_invitation(invitation_id: int) -> None:
+    from . import services
+
+    invitation = ClinicInvitation.objects.select_related("user", "clinic").filter(pk=invitation_id).first()
+    if invitation is None or invitation.state != InvitationState.PENDING:
+        logger.info("invitation %s not sent: no longer pending", invitation_id)
+        return
+    services.clinic_invitation_send(invitation=invitation)
+
+
+@shared_task(
+    autoretry_for=(smtplib.SMTPException, OSError),
+    retry_backoff=30,
+    max_retries=5,
+    acks_late=True,
+)
+def send_account_change_notice(change_id: int, event: str) -> None:
+    """Tell the clinic's other local administrators, its payout address and the region's coordinators."""
+    from . import services
+
+    change = AccountChange.objects.select_related("clinic__region", "requested_by", "decided_by").get(pk=change_id)
+    services.account_change_notice_send(change=change, event=event)

@@ -15,8 +15,38 @@ clinic_patterns = [
         views.user_remove,
         name="clinic_user_remove",
     ),
+    path(
+        "klinikadministration/kontoandring/<int:change_pk>/bekrafta/",
+        views.account_change_confirm,
+        name="clinic_account_change_confirm",
+    ),
+    path(
+        "klinikadministration/kontoandring/<int:change_pk>/avvisa/",
+        views.account_change_reject,
+        name="clinic_account_change_reject",
+    ),
+    path(
+        "klinikadministration/kontoandring/<int:change_pk>/dra-tillbaka/",
+        views.account_change_withdraw,
+        name="clinic_account_change_withdraw",
+    ),
+]
+
+public_patterns = [
+    path("inbjudningar/", views.invitations, name="invitations"),
 ]
 
 region_patterns = [
     path("kliniker/", views.region_clinics, name="region_clinics"),
+    path("kliniker/<str:clinic_number>/", views.region_clinic_detail, name="region_clinic_detail"),
+    path(
+        "kontoandringar/<int:change_pk>/bekrafta/",
+        views.region_account_change_confirm,
+        name="region_account_change_confirm",
+    ),
+    path(
+        "kontoandringar/<int:change_pk>/avvisa/",
+        views.region_account_change_reject,
+        name="region_account_change_reject",
+    ),
 ]

@@ -5,20 +5,29 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from portal.access import clinic_view, region_view
+from portal.access import authenticated, clinic_view, region_view
+from portal.audit import audit_action_label
 from portal.forms import add_service_errors
 
 from . import selectors, services
 from .forms import ClinicDetailsForm, NewUserForm, RoleForm
-from .models import ClinicMembership
+from .models import AccountChange, Clinic, ClinicInvitation, ClinicMembership, RegionRole, account_display
+
+ACCOUNT_PENDING_NOTICE = gettext_lazy(
+    "Ändringen av kontot väntar på bekräftelse av en annan lokal administratör eller regionens samordnare. "
+    "Utbetalningar går till det gamla kontot tills dess."
+)
 
 
 @clinic_view()
 @require_GET
 def clinic_start(request: HttpRequest) -> HttpResponse:
-    return render(request, "clinics/start.html")
+    return render(
+        request, "clinics/start.html", {"pending_change": selectors.account_change_pending(clinic=request.clinic)}
+    )
 
 
 @clinic_view(admin=True)
@@ -27,7 +36,11 @@ def administration(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "clinics/administration.html",
-        {"memberships": selectors.clinic_memberships(clinic=request.clinic)},
+        {
+            "memberships": selectors.clinic_memberships(clinic=request.clinic),
+            "invitations": selectors.clinic_invitations_pending(clinic=request.clinic),
+            "pending_change": selectors.account_change_pending(clinic=request.clinic),
+        },
     )
 
 
@@ -44,8 +57,14 @@ def details_edit(request: HttpRequest) -> HttpResponse:
             add_service_errors(form, error)
         else:
             messages.success(request, _("Klinikens uppgifter är sparade."))
+            if selectors.account_change_pending(clinic=request.clinic) is not None:
+                messages.warning(request, ACCOUNT_PENDING_NOTICE)
             return redirect("clinic_administration", clinic_pk=request.clinic.pk)
-    return render(request, "clinics/details_form.html", {"form": form})
+    return render(
+        request,
+        "clinics/details_form.html",
+        {"form": form, "pending_change": selectors.account_change_pending(clinic=request.clinic)},
+    )
 
 
 @clinic_view(admin=True)
@@ -54,13 +73,15 @@ def user_new(request: HttpRequest) -> HttpResponse:
     form = NewUserForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            membership = services.membership_invite(actor=request.user, clinic=request.clinic, **form.cleaned_data)
+            added = services.membership_invite(actor=request.user, clinic=request.clinic, **form.cleaned_data)
         except ValidationError as error:
             add_service_errors(form, error)
         else:
-            messages.success(
-                request, _("%(name)s har lagts till och får ett e-postmeddelande.") % {"name": membership.user}
-            )
+            if isinstance(added, ClinicInvitation):
+                message = _("%(name)s har fått en inbjudan och blir klinikens användare först när hen tackar ja.")
+            else:
+                message = _("%(name)s har lagts till och får ett e-postmeddelande.")
+            messages.success(request, message % {"name": added.user})
             return redirect("clinic_administration", clinic_pk=request.clinic.pk)
     return render(request, "clinics/user_new.html", {"form": form})
 
@@ -113,3 +134,158 @@ def user_remove(request: HttpRequest, membership_pk: int) -> HttpResponse:
 def region_clinics(request: HttpRequest) -> HttpResponse:
     """The region's rules and its clinics (the start page itself is reports.views.region_start)."""
     return render(request, "clinics/region_clinics.html", {"clinics": selectors.region_clinics(region=request.region)})
+
+
+# The clinic's account: a change waits for a second person ---------------------------------------------------------
+
+
+def _decide(request: HttpRequest, decide, success: str) -> None:
+    try:
+        decide()
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, success)
+
+
+def _clinic_change_or_404(request: HttpRequest, change_pk: int) -> AccountChange:
+    try:
+        return selectors.clinic_account_change_get(clinic=request.clinic, change_pk=change_pk)
+    except AccountChange.DoesNotExist as missing:
+        raise Http404 from missing
+
+
+@clinic_view(admin=True)
+@require_POST
+def account_change_confirm(request: HttpRequest, change_pk: int) -> HttpResponse:
+    change = _clinic_change_or_404(request, change_pk)
+    _decide(
+        request,
+        lambda: services.account_change_confirm(actor=request.user, change=change),
+        _("Ändringen är bekräftad: utbetalningar går nu till %(account)s.") % {"account": change.new_display},
+    )
+    return redirect("clinic_administration", clinic_pk=request.clinic.pk)
+
+
+@clinic_view(admin=True)
+@require_POST
+def account_change_reject(request: HttpRequest, change_pk: int) -> HttpResponse:
+    change = _clinic_change_or_404(request, change_pk)
+    _decide(
+        request,
+        lambda: services.account_change_reject(
+            actor=request.user, change=change, reason=request.POST.get("reason", "")[:1000]
+        ),
+        _("Ändringen är avvisad. Kliniken behåller %(account)s.") % {"account": change.old_display},
+    )
+    return redirect("clinic_administration", clinic_pk=request.clinic.pk)
+
+
+@clinic_view(admin=True)
+@require_POST
+def account_change_withdraw(request: HttpRequest, change_pk: int) -> HttpResponse:
+    change = _clinic_change_or_404(request, change_pk)
+    _decide(
+        request,
+        lambda: services.account_change_withdraw(actor=request.user, change=change),
+        _("Ändringen är tillbakadragen. Kliniken behåller %(account)s.") % {"account": change.old_display},
+    )
+    return redirect("clinic_administration", clinic_pk=request.clinic.pk)
+
+
+@region_view()
+@require_GET
+def region_clinic_detail(request: HttpRequest, clinic_number: str) -> HttpResponse:
+    """One clinic of the region: its account, the change waiting for confirmation and every change before."""
+    try:
+        clinic = selectors.region_clinic_get(region=request.region, number=clinic_number)
+    except Clinic.DoesNotExist as missing:
+        raise Http404 from missing
+    history = [
+        {"event": event, "label": audit_action_label(event.action), "accounts": _accounts_of(event)}
+        for event in selectors.account_change_history(clinic=clinic)
+    ]
+    # region_view prefers the coordinator's role when the person has one here.
+    is_coordinator = request.membership.role == RegionRole.COORDINATOR
+    return render(
+        request,
+        "clinics/region_clinic_detail.html",
+        {
+            "clinic": clinic,
+            "pending_change": selectors.account_change_pending(clinic=clinic),
+            "history": history,
+            "may_decide": is_coordinator,
+        },
+    )
+
+
+def _accounts_of(event) -> str:
+    """ "PG 41 23 45-1 → BG 555-9877" from the recorded data of a request or confirmation; a decision's reason else."""
+    before, after = event.before or {}, event.after or {}
+    if "account_number" in before and "account_number" in after:
+        old = account_display(before.get("payment_method", ""), before["account_number"])
+        new = account_display(after.get("payment_method", ""), after["account_number"])
+        return f"{old} → {new}"
+    return after.get("reason", "")
+
+
+def _region_change_or_404(request: HttpRequest, change_pk: int) -> AccountChange:
+    try:
+        return selectors.region_account_change_get(region=request.region, change_pk=change_pk)
+    except AccountChange.DoesNotExist as missing:
+        raise Http404 from missing
+
+
+@region_view()
+@require_POST
+def region_account_change_confirm(request: HttpRequest, change_pk: int) -> HttpResponse:
+    change = _region_change_or_404(request, change_pk)
+    _decide(
+        request,
+        lambda: services.account_change_confirm(actor=request.user, change=change),
+        _("Ändringen är bekräftad: utbetalningar går nu till %(account)s.") % {"account": change.new_display},
+    )
+    return redirect("region_clinic_detail", region_code=request.region.code, clinic_number=change.clinic.number)
+
+
+@region_view()
+@require_POST
+def region_account_change_reject(request: HttpRequest, change_pk: int) -> HttpResponse:
+    change = _region_change_or_404(request, change_pk)
+    _decide(
+        request,
+        lambda: services.account_change_reject(
+            actor=request.user, change=change, reason=request.POST.get("reason", "")[:1000]
+        ),
+        _("Ändringen är avvisad. Kliniken behåller %(account)s.") % {"account": change.old_display},
+    )
+    return redirect("region_clinic_detail", region_code=request.region.code, clinic_number=change.clinic.number)
+
+
+# Invitations -----------------------------------------------------------------------------------------------------
+
+
+@authenticated
+@require_http_methods(["GET", "POST"])
+def invitations(request: HttpRequest) -> HttpResponse:
+    """Inbjudningar: the person's invitations to clinics, each accepted or declined here (by POST)."""
+    pending = selectors.user_invitations(user=request.user)
+    if request.method == "POST":
+        invitation = next((i for i in pending if str(i.pk) == request.POST.get("invitation", "")), None)
+        if invitation is None:  # someone else's, or answered already: the same answer for both
+            messages.error(request, _("Inbjudan finns inte eller är redan besvarad."))
+        elif request.POST.get("answer") == "accept":
+            _decide(
+                request,
+                lambda: services.invitation_accept(actor=request.user, invitation=invitation),
+                _("Du är nu användare på %(clinic)s.") % {"clinic": invitation.clinic},
+            )
+        else:
+            _decide(
+                request,
+                lambda: services.invitation_decline(actor=request.user, invitation=invitation),
+                _("Du har tackat nej till %(clinic)s.") % {"clinic": invitation.clinic},
+            )
+        return redirect("invitations")
+    return render(request, "clinics/invitations.html", {"invitations": pending})

@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Func, Q
 from django.utils.translation import gettext_lazy as _
 
-from clinics.models import Clinic, Region, SupportForm
+from clinics.models import Clinic, PatientCategory, Region, SupportForm
 from portal import validators
 from portal.background import stalled_before
 from portal.storage import private_storage
@@ -219,6 +219,12 @@ class PriorAssessment(models.Model):
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="prior_assessments")
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="prior_assessments")
     support_form = models.CharField(_("Stödform"), max_length=1, choices=SupportForm.choices)
+    # The request's patient category (required for S) and the day the care is planned: the tariff of that day
+    # decides the planned lines' codes and prices. Empty on requests made before the request was checked.
+    patient_category = models.ForeignKey(
+        PatientCategory, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    planned_date = models.DateField(_("Planerat behandlingsdatum"), null=True, blank=True)
     justification = models.TextField(_("Motivering"), max_length=5000)
     state = models.CharField(
         _("Status"), max_length=30, choices=PriorAssessmentState.choices, default=PriorAssessmentState.SUBMITTED

@@ -310,8 +310,12 @@ def prior_assessment_request(
     justification: str,
     lines: list[dict],
     attachments: list,
+    planned_date: datetime.date | None = None,
+    patient_category: PatientCategory | None = None,
 ) -> PriorAssessment:
-    """A clinic asks for a prior assessment: planned lines (code, tooth or jaw, estimated price in öre)."""
+    """A clinic asks for a prior assessment: planned lines (code, tooth or jaw, estimated price in öre).
+
+    The clinic's request form checks the lines against the region's tariff first (`billing.services`)."""
     if not lines:
         raise ValidationError(_("Ange minst en planerad åtgärd."))
     patient = patient_get_or_create(actor=actor, personal_identity_number=personal_identity_number)
@@ -322,6 +326,8 @@ def prior_assessment_request(
         clinic=clinic,
         patient=patient,
         support_form=support_form,
+        patient_category=patient_category,
+        planned_date=planned_date,
         justification=justification.strip(),
         created_by=actor,
     )

@@ -6,7 +6,6 @@ from . import region_views, views
 
 clinic_patterns = [
     path("forhandsbedomningar/", views.prior_assessment_list, name="prior_assessment_list"),
-    path("forhandsbedomningar/ny/", views.prior_assessment_new, name="prior_assessment_new"),
     path(
         "forhandsbedomningar/<int:assessment_pk>/",
         views.prior_assessment_detail,

@@ -48,6 +48,7 @@ urlpatterns = [
     path("support/", views.support, name="support"),
     path("healthz", views.healthz, name="healthz"),
     *billing_urls.public_patterns,
+    *clinic_urls.public_patterns,
     path("servicefonster/", views.service_windows, name="service_windows"),
     path("servicefonster/<int:window_pk>/ta-bort/", views.service_window_delete, name="service_window_delete"),
     path("klinik/<int:clinic_pk>/", include(clinic_patterns)),

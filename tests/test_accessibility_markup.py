@@ -44,6 +44,9 @@ PAGES = [
     ("region_start", "samordnare.vg@demo.test", lambda w: "/region/vg/"),
     ("region_start_dalarna", "samordnare.dalarna@demo.test", lambda w: "/region/dalarna/"),
     ("region_clinics", "samordnare.vg@demo.test", lambda w: "/region/vg/kliniker/"),
+    ("region_clinic_detail", "samordnare.vg@demo.test", lambda w: "/region/vg/kliniker/32/"),  # a change waits
+    ("administration_pending_change", "admin32@demo.test", lambda w: f"/klinik/{w.clinic32.pk}/klinikadministration/"),
+    ("invitations", "admin2001@demo.test", lambda w: "/inbjudningar/"),
     ("access_log", "samordnare.vg@demo.test", lambda w: "/region/vg/atkomstlogg/"),
     ("service_windows", "regionadmin@demo.test", lambda w: "/servicefonster/"),
     ("support", "fakturerare@demo.test", lambda w: "/support/"),

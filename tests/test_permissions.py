@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from claims.models import CreditInvoice, InvoiceFileUpload, TariffVersion
-from clinics.models import Clinic, ClinicMembership, ClinicRole, Region
+from clinics.models import AccountChange, Clinic, ClinicMembership, ClinicRole, Region
 from eligibility.models import Certificate, CertificateImport, PriorAssessment, PriorAssessmentAttachment
 from payouts.models import PayoutPayment, PayoutRun, Repayment
 from portal.access import Access
@@ -155,6 +156,8 @@ OBJECT_IDS = {
             created_by=world.region_admin,
         ).pk
     ),
+    "clinic_number": lambda world, owner: owner.clinic.number,
+    "change_pk": lambda world, owner: _account_change(owner.clinic).pk,
     "question_pk": lambda world, owner: (
         ClaimQuestion.objects.create(
             claim=ClaimFactory(invoice__clinic=owner.clinic, invoice__created_by=world.biller),
@@ -213,8 +216,12 @@ def _payment(world: World, clinic: Clinic) -> PayoutPayment:
     found = PayoutPayment.objects.of_clinic(clinic).order_by("pk").first()
     if found is not None:
         return found
+    # Its file downloaded: a clinic sees only the payouts sent to the bank.
     run = PayoutRun.objects.create(
-        region=clinic.region, payout_date=datetime.date(2099, 1, 5), created_by=world.coordinator_vg
+        region=clinic.region,
+        payout_date=datetime.date(2099, 1, 5),
+        created_by=world.coordinator_vg,
+        file_downloaded_at=timezone.now(),
     )
     return PayoutPayment.objects.create(
         run=run,
@@ -223,6 +230,23 @@ def _payment(world: World, clinic: Clinic) -> PayoutPayment:
         account_number=clinic.account_number,
         gross=0,
         net=0,
+    )
+
+
+def _account_change(clinic: Clinic) -> AccountChange:
+    """The clinic's change of account waiting for confirmation (the demo has one at clinic 32), or a new one."""
+    found = AccountChange.objects.of_clinic(clinic).filter(state="pending").first()
+    if found is not None:
+        return found
+    admin = ClinicMembership.objects.of_clinic(clinic).filter(role=ClinicRole.LOCAL_ADMIN).first().user
+    new = ("bankgiro", "5559877") if clinic.account_number != "5559877" else ("bankgiro", "5551239")
+    return AccountChange.objects.create(
+        clinic=clinic,
+        old_payment_method=clinic.payment_method,
+        old_account_number=clinic.account_number,
+        new_payment_method=new[0],
+        new_account_number=new[1],
+        requested_by=admin,
     )
 
 

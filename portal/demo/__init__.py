@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from clinics.models import CareModel, Clinic, ClinicMembership, PatientCategory, Region, RegionMembership, User
 
+from .accounts import demo_account_changes_load
 from .history import demo_history_load
 from .invoices import demo_invoices_load
 from .payouts import demo_payouts_load
@@ -97,6 +98,7 @@ def demo_load(path: Path = DEMO_FILE) -> Counter:
     _load_payouts(counts)
     _load_invoices(counts)
     _load_review(counts)
+    demo_account_changes_load(counts)  # after the payouts: the paid run went to 32's plusgiro
     return counts
 
 

@@ -1,5 +1,5 @@
-"""Demo review: the regions' rules (Västra Götaland's, and "möjlig dubblett" in both regions), and questions on the
-demo claims under review, made through the services.
+"""Demo review: the regions' rules (Västra Götaland's; "möjlig dubblett" and "FHB nära gränsen" in both regions), and
+questions on the demo claims under review, made through the services.
 
 Loaded after the demo invoices, so that their states stay as portal.demo.invoices makes them. Idempotent: a rule is
 found by its region, kind and setting; a claim that already has a question is left as it is. The sample rule is kept
@@ -24,6 +24,8 @@ RULES = (
     ("vg", ReviewRuleKind.SAMPLE, Decimal("5"), False, "Stickprov, avaktiverat i demon."),
     ("vg", ReviewRuleKind.POSSIBLE_DUPLICATE, None, True, "Samma vård hos en annan klinik granskas."),
     ("dalarna", ReviewRuleKind.POSSIBLE_DUPLICATE, None, True, "Samma vård hos en annan klinik granskas."),
+    ("vg", ReviewRuleKind.FHB_NEAR_LIMIT, 90, True, "Förhandsbedömningar som nästan är förbrukade granskas."),
+    ("dalarna", ReviewRuleKind.FHB_NEAR_LIMIT, 90, True, "Förhandsbedömningar som nästan är förbrukade granskas."),
 )
 # clinic (region, number), claim reference, question, answer by (e-mail) or None, answer
 QUESTIONS = (
@@ -57,6 +59,7 @@ def _rules_load(admin: User, counts: Counter) -> None:
             ReviewRuleKind.AMOUNT_ABOVE: "amount_limit",
             ReviewRuleKind.CODES: "codes",
             ReviewRuleKind.SAMPLE: "sample_percent",
+            ReviewRuleKind.FHB_NEAR_LIMIT: "prior_assessment_share",
         }.get(kind)
         settings = {setting_field: setting} if setting_field else {}  # "möjlig dubblett" has no setting
         if ReviewRule.objects.filter(region=region, kind=kind, **settings).exists():

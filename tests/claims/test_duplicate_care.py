@@ -184,11 +184,11 @@ def test_two_identical_claims_sent_at_once_store_one(transactional_small_world):
     world = _ready(transactional_small_world)
     validated = threading.Barrier(2)
     outcomes: list[str] = []
-    real_invoice_for_claims = services.invoice_for_claims
+    real_care_lock = services.care_lock
 
     def after_both_validated(**kwargs):
         validated.wait(timeout=10)
-        return real_invoice_for_claims(**kwargs)
+        return real_care_lock(**kwargs)
 
     def submit(reference: str, invoice_reference: str):
         try:
@@ -199,7 +199,7 @@ def test_two_identical_claims_sent_at_once_store_one(transactional_small_world):
         finally:
             connections.close_all()
 
-    with mock.patch("claims.services.invoice_for_claims", after_both_validated):
+    with mock.patch("claims.services.care_lock", after_both_validated):
         threads = [
             threading.Thread(target=submit, args=("AT-ONCE-1", "5550011")),
             threading.Thread(target=submit, args=("AT-ONCE-2", "5550012")),

@@ -52,14 +52,15 @@ def test_invite_of_someone_already_at_the_clinic_is_refused(small_world):
     assert "redan behörighet" in str(error.value)
 
 
-def test_invite_of_an_existing_user_reuses_the_account(small_world):
+def test_invite_of_an_existing_user_reuses_the_account_and_invites_it(small_world):
     admin, existing = small_world.admin, small_world.other_region_biller  # made before the count
     before = User.objects.count()
-    membership = services.membership_invite(
+    invitation = services.membership_invite(
         actor=admin, clinic=small_world.clinic, name="Dan", email=existing.email, role="biller"
     )
     assert User.objects.count() == before
-    assert membership.user == existing
+    assert invitation.user == existing and invitation.state == "pending"
+    assert not ClinicMembership.objects.filter(user=existing, clinic=small_world.clinic).exists()
 
 
 def test_invitation_email_has_a_working_set_password_link(

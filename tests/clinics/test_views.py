@@ -2,7 +2,7 @@
 
 import pytest
 
-from clinics.models import ClinicMembership, ClinicRole
+from clinics.models import AccountChange, ClinicMembership, ClinicRole
 from portal.models import AuditEvent
 
 
@@ -95,9 +95,11 @@ def test_plusgiro_is_checked_as_plusgiro(client, world):
     url = f"/klinik/{world.clinic31.pk}/klinikadministration/uppgifter/"
     data = {"payment_method": "plusgiro", "account_number": "41 23 45-1", "payout_email": "e@k.test"}
     assert client.post(url, data).status_code == 302
-    world.clinic31.refresh_from_db()
-    assert (world.clinic31.payment_method, world.clinic31.account_number) == ("plusgiro", "4123451")
-    assert world.clinic31.account_display == "PG 41 23 45-1"
+    change = AccountChange.objects.get(clinic=world.clinic31, state="pending")
+    assert (change.new_payment_method, change.new_account_number) == ("plusgiro", "4123451")
+    assert change.new_display == "PG 41 23 45-1"
+    world.clinic31.refresh_from_db()  # held until a second person confirms
+    assert (world.clinic31.payment_method, world.clinic31.account_number) == ("bankgiro", "5551239")
 
 
 def test_new_user_page_adds_a_biller_and_sends_the_invitation(

@@ -49,6 +49,8 @@ ALLOWED = {
     # The signed-in user's own memberships, across every clinic and region they belong to: scoped by the user.
     "user_places: ClinicMembership",
     "user_places: RegionMembership",
+    # The signed-in person's own invitations, from every clinic that invited them: scoped by the user.
+    "user_invitations: ClinicInvitation",
 }
 
 # Models that point at a clinic or region without being owned by it.
