@@ -246,7 +246,8 @@ def _care_digest(key: CareKey) -> int:
 
 
 class BilledCare:
-    """The care on the clinic's claims that still count (any state but deleted or voided), by `CareKey`, with
+    """The care on the clinic's claims that still count (any state but deleted or voided; a line credited back
+    does not count, so that the clinic may bill it again corrected), by `CareKey`, with
     the räkningsreferens of the first claim that has it. `load` reads it for many drafts in one query; a patient
     and day not loaded is read on first use."""
 
@@ -275,6 +276,7 @@ class BilledCare:
             )
             .exclude(claim__state__in=NOT_BILLED_STATES)
             .exclude(code=PATIENT_FEE_CODE)
+            .filter(credit__isnull=True)
             .order_by("claim_id", "position")
             .values_list(
                 "claim__patient__personal_identity_number", "visit_date", "code", "tooth", "jaw", "claim__reference"

@@ -161,8 +161,8 @@ def _possible_duplicates(
 ) -> dict[int, int]:
     """Of the claims in a region with an active "möjlig dubblett" rule: the id of another clinic's claim in the
     region with the same care (patient, visit date, code, tooth and jaw; not a code the tariff marks repeatable,
-    not the patient fee) in any state but deleted or voided, by claim id. Two queries per 5 000 claims, matched
-    here rather than by a correlated subquery, whose plan grows with the region's claims.
+    not the patient fee) in any state but deleted or voided and not credited back, by claim id. Two queries per
+    5 000 claims, matched here rather than by a correlated subquery, whose plan grows with the region's claims.
 
     The clinic never learns of the other claim (patient privacy): the id goes into the claim event's parameters,
     which only the coordinator's page reads. The same care twice at one clinic is a fault of the claim instead
@@ -197,6 +197,7 @@ def _possible_duplicates(
                 code__in={key[2] for key in wanted},
             )
             .exclude(claim__state__in=NOT_BILLED_STATES)
+            .filter(credit__isnull=True)
             .order_by("claim_id")
             .values_list(
                 "claim_id",

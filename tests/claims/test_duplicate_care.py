@@ -210,3 +210,16 @@ def test_two_identical_claims_sent_at_once_store_one(transactional_small_world):
             thread.join(timeout=60)
     assert sorted(outcomes) == ["duplicate_care", "stored"]
     assert Claim.objects.filter(clinic=world.clinic, reference__startswith="AT-ONCE").count() == 1
+
+
+def test_a_line_credited_back_may_be_billed_again(world):
+    """The clinic credits a paid line and bills it again corrected: the credited line no longer counts."""
+    visit = _visit()
+    first = _submit(world, _draft("CR-1", [LineDraft(visit, "101"), LineDraft(visit, "121")]))
+    services.claim_approve(actor=world.coordinator, claim=first, payout_date=timezone.localdate())
+    services.claim_mark_paid(actor=world.coordinator, claim=first, paid_on=timezone.localdate(), our_reference="6001")
+    services.claim_credit(actor=world.biller, claim=first, line_ids=[first.lines.get(code="101").pk])
+    assert _messages(world, _draft("CR-2", [LineDraft(visit, "101")])) == []
+    assert _messages(world, _draft("CR-3", [LineDraft(visit, "121")])) == [
+        f"Åtgärd 121 den {visit.isoformat()} finns redan på räkning CR-1."
+    ]
