@@ -39,7 +39,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 BENCH_DIR = BASE_DIR / "var" / "bench"
-BENCH_DATABASE = "tandportal_bench"
+# Another name (TANDPORTAL_BENCH_DATABASE) lets two checkouts run the benchmark on one server at once.
+BENCH_DATABASE = os.environ.get("TANDPORTAL_BENCH_DATABASE", "tandportal_bench")
 CLINIC_REGION, CLINIC_NUMBER = "vg", "31"
 BILLER_EMAIL = "fakturerare@demo.test"
 # A check slower than this for one size skips the larger sizes (unless --force).
@@ -146,9 +147,14 @@ def ensure_patients(count: int) -> None:
 # The file ------------------------------------------------------------------------------------------------
 
 
-def write_file(path: Path, *, size: int, invoice_reference: str, token: str, today: datetime.date) -> dict:
+def write_file(
+    path: Path, *, size: int, invoice_reference: str, token: str, today: datetime.date, run_index: int = 0
+) -> dict:
     """A fakturafil of `size` claims, each for its own benchmark patient; about FAULT_SHARE of them faulty,
-    one fault each, the four kinds in turn. Returns how many claims have each fault."""
+    one fault each, the four kinds in turn. Returns how many claims have each fault.
+
+    Every visit is new: one claim per patient in the file, and the `run_index`-th file of a run has its visits in
+    its own 30 days, so the claims an earlier size sent do not make this file's duplicate care."""
     rng = random.Random(size)
     counts = dict.fromkeys(FAULT_KINDS, 0)
     counts["correct"] = 0
@@ -168,7 +174,7 @@ def write_file(path: Path, *, size: int, invoice_reference: str, token: str, tod
             if fault == "check_digit":
                 pin = _wrong_check_digit(pin)
             # Within the region's six months, never today or later; a future date for that fault.
-            day = today - datetime.timedelta(days=rng.randint(1, 150))
+            day = today - datetime.timedelta(days=1 + (rng.randint(0, 29) + 30 * run_index) % 150)
             if fault == "future_date":
                 day = today + datetime.timedelta(days=rng.randint(1, 5))
             codes = list(CODES)
@@ -460,12 +466,19 @@ def main() -> None:
     today = timezone.localdate()
     token = format(int(time.time()) % 36**6, "x")[-6:]  # references are new on every run
     results = []
-    for size in sizes:
+    for run_index, size in enumerate(sizes):
         if results and results[-1]["check"]["seconds"] > SKIP_AFTER_SECONDS and not args.force:
             print(f"{size} claims skipped: the previous size took over {SKIP_AFTER_SECONDS} s (use --force)")
             continue
         path = BENCH_DIR / "files" / f"claims-{size}.xml"
-        mix = write_file(path, size=size, invoice_reference=f"B{token}N{size}", token=f"{token}{size}", today=today)
+        mix = write_file(
+            path,
+            size=size,
+            invoice_reference=f"B{token}N{size}",
+            token=f"{token}{size}",
+            today=today,
+            run_index=run_index,
+        )
         row = {"size": size, "mix": mix, "mb": path.stat().st_size / 2**20}
         row["parse"] = parse_floor(path)
         row["insert"] = insert_floor(size)

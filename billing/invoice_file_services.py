@@ -38,7 +38,7 @@ from claims.models import (
     InvoiceFileUpload,
     InvoiceSource,
 )
-from claims.services import ClaimRejected, invoice_for_claims
+from claims.services import ClaimRejected, care_lock, invoice_for_claims
 from claims.validation import ValidationContext, claim_validate, invoice_reference_fault
 from clinics.models import Clinic, User
 from portal.audit import audit_record
@@ -401,6 +401,7 @@ def invoice_file_send(*, upload: InvoiceFileUpload) -> Invoice | None:
         _refuse_unless_sendable(upload)
         actor = upload.sent_by
         try:
+            care_lock(clinic=upload.clinic)  # before the invoice: the care lock is always taken first
             invoice = invoice_for_claims(
                 actor=actor,
                 clinic=upload.clinic,

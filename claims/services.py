@@ -42,6 +42,7 @@ from .validation import (
     claim_amounts,
     claim_reference_used_fault,
     claim_validate,
+    duplicate_care_stored_fault,
     invoice_reference_fault,
     prior_assessment_billed_of,
     prior_assessment_draft_lines,
@@ -93,10 +94,13 @@ def claim_submit(
     if faults:
         raise ClaimRejected(faults)
     with _reference_race_refused(clinic):
+        # The clinic's care lock first, before any other: whoever waits for it holds nothing another waits for.
+        care_lock(clinic=clinic)
         _prior_assessments_lock_and_check(clinic=clinic, drafts=[draft], context=context)
         invoice = invoice_for_claims(
             actor=actor, clinic=clinic, reference=invoice_reference, source=source, may_join_open=True
         )
+        _care_check(clinic=clinic, drafts=[draft], context=context)
         return _claims_store(actor=actor, invoice=invoice, drafts=[draft], context=context)[0]
 
 
@@ -116,7 +120,9 @@ def claims_submit(
         if faults:
             raise ClaimRejected(faults, reference=draft.reference)
     with _reference_race_refused(clinic):
+        care_lock(clinic=clinic)  # taken already when the caller took it first, as an invoice file's sending does
         _prior_assessments_lock_and_check(clinic=clinic, drafts=drafts, context=context)
+        _care_check(clinic=clinic, drafts=drafts, context=context)
         claims = _claims_store(actor=actor, invoice=invoice, drafts=drafts, context=context)
     # The claims are in the database now, which is where the next chunk reads their free-amount use from.
     context.free_amount_stored()
@@ -166,6 +172,35 @@ def _reference_race_refused(clinic: Clinic):
         if violated_constraint(error) == "claim_reference_unique_for_clinic":
             raise ClaimRejected([claim_reference_used_fault()]) from None
         raise
+
+
+# A lock of its own kind: the two-key advisory locks (namespace, clinic id) meet no other lock of the portal.
+_CARE_LOCK_NAMESPACE = "claims.care"
+
+
+def care_lock(*, clinic: Clinic) -> None:
+    """Take the clinic's care lock until the transaction ends (taking it again in the transaction is free).
+
+    Claims are stored under it, after `_care_check`: two identical claims sent at once store one. Take it before
+    any other lock of the storing (an invoice file's sending takes it before making its invoice), so that whoever
+    waits for it holds nothing another is waiting for. One lock per clinic, not per patient: an invoice file of
+    10 000 patients would otherwise fill PostgreSQL's lock table; the price is that a clinic's claims are stored
+    one sending at a time (a web claim waits while a file of the same clinic is being sent).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s), %s)", [_CARE_LOCK_NAMESPACE, clinic.pk])
+
+
+def _care_check(*, clinic: Clinic, drafts: list[ClaimDraft], context: ValidationContext) -> None:
+    """Under the care lock, ask the database again whether a claim stored meanwhile has the drafts' care; the
+    second of two identical claims sent at once is refused with "Åtgärd … finns redan på räkning …"."""
+    found = duplicate_care_stored_fault(clinic=clinic, drafts=drafts, tariff=context.tariff)
+    if found is not None:
+        draft, fault, other_reference = found
+        # The same claim sent twice (a double click): its reference is what was used.
+        raise ClaimRejected(
+            [claim_reference_used_fault() if other_reference == draft.reference else fault], reference=draft.reference
+        )
 
 
 def invoice_for_claims(*, actor: User, clinic: Clinic, reference: str, source: str, may_join_open: bool) -> Invoice:

@@ -29,7 +29,8 @@ from .models import PATIENT_FEE_CODE, TariffRow, TariffVersion, ToothOrJaw
 # A tariff has a few hundred codes at most; this bounds the work and the error list a wrong file can cause.
 MAX_TARIFF_ROWS = 2000
 
-# Header (lower case, single spaces) → the field of TariffRow. All are required.
+# Header (lower case, single spaces) → the field of TariffRow. All are required but "Får upprepas", which lists
+# before it left out: without the column no code is repeatable.
 _COLUMNS = {
     "åtgärd": "code",
     "benämning": "description",
@@ -37,7 +38,9 @@ _COLUMNS = {
     "kräver": "requires",
     "stödformer": "support_forms",
     "förhandsbedömning": "requires_prior_assessment",
+    "får upprepas": "repeatable",
 }
+_REQUIRED_COLUMNS = [column for column in _COLUMNS.values() if column != "repeatable"]
 _CODE = re.compile(r"[0-9A-Za-z]{1,10}")
 _REQUIRES = {"": ToothOrJaw.NONE, "tand": ToothOrJaw.TOOTH, "käke": ToothOrJaw.JAW}
 _YES_NO = {"ja": True, "nej": False, "": False}
@@ -85,6 +88,7 @@ class _ParsedRow:
     requires: str
     support_forms: list[str]
     requires_prior_assessment: bool
+    repeatable: bool = False
 
 
 def tariff_import(
@@ -202,6 +206,7 @@ def _store(*, actor, region, table: Table, rows: list[_ParsedRow], name, valid_f
             requires=row.requires,
             support_forms=row.support_forms,
             requires_prior_assessment=row.requires_prior_assessment,
+            repeatable=row.repeatable,
         )
         for row in rows
     )
@@ -221,7 +226,7 @@ def _store(*, actor, region, table: Table, rows: list[_ParsedRow], name, valid_f
 
 def _parse(table: Table) -> tuple[list[_ParsedRow], list[TariffRowError], list[str]]:
     """Every row of the file checked: the rows, the faulty rows, and what is wrong with the file as a whole."""
-    positions = column_positions(table.header(), columns=_COLUMNS, required=_COLUMNS.values(), name=table.name)
+    positions = column_positions(table.header(), columns=_COLUMNS, required=_REQUIRED_COLUMNS, name=table.name)
     rows: list[_ParsedRow] = []
     row_errors: list[TariffRowError] = []
     first_line: dict[str, int] = {}
@@ -236,8 +241,8 @@ def _parse(table: Table) -> tuple[list[_ParsedRow], list[TariffRowError], list[s
             )
 
         def cell(column: str, cells=cells) -> Any:
-            index = positions[column]
-            return cells[index] if index < len(cells) else None
+            index = positions.get(column)
+            return cells[index] if index is not None and index < len(cells) else None
 
         row, messages = _parse_row(cell)
         # Codes are compared without case: 825s and 825S would be the same code to anyone reading the list.
@@ -321,6 +326,12 @@ def _parse_row(cell) -> tuple[_ParsedRow, list[str]]:
         if needs_prior_assessment is None:
             messages.append(_("Förhandsbedömning ska vara ja eller nej, inte %(value)s.") % {"value": prior_text[:20]})
 
+    repeatable = _yes_no(cell("repeatable"))
+    if repeatable is None:
+        messages.append(
+            _("Får upprepas ska vara ja eller nej, inte %(value)s.") % {"value": cell_text(cell("repeatable"))[:20]}
+        )
+
     row = _ParsedRow(
         code=code,
         description=description,
@@ -328,8 +339,16 @@ def _parse_row(cell) -> tuple[_ParsedRow, list[str]]:
         requires=requires or ToothOrJaw.NONE,
         support_forms=support_forms,
         requires_prior_assessment=bool(needs_prior_assessment),
+        repeatable=bool(repeatable),
     )
     return row, messages
+
+
+def _yes_no(value: Any) -> bool | None:
+    """A ja/nej cell (an Excel TRUE/FALSE cell too; empty: nej), or None when it is neither."""
+    if isinstance(value, bool):
+        return value
+    return _YES_NO.get(cell_text(value).casefold())
 
 
 # Reading ---------------------------------------------------------------------------------------------------
@@ -447,7 +466,7 @@ def tariff_rows(*, version: TariffVersion, query: str = "") -> list[TariffRow]:
 # Comparing -------------------------------------------------------------------------------------------------
 
 # The fields compared, in the order of the columns on screen.
-ROW_FIELDS = ("description", "price", "requires", "support_forms", "requires_prior_assessment")
+ROW_FIELDS = ("description", "price", "requires", "support_forms", "requires_prior_assessment", "repeatable")
 
 
 @dataclass(frozen=True)
@@ -499,6 +518,10 @@ class TariffRowChange:
     @property
     def prior_assessment_changed(self) -> bool:
         return "requires_prior_assessment" in self.changed
+
+    @property
+    def repeatable_changed(self) -> bool:
+        return "repeatable" in self.changed
 
 
 @dataclass(frozen=True)

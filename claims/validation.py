@@ -10,6 +10,7 @@ never from rules of our own.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import re
 from collections import Counter, defaultdict
 from collections.abc import Container, Iterable
@@ -98,6 +99,8 @@ class ValidationContext:
         self._repeated_references = repeated_references
         # Added by correct claims of this batch, by (personnummer, year); kept across `prepare`.
         self._accepted_free_amount: Counter[tuple[str, int]] = Counter()
+        # The care of this batch's correct claims so far, as digests; kept across `prepare` (a whole file).
+        self._care_in_batch: set[int] = set()
         # Lines of this batch's correct claims, by prior assessment id; kept across `prepare` like the above.
         self._accepted_prior_assessment: defaultdict[int, list[BilledLine]] = defaultdict(list)
         self.prepare(drafts)
@@ -110,6 +113,7 @@ class ValidationContext:
         self._patients: dict[str, PatientRecords] = {}
         self._eligibility: dict[tuple[str, datetime.date], Eligibility] = {}
         self._free_amount_used: dict[tuple[str, int], int] = {}
+        self.billed_care = BilledCare(self.clinic)
         self._prior_assessment_billed: dict[int, list[BilledLine]] = {}
         days = [day for draft in drafts for day in _all_dates(draft)]
         if days:
@@ -120,6 +124,7 @@ class ValidationContext:
             self._load_patients(pins, min(days))
             years = {day.year for day in days}
             self._load_free_amounts(pins, years)
+            self.billed_care.load(drafts)
             self._load_prior_assessment_billed(
                 {assessment.pk for records in self._patients.values() for assessment in records.prior_assessments}
             )
@@ -190,6 +195,15 @@ class ValidationContext:
         for year, amount in amounts.items():
             self._accepted_free_amount[(personal_identity_number, year)] += amount
 
+    # Care billed earlier in the batch --------------------------------------------------------------------
+
+    def care_in_batch(self, key: CareKey) -> bool:
+        """Whether a correct claim validated before in this batch (earlier in the file) has this care."""
+        return _care_digest(key) in self._care_in_batch
+
+    def care_accept(self, keys: Iterable[CareKey]) -> None:
+        self._care_in_batch.update(_care_digest(key) for key in keys)
+
     def free_amount_stored(self) -> None:
         """The correct claims so far are stored: from now on their use is read from the database, not added."""
         self._accepted_free_amount.clear()
@@ -213,6 +227,137 @@ class ValidationContext:
 
     def prior_assessment_accept(self, assessment_id: int, lines: list[BilledLine]) -> None:
         self._accepted_prior_assessment[assessment_id] += lines
+
+
+# Duplicate care ------------------------------------------------------------------------------------------
+
+# One piece of care: the patient (normalised personnummer), the visit date, the code, the tooth and the jaw.
+CareKey = tuple[str, datetime.date, str, str, str]
+
+
+def _care_key(pin: str, line: LineDraft) -> CareKey:
+    return (pin, line.visit_date, line.code, line.tooth.strip(), line.jaw.strip())
+
+
+def _care_digest(key: CareKey) -> int:
+    """8 bytes for a piece of care, so that a file of 100 000 claims remembers its care in a few megabytes."""
+    text = "|".join((key[0], key[1].isoformat(), *key[2:]))
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+
+
+class BilledCare:
+    """The care on the clinic's claims that still count (any state but deleted or voided; a line credited back
+    does not count, so that the clinic may bill it again corrected), by `CareKey`, with
+    the räkningsreferens of the first claim that has it. `load` reads it for many drafts in one query; a patient
+    and day not loaded is read on first use."""
+
+    def __init__(self, clinic: Clinic):
+        self.clinic = clinic
+        self._references: dict[CareKey, str] = {}
+        self._checked: set[tuple[str, datetime.date]] = set()
+
+    def load(self, drafts: Iterable[ClaimDraft]) -> None:
+        wanted = {
+            (pin, line.visit_date)
+            for draft in drafts
+            if (pin := _valid_pin(draft.personal_identity_number))
+            for line in draft.lines
+        } - self._checked
+        if not wanted:
+            return
+        pins = {pin for pin, _day in wanted}
+        days = [day for _pin, day in wanted]
+        lines = (
+            ClaimLine.objects.filter(
+                claim__clinic=self.clinic,
+                claim__patient__personal_identity_number__in=pins,
+                visit_date__gte=min(days),
+                visit_date__lte=max(days),
+            )
+            .exclude(claim__state__in=NOT_BILLED_STATES)
+            .exclude(code=PATIENT_FEE_CODE)
+            .filter(credit__isnull=True)
+            .order_by("claim_id", "position")
+            .values_list(
+                "claim__patient__personal_identity_number", "visit_date", "code", "tooth", "jaw", "claim__reference"
+            )
+        )
+        for pin, day, code, tooth, jaw, reference in lines:
+            if (pin, day) in wanted:
+                self._references.setdefault((pin, day, code, tooth, jaw), reference)
+        self._checked |= wanted
+
+    def reference(self, key: CareKey) -> str | None:
+        """The reference of a claim of the clinic with this care, or None."""
+        if (key[0], key[1]) not in self._checked:
+            self.load([ClaimDraft(key[0], "", "", [LineDraft(visit_date=key[1], code=key[2])])])
+        return self._references.get(key)
+
+
+def _care_fault(line: LineDraft, index: int, message: str) -> Fault:
+    return Fault("duplicate_care", message, "lines", index, visit_date=line.visit_date, line_field="code")
+
+
+def duplicate_care_faults(
+    *, pin: str, draft: ClaimDraft, rows: list[TariffRow | None], context: ValidationContext
+) -> tuple[list[Fault], list[CareKey]]:
+    """The faults of care already billed: on another claim of the clinic, earlier in the batch (an invoice
+    file), or twice on this claim; and the draft's care, for the batch once the claim is found correct.
+
+    Care is the patient, visit date, code and tooth or jaw; codes the tariff marks repeatable (`TariffRow.repeatable`),
+    the patient fee and codes not in the tariff (a fault of their own) are left out. Another clinic's claims are
+    never named here: the region's review rule "möjlig dubblett" looks at those (`review.services`).
+    """
+    faults: list[Fault] = []
+    keys: list[CareKey] = []
+    seen: set[CareKey] = set()
+    for index, (line, row) in enumerate(zip(draft.lines, rows, strict=True)):
+        if row is None or row.repeatable or line.code == PATIENT_FEE_CODE:
+            continue
+        key = _care_key(pin, line)
+        words = {"code": line.code, "date": line.visit_date.isoformat()}
+        if key in seen:
+            message = _("Åtgärd %(code)s den %(date)s finns två gånger på räkningen.") % words
+        elif (reference := context.billed_care.reference(key)) is not None:
+            message = _("Åtgärd %(code)s den %(date)s finns redan på räkning %(reference)s.") % {
+                **words,
+                "reference": reference,
+            }
+        elif context.care_in_batch(key):
+            message = _("Åtgärd %(code)s den %(date)s finns redan i filen.") % words
+        else:
+            message = ""
+            keys.append(key)
+        seen.add(key)
+        if not message:
+            continue
+        faults.append(_care_fault(line, index, message))
+    return faults, keys
+
+
+def duplicate_care_stored_fault(
+    *, clinic: Clinic, drafts: list[ClaimDraft], tariff: TariffBook
+) -> tuple[ClaimDraft, Fault, str] | None:
+    """Asked again when claims are stored, under the clinic's care lock (`claims.services`), from the database
+    afresh: the first draft whose care a claim stored meanwhile already has (two sends of the same claim at once),
+    its fault and the reference of the claim that has the care."""
+    billed = BilledCare(clinic)
+    billed.load(drafts)
+    for draft in drafts:
+        pin = _valid_pin(draft.personal_identity_number)
+        for index, line in enumerate(draft.lines):
+            row = tariff.row(line.visit_date, line.code)
+            if pin is None or row is None or row.repeatable or line.code == PATIENT_FEE_CODE:
+                continue
+            reference = billed.reference(_care_key(pin, line))
+            if reference is not None:
+                message = _("Åtgärd %(code)s den %(date)s finns redan på räkning %(reference)s.") % {
+                    "code": line.code,
+                    "date": line.visit_date.isoformat(),
+                    "reference": reference,
+                }
+                return draft, _care_fault(line, index, message), reference
+    return None
 
 
 # Public helpers ------------------------------------------------------------------------------------------
@@ -535,11 +680,14 @@ class _Validation:
             self.check_prior_assessment(eligibility)
             self.check_fee_missing(pin, eligibility, fees)
             self.check_free_amount(pin)
+            care = self.check_duplicate_care(pin)
             fhb_lines = self.check_prior_assessment_use(eligibility)
             if not self.faults and self.free_amount:
                 self.context.free_amount_accept(pin, self.free_amount)
             if not self.faults and fhb_lines:
                 self.context.prior_assessment_accept(*fhb_lines)
+            if not self.faults:
+                self.context.care_accept(care)
         return self.faults
 
     # The claim as a whole ----------------------------------------------------------------------------------
@@ -835,6 +983,13 @@ class _Validation:
                 "lines",
                 uncovered[0],
             )
+
+    # Duplicate care ----------------------------------------------------------------------------------------
+
+    def check_duplicate_care(self, pin: str) -> list[CareKey]:
+        faults, care = duplicate_care_faults(pin=pin, draft=self.draft, rows=self.rows, context=self.context)
+        self.faults += faults
+        return care
 
     def check_prior_assessment_use(
         self, eligibility: dict[datetime.date, Eligibility]

@@ -111,3 +111,17 @@ def invoice_claims_in_region(*, region: Region, invoice_pk: int) -> tuple[Invoic
     if invoice is None:
         return None, []
     return invoice, list(invoice.claims.select_related("patient").order_by("reference"))
+
+
+def possible_duplicates(*, region: Region, claim: Claim) -> list[Claim]:
+    """The other clinics' claims with the same care that put `claim` under review as "möjlig dubblett" (their ids
+    are in the claim's events, `review.services`), of the region's clinics: for the coordinator only."""
+    ids = {
+        rule["other_claim"]
+        for event in claim.events.all()
+        for rule in event.params.get("rules", [])
+        if isinstance(rule, dict) and rule.get("other_claim")
+    }
+    if not ids:
+        return []
+    return list(Claim.objects.of_region(region).select_related("clinic").filter(pk__in=ids).order_by("pk"))

@@ -19,6 +19,7 @@ from claims.audit import ClaimsAudit
 from claims.models import OPEN_STATES, PATIENT_FEE_CODE, Claim, ClaimEventKind, ClaimLine, ClaimState
 from claims.selectors import PriorAssessmentUse, prior_assessment_uses
 from claims.services import claim_event_add, claim_start_review, claims_move
+from claims.validation import NOT_BILLED_STATES
 from clinics.models import Clinic, Region, User
 from eligibility.models import PriorAssessment
 from portal.audit import audit_record, snapshot
@@ -40,9 +41,19 @@ def _chunks(items: Sequence, size: int = CHUNK) -> Iterator[Sequence]:
 # Applying the rules -----------------------------------------------------------------------------------------
 
 
-def _matches(rule: ReviewRule, claim: Claim, codes: set[str], rng: random.Random, fhb_uses: dict | None = None) -> bool:
+def _matches(
+    rule: ReviewRule,
+    claim: Claim,
+    codes: set[str],
+    rng: random.Random,
+    fhb_uses: dict | None = None,
+    *,
+    duplicate_of: int | None = None,
+) -> bool:
     if rule.kind == ReviewRuleKind.FHB_NEAR_LIMIT:
         return _fhb_near_limit(rule, claim, fhb_uses or {})
+    if rule.kind == ReviewRuleKind.POSSIBLE_DUPLICATE:
+        return duplicate_of is not None
     if rule.kind == ReviewRuleKind.AMOUNT_ABOVE:
         # The claim's total is what the region pays: treatment lines less the patient fees.
         return claim.total > rule.amount_limit
@@ -111,10 +122,16 @@ def review_rules_apply(*, claims: list[Claim], rng: random.Random | None = None)
                 codes_of[claim_id].add(code)
 
     fhb_uses = _fhb_uses(received, rules_by_region)
+    duplicates_of = _possible_duplicates(received, region_of, rules_by_region)
     matched: dict[int, list[ReviewRule]] = {}
     for claim in received:
         rules = rules_by_region.get(region_of[claim.clinic_id], [])
-        hits = [rule for rule in rules if _matches(rule, claim, codes_of[claim.pk], rng, fhb_uses)]
+        duplicate_of = duplicates_of.get(claim.pk)
+        hits = [
+            rule
+            for rule in rules
+            if _matches(rule, claim, codes_of[claim.pk], rng, fhb_uses, duplicate_of=duplicate_of)
+        ]
         if hits:
             matched[claim.pk] = hits
     if not matched:
@@ -132,9 +149,81 @@ def review_rules_apply(*, claims: list[Claim], rng: random.Random | None = None)
         to_state=ClaimState.UNDER_REVIEW,
         event_kind=ClaimEventKind.RULES_MATCHED,
         action=ClaimsAudit.CLAIM_REVIEW_STARTED,
-        params=lambda claim: {"rules": [rule.event_params for rule in matched[claim.pk]]},
+        params=lambda claim: {
+            "rules": [_rule_event_params(rule, duplicates_of.get(claim.pk)) for rule in matched[claim.pk]]
+        },
         audit_after=lambda claim: {"rules": [rule.pk for rule in matched[claim.pk]]},
     )
+
+
+def _possible_duplicates(
+    claims: list[Claim], region_of: dict[int, int], rules_by_region: dict[int, list[ReviewRule]]
+) -> dict[int, int]:
+    """Of the claims in a region with an active "möjlig dubblett" rule: the id of another clinic's claim in the
+    region with the same care (patient, visit date, code, tooth and jaw; not a code the tariff marks repeatable,
+    not the patient fee) in any state but deleted or voided and not credited back, by claim id. Two queries per
+    5 000 claims, matched here rather than by a correlated subquery, whose plan grows with the region's claims.
+
+    The clinic never learns of the other claim (patient privacy): the id goes into the claim event's parameters,
+    which only the coordinator's page reads. The same care twice at one clinic is a fault of the claim instead
+    (`claims.validation.duplicate_care_faults`).
+    """
+    watching = {
+        region
+        for region, rules in rules_by_region.items()
+        if any(r.kind == ReviewRuleKind.POSSIBLE_DUPLICATE for r in rules)
+    }
+    claims_of = {claim.pk: claim for claim in claims if region_of[claim.clinic_id] in watching}
+    found: dict[int, int] = {}
+    for ids in _chunks(sorted(claims_of)):
+        care = (
+            ClaimLine.objects.filter(claim_id__in=ids, tariff_row__repeatable=False)
+            .exclude(code=PATIENT_FEE_CODE)
+            .order_by("claim_id", "position")
+            .values_list("claim_id", "visit_date", "code", "tooth", "jaw")
+        )
+        wanted: dict[tuple, list[int]] = defaultdict(list)  # (patient, day, code, tooth, jaw) → claim ids
+        for claim_id, *key in care:
+            wanted[(claims_of[claim_id].patient_id, *key)].append(claim_id)
+        if not wanted:
+            continue
+        days = [key[1] for key in wanted]
+        billed = (
+            ClaimLine.objects.filter(
+                claim__patient_id__in={key[0] for key in wanted},
+                claim__clinic__region_id__in=watching,
+                visit_date__gte=min(days),
+                visit_date__lte=max(days),
+                code__in={key[2] for key in wanted},
+            )
+            .exclude(claim__state__in=NOT_BILLED_STATES)
+            .filter(credit__isnull=True)
+            .order_by("claim_id")
+            .values_list(
+                "claim_id",
+                "claim__clinic_id",
+                "claim__clinic__region_id",
+                "claim__patient_id",
+                "visit_date",
+                "code",
+                "tooth",
+                "jaw",
+            )
+        )
+        for other_id, clinic_id, region_id, *key in billed:
+            for claim_id in wanted.get(tuple(key), ()):
+                claim = claims_of[claim_id]
+                if clinic_id != claim.clinic_id and region_id == region_of[claim.clinic_id]:
+                    found.setdefault(claim_id, other_id)
+    return found
+
+
+def _rule_event_params(rule: ReviewRule, duplicate_of: int | None) -> dict:
+    """What the claim's history keeps of a rule it matched; of "möjlig dubblett", the other clinic's claim too."""
+    params = rule.event_params
+    if rule.kind == ReviewRuleKind.POSSIBLE_DUPLICATE and duplicate_of is not None:
+        params["other_claim"] = duplicate_of
+    return params
 
 
 # Keeping the rules ------------------------------------------------------------------------------------------
@@ -180,6 +269,8 @@ def review_rule_create(
         if sample_percent is None or not (Decimal("0") < sample_percent <= Decimal("100")):
             raise ValidationError({"sample_percent": _("Ange en andel över 0 och högst 100 procent.")})
         rule.sample_percent = sample_percent
+    elif kind == ReviewRuleKind.POSSIBLE_DUPLICATE:
+        pass  # no setting: the same care on another clinic's claim
     elif kind == ReviewRuleKind.FHB_NEAR_LIMIT:
         if prior_assessment_share is None or not 1 <= prior_assessment_share <= 100:
             raise ValidationError({"prior_assessment_share": _("Ange en andel från 1 till 100 procent.")})

@@ -87,6 +87,7 @@ def _render_claim(
             "claim": claim,
             "status": claim_status(claim),
             "events": list(claim.events.all()),
+            "possible_duplicates": selectors.possible_duplicates(region=request.region, claim=claim),
             "questions": list(claim.questions.all()),
             "question_form": question_form or QuestionForm(),
             "void_form": void_form or VoidForm(),

@@ -160,8 +160,10 @@ def demo_history_load(counts: Counter) -> None:
         biller = User.objects.get(email=history.biller)
         coordinator = User.objects.get(email=history.coordinator)
         drafts = {p.reference: _draft(clinic, p, today) for p in missing}
-        context = ValidationContext(clinic=clinic, drafts=list(drafts.values()))
         for plan in missing:
+            # A context of its own for each claim: its visits are today's until it is moved back, so the care of
+            # the claims before it, moved back already, is not this one's, though a shared context would remember it.
+            context = ValidationContext(clinic=clinic, drafts=[drafts[plan.reference]])
             with transaction.atomic():
                 claim = billing_services.claim_submit(
                     actor=biller,

@@ -1,4 +1,5 @@
-"""Demo review: Västra Götaland's rules, and questions on the demo claims under review, made through the services.
+"""Demo review: the regions' rules (Västra Götaland's; "möjlig dubblett" and "FHB nära gränsen" in both regions), and
+questions on the demo claims under review, made through the services.
 
 Loaded after the demo invoices, so that their states stay as portal.demo.invoices makes them. Idempotent: a rule is
 found by its region, kind and setting; a claim that already has a question is left as it is. The sample rule is kept
@@ -21,6 +22,8 @@ RULES = (
     ("vg", ReviewRuleKind.AMOUNT_ABOVE, 2_000_000, True, "Räkningar över 20 000 kr granskas alltid."),
     ("vg", ReviewRuleKind.CODES, ["825", "825S"], True, "Protetik granskas."),
     ("vg", ReviewRuleKind.SAMPLE, Decimal("5"), False, "Stickprov, avaktiverat i demon."),
+    ("vg", ReviewRuleKind.POSSIBLE_DUPLICATE, None, True, "Samma vård hos en annan klinik granskas."),
+    ("dalarna", ReviewRuleKind.POSSIBLE_DUPLICATE, None, True, "Samma vård hos en annan klinik granskas."),
     ("vg", ReviewRuleKind.FHB_NEAR_LIMIT, 90, True, "Förhandsbedömningar som nästan är förbrukade granskas."),
     ("dalarna", ReviewRuleKind.FHB_NEAR_LIMIT, 90, True, "Förhandsbedömningar som nästan är förbrukade granskas."),
 )
@@ -57,11 +60,12 @@ def _rules_load(admin: User, counts: Counter) -> None:
             ReviewRuleKind.CODES: "codes",
             ReviewRuleKind.SAMPLE: "sample_percent",
             ReviewRuleKind.FHB_NEAR_LIMIT: "prior_assessment_share",
-        }[kind]
-        if ReviewRule.objects.filter(region=region, kind=kind, **{setting_field: setting}).exists():
+        }.get(kind)
+        settings = {setting_field: setting} if setting_field else {}  # "möjlig dubblett" has no setting
+        if ReviewRule.objects.filter(region=region, kind=kind, **settings).exists():
             counts["unchanged"] += 1
             continue
-        rule = services.review_rule_create(actor=admin, region=region, kind=kind, note=note, **{setting_field: setting})
+        rule = services.review_rule_create(actor=admin, region=region, kind=kind, note=note, **settings)
         if not active:
             services.review_rule_deactivate(actor=admin, rule=rule)
         counts["created"] += 1

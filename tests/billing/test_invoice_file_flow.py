@@ -3,6 +3,7 @@ correct claims as one invoice, review only, the same file again, whole-file faul
 
 import datetime
 import io
+import re
 from unittest import mock
 
 import lxml.html
@@ -27,10 +28,14 @@ from tests.waiting import wait_until
 FAILED = "Filen kunde inte kontrolleras, försök igen."
 GOOD_PIN = "200001012384"  # has an N certificate (764153) in the demo
 BAD_PIN = "200001012385"  # wrong check digit
+MAX_CLAIM_NUMBER = 60  # the highest number a claim's reference ends with in these tests (its visit's days back)
 
 
 def _claim(reference: str, pin: str = GOOD_PIN, *, day: datetime.date | None = None) -> str:
-    day = day or timezone.localdate() - datetime.timedelta(days=5)
+    # Each claim a visit of its own, as many days further back as the number its reference ends with: the same
+    # visit on two claims would be duplicate care.
+    number = int(re.search(r"(\d*)$", reference).group(1) or 0)
+    day = day or timezone.localdate() - datetime.timedelta(days=5 + number)
     return f"""
   <Rakning>
     <Rakningsreferens>{reference}</Rakningsreferens>
@@ -382,7 +387,7 @@ def _ready_for_files(world):
     model K1 comes with the region), the tariff of the visit; the biller made here for the threads to share."""
     world.clinic = ClinicFactory(region=world.region, number="31")
     CertificateFactory(patient__personal_identity_number=GOOD_PIN, region=world.region, number="764153")
-    world.tariff(timezone.localdate() - datetime.timedelta(days=5))
+    world.tariff(*(timezone.localdate() - datetime.timedelta(days=days) for days in (5, 5 + MAX_CLAIM_NUMBER)))
     world.biller
     return world
 

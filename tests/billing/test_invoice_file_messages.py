@@ -152,6 +152,7 @@ def test_every_message_of_the_table_for_its_claim_and_only_the_correct_claims_ar
         "MSG-OK-2": rakning("MSG-OK-2", **s_claim, actions='<Atgard kod="401" tand="36"/>'),
         "MSG-OK-3": rakning(
             "MSG-OK-3",
+            day=_day(8),  # another visit than MSG-OK-1's: the same 101 on its day would be duplicate care
             fee=None,
             actions='<Atgard kod="101"/><Atgard kod="901" pris="350"/><Atgard kod="patAvg" pris="200"/>',
         ),
@@ -251,7 +252,7 @@ def test_the_example_file_from_the_spec_passes_with_the_patients_it_names(file_w
 def test_a_visits_fee_given_twice_in_a_file_is_the_validations_fault(file_world):
     # Two Besok of one date, each with its fee: the validation's words, as for a claim with a patAvg line too.
     day = _day(5)
-    visit = f'<Besok datum="{day}"><Patientavgift belopp="200"/><Atgard kod="101"/></Besok>'
+    visit = f'<Besok datum="{day}"><Patientavgift belopp="200"/><Atgard kod="103"/></Besok>'
     twice = rakning("MSG-FEE-TWICE").replace(f'<Besok datum="{day}">', visit + f'<Besok datum="{day}">', 1)
     upload = checked(file_world, fakturafil([twice, rakning("MSG-FEE-OK")], reference="MSG-F-FEE"))
 

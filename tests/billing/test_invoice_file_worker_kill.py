@@ -53,7 +53,8 @@ FAILED = "Filen kunde inte kontrolleras, försök igen."
 
 def large_invoice_file() -> bytes:
     """CLAIMS claims by Skatteverket's test personnummer in turn, on N certificate 764153 (file_world): those of
-    200001012384 are correct, the others have faults (another person's certificate, or none), in every chunk."""
+    200001012384 are correct, the others have faults (another person's certificate, or none), in every chunk.
+    Each of a patient's claims is another day's visit: the same visit twice would be duplicate care."""
     today = timezone.localdate()
     claims = "".join(
         f"""
@@ -63,7 +64,7 @@ def large_invoice_file() -> bytes:
     <Stodform>N</Stodform>
     <Intygsnummer>764153</Intygsnummer>
     <Vardmodell>K1</Vardmodell>
-    <Besok datum="{(today - datetime.timedelta(days=1 + index % 90)).isoformat()}">
+    <Besok datum="{(today - datetime.timedelta(days=1 + index // len(TEST_PERSONNUMMER) % 90)).isoformat()}">
       <Patientavgift belopp="200"/>
       <Atgard kod="101"/>
     </Besok>

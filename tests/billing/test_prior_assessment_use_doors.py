@@ -6,6 +6,7 @@ import pytest
 from claims.models import Claim
 from tests.billing.test_invoice_file_messages import (  # noqa: F401 (fixtures)
     S_PATIENT,
+    _day,
     checked,
     fakturafil,
     faults_by_reference,
@@ -24,7 +25,8 @@ def test_a_file_billing_an_fhb_twice_sends_the_first_claim_only(file_world, fhb_
     content = fakturafil(
         [
             rakning("FHB-1", **s_claim, actions='<Atgard kod="401" tand="36"/>'),
-            rakning("FHB-2", **s_claim, actions='<Atgard kod="401" tand="36"/>'),
+            # Another visit: the same one again would be duplicate care, a fault of its own.
+            rakning("FHB-2", **s_claim, day=_day(8), actions='<Atgard kod="401" tand="36"/>'),
         ]
     )
     upload = checked(file_world, content)

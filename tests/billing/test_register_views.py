@@ -247,7 +247,7 @@ def test_whole_flow_without_javascript_creates_one_claim_with_correct_totals(cli
     assert second.fields()["invoice_reference"] == "4711"
     second.search(N_PIN)
     second.press("action", "refresh", care_model="K1")
-    second.add(last, "101")
+    second.add(last, "103")  # not 101 again: the first claim has it on the day (duplicate care)
     second.press("action", "refresh", **{f"fee-{last.isoformat()}": "200"})
     assert second.submit(reference="REG-1002").status_code == 302
     assert Claim.objects.get(clinic=world.clinic31, reference="REG-1002").invoice == claim.invoice

@@ -52,7 +52,10 @@ def test_claim_submit_applies_the_rules_and_a_claim_under_review_leaves_the_invo
         draft=_draft("RV-1", ("101", "825")),
     )
     second = billing_services.claim_submit(
-        actor=submit_world.biller, clinic=submit_world.clinic, invoice_reference="9988776", draft=_draft("RV-2")
+        actor=submit_world.biller,
+        clinic=submit_world.clinic,
+        invoice_reference="9988776",
+        draft=_draft("RV-2", ("103",)),
     )
     assert (first.state, second.state) == (ClaimState.UNDER_REVIEW, ClaimState.RECEIVED)
     assert first.invoice_id == second.invoice_id

@@ -20,7 +20,9 @@ def test_biller_uploads_a_file_sees_the_faults_saves_them_and_sends_the_correct_
     page: Page, live_server, transactional_world
 ):
     content = fakturafil(
-        [rakning("WEB-1"), rakning("WEB-2", INVALID_PIN), rakning("WEB-3")], reference=INVOICE_REFERENCE
+        # WEB-3 another treatment than WEB-1's on the same visit: the same one would be duplicate care.
+        [rakning("WEB-1"), rakning("WEB-2", INVALID_PIN), rakning("WEB-3", actions='<Atgard kod="103"/>')],
+        reference=INVOICE_REFERENCE,
     )
     log_in(page, live_server.url, BILLER)
     choose_clinic31(page)

@@ -33,6 +33,8 @@ STANDARD_ROWS = [
     ("825S", "Komplicerad partiell protes med metallskelett, specialist", 1519500, ToothOrJaw.JAW, True),
     ("901", "Tandteknisk kostnad, faktisk kostnad", None, ToothOrJaw.NONE, False),
 ]
+# Codes STANDARD_ROWS marks repeatable: billed more than once for a patient on a day (TariffRow.repeatable).
+REPEATABLE_CODES = {"901"}
 
 
 class TariffVersionFactory(factory.django.DjangoModelFactory):
@@ -70,6 +72,7 @@ def standard_tariff(region, year: int) -> TariffVersion:
             price=price,
             requires=requires,
             requires_prior_assessment=needs_fhb,
+            repeatable=code in REPEATABLE_CODES,
         )
     return version
 

@@ -636,7 +636,7 @@ def test_a_reference_taken_between_validation_and_saving_is_reported_as_used(sub
     services.claim_submit(
         actor=submit_world.biller, clinic=submit_world.clinic, invoice_reference="777", draft=_draft()
     )
-    with mock.patch("claims.validation.claim_validate", return_value=[]), pytest.raises(ClaimRejected) as rejected:
+    with mock.patch("claims.services.claim_validate", return_value=[]), pytest.raises(ClaimRejected) as rejected:
         services.claim_submit(
             actor=submit_world.biller, clinic=submit_world.clinic, invoice_reference="777", draft=_draft()
         )

@@ -25,6 +25,8 @@ from tests.testdata import TEST_PERSONNUMMER
 
 TODAY = timezone.localdate()
 VISIT = TODAY - datetime.timedelta(days=2)
+# A later visit billing the FHB again: the same visit again would be duplicate care, a fault of its own.
+LATER = TODAY - datetime.timedelta(days=1)
 PIN = "200001022383"
 NBSP = "\u00a0"
 
@@ -36,13 +38,13 @@ def fhb(small_world):
     return approved_prior_assessment(small_world, pin=PIN)
 
 
-def draft(number: str, reference: str, *lines: LineDraft) -> ClaimDraft:
+def draft(number: str, reference: str, *lines: LineDraft, day: datetime.date = VISIT) -> ClaimDraft:
     return ClaimDraft(
         personal_identity_number=PIN,
         support_form=SupportForm.S,
         reference=reference,
-        lines=list(lines) or [LineDraft(VISIT, "401", tooth="36"), LineDraft(VISIT, "101")],
-        patient_fees={VISIT: 20000},
+        lines=list(lines) or [LineDraft(day, "401", tooth="36"), LineDraft(day, "101")],
+        patient_fees={line.visit_date: 20000 for line in lines} or {day: 20000},
         patient_category="S3",
         prior_assessment_number=number,
     )
@@ -70,7 +72,7 @@ def refused(world, claim_draft: ClaimDraft, invoice: str = "4712") -> list[str]:
 
 def test_the_fhb_billed_twice_is_refused_with_each_line_and_the_amount(small_world, fhb):
     submit(small_world, draft(fhb.number, "R-1"))
-    assert refused(small_world, draft(fhb.number, "R-2")) == used_up(fhb.number)
+    assert refused(small_world, draft(fhb.number, "R-2", day=LATER)) == used_up(fhb.number)
     use = prior_assessment_use(fhb)
     assert (use.approved, use.billed, use.left) == (243000, 243000, 0)
 
@@ -78,13 +80,13 @@ def test_the_fhb_billed_twice_is_refused_with_each_line_and_the_amount(small_wor
 def test_an_fhb_is_used_up_line_by_line(small_world, fhb):
     submit(small_world, draft(fhb.number, "R-1", LineDraft(VISIT, "101")))
     assert prior_assessment_use(fhb).left == 145000
-    assert refused(small_world, draft(fhb.number, "R-2", LineDraft(VISIT, "101"))) == [used_up(fhb.number)[1]]
+    assert refused(small_world, draft(fhb.number, "R-2", LineDraft(LATER, "101"))) == [used_up(fhb.number)[1]]
     submit(small_world, draft(fhb.number, "R-3", LineDraft(VISIT, "401", tooth="36")), "4713")
     assert prior_assessment_use(fhb).left == 0
 
 
 def test_two_claims_of_one_file_cannot_together_pass_the_fhb(small_world, fhb):
-    drafts = [draft(fhb.number, "R-1"), draft(fhb.number, "R-2")]
+    drafts = [draft(fhb.number, "R-1"), draft(fhb.number, "R-2", day=LATER)]
     context = ValidationContext(clinic=small_world.clinic, drafts=drafts)
     assert claim_validate(clinic=small_world.clinic, draft=drafts[0], context=context) == []
     faults = claim_validate(clinic=small_world.clinic, draft=drafts[1], context=context)
@@ -131,7 +133,7 @@ def test_crediting_a_line_gives_that_line_back(small_world, fhb):
     line_101 = claim.lines.get(code="101")
     billing_services.claim_credit(actor=small_world.biller, claim=claim, line_ids=[line_101.pk])
     assert prior_assessment_use(fhb).billed == 145000
-    assert refused(small_world, draft(fhb.number, "R-2")) == [
+    assert refused(small_world, draft(fhb.number, "R-2", day=LATER)) == [
         used_up(fhb.number)[0],
         f"Förhandsbedömning {fhb.number} medger inte mer: godkänt 2{NBSP}430 kr, fakturerat 1{NBSP}450 kr.",
     ]

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from claims import tariffs
 from claims.models import PATIENT_FEE_CODE, TariffRow, TariffVersion
-from portal.demo import _load_tariffs, demo_load
+from portal.demo import DEMO_TARIFFS, _load_tariffs, demo_load
 from portal.models import AuditEvent
 from tests.claims.factories import standard_tariff
 
@@ -618,3 +618,49 @@ def test_a_load_in_a_later_year_adds_that_years_list_and_keeps_the_ones_there(wo
 
     assert (again["created"], again["unchanged"]) == (0, 4)
     assert _state() == state
+
+
+# Repeatable codes (the column "Får upprepas") ----------------------------------------------------------------
+
+
+def test_the_column_far_upprepas_marks_the_codes_that_may_be_billed_twice_a_day(small_world, upload):
+    rows = [[*row, "ja" if row[0] == "901" else ("" if row[0] == "101" else "nej")] for row in ROWS]
+    version = upload(csv_bytes(rows, header=[*HEADER, "Får upprepas"])).version
+    repeatable = dict(version.rows.values_list("code", "repeatable"))
+    assert repeatable == {code: code == "901" for code in repeatable}
+
+
+def test_without_the_column_no_code_is_repeatable(small_world, upload):
+    version = upload(csv_bytes(ROWS)).version
+    assert not version.rows.filter(repeatable=True).exists()
+
+
+def test_an_excel_true_in_far_upprepas_is_yes(small_world, upload):
+    rows = [[*row, row[0] == "901"] for row in ROWS]
+    version = upload(xlsx_bytes(rows, header=[*HEADER, "Får upprepas"]), name="taxa.xlsx").version
+    assert list(version.rows.filter(repeatable=True).values_list("code", flat=True)) == ["901"]
+
+
+def test_far_upprepas_other_than_ja_or_nej_is_the_rows_fault(small_world, upload):
+    rows = [[*row, "kanske" if row[0] == "101" else "nej"] for row in ROWS]
+    with pytest.raises(tariffs.TariffImportRefused) as refused:
+        upload(csv_bytes(rows, header=[*HEADER, "Får upprepas"]))
+    assert [(error.row, error.messages) for error in refused.value.row_errors] == [
+        (3, ("Får upprepas ska vara ja eller nej, inte kanske.",))
+    ]
+
+
+def test_the_demo_lists_mark_901_repeatable_and_the_comparison_shows_the_change(small_world, upload):
+    for path in sorted(DEMO_TARIFFS.glob("*.csv")):
+        header, *lines = (line.split(";") for line in path.read_text(encoding="utf-8-sig").splitlines())
+        assert header[-1] == "Får upprepas", path.name
+        assert {line[0] for line in lines if line[-1] == "ja"} == {"901"}, path.name
+    previous = upload(csv_bytes(ROWS)).version
+    rows = [[*row, "ja" if row[0] == "901" else "nej"] for row in ROWS]
+    version = upload(
+        csv_bytes(rows, header=[*HEADER, "Får upprepas"]),
+        valid_from=DEC_NEXT + datetime.timedelta(days=1),
+        valid_to=None,
+    ).version
+    comparison = tariffs.tariff_compare(version=version, previous=previous)
+    assert [change.code for change in comparison.changes if change.repeatable_changed] == ["901"]

@@ -171,10 +171,10 @@ def messages(faults) -> list[str]:
 
 def test_valid_n_claim_has_no_fault(small_world, django_assert_max_num_queries):
     # The region, the tariff (versions, rows), the reference, care models, and eligibility_for for the one visit
-    # date (patient, certificates, free cards, prior assessments). The clinic is read as a view or an upload has
-    # it, without its region; the factory's would carry it.
+    # date (patient, certificates, free cards, prior assessments), the care the clinic billed the patient on the
+    # day. The clinic is read as a view or an upload has it, without its region; the factory's would carry it.
     clinic = Clinic.objects.get(pk=small_world.clinic.pk)
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(10):
         assert claim_validate(clinic=clinic, draft=n_draft(), today=TODAY) == []
 
 
@@ -797,7 +797,8 @@ def test_free_amount_use(small_world, dalarna_history):
 
 
 def test_free_amount_exceeded(small_world, dalarna_history):
-    draft = dalarna_draft(lines=[LineDraft(VISIT, "101"), LineDraft(VISIT, "901", price=100000)])
+    # 103 rather than 101, which the history has on the day already (duplicate care).
+    draft = dalarna_draft(lines=[LineDraft(VISIT, "103"), LineDraft(VISIT, "901", price=146000)])
     faults = validate(small_world, draft, clinic="other_region_clinic")
     assert messages(faults) == [
         f"Fribeloppet på 20\xa0000 kr för {YEAR} överskrids med 1\xa0250 kr; förhandsbedömning krävs."
@@ -864,7 +865,9 @@ def test_claim_amounts_from_the_tariff_with_the_fee_as_a_negative_line(small_wor
 
 
 def test_one_context_serves_many_drafts(small_world, django_assert_max_num_queries):
-    drafts = [n_draft(reference=f"B{n}") for n in range(20)]
+    # Twenty claims of the same patient on the same day: a filling of another tooth each, else duplicate care.
+    teeth = [f"{quadrant}{tooth}" for quadrant in (1, 2, 3) for tooth in range(1, 9)][:20]
+    drafts = [n_draft(reference=f"B{n}", lines=[LineDraft(VISIT, "701", tooth=tooth)]) for n, tooth in enumerate(teeth)]
     context = ValidationContext(clinic=small_world.clinic, drafts=drafts)
     claim_validate(clinic=small_world.clinic, draft=drafts[0], today=TODAY, context=context)
     # The rest: no more tariff, reference, care model or patient queries.
