@@ -21,3 +21,4 @@ class ClinicsAudit(models.TextChoices):
     INVITATION_SENT = "clinics.invitation.sent", _("Inbjudan till kliniken skickad")
     INVITATION_ACCEPTED = "clinics.invitation.accepted", _("Inbjudan till kliniken accepterad")
     INVITATION_DECLINED = "clinics.invitation.declined", _("Inbjudan till kliniken avböjd")
+    REGION_PAYOUT_LIMIT_CHANGED = "clinics.region.payout_limit_changed", _("Beloppet för en andra bekräftelse ändrat")

@@ -7,6 +7,7 @@ from . import views
 region_patterns = [
     path("utbetalningar/", views.payout_run_list, name="payout_run_list"),
     path("utbetalningar/ny/", views.payout_run_new, name="payout_run_new"),
+    path("utbetalningar/fyra-ogon/", views.payout_second_confirmation, name="payout_second_confirmation"),
     path("utbetalningar/<int:run_pk>/", views.payout_run_detail, name="payout_run_detail"),
     path("utbetalningar/<int:run_pk>/bekrafta/", views.payout_run_confirm, name="payout_run_confirm"),
     path("utbetalningar/<int:run_pk>/makulera/", views.payout_run_cancel, name="payout_run_cancel"),

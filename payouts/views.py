@@ -15,10 +15,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from clinics.models import RegionRole
+from clinics.services import region_payout_second_confirmation_set
 from portal import validators
 from portal.access import clinic_view, region_view
 from portal.excel import XLSX_CONTENT_TYPE
-from portal.forms import DATE_WIDGET, add_service_errors
+from portal.forms import DATE_WIDGET, KronorField, add_service_errors
 from portal.money import format_kronor
 
 from . import bankdays, notices, selectors, services
@@ -35,6 +37,14 @@ class PayoutRunForm(forms.Form):
             "required": gettext_lazy("Ange utbetalningsdatum."),
             "invalid": gettext_lazy("Ange ett datum som ÅÅÅÅ-MM-DD."),
         },
+    )
+
+
+class SecondConfirmationForm(forms.Form):
+    amount = KronorField(
+        label=gettext_lazy("Körningar över detta belopp bekräftas av en andra samordnare (kr)"),
+        help_text=gettext_lazy("Nettobeloppet att betala ut. 0 kr: varje körning bekräftas av två samordnare."),
+        error_messages={"required": gettext_lazy("Ange ett belopp i kronor.")},
     )
 
 
@@ -68,8 +78,28 @@ def payout_run_list(request: HttpRequest) -> HttpResponse:
         {
             "runs": selectors.region_runs(region=request.region),
             "next_run": selectors.next_payout_run(region=request.region),
+            "is_admin": RegionRole.REGION_ADMIN in request.region_roles,
         },
     )
+
+
+@region_view(admin=True)
+@require_http_methods(["GET", "POST"])
+def payout_second_confirmation(request: HttpRequest) -> HttpResponse:
+    """Fyra ögon: the region's administrator sets the net amount above which a run needs a second coordinator."""
+    region = request.region
+    form = SecondConfirmationForm(
+        request.POST or None, initial={"amount": format_kronor(region.payout_second_confirmation_above, unit=False)}
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            region_payout_second_confirmation_set(actor=request.user, region=region, amount=form.cleaned_data["amount"])
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, _("Beloppet för en andra bekräftelse är sparat."))
+            return redirect("payout_run_list", region_code=region.code)
+    return render(request, "payouts/second_confirmation.html", {"form": form})
 
 
 @region_view()

@@ -102,6 +102,7 @@ def region_view(*, admin: bool = False) -> Callable[[Callable], Callable]:
             preferred = RegionRole.REGION_ADMIN if admin else RegionRole.COORDINATOR
             request.membership = next((m for m in memberships if m.role == preferred), memberships[0])
             request.region = memberships[0].region
+            request.region_roles = roles
             request.clinic = None
             return view(request, *args, **kwargs)
 

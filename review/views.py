@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from claims import services as claim_services
 from claims.models import OPEN_STATES, Claim, ClaimState
 from claims.selectors import claim_status
-from clinics.models import RegionMembership, RegionRole
+from clinics.models import RegionRole
 from portal.access import region_view
 from portal.audit import access_log_record, access_log_record_many
 from portal.forms import add_service_errors
@@ -201,11 +201,7 @@ def _list_url(request: HttpRequest) -> str:
 
 
 def _is_region_admin(request: HttpRequest) -> bool:
-    return (
-        RegionMembership.objects.of_region(request.region)
-        .filter(user=request.user, role=RegionRole.REGION_ADMIN, is_active=True)
-        .exists()
-    )
+    return RegionRole.REGION_ADMIN in request.region_roles
 
 
 @region_view()

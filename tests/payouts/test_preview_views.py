@@ -8,6 +8,7 @@ from claims.models import Claim, ClaimState
 from clinics.models import Region, RegionMembership, RegionRole
 from payouts.models import PayoutRun, PayoutRunState
 from portal import validators
+from portal.models import AuditEvent
 from tests.clinics.factories import UserFactory
 
 from .factories import claim, future_bank_day, invoice
@@ -121,3 +122,58 @@ def test_makulera_korning_asks_first_then_puts_the_claims_back_and_is_refused_af
     refused = client.post(_url("payout_run_cancel", run_pk=second.pk), follow=True).content.decode()
     assert "Körningen kan inte makuleras: betalningsfilen laddades ner" in refused
     assert client.get(_url("payout_run_file", run_pk=second.pk)).status_code == 405  # a download is a POST
+
+
+# The region's four-eyes amount ------------------------------------------------------------------------------
+
+
+def test_the_region_admin_sets_the_four_eyes_amount_and_it_is_audited(client, world):
+    client.force_login(world.region_admin)
+    url = _url("payout_second_confirmation")
+    form = lxml.html.fromstring(client.get(url).content)
+    assert form.xpath("//input[@name='amount']/@value") == ["500\u00a0000"]  # the default, as kronor
+
+    response = client.post(url, {"amount": "250 000"})
+    assert response.status_code == 302
+    world.vg.refresh_from_db()
+    assert world.vg.payout_second_confirmation_above == 25_000_000
+    (event,) = AuditEvent.objects.filter(action="clinics.region.payout_limit_changed", region_id=world.vg.pk)
+    assert (event.actor, event.before, event.after) == (
+        world.region_admin,
+        {"payout_second_confirmation_above": 50_000_000},
+        {"payout_second_confirmation_above": 25_000_000},
+    )
+    listing = client.get(_url("payout_run_list")).content.decode()
+    assert "en körning med ett nettobelopp över 250\u00a0000 kr bekräftas av en andra samordnare" in listing
+
+
+def test_a_wrong_amount_is_refused_in_words_and_keeps_what_was_typed(client, world):
+    client.force_login(world.region_admin)
+    response = client.post(_url("payout_second_confirmation"), {"amount": "femhundra"})
+    text = response.content.decode()
+    assert response.status_code == 200
+    assert "Ange ett belopp i kronor, till exempel 980 eller 1250,50." in text
+    assert 'value="femhundra"' in text
+    world.vg.refresh_from_db()
+    assert world.vg.payout_second_confirmation_above == 50_000_000
+
+
+def test_a_coordinator_sees_the_amount_but_may_not_change_it(client, world):
+    client.force_login(world.coordinator_vg)
+    listing = client.get(_url("payout_run_list")).content.decode()
+    assert "500\u00a0000 kr bekräftas av en andra samordnare" in listing
+    assert _url("payout_second_confirmation") not in listing
+    assert client.post(_url("payout_second_confirmation"), {"amount": "1"}).status_code == 403
+    world.vg.refresh_from_db()
+    assert world.vg.payout_second_confirmation_above == 50_000_000
+
+
+def test_the_amount_set_decides_whether_a_run_waits_for_a_second_coordinator(client, world):
+    client.force_login(world.region_admin)
+    client.post(_url("payout_second_confirmation"), {"amount": "0"})
+    client.force_login(world.coordinator_vg)
+    day = future_bank_day()
+    _text, page = _preview(client, day)
+    client.post(_url("payout_run_new"), {"payout_date": day.isoformat(), "fingerprint": _fingerprint(page)})
+    run = PayoutRun.objects.get(region=world.vg, payout_date=day)
+    assert run.state == PayoutRunState.AWAITING_SECOND
