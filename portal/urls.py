@@ -12,7 +12,7 @@ from payouts import urls as payout_urls
 from reports import urls as reports_urls
 from review import urls as review_urls
 
-from . import access, access_log, views
+from . import access, access_log, account, login, views
 
 password_set = access.public(
     auth_views.PasswordResetConfirmView.as_view(
@@ -41,9 +41,13 @@ region_patterns = [
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("logga-in/", views.login, name="login"),
+    path("logga-in/", login.login, name="login"),
+    path("logga-in/kod/", login.two_factor_verify, name="two_factor_verify"),
+    path("logga-in/tvastegsverifiering/", login.two_factor_enrol, name="two_factor_enrol"),
     path("logga-ut/", views.logout, name="logout"),
     path("valj-losenord/<uidb64>/<token>/", password_set, name="password_set"),
+    path("glomt-losenord/", account.password_reset, name="password_reset"),
+    path("glomt-losenord/skickat/", account.password_reset_done, name="password_reset_done"),
     path("valj-klinik/", views.choose, name="choose"),
     path("support/", views.support, name="support"),
     path("healthz", views.healthz, name="healthz"),

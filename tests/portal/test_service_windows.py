@@ -199,6 +199,7 @@ def test_pages_are_open_before_and_after_the_window(client, world, clock):
     assert client.get("/logga-in/").status_code == 503
 
     clock.now = window.ends_at
+    client.force_login(world.biller)  # three hours later: the session has ended (30 minutes idle)
     assert client.get(clinic_page).status_code == 200
     client.logout()
     login_page = client.get("/logga-in/")
