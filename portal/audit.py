@@ -87,7 +87,6 @@ class IdentityAudit(models.TextChoices):
     RECOVERY_CODE_USED = "portal.recovery_code.used", _("Reservkod använd vid inloggning")
     ACCOUNT_NAME_CHANGED = "portal.account.name_changed", _("Namn ändrat")
     ACCOUNT_PASSWORD_CHANGED = "portal.account.password_changed", _("Lösenord ändrat")
-    ACCOUNT_PASSWORD_RESET = "portal.account.password_reset", _("Lösenord återställt via e-post")
     ACCOUNT_EMAIL_CHANGED = "portal.account.email_changed", _("E-postadress ändrad")
 
 

@@ -16,7 +16,11 @@ from . import access, access_log, account, login, views
 
 password_set = access.public(
     auth_views.PasswordResetConfirmView.as_view(
-        template_name="portal/password_set.html", post_reset_login=True, success_url="/"
+        template_name="portal/password_set.html",
+        post_reset_login=True,
+        # Logged in with the password only: the second factor is asked next where the person needs one.
+        post_reset_login_backend="django.contrib.auth.backends.ModelBackend",
+        success_url="/",
     )
 )
 
@@ -48,6 +52,12 @@ urlpatterns = [
     path("valj-losenord/<uidb64>/<token>/", password_set, name="password_set"),
     path("glomt-losenord/", account.password_reset, name="password_reset"),
     path("glomt-losenord/skickat/", account.password_reset_done, name="password_reset_done"),
+    path("konto/", account.account, name="account"),
+    path("konto/losenord/", account.password_change, name="account_password"),
+    path("konto/e-post/", account.email_change, name="account_email"),
+    path("konto/e-post/<str:token>/", account.email_confirm, name="account_email_confirm"),
+    path("konto/reservkoder/", account.recovery_codes_new, name="account_recovery_codes"),
+    path("konto/tvastegsverifiering/ta-bort/", account.two_factor_remove, name="account_two_factor_remove"),
     path("valj-klinik/", views.choose, name="choose"),
     path("support/", views.support, name="support"),
     path("healthz", views.healthz, name="healthz"),

@@ -51,10 +51,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "portal.sessions.SessionLimitsMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "portal.two_factor.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "portal.sessions.SessionLimitsMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, so that it sees a locked-out login's response and replaces it with the waiting time (portal.login).
     "axes.middleware.AxesMiddleware",
