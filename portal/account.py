@@ -21,7 +21,7 @@ from django.urls import reverse, reverse_lazy
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from clinics.models import User
@@ -155,6 +155,15 @@ def two_factor_remove(request: HttpRequest) -> HttpResponse:
     else:
         messages.success(request, _("Appen är borttagen."))
     return redirect("account")
+
+
+@access.authenticated
+@require_GET
+def keepalive(request: HttpRequest) -> HttpResponse:
+    """Fortsätt vara inloggad: any request renews the session (SESSION_SAVE_EVERY_REQUEST); this one shows nothing."""
+    response = HttpResponse(status=204)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 # Services of the account -----------------------------------------------------------------------------------

@@ -10,4 +10,8 @@ def portal(request):
         "current_membership": getattr(request, "membership", None),
         "upcoming_service_window": getattr(request, "upcoming_service_window", None),
         "LANGUAGES": settings.LANGUAGES,
+        # The idle warning (static/js/session-timeout.js): when the session ends and how long before to warn.
+        "session_idle_seconds": settings.SESSION_IDLE_SECONDS,
+        "session_warning_seconds": settings.SESSION_IDLE_WARNING_SECONDS,
+        "session_warning_minutes": settings.SESSION_IDLE_WARNING_SECONDS // 60,
     }

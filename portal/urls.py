@@ -54,6 +54,7 @@ urlpatterns = [
     path("glomt-losenord/skickat/", account.password_reset_done, name="password_reset_done"),
     path("konto/", account.account, name="account"),
     path("konto/losenord/", account.password_change, name="account_password"),
+    path("konto/aktiv/", account.keepalive, name="account_keepalive"),
     path("konto/e-post/", account.email_change, name="account_email"),
     path("konto/e-post/<str:token>/", account.email_confirm, name="account_email_confirm"),
     path("konto/reservkoder/", account.recovery_codes_new, name="account_recovery_codes"),

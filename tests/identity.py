@@ -66,6 +66,6 @@ def page_log_in(page, base_url: str, email: str, password: str = DEMO_PASSWORD) 
     user = User.objects.get(email=email)
     if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
         expect(page.get_by_role("heading", name="Tvåstegsverifiering", level=1)).to_be_visible()
-        page.get_by_label("Kod").fill(totp_code(user))
+        page.get_by_role("textbox", name="Kod").fill(totp_code(user))
         page.get_by_role("button", name="Fortsätt", exact=True).click()
         expect(page.get_by_role("heading", name="Tvåstegsverifiering", level=1)).to_have_count(0)
