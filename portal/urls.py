@@ -12,7 +12,7 @@ from payouts import urls as payout_urls
 from reports import urls as reports_urls
 from review import urls as review_urls
 
-from . import access, access_log, account, login, views
+from . import access, access_log, account, login, oidc, views
 
 password_set = access.public(
     auth_views.PasswordResetConfirmView.as_view(
@@ -47,6 +47,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("logga-in/", login.login, name="login"),
     path("logga-in/kod/", login.two_factor_verify, name="two_factor_verify"),
+    path("logga-in/sso/", oidc.oidc_authenticate, name="oidc_authentication_init"),
+    path("logga-in/sso/svar/", oidc.oidc_callback, name="oidc_authentication_callback"),
     path("logga-in/tvastegsverifiering/", login.two_factor_enrol, name="two_factor_enrol"),
     path("logga-ut/", views.logout, name="logout"),
     path("valj-losenord/<uidb64>/<token>/", password_set, name="password_set"),
