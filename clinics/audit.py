@@ -21,3 +21,7 @@ class ClinicsAudit(models.TextChoices):
     INVITATION_SENT = "clinics.invitation.sent", _("Inbjudan till kliniken skickad")
     INVITATION_ACCEPTED = "clinics.invitation.accepted", _("Inbjudan till kliniken accepterad")
     INVITATION_DECLINED = "clinics.invitation.declined", _("Inbjudan till kliniken avböjd")
+    REGION_TWO_FACTOR_CHANGED = (
+        "clinics.region.two_factor_changed",
+        _("Krav på tvåstegsverifiering för klinikerna ändrat"),
+    )

@@ -140,6 +140,7 @@ PAGES = [
     ("account_email", "fakturerare@demo.test", lambda w: "/konto/e-post/"),
     ("account_email_confirm", None, lambda w: "/konto/e-post/ogiltig-lank/"),
     ("two_factor_enrol", "fakturerare@demo.test", lambda w: "/logga-in/tvastegsverifiering/"),
+    ("region_clinics_admin", "regionadmin@demo.test", lambda w: "/region/vg/kliniker/"),  # the 2FA setting
 ]
 
 

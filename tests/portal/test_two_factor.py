@@ -10,6 +10,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from portal import two_factor
 from portal.demo.two_factor import DEMO_TOTP_SECRET
 from portal.models import AuditEvent
+from tests.clinics.factories import RegionMembershipFactory
 from tests.identity import PASSWORD_BACKEND, totp_code
 
 PASSWORD = "tandvard-test"
@@ -155,3 +156,20 @@ def test_the_demo_gives_region_roles_the_published_secret(world):
         device = TOTPDevice.objects.get(user=user, confirmed=True)
         assert two_factor.base32_secret(device) == DEMO_TOTP_SECRET
     assert not TOTPDevice.objects.filter(user=world.biller).exists()
+
+
+def test_the_region_administrator_requires_it_for_the_clinics_and_the_coordinator_may_not(client, small_world):
+    region = small_world.region
+    admin = RegionMembershipFactory(region=region, role="region_admin").user
+    client.force_login(small_world.coordinator)
+    assert client.post(f"/region/{region.code}/regler/tvastegsverifiering/", {"required": "1"}).status_code == 403
+    client.force_login(admin)
+
+    response = client.post(f"/region/{region.code}/regler/tvastegsverifiering/", {"required": "1"}, follow=True)
+
+    assert "Klinikernas användare måste nu ha tvåstegsverifiering när de loggar in." in response.content.decode()
+    region.refresh_from_db()
+    assert region.clinic_two_factor_required
+    assert AuditEvent.objects.filter(action="clinics.region.two_factor_changed", region_id=region.pk).exists()
+    client.force_login(small_world.biller, backend=PASSWORD_BACKEND)
+    assert client.get(f"/klinik/{small_world.clinic.pk}/")["Location"].startswith("/logga-in/tvastegsverifiering/")
