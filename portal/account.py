@@ -29,19 +29,25 @@ from clinics.models import User
 from . import access, two_factor
 from .audit import IdentityAudit, audit_record
 from .forms import AccountForm, EmailChangeForm, PasswordResetRequestForm
+from .sessions import session_renew
+
 
 # Glömt lösenord: the same answer whether or not the address belongs to anyone; the link leads to the page that
 # also sets an invited person's first password, and is valid PASSWORD_RESET_TIMEOUT.
-password_reset = access.public(
-    auth_views.PasswordResetView.as_view(
-        template_name="portal/password_reset.html",
-        form_class=PasswordResetRequestForm,
-        email_template_name="portal/email/password_reset.txt",
-        subject_template_name="portal/email/password_reset_subject.txt",
-        extra_email_context={"base_url": settings.PORTAL_BASE_URL.rstrip("/")},
-        success_url=reverse_lazy("password_reset_done"),
-    )
-)
+class PasswordResetView(auth_views.PasswordResetView):
+    template_name = "portal/password_reset.html"
+    form_class = PasswordResetRequestForm
+    email_template_name = "portal/email/password_reset.txt"
+    subject_template_name = "portal/email/password_reset_subject.txt"
+    success_url = reverse_lazy("password_reset_done")
+
+    def form_valid(self, form):
+        # Links lead to the portal's public address, whatever host the request came to.
+        self.extra_email_context = {"base_url": settings.PORTAL_BASE_URL.rstrip("/")}
+        return super().form_valid(form)
+
+
+password_reset = access.public(PasswordResetView.as_view())
 password_reset_done = access.public(
     auth_views.PasswordResetDoneView.as_view(template_name="portal/password_reset_done.html")
 )
@@ -160,7 +166,8 @@ def two_factor_remove(request: HttpRequest) -> HttpResponse:
 @access.authenticated
 @require_GET
 def keepalive(request: HttpRequest) -> HttpResponse:
-    """Fortsätt vara inloggad: any request renews the session (SESSION_SAVE_EVERY_REQUEST); this one shows nothing."""
+    """Fortsätt vara inloggad: the idle time starts again; nothing to show."""
+    session_renew(request)
     response = HttpResponse(status=204)
     response["Cache-Control"] = "no-store"
     return response

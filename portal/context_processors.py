@@ -2,6 +2,8 @@
 
 from django.conf import settings
 
+from .sessions import SESSION_RENEW_SECONDS
+
 
 def portal(request):
     return {
@@ -11,7 +13,8 @@ def portal(request):
         "upcoming_service_window": getattr(request, "upcoming_service_window", None),
         "LANGUAGES": settings.LANGUAGES,
         # The idle warning (static/js/session-timeout.js): when the session ends and how long before to warn.
-        "session_idle_seconds": settings.SESSION_IDLE_SECONDS,
+        # The page's request may not have renewed the session (at most once a minute): count from a minute earlier.
+        "session_idle_seconds": settings.SESSION_IDLE_SECONDS - SESSION_RENEW_SECONDS,
         "session_warning_seconds": settings.SESSION_IDLE_WARNING_SECONDS,
         "session_warning_minutes": settings.SESSION_IDLE_WARNING_SECONDS // 60,
     }

@@ -103,13 +103,12 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # A set-password link from an invitation stays valid for three days.
 PASSWORD_RESET_TIMEOUT = 3 * 24 * 3600
-# Sessions end after 30 minutes without a request (the cookie's age, renewed by every request) and 8 hours after
-# logging in whatever the activity (portal.sessions). Pages warn 5 minutes before the idle end.
+# Sessions end after 30 minutes without a request (the session's age, renewed at most once a minute) and 8 hours
+# after logging in whatever the activity (portal.sessions). Pages warn 5 minutes before the idle end.
 SESSION_IDLE_SECONDS = env.int("SESSION_IDLE_SECONDS", default=30 * 60)
 SESSION_ABSOLUTE_SECONDS = env.int("SESSION_ABSOLUTE_SECONDS", default=8 * 3600)
 SESSION_IDLE_WARNING_SECONDS = 5 * 60
 SESSION_COOKIE_AGE = SESSION_IDLE_SECONDS
-SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
 # Identity (portal.login, portal.two_factor, portal.oidc). Axes first: it refuses a locked-out account+address

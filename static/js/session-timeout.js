@@ -31,7 +31,7 @@
 
   button.addEventListener("click", function () {
     window.fetch(url, { credentials: "same-origin", cache: "no-store" }).then(function (response) {
-      if (response.ok) {
+      if (response.ok && !response.redirected) {
         start();
       } else {
         window.location.reload();
