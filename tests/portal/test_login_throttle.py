@@ -105,3 +105,18 @@ def test_fewer_than_five_failures_never_lock(client, small_world, failures):
     response = _post(client, small_world.biller.email, PASSWORD)
 
     assert response.status_code == 302
+
+
+def test_giving_the_password_again_does_not_forget_the_wrong_codes(client, small_world):
+    coordinator = small_world.coordinator
+    TOTPDevice.objects.create(user=coordinator, name="App", key=two_factor.hex_key("JBSWY3DPEHPK3PXP"), confirmed=True)
+    _post(client, coordinator.email, PASSWORD)
+    for _i in range(3):
+        client.post("/logga-in/kod/", {"code": "000000"}, REMOTE_ADDR="10.0.0.1")
+    client.logout()
+    _post(client, coordinator.email, PASSWORD)
+    client.post("/logga-in/kod/", {"code": "000000"}, REMOTE_ADDR="10.0.0.1")
+
+    fifth = client.post("/logga-in/kod/", {"code": "000000"}, REMOTE_ADDR="10.0.0.1")
+
+    assert fifth.status_code == 429
