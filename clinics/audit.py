@@ -22,3 +22,8 @@ class ClinicsAudit(models.TextChoices):
     INVITATION_ACCEPTED = "clinics.invitation.accepted", _("Inbjudan till kliniken accepterad")
     INVITATION_DECLINED = "clinics.invitation.declined", _("Inbjudan till kliniken avböjd")
     REGION_PAYOUT_LIMIT_CHANGED = "clinics.region.payout_limit_changed", _("Beloppet för en andra bekräftelse ändrat")
+
+    REGION_TWO_FACTOR_CHANGED = (
+        "clinics.region.two_factor_changed",
+        _("Krav på tvåstegsverifiering för klinikerna ändrat"),
+    )

@@ -31,6 +31,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     email = models.EmailField(_("E-postadress"), unique=True)
     name = models.CharField(_("Namn"), max_length=150)
     phone = models.CharField(_("Telefon"), max_length=30, blank=True)
+    # The person's HSA-id, for logging in through the region's identity provider (SITHS, HelseID).
+    hsa_id = models.CharField(
+        _("HSA-id"), max_length=31, blank=True, validators=[validators.validate_hsa_id], db_index=True
+    )
     is_active = models.BooleanField(_("Aktiv"), default=True)
     is_staff = models.BooleanField(default=False)
     # Systemadministratör: runs the installation (portal-wide service windows); belongs to no clinic or region.
@@ -112,6 +116,11 @@ class Region(models.Model):
         help_text=_("Fyra ögon: en körning med högre nettobelopp än detta måste bekräftas av en annan samordnare."),
     )
     support_phone = models.CharField(_("Telefon till tandvårdssamordning"), max_length=30, blank=True)
+    clinic_two_factor_required = models.BooleanField(
+        _("Tvåstegsverifiering krävs för klinikernas användare"),
+        default=False,
+        help_text=_("Samordnare och regionadministratörer har alltid tvåstegsverifiering."),
+    )
 
     class Meta:
         verbose_name = _("region")

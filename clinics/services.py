@@ -619,3 +619,25 @@ def account_change_notice_send(*, change: AccountChange, event: str) -> int:
             )
         )
     return send_mass_mail(messages)
+
+
+# Two-factor authentication of the clinics' users ---------------------------------------------------------------
+
+
+@transaction.atomic
+def region_clinic_two_factor_set(*, actor: User, region: Region, required: bool) -> Region:
+    """Require two-factor authentication of the region's clinic users (their next page asks for it), or not."""
+    region = Region.objects.select_for_update().get(pk=region.pk)
+    if region.clinic_two_factor_required == required:
+        return region
+    region.clinic_two_factor_required = required
+    region.save(update_fields=["clinic_two_factor_required"])
+    audit_record(
+        actor=actor,
+        action=ClinicsAudit.REGION_TWO_FACTOR_CHANGED,
+        obj=region,
+        before={"clinic_two_factor_required": not required},
+        after={"clinic_two_factor_required": required},
+        region=region,
+    )
+    return region

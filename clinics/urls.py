@@ -38,6 +38,7 @@ public_patterns = [
 
 region_patterns = [
     path("kliniker/", views.region_clinics, name="region_clinics"),
+    path("regler/tvastegsverifiering/", views.region_two_factor, name="region_two_factor"),
     path("kliniker/<str:clinic_number>/", views.region_clinic_detail, name="region_clinic_detail"),
     path(
         "kontoandringar/<int:change_pk>/bekrafta/",

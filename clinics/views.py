@@ -133,7 +133,24 @@ def user_remove(request: HttpRequest, membership_pk: int) -> HttpResponse:
 @require_GET
 def region_clinics(request: HttpRequest) -> HttpResponse:
     """The region's rules and its clinics (the start page itself is reports.views.region_start)."""
-    return render(request, "clinics/region_clinics.html", {"clinics": selectors.region_clinics(region=request.region)})
+    context = {
+        "clinics": selectors.region_clinics(region=request.region),
+        "is_region_admin": request.membership.role == RegionRole.REGION_ADMIN,
+    }
+    return render(request, "clinics/region_clinics.html", context)
+
+
+@region_view(admin=True)
+@require_POST
+def region_two_factor(request: HttpRequest) -> HttpResponse:
+    """The region administrator requires two-factor authentication of the clinics' users, or makes it optional."""
+    required = request.POST.get("required") == "1"
+    services.region_clinic_two_factor_set(actor=request.user, region=request.region, required=required)
+    if required:
+        messages.success(request, _("Klinikernas användare måste nu ha tvåstegsverifiering när de loggar in."))
+    else:
+        messages.success(request, _("Tvåstegsverifiering är nu frivillig för klinikernas användare."))
+    return redirect("region_clinics", region_code=request.region.code)
 
 
 # The clinic's account: a change waits for a second person ---------------------------------------------------------

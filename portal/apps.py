@@ -1,6 +1,8 @@
 from django.apps import AppConfig
 from django.utils.module_loading import autodiscover_modules
 
+from . import sessions
+
 
 class PortalConfig(AppConfig):
     name = "portal"
@@ -10,3 +12,4 @@ class PortalConfig(AppConfig):
         # Each app's audit.py registers its audit actions (portal.audit); found here, as the admin finds
         # admin.py, so that the core never imports a domain app and every action is known before the first record.
         autodiscover_modules("audit")
+        sessions.connect()

@@ -77,6 +77,19 @@ class PortalAudit(models.TextChoices):
     SERVICE_WINDOW_ENDED = "portal.service_window.ended", _("Servicefönster avslutat")
 
 
+@audit_actions_register
+class IdentityAudit(models.TextChoices):
+    """A person's own account: Mitt konto and two-factor authentication."""
+
+    TWO_FACTOR_ADDED = "portal.two_factor.added", _("Tvåstegsverifiering aktiverad")
+    TWO_FACTOR_REMOVED = "portal.two_factor.removed", _("Tvåstegsverifiering borttagen")
+    RECOVERY_CODES_RENEWED = "portal.recovery_codes.renewed", _("Nya reservkoder skapade")
+    RECOVERY_CODE_USED = "portal.recovery_code.used", _("Reservkod använd vid inloggning")
+    ACCOUNT_NAME_CHANGED = "portal.account.name_changed", _("Namn ändrat")
+    ACCOUNT_PASSWORD_CHANGED = "portal.account.password_changed", _("Lösenord ändrat")
+    ACCOUNT_EMAIL_CHANGED = "portal.account.email_changed", _("E-postadress ändrad")
+
+
 # Recording -----------------------------------------------------------------------------------------------
 
 

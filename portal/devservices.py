@@ -223,7 +223,10 @@ Demo logins (password for all: tandvard-demo)
   samordnare.vg@demo.test        coordinator, Västra Götaland
   samordnare.dalarna@demo.test   coordinator, Dalarna
   regionadmin@demo.test          region administrator (both regions)
-  system@demo.test               systemadministratör (service windows of the whole portal)"""
+  system@demo.test               systemadministratör (service windows of the whole portal)
+Coordinators and the region administrator also give a code from an authenticator app (two-factor
+authentication): add the demo secret JBSWY3DPEHPK3PXP to the app by hand, or run
+`oathtool --totp -b JBSWY3DPEHPK3PXP`."""
 
 
 def served_url(host: str, port: int) -> str:

@@ -4,7 +4,7 @@ amounts in kronor."""
 import datetime
 
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -92,6 +92,58 @@ class LoginForm(AuthenticationForm):
 
     def clean_username(self):
         return self.cleaned_data["username"].lower()
+
+
+class PasswordResetRequestForm(PasswordResetForm):
+    email = forms.EmailField(
+        label=_("E-postadress"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
+
+    def clean_email(self):
+        return self.cleaned_data["email"].lower()
+
+
+class AccountForm(forms.Form):
+    name = forms.CharField(label=_("Namn"), max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"}))
+    language = forms.ChoiceField(label=_("Språk"), choices=[("sv", "Svenska"), ("en", "English")])
+
+
+class EmailChangeForm(forms.Form):
+    """The new address, and the password, so that a session left open cannot move the account elsewhere."""
+
+    email = forms.EmailField(
+        label=_("Ny e-postadress"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
+    password = forms.CharField(
+        label=_("Ditt lösenord"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    def __init__(self, user, *args, **kwargs):
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def clean_email(self):
+        email = self.cleaned_data["email"].lower()
+        if email == self.user.email:
+            raise ValidationError(_("Det är redan din e-postadress."))
+        return email
+
+    def clean_password(self):
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise ValidationError(_("Lösenordet stämmer inte."))
+        return password
+
+
+class TwoFactorCodeForm(forms.Form):
+    code = forms.CharField(
+        label=_("Kod"),
+        max_length=20,
+        help_text=_("Sex siffror från autentiseringsappen, eller en av dina reservkoder."),
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "text", "spellcheck": "false"}),
+    )
 
 
 class ServiceWindowForm(forms.Form):

@@ -12,11 +12,15 @@ from payouts import urls as payout_urls
 from reports import urls as reports_urls
 from review import urls as review_urls
 
-from . import access, access_log, views
+from . import access, access_log, account, login, oidc, views
 
 password_set = access.public(
     auth_views.PasswordResetConfirmView.as_view(
-        template_name="portal/password_set.html", post_reset_login=True, success_url="/"
+        template_name="portal/password_set.html",
+        post_reset_login=True,
+        # Logged in with the password only: the second factor is asked next where the person needs one.
+        post_reset_login_backend="django.contrib.auth.backends.ModelBackend",
+        success_url="/",
     )
 )
 
@@ -48,9 +52,22 @@ region_patterns = [
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("logga-in/", views.login, name="login"),
+    path("logga-in/", login.login, name="login"),
+    path("logga-in/kod/", login.two_factor_verify, name="two_factor_verify"),
+    path("logga-in/sso/", oidc.oidc_authenticate, name="oidc_authentication_init"),
+    path("logga-in/sso/svar/", oidc.oidc_callback, name="oidc_authentication_callback"),
+    path("logga-in/tvastegsverifiering/", login.two_factor_enrol, name="two_factor_enrol"),
     path("logga-ut/", views.logout, name="logout"),
     path("valj-losenord/<uidb64>/<token>/", password_set, name="password_set"),
+    path("glomt-losenord/", account.password_reset, name="password_reset"),
+    path("glomt-losenord/skickat/", account.password_reset_done, name="password_reset_done"),
+    path("konto/", account.account, name="account"),
+    path("konto/losenord/", account.password_change, name="account_password"),
+    path("konto/aktiv/", account.keepalive, name="account_keepalive"),
+    path("konto/e-post/", account.email_change, name="account_email"),
+    path("konto/e-post/<str:token>/", account.email_confirm, name="account_email_confirm"),
+    path("konto/reservkoder/", account.recovery_codes_new, name="account_recovery_codes"),
+    path("konto/tvastegsverifiering/ta-bort/", account.two_factor_remove, name="account_two_factor_remove"),
     path("valj-klinik/", views.choose, name="choose"),
     path("support/", views.support, name="support"),
     path("healthz", views.healthz, name="healthz"),

@@ -15,16 +15,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from clinics import selectors
 
 from . import access
-from .forms import LoginForm, ServiceWindowForm, add_service_errors
+from .forms import ServiceWindowForm, add_service_errors
 from .models import ServiceWindow
 from .redis import redis_client
 from .service_windows import service_window_cancel, service_window_end_now, service_window_schedule
 
-login = access.public(
-    auth_views.LoginView.as_view(
-        template_name="portal/login.html", authentication_form=LoginForm, redirect_authenticated_user=True
-    )
-)
 logout = access.public(auth_views.LogoutView.as_view())
 
 

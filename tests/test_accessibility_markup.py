@@ -15,6 +15,7 @@ from claims.models import Claim, InvoiceFileState, InvoiceFileUpload, TariffVers
 from portal.models import ServiceWindow
 
 from .conftest import World
+from .identity import totp_code
 
 PASSWORD = "tandvard-demo"
 UNLABELLED_INPUT_TYPES = {"hidden", "submit", "button", "reset", "image"}
@@ -131,6 +132,16 @@ PAGES = [
         "fakturerare@demo.test",
         lambda w: f"/klinik/{w.clinic31.pk}/fakturafil/{_checked_invoice_file(w).pk}/?utskrift=1",
     ),
+    # Identity: Glömt lösenord, Mitt konto, enrolling an authenticator app.
+    ("password_reset", None, lambda w: "/glomt-losenord/"),
+    ("password_reset_done", None, lambda w: "/glomt-losenord/skickat/"),
+    ("account", "fakturerare@demo.test", lambda w: "/konto/"),
+    ("account_coordinator", "samordnare.vg@demo.test", lambda w: "/konto/"),  # with the app and recovery codes
+    ("account_password", "fakturerare@demo.test", lambda w: "/konto/losenord/"),
+    ("account_email", "fakturerare@demo.test", lambda w: "/konto/e-post/"),
+    ("account_email_confirm", None, lambda w: "/konto/e-post/ogiltig-lank/"),
+    ("two_factor_enrol", "fakturerare@demo.test", lambda w: "/logga-in/tvastegsverifiering/"),
+    ("region_clinics_admin", "regionadmin@demo.test", lambda w: "/region/vg/kliniker/"),  # the 2FA setting
 ]
 
 
@@ -359,6 +370,16 @@ INVALID_POSTS = [
         "email",
     ),
     ("login", None, lambda w: "/logga-in/", {"username": "x", "password": PASSWORD}, "username"),
+    ("password_reset", None, lambda w: "/glomt-losenord/", {"email": "x"}, "email"),
+    (
+        "account_password",
+        "fakturerare@demo.test",
+        lambda w: "/konto/losenord/",
+        {"old_password": "fel"},
+        "old_password",
+    ),
+    ("account_email", "fakturerare@demo.test", lambda w: "/konto/e-post/", {"email": "x", "password": "x"}, "email"),
+    ("two_factor_enrol", "fakturerare@demo.test", lambda w: "/logga-in/tvastegsverifiering/", {"code": ""}, "code"),
     (
         "details_form",
         "admin31@demo.test",
@@ -438,3 +459,21 @@ def test_invalid_radio_group_is_described_by_its_errors(client, world):
     assert radios and all(radio.get("aria-invalid") == "true" for radio in radios)
     assert fieldset.xpath("./legend")
     assert_accessible_markup(doc, f"{url} after an invalid post")
+
+
+def test_the_pages_of_logging_in_are_accessible(client, world):
+    """The second step, the recovery codes shown once and the lockout page, which only a login reaches."""
+    coordinator = world.coordinator_vg
+    response = client.post("/logga-in/", {"username": coordinator.email, "password": PASSWORD})
+    verify = lxml.html.document_fromstring(client.get(response["Location"]).content)
+    assert_accessible_markup(verify, "/logga-in/kod/")
+    codes = client.post("/logga-in/kod/", {"code": totp_code(coordinator)})
+    assert codes.status_code == 302
+    assert_accessible_markup(
+        lxml.html.document_fromstring(client.post("/konto/reservkoder/").content), "/konto/reservkoder/"
+    )
+    client.logout()
+    for _attempt in range(5):
+        locked = client.post("/logga-in/", {"username": "admin31@demo.test", "password": "fel"})
+    assert locked.status_code == 429
+    assert_accessible_markup(lxml.html.document_fromstring(locked.content), "the lockout page")

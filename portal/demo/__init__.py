@@ -21,6 +21,7 @@ from .history import demo_history_load
 from .invoices import demo_invoices_load
 from .payouts import demo_payouts_load
 from .review import review_demo_load
+from .two_factor import demo_two_factor_load
 
 DEMO_PASSWORD = "tandvard-demo"
 DEMO_FILE = Path(settings.BASE_DIR) / "fixtures" / "demo.json"
@@ -105,6 +106,7 @@ def demo_load(path: Path = DEMO_FILE) -> Counter:
     _load_invoices(counts)
     _load_review(counts)
     demo_account_changes_load(counts)  # after the payouts: the paid run went to 32's plusgiro
+    demo_two_factor_load(counts)
     return counts
 
 

@@ -1,5 +1,6 @@
 """Settings shared by every environment; each value comes from the environment (see .env.example)."""
 
+import datetime
 from pathlib import Path
 
 import environ
@@ -26,6 +27,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
     "portal",
     "clinics",
     "eligibility",
@@ -46,8 +51,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "portal.two_factor.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "portal.sessions.SessionLimitsMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so that it sees a locked-out login's response and replaces it with the waiting time (portal.login).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -93,8 +103,68 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # A set-password link from an invitation stays valid for three days.
 PASSWORD_RESET_TIMEOUT = 3 * 24 * 3600
-SESSION_COOKIE_AGE = 8 * 3600
+# Sessions end after 30 minutes without a request (the session's age, renewed at most once a minute) and 8 hours
+# after logging in whatever the activity (portal.sessions). Pages warn 5 minutes before the idle end.
+SESSION_IDLE_SECONDS = env.int("SESSION_IDLE_SECONDS", default=30 * 60)
+SESSION_ABSOLUTE_SECONDS = env.int("SESSION_ABSOLUTE_SECONDS", default=8 * 3600)
+SESSION_IDLE_WARNING_SECONDS = 5 * 60
+SESSION_COOKIE_AGE = SESSION_IDLE_SECONDS
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# Identity (portal.login, portal.two_factor, portal.oidc). Axes first: it refuses a locked-out account+address
+# before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Throttled login: after 5 failures for one e-mail address from one IP address, 15 minutes' wait; a failure
+# during the wait does not prolong it. A wrong two-factor code counts as a failure too.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Failures are forgotten only when every factor is given (portal.login.login_completed), not at the password:
+# otherwise logging in again would reset the count of wrong codes.
+AXES_RESET_ON_SUCCESS = False
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "portal.login.login_locked"
+AXES_USERNAME_CALLABLE = "portal.login.axes_username"
+AXES_ENABLE_ADMIN = False
+AXES_VERBOSE = False
+# The client's address: REMOTE_ADDR, unless the portal runs behind this many trusted proxies (the TLS proxy in
+# front of gunicorn), which then give it in X-Forwarded-For. Never trust that header from the internet.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT:
+    AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXY_COUNT
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+# Two-factor authentication (TOTP, RFC 6238): the issuer name the authenticator app shows.
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Tandportalen")
+# Sessions logged in through these backends count as two-factor verified: the region's identity provider
+# (SITHS, BankID, HelseID) has already asked for a strong login.
+TWO_FACTOR_BACKENDS = ["portal.oidc.PortalOIDCBackend"]
+# Single sign-on through the region's own identity provider (OpenID Connect, mozilla-django-oidc): on when
+# OIDC_RP_CLIENT_ID is set. A person is matched by the HSA-id claim (OIDC_HSA_ID_CLAIM) or the e-mail claim
+# to a user the portal already knows; nobody is created, and roles are still given in the portal.
+OIDC_RP_CLIENT_ID = env.str("OIDC_RP_CLIENT_ID", default="")
+OIDC_RP_CLIENT_SECRET = env.str("OIDC_RP_CLIENT_SECRET", default="")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env.str("OIDC_OP_AUTHORIZATION_ENDPOINT", default="")
+OIDC_OP_TOKEN_ENDPOINT = env.str("OIDC_OP_TOKEN_ENDPOINT", default="")
+OIDC_OP_USER_ENDPOINT = env.str("OIDC_OP_USER_ENDPOINT", default="")
+OIDC_OP_JWKS_ENDPOINT = env.str("OIDC_OP_JWKS_ENDPOINT", default="")
+OIDC_RP_SIGN_ALGO = env.str("OIDC_RP_SIGN_ALGO", default="RS256")
+OIDC_RP_SCOPES = env.str("OIDC_RP_SCOPES", default="openid email profile")
+OIDC_HSA_ID_CLAIM = env.str("OIDC_HSA_ID_CLAIM", default="hsa_id")
+OIDC_PROVIDER_NAME = env.str("OIDC_PROVIDER_NAME", default="SITHS")
+OIDC_CREATE_USER = False
+OIDC_STORE_ID_TOKEN = False
+OIDC_AUTHENTICATION_CALLBACK_URL = "oidc_authentication_callback"
+LOGIN_REDIRECT_URL_FAILURE = "/logga-in/?sso=fel"
+OIDC_ENABLED = bool(OIDC_RP_CLIENT_ID)
+if OIDC_ENABLED:
+    AUTHENTICATION_BACKENDS.append("portal.oidc.PortalOIDCBackend")
+# Password login can be turned off for an installation whose users all log in through the region's IdP.
+PASSWORD_LOGIN_ENABLED = env.bool("PASSWORD_LOGIN_ENABLED", default=True)
 
 LANGUAGE_CODE = "sv"
 LANGUAGES = [("sv", _("Svenska")), ("en", _("English"))]

@@ -22,3 +22,11 @@ CELERY_TASK_EAGER_PROPAGATES = True
 # A test's commits need not wait for the disk: nothing here must survive a crash of the server, and the tests that
 # commit (the demo, threads, real workers) run faster for it.
 DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c synchronous_commit=off"  # noqa: F405
+
+# force_login counts as every factor given (tests/identity.py); the login form still asks for the code.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "tests.identity.AllFactorsBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+TWO_FACTOR_BACKENDS = [*TWO_FACTOR_BACKENDS, "tests.identity.AllFactorsBackend"]  # noqa: F405

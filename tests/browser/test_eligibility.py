@@ -7,6 +7,7 @@ from playwright.sync_api import Page, expect
 
 from eligibility.models import PriorAssessment, PriorAssessmentState
 from tests.eligibility.factories import PNG
+from tests.identity import page_log_in
 
 PASSWORD = "tandvard-demo"
 BILLER = "fakturerare@demo.test"
@@ -17,10 +18,8 @@ FHB_NUMBER = re.compile(r"FHB-\d{4}-\d{6}")
 
 
 def log_in(page: Page, base_url: str, email: str) -> None:
-    page.goto(f"{base_url}/logga-in/")
-    page.get_by_label("E-postadress").fill(email)
-    page.get_by_label("Lösenord").fill(PASSWORD)
-    page.get_by_role("button", name="Logga in", exact=True).click()
+    """E-mail and password, and for a coordinator the code from the authenticator app (the demo's secret)."""
+    page_log_in(page, base_url, email, PASSWORD)
 
 
 def log_out(page: Page) -> None:

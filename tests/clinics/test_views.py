@@ -4,10 +4,11 @@ import pytest
 
 from clinics.models import AccountChange, ClinicMembership, ClinicRole
 from portal.models import AuditEvent
+from tests.identity import log_in
 
 
 def _login(client, email):
-    return client.post("/logga-in/", {"username": email, "password": "tandvard-demo"}, follow=True)
+    return log_in(client, email)
 
 
 @pytest.mark.parametrize(
