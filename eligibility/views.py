@@ -10,7 +10,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from portal.access import clinic_view
 from portal.audit import access_log_record
 from portal.forms import add_service_errors
-from portal.uploads import safe_download_name
+from portal.middleware import max_body
+from portal.uploads import MAX_ATTACHMENT_UPLOAD_BYTES, safe_download_name
 
 from . import selectors, services
 from .forms import PlannedLineFormSet, PriorAssessmentRequestForm, SupplyInformationForm
@@ -24,6 +25,7 @@ def prior_assessment_list(request: HttpRequest) -> HttpResponse:
     return render(request, "eligibility/prior_assessment_list.html", {"assessments": assessments})
 
 
+@max_body(MAX_ATTACHMENT_UPLOAD_BYTES)
 @clinic_view()
 @require_http_methods(["GET", "POST"])
 def prior_assessment_new(request: HttpRequest) -> HttpResponse:
@@ -77,6 +79,7 @@ def prior_assessment_detail(request: HttpRequest, assessment_pk: int) -> HttpRes
     return render(request, "eligibility/prior_assessment_detail.html", {"assessment": assessment, "answer": answer})
 
 
+@max_body(MAX_ATTACHMENT_UPLOAD_BYTES)
 @clinic_view()
 @require_POST
 def prior_assessment_answer(request: HttpRequest, assessment_pk: int) -> HttpResponse:

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from portal import validators
 from portal.access import clinic_view, region_view
 from portal.excel import XLSX_CONTENT_TYPE
-from portal.forms import DATE_WIDGET, add_service_errors
+from portal.forms import DATE_WIDGET, DateField, add_service_errors
 from portal.money import format_kronor
 
 from . import bankdays, notices, selectors, services
@@ -27,7 +27,7 @@ from .payment_file import payment_file_build, payment_file_name
 
 
 class PayoutRunForm(forms.Form):
-    payout_date = forms.DateField(
+    payout_date = DateField(
         label=gettext_lazy("Utbetalningsdatum"),
         widget=DATE_WIDGET,
         help_text=gettext_lazy("En bankdag: inte lördag, söndag, helgdag, midsommarafton, julafton eller nyårsafton."),
@@ -39,7 +39,7 @@ class PayoutRunForm(forms.Form):
 
 
 class RepaymentReceivedForm(forms.Form):
-    received_on = forms.DateField(
+    received_on = DateField(
         label=gettext_lazy("Mottagen den"),
         widget=DATE_WIDGET,
         error_messages={
