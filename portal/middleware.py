@@ -6,7 +6,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.utils import translation
-from django.utils.cache import patch_vary_headers
+from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.translation import gettext as _
 
 
@@ -67,8 +67,7 @@ class GuardMiddleware:
         response = self.get_response(request)
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
-            response.headers["Cache-Control"] = "no-store, private"
-            response.headers.pop("Expires", None)
+            patch_cache_control(response, no_store=True, private=True)
         return response
 
     def process_view(self, request, view_func, view_args, view_kwargs):
