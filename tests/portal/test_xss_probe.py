@@ -5,7 +5,6 @@ import io
 import re
 
 import openpyxl
-import pytest
 from django.apps import apps
 from django.db import DatabaseError, models, transaction
 
@@ -47,7 +46,6 @@ def _write_hostile_text() -> list[str]:
     return written
 
 
-@pytest.mark.slow
 def test_hostile_text_in_every_free_text_field_is_escaped_on_every_page_and_text_in_every_workbook(client, world):
     written = _write_hostile_text()
     assert {"Clinic.name", "Claim.comment"} <= set(written), written
