@@ -1,6 +1,7 @@
 """What a hostile invoice file can cost: attributes per element, elements per claim and faults per claim are
 bounded, and one clinic's files are checked one at a time while other clinics' files go on beside them."""
 
+import datetime
 import io
 import time
 from unittest import mock
@@ -19,6 +20,7 @@ from billing.invoice_file import (
     parse_invoice_file,
 )
 from claims.models import InvoiceFileState, InvoiceFileUpload
+from tests.billing.test_invoice_file_flow import _claim as _flow_claim
 from tests.billing.test_invoice_file_flow import _ready_for_files, invoice_xml, mixed_file
 from tests.clinics.factories import ClinicFactory
 
@@ -176,3 +178,17 @@ def test_the_clinics_turn_is_given_back_when_the_check_fails(small_world, other_
     with other_session.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [invoice_file_services._CLINIC_CHECK_LOCK, clinic.pk])
         assert cursor.fetchone()[0]
+
+
+def test_a_file_with_visits_in_year_1_and_year_9999_is_checked_with_faults_not_a_crash(small_world):
+    world = _ready_for_files(small_world)
+    content = invoice_xml(
+        [
+            _flow_claim("A-1", day=datetime.date(1, 1, 1)),
+            _flow_claim("A-2", day=datetime.date(9999, 12, 31)),
+        ]
+    )
+    upload = _queued(world.clinic, world.biller, content)
+    invoice_file_services.invoice_file_check(upload=upload)
+    upload.refresh_from_db()
+    assert (upload.state, upload.processed_count, upload.faulty_count) == (InvoiceFileState.CHECKED, 2, 2)
