@@ -192,3 +192,12 @@ def test_a_file_with_visits_in_year_1_and_year_9999_is_checked_with_faults_not_a
     invoice_file_services.invoice_file_check(upload=upload)
     upload.refresh_from_db()
     assert (upload.state, upload.processed_count, upload.faulty_count) == (InvoiceFileState.CHECKED, 2, 2)
+
+
+def test_the_format_page_states_the_limits_the_parser_applies(client, db):
+    text = client.get("/dokumentation/fakturafil/").content.decode()
+    assert (
+        f"Högst {MAX_ATTRIBUTES} attribut på ett element och högst {MAX_ELEMENTS_PER_CLAIM} element i en Rakning"
+        in text
+    )
+    assert f"Felrapporten visar högst {MAX_FAULTS_PER_CLAIM} fel per räkning." in text
