@@ -23,6 +23,7 @@ from claims.models import InvoiceFileState, InvoiceFileUpload
 from tests.billing.test_invoice_file_flow import _claim as _flow_claim
 from tests.billing.test_invoice_file_flow import _ready_for_files, invoice_xml, mixed_file
 from tests.clinics.factories import ClinicFactory
+from tests.waiting import wait_until
 
 MB = 1024 * 1024
 HEADER = (
@@ -201,3 +202,28 @@ def test_the_format_page_states_the_limits_the_parser_applies(client, db):
         in text
     )
     assert f"Felrapporten visar högst {MAX_FAULTS_PER_CLAIM} fel per räkning." in text
+
+
+def test_through_a_real_worker_the_neighbours_file_is_checked_while_the_clinics_second_file_waits(
+    transactional_small_world, celery_worker, other_session, monkeypatch
+):
+    world = _ready_for_files(transactional_small_world)  # committed, for the worker thread
+    neighbour = ClinicFactory(region=world.region, number="32")
+    monkeypatch.setattr(tasks, "CLINIC_TURN_WAIT_SECONDS", 0.2)
+    second = _queued(world.clinic, world.biller, mixed_file())
+    others = _queued(neighbour, world.biller, invoice_xml([], clinic="32", reference="F-9"))
+    lock = [invoice_file_services._CLINIC_CHECK_LOCK, world.clinic.pk]
+    with other_session.cursor() as cursor:  # clinic 31's first file is being checked by another worker
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", lock)
+
+    tasks.check_invoice_file.delay(second.pk)  # queued first
+    tasks.check_invoice_file.delay(others.pk)
+
+    done = InvoiceFileUpload.objects.exclude(state__in=[InvoiceFileState.QUEUED, InvoiceFileState.RUNNING])
+    wait_until(done.filter(pk=others.pk).exists, timeout=30, what="the neighbour's file to be checked")
+    assert InvoiceFileUpload.objects.get(pk=second.pk).state == InvoiceFileState.QUEUED
+
+    with other_session.cursor() as cursor:  # the first file is done
+        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", lock)
+    wait_until(done.filter(pk=second.pk).exists, timeout=30, what="the clinic's second file to be checked")
+    assert InvoiceFileUpload.objects.get(pk=second.pk).state == InvoiceFileState.CHECKED
