@@ -364,25 +364,38 @@ def _payout(*, count_wrapper, idle: float, queries) -> dict:
     from django.db import connection
 
     from clinics.models import Region, User
-    from payouts import bankdays, services
+    from payouts import bankdays, selectors, services
 
     region = Region.objects.get(code=CLINIC_REGION)
     coordinator = User.objects.filter(region_memberships__region=region).order_by("email").first()
     day = bankdays.bank_day_on_or_after(datetime.date.today() + datetime.timedelta(days=7))
+    second = User.objects.filter(region_memberships__region=region).exclude(pk=coordinator.pk).order_by("email")[0]
     with connection.execute_wrapper(count_wrapper):
         started = time.perf_counter()
-        run = services.payout_run_create(actor=coordinator, region=region, payout_date=day).run
+        preview = selectors.payout_preview(region=region, payout_date=day)
+        previewed = time.perf_counter() - started
+        preview_queries = queries()
+        started = time.perf_counter()
+        run = services.payout_run_create(
+            actor=coordinator, region=region, payout_date=day, fingerprint=preview.fingerprint
+        ).run
         made = time.perf_counter() - started
-        made_queries = queries()
+        made_queries = queries() - preview_queries
+        # Four eyes above the region's amount, then the file to the bank: only then is a run paid.
+        services.payout_run_confirm(actor=second, run=run)
+        services.payout_run_file_download(actor=second, run=run)
+        made_queries_all = queries()
         started = time.perf_counter()
         services.payout_run_mark_paid(run=run)
         paid = time.perf_counter() - started
     return {
         "claims": run.claim_count,
+        "preview_seconds": previewed,
+        "preview_queries": preview_queries,
         "seconds": made,
         "queries": made_queries,
         "paid_seconds": paid,
-        "paid_queries": queries() - made_queries,
+        "paid_queries": queries() - made_queries_all,
         "idle_mb": idle,
         "peak_mb": _status_mb("VmHWM"),
     }
@@ -479,7 +492,8 @@ def main() -> None:
     if payout:
         claims = f"{payout['claims']:,}".replace(",", " ")
         print(
-            f"\nPayout run of {claims} claims: made in {payout['seconds']:.1f} s ({payout['queries']} queries), "
+            f"\nPayout run of {claims} claims: previewed in {payout['preview_seconds']:.1f} s "
+            f"({payout['preview_queries']} queries), made in {payout['seconds']:.1f} s ({payout['queries']} queries), "
             f"marked paid in {payout['paid_seconds']:.1f} s ({payout['paid_queries']} queries), "
             f"peak {payout['peak_mb']:.0f} MB"
         )

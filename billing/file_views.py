@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from openpyxl import Workbook
 
 from claims.models import InvoiceFileFault, InvoiceFileState, InvoiceFileUpload
+from portal import validators
 from portal.access import clinic_view
 from portal.audit import access_log_record_many
 from portal.excel import text_cell, workbook_response
@@ -47,7 +48,9 @@ def _upload_of_clinic(request: HttpRequest, upload_pk: int) -> InvoiceFileUpload
 
 
 def _log_shown(request: HttpRequest, faults: list[InvoiceFileFault], shown: str) -> None:
-    pins = {fault.personal_identity_number.strip()[:12] for fault in faults if fault.personal_identity_number.strip()}
+    # The number as the list shows it, in the access log's form (not cut from "20000101-2384" to "20000101-238").
+    shown_pins = {fault.personal_identity_number.strip() for fault in faults}
+    pins = {validators.personal_identity_number_as_logged(pin) for pin in shown_pins if pin} - {""}
     if pins:
         access_log_record_many(request=request, personal_identity_numbers=pins, shown=shown)
 

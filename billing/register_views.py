@@ -21,6 +21,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -28,6 +29,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from claims.drafts import ClaimDraft, Fault
 from claims.models import Claim, Invoice, TariffRow
+from claims.selectors import PriorAssessmentUse, prior_assessment_use
 from claims.services import ClaimRejected
 from claims.tariffs import TariffBook
 from claims.validation import (
@@ -40,6 +42,7 @@ from claims.validation import (
     line_amount,
 )
 from clinics.models import Clinic, PatientCategory, SupportForm
+from eligibility.models import APPROVED_STATES, PriorAssessment
 from eligibility.selectors import Eligibility, eligibility_for
 from portal import money
 from portal.access import clinic_view
@@ -254,6 +257,47 @@ class RegisterPage:
         group = allowed[0].certificate.group if allowed else ""
         known = PatientCategory.objects.of_region(self.clinic.region).filter(code=group, support_form=support_form)
         self.data["patient_category"] = group if group and known.exists() else ""
+
+    def from_prior_assessment(self, value: str) -> None:
+        """One click from an approved FHB's page: its patient looked up (and logged), its support form and number
+        chosen, and its approved lines added for today, an entered price at its approved amount."""
+        assessment = (
+            PriorAssessment.objects.of_clinic(self.clinic)
+            .filter(pk=int(value) if value.isdigit() else 0, state__in=APPROVED_STATES)
+            .select_related("patient")
+            .first()
+        )
+        if assessment is None:
+            raise Http404
+        self.data["personal_identity_number"] = assessment.patient.personal_identity_number
+        self.search()
+        self.data["support_form"] = assessment.support_form
+        self.data["prior_assessment"] = assessment.number
+        self.lines = []
+        for planned in assessment.lines.all():
+            if not planned.approved:
+                continue
+            row = self.tariff.row(self.today, planned.code)
+            entered = row is not None and row.price is None
+            self.lines.append(
+                StoredLine(
+                    visit_date=self.today,
+                    code=planned.code,
+                    tooth=planned.tooth,
+                    jaw=planned.jaw,
+                    price=planned.approved_amount if entered else None,
+                )
+            )
+        self.show_line_faults = True
+        self.announce = _("De godkända åtgärderna i %(number)s är tillagda.") % {"number": assessment.number}
+
+    def prior_assessment_use(self) -> tuple[PriorAssessment, PriorAssessmentUse] | None:
+        """The FHB chosen in the form and what is billed against it, for the meter beside the choice."""
+        if self.eligibility is None or self.data is None:
+            return None
+        number = (self.data.get("prior_assessment") or "").strip()
+        assessment = next((a for a in self.eligibility.prior_assessments if a.number == number), None)
+        return (assessment, prior_assessment_use(assessment)) if assessment else None
 
     def build_forms(self) -> None:
         self._load_eligibility()
@@ -509,8 +553,11 @@ class RegisterPage:
         support_options = []
         if self.eligibility is not None:
             support_options = list(zip(self.form["support_form"], self.eligibility.options, strict=False))
+        fhb_use = self.prior_assessment_use()
         return {
             "page": self,
+            "fhb_assessment": fhb_use[0] if fhb_use else None,
+            "fhb_use": fhb_use[1] if fhb_use else None,
             "form": self.form,
             "entry": self.entry,
             "eligibility": self.eligibility,
@@ -586,6 +633,8 @@ def claim_register(request: HttpRequest) -> HttpResponse:
         return redirect("claim_register_done", clinic_pk=request.clinic.pk, claim_pk=page.state["claim"])
     if action == "search":
         page.search()
+    elif action == "from_prior_assessment":
+        page.from_prior_assessment(request.POST.get("prior_assessment", ""))
     page.build_forms()
     if page.pin is None:
         if action and action != "search":
@@ -640,6 +689,7 @@ def claim_register_validate(request: HttpRequest) -> JsonResponse:
     page = RegisterPage(request, request.POST)
     page.build_forms()
     faults = page.validate()
+    fhb_use = page.prior_assessment_use()
     return JsonResponse(
         {
             "faults": [
@@ -647,6 +697,14 @@ def claim_register_validate(request: HttpRequest) -> JsonResponse:
             ],
             "targets": page.input_targets(),
             "total": _total_text(page),
+            # The FHB meter for the FHB chosen now (empty: none chosen), rendered as the page renders it.
+            "prior_assessment_use": render_to_string(
+                "claims/includes/prior_assessment_use.html",
+                {"assessment": fhb_use[0], "use": fhb_use[1]},
+                request=request,
+            )
+            if fhb_use
+            else "",
         }
     )
 

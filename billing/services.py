@@ -8,13 +8,18 @@ made and then settled, each pair in one transaction so that neither half is ever
 
 from __future__ import annotations
 
+import datetime
+
 from django.db import transaction
 
 from claims import services as claim_services
-from claims.drafts import ClaimDraft
+from claims.drafts import ClaimDraft, Fault, LineDraft
 from claims.models import Claim, CreditInvoice, Invoice, InvoiceSource
-from claims.validation import ValidationContext
-from clinics.models import Clinic, User
+from claims.tariffs import TariffBook
+from claims.validation import ValidationContext, prior_assessment_request_faults, prior_assessment_request_prices
+from clinics.models import Clinic, PatientCategory, User
+from eligibility import services as eligibility_services
+from eligibility.models import PriorAssessment
 from payouts.services import credit_settle
 from review.services import review_rules_apply
 
@@ -55,3 +60,62 @@ def claim_credit(*, actor: User, claim: Claim, line_ids: list[int] | None = None
     credit = claim_services.claim_credit(actor=actor, claim=claim, line_ids=line_ids)
     credit_settle(credit=credit, actor=actor)
     return credit
+
+
+class PriorAssessmentRejected(Exception):
+    """An FHB request was not stored: every fault found, in the validation's words (`Fault.line` is the planned
+    line's place among the lines given)."""
+
+    def __init__(self, faults: list[Fault]):
+        self.faults = list(faults)
+        super().__init__("; ".join(fault.message for fault in self.faults))
+
+
+@transaction.atomic
+def prior_assessment_request(
+    *,
+    actor: User,
+    clinic: Clinic,
+    personal_identity_number: str,
+    support_form: str,
+    patient_category: str,
+    planned_date: datetime.date,
+    justification: str,
+    lines: list[LineDraft],
+    attachments: list,
+) -> PriorAssessment:
+    """The clinic's FHB request, checked as a claim is (`claims.validation.prior_assessment_request_faults`: codes
+    of the region's tariff on the planned date, tooth and jaw, prices entered only where the tariff has none, the
+    patient category for S), then stored by `eligibility.services.prior_assessment_request` with each line's
+    estimated price from the tariff where it is fixed. Raises PriorAssessmentRejected."""
+    tariff = TariffBook(clinic.region)
+    faults = prior_assessment_request_faults(
+        region=clinic.region,
+        support_form=support_form,
+        planned_date=planned_date,
+        patient_category=patient_category,
+        lines=lines,
+        tariff=tariff,
+    )
+    if faults:
+        raise PriorAssessmentRejected(faults)
+    prices = prior_assessment_request_prices(lines=lines, planned_date=planned_date, tariff=tariff)
+    category = (
+        PatientCategory.objects.of_region(clinic.region).filter(code=patient_category.strip()).first()
+        if patient_category.strip()
+        else None
+    )
+    return eligibility_services.prior_assessment_request(
+        actor=actor,
+        clinic=clinic,
+        personal_identity_number=personal_identity_number,
+        support_form=support_form,
+        justification=justification,
+        lines=[
+            {"code": line.code, "tooth": line.tooth.strip(), "jaw": line.jaw.strip(), "estimated_price": price}
+            for line, price in zip(lines, prices, strict=True)
+        ],
+        attachments=attachments,
+        planned_date=planned_date,
+        patient_category=category,
+    )

@@ -3,7 +3,7 @@ and the invoice file's public documentation."""
 
 from django.urls import path
 
-from . import doc_views, file_views, invoice_views, person_views, register_views
+from . import doc_views, file_views, invoice_views, person_views, prior_assessment_views, register_views
 
 clinic_patterns = [
     path("sok-person/", person_views.person_search, name="person_search"),
@@ -13,6 +13,7 @@ clinic_patterns = [
     path(
         "registrera-rakning/inskickad/<int:claim_pk>/", register_views.claim_register_done, name="claim_register_done"
     ),
+    path("forhandsbedomningar/ny/", prior_assessment_views.prior_assessment_new, name="prior_assessment_new"),
     path("fakturafil/", file_views.invoice_file_upload, name="invoice_file_upload"),
     path("fakturafil/<int:upload_pk>/", file_views.invoice_file_detail, name="invoice_file_detail"),
     path("fakturafil/<int:upload_pk>/status/", file_views.invoice_file_status, name="invoice_file_status"),

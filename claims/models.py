@@ -154,7 +154,8 @@ CLAIM_TRANSITIONS = Transitions(
     {
         ClaimState.RECEIVED: {ClaimState.UNDER_REVIEW, ClaimState.APPROVED, ClaimState.VOIDED, ClaimState.DELETED},
         ClaimState.UNDER_REVIEW: {ClaimState.APPROVED, ClaimState.VOIDED, ClaimState.DELETED},
-        ClaimState.APPROVED: {ClaimState.PAID, ClaimState.VOIDED},
+        # Back to received only when the payout run that approved it is cancelled (claims_payout_cancel).
+        ClaimState.APPROVED: {ClaimState.PAID, ClaimState.VOIDED, ClaimState.RECEIVED},
         ClaimState.PAID: {ClaimState.CREDITED},
         ClaimState.CREDITED: set(),
         ClaimState.VOIDED: set(),

@@ -3,10 +3,15 @@ year. The clinic's invoice lists (Era fakturor) are in billing.selectors."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 from django.db.models import Sum
 from django.utils.translation import gettext as _
 
-from .models import Claim, ClaimState, CreditLine
+from eligibility.models import PriorAssessment
+
+from .models import PATIENT_FEE_CODE, Claim, ClaimLine, ClaimState, CreditLine
 
 # Status texts --------------------------------------------------------------------------------------------------
 
@@ -52,3 +57,77 @@ def patient_paid_in_year(*, region, personal_identity_number: str, year: int) ->
         or 0
     )
     return paid - credited
+
+
+# Prior assessments: what is billed against them ----------------------------------------------------------------
+
+# A claim deleted or voided was never paid: its lines give their part of the FHB back, as credited lines do.
+_NOT_BILLED = (ClaimState.DELETED, ClaimState.VOIDED)
+
+
+@dataclass(frozen=True)
+class BilledLine:
+    """A treatment line billed against a prior assessment, as the FHB's use counts it."""
+
+    code: str
+    tooth: str
+    jaw: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class PriorAssessmentUse:
+    """An FHB's money, in öre: approved (its approved lines at their approved amounts: a limitation's own
+    figures), billed (lines of its live claims, credited lines given back) and what is left."""
+
+    approved: int
+    billed: int
+
+    @property
+    def left(self) -> int:
+        return max(self.approved - self.billed, 0)
+
+    @property
+    def share(self) -> int:
+        """The billed share of the approved amount in whole percent (rounded down), for the meter and the rules."""
+        return self.billed * 100 // self.approved if self.approved else 100
+
+
+def prior_assessment_billed_lines(*, region, assessment_ids: Iterable[int]) -> dict[int, list[BilledLine]]:
+    """The billed treatment lines of each of the region's prior assessments, in one query: lines of claims that
+    are not deleted or voided, less credited lines and patient fees. By assessment id, only those with any."""
+    ids = set(assessment_ids)
+    if not ids:
+        return {}
+    rows = (
+        ClaimLine.objects.of_region(region)
+        .filter(claim__prior_assessment_id__in=ids, credit__isnull=True)
+        .exclude(claim__state__in=_NOT_BILLED)
+        .exclude(code=PATIENT_FEE_CODE)
+        .order_by("claim_id", "position")
+        .values_list("claim__prior_assessment_id", "code", "tooth", "jaw", "amount")
+    )
+    billed: dict[int, list[BilledLine]] = {}
+    for assessment_id, code, tooth, jaw, amount in rows:
+        billed.setdefault(assessment_id, []).append(BilledLine(code, tooth, jaw, amount))
+    return billed
+
+
+def prior_assessment_uses(assessments: Iterable[PriorAssessment]) -> dict[int, PriorAssessmentUse]:
+    """Godkänt · Fakturerat · Kvar of each prior assessment (with its lines prefetched or not), by id."""
+    assessments = list(assessments)
+    billed: dict[int, list[BilledLine]] = {}
+    for region_id in {assessment.region_id for assessment in assessments}:
+        ids = [assessment.pk for assessment in assessments if assessment.region_id == region_id]
+        billed |= prior_assessment_billed_lines(region=region_id, assessment_ids=ids)
+    return {
+        assessment.pk: PriorAssessmentUse(
+            approved=assessment.approved_total if assessment.is_approved else 0,
+            billed=sum(line.amount for line in billed.get(assessment.pk, [])),
+        )
+        for assessment in assessments
+    }
+
+
+def prior_assessment_use(assessment: PriorAssessment) -> PriorAssessmentUse:
+    return prior_assessment_uses([assessment])[assessment.pk]

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from clinics.models import Clinic, SupportForm, User
+from eligibility.models import PriorAssessment
 from eligibility.services import patients_get_or_create
 from portal import validators
 from portal.audit import AuditOutsideTransaction, audit_record, audit_record_many, snapshot
@@ -35,12 +36,16 @@ from .models import (
     Invoice,
     InvoiceSource,
 )
+from .selectors import prior_assessment_billed_lines
 from .validation import (
     ValidationContext,
     claim_amounts,
     claim_reference_used_fault,
     claim_validate,
     invoice_reference_fault,
+    prior_assessment_billed_of,
+    prior_assessment_draft_lines,
+    prior_assessment_use_faults,
 )
 
 CREDIT_SUFFIX = "_Kredit"
@@ -88,6 +93,7 @@ def claim_submit(
     if faults:
         raise ClaimRejected(faults)
     with _reference_race_refused(clinic):
+        _prior_assessments_lock_and_check(clinic=clinic, drafts=[draft], context=context)
         invoice = invoice_for_claims(
             actor=actor, clinic=clinic, reference=invoice_reference, source=source, may_join_open=True
         )
@@ -110,10 +116,44 @@ def claims_submit(
         if faults:
             raise ClaimRejected(faults, reference=draft.reference)
     with _reference_race_refused(clinic):
+        _prior_assessments_lock_and_check(clinic=clinic, drafts=drafts, context=context)
         claims = _claims_store(actor=actor, invoice=invoice, drafts=drafts, context=context)
     # The claims are in the database now, which is where the next chunk reads their free-amount use from.
     context.free_amount_stored()
     return claims
+
+
+def _prior_assessments_lock_and_check(*, clinic: Clinic, drafts: list[ClaimDraft], context: ValidationContext) -> None:
+    """Lock the FHBs the drafts bill and ask again, from the database, whether what is left takes them.
+
+    The validation read the FHB's use before; another claim against it may have been stored since. Under the
+    lock (taken in id order, so two sends never wait for each other) the second of two claims sent at once
+    against the last of an FHB reads the first's lines and is refused with the validation's own words.
+    """
+    numbers = {draft.prior_assessment_number.strip() for draft in drafts} - {""}
+    if not numbers:
+        return
+    assessments = {
+        assessment.number: assessment
+        for assessment in PriorAssessment.objects.of_clinic(clinic)
+        .select_for_update()
+        .filter(number__in=numbers)
+        .order_by("pk")
+        .prefetch_related("lines")
+    }
+    billed = prior_assessment_billed_lines(
+        region=clinic.region_id, assessment_ids=[assessment.pk for assessment in assessments.values()]
+    )
+    for draft in drafts:
+        assessment = assessments.get(draft.prior_assessment_number.strip())
+        if assessment is None:
+            continue
+        lines = prior_assessment_draft_lines(draft, context.tariff)
+        used = billed.setdefault(assessment.pk, [])
+        faults = prior_assessment_use_faults(assessment=assessment, billed=used, lines=lines)
+        if faults:
+            raise ClaimRejected(faults, reference=draft.reference)
+        used += prior_assessment_billed_of(lines)
 
 
 @contextmanager
@@ -458,16 +498,24 @@ def claim_approve(*, actor: User | None, claim: Claim, payout_date: datetime.dat
     return claim
 
 
-def claims_approve_for_payout(*, actor: User | None, claims: list[Claim], payout_date: datetime.date) -> None:
+def claims_approve_for_payout(
+    *, actor: User | None, claims: list[Claim], payout_date: datetime.date, redate: bool = False
+) -> None:
     """A payout run approves its claims for the payout date, shown as "Godkänd för utbetalning DATE".
 
     In a few statements however many claims (a run may pay 100 000); the caller holds their locks in its
     transaction. Claims under behandling become approved; claims the coordinator approved without a date get
-    this one (an event, audit claims.claim.scheduled); a claim approved for a date keeps it. Each gets its
-    event and audit record, as a single approval writes them. The instances are updated too.
+    this one (an event, audit claims.claim.scheduled); a claim approved for a date keeps it, unless `redate`
+    (a payout run: a claim's approval date is always its run's date). Each gets its event and audit record, as
+    a single approval writes them. The instances are updated too.
     """
     moving = [claim for claim in claims if claim.state != ClaimState.APPROVED]
-    dating = [claim for claim in claims if claim.state == ClaimState.APPROVED and claim.approved_on is None]
+    dating = [
+        claim
+        for claim in claims
+        if claim.state == ClaimState.APPROVED
+        and (claim.approved_on is None or (redate and claim.approved_on != payout_date))
+    ]
     change = {
         "actor": actor,
         "to_state": ClaimState.APPROVED,
@@ -523,8 +571,48 @@ def _by_clinic(changes: list[tuple]) -> list[tuple[int, list[tuple]]]:
     return list(groups.items())
 
 
+def claims_payout_cancel(
+    *,
+    actor: User | None,
+    claims: list[tuple[Claim, str, datetime.date | None]],
+    payout_date: datetime.date,
+) -> None:
+    """A cancelled payout run gives its claims back as they were: each (claim, state, approved_on) before the run.
+
+    Claims the run approved become received again; claims approved before keep being approved, with the date
+    they had. Each gets the event "Utbetalningskörningen DATE makulerades" and its audit record. The caller holds
+    the claims' locks in its transaction; any claim no longer approved is refused (paid already, say).
+    """
+    params = {"date": payout_date.isoformat()}
+    for claim, _state, _approved_on in claims:
+        if claim.state != ClaimState.APPROVED:
+            raise CLAIM_TRANSITIONS.refusal(claim.state, ClaimState.RECEIVED, {"reference": claim.reference})
+    groups: dict[tuple[str, datetime.date | None], list[Claim]] = {}
+    for claim, state, approved_on in claims:
+        groups.setdefault((state, approved_on), []).append(claim)
+    for (state, approved_on), group in sorted(groups.items(), key=lambda item: (item[0][0], str(item[0][1]))):
+        change = {
+            "actor": actor,
+            "claims": group,
+            "to_state": state,
+            "event_kind": ClaimEventKind.PAYOUT_CANCELLED,
+            "action": ClaimsAudit.CLAIM_PAYOUT_CANCELLED,
+            "values": {"approved_on": approved_on},
+            "params": params,
+        }
+        if state == ClaimState.APPROVED:
+            _claims_write(**change)  # approved before the run: no move, only the date given back
+        else:
+            claims_move(**change)
+
+
 def invoice_payout_set(
-    *, actor: User | None, invoice: Invoice, our_reference: str, payout_date: datetime.date
+    *,
+    actor: User | None,
+    invoice: Invoice,
+    our_reference: str,
+    payout_date: datetime.date | None,
+    action: ClaimsAudit = ClaimsAudit.INVOICE_PAID,
 ) -> Invoice:
     """Give the invoice the Vår referens and payout date Era fakturor shows (the latest payout of it).
 
@@ -539,7 +627,7 @@ def invoice_payout_set(
     invoice.save(update_fields=["our_reference", "payout_date"])
     audit_record(
         actor=actor,
-        action=ClaimsAudit.INVOICE_PAID,
+        action=action,
         obj=invoice,
         before=before,
         after=snapshot(invoice, ["our_reference", "payout_date"]),

@@ -39,6 +39,7 @@ from portal.money import format_kronor
 
 from .drafts import ClaimDraft, Fault, LineDraft
 from .models import OPEN_STATES, PATIENT_FEE_CODE, Claim, ClaimLine, ClaimState, Invoice, TariffRow, ToothOrJaw
+from .selectors import BilledLine, prior_assessment_billed_lines
 from .tariffs import TariffBook
 
 # ASCII spelled out: `\w` would let any Unicode letter or digit through.
@@ -97,6 +98,8 @@ class ValidationContext:
         self._repeated_references = repeated_references
         # Added by correct claims of this batch, by (personnummer, year); kept across `prepare`.
         self._accepted_free_amount: Counter[tuple[str, int]] = Counter()
+        # Lines of this batch's correct claims, by prior assessment id; kept across `prepare` like the above.
+        self._accepted_prior_assessment: defaultdict[int, list[BilledLine]] = defaultdict(list)
         self.prepare(drafts)
 
     def prepare(self, drafts: Iterable[ClaimDraft]) -> None:
@@ -107,6 +110,7 @@ class ValidationContext:
         self._patients: dict[str, PatientRecords] = {}
         self._eligibility: dict[tuple[str, datetime.date], Eligibility] = {}
         self._free_amount_used: dict[tuple[str, int], int] = {}
+        self._prior_assessment_billed: dict[int, list[BilledLine]] = {}
         days = [day for draft in drafts for day in _all_dates(draft)]
         if days:
             self.tariff.load(min(days), max(days))
@@ -116,6 +120,9 @@ class ValidationContext:
             self._load_patients(pins, min(days))
             years = {day.year for day in days}
             self._load_free_amounts(pins, years)
+            self._load_prior_assessment_billed(
+                {assessment.pk for records in self._patients.values() for assessment in records.prior_assessments}
+            )
 
     # References ------------------------------------------------------------------------------------------
 
@@ -187,6 +194,25 @@ class ValidationContext:
         """The correct claims so far are stored: from now on their use is read from the database, not added."""
         self._accepted_free_amount.clear()
         self._free_amount_used.clear()
+        self._accepted_prior_assessment.clear()
+        self._prior_assessment_billed.clear()
+
+    # Prior assessments -----------------------------------------------------------------------------------
+
+    def _load_prior_assessment_billed(self, ids: set[int]) -> None:
+        ids -= set(self._prior_assessment_billed)
+        if ids:
+            billed = prior_assessment_billed_lines(region=self.region, assessment_ids=ids)
+            for assessment_id in ids:
+                self._prior_assessment_billed[assessment_id] = billed.get(assessment_id, [])
+
+    def prior_assessment_billed(self, assessment_id: int) -> list[BilledLine]:
+        """What is billed against the FHB: by its stored claims, and by this batch's correct claims before."""
+        self._load_prior_assessment_billed({assessment_id})
+        return self._prior_assessment_billed[assessment_id] + self._accepted_prior_assessment[assessment_id]
+
+    def prior_assessment_accept(self, assessment_id: int, lines: list[BilledLine]) -> None:
+        self._accepted_prior_assessment[assessment_id] += lines
 
 
 # Public helpers ------------------------------------------------------------------------------------------
@@ -509,8 +535,11 @@ class _Validation:
             self.check_prior_assessment(eligibility)
             self.check_fee_missing(pin, eligibility, fees)
             self.check_free_amount(pin)
+            fhb_lines = self.check_prior_assessment_use(eligibility)
             if not self.faults and self.free_amount:
                 self.context.free_amount_accept(pin, self.free_amount)
+            if not self.faults and fhb_lines:
+                self.context.prior_assessment_accept(*fhb_lines)
         return self.faults
 
     # The claim as a whole ----------------------------------------------------------------------------------
@@ -807,6 +836,22 @@ class _Validation:
                 uncovered[0],
             )
 
+    def check_prior_assessment_use(
+        self, eligibility: dict[datetime.date, Eligibility]
+    ) -> tuple[int, list[BilledLine]] | None:
+        """What is left of a valid FHB must take the claim's lines (`prior_assessment_use_faults`); returns the
+        lines the claim adds to the FHB, for the batch's context."""
+        if not self.fhb_number or not eligibility or any(f.field == "prior_assessment_number" for f in self.faults):
+            return None
+        assessment = _find_assessment(next(iter(eligibility.values())).prior_assessments, self.fhb_number)
+        if assessment is None:
+            return None
+        lines = prior_assessment_draft_lines(self.draft, self.context.tariff)
+        self.faults += prior_assessment_use_faults(
+            assessment=assessment, billed=self.context.prior_assessment_billed(assessment.pk), lines=lines
+        )
+        return assessment.pk, prior_assessment_billed_of(lines)
+
     # Free amount -------------------------------------------------------------------------------------------
 
     def check_free_amount(self, pin: str) -> None:
@@ -852,3 +897,142 @@ def _covers(planned, line: LineDraft) -> bool:
         and (not planned.tooth or planned.tooth == line.tooth.strip())
         and (not planned.jaw or planned.jaw == line.jaw.strip())
     )
+
+
+# Prior assessments: what is left of them -------------------------------------------------------------------------
+
+# A claim line billed against an FHB: (its index in the draft, the line, its amount in öre).
+FhbLine = tuple[int, LineDraft, int]
+
+
+def prior_assessment_draft_lines(draft: ClaimDraft, tariff: TariffBook) -> list[FhbLine]:
+    """The draft's treatment lines (patient fees left out) with their amounts, as they count against its FHB."""
+    return [
+        (index, line, line_amount(line, tariff.row(line.visit_date, line.code)))
+        for index, line in enumerate(draft.lines)
+        if line.code != PATIENT_FEE_CODE
+    ]
+
+
+def prior_assessment_billed_of(lines: Iterable[FhbLine]) -> list[BilledLine]:
+    """Lines found correct, as they will count against the FHB once stored."""
+    return [BilledLine(line.code, line.tooth.strip(), line.jaw.strip(), amount) for _index, line, amount in lines]
+
+
+def prior_assessment_use_faults(
+    *, assessment: PriorAssessment, billed: list[BilledLine], lines: list[FhbLine]
+) -> list[Fault]:
+    """What the FHB cannot take of these lines, given what is billed against it already (`billed`).
+
+    An approved FHB is used up line by line: each approved planned line (code, and tooth or jaw when it names
+    one) is billed once, so a line planned twice is billed twice; and the amount billed against the FHB never
+    passes its approved amount (the approved lines at their approved amounts: a limitation's own figures).
+    The validation asks this with what its context read; `claims.services` asks it again under the FHB's lock
+    when the claims are stored, so that two claims sent at once cannot both take the last of it.
+    """
+    approved = [planned for planned in assessment.lines.all() if planned.approved]
+    used = [False] * len(approved)
+
+    def take(code: str, tooth: str, jaw: str) -> tuple[bool, int]:
+        """Use a planned line covering the line, a specific one (its tooth or jaw) first: (taken, how many cover)."""
+        covering = [
+            i
+            for i, planned in enumerate(approved)
+            if planned.code == code
+            and (not planned.tooth or planned.tooth == tooth)
+            and (not planned.jaw or planned.jaw == jaw)
+        ]
+        covering.sort(key=lambda i: not (approved[i].tooth or approved[i].jaw))
+        for i in covering:
+            if not used[i]:
+                used[i] = True
+                return True, len(covering)
+        return not covering, len(covering)  # a line no planned line covers is the coverage check's fault
+
+    for line in billed:
+        take(line.code, line.tooth, line.jaw)
+    faults = []
+    adds = 0  # only lines the FHB covers: a line it does not cover is the coverage check's fault
+    for index, line, amount in lines:
+        tooth, jaw = line.tooth.strip(), line.jaw.strip()
+        taken, count = take(line.code, tooth, jaw)
+        adds += amount if count else 0
+        if not taken:
+            where = line.code
+            if tooth:
+                where = _("%(code)s tand %(tooth)s") % {"code": line.code, "tooth": tooth}
+            elif jaw:
+                where = _("%(code)s käke %(jaw)s") % {"code": line.code, "jaw": Jaw(jaw).label if jaw in JAWS else jaw}
+            faults.append(
+                Fault(
+                    code="prior_assessment_line_used",
+                    message=_(
+                        "Förhandsbedömning %(number)s medger inte åtgärd %(line)s fler gånger: "
+                        "godkänt antal %(approved)s, fakturerat antal %(billed)s."
+                    )
+                    % {"number": assessment.number, "line": where, "approved": count, "billed": count},
+                    field="lines",
+                    line=index,
+                    visit_date=line.visit_date,
+                    line_field="code",
+                )
+            )
+    approved_total = sum(planned.approved_amount or 0 for planned in approved)
+    billed_total = sum(line.amount for line in billed)
+    if billed_total + adds > approved_total:
+        faults.append(
+            Fault(
+                code="prior_assessment_amount_exceeded",
+                message=_("Förhandsbedömning %(number)s medger inte mer: godkänt %(approved)s, fakturerat %(billed)s.")
+                % {
+                    "number": assessment.number,
+                    "approved": format_kronor(approved_total),
+                    "billed": format_kronor(billed_total),
+                },
+                field="prior_assessment_number",
+            )
+        )
+    return faults
+
+
+# Prior assessment requests -----------------------------------------------------------------------------------
+
+
+def prior_assessment_request_faults(
+    *,
+    region: Region,
+    support_form: str,
+    planned_date: datetime.date,
+    patient_category: str,
+    lines: list[LineDraft],
+    tariff: TariffBook | None = None,
+) -> list[Fault]:
+    """The faults of an FHB request, checked as a claim's are: each planned line against the region's tariff on the
+    planned date by `line_faults` (the code is in the tariff and may be billed for the support form, tooth and jaw
+    as the code wants, a price entered only where the tariff has none), and the patient category, which S needs.
+    The lines carry the planned date as their visit date; a line's fault names its place among them."""
+    faults: list[Fault] = []
+    code = patient_category.strip()
+    categories = {c.code: c for c in PatientCategory.objects.filter(region=region, support_form=support_form)}
+    if code and code not in categories:
+        faults.append(
+            Fault(
+                "patient_category_unknown",
+                _("Patientkategori %(code)s finns inte för %(form)s i regionens lista.")
+                % {"code": code, "form": _form_label(support_form)},
+                "patient_category",
+            )
+        )
+    elif not code and support_form == SupportForm.S and categories:
+        faults.append(Fault("patient_category_required", _("Ange patientkategori för S-tandvård."), "patient_category"))
+    tariff = tariff or TariffBook(region)
+    for index, line in enumerate(lines):
+        faults += line_faults(line, tariff.row(planned_date, line.code), support_form=support_form, index=index)
+    return faults
+
+
+def prior_assessment_request_prices(
+    *, lines: list[LineDraft], planned_date: datetime.date, tariff: TariffBook
+) -> list[int]:
+    """Each planned line's estimated price in öre: the tariff's where it is fixed, else the price entered."""
+    return [line_amount(line, tariff.row(planned_date, line.code)) for line in lines]

@@ -33,6 +33,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     phone = models.CharField(_("Telefon"), max_length=30, blank=True)
     is_active = models.BooleanField(_("Aktiv"), default=True)
     is_staff = models.BooleanField(default=False)
+    # Systemadministratör: runs the installation (portal-wide service windows); belongs to no clinic or region.
+    is_system_admin = models.BooleanField(_("Systemadministratör"), default=False)
     date_joined = models.DateTimeField(default=timezone.now)
 
     objects = UserManager()

@@ -15,6 +15,8 @@ class EligibilityAudit(models.TextChoices):
     CERTIFICATE_IMPORTED = "eligibility.certificate.imported", _("Intyg ändrat genom import")
     CERTIFICATE_IMPORT_UPLOADED = "eligibility.certificate_import.uploaded", _("Intygsfil uppladdad")
     FREE_CARD_REGISTERED = "eligibility.free_card.registered", _("Frikort registrerat")
+    FREE_CARD_ENDED = "eligibility.free_card.ended", _("Frikort avslutat")
+    FREE_CARD_CORRECTED = "eligibility.free_card.corrected", _("Frikort rättat")
     PRIOR_ASSESSMENT_SUBMITTED = "eligibility.prior_assessment.submitted", _("Förhandsbedömning inskickad")
     PRIOR_ASSESSMENT_REVIEW_STARTED = (
         "eligibility.prior_assessment.review_started",

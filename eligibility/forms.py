@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from clinics.models import SupportForm
-from portal import money, validators
+from portal import money
 from portal.forms import DATE_WIDGET, DateField, KronorField, PersonalIdentityNumberField
 from portal.uploads import ALLOWED, MAX_ATTACHMENTS_PER_UPLOAD
 
@@ -67,8 +67,21 @@ class AttachmentsField(forms.FileField):
 
 
 class PriorAssessmentRequestForm(forms.Form):
+    """The request's own fields; its planned lines are `PlannedLineFormSet`. What the tariff and the region's lists
+    say of them is checked when it is sent (`billing.services.prior_assessment_request`)."""
+
     personal_identity_number = PersonalIdentityNumberField()
     support_form = forms.ChoiceField(label=_("Stödform"), choices=SupportForm.choices, widget=forms.RadioSelect)
+    patient_category = forms.ChoiceField(
+        label=_("Patientkategori"), required=False, help_text=_("Krävs för S-tandvård.")
+    )
+    planned_date = DateField(
+        label=_("Planerat behandlingsdatum"),
+        widget=DATE_WIDGET,
+        required=False,
+        initial=timezone.localdate,
+        help_text=_("Åtgärderna och priserna hämtas ur ersättningslistan för den dagen. Tomt: i dag."),
+    )
     justification = forms.CharField(
         label=_("Motivering"),
         max_length=5000,
@@ -77,26 +90,31 @@ class PriorAssessmentRequestForm(forms.Form):
     )
     attachments = AttachmentsField()
 
+    def __init__(self, *args, categories=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["patient_category"].choices = [("", "–")] + [
+            (category.code, f"{category.code} {category.name}") for category in categories
+        ]
+
+    def clean_planned_date(self):
+        return self.cleaned_data.get("planned_date") or timezone.localdate()
+
 
 class PlannedLineForm(forms.Form):
     code = forms.CharField(label=_("Åtgärd"), max_length=10, required=False)
     tooth = forms.CharField(label=_("Tand"), max_length=2, required=False)
     jaw = forms.ChoiceField(label=_("Käke"), choices=[("", "–"), *Jaw.choices], required=False)
-    estimated_price = KronorField(label=_("Beräknat pris (kr)"), required=False)
+    estimated_price = KronorField(
+        label=_("Beräknat pris (kr)"), required=False, help_text=_("Bara för åtgärder utan fast pris i listan.")
+    )
 
     def clean(self):
+        # Code, tooth, jaw and price are checked against the tariff as a claim's lines are (claims.validation).
         cleaned = super().clean()
-        if not cleaned.get("code"):
-            if cleaned.get("tooth") or cleaned.get("jaw") or cleaned.get("estimated_price"):
-                self.add_error("code", _("Ange åtgärdskod."))
-            return cleaned
-        if cleaned.get("estimated_price") is None:
-            self.add_error("estimated_price", _("Ange beräknat pris."))
-        tooth = cleaned.get("tooth")
-        if tooth and not validators.is_fdi_tooth(tooth):
-            self.add_error("tooth", _("Ange tand med FDI-nummer, t.ex. 36."))
-        if tooth and cleaned.get("jaw"):
-            self.add_error("jaw", _("Ange antingen tand eller käke, inte båda."))
+        if not cleaned.get("code") and (
+            cleaned.get("tooth") or cleaned.get("jaw") or cleaned.get("estimated_price") is not None
+        ):
+            self.add_error("code", _("Ange åtgärdskod."))
         return cleaned
 
 
@@ -115,7 +133,16 @@ class BasePlannedLineFormSet(forms.BaseFormSet):
         ]
 
 
-PlannedLineFormSet = forms.formset_factory(PlannedLineForm, formset=BasePlannedLineFormSet, extra=5, max_num=30)
+# Any number of planned lines: "Lägg till rad" adds one (static/js/planned-lines.js, or a POST without script).
+MAX_PLANNED_LINES = 200
+PlannedLineFormSet = forms.formset_factory(
+    PlannedLineForm,
+    formset=BasePlannedLineFormSet,
+    extra=3,
+    max_num=MAX_PLANNED_LINES,
+    absolute_max=MAX_PLANNED_LINES,
+    validate_max=True,
+)
 
 
 class SupplyInformationForm(forms.Form):
@@ -149,6 +176,18 @@ class CertificateEndForm(forms.Form):
 
 class CertificateRevokeForm(forms.Form):
     revoked_from = DateField(label=_("Återkallat från"), widget=DATE_WIDGET)
+    reason = forms.CharField(label=_("Skäl"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class FreeCardEndForm(forms.Form):
+    valid_to = DateField(label=_("Gäller till"), widget=DATE_WIDGET)
+    reason = forms.CharField(label=_("Skäl"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class FreeCardCorrectForm(forms.Form):
+    number = forms.CharField(label=_("Frikortsnummer"), max_length=30)
+    valid_from = DateField(label=_("Gäller från"), widget=DATE_WIDGET)
+    valid_to = DateField(label=_("Gäller till"), widget=DATE_WIDGET)
     reason = forms.CharField(label=_("Skäl"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
 
 

@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Func, Q
 from django.utils.translation import gettext_lazy as _
 
-from clinics.models import Clinic, Region, SupportForm
+from clinics.models import Clinic, PatientCategory, Region, SupportForm
 from portal import validators
 from portal.background import stalled_before
 from portal.storage import private_storage
@@ -113,12 +113,20 @@ class DateRangeInclusive(Func):
     output_field = DateRangeField()
 
 
+class FreeCardQuerySet(TenantQuerySet):
+    region_path = "region"
+
+
 class FreeCard(models.Model):
     """Frikort: with one valid on the visit day the patient pays no fee.
 
-    Two cards of one patient may overlap in time only if they are the same card (same number).
+    A card belongs to the region of the clinic that registered it: another region never sees it, and a clinic
+    of one region cannot make a patient fee-free in another. In a region a number is one card (registered
+    again, it is found); two cards of one patient in one region overlap in time only if they are the same card.
+    A coordinator ends or corrects a card, with a reason in the audit log.
     """
 
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="free_cards")
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="free_cards")
     number = models.CharField(_("Frikortsnummer"), max_length=30)
     valid_from = models.DateField(_("Gäller från"))
@@ -126,6 +134,8 @@ class FreeCard(models.Model):
     registered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     registered_at_clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = FreeCardQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("frikort")
@@ -135,9 +145,11 @@ class FreeCard(models.Model):
             models.CheckConstraint(
                 condition=Q(valid_to__gte=models.F("valid_from")), name="free_card_ends_after_start"
             ),
+            models.UniqueConstraint(fields=["region", "number"], name="free_card_number_once_per_region"),
             ExclusionConstraint(
                 name="free_card_no_overlap_with_other_number",
                 expressions=[
+                    ("region", RangeOperators.EQUAL),
                     ("patient", RangeOperators.EQUAL),
                     ("number", RangeOperators.NOT_EQUAL),
                     (DateRangeInclusive("valid_from", "valid_to"), RangeOperators.OVERLAPS),
@@ -219,6 +231,12 @@ class PriorAssessment(models.Model):
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="prior_assessments")
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="prior_assessments")
     support_form = models.CharField(_("Stödform"), max_length=1, choices=SupportForm.choices)
+    # The request's patient category (required for S) and the day the care is planned: the tariff of that day
+    # decides the planned lines' codes and prices. Empty on requests made before the request was checked.
+    patient_category = models.ForeignKey(
+        PatientCategory, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    planned_date = models.DateField(_("Planerat behandlingsdatum"), null=True, blank=True)
     justification = models.TextField(_("Motivering"), max_length=5000)
     state = models.CharField(
         _("Status"), max_length=30, choices=PriorAssessmentState.choices, default=PriorAssessmentState.SUBMITTED

@@ -23,18 +23,23 @@ from .forms import (
     CertificateRevokeForm,
     CertificateSearchForm,
     DecisionForm,
+    FreeCardCorrectForm,
+    FreeCardEndForm,
     InformationRequestForm,
 )
-from .models import Certificate, CertificateImport, PriorAssessment, PriorAssessmentState
+from .models import Certificate, CertificateImport, FreeCard, PriorAssessment, PriorAssessmentState
 from .views import attachment_response
 
 
 def _render_certificates(request: HttpRequest, form: CertificateSearchForm) -> HttpResponse:
     pin = form.cleaned_data["personal_identity_number"]
     certificates = selectors.patient_certificates(region=request.region, personal_identity_number=pin)
-    access_log_record(request=request, personal_identity_number=pin, shown="Intyg")
+    free_cards = selectors.patient_free_cards(region=request.region, personal_identity_number=pin)
+    access_log_record(request=request, personal_identity_number=pin, shown="Intyg och frikort")
     return render(
-        request, "eligibility/region/certificates.html", {"form": form, "certificates": certificates, "pin": pin}
+        request,
+        "eligibility/region/certificates.html",
+        {"form": form, "certificates": certificates, "free_cards": free_cards, "pin": pin},
     )
 
 
@@ -68,7 +73,7 @@ def _region_certificate(request: HttpRequest, certificate_pk: int) -> Certificat
     return get_object_or_404(Certificate.objects.of_region(request.region).select_related("patient"), pk=certificate_pk)
 
 
-def _certificate_change(request, certificate_pk, form_class, change, title, done):
+def _certificate_change(request, certificate_pk, form_class, change, title, done, shown):
     certificate = _region_certificate(request, certificate_pk)
     form = form_class(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -81,6 +86,9 @@ def _certificate_change(request, certificate_pk, form_class, change, title, done
             search = CertificateSearchForm({"personal_identity_number": certificate.patient.personal_identity_number})
             search.is_valid()
             return _render_certificates(request, search)
+    access_log_record(
+        request=request, personal_identity_number=certificate.patient.personal_identity_number, shown=shown
+    )
     return render(
         request,
         "eligibility/region/certificate_change.html",
@@ -98,6 +106,7 @@ def certificate_end(request: HttpRequest, certificate_pk: int) -> HttpResponse:
         lambda c, data: services.certificate_end(actor=request.user, certificate=c, valid_to=data["valid_to"]),
         _("Avsluta intyg"),
         _("Intyget är avslutat."),
+        "Avsluta intyg",
     )
 
 
@@ -111,6 +120,58 @@ def certificate_revoke(request: HttpRequest, certificate_pk: int) -> HttpRespons
         lambda c, data: services.certificate_revoke(actor=request.user, certificate=c, **data),
         _("Återkalla intyg"),
         _("Intyget är återkallat."),
+        "Återkalla intyg",
+    )
+
+
+def _region_free_card(request: HttpRequest, free_card_pk: int) -> FreeCard:
+    return get_object_or_404(FreeCard.objects.of_region(request.region).select_related("patient"), pk=free_card_pk)
+
+
+def _free_card_change(request, free_card_pk, form_class, initial, change, title, done, shown):
+    card = _region_free_card(request, free_card_pk)
+    form = form_class(request.POST or None, initial=initial(card))
+    if request.method == "POST" and form.is_valid():
+        try:
+            change(card, form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, done)
+            search = CertificateSearchForm({"personal_identity_number": card.patient.personal_identity_number})
+            search.is_valid()
+            return _render_certificates(request, search)
+    access_log_record(request=request, personal_identity_number=card.patient.personal_identity_number, shown=shown)
+    return render(request, "eligibility/region/free_card_change.html", {"form": form, "card": card, "title": title})
+
+
+@region_view()
+@require_http_methods(["GET", "POST"])
+def free_card_end(request: HttpRequest, free_card_pk: int) -> HttpResponse:
+    return _free_card_change(
+        request,
+        free_card_pk,
+        FreeCardEndForm,
+        lambda card: {"valid_to": card.valid_to},
+        lambda card, data: services.free_card_end(actor=request.user, card=card, **data),
+        _("Avsluta frikort"),
+        _("Frikortet är avslutat."),
+        "Avsluta frikort",
+    )
+
+
+@region_view()
+@require_http_methods(["GET", "POST"])
+def free_card_correct(request: HttpRequest, free_card_pk: int) -> HttpResponse:
+    return _free_card_change(
+        request,
+        free_card_pk,
+        FreeCardCorrectForm,
+        lambda card: {"number": card.number, "valid_from": card.valid_from, "valid_to": card.valid_to},
+        lambda card, data: services.free_card_correct(actor=request.user, card=card, **data),
+        _("Rätta frikort"),
+        _("Frikortet är rättat."),
+        "Rätta frikort",
     )
 
 

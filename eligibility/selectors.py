@@ -102,7 +102,8 @@ def patient_records_for(
     ids = [patient.pk for patient in patients]
     # Grouped by hand: prefetch_related costs a queryset per patient, which a file of 10 000 claims notices.
     certificates = _by_patient(Certificate.objects.of_region(clinic.region).filter(patient_id__in=ids))
-    free_cards = _by_patient(FreeCard.objects.filter(patient_id__in=ids))
+    # The clinic's region's cards only: a card registered in another region does not count here.
+    free_cards = _by_patient(FreeCard.objects.of_region(clinic.region).filter(patient_id__in=ids))
     assessments = PriorAssessment.objects.of_clinic(clinic).filter(patient_id__in=ids, state__in=APPROVED_STATES)
     if from_date is not None:
         assessments = assessments.filter(valid_until__gte=from_date)
@@ -208,6 +209,15 @@ def patient_certificates(*, region: Region, personal_identity_number: str) -> Qu
         Certificate.objects.of_region(region)
         .filter(patient__personal_identity_number=personal_identity_number)
         .select_related("revoked_by", "registered_by")
+    )
+
+
+def patient_free_cards(*, region: Region, personal_identity_number: str) -> QuerySet[FreeCard]:
+    return (
+        FreeCard.objects.of_region(region)
+        .filter(patient__personal_identity_number=personal_identity_number)
+        .select_related("registered_at_clinic", "registered_by")
+        .order_by("-valid_from", "pk")
     )
 
 

@@ -190,6 +190,29 @@ def certificate_revoke(
 # Free cards -----------------------------------------------------------------------------------------------
 
 
+FREE_CARD_OTHER_NUMBER = "free_card_no_overlap_with_other_number"
+FREE_CARD_NUMBER_TAKEN = "free_card_number_once_per_region"
+
+
+def _free_card_taken(card: FreeCard, patient: Patient) -> ValidationError:
+    """The number is already a card of the region: the same card, only once."""
+    if card.patient_id != patient.pk:
+        return ValidationError({"number": _("Frikortsnumret är redan registrerat på en annan patient i regionen.")})
+    return ValidationError(
+        {
+            "number": _(
+                "Frikortet %(number)s är redan registrerat för patienten, giltigt %(from)s–%(to)s. "
+                "Regionens tandvårdssamordning kan rätta det."
+            )
+            % {"number": card.number, "from": card.valid_from, "to": card.valid_to}
+        }
+    )
+
+
+def _free_card_overlap() -> ValidationError:
+    return ValidationError({"number": _("Patienten har redan ett frikort med ett annat nummer under den perioden.")})
+
+
 @transaction.atomic
 def free_card_register(
     *,
@@ -200,17 +223,24 @@ def free_card_register(
     valid_from: datetime.date,
     valid_to: datetime.date,
 ) -> FreeCard:
-    """Register a frikort; the same card registered again is found, not duplicated."""
+    """Register a frikort in the clinic's region; the same card registered again is found, not duplicated.
+
+    The card is the region's: it counts at the region's clinics only, and no other region sees it.
+    """
     number = number.strip()
     if valid_to < valid_from:
         raise ValidationError({"valid_to": _("Slutdatum kan inte ligga före startdatum.")})
     patient = patient_get_or_create(actor=actor, personal_identity_number=personal_identity_number)
-    existing = FreeCard.objects.filter(patient=patient, number=number, valid_from=valid_from, valid_to=valid_to).first()
-    if existing:
-        return existing
+    region = clinic.region
+    existing = FreeCard.objects.of_region(region).filter(number=number).first()
+    if existing is not None:
+        if (existing.patient_id, existing.valid_from, existing.valid_to) == (patient.pk, valid_from, valid_to):
+            return existing
+        raise _free_card_taken(existing, patient)
     try:
         with transaction.atomic():
             card = FreeCard.objects.create(
+                region=region,
                 patient=patient,
                 number=number,
                 valid_from=valid_from,
@@ -219,18 +249,83 @@ def free_card_register(
                 registered_at_clinic=clinic,
             )
     except IntegrityError as error:
-        if violated_constraint(error) != "free_card_no_overlap_with_other_number":
+        constraint = violated_constraint(error)
+        if constraint == FREE_CARD_NUMBER_TAKEN:  # registered at the same moment by someone else
+            raise _free_card_taken(FreeCard.objects.of_region(region).get(number=number), patient) from error
+        if constraint != FREE_CARD_OTHER_NUMBER:
             raise
-        raise ValidationError(
-            {"number": _("Patienten har redan ett frikort med ett annat nummer under den perioden.")}
-        ) from error
+        raise _free_card_overlap() from error
     audit_record(
         actor=actor,
         action=EligibilityAudit.FREE_CARD_REGISTERED,
         obj=card,
         after=snapshot(card, _FREE_CARD_FIELDS),
         clinic=clinic,
-        region=clinic.region_id,
+        region=region.pk,
+    )
+    return card
+
+
+@transaction.atomic
+def free_card_end(*, actor: User, card: FreeCard, valid_to: datetime.date, reason: str) -> FreeCard:
+    """A coordinator ends the region's card early (the patient's card was withdrawn, say), with a reason."""
+    card = FreeCard.objects.select_for_update().get(pk=card.pk)
+    if not card.valid_from <= valid_to <= card.valid_to:
+        raise ValidationError(
+            {
+                "valid_to": _("Slutdatum ska ligga inom frikortets giltighet, %(from)s–%(to)s.")
+                % {"from": card.valid_from, "to": card.valid_to}
+            }
+        )
+    before = snapshot(card, _FREE_CARD_FIELDS)
+    card.valid_to = valid_to
+    card.save(update_fields=["valid_to"])
+    audit_record(
+        actor=actor,
+        action=EligibilityAudit.FREE_CARD_ENDED,
+        obj=card,
+        before=before,
+        after={**snapshot(card, _FREE_CARD_FIELDS), "reason": reason},
+        region=card.region_id,
+    )
+    return card
+
+
+@transaction.atomic
+def free_card_correct(
+    *,
+    actor: User,
+    card: FreeCard,
+    number: str,
+    valid_from: datetime.date,
+    valid_to: datetime.date,
+    reason: str,
+) -> FreeCard:
+    """A coordinator corrects the region's card (a mistyped number or dates), with a reason."""
+    card = FreeCard.objects.select_for_update().get(pk=card.pk)
+    number = number.strip()
+    if valid_to < valid_from:
+        raise ValidationError({"valid_to": _("Slutdatum kan inte ligga före startdatum.")})
+    before = snapshot(card, _FREE_CARD_FIELDS)
+    card.number, card.valid_from, card.valid_to = number, valid_from, valid_to
+    try:
+        with transaction.atomic():
+            card.save(update_fields=["number", "valid_from", "valid_to"])
+    except IntegrityError as error:
+        constraint = violated_constraint(error)
+        if constraint == FREE_CARD_NUMBER_TAKEN:
+            other = FreeCard.objects.of_region(card.region_id).get(number=number)
+            raise _free_card_taken(other, card.patient) from error
+        if constraint != FREE_CARD_OTHER_NUMBER:
+            raise
+        raise _free_card_overlap() from error
+    audit_record(
+        actor=actor,
+        action=EligibilityAudit.FREE_CARD_CORRECTED,
+        obj=card,
+        before=before,
+        after={**snapshot(card, _FREE_CARD_FIELDS), "reason": reason},
+        region=card.region_id,
     )
     return card
 
@@ -310,8 +405,12 @@ def prior_assessment_request(
     justification: str,
     lines: list[dict],
     attachments: list,
+    planned_date: datetime.date | None = None,
+    patient_category: PatientCategory | None = None,
 ) -> PriorAssessment:
-    """A clinic asks for a prior assessment: planned lines (code, tooth or jaw, estimated price in öre)."""
+    """A clinic asks for a prior assessment: planned lines (code, tooth or jaw, estimated price in öre).
+
+    The clinic's request form checks the lines against the region's tariff first (`billing.services`)."""
     if not lines:
         raise ValidationError(_("Ange minst en planerad åtgärd."))
     patient = patient_get_or_create(actor=actor, personal_identity_number=personal_identity_number)
@@ -322,6 +421,8 @@ def prior_assessment_request(
         clinic=clinic,
         patient=patient,
         support_form=support_form,
+        patient_category=patient_category,
+        planned_date=planned_date,
         justification=justification.strip(),
         created_by=actor,
     )

@@ -6,7 +6,6 @@ from . import region_views, views
 
 clinic_patterns = [
     path("forhandsbedomningar/", views.prior_assessment_list, name="prior_assessment_list"),
-    path("forhandsbedomningar/ny/", views.prior_assessment_new, name="prior_assessment_new"),
     path(
         "forhandsbedomningar/<int:assessment_pk>/",
         views.prior_assessment_detail,
@@ -36,6 +35,8 @@ region_patterns = [
     ),
     path("intyg/<int:certificate_pk>/avsluta/", region_views.certificate_end, name="certificate_end"),
     path("intyg/<int:certificate_pk>/aterkalla/", region_views.certificate_revoke, name="certificate_revoke"),
+    path("frikort/<int:free_card_pk>/avsluta/", region_views.free_card_end, name="free_card_end"),
+    path("frikort/<int:free_card_pk>/ratta/", region_views.free_card_correct, name="free_card_correct"),
     path("forhandsbedomningar/", region_views.assessment_queue, name="region_assessment_queue"),
     path(
         "forhandsbedomningar/<int:assessment_pk>/",

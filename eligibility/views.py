@@ -1,62 +1,32 @@
-"""The clinic's side of eligibility: its prior assessments (Sök person is in billing.person_views)."""
+"""The clinic's side of eligibility: its prior assessments (Sök person is in billing.person_views, and the request
+form, checked against the tariff, in billing.prior_assessment_views)."""
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from portal.access import clinic_view
-from portal.audit import access_log_record
+from portal.audit import access_log_record, access_log_record_many
 from portal.forms import add_service_errors
 from portal.middleware import max_body
 from portal.uploads import MAX_ATTACHMENT_UPLOAD_BYTES, safe_download_name
 
 from . import selectors, services
-from .forms import PlannedLineFormSet, PriorAssessmentRequestForm, SupplyInformationForm
+from .forms import SupplyInformationForm
 from .models import PriorAssessment, PriorAssessmentAttachment, PriorAssessmentState
 
 
 @clinic_view()
 @require_GET
 def prior_assessment_list(request: HttpRequest) -> HttpResponse:
-    assessments = selectors.clinic_prior_assessments(clinic=request.clinic)
+    assessments = list(selectors.clinic_prior_assessments(clinic=request.clinic))
+    pins = [assessment.patient.personal_identity_number for assessment in assessments]
+    if pins:
+        access_log_record_many(request=request, personal_identity_numbers=pins, shown="Förhandsbedömningar: lista")
     return render(request, "eligibility/prior_assessment_list.html", {"assessments": assessments})
-
-
-@max_body(MAX_ATTACHMENT_UPLOAD_BYTES)
-@clinic_view()
-@require_http_methods(["GET", "POST"])
-def prior_assessment_new(request: HttpRequest) -> HttpResponse:
-    if "prefill" in request.POST:
-        # From Sök person: start a request for the patient just looked up (the number stays out of the URL).
-        form = PriorAssessmentRequestForm(initial={"personal_identity_number": request.POST.get("prefill", "")})
-        return render(
-            request,
-            "eligibility/prior_assessment_new.html",
-            {"form": form, "lines": PlannedLineFormSet(prefix="lines")},
-        )
-    form = PriorAssessmentRequestForm(request.POST or None, request.FILES or None)
-    lines = PlannedLineFormSet(request.POST or None, prefix="lines")
-    if request.method == "POST" and form.is_valid() and lines.is_valid():
-        data = form.cleaned_data
-        try:
-            assessment = services.prior_assessment_request(
-                actor=request.user,
-                clinic=request.clinic,
-                personal_identity_number=data["personal_identity_number"],
-                support_form=data["support_form"],
-                justification=data["justification"],
-                lines=lines.lines(),
-                attachments=request.FILES.getlist("attachments"),
-            )
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, _("Förhandsbedömning %(number)s är inskickad.") % {"number": assessment.number})
-            return redirect("prior_assessment_detail", clinic_pk=request.clinic.pk, assessment_pk=assessment.pk)
-    return render(request, "eligibility/prior_assessment_new.html", {"form": form, "lines": lines})
 
 
 def _clinic_assessment(request: HttpRequest, assessment_pk: int) -> PriorAssessment:

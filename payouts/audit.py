@@ -9,6 +9,9 @@ from portal.audit import audit_actions_register
 @audit_actions_register
 class PayoutsAudit(models.TextChoices):
     RUN_CREATED = "payouts.run.created", _("Utbetalningskörning skapad")
+    RUN_CONFIRMED = "payouts.run.confirmed", _("Utbetalningskörning bekräftad av andra samordnare")
+    RUN_FILE_DOWNLOADED = "payouts.run.file_downloaded", _("Betalningsfil nedladdad")
+    RUN_CANCELLED = "payouts.run.cancelled", _("Utbetalningskörning makulerad")
     RUN_PAID = "payouts.run.paid", _("Utbetalningskörning utbetald")
     NOTICE_SENT = "payouts.notice.sent", _("Utbetalningsbesked skickat")
     REPAYMENT_OWED = "payouts.repayment.owed", _("Återbetalning registrerad")

@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from claims.models import Claim, CreditInvoice, Invoice
+from claims.models import Claim, ClaimState, CreditInvoice, Invoice
 from clinics.models import Clinic, PaymentMethod, Region
 from portal import validators
 from portal.tenancy import TenantQuerySet
@@ -18,14 +18,26 @@ from portal.transitions import Transitions
 
 
 class PayoutRunState(models.TextChoices):
+    AWAITING_SECOND = "awaiting_second", _("Väntar på bekräftelse av en andra samordnare")
     PLANNED = "planned", _("Godkänd för utbetalning")
     PAID = "paid", _("Utbetald")
+    CANCELLED = "cancelled", _("Makulerad")
 
 
-# A run is made planned; the daily job marks it paid once its payout date has passed.
+# A run is made planned, or awaiting a second coordinator when its net is above the region's amount (four
+# eyes); the daily job marks it paid once its payout date has passed and its file was downloaded. Until the
+# file is downloaded it may be cancelled (makulerad), which puts its claims back as they were.
 PAYOUT_RUN_TRANSITIONS = Transitions(
-    {PayoutRunState.PLANNED: {PayoutRunState.PAID}, PayoutRunState.PAID: set()}, labels=PayoutRunState
+    {
+        PayoutRunState.AWAITING_SECOND: {PayoutRunState.PLANNED, PayoutRunState.CANCELLED},
+        PayoutRunState.PLANNED: {PayoutRunState.PAID, PayoutRunState.CANCELLED},
+        PayoutRunState.PAID: set(),
+        PayoutRunState.CANCELLED: set(),
+    },
+    labels=PayoutRunState,
 )
+# The runs that hold their claims and their date: all but the cancelled.
+LIVE_RUN_STATES = (PayoutRunState.AWAITING_SECOND, PayoutRunState.PLANNED, PayoutRunState.PAID)
 
 
 class PayoutRunQuerySet(TenantQuerySet):
@@ -33,11 +45,12 @@ class PayoutRunQuerySet(TenantQuerySet):
 
 
 class PayoutRun(models.Model):
-    """One utbetalningskörning: one per region and payout date (the database refuses a second)."""
+    """One utbetalningskörning: one live run per region and payout date (the database refuses a second; a
+    cancelled run frees its date)."""
 
     region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="payout_runs")
     payout_date = models.DateField(_("Utbetalningsdatum"))
-    state = models.CharField(_("Status"), max_length=10, choices=PayoutRunState.choices, default=PayoutRunState.PLANNED)
+    state = models.CharField(_("Status"), max_length=20, choices=PayoutRunState.choices, default=PayoutRunState.PLANNED)
     claim_count = models.PositiveIntegerField(_("Räkningar"), default=0)
     gross_total = models.BigIntegerField(_("Fakturerat (öre)"), default=0)
     set_off_total = models.BigIntegerField(_("Kvittat (öre)"), default=0)
@@ -45,6 +58,20 @@ class PayoutRun(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     paid_at = models.DateTimeField(null=True, blank=True)
+    # Four eyes: the second coordinator who confirmed a run above the region's amount.
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    # The first download of the payment file: from then on the run cannot be cancelled.
+    file_downloaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    file_downloaded_at = models.DateTimeField(_("Betalningsfilen nedladdad"), null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    cancelled_at = models.DateTimeField(_("Makulerad"), null=True, blank=True)
 
     objects = PayoutRunQuerySet.as_manager()
 
@@ -53,7 +80,11 @@ class PayoutRun(models.Model):
         verbose_name_plural = _("utbetalningskörningar")
         ordering = ["region", "-payout_date"]
         constraints = [
-            models.UniqueConstraint(fields=["region", "payout_date"], name="payout_run_one_per_region_and_date"),
+            models.UniqueConstraint(
+                fields=["region", "payout_date"],
+                condition=~Q(state="cancelled"),
+                name="payout_run_one_live_per_region_and_date",
+            ),
             models.CheckConstraint(
                 condition=Q(net_total=models.F("gross_total") - models.F("set_off_total")),
                 name="payout_run_net_is_gross_less_set_off",
@@ -62,6 +93,10 @@ class PayoutRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.region} {self.payout_date.isoformat()}"
+
+    @property
+    def can_be_cancelled(self) -> bool:
+        return PAYOUT_RUN_TRANSITIONS.allows(self.state, PayoutRunState.CANCELLED) and self.file_downloaded_at is None
 
     @property
     def message_id(self) -> str:
@@ -132,6 +167,9 @@ class PayoutInvoice(models.Model):
     region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="+")
     our_reference = models.CharField(_("Vår referens"), max_length=20)
     amount = models.BigIntegerField(_("Belopp (öre)"))
+    # What the invoice showed before the run, given back if the run is cancelled.
+    previous_our_reference = models.CharField(max_length=20, blank=True)
+    previous_payout_date = models.DateField(null=True, blank=True)
 
     objects = PayoutInvoiceQuerySet.as_manager()
 
@@ -154,11 +192,16 @@ class PayoutClaimQuerySet(TenantQuerySet):
 
 
 class PayoutClaim(models.Model):
-    """A claim paid in a run. A claim is paid once: the database refuses a second run for it."""
+    """A claim paid in a run. A claim is paid once: the database refuses a second run for it.
+
+    A cancelled run gives its claims back (their state and approval date as kept here) and lets go of them.
+    """
 
     payout_invoice = models.ForeignKey(PayoutInvoice, on_delete=models.PROTECT, related_name="claims")
     claim = models.OneToOneField(Claim, on_delete=models.PROTECT, related_name="payout")
     amount = models.BigIntegerField(_("Belopp (öre)"))
+    previous_state = models.CharField(max_length=20, choices=ClaimState.choices, default=ClaimState.RECEIVED)
+    previous_approved_on = models.DateField(null=True, blank=True)
 
     objects = PayoutClaimQuerySet.as_manager()
 

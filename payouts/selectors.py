@@ -9,7 +9,27 @@ from django.utils import timezone
 
 from clinics.models import Clinic, Region
 
-from .models import PayoutClaim, PayoutInvoice, PayoutPayment, PayoutRun, PayoutRunState, Repayment, SetOff
+from .models import (
+    LIVE_RUN_STATES,
+    PayoutClaim,
+    PayoutInvoice,
+    PayoutPayment,
+    PayoutRun,
+    PayoutRunState,
+    Repayment,
+    SetOff,
+)
+from .plan import RunPlan, run_plan
+
+
+def payout_preview(*, region: Region, payout_date: datetime.date) -> RunPlan:
+    """Förhandsgranskning: the run for the date as confirming it now would make it (the run's own calculation)."""
+    return run_plan(region=region, payout_date=payout_date)
+
+
+def region_live_run(*, region: Region, payout_date: datetime.date) -> PayoutRun | None:
+    """The region's run for the date that is not cancelled, if any."""
+    return PayoutRun.objects.of_region(region).filter(payout_date=payout_date, state__in=LIVE_RUN_STATES).first()
 
 
 def region_runs(*, region: Region) -> QuerySet[PayoutRun]:
@@ -39,7 +59,7 @@ def region_run(*, region: Region, run_pk: int) -> PayoutRun | None:
     return (
         PayoutRun.objects.of_region(region)
         .filter(pk=run_pk)
-        .select_related("region", "created_by")
+        .select_related("region", "created_by", "confirmed_by", "file_downloaded_by", "cancelled_by")
         .prefetch_related(Prefetch("payments", queryset=payments))
         .first()
     )
@@ -55,9 +75,11 @@ def region_payment(*, region: Region, run_pk: int, payment_pk: int) -> PayoutPay
 
 
 def clinic_payments(*, clinic: Clinic) -> QuerySet[PayoutPayment]:
-    """The clinic's payouts, newest payout date first, with their invoices (Vår referens)."""
+    """The clinic's payouts, newest payout date first, with their invoices (Vår referens). Only runs sent to the
+    bank (their file downloaded, so never cancelled): a run not yet sent may still be undone."""
     return (
         PayoutPayment.objects.of_clinic(clinic)
+        .filter(run__file_downloaded_at__isnull=False)
         .select_related("run")
         .prefetch_related("invoices__invoice")
         .order_by("-run__payout_date", "-pk")
@@ -65,15 +87,21 @@ def clinic_payments(*, clinic: Clinic) -> QuerySet[PayoutPayment]:
 
 
 def clinic_payment(*, clinic: Clinic, payment_pk: int) -> PayoutPayment | None:
-    return PayoutPayment.objects.of_clinic(clinic).filter(pk=payment_pk).select_related("clinic", "run__region").first()
+    return (
+        PayoutPayment.objects.of_clinic(clinic)
+        .filter(pk=payment_pk, run__file_downloaded_at__isnull=False)
+        .select_related("clinic", "run__region")
+        .first()
+    )
 
 
 def next_payout_run(*, region: Region, today: datetime.date | None = None) -> PayoutRun | None:
-    """The region's next planned run: the earliest not yet paid whose payout date is today or later."""
+    """The region's next run: the earliest planned (or awaiting its second coordinator) whose payout date is
+    today or later."""
     today = today or timezone.localdate()
     return (
         PayoutRun.objects.of_region(region)
-        .filter(state=PayoutRunState.PLANNED, payout_date__gte=today)
+        .filter(state__in=(PayoutRunState.PLANNED, PayoutRunState.AWAITING_SECOND), payout_date__gte=today)
         .order_by("payout_date", "pk")
         .first()
     )

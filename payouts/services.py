@@ -8,7 +8,6 @@ invoice, so the two never wait for each other in a circle.
 from __future__ import annotations
 
 import datetime
-from collections import defaultdict
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -17,14 +16,17 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from claims.audit import ClaimsAudit
 from claims.models import Claim, ClaimState, CreditInvoice, Invoice
-from claims.services import claims_approve_for_payout, claims_mark_paid, invoice_payout_set
-from clinics.models import Clinic, PaymentMethod, Region, User
+from claims.services import claims_approve_for_payout, claims_mark_paid, claims_payout_cancel, invoice_payout_set
+from clinics.models import PaymentMethod, Region, User
 from portal.audit import audit_record, snapshot
+from portal.money import format_kronor
 
 from . import bankdays
 from .audit import PayoutsAudit
 from .models import (
+    LIVE_RUN_STATES,
     PAYOUT_RUN_TRANSITIONS,
     OurReferenceCounter,
     PayoutClaim,
@@ -35,6 +37,12 @@ from .models import (
     Repayment,
     SetOff,
 )
+from .plan import (
+    RUN_CLAIM_FIELDS,
+    pending_credits,  # noqa: F401  (read from here by the tests, as before the plan had its module)
+    run_plan,
+)
+from .tasks import send_payout_notice
 
 # Vår referens is a six-digit number from here on, like the manual's (518148); one sequence per region.
 OUR_REFERENCE_BASE = 100_000
@@ -74,41 +82,51 @@ def payout_date_check(payout_date: datetime.date, *, today: datetime.date | None
 
 # The run --------------------------------------------------------------------------------------------------
 
+FINGERPRINT_CHANGED = "fingerprint_changed"
+
+
+def _live_run(region: Region, payout_date: datetime.date) -> PayoutRun | None:
+    return PayoutRun.objects.filter(region=region, payout_date=payout_date, state__in=LIVE_RUN_STATES).first()
+
 
 def payout_run_create(
-    *, actor: User, region: Region, payout_date: datetime.date, today: datetime.date | None = None
+    *,
+    actor: User,
+    region: Region,
+    payout_date: datetime.date,
+    today: datetime.date | None = None,
+    fingerprint: str | None = None,
 ) -> PayoutRunResult:
-    """Make the region's run for `payout_date`, or find the one already made (twice, or twice at once: one run).
+    """Make the region's run for `payout_date` from its plan (payouts.plan.run_plan, the preview's calculation),
+    or find the live one already made (twice, or twice at once: one run).
 
-    The run collects the region's claims that are received (under behandling), or approved without a payout,
-    on invoices that came in by the payout date; claims under review wait. They are approved for the payout
-    date, grouped per clinic and invoice, and each invoice is given its Vår referens. A bankgiro clinic's
-    pending credits are set off against its payout, never below zero; the rest waits for the next run.
+    `fingerprint` is the previewed plan's: when the plan is another now (a claim came, went or changed), nothing
+    is made and the refusal (code "fingerprint_changed") says so. The run is planned, or awaits a second
+    coordinator when it pays more than the region's amount (four eyes). Its claims are approved for the payout
+    date (re-dated, if approved for an earlier one), each invoice is given its Vår referens and each bankgiro
+    clinic's pending credits are set off. Nobody is told yet: notices go when the payment file is downloaded.
     """
     payout_date_check(payout_date, today=today)
-    existing = PayoutRun.objects.filter(region=region, payout_date=payout_date).first()
+    existing = _live_run(region, payout_date)
     if existing is not None:
         return PayoutRunResult(existing, created=False)
     try:
         with transaction.atomic():
             counter = _lock_counter(region)
             # A run made while this one waited for the lock is seen now: it has committed.
-            existing = PayoutRun.objects.filter(region=region, payout_date=payout_date).first()
+            existing = _live_run(region, payout_date)
             if existing is not None:
                 return PayoutRunResult(existing, created=False)
-            run = _run_make(actor=actor, region=region, payout_date=payout_date, counter=counter)
+            run = _run_make(
+                actor=actor, region=region, payout_date=payout_date, counter=counter, fingerprint=fingerprint
+            )
     except IntegrityError:
-        # The unique (region, payout date) is the last word, should a run slip past the lock.
-        existing = PayoutRun.objects.filter(region=region, payout_date=payout_date).first()
+        # The unique (region, payout date) of live runs is the last word, should a run slip past the lock.
+        existing = _live_run(region, payout_date)
         if existing is None:
             raise
         return PayoutRunResult(existing, created=False)
     return PayoutRunResult(run, created=True)
-
-
-# What approving, paying and grouping a run's claims read of each (claims.services.claims_approve_for_payout,
-# claims_mark_paid): a deferred field read would cost a query per claim.
-RUN_CLAIM_FIELDS = ("id", "state", "approved_on", "paid_on", "clinic_id", "invoice_id", "reference", "total")
 
 
 def _lock_counter(region: Region) -> OurReferenceCounter:
@@ -116,71 +134,75 @@ def _lock_counter(region: Region) -> OurReferenceCounter:
     return OurReferenceCounter.objects.select_for_update().get(region=region)
 
 
-def _collectable_claims(region: Region, payout_date: datetime.date) -> list[Claim]:
-    """The claims the run pays, locked: received, or approved and not yet in a run; invoice in by the date."""
-    cutoff = timezone.make_aware(datetime.datetime.combine(payout_date + datetime.timedelta(days=1), datetime.time()))
-    return list(
-        Claim.objects.select_for_update(of=("self",))
-        .filter(
-            clinic__region=region,
-            state__in=(ClaimState.RECEIVED, ClaimState.APPROVED),
-            payout__isnull=True,
-            invoice__received_at__lt=cutoff,
+def _run_make(
+    *,
+    actor: User,
+    region: Region,
+    payout_date: datetime.date,
+    counter: OurReferenceCounter,
+    fingerprint: str | None,
+) -> PayoutRun:
+    plan = run_plan(region=region, payout_date=payout_date, lock=True)
+    if fingerprint is not None and fingerprint != plan.fingerprint:
+        raise ValidationError(
+            _(
+                "Underlaget har ändrats sedan förhandsgranskningen: räkningar eller belopp är inte längre desamma. "
+                "Ingen körning har skapats. Granska den nya förhandsgranskningen och bekräfta igen."
+            ),
+            code=FINGERPRINT_CHANGED,
         )
-        # Only what the run uses: a region's run may hold 100 000 claims in the coordinator's request.
-        .only(*RUN_CLAIM_FIELDS)
-        .order_by("clinic__number", "invoice_id", "reference", "pk")
-    )
-
-
-def _run_make(*, actor: User, region: Region, payout_date: datetime.date, counter: OurReferenceCounter) -> PayoutRun:
-    claims = _collectable_claims(region, payout_date)
+    claims = plan.claims
     if not claims:
         raise ValidationError(
             {"payout_date": _("Det finns inga räkningar att betala ut. Räkningar under granskning väntar.")},
             code="empty",
         )
-    run = PayoutRun.objects.create(region=region, payout_date=payout_date, created_by=actor)
-    claims_approve_for_payout(actor=actor, claims=claims, payout_date=payout_date)
-
-    by_clinic: dict[int, dict[int, list[Claim]]] = defaultdict(lambda: defaultdict(list))
-    for claim in claims:
-        by_clinic[claim.clinic_id][claim.invoice_id].append(claim)
+    state = PayoutRunState.AWAITING_SECOND if plan.needs_second_confirmation else PayoutRunState.PLANNED
+    run = PayoutRun.objects.create(region=region, payout_date=payout_date, created_by=actor, state=state)
+    before = {claim.pk: (claim.state, claim.approved_on) for claim in claims}
+    claims_approve_for_payout(actor=actor, claims=claims, payout_date=payout_date, redate=True)
+    # Locked after the claims, as everywhere; what they showed before is kept for a cancellation.
     invoices = Invoice.objects.select_for_update().in_bulk([claim.invoice_id for claim in claims])
-    clinics = Clinic.objects.in_bulk({claim.clinic_id for claim in claims})
 
-    for clinic_id in sorted(by_clinic, key=lambda pk: clinics[pk].number.zfill(10)):
-        clinic = clinics[clinic_id]
-        claims_by_invoice = by_clinic[clinic_id]
-        gross = sum(claim.total for items in claims_by_invoice.values() for claim in items)
+    for planned_payment in plan.payments:
+        clinic = planned_payment.clinic
         payment = PayoutPayment.objects.create(
             run=run,
             clinic=clinic,
             payment_method=clinic.payment_method,
             account_number=clinic.account_number,
-            gross=gross,
-            set_off=0,
-            net=gross,
+            gross=planned_payment.gross,
+            set_off=planned_payment.set_off,
+            net=planned_payment.net,
         )
-        for invoice_id in sorted(claims_by_invoice, key=lambda pk: (invoices[pk].reference, pk)):
-            invoice = invoices[invoice_id]
-            items = claims_by_invoice[invoice_id]
+        for planned in planned_payment.invoices:
+            invoice = invoices[planned.invoice.pk]
             counter.last_value += 1
             payout_invoice = PayoutInvoice.objects.create(
                 payment=payment,
                 invoice=invoice,
                 region=region,
                 our_reference=str(OUR_REFERENCE_BASE + counter.last_value),
-                amount=sum(claim.total for claim in items),
+                amount=planned.amount,
+                previous_our_reference=invoice.our_reference,
+                previous_payout_date=invoice.payout_date,
             )
             PayoutClaim.objects.bulk_create(
-                PayoutClaim(payout_invoice=payout_invoice, claim=claim, amount=claim.total) for claim in items
+                PayoutClaim(
+                    payout_invoice=payout_invoice,
+                    claim=claim,
+                    amount=claim.total,
+                    previous_state=before[claim.pk][0],
+                    previous_approved_on=before[claim.pk][1],
+                )
+                for claim in planned.claims
             )
             invoice_payout_set(
                 actor=actor, invoice=invoice, our_reference=payout_invoice.our_reference, payout_date=payout_date
             )
-        if clinic.payment_method == PaymentMethod.BANKGIRO:
-            _set_off(payment)
+        SetOff.objects.bulk_create(
+            SetOff(payment=payment, credit_invoice=credit, amount=amount) for credit, amount in planned_payment.set_offs
+        )
     counter.save(update_fields=["last_value"])
     _repayments_register(region=region, actor=actor)
 
@@ -192,48 +214,134 @@ def _run_make(*, actor: User, region: Region, payout_date: datetime.date, counte
         actor=actor,
         action=PayoutsAudit.RUN_CREATED,
         obj=run,
-        after=snapshot(run, ["payout_date", "claim_count", "gross_total", "set_off_total", "net_total"]),
+        after={
+            **snapshot(run, ["payout_date", "state", "claim_count", "gross_total", "set_off_total", "net_total"]),
+            "fingerprint": plan.fingerprint,
+        },
         region=region,
     )
-    from .tasks import send_payout_notice
+    return run
 
-    for payment_id in run.payments.values_list("pk", flat=True):
-        transaction.on_commit(lambda pk=payment_id: send_payout_notice.delay(pk))
+
+def _run_locked(run: PayoutRun) -> PayoutRun:
+    return PayoutRun.objects.select_for_update().select_related("region").get(pk=run.pk)
+
+
+@transaction.atomic
+def payout_run_confirm(*, actor: User, run: PayoutRun) -> PayoutRun:
+    """Four eyes: a second coordinator, never the one who made it, confirms a run above the region's amount."""
+    run = _run_locked(run)
+    if run.state == PayoutRunState.PLANNED:
+        return run
+    if run.state == PayoutRunState.AWAITING_SECOND and run.created_by_id == actor.pk:
+        raise ValidationError(
+            _(
+                "Du skapade körningen och kan inte också bekräfta den. En annan samordnare i regionen måste "
+                "bekräfta körningar över %(amount)s."
+            )
+            % {"amount": format_kronor(run.region.payout_second_confirmation_above)},
+            code="same_person",
+        )
+    run.confirmed_by, run.confirmed_at = actor, timezone.now()
+    PAYOUT_RUN_TRANSITIONS.move(run, PayoutRunState.PLANNED, fields=["confirmed_by", "confirmed_at"])
+    audit_record(
+        actor=actor,
+        action=PayoutsAudit.RUN_CONFIRMED,
+        obj=run,
+        after={"state": run.state, "net_total": run.net_total},
+        region=run.region_id,
+    )
+    return run
+
+
+@transaction.atomic
+def payout_run_file_download(*, actor: User, run: PayoutRun) -> PayoutRun:
+    """The coordinator downloads the payment file: recorded (who, when) every time. The first download ends the
+    run's cancellation and sends the clinics their utbetalningsbesked (after commit)."""
+    run = _run_locked(run)
+    if run.state not in (PayoutRunState.PLANNED, PayoutRunState.PAID):
+        if run.state == PayoutRunState.AWAITING_SECOND:
+            message = _("Körningen väntar på bekräftelse av en andra samordnare. Betalningsfilen finns efter det.")
+        else:
+            message = _("Körningen är makulerad och har ingen betalningsfil.")
+        raise ValidationError(message, code="state")
+    first = run.file_downloaded_at is None
+    if first:
+        run.file_downloaded_by, run.file_downloaded_at = actor, timezone.now()
+        run.save(update_fields=["file_downloaded_by", "file_downloaded_at"])
+        for payment_id in run.payments.values_list("pk", flat=True):
+            transaction.on_commit(lambda pk=payment_id: send_payout_notice.delay(pk))
+    audit_record(
+        actor=actor,
+        action=PayoutsAudit.RUN_FILE_DOWNLOADED,
+        obj=run,
+        after={"first": first, "net_total": run.net_total},
+        region=run.region_id,
+    )
+    return run
+
+
+@transaction.atomic
+def payout_run_cancel(*, actor: User, run: PayoutRun) -> PayoutRun:
+    """Makulera körning: until its payment file is downloaded, a run is undone. Its claims go back to what they
+    were (under behandling, or approved with the date they had) with the event "Utbetalningskörningen DATE
+    makulerades", its invoices show the Vår referens and payout date they had, its set-offs wait for the next
+    run, and its date is free. The Vår referens numbers it used are not given again."""
+    region = Region.objects.get(pk=run.region_id)
+    _lock_counter(region)  # the lock order of runs: the counter first
+    run = _run_locked(run)
+    if run.state == PayoutRunState.CANCELLED:
+        return run
+    if run.file_downloaded_at is not None:
+        raise ValidationError(
+            _("Körningen kan inte makuleras: betalningsfilen laddades ner %(time)s.")
+            % {"time": timezone.localtime(run.file_downloaded_at).strftime("%Y-%m-%d %H:%M")},
+            code="downloaded",
+        )
+    PAYOUT_RUN_TRANSITIONS.check(run.state, PayoutRunState.CANCELLED)
+    payout_claims = list(
+        PayoutClaim.objects.filter(payout_invoice__payment__run=run).values_list(
+            "pk", "claim_id", "previous_state", "previous_approved_on"
+        )
+    )
+    claims = Claim.objects.select_for_update().only(*RUN_CLAIM_FIELDS).in_bulk([row[1] for row in payout_claims])
+    claims_payout_cancel(
+        actor=actor,
+        claims=[(claims[claim_id], state, approved_on) for _pk, claim_id, state, approved_on in payout_claims],
+        payout_date=run.payout_date,
+    )
+    payout_invoices = PayoutInvoice.objects.filter(payment__run=run).select_related("invoice").order_by("pk")
+    for payout_invoice in payout_invoices:
+        if payout_invoice.invoice.our_reference != payout_invoice.our_reference:
+            continue  # a later run of the invoice's other claims numbered it since: that one it shows
+        invoice_payout_set(
+            actor=actor,
+            invoice=payout_invoice.invoice,
+            our_reference=payout_invoice.previous_our_reference,
+            payout_date=payout_invoice.previous_payout_date,
+            action=ClaimsAudit.INVOICE_PAYOUT_CANCELLED,
+        )
+    # The claims are free for another run; the run keeps its payments, invoices and set-offs as a record.
+    PayoutClaim.objects.filter(pk__in=[row[0] for row in payout_claims]).delete()
+    run.cancelled_by, run.cancelled_at = actor, timezone.now()
+    PAYOUT_RUN_TRANSITIONS.move(run, PayoutRunState.CANCELLED, fields=["cancelled_by", "cancelled_at"])
+    audit_record(
+        actor=actor,
+        action=PayoutsAudit.RUN_CANCELLED,
+        obj=run,
+        after={
+            "state": run.state,
+            "claims": {
+                str(claim_id): [state, approved_on and approved_on.isoformat()]
+                for _pk, claim_id, state, approved_on in payout_claims
+            },
+        },
+        region=run.region_id,
+    )
     return run
 
 
 # Set-off and repayments -------------------------------------------------------------------------------------
-
-
-def pending_credits(*, clinic: Clinic, lock: bool = False) -> list[tuple[CreditInvoice, int]]:
-    """A bankgiro clinic's credits not yet fully set off, oldest first, with what is left of each (öre)."""
-    credits = CreditInvoice.objects.filter(clinic=clinic, repayment__isnull=True).order_by("created_at", "pk")
-    if lock:
-        credits = credits.select_for_update(of=("self",))
-    credits = list(credits)
-    done = dict(
-        SetOff.objects.filter(credit_invoice__in=credits)
-        .values("credit_invoice")
-        .annotate(total=Sum("amount"))
-        .values_list("credit_invoice", "total")
-    )
-    return [
-        (credit, credit.total - done.get(credit.pk, 0)) for credit in credits if credit.total > done.get(credit.pk, 0)
-    ]
-
-
-def _set_off(payment: PayoutPayment) -> None:
-    """Deduct the clinic's pending credits from the payment, oldest first, down to zero and no further."""
-    room = payment.gross
-    for credit, left in pending_credits(clinic=payment.clinic, lock=True):
-        if room == 0:
-            break
-        amount = min(room, left)
-        SetOff.objects.create(payment=payment, credit_invoice=credit, amount=amount)
-        room -= amount
-    payment.set_off = payment.gross - room
-    payment.net = room
-    payment.save(update_fields=["set_off", "net"])
 
 
 def _our_reference_of(credit: CreditInvoice) -> str:
@@ -326,7 +434,10 @@ def payout_runs_mark_paid(*, today: datetime.date | None = None) -> int:
     """
     today = today or timezone.localdate()
     marked = 0
-    due = PayoutRun.objects.filter(state=PayoutRunState.PLANNED, payout_date__lt=today).order_by("payout_date", "pk")
+    # A run whose file was never downloaded was never paid by the bank: it waits (or is cancelled).
+    due = PayoutRun.objects.filter(
+        state=PayoutRunState.PLANNED, payout_date__lt=today, file_downloaded_at__isnull=False
+    ).order_by("payout_date", "pk")
     for run_id, payout_date in due.values_list("pk", "payout_date"):
         if bankdays.payout_date_has_passed(payout_date, today=today):
             marked += payout_run_mark_paid(run=PayoutRun(pk=run_id))

@@ -8,6 +8,8 @@ region_patterns = [
     path("utbetalningar/", views.payout_run_list, name="payout_run_list"),
     path("utbetalningar/ny/", views.payout_run_new, name="payout_run_new"),
     path("utbetalningar/<int:run_pk>/", views.payout_run_detail, name="payout_run_detail"),
+    path("utbetalningar/<int:run_pk>/bekrafta/", views.payout_run_confirm, name="payout_run_confirm"),
+    path("utbetalningar/<int:run_pk>/makulera/", views.payout_run_cancel, name="payout_run_cancel"),
     path("utbetalningar/<int:run_pk>/betalningsfil.xml", views.payout_run_file, name="payout_run_file"),
     path("utbetalningar/<int:run_pk>/besked/<int:payment_pk>.pdf", views.payout_notice_pdf, name="payout_notice_pdf"),
     path(

@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal import validators
 from portal.access import clinic_view, region_view
@@ -22,7 +22,7 @@ from portal.forms import DATE_WIDGET, DateField, add_service_errors
 from portal.money import format_kronor
 
 from . import bankdays, notices, selectors, services
-from .models import Repayment
+from .models import PayoutRunState, Repayment
 from .payment_file import payment_file_build, payment_file_name
 
 
@@ -75,42 +75,77 @@ def payout_run_list(request: HttpRequest) -> HttpResponse:
 @region_view()
 @require_http_methods(["GET", "POST"])
 def payout_run_new(request: HttpRequest) -> HttpResponse:
-    """Skapa utbetalningskörning: a payout date; the run collects, approves, numbers and sets off by itself."""
-    if request.method == "POST":
-        form = PayoutRunForm(request.POST)
-        if form.is_valid():
-            try:
-                result = services.payout_run_create(
-                    actor=request.user, region=request.region, payout_date=form.cleaned_data["payout_date"]
-                )
-            except ValidationError as error:
-                add_service_errors(form, error)
-            else:
-                run = result.run
-                if result.created:
-                    messages.success(
-                        request,
-                        _(
-                            "Utbetalningskörningen för %(date)s är skapad: %(count)s räkningar, "
-                            "%(amount)s att betala ut."
-                        )
-                        % {
-                            "date": run.payout_date.isoformat(),
-                            "count": run.claim_count,
-                            "amount": format_kronor(run.net_total),
-                        },
-                    )
-                else:
-                    messages.info(
-                        request,
-                        _("Det finns redan en utbetalningskörning för %(date)s. Inget nytt har skapats.")
-                        % {"date": run.payout_date.isoformat()},
-                    )
-                return redirect("payout_run_detail", region_code=request.region.code, run_pk=run.pk)
-    else:
+    """Ny utbetalningskörning: a payout date, then the preview of the run (per clinic the claims, set-offs, net
+    and account; the claims left out and why), which the coordinator confirms. Confirming makes the run from
+    what was previewed: if anything changed meanwhile nothing is made and the new preview is shown."""
+    if request.method != "POST":
         suggested = bankdays.next_bank_day(timezone.localdate())
-        form = PayoutRunForm(initial={"payout_date": suggested})
-    return render(request, "payouts/run_new.html", {"form": form})
+        return render(request, "payouts/run_new.html", {"form": PayoutRunForm(initial={"payout_date": suggested})})
+    form = PayoutRunForm(request.POST)
+    if not form.is_valid():
+        return render(request, "payouts/run_new.html", {"form": form})
+    payout_date = form.cleaned_data["payout_date"]
+    try:
+        services.payout_date_check(payout_date)
+    except ValidationError as error:
+        add_service_errors(form, error)
+        return render(request, "payouts/run_new.html", {"form": form})
+    existing = selectors.region_live_run(region=request.region, payout_date=payout_date)
+    if existing is not None:
+        messages.info(
+            request,
+            _("Det finns redan en utbetalningskörning för %(date)s. Inget nytt har skapats.")
+            % {"date": payout_date.isoformat()},
+        )
+        return redirect("payout_run_detail", region_code=request.region.code, run_pk=existing.pk)
+    fingerprint = request.POST.get("fingerprint")
+    if fingerprint:
+        try:
+            result = services.payout_run_create(
+                actor=request.user, region=request.region, payout_date=payout_date, fingerprint=fingerprint
+            )
+        except ValidationError as error:
+            if error.code == services.FINGERPRINT_CHANGED:
+                messages.error(request, error.messages[0])
+            else:
+                add_service_errors(form, error)
+                return render(request, "payouts/run_new.html", {"form": form})
+        else:
+            return _run_created_redirect(request, result)
+    preview = selectors.payout_preview(region=request.region, payout_date=payout_date)
+    return render(request, "payouts/run_preview.html", {"form": form, "plan": preview})
+
+
+def _run_created_redirect(request: HttpRequest, result: services.PayoutRunResult) -> HttpResponse:
+    run = result.run
+    if not result.created:
+        messages.info(
+            request,
+            _("Det finns redan en utbetalningskörning för %(date)s. Inget nytt har skapats.")
+            % {"date": run.payout_date.isoformat()},
+        )
+    elif run.state == PayoutRunState.AWAITING_SECOND:
+        messages.success(
+            request,
+            _(
+                "Utbetalningskörningen för %(date)s är skapad: %(count)s räkningar, %(amount)s att betala ut. "
+                "Beloppet är över %(limit)s: en annan samordnare måste bekräfta körningen innan betalningsfilen "
+                "kan laddas ner."
+            )
+            % {
+                "date": run.payout_date.isoformat(),
+                "count": run.claim_count,
+                "amount": format_kronor(run.net_total),
+                "limit": format_kronor(request.region.payout_second_confirmation_above),
+            },
+        )
+    else:
+        messages.success(
+            request,
+            _("Utbetalningskörningen för %(date)s är skapad: %(count)s räkningar, %(amount)s att betala ut.")
+            % {"date": run.payout_date.isoformat(), "count": run.claim_count, "amount": format_kronor(run.net_total)},
+        )
+    return redirect("payout_run_detail", region_code=request.region.code, run_pk=run.pk)
 
 
 @region_view()
@@ -121,23 +156,83 @@ def payout_run_detail(request: HttpRequest, run_pk: int) -> HttpResponse:
     return render(
         request,
         "payouts/run_detail.html",
-        {"run": run, "payments": payments, "has_file": any(payment.net > 0 for payment in payments)},
+        {
+            "run": run,
+            "payments": payments,
+            "has_file": any(payment.net > 0 for payment in payments),
+            "awaiting_second": run.state == PayoutRunState.AWAITING_SECOND,
+            "downloadable": run.state in (PayoutRunState.PLANNED, PayoutRunState.PAID),
+            "cancelled": run.state == PayoutRunState.CANCELLED,
+        },
     )
 
 
 @region_view()
-@require_GET
-def payout_run_file(request: HttpRequest, run_pk: int) -> HttpResponse:
-    """The bank's payment file (pain.001.001.03) of the run."""
+@require_POST
+def payout_run_confirm(request: HttpRequest, run_pk: int) -> HttpResponse:
+    """Bekräfta körningen: the second coordinator of a run above the region's amount (four eyes)."""
     run = _run_or_404(request, run_pk)
+    try:
+        services.payout_run_confirm(actor=request.user, run=run)
+    except ValidationError as error:
+        messages.error(request, error.messages[0])
+    else:
+        messages.success(
+            request,
+            _("Utbetalningskörningen för %(date)s är bekräftad. Betalningsfilen kan laddas ner.")
+            % {"date": run.payout_date.isoformat()},
+        )
+    return redirect("payout_run_detail", region_code=request.region.code, run_pk=run.pk)
+
+
+@region_view()
+@require_POST
+def payout_run_file(request: HttpRequest, run_pk: int) -> HttpResponse:
+    """The bank's payment file (pain.001.001.03) of the run; each download is recorded, and the first sends the
+    clinics their utbetalningsbesked and ends the run's cancellation."""
+    run = _run_or_404(request, run_pk)
+    try:
+        services.payout_run_file_download(actor=request.user, run=run)
+    except ValidationError as error:
+        messages.error(request, error.messages[0])
+        return redirect("payout_run_detail", region_code=request.region.code, run_pk=run.pk)
     try:
         content = payment_file_build(run)
     except ValueError:
-        messages.error(request, _("Körningen har inget att betala ut: alla belopp har kvittats mot kreditfakturor."))
+        messages.info(
+            request,
+            _("Körningen har inget att betala ut: alla belopp har kvittats mot kreditfakturor."),
+        )
         return redirect("payout_run_detail", region_code=request.region.code, run_pk=run.pk)
     response = HttpResponse(content, content_type="application/xml; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{payment_file_name(run)}"'
     return response
+
+
+@region_view()
+@require_http_methods(["GET", "POST"])
+def payout_run_cancel(request: HttpRequest, run_pk: int) -> HttpResponse:
+    """Makulera körning: asks first (GET), then undoes the run (POST) until its payment file is downloaded."""
+    run = _run_or_404(request, run_pk)
+    if request.method == "POST":
+        try:
+            services.payout_run_cancel(actor=request.user, run=run)
+        except ValidationError as error:
+            messages.error(request, error.messages[0])
+        else:
+            messages.success(
+                request,
+                _(
+                    "Utbetalningskörningen för %(date)s är makulerad. Räkningarna är tillbaka som de var före "
+                    "körningen, och datumet är ledigt för en ny körning."
+                )
+                % {"date": run.payout_date.isoformat()},
+            )
+        return redirect("payout_run_detail", region_code=request.region.code, run_pk=run.pk)
+    if not run.can_be_cancelled:
+        messages.error(request, _("Körningen kan inte makuleras."))
+        return redirect("payout_run_detail", region_code=request.region.code, run_pk=run.pk)
+    return render(request, "payouts/run_cancel.html", {"run": run})
 
 
 def _notice_download(payment, extension: str) -> HttpResponse:

@@ -25,8 +25,8 @@ class Access:
     REGION = "region"
     # A region's own administrator (region_view(admin=True)): the region's coordinators are inside it, so 403.
     REGION_OWN_ADMIN = "region_own_admin"
-    # Installation-wide administration (any_region_admin_view): 404 for everybody else.
-    REGION_ADMIN = "region_admin"
+    # The systemadministratör's pages (portal-wide service windows): 404 for everybody else.
+    SYSTEM_ADMIN = "system_admin"
 
 
 def _mark(view: Callable, access: str) -> Callable:
@@ -110,17 +110,13 @@ def region_view(*, admin: bool = False) -> Callable[[Callable], Callable]:
     return decorator
 
 
-def is_region_admin(user) -> bool:
-    return RegionMembership.objects.filter(user=user, is_active=True, role=RegionRole.REGION_ADMIN).exists()
-
-
-def any_region_admin_view(view: Callable) -> Callable:
-    """For installation-wide administration (service windows): any active region administrator."""
+def system_admin_view(view: Callable) -> Callable:
+    """For the systemadministratör's pages (the whole portal's service windows): 404 for everybody else."""
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs):
-        if not is_region_admin(request.user):
+        if not request.user.is_system_admin:
             raise Http404
         return view(request, *args, **kwargs)
 
-    return _mark(_login_required(wrapper), Access.REGION_ADMIN)
+    return _mark(_login_required(wrapper), Access.SYSTEM_ADMIN)

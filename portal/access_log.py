@@ -9,6 +9,7 @@ only ever travels in a POST body, and every search and export is itself logged.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django import forms
@@ -30,7 +31,7 @@ from portal.forms import PeriodForm, PersonalIdentityNumberField
 
 from . import validators
 from .access import region_view
-from .audit import PortalAudit, access_log_record, audit_record
+from .audit import PortalAudit, access_log_record_many, audit_record
 from .models import AccessLogEntry
 
 DEFAULT_PERIOD_DAYS = 30
@@ -167,23 +168,29 @@ class AccessLogRow:
 # Service ------------------------------------------------------------------------------------------------
 
 
-def access_log_search_record(*, request: HttpRequest, search: AccessLogSearch, export: bool) -> None:
-    """Make the review itself traceable: a patient's search in the access log, a user's in the audit log."""
+def access_log_search_record(
+    *, request: HttpRequest, search: AccessLogSearch, export: bool, pins_shown: Iterable[str] = ()
+) -> None:
+    """Make the review itself traceable: a patient's search in the access log, a user's in the audit log.
+
+    A search by user shows the personnummer of every patient that user looked at (`pins_shown`): each of them
+    is a view of that patient's data, logged as such.
+    """
+    shown = "Åtkomstlogg: export" if export else "Åtkomstlogg: sökning"
+    pins = set(pins_shown)
     if search.personal_identity_number:
-        access_log_record(
-            request=request,
-            personal_identity_number=search.personal_identity_number,
-            shown="Åtkomstlogg: export" if export else "Åtkomstlogg: sökning",
-        )
-        return
-    with transaction.atomic():
-        audit_record(
-            actor=request.user,
-            action=PortalAudit.ACCESS_LOG_SEARCHED,
-            obj=search.user,
-            after={"from": search.date_from.isoformat(), "to": search.date_to.isoformat(), "export": export},
-            region=request.region,
-        )
+        pins.add(search.personal_identity_number)
+    else:
+        with transaction.atomic():
+            audit_record(
+                actor=request.user,
+                action=PortalAudit.ACCESS_LOG_SEARCHED,
+                obj=search.user,
+                after={"from": search.date_from.isoformat(), "to": search.date_to.isoformat(), "export": export},
+                region=request.region,
+            )
+    if pins:
+        access_log_record_many(request=request, personal_identity_numbers=pins, shown=shown)
 
 
 # Views --------------------------------------------------------------------------------------------------
@@ -200,7 +207,12 @@ def access_log_review(request: HttpRequest) -> HttpResponse:
         if "export" in request.POST:
             return _export_response(request, search)
         entries = list(search.entries()[: PAGE_MAX_ROWS + 1])
-        access_log_search_record(request=request, search=search, export=False)
+        access_log_search_record(
+            request=request,
+            search=search,
+            export=False,
+            pins_shown=[entry.personal_identity_number for entry in entries[:PAGE_MAX_ROWS]],
+        )
         context.update(
             search=search,
             rows=[AccessLogRow.of(entry) for entry in entries[:PAGE_MAX_ROWS]],
@@ -232,8 +244,10 @@ def _export_response(request: HttpRequest, search: AccessLogSearch) -> HttpRespo
     sheet.append([])
     headings = [_("Tidpunkt"), _("Användare"), _("Roll"), _("Klinik"), _("Personnummer"), _("Visat")]
     sheet.append([text_cell(sheet, heading) for heading in headings])
+    pins_shown = set()
     for entry in entries[:EXPORT_MAX_ROWS].iterator(chunk_size=2000):
         row = AccessLogRow.of(entry)
+        pins_shown.add(row.personal_identity_number)
         when = WriteOnlyCell(
             sheet, value=row.occurred_at.replace(tzinfo=None, microsecond=0)
         )  # Excel has no time zones
@@ -248,6 +262,6 @@ def _export_response(request: HttpRequest, search: AccessLogSearch) -> HttpRespo
                 text_cell(sheet, row.shown),
             ]
         )
-    access_log_search_record(request=request, search=search, export=True)
+    access_log_search_record(request=request, search=search, export=True, pins_shown=pins_shown)
     # The file name says whose region and when, never whose personnummer.
     return workbook_response(workbook, f"atkomstlogg-{search.region.code}-{exported_at:%Y%m%d-%H%M%S}.xlsx")

@@ -21,7 +21,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, models
 from django.utils.translation import gettext_lazy as _
 
-from . import validators
+from . import audit_chain, validators
 from .bulk import copy_insert
 from .models import AccessLogEntry, AuditEvent
 
@@ -88,7 +88,7 @@ def snapshot(obj: models.Model, fields: list[str]) -> dict[str, Any]:
 def _jsonable(value: Any) -> Any:
     if isinstance(value, models.Model):
         return value.pk
-    if isinstance(value, datetime.date | datetime.datetime):
+    if isinstance(value, datetime.date | datetime.datetime | datetime.time):
         return value.isoformat()
     if isinstance(value, decimal.Decimal | uuid.UUID):
         return str(value)
@@ -113,7 +113,7 @@ def audit_record(
     """
     _refuse_unless_recordable(action)
     event = _audit_event(actor, action, obj, before, after, clinic, region)
-    event.save()
+    _chained_insert([event])
     return event
 
 
@@ -131,10 +131,27 @@ def audit_record_many(
     """
     # Checked before the COPY starts: a refusal half-way through it would break the caller's transaction.
     _refuse_unless_recordable(action)
-    return copy_insert(
-        AuditEvent,
-        (_audit_event(actor, action, obj, before, after, clinic, region) for obj, before, after in changes),
+    return _chained_insert(
+        [_audit_event(actor, action, obj, before, after, clinic, region) for obj, before, after in changes]
     )
+
+
+def _chained_insert(events: list[AuditEvent]) -> int:
+    """Write `events` at the end of the hash chain, holding its lock until the transaction ends.
+
+    Under the lock the events get their ids and time, then each its `prev_hash` and `hash` (portal.audit_chain).
+    """
+    if not events:
+        return 0
+    with connection.cursor() as cursor:
+        tail = audit_chain.chain_tail(cursor)
+    return copy_insert(AuditEvent, events, ids=True, prepare=lambda rows: audit_chain.chain_link(rows, tail))
+
+
+def audit_chain_verify() -> audit_chain.ChainReport:
+    """Recompute the audit log's hash chain from the first row; the first row that does not fit, if any."""
+    rows = AuditEvent.objects.order_by("id").values(*audit_chain.HASHED_FIELDS, "prev_hash", "hash")
+    return audit_chain.chain_verify(rows.iterator(chunk_size=5000))
 
 
 def _refuse_unless_recordable(action: str) -> None:

@@ -7,6 +7,7 @@ return it. Row triggers fire as for INSERT, so the audit log's append-only guard
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -14,19 +15,36 @@ from django.db import connection, models
 from django.utils import timezone
 
 
-def copy_insert(model: type[models.Model], objs: Iterable[models.Model], *, ids: bool = False) -> int:
+def copy_insert(
+    model: type[models.Model],
+    objs: Iterable[models.Model],
+    *,
+    ids: bool = False,
+    now: datetime.datetime | None = None,
+    prepare: Callable[[list[models.Model]], None] | None = None,
+) -> int:
     """Insert `objs` (instances of `model`, not saved) in one COPY; the number of rows written.
 
-    With `ids`, the instances are given their ids first (and count as saved afterwards).
+    With `ids`, the instances are given their ids first (and count as saved afterwards). `now` is the moment
+    stamped into `auto_now_add` fields (default: the time of the call); `prepare` sees the instances, ids and
+    stamps set, just before they are written (the audit log chains them there).
     """
     meta = model._meta
     quote = connection.ops.quote_name
-    if ids:
+    now = now or timezone.now()
+    if ids or prepare:
         objs = list(objs)
+    if ids:
         _ids_assign(model, objs)
     fields = [field for field in meta.concrete_fields if ids or not field.primary_key]
     sql = f"COPY {quote(meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) FROM STDIN"
-    values = [_value_of(field, timezone.now()) for field in fields]
+    values = [_value_of(field, now) for field in fields]
+    if prepare:
+        for field in fields:
+            if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+                for obj in objs:
+                    setattr(obj, field.attname, now)
+        prepare(objs)
     count = 0
     # The driver's cursor, for COPY; its errors raised as Django's (an IntegrityError for a unique key, say).
     with connection.cursor() as cursor, connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:

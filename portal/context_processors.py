@@ -2,12 +2,14 @@
 
 from django.conf import settings
 
+from .service_windows import service_window_banner
+
 
 def portal(request):
     return {
         "current_clinic": getattr(request, "clinic", None),
         "current_region": getattr(request, "region", None),
         "current_membership": getattr(request, "membership", None),
-        "upcoming_service_window": getattr(request, "upcoming_service_window", None),
+        "service_window_banner": service_window_banner(request),
         "LANGUAGES": settings.LANGUAGES,
     }

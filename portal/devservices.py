@@ -222,7 +222,8 @@ Demo logins (password for all: tandvard-demo)
   admin31@demo.test              local administrator of clinic 31
   samordnare.vg@demo.test        coordinator, Västra Götaland
   samordnare.dalarna@demo.test   coordinator, Dalarna
-  regionadmin@demo.test          region administrator (both regions)"""
+  regionadmin@demo.test          region administrator (both regions)
+  system@demo.test               systemadministratör (service windows of the whole portal)"""
 
 
 def served_url(host: str, port: int) -> str:

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from portal import money, validators
+from portal.models import Recurrence, Weekday
 
 # Every date the portal takes lies in these years; outside them a date is a typo (and 0001 or 9999 would overflow
 # the arithmetic of a period), answered beside the field.
@@ -113,15 +114,60 @@ class LoginForm(AuthenticationForm):
 
 
 class ServiceWindowForm(forms.Form):
-    """The fields only; the rules (end after start, no overlap) are the service's, shown beside each field."""
+    """The fields only; the rules (end after start, never in the past, confirmation within the hour, no overlap)
+    are the service's, shown beside each field. Once: Börjar/Slutar; weekly: Veckodag, Från/Till klockan."""
 
+    recurrence = forms.ChoiceField(
+        label=_("Upprepning"),
+        choices=Recurrence.choices,
+        initial=Recurrence.ONCE,
+        required=False,
+        widget=forms.RadioSelect,
+    )
     starts_at = forms.DateTimeField(
-        label=_("Börjar"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+        label=_("Börjar"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
     ends_at = forms.DateTimeField(
-        label=_("Slutar"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+        label=_("Slutar"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    weekday = forms.TypedChoiceField(
+        label=_("Veckodag"), choices=[("", "---------"), *Weekday.choices], coerce=int, required=False, empty_value=None
+    )
+    start_time = forms.TimeField(
+        label=_("Från klockan"), required=False, widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
+    end_time = forms.TimeField(
+        label=_("Till klockan"),
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        help_text=_("Före eller lika med Från klockan: slutar nästa dag."),
     )
     message = forms.CharField(label=_("Meddelande"), max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
+    confirm_soon = forms.BooleanField(
+        label=_("Ja, servicefönstret får börja inom en timme."),
+        required=False,
+        help_text=_("Krävs när servicefönstret börjar inom en timme: användarna har då inte sett någon banner."),
+    )
+
+    NEEDED = {Recurrence.ONCE: ("starts_at", "ends_at"), Recurrence.WEEKLY: ("weekday", "start_time", "end_time")}
+
+    def clean(self):
+        cleaned = super().clean()
+        cleaned["recurrence"] = cleaned.get("recurrence") or Recurrence.ONCE
+        for name in self.NEEDED[cleaned["recurrence"]]:
+            if cleaned.get(name) is None and not self.has_error(name):
+                self.add_error(name, self.fields[name].error_messages["required"])
+        return cleaned
+
+    def schedule_arguments(self) -> dict:
+        """The cleaned fields as `service_window_schedule` takes them."""
+        data = dict(self.cleaned_data)
+        data["confirmed"] = data.pop("confirm_soon")
+        return data
 
 
 def add_service_errors(form: forms.Form, error: ValidationError) -> None:

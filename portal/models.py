@@ -1,14 +1,21 @@
 """What every app shares in the database: the audit log, the patient-data access log, service windows."""
 
+import datetime
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .tenancy import TenantQuerySet
 
 
 class AuditEvent(models.Model):
-    """One change made through a service. Append-only: the database refuses UPDATE and DELETE."""
+    """One change made through a service. Append-only: the database refuses UPDATE and DELETE.
+
+    Hash-chained (portal.audit_chain): `prev_hash` is the hash of the row before, `hash` covers this row's
+    fields and `prev_hash`, so `manage.py audit_verify` finds a row changed or removed even by the owner.
+    """
 
     occurred_at = models.DateTimeField(_("Tidpunkt"), auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
@@ -24,6 +31,8 @@ class AuditEvent(models.Model):
     region_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     before = models.JSONField(default=dict, blank=True)
     after = models.JSONField(default=dict, blank=True)
+    prev_hash = models.CharField(max_length=64, blank=True, default="")
+    hash = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         verbose_name = _("händelse")
@@ -62,14 +71,60 @@ class AccessLogEntry(models.Model):
         return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.user_id} {self.shown}"
 
 
-class ServiceWindow(models.Model):
-    """A planned maintenance window: a banner beforehand, 503 for every page during it."""
+class Recurrence(models.TextChoices):
+    ONCE = "once", _("En gång")
+    WEEKLY = "weekly", _("Varje vecka")
 
+
+class Weekday(models.IntegerChoices):
+    """As Python counts them: Monday is 0."""
+
+    MONDAY = 0, _("måndag")
+    TUESDAY = 1, _("tisdag")
+    WEDNESDAY = 2, _("onsdag")
+    THURSDAY = 3, _("torsdag")
+    FRIDAY = 4, _("fredag")
+    SATURDAY = 5, _("lördag")
+    SUNDAY = 6, _("söndag")
+
+
+class ServiceWindowQuerySet(TenantQuerySet):
+    region_path = "region"
+
+    def portal_wide(self) -> "ServiceWindowQuerySet":
+        """The windows of the whole portal (no region): the system administrator's."""
+        return self.filter(region__isnull=True)
+
+    def not_over(self, now: datetime.datetime) -> "ServiceWindowQuerySet":
+        """Windows with an occurrence still to come or running: one-off windows not ended, every weekly series."""
+        return self.filter(models.Q(ends_at__gt=now) | models.Q(ends_at__isnull=True))
+
+
+class ServiceWindow(models.Model):
+    """A planned maintenance window of one region (or, without a region, of the whole portal): a banner
+    beforehand, 503 for the region's pages during it.
+
+    Once: `starts_at`–`ends_at`. Weekly ("varje söndag 00–06"): every `weekday` from `start_time` to `end_time`,
+    Swedish time, from the first occurrence at `starts_at` on; an `end_time` at or before `start_time` ends on
+    the next day. `ended_occurrence_starts_at` is the occurrence that was ended early (*Avsluta nu*): that one
+    only; the series goes on the next week. `occurrence()` is the one place that knows when a window is.
+    """
+
+    region = models.ForeignKey(
+        "clinics.Region", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("Region")
+    )
+    recurrence = models.CharField(_("Upprepning"), max_length=10, choices=Recurrence.choices, default=Recurrence.ONCE)
     starts_at = models.DateTimeField(_("Börjar"))
-    ends_at = models.DateTimeField(_("Slutar"))
+    ends_at = models.DateTimeField(_("Slutar"), null=True, blank=True)
+    weekday = models.PositiveSmallIntegerField(_("Veckodag"), choices=Weekday.choices, null=True, blank=True)
+    start_time = models.TimeField(_("Från klockan"), null=True, blank=True)
+    end_time = models.TimeField(_("Till klockan"), null=True, blank=True)
+    ended_occurrence_starts_at = models.DateTimeField(_("Avslutat tillfälle"), null=True, blank=True)
     message = models.TextField(_("Meddelande"), max_length=500)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ServiceWindowQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("servicefönster")
@@ -77,9 +132,64 @@ class ServiceWindow(models.Model):
         ordering = ["starts_at"]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(ends_at__gt=models.F("starts_at")), name="window_ends_after_start"
+                condition=(
+                    models.Q(recurrence="once", ends_at__gt=models.F("starts_at"))
+                    | models.Q(
+                        recurrence="weekly",
+                        ends_at__isnull=True,
+                        weekday__isnull=False,
+                        start_time__isnull=False,
+                        end_time__isnull=False,
+                    )
+                )
+                & ~models.Q(start_time=models.F("end_time")),
+                name="window_ends_after_start",
             ),
         ]
 
     def __str__(self) -> str:
+        if self.recurrence == Recurrence.WEEKLY:
+            return f"{self.get_weekday_display()} {self.start_time:%H:%M}–{self.end_time:%H:%M}"
         return f"{self.starts_at:%Y-%m-%d %H:%M}–{self.ends_at:%H:%M}"
+
+    def _weekly_on(self, day: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
+        zone = timezone.get_default_timezone()
+        start = datetime.datetime.combine(day, self.start_time, tzinfo=zone)
+        end_day = day if self.end_time > self.start_time else day + datetime.timedelta(days=1)
+        return start, datetime.datetime.combine(end_day, self.end_time, tzinfo=zone)
+
+    def occurrence(self, now: datetime.datetime) -> tuple[datetime.datetime, datetime.datetime] | None:
+        """The occurrence running at `now`, else the next one; None when none is left."""
+        if self.recurrence != Recurrence.WEEKLY:
+            return (self.starts_at, self.ends_at) if self.ends_at > now else None
+        first_day = timezone.localtime(self.starts_at).date()
+        # An occurrence that began yesterday may still run; look back a day, then forward a week and a day.
+        day = max(first_day, timezone.localtime(now).date() - datetime.timedelta(days=1))
+        for _day in range(16):
+            if day.weekday() == self.weekday:
+                start, end = self._weekly_on(day)
+                if end > now and start >= self.starts_at and start != self.ended_occurrence_starts_at:
+                    return start, end
+            day += datetime.timedelta(days=1)
+        return None
+
+    def occurrences(
+        self, after: datetime.datetime, before: datetime.datetime
+    ) -> list[tuple[datetime.datetime, datetime.datetime]]:
+        """Every occurrence that ends after `after` and starts before `before`, in order."""
+        found = []
+        moment = after
+        while (occurrence := self.occurrence(moment)) is not None and occurrence[0] < before:
+            found.append(occurrence)
+            moment = occurrence[1]
+        return found
+
+    def describe(self) -> str:
+        """ "varje söndag 00:00–06:00" or "2026-12-24 08:00–2026-12-24 10:00", for pages and the audit log."""
+        if self.recurrence == Recurrence.WEEKLY:
+            return _("varje %(weekday)s %(start)s–%(end)s") % {
+                "weekday": self.get_weekday_display(),
+                "start": f"{self.start_time:%H:%M}",
+                "end": f"{self.end_time:%H:%M}",
+            }
+        return f"{timezone.localtime(self.starts_at):%Y-%m-%d %H:%M}–{timezone.localtime(self.ends_at):%Y-%m-%d %H:%M}"

@@ -32,6 +32,13 @@ clinic_patterns = [
 region_patterns = [
     *clinic_urls.region_patterns,
     path("atkomstlogg/", access_log.access_log_review, name="region_access_log"),
+    path("servicefonster/", views.region_service_windows, name="region_service_windows"),
+    path(
+        "servicefonster/<int:window_pk>/ta-bort/",
+        views.region_service_window_delete,
+        name="region_service_window_delete",
+    ),
+    path("servicefonster/<int:window_pk>/avsluta/", views.region_service_window_end, name="region_service_window_end"),
     *eligibility_urls.region_patterns,
     *claims_urls.region_patterns,
     *payout_urls.region_patterns,
@@ -50,7 +57,8 @@ urlpatterns = [
     *billing_urls.public_patterns,
     *clinic_urls.public_patterns,
     path("servicefonster/", views.service_windows, name="service_windows"),
-    path("servicefonster/<int:window_pk>/ta-bort/", views.service_window_delete, name="service_window_delete"),
+    path("servicefonster/<int:portal_window_pk>/ta-bort/", views.service_window_delete, name="service_window_delete"),
+    path("servicefonster/<int:portal_window_pk>/avsluta/", views.service_window_end, name="service_window_end"),
     path("klinik/<int:clinic_pk>/", include(clinic_patterns)),
     path("region/<slug:region_code>/", include(region_patterns)),
     path("sprak/", access.public(set_language), name="set_language"),

@@ -232,6 +232,18 @@ def normalize_personal_identity_number(value: str, *, today: datetime.date | Non
     return pin12
 
 
+def personal_identity_number_as_logged(value: str) -> str:
+    """A personnummer as a page shows it (a file's `20000101-2384`, `000101-2384`) → what the access log names.
+
+    A valid number in its 12 digits; one that is not (a mistyped number in a file) as its digits, cut to the
+    log's 12, never with its dash counted as one of them.
+    """
+    try:
+        return normalize_personal_identity_number(value)
+    except ValidationError:
+        return re.sub(r"[^0-9]", "", value or "")[:12]
+
+
 def is_coordination_number(pin12: str) -> bool:
     """True for a samordningsnummer: the day of birth has 60 added (61–91)."""
     return int(pin12[6:8]) > _COORDINATION_DAY_OFFSET

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -17,7 +18,7 @@ from . import access
 from .forms import LoginForm, ServiceWindowForm, add_service_errors
 from .models import ServiceWindow
 from .redis import redis_client
-from .service_windows import service_window_cancel, service_window_schedule
+from .service_windows import service_window_cancel, service_window_end_now, service_window_schedule
 
 login = access.public(
     auth_views.LoginView.as_view(
@@ -34,6 +35,8 @@ def home(request: HttpRequest) -> HttpResponse:
     places = selectors.user_places(user=request.user)
     if len(places) == 1:
         return redirect(places[0].url)
+    if not places and request.user.is_system_admin:
+        return redirect("service_windows")
     return redirect("choose")
 
 
@@ -78,29 +81,87 @@ def support(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/support.html", {"regions": regions})
 
 
-@access.any_region_admin_view
-@require_http_methods(["GET", "POST"])
-def service_windows(request: HttpRequest) -> HttpResponse:
+# Service windows: a region's, planned by its region administrators, and the whole portal's, by a
+# systemadministratör. The pages stay open during a window (portal.service_windows.OPEN_URL_NAMES).
+
+
+def _service_windows_page(request: HttpRequest, *, region, windows, here: str) -> HttpResponse:
     form = ServiceWindowForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
-            service_window_schedule(actor=request.user, **form.cleaned_data)
+            service_window_schedule(actor=request.user, region=region, **form.schedule_arguments())
         except ValidationError as error:
             add_service_errors(form, error)
         else:
             messages.success(request, _("Servicefönstret är planerat."))
-            return redirect("service_windows")
-    windows = ServiceWindow.objects.filter(ends_at__gt=timezone.now()).select_related("created_by")
-    return render(request, "portal/service_windows.html", {"form": form, "windows": windows})
+            return redirect(here)
+    now = timezone.now()
+    rows = [(window, window.occurrence(now)) for window in windows.not_over(now).select_related("created_by")]
+    rows = [(window, occurrence, occurrence[0] <= now) for window, occurrence in rows if occurrence is not None]
+    return render(request, "portal/service_windows.html", {"form": form, "rows": rows, "region": region, "here": here})
 
 
-@access.any_region_admin_view
+def _service_window_end(request: HttpRequest, window, here: str) -> HttpResponse:
+    if service_window_end_now(actor=request.user, window=window):
+        messages.success(request, _("Servicefönstret är avslutat. Sidorna är öppna igen."))
+    else:
+        messages.error(request, _("Servicefönstret pågår inte."))
+    return redirect(here)
+
+
+@access.region_view(admin=True)
+@require_http_methods(["GET", "POST"])
+def region_service_windows(request: HttpRequest) -> HttpResponse:
+    region = request.region
+    return _service_windows_page(
+        request,
+        region=region,
+        windows=ServiceWindow.objects.of_region(region),
+        here=reverse("region_service_windows", kwargs={"region_code": region.code}),
+    )
+
+
+@access.region_view(admin=True)
 @require_POST
-def service_window_delete(request: HttpRequest, window_pk: int) -> HttpResponse:
-    window = get_object_or_404(ServiceWindow, pk=window_pk)
+def region_service_window_delete(request: HttpRequest, window_pk: int) -> HttpResponse:
+    window = get_object_or_404(ServiceWindow.objects.of_region(request.region), pk=window_pk)
+    service_window_cancel(actor=request.user, window=window)
+    messages.success(request, _("Servicefönstret är borttaget."))
+    return redirect("region_service_windows", region_code=request.region.code)
+
+
+@access.region_view(admin=True)
+@require_POST
+def region_service_window_end(request: HttpRequest, window_pk: int) -> HttpResponse:
+    window = get_object_or_404(ServiceWindow.objects.of_region(request.region), pk=window_pk)
+    return _service_window_end(
+        request, window, reverse("region_service_windows", kwargs={"region_code": request.region.code})
+    )
+
+
+@access.system_admin_view
+@require_http_methods(["GET", "POST"])
+def service_windows(request: HttpRequest) -> HttpResponse:
+    """The whole portal's windows: every page closes during one (except those that stay open)."""
+    return _service_windows_page(
+        request, region=None, windows=ServiceWindow.objects.portal_wide(), here=reverse("service_windows")
+    )
+
+
+@access.system_admin_view
+@require_POST
+def service_window_delete(request: HttpRequest, portal_window_pk: int) -> HttpResponse:
+    window = get_object_or_404(ServiceWindow.objects.portal_wide(), pk=portal_window_pk)
     service_window_cancel(actor=request.user, window=window)
     messages.success(request, _("Servicefönstret är borttaget."))
     return redirect("service_windows")
+
+
+@access.system_admin_view
+@require_POST
+def service_window_end(request: HttpRequest, portal_window_pk: int) -> HttpResponse:
+    window = get_object_or_404(ServiceWindow.objects.portal_wide(), pk=portal_window_pk)
+    return _service_window_end(request, window, reverse("service_windows"))
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:

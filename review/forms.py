@@ -114,6 +114,15 @@ class RuleForm(forms.Form):
         required=False,
         help_text=gettext_lazy("Alla klinikens räkningar granskas."),
     )
+    prior_assessment_share = forms.IntegerField(
+        label=gettext_lazy("Andel av förhandsbedömningens godkända belopp (procent)"),
+        min_value=1,
+        max_value=100,
+        required=False,
+        help_text=gettext_lazy(
+            "En räkning som gör att så stor andel av det godkända beloppet är fakturerat granskas, till exempel 90."
+        ),
+    )
     note = forms.CharField(
         label=gettext_lazy("Anteckning"),
         max_length=200,
@@ -134,5 +143,6 @@ class RuleForm(forms.Form):
             "codes": [code for code in data["codes"].replace(";", ",").split(",")],
             "sample_percent": data["sample_percent"],
             "clinic": data["clinic"],
+            "prior_assessment_share": data["prior_assessment_share"],
             "note": data["note"],
         }

@@ -17,8 +17,10 @@ from django.utils.translation import gettext as _
 
 from claims.audit import ClaimsAudit
 from claims.models import OPEN_STATES, PATIENT_FEE_CODE, Claim, ClaimEventKind, ClaimLine, ClaimState
+from claims.selectors import PriorAssessmentUse, prior_assessment_uses
 from claims.services import claim_event_add, claim_start_review, claims_move
 from clinics.models import Clinic, Region, User
+from eligibility.models import PriorAssessment
 from portal.audit import audit_record, snapshot
 
 from .audit import ReviewAudit
@@ -38,7 +40,9 @@ def _chunks(items: Sequence, size: int = CHUNK) -> Iterator[Sequence]:
 # Applying the rules -----------------------------------------------------------------------------------------
 
 
-def _matches(rule: ReviewRule, claim: Claim, codes: set[str], rng: random.Random) -> bool:
+def _matches(rule: ReviewRule, claim: Claim, codes: set[str], rng: random.Random, fhb_uses: dict | None = None) -> bool:
+    if rule.kind == ReviewRuleKind.FHB_NEAR_LIMIT:
+        return _fhb_near_limit(rule, claim, fhb_uses or {})
     if rule.kind == ReviewRuleKind.AMOUNT_ABOVE:
         # The claim's total is what the region pays: treatment lines less the patient fees.
         return claim.total > rule.amount_limit
@@ -48,6 +52,23 @@ def _matches(rule: ReviewRule, claim: Claim, codes: set[str], rng: random.Random
         return claim.clinic_id == rule.clinic_id
     # One draw per sample rule and claim, whatever the other rules say: the share sampled is the rule's own.
     return Decimal(str(rng.random())) * 100 < rule.sample_percent
+
+
+def _fhb_uses(claims: list[Claim], rules_by_region: dict[int, list[ReviewRule]]) -> dict[int, PriorAssessmentUse]:
+    """What is billed against the FHBs the claims bill, with them (they are stored), when a rule asks: by FHB id."""
+    if not any(rule.kind == ReviewRuleKind.FHB_NEAR_LIMIT for rules in rules_by_region.values() for rule in rules):
+        return {}
+    ids = {claim.prior_assessment_id for claim in claims if claim.prior_assessment_id}
+    if not ids:
+        return {}
+    return prior_assessment_uses(PriorAssessment.objects.filter(pk__in=ids).prefetch_related("lines"))
+
+
+def _fhb_near_limit(rule: ReviewRule, claim: Claim, fhb_uses: dict[int, PriorAssessmentUse]) -> bool:
+    """FHB nära gränsen: the claim brings what is billed against its FHB to the rule's share of the approved amount
+    or more (compared exactly, not rounded)."""
+    use = fhb_uses.get(claim.prior_assessment_id)
+    return use is not None and use.billed * 100 >= rule.prior_assessment_share * use.approved
 
 
 def review_rules_apply(*, claims: list[Claim], rng: random.Random | None = None) -> None:
@@ -89,10 +110,11 @@ def review_rules_apply(*, claims: list[Claim], rng: random.Random | None = None)
             for claim_id, code in lines.distinct():
                 codes_of[claim_id].add(code)
 
+    fhb_uses = _fhb_uses(received, rules_by_region)
     matched: dict[int, list[ReviewRule]] = {}
     for claim in received:
         rules = rules_by_region.get(region_of[claim.clinic_id], [])
-        hits = [rule for rule in rules if _matches(rule, claim, codes_of[claim.pk], rng)]
+        hits = [rule for rule in rules if _matches(rule, claim, codes_of[claim.pk], rng, fhb_uses)]
         if hits:
             matched[claim.pk] = hits
     if not matched:
@@ -137,6 +159,7 @@ def review_rule_create(
     codes: Sequence[str] | None = None,
     sample_percent: Decimal | None = None,
     clinic: Clinic | None = None,
+    prior_assessment_share: int | None = None,
     note: str = "",
 ) -> ReviewRule:
     """A new active rule for the region's claims from now on; each kind takes its own setting only."""
@@ -157,6 +180,10 @@ def review_rule_create(
         if sample_percent is None or not (Decimal("0") < sample_percent <= Decimal("100")):
             raise ValidationError({"sample_percent": _("Ange en andel över 0 och högst 100 procent.")})
         rule.sample_percent = sample_percent
+    elif kind == ReviewRuleKind.FHB_NEAR_LIMIT:
+        if prior_assessment_share is None or not 1 <= prior_assessment_share <= 100:
+            raise ValidationError({"prior_assessment_share": _("Ange en andel från 1 till 100 procent.")})
+        rule.prior_assessment_share = prior_assessment_share
     else:
         if clinic is None or clinic.region_id != region.pk:
             raise ValidationError({"clinic": _("Välj en av regionens kliniker.")})
@@ -166,7 +193,11 @@ def review_rule_create(
         actor=actor,
         action=ReviewAudit.RULE_CREATED,
         obj=rule,
-        after={**snapshot(rule, ["kind", "amount_limit", "codes", "sample_percent", "clinic", "note"])},
+        after={
+            **snapshot(
+                rule, ["kind", "amount_limit", "codes", "sample_percent", "clinic", "prior_assessment_share", "note"]
+            )
+        },
         region=region,
     )
     return rule

@@ -48,7 +48,8 @@ PAGES = [
     ("administration_pending_change", "admin32@demo.test", lambda w: f"/klinik/{w.clinic32.pk}/klinikadministration/"),
     ("invitations", "admin2001@demo.test", lambda w: "/inbjudningar/"),
     ("access_log", "samordnare.vg@demo.test", lambda w: "/region/vg/atkomstlogg/"),
-    ("service_windows", "regionadmin@demo.test", lambda w: "/servicefonster/"),
+    ("service_windows", "regionadmin@demo.test", lambda w: "/region/vg/servicefonster/"),
+    ("service_windows_portal", "system@demo.test", lambda w: "/servicefonster/"),
     ("support", "fakturerare@demo.test", lambda w: "/support/"),
     ("support_coordinator", "samordnare.vg@demo.test", lambda w: "/support/"),
     ("claim_register", "fakturerare@demo.test", lambda w: f"/klinik/{w.clinic31.pk}/registrera-rakning/"),
@@ -199,7 +200,8 @@ def _tariff_this_year(world: World) -> TariffVersion:
 
 @pytest.fixture
 def planned_window(world):
-    """A window ten days ahead: every page shows the banner, and the service-window page has its table."""
+    """A window of the whole portal ten days ahead: every page shows the banner, and the system administrator's
+    service-window page has its table."""
     starts_at = timezone.now() + datetime.timedelta(days=10)
     return ServiceWindow.objects.create(
         starts_at=starts_at,
@@ -324,7 +326,7 @@ def test_page_markup_is_accessible(client, world, planned_window, name, email, u
 
 
 def test_service_window_page_lists_the_planned_window_in_a_table(client, world, planned_window):
-    doc = _get(client, world, "regionadmin@demo.test", "/servicefonster/")
+    doc = _get(client, world, "system@demo.test", "/servicefonster/")
     assert doc.xpath("//main//table//td[contains(., 'Uppgradering av databasen.')]")
 
 
@@ -376,7 +378,7 @@ INVALID_POSTS = [
     (
         "service_windows",
         "regionadmin@demo.test",
-        lambda w: "/servicefonster/",
+        lambda w: "/region/vg/servicefonster/",
         {"starts_at": "", "ends_at": "2030-01-01T10:00", "message": "Uppgradering."},
         "starts_at",
     ),

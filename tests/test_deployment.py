@@ -491,3 +491,32 @@ def test_production_passes_the_deployment_checklist():
     result = run_manage(["check", "--deploy", "--fail-level", "WARNING"], valid_production_env())
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+# --- Database roles: the portal runs as a role that owns nothing (portal/db_roles.py) ---------------------
+
+
+def test_the_portal_connects_as_the_app_role_and_only_the_migrate_step_as_the_owner():
+    for service in APP_SERVICES:
+        environment = SERVICES[service]["environment"]
+        assert "postgres://tandportal_app:" in environment["DATABASE_URL"], service
+        assert ("DATABASE_OWNER_URL" in environment) == (service == "web"), service
+    assert "postgres://tandportal:" in SERVICES["web"]["environment"]["DATABASE_OWNER_URL"]
+    script = SERVICES["web"]["command"][2].replace("$$", "$")  # compose passes $$ on as $
+    steps = [step.strip() for step in script.split("&&")]
+    assert steps[0].startswith('DATABASE_URL="$DATABASE_OWNER_URL" python manage.py migrate')
+    assert steps[1] == 'DATABASE_URL="$DATABASE_OWNER_URL" python manage.py db_grant_app_role tandportal_app'
+    assert steps[2].startswith("exec gunicorn") and "DATABASE_OWNER_URL" not in steps[2]
+
+
+def test_the_postgres_init_script_creates_both_roles_without_superuser_and_is_mounted():
+    postgres = SERVICES["postgres"]
+    mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in postgres["volumes"]}
+    source = mounts["/docker-entrypoint-initdb.d"]
+    script = (ROOT / source / "10-roles.sh").read_text()
+    for role in ("tandportal", "tandportal_app"):
+        assert re.search(rf"CREATE ROLE {role} LOGIN NOSUPERUSER", script), role
+    assert "CREATE DATABASE tandportal OWNER tandportal;" in script
+    assert postgres["environment"]["POSTGRES_USER"] == "postgres"
+    for name in ("TANDPORTAL_OWNER_PASSWORD", "TANDPORTAL_APP_PASSWORD"):
+        assert f"${name}" in script and name in postgres["environment"], name

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from claims.models import CreditInvoice, InvoiceFileUpload, TariffVersion
 from clinics.models import AccountChange, Clinic, ClinicMembership, ClinicRole, Region
-from eligibility.models import Certificate, CertificateImport, PriorAssessment, PriorAssessmentAttachment
+from eligibility.models import Certificate, CertificateImport, FreeCard, PriorAssessment, PriorAssessmentAttachment
 from payouts.models import PayoutPayment, PayoutRun, Repayment
 from portal.access import Access
 from portal.models import ServiceWindow
@@ -24,7 +25,7 @@ from review.models import ClaimQuestion, ReviewRule, ReviewRuleKind
 
 from .claims.factories import ClaimFactory, InvoiceFactory
 from .conftest import World
-from .eligibility.factories import PriorAssessmentAttachmentFactory, PriorAssessmentFactory
+from .eligibility.factories import FreeCardFactory, PriorAssessmentAttachmentFactory, PriorAssessmentFactory
 
 
 def _walk(patterns, prefix=""):
@@ -97,15 +98,8 @@ EXPECTED = {
         "other_coordinator": 404,
         "region_admin": "ok",
     },
-    Access.REGION_ADMIN: {
-        "anonymous": "login",
-        "biller": 404,
-        "local_admin": 404,
-        "other_clinic_user": 404,
-        "coordinator": 404,
-        "other_coordinator": 404,
-        "region_admin": "ok",
-    },
+    # The systemadministratör's pages (portal-wide service windows); none of these users is one.
+    Access.SYSTEM_ADMIN: {**dict.fromkeys(ROLES, 404), "anonymous": "login"},
 }
 
 
@@ -156,7 +150,17 @@ OBJECT_IDS = {
         ).pk
     ),
     "clinic_number": lambda world, owner: owner.clinic.number,
+    "free_card_pk": lambda world, owner: _free_card(world, owner.region).pk,
     "change_pk": lambda world, owner: _account_change(owner.clinic).pk,
+    "window_pk": lambda world, owner: (
+        ServiceWindow.objects.create(
+            region=owner.region,
+            starts_at="2099-01-01T00:00Z",
+            ends_at="2099-01-01T06:00Z",
+            message="x",
+            created_by=world.region_admin,
+        ).pk
+    ),
     "question_pk": lambda world, owner: (
         ClaimQuestion.objects.create(
             claim=ClaimFactory(invoice__clinic=owner.clinic, invoice__created_by=world.biller),
@@ -168,11 +172,11 @@ OBJECT_IDS = {
 
 # Parameters that name no clinic's or region's object, so the foreign walk has nothing to swap.
 NOT_OWNED = {
-    "window_pk": lambda world: (
+    "portal_window_pk": lambda world: (
         ServiceWindow.objects.create(
             starts_at="2099-01-01T00:00Z", ends_at="2099-01-01T06:00Z", message="x", created_by=world.region_admin
         ).pk
-    ),  # service windows are installation-wide
+    ),  # a service window of the whole portal (no region)
     "uidb64": lambda world: "MQ",  # a password link names a user
     "token": lambda world: "set-password",
 }
@@ -205,6 +209,12 @@ def _assessment(world: World, clinic: Clinic) -> PriorAssessment:
     return found or PriorAssessmentFactory(clinic=clinic, region=clinic.region, created_by=world.biller)
 
 
+def _free_card(world: World, region: Region) -> FreeCard:
+    """A frikort of the region: the demo's (Västra Götaland has one), or one registered at a clinic of the region."""
+    found = FreeCard.objects.of_region(region).order_by("pk").first()
+    return found or FreeCardFactory(region=region)
+
+
 def _attachment(world: World, clinic: Clinic) -> PriorAssessmentAttachment:
     assessment = _assessment(world, clinic)
     return assessment.attachments.order_by("pk").first() or PriorAssessmentAttachmentFactory(assessment=assessment)
@@ -215,8 +225,12 @@ def _payment(world: World, clinic: Clinic) -> PayoutPayment:
     found = PayoutPayment.objects.of_clinic(clinic).order_by("pk").first()
     if found is not None:
         return found
+    # Its file downloaded: a clinic sees only the payouts sent to the bank.
     run = PayoutRun.objects.create(
-        region=clinic.region, payout_date=datetime.date(2099, 1, 5), created_by=world.coordinator_vg
+        region=clinic.region,
+        payout_date=datetime.date(2099, 1, 5),
+        created_by=world.coordinator_vg,
+        file_downloaded_at=timezone.now(),
     )
     return PayoutPayment.objects.create(
         run=run,
@@ -359,7 +373,11 @@ def test_the_foreign_walk_covers_every_url_with_an_id():
     with_ids = {route for route, _ in ALL_PATTERNS if set(_names(route)) - {"clinic_pk", "region_code"}}
     not_owned = {route for route in with_ids if set(_names(route)) <= {"clinic_pk", "region_code", *NOT_OWNED}}
     assert {route for route, _ in FOREIGN_ROUTES} == with_ids - not_owned
-    assert not_owned == {"servicefonster/<int:window_pk>/ta-bort/", "valj-losenord/<uidb64>/<token>/"}
+    assert not_owned == {
+        "servicefonster/<int:portal_window_pk>/ta-bort/",
+        "servicefonster/<int:portal_window_pk>/avsluta/",
+        "valj-losenord/<uidb64>/<token>/",
+    }
     assert all(route.startswith(("klinik/", "region/")) for route, _ in FOREIGN_ROUTES)
     assert {"invoice_claim_detail", "review_claim_detail", "payout_notice_pdf", "clinic_payout_notice_pdf"} <= {
         pattern.name for _, pattern in FOREIGN_ROUTES
@@ -371,6 +389,19 @@ def test_the_walk_covers_the_known_pages():
     names = {pattern.name for _, pattern in ALL_PATTERNS}
     assert {"login", "choose", "clinic_start", "clinic_administration", "region_start", "service_windows"} <= names
     assert {"region_clinics", "report_amounts_by_month_excel", "report_amounts_by_clinic_excel"} <= names
+    assert {"region_service_windows", "region_service_window_delete", "region_service_window_end"} <= names
+
+
+@pytest.mark.parametrize("route,pattern", ALL_PATTERNS, ids=[route for route, _ in ALL_PATTERNS])
+def test_the_system_administrator_opens_only_the_system_pages(client, world, route, pattern):
+    """system@demo.test works for no clinic or region: their own pages open, every clinic's or region's is 404."""
+    client.force_login(world.user("system@demo.test"))
+    vg = Owner(world.clinic31, world.vg)
+    url = reverse(pattern.name, kwargs=_kwargs_for(world, route, home=vg, objects=vg))
+    access = pattern.callback.access
+    expected = "ok" if access in (Access.PUBLIC, Access.AUTHENTICATED, Access.SYSTEM_ADMIN) else 404
+    for method in ("get", "post"):
+        assert _outcome(getattr(client, method)(url)) == expected, f"{method.upper()} {url}"
 
 
 def test_a_dalarna_coordinator_gets_404_for_a_vg_claim_through_their_own_region(client, world):

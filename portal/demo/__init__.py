@@ -75,10 +75,16 @@ def demo_load(path: Path = DEMO_FILE) -> Counter:
     for item in data["users"]:
         user = User.objects.filter(email=item["email"]).first()
         if user is None:
-            user = User.objects.create_user(email=item["email"], password=DEMO_PASSWORD, name=item["name"])
+            user = User.objects.create_user(
+                email=item["email"],
+                password=DEMO_PASSWORD,
+                name=item["name"],
+                is_system_admin=item.get("system_admin", False),
+            )
             counts["created"] += 1
         else:
-            user = upsert(User, {"email": item["email"]}, {"name": item["name"]}, counts)
+            values = {"name": item["name"], "is_system_admin": item.get("system_admin", False)}
+            user = upsert(User, {"email": item["email"]}, values, counts)
         for region_code, number, role in item.get("clinics", []):
             upsert(
                 ClinicMembership,
@@ -152,8 +158,9 @@ def _load_patients(items: list[dict], regions: dict, clinics: dict, counts: Coun
         for card in item.get("free_cards", []):
             upsert(
                 FreeCard,
-                {"patient": patient, "number": card["number"]},
+                {"region": clinics[tuple(card["clinic"])].region, "number": card["number"]},
                 {
+                    "patient": patient,
                     "valid_from": demo_date(card["valid_from"], today),
                     "valid_to": demo_date(card["valid_to"], today),
                     "registered_by": User.objects.get(email=card["registered_by"]),

@@ -106,6 +106,9 @@ def _plan(clinic: Clinic, history: HistoryClinic, today: datetime.date, covered_
         for index in range(count):
             item = history.claims[turn % len(history.claims)]
             turn += 1
+            if item.with_prior_assessment and any(p.item.with_prior_assessment for p in planned):
+                # The demo's FHB approves its 101 once: billed once (its page shows it partly used), N after that.
+                item = history.claims[0]
             month = _month_start(today, months_ago)
             # Last month's claims come in on its first days when later ones would be within the last 30 days.
             received_on = min(

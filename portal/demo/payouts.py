@@ -18,7 +18,7 @@ from claims.validation import ValidationContext
 from clinics.models import Clinic, Region, User
 from payouts import bankdays
 from payouts.models import PayoutRun, PayoutRunState
-from payouts.services import payout_run_create, payout_runs_mark_paid
+from payouts.services import payout_run_create, payout_run_file_download, payout_runs_mark_paid
 
 from .invoices import DemoClaim, DemoClinic, _draft, _ocr_number, _tariff_covers
 
@@ -80,6 +80,8 @@ def demo_payouts_load(counts: Counter) -> None:
             )
         # As if sent before the payout date: the run takes only invoices that came in by then.
         Invoice.objects.filter(clinic=clinic, reference=reference).update(received_at=received_at)
-    payout_run_create(actor=coordinator, region=region, payout_date=payout_date, today=payout_date)
+    run = payout_run_create(actor=coordinator, region=region, payout_date=payout_date, today=payout_date).run
+    # The coordinator sent the bank its payment file (which tells the clinics): only then is a run paid.
+    payout_run_file_download(actor=coordinator, run=run)
     payout_runs_mark_paid(today=today)
     counts["created"] += 1

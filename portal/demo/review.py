@@ -21,6 +21,8 @@ RULES = (
     ("vg", ReviewRuleKind.AMOUNT_ABOVE, 2_000_000, True, "Räkningar över 20 000 kr granskas alltid."),
     ("vg", ReviewRuleKind.CODES, ["825", "825S"], True, "Protetik granskas."),
     ("vg", ReviewRuleKind.SAMPLE, Decimal("5"), False, "Stickprov, avaktiverat i demon."),
+    ("vg", ReviewRuleKind.FHB_NEAR_LIMIT, 90, True, "Förhandsbedömningar som nästan är förbrukade granskas."),
+    ("dalarna", ReviewRuleKind.FHB_NEAR_LIMIT, 90, True, "Förhandsbedömningar som nästan är förbrukade granskas."),
 )
 # clinic (region, number), claim reference, question, answer by (e-mail) or None, answer
 QUESTIONS = (
@@ -54,6 +56,7 @@ def _rules_load(admin: User, counts: Counter) -> None:
             ReviewRuleKind.AMOUNT_ABOVE: "amount_limit",
             ReviewRuleKind.CODES: "codes",
             ReviewRuleKind.SAMPLE: "sample_percent",
+            ReviewRuleKind.FHB_NEAR_LIMIT: "prior_assessment_share",
         }[kind]
         if ReviewRule.objects.filter(region=region, kind=kind, **{setting_field: setting}).exists():
             counts["unchanged"] += 1

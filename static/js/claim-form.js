@@ -29,6 +29,14 @@
     }
   }
 
+  function showPriorAssessmentUse(html) {
+    // The server renders the FHB meter (Godkänt · Fakturerat · Kvar) for the FHB chosen now; empty: none.
+    var box = form.querySelector("[data-fhb-use]");
+    if (box && typeof html === "string" && box.innerHTML !== html) {
+      box.innerHTML = html;
+    }
+  }
+
   function showTotal(text) {
     var total = form.querySelector("[data-claim-total]");
     // No text while a patient fee typed cannot be read: the last Summa stays until it can.
@@ -227,6 +235,7 @@
         if (answer && round === validateRound) {
           showFaults(answer);
           showTotal(answer.total);
+          showPriorAssessmentUse(answer.prior_assessment_use);
         }
       })
       .catch(function () {

@@ -322,8 +322,7 @@ def test_s_claim_with_the_approved_prior_assessment(client, world, vg_tariff):
     assert "Åtgärd 401 kräver tand." in page.errors()
     assert "Tand: Åtgärd 401 kräver tand." in page.summary()
     assert page.fields()["entry-code"] == "401"  # kept to be corrected
-    page.add(first, "401", tooth="36")
-    page.add(first, "101")
+    page.add(first, "401", tooth="36")  # the demo's FHB has its 101 billed already
     page.press("action", "refresh", patient_category="S1", **{f"fee-{first.isoformat()}": "200"})
     response = page.submit(invoice_reference="4715", reference="REG-4001")
 
@@ -332,12 +331,9 @@ def test_s_claim_with_the_approved_prior_assessment(client, world, vg_tariff):
     assert claim.support_form == "S"
     assert claim.prior_assessment.number == fhb.get("value")
     assert claim.patient_category.code == "S1"
-    assert sorted((line.code, line.tooth) for line in claim.lines.exclude(code=PATIENT_FEE_CODE)) == [
-        ("101", ""),
-        ("401", "36"),
-    ]
+    assert sorted((line.code, line.tooth) for line in claim.lines.exclude(code=PATIENT_FEE_CODE)) == [("401", "36")]
     version = _tariff(world.vg, first)
-    assert claim.total == _price(version, "401") + _price(version, "101") - 20000
+    assert claim.total == _price(version, "401") - 20000
     _assert_no_pin_in_urls(page, FHB_PIN)
 
 

@@ -75,7 +75,8 @@ def test_biller_requests_fhb_for_n_patient_coordinator_approves_biller_sees_it(
     page.get_by_label("Motivering").fill("Extraktion av tand 36 inför strålbehandling.")
     page.get_by_label("Åtgärd rad 1", exact=True).fill("401")
     page.get_by_label("Tand rad 1", exact=True).fill("36")
-    page.get_by_label("Beräknat pris (kr) rad 1", exact=True).fill("1450")
+    # 401 has a fixed price in the tariff: the price comes from there, and S needs the patient category.
+    page.get_by_label("Patientkategori").select_option("S3")
     page.get_by_label("Bilagor").set_input_files(
         files=[{"name": "rontgen.png", "mimeType": "image/png", "buffer": PNG}]
     )

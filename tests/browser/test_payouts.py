@@ -31,13 +31,17 @@ def test_coordinator_approves_runs_a_payout_and_the_biller_sees_the_invoice_paid
     main_menu(page, "Utbetalningar")
     page.get_by_role("link", name="Ny utbetalningskörning", exact=True).click()
     page.get_by_label("Utbetalningsdatum").fill(day.isoformat())
+    page.get_by_role("button", name="Förhandsgranska", exact=True).click()
     page.get_by_role("button", name="Skapa utbetalningskörning", exact=True).click()
     expect(page.get_by_role("heading", name=f"Utbetalning {day.isoformat()}", level=1)).to_be_visible()
     expect(page.get_by_role("status")).to_contain_text(f"Utbetalningskörningen för {day.isoformat()} är skapad")
     our_reference = PayoutInvoice.objects.get(invoice=approved.invoice, payment__run__payout_date=day).our_reference
     invoices_31 = page.get_by_role("table", name="Fakturor för klinik 31")
     expect(invoices_31.get_by_role("row", name=approved.invoice.reference)).to_contain_text(our_reference)
-    expect(page.get_by_role("link", name="Ladda ner betalningsfil (ISO 20022 pain.001)")).to_be_visible()
+    # Sent to the bank: only a run whose file was downloaded is marked paid.
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Ladda ner betalningsfil (ISO 20022 pain.001)").click()
+    assert download.value.suggested_filename.endswith(".xml")
     log_out(page)
 
     # The daily job, on the first bank day after the payout date.

@@ -67,6 +67,7 @@ ACTIONS = {
     ClaimState.VOIDED: "claims.claim.voided",
     ClaimState.DELETED: "claims.claim.deleted",
     ClaimState.CREDITED: "claims.claim.credited",
+    ClaimState.RECEIVED: "claims.claim.payout_cancelled",
 }
 
 
@@ -133,7 +134,8 @@ def test_every_transition_is_allowed_exactly_as_the_table_says(tariff_clinic, st
 
 
 KINDS = {
-    ClaimState.RECEIVED: ClaimEventKind.RECEIVED,
+    # Back to received: only a cancelled payout run moves an approved claim there (claims_payout_cancel).
+    ClaimState.RECEIVED: ClaimEventKind.PAYOUT_CANCELLED,
     ClaimState.UNDER_REVIEW: ClaimEventKind.REVIEW_STARTED,
     ClaimState.APPROVED: ClaimEventKind.APPROVED,
     ClaimState.PAID: ClaimEventKind.PAID,
@@ -150,7 +152,7 @@ def _move(claims, target: str, actor=None):
         claims=claims,
         to_state=target,
         event_kind=KINDS[target],
-        action=ACTIONS.get(target, "claims.claim.received"),
+        action=ACTIONS[target],
         values={"void_reason": "Fel patient."} if target == ClaimState.VOIDED else None,
     )
 

@@ -550,7 +550,11 @@ def test_registered_frikort_exempts_its_days_only(small_world):
         patient__personal_identity_number=FREE_CARD_PIN, region=small_world.region, number="764182", group="N2"
     )
     FreeCardFactory(
-        patient__personal_identity_number=FREE_CARD_PIN, number="55512", valid_from=D(YEAR, 1, 1), valid_to=last_day
+        region=small_world.region,
+        patient__personal_identity_number=FREE_CARD_PIN,
+        number="55512",
+        valid_from=D(YEAR, 1, 1),
+        valid_to=last_day,
     )
     draft = ClaimDraft(
         personal_identity_number=FREE_CARD_PIN,

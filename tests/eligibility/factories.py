@@ -57,6 +57,11 @@ class FreeCardFactory(factory.django.DjangoModelFactory):
     valid_from = datetime.date(2026, 1, 1)
     valid_to = datetime.date(2026, 12, 31)
     registered_by = factory.SubFactory(UserFactory)
+    # A card is the region's where a clinic registered it; pass `region` alone for a card of that region.
+    registered_at_clinic = factory.Maybe(
+        "region", no_declaration=factory.SubFactory(ClinicFactory), yes_declaration=None
+    )
+    region = factory.LazyAttribute(lambda card: card.registered_at_clinic.region)
 
 
 class PriorAssessmentFactory(factory.django.DjangoModelFactory):

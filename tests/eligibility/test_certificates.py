@@ -313,6 +313,7 @@ def test_the_overlap_rule_is_the_databases_own(small_world):
     first = _card(small_world)
     with pytest.raises(IntegrityError) as caught, transaction.atomic():
         FreeCard.objects.create(
+            region=first.region,
             patient=first.patient,
             number="FK999",
             valid_from=CARD_TO,

@@ -153,6 +153,7 @@ def test_n_and_free_card_exempt_the_fee_with_the_card(small_world):
     _certificate(small_world, support_form="N", group="N2")
     this_year = _today().year
     FreeCardFactory(
+        region=small_world.region,
         patient__personal_identity_number=PIN,
         number="55512",
         valid_from=datetime.date(this_year, 1, 1),

@@ -14,7 +14,6 @@ from django.utils import timezone
 
 from clinics.models import RegionRole, SupportForm
 from eligibility import services
-from eligibility.forms import PlannedLineForm
 from eligibility.models import (
     APPROVED_STATES,
     PRIOR_ASSESSMENT_TRANSITIONS,
@@ -591,11 +590,3 @@ def test_two_coordinators_deciding_at_once_one_wins_the_other_is_told(transactio
     )
     assert "har redan status" in outcomes[loser]
     assert assessment.events.filter(kind=PriorAssessmentEventKind.DECIDED).count() == 1
-
-
-@pytest.mark.parametrize(("tooth", "valid"), [("36", True), ("55", True), ("19", False), ("56", False), ("x6", False)])
-def test_planned_line_tooth_is_an_fdi_tooth_by_the_one_rule(tooth, valid):
-    form = PlannedLineForm({"code": "401", "tooth": tooth, "estimated_price": "1450"})
-    assert form.is_valid() is valid
-    if not valid:
-        assert form.errors["tooth"] == ["Ange tand med FDI-nummer, t.ex. 36."]

@@ -222,6 +222,7 @@ def _fhb_data(pin=NEW_PIN, **extra):
     data = {
         "personal_identity_number": pin,
         "support_form": SupportForm.S,
+        "patient_category": "S3",
         "justification": "Extraktion av 36 inför strålbehandling.",
         "lines-TOTAL_FORMS": "5",
         "lines-INITIAL_FORMS": "0",
@@ -230,11 +231,11 @@ def _fhb_data(pin=NEW_PIN, **extra):
         "lines-0-code": "401",
         "lines-0-tooth": "36",
         "lines-0-jaw": "",
-        "lines-0-estimated_price": "1450",
+        "lines-0-estimated_price": "",
         "lines-1-code": "101",
         "lines-1-tooth": "",
         "lines-1-jaw": "",
-        "lines-1-estimated_price": "980,50",
+        "lines-1-estimated_price": "",
     }
     for n in range(2, 5):
         data.update({f"lines-{n}-{f}": "" for f in ("code", "tooth", "jaw", "estimated_price")})
@@ -269,10 +270,12 @@ def test_request_with_lines_and_an_image_creates_the_fhb_and_stores_the_file(cli
     _assert_no_pin_in_urls(response, NEW_PIN)
     assert assessment.clinic == world.clinic31 and assessment.created_by == world.biller
     assert assessment.state == PriorAssessmentState.SUBMITTED and assessment.support_form == "S"
+    # Fixed prices come from the region's tariff (the demo's: 401 1 220 kr, 101 980 kr).
     assert list(assessment.lines.values_list("code", "tooth", "estimated_price")) == [
-        ("401", "36", 145000),
-        ("101", "", 98050),
+        ("401", "36", 122000),
+        ("101", "", 98000),
     ]
+    assert (assessment.patient_category.code, assessment.planned_date) == ("S3", timezone.localdate())
     (attachment,) = assessment.attachments.all()
     assert attachment.original_name == "röntgen 36.png"
     assert attachment.content_type == "image/png" and attachment.size == len(PNG)

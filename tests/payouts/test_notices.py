@@ -57,12 +57,16 @@ def test_the_notice_lists_invoices_claims_set_offs_and_net_in_pdf_and_excel(db):
     assert ["Utbetalt belopp", 950.5] in rows
 
 
-def test_the_notice_is_emailed_once_to_the_payout_address_after_commit(
+def test_the_notice_is_emailed_once_to_the_payout_address_when_the_file_is_first_downloaded(
     db, mailoutbox, django_capture_on_commit_callbacks
 ):
     pw = payout_world()
     with django_capture_on_commit_callbacks(execute=True):
         run = _run_with_set_off(pw)
+    assert mailoutbox == []  # made, not yet sent to the bank: nobody is told (the run may still be cancelled)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.payout_run_file_download(actor=pw.coordinator, run=run)
+        services.payout_run_file_download(actor=pw.coordinator, run=run)  # again: no second notice
     assert len(mailoutbox) == 1
     message = mailoutbox[0]
     assert message.to == [pw.bankgiro.payout_email]
@@ -81,9 +85,10 @@ def test_the_notice_is_emailed_once_to_the_payout_address_after_commit(
     assert len(mailoutbox) == 1
 
 
-def test_no_notice_is_sent_when_the_run_rolls_back(db, mailoutbox, django_capture_on_commit_callbacks):
+def test_no_notice_is_sent_when_the_download_rolls_back(db, mailoutbox, django_capture_on_commit_callbacks):
     pw = payout_world()
+    run = _run_with_set_off(pw)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        _run_with_set_off(pw)
+        services.payout_run_file_download(actor=pw.coordinator, run=run)
     assert len(callbacks) == 1
     assert mailoutbox == []

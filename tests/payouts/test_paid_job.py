@@ -26,6 +26,7 @@ def _run_on(pw, payout_date: datetime.date):
         payout_date=payout_date,
         today=payout_date - datetime.timedelta(days=7),
     ).run
+    services.payout_run_file_download(actor=pw.coordinator, run=run)  # sent to the bank
     return run, paid
 
 

@@ -22,7 +22,10 @@ def _url(name: str, **kwargs) -> str:
 def test_the_coordinator_creates_a_run_and_sees_it(client, world):
     client.force_login(world.coordinator_vg)
     day = future_bank_day()
-    response = client.post(_url("payout_run_new"), {"payout_date": day.isoformat()})
+    preview = client.post(_url("payout_run_new"), {"payout_date": day.isoformat()})
+    assert not PayoutRun.objects.filter(region=world.vg, payout_date=day).exists()  # a preview makes nothing
+    (fingerprint,) = lxml.html.fromstring(preview.content).xpath("//input[@name='fingerprint']/@value")
+    response = client.post(_url("payout_run_new"), {"payout_date": day.isoformat(), "fingerprint": fingerprint})
     run = PayoutRun.objects.get(region=world.vg, payout_date=day)
     assert response.status_code == 302
     assert response["Location"] == _url("payout_run_detail", run_pk=run.pk)
@@ -62,7 +65,7 @@ def test_a_date_that_is_no_bank_day_is_refused_in_swedish_and_kept(client, world
 def test_the_payment_file_and_notices_download(client, world):
     client.force_login(world.coordinator_vg)
     run = PayoutRun.objects.filter(region=world.vg).first()  # the demo's paid run
-    response = client.get(_url("payout_run_file", run_pk=run.pk))
+    response = client.post(_url("payout_run_file", run_pk=run.pk))
     assert response["Content-Type"].startswith("application/xml")
     assert "attachment" in response["Content-Disposition"]
     assert etree.fromstring(response.content).tag.endswith("Document")
@@ -79,10 +82,10 @@ def test_another_regions_coordinator_gets_404_for_a_vg_run(client, world):
     client.force_login(world.coordinator_dalarna)
     for url in (
         _url("payout_run_detail", run_pk=run.pk),
-        _url("payout_run_file", run_pk=run.pk),
         _url("payout_notice_pdf", run_pk=run.pk, payment_pk=payment.pk),
     ):
         assert client.get(url).status_code == 404
+    assert client.post(_url("payout_run_file", run_pk=run.pk)).status_code == 404
     # Nor through their own region's URLs.
     own = reverse("payout_run_detail", kwargs={"region_code": "dalarna", "run_pk": run.pk})
     assert client.get(own).status_code == 404

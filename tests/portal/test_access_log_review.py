@@ -173,8 +173,15 @@ def test_search_by_user_is_recorded_in_the_audit_log(client, world, entries):
     assert (event.object_type, event.object_id) == ("clinics.user", str(world.biller.pk))
     assert event.region_id == world.vg.pk
     assert event.after == {"from": "2024-01-01", "to": date_to.isoformat(), "export": False}
-    # No single patient was searched for, so nothing is added to the access log.
-    assert AccessLogEntry.objects.count() == before
+    # No single patient was searched for, but the page showed the personnummer the user looked at: each is logged.
+    shown = set(
+        AccessLogEntry.objects.filter(user=world.biller, region=world.vg).values_list(
+            "personal_identity_number", flat=True
+        )
+    )
+    logged = AccessLogEntry.objects.filter(user=world.coordinator_vg, shown="Åtkomstlogg: sökning")
+    assert AccessLogEntry.objects.count() == before + len(shown)
+    assert sorted(logged.values_list("personal_identity_number", flat=True)) == sorted(shown)
 
 
 def test_unknown_user_is_a_form_error(client, world, entries):

@@ -35,8 +35,10 @@ def test_demo_world_matches_the_readme(world):
         "samordnare.vg@demo.test",
         "samordnare.dalarna@demo.test",
         "regionadmin@demo.test",
+        "system@demo.test",
     ):
         assert User.objects.get(email=email).check_password(DEMO_PASSWORD)
+    assert list(User.objects.filter(is_system_admin=True).values_list("email", flat=True)) == ["system@demo.test"]
     vg = Region.objects.get(code="vg")
     assert (vg.billing_deadline_months, vg.billing_deadline_basis) == (6, "treatment_day")
     assert list(vg.care_models.values_list("code", flat=True)) == ["K1", "M1", "M2", "M3", "P"]

@@ -51,6 +51,10 @@ ALLOWED = {
     "user_places: RegionMembership",
     # The signed-in person's own invitations, from every clinic that invited them: scoped by the user.
     "user_invitations: ClinicInvitation",
+    # The whole portal's service windows (no region), the systemadministratör's: `portal_wide()` is their scope.
+    "service_windows: ServiceWindow",
+    "service_window_delete: ServiceWindow",
+    "service_window_end: ServiceWindow",
 }
 
 # Models that point at a clinic or region without being owned by it.

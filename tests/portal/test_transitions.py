@@ -222,5 +222,12 @@ def test_the_tables_say_what_the_services_rely_on():
         CertificateImportState.QUEUED,
         CertificateImportState.RUNNING,
     }
-    assert PAYOUT_RUN_TRANSITIONS[PayoutRunState.PLANNED] == {PayoutRunState.PAID}
+    # A planned run is paid, or cancelled (until its file is downloaded); a second coordinator confirms one
+    # awaiting four eyes; paid and cancelled are final.
+    assert PAYOUT_RUN_TRANSITIONS[PayoutRunState.PLANNED] == {PayoutRunState.PAID, PayoutRunState.CANCELLED}
+    assert PAYOUT_RUN_TRANSITIONS[PayoutRunState.AWAITING_SECOND] == {
+        PayoutRunState.PLANNED,
+        PayoutRunState.CANCELLED,
+    }
+    assert PAYOUT_RUN_TRANSITIONS[PayoutRunState.PAID] == PAYOUT_RUN_TRANSITIONS[PayoutRunState.CANCELLED] == set()
     assert PRIOR_ASSESSMENT_TRANSITIONS[PriorAssessmentState.WRITTEN_OFF] == frozenset()

@@ -1,19 +1,27 @@
-"""manage.py end_service_window: open the portal again before a running window's planned end."""
+"""manage.py end_service_window: open the pages again before a running window's planned end (the pages have
+*Avsluta nu* too; this is for when the web is not at hand). Of a weekly series only the running occurrence ends."""
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from portal.models import ServiceWindow
-from portal.service_windows import service_window_end_now
+from portal.service_windows import service_window_end_now, service_window_occurrences
 
 
 class Command(BaseCommand):
-    help = "End the service window that is running now (the pages are closed while it runs)."
+    help = "End the service windows that are running now (a region's with --region CODE only)."
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument("--region", help="Only this region's windows (its code); without it every running one.")
+
+    def handle(self, *args, region=None, **options):
         now = timezone.now()
-        window = ServiceWindow.objects.filter(starts_at__lte=now, ends_at__gt=now).first()
-        if window is None:
+        running = [
+            occurrence
+            for occurrence in service_window_occurrences(now)
+            if occurrence.running(now) and (region is None or getattr(occurrence.region, "code", None) == region)
+        ]
+        if not running:
             raise CommandError("Inget servicefönster pågår.")
-        service_window_end_now(window=window)
-        self.stdout.write(f"Servicefönstret {window} är avslutat.")
+        for occurrence in running:
+            service_window_end_now(window=occurrence.window, now=now)
+            self.stdout.write(f"Servicefönstret {occurrence.window} är avslutat.")

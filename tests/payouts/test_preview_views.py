@@ -1,0 +1,123 @@
+"""The coordinator's pages of a run with a preview: Ny utbetalningskörning → preview → confirm, four eyes, the
+recorded download and Makulera körning."""
+
+import lxml.html
+from django.urls import reverse
+
+from claims.models import Claim, ClaimState
+from clinics.models import Region, RegionMembership, RegionRole
+from payouts.models import PayoutRun, PayoutRunState
+from portal import validators
+from tests.clinics.factories import UserFactory
+
+from .factories import claim, future_bank_day, invoice
+
+
+def _url(name: str, **kwargs) -> str:
+    return reverse(name, kwargs={"region_code": "vg", **kwargs})
+
+
+def _preview(client, day):
+    response = client.post(_url("payout_run_new"), {"payout_date": day.isoformat()})
+    assert response.status_code == 200
+    return response.content.decode(), lxml.html.fromstring(response.content)
+
+
+def _fingerprint(page) -> str:
+    (value,) = page.xpath("//input[@name='fingerprint']/@value")
+    return value
+
+
+def test_the_preview_shows_clinics_amounts_accounts_and_the_claims_left_out_with_why(client, world):
+    client.force_login(world.coordinator_vg)
+    day = future_bank_day()
+    text, page = _preview(client, day)
+    assert f"Förhandsgranskning: utbetalning {day.isoformat()}" in text
+    assert page.xpath("//caption/text()")[:2] == ["Räkningar för klinik 31", "Kvittade kreditfakturor för klinik 31"]
+    assert f"BG {validators.format_bankgiro(world.clinic31.account_number)}" in text
+    assert "DEMO-A1" in text
+    (left_out,) = page.xpath("//section[@aria-labelledby='left-out']//table")
+    (row,) = [r for r in left_out.xpath(".//tbody/tr") if r.xpath("string(th)") == "DEMO-A2"]
+    assert "Under granskning" in row.text_content()
+    assert not PayoutRun.objects.filter(region=world.vg, payout_date=day).exists()
+
+
+def test_a_changed_basis_is_refused_in_words_with_the_new_preview(client, world):
+    client.force_login(world.coordinator_vg)
+    day = future_bank_day()
+    _text, page = _preview(client, day)
+    extra = claim(invoice(world.clinic31), 4_200)  # came in while the coordinator read the preview
+    response = client.post(_url("payout_run_new"), {"payout_date": day.isoformat(), "fingerprint": _fingerprint(page)})
+    text = response.content.decode()
+    assert response.status_code == 200
+    assert "Underlaget har ändrats sedan förhandsgranskningen" in text
+    assert extra.reference in text  # the new preview
+    assert not PayoutRun.objects.filter(region=world.vg, payout_date=day).exists()
+
+    confirmed = client.post(
+        _url("payout_run_new"),
+        {"payout_date": day.isoformat(), "fingerprint": _fingerprint(lxml.html.fromstring(response.content))},
+    )
+    run = PayoutRun.objects.get(region=world.vg, payout_date=day)
+    assert confirmed["Location"] == _url("payout_run_detail", run_pk=run.pk)
+
+
+def test_four_eyes_in_the_pages(client, world):
+    Region.objects.filter(pk=world.vg.pk).update(payout_second_confirmation_above=100)
+    client.force_login(world.coordinator_vg)
+    day = future_bank_day()
+    text, page = _preview(client, day)
+    assert "en annan samordnare måste bekräfta körningen" in text
+    response = client.post(
+        _url("payout_run_new"), {"payout_date": day.isoformat(), "fingerprint": _fingerprint(page)}, follow=True
+    )
+    run = PayoutRun.objects.get(region=world.vg, payout_date=day)
+    assert run.state == PayoutRunState.AWAITING_SECOND
+    detail = response.content.decode()
+    assert "Väntar på bekräftelse av en andra samordnare" in detail
+    assert "Ladda ner betalningsfil" not in detail
+
+    same = client.post(_url("payout_run_confirm", run_pk=run.pk), follow=True).content.decode()
+    assert "Du skapade körningen och kan inte också bekräfta den." in same
+    refused = client.post(_url("payout_run_file", run_pk=run.pk), follow=True)
+    assert "väntar på bekräftelse av en andra samordnare" in refused.content.decode()
+
+    second = UserFactory(email="samordnare2.vg@demo.test")
+    RegionMembership.objects.create(user=second, region=world.vg, role=RegionRole.COORDINATOR)
+    client.force_login(second)
+    confirmed = client.post(_url("payout_run_confirm", run_pk=run.pk), follow=True).content.decode()
+    assert f"Utbetalningskörningen för {day.isoformat()} är bekräftad." in confirmed
+    run.refresh_from_db()
+    assert (run.state, run.confirmed_by) == (PayoutRunState.PLANNED, second)
+
+
+def test_makulera_korning_asks_first_then_puts_the_claims_back_and_is_refused_after_download(client, world):
+    client.force_login(world.coordinator_vg)
+    day = future_bank_day()
+    _text, page = _preview(client, day)
+    client.post(_url("payout_run_new"), {"payout_date": day.isoformat(), "fingerprint": _fingerprint(page)})
+    run = PayoutRun.objects.get(region=world.vg, payout_date=day)
+    a1 = Claim.objects.get(clinic=world.clinic31, reference="DEMO-A1")
+    assert a1.approved_on == day
+
+    detail = client.get(_url("payout_run_detail", run_pk=run.pk)).content.decode()
+    assert _url("payout_run_cancel", run_pk=run.pk) in detail
+    asking = client.get(_url("payout_run_cancel", run_pk=run.pk)).content.decode()
+    assert f"Makulera utbetalningskörningen {day.isoformat()}" in asking
+    assert PayoutRun.objects.get(pk=run.pk).state == PayoutRunState.PLANNED  # asking changes nothing
+    done = client.post(_url("payout_run_cancel", run_pk=run.pk), follow=True).content.decode()
+    assert f"Utbetalningskörningen för {day.isoformat()} är makulerad." in done
+    a1.refresh_from_db()
+    assert (a1.state, a1.approved_on) == (ClaimState.RECEIVED, None)
+
+    # A new run for the date; its file downloaded, it can no longer be cancelled.
+    _text, page = _preview(client, day)
+    client.post(_url("payout_run_new"), {"payout_date": day.isoformat(), "fingerprint": _fingerprint(page)})
+    second = PayoutRun.objects.get(region=world.vg, payout_date=day, state=PayoutRunState.PLANNED)
+    download = client.post(_url("payout_run_file", run_pk=second.pk))
+    assert download["Content-Type"].startswith("application/xml")
+    second.refresh_from_db()
+    assert second.file_downloaded_by == world.coordinator_vg
+    refused = client.post(_url("payout_run_cancel", run_pk=second.pk), follow=True).content.decode()
+    assert "Körningen kan inte makuleras: betalningsfilen laddades ner" in refused
+    assert client.get(_url("payout_run_file", run_pk=second.pk)).status_code == 405  # a download is a POST
