@@ -40,10 +40,12 @@ $(VENV)/.installed: requirements.lock requirements-dev.lock
 messages: $(VENV)/.installed
 	@$(PY) scripts/compile_messages.py
 
+# pip-audit checks the runtime lock for known vulnerabilities; offline it prints one line saying it was skipped.
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(PY) scripts/audit_dependencies.py
 
 format: install
 	$(VENV)/bin/ruff format .

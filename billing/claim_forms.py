@@ -32,7 +32,7 @@ from clinics.models import CareModel, PatientCategory, Region, SupportForm
 from eligibility.models import Jaw
 from eligibility.selectors import Eligibility
 from portal import money
-from portal.forms import DATE_WIDGET, KronorField, PersonalIdentityNumberField
+from portal.forms import DATE_WIDGET, DateField, KronorField, PersonalIdentityNumberField
 
 MAX_LINES = 200
 FEE_FIELD_PREFIX = "fee-"
@@ -135,8 +135,8 @@ class ClaimForm(forms.Form):
     )
     has_free_card = forms.BooleanField(label=_("Patienten har frikort"), required=False)
     free_card_number = forms.CharField(label=_("Nr"), max_length=30, required=False)
-    free_card_valid_from = forms.DateField(label=_("Gäller från"), widget=DATE_WIDGET, required=False)
-    free_card_valid_to = forms.DateField(label=_("Gäller till"), widget=DATE_WIDGET, required=False)
+    free_card_valid_from = DateField(label=_("Gäller från"), widget=DATE_WIDGET, required=False)
+    free_card_valid_to = DateField(label=_("Gäller till"), widget=DATE_WIDGET, required=False)
     care_model = forms.ChoiceField(label=_("Vårdmodell"), required=False, help_text=_("Anges för N-tandvård."))
     patient_category = forms.ChoiceField(
         label=_("Patientkategori"),
@@ -244,7 +244,7 @@ def prior_assessment_label(assessment) -> str:
 class LineEntryForm(forms.Form):
     """The Ersättning row: one åtgärd to add with "Lägg till åtgärd"."""
 
-    visit_date = forms.DateField(label=_("Åtgärdsdatum"), widget=DATE_WIDGET, required=False)
+    visit_date = DateField(label=_("Åtgärdsdatum"), widget=DATE_WIDGET, required=False)
     code = forms.CharField(
         label=_("Åtgärd"),
         max_length=300,

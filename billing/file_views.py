@@ -20,6 +20,7 @@ from portal.access import clinic_view
 from portal.audit import access_log_record_many
 from portal.excel import text_cell, workbook_response
 from portal.forms import add_service_errors
+from portal.middleware import FORM_OVERHEAD_BYTES, max_body
 
 from . import invoice_file_services as services
 
@@ -58,6 +59,7 @@ def _when(upload: InvoiceFileUpload) -> str:
     return timezone.localtime(upload.created_at).strftime("%Y-%m-%d %H:%M")
 
 
+@max_body(services.MAX_FILE_SIZE + FORM_OVERHEAD_BYTES)
 @clinic_view()
 @require_http_methods(["GET", "POST"])
 def invoice_file_upload(request: HttpRequest) -> HttpResponse:

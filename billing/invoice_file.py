@@ -61,6 +61,15 @@ _ACCEPTED_ENCODINGS = frozenset({"UTF-8", "ISO-8859-1"})
 # The format nests four levels (Fakturafil, Rakning, Besok, Atgard); a deeper file is not one of ours, and
 # stopping here is cheaper than waiting for libxml2's limit of 256.
 _MAX_DEPTH = 8
+# The format's widest element (Atgard) has five attributes. More than this many on one element is no file of
+# ours: each unknown attribute would cost the schema a fault, and a file of nothing but attributes would hold
+# a worker for minutes (a 5 MB one took 10 s before this limit, 38 s in the audit).
+MAX_ATTRIBUTES = 10
+# The faults the error list shows for one claim; a claim with more has them shown once these are corrected.
+MAX_FAULTS_PER_CLAIM = 25
+# Elements in one Rakning (a claim of 200 treatment lines has about 420). The schema is checked per claim, and
+# placing its faults costs in proportion to the claim's size for each fault: a bound here keeps that linear.
+MAX_ELEMENTS_PER_CLAIM = 2000
 _CHUNK = 64 * 1024
 _XML_WHITESPACE = " \t\r\n"
 _WHITESPACE_RUN = re.compile(r"[ \t\r\n]+")
@@ -360,6 +369,7 @@ class _Reader:
         self._schema = _schema()
         self._depth = 0
         self._root: etree._Element | None = None
+        self._elements_in_child = 0
 
     # Events --------------------------------------------------------------------------------------------
 
@@ -395,13 +405,31 @@ class _Reader:
             raise _forbidden(element.sourceline)
         if not _EXTERNAL_REFERENCES.isdisjoint(element.keys()):
             raise _forbidden(element.sourceline)
+        if len(element.attrib) > MAX_ATTRIBUTES:
+            raise InvoiceFileRejected(
+                _("Elementet %(name)s har fler än %(max)s attribut (rad %(line)s); formatet har högst fem.")
+                % {"name": _shown(_split_tag(tag)[1]), "max": MAX_ATTRIBUTES, "line": element.sourceline},
+                code="too_many_attributes",
+                line=element.sourceline,
+            )
         if self._depth == 1:
             self._check_root(element)
         elif self._depth == 2:
             # The text before this child is complete now: the root's own text, or the previous child's tail.
             previous = element.getprevious()
             self._check_no_text(self._root.text if previous is None else previous.tail, element.sourceline)
-        elif self._depth > _MAX_DEPTH:
+            self._elements_in_child = 1
+            self._child_line = element.sourceline
+        else:
+            self._elements_in_child += 1
+            if self._elements_in_child > MAX_ELEMENTS_PER_CLAIM:
+                raise InvoiceFileRejected(
+                    _("Räkningen på rad %(line)s har fler än %(max)s element; formatet har inte plats för så många.")
+                    % {"line": self._child_line, "max": MAX_ELEMENTS_PER_CLAIM},
+                    code="too_many_elements",
+                    line=self._child_line,
+                )
+        if self._depth > _MAX_DEPTH:
             raise InvoiceFileRejected(
                 _("Filen har fler nivåer av element än formatet tillåter (rad %(line)s).")
                 % {"line": element.sourceline},
@@ -591,9 +619,12 @@ class _Reader:
         """The schema's complaints about the element on its own (Huvud and Rakning are global elements)."""
         if self._schema.validate(element):
             return []
-        faults, seen = [], set()
-        for entry in self._schema.error_log:
-            fault = _schema_fault(entry, element)
+        faults, seen, places = [], set(), _Places(element)
+        for examined, entry in enumerate(self._schema.error_log):
+            # Each is placed by walking the claim, so a claim of thousands of faults is not read to the end.
+            if len(faults) >= MAX_FAULTS_PER_CLAIM or examined >= 4 * MAX_FAULTS_PER_CLAIM:
+                break
+            fault = _schema_fault(entry, element, places)
             if (fault.message, fault.line) not in seen:
                 seen.add((fault.message, fault.line))
                 faults.append(fault)
@@ -688,7 +719,7 @@ _NAMED_ATTRIBUTE = re.compile(r"[Tt]he attribute '([^']*)'")
 _PATH_STEP = re.compile(r"([^\[\]]+)(?:\[(\d+)\])?")
 
 
-def _schema_fault(entry, validated: etree._Element) -> Fault:
+def _schema_fault(entry, validated: etree._Element, places: _Places | None = None) -> Fault:
     """A libxml2 schema error as a fault in Swedish that names the element (and attribute)."""
     match = _SUBJECT.match(entry.message)
     if not match:
@@ -696,9 +727,10 @@ def _schema_fault(entry, validated: etree._Element) -> Fault:
     element = _split_tag(match.group(1))[1]
     attribute = _split_tag(match.group(2))[1] if match.group(2) else ""
     detail = match.group(3)
-    node = _node_at(validated, entry.path)
+    places = places or _Places(validated)
+    node = places.node_at(entry.path)
     field = _FIELDS.get(element, "")
-    line = _line_index(validated, node)
+    line = places.line_index(node)
     expected = _EXPECTED.search(detail)
     names = _split_tag_list(expected.group(1)) if expected else ""
     if "is not expected" in detail:
@@ -769,37 +801,48 @@ def _value_fault(element: str, attribute: str, value: str, line: int | None = No
     return Fault("schema_value_invalid", message, _FIELDS.get(element, ""), line)
 
 
-def _node_at(validated: etree._Element, path: str | None) -> etree._Element | None:
-    """The element a libxml2 path such as '/*/*[6]/*[2]' names, counted from the validated element."""
-    steps = (path or "").split("/")
-    if len(steps) < 2 or steps[0]:
-        return None
-    node = validated
-    for step in steps[2:]:
-        match = _PATH_STEP.fullmatch(step)
-        if not match:
+class _Places:
+    """Where in the validated element each schema fault lies. Each element's children are listed once and the
+    Atgard counted once, so placing a claim's faults takes time in proportion to the claim, not to the claim
+    times its faults."""
+
+    def __init__(self, validated: etree._Element):
+        self._validated = validated
+        self._children: dict[tuple[str, str], list[etree._Element]] = {}
+        self._lines: dict[etree._Element, int] | None = None
+
+    def node_at(self, path: str | None) -> etree._Element | None:
+        """The element a libxml2 path such as '/*/*[6]/*[2]' names, counted from the validated element."""
+        steps = (path or "").split("/")
+        if len(steps) < 2 or steps[0]:
             return None
-        name, position = match.group(1), int(match.group(2) or 1)
-        children = [child for child in node if isinstance(child.tag, str) and name in ("*", _path_name(child))]
-        if not 0 < position <= len(children):
+        node, walked = self._validated, ""
+        for step in steps[2:]:
+            match = _PATH_STEP.fullmatch(step)
+            if not match:
+                return None
+            name, position = match.group(1), int(match.group(2) or 1)
+            children = self._children.get((walked, name))
+            if children is None:
+                children = [child for child in node if isinstance(child.tag, str) and name in ("*", _path_name(child))]
+                self._children[(walked, name)] = children
+            if not 0 < position <= len(children):
+                return None
+            node, walked = children[position - 1], f"{walked}/{step}"
+        return node
+
+    def line_index(self, node: etree._Element | None) -> int | None:
+        """The index among the draft's lines of the Atgard the fault is about, if it is one."""
+        if node is None or node.tag != _NS + "Atgard":
             return None
-        node = children[position - 1]
-    return node
+        if self._lines is None:
+            self._lines = {line: index for index, line in enumerate(self._validated.iter(_NS + "Atgard"))}
+        return self._lines.get(node)
 
 
 def _path_name(element: etree._Element) -> str:
     name = _split_tag(element.tag)[1]
     return f"{element.prefix}:{name}" if element.prefix else name
-
-
-def _line_index(claim: etree._Element, node: etree._Element | None) -> int | None:
-    """The index among the draft's lines of the Atgard the fault is about, if it is one."""
-    if node is None or node.tag != _NS + "Atgard":
-        return None
-    for index, line in enumerate(claim.iter(_NS + "Atgard")):
-        if line is node:
-            return index
-    return None
 
 
 # Claims as drafts ----------------------------------------------------------------------------------------

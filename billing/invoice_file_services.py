@@ -22,7 +22,7 @@ from itertools import islice, pairwise
 
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -171,6 +171,27 @@ def _enqueue(upload_id: int) -> None:
         # No task will ever run for it: say so rather than show a bar that never moves.
         logger.exception("invoice file %s could not be queued", upload_id)
         invoice_file_fail(upload_id=upload_id)
+
+
+# One file per clinic is checked at a time: a clinic that sends a second large file while its first is being
+# checked waits for the first, and holds no more than one worker; the files of other clinics go on being checked
+# beside it. A PostgreSQL advisory lock per clinic (the two-key form, under this first key): it is the worker's
+# connection's, so a worker that is killed lets go of it with its connection.
+_CLINIC_CHECK_LOCK = 0x74706631  # "tpf1"
+
+
+@contextmanager
+def clinic_check_slot(clinic_id: int) -> Iterator[bool]:
+    """Hold the clinic's turn to have a file checked, if it is free: yields True with it, False without."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_CLINIC_CHECK_LOCK, clinic_id])
+        taken = cursor.fetchone()[0]
+    try:
+        yield taken
+    finally:
+        if taken:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_CLINIC_CHECK_LOCK, clinic_id])
 
 
 def invoice_file_fail(*, upload_id: int, message: str | None = None) -> None:

@@ -19,6 +19,8 @@ from clinics.models import PatientCategory
 from eligibility.forms import MAX_PLANNED_LINES, PlannedLineForm, PlannedLineFormSet, PriorAssessmentRequestForm
 from portal.access import clinic_view
 from portal.forms import add_service_errors
+from portal.middleware import max_body
+from portal.uploads import MAX_ATTACHMENT_UPLOAD_BYTES
 
 from .services import PriorAssessmentRejected, prior_assessment_request
 
@@ -61,6 +63,7 @@ def _place(form: PriorAssessmentRequestForm, lines: PlannedLineFormSet, faults: 
             form.add_error(None, fault.message)
 
 
+@max_body(MAX_ATTACHMENT_UPLOAD_BYTES)
 @clinic_view()
 @require_http_methods(["GET", "POST"])
 def prior_assessment_new(request: HttpRequest) -> HttpResponse:

@@ -10,6 +10,8 @@ logger = logging.getLogger(__name__)
 # Seconds before the first retry; doubled for each further one, up to RETRY_MAX_SECONDS.
 RETRY_BASE_SECONDS = 10
 RETRY_MAX_SECONDS = 300
+# How long a file waits before it asks again for its clinic's turn (one file per clinic is checked at a time).
+CLINIC_TURN_WAIT_SECONDS = 5
 
 
 class InvoiceFileWorkerLost(Exception):
@@ -47,7 +49,7 @@ def check_invoice_file(self, upload_id: int) -> None:
     """Check a stored invoice file. Safe to run twice: each run deletes the fault rows of the one before."""
     from claims.models import InvoiceFileUpload
 
-    from .invoice_file_services import invoice_file_check
+    from .invoice_file_services import clinic_check_slot, invoice_file_check
 
     _retry_if_redelivered(self, upload_id)
     upload = InvoiceFileUpload.objects.filter(pk=upload_id).first()
@@ -55,11 +57,18 @@ def check_invoice_file(self, upload_id: int) -> None:
         logger.warning("invoice file %s is gone; nothing checked", upload_id)
         return
     try:
-        invoice_file_check(upload=upload)
+        with clinic_check_slot(upload.clinic_id) as turn:
+            if turn:
+                invoice_file_check(upload=upload)
     except OperationalError as error:
         # The database went away (a restart, a failover): check the file again from the start, a little later.
         countdown = min(RETRY_BASE_SECONDS * 2**self.request.retries, RETRY_MAX_SECONDS)
         raise self.retry(exc=error, countdown=countdown) from error
+    if not turn:
+        # Another file of the clinic is being checked: this one waits behind it, as a new message (not a retry,
+        # which would use up the tries meant for faults), and the worker is free for other clinics' files.
+        logger.info("invoice file %s waits for the clinic's file being checked", upload_id)
+        check_invoice_file.apply_async(kwargs={"upload_id": upload_id}, countdown=CLINIC_TURN_WAIT_SECONDS)
 
 
 class _SendTask(Task):

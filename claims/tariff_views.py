@@ -13,7 +13,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from portal.access import clinic_view, region_view
-from portal.forms import DATE_WIDGET, add_service_errors
+from portal.forms import DATE_WIDGET, DateField, add_service_errors
+from portal.middleware import FORM_OVERHEAD_BYTES, max_body
 
 from . import tariffs
 from .models import TariffVersion
@@ -21,8 +22,8 @@ from .models import TariffVersion
 
 class TariffImportForm(forms.Form):
     name = forms.CharField(label=gettext_lazy("Namn"), max_length=100, help_text=gettext_lazy("T.ex. Taxa 2026."))
-    valid_from = forms.DateField(label=gettext_lazy("Gäller från"), widget=DATE_WIDGET)
-    valid_to = forms.DateField(
+    valid_from = DateField(label=gettext_lazy("Gäller från"), widget=DATE_WIDGET)
+    valid_to = DateField(
         label=gettext_lazy("Gäller till"),
         widget=DATE_WIDGET,
         required=False,
@@ -65,6 +66,7 @@ def tariff_list(request: HttpRequest) -> HttpResponse:
     return render(request, "claims/tariff_list.html", {"versions": versions})
 
 
+@max_body(10 * 1024 * 1024 + FORM_OVERHEAD_BYTES)
 @region_view()
 @require_http_methods(["GET", "POST"])
 def tariff_import(request: HttpRequest) -> HttpResponse:

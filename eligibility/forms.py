@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from clinics.models import SupportForm
 from portal import money
-from portal.forms import DATE_WIDGET, KronorField, PersonalIdentityNumberField
+from portal.forms import DATE_WIDGET, DateField, KronorField, PersonalIdentityNumberField
 from portal.uploads import ALLOWED, MAX_ATTACHMENTS_PER_UPLOAD
 
 from .models import Jaw
@@ -15,7 +15,7 @@ from .models import Jaw
 
 class PersonSearchForm(forms.Form):
     personal_identity_number = PersonalIdentityNumberField()
-    on_date = forms.DateField(label=_("Datum"), widget=DATE_WIDGET, required=False, initial=timezone.localdate)
+    on_date = DateField(label=_("Datum"), widget=DATE_WIDGET, required=False, initial=timezone.localdate)
 
     def clean_on_date(self):
         return self.cleaned_data.get("on_date") or timezone.localdate()
@@ -24,8 +24,8 @@ class PersonSearchForm(forms.Form):
 class FreeCardForm(forms.Form):
     personal_identity_number = PersonalIdentityNumberField(widget=forms.HiddenInput)
     number = forms.CharField(label=_("Frikortsnummer"), max_length=30)
-    valid_from = forms.DateField(label=_("Gäller från"), widget=DATE_WIDGET)
-    valid_to = forms.DateField(label=_("Gäller till"), widget=DATE_WIDGET)
+    valid_from = DateField(label=_("Gäller från"), widget=DATE_WIDGET)
+    valid_to = DateField(label=_("Gäller till"), widget=DATE_WIDGET)
 
     def __init__(self, *args, **kwargs):
         # Shown on the Sök person page beside PersonSearchForm, which has a personal_identity_number too.
@@ -75,7 +75,7 @@ class PriorAssessmentRequestForm(forms.Form):
     patient_category = forms.ChoiceField(
         label=_("Patientkategori"), required=False, help_text=_("Krävs för S-tandvård.")
     )
-    planned_date = forms.DateField(
+    planned_date = DateField(
         label=_("Planerat behandlingsdatum"),
         widget=DATE_WIDGET,
         required=False,
@@ -164,30 +164,30 @@ class CertificateForm(forms.Form):
     )
     number = forms.CharField(label=_("Intygsnummer"), max_length=20)
     group = forms.CharField(label=_("Grupp"), max_length=10, help_text=_("T.ex. N1 eller F3"))
-    valid_from = forms.DateField(label=_("Giltigt från"), widget=DATE_WIDGET)
-    valid_to = forms.DateField(
+    valid_from = DateField(label=_("Giltigt från"), widget=DATE_WIDGET)
+    valid_to = DateField(
         label=_("Giltigt till"), widget=DATE_WIDGET, required=False, help_text=_("Lämna tomt för tills vidare.")
     )
 
 
 class CertificateEndForm(forms.Form):
-    valid_to = forms.DateField(label=_("Giltigt till"), widget=DATE_WIDGET)
+    valid_to = DateField(label=_("Giltigt till"), widget=DATE_WIDGET)
 
 
 class CertificateRevokeForm(forms.Form):
-    revoked_from = forms.DateField(label=_("Återkallat från"), widget=DATE_WIDGET)
+    revoked_from = DateField(label=_("Återkallat från"), widget=DATE_WIDGET)
     reason = forms.CharField(label=_("Skäl"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
 
 
 class FreeCardEndForm(forms.Form):
-    valid_to = forms.DateField(label=_("Gäller till"), widget=DATE_WIDGET)
+    valid_to = DateField(label=_("Gäller till"), widget=DATE_WIDGET)
     reason = forms.CharField(label=_("Skäl"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
 
 
 class FreeCardCorrectForm(forms.Form):
     number = forms.CharField(label=_("Frikortsnummer"), max_length=30)
-    valid_from = forms.DateField(label=_("Gäller från"), widget=DATE_WIDGET)
-    valid_to = forms.DateField(label=_("Gäller till"), widget=DATE_WIDGET)
+    valid_from = DateField(label=_("Gäller från"), widget=DATE_WIDGET)
+    valid_to = DateField(label=_("Gäller till"), widget=DATE_WIDGET)
     reason = forms.CharField(label=_("Skäl"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
 
 
@@ -199,7 +199,7 @@ class InformationRequestForm(forms.Form):
     question = forms.CharField(
         label=_("Vad behöver kliniken komplettera med?"), max_length=5000, widget=forms.Textarea(attrs={"rows": 4})
     )
-    deadline = forms.DateField(
+    deadline = DateField(
         label=_("Senast"), widget=DATE_WIDGET, required=False, help_text=_("Lämna tomt för regionens standardtid.")
     )
 
@@ -210,7 +210,7 @@ class DecisionForm(forms.Form):
     reason = forms.CharField(
         label=_("Motivering till kliniken"), max_length=5000, widget=forms.Textarea(attrs={"rows": 4})
     )
-    valid_until = forms.DateField(
+    valid_until = DateField(
         label=_("Giltig till"),
         widget=DATE_WIDGET,
         required=False,

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from portal.access import region_view
 from portal.audit import access_log_record
 from portal.forms import add_service_errors
+from portal.middleware import FORM_OVERHEAD_BYTES, max_body
 
 from . import imports, selectors, services
 from .forms import (
@@ -305,6 +306,7 @@ class CertificateImportForm(forms.Form):
     )
 
 
+@max_body(10 * 1024 * 1024 + FORM_OVERHEAD_BYTES)
 @region_view()
 @require_http_methods(["GET", "POST"])
 def certificate_import(request: HttpRequest) -> HttpResponse:

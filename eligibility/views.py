@@ -11,7 +11,8 @@ from django.views.decorators.http import require_GET, require_POST
 from portal.access import clinic_view
 from portal.audit import access_log_record, access_log_record_many
 from portal.forms import add_service_errors
-from portal.uploads import safe_download_name
+from portal.middleware import max_body
+from portal.uploads import MAX_ATTACHMENT_UPLOAD_BYTES, safe_download_name
 
 from . import selectors, services
 from .forms import SupplyInformationForm
@@ -48,6 +49,7 @@ def prior_assessment_detail(request: HttpRequest, assessment_pk: int) -> HttpRes
     return render(request, "eligibility/prior_assessment_detail.html", {"assessment": assessment, "answer": answer})
 
 
+@max_body(MAX_ATTACHMENT_UPLOAD_BYTES)
 @clinic_view()
 @require_POST
 def prior_assessment_answer(request: HttpRequest, assessment_pk: int) -> HttpResponse:

@@ -20,7 +20,7 @@ from clinics.services import region_payout_second_confirmation_set
 from portal import validators
 from portal.access import clinic_view, region_view
 from portal.excel import XLSX_CONTENT_TYPE
-from portal.forms import DATE_WIDGET, KronorField, add_service_errors
+from portal.forms import DATE_WIDGET, DateField, KronorField, add_service_errors
 from portal.money import format_kronor
 
 from . import bankdays, notices, selectors, services
@@ -29,7 +29,7 @@ from .payment_file import payment_file_build, payment_file_name
 
 
 class PayoutRunForm(forms.Form):
-    payout_date = forms.DateField(
+    payout_date = DateField(
         label=gettext_lazy("Utbetalningsdatum"),
         widget=DATE_WIDGET,
         help_text=gettext_lazy("En bankdag: inte lördag, söndag, helgdag, midsommarafton, julafton eller nyårsafton."),
@@ -49,7 +49,7 @@ class SecondConfirmationForm(forms.Form):
 
 
 class RepaymentReceivedForm(forms.Form):
-    received_on = forms.DateField(
+    received_on = DateField(
         label=gettext_lazy("Mottagen den"),
         widget=DATE_WIDGET,
         error_messages={

@@ -12,7 +12,26 @@ from django.utils.translation import gettext_lazy as _
 from portal import money, validators
 from portal.models import Recurrence, Weekday
 
-DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+# Every date the portal takes lies in these years; outside them a date is a typo (and 0001 or 9999 would overflow
+# the arithmetic of a period), answered beside the field.
+EARLIEST_DATE = datetime.date(1900, 1, 1)
+LATEST_DATE = datetime.date(2100, 12, 31)
+
+DATE_WIDGET = forms.DateInput(
+    attrs={"type": "date", "min": EARLIEST_DATE.isoformat(), "max": LATEST_DATE.isoformat()}, format="%Y-%m-%d"
+)
+
+
+class DateField(forms.DateField):
+    """The one date field of the portal's forms and filters: ÅÅÅÅ-MM-DD, from 1900 up to and including 2100."""
+
+    widget = DATE_WIDGET
+    default_error_messages = {"out_of_range": _("Ange ett datum mellan 1900-01-01 och 2100-12-31.")}
+
+    def validate(self, value):
+        super().validate(value)
+        if value not in self.empty_values and not EARLIEST_DATE <= value <= LATEST_DATE:
+            raise ValidationError(self.error_messages["out_of_range"], code="out_of_range")
 
 
 class PersonalIdentityNumberField(forms.CharField):
@@ -53,8 +72,8 @@ class PeriodForm(forms.Form):
 
     default_days: int | None = None
 
-    date_from = forms.DateField(label=_("Från och med"), widget=DATE_WIDGET, required=False)
-    date_to = forms.DateField(label=_("Till och med"), widget=DATE_WIDGET, required=False)
+    date_from = DateField(label=_("Från och med"), required=False)
+    date_to = DateField(label=_("Till och med"), required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

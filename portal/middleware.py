@@ -1,8 +1,13 @@
-"""Language: Swedish unless the user chose English with the switch; the browser's language is not asked."""
+"""Language: Swedish unless the user chose English with the switch; the browser's language is not asked.
+And the guard on every request: body size, and no caching of what a signed-in user sees."""
+
+from collections.abc import Callable
 
 from django.conf import settings
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.utils import translation
-from django.utils.cache import patch_vary_headers
+from django.utils.cache import patch_cache_control, patch_vary_headers
+from django.utils.translation import gettext as _
 
 
 class LanguageMiddleware:
@@ -25,3 +30,62 @@ class LanguageMiddleware:
         patch_vary_headers(response, ("Cookie",))
         response.headers.setdefault("Content-Language", language)
         return response
+
+
+# Request bodies: an anonymous client may send a login form and no more; a signed-in user as much as the page
+# takes (`max_body`). Checked from Content-Length before anything reads the body (CSRF reads the form, and a
+# multipart form writes its files to disk while it is read), so a refused body is never read at all. A body
+# sent chunked, without Content-Length, is never read by Django.
+ANONYMOUS_MAX_BODY_BYTES = 256 * 1024
+SIGNED_IN_MAX_BODY_BYTES = 2_621_440  # Django's own DATA_UPLOAD_MAX_MEMORY_SIZE
+# What a form adds around its files: the other fields and the multipart boundaries.
+FORM_OVERHEAD_BYTES = 64 * 1024
+
+
+def max_body(size: int) -> Callable[[Callable], Callable]:
+    """The largest request body, in bytes, a view takes from a signed-in user; pages without it take 2,5 MB."""
+
+    def decorator(view: Callable) -> Callable:
+        view.max_body_bytes = size
+        return view
+
+    return decorator
+
+
+class GuardMiddleware:
+    """Refuses an oversized request body before it is read, and keeps pages for signed-in users out of caches.
+
+    Every page a signed-in user sees may hold patient data, and so may each download (Excel, PDF, attachments):
+    `Cache-Control: no-store, private` on all of them, so neither the browser nor a proxy keeps a copy.
+    Must stand before CsrfViewMiddleware: its `process_view` runs first.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            patch_cache_control(response, no_store=True, private=True)
+        return response
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return HttpResponseBadRequest()
+        if length <= ANONYMOUS_MAX_BODY_BYTES:
+            return None
+        if request.user.is_authenticated:
+            limit = getattr(view_func, "max_body_bytes", SIGNED_IN_MAX_BODY_BYTES)
+        else:
+            limit = ANONYMOUS_MAX_BODY_BYTES
+        if length <= limit:
+            return None
+        megabytes = f"{limit / (1024 * 1024):.1f}".replace(".", ",")
+        return HttpResponse(
+            _("Det du skickade är för stort. Sidan tar emot högst %(size)s MB.") % {"size": megabytes},
+            status=413,
+            content_type="text/plain; charset=utf-8",
+        )

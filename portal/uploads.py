@@ -12,6 +12,8 @@ from django.utils.translation import gettext_lazy as _
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 MAX_ATTACHMENTS_PER_UPLOAD = 10
+# All the files of one request together (the largest body the page takes); the proxy allows as much.
+MAX_ATTACHMENT_UPLOAD_BYTES = 25 * 1024 * 1024
 
 ALLOWED = {".jpg", ".jpeg", ".png", ".gif", ".pdf", ".doc", ".docx", ".xls", ".xlsx"}
 

@@ -49,6 +49,7 @@ MIDDLEWARE = [
     "portal.middleware.LanguageMiddleware",
     "portal.service_windows.ServiceWindowMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "portal.middleware.GuardMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
