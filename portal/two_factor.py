@@ -40,8 +40,9 @@ RECOVERY_DEVICE_NAME = "Reservkoder"
 
 
 def two_factor_required(user: User) -> bool:
-    """Coordinators and region administrators always; a clinic's users when their region requires it."""
-    if RegionMembership.objects.filter(user=user, is_active=True).exists():
+    """Coordinators, region administrators and the system administrator (who can close the whole portal) always;
+    a clinic's users when their region requires it."""
+    if user.is_system_admin or RegionMembership.objects.filter(user=user, is_active=True).exists():
         return True
     return ClinicMembership.objects.filter(
         user=user, is_active=True, clinic__is_active=True, clinic__region__clinic_two_factor_required=True

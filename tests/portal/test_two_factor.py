@@ -10,7 +10,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from portal import two_factor
 from portal.demo.two_factor import DEMO_TOTP_SECRET
 from portal.models import AuditEvent
-from tests.clinics.factories import RegionMembershipFactory
+from tests.clinics.factories import RegionMembershipFactory, UserFactory
 from tests.identity import PASSWORD_BACKEND, totp_code
 
 PASSWORD = "tandvard-test"
@@ -151,8 +151,19 @@ def test_a_role_given_during_a_session_asks_for_the_second_factor(client, small_
     assert client.get("/healthz").status_code in (200, 503)  # public pages stay open
 
 
+def test_the_system_administrator_enrols_on_first_login_too(client, db):
+    # The system administrator can close the whole portal (a service window for every region).
+    admin = UserFactory(is_system_admin=True)
+
+    response = _password(client, admin)
+
+    assert response["Location"].startswith("/logga-in/tvastegsverifiering/")
+    assert client.get("/servicefonster/")["Location"].startswith("/logga-in/tvastegsverifiering/")
+
+
 def test_the_demo_gives_region_roles_the_published_secret(world):
-    for user in (world.coordinator_vg, world.coordinator_dalarna, world.region_admin):
+    system = world.user("system@demo.test")
+    for user in (world.coordinator_vg, world.coordinator_dalarna, world.region_admin, system):
         device = TOTPDevice.objects.get(user=user, confirmed=True)
         assert two_factor.base32_secret(device) == DEMO_TOTP_SECRET
     assert not TOTPDevice.objects.filter(user=world.biller).exists()
