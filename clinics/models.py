@@ -5,6 +5,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from portal import validators
@@ -40,6 +41,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     # Systemadministratör: runs the installation (portal-wide service windows); belongs to no clinic or region.
     is_system_admin = models.BooleanField(_("Systemadministratör"), default=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    # Raised to end every session of the person at once (clinics.services.user_sessions_end): it is part of the
+    # session auth hash, as the password is, so a session logged in before no longer matches.
+    session_generation = models.PositiveIntegerField(default=0, editable=False)
 
     objects = UserManager()
 
@@ -54,6 +58,14 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.name or self.email
+
+    def _get_session_auth_hash(self, secret=None):
+        """Django's hash of the password (a changed password ends the other sessions), with the generation
+        added once it has been raised, so that sessions from before this field stay valid."""
+        if not self.session_generation:
+            return super()._get_session_auth_hash(secret=secret)
+        value = f"{self.password}:{self.session_generation}"
+        return salted_hmac("clinics.User.session_auth_hash", value, secret=secret, algorithm="sha256").hexdigest()
 
 
 class DeadlineBasis(models.TextChoices):

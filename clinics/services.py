@@ -7,6 +7,7 @@ from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail, send_mass_mail
 from django.db import transaction
+from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -192,8 +193,15 @@ def membership_change_role(*, actor: User, membership: ClinicMembership, role: s
 
 
 @transaction.atomic
+def user_sessions_end(*, user: User) -> None:
+    """End every session of the person at once: the next request of each is logged out."""
+    User.objects.filter(pk=user.pk).update(session_generation=F("session_generation") + 1)
+
+
 def membership_remove(*, actor: User, membership: ClinicMembership) -> ClinicMembership:
-    """Take away the user's access to the clinic. The membership is kept, inactive, for the record."""
+    """Take away the user's access to the clinic. The membership is kept, inactive, for the record.
+
+    A person left with no clinic and no region role is logged out everywhere at once."""
     membership = _lock_for_admin_change(membership)
     if not membership.is_active:
         return membership
@@ -210,6 +218,14 @@ def membership_remove(*, actor: User, membership: ClinicMembership) -> ClinicMem
         clinic=membership.clinic,
         region=membership.clinic.region_id,
     )
+    user = membership.user
+    still_has_access = (
+        user.is_system_admin
+        or ClinicMembership.objects.filter(user=user, is_active=True).exists()
+        or RegionMembership.objects.filter(user=user, is_active=True).exists()
+    )
+    if not still_has_access:
+        user_sessions_end(user=user)
     return membership
 
 

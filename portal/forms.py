@@ -34,6 +34,21 @@ class DateField(forms.DateField):
             raise ValidationError(self.error_messages["out_of_range"], code="out_of_range")
 
 
+class DateTimeField(forms.DateTimeField):
+    """A date and time (a service window's start and end), within the same years as every date of the portal."""
+
+    widget = forms.DateTimeInput(
+        attrs={"type": "datetime-local", "min": f"{EARLIEST_DATE}T00:00", "max": f"{LATEST_DATE}T23:59"},
+        format="%Y-%m-%dT%H:%M",
+    )
+    default_error_messages = {"out_of_range": _("Ange en tidpunkt mellan 1900-01-01 och 2100-12-31.")}
+
+    def validate(self, value):
+        super().validate(value)
+        if value not in self.empty_values and not EARLIEST_DATE <= value.date() <= LATEST_DATE:
+            raise ValidationError(self.error_messages["out_of_range"], code="out_of_range")
+
+
 class PersonalIdentityNumberField(forms.CharField):
     """Takes 10 or 12 digits with or without - or +; cleans to the stored 12 digits."""
 
@@ -176,16 +191,8 @@ class ServiceWindowForm(forms.Form):
         required=False,
         widget=forms.RadioSelect,
     )
-    starts_at = forms.DateTimeField(
-        label=_("Börjar"),
-        required=False,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-    )
-    ends_at = forms.DateTimeField(
-        label=_("Slutar"),
-        required=False,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-    )
+    starts_at = DateTimeField(label=_("Börjar"), required=False)
+    ends_at = DateTimeField(label=_("Slutar"), required=False)
     weekday = forms.TypedChoiceField(
         label=_("Veckodag"), choices=[("", "---------"), *Weekday.choices], coerce=int, required=False, empty_value=None
     )

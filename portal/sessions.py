@@ -3,7 +3,9 @@
 The idle limit is the session's age (SESSION_COOKIE_AGE), renewed by saving the session; a request renews it at
 most once a minute (SESSION_RENEW_SECONDS), so that reading pages does not write to the database each time. A
 deactivated user is anonymous from the next request on (Django's ModelBackend refuses inactive users), and
-changing the password ends the person's other sessions (Django's session auth hash).
+changing the password ends the person's other sessions (Django's session auth hash); a person removed from
+their last clinic, with no region role, has every session ended at once (`clinics.services.user_sessions_end`
+raises `User.session_generation`, which is part of that hash).
 """
 
 from __future__ import annotations

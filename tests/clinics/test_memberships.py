@@ -5,6 +5,7 @@ import threading
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connections
+from django.test import Client
 
 from clinics import services
 from clinics.models import ClinicMembership, ClinicRole, User
@@ -147,3 +148,48 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin():
         thread.join(timeout=30)
     assert sorted(outcomes.values()) == ["demoted", "last_local_admin"]
     assert ClinicMembership.objects.filter(clinic=clinic, role=ClinicRole.LOCAL_ADMIN, is_active=True).count() == 1
+
+
+# A removed person's sessions ----------------------------------------------------------------------------------
+
+
+def _logged_in(user):
+    browser = Client()
+    browser.force_login(user)
+    assert browser.get("/")["Location"] != "/logga-in/?next=/"
+    return browser
+
+
+def test_a_person_removed_from_their_last_clinic_is_logged_out_at_once(clinic_with_two_admins):
+    clinic, first, second = clinic_with_two_admins
+    phone, laptop = _logged_in(second.user), _logged_in(second.user)
+
+    services.membership_remove(actor=first.user, membership=second)
+
+    for browser in (phone, laptop):
+        response = browser.get(f"/klinik/{clinic.pk}/")
+        assert response.status_code == 302 and response["Location"].startswith("/logga-in/")
+        assert "_auth_user_id" not in browser.session
+    assert _logged_in(first.user).get(f"/klinik/{clinic.pk}/").status_code == 200  # the others go on
+
+
+def test_a_person_with_another_clinic_keeps_their_session_there(clinic_with_two_admins):
+    clinic, first, second = clinic_with_two_admins
+    other = ClinicMembershipFactory(user=second.user, role=ClinicRole.BILLER)
+    browser = _logged_in(second.user)
+
+    services.membership_remove(actor=first.user, membership=second)
+
+    assert browser.get(f"/klinik/{clinic.pk}/").status_code == 404
+    assert browser.get(f"/klinik/{other.clinic.pk}/").status_code == 200
+
+
+def test_a_session_from_before_the_generation_stays_valid_until_it_is_raised(db):
+    user = ClinicMembershipFactory().user
+    assert user.session_generation == 0
+    before = user.get_session_auth_hash()
+    # Django's own hash while the generation is 0: sessions logged in before the field existed stay.
+    assert before == super(User, user)._get_session_auth_hash()
+    services.user_sessions_end(user=user)
+    user.refresh_from_db()
+    assert user.get_session_auth_hash() != before

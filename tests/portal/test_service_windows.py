@@ -713,3 +713,18 @@ def test_the_command_ends_the_running_windows(small_world, client):
     with pytest.raises(CommandError) as error:
         call_command("end_service_window")
     assert str(error.value) == "Inget servicefönster pågår."
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00", "9999-12-31T23:59"])
+def test_a_start_or_end_outside_1900_to_2100_is_refused_beside_its_field(client, world, moment):
+    client.force_login(world.region_admin)
+    starts_at = timezone.localtime().replace(second=0, microsecond=0) + datetime.timedelta(days=30)
+
+    for field in ("starts_at", "ends_at"):
+        response = client.post("/region/vg/servicefonster/", {**_form(starts_at), field: moment})
+
+        assert response.status_code == 200
+        assert "Ange en tidpunkt mellan 1900-01-01 och 2100-12-31." in _field_block(
+            response.content.decode(), f"id_{field}"
+        )
+    assert not ServiceWindow.objects.exists()
