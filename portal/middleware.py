@@ -9,6 +9,8 @@ from django.utils import translation
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.translation import gettext as _
 
+from .two_factor import next_step_url
+
 
 class LanguageMiddleware:
     """Like Django's LocaleMiddleware, but without Accept-Language negotiation.
@@ -77,7 +79,8 @@ class GuardMiddleware:
             return HttpResponseBadRequest()
         if length <= ANONYMOUS_MAX_BODY_BYTES:
             return None
-        if request.user.is_authenticated:
+        # Signed in means every factor given: a password alone (the code still owed) takes what anyone may send.
+        if request.user.is_authenticated and next_step_url(request) is None:
             limit = getattr(view_func, "max_body_bytes", SIGNED_IN_MAX_BODY_BYTES)
         else:
             limit = ANONYMOUS_MAX_BODY_BYTES

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from portal import middleware
 from portal.forms import EARLIEST_DATE, LATEST_DATE, DateField
+from tests.identity import PASSWORD_BACKEND
 from tests.test_permissions import ALL_PATTERNS, Owner, _kwargs_for
 
 APPS = ["portal", "clinics", "eligibility", "claims", "payouts", "reports", "review", "billing"]
@@ -111,6 +112,15 @@ def test_a_signed_in_user_may_send_a_page_no_more_than_it_takes(client, world, b
     assert client.post(url, body, content_type=content_type).status_code == 413
     upload = reverse("invoice_file_upload", kwargs={"clinic_pk": world.clinic31.pk})
     assert client.post(upload, b"", content_type=content_type, CONTENT_LENGTH=51 * MB).status_code == 413
+
+
+def test_a_password_without_the_owed_code_may_send_no_more_than_anyone(client, world, body_never_read):
+    # The coordinator has given the password but not yet the code: not signed in for the body limits.
+    client.force_login(world.coordinator_vg, backend=PASSWORD_BACKEND)
+    body, content_type = _multipart(middleware.ANONYMOUS_MAX_BODY_BYTES)
+    response = client.post(reverse("review_claim_list", kwargs={"region_code": "vg"}), body, content_type=content_type)
+    assert response.status_code == 413
+    assert "Sidan tar emot högst 0,2 MB" in response.content.decode()
 
 
 def test_the_invoice_file_page_takes_a_file_of_50_mb(client, world):
