@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
@@ -54,12 +53,12 @@ class PortalDateField(serializers.DateField):
 
 class EligibilityCheckRequest(StrictSerializer):
     personnummer = PersonalIdentityNumberField(
-        help_text=gettext_lazy(
+        help_text=(
             "Patientens personnummer eller samordningsnummer, 10 eller 12 siffror. / The patient's "
             "personal identity or coordination number, 10 or 12 digits."
         )
     )
-    date = PortalDateField(help_text=gettext_lazy("Behandlingsdagen, ÅÅÅÅ-MM-DD. / The day of treatment, YYYY-MM-DD."))
+    date = PortalDateField(help_text=("Behandlingsdagen, ÅÅÅÅ-MM-DD. / The day of treatment, YYYY-MM-DD."))
 
 
 class CertificateOut(serializers.Serializer):

@@ -1,11 +1,11 @@
 """/api/v1/: the resources, the OpenAPI document and its browsable documentation (Swagger UI, served by us)."""
 
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerSplitView
 
 from portal.access import api_key, public
 
-from . import views
+from . import schema, views  # noqa: F401 (schema: registers how the document describes the key)
 
 
 class SwaggerView(SpectacularSwaggerSplitView):
@@ -19,6 +19,6 @@ urlpatterns = [
     path("eligibility-checks", api_key(views.EligibilityCheckView.as_view()), name="api_eligibility_check"),
     path("tariffs/current", api_key(views.TariffCurrentView.as_view()), name="api_tariff_current"),
     path("tariffs/<int:year>", api_key(views.TariffYearView.as_view()), name="api_tariff_year"),
-    path("openapi.json", public(SpectacularAPIView.as_view()), name="api_schema"),
+    path("openapi.json", public(SpectacularJSONAPIView.as_view()), name="api_schema"),
     path("docs/", public(SwaggerView.as_view(url_name="api_schema")), name="api_docs"),
 ]
