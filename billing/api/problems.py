@@ -100,10 +100,29 @@ def problem_exception_handler(exc, context):
             400, detail=_("Rätta felen och skicka igen."), faults=faults_from(exc.detail), headers=headers
         )
     if isinstance(exc, exceptions.ParseError):
+        message = _("Innehållet är inte giltig JSON.")
         return problem_response(
-            400,
-            detail=_("Innehållet är inte giltig JSON."),
-            faults=[{"code": "parse_error", "message": str(exc.detail), "pointer": ""}],
-            headers=headers,
+            400, detail=message, faults=[{"code": "parse_error", "message": message, "pointer": ""}], headers=headers
         )
-    return problem_response(exc.status_code, detail=str(exc.detail), headers=headers)
+    return problem_response(exc.status_code, detail=_detail(exc, context), headers=headers)
+
+
+def _detail(exc, context) -> str:
+    """The problem's detail in our words; DRF's own texts are English only."""
+    if isinstance(exc, exceptions.NotAuthenticated):
+        return _("Anropet saknar API-nyckel: skicka Authorization: Bearer <nyckel>.")
+    if isinstance(exc, exceptions.MethodNotAllowed):
+        return _("Metoden %(method)s stöds inte här.") % {"method": context["request"].method}
+    if isinstance(exc, exceptions.UnsupportedMediaType):
+        return _("Skicka JSON (Content-Type: application/json).")
+    if isinstance(exc, exceptions.Throttled):
+        return _("Nyckeln har gjort för många anrop. Försök igen om %(seconds)s sekunder.") % {
+            "seconds": max(1, math.ceil(exc.wait or 1))
+        }
+    if isinstance(exc, exceptions.NotFound):
+        return _("Det finns inget sådant.")
+    if isinstance(exc, exceptions.NotAcceptable):
+        return _("Svaret ges som JSON.")
+    if isinstance(exc, exceptions.PermissionDenied):
+        return _("Nyckeln får inte göra det här.")
+    return str(exc.detail)

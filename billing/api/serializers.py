@@ -4,15 +4,35 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
 from portal import validators
 from portal.forms import EARLIEST_DATE, LATEST_DATE
 
+# The API's messages in the portal's words (Swedish, English through the catalogue), not Django REST framework's.
+REQUIRED = gettext_lazy("Detta fält måste fyllas i.")
+NULL = gettext_lazy("Fältet får inte vara null.")
+TEXT_MESSAGES = {
+    "required": REQUIRED,
+    "null": NULL,
+    "blank": REQUIRED,
+    "invalid": gettext_lazy("Ange en text."),
+    "max_length": gettext_lazy("Ange högst {max_length} tecken."),
+}
+DATE_MESSAGES = {
+    "required": REQUIRED,
+    "null": NULL,
+    "invalid": gettext_lazy("Ange datumet som ÅÅÅÅ-MM-DD."),
+    "datetime": gettext_lazy("Ange ett datum utan klockslag, ÅÅÅÅ-MM-DD."),
+}
+
 
 class StrictSerializer(serializers.Serializer):
     """Refuses fields it does not know (a misspelt field is an error, not a silently missing value)."""
+
+    default_error_messages = {"invalid": gettext_lazy("Skicka ett JSON-objekt.")}
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
@@ -27,6 +47,7 @@ class StrictSerializer(serializers.Serializer):
 class PersonalIdentityNumberField(serializers.CharField):
     def __init__(self, **kwargs):
         kwargs.setdefault("max_length", 20)
+        kwargs.setdefault("error_messages", TEXT_MESSAGES)
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):
@@ -40,6 +61,7 @@ class PersonalIdentityNumberField(serializers.CharField):
 class PortalDateField(serializers.DateField):
     def __init__(self, **kwargs):
         kwargs.setdefault("input_formats", ["iso-8601"])
+        kwargs.setdefault("error_messages", DATE_MESSAGES)
         super().__init__(**kwargs)
 
     def to_internal_value(self, value):

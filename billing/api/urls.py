@@ -1,6 +1,7 @@
 """/api/v1/: the resources, the OpenAPI document and its browsable documentation (Swagger UI, served by us)."""
 
 from django.urls import path
+from django.views.decorators.cache import never_cache
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerSplitView
 
 from portal.access import api_key, public
@@ -19,6 +20,6 @@ urlpatterns = [
     path("eligibility-checks", api_key(views.EligibilityCheckView.as_view()), name="api_eligibility_check"),
     path("tariffs/current", api_key(views.TariffCurrentView.as_view()), name="api_tariff_current"),
     path("tariffs/<int:year>", api_key(views.TariffYearView.as_view()), name="api_tariff_year"),
-    path("openapi.json", public(SpectacularJSONAPIView.as_view()), name="api_schema"),
-    path("docs/", public(SwaggerView.as_view(url_name="api_schema")), name="api_docs"),
+    path("openapi.json", public(never_cache(SpectacularJSONAPIView.as_view())), name="api_schema"),
+    path("docs/", public(never_cache(SwaggerView.as_view(url_name="api_schema"))), name="api_docs"),
 ]

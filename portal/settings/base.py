@@ -31,7 +31,8 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "axes",
-    "rest_framework",
+    # Not "rest_framework": its Swedish catalogue would replace Django's words in the portal's own forms
+    # ("Detta fält måste fyllas i."); the API gives its messages in our words (billing/api/problems.py).
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "portal",

@@ -4,6 +4,7 @@ import datetime
 import json
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 from drf_spectacular.validation import validate_schema
 
@@ -294,3 +295,26 @@ def test_the_swagger_start_script_is_served_as_javascript(client):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("application/javascript")
     assert "/api/v1/openapi.json" in response.content.decode()
+
+
+def test_messages_are_the_portals_words_in_swedish_and_english(client, small_world):
+    _key, secret = key_for(small_world.clinic)
+    swedish = call(client, "post", "eligibility-checks", secret, {"date": "2026-01-15"}).json()
+    assert swedish["faults"] == [
+        {"code": "required", "message": "Detta fält måste fyllas i.", "pointer": "/personnummer"}
+    ]
+    english = call(client, "post", "eligibility-checks", secret, {"date": "x"}, HTTP_ACCEPT_LANGUAGE="en").json()
+    assert {f["message"] for f in english["faults"]} == {"This field is required.", "Enter the date as YYYY-MM-DD."}
+    anonymous = call(client, "get", "tariffs/current")
+    assert anonymous.json()["detail"] == "Anropet saknar API-nyckel: skicka Authorization: Bearer <nyckel>."
+    assert "API key" in call(client, "get", "tariffs/current", HTTP_ACCEPT_LANGUAGE="en").json()["detail"]
+
+
+def test_a_call_needs_no_csrf_token_and_sets_no_cookie(small_world):
+    small_world.tariff()
+    _key, secret = key_for(small_world.clinic)
+    client = Client(enforce_csrf_checks=True)
+    response = call(client, "post", "eligibility-checks", secret, {"personnummer": PIN, "date": "2026-01-15"})
+    assert response.status_code == 200
+    assert not response.cookies
+    assert "sessionid" not in client.cookies
