@@ -31,15 +31,21 @@ logger = logging.getLogger("tandportal.api")
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,200}$")
 
-PROBLEM_RESPONSES = {
-    code: OpenApiResponse(serializers.ProblemOut, description=text)
-    for code, text in {
-        400: "Fel i begäran (faults med pekare) / invalid request (faults with pointers)",
-        401: "Nyckeln saknas, är okänd, återkallad eller utgången / missing, unknown, revoked or expired key",
-        429: "För många anrop, se Retry-After / rate limited, see Retry-After",
-        503: "Servicefönster, se Retry-After / service window, see Retry-After",
-    }.items()
+PROBLEM_TEXTS = {
+    400: "Fel i begäran (faults med pekare) / invalid request (faults with pointers)",
+    401: "Nyckeln saknas, är okänd, återkallad eller utgången / missing, unknown, revoked or expired key",
+    404: "Finns inte / not found",
+    429: "För många anrop, se Retry-After / rate limited, see Retry-After",
+    503: "Servicefönster, se Retry-After / service window, see Retry-After",
 }
+
+
+def problems(*codes: int) -> dict:
+    """The problem answers of an operation, as application/problem+json."""
+    return {
+        (code, "application/problem+json"): OpenApiResponse(serializers.ProblemOut, description=PROBLEM_TEXTS[code])
+        for code in codes
+    }
 
 
 def _language(request) -> str:
@@ -121,7 +127,7 @@ class EligibilityCheckView(ApiView):
             "personnummer travels in the body only, never in the URL. Amounts in öre."
         ),
         request=serializers.EligibilityCheckRequest,
-        responses={200: serializers.EligibilityCheckOut, **PROBLEM_RESPONSES},
+        responses={(200, "application/json"): serializers.EligibilityCheckOut, **problems(400, 401, 429, 503)},
         tags=["eligibility"],
     )
     def post(self, request):
@@ -214,7 +220,7 @@ class TariffCurrentView(ApiView):
         operation_id="tariff_current",
         summary="Taxan som gäller i dag / The tariff in force today",
         description=TARIFF_DESCRIPTION,
-        responses={200: serializers.TariffVersionOut, 404: PROBLEM_RESPONSES[400], **PROBLEM_RESPONSES},
+        responses={(200, "application/json"): serializers.TariffVersionOut, **problems(401, 404, 429, 503)},
         tags=["tariffs"],
     )
     def get(self, request):
@@ -230,7 +236,7 @@ class TariffYearView(ApiView):
         summary="Taxorna under ett år / The tariffs of a year",
         description=TARIFF_DESCRIPTION,
         parameters=[OpenApiParameter("year", int, OpenApiParameter.PATH, description="1900–2100")],
-        responses={200: serializers.TariffYearOut, 404: PROBLEM_RESPONSES[400], **PROBLEM_RESPONSES},
+        responses={(200, "application/json"): serializers.TariffYearOut, **problems(401, 404, 429, 503)},
         tags=["tariffs"],
     )
     def get(self, request, year: int):
