@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.cache import caches
 from django.utils.translation import gettext as _
 from rest_framework import authentication, exceptions, permissions, throttling
 
@@ -46,6 +47,7 @@ class ApiKeyRateThrottle(throttling.SimpleRateThrottle):
     """Calls per key (settings.REST_FRAMEWORK DEFAULT_THROTTLE_RATES["api_key"])."""
 
     scope = "api_key"
+    cache = caches["api_throttle"]
 
     def get_cache_key(self, request, view):
         if not isinstance(request.auth, ApiKey):
