@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from clinics import services
 from clinics.models import ApiKey, ApiKeyState
 from portal.models import AuditEvent
 
@@ -136,3 +137,19 @@ def test_last_use_is_written_at_most_once_a_minute(client, small_world):
     call(client, "get", "tariffs/current", secret)
     key.refresh_from_db()
     assert key.last_used_at > first
+
+
+def test_the_list_shows_each_keys_state_last_use_and_expiry(client, small_world):
+    active, _ = key_for(small_world.clinic, name="Aktiv nyckel")
+    revoked, _ = key_for(small_world.clinic, name="Gammal nyckel")
+    services.api_key_revoke(actor=small_world.admin, key=revoked)
+    ApiKey.objects.filter(pk=active.pk).update(
+        last_used_at=timezone.make_aware(datetime.datetime(2026, 3, 4, 10, 15)),
+        expires_at=timezone.make_aware(datetime.datetime(2099, 1, 1)),
+    )
+    client.force_login(small_world.admin)
+    html = client.get(reverse("clinic_api_keys", kwargs={"clinic_pk": small_world.clinic.pk})).content.decode()
+    assert "2026-03-04 10:15" in html and "2099-01-01 00:00" in html
+    assert html.count("Återkallad") == 1 and "Aktiv</td>" in html
+    revoke_url = reverse("clinic_api_key_revoke", kwargs={"clinic_pk": small_world.clinic.pk, "key_pk": revoked.pk})
+    assert revoke_url not in html
