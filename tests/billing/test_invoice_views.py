@@ -494,3 +494,31 @@ def test_a_credit_posted_twice_makes_one_credit(biller, world):
     doc = _doc(biller.post(url, {"confirm": "1", "lines": lines}))
     assert CreditInvoice.objects.filter(invoice=claim.invoice).count() == 1
     assert "Bara utbetalda räkningar kan krediteras" in doc.text_content() or "redan krediterad" in doc.text_content()
+
+
+def _credit_101(biller, world, claim) -> CreditInvoice:
+    url = _url(world, f"rakningar/{claim.pk}/kreditera/", clinic=world.clinic32)
+    biller.post(url, {"confirm": "1", "lines": [claim.lines.get(code="101").pk]})
+    return CreditInvoice.objects.get(invoice=claim.invoice)
+
+
+def test_kreditfakturor_lists_a_credit_by_its_own_date_and_an_owed_one_always(biller, world):
+    claim = _paid_claim_at(world, world.clinic32)
+    long_ago = timezone.now() - datetime.timedelta(days=60)
+    Invoice.objects.filter(pk=claim.invoice_id).update(received_at=long_ago)
+    credit = _credit_101(biller, world, claim)
+    credits_url = _url(world, "kreditfakturor/", clinic=world.clinic32)
+    # Made today on an invoice older than the default 30 days: shown.
+    assert claim.invoice.reference in _invoice_rows(_doc(biller.get(credits_url)))
+
+    # Made long ago and still owed (the plusgiro repayment not received): shown, whatever the period.
+    CreditInvoice.objects.filter(pk=credit.pk).update(created_at=long_ago)
+    assert claim.invoice.reference in _invoice_rows(_doc(biller.get(credits_url)))
+
+    # Made long ago and repaid: outside the period, not shown; inside it, shown.
+    credit.repayment.received_on = timezone.localdate() - datetime.timedelta(days=40)
+    credit.repayment.received_by = world.coordinator_vg
+    credit.repayment.save()
+    assert claim.invoice.reference not in _invoice_rows(_doc(biller.get(credits_url)))
+    period = {"date_from": (timezone.localdate() - datetime.timedelta(days=70)).isoformat()}
+    assert claim.invoice.reference in _invoice_rows(_doc(biller.get(credits_url, period)))
