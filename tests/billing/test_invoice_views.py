@@ -476,6 +476,9 @@ def test_kreditera_without_a_line_chosen_is_an_error(biller, world):
     claim = _paid_claim_at(world, world.clinic32)
     doc = _doc(biller.post(_url(world, f"rakningar/{claim.pk}/kreditera/", clinic=world.clinic32), {"confirm": "1"}))
     assert doc.xpath("//*[contains(@class,'error-summary')]")
+    message = "Välj de åtgärder som ska krediteras, eller välj alla för att kreditera hela räkningen."
+    assert message in doc.text_content()
+    assert "Detta fält måste fyllas i." not in doc.text_content()
     assert not CreditInvoice.objects.filter(invoice=claim.invoice).exists()
 
 
