@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from claims import services
 from claims.models import PATIENT_FEE_CODE, Claim, ClaimLine, ClaimState, CreditInvoice, Invoice
+from portal.demo.invoices import demo_approved_payout_date, demo_paid_on
 from portal.models import AccessLogEntry
 from tests.claims.factories import ClaimFactory, InvoiceFactory, tariff_for
 from tests.conftest import World
@@ -73,9 +74,9 @@ def test_each_tab_lists_the_invoices_its_claims_put_there(biller, world):
     assert set(voided) == {e.reference}
 
     assert received[a.reference][2:] == ["Under behandling", "–", "1 räkning under granskning"]
-    payout = (today + datetime.timedelta(days=7)).isoformat()
+    payout = demo_approved_payout_date(today).isoformat()
     assert received[b.reference][2] == f"Godkänd för utbetalning {payout}"
-    paid_on = (today - datetime.timedelta(days=2)).isoformat()
+    paid_on = demo_paid_on(today).isoformat()
     assert paid[c.reference][2:] == [f"Utbetalningsdatum {paid_on}", c.our_reference, ""]
     assert paid[d.reference][2:] == [f"Utbetalningsdatum {paid_on}", d.our_reference, "1 räkning krediterad"]
     assert voided[e.reference][2:] == ["Faktura makulerad", "–", "1 räkning makulerad"]
