@@ -367,7 +367,14 @@ def invoice_delete(request: HttpRequest, invoice_pk: int) -> HttpResponse:
 
 class CreditForm(forms.Form):
     lines = forms.TypedMultipleChoiceField(
-        label=gettext_lazy("Åtgärder att kreditera"), coerce=int, widget=forms.CheckboxSelectMultiple
+        label=gettext_lazy("Åtgärder att kreditera"),
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={
+            "required": gettext_lazy(
+                "Välj de åtgärder som ska krediteras, eller välj alla för att kreditera hela räkningen."
+            )
+        },
     )
 
     def __init__(self, *args, claim: Claim, **kwargs):

@@ -6,7 +6,8 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -14,6 +15,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from claims.models import OPEN_STATES, Claim, ClaimLine, ClaimState, CreditInvoice, Invoice
 from claims.selectors import claim_status
 from clinics.models import Clinic
+from payouts.models import SetOff
 from review.models import ClaimQuestion
 
 
@@ -42,7 +44,8 @@ class InvoiceTab:
 
 @dataclass(frozen=True)
 class InvoiceSearch:
-    """What Era fakturor searches by. The period is the day the invoice came in, both days included."""
+    """What Era fakturor searches by. The period is the day the invoice came in (in Kreditfakturor: the day of the
+    credit), both days included."""
 
     date_from: datetime.date
     date_to: datetime.date
@@ -55,22 +58,42 @@ def _start_of(day: datetime.date) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
 
 
+def _credit_open() -> Q:
+    """A credit whose amount the region has not got back yet: a plusgiro repayment not received, or (no
+    repayment) an amount not yet set off in full against a bankgiro clinic's payouts."""
+    set_off = (
+        SetOff.objects.filter(credit_invoice=OuterRef("pk"))
+        .values("credit_invoice")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    return Q(repayment__isnull=False, repayment__received_on__isnull=True) | Q(
+        repayment__isnull=True, total__gt=Coalesce(Subquery(set_off), Value(0))
+    )
+
+
 def clinic_invoices(*, clinic: Clinic, tab: str, search: InvoiceSearch) -> QuerySet[Invoice]:
     """The clinic's invoices in `tab` that match `search`, newest first, with what the list shows prefetched.
 
     Tab and search are EXISTS subqueries, so the invoice rows are never multiplied by their claims; the
     claims (with patient, certificate, FHB, who registered it) and credit invoices come in one query each.
     """
-    invoices = Invoice.objects.of_clinic(clinic).filter(
-        received_at__gte=_start_of(search.date_from),
-        received_at__lt=_start_of(search.date_to + datetime.timedelta(days=1)),
-    )
+    period = {
+        "gte": _start_of(search.date_from),
+        "lt": _start_of(search.date_to + datetime.timedelta(days=1)),
+    }
+    invoices = Invoice.objects.of_clinic(clinic)
     if tab == InvoiceTab.CREDITS:
-        invoices = invoices.filter(Exists(CreditInvoice.objects.filter(invoice=OuterRef("pk"))))
+        # By the credit's own date, not the credited invoice's; a credit still owed shows whatever the period.
+        credits = CreditInvoice.objects.filter(invoice=OuterRef("pk")).filter(
+            Q(created_at__gte=period["gte"], created_at__lt=period["lt"]) | _credit_open()
+        )
+        invoices = invoices.filter(Exists(credits))
     else:
         invoices = invoices.filter(
-            Exists(Claim.objects.filter(invoice=OuterRef("pk"), state__in=InvoiceTab.STATES[tab]))
-        )
+            received_at__gte=period["gte"],
+            received_at__lt=period["lt"],
+        ).filter(Exists(Claim.objects.filter(invoice=OuterRef("pk"), state__in=InvoiceTab.STATES[tab])))
     if search.reference:
         invoices = invoices.filter(reference__iexact=search.reference)
     if search.claim_reference:

@@ -445,7 +445,7 @@ class InvoiceFileState(models.TextChoices):
     CHECKED = "checked", _("Kontrollerad")
     SENDING = "sending", _("Skickas")
     REJECTED = "rejected", _("Avvisad")
-    SENT = "sent", _("Uppladdad")
+    SENT = "sent", _("Skickad")
     DISCARDED = "discarded", _("Återkallad")
     FAILED = "failed", _("Misslyckades")
 

@@ -87,8 +87,12 @@ def certificate_terms_check(
         errors["support_form"] = _("Intyg utfärdas bara för N- och F-tandvård.")
     else:
         allowed = (groups if groups is not None else certificate_groups(region=region)).get(support_form, set())
-        # A region that lists no groups for the form takes any.
-        if allowed and group not in allowed:
+        if not allowed:
+            # A certificate's group is one of the region's patient categories: none listed, none to choose.
+            errors["group"] = _(
+                "Regionen har inga patientkategorier för %(form)s: intyg kan registreras när regionens lista finns."
+            ) % {"form": SupportForm(support_form).label}
+        elif group not in allowed:
             errors["group"] = _("Gruppen %(group)s finns inte för %(form)s i regionen. Välj en av: %(groups)s.") % {
                 "group": group,
                 "form": SupportForm(support_form).label,

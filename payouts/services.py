@@ -405,9 +405,18 @@ def repayment_mark_received(
     today = today or timezone.localdate()
     if received_on > today:
         raise ValidationError({"received_on": _("Datumet kan inte ligga efter i dag.")}, code="future")
-    repayment = Repayment.objects.select_for_update().get(pk=repayment.pk)
+    repayment = Repayment.objects.select_for_update().select_related("credit_invoice").get(pk=repayment.pk)
     if repayment.received_on is not None:
         return repayment
+    credited_on = timezone.localdate(repayment.credit_invoice.created_at)
+    if received_on < credited_on:
+        raise ValidationError(
+            {
+                "received_on": _("Mottagen den kan inte vara före kreditfakturans datum %(date)s.")
+                % {"date": credited_on.isoformat()}
+            },
+            code="before_credit",
+        )
     repayment.received_on = received_on
     repayment.received_by = actor
     repayment.received_at = timezone.now()

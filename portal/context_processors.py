@@ -1,6 +1,10 @@
 """Template context every page needs: the current clinic or region, the menu, the service banner."""
 
 from django.conf import settings
+from django.db.models import CharField, Value
+from django.utils.functional import SimpleLazyObject
+
+from clinics.models import ClinicMembership, RegionMembership
 
 from .service_windows import service_window_banner
 from .sessions import SESSION_RENEW_SECONDS
@@ -11,6 +15,8 @@ def portal(request):
         "current_clinic": getattr(request, "clinic", None),
         "current_region": getattr(request, "region", None),
         "current_membership": getattr(request, "membership", None),
+        # "Byt klinik" only for a person with somewhere else to go; asked only when the header is drawn.
+        "has_other_places": SimpleLazyObject(lambda: _places_count(request) > 1),
         "service_window_banner": service_window_banner(request),
         "LANGUAGES": settings.LANGUAGES,
         # The idle warning (static/js/session-timeout.js): when the session ends and how long before to warn.
@@ -19,3 +25,21 @@ def portal(request):
         "session_warning_seconds": settings.SESSION_IDLE_WARNING_SECONDS,
         "session_warning_minutes": settings.SESSION_IDLE_WARNING_SECONDS // 60,
     }
+
+
+def _places_count(request) -> int:
+    """How many clinics and regions the signed-in person works for, counted up to 2 (0 for anyone else)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return 0
+    clinics = (
+        ClinicMembership.objects.filter(user=user, is_active=True, clinic__is_active=True)
+        .annotate(kind=Value("clinic", output_field=CharField()))
+        .values_list("kind", "clinic_id")
+    )
+    regions = (
+        RegionMembership.objects.filter(user=user, is_active=True)
+        .annotate(kind=Value("region", output_field=CharField()))
+        .values_list("kind", "region_id")
+    )
+    return len(clinics.union(regions)[:2])

@@ -12,11 +12,13 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from claims.audit import ClaimsAudit
-from claims.models import OPEN_STATES, PATIENT_FEE_CODE, Claim, ClaimEventKind, ClaimLine, ClaimState
+from claims.models import OPEN_STATES, PATIENT_FEE_CODE, Claim, ClaimEventKind, ClaimLine, ClaimState, TariffRow
 from claims.selectors import PriorAssessmentUse, prior_assessment_uses
 from claims.services import claim_event_add, claim_start_review, claims_move
 from claims.validation import NOT_BILLED_STATES
@@ -238,6 +240,17 @@ def _clean_codes(codes: Sequence[str] | None) -> list[str]:
     return cleaned
 
 
+def _codes_not_in_tariff(region: Region, codes: Sequence[str]) -> list[str]:
+    """The codes that no tariff version of the region has, of this year's, last year's or one to come."""
+    since = timezone.localdate().replace(year=timezone.localdate().year - 1, month=1, day=1)
+    known = set(
+        TariffRow.objects.of_region(region)
+        .filter(Q(version__valid_to__isnull=True) | Q(version__valid_to__gte=since), code__in=codes)
+        .values_list("code", flat=True)
+    )
+    return [code for code in codes if code not in known]
+
+
 @transaction.atomic
 def review_rule_create(
     *,
@@ -265,6 +278,13 @@ def review_rule_create(
             raise ValidationError({"codes": _("Ange minst en åtgärdskod.")})
         if PATIENT_FEE_CODE in rule.codes:
             raise ValidationError({"codes": _("Patientavgiften är ingen åtgärd att granska.")})
+        if unknown := _codes_not_in_tariff(region, rule.codes):
+            message = ngettext(
+                "Åtgärden %(codes)s finns inte i regionens taxa, i år eller förra året.",
+                "Åtgärderna %(codes)s finns inte i regionens taxa, i år eller förra året.",
+                len(unknown),
+            )
+            raise ValidationError({"codes": message % {"codes": ", ".join(unknown)}})
     elif kind == ReviewRuleKind.SAMPLE:
         if sample_percent is None or not (Decimal("0") < sample_percent <= Decimal("100")):
             raise ValidationError({"sample_percent": _("Ange en andel över 0 och högst 100 procent.")})

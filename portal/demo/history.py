@@ -27,6 +27,7 @@ from claims.models import Claim, ClaimEvent, ClaimLine, Invoice, TariffVersion
 from claims.validation import ValidationContext
 from clinics.models import Clinic, SupportForm, User
 from eligibility.selectors import eligibility_for
+from payouts import bankdays
 from portal import validators
 
 MONTHS_BACK = 11
@@ -124,7 +125,7 @@ def _plan(clinic: Clinic, history: HistoryClinic, today: datetime.date, covered_
                 Planned(
                     reference=f"DEMO-H{months_ago:02d}-{index + 1}",
                     invoice_reference=_ocr(f"8{clinic.number}{key}"),
-                    our_reference=f"6{clinic.number}{key}",
+                    our_reference=f"6{int(clinic.number) % 100:02d}{key}",
                     item=item,
                     received_on=received_on,
                     visit_offset=visit_offset,
@@ -172,7 +173,7 @@ def demo_history_load(counts: Counter) -> None:
                     draft=drafts[plan.reference],
                     context=context,
                 )
-                paid_on = plan.received_on + datetime.timedelta(days=DAYS_TO_PAYOUT)
+                paid_on = bankdays.bank_day_on_or_after(plan.received_on + datetime.timedelta(days=DAYS_TO_PAYOUT))
                 services.claim_approve(actor=coordinator, claim=claim, payout_date=paid_on)
                 services.claim_mark_paid(
                     actor=coordinator, claim=claim, paid_on=paid_on, our_reference=plan.our_reference

@@ -16,9 +16,10 @@ from django.utils import timezone
 from billing import services as billing_services
 from claims import services
 from claims.drafts import ClaimDraft, LineDraft
-from claims.models import Claim, ClaimState, TariffVersion
+from claims.models import Claim, ClaimState, Invoice, TariffVersion
 from claims.validation import ValidationContext
 from clinics.models import Clinic, SupportForm, User
+from payouts import bankdays
 from portal import validators
 
 
@@ -98,6 +99,24 @@ PAYOUT_DAYS_AHEAD = 7
 PAID_DAYS_AGO = 2
 
 
+def demo_approved_payout_date(today: datetime.date) -> datetime.date:
+    """The payout date of the demo's approved claims: the first bank day a week or more from today."""
+    return bankdays.bank_day_on_or_after(today + datetime.timedelta(days=PAYOUT_DAYS_AHEAD))
+
+
+def demo_paid_on(today: datetime.date) -> datetime.date:
+    """The day the demo's paid claims were paid: the last bank day two or more days ago."""
+    day = today - datetime.timedelta(days=PAID_DAYS_AGO)
+    while not bankdays.is_bank_day(day):
+        day -= datetime.timedelta(days=1)
+    return day
+
+
+def demo_our_reference(prefix: str, clinic: Clinic, key: str) -> str:
+    """A Vår referens of six digits as the region gives them: the prefix, the clinic's number, the key."""
+    return f"{prefix}{int(clinic.number) % 100:02d}{key:0>3}"[:6]
+
+
 def demo_invoices_load(counts: Counter) -> None:
     """Create the demo invoices that are missing; count each invoice as created or unchanged."""
     today = timezone.localdate()
@@ -155,7 +174,14 @@ def _invoice_create(
         )
         for item in invoice.claims
     ]
-    our_reference = f"5{clinic.number}{invoice.key}"
+    our_reference = demo_our_reference("5", clinic, invoice.key)
+    if any(item.state in (ClaimState.PAID, ClaimState.CREDITED) for item in invoice.claims):
+        # A paid invoice came in before it was paid: the day after its last visit.
+        last_visit = today - datetime.timedelta(days=min(item.days_ago for item in invoice.claims))
+        came_in = min(last_visit + datetime.timedelta(days=1), demo_paid_on(today))
+        received_at = timezone.make_aware(datetime.datetime.combine(came_in, datetime.time(9)))
+        Invoice.objects.filter(pk=claims[0].invoice_id).update(received_at=received_at)
+        Claim.objects.filter(pk__in=[claim.pk for claim in claims]).update(created_at=received_at)
     for claim, item in zip(claims, invoice.claims, strict=True):
         _move_to(claim, item.state, biller=biller, coordinator=coordinator, today=today, our_reference=our_reference)
 
@@ -178,15 +204,13 @@ def _move_to(
     claim: Claim, state: str, *, biller: User, coordinator: User, today: datetime.date, our_reference: str
 ) -> None:
     """Take a received claim the way the region would to `state`."""
-    paid_on = today - datetime.timedelta(days=PAID_DAYS_AGO)
+    paid_on = demo_paid_on(today)
     if state == ClaimState.VOIDED:
         services.claim_void(actor=coordinator, claim=claim, reason=VOID_REASON)
     if state == ClaimState.UNDER_REVIEW:
         services.claim_start_review(actor=coordinator, claim=claim)
     if state == ClaimState.APPROVED:
-        services.claim_approve(
-            actor=coordinator, claim=claim, payout_date=today + datetime.timedelta(days=PAYOUT_DAYS_AHEAD)
-        )
+        services.claim_approve(actor=coordinator, claim=claim, payout_date=demo_approved_payout_date(today))
     if state in (ClaimState.PAID, ClaimState.CREDITED):
         services.claim_approve(actor=coordinator, claim=claim, payout_date=paid_on)
         services.claim_mark_paid(actor=coordinator, claim=claim, paid_on=paid_on, our_reference=our_reference)

@@ -36,7 +36,7 @@ QUESTIONS = (
         "fakturerare@demo.test",
         "Tand 36 och 37, se journalanteckning från besöket.",
     ),
-    (("dalarna", "2001"), "DEMO-A2", "Vilken vårdmodell gällde besöket?", None, ""),
+    (("dalarna", "2001"), "DEMO-A2", "Vilka tänder gällde sjukdomsbehandlingen (301)?", None, ""),
 )
 COORDINATORS = {"vg": "samordnare.vg@demo.test", "dalarna": "samordnare.dalarna@demo.test"}
 

@@ -174,6 +174,8 @@ def test_ladda_upp_sends_the_correct_claims_as_one_invoice_once(press_send, bill
     page = _doc(biller.get(response["Location"]))
     assert "F-7001" in page.text_content()
     assert not page.xpath("//button[normalize-space()='Ladda upp']")
+    # A sent file reads "Skickad", here and in the list of files.
+    assert page.xpath("//*[@data-import='state_label']")[0].text_content().strip() == "Skickad"
 
     # A second click does nothing.
     press_send(upload)

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from claims import services
 from claims.models import PATIENT_FEE_CODE, Claim, ClaimLine, ClaimState, CreditInvoice, Invoice
+from portal.demo.invoices import demo_approved_payout_date, demo_paid_on
 from portal.models import AccessLogEntry
 from tests.claims.factories import ClaimFactory, InvoiceFactory, tariff_for
 from tests.conftest import World
@@ -73,9 +74,9 @@ def test_each_tab_lists_the_invoices_its_claims_put_there(biller, world):
     assert set(voided) == {e.reference}
 
     assert received[a.reference][2:] == ["Under behandling", "–", "1 räkning under granskning"]
-    payout = (today + datetime.timedelta(days=7)).isoformat()
+    payout = demo_approved_payout_date(today).isoformat()
     assert received[b.reference][2] == f"Godkänd för utbetalning {payout}"
-    paid_on = (today - datetime.timedelta(days=2)).isoformat()
+    paid_on = demo_paid_on(today).isoformat()
     assert paid[c.reference][2:] == [f"Utbetalningsdatum {paid_on}", c.our_reference, ""]
     assert paid[d.reference][2:] == [f"Utbetalningsdatum {paid_on}", d.our_reference, "1 räkning krediterad"]
     assert voided[e.reference][2:] == ["Faktura makulerad", "–", "1 räkning makulerad"]
@@ -301,8 +302,9 @@ def test_a_list_page_runs_the_same_queries_for_3_and_30_invoices(client, world, 
             Claim.objects.filter(invoice__in=invoices).update(state=ClaimState.PAID, paid_on=PAID_ON)
         if clinic == world.clinic2001:
             client.force_login(world.dalarna_biller)
-        # Session, user, membership, service window; count, invoices, claims, credits; one access-log insert.
-        with django_assert_max_num_queries(9), CaptureQueriesContext(connection) as queries:
+        # Session, user, membership, service window, the person's places (for "Byt klinik"); count, invoices,
+        # claims, credits; one access-log insert.
+        with django_assert_max_num_queries(10), CaptureQueriesContext(connection) as queries:
             response = client.get(_url(world, tab, clinic=clinic))
         assert len(_invoice_rows(_doc(response))) == min(number, 25)
         counts.append(len(queries))
@@ -476,6 +478,9 @@ def test_kreditera_without_a_line_chosen_is_an_error(biller, world):
     claim = _paid_claim_at(world, world.clinic32)
     doc = _doc(biller.post(_url(world, f"rakningar/{claim.pk}/kreditera/", clinic=world.clinic32), {"confirm": "1"}))
     assert doc.xpath("//*[contains(@class,'error-summary')]")
+    message = "Välj de åtgärder som ska krediteras, eller välj alla för att kreditera hela räkningen."
+    assert message in doc.text_content()
+    assert "Detta fält måste fyllas i." not in doc.text_content()
     assert not CreditInvoice.objects.filter(invoice=claim.invoice).exists()
 
 
@@ -494,3 +499,31 @@ def test_a_credit_posted_twice_makes_one_credit(biller, world):
     doc = _doc(biller.post(url, {"confirm": "1", "lines": lines}))
     assert CreditInvoice.objects.filter(invoice=claim.invoice).count() == 1
     assert "Bara utbetalda räkningar kan krediteras" in doc.text_content() or "redan krediterad" in doc.text_content()
+
+
+def _credit_101(biller, world, claim) -> CreditInvoice:
+    url = _url(world, f"rakningar/{claim.pk}/kreditera/", clinic=world.clinic32)
+    biller.post(url, {"confirm": "1", "lines": [claim.lines.get(code="101").pk]})
+    return CreditInvoice.objects.get(invoice=claim.invoice)
+
+
+def test_kreditfakturor_lists_a_credit_by_its_own_date_and_an_owed_one_always(biller, world):
+    claim = _paid_claim_at(world, world.clinic32)
+    long_ago = timezone.now() - datetime.timedelta(days=60)
+    Invoice.objects.filter(pk=claim.invoice_id).update(received_at=long_ago)
+    credit = _credit_101(biller, world, claim)
+    credits_url = _url(world, "kreditfakturor/", clinic=world.clinic32)
+    # Made today on an invoice older than the default 30 days: shown.
+    assert claim.invoice.reference in _invoice_rows(_doc(biller.get(credits_url)))
+
+    # Made long ago and still owed (the plusgiro repayment not received): shown, whatever the period.
+    CreditInvoice.objects.filter(pk=credit.pk).update(created_at=long_ago)
+    assert claim.invoice.reference in _invoice_rows(_doc(biller.get(credits_url)))
+
+    # Made long ago and repaid: outside the period, not shown; inside it, shown.
+    credit.repayment.received_on = timezone.localdate() - datetime.timedelta(days=40)
+    credit.repayment.received_by = world.coordinator_vg
+    credit.repayment.save()
+    assert claim.invoice.reference not in _invoice_rows(_doc(biller.get(credits_url)))
+    period = {"date_from": (timezone.localdate() - datetime.timedelta(days=70)).isoformat()}
+    assert claim.invoice.reference in _invoice_rows(_doc(biller.get(credits_url, period)))

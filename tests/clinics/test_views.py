@@ -1,9 +1,11 @@
 """The pages people use: landing after login, Välj klinik, Klinikadministration."""
 
 import pytest
+from django.urls import reverse
 
 from clinics.models import AccountChange, ClinicMembership, ClinicRole
 from portal.models import AuditEvent
+from tests.clinics.factories import ClinicMembershipFactory, RegionMembershipFactory
 from tests.identity import log_in
 
 
@@ -163,3 +165,21 @@ def test_forms_carry_csrf_protection(world):
     response = client.post(url, {"name": "X", "email": "x@k.test", "role": "biller"})
     assert response.status_code == 403
     assert "Sidan har blivit för gammal" in response.content.decode()
+
+
+def _has_byt_klinik(client, user) -> bool:
+    client.force_login(user)
+    response = client.get(reverse("account"))
+    assert response.status_code == 200
+    return "Byt klinik" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_byt_klinik_is_shown_only_to_a_person_with_somewhere_else_to_go(client):
+    one_clinic = ClinicMembershipFactory().user
+    coordinator = RegionMembershipFactory().user
+    two_clinics = ClinicMembershipFactory().user
+    ClinicMembershipFactory(user=two_clinics)
+    assert not _has_byt_klinik(client, one_clinic)
+    assert not _has_byt_klinik(client, coordinator)
+    assert _has_byt_klinik(client, two_clinics)

@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from clinics.models import SupportForm
+from clinics.models import PatientCategory, SupportForm
 from eligibility import services
 from eligibility.models import Certificate, FreeCard, Patient
 from portal.models import AuditEvent
@@ -327,3 +327,12 @@ def test_free_card_refuses_an_end_before_the_start(small_world):
     error = _refusal(_card, small_world=small_world, valid_from=CARD_TO, valid_to=CARD_FROM)
     assert error.message_dict["valid_to"] == ["Slutdatum kan inte ligga före startdatum."]
     assert not FreeCard.objects.filter(number="FK100").exists()
+
+
+def test_register_refuses_any_group_where_the_region_lists_no_categories_for_the_form(small_world):
+    PatientCategory.objects.filter(region=small_world.region, support_form=SupportForm.F).delete()
+    error = _refusal(_register, small_world=small_world, support_form=SupportForm.F, group="F1")
+    assert error.message_dict["group"] == [
+        "Regionen har inga patientkategorier för F-tandvård: intyg kan registreras när regionens lista finns."
+    ]
+    assert _register(small_world, support_form=SupportForm.N, group="N1").group == "N1"

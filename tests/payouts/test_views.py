@@ -108,6 +108,17 @@ def test_a_plusgiro_credit_becomes_a_repayment_the_coordinator_marks_received(cl
         {"received_on": (timezone.localdate() + datetime.timedelta(days=3)).isoformat()},
     )
     assert "Datumet kan inte ligga efter i dag." in future.content.decode()
+    # Not before the credit existed either.
+    credited_on = timezone.localdate() - datetime.timedelta(days=5)
+    type(credit).objects.filter(pk=credit.pk).update(created_at=timezone.now() - datetime.timedelta(days=5))
+    too_early = client.post(
+        _url("repayment_receive", repayment_pk=repayment.pk),
+        {"received_on": (credited_on - datetime.timedelta(days=1)).isoformat()},
+    )
+    message = f"Mottagen den kan inte vara före kreditfakturans datum {credited_on.isoformat()}."
+    assert message in too_early.content.decode()
+    repayment.refresh_from_db()
+    assert repayment.received_on is None
     received_on = timezone.localdate() - datetime.timedelta(days=1)
     response = client.post(
         _url("repayment_receive", repayment_pk=repayment.pk), {"received_on": received_on.isoformat()}

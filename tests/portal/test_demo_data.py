@@ -1,11 +1,17 @@
 """The demo data loads, loading it again changes nothing, and only the tests that ask for it see it."""
 
+import re
 from pathlib import Path
 
 from django.core.management import call_command
+from django.utils import timezone
 
+from claims.models import Claim, Invoice
 from clinics.models import Clinic, ClinicMembership, Region, RegionMembership, User
+from payouts import bankdays
+from payouts.models import PayoutInvoice, PayoutRun, Repayment
 from portal.demo import DEMO_PASSWORD, demo_load
+from review.models import ClaimQuestion
 from tests import conftest as tests_conftest
 
 
@@ -89,3 +95,43 @@ def test_the_tests_on_the_demo_and_the_browser_tests_run_after_the_others_in_the
         "world_transactional",
         "browser_without_world",
     ]
+
+
+# The demo obeys the portal's own rules -----------------------------------------------------------------------
+
+
+def test_the_demo_pays_and_approves_on_bank_days_only(world):
+    run_days = set(PayoutRun.objects.values_list("payout_date", flat=True))
+    approved = set(Claim.objects.exclude(approved_on=None).values_list("approved_on", flat=True))
+    paid = set(Claim.objects.exclude(paid_on=None).values_list("paid_on", flat=True))
+    assert run_days and paid
+    not_bank_days = sorted(day for day in run_days | approved | paid if not bankdays.is_bank_day(day))
+    assert not not_bank_days, [f"{day} {day:%A} {bankdays.holiday_name(day)}" for day in not_bank_days]
+
+
+def test_every_demo_invoice_came_in_before_it_was_paid(world):
+    early = [
+        (claim.reference, claim.paid_on, timezone.localdate(claim.invoice.received_at))
+        for claim in Claim.objects.exclude(paid_on=None).select_related("invoice")
+        if timezone.localdate(claim.invoice.received_at) > claim.paid_on
+    ]
+    assert not early
+
+
+def test_every_vår_referens_of_the_demo_has_six_digits(world):
+    references = [
+        *Invoice.objects.values_list("our_reference", flat=True),
+        *PayoutInvoice.objects.values_list("our_reference", flat=True),
+        *Repayment.objects.values_list("our_reference", flat=True),
+    ]
+    assert [reference for reference in references if reference and not re.fullmatch(r"\d{6}", reference)] == []
+
+
+def test_the_demos_questions_fit_their_region(world):
+    # A question about a vårdmodell only where the region has vårdmodeller.
+    regions_without_care_models = Region.objects.exclude(care_models__isnull=False)
+    assert regions_without_care_models.filter(code="dalarna").exists()
+    misplaced = ClaimQuestion.objects.filter(
+        claim__clinic__region__in=regions_without_care_models, question__icontains="vårdmodell"
+    )
+    assert not misplaced.exists(), list(misplaced.values_list("question", flat=True))

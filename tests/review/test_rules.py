@@ -307,3 +307,30 @@ def test_deactivating_keeps_the_rule_and_stops_it(clinic):
     services.review_rules_apply(claims=[claim])
     assert _states(claim) == [ClaimState.RECEIVED]
     assert ReviewRule.objects.filter(pk=rule.pk).exists()
+
+
+def test_a_codes_rule_names_the_codes_the_regions_tariff_does_not_have(clinic):
+    with pytest.raises(ValidationError) as error:
+        services.review_rule_create(
+            actor=UserFactory(), region=clinic.region, kind=ReviewRuleKind.CODES, codes=["825", "999", "12X"]
+        )
+    assert error.value.message_dict["codes"] == [
+        "Åtgärderna 999, 12X finns inte i regionens taxa, i år eller förra året."
+    ]
+    with pytest.raises(ValidationError) as error:
+        services.review_rule_create(actor=UserFactory(), region=clinic.region, kind=ReviewRuleKind.CODES, codes=["999"])
+    assert error.value.message_dict["codes"] == ["Åtgärden 999 finns inte i regionens taxa, i år eller förra året."]
+    # Another region's code does not count; last year's tariff does.
+    other = ClinicFactory()
+    standard_tariff(other.region, timezone.localdate().year)
+    TariffRow.objects.filter(version__region=other.region, code="825").update(code="9825")
+    last_year = standard_tariff(clinic.region, timezone.localdate().year - 1)
+    TariffRow.objects.filter(version=last_year, code="825").update(code="8250")
+    with pytest.raises(ValidationError):
+        services.review_rule_create(
+            actor=UserFactory(), region=clinic.region, kind=ReviewRuleKind.CODES, codes=["9825"]
+        )
+    rule = services.review_rule_create(
+        actor=UserFactory(), region=clinic.region, kind=ReviewRuleKind.CODES, codes=["8250", "825"]
+    )
+    assert rule.codes == ["8250", "825"]
