@@ -41,3 +41,17 @@ def invoice_file_example(request: HttpRequest) -> HttpResponse:
     response["Content-Disposition"] = 'attachment; filename="fakturafil-v1-exempel.xml"'
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+@access.public
+@require_GET
+def api_documentation(request: HttpRequest) -> HttpResponse:
+    # Public as the file format is: a supplier reads it before any clinic of theirs has a key.
+    return render(
+        request,
+        "billing/api_documentation.html",
+        {
+            "base_url": request.build_absolute_uri("/api/v1/"),
+            "rate_limit": settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["api_key"],
+        },
+    )

@@ -38,6 +38,7 @@ clinic_patterns = [
 
 public_patterns = [
     path("dokumentation/fakturafil/", doc_views.invoice_file_format, name="invoice_file_format"),
+    path("dokumentation/api/", doc_views.api_documentation, name="api_documentation"),
     path("dokumentation/fakturafil/fakturafil-v1.xsd", doc_views.invoice_file_schema, name="invoice_file_schema"),
     path("dokumentation/fakturafil/exempel.xml", doc_views.invoice_file_example, name="invoice_file_example"),
 ]

@@ -27,3 +27,5 @@ class ClinicsAudit(models.TextChoices):
         "clinics.region.two_factor_changed",
         _("Krav på tvåstegsverifiering för klinikerna ändrat"),
     )
+    API_KEY_CREATED = "clinics.api_key.created", _("API-nyckel skapad")
+    API_KEY_REVOKED = "clinics.api_key.revoked", _("API-nyckel återkallad")

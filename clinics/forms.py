@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from portal import validators
+from portal.forms import DateField
 
 from .models import Clinic, ClinicRole, PaymentMethod
 from .services import CLINIC_DETAIL_FIELDS
@@ -64,3 +65,14 @@ class NewUserForm(forms.Form):
 
 class RoleForm(forms.Form):
     role = forms.ChoiceField(label=_("Roll"), choices=ClinicRole.choices, widget=forms.RadioSelect)
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(
+        label=_("Namn"),
+        max_length=100,
+        help_text=_("Till exempel journalsystemets namn, så att nyckeln känns igen i loggarna."),
+    )
+    expires_on = DateField(
+        label=_("Giltig till och med"), required=False, help_text=_("Lämna tomt för en nyckel utan slutdatum.")
+    )

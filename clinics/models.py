@@ -438,3 +438,55 @@ class ClinicInvitation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} – {self.clinic} ({self.get_role_display()})"
+
+
+class ApiKeyQuerySet(TenantQuerySet):
+    clinic_path = "clinic"
+    region_path = "clinic__region"
+
+
+class ApiKeyState(models.TextChoices):
+    ACTIVE = "active", _("Aktiv")
+    EXPIRED = "expired", _("Utgången")
+    REVOKED = "revoked", _("Återkallad")
+
+
+class ApiKey(models.Model):
+    """A journal system's key to the API (issue 13): acts for its one clinic with the rights of a biller.
+
+    Only the SHA-256 of the secret is stored; the secret is shown once, when the key is made. The key has its own
+    user row (never able to log in) so that the audit and access logs name the key as they name a person.
+    """
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="api_keys")
+    user = models.OneToOneField(User, on_delete=models.PROTECT, related_name="api_key")
+    name = models.CharField(_("Namn"), max_length=100)
+    prefix = models.CharField(_("Början av nyckeln"), max_length=12)
+    hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(_("Skapad"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("Giltig till"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("Återkallad"), null=True, blank=True)
+    revoked_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    last_used_at = models.DateTimeField(_("Senast använd"), null=True, blank=True)
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("API-nyckel")
+        verbose_name_plural = _("API-nycklar")
+        ordering = ["clinic", "-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    def state(self, now=None) -> str:
+        now = now or timezone.now()
+        if self.revoked_at is not None:
+            return ApiKeyState.REVOKED
+        if self.expires_at is not None and self.expires_at <= now:
+            return ApiKeyState.EXPIRED
+        return ApiKeyState.ACTIVE
+
+    def get_state_display(self) -> str:
+        return str(ApiKeyState(self.state()).label)

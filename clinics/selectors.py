@@ -13,6 +13,7 @@ from .audit import ClinicsAudit
 from .models import (
     AccountChange,
     AccountChangeState,
+    ApiKey,
     Clinic,
     ClinicInvitation,
     ClinicMembership,
@@ -142,3 +143,11 @@ def user_invitations(*, user) -> QuerySet[ClinicInvitation]:
         .select_related("clinic__region", "invited_by")
         .order_by("created_at")
     )
+
+
+def clinic_api_keys(*, clinic: Clinic) -> QuerySet[ApiKey]:
+    return ApiKey.objects.of_clinic(clinic).select_related("created_by", "revoked_by").order_by("-created_at", "-id")
+
+
+def clinic_api_key_get(*, clinic: Clinic, key_pk: int) -> ApiKey:
+    return ApiKey.objects.of_clinic(clinic).select_related("clinic").get(pk=key_pk)

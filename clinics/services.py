@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
+import hashlib
+import hmac
+import secrets
+import uuid
+
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
@@ -25,6 +31,8 @@ from .models import (
     INVITATION_TRANSITIONS,
     AccountChange,
     AccountChangeState,
+    ApiKey,
+    ApiKeyState,
     Clinic,
     ClinicInvitation,
     ClinicMembership,
@@ -657,3 +665,93 @@ def region_clinic_two_factor_set(*, actor: User, region: Region, required: bool)
         region=region,
     )
     return region
+
+
+# API keys (issue 13) ----------------------------------------------------------------------------------------
+
+API_KEY_PREFIX_LENGTH = 12
+# last_used_at is written at most this often per key, so a busy journal system does not write on every call.
+API_KEY_TOUCH_INTERVAL = datetime.timedelta(minutes=1)
+
+
+def api_key_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@transaction.atomic
+def api_key_create(
+    *, actor: User | None, clinic: Clinic, name: str, expires_at: datetime.datetime | None = None, secret: str = ""
+) -> tuple[ApiKey, str]:
+    """A new key for `clinic`; returns it with its secret, which is stored only as a hash and never shown again.
+
+    `secret` is given only by the demo (its keys are known words); otherwise 32 random bytes.
+    """
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": _("Ge nyckeln ett namn.")})
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationError({"expires_at": _("Slutdatumet måste ligga i framtiden.")})
+    secret = secret or f"tp_{secrets.token_urlsafe(32)}"
+    user = User.objects.create_user(
+        f"api-{uuid.uuid4().hex}@api-nyckel.invalid", None, name=_("API-nyckel: %(name)s") % {"name": name}
+    )
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    key = ApiKey.objects.create(
+        clinic=clinic,
+        user=user,
+        name=name,
+        prefix=secret[:API_KEY_PREFIX_LENGTH],
+        hash=api_key_hash(secret),
+        created_by=actor,
+        expires_at=expires_at,
+    )
+    audit_record(
+        actor=actor,
+        action=ClinicsAudit.API_KEY_CREATED,
+        obj=key,
+        after=snapshot(key, ["name", "prefix", "expires_at"]),
+        clinic=clinic,
+        region=clinic.region_id,
+    )
+    return key, secret
+
+
+@transaction.atomic
+def api_key_revoke(*, actor: User, key: ApiKey) -> ApiKey:
+    key = ApiKey.objects.select_for_update().get(pk=key.pk)
+    if key.revoked_at is not None:
+        raise ValidationError(_("Nyckeln är redan återkallad."))
+    key.revoked_at = timezone.now()
+    key.revoked_by = actor
+    key.save(update_fields=["revoked_at", "revoked_by"])
+    audit_record(
+        actor=actor,
+        action=ClinicsAudit.API_KEY_REVOKED,
+        obj=key,
+        after=snapshot(key, ["revoked_at"]),
+        clinic=key.clinic_id,
+        region=key.clinic.region_id,
+    )
+    return key
+
+
+def api_key_authenticate(secret: str) -> ApiKey | None:
+    """The active key whose secret this is, or None (unknown, revoked or expired).
+
+    The row is found by its hash; the hashes are then compared in constant time once more, so that no answer
+    depends on how much of a guessed hash matched.
+    """
+    if not secret or len(secret) > 200:
+        return None
+    digest = api_key_hash(secret)
+    key = ApiKey.objects.select_related("clinic__region", "user").filter(hash=digest).first()
+    if key is None or not hmac.compare_digest(key.hash, digest):
+        return None
+    if key.state() != ApiKeyState.ACTIVE:
+        return None
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at >= API_KEY_TOUCH_INTERVAL:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+    return key

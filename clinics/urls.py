@@ -7,6 +7,13 @@ from . import views
 clinic_patterns = [
     path("", views.clinic_start, name="clinic_start"),
     path("klinikadministration/", views.administration, name="clinic_administration"),
+    path("klinikadministration/api-nycklar/", views.api_keys, name="clinic_api_keys"),
+    path("klinikadministration/api-nycklar/ny/", views.api_key_new, name="clinic_api_key_new"),
+    path(
+        "klinikadministration/api-nycklar/<int:key_pk>/aterkalla/",
+        views.api_key_revoke,
+        name="clinic_api_key_revoke",
+    ),
     path("klinikadministration/uppgifter/", views.details_edit, name="clinic_details_edit"),
     path("klinikadministration/anvandare/ny/", views.user_new, name="clinic_user_new"),
     path("klinikadministration/anvandare/<int:membership_pk>/roll/", views.user_role, name="clinic_user_role"),

@@ -1,9 +1,12 @@
 """Clinic start page and Klinikadministration; the region's rules and clinics."""
 
+import datetime
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -13,8 +16,8 @@ from portal.audit import audit_action_label
 from portal.forms import add_service_errors
 
 from . import selectors, services
-from .forms import ClinicDetailsForm, NewUserForm, RoleForm
-from .models import AccountChange, Clinic, ClinicInvitation, ClinicMembership, RegionRole, account_display
+from .forms import ApiKeyForm, ClinicDetailsForm, NewUserForm, RoleForm
+from .models import AccountChange, ApiKey, Clinic, ClinicInvitation, ClinicMembership, RegionRole, account_display
 
 ACCOUNT_PENDING_NOTICE = gettext_lazy(
     "Ändringen av kontot väntar på bekräftelse av en annan lokal administratör eller regionens samordnare. "
@@ -306,3 +309,55 @@ def invitations(request: HttpRequest) -> HttpResponse:
             )
         return redirect("invitations")
     return render(request, "clinics/invitations.html", {"invitations": pending})
+
+
+# API keys (issue 13) ----------------------------------------------------------------------------------------
+
+
+@clinic_view(admin=True)
+@require_GET
+def api_keys(request: HttpRequest) -> HttpResponse:
+    return render(request, "clinics/api_keys.html", {"keys": selectors.clinic_api_keys(clinic=request.clinic)})
+
+
+@clinic_view(admin=True)
+@require_http_methods(["GET", "POST"])
+def api_key_new(request: HttpRequest) -> HttpResponse:
+    form = ApiKeyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        expires_on = form.cleaned_data["expires_on"]
+        # Valid through the whole of the last day named.
+        expires_at = (
+            timezone.make_aware(datetime.datetime.combine(expires_on + datetime.timedelta(days=1), datetime.time.min))
+            if expires_on
+            else None
+        )
+        try:
+            key, secret = services.api_key_create(
+                actor=request.user, clinic=request.clinic, name=form.cleaned_data["name"], expires_at=expires_at
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            # Shown in the answer to the POST, never stored: a reload does not show it again.
+            return render(request, "clinics/api_key_created.html", {"key": key, "secret": secret})
+    return render(request, "clinics/api_key_new.html", {"form": form})
+
+
+@clinic_view(admin=True)
+@require_http_methods(["GET", "POST"])
+def api_key_revoke(request: HttpRequest, key_pk: int) -> HttpResponse:
+    try:
+        key = selectors.clinic_api_key_get(clinic=request.clinic, key_pk=key_pk)
+    except ApiKey.DoesNotExist as missing:
+        raise Http404 from missing
+    errors: list[str] = []
+    if request.method == "POST":
+        try:
+            services.api_key_revoke(actor=request.user, key=key)
+        except ValidationError as error:
+            errors = error.messages
+        else:
+            messages.success(request, _("Nyckeln %(name)s är återkallad.") % {"name": key.name})
+            return redirect("clinic_api_keys", clinic_pk=request.clinic.pk)
+    return render(request, "clinics/api_key_revoke.html", {"key": key, "errors": errors})

@@ -27,6 +27,8 @@ class Access:
     REGION_OWN_ADMIN = "region_own_admin"
     # The systemadministratör's pages (portal-wide service windows): 404 for everybody else.
     SYSTEM_ADMIN = "system_admin"
+    # The journal-system API (billing/api/): an API key, never a session; a signed-in person gets 401.
+    API_KEY = "api_key"
 
 
 def _mark(view: Callable, access: str) -> Callable:
@@ -36,6 +38,11 @@ def _mark(view: Callable, access: str) -> Callable:
 
 def public(view: Callable) -> Callable:
     return _mark(view, Access.PUBLIC)
+
+
+def api_key(view: Callable) -> Callable:
+    """An API view (billing/api/): it authenticates the key itself and never looks at a session."""
+    return _mark(view, Access.API_KEY)
 
 
 def _login_required(view: Callable) -> Callable:

@@ -226,7 +226,10 @@ Demo logins (password for all: tandvard-demo)
   system@demo.test               systemadministratör (service windows of the whole portal)
 Coordinators and the region administrator also give a code from an authenticator app (two-factor
 authentication): add the demo secret JBSWY3DPEHPK3PXP to the app by hand, or run
-`oathtool --totp -b JBSWY3DPEHPK3PXP`."""
+`oathtool --totp -b JBSWY3DPEHPK3PXP`.
+Demo API keys (Authorization: Bearer <key>, docs at /api/v1/docs/ and /dokumentation/api/):
+  tandportal-demo-31             clinic 31 (Västra Götaland)
+  tandportal-demo-2001           clinic 2001 (Dalarna)"""
 
 
 def served_url(host: str, port: int) -> str:

@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.views.i18n import set_language
 
 from billing import urls as billing_urls
+from billing.api import urls as api_urls
 from claims import urls as claims_urls
 from clinics import urls as clinic_urls
 from eligibility import urls as eligibility_urls
@@ -79,4 +80,6 @@ urlpatterns = [
     path("klinik/<int:clinic_pk>/", include(clinic_patterns)),
     path("region/<slug:region_code>/", include(region_patterns)),
     path("sprak/", access.public(set_language), name="set_language"),
+    # The journal-system API (issue 13): authenticated by API key, never by session.
+    path("api/v1/", include(api_urls)),
 ]

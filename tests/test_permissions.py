@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from claims.models import CreditInvoice, InvoiceFileUpload, TariffVersion
 from clinics.models import AccountChange, Clinic, ClinicMembership, ClinicRole, Region
+from clinics.services import api_key_create
 from eligibility.models import Certificate, CertificateImport, FreeCard, PriorAssessment, PriorAssessmentAttachment
 from payouts.models import PayoutPayment, PayoutRun, Repayment
 from portal.access import Access
@@ -100,6 +101,8 @@ EXPECTED = {
     },
     # The systemadministratör's pages (portal-wide service windows); none of these users is one.
     Access.SYSTEM_ADMIN: {**dict.fromkeys(ROLES, 404), "anonymous": "login"},
+    # The journal-system API takes a key, never a session: 401 for everyone here (tests/billing/api).
+    Access.API_KEY: dict.fromkeys(ROLES, "ok"),
 }
 
 
@@ -152,6 +155,7 @@ OBJECT_IDS = {
     "clinic_number": lambda world, owner: owner.clinic.number,
     "free_card_pk": lambda world, owner: _free_card(world, owner.region).pk,
     "change_pk": lambda world, owner: _account_change(owner.clinic).pk,
+    "key_pk": lambda world, owner: api_key_create(actor=None, clinic=owner.clinic, name="Walk")[0].pk,
     "window_pk": lambda world, owner: (
         ServiceWindow.objects.create(
             region=owner.region,
@@ -179,6 +183,7 @@ NOT_OWNED = {
     ),  # a service window of the whole portal (no region)
     "uidb64": lambda world: "MQ",  # a password link names a user
     "token": lambda world: "set-password",
+    "year": lambda world: 2026,  # the API's tariffs of a year: the key's region's (tests/billing/api)
 }
 
 
@@ -378,6 +383,7 @@ def test_the_foreign_walk_covers_every_url_with_an_id():
         "servicefonster/<int:portal_window_pk>/avsluta/",
         "valj-losenord/<uidb64>/<token>/",
         "konto/e-post/<str:token>/",  # a signed e-mail change names a user
+        "api/v1/tariffs/<int:year>",
     }
     assert all(route.startswith(("klinik/", "region/")) for route, _ in FOREIGN_ROUTES)
     assert {"invoice_claim_detail", "review_claim_detail", "payout_notice_pdf", "clinic_payout_notice_pdf"} <= {
@@ -400,7 +406,7 @@ def test_the_system_administrator_opens_only_the_system_pages(client, world, rou
     vg = Owner(world.clinic31, world.vg)
     url = reverse(pattern.name, kwargs=_kwargs_for(world, route, home=vg, objects=vg))
     access = pattern.callback.access
-    expected = "ok" if access in (Access.PUBLIC, Access.AUTHENTICATED, Access.SYSTEM_ADMIN) else 404
+    expected = "ok" if access in (Access.PUBLIC, Access.AUTHENTICATED, Access.SYSTEM_ADMIN, Access.API_KEY) else 404
     for method in ("get", "post"):
         assert _outcome(getattr(client, method)(url)) == expected, f"{method.upper()} {url}"
 

@@ -31,6 +31,10 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "axes",
+    # Not "rest_framework": its Swedish catalogue would replace Django's words in the portal's own forms
+    # ("Detta fält måste fyllas i."); the API gives its messages in our words (billing/api/problems.py).
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "portal",
     "clinics",
     "eligibility",
@@ -210,6 +214,50 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 CSRF_FAILURE_VIEW = "portal.views.csrf_failure"
+
+# The journal-system API, /api/v1/ (issue 13, billing/api/): keys only, no sessions or cookies (so no CSRF);
+# JSON in and out; every error as application/problem+json; calls limited per key.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["billing.api.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["billing.api.authentication.HasApiKey"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_THROTTLE_CLASSES": ["billing.api.authentication.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api_key": env.str("API_RATE_LIMIT", default="600/min")},
+    "EXCEPTION_HANDLER": "billing.api.problems.problem_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DEFAULT_VERSIONING_CLASS": None,
+}
+# The API's calls per key are counted in Redis, so the limit holds across every gunicorn worker; without Redis
+# (a bare `manage.py runserver`) in the process.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "api_throttle": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "api"}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "api-throttle"}
+    ),
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Tandportal API",
+    "DESCRIPTION": (
+        "Journalsystemens API: kontroll av rätt till stöd och regionens taxa. Nyckel: Authorization: Bearer <nyckel>, "
+        "skapas under Klinikadministration. Fel som application/problem+json (RFC 9457). Belopp i öre.\n\n"
+        "The journal-system API: eligibility checks and the region's tariff. Key: Authorization: Bearer <key>, made "
+        "in Klinikadministration. Errors as application/problem+json (RFC 9457). Amounts in öre."
+    ),
+    "VERSION": "1",
+    "OAS_VERSION": "3.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
 
 CELERY_BROKER_URL = REDIS_URL.replace("unix://", "redis+socket://", 1) if REDIS_URL else ""
 # A message a worker took but never acknowledged (the worker was killed mid-task) goes to another worker

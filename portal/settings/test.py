@@ -30,3 +30,6 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 TWO_FACTOR_BACKENDS = [*TWO_FACTOR_BACKENDS, "tests.identity.AllFactorsBackend"]  # noqa: F405
+
+# Each test process counts the API's calls per key itself (tests/billing/api/conftest.py empties it per test).
+CACHES = {**CACHES, "api_throttle": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}  # noqa: F405

@@ -248,7 +248,9 @@ def test_every_post_without_the_csrf_token_is_refused(world):
         client = Client(enforce_csrf_checks=True)
         if email:
             client.force_login(world.user(email))
-        for _route, url, _pattern in _urls(world):
+        for route, url, _pattern in _urls(world):
+            if route.startswith("api/"):
+                continue  # the API takes a key in a header and sets no cookie: nothing to forge (tests/billing/api)
             response = client.post(url, {"x": "1"})
             assert response.status_code == 403, f"POST {url} as {email or 'anonymous'}"
             assert "Sidan har blivit för gammal" in response.content.decode(), url

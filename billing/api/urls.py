@@ -1,0 +1,25 @@
+"""/api/v1/: the resources, the OpenAPI document and its browsable documentation (Swagger UI, served by us)."""
+
+from django.urls import path
+from django.views.decorators.cache import never_cache
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerSplitView
+
+from portal.access import api_key, public
+
+from . import schema, views  # noqa: F401 (schema: registers how the document describes the key)
+
+
+class SwaggerView(SpectacularSwaggerSplitView):
+    """Swagger UI from drf-spectacular-sidecar's static files; its start script is a file of its own (our CSP
+    allows no inline script), and the page has no inline style."""
+
+    template_name = "billing/api/swagger_ui.html"
+
+
+urlpatterns = [
+    path("eligibility-checks", api_key(views.EligibilityCheckView.as_view()), name="api_eligibility_check"),
+    path("tariffs/current", api_key(views.TariffCurrentView.as_view()), name="api_tariff_current"),
+    path("tariffs/<int:year>", api_key(views.TariffYearView.as_view()), name="api_tariff_year"),
+    path("openapi.json", public(never_cache(SpectacularJSONAPIView.as_view())), name="api_schema"),
+    path("docs/", public(never_cache(SwaggerView.as_view(url_name="api_schema"))), name="api_docs"),
+]
