@@ -319,6 +319,10 @@ def duplicate_care_faults(
         if key in seen:
             message = _("Åtgärd %(code)s den %(date)s finns två gånger på räkningen.") % words
         elif (reference := context.billed_care.reference(key)) is not None:
+            if reference == draft.reference:
+                # The same claim sent again (a double click): "Räkningsreferensen har redan använts" says it all.
+                seen.add(key)
+                continue
             message = _("Åtgärd %(code)s den %(date)s finns redan på räkning %(reference)s.") % {
                 **words,
                 "reference": reference,

@@ -82,6 +82,14 @@ def test_the_same_visit_on_another_claim_of_the_clinic_is_refused_with_its_refer
     assert not Claim.objects.filter(reference="DUP-2").exists()
 
 
+def test_the_same_claim_sent_again_is_told_its_reference_is_used_and_nothing_more(world):
+    """A double click that arrives after the first is stored: the reference says it, not a duplicate per line."""
+    _submit(world, _draft("DUP-1"))
+    with pytest.raises(ClaimRejected) as rejected:
+        _submit(world, _draft("DUP-1"), invoice_reference="5550002")
+    assert [fault.code for fault in rejected.value.faults] == ["reference_used"]
+
+
 def test_the_issues_example_the_same_visit_billed_twice_is_refused_the_second_time(world):
     """Patient 200001012384, code 101 on two claims of one visit: accepted before, refused now."""
     first = _submit(world, _draft("ISSUE-1"))

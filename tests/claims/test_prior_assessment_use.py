@@ -176,10 +176,10 @@ def test_two_claims_sent_at_once_against_the_last_of_an_fhb_one_wins(transaction
     refusals: list[list[str]] = []
     errors: list[BaseException] = []
 
-    def send(reference: str, invoice: str):
+    def send(reference: str, invoice: str, day: datetime.date):
         try:
             barrier.wait(timeout=10)
-            stored.append(submit(world, draft(assessment.number, reference), invoice).reference)
+            stored.append(submit(world, draft(assessment.number, reference, day=day), invoice).reference)
         except ClaimRejected as rejected:
             refusals.append([fault.message for fault in rejected.faults])
         except BaseException as error:  # reported by the assertion below
@@ -187,7 +187,8 @@ def test_two_claims_sent_at_once_against_the_last_of_an_fhb_one_wins(transaction
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=send, args=(f"T-{n}", f"48{n}")) for n in (1, 2)]
+    # Two visits, so that only the FHB stands between them (the same visit twice would be duplicate care too).
+    threads = [threading.Thread(target=send, args=(f"T-{n}", f"48{n}", day)) for n, day in ((1, VISIT), (2, LATER))]
     for thread in threads:
         thread.start()
     for thread in threads:
