@@ -1,6 +1,6 @@
 """/api/v1/: the resources, the OpenAPI document and its browsable documentation (Swagger UI, served by us)."""
 
-from django.urls import path
+from django.urls import path, register_converter
 from django.views.decorators.cache import never_cache
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerSplitView
 
@@ -16,10 +16,25 @@ class SwaggerView(SpectacularSwaggerSplitView):
     template_name = "billing/api/swagger_ui.html"
 
 
+class SignedYear:
+    """A year in a path, minus sign and all: a year out of range is the view's 404 in problem+json, not the
+    router's HTML page (as `int` would answer /tariffs/-137)."""
+
+    regex = "-?[0-9]+"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+register_converter(SignedYear, "year")
+
 urlpatterns = [
     path("eligibility-checks", api_key(views.EligibilityCheckView.as_view()), name="api_eligibility_check"),
     path("tariffs/current", api_key(views.TariffCurrentView.as_view()), name="api_tariff_current"),
-    path("tariffs/<int:year>", api_key(views.TariffYearView.as_view()), name="api_tariff_year"),
+    path("tariffs/<year:year>", api_key(views.TariffYearView.as_view()), name="api_tariff_year"),
     path("openapi.json", public(never_cache(SpectacularJSONAPIView.as_view())), name="api_schema"),
     path("docs/", public(never_cache(SwaggerView.as_view(url_name="api_schema"))), name="api_docs"),
 ]

@@ -258,6 +258,10 @@ def test_a_years_tariffs_and_none_for_a_year_without(client, small_world):
     missing = call(client, "get", "tariffs/1990", secret)
     assert missing.status_code == 404 and missing["Content-Type"] == "application/problem+json"
     assert call(client, "get", "tariffs/3000", secret).status_code == 404
+    # A year no calendar has is the same problem, not the router's HTML page.
+    for year in ("-137", "28404963927"):
+        answer = call(client, "get", f"tariffs/{year}", secret)
+        assert (answer.status_code, answer["Content-Type"]) == (404, "application/problem+json"), year
 
 
 def test_a_region_without_a_tariff_answers_404(client, small_world):

@@ -38,7 +38,14 @@ def test_the_api_answers_as_its_schema_says(api_schema, secret):
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        # Derandomized: the same examples every run, so that CI never passes or fails by the draw.
+        @settings(
+            max_examples=30,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+            derandomize=True,
+        )
         def answers_as_documented(case):
             headers = {"Authorization": f"Bearer {secret}"}
             response = case.call(headers=headers)
