@@ -1,21 +1,15 @@
 """Background work for clinics: invitation e-mails and the notices of a changed account."""
 
 import logging
-import smtplib
 
-from celery import shared_task
+from portal.background import email_task
 
 from .models import AccountChange, ClinicInvitation, ClinicMembership, InvitationState
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(
-    autoretry_for=(smtplib.SMTPException, OSError),
-    retry_backoff=30,
-    max_retries=5,
-    acks_late=True,
-)
+@email_task
 def send_invitation(membership_id: int) -> None:
     from . import services
 
@@ -26,12 +20,7 @@ def send_invitation(membership_id: int) -> None:
     services.invitation_send(membership=membership)
 
 
-@shared_task(
-    autoretry_for=(smtplib.SMTPException, OSError),
-    retry_backoff=30,
-    max_retries=5,
-    acks_late=True,
-)
+@email_task
 def send_clinic_invitation(invitation_id: int) -> None:
     from . import services
 
@@ -42,12 +31,7 @@ def send_clinic_invitation(invitation_id: int) -> None:
     services.clinic_invitation_send(invitation=invitation)
 
 
-@shared_task(
-    autoretry_for=(smtplib.SMTPException, OSError),
-    retry_backoff=30,
-    max_retries=5,
-    acks_late=True,
-)
+@email_task
 def send_account_change_notice(change_id: int, event: str) -> None:
     """Tell the clinic's other local administrators, its payout address and the region's coordinators."""
     from . import services

@@ -1,15 +1,16 @@
 """Background work for eligibility: notices to clinics, the daily write-off, certificate imports."""
 
 import logging
-import smtplib
 
 from celery import Task, shared_task
 from django.db import OperationalError
 
+from portal.background import email_task
+
 logger = logging.getLogger(__name__)
 
 
-@shared_task(autoretry_for=(smtplib.SMTPException, OSError), retry_backoff=30, max_retries=5, acks_late=True)
+@email_task
 def send_prior_assessment_notice(event_id: int) -> None:
     from .models import PriorAssessmentEvent
     from .notices import prior_assessment_notice_send

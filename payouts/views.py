@@ -15,10 +15,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from clinics.models import RegionRole
 from clinics.services import region_payout_second_confirmation_set
 from portal import validators
-from portal.access import clinic_view, region_view
+from portal.access import clinic_view, is_region_admin, region_view
 from portal.excel import XLSX_CONTENT_TYPE
 from portal.forms import DATE_WIDGET, DateField, KronorField, add_service_errors
 from portal.money import format_kronor
@@ -78,7 +77,7 @@ def payout_run_list(request: HttpRequest) -> HttpResponse:
         {
             "runs": selectors.region_runs(region=request.region),
             "next_run": selectors.next_payout_run(region=request.region),
-            "is_admin": RegionRole.REGION_ADMIN in request.region_roles,
+            "is_admin": is_region_admin(request),
         },
     )
 

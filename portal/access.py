@@ -118,6 +118,11 @@ def region_view(*, admin: bool = False) -> Callable[[Callable], Callable]:
     return decorator
 
 
+def is_region_admin(request: HttpRequest) -> bool:
+    """Whether the person on a region_view page is one of the region's administrators (not only a coordinator)."""
+    return RegionRole.REGION_ADMIN in request.region_roles
+
+
 def system_admin_view(view: Callable) -> Callable:
     """For the systemadministratör's pages (the whole portal's service windows): 404 for everybody else."""
 

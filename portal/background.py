@@ -1,7 +1,10 @@
-"""What the pages that wait for background work share: when to stop waiting for a task that lost its worker."""
+"""What background work shares: the retry policy of an e-mail task, and when the pages that wait for a task stop
+waiting for one that lost its worker."""
 
 import datetime
+import smtplib
 
+from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
@@ -14,3 +17,11 @@ def stalled_before() -> datetime.datetime:
     """
     timeout = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
     return timezone.now() - datetime.timedelta(seconds=2 * timeout)
+
+
+def email_task(task):
+    """A Celery task that sends e-mail: acknowledged late, retried with backoff while the mail server or the network
+    fails (five times), then reported as failed."""
+    return shared_task(autoretry_for=(smtplib.SMTPException, OSError), retry_backoff=30, max_retries=5, acks_late=True)(
+        task
+    )

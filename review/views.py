@@ -19,8 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from claims import services as claim_services
 from claims.models import OPEN_STATES, Claim, ClaimState
 from claims.selectors import claim_status
-from clinics.models import RegionRole
-from portal.access import region_view
+from portal.access import is_region_admin, region_view
 from portal.audit import access_log_record, access_log_record_many
 from portal.forms import add_service_errors
 
@@ -200,10 +199,6 @@ def _list_url(request: HttpRequest) -> str:
 # Rules ----------------------------------------------------------------------------------------------------
 
 
-def _is_region_admin(request: HttpRequest) -> bool:
-    return RegionRole.REGION_ADMIN in request.region_roles
-
-
 @region_view()
 @require_GET
 def rule_list(request: HttpRequest) -> HttpResponse:
@@ -215,7 +210,7 @@ def rule_list(request: HttpRequest) -> HttpResponse:
         {
             "active_rules": [rule for rule in rules if rule.is_active],
             "inactive_rules": [rule for rule in rules if not rule.is_active],
-            "is_admin": _is_region_admin(request),
+            "is_admin": is_region_admin(request),
         },
     )
 
