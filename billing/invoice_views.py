@@ -385,7 +385,7 @@ class CreditForm(forms.Form):
         self.fields["lines"].choices = [
             (
                 line.pk,
-                f"{line.visit_date:%Y-%m-%d} {line.code} {line.tariff_row.description}"
+                f"{line.visit_date:%Y-%m-%d} {line.code} {line.description}"
                 f"{' ' + _('tand') + ' ' + line.tooth if line.tooth else ''}{' ' + line.jaw if line.jaw else ''}"
                 f" – {money.format_kronor(line.amount)}",
             )

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
+from django.utils.html import conditional_escape, escape, format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -286,6 +288,12 @@ class ClaimLine(models.Model):
     def is_patient_fee(self) -> bool:
         return self.code == PATIENT_FEE_CODE
 
+    @property
+    def description(self) -> str:
+        """The tariff's text (the region's words, in Swedish); the patient fee in ours, without the tariff row's
+        input hint ("ange pris"), in the reader's language."""
+        return gettext("Patientavgift") if self.is_patient_fee else self.tariff_row.description
+
 
 class ClaimEventKind(models.TextChoices):
     """What happened to a claim. Stored as data and put into words when shown, in the reader's language."""
@@ -342,27 +350,41 @@ class ClaimEvent(models.Model):
         """The history's comment on this event, in the language active now; empty when the state says it all."""
         return claim_event_text(self.kind, self.params)
 
+    @property
+    def html(self) -> str:
+        """The comment as the history table shows it: what a person wrote (a question, an answer, a reason) marked
+        as written in Swedish, so that a page in English says which words are whose."""
+        return claim_event_text(self.kind, self.params, html=True)
 
-def claim_event_text(kind: str, params: dict) -> str:
+
+def claim_event_text(kind: str, params: dict, *, html: bool = False) -> str:
+    def say(template: str, **values) -> str:
+        if not html:
+            return template % values
+        return mark_safe(escape(template) % {name: conditional_escape(value) for name, value in values.items()})  # noqa: S308 (every part escaped)
+
+    def written(text: str) -> str:
+        return format_html('<span lang="sv">{}</span>', text) if html and text else text
+
     if kind == ClaimEventKind.SCHEDULED_FOR_PAYOUT:
-        return gettext("Godkänd för utbetalning %(date)s") % {"date": params["date"]}
+        return say(gettext("Godkänd för utbetalning %(date)s"), date=params["date"])
     if kind == ClaimEventKind.PAYOUT_CANCELLED:
-        return gettext("Utbetalningskörningen %(date)s makulerades") % {"date": params["date"]}
+        return say(gettext("Utbetalningskörningen %(date)s makulerades"), date=params["date"])
     if kind == ClaimEventKind.RULES_MATCHED:
         rules = "; ".join(review_rule_text(rule) for rule in params.get("rules", []))
-        return gettext("Granskningsregel: %(rules)s") % {"rules": rules}
+        return say(gettext("Granskningsregel: %(rules)s"), rules=rules)
     if kind == ClaimEventKind.VOIDED:
-        return params.get("reason", "")
+        return written(params.get("reason", ""))
     if kind == ClaimEventKind.CREDITED:
-        return params.get("reference", "")
+        return say("%(reference)s", reference=params.get("reference", ""))
     if kind == ClaimEventKind.PARTLY_CREDITED:
-        return gettext("Delvis krediterad: %(reference)s") % {"reference": params["reference"]}
+        return say(gettext("Delvis krediterad: %(reference)s"), reference=params["reference"])
     if kind == ClaimEventKind.QUESTION_ASKED:
-        return gettext("Fråga till kliniken: %(question)s") % {"question": params["question"]}
+        return say(gettext("Fråga till kliniken: %(question)s"), question=written(params["question"]))
     if kind == ClaimEventKind.QUESTION_ANSWERED:
-        return gettext("Klinikens svar: %(answer)s") % {"answer": params["answer"]}
+        return say(gettext("Klinikens svar: %(answer)s"), answer=written(params["answer"]))
     if kind == ClaimEventKind.NOTE:
-        return params.get("text", "")
+        return written(params.get("text", ""))
     return ""
 
 

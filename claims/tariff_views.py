@@ -36,6 +36,15 @@ class TariffImportForm(forms.Form):
     )
 
 
+class RegionNamedSelect(forms.Select):
+    """Choices named by the region (its tariffs' names), marked as written in Swedish."""
+
+    def create_option(self, *args, **kwargs):
+        option = super().create_option(*args, **kwargs)
+        option["attrs"]["lang"] = "sv"
+        return option
+
+
 class TariffSearchForm(forms.Form):
     q = forms.CharField(
         label=gettext_lazy("Sök åtgärd"),
@@ -44,7 +53,9 @@ class TariffSearchForm(forms.Form):
         help_text=gettext_lazy("Kod eller ord ur benämningen, t.ex. 825 eller protes."),
         widget=forms.TextInput(attrs={"type": "search"}),
     )
-    version = forms.TypedChoiceField(label=gettext_lazy("Ersättningslista"), coerce=int, required=False)
+    version = forms.TypedChoiceField(
+        label=gettext_lazy("Ersättningslista"), coerce=int, required=False, widget=RegionNamedSelect
+    )
 
     def __init__(self, *args, versions, **kwargs):
         super().__init__(*args, **kwargs)
