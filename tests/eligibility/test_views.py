@@ -615,6 +615,8 @@ def test_the_result_shows_what_was_paid_for_the_patient_this_year_less_credits(c
     url = _clinic_url("person_search", world.clinic31)
     body = client.post(url, {"personal_identity_number": pin}).content.decode()
     assert f"Utbetalt för patienten {today.year}:</strong> {format_kronor(paid.total)}" in body
+    # Said what it counts, beside the form's fribelopp that counts care given in the year instead.
+    assert f"Det regionen har betalat ut under {today.year} för patientens vård" in body
 
     claim_services.claim_credit(actor=world.biller, claim=paid)
     body = client.post(url, {"personal_identity_number": pin}).content.decode()
