@@ -231,6 +231,8 @@ class Claim(models.Model):
         indexes = [
             models.Index(fields=["clinic", "state"]),
             models.Index(fields=["patient", "support_form"]),
+            # GET /api/v1/claims?updated_since=…: the clinic's claims in (updated_at, id) order, paged by keyset.
+            models.Index(fields=["clinic", "updated_at", "id"], name="claim_clinic_updated"),
         ]
 
     def __str__(self) -> str:

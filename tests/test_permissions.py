@@ -358,6 +358,16 @@ def test_every_url_with_an_id_answers_404_for_another_clinics_or_regions_object(
         foreign = Owner(_clinic(standing.foreign_clinic), Region.objects.get(code=standing.foreign_region))
     client.force_login(world.user(ACTORS[role].email))
     access = pattern.callback.access
+    if access == Access.API_KEY:
+        # The API takes no session: a key of the home clinic asks for the foreign object, with every method.
+        _key, secret = api_key_create(actor=None, clinic=home_clinic, name="Walk")
+        foreign_url = reverse(pattern.name, kwargs=_kwargs_for(world, route, home=home, objects=foreign))
+        outcomes = {
+            method: _outcome_or_405(getattr(client, method)(foreign_url, HTTP_AUTHORIZATION=f"Bearer {secret}"))
+            for method in ("get", "post", "delete")
+        }
+        assert set(outcomes.values()) in ({404}, {404, 405}), f"{foreign_url} as {role}'s clinic's key: {outcomes}"
+        return
     expected = 403 if role in REFUSED_BY_ROLE.get(access, ()) else 404
     own_url = reverse(pattern.name, kwargs=_kwargs_for(world, route, home=home, objects=home))
     foreign_url = reverse(pattern.name, kwargs=_kwargs_for(world, route, home=home, objects=foreign))
@@ -385,7 +395,7 @@ def test_the_foreign_walk_covers_every_url_with_an_id():
         "konto/e-post/<str:token>/",  # a signed e-mail change names a user
         "api/v1/tariffs/<year:year>",
     }
-    assert all(route.startswith(("klinik/", "region/")) for route, _ in FOREIGN_ROUTES)
+    assert all(route.startswith(("klinik/", "region/", "api/v1/")) for route, _ in FOREIGN_ROUTES)
     assert {"invoice_claim_detail", "review_claim_detail", "payout_notice_pdf", "clinic_payout_notice_pdf"} <= {
         pattern.name for _, pattern in FOREIGN_ROUTES
     }

@@ -22,6 +22,21 @@ class UnknownFields(exceptions.ValidationError):
     """Fields the resource does not take: refused, never ignored."""
 
 
+class IdempotentRequestRunning(exceptions.APIException):
+    """The first call with this Idempotency-Key has not answered yet."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "idempotency_key_in_use"
+    retry_after = 1
+
+
+class IdempotencyKeyReused(exceptions.APIException):
+    """The Idempotency-Key was used for another request (method, path or body)."""
+
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_code = "idempotency_key_reused"
+
+
 class ServiceWindowClosed(exceptions.APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_code = "service_window"
@@ -36,6 +51,8 @@ _TYPES = {
     401: ("unauthorized", lambda: _("API-nyckeln saknas eller gäller inte")),
     403: ("forbidden", lambda: _("Nyckeln får inte göra det här")),
     404: ("not-found", lambda: _("Det finns inget sådant")),
+    409: ("conflict", lambda: _("Krockar med objektets status eller ett pågående anrop")),
+    422: ("unprocessable", lambda: _("Begäran kan inte utföras som den är")),
     405: ("method-not-allowed", lambda: _("Metoden stöds inte här")),
     406: ("not-acceptable", lambda: _("Svaret kan inte ges i det formatet")),
     415: ("unsupported-media-type", lambda: _("Skicka JSON (Content-Type: application/json)")),
@@ -93,7 +110,7 @@ def problem_exception_handler(exc, context):
         headers["WWW-Authenticate"] = exc.auth_header
     if getattr(exc, "wait", None) is not None:
         headers["Retry-After"] = str(max(1, math.ceil(exc.wait)))
-    if isinstance(exc, ServiceWindowClosed):
+    if getattr(exc, "retry_after", None) is not None:  # a service window, an idempotent call still running
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, exceptions.ValidationError):
         return problem_response(

@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerSpli
 
 from portal.access import api_key, public
 
-from . import schema, views  # noqa: F401 (schema: registers how the document describes the key)
+from . import claims, schema, views  # noqa: F401 (schema: registers how the document describes the key)
 
 
 class SwaggerView(SpectacularSwaggerSplitView):
@@ -35,6 +35,9 @@ urlpatterns = [
     path("eligibility-checks", api_key(views.EligibilityCheckView.as_view()), name="api_eligibility_check"),
     path("tariffs/current", api_key(views.TariffCurrentView.as_view()), name="api_tariff_current"),
     path("tariffs/<year:year>", api_key(views.TariffYearView.as_view()), name="api_tariff_year"),
+    path("claims", api_key(claims.ClaimListView.as_view()), name="api_claims"),
+    path("claims/<int:claim_pk>", api_key(claims.ClaimDetailView.as_view()), name="api_claim"),
+    path("claims/<int:claim_pk>/credit", api_key(claims.ClaimCreditView.as_view()), name="api_claim_credit"),
     path("openapi.json", public(never_cache(SpectacularJSONAPIView.as_view())), name="api_schema"),
     path("docs/", public(never_cache(SwaggerView.as_view(url_name="api_schema"))), name="api_docs"),
 ]

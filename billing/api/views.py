@@ -11,7 +11,10 @@ import uuid
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation.trans_real import parse_accept_lang_header
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -23,8 +26,8 @@ from eligibility import selectors as eligibility_selectors
 from portal.audit import access_log_record
 from portal.service_windows import service_window_occurrences, service_window_relevant
 
-from . import serializers
-from .problems import ServiceWindowClosed, problem_response
+from . import idempotency, serializers
+from .problems import IdempotencyKeyReused, IdempotentRequestRunning, ServiceWindowClosed, problem_response
 
 logger = logging.getLogger("tandportal.api")
 
@@ -35,6 +38,10 @@ PROBLEM_TEXTS = {
     400: "Fel i begäran (faults med pekare) / invalid request (faults with pointers)",
     401: "Nyckeln saknas, är okänd, återkallad eller utgången / missing, unknown, revoked or expired key",
     404: "Finns inte / not found",
+    409: "Krockar med status eller med ett pågående anrop (Idempotency-Key) / conflicts with the state or with a "
+    "call still running (Idempotency-Key)",
+    422: "Kan inte utföras: fel i räkningen (faults) eller Idempotency-Key använd för ett annat anrop / cannot be "
+    "done: faults of the claim, or the Idempotency-Key used for another request",
     429: "För många anrop, se Retry-After / rate limited, see Retry-After",
     503: "Servicefönster, se Retry-After / service window, see Retry-After",
 }
@@ -57,8 +64,49 @@ def _language(request) -> str:
     return "sv"
 
 
+class _IdempotentReplay(Exception):
+    def __init__(self, response):
+        super().__init__("replay")
+        self.response = response
+
+
+class ApiSchema(AutoSchema):
+    """Every POST documents the optional Idempotency-Key header and its 409 and 422 problems."""
+
+    def get_override_parameters(self):
+        parameters = super().get_override_parameters()
+        if self.method == "POST":
+            parameters = [
+                *parameters,
+                OpenApiParameter(
+                    idempotency.HEADER,
+                    str,
+                    OpenApiParameter.HEADER,
+                    required=False,
+                    description=(
+                        "Valfri, högst 255 tecken: samma nyckel och kropp inom 24 timmar ger det första svaret igen "
+                        "(Idempotent-Replayed: true). / Optional, at most 255 characters: the same key and body "
+                        "within 24 hours answer the first result again (Idempotent-Replayed: true)."
+                    ),
+                ),
+            ]
+        return parameters
+
+    def _get_response_bodies(self, direction="response"):
+        bodies = super()._get_response_bodies(direction)
+        if self.method == "POST" and direction == "response":
+            for (code, media_type), response in problems(400, 409, 422).items():
+                if str(code) not in bodies:
+                    bodies[str(code)] = self._get_response_for_code(response, str(code), [media_type], direction)
+        return bodies
+
+
 class ApiView(APIView):
-    """Every API view: language from Accept-Language, X-Request-ID echoed, the clinic's service window as 503."""
+    """Every API view: language from Accept-Language, X-Request-ID echoed, the clinic's service window as 503,
+    and on every POST the Idempotency-Key (billing/api/idempotency.py)."""
+
+    schema = ApiSchema()
+    _idempotent_row = None
 
     def initial(self, request, *args, **kwargs):
         supplied = request.META.get("HTTP_X_REQUEST_ID", "")
@@ -71,6 +119,39 @@ class ApiView(APIView):
         self._refuse_during_window(now, occurrences, region_ids=set())  # the whole portal's, before the key
         super().initial(request, *args, **kwargs)
         self._refuse_during_window(now, occurrences, region_ids={request._request.clinic.region_id})
+        if request.method == "POST":
+            self._idempotency_begin(request)
+
+    def _idempotency_begin(self, request) -> None:
+        given = request.META.get(idempotency.META_KEY)
+        if given is None:
+            return
+        if not given.strip() or len(given) > idempotency.MAX_LENGTH:
+            message = _("Idempotency-Key ska vara 1–255 tecken.")
+            raise exceptions.ValidationError([ErrorDetail(message, code="idempotency_key_invalid")])
+        fingerprint = idempotency.request_fingerprint(request)
+        row, created = idempotency.idempotent_request_begin(
+            api_key=request.auth, idempotency_key=given, fingerprint=fingerprint
+        )
+        if created:
+            self._idempotent_row = row
+        elif row.fingerprint != fingerprint:
+            raise IdempotencyKeyReused(_("Idempotency-Key har redan använts för ett annat anrop."))
+        elif row.status is None:
+            raise IdempotentRequestRunning(_("Ett anrop med samma Idempotency-Key pågår. Försök igen om en stund."))
+        else:
+            raise _IdempotentReplay(idempotency.replay_response(row))
+
+    def handle_exception(self, exc):
+        if isinstance(exc, _IdempotentReplay):
+            return exc.response
+        return super().handle_exception(exc)
+
+    def raise_uncaught_exception(self, exc):
+        if self._idempotent_row is not None:
+            idempotency.idempotent_request_forget(row=self._idempotent_row)
+            self._idempotent_row = None
+        super().raise_uncaught_exception(exc)
 
     def _refuse_during_window(self, now, occurrences, *, region_ids) -> None:
         running = [o for o in service_window_relevant(now, region_ids=region_ids, occurrences=occurrences)]
@@ -86,8 +167,11 @@ class ApiView(APIView):
         response = super().finalize_response(request, response, *args, **kwargs)
         request_id = getattr(request._request, "request_id", None) or uuid.uuid4().hex
         response[REQUEST_ID_HEADER] = request_id
-        response["Content-Language"] = translation.get_language()
+        response.setdefault("Content-Language", translation.get_language())  # a replay keeps the first's
         response["Cache-Control"] = "no-store, private"
+        if self._idempotent_row is not None:
+            idempotency.idempotent_request_finish(row=self._idempotent_row, response=response)
+            self._idempotent_row = None
         key = getattr(request._request, "api_key", None)
         logger.info(
             "api %s %s %s key=%s request_id=%s",
