@@ -1,6 +1,6 @@
-"""Reading PostgreSQL's answer to a refused write."""
+"""Reading PostgreSQL's answer to a refused write; the transaction ids the clinic events are ordered by."""
 
-from django.db import IntegrityError
+from django.db import IntegrityError, models
 
 
 def violated_constraint(error: IntegrityError) -> str | None:
@@ -13,3 +13,20 @@ def violated_constraint(error: IntegrityError) -> str | None:
     cause = error.__cause__
     diag = getattr(cause, "diag", None)
     return getattr(diag, "constraint_name", None)
+
+
+class CurrentTransactionId(models.Func):
+    """The writing transaction's id (`pg_current_xact_id()`, 64 bits, never wrapping) as a bigint: a column default,
+    so every way of inserting (create, bulk_create, COPY) stamps the row with the transaction that wrote it."""
+
+    template = "(pg_current_xact_id()::text::bigint)"
+    output_field = models.BigIntegerField()
+    allowed_default = True
+
+
+class SnapshotXmin(models.Func):
+    """The oldest transaction still running as the statement starts (`pg_snapshot_xmin(pg_current_snapshot())`):
+    every transaction with a smaller id has ended, so the rows they wrote can no longer change or appear."""
+
+    template = "(pg_snapshot_xmin(pg_current_snapshot())::text::bigint)"
+    output_field = models.BigIntegerField()

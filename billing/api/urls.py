@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerSpli
 from portal.access import api_key, public
 
 from . import schema, views  # noqa: F401 (schema: registers how the document describes the key)
+from .events import EventsView
 
 
 class SwaggerView(SpectacularSwaggerSplitView):
@@ -35,6 +36,7 @@ urlpatterns = [
     path("eligibility-checks", api_key(views.EligibilityCheckView.as_view()), name="api_eligibility_check"),
     path("tariffs/current", api_key(views.TariffCurrentView.as_view()), name="api_tariff_current"),
     path("tariffs/<year:year>", api_key(views.TariffYearView.as_view()), name="api_tariff_year"),
+    path("events", api_key(EventsView.as_view()), name="api_events"),
     path("openapi.json", public(never_cache(SpectacularJSONAPIView.as_view())), name="api_schema"),
     path("docs/", public(never_cache(SwaggerView.as_view(url_name="api_schema"))), name="api_docs"),
 ]
