@@ -17,15 +17,16 @@ from .views import ApiView, problems
 
 
 class CursorField(serializers.CharField):
-    def to_internal_value(self, data) -> Cursor:
+    def to_internal_value(self, data) -> str:
         value = super().to_internal_value(data)
         try:
-            return Cursor.parse(value)
+            Cursor.parse(value)
         except ValueError:
             raise serializers.ValidationError(
                 _("Ange markören från ett tidigare svars next, eller ingen för att börja från början."),
                 code="invalid_cursor",
             ) from None
+        return value
 
 
 class EventsQuery(StrictSerializer):
@@ -115,7 +116,7 @@ class EventsView(ApiView):
     def get(self, request):
         query = EventsQuery(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
-        after = query.validated_data.get("after") or Cursor()
+        after = Cursor.parse(query.validated_data["after"]) if "after" in query.validated_data else Cursor()
         events = clinic_events_after(clinic=request._request.clinic, after=after, limit=query.validated_data["limit"])
         base_url = request.build_absolute_uri("/").rstrip("/")
         return Response(
