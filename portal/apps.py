@@ -14,4 +14,4 @@ class PortalConfig(AppConfig):
         autodiscover_modules("audit")
         sessions.connect()
         # The webhooks listen to the clinic events (portal.events.clinic_events_listen) from the start.
-        from . import tasks  # noqa: F401
+        from .tasks import webhooks_nudge  # noqa: F401

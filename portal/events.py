@@ -11,8 +11,11 @@ a void reason), which a reader fetches from the object itself with its own acces
 Reading: `clinic_events_after` gives the events of ended transactions only, in (transaction id, id) order, with
 a cursor of both. Ids are handed out when a row is inserted, not when its transaction commits: a transaction
 that began earlier may commit later with smaller ids, and a reader that had moved past them by id would never
-see them. Every transaction whose id is below the oldest one still running has ended, so no event can appear
-among those any more; events of transactions still running, or not yet begun, will all sort after them.
+see them. Ordering by id is not enough even with only ended transactions shown: a transaction may take its
+transaction id first and insert its event after another's. Every transaction of the database whose id is below
+the oldest one still running (portal.db.OldestRunningTransaction) has ended, so no event can appear among
+those any more; events of transactions still running, or not yet begun, will all sort after them. The price: an
+event waits until every writing transaction that began before it has ended (seconds, for a payout run).
 
 After each transaction that wrote events commits, the listeners registered with `clinic_events_listen` are told
 which clinics had events (the webhooks: portal.tasks; later the notifications).
@@ -32,7 +35,7 @@ from django.urls import Resolver404, resolve, reverse
 from . import validators
 from .audit import AuditOutsideTransaction
 from .bulk import copy_insert
-from .db import SnapshotXmin
+from .db import OldestRunningTransaction
 from .models import ClinicEvent, ClinicEventKind
 
 # Where each object type is found in /api/v1/ (relative to its root), when the API has a resource for it; a path
@@ -185,7 +188,7 @@ def clinic_events_after(*, clinic, after: Cursor, limit: int = FEED_LIMIT_DEFAUL
     return list(
         ClinicEvent.objects.of_clinic(clinic)
         .filter(models.Q(xid__gt=after.xid) | models.Q(xid=after.xid, pk__gt=after.event_id))
-        .filter(xid__lt=SnapshotXmin())
+        .filter(xid__lt=OldestRunningTransaction())
         .order_by("xid", "pk")[:limit]
     )
 
@@ -195,14 +198,14 @@ def clinic_events_waiting(*, clinic, after: Cursor) -> bool:
     return (
         ClinicEvent.objects.of_clinic(clinic)
         .filter(models.Q(xid__gt=after.xid) | models.Q(xid=after.xid, pk__gt=after.event_id))
-        .filter(xid__gte=SnapshotXmin())
+        .filter(xid__gte=OldestRunningTransaction())
         .exists()
     )
 
 
 def clinic_events_end(*, clinic) -> Cursor:
     """The cursor after the clinic's last event so far (a new webhook starts there, not at the beginning)."""
-    last = ClinicEvent.objects.of_clinic(clinic).filter(xid__lt=SnapshotXmin()).order_by("xid", "pk").last()
+    last = ClinicEvent.objects.of_clinic(clinic).filter(xid__lt=OldestRunningTransaction()).order_by("xid", "pk").last()
     return Cursor.of(last) if last else Cursor()
 
 

@@ -29,7 +29,7 @@ WAITING_ROUNDS = 15
 
 
 @clinic_events_listen
-def _webhooks_nudge(clinic_ids: set[int]) -> None:
+def webhooks_nudge(clinic_ids: set[int]) -> None:
     """After the commit: the clinics' webhooks dispatch. A failure here must not fail the request that committed;
     the sweep sends what a lost nudge would have."""
     try:
