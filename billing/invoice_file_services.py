@@ -42,6 +42,8 @@ from claims.services import ClaimRejected, care_lock, invoice_for_claims
 from claims.validation import ValidationContext, claim_validate, invoice_reference_fault
 from clinics.models import Clinic, User
 from portal.audit import audit_record
+from portal.events import clinic_event_record
+from portal.models import ClinicEventKind
 
 from .invoice_file import MAX_BYTES, InvoiceFileRejected, ParsedClaim, parse_invoice_file
 from .services import claims_submit
@@ -314,9 +316,27 @@ def invoice_file_check(*, upload: InvoiceFileUpload) -> InvoiceFileUpload:
             faults = [(claim, _claim_faults(claim, upload, context, claim_validate)) for claim in chunk]
             _save_chunk(upload, clinic_number, faults)
 
-    upload.finished_at = timezone.now()
-    INVOICE_FILE_TRANSITIONS.move(upload, InvoiceFileState.CHECKED, fields=["finished_at"])
+    with transaction.atomic():
+        upload.finished_at = timezone.now()
+        INVOICE_FILE_TRANSITIONS.move(upload, InvoiceFileState.CHECKED, fields=["finished_at"])
+        _checked_event(upload)
     return upload
+
+
+def _checked_event(upload: InvoiceFileUpload) -> None:
+    """Tell the clinic's event stream that the file's check ended (checked or rejected), with its counts."""
+    clinic_event_record(
+        clinic=upload.clinic_id,
+        kind=ClinicEventKind.INVOICE_FILE_CHECKED,
+        obj=("invoice_file", upload.pk),
+        data={
+            "state": upload.state,
+            "claim_count": upload.claim_count,
+            "faulty_count": upload.faulty_count,
+            "correct_count": upload.claim_count - upload.faulty_count,
+        },
+        actor=upload.uploaded_by,
+    )
 
 
 def _claim_faults(claim: ParsedClaim, upload: InvoiceFileUpload, context, claim_validate) -> list[Fault]:
@@ -358,6 +378,7 @@ def _reject(upload: InvoiceFileUpload, message: str) -> None:
             InvoiceFileState.REJECTED,
             fields=["failure_message", "claim_count", "processed_count", "faulty_count", "finished_at"],
         )
+        _checked_event(upload)
 
 
 # Sending and discarding ------------------------------------------------------------------------------------

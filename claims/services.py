@@ -19,6 +19,8 @@ from portal import validators
 from portal.audit import AuditOutsideTransaction, audit_record, audit_record_many, snapshot
 from portal.bulk import copy_insert
 from portal.db import violated_constraint
+from portal.events import NewClinicEvent, clinic_events_record
+from portal.models import ClinicEventKind
 
 from .audit import ClaimsAudit
 from .drafts import ClaimDraft, Fault
@@ -303,6 +305,12 @@ def _claims_store(
             for c in claims
         ),
     )
+    clinic_events_record(
+        _clinic_event(
+            claim, from_state="", event_kind=ClaimEventKind.RECEIVED, actor_id=actor_id, data={"total": claim.total}
+        )
+        for claim in claims
+    )
     audit_record_many(
         actor=actor,
         action=ClaimsAudit.CLAIM_SUBMITTED,
@@ -354,6 +362,7 @@ def claims_move(
     values: dict[str, Any] | None = None,
     params: dict | Callable[[Claim], dict] | None = None,
     audit_after: Callable[[Claim], dict] | None = None,
+    event_data: dict | None = None,
 ) -> None:
     """The one way a claim's state changes, for one claim or 100 000: every service that moves claims calls it.
 
@@ -361,8 +370,9 @@ def claims_move(
     that is not refuses them all before anything is written. The caller holds the claims' locks in its
     transaction and leaves out the claims already in `to_state` (its idempotent return). `values` are fields
     set with the state, the same for every claim; `params` the claim events' parameters (`ClaimEvent.params`),
-    the same for every claim or per claim; `audit_after` adds to a claim's audit record. Written in a few
-    statements however many claims: an UPDATE per 5 000, one COPY of events, one of audit records per clinic.
+    the same for every claim or per claim; `audit_after` adds to a claim's audit record; `event_data` to the
+    clinic's event (portal.events: ids, amounts and dates only). Written in a few statements however many claims:
+    an UPDATE per 5 000, one COPY of claim events, one of clinic events, one of audit records per clinic.
     The instances are updated.
     """
     if not connection.in_atomic_block:
@@ -379,6 +389,7 @@ def claims_move(
         values=values or {},
         params=params,
         audit_after=audit_after,
+        event_data=event_data,
     )
 
 
@@ -392,6 +403,7 @@ def _claims_write(
     values: dict[str, Any],
     params: dict | Callable[[Claim], dict] | None,
     audit_after: Callable[[Claim], dict] | None = None,
+    event_data: dict | None = None,
 ) -> None:
     """Update the claims, write their events and audit records in bulk. A claim already in `to_state` has its
     `values` changed without a move (a payout date given to an approved claim): its audit says what changed."""
@@ -425,6 +437,16 @@ def _claims_write(
         claim.state, claim.updated_at = to_state, now
         for name, value in values.items():
             setattr(claim, name, value)
+    clinic_events_record(
+        _clinic_event(
+            claim,
+            from_state=before["state"] if moved else to_state,
+            event_kind=event_kind,
+            actor_id=actor_id,
+            data={**_dates_of(values), **(event_data or {})},
+        )
+        for claim, before, moved in changes
+    )
     for clinic_id, group in _by_clinic(changes):
         audit_record_many(
             actor=actor,
@@ -445,14 +467,64 @@ def _claims_write(
         )
 
 
-def claim_event_add(*, actor: User | None, claim: Claim, kind: str, params: dict) -> ClaimEvent:
-    """Add to a claim's history what happened without a change of state (a question, a partial credit).
+def claim_event_add(
+    *, actor: User | None, claim: Claim, kind: str, params: dict, event_data: dict | None = None
+) -> ClaimEvent:
+    """Add to a claim's history what happened without a change of state (a question, a partial credit), and tell
+    the clinic's event stream (`event_data`: the ids it needs, never the words).
 
     Call in the transaction of what happened, with the claim locked; the caller audits its own change.
     """
-    return ClaimEvent.objects.create(
+    event = ClaimEvent.objects.create(
         claim=claim, from_state=claim.state, to_state=claim.state, kind=kind, params=params, actor=actor
     )
+    clinic_events_record(
+        [
+            _clinic_event(
+                claim, from_state=claim.state, event_kind=kind, actor_id=actor.pk if actor else None, data=event_data
+            )
+        ]
+    )
+    return event
+
+
+# What the clinic's event stream (portal.events) calls a claim event; any other kind is a change of state.
+_CLINIC_EVENT_KINDS = {
+    ClaimEventKind.VOIDED: ClinicEventKind.CLAIM_VOIDED,
+    ClaimEventKind.CREDITED: ClinicEventKind.CLAIM_CREDITED,
+    ClaimEventKind.PARTLY_CREDITED: ClinicEventKind.CLAIM_CREDITED,
+    ClaimEventKind.QUESTION_ASKED: ClinicEventKind.CLAIM_QUESTION_ASKED,
+    ClaimEventKind.QUESTION_ANSWERED: ClinicEventKind.CLAIM_QUESTION_ANSWERED,
+}
+
+
+def _clinic_event(
+    claim: Claim, *, from_state: str, event_kind: str, actor_id: int | None, data: dict | None = None
+) -> NewClinicEvent:
+    """A claim event as the clinic's event stream tells it: states, the change's kind, ids, amounts and dates."""
+    return NewClinicEvent(
+        clinic_id=claim.clinic_id,
+        kind=_CLINIC_EVENT_KINDS.get(event_kind, ClinicEventKind.CLAIM_STATE_CHANGED),
+        object_type="claim",
+        object_id=claim.pk,
+        data={
+            "invoice_id": claim.invoice_id,
+            "from_state": from_state,
+            "state": claim.state,
+            "change": str(event_kind),
+            **(data or {}),
+        },
+        actor_id=actor_id,
+    )
+
+
+def _dates_of(values: dict[str, Any]) -> dict[str, str | None]:
+    """The dates among the values set with a move (approved_on, paid_on) for the clinic event; never free text."""
+    return {
+        name: value.isoformat() if value else None
+        for name, value in values.items()
+        if isinstance(value, datetime.date) or (value is None and name.endswith("_on"))
+    }
 
 
 @transaction.atomic
@@ -814,6 +886,7 @@ def claim_credit(*, actor: User, claim: Claim, line_ids: list[int] | None = None
         },
         clinic=claim.clinic_id,
     )
+    credited = {"credit_invoice_id": credit.pk, "credit_total": total, "complete": completes}
     if completes:
         claims_move(
             actor=actor,
@@ -822,9 +895,14 @@ def claim_credit(*, actor: User, claim: Claim, line_ids: list[int] | None = None
             event_kind=ClaimEventKind.CREDITED,
             action=ClaimsAudit.CLAIM_CREDITED,
             params={"reference": credit.reference},
+            event_data=credited,
         )
     else:
         claim_event_add(
-            actor=actor, claim=claim, kind=ClaimEventKind.PARTLY_CREDITED, params={"reference": credit.reference}
+            actor=actor,
+            claim=claim,
+            kind=ClaimEventKind.PARTLY_CREDITED,
+            params={"reference": credit.reference},
+            event_data=credited,
         )
     return credit

@@ -29,3 +29,6 @@ class ClinicsAudit(models.TextChoices):
     )
     API_KEY_CREATED = "clinics.api_key.created", _("API-nyckel skapad")
     API_KEY_REVOKED = "clinics.api_key.revoked", _("API-nyckel återkallad")
+    API_KEY_WEBHOOK_SET = "clinics.api_key.webhook_set", _("Webhook för API-nyckel sparad")
+    API_KEY_WEBHOOK_SECRET_ROTATED = "clinics.api_key.webhook_secret_rotated", _("Ny hemlighet för webhook skapad")
+    API_KEY_WEBHOOK_REMOVED = "clinics.api_key.webhook_removed", _("Webhook för API-nyckel borttagen")

@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from portal import validators
 from portal.forms import DateField
+from portal.models import ClinicEventKind
 
 from .models import Clinic, ClinicRole, PaymentMethod
 from .services import CLINIC_DETAIL_FIELDS
@@ -75,4 +76,22 @@ class ApiKeyForm(forms.Form):
     )
     expires_on = DateField(
         label=_("Giltig till och med"), required=False, help_text=_("Lämna tomt för en nyckel utan slutdatum.")
+    )
+
+
+class WebhookForm(forms.Form):
+    webhook_url = forms.CharField(
+        label=_("Webbadress"),
+        max_length=500,
+        help_text=_(
+            "Journalsystemets adress som tar emot händelserna, till exempel https://journal.example.se/tandportal."
+        ),
+        error_messages={"required": _("Ange webbadressen som händelserna ska skickas till.")},
+    )
+    kinds = forms.MultipleChoiceField(
+        label=_("Händelser"),
+        choices=ClinicEventKind.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Välj ingen för att få alla händelser, också sådana som läggs till senare."),
     )

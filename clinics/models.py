@@ -469,6 +469,18 @@ class ApiKey(models.Model):
     revoked_at = models.DateTimeField(_("Återkallad"), null=True, blank=True)
     revoked_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     last_used_at = models.DateTimeField(_("Senast använd"), null=True, blank=True)
+    # The key's webhook (Standard Webhooks): the clinic's events POSTed to this address, signed with the secret.
+    webhook_url = models.CharField(_("Webbadress för webhook"), max_length=500, blank=True)
+    # The kinds (portal.models.ClinicEventKind values) to send; empty: every kind.
+    webhook_kinds = models.JSONField(_("Händelser"), default=list, blank=True)
+    # Kept as it is, not hashed: every delivery is signed with it. Shown once, when made or rotated.
+    webhook_secret = models.CharField(max_length=100, blank=True)
+    # Set when a delivery ran out of attempts: nothing more is sent until the administrator saves the webhook again.
+    webhook_failing_since = models.DateTimeField(_("Fungerar inte sedan"), null=True, blank=True)
+    # How far the clinic's event feed has been turned into deliveries: (transaction id, event id), as the feed's
+    # cursor (portal.events).
+    webhook_cursor_xid = models.BigIntegerField(default=0)
+    webhook_cursor_id = models.BigIntegerField(default=0)
 
     objects = ApiKeyQuerySet.as_manager()
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.urls import reverse
 
-from portal.models import AuditEvent
+from portal.models import AuditEvent, ClinicEventKind, WebhookAttempt, WebhookDelivery, WebhookDeliveryState
 
 from .audit import ClinicsAudit
 from .models import (
@@ -151,3 +151,29 @@ def clinic_api_keys(*, clinic: Clinic) -> QuerySet[ApiKey]:
 
 def clinic_api_key_get(*, clinic: Clinic, key_pk: int) -> ApiKey:
     return ApiKey.objects.of_clinic(clinic).select_related("clinic").get(pk=key_pk)
+
+
+WEBHOOK_ATTEMPTS_SHOWN = 20
+
+
+def api_key_webhook_overview(*, key: ApiKey) -> dict:
+    """What the key's page shows of its webhook: the latest attempts (with their event's kind) and the deliveries
+    still waiting or given up."""
+    attempts = list(
+        WebhookAttempt.objects.filter(key=key)
+        .select_related("delivery__event")
+        .order_by("-attempted_at", "-id")[:WEBHOOK_ATTEMPTS_SHOWN]
+    )
+    counts = dict(
+        WebhookDelivery.objects.filter(key=key)
+        .exclude(state=WebhookDeliveryState.DELIVERED)
+        .values_list("state")
+        .annotate(count=Count("pk"))
+        .values_list("state", "count")
+    )
+    return {
+        "attempts": attempts,
+        "pending_count": counts.get(WebhookDeliveryState.PENDING, 0),
+        "failed_count": counts.get(WebhookDeliveryState.FAILED, 0),
+        "kind_labels": [ClinicEventKind(kind).label for kind in key.webhook_kinds if kind in ClinicEventKind.values],
+    }

@@ -22,8 +22,10 @@ from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from portal import validators
+from portal import validators, webhooks
 from portal.audit import audit_record, snapshot
+from portal.models import ClinicEventKind
+from portal.tasks import webhook_resume
 
 from .audit import ClinicsAudit
 from .models import (
@@ -754,4 +756,104 @@ def api_key_authenticate(secret: str) -> ApiKey | None:
     if key.last_used_at is None or now - key.last_used_at >= API_KEY_TOUCH_INTERVAL:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
         key.last_used_at = now
+    return key
+
+
+# Webhooks of API keys (issue 13) ---------------------------------------------------------------------------
+
+
+def _webhook_snapshot(key: ApiKey) -> dict:
+    return {"webhook_url": key.webhook_url, "webhook_kinds": list(key.webhook_kinds)}
+
+
+def _refuse_unless_key_active(key: ApiKey) -> None:
+    if key.state() != ApiKeyState.ACTIVE:
+        raise ValidationError(_("Nyckeln är återkallad eller har gått ut och kan inte ha någon webhook."))
+
+
+@transaction.atomic
+def api_key_webhook_set(*, actor: User, key: ApiKey, url: str, kinds: list[str]) -> tuple[ApiKey, str]:
+    """Set (or change) the key's webhook: the address and the kinds of event (none: every kind).
+
+    A new webhook gets a secret, returned here and shown once ("" when the webhook had one), and starts after the
+    clinic's last event so far. Saving a failing webhook sets it going again, from where it stopped.
+    """
+    key = ApiKey.objects.select_for_update().get(pk=key.pk)
+    _refuse_unless_key_active(key)
+    url = webhooks.webhook_url_clean(url)
+    unknown = sorted(set(kinds) - set(ClinicEventKind.values))
+    if unknown:
+        raise ValidationError({"kinds": _("Okänd händelse: %(kinds)s.") % {"kinds": ", ".join(unknown)}})
+    before = _webhook_snapshot(key)
+    secret = ""
+    if not key.webhook_url:
+        secret = webhooks.webhook_secret_new()
+        key.webhook_secret = secret
+        webhooks.webhook_cursor_start(key=key)
+    was_failing = key.webhook_failing_since is not None
+    key.webhook_url = url
+    key.webhook_kinds = sorted(set(kinds))
+    key.webhook_failing_since = None
+    key.save(
+        update_fields=[
+            "webhook_url",
+            "webhook_kinds",
+            "webhook_secret",
+            "webhook_failing_since",
+            "webhook_cursor_xid",
+            "webhook_cursor_id",
+        ]
+    )
+    audit_record(
+        actor=actor,
+        action=ClinicsAudit.API_KEY_WEBHOOK_SET,
+        obj=key,
+        before=before,
+        after={**_webhook_snapshot(key), "was_failing": was_failing, "new_secret": bool(secret)},
+        clinic=key.clinic_id,
+        region=key.clinic.region_id,
+    )
+    transaction.on_commit(lambda: webhook_resume.delay(key.pk))
+    return key, secret
+
+
+@transaction.atomic
+def api_key_webhook_secret_rotate(*, actor: User, key: ApiKey) -> tuple[ApiKey, str]:
+    """A new secret for the key's webhook, returned here and shown once; the old one signs nothing more."""
+    key = ApiKey.objects.select_for_update().get(pk=key.pk)
+    _refuse_unless_key_active(key)
+    if not key.webhook_url:
+        raise ValidationError(_("Nyckeln har ingen webhook."))
+    secret = webhooks.webhook_secret_new()
+    key.webhook_secret = secret
+    key.save(update_fields=["webhook_secret"])
+    audit_record(
+        actor=actor,
+        action=ClinicsAudit.API_KEY_WEBHOOK_SECRET_ROTATED,
+        obj=key,
+        after={"webhook_url": key.webhook_url},
+        clinic=key.clinic_id,
+        region=key.clinic.region_id,
+    )
+    return key, secret
+
+
+@transaction.atomic
+def api_key_webhook_remove(*, actor: User, key: ApiKey) -> ApiKey:
+    """Stop the key's webhook; deliveries still waiting are not sent. Removing it twice changes nothing."""
+    key = ApiKey.objects.select_for_update().get(pk=key.pk)
+    if not key.webhook_url:
+        return key
+    before = _webhook_snapshot(key)
+    key.webhook_url, key.webhook_kinds, key.webhook_secret, key.webhook_failing_since = "", [], "", None
+    key.save(update_fields=["webhook_url", "webhook_kinds", "webhook_secret", "webhook_failing_since"])
+    audit_record(
+        actor=actor,
+        action=ClinicsAudit.API_KEY_WEBHOOK_REMOVED,
+        obj=key,
+        before=before,
+        after=_webhook_snapshot(key),
+        clinic=key.clinic_id,
+        region=key.clinic.region_id,
+    )
     return key

@@ -9,6 +9,22 @@ clinic_patterns = [
     path("klinikadministration/", views.administration, name="clinic_administration"),
     path("klinikadministration/api-nycklar/", views.api_keys, name="clinic_api_keys"),
     path("klinikadministration/api-nycklar/ny/", views.api_key_new, name="clinic_api_key_new"),
+    path("klinikadministration/api-nycklar/<int:key_pk>/", views.api_key_detail, name="clinic_api_key"),
+    path(
+        "klinikadministration/api-nycklar/<int:key_pk>/webhook/",
+        views.api_key_webhook,
+        name="clinic_api_key_webhook",
+    ),
+    path(
+        "klinikadministration/api-nycklar/<int:key_pk>/webhook/ny-hemlighet/",
+        views.api_key_webhook_secret,
+        name="clinic_api_key_webhook_secret",
+    ),
+    path(
+        "klinikadministration/api-nycklar/<int:key_pk>/webhook/ta-bort/",
+        views.api_key_webhook_remove,
+        name="clinic_api_key_webhook_remove",
+    ),
     path(
         "klinikadministration/api-nycklar/<int:key_pk>/aterkalla/",
         views.api_key_revoke,

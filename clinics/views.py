@@ -16,7 +16,7 @@ from portal.audit import audit_action_label
 from portal.forms import add_service_errors
 
 from . import selectors, services
-from .forms import ApiKeyForm, ClinicDetailsForm, NewUserForm, RoleForm
+from .forms import ApiKeyForm, ClinicDetailsForm, NewUserForm, RoleForm, WebhookForm
 from .models import AccountChange, ApiKey, Clinic, ClinicInvitation, ClinicMembership, RegionRole, account_display
 
 ACCOUNT_PENDING_NOTICE = gettext_lazy(
@@ -361,3 +361,71 @@ def api_key_revoke(request: HttpRequest, key_pk: int) -> HttpResponse:
             messages.success(request, _("Nyckeln %(name)s är återkallad.") % {"name": key.name})
             return redirect("clinic_api_keys", clinic_pk=request.clinic.pk)
     return render(request, "clinics/api_key_revoke.html", {"key": key, "errors": errors})
+
+
+def _key_or_404(request: HttpRequest, key_pk: int) -> ApiKey:
+    try:
+        return selectors.clinic_api_key_get(clinic=request.clinic, key_pk=key_pk)
+    except ApiKey.DoesNotExist as missing:
+        raise Http404 from missing
+
+
+@clinic_view(admin=True)
+@require_GET
+def api_key_detail(request: HttpRequest, key_pk: int) -> HttpResponse:
+    """The key and its webhook: address, kinds, whether it works, and its latest attempts."""
+    key = _key_or_404(request, key_pk)
+    return render(
+        request,
+        "clinics/api_key_detail.html",
+        {"key": key, **selectors.api_key_webhook_overview(key=key)},
+    )
+
+
+@clinic_view(admin=True)
+@require_http_methods(["GET", "POST"])
+def api_key_webhook(request: HttpRequest, key_pk: int) -> HttpResponse:
+    key = _key_or_404(request, key_pk)
+    initial = {"webhook_url": key.webhook_url, "kinds": key.webhook_kinds}
+    form = WebhookForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            key, secret = services.api_key_webhook_set(
+                actor=request.user, key=key, url=form.cleaned_data["webhook_url"], kinds=form.cleaned_data["kinds"]
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            if secret:
+                # Shown in the answer to the POST, never again: a reload does not show it.
+                return render(request, "clinics/api_key_webhook_secret.html", {"key": key, "secret": secret})
+            messages.success(request, _("Webhooken är sparad."))
+            return redirect("clinic_api_key", clinic_pk=request.clinic.pk, key_pk=key.pk)
+    return render(request, "clinics/api_key_webhook.html", {"key": key, "form": form})
+
+
+@clinic_view(admin=True)
+@require_http_methods(["GET", "POST"])
+def api_key_webhook_secret(request: HttpRequest, key_pk: int) -> HttpResponse:
+    """Byt hemlighet: asked first, then the new secret shown once."""
+    key = _key_or_404(request, key_pk)
+    errors: list[str] = []
+    if request.method == "POST":
+        try:
+            key, secret = services.api_key_webhook_secret_rotate(actor=request.user, key=key)
+        except ValidationError as error:
+            errors = error.messages
+        else:
+            return render(request, "clinics/api_key_webhook_secret.html", {"key": key, "secret": secret})
+    return render(request, "clinics/api_key_webhook_rotate.html", {"key": key, "errors": errors})
+
+
+@clinic_view(admin=True)
+@require_http_methods(["GET", "POST"])
+def api_key_webhook_remove(request: HttpRequest, key_pk: int) -> HttpResponse:
+    key = _key_or_404(request, key_pk)
+    if request.method == "POST":
+        services.api_key_webhook_remove(actor=request.user, key=key)
+        messages.success(request, _("Webhooken är borttagen."))
+        return redirect("clinic_api_key", clinic_pk=request.clinic.pk, key_pk=key.pk)
+    return render(request, "clinics/api_key_webhook_remove.html", {"key": key})

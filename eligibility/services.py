@@ -14,6 +14,8 @@ from django.utils.translation import gettext as _
 from clinics.models import Clinic, PatientCategory, Region, SupportForm, User
 from portal.audit import audit_record, audit_record_many, snapshot
 from portal.db import violated_constraint
+from portal.events import clinic_event_record
+from portal.models import ClinicEventKind
 from portal.uploads import check_attachment
 
 from .audit import EligibilityAudit
@@ -443,6 +445,7 @@ def prior_assessment_request(
     )
     _store_attachments(assessment, attachments, actor)
     _event(assessment, PriorAssessmentEventKind.SUBMITTED, actor)
+    _clinic_event(assessment, from_state="", actor=actor)
     audit_record(
         actor=actor,
         action=EligibilityAudit.PRIOR_ASSESSMENT_SUBMITTED,
@@ -452,6 +455,32 @@ def prior_assessment_request(
         region=clinic.region_id,
     )
     return assessment
+
+
+# What the clinic's event stream (portal.events) calls a move to each state; any other is a change of state.
+_CLINIC_EVENT_KINDS = {
+    PriorAssessmentState.APPROVED: ClinicEventKind.PRIOR_ASSESSMENT_DECIDED,
+    PriorAssessmentState.APPROVED_WITH_LIMITATIONS: ClinicEventKind.PRIOR_ASSESSMENT_DECIDED,
+    PriorAssessmentState.DENIED: ClinicEventKind.PRIOR_ASSESSMENT_DECIDED,
+    PriorAssessmentState.AWAITING_INFORMATION: ClinicEventKind.PRIOR_ASSESSMENT_COMPLETION_REQUESTED,
+    PriorAssessmentState.WRITTEN_OFF: ClinicEventKind.PRIOR_ASSESSMENT_WRITTEN_OFF,
+}
+
+
+def _clinic_event(assessment: PriorAssessment, *, from_state: str, actor: User | None) -> None:
+    """Tell the clinic's event stream of the request's new state, with its dates (never the words or the patient)."""
+    data = {"from_state": from_state, "state": assessment.state}
+    if assessment.state in APPROVED_STATES and assessment.valid_until:
+        data["valid_until"] = assessment.valid_until.isoformat()
+    if assessment.state == PriorAssessmentState.AWAITING_INFORMATION and assessment.information_deadline:
+        data["information_deadline"] = assessment.information_deadline.isoformat()
+    clinic_event_record(
+        clinic=assessment.clinic_id,
+        kind=_CLINIC_EVENT_KINDS.get(assessment.state, ClinicEventKind.PRIOR_ASSESSMENT_STATE_CHANGED),
+        obj=("prior_assessment", assessment.pk),
+        data=data,
+        actor=actor,
+    )
 
 
 def _lock(assessment: PriorAssessment) -> PriorAssessment:
@@ -479,6 +508,7 @@ def _move(
     """Move the locked request to `state` as the table allows, saving `fields` with it, and audit it."""
     before = {"state": assessment.state}
     PRIOR_ASSESSMENT_TRANSITIONS.move(assessment, state, fields=fields, params=_refusal_params(assessment))
+    _clinic_event(assessment, from_state=before["state"], actor=actor)
     audit_record(
         actor=actor,
         action=action,

@@ -21,6 +21,8 @@ from claims.models import Claim, ClaimState, CreditInvoice, Invoice
 from claims.services import claims_approve_for_payout, claims_mark_paid, claims_payout_cancel, invoice_payout_set
 from clinics.models import PaymentMethod, Region, User
 from portal.audit import audit_record, snapshot
+from portal.events import NewClinicEvent, clinic_events_record
+from portal.models import ClinicEventKind
 from portal.money import format_kronor
 
 from . import bankdays
@@ -470,6 +472,23 @@ def payout_run_mark_paid(*, run: PayoutRun) -> int:
     marked = len(claims)
     run.paid_at = timezone.now()
     PAYOUT_RUN_TRANSITIONS.move(run, PayoutRunState.PAID, fields=["paid_at"])
+    # Each clinic of the run is told that its payment (its utbetalningsbesked) is paid out.
+    clinic_events_record(
+        NewClinicEvent(
+            clinic_id=payment.clinic_id,
+            kind=ClinicEventKind.PAYOUT_MADE,
+            object_type="payout_payment",
+            object_id=payment.pk,
+            data={
+                "payout_run_id": run.pk,
+                "payout_date": run.payout_date.isoformat(),
+                "gross": payment.gross,
+                "set_off": payment.set_off,
+                "net": payment.net,
+            },
+        )
+        for payment in run.payments.order_by("pk")
+    )
     audit_record(
         actor=None,
         action=PayoutsAudit.RUN_PAID,

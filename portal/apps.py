@@ -13,3 +13,5 @@ class PortalConfig(AppConfig):
         # admin.py, so that the core never imports a domain app and every action is known before the first record.
         autodiscover_modules("audit")
         sessions.connect()
+        # The webhooks listen to the clinic events (portal.events.clinic_events_listen) from the start.
+        from .tasks import webhooks_nudge  # noqa: F401

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db import connection, models
+from django.db.models.fields import NOT_PROVIDED
 from django.utils import timezone
 
 
@@ -36,7 +37,10 @@ def copy_insert(
         objs = list(objs)
     if ids:
         _ids_assign(model, objs)
-    fields = [field for field in meta.concrete_fields if ids or not field.primary_key]
+    # A field with a database default (the writing transaction's id) is left to the database, as INSERT would.
+    fields = [
+        field for field in meta.concrete_fields if (ids or not field.primary_key) and field.db_default is NOT_PROVIDED
+    ]
     sql = f"COPY {quote(meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) FROM STDIN"
     values = [_value_of(field, now) for field in fields]
     if prepare:

@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .db import CurrentTransactionId
 from .tenancy import TenantQuerySet
 
 
@@ -193,3 +194,110 @@ class ServiceWindow(models.Model):
                 "end": f"{self.end_time:%H:%M}",
             }
         return f"{timezone.localtime(self.starts_at):%Y-%m-%d %H:%M}–{timezone.localtime(self.ends_at):%Y-%m-%d %H:%M}"
+
+
+class ClinicEventKind(models.TextChoices):
+    """What a clinic's event stream tells (GET /api/v1/events, webhooks; issue 14's notifications build on it).
+
+    One list for every app, because it is a public contract: the API documents it as an enum and a key's webhook
+    chooses from it. Each kind is written by the one service where its change happens (see the README).
+    """
+
+    CLAIM_STATE_CHANGED = "claim.state_changed", _("Räkningens status ändrad")
+    CLAIM_QUESTION_ASKED = "claim.question_asked", _("Fråga om en räkning från tandvårdssamordningen")
+    CLAIM_QUESTION_ANSWERED = "claim.question_answered", _("Klinikens svar på en fråga om en räkning")
+    CLAIM_VOIDED = "claim.voided", _("Räkning makulerad")
+    CLAIM_CREDITED = "claim.credited", _("Räkning krediterad")
+    PRIOR_ASSESSMENT_STATE_CHANGED = "prior_assessment.state_changed", _("Förhandsbedömningens status ändrad")
+    PRIOR_ASSESSMENT_DECIDED = "prior_assessment.decided", _("Förhandsbedömning beslutad")
+    PRIOR_ASSESSMENT_COMPLETION_REQUESTED = "prior_assessment.completion_requested", _("Komplettering begärd")
+    PRIOR_ASSESSMENT_WRITTEN_OFF = "prior_assessment.written_off", _("Förhandsbedömning avskriven")
+    INVOICE_FILE_CHECKED = "invoice_file.checked", _("Fakturafil kontrollerad")
+    PAYOUT_MADE = "payout.made", _("Utbetalning gjord")
+
+
+class ClinicEventQuerySet(TenantQuerySet):
+    clinic_path = "clinic"
+    region_path = "clinic__region"
+
+
+class ClinicEvent(models.Model):
+    """One thing that happened to a clinic's objects, written in the same transaction as the change (an outbox).
+
+    `data` holds ids, states, amounts (öre) and dates only: never a personnummer or free text. `xid` is the
+    writing transaction's id, filled in by the database: the feed orders by (xid, id) and shows only events of
+    transactions that have ended (`portal.events`), so a reader never skips one that commits late.
+    `actor` (who made the change, if a person or key) is not shown in the feed; notifications use it.
+    """
+
+    clinic = models.ForeignKey("clinics.Clinic", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=50, choices=ClinicEventKind.choices)
+    object_type = models.CharField(max_length=40)
+    object_id = models.BigIntegerField()
+    data = models.JSONField(default=dict, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    occurred_at = models.DateTimeField(auto_now_add=True)
+    xid = models.BigIntegerField(db_default=CurrentTransactionId())
+
+    objects = ClinicEventQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("klinikhändelse")
+        verbose_name_plural = _("klinikhändelser")
+        ordering = ["xid", "id"]
+        indexes = [models.Index(fields=["clinic", "xid", "id"], name="clinic_event_feed")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.object_type}#{self.object_id}"
+
+
+class WebhookDeliveryState(models.TextChoices):
+    PENDING = "pending", _("Väntar")
+    DELIVERED = "delivered", _("Levererad")
+    FAILED = "failed", _("Misslyckad")
+
+
+class WebhookDelivery(models.Model):
+    """One event sent to one key's webhook: made once per (key, event), tried until delivered or out of attempts."""
+
+    key = models.ForeignKey("clinics.ApiKey", on_delete=models.CASCADE, related_name="webhook_deliveries")
+    event = models.ForeignKey(ClinicEvent, on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(max_length=10, choices=WebhookDeliveryState.choices, default=WebhookDeliveryState.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("webhook-leverans")
+        verbose_name_plural = _("webhook-leveranser")
+        constraints = [models.UniqueConstraint(fields=["key", "event"], name="webhook_delivery_once_per_event")]
+
+    def __str__(self) -> str:
+        return f"{self.key_id} {self.event_id} {self.state}"
+
+
+class WebhookAttempt(models.Model):
+    """One POST of a delivery: when, the answer's status (None: no answer) and what went wrong."""
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_rows")
+    # The key again, so that the key's page lists its latest attempts from one index.
+    key = models.ForeignKey("clinics.ApiKey", on_delete=models.CASCADE, related_name="+")
+    attempted_at = models.DateTimeField(_("Tidpunkt"), auto_now_add=True)
+    status_code = models.PositiveSmallIntegerField(_("Svarskod"), null=True, blank=True)
+    error = models.CharField(_("Fel"), max_length=200, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("webhook-försök")
+        verbose_name_plural = _("webhook-försök")
+        ordering = ["-attempted_at", "-id"]
+        indexes = [models.Index(fields=["key", "-attempted_at"], name="webhook_attempt_key_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} {self.status_code or self.error}"
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300

@@ -357,7 +357,13 @@ def claim_question_ask(*, actor: User, claim: Claim, question: str) -> ClaimQues
         raise _not_open(claim)
     claim = claim_start_review(actor=actor, claim=claim)
     asked = ClaimQuestion.objects.create(claim=claim, question=question, asked_by=actor)
-    claim_event_add(actor=actor, claim=claim, kind=ClaimEventKind.QUESTION_ASKED, params={"question": question})
+    claim_event_add(
+        actor=actor,
+        claim=claim,
+        kind=ClaimEventKind.QUESTION_ASKED,
+        params={"question": question},
+        event_data={"question_id": asked.pk},
+    )
     audit_record(
         actor=actor,
         action=ReviewAudit.CLAIM_QUESTION_ASKED,
@@ -387,7 +393,13 @@ def claim_question_answer(*, actor: User, question: ClaimQuestion, answer: str) 
     question.answered_by = actor
     question.answered_at = timezone.now()
     question.save(update_fields=["answer", "answered_by", "answered_at"])
-    claim_event_add(actor=actor, claim=claim, kind=ClaimEventKind.QUESTION_ANSWERED, params={"answer": answer})
+    claim_event_add(
+        actor=actor,
+        claim=claim,
+        kind=ClaimEventKind.QUESTION_ANSWERED,
+        params={"answer": answer},
+        event_data={"question_id": question.pk},
+    )
     audit_record(
         actor=actor,
         action=ReviewAudit.CLAIM_QUESTION_ANSWERED,

@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerSpli
 from portal.access import api_key, public
 
 from . import claims, schema, views  # noqa: F401 (schema: registers how the document describes the key)
+from .events import EventsView
 
 
 class SwaggerView(SpectacularSwaggerSplitView):
@@ -38,6 +39,7 @@ urlpatterns = [
     path("claims", api_key(claims.ClaimListView.as_view()), name="api_claims"),
     path("claims/<int:claim_pk>", api_key(claims.ClaimDetailView.as_view()), name="api_claim"),
     path("claims/<int:claim_pk>/credit", api_key(claims.ClaimCreditView.as_view()), name="api_claim_credit"),
+    path("events", api_key(EventsView.as_view()), name="api_events"),
     path("openapi.json", public(never_cache(SpectacularJSONAPIView.as_view())), name="api_schema"),
     path("docs/", public(never_cache(SwaggerView.as_view(url_name="api_schema"))), name="api_docs"),
 ]

@@ -194,6 +194,9 @@ vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Tandportal <noreply@tandportal.test>")
 # Used in links in e-mails, which are sent from the worker and so have no request to ask.
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
+# Webhooks (portal.webhooks) may call http://localhost and loopback addresses: in development and tests only.
+# Otherwise an address must be https and resolve to public addresses.
+WEBHOOKS_ALLOW_LOCAL = DEBUG
 
 # Content Security Policy: nothing inline, nothing from other hosts.
 CONTENT_SECURITY_POLICY = {
@@ -277,6 +280,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=2, minute=15),
     },
     # Claims of payout runs whose payout date has passed (in bank days) become Utbetald; safe to run twice.
+    # Every webhook sends what its feed holds, also events a long transaction held back (portal.tasks).
+    "webhooks-sweep": {
+        "task": "portal.tasks.webhooks_sweep",
+        "schedule": crontab(minute="*"),
+    },
     "payouts-mark-paid": {
         "task": "payouts.tasks.mark_payouts_paid",
         "schedule": crontab(hour=6, minute=5),

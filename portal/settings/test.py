@@ -15,6 +15,9 @@ MEDIA_ROOT = BASE_DIR / "var" / "test-media"  # noqa: F405
 # One test database per pytest process, so that several runs on one server never collide.
 DATABASES["default"]["TEST"] = {"NAME": f"test_tandportal_{os.getpid()}"}  # noqa: F405
 
+# The webhook tests receive on a server of their own on 127.0.0.1 (tests/clinics/test_webhooks.py).
+WEBHOOKS_ALLOW_LOCAL = True
+
 # Tasks run in the test's own process unless a test starts a real worker (tests/test_worker.py).
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
