@@ -10,7 +10,6 @@ import uuid
 
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation.trans_real import parse_accept_lang_header
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,10 +20,13 @@ from claims.selectors import patient_paid_in_year, prior_assessment_uses
 from claims.validation import billing_deadline_text, last_billing_day
 from eligibility import selectors as eligibility_selectors
 from portal.audit import access_log_record
+from portal.middleware import SIGNED_IN_MAX_BODY_BYTES
 from portal.service_windows import service_window_occurrences, service_window_relevant
 
 from . import serializers
+from .body_limits import body_guard
 from .problems import ServiceWindowClosed, problem_response
+from .problems import request_language as _language
 
 logger = logging.getLogger("tandportal.api")
 
@@ -35,6 +37,10 @@ PROBLEM_TEXTS = {
     400: "Fel i begäran (faults med pekare) / invalid request (faults with pointers)",
     401: "Nyckeln saknas, är okänd, återkallad eller utgången / missing, unknown, revoked or expired key",
     404: "Finns inte / not found",
+    409: "Går inte i det läge det är i / conflicts with the current state",
+    413: "För stort, se detail / too large, see detail",
+    415: "Fel innehållstyp / unsupported media type",
+    422: "Kunde inte tas emot (faults med pekare) / unprocessable (faults with pointers)",
     429: "För många anrop, se Retry-After / rate limited, see Retry-After",
     503: "Servicefönster, se Retry-After / service window, see Retry-After",
 }
@@ -48,17 +54,18 @@ def problems(*codes: int) -> dict:
     }
 
 
-def _language(request) -> str:
-    """Swedish unless the caller asks for English first (Accept-Language: en)."""
-    for code, _quality in parse_accept_lang_header(request.META.get("HTTP_ACCEPT_LANGUAGE", "")):
-        primary = code.split("-")[0].lower()
-        if primary in ("sv", "en"):
-            return primary
-    return "sv"
-
-
 class ApiView(APIView):
     """Every API view: language from Accept-Language, X-Request-ID echoed, the clinic's service window as 503."""
+
+    # The largest body a caller with a valid key may send (billing/api/body_limits.py); a view taking files
+    # declares its own.
+    max_body_bytes = SIGNED_IN_MAX_BODY_BYTES
+
+    @classmethod
+    def as_view(cls, **initkwargs):
+        view = super().as_view(**initkwargs)
+        view.guard_body = body_guard(cls)  # GuardMiddleware asks it how much may be sent, before reading any
+        return view
 
     def initial(self, request, *args, **kwargs):
         supplied = request.META.get("HTTP_X_REQUEST_ID", "")
