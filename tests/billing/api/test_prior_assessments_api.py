@@ -273,3 +273,18 @@ def test_attachments_over_the_anonymous_limit_need_a_valid_key(client, world, pr
     assert refused.status_code == 413
     taken = _post(client, attachments=[SimpleUploadedFile("a.png", big_png)])
     assert taken.status_code == 201, taken.content
+
+
+# Documentation ---------------------------------------------------------------------------------------------------
+
+
+def test_the_api_documentation_describes_invoice_files_and_prior_assessments_in_both_languages(client, settings):
+    swedish = client.get("/dokumentation/api/").content.decode()
+    assert "POST /api/v1/invoice-files tar emot fakturafilen" in swedish
+    assert "POST /api/v1/prior-assessments tar emot en begäran" in swedish
+    assert swedish.index('id="fakturafiler"') < swedish.index("Det som kommer")
+    assert "ladda upp fakturafiler" not in swedish.split("Det som kommer")[1]
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    english = client.get("/dokumentation/api/").content.decode()
+    assert "POST /api/v1/invoice-files takes the invoice file" in english
+    assert "POST /api/v1/prior-assessments takes a request for a prior assessment" in english
