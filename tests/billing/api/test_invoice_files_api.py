@@ -1,11 +1,13 @@
 """Invoice files over the API: upload (202 and a job URL), the check by the web's task, counts and the error list as
 data, sending the correct claims, the clinic's one check at a time, body limits by key, and tenancy."""
 
+import threading
 from unittest import mock
 
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connections
 from django.test import Client
 
 from billing import invoice_file_services
@@ -225,6 +227,33 @@ def test_a_new_file_while_the_clinics_file_is_checked_answers_429_with_retry_aft
     assert InvoiceFileUpload.objects.count() == 1
     english = upload(secret, mixed_file(reference="F-7003"), HTTP_ACCEPT_LANGUAGE="en")
     assert "Another of the clinic's invoice files is being checked" in english.json()["detail"]
+
+
+def test_two_files_sent_at_the_same_moment_are_one_202_and_one_429(transactional_small_world, monkeypatch):
+    """The per-clinic lock: whichever comes first is stored, the other sees it being checked. No check runs (the
+    queue is left out), so the first stays queued whatever the threads' order."""
+    world = _ready_for_files(transactional_small_world)
+    secret = key_for(world.clinic)[1]
+    monkeypatch.setattr(invoice_file_services, "_enqueue", lambda upload_id: None)
+    start = threading.Barrier(2)
+    answers = []
+
+    def post(reference):
+        try:
+            start.wait(timeout=10)
+            data = {"file": SimpleUploadedFile("f.xml", mixed_file(reference=reference))}
+            answers.append(Client().post("/api/v1/invoice-files", data, HTTP_AUTHORIZATION=f"Bearer {secret}"))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=post, args=(reference,)) for reference in ("F-8001", "F-8002")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(answer.status_code for answer in answers) == [202, 429]
+    assert InvoiceFileUpload.objects.filter(clinic=world.clinic).count() == 1
 
 
 def test_another_clinics_file_being_checked_does_not_hold_this_clinic_back(file_world, secret, upload):
