@@ -42,6 +42,7 @@ from claims.services import ClaimRejected, care_lock, invoice_for_claims
 from claims.validation import ValidationContext, claim_validate, invoice_reference_fault
 from clinics.models import Clinic, User
 from portal.audit import audit_record
+from portal.background import stalled_before
 from portal.events import clinic_event_record
 from portal.models import ClinicEventKind
 
@@ -118,13 +119,35 @@ def invoice_file_earlier(*, clinic: Clinic, sha256: str, review_only: bool = Fal
     )
 
 
+class ClinicFileBeingChecked(Exception):
+    """Another file of the clinic waits for its check or is being checked (`invoice_file_start` with
+    `one_at_a_time`): the caller is asked to come back, not to queue a file behind it."""
+
+    def __init__(self, upload: InvoiceFileUpload):
+        self.upload = upload
+        super().__init__(f"invoice file {upload.pk} of the clinic is being checked")
+
+
+def invoice_file_being_checked(*, clinic: Clinic) -> InvoiceFileUpload | None:
+    """The clinic's file waiting for its check or being checked, unless its worker is surely gone."""
+    return (
+        InvoiceFileUpload.objects.of_clinic(clinic)
+        .filter(state__in=[InvoiceFileState.QUEUED, InvoiceFileState.RUNNING], updated_at__gte=stalled_before())
+        .order_by("created_at", "id")
+        .first()
+    )
+
+
 def invoice_file_start(
-    *, actor: User, clinic: Clinic, uploaded: UploadedFile, review_only: bool = False
+    *, actor: User, clinic: Clinic, uploaded: UploadedFile, review_only: bool = False, one_at_a_time: bool = False
 ) -> StartedUpload:
     """Store an uploaded invoice file and queue its check once the upload commits.
 
     The same file again, while an earlier upload of it is being checked, waits to be sent or was sent, is
-    not stored a second time: the earlier upload is answered, so the file is never sent twice.
+    not stored a second time: the earlier upload is answered, so the file is never sent twice. With
+    `one_at_a_time` (the API) another file is refused with `ClinicFileBeingChecked` while one of the clinic's is
+    being checked, as the worker checks one file per clinic at a time (`clinic_check_slot`); the web's page
+    queues it behind instead.
     """
     try:
         sha256 = _check_upload(uploaded)
@@ -134,6 +157,13 @@ def invoice_file_start(
     if earlier is not None:
         return StartedUpload(upload=earlier, earlier=True)
     with transaction.atomic():
+        if one_at_a_time:
+            # Two uploads of the clinic at once: the second waits for the first to commit, then sees it.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_CLINIC_UPLOAD_LOCK, clinic.pk])
+            checking = invoice_file_being_checked(clinic=clinic)
+            if checking is not None:
+                raise ClinicFileBeingChecked(checking)
         upload = _store(actor=actor, clinic=clinic, uploaded=uploaded, sha256=sha256, review_only=review_only)
     return StartedUpload(upload=upload, earlier=False)
 
@@ -180,6 +210,8 @@ def _enqueue(upload_id: int) -> None:
 # beside it. A PostgreSQL advisory lock per clinic (the two-key form, under this first key): it is the worker's
 # connection's, so a worker that is killed lets go of it with its connection.
 _CLINIC_CHECK_LOCK = 0x74706631  # "tpf1"
+# Uploads of one clinic that may not queue behind another file (`one_at_a_time`) are stored one at a time.
+_CLINIC_UPLOAD_LOCK = 0x74706632  # "tpf2"
 
 
 @contextmanager

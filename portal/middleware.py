@@ -45,7 +45,10 @@ FORM_OVERHEAD_BYTES = 64 * 1024
 
 
 def max_body(size: int) -> Callable[[Callable], Callable]:
-    """The largest request body, in bytes, a view takes from a signed-in user; pages without it take 2,5 MB."""
+    """The largest request body, in bytes, a view takes from a signed-in user; pages without it take 2,5 MB.
+
+    A view may instead carry `guard_body(request, length) -> HttpResponse | None`, which decides for itself
+    (the API's views: billing/api/body_limits.py)."""
 
     def decorator(view: Callable) -> Callable:
         view.max_body_bytes = size
@@ -79,6 +82,11 @@ class GuardMiddleware:
             return HttpResponseBadRequest()
         if length <= ANONYMOUS_MAX_BODY_BYTES:
             return None
+        # A view that knows its callers otherwise than by a session (the API: a key, verified by the API itself)
+        # says what it takes from this request, still without reading the body.
+        guard = getattr(view_func, "guard_body", None)
+        if guard is not None:
+            return guard(request, length)
         # Signed in means every factor given: a password alone (the code still owed) takes what anyone may send.
         if request.user.is_authenticated and next_step_url(request) is None:
             limit = getattr(view_func, "max_body_bytes", SIGNED_IN_MAX_BODY_BYTES)

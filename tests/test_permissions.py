@@ -334,7 +334,17 @@ REFUSED_BY_ROLE = {
     Access.REGION_OWN_ADMIN: {"coordinator", "other_coordinator"},
 }
 
-FOREIGN_ROUTES = [(route, pattern) for route, pattern in ALL_PATTERNS if set(_names(route)) & set(OBJECT_IDS)]
+FOREIGN_ROUTES = [
+    (route, pattern)
+    for route, pattern in ALL_PATTERNS
+    if set(_names(route)) & set(OBJECT_IDS) and pattern.callback.access != Access.API_KEY
+]
+# The API's URLs with an id take a key, never a session: their own foreign walk, with keys (below).
+API_ROUTES = [
+    (route, pattern)
+    for route, pattern in ALL_PATTERNS
+    if set(_names(route)) & set(OBJECT_IDS) and pattern.callback.access == Access.API_KEY
+]
 
 
 def _outcome_or_405(response) -> object:
@@ -387,7 +397,7 @@ def test_the_foreign_walk_covers_every_url_with_an_id():
     assert names <= {"clinic_pk", "region_code"} | set(OBJECT_IDS) | set(NOT_OWNED)
     with_ids = {route for route, _ in ALL_PATTERNS if set(_names(route)) - {"clinic_pk", "region_code"}}
     not_owned = {route for route in with_ids if set(_names(route)) <= {"clinic_pk", "region_code", *NOT_OWNED}}
-    assert {route for route, _ in FOREIGN_ROUTES} == with_ids - not_owned
+    assert {route for route, _ in FOREIGN_ROUTES + API_ROUTES} == with_ids - not_owned
     assert not_owned == {
         "servicefonster/<int:portal_window_pk>/ta-bort/",
         "servicefonster/<int:portal_window_pk>/avsluta/",
@@ -431,3 +441,22 @@ def test_a_dalarna_coordinator_gets_404_for_a_vg_claim_through_their_own_region(
     assert client.post(approve).status_code == 404
     claim.refresh_from_db()
     assert claim.state == "received"
+
+
+@pytest.mark.parametrize("route,pattern", API_ROUTES, ids=[route for route, _ in API_ROUTES])
+@pytest.mark.parametrize("clinic_number", ["32", "2001"])
+def test_every_api_url_with_an_id_answers_404_to_another_clinics_key(client, world, route, pattern, clinic_number):
+    """A key acts for its one clinic: clinic 31's objects open with 31's key, and are 404 for a key of clinic 32
+    (the same region) and of 2001 (another region). A method the view does not take is 405 before any lookup."""
+    owner = Owner(world.clinic31, world.vg)
+    url = reverse(pattern.name, kwargs=_kwargs_for(world, route, home=owner, objects=owner))
+    own = api_key_create(actor=None, clinic=world.clinic31, name="Walk 31")[1]
+    foreign = api_key_create(actor=None, clinic=_clinic(clinic_number), name="Walk")[1]
+    for method in ("get", "post"):
+        mine = getattr(client, method)(url, HTTP_AUTHORIZATION=f"Bearer {own}")
+        assert mine.status_code not in (401, 403, 404), f"{method.upper()} {url} with 31's key: {mine.status_code}"
+    outcomes = {
+        method: getattr(client, method)(url, HTTP_AUTHORIZATION=f"Bearer {foreign}").status_code
+        for method in ("get", "post")
+    }
+    assert set(outcomes.values()) in ({404}, {404, 405}), f"{url} with {clinic_number}'s key: {outcomes}"

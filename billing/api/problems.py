@@ -10,6 +10,7 @@ import math
 
 from django.http import Http404
 from django.utils.translation import gettext as _
+from django.utils.translation.trans_real import parse_accept_lang_header
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -55,10 +56,26 @@ _TYPES = {
     422: ("unprocessable", lambda: _("Begäran kan inte utföras som den är")),
     405: ("method-not-allowed", lambda: _("Metoden stöds inte här")),
     406: ("not-acceptable", lambda: _("Svaret kan inte ges i det formatet")),
+    413: ("too-large", lambda: _("Det du skickade är för stort")),
     415: ("unsupported-media-type", lambda: _("Skicka JSON (Content-Type: application/json)")),
     429: ("rate-limited", lambda: _("För många anrop")),
     503: ("service-window", lambda: _("Portalen har servicefönster")),
 }
+
+
+def request_language(request) -> str:
+    """Swedish unless the caller asks for English first (Accept-Language: en)."""
+    for code, _quality in parse_accept_lang_header(request.META.get("HTTP_ACCEPT_LANGUAGE", "")):
+        primary = code.split("-")[0].lower()
+        if primary in ("sv", "en"):
+            return primary
+    return "sv"
+
+
+def _takes_multipart(context) -> bool:
+    """Whether the view takes multipart/form-data (a file) rather than JSON."""
+    view = context.get("view") if context else None
+    return any(parser.media_type == "multipart/form-data" for parser in getattr(view, "parser_classes", ()))
 
 
 def _pointer(path: list) -> str:
@@ -117,7 +134,11 @@ def problem_exception_handler(exc, context):
             400, detail=_("Rätta felen och skicka igen."), faults=faults_from(exc.detail), headers=headers
         )
     if isinstance(exc, exceptions.ParseError):
-        message = _("Innehållet är inte giltig JSON.")
+        message = (
+            _("Innehållet är inte giltig multipart/form-data.")
+            if _takes_multipart(context)
+            else _("Innehållet är inte giltig JSON.")
+        )
         return problem_response(
             400, detail=message, faults=[{"code": "parse_error", "message": message, "pointer": ""}], headers=headers
         )
@@ -131,6 +152,8 @@ def _detail(exc, context) -> str:
     if isinstance(exc, exceptions.MethodNotAllowed):
         return _("Metoden %(method)s stöds inte här.") % {"method": context["request"].method}
     if isinstance(exc, exceptions.UnsupportedMediaType):
+        if _takes_multipart(context):
+            return _("Skicka innehållet som multipart/form-data.")
         return _("Skicka JSON (Content-Type: application/json).")
     if isinstance(exc, exceptions.Throttled):
         return _("Nyckeln har gjort för många anrop. Försök igen om %(seconds)s sekunder.") % {

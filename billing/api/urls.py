@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerSpli
 
 from portal.access import api_key, public
 
-from . import claims, schema, views  # noqa: F401 (schema: registers how the document describes the key)
+from . import claims, invoice_files, prior_assessments, schema, views  # noqa: F401 (schema: registers how the document describes the key)
 from .events import EventsView
 
 
@@ -42,4 +42,41 @@ urlpatterns = [
     path("events", api_key(EventsView.as_view()), name="api_events"),
     path("openapi.json", public(never_cache(SpectacularJSONAPIView.as_view())), name="api_schema"),
     path("docs/", public(never_cache(SwaggerView.as_view(url_name="api_schema"))), name="api_docs"),
+]
+
+
+class AnyInteger:
+    """An id in a path, minus sign and all: an id no object can have is the view's 404 in problem+json, not the
+    router's HTML page."""
+
+    regex = "-?[0-9]+"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+register_converter(AnyInteger, "api_id")
+
+urlpatterns += [
+    path("invoice-files", api_key(invoice_files.InvoiceFilesView.as_view()), name="api_invoice_files"),
+    path("invoice-files/<api_id:upload_pk>", api_key(invoice_files.InvoiceFileView.as_view()), name="api_invoice_file"),
+    path(
+        "invoice-files/<api_id:upload_pk>/send",
+        api_key(invoice_files.InvoiceFileSendView.as_view()),
+        name="api_invoice_file_send",
+    ),
+    path("prior-assessments", api_key(prior_assessments.PriorAssessmentsView.as_view()), name="api_prior_assessments"),
+    path(
+        "prior-assessments/<api_id:assessment_pk>",
+        api_key(prior_assessments.PriorAssessmentView.as_view()),
+        name="api_prior_assessment",
+    ),
+    path(
+        "prior-assessments/<api_id:assessment_pk>/completions",
+        api_key(prior_assessments.PriorAssessmentCompletionsView.as_view()),
+        name="api_prior_assessment_completions",
+    ),
 ]

@@ -10,7 +10,6 @@ import uuid
 
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation.trans_real import parse_accept_lang_header
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
@@ -24,10 +23,13 @@ from claims.selectors import patient_paid_in_year, prior_assessment_uses
 from claims.validation import billing_deadline_text, last_billing_day
 from eligibility import selectors as eligibility_selectors
 from portal.audit import access_log_record
+from portal.middleware import SIGNED_IN_MAX_BODY_BYTES
 from portal.service_windows import service_window_occurrences, service_window_relevant
 
 from . import idempotency, serializers
+from .body_limits import body_guard
 from .problems import IdempotencyKeyReused, IdempotentRequestRunning, ServiceWindowClosed, problem_response
+from .problems import request_language as _language
 
 logger = logging.getLogger("tandportal.api")
 
@@ -40,8 +42,10 @@ PROBLEM_TEXTS = {
     404: "Finns inte / not found",
     409: "Krockar med status eller med ett pågående anrop (Idempotency-Key) / conflicts with the state or with a "
     "call still running (Idempotency-Key)",
-    422: "Kan inte utföras: fel i räkningen (faults) eller Idempotency-Key använd för ett annat anrop / cannot be "
-    "done: faults of the claim, or the Idempotency-Key used for another request",
+    413: "För stort, se detail / too large, see detail",
+    415: "Fel innehållstyp / unsupported media type",
+    422: "Kan inte utföras: fel (faults med pekare) eller Idempotency-Key använd för ett annat anrop / cannot "
+    "be done: faults (with pointers), or the Idempotency-Key used for another request",
     429: "För många anrop, se Retry-After / rate limited, see Retry-After",
     503: "Servicefönster, se Retry-After / service window, see Retry-After",
 }
@@ -53,15 +57,6 @@ def problems(*codes: int) -> dict:
         (code, "application/problem+json"): OpenApiResponse(serializers.ProblemOut, description=PROBLEM_TEXTS[code])
         for code in codes
     }
-
-
-def _language(request) -> str:
-    """Swedish unless the caller asks for English first (Accept-Language: en)."""
-    for code, _quality in parse_accept_lang_header(request.META.get("HTTP_ACCEPT_LANGUAGE", "")):
-        primary = code.split("-")[0].lower()
-        if primary in ("sv", "en"):
-            return primary
-    return "sv"
 
 
 class _IdempotentReplay(Exception):
@@ -107,6 +102,16 @@ class ApiView(APIView):
 
     schema = ApiSchema()
     _idempotent_row = None
+
+    # The largest body a caller with a valid key may send (billing/api/body_limits.py); a view taking files
+    # declares its own.
+    max_body_bytes = SIGNED_IN_MAX_BODY_BYTES
+
+    @classmethod
+    def as_view(cls, **initkwargs):
+        view = super().as_view(**initkwargs)
+        view.guard_body = body_guard(cls)  # GuardMiddleware asks it how much may be sent, before reading any
+        return view
 
     def initial(self, request, *args, **kwargs):
         supplied = request.META.get("HTTP_X_REQUEST_ID", "")

@@ -260,6 +260,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Each resource's states by their own name in the document (several resources have a field `state`).
+    "ENUM_NAME_OVERRIDES": {
+        "InvoiceFileStateEnum": "claims.models.InvoiceFileState",
+        "PriorAssessmentStateEnum": "eligibility.models.PriorAssessmentState",
+    },
 }
 
 CELERY_BROKER_URL = REDIS_URL.replace("unix://", "redis+socket://", 1) if REDIS_URL else ""

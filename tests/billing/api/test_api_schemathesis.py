@@ -35,6 +35,12 @@ def test_the_api_answers_as_its_schema_says(api_schema, secret):
     # Each operation driven by hand (schemathesis' pytest plugin does not run under our pytest).
     operations = [result.ok() for result in api_schema.get_all_operations()]
     assert {operation.path for operation in operations} >= {"/api/v1/eligibility-checks", "/api/v1/tariffs/current"}
+    assert {operation.path for operation in operations} >= {
+        "/api/v1/invoice-files",
+        "/api/v1/invoice-files/{upload_pk}/send",
+        "/api/v1/prior-assessments",
+        "/api/v1/prior-assessments/{assessment_pk}/completions",
+    }
     for operation in operations:
 
         @given(case=operation.as_strategy())
