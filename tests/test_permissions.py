@@ -403,7 +403,7 @@ def test_the_foreign_walk_covers_every_url_with_an_id():
         "servicefonster/<int:portal_window_pk>/avsluta/",
         "valj-losenord/<uidb64>/<token>/",
         "konto/e-post/<str:token>/",  # a signed e-mail change names a user
-        "api/v1/tariffs/<year:year>",
+        "api/v1/tariffs/<signed:year>",
     }
     assert all(route.startswith(("klinik/", "region/", "api/v1/")) for route, _ in FOREIGN_ROUTES)
     assert {"invoice_claim_detail", "review_claim_detail", "payout_notice_pdf", "clinic_payout_notice_pdf"} <= {

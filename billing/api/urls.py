@@ -17,9 +17,9 @@ class SwaggerView(SpectacularSwaggerSplitView):
     template_name = "billing/api/swagger_ui.html"
 
 
-class SignedYear:
-    """A year in a path, minus sign and all: a year out of range is the view's 404 in problem+json, not the
-    router's HTML page (as `int` would answer /tariffs/-137)."""
+class SignedInteger:
+    """A year or an id in a path, minus sign and all: one out of range, or one no object can have, is the view's
+    404 in problem+json, not the router's HTML page (as `int` would answer /tariffs/-137 or /claims/-1)."""
 
     regex = "-?[0-9]+"
 
@@ -30,52 +30,37 @@ class SignedYear:
         return str(value)
 
 
-register_converter(SignedYear, "year")
+register_converter(SignedInteger, "signed")
 
 urlpatterns = [
     path("eligibility-checks", api_key(views.EligibilityCheckView.as_view()), name="api_eligibility_check"),
     path("tariffs/current", api_key(views.TariffCurrentView.as_view()), name="api_tariff_current"),
-    path("tariffs/<year:year>", api_key(views.TariffYearView.as_view()), name="api_tariff_year"),
+    path("tariffs/<signed:year>", api_key(views.TariffYearView.as_view()), name="api_tariff_year"),
     path("claims", api_key(claims.ClaimListView.as_view()), name="api_claims"),
-    path("claims/<int:claim_pk>", api_key(claims.ClaimDetailView.as_view()), name="api_claim"),
-    path("claims/<int:claim_pk>/credit", api_key(claims.ClaimCreditView.as_view()), name="api_claim_credit"),
+    path("claims/<signed:claim_pk>", api_key(claims.ClaimDetailView.as_view()), name="api_claim"),
+    path("claims/<signed:claim_pk>/credit", api_key(claims.ClaimCreditView.as_view()), name="api_claim_credit"),
     path("events", api_key(EventsView.as_view()), name="api_events"),
     path("openapi.json", public(never_cache(SpectacularJSONAPIView.as_view())), name="api_schema"),
     path("docs/", public(never_cache(SwaggerView.as_view(url_name="api_schema"))), name="api_docs"),
 ]
 
 
-class AnyInteger:
-    """An id in a path, minus sign and all: an id no object can have is the view's 404 in problem+json, not the
-    router's HTML page."""
-
-    regex = "-?[0-9]+"
-
-    def to_python(self, value: str) -> int:
-        return int(value)
-
-    def to_url(self, value: int) -> str:
-        return str(value)
-
-
-register_converter(AnyInteger, "api_id")
-
 urlpatterns += [
     path("invoice-files", api_key(invoice_files.InvoiceFilesView.as_view()), name="api_invoice_files"),
-    path("invoice-files/<api_id:upload_pk>", api_key(invoice_files.InvoiceFileView.as_view()), name="api_invoice_file"),
+    path("invoice-files/<signed:upload_pk>", api_key(invoice_files.InvoiceFileView.as_view()), name="api_invoice_file"),
     path(
-        "invoice-files/<api_id:upload_pk>/send",
+        "invoice-files/<signed:upload_pk>/send",
         api_key(invoice_files.InvoiceFileSendView.as_view()),
         name="api_invoice_file_send",
     ),
     path("prior-assessments", api_key(prior_assessments.PriorAssessmentsView.as_view()), name="api_prior_assessments"),
     path(
-        "prior-assessments/<api_id:assessment_pk>",
+        "prior-assessments/<signed:assessment_pk>",
         api_key(prior_assessments.PriorAssessmentView.as_view()),
         name="api_prior_assessment",
     ),
     path(
-        "prior-assessments/<api_id:assessment_pk>/completions",
+        "prior-assessments/<signed:assessment_pk>/completions",
         api_key(prior_assessments.PriorAssessmentCompletionsView.as_view()),
         name="api_prior_assessment_completions",
     ),

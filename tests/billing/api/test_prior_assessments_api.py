@@ -111,7 +111,7 @@ def test_the_same_faults_as_the_web_form_in_its_words(client, world):
     }
     english = _post(client, body=body, HTTP_ACCEPT_LANGUAGE="en").json()
     assert "Enter the patient category for S dental care." in {f["message"] for f in english["faults"]}
-    assert english["title"] == "The content could not be accepted"
+    assert english["title"] == "The request cannot be carried out as it is"
 
 
 def test_a_refused_attachment_answers_422_pointing_at_it_and_stores_nothing(client, world, private_files):
