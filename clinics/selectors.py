@@ -160,12 +160,14 @@ def api_key_webhook_overview(*, key: ApiKey) -> dict:
     """What the key's page shows of its webhook: the latest attempts (with their event's kind) and the deliveries
     still waiting or given up."""
     attempts = list(
-        WebhookAttempt.objects.filter(key=key)
+        WebhookAttempt.objects.of_clinic(key.clinic_id)
+        .filter(key=key)
         .select_related("delivery__event")
         .order_by("-attempted_at", "-id")[:WEBHOOK_ATTEMPTS_SHOWN]
     )
     counts = dict(
-        WebhookDelivery.objects.filter(key=key)
+        WebhookDelivery.objects.of_clinic(key.clinic_id)
+        .filter(key=key)
         .exclude(state=WebhookDeliveryState.DELIVERED)
         .values_list("state")
         .annotate(count=Count("pk"))

@@ -778,9 +778,10 @@ def api_key_webhook_set(*, actor: User, key: ApiKey, url: str, kinds: list[str])
     A new webhook gets a secret, returned here and shown once ("" when the webhook had one), and starts after the
     clinic's last event so far. Saving a failing webhook sets it going again, from where it stopped.
     """
+    # Asked before the key is locked: the address's name is looked up, which may take a moment.
+    url = webhooks.webhook_url_clean(url)
     key = ApiKey.objects.select_for_update().get(pk=key.pk)
     _refuse_unless_key_active(key)
-    url = webhooks.webhook_url_clean(url)
     unknown = sorted(set(kinds) - set(ClinicEventKind.values))
     if unknown:
         raise ValidationError({"kinds": _("Okänd händelse: %(kinds)s.") % {"kinds": ", ".join(unknown)}})

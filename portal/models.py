@@ -259,6 +259,11 @@ class WebhookDeliveryState(models.TextChoices):
     FAILED = "failed", _("Misslyckad")
 
 
+class WebhookQuerySet(TenantQuerySet):
+    clinic_path = "key__clinic"
+    region_path = "key__clinic__region"
+
+
 class WebhookDelivery(models.Model):
     """One event sent to one key's webhook: made once per (key, event), tried until delivered or out of attempts."""
 
@@ -268,6 +273,8 @@ class WebhookDelivery(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+
+    objects = WebhookQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("webhook-leverans")
@@ -288,6 +295,8 @@ class WebhookAttempt(models.Model):
     status_code = models.PositiveSmallIntegerField(_("Svarskod"), null=True, blank=True)
     error = models.CharField(_("Fel"), max_length=200, blank=True)
     duration_ms = models.PositiveIntegerField(default=0)
+
+    objects = WebhookQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("webhook-försök")
