@@ -85,9 +85,9 @@ def _credit_open() -> Q:
     )
 
 
-def _unanswered_questions() -> QuerySet[ClaimQuestion]:
+def _unanswered_questions(clinic: Clinic) -> QuerySet[ClaimQuestion]:
     """The region's questions the clinic has still to answer: on claims still open (a claim decided is past them)."""
-    return ClaimQuestion.objects.filter(answered_at__isnull=True, claim__state__in=OPEN_STATES)
+    return ClaimQuestion.objects.of_clinic(clinic).filter(answered_at__isnull=True, claim__state__in=OPEN_STATES)
 
 
 def clinic_invoices(*, clinic: Clinic, tab: str, search: InvoiceSearch) -> QuerySet[Invoice]:
@@ -115,7 +115,7 @@ def clinic_invoices(*, clinic: Clinic, tab: str, search: InvoiceSearch) -> Query
             received_at__lt=period["lt"],
         ).filter(Exists(Claim.objects.filter(invoice=OuterRef("pk"), state__in=InvoiceTab.STATES[tab])))
     if search.open_question:
-        invoices = invoices.filter(Exists(_unanswered_questions().filter(claim__invoice=OuterRef("pk"))))
+        invoices = invoices.filter(Exists(_unanswered_questions(clinic).filter(claim__invoice=OuterRef("pk"))))
     if search.reference:
         invoices = invoices.filter(reference__iexact=search.reference)
     if search.claim_reference:
@@ -269,9 +269,7 @@ class ClinicWaiting:
 
 def clinic_waiting(*, clinic: Clinic) -> ClinicWaiting:
     """Seven queries, whatever the clinic holds."""
-    questions = (
-        _unanswered_questions().filter(claim__clinic=clinic).aggregate(count=Count("pk"), oldest=Min("asked_at"))
-    )
+    questions = _unanswered_questions(clinic).aggregate(count=Count("pk"), oldest=Min("asked_at"))
     assessments = list(
         clinic_prior_assessments(clinic=clinic, show=ClinicAssessmentView.INFORMATION).order_by(
             "information_deadline", "created_at"
