@@ -7,12 +7,12 @@ same few queries however many invoices and claims it shows.
 
 from __future__ import annotations
 
+import datetime
 from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -33,6 +33,7 @@ from portal.access import clinic_view
 from portal.audit import access_log_record, access_log_record_many
 from portal.excel import kronor_cell, text_cell, workbook_response
 from portal.forms import PeriodForm, PersonalIdentityNumberField
+from portal.keyset import keyset_page
 from review.selectors import claim_questions
 
 from . import selectors
@@ -41,6 +42,7 @@ from .selectors import InvoiceSearch, InvoiceSummary, InvoiceTab
 
 PAGE_SIZE = 25
 DEFAULT_PERIOD_DAYS = 30
+ANY_DATE_FROM = datetime.date(1900, 1, 1)
 EXPORT_MAX_INVOICES = 10_000
 TAB_URL_NAMES = {
     InvoiceTab.RECEIVED: "invoice_list",
@@ -56,7 +58,9 @@ LOG_TAB_NAMES = {
     InvoiceTab.VOIDED: "Makulerade",
 }
 # The GET parameters of a search; the personnummer is never one of them.
-URL_FIELDS = ("reference", "claim_reference", "date_from", "date_to")
+URL_FIELDS = ("reference", "claim_reference", "our_reference", "date_from", "date_to", "question", "open")
+# The start page's lines lead to these: ?question=waiting (Under behandling), ?open=1 (Kreditfakturor).
+WAITING_QUESTION = "waiting"
 
 
 # Form -----------------------------------------------------------------------------------------------------
@@ -70,7 +74,36 @@ class InvoiceSearchForm(PeriodForm):
     reference = forms.CharField(label=gettext_lazy("OCR/Fakturanummer"), max_length=25, required=False)
     personal_identity_number = PersonalIdentityNumberField(required=False)
     claim_reference = forms.CharField(label=gettext_lazy("Räkningsnummer"), max_length=20, required=False)
-    field_order = ("reference", "personal_identity_number", "claim_reference", "date_from", "date_to")
+    our_reference = forms.CharField(
+        label=gettext_lazy("Vår referens"),
+        max_length=20,
+        required=False,
+        help_text=gettext_lazy("Regionens referens på en utbetalning eller en återbetalning."),
+    )
+    field_order = (
+        "reference",
+        "personal_identity_number",
+        "claim_reference",
+        "our_reference",
+        "date_from",
+        "date_to",
+    )
+
+    question = forms.ChoiceField(
+        required=False, choices=[("", ""), (WAITING_QUESTION, WAITING_QUESTION)], widget=forms.HiddenInput
+    )
+    open = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def clean(self):
+        cleaned = super().clean()
+        # A number names the invoice whenever it came in, and what waits waits whenever it came: without dates
+        # chosen, every date is searched.
+        named = any(
+            str(cleaned.get(name) or "").strip() for name in ("reference", "claim_reference", "our_reference")
+        ) or bool(cleaned.get("question") or cleaned.get("open"))
+        if named and not any(str(self.data.get(name, "")).strip() for name in ("date_from", "date_to")):
+            cleaned["date_from"], cleaned["date_to"] = ANY_DATE_FROM, timezone.localdate()
+        return cleaned
 
     def search(self) -> InvoiceSearch:
         data = self.cleaned_data
@@ -79,6 +112,9 @@ class InvoiceSearchForm(PeriodForm):
             date_to=data["date_to"],
             reference=data["reference"].strip(),
             claim_reference=data["claim_reference"].strip(),
+            our_reference=data["our_reference"].strip(),
+            open_question=data["question"] == WAITING_QUESTION,
+            open_credit=bool(data["open"]),
             personal_identity_number=data["personal_identity_number"] or "",
         )
 
@@ -141,7 +177,7 @@ def invoice_list(request: HttpRequest, tab: str = InvoiceTab.RECEIVED) -> HttpRe
             # Without a personnummer the search belongs in the URL: bookmarkable, and back works.
             query = form.query_string()
             return redirect(f"{list_url}?{query}" if query else list_url)
-        return _render_list(request, tab, form, search, page_number=request.POST.get("page"))
+        return _render_list(request, tab, form, search, cursor=request.POST.get("cursor"))
 
     data = {name: request.GET[name] for name in URL_FIELDS if name in request.GET}
     form = InvoiceSearchForm(data or None)
@@ -150,11 +186,11 @@ def invoice_list(request: HttpRequest, tab: str = InvoiceTab.RECEIVED) -> HttpRe
     search = form.search() if data else _default_search()
     if "export" in request.GET:
         return _export_response(request, tab, search)
-    return _render_list(request, tab, form, search, page_number=request.GET.get("page"))
+    return _render_list(request, tab, form, search, cursor=request.GET.get("cursor"))
 
 
 def _render_list(
-    request: HttpRequest, tab: str, form: InvoiceSearchForm, search: InvoiceSearch | None, page_number=None
+    request: HttpRequest, tab: str, form: InvoiceSearchForm, search: InvoiceSearch | None, cursor: str | None = None
 ) -> HttpResponse:
     context = {
         "form": form,
@@ -165,7 +201,8 @@ def _render_list(
     }
     if search is not None:
         invoices = selectors.clinic_invoices(clinic=request.clinic, tab=tab, search=search)
-        page = Paginator(invoices, PAGE_SIZE).get_page(page_number)
+        # By cursor, not by page number: the hundredth page costs what the first does (portal.keyset).
+        page = keyset_page(invoices, cursor=cursor, size=PAGE_SIZE, stamp_field="received_at")
         summaries = [InvoiceSummary.of(invoice) for invoice in page.object_list]
         for summary in summaries:
             if summary.credits:

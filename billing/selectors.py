@@ -6,16 +6,26 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import Count, Exists, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from claims.models import OPEN_STATES, Claim, ClaimLine, ClaimState, CreditInvoice, Invoice
+from claims.models import (
+    OPEN_STATES,
+    Claim,
+    ClaimLine,
+    ClaimState,
+    CreditInvoice,
+    Invoice,
+    InvoiceFileState,
+    InvoiceFileUpload,
+)
 from claims.selectors import claim_status
 from clinics.models import Clinic
-from payouts.models import SetOff
+from eligibility.selectors import ClinicAssessmentView, clinic_prior_assessments
+from payouts.models import PayoutInvoice, PayoutPayment, PayoutRunState, Repayment, SetOff
 from review.models import ClaimQuestion
 
 
@@ -50,8 +60,11 @@ class InvoiceSearch:
     date_from: datetime.date
     date_to: datetime.date
     reference: str = ""  # OCR/Fakturanummer
-    claim_reference: str = ""  # Räkningsnummer
+    claim_reference: str = ""  # Räkningsnummer (the claim's räkningsreferens)
+    our_reference: str = ""  # Vår referens: the region's, of a payout (or of a repayment owed on a credit)
     personal_identity_number: str = ""  # only ever from a POST
+    open_question: bool = False  # a claim of it has a question from the region not yet answered
+    open_credit: bool = False  # Kreditfakturor: only credits whose amount the region has not got back yet
 
 
 def _start_of(day: datetime.date) -> datetime.datetime:
@@ -72,6 +85,11 @@ def _credit_open() -> Q:
     )
 
 
+def _unanswered_questions(clinic: Clinic) -> QuerySet[ClaimQuestion]:
+    """The region's questions the clinic has still to answer: on claims still open (a claim decided is past them)."""
+    return ClaimQuestion.objects.of_clinic(clinic).filter(answered_at__isnull=True, claim__state__in=OPEN_STATES)
+
+
 def clinic_invoices(*, clinic: Clinic, tab: str, search: InvoiceSearch) -> QuerySet[Invoice]:
     """The clinic's invoices in `tab` that match `search`, newest first, with what the list shows prefetched.
 
@@ -88,17 +106,31 @@ def clinic_invoices(*, clinic: Clinic, tab: str, search: InvoiceSearch) -> Query
         credits = CreditInvoice.objects.filter(invoice=OuterRef("pk")).filter(
             Q(created_at__gte=period["gte"], created_at__lt=period["lt"]) | _credit_open()
         )
+        if search.open_credit:
+            credits = CreditInvoice.objects.filter(invoice=OuterRef("pk")).filter(_credit_open())
         invoices = invoices.filter(Exists(credits))
     else:
         invoices = invoices.filter(
             received_at__gte=period["gte"],
             received_at__lt=period["lt"],
         ).filter(Exists(Claim.objects.filter(invoice=OuterRef("pk"), state__in=InvoiceTab.STATES[tab])))
+    if search.open_question:
+        invoices = invoices.filter(Exists(_unanswered_questions(clinic).filter(claim__invoice=OuterRef("pk"))))
     if search.reference:
         invoices = invoices.filter(reference__iexact=search.reference)
     if search.claim_reference:
         invoices = invoices.filter(
             Exists(Claim.objects.filter(invoice=OuterRef("pk"), reference__iexact=search.claim_reference))
+        )
+    if search.our_reference:
+        # "Ni har fått en inbetalning men vet inte vilken faktura": the Vår referens the invoice has now, one a
+        # cancelled or earlier run gave it, or that of a credit's repayment.
+        invoices = invoices.filter(
+            Q(our_reference=search.our_reference)
+            | Exists(PayoutInvoice.objects.filter(invoice=OuterRef("pk"), our_reference=search.our_reference))
+            | Exists(
+                CreditInvoice.objects.filter(invoice=OuterRef("pk"), repayment__our_reference=search.our_reference)
+            )
         )
     if search.personal_identity_number:
         invoices = invoices.filter(
@@ -215,3 +247,54 @@ class InvoiceSummary:
     @property
     def deletable(self) -> bool:
         return bool(self._count(*OPEN_STATES))
+
+
+# The clinic's start page: what waits ---------------------------------------------------------------------------
+
+
+@dataclass
+class ClinicWaiting:
+    """What waits for the clinic, each with what its line on the start page says; each line leads to a list
+    that shows exactly what it counts (Era fakturor's and the FHB list's filters use the same selectors)."""
+
+    questions: int = 0
+    questions_oldest: datetime.datetime | None = None
+    information_requests: list = field(default_factory=list)  # FHBs awaiting the clinic's komplettering
+    decisions: list = field(default_factory=list)  # FHBs decided lately
+    checked_files: list = field(default_factory=list)  # invoice files checked but not sent
+    repayments: list = field(default_factory=list)  # plusgiro repayments owed, oldest first
+    next_payment: PayoutPayment | None = None
+    last_payment: PayoutPayment | None = None
+
+
+def clinic_waiting(*, clinic: Clinic) -> ClinicWaiting:
+    """Seven queries, whatever the clinic holds."""
+    questions = _unanswered_questions(clinic).aggregate(count=Count("pk"), oldest=Min("asked_at"))
+    assessments = list(
+        clinic_prior_assessments(clinic=clinic, show=ClinicAssessmentView.INFORMATION).order_by(
+            "information_deadline", "created_at"
+        )
+    )
+    decisions = list(clinic_prior_assessments(clinic=clinic, show=ClinicAssessmentView.DECIDED))
+    files = list(
+        InvoiceFileUpload.objects.of_clinic(clinic).filter(state=InvoiceFileState.CHECKED).order_by("created_at")
+    )
+    repayments = list(
+        Repayment.objects.of_clinic(clinic)
+        .filter(received_on__isnull=True)
+        .select_related("credit_invoice__invoice")
+        .order_by("created_at", "pk")
+    )
+    payments = PayoutPayment.objects.of_clinic(clinic).select_related("run")
+    return ClinicWaiting(
+        questions=questions["count"],
+        questions_oldest=questions["oldest"],
+        information_requests=assessments,
+        decisions=decisions,
+        checked_files=files,
+        repayments=repayments,
+        next_payment=payments.filter(run__state__in=(PayoutRunState.PLANNED, PayoutRunState.AWAITING_SECOND))
+        .order_by("run__payout_date")
+        .first(),
+        last_payment=payments.filter(run__state=PayoutRunState.PAID).order_by("-run__payout_date").first(),
+    )

@@ -3,9 +3,18 @@ and the invoice file's public documentation."""
 
 from django.urls import path
 
-from . import doc_views, file_views, invoice_views, person_views, prior_assessment_views, register_views
+from . import (
+    doc_views,
+    file_views,
+    invoice_views,
+    person_views,
+    prior_assessment_views,
+    register_views,
+    start_views,
+)
 
 clinic_patterns = [
+    path("", start_views.clinic_start, name="clinic_start"),
     path("sok-person/", person_views.person_search, name="person_search"),
     path("sok-person/frikort/", person_views.free_card_register, name="free_card_register"),
     path("registrera-rakning/", register_views.claim_register, name="claim_register"),

@@ -136,6 +136,8 @@ class Invoice(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["clinic", "reference"], name="invoice_reference_unique_for_clinic"),
         ]
+        # Era fakturor pages by (received_at, id) from the last row shown (portal.keyset), per clinic.
+        indexes = [models.Index(fields=["clinic", "received_at", "id"], name="invoice_clinic_received_keyset")]
 
     def __str__(self) -> str:
         return self.reference
@@ -233,6 +235,8 @@ class Claim(models.Model):
             models.Index(fields=["patient", "support_form"]),
             # GET /api/v1/claims?updated_since=…: the clinic's claims in (updated_at, id) order, paged by keyset.
             models.Index(fields=["clinic", "updated_at", "id"], name="claim_clinic_updated"),
+            # The coordinator's Räkningar pages by (created_at, id) from the last row shown (portal.keyset).
+            models.Index(fields=["created_at", "id"], name="claim_created_keyset"),
         ]
 
     def __str__(self) -> str:

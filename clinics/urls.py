@@ -1,11 +1,10 @@
-"""The clinic's start page and Klinikadministration; the region's list of clinics."""
+"""Klinikadministration; the region's list of clinics. The clinic's start page is billing's (billing/urls.py)."""
 
 from django.urls import path
 
 from . import views
 
 clinic_patterns = [
-    path("", views.clinic_start, name="clinic_start"),
     path("klinikadministration/", views.administration, name="clinic_administration"),
     path("klinikadministration/api-nycklar/", views.api_keys, name="clinic_api_keys"),
     path("klinikadministration/api-nycklar/ny/", views.api_key_new, name="clinic_api_key_new"),

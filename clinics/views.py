@@ -1,4 +1,4 @@
-"""Clinic start page and Klinikadministration; the region's rules and clinics."""
+"""Klinikadministration; the region's rules and clinics. (The clinic's start page crosses apps: billing.)"""
 
 import datetime
 
@@ -23,14 +23,6 @@ ACCOUNT_PENDING_NOTICE = gettext_lazy(
     "Ändringen av kontot väntar på bekräftelse av en annan lokal administratör eller regionens samordnare. "
     "Utbetalningar går till det gamla kontot tills dess."
 )
-
-
-@clinic_view()
-@require_GET
-def clinic_start(request: HttpRequest) -> HttpResponse:
-    return render(
-        request, "clinics/start.html", {"pending_change": selectors.account_change_pending(clinic=request.clinic)}
-    )
 
 
 @clinic_view(admin=True)

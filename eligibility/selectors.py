@@ -11,12 +11,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from clinics.models import Clinic, Region, SupportForm
 from portal import validators
 
-from .models import APPROVED_STATES, Certificate, FreeCard, Patient, PriorAssessment
+from .models import (
+    APPROVED_STATES,
+    DECIDED_STATES,
+    Certificate,
+    FreeCard,
+    Patient,
+    PriorAssessment,
+    PriorAssessmentState,
+)
 
 
 @dataclass(frozen=True)
@@ -221,8 +230,27 @@ def patient_free_cards(*, region: Region, personal_identity_number: str) -> Quer
     )
 
 
-def clinic_prior_assessments(*, clinic: Clinic) -> QuerySet[PriorAssessment]:
-    return PriorAssessment.objects.of_clinic(clinic).select_related("patient").order_by("-created_at")
+# A decision stays on the clinic's start page (and under "Nya beslut") this many days.
+RECENT_DECISION_DAYS = 14
+
+
+class ClinicAssessmentView:
+    """What the clinic's list of prior assessments shows: all, those awaiting the clinic's komplettering, or
+    those the region decided in the last RECENT_DECISION_DAYS days."""
+
+    ALL = ""
+    INFORMATION = "komplettering"
+    DECIDED = "beslut"
+
+
+def clinic_prior_assessments(*, clinic: Clinic, show: str = ClinicAssessmentView.ALL) -> QuerySet[PriorAssessment]:
+    assessments = PriorAssessment.objects.of_clinic(clinic)
+    if show == ClinicAssessmentView.INFORMATION:
+        assessments = assessments.filter(state=PriorAssessmentState.AWAITING_INFORMATION)
+    if show == ClinicAssessmentView.DECIDED:
+        since = timezone.now() - datetime.timedelta(days=RECENT_DECISION_DAYS)
+        assessments = assessments.filter(state__in=DECIDED_STATES, decided_at__gte=since)
+    return assessments.select_related("patient").order_by("-created_at")
 
 
 def region_prior_assessments(*, region: Region) -> QuerySet[PriorAssessment]:

@@ -22,11 +22,15 @@ from .models import PriorAssessment, PriorAssessmentAttachment, PriorAssessmentS
 @clinic_view()
 @require_GET
 def prior_assessment_list(request: HttpRequest) -> HttpResponse:
-    assessments = list(selectors.clinic_prior_assessments(clinic=request.clinic))
+    # ?visa=komplettering / ?visa=beslut: the start page's lines lead here (selectors.ClinicAssessmentView).
+    show = request.GET.get("visa", "")
+    if show not in (selectors.ClinicAssessmentView.INFORMATION, selectors.ClinicAssessmentView.DECIDED):
+        show = selectors.ClinicAssessmentView.ALL
+    assessments = list(selectors.clinic_prior_assessments(clinic=request.clinic, show=show))
     pins = [assessment.patient.personal_identity_number for assessment in assessments]
     if pins:
         access_log_record_many(request=request, personal_identity_numbers=pins, shown="Förhandsbedömningar: lista")
-    return render(request, "eligibility/prior_assessment_list.html", {"assessments": assessments})
+    return render(request, "eligibility/prior_assessment_list.html", {"assessments": assessments, "show": show})
 
 
 def _clinic_assessment(request: HttpRequest, assessment_pk: int) -> PriorAssessment:

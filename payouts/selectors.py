@@ -107,11 +107,19 @@ def next_payout_run(*, region: Region, today: datetime.date | None = None) -> Pa
     )
 
 
-def region_repayments(*, region: Region, received: bool | None = None) -> QuerySet[Repayment]:
-    """The repayments plusgiro clinics owe the region (received=False), have paid (True), or all (None)."""
+# A plusgiro clinic pays a credited amount back within this many days of the credit; after that it is overdue.
+REPAYMENT_DUE_DAYS = 30
+
+
+def region_repayments(*, region: Region, received: bool | None = None, overdue: bool = False) -> QuerySet[Repayment]:
+    """The repayments plusgiro clinics owe the region (received=False), have paid (True), or all (None); with
+    `overdue`, only those owed longer than REPAYMENT_DUE_DAYS (the coordinator's start page counts these)."""
     repayments = Repayment.objects.of_region(region).select_related("clinic", "credit_invoice__invoice", "received_by")
     if received is not None:
         repayments = repayments.filter(received_on__isnull=not received)
+    if overdue:
+        due = timezone.now() - datetime.timedelta(days=REPAYMENT_DUE_DAYS)
+        repayments = repayments.filter(received_on__isnull=True, created_at__lt=due)
     return (
         repayments.order_by("received_on", "created_at", "pk")
         if received is False

@@ -331,11 +331,15 @@ def clinic_payout_notice_xlsx(request: HttpRequest, payment_pk: int) -> HttpResp
 @region_view()
 @require_GET
 def repayment_list(request: HttpRequest) -> HttpResponse:
+    # ?forsenade=1: only those overdue, as the start page counts them.
+    overdue = request.GET.get("forsenade") == "1"
     return render(
         request,
         "payouts/repayment_list.html",
         {
-            "open_repayments": selectors.region_repayments(region=request.region, received=False),
+            "overdue": overdue,
+            "due_days": selectors.REPAYMENT_DUE_DAYS,
+            "open_repayments": selectors.region_repayments(region=request.region, received=False, overdue=overdue),
             "received_repayments": selectors.region_repayments(region=request.region, received=True)[:100],
             "repayment_bankgiro": validators.format_bankgiro(request.region.repayment_bankgiro),
         },

@@ -22,6 +22,8 @@ from django.utils import timezone
 from claims.models import Claim, ClaimState
 from clinics.models import Region, SupportForm
 from eligibility.models import PriorAssessment, PriorAssessmentState
+from payouts.selectors import region_repayments
+from review.selectors import question_answered
 
 MONTHS = 12
 FORMS: tuple[str, ...] = tuple(SupportForm.values)  # N, F, S
@@ -173,10 +175,12 @@ class Workload:
     received: Waiting  # claims under behandling (received, not yet looked at)
     under_review: Waiting  # claims under granskning
     assessments: Waiting  # FHB requests waiting for a decision
+    answered_questions: Waiting = Waiting(0, None, None)  # claims whose questions the clinic has answered
+    overdue_repayments: Waiting = Waiting(0, None, None)  # plusgiro repayments owed past their due days
 
 
 def region_workload(*, region: Region) -> Workload:
-    """Two aggregate queries, whatever the number of claims and requests."""
+    """Four aggregate queries, whatever the number of claims, requests and repayments."""
     received = Q(state=ClaimState.RECEIVED)
     under_review = Q(state=ClaimState.UNDER_REVIEW)
     claims = Claim.objects.of_region(region).filter(received | under_review)
@@ -193,7 +197,13 @@ def region_workload(*, region: Region) -> Workload:
         .filter(state__in=ASSESSMENT_WAITING_STATES)
         .aggregate(count=Count("pk"), oldest=Min("created_at"))
     )
+    answered = Claim.objects.of_region(region).filter(question_answered()).aggregate(count=Count("pk"))
+    overdue = region_repayments(region=region, overdue=True).aggregate(
+        count=Count("pk"), amount=Coalesce(Sum("amount"), 0), oldest=Min("created_at")
+    )
     return Workload(
+        answered_questions=Waiting(answered["count"], None, None),
+        overdue_repayments=Waiting(overdue["count"], overdue["amount"], overdue["oldest"]),
         received=Waiting(figures["received_count"], figures["received_amount"], figures["received_oldest"]),
         under_review=Waiting(figures["review_count"], figures["review_amount"], figures["review_oldest"]),
         assessments=Waiting(assessments["count"], None, assessments["oldest"]),

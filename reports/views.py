@@ -18,6 +18,7 @@ from payouts.selectors import next_payout_run
 from portal.access import region_view
 from portal.excel import bold, kronor_cell, number_cell, text_cell, workbook_response
 from portal.money import format_kronor
+from review.selectors import QuestionFilter
 
 from . import charts, selectors
 from .selectors import FORMS, Amounts, Period
@@ -61,6 +62,20 @@ def _tiles(request: HttpRequest, workload: selectors.Workload) -> list[Tile]:
             _waiting_details(under_review, _("Äldsta inkom")),
             url=f"{claims_url}?state={ClaimState.UNDER_REVIEW}",
             link_text=_("Till granskningen"),
+        ),
+        Tile(
+            _("Besvarade frågor att granska"),
+            str(workload.answered_questions.count),
+            (),
+            url=f"{claims_url}?queue=&question={QuestionFilter.ANSWERED}",
+            link_text=_("Till de besvarade frågorna"),
+        ),
+        Tile(
+            _("Försenade återbetalningar"),
+            str(workload.overdue_repayments.count),
+            _waiting_details(workload.overdue_repayments, _("Äldsta krediterad")),
+            url=reverse("repayment_list", kwargs={"region_code": region_code}) + "?forsenade=1",
+            link_text=_("Till återbetalningarna"),
         ),
         Tile(
             _("Förhandsbedömningar att bedöma"),

@@ -10,17 +10,50 @@ from django.utils.translation import gettext_lazy
 
 from claims.models import ClaimState
 from clinics.models import Clinic, Region, SupportForm
-from portal.forms import KronorField, PeriodForm
+from portal.forms import KronorField, PeriodForm, PersonalIdentityNumberField
 
 from .models import ReviewRuleKind
-from .selectors import ClaimFilter
+from .selectors import ClaimFilter, ClaimQueue, QuestionFilter
 
-FILTER_FIELDS = ("clinic", "support_form", "state", "amount_from", "amount_to", "date_from", "date_to")
+FILTER_FIELDS = (
+    "queue",
+    "question",
+    "reference",
+    "claim_reference",
+    "our_reference",
+    "clinic",
+    "support_form",
+    "state",
+    "amount_from",
+    "amount_to",
+    "date_from",
+    "date_to",
+)
 
 
 class ClaimFilterForm(PeriodForm):
-    """Sent by GET: nothing in it identifies a patient."""
+    """Sent by GET: nothing in it identifies a patient (the personnummer is PersonSearchForm's, by POST).
 
+    Unsent, the list shows the claims att hantera; sent, what the form says ("Alla" when it says nothing)."""
+
+    queue = forms.ChoiceField(
+        label=gettext_lazy("Visa"),
+        required=False,
+        choices=[(ClaimQueue.TO_HANDLE, gettext_lazy("Att hantera")), (ClaimQueue.ALL, gettext_lazy("Alla"))],
+        initial=ClaimQueue.TO_HANDLE,
+    )
+    question = forms.ChoiceField(
+        label=gettext_lazy("Fråga till kliniken"),
+        required=False,
+        choices=[
+            ("", gettext_lazy("Alla")),
+            (QuestionFilter.WAITING, gettext_lazy("Fråga väntar")),
+            (QuestionFilter.ANSWERED, gettext_lazy("Besvarad")),
+        ],
+    )
+    reference = forms.CharField(label=gettext_lazy("OCR/Fakturanummer"), max_length=25, required=False)
+    claim_reference = forms.CharField(label=gettext_lazy("Räkningsreferens"), max_length=20, required=False)
+    our_reference = forms.CharField(label=gettext_lazy("Vår referens"), max_length=20, required=False)
     clinic = forms.ModelChoiceField(
         label=gettext_lazy("Klinik"), queryset=Clinic.objects.none(), required=False, empty_label=gettext_lazy("Alla")
     )
@@ -28,7 +61,7 @@ class ClaimFilterForm(PeriodForm):
     state = forms.ChoiceField(label=gettext_lazy("Status"), required=False)
     amount_from = KronorField(label=gettext_lazy("Belopp från (kr)"), required=False)
     amount_to = KronorField(label=gettext_lazy("Belopp till (kr)"), required=False)
-    field_order = ("clinic", "support_form", "state", "amount_from", "amount_to", "date_from", "date_to")
+    field_order = FILTER_FIELDS
 
     def __init__(self, *args, region: Region, **kwargs):
         super().__init__(*args, **kwargs)
@@ -49,6 +82,11 @@ class ClaimFilterForm(PeriodForm):
     def claim_filter(self) -> ClaimFilter:
         data = self.cleaned_data
         return ClaimFilter(
+            queue=data["queue"],
+            question=data["question"],
+            reference=data["reference"].strip(),
+            claim_reference=data["claim_reference"].strip(),
+            our_reference=data["our_reference"].strip(),
             clinic=data["clinic"],
             support_form=data["support_form"],
             state=data["state"],
@@ -61,6 +99,12 @@ class ClaimFilterForm(PeriodForm):
     def query_string(self) -> str:
         """The filter as GET parameters, for the links to other pages of the result."""
         return urlencode({name: self.data[name] for name in FILTER_FIELDS if str(self.data.get(name, "")).strip()})
+
+
+class PersonSearchForm(forms.Form):
+    """Sök på personnummer: posted, never a GET parameter; the view keeps it in the session."""
+
+    personal_identity_number = PersonalIdentityNumberField()
 
 
 class QuestionForm(forms.Form):

@@ -5,19 +5,41 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from claims.models import Claim, ClaimEvent, ClaimLine, Invoice
+from claims.models import OPEN_STATES, Claim, ClaimEvent, ClaimLine, ClaimState, Invoice
 from clinics.models import Clinic, Region
 
 from .models import ClaimQuestion, ReviewRule
 
 
+class ClaimQueue:
+    """Which claims the coordinator's list shows first. "Att hantera": those waiting for the coordinator, under
+    granskning (a question answered included), not those waiting for the clinic's answer."""
+
+    TO_HANDLE = "to_handle"
+    ALL = ""
+
+
+class QuestionFilter:
+    """Fråga väntar: the clinic has not answered yet. Besvarad: every question answered."""
+
+    WAITING = "waiting"
+    ANSWERED = "answered"
+
+
 @dataclass(frozen=True)
 class ClaimFilter:
-    """What the coordinator's list of claims filters by; None or "" means any. Amounts in öre, dates inclusive."""
+    """What the coordinator's list of claims filters by; None or "" means any. Amounts in öre, dates inclusive.
+    The personnummer only ever comes from a POST (kept in the session, never in a URL)."""
 
+    queue: str = ClaimQueue.ALL
+    question: str = ""
+    reference: str = ""  # the invoice's OCR/Fakturanummer
+    claim_reference: str = ""  # räkningsreferens
+    our_reference: str = ""  # Vår referens
+    personal_identity_number: str = ""
     clinic: Clinic | None = None
     support_form: str = ""
     state: str = ""
@@ -35,10 +57,40 @@ def _unanswered() -> QuerySet[ClaimQuestion]:
     return ClaimQuestion.objects.filter(claim=OuterRef("pk"), answered_at__isnull=True)
 
 
+def _answered() -> QuerySet[ClaimQuestion]:
+    return ClaimQuestion.objects.filter(claim=OuterRef("pk"), answered_at__isnull=False)
+
+
+def to_handle() -> Q:
+    """Att hantera: under granskning and not waiting for the clinic's answer (an answered question is the
+    coordinator's again)."""
+    return Q(state=ClaimState.UNDER_REVIEW) & ~Exists(_unanswered())
+
+
+def question_answered() -> Q:
+    """Besvarad: the claim's questions are all answered (and it has one), while it is still open."""
+    return Q(state__in=OPEN_STATES) & Exists(_answered()) & ~Exists(_unanswered())
+
+
 def region_claims(*, region: Region, claim_filter: ClaimFilter) -> QuerySet[Claim]:
     """The claims of the region's clinics that match the filter, newest first, with what the list shows."""
     claims = Claim.objects.of_region(region)
     f = claim_filter
+    if f.queue == ClaimQueue.TO_HANDLE:
+        claims = claims.filter(to_handle())
+    if f.question == QuestionFilter.WAITING:
+        claims = claims.filter(Exists(_unanswered()))
+    if f.question == QuestionFilter.ANSWERED:
+        claims = claims.filter(question_answered())
+    if f.reference:
+        claims = claims.filter(invoice__reference__iexact=f.reference)
+    if f.claim_reference:
+        claims = claims.filter(reference__iexact=f.claim_reference)
+    if f.our_reference:
+        # The Vår referens the payout run gave the claim's invoice (claims.services.invoice_payout_set).
+        claims = claims.filter(invoice__our_reference=f.our_reference)
+    if f.personal_identity_number:
+        claims = claims.filter(patient__personal_identity_number=f.personal_identity_number)
     if f.clinic is not None:
         claims = claims.filter(clinic=f.clinic)
     if f.support_form:
@@ -55,7 +107,7 @@ def region_claims(*, region: Region, claim_filter: ClaimFilter) -> QuerySet[Clai
         claims = claims.filter(created_at__lt=_start_of(f.date_to + datetime.timedelta(days=1)))
     return (
         claims.select_related("clinic", "invoice", "patient")
-        .annotate(has_open_question=Exists(_unanswered()))
+        .annotate(has_open_question=Exists(_unanswered()), has_answered_question=Exists(_answered()))
         .order_by("-created_at", "-id")
     )
 

@@ -6,9 +6,12 @@ Pages that show a personnummer write the access log, one entry per patient shown
 
 from __future__ import annotations
 
+import secrets
+from dataclasses import replace
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -22,10 +25,11 @@ from claims.selectors import claim_status
 from portal.access import is_region_admin, region_view
 from portal.audit import access_log_record, access_log_record_many
 from portal.forms import add_service_errors
+from portal.keyset import keyset_page
 
 from . import selectors, services
-from .forms import ClaimFilterForm, QuestionForm, RuleForm, VoidForm
-from .selectors import ClaimFilter
+from .forms import ClaimFilterForm, PersonSearchForm, QuestionForm, RuleForm, VoidForm
+from .selectors import ClaimFilter, ClaimQueue
 
 PAGE_SIZE = 50
 
@@ -33,26 +37,72 @@ PAGE_SIZE = 50
 # The list -------------------------------------------------------------------------------------------------
 
 
+SEARCHES_KEPT = 10
+PERSON_SEARCHES = "review_person_searches"  # session key: opaque token -> personnummer
+
+
+def _person_search_keep(request: HttpRequest, personal_identity_number: str) -> str:
+    """Keep a search by personnummer in the session under an opaque token: the URL carries the token only."""
+    searches = dict(request.session.get(PERSON_SEARCHES, {}))
+    token = secrets.token_urlsafe(12)
+    searches[token] = personal_identity_number
+    request.session[PERSON_SEARCHES] = dict(list(searches.items())[-SEARCHES_KEPT:])
+    return token
+
+
 @region_view()
-@require_GET
+@require_http_methods(["GET", "POST"])
 @never_cache
 def claim_list(request: HttpRequest) -> HttpResponse:
-    """Inkomna räkningar: every claim of the region's clinics, newest first, filtered by GET."""
-    form = ClaimFilterForm(request.GET or None, region=request.region)
-    context = {"form": form}
+    """Inkomna räkningar: the region's claims, newest first; att hantera unless filtered (by GET). A search by
+    personnummer is posted, kept in the session and shown under a token (`?sok=`), never in the URL."""
+    if request.method == "POST":
+        person_form = PersonSearchForm(request.POST)
+        if person_form.is_valid():
+            token = _person_search_keep(request, person_form.cleaned_data["personal_identity_number"])
+            return redirect(f"{_list_url(request)}?{urlencode({'sok': token})}")
+        form = ClaimFilterForm(region=request.region)
+        return render(request, "review/claim_list.html", {"form": form, "person_form": person_form})
+    token = request.GET.get("sok", "")
+    pin = request.session.get(PERSON_SEARCHES, {}).get(token, "") if token else ""
+    if token and not pin:
+        messages.info(request, _("Sökningen på personnummer har gått ut. Sök igen."))
+        return redirect(_list_url(request))
+    data = {name: value for name, value in request.GET.items() if name not in ("sok", "cursor")}
+    form = ClaimFilterForm(data or None, region=request.region)
+    context = {"form": form, "person_form": PersonSearchForm(), "person_searched": bool(pin)}
     if form.is_bound and not form.is_valid():
         return render(request, "review/claim_list.html", context)
-    claim_filter = form.claim_filter() if form.is_bound else ClaimFilter()
-    page = Paginator(selectors.region_claims(region=request.region, claim_filter=claim_filter), PAGE_SIZE).get_page(
-        request.GET.get("page")
+    if form.is_bound:
+        claim_filter = form.claim_filter()
+    else:
+        # Unfiltered: att hantera; a patient's claims: all of them.
+        claim_filter = ClaimFilter(queue=ClaimQueue.ALL if pin else ClaimQueue.TO_HANDLE)
+    if pin:
+        claim_filter = replace(claim_filter, personal_identity_number=pin)
+    page = keyset_page(
+        selectors.region_claims(region=request.region, claim_filter=claim_filter),
+        cursor=request.GET.get("cursor"),
+        size=PAGE_SIZE,
+        stamp_field="created_at",
     )
     claims = list(page.object_list)
     for claim in claims:
         claim.status_text = claim_status(claim)
     pins = {claim.patient.personal_identity_number for claim in claims}
-    if pins:
+    if pin:
+        # The search itself shows whether the patient has claims in the region, found or not.
+        access_log_record_many(
+            request=request,
+            personal_identity_numbers=pins | {pin},
+            shown="Granskning: inkomna räkningar, sökning på personnummer",
+        )
+    elif pins:
         access_log_record_many(request=request, personal_identity_numbers=pins, shown="Granskning: inkomna räkningar")
-    context.update(page=page, claims=claims, query_string=form.query_string() if form.is_bound else "")
+    query = form.query_string() if form.is_bound else ""
+    if token:
+        query = f"{query}&{urlencode({'sok': token})}" if query else urlencode({"sok": token})
+    context.update(page=page, claims=claims, query_string=query, queue=claim_filter.queue)
     return render(request, "review/claim_list.html", context)
 
 

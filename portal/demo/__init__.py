@@ -101,8 +101,9 @@ def demo_load(path: Path = DEMO_FILE) -> Counter:
                 {"is_active": True},
                 counts,
             )
-    _load_patients(data.get("patients", []), regions, clinics, counts)
+    # The tariffs before the patients: the demo's prior assessments are priced from them.
     _load_tariffs(regions, counts)
+    _load_patients(data.get("patients", []), regions, clinics, counts)
     _load_payouts(counts)
     _load_invoices(counts)
     _load_review(counts)
@@ -136,6 +137,7 @@ def demo_date(value: str | None, today: datetime.date) -> datetime.date | None:
 
 
 def _load_patients(items: list[dict], regions: dict, clinics: dict, counts: Counter) -> None:
+    from claims.tariffs import TariffBook
     from eligibility.models import Certificate, FreeCard, Patient, PriorAssessment
     from eligibility.services import prior_assessment_decide, prior_assessment_request
     from portal.money import parse_kronor
@@ -180,6 +182,16 @@ def _load_patients(items: list[dict], regions: dict, clinics: dict, counts: Coun
             if found:
                 counts["unchanged"] += 1
                 continue
+            # Priced as the clinic's request form prices them: the tariff's price on the planned day where the
+            # tariff has one; the demo file's estimate only for codes whose price the clinic enters.
+            tariff = TariffBook(clinic.region)
+
+            def estimated_price(line: dict, tariff=tariff) -> int:
+                row = tariff.row(today, line["code"])
+                if row is not None and row.price is not None:
+                    return row.price
+                return parse_kronor(line["estimated_price"])
+
             # Through the services, as a clinic and a coordinator would: numbered, audited, with history.
             assessment = prior_assessment_request(
                 actor=User.objects.get(email=request["requested_by"]),
@@ -192,11 +204,12 @@ def _load_patients(items: list[dict], regions: dict, clinics: dict, counts: Coun
                         "code": line["code"],
                         "tooth": line.get("tooth", ""),
                         "jaw": line.get("jaw", ""),
-                        "estimated_price": parse_kronor(line["estimated_price"]),
+                        "estimated_price": estimated_price(line),
                     }
                     for line in request["lines"]
                 ],
                 attachments=[],
+                planned_date=today,
             )
             prior_assessment_decide(
                 actor=User.objects.get(email=request["decided_by"]),
@@ -266,8 +279,10 @@ def _load_tariffs(regions: dict[str, Region], counts: Counter, *, today: datetim
 
 def _load_invoices(counts: Counter) -> None:
     """Invoices in every state at clinics 31 and 2001, through the claim services (after the tariffs)."""
+    # Past months of paid claims first, for the coordinator's start page: their payout runs come before the
+    # credits of the demo invoices, which so wait for the next run to be set off (the preview shows it).
+    demo_history_load(counts)
     demo_invoices_load(counts)
-    demo_history_load(counts)  # past months of paid claims, for the coordinator's start page
 
 
 def _load_payouts(counts: Counter) -> None:

@@ -1,9 +1,10 @@
 """A year of paid claims at the demo clinics, so that the coordinator's start page has months to show.
 
 Made through the claim services like the other demo invoices (portal/demo/invoices.py) and then moved back in
-time: a claim is submitted, approved and paid today, and its invoice's *Inkom*, its visits and its
-events are moved by the same number of days to a day in an earlier month (approval and payout dates
-are given in the past to begin with). Only days at least 31 days ago are used, so Era fakturor's default
+time: a claim is submitted today, and its invoice's *Inkom*, its visits and its events are moved by the same
+number of days to a day in an earlier month; then the region pays them as it does, through a payout run on each
+payout date (portal/demo/runs.py), so that every paid month has its run and utbetalningsbesked. Only days at
+least 31 days ago are used, so Era fakturor's default
 period (the last 30 days) still shows the other demo invoices alone, and only months whose visits the
 current tariff covers. Idempotent by the claims' references (DEMO-H<months ago>-<n>): a claim that
 exists is left as it is. Dalarna's claims stay well inside its free amount (fribelopp) for the year.
@@ -21,7 +22,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing import services as billing_services
-from claims import services
 from claims.drafts import ClaimDraft, LineDraft
 from claims.models import Claim, ClaimEvent, ClaimLine, Invoice, TariffVersion
 from claims.validation import ValidationContext
@@ -29,6 +29,8 @@ from clinics.models import Clinic, SupportForm, User
 from eligibility.selectors import eligibility_for
 from payouts import bankdays
 from portal import validators
+
+from .runs import demo_run_pay
 
 MONTHS_BACK = 11
 MIN_DAYS_AGO = 31  # Era fakturor shows the last 30 days by default
@@ -93,7 +95,6 @@ def _ocr(payload: str) -> str:
 class Planned:
     reference: str
     invoice_reference: str
-    our_reference: str
     item: HistoryClaim
     received_on: datetime.date
     visit_offset: int  # days before receipt
@@ -125,7 +126,6 @@ def _plan(clinic: Clinic, history: HistoryClinic, today: datetime.date, covered_
                 Planned(
                     reference=f"DEMO-H{months_ago:02d}-{index + 1}",
                     invoice_reference=_ocr(f"8{clinic.number}{key}"),
-                    our_reference=f"6{int(clinic.number) % 100:02d}{key}",
                     item=item,
                     received_on=received_on,
                     visit_offset=visit_offset,
@@ -137,6 +137,8 @@ def _plan(clinic: Clinic, history: HistoryClinic, today: datetime.date, covered_
 def demo_history_load(counts: Counter) -> None:
     """Create the past months' claims that are missing; count each as created or unchanged."""
     today = timezone.localdate()
+    payout_dates: dict = {}
+    coordinators: dict = {}
     for history in HISTORY:
         clinic = Clinic.objects.filter(region__code=history.region, number=history.number).first()
         version = (
@@ -159,7 +161,6 @@ def demo_history_load(counts: Counter) -> None:
         if not missing:
             continue
         biller = User.objects.get(email=history.biller)
-        coordinator = User.objects.get(email=history.coordinator)
         drafts = {p.reference: _draft(clinic, p, today) for p in missing}
         for plan in missing:
             # A context of its own for each claim: its visits are today's until it is moved back, so the care of
@@ -173,13 +174,19 @@ def demo_history_load(counts: Counter) -> None:
                     draft=drafts[plan.reference],
                     context=context,
                 )
-                paid_on = bankdays.bank_day_on_or_after(plan.received_on + datetime.timedelta(days=DAYS_TO_PAYOUT))
-                services.claim_approve(actor=coordinator, claim=claim, payout_date=paid_on)
-                services.claim_mark_paid(
-                    actor=coordinator, claim=claim, paid_on=paid_on, our_reference=plan.our_reference
-                )
                 _move_back(claim, plan, today)
+            payout_dates.setdefault(clinic.region, set()).add(_payout_date(plan))
+            coordinators[clinic.region] = history.coordinator
             counts["created"] += 1
+    # Paid as the region pays, month by month: a run on each payout date takes the claims that came in by then.
+    for region, dates in payout_dates.items():
+        coordinator = User.objects.get(email=coordinators[region])
+        for payout_date in sorted(dates):
+            demo_run_pay(region=region, coordinator=coordinator, payout_date=payout_date)
+
+
+def _payout_date(plan: Planned) -> datetime.date:
+    return bankdays.bank_day_on_or_after(plan.received_on + datetime.timedelta(days=DAYS_TO_PAYOUT))
 
 
 def _draft(clinic: Clinic, plan: Planned, today: datetime.date) -> ClaimDraft:

@@ -22,6 +22,8 @@ from clinics.models import Clinic, SupportForm, User
 from payouts import bankdays
 from portal import validators
 
+from .runs import demo_run_pay
+
 
 @dataclass(frozen=True)
 class DemoClaim:
@@ -112,11 +114,6 @@ def demo_paid_on(today: datetime.date) -> datetime.date:
     return day
 
 
-def demo_our_reference(prefix: str, clinic: Clinic, key: str) -> str:
-    """A Vår referens of six digits as the region gives them: the prefix, the clinic's number, the key."""
-    return f"{prefix}{int(clinic.number) % 100:02d}{key:0>3}"[:6]
-
-
 def demo_invoices_load(counts: Counter) -> None:
     """Create the demo invoices that are missing; count each invoice as created or unchanged."""
     today = timezone.localdate()
@@ -140,6 +137,21 @@ def demo_invoices_load(counts: Counter) -> None:
         for invoice in missing:
             _invoice_create(demo, clinic, invoice, biller=biller, coordinator=coordinator, today=today, context=context)
             counts["created"] += 1
+        paid = [
+            item
+            for invoice in missing
+            for item in invoice.claims
+            if item.state in (ClaimState.PAID, ClaimState.CREDITED)
+        ]
+        if paid:
+            # Paid as the region pays: a run on the payout date takes the invoices that came in by then (those
+            # made just now came in today, after it), then the clinic credits what it credits.
+            demo_run_pay(region=clinic.region, coordinator=coordinator, payout_date=demo_paid_on(today))
+            for item in paid:
+                if item.state == ClaimState.CREDITED:
+                    billing_services.claim_credit(
+                        actor=biller, claim=Claim.objects.get(clinic=clinic, reference=item.reference)
+                    )
 
 
 def _tariff_covers(clinic: Clinic, first: datetime.date, last: datetime.date) -> bool:
@@ -174,7 +186,6 @@ def _invoice_create(
         )
         for item in invoice.claims
     ]
-    our_reference = demo_our_reference("5", clinic, invoice.key)
     if any(item.state in (ClaimState.PAID, ClaimState.CREDITED) for item in invoice.claims):
         # A paid invoice came in before it was paid: the day after its last visit.
         last_visit = today - datetime.timedelta(days=min(item.days_ago for item in invoice.claims))
@@ -183,7 +194,7 @@ def _invoice_create(
         Invoice.objects.filter(pk=claims[0].invoice_id).update(received_at=received_at)
         Claim.objects.filter(pk__in=[claim.pk for claim in claims]).update(created_at=received_at)
     for claim, item in zip(claims, invoice.claims, strict=True):
-        _move_to(claim, item.state, biller=biller, coordinator=coordinator, today=today, our_reference=our_reference)
+        _move_to(claim, item.state, coordinator=coordinator, today=today)
 
 
 def _draft(demo: DemoClinic, item: DemoClaim, today: datetime.date) -> ClaimDraft:
@@ -200,19 +211,11 @@ def _draft(demo: DemoClinic, item: DemoClaim, today: datetime.date) -> ClaimDraf
     )
 
 
-def _move_to(
-    claim: Claim, state: str, *, biller: User, coordinator: User, today: datetime.date, our_reference: str
-) -> None:
-    """Take a received claim the way the region would to `state`."""
-    paid_on = demo_paid_on(today)
+def _move_to(claim: Claim, state: str, *, coordinator: User, today: datetime.date) -> None:
+    """Take a received claim the way the region would to `state`; paid (and credited) claims wait for the run."""
     if state == ClaimState.VOIDED:
         services.claim_void(actor=coordinator, claim=claim, reason=VOID_REASON)
     if state == ClaimState.UNDER_REVIEW:
         services.claim_start_review(actor=coordinator, claim=claim)
     if state == ClaimState.APPROVED:
         services.claim_approve(actor=coordinator, claim=claim, payout_date=demo_approved_payout_date(today))
-    if state in (ClaimState.PAID, ClaimState.CREDITED):
-        services.claim_approve(actor=coordinator, claim=claim, payout_date=paid_on)
-        services.claim_mark_paid(actor=coordinator, claim=claim, paid_on=paid_on, our_reference=our_reference)
-    if state == ClaimState.CREDITED:
-        billing_services.claim_credit(actor=biller, claim=claim)

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from claims import services
 from claims.models import PATIENT_FEE_CODE, Claim, ClaimLine, ClaimState, CreditInvoice, Invoice
+from payouts.models import Repayment
 from portal.demo.invoices import demo_approved_payout_date, demo_paid_on
 from portal.models import AccessLogEntry
 from tests.claims.factories import ClaimFactory, InvoiceFactory, tariff_for
@@ -189,6 +190,41 @@ def test_search_by_claim_number(biller, world):
     assert set(rows) == {_demo_invoice(world, "DEMO-B1").reference}
 
 
+def test_search_by_vår_referens_finds_the_paid_invoice_whenever_it_came_in(biller, world):
+    # "Ni har fått en inbetalning men vet inte vilken faktura": the payment's Vår referens names it.
+    paid = _demo_invoice(world, "DEMO-C1")
+    assert paid.our_reference
+    old = InvoiceFactory(clinic=world.clinic31, reference="2222", our_reference="612345")
+    ClaimFactory(invoice=old, state=ClaimState.PAID, paid_on=PAID_ON)
+    Invoice.objects.filter(pk=old.pk).update(received_at=timezone.now() - datetime.timedelta(days=400))
+    assert set(_invoice_rows(_doc(biller.get(_url(world, f"utbetalda/?our_reference={paid.our_reference}"))))) == {
+        paid.reference
+    }
+    # Outside the default 30 days, found all the same: no dates were chosen.
+    assert set(_invoice_rows(_doc(biller.get(_url(world, "utbetalda/?our_reference=612345"))))) == {"2222"}
+    # Dates chosen are kept.
+    recent = (timezone.localdate() - datetime.timedelta(days=10)).isoformat()
+    assert not _invoice_rows(_doc(biller.get(_url(world, f"utbetalda/?our_reference=612345&date_from={recent}"))))
+
+
+def test_search_by_vår_referens_of_a_repayment_finds_the_credited_invoice(biller, world):
+    credit = CreditInvoice.objects.filter(clinic=world.clinic31).select_related("invoice").first()
+    # A plusgiro clinic's repayment, with the Vår referens the region asks it to pay in with.
+    Repayment.objects.update_or_create(
+        credit_invoice=credit,
+        defaults={"region": world.vg, "clinic": world.clinic31, "amount": credit.total, "our_reference": "654321"},
+    )
+    rows = _invoice_rows(_doc(biller.get(_url(world, "kreditfakturor/?our_reference=654321"))))
+    assert set(rows) == {credit.invoice.reference}
+
+
+def test_search_by_räkningsreferens_outside_the_default_period(biller, world):
+    old = InvoiceFactory(clinic=world.clinic31, reference="3333")
+    ClaimFactory(invoice=old, reference="GAMMAL-1")
+    Invoice.objects.filter(pk=old.pk).update(received_at=timezone.now() - datetime.timedelta(days=90))
+    assert set(_invoice_rows(_doc(biller.get(_url(world, "?claim_reference=gammal-1"))))) == {"3333"}
+
+
 def test_the_period_defaults_to_the_last_30_days(biller, world):
     old = InvoiceFactory(clinic=world.clinic31, reference="1111")
     ClaimFactory(invoice=old)
@@ -263,18 +299,40 @@ def test_paging_by_25(biller, world):
     assert len(_invoice_rows(first)) == 25
     assert "Visar 25 av 30 fakturor" in first.text_content()
     (next_link,) = first.xpath("//nav[contains(@class,'pagination')]//a")
-    assert next_link.get("href") == "?page=2"
-    second = _doc(biller.get(_url(world, "?page=2", clinic=world.clinic32)))
+    assert next_link.get("href").startswith("?cursor=")
+    second = _doc(biller.get(_url(world, next_link.get("href"), clinic=world.clinic32)))
     assert len(_invoice_rows(second)) == 5
     assert "Visar 5 av 30 fakturor" in second.text_content()
     assert not set(_invoice_rows(first)) & set(_invoice_rows(second))
+    # Back again: the first page as it was.
+    (previous_link,) = second.xpath("//nav[contains(@class,'pagination')]//a")
+    assert _invoice_rows(_doc(biller.get(_url(world, previous_link.get("href"), clinic=world.clinic32)))) == (
+        _invoice_rows(first)
+    )
+
+
+def test_paging_at_any_depth_loses_and_repeats_nothing_even_with_equal_times(biller, world):
+    invoices = _invoices_with_claims(world.clinic32, 60, claims_each=1)
+    # Ten invoices came in at the same moment: the id breaks the tie.
+    Invoice.objects.filter(pk__in=[invoice.pk for invoice in invoices[20:30]]).update(
+        received_at=invoices[20].received_at
+    )
+    seen, href = [], ""
+    for _page in range(5):
+        doc = _doc(biller.get(_url(world, href, clinic=world.clinic32)))
+        seen += _invoice_rows(doc)
+        links = doc.xpath("//nav[contains(@class,'pagination')]//a[@rel='next']")
+        if not links:
+            break
+        href = links[0].get("href")
+    assert len(seen) == len(set(seen)) == 60
 
 
 def test_paging_keeps_the_search(biller, world):
     _invoices_with_claims(world.clinic32, 27, claims_each=1)
     doc = _doc(biller.get(_url(world, "?date_from=2026-01-01", clinic=world.clinic32)))
     (next_link,) = doc.xpath("//nav[contains(@class,'pagination')]//a")
-    assert next_link.get("href") == "?date_from=2026-01-01&page=2"
+    assert next_link.get("href").startswith("?date_from=2026-01-01&cursor=")
 
 
 def test_paging_a_personnummer_search_posts_the_next_page(biller, world):
@@ -285,7 +343,7 @@ def test_paging_a_personnummer_search_posts_the_next_page(biller, world):
     doc = _doc(response)
     (form,) = doc.xpath("//nav[contains(@class,'pagination')]//form")
     assert form.get("method") == "post"
-    assert form.xpath(".//input[@name='page']/@value") == ["2"]
+    assert form.xpath(".//input[@name='cursor']/@value")
     data = {field.get("name"): field.get("value") for field in form.xpath(".//input")}
     second = _doc(biller.post(_url(world, clinic=world.clinic32), data))
     assert len(_invoice_rows(second)) == 2

@@ -14,7 +14,7 @@ from eligibility.models import PriorAssessment
 from tests.billing.test_register_views import FHB_PIN, _open, vg_tariff  # noqa: F401 (fixture)
 
 NBSP = "\u00a0"
-METER = f"Godkänt 2{NBSP}430 kr · Fakturerat 980 kr · Kvar 1{NBSP}450 kr"
+METER = f"Godkänt 2{NBSP}200 kr · Fakturerat 980 kr · Kvar 1{NBSP}220 kr"  # 401 at the tariff's 1 220 kr, 101 at 980 kr
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def normal(text: str) -> str:
 
 def test_the_demo_fhb_is_partly_used(fhb):
     use = prior_assessment_use(fhb)
-    assert (use.approved, use.billed, use.left, use.share) == (243000, 98000, 145000, 40)
+    assert (use.approved, use.billed, use.left, use.share) == (220000, 98000, 122000, 44)
 
 
 def test_the_fhb_page_shows_the_meter_to_the_clinic_and_the_region(client, world, fhb):
@@ -42,7 +42,7 @@ def test_the_fhb_page_shows_the_meter_to_the_clinic_and_the_region(client, world
         reverse("prior_assessment_detail", kwargs={"clinic_pk": world.clinic31.pk, "assessment_pk": fhb.pk})
     )
     assert meter_texts(response.content) == [METER]
-    assert f"40 % av det godkända beloppet för {fhb.number} är fakturerat." in response.content.decode()
+    assert f"44 % av det godkända beloppet för {fhb.number} är fakturerat." in response.content.decode()
     (copy,) = lxml.html.document_fromstring(response.content).xpath(
         "//form[.//button[normalize-space()='Registrera räkning med de godkända åtgärderna']]"
     )

@@ -6,10 +6,12 @@ from pathlib import Path
 from django.core.management import call_command
 from django.utils import timezone
 
-from claims.models import Claim, Invoice
+from claims.models import Claim, ClaimState, Invoice
+from claims.tariffs import TariffBook
 from clinics.models import Clinic, ClinicMembership, Region, RegionMembership, User
+from eligibility.models import PriorAssessmentLine
 from payouts import bankdays
-from payouts.models import PayoutInvoice, PayoutRun, Repayment
+from payouts.models import PayoutInvoice, PayoutRun, PayoutRunState, Repayment
 from portal.demo import DEMO_PASSWORD, demo_load
 from review.models import ClaimQuestion
 from tests import conftest as tests_conftest
@@ -135,3 +137,41 @@ def test_the_demos_questions_fit_their_region(world):
         claim__clinic__region__in=regions_without_care_models, question__icontains="vårdmodell"
     )
     assert not misplaced.exists(), list(misplaced.values_list("question", flat=True))
+
+
+def test_every_paid_demo_claim_was_paid_by_a_payout_run_with_its_notices(world):
+    paid = Claim.objects.filter(state__in=(ClaimState.PAID, ClaimState.CREDITED))
+    assert paid.exists()
+    outside_a_run = paid.filter(payout__isnull=True)
+    assert not outside_a_run.exists(), list(outside_a_run.values_list("reference", flat=True))
+    # A claim paid on the day of its run, and every paid month has its run.
+    assert not [
+        c.reference
+        for c in paid.select_related("payout__payout_invoice__payment__run")
+        if c.paid_on != c.payout.payout_invoice.payment.run.payout_date
+    ]
+    runs = PayoutRun.objects.filter(state=PayoutRunState.PAID)
+    months = {(claim.clinic.region_id, claim.paid_on.replace(day=1)) for claim in paid.select_related("clinic")}
+    run_months = {(run.region_id, run.payout_date.replace(day=1)) for run in runs}
+    assert months <= run_months
+    # Each run sent its utbetalningsbesked: one per clinic paid, each sent, with the invoices it pays.
+    for run in PayoutRun.objects.exclude(state=PayoutRunState.CANCELLED):
+        payments = list(run.payments.all())
+        assert payments, run
+        assert all(payment.notice_sent_at is not None for payment in payments), run
+        assert all(payment.invoices.exists() for payment in payments), run
+
+
+def test_the_demos_prior_assessments_are_priced_from_the_tariff(world):
+    book = {}
+    wrong = []
+    for line in PriorAssessmentLine.objects.select_related("assessment__region"):
+        assessment = line.assessment
+        day = assessment.planned_date or timezone.localdate(assessment.created_at)
+        tariff = book.setdefault(assessment.region_id, TariffBook(assessment.region))
+        row = tariff.row(day, line.code)
+        fixed = row is not None and row.price is not None
+        if fixed and (line.estimated_price != row.price or line.approved_amount not in (None, row.price)):
+            wrong.append((assessment.number, line.code, line.estimated_price, line.approved_amount, row.price))
+    assert PriorAssessmentLine.objects.exists()
+    assert wrong == []

@@ -83,6 +83,8 @@ def test_tiles_show_what_waits_and_lead_to_the_fhb_queue(coordinator):
     assert list(tiles) == [
         "Räkningar under behandling",
         "Räkningar under granskning",
+        "Besvarade frågor att granska",
+        "Försenade återbetalningar",
         "Förhandsbedömningar att bedöma",
         "Nästa utbetalningskörning",
     ]
@@ -92,11 +94,13 @@ def test_tiles_show_what_waits_and_lead_to_the_fhb_queue(coordinator):
     assert f"Äldsta inkom: {_month_start(0).isoformat()}" in tiles["Räkningar under behandling"]
     assert "Äldsta inskickad" in tiles["Förhandsbedömningar att bedöma"]
     counts = [p.text_content() for p in doc.xpath(f"//li[@class='tile']/p[{TILE_COUNT}]")]
-    assert counts == ["1", "1", "1", "Ingen planerad"]
+    assert counts == ["1", "1", "0", "0", "1", "Ingen planerad"]
     links = [link.get("href") for link in doc.xpath("//li[@class='tile']//a")]
     assert links == [
         "/region/testregion/rakningar/?state=received",
         "/region/testregion/rakningar/?state=under_review",
+        "/region/testregion/rakningar/?queue=&question=answered",
+        "/region/testregion/aterbetalningar/?forsenade=1",
         "/region/testregion/forhandsbedomningar/",
         "/region/testregion/utbetalningar/ny/",
     ]
@@ -205,7 +209,8 @@ def test_the_start_page_runs_the_same_queries_for_few_and_many_claims(client, se
             received_claim(ClinicFactory(region=region), _moment(index % 12, day=3), 1_00 + index, [N, F, S][index % 3])
         # Session, user, region membership, service window, the person's places (for "Byt klinik"); claims
         # waiting, FHBs waiting, next payout run, months, clinics.
-        with django_assert_max_num_queries(10), CaptureQueriesContext(connection) as queries:
+        # Two more than before: the answered questions and the overdue repayments, one aggregate each.
+        with django_assert_max_num_queries(12), CaptureQueriesContext(connection) as queries:
             assert client.get("/region/testregion/").status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1]
