@@ -70,3 +70,9 @@ manage: install
 .PHONY: bench
 bench: install
 	$(SERVICES) exec -- $(PY) bench/invoice_files.py $(BENCH_ARGS)
+
+# The journal-system API over HTTP (issue 13), gunicorn started by the bench, in its own database
+# tandportal_bench_api; figures in docs/benchmarks.md.
+.PHONY: bench-api
+bench-api: install
+	$(SERVICES) exec -- $(PY) bench/api.py $(BENCH_ARGS)

@@ -15,6 +15,7 @@ import json
 from collections import defaultdict
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -27,7 +28,7 @@ from rest_framework.response import Response
 from billing.services import claim_credit, claim_submit
 from claims import services as claim_services
 from claims.drafts import ClaimDraft, Fault, FreeCardDraft, LineDraft
-from claims.models import Claim, ClaimState, InvoiceSource
+from claims.models import Claim, ClaimLine, ClaimState, InvoiceSource
 from claims.selectors import claim_status
 from claims.services import ClaimRejected
 from portal.audit import access_log_record, access_log_record_many
@@ -324,7 +325,7 @@ def _claims_of(clinic):
     return (
         Claim.objects.of_clinic(clinic)
         .select_related("invoice", "patient", "certificate", "care_model", "patient_category", "prior_assessment")
-        .prefetch_related("lines__credit")
+        .prefetch_related(Prefetch("lines", queryset=ClaimLine.objects.select_related("credit")))
     )
 
 
