@@ -142,7 +142,7 @@ def invoice_file_errors_excel(request: HttpRequest, upload_pk: int) -> HttpRespo
                 text_cell(sheet, fault.clinic_number),
                 text_cell(sheet, fault.claim_reference),
                 text_cell(sheet, fault.personal_identity_number),
-                text_cell(sheet, fault.message),
+                text_cell(sheet, fault.text),
             ]
         )
     _log_shown(request, faults, "Fakturafil: fellista, export till Excel")

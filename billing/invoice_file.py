@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import IO, NamedTuple
 
 from django.core.exceptions import ValidationError
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from lxml import etree
 
 from claims.drafts import ClaimDraft, Fault, FreeCardDraft, LineDraft
 from claims.models import PATIENT_FEE_CODE
 from portal.money import parse_kronor
+from portal.translation import said as _
 
 NAMESPACE = "urn:se:tandvardsstod:fakturafil:1"
 VERSION = "1"

@@ -45,6 +45,7 @@ from portal.audit import audit_record
 from portal.background import stalled_before
 from portal.events import clinic_event_record
 from portal.models import ClinicEventKind
+from portal.translation import Said
 
 from .invoice_file import MAX_BYTES, InvoiceFileRejected, ParsedClaim, parse_invoice_file
 from .services import claims_submit
@@ -378,6 +379,13 @@ def _claim_faults(claim: ParsedClaim, upload: InvoiceFileUpload, context, claim_
     return faults
 
 
+def _message_again(message: str) -> dict:
+    """The msgid and values of a fault's message (portal.translation.Said), so the error list can be read in
+    another language than the check's."""
+    params = message.stored_params() if isinstance(message, Said) else None
+    return {"message_id": message.msgid, "message_params": params} if params is not None else {}
+
+
 @transaction.atomic
 def _save_chunk(upload: InvoiceFileUpload, clinic_number: str, checked: list[tuple[ParsedClaim, list[Fault]]]) -> None:
     """A chunk's fault rows and the progress, in one transaction: a crash loses both alike."""
@@ -390,6 +398,7 @@ def _save_chunk(upload: InvoiceFileUpload, clinic_number: str, checked: list[tup
             personal_identity_number=(claim.personal_identity_number or "")[:40],
             code=fault.code[:60],
             message=fault.message,
+            **_message_again(fault.message),
         )
         for claim, faults in checked
         for fault in faults

@@ -16,6 +16,7 @@ from portal.money import format_kronor
 from portal.storage import private_storage
 from portal.tenancy import TenantQuerySet
 from portal.transitions import Transitions
+from portal.translation import say_again
 
 PATIENT_FEE_CODE = "patAvg"
 
@@ -587,7 +588,10 @@ class InvoiceFileFault(models.Model):
     claim_reference = models.CharField(_("Räkningsnummer"), max_length=100, blank=True)
     personal_identity_number = models.CharField(_("Personnummer"), max_length=40, blank=True)
     code = models.CharField(max_length=60)
-    message = models.TextField(_("Felmeddelande"))
+    message = models.TextField(_("Felmeddelande"))  # in the language of the check
+    # How to say the message again in the reader's language (portal.translation): its msgid and values.
+    message_id = models.TextField(blank=True, default="")
+    message_params = models.JSONField(null=True, blank=True)
 
     objects = InvoiceFileFaultQuerySet.as_manager()
 
@@ -599,3 +603,8 @@ class InvoiceFileFault(models.Model):
 
     def __str__(self) -> str:
         return f"{self.claim_reference}: {self.message}"
+
+    @property
+    def text(self) -> str:
+        """The message in the language active now (the words as made if they cannot be said again)."""
+        return say_again(self.message_id, self.message_params, as_made=self.message)

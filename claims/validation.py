@@ -22,7 +22,6 @@ from django.core.exceptions import ValidationError
 from django.db.models import Sum
 from django.db.models.functions import Coalesce, ExtractYear
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from clinics.models import CareModel, Clinic, DeadlineBasis, PatientCategory, Region, SupportForm
@@ -37,6 +36,7 @@ from eligibility.selectors import (
 )
 from portal import validators
 from portal.money import format_kronor
+from portal.translation import said as _
 
 from .drafts import ClaimDraft, Fault, LineDraft
 from .models import OPEN_STATES, PATIENT_FEE_CODE, Claim, ClaimLine, ClaimState, Invoice, TariffRow, ToothOrJaw
@@ -715,7 +715,9 @@ class _Validation:
         except ValidationError:
             self.fault(
                 "personal_identity_number_invalid",
-                str(validators.PERSONAL_IDENTITY_NUMBER_INVALID),
+                _(
+                    "Personnumret är ogiltigt."
+                ),  # validators.PERSONAL_IDENTITY_NUMBER_INVALID, said again in any language
                 "personal_identity_number",
             )
             return None

@@ -185,6 +185,8 @@ def _checked_invoice_file(world: World) -> InvoiceFileUpload:
         personal_identity_number="200001022383",
         code="invalid_pin",
         message="Personnumret är ogiltigt.",
+        message_id="Personnumret är ogiltigt.",  # as the check stores it: said again in the reader's language
+        message_params={},
     )
     return upload
 

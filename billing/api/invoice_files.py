@@ -192,7 +192,7 @@ def _answer(request, upload: InvoiceFileUpload, *, after: int | None = None, lim
                 "claim_reference": f.claim_reference,
                 "personnummer": f.personal_identity_number,
                 "code": f.code,
-                "message": f.message,
+                "message": f.text,
             }
             for f in faults
         ],

@@ -260,3 +260,22 @@ def test_a_visits_fee_given_twice_in_a_file_is_the_validations_fault(file_world)
         "MSG-FEE-TWICE": [f"Patientavgiften för besöket {day} är angiven två gånger."]
     }
     assert list(upload.faults.values_list("code", flat=True)) == ["patient_fee_given_twice"]
+
+
+def test_a_file_checked_in_swedish_is_read_in_english_by_a_reader_in_english(file_world):
+    from django.utils import translation
+
+    upload = checked(
+        file_world,
+        fakturafil([rakning("MSG-EN-1", INVALID_PIN), rakning("MSG-EN-2", NO_CERTIFICATE_PATIENT, form="F")]),
+    )
+    faults = list(upload.faults.order_by("claim_index", "pk"))
+    assert {fault.message for fault in faults} >= {"Personnumret är ogiltigt."}
+    # The words as made stay (the error list as the clinic saw it); the reader's language says them again.
+    with translation.override("en"):
+        english = [fault.text for fault in faults]
+    with translation.override("sv"):
+        swedish = [fault.text for fault in faults]
+    assert swedish == [fault.message for fault in faults]
+    assert "The personal identity number is invalid." in english
+    assert all(said != made for said, made in zip(english, swedish, strict=True)), english
