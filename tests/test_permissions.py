@@ -334,7 +334,19 @@ REFUSED_BY_ROLE = {
     Access.REGION_OWN_ADMIN: {"coordinator", "other_coordinator"},
 }
 
-FOREIGN_ROUTES = [(route, pattern) for route, pattern in ALL_PATTERNS if set(_names(route)) & set(OBJECT_IDS)]
+
+def _is_api(pattern) -> bool:
+    return getattr(pattern.callback, "access", None) == Access.API_KEY
+
+
+# The API takes a key, never a session (a session's answer there is 401): its URLs with an id are walked with a
+# clinic's key instead, asking for the objects of another clinic of its region and of another region.
+FOREIGN_ROUTES = [
+    (route, pattern) for route, pattern in ALL_PATTERNS if set(_names(route)) & set(OBJECT_IDS) and not _is_api(pattern)
+]
+API_FOREIGN_ROUTES = [
+    (route, pattern) for route, pattern in ALL_PATTERNS if set(_names(route)) & set(OBJECT_IDS) and _is_api(pattern)
+]
 
 
 def _outcome_or_405(response) -> object:
@@ -370,6 +382,29 @@ def test_every_url_with_an_id_answers_404_for_another_clinics_or_regions_object(
     assert set(outcomes.values()) in ({expected}, {expected, 405}), f"{foreign_url} as {role}: {outcomes}"
 
 
+def _api_outcome(response) -> object:
+    return response.status_code if response.status_code in (404, 405) else "ok"
+
+
+@pytest.mark.parametrize("route,pattern", API_FOREIGN_ROUTES, ids=[route for route, _ in API_FOREIGN_ROUTES])
+def test_every_api_url_with_an_id_answers_404_to_another_clinics_key(client, world, route, pattern):
+    """Clinic 31's key asks for its own object (found) and for clinic 32's and 2001's (not found, never 403)."""
+    headers = {"HTTP_AUTHORIZATION": "Bearer tandportal-demo-31"}
+
+    def outcomes(owner: Owner) -> dict:
+        url = reverse(pattern.name, kwargs=_kwargs_for(world, route, home=owner, objects=owner))
+        return {
+            "get": _api_outcome(client.get(url, **headers)),
+            "post": _api_outcome(client.post(url, data="{}", content_type="application/json", **headers)),
+        }
+
+    own = outcomes(Owner(world.clinic31, world.vg))
+    assert 404 not in own.values() and "ok" in own.values(), f"{route}: {own}"
+    for foreign in (Owner(world.clinic32, world.vg), Owner(world.clinic2001, world.dalarna)):
+        answers = outcomes(foreign)
+        assert set(answers.values()) in ({404}, {404, 405}), f"{route} for {foreign.clinic.number}: {answers}"
+
+
 def test_the_foreign_walk_covers_every_url_with_an_id():
     """Every URL parameter is an owned object's id, a place (clinic, region) or declared not owned; so a new URL
     with an id is in the foreign walk, and a new kind of id must say whose it is before any walk runs."""
@@ -377,7 +412,7 @@ def test_the_foreign_walk_covers_every_url_with_an_id():
     assert names <= {"clinic_pk", "region_code"} | set(OBJECT_IDS) | set(NOT_OWNED)
     with_ids = {route for route, _ in ALL_PATTERNS if set(_names(route)) - {"clinic_pk", "region_code"}}
     not_owned = {route for route in with_ids if set(_names(route)) <= {"clinic_pk", "region_code", *NOT_OWNED}}
-    assert {route for route, _ in FOREIGN_ROUTES} == with_ids - not_owned
+    assert {route for route, _ in FOREIGN_ROUTES + API_FOREIGN_ROUTES} == with_ids - not_owned
     assert not_owned == {
         "servicefonster/<int:portal_window_pk>/ta-bort/",
         "servicefonster/<int:portal_window_pk>/avsluta/",
@@ -386,6 +421,8 @@ def test_the_foreign_walk_covers_every_url_with_an_id():
         "api/v1/tariffs/<year:year>",
     }
     assert all(route.startswith(("klinik/", "region/")) for route, _ in FOREIGN_ROUTES)
+    assert all(route.startswith("api/v1/") for route, _ in API_FOREIGN_ROUTES)
+    assert {"api_invoice", "api_payout_notice", "api_payout_notice_pdf"} <= {p.name for _, p in API_FOREIGN_ROUTES}
     assert {"invoice_claim_detail", "review_claim_detail", "payout_notice_pdf", "clinic_payout_notice_pdf"} <= {
         pattern.name for _, pattern in FOREIGN_ROUTES
     }

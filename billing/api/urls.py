@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerSpli
 
 from portal.access import api_key, public
 
-from . import schema, views  # noqa: F401 (schema: registers how the document describes the key)
+from . import invoices, schema, views  # noqa: F401 (schema: registers how the document describes the key)
 
 
 class SwaggerView(SpectacularSwaggerSplitView):
@@ -31,10 +31,26 @@ class SignedYear:
 
 register_converter(SignedYear, "year")
 
+
+class SignedId(SignedYear):
+    """An object's id in a path, as the year: -5 or an id too big for the database is the view's 404 problem."""
+
+
+register_converter(SignedId, "id")
+
 urlpatterns = [
     path("eligibility-checks", api_key(views.EligibilityCheckView.as_view()), name="api_eligibility_check"),
     path("tariffs/current", api_key(views.TariffCurrentView.as_view()), name="api_tariff_current"),
     path("tariffs/<year:year>", api_key(views.TariffYearView.as_view()), name="api_tariff_year"),
+    path("invoices", api_key(invoices.InvoiceListView.as_view()), name="api_invoices"),
+    path("invoices/<id:invoice_pk>", api_key(invoices.InvoiceDetailView.as_view()), name="api_invoice"),
+    path("payout-notices", api_key(invoices.NoticeListView.as_view()), name="api_payout_notices"),
+    path("payout-notices/<id:payment_pk>", api_key(invoices.NoticeDetailView.as_view()), name="api_payout_notice"),
+    path(
+        "payout-notices/<id:payment_pk>.pdf",
+        api_key(invoices.NoticePdfView.as_view()),
+        name="api_payout_notice_pdf",
+    ),
     path("openapi.json", public(never_cache(SpectacularJSONAPIView.as_view())), name="api_schema"),
     path("docs/", public(never_cache(SwaggerView.as_view(url_name="api_schema"))), name="api_docs"),
 ]
