@@ -385,7 +385,7 @@ def _log_claims_shown(request, summaries: list[InvoiceSummary], shown: str) -> N
 
 
 def _page(request, rows: list, limit: int, cursor: Cursor, position) -> dict:
-    """The page's rows and, when there are more, the cursor and URL of the next page (the other parameters kept)."""
+    """The next page's cursor and URL (the other parameters kept) when `rows`, one more than `limit`, holds more."""
     more = len(rows) > limit
     next_cursor = cursor.dump(*position(rows[limit - 1])) if more else None
     next_url = None

@@ -1,5 +1,6 @@
 import pytest
 from django.core.cache import caches
+from django.utils import translation
 
 
 @pytest.fixture(autouse=True)
@@ -8,3 +9,11 @@ def _fresh_rate_limits():
     caches["api_throttle"].clear()
     yield
     caches["api_throttle"].clear()
+
+
+@pytest.fixture(autouse=True)
+def _back_to_swedish():
+    # ApiView activates the caller's language (Accept-Language: en) in this thread, and no middleware turns it back
+    # for code that runs outside a request: leave none behind for the next test in this worker.
+    yield
+    translation.deactivate()

@@ -6,6 +6,8 @@ import zlib
 
 import jsonschema
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from claims.models import ClaimState, CreditInvoice, Invoice
@@ -129,6 +131,22 @@ def test_the_next_link_keeps_the_filters(client, small_world):
     assert "status=voided" in first["next"] and "limit=2" in first["next"]
     rest = call(client, "get", first["next"].split("/api/v1/", 1)[1], secret).json()
     assert len(first["results"]) + len(rest["results"]) == 3 and rest["next"] is None
+
+
+def test_a_page_runs_the_same_queries_however_many_invoices_and_claims_it_shows(client, small_world):
+    _key, secret = key_for(small_world.clinic)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert call(client, "get", "invoices", secret).status_code == 200
+        return len(captured)
+
+    _invoice(small_world.clinic)
+    queries()  # the key's first call also notes when it was last used
+    few = queries()
+    for _ in range(5):
+        _invoice(small_world.clinic, claims=3)
+    assert queries() == few
 
 
 # Filters --------------------------------------------------------------------------------------------------------
