@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import Count, Exists, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -54,11 +55,11 @@ class InvoiceTab:
 
 @dataclass(frozen=True)
 class InvoiceSearch:
-    """What Era fakturor searches by. The period is the day the invoice came in (in Kreditfakturor: the day of the
-    credit), both days included."""
+    """What Era fakturor (and the API's GET /invoices) searches by. The period is the day the invoice came in (in
+    Kreditfakturor: the day of the credit), both days included; a day left out leaves that end open."""
 
-    date_from: datetime.date
-    date_to: datetime.date
+    date_from: datetime.date | None = None
+    date_to: datetime.date | None = None
     reference: str = ""  # OCR/Fakturanummer
     claim_reference: str = ""  # Räkningsnummer (the claim's räkningsreferens)
     our_reference: str = ""  # Vår referens: the region's, of a payout (or of a repayment owed on a credit)
@@ -90,30 +91,38 @@ def _unanswered_questions(clinic: Clinic) -> QuerySet[ClaimQuestion]:
     return ClaimQuestion.objects.of_clinic(clinic).filter(answered_at__isnull=True, claim__state__in=OPEN_STATES)
 
 
-def clinic_invoices(*, clinic: Clinic, tab: str, search: InvoiceSearch) -> QuerySet[Invoice]:
-    """The clinic's invoices in `tab` that match `search`, newest first, with what the list shows prefetched.
+def _period(search: InvoiceSearch, field_name: str) -> Q:
+    period = Q()
+    if search.date_from is not None:
+        period &= Q(**{f"{field_name}__gte": _start_of(search.date_from)})
+    if search.date_to is not None:
+        period &= Q(**{f"{field_name}__lt": _start_of(search.date_to + datetime.timedelta(days=1))})
+    return period
+
+
+def clinic_invoices(*, clinic: Clinic, tab: str | None, search: InvoiceSearch) -> QuerySet[Invoice]:
+    """The clinic's invoices in `tab` (None: in any) that match `search`, newest first, with what the list shows
+    prefetched.
 
     Tab and search are EXISTS subqueries, so the invoice rows are never multiplied by their claims; the
-    claims (with patient, certificate, FHB, who registered it) and credit invoices come in one query each.
+    claims (with patient, certificate, FHB, who registered it, visit dates) and credit invoices come in one query
+    each.
     """
-    period = {
-        "gte": _start_of(search.date_from),
-        "lt": _start_of(search.date_to + datetime.timedelta(days=1)),
-    }
     invoices = Invoice.objects.of_clinic(clinic)
     if tab == InvoiceTab.CREDITS:
         # By the credit's own date, not the credited invoice's; a credit still owed shows whatever the period.
         credits = CreditInvoice.objects.filter(invoice=OuterRef("pk")).filter(
-            Q(created_at__gte=period["gte"], created_at__lt=period["lt"]) | _credit_open()
+            _period(search, "created_at") | _credit_open()
         )
         if search.open_credit:
             credits = CreditInvoice.objects.filter(invoice=OuterRef("pk")).filter(_credit_open())
         invoices = invoices.filter(Exists(credits))
     else:
-        invoices = invoices.filter(
-            received_at__gte=period["gte"],
-            received_at__lt=period["lt"],
-        ).filter(Exists(Claim.objects.filter(invoice=OuterRef("pk"), state__in=InvoiceTab.STATES[tab])))
+        invoices = invoices.filter(_period(search, "received_at"))
+        if tab is not None:
+            invoices = invoices.filter(
+                Exists(Claim.objects.filter(invoice=OuterRef("pk"), state__in=InvoiceTab.STATES[tab]))
+            )
     if search.open_question:
         invoices = invoices.filter(Exists(_unanswered_questions(clinic).filter(claim__invoice=OuterRef("pk"))))
     if search.reference:
@@ -140,6 +149,15 @@ def clinic_invoices(*, clinic: Clinic, tab: str, search: InvoiceSearch) -> Query
                 )
             )
         )
+    return _with_claims(invoices.order_by("-received_at", "-id"))
+
+
+def clinic_invoice(*, clinic: Clinic, invoice_pk: int) -> Invoice | None:
+    """One of the clinic's invoices with what Era fakturor shows of it (None for another clinic's)."""
+    return _with_claims(Invoice.objects.of_clinic(clinic).filter(pk=invoice_pk)).first()
+
+
+def _with_claims(invoices: QuerySet[Invoice]) -> QuerySet[Invoice]:
     claims = (
         Claim.objects.select_related(
             "patient", "created_by", "certificate", "care_model", "patient_category", "prior_assessment"
@@ -148,10 +166,14 @@ def clinic_invoices(*, clinic: Clinic, tab: str, search: InvoiceSearch) -> Query
             credited_lines=Count("lines__credit"),
             # The region's review asked the clinic something it has not answered yet.
             has_open_question=Exists(ClaimQuestion.objects.filter(claim=OuterRef("pk"), answered_at__isnull=True)),
+            # The days of the claim's visits, from its lines (a subquery: the count above is not multiplied).
+            visit_dates=ArraySubquery(
+                ClaimLine.objects.filter(claim=OuterRef("pk")).order_by("visit_date").values("visit_date").distinct()
+            ),
         )
         .order_by("reference")
     )
-    return invoices.order_by("-received_at", "-id").prefetch_related(
+    return invoices.prefetch_related(
         Prefetch("claims", queryset=claims),
         Prefetch("credit_invoices", queryset=CreditInvoice.objects.order_by("created_at", "id")),
     )

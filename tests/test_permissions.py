@@ -406,6 +406,9 @@ def test_the_foreign_walk_covers_every_url_with_an_id():
         "api/v1/tariffs/<signed:year>",
     }
     assert all(route.startswith(("klinik/", "region/", "api/v1/")) for route, _ in FOREIGN_ROUTES)
+    assert {"api_claim", "api_invoice_file", "api_prior_assessment", "api_invoice", "api_payout_notice_pdf"} <= {
+        p.name for _, p in API_ROUTES
+    }
     assert {"invoice_claim_detail", "review_claim_detail", "payout_notice_pdf", "clinic_payout_notice_pdf"} <= {
         pattern.name for _, pattern in FOREIGN_ROUTES
     }

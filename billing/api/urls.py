@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerSpli
 
 from portal.access import api_key, public
 
-from . import claims, invoice_files, prior_assessments, schema, views  # noqa: F401 (schema: registers how the document describes the key)
+from . import claims, invoice_files, invoices, prior_assessments, schema, views  # noqa: F401 (schema: registers how the document describes the key)
 from .events import EventsView
 
 
@@ -32,6 +32,7 @@ class SignedInteger:
 
 register_converter(SignedInteger, "signed")
 
+
 urlpatterns = [
     path("eligibility-checks", api_key(views.EligibilityCheckView.as_view()), name="api_eligibility_check"),
     path("tariffs/current", api_key(views.TariffCurrentView.as_view()), name="api_tariff_current"),
@@ -40,12 +41,17 @@ urlpatterns = [
     path("claims/<signed:claim_pk>", api_key(claims.ClaimDetailView.as_view()), name="api_claim"),
     path("claims/<signed:claim_pk>/credit", api_key(claims.ClaimCreditView.as_view()), name="api_claim_credit"),
     path("events", api_key(EventsView.as_view()), name="api_events"),
+    path("invoices", api_key(invoices.InvoiceListView.as_view()), name="api_invoices"),
+    path("invoices/<signed:invoice_pk>", api_key(invoices.InvoiceDetailView.as_view()), name="api_invoice"),
+    path("payout-notices", api_key(invoices.NoticeListView.as_view()), name="api_payout_notices"),
+    path("payout-notices/<signed:payment_pk>", api_key(invoices.NoticeDetailView.as_view()), name="api_payout_notice"),
+    path(
+        "payout-notices/<signed:payment_pk>.pdf",
+        api_key(invoices.NoticePdfView.as_view()),
+        name="api_payout_notice_pdf",
+    ),
     path("openapi.json", public(never_cache(SpectacularJSONAPIView.as_view())), name="api_schema"),
     path("docs/", public(never_cache(SwaggerView.as_view(url_name="api_schema"))), name="api_docs"),
-]
-
-
-urlpatterns += [
     path("invoice-files", api_key(invoice_files.InvoiceFilesView.as_view()), name="api_invoice_files"),
     path("invoice-files/<signed:upload_pk>", api_key(invoice_files.InvoiceFileView.as_view()), name="api_invoice_file"),
     path(
