@@ -135,10 +135,12 @@ def clinic_invoices(*, clinic: Clinic, tab: str | None, search: InvoiceSearch) -
         # "Ni har fått en inbetalning men vet inte vilken faktura": the Vår referens the invoice has now, one a
         # cancelled or earlier run gave it, or that of a credit's repayment.
         invoices = invoices.filter(
-            Q(our_reference=search.our_reference)
-            | Exists(PayoutInvoice.objects.filter(invoice=OuterRef("pk"), our_reference=search.our_reference))
+            Q(our_reference__iexact=search.our_reference)
+            | Exists(PayoutInvoice.objects.filter(invoice=OuterRef("pk"), our_reference__iexact=search.our_reference))
             | Exists(
-                CreditInvoice.objects.filter(invoice=OuterRef("pk"), repayment__our_reference=search.our_reference)
+                CreditInvoice.objects.filter(
+                    invoice=OuterRef("pk"), repayment__our_reference__iexact=search.our_reference
+                )
             )
         )
     if search.personal_identity_number:

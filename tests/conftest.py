@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import pytest
 
 from clinics.models import Clinic, ClinicMembership, Region, User
+from payouts.models import PayoutRun
 from portal.demo import demo_load
 from tests.worlds import SmallWorld
 
@@ -27,6 +28,13 @@ class World:
     @property
     def biller(self) -> User:  # clinics 31 and 32
         return self.user("fakturerare@demo.test")
+
+    @property
+    def vg_run(self) -> PayoutRun:
+        """The paid run of portal/demo/payouts.py (the demo's other runs pay its past months, at one clinic each)."""
+        return PayoutRun.objects.filter(region=self.vg, state="paid", payments__clinic=self.clinic32).latest(
+            "payout_date"
+        )
 
     @property
     def dalarna_biller(self) -> User:

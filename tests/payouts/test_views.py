@@ -139,15 +139,8 @@ def test_a_bankgiro_credit_is_no_repayment(world):
     assert credit in [pending for pending, _left in services.pending_credits(clinic=world.clinic31)]
 
 
-def _demo_run(world) -> PayoutRun:
-    """The paid run of portal/demo/payouts.py (the demo's other runs pay its past months, at one clinic each)."""
-    return PayoutRun.objects.filter(region=world.vg, state="paid", payments__clinic=world.clinic32).latest(
-        "payout_date"
-    )
-
-
 def test_the_demo_has_a_paid_vg_run_the_clinic_sees_under_utbetalda(client, world):
-    run = _demo_run(world)
+    run = world.vg_run
     reference = run.payments.get(clinic=world.clinic32).invoices.first().our_reference
     client.force_login(world.biller)
     url = reverse("invoice_list_paid", kwargs={"clinic_pk": world.clinic32.pk})
@@ -167,7 +160,7 @@ def test_run_for_vg_collects_the_demo_claims_but_not_those_under_review(world):
 
 
 def test_the_clinic_lists_its_payouts_and_downloads_its_utbetalningsbesked(client, world):
-    run = _demo_run(world)
+    run = world.vg_run
     own = run.payments.get(clinic=world.clinic31)
     other = run.payments.get(clinic=world.clinic32)
     client.force_login(world.biller)

@@ -210,7 +210,7 @@ def test_a_wrong_parameter_answers_400_with_its_pointer(client, small_world, que
 
 
 def test_one_lists_cursor_is_no_cursor_of_the_other(client, world):
-    run = PayoutRun.objects.get(region=world.vg, state="paid")
+    run = world.vg_run
     _payment_for(world.clinic31, run.payout_date - datetime.timedelta(days=7))
     notice_page = call(client, "get", "payout-notices?limit=1", "tandportal-demo-31").json()
     assert notice_page["next_cursor"]
@@ -260,7 +260,7 @@ def _payment_for(clinic, payout_date) -> PayoutPayment:
 
 
 def test_clinic_31s_key_gets_404_for_every_invoice_and_notice_of_32_and_2001(client, world):
-    run = PayoutRun.objects.get(region=world.vg, state="paid")
+    run = world.vg_run
     foreign = [run.payments.get(clinic=world.clinic32), _payment_for(world.clinic2001, datetime.date(2026, 3, 2))]
     foreign_invoices = [p.invoices.first().invoice for p in foreign] + [_invoice(world.clinic2001)]
     paths = [f"invoices/{invoice.pk}" for invoice in foreign_invoices]
@@ -309,7 +309,7 @@ def test_the_notice_list_shows_payouts_sent_to_the_bank_with_amounts_and_vaar_re
 
 
 def test_the_notice_as_json_has_the_rows_notice_build_gives(client, world):
-    payment = PayoutRun.objects.get(region=world.vg, state="paid").payments.get(clinic=world.clinic31)
+    payment = world.vg_run.payments.get(clinic=world.clinic31)
     notice = notices.notice_build(payment)
     body = call(client, "get", f"payout-notices/{payment.pk}", "tandportal-demo-31").json()
     assert body["title"] == notice.title and body["payout_date"] == payment.run.payout_date.isoformat()
@@ -335,7 +335,7 @@ def _pdf_text(content: bytes) -> str:
 
 @pytest.mark.parametrize("accept", ["application/pdf", "*/*", None])
 def test_the_notice_as_pdf_is_the_webs_pdf_for_that_payment(client, world, accept):
-    run = PayoutRun.objects.get(region=world.vg, state="paid")
+    run = world.vg_run
     payment = run.payments.get(clinic=world.clinic31)
     headers = {"HTTP_ACCEPT": accept} if accept else {}
     response = call(client, "get", f"payout-notices/{payment.pk}.pdf", "tandportal-demo-31", **headers)
@@ -410,7 +410,7 @@ def test_the_schema_documents_the_operations_bilingually_and_the_pdf_as_applicat
 def test_answers_with_content_match_the_schema(client, world):
     """Schemathesis' world has no invoices or payouts; the demo's clinic 31 has both."""
     schema = client.get("/api/v1/openapi.json").json()
-    payment = PayoutRun.objects.get(region=world.vg, state="paid").payments.get(clinic=world.clinic31)
+    payment = world.vg_run.payments.get(clinic=world.clinic31)
     invoice = payment.invoices.first().invoice
     CreditInvoice.objects.create(
         clinic=world.clinic31, invoice=invoice, reference="K-1", total=100, created_by=world.biller
