@@ -14,7 +14,7 @@ from eligibility.models import PriorAssessment
 from tests.billing.test_register_views import FHB_PIN, _open, vg_tariff  # noqa: F401 (fixture)
 
 NBSP = "\u00a0"
-METER = f"Godkänt 2{NBSP}430 kr · Fakturerat 980 kr · Kvar 1{NBSP}450 kr"
+METER = f"Godkänt 2{NBSP}430{NBSP}kr · Fakturerat 980{NBSP}kr · Kvar 1{NBSP}450{NBSP}kr"
 
 
 @pytest.fixture
