@@ -512,8 +512,8 @@ def test_the_fribelopp_box_and_the_sent_claim_get_one_answer(client, world):
     assert page.doc.xpath("//td[@data-claim-total]")[0].text_content() == format_kronor(count * row.price)
     page.submit(invoice_reference="D-4711", reference="REG-D-1")
     assert (
-        f"Fribeloppet på 20\xa0000\xa0kr för {today.year} överskrids med {format_kronor(excess)}; förhandsbedömning krävs."
-        in page.summary()
+        f"Fribeloppet på 20\xa0000\xa0kr för {today.year} överskrids med {format_kronor(excess)}; "
+        "förhandsbedömning krävs." in page.summary()
     )
 
 
