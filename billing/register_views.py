@@ -615,6 +615,15 @@ def _action(data) -> str:
     return data.get("action", "")
 
 
+def enter_action(page: RegisterPage) -> str:
+    """What Enter in a field means when no script decides it (the form's hidden first button): the line typed in
+    Åtgärd is added for the patient already looked up; otherwise Sök person, as before, for the personnummer typed.
+    """
+    typed_pin = (page.data.get("personal_identity_number") or "").strip()
+    same_patient = page.pin is not None and (not typed_pin or page._typed_pin() == page.pin)
+    return "add_line" if same_patient and (page.data.get("entry-code") or "").strip() else "search"
+
+
 # Views ------------------------------------------------------------------------------------------------------
 
 
@@ -628,6 +637,8 @@ def claim_register(request: HttpRequest) -> HttpResponse:
 
     page = RegisterPage(request, request.POST)
     action = _action(request.POST)
+    if action == "enter":
+        action = enter_action(page)
     if action == "submit" and page.state.get("claim"):
         # The same draft sent again (a double click, or back and send): the first result, not a second claim.
         return redirect("claim_register_done", clinic_pk=request.clinic.pk, claim_pk=page.state["claim"])
