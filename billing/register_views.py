@@ -35,6 +35,7 @@ from claims.tariffs import TariffBook
 from claims.validation import (
     FreeAmountUse,
     ValidationContext,
+    billing_deadline_warnings,
     claim_priced,
     claim_validate,
     free_amount_use,
@@ -565,6 +566,9 @@ class RegisterPage:
             "draft_id": self.draft_id,
             "lines_json": lines_dump(self.lines),
             "visits": self.visits(faults),
+            "deadline_warnings": billing_deadline_warnings(
+                region=self.clinic.region, visit_dates=self.visit_days(), today=self.today
+            ),
             "total": self.total(),
             "free_amounts": self.free_amounts() if self.eligibility else [],
             "tariff_rows": [(row, tariff_label(row)) for row in tariff_choices(self.tariff, entry_day)],
