@@ -79,6 +79,8 @@ FAULT_FIELDS = {
     "reference": "reference",
     "invoice_reference": "invoice_reference",
     "comment": "comment",
+    "remaining_teeth": "remaining_teeth",
+    "intact_teeth": "intact_teeth",
 }
 LINE_ACTIONS = ("add_line", "remove_line")
 # The fault field each input of the claim form answers to, where its name is not the fault field's own.
