@@ -268,14 +268,16 @@ def invoice_file_deadline_warnings(*, upload: InvoiceFileUpload, today: datetime
     """The file's visits whose billing deadline ends within days (`claims.validation.billing_deadline_warnings`),
     for the checked file's page: read from the stored file, as the check and the sending read it."""
     days: set[datetime.date] = set()
+    if not upload.file:
+        return []
     try:
         with upload.file.open("rb") as stored:
             _clinic_number, _reference, claims = _open_claims(upload, stored)
             for claim in claims:
                 if claim.draft is not None:
                     days.update(claim.draft.visit_dates)
-    except InvoiceFileRejected:
-        return []  # a file refused whole has no visits to warn about; its page says why
+    except (InvoiceFileRejected, OSError):
+        return []  # a file refused whole (its page says why) or gone: the warning is advice, never a failure
     return billing_deadline_warnings(region=upload.clinic.region, visit_dates=days, today=today)
 
 
