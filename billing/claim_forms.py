@@ -145,6 +145,20 @@ class ClaimForm(forms.Form):
         help_text=_("För S-tandvård: sjukdomsgruppen."),
     )
     prior_assessment = forms.ChoiceField(label=_("Förhandsbedömning"), required=False)
+    # Tandhälsa, as the file's KvarvarandeTander and IntaktaTander: read as whole numbers here, judged (0–32,
+    # intact not above remaining) by the validation only.
+    remaining_teeth = forms.IntegerField(
+        label=_("Kvarvarande tänder"),
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "size": "3", "autocomplete": "off"}),
+        help_text=_("Antal, 0–32."),
+    )
+    intact_teeth = forms.IntegerField(
+        label=_("Intakta tänder"),
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "size": "3", "autocomplete": "off"}),
+        help_text=_("Antal, 0–32, högst så många som kvarvarande."),
+    )
     invoice_reference = forms.CharField(
         label=_("OCR/Fakturanr."),
         widget=_at_most(INVOICE_REFERENCE_MAX_LENGTH),
@@ -229,6 +243,8 @@ class ClaimForm(forms.Form):
             prior_assessment_number=data.get("prior_assessment", ""),
             free_card=self.free_card(),
             comment=data.get("comment", "").strip(),
+            remaining_teeth=data.get("remaining_teeth"),
+            intact_teeth=data.get("intact_teeth"),
         )
 
 

@@ -97,10 +97,18 @@ def invoice_file_detail(request: HttpRequest, upload_pk: int) -> HttpResponse:
     faults = list(upload.faults.all()) if shows_faults else []
     _log_shown(request, faults, "Fakturafil: fellista")
     printing = request.GET.get("utskrift") == "1"
+    deadline_warnings = []
+    if upload.state == InvoiceFileState.CHECKED and not printing:
+        deadline_warnings = services.invoice_file_deadline_warnings(upload=upload, today=timezone.localdate())
     return render(
         request,
         "billing/file_print.html" if printing else "billing/file_detail.html",
-        {"upload": upload, "faults": faults, "waiting": upload.is_busy and not upload.is_stalled},
+        {
+            "upload": upload,
+            "faults": faults,
+            "waiting": upload.is_busy and not upload.is_stalled,
+            "deadline_warnings": deadline_warnings,
+        },
     )
 
 

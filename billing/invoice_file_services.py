@@ -11,6 +11,7 @@ one invoice, in one transaction: all or none.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import logging
 import os
@@ -39,7 +40,12 @@ from claims.models import (
     InvoiceSource,
 )
 from claims.services import ClaimRejected, care_lock, invoice_for_claims
-from claims.validation import ValidationContext, claim_validate, invoice_reference_fault
+from claims.validation import (
+    ValidationContext,
+    billing_deadline_warnings,
+    claim_validate,
+    invoice_reference_fault,
+)
 from clinics.models import Clinic, User
 from portal.audit import audit_record
 from portal.background import stalled_before
@@ -291,6 +297,23 @@ def _survey(upload: InvoiceFileUpload) -> _Survey:
         _clinic_number, invoice_reference, claims = _open_claims(upload, stored, drafts=False)
         repeated = RepeatedReferences(claim.reference for claim in claims)
     return _Survey(invoice_reference=invoice_reference, claim_count=repeated.count, repeated_references=repeated)
+
+
+def invoice_file_deadline_warnings(*, upload: InvoiceFileUpload, today: datetime.date) -> list[str]:
+    """The file's visits whose billing deadline ends within days (`claims.validation.billing_deadline_warnings`),
+    for the checked file's page: read from the stored file, as the check and the sending read it."""
+    days: set[datetime.date] = set()
+    if not upload.file:
+        return []
+    try:
+        with upload.file.open("rb") as stored:
+            _clinic_number, _reference, claims = _open_claims(upload, stored)
+            for claim in claims:
+                if claim.draft is not None:
+                    days.update(claim.draft.visit_dates)
+    except (InvoiceFileRejected, OSError):
+        return []  # a file refused whole (its page says why) or gone: the warning is advice, never a failure
+    return billing_deadline_warnings(region=upload.clinic.region, visit_dates=days, today=today)
 
 
 @contextmanager

@@ -35,6 +35,7 @@ from claims.tariffs import TariffBook
 from claims.validation import (
     FreeAmountUse,
     ValidationContext,
+    billing_deadline_warnings,
     claim_priced,
     claim_validate,
     free_amount_use,
@@ -78,6 +79,8 @@ FAULT_FIELDS = {
     "reference": "reference",
     "invoice_reference": "invoice_reference",
     "comment": "comment",
+    "remaining_teeth": "remaining_teeth",
+    "intact_teeth": "intact_teeth",
 }
 LINE_ACTIONS = ("add_line", "remove_line")
 # The fault field each input of the claim form answers to, where its name is not the fault field's own.
@@ -565,6 +568,9 @@ class RegisterPage:
             "draft_id": self.draft_id,
             "lines_json": lines_dump(self.lines),
             "visits": self.visits(faults),
+            "deadline_warnings": billing_deadline_warnings(
+                region=self.clinic.region, visit_dates=self.visit_days(), today=self.today
+            ),
             "total": self.total(),
             "free_amounts": self.free_amounts() if self.eligibility else [],
             "tariff_rows": [(row, tariff_label(row)) for row in tariff_choices(self.tariff, entry_day)],
@@ -615,6 +621,15 @@ def _action(data) -> str:
     return data.get("action", "")
 
 
+def enter_action(page: RegisterPage) -> str:
+    """What Enter in a field means when no script decides it (the form's hidden first button): the line typed in
+    Åtgärd is added for the patient already looked up; otherwise Sök person, as before, for the personnummer typed.
+    """
+    typed_pin = (page.data.get("personal_identity_number") or "").strip()
+    same_patient = page.pin is not None and (not typed_pin or page._typed_pin() == page.pin)
+    return "add_line" if same_patient and (page.data.get("entry-code") or "").strip() else "search"
+
+
 # Views ------------------------------------------------------------------------------------------------------
 
 
@@ -628,6 +643,8 @@ def claim_register(request: HttpRequest) -> HttpResponse:
 
     page = RegisterPage(request, request.POST)
     action = _action(request.POST)
+    if action == "enter":
+        action = enter_action(page)
     if action == "submit" and page.state.get("claim"):
         # The same draft sent again (a double click, or back and send): the first result, not a second claim.
         return redirect("claim_register_done", clinic_pk=request.clinic.pk, claim_pk=page.state["claim"])

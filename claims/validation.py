@@ -421,6 +421,27 @@ def last_billing_day(*, region: Region, visit_date: datetime.date) -> datetime.d
     return visit_date + relativedelta(months=months)
 
 
+# How soon before a visit's last billing day the form and the file's result warn about it.
+DEADLINE_WARNING_DAYS = 14
+
+
+def billing_deadline_warnings(
+    *, region: Region, visit_dates: Iterable[datetime.date], today: datetime.date
+) -> list[str]:
+    """'Besöket 2026-06-06 måste faktureras senast 2026-12-06.' for each visit, earliest first, whose last billing
+    day (`last_billing_day`) is today or within DEADLINE_WARNING_DAYS. A visit past it is no warning: the
+    validation refuses it (visit_too_old)."""
+    warnings = []
+    for day in sorted(set(visit_dates)):
+        last = last_billing_day(region=region, visit_date=day)
+        if day <= today <= last <= today + datetime.timedelta(days=DEADLINE_WARNING_DAYS):
+            warnings.append(
+                _("Besöket %(visit)s måste faktureras senast %(last)s.")
+                % {"visit": day.isoformat(), "last": last.isoformat()}
+            )
+    return warnings
+
+
 def billing_deadline_text(region: Region) -> str:
     """The region's deadline in words: 'sex månader efter behandlingsdagen'."""
     months = region.billing_deadline_months

@@ -141,7 +141,7 @@ def test_an_invoice_expands_to_its_claims_with_the_manuals_columns(biller, world
     }
     assert cells["DEMO-A1"][0] == "20000101-2384"
     assert cells["DEMO-A1"][1] == "–"
-    assert cells["DEMO-A1"][2] == "-100 kr"
+    assert cells["DEMO-A1"][2] == "-100\xa0kr"
     assert cells["DEMO-A1"][4] == world.biller.name
     assert cells["DEMO-A1"][5] == "Under behandling"
     assert cells["DEMO-A2"][5] == "Räkningen är under granskning"

@@ -36,7 +36,8 @@ def test_a_file_billing_an_fhb_twice_sends_the_first_claim_only(file_world, fhb_
         "FHB-2": [
             f"Förhandsbedömning {fhb_number} medger inte åtgärd 401 tand 36 fler gånger: "
             "godkänt antal 1, fakturerat antal 1.",
-            f"Förhandsbedömning {fhb_number} medger inte mer: godkänt 2\u00a0430 kr, fakturerat 1\u00a0450 kr.",
+            f"Förhandsbedömning {fhb_number} medger inte mer: "
+            "godkänt 2\u00a0430\u00a0kr, fakturerat 1\u00a0450\u00a0kr.",
         ]
     }
     sent(file_world, upload)

@@ -11,7 +11,7 @@ from .test_eligibility import BILLER, choose_clinic31, log_in
 from .test_register_claim import NO_CERTIFICATE_PIN, open_register, search
 
 NBSP = "\u00a0"
-METER = f"Godkänt 2{NBSP}430 kr · Fakturerat 980 kr · Kvar 1{NBSP}450 kr"
+METER = f"Godkänt 2{NBSP}430{NBSP}kr · Fakturerat 980{NBSP}kr · Kvar 1{NBSP}450{NBSP}kr"
 
 
 @pytest.mark.browser

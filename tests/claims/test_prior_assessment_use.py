@@ -60,7 +60,7 @@ def used_up(number: str) -> list[str]:
     return [
         f"Förhandsbedömning {number} medger inte åtgärd 401 tand 36 fler gånger: godkänt antal 1, fakturerat antal 1.",
         f"Förhandsbedömning {number} medger inte åtgärd 101 fler gånger: godkänt antal 1, fakturerat antal 1.",
-        f"Förhandsbedömning {number} medger inte mer: godkänt 2{NBSP}430 kr, fakturerat 2{NBSP}430 kr.",
+        f"Förhandsbedömning {number} medger inte mer: godkänt 2{NBSP}430{NBSP}kr, fakturerat 2{NBSP}430{NBSP}kr.",
     ]
 
 
@@ -92,7 +92,7 @@ def test_two_claims_of_one_file_cannot_together_pass_the_fhb(small_world, fhb):
     faults = claim_validate(clinic=small_world.clinic, draft=drafts[1], context=context)
     assert [fault.message for fault in faults] == [
         *used_up(fhb.number)[:2],
-        f"Förhandsbedömning {fhb.number} medger inte mer: godkänt 2{NBSP}430 kr, fakturerat 2{NBSP}430 kr.",
+        f"Förhandsbedömning {fhb.number} medger inte mer: godkänt 2{NBSP}430{NBSP}kr, fakturerat 2{NBSP}430{NBSP}kr.",
     ]
 
 
@@ -135,7 +135,7 @@ def test_crediting_a_line_gives_that_line_back(small_world, fhb):
     assert prior_assessment_use(fhb).billed == 145000
     assert refused(small_world, draft(fhb.number, "R-2", day=LATER)) == [
         used_up(fhb.number)[0],
-        f"Förhandsbedömning {fhb.number} medger inte mer: godkänt 2{NBSP}430 kr, fakturerat 1{NBSP}450 kr.",
+        f"Förhandsbedömning {fhb.number} medger inte mer: godkänt 2{NBSP}430{NBSP}kr, fakturerat 1{NBSP}450{NBSP}kr.",
     ]
     submit(small_world, draft(fhb.number, "R-3", LineDraft(VISIT, "101")), "4713")
 
@@ -156,11 +156,11 @@ def test_an_approved_limitation_is_billed_by_its_own_figures(small_world):
         actor=small_world.coordinator,
         assessment=assessment,
         approved_amounts={lines["401"].pk: 100000, lines["101"].pk: 98000},
-        reason="Begränsat till 1 000 kr för uttagningen.",
+        reason="Begränsat till 1 000\u00a0kr för uttagningen.",
     )
     assessment.refresh_from_db()
     assert refused(small_world, draft(assessment.number, "R-1")) == [
-        f"Förhandsbedömning {assessment.number} medger inte mer: godkänt 1{NBSP}980 kr, fakturerat 0 kr."
+        f"Förhandsbedömning {assessment.number} medger inte mer: godkänt 1{NBSP}980{NBSP}kr, fakturerat 0{NBSP}kr."
     ]
     assert prior_assessment_use(assessment).approved == 198000
 

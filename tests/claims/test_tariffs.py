@@ -324,7 +324,7 @@ def test_the_coordinator_sees_every_change_marked_in_red_and_in_words(client, wo
     assert "Borttagen" in _text(removed) and "diff--changed" in removed.get("class")
     assert "Ändrat pris" in _text(repriced)
     price = repriced.xpath("./td[contains(@class, 'diff--changed')]")[0]
-    assert price.xpath("string(.//del)") == "950 kr" and price.xpath("string(.//ins)") == "980 kr"
+    assert price.xpath("string(.//del)") == "950\xa0kr" and price.xpath("string(.//ins)") == "980\xa0kr"
     assert "Ändrad benämning" in _text(_row(doc, "121"))
     assert not _row(doc, "103").xpath(".//*[contains(@class, 'diff--changed')]")
     assert "1 ny åtgärd" in _text(doc) and "5 ändrade priser" in _text(doc)

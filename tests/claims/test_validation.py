@@ -2,7 +2,7 @@
 
 On a small world of the test's own: `region` bills like VG (six months after the treatment day, care models and
 patient categories), `other_region` like Dalarna (three months after the treatment month, no fee from 85 or with
-an N2 certificate, a free amount of 20 000 kr for N and F). Each region has only the tariffs the test makes, so
+an N2 certificate, a free amount of 20 000\xa0kr for N and F). Each region has only the tariffs the test makes, so
 the claims are dated like real ones: a visit a few days ago, billed today."""
 
 import datetime
@@ -660,7 +660,7 @@ def test_one_line_is_checked_against_its_tariff_row_as_the_claim_checks_it(small
 
 def test_patient_fee_larger_than_the_claim(small_world):
     draft = n_draft(lines=[LineDraft(VISIT, "901", price=10000)], patient_fees={VISIT: FEE})
-    assert messages(validate(small_world, draft)) == ["Patientavgifterna (200 kr) är större än räkningens belopp."]
+    assert messages(validate(small_world, draft)) == ["Patientavgifterna (200\xa0kr) är större än räkningens belopp."]
 
 
 # Care model, patient category, teeth, comment, lines -----------------------------------------------------------
@@ -801,7 +801,7 @@ def test_free_amount_exceeded(small_world, dalarna_history):
     draft = dalarna_draft(lines=[LineDraft(VISIT, "103"), LineDraft(VISIT, "901", price=146000)])
     faults = validate(small_world, draft, clinic="other_region_clinic")
     assert messages(faults) == [
-        f"Fribeloppet på 20\xa0000 kr för {YEAR} överskrids med 1\xa0250 kr; förhandsbedömning krävs."
+        f"Fribeloppet på 20\xa0000\xa0kr för {YEAR} överskrids med 1\xa0250\xa0kr; förhandsbedömning krävs."
     ]
     assert faults[0].code == "free_amount_exceeded"
 
@@ -833,7 +833,7 @@ def test_claims_of_one_batch_add_up_against_the_free_amount(small_world, dalarna
     assert claim_validate(clinic=small_world.other_region_clinic, draft=first, today=TODAY, context=context) == []
     faults = claim_validate(clinic=small_world.other_region_clinic, draft=second, today=TODAY, context=context)
     assert messages(faults) == [
-        f"Fribeloppet på 20\xa0000 kr för {YEAR} överskrids med 270 kr; förhandsbedömning krävs."
+        f"Fribeloppet på 20\xa0000\xa0kr för {YEAR} överskrids med 270\xa0kr; förhandsbedömning krävs."
     ]
 
 

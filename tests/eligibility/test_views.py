@@ -620,4 +620,4 @@ def test_the_result_shows_what_was_paid_for_the_patient_this_year_less_credits(c
 
     claim_services.claim_credit(actor=world.biller, claim=paid)
     body = client.post(url, {"personal_identity_number": pin}).content.decode()
-    assert f"Utbetalt för patienten {today.year}:</strong> 0 kr" in body
+    assert f"Utbetalt för patienten {today.year}:</strong> 0\xa0kr" in body

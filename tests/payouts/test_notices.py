@@ -41,7 +41,7 @@ def test_the_notice_lists_invoices_claims_set_offs_and_net_in_pdf_and_excel(db):
     claim_references = sorted(payment.invoices.get().claims.values_list("claim__reference", flat=True))
     notice = notices.notice_build(payment)
 
-    text = _pdf_text(notices.notice_pdf(notice))
+    text = _pdf_text(notices.notice_pdf(notice)).replace("\xa0", " ")
     assert f"Utbetalningsbesked {run.payout_date.isoformat()}" in text
     assert f"{pw.bankgiro.number} {pw.bankgiro.name}" in text
     for expected in ("4711", our_reference, *claim_references, "4000_Kredit", "1 250,50 kr", "-300 kr", "950,50 kr"):
@@ -71,7 +71,7 @@ def test_the_notice_is_emailed_once_to_the_payout_address_when_the_file_is_first
     message = mailoutbox[0]
     assert message.to == [pw.bankgiro.payout_email]
     assert f"Utbetalningsbesked {run.payout_date.isoformat()}" in message.subject
-    assert "950,50 kr" in message.body
+    assert "950,50\xa0kr" in message.body
     names = sorted(name for name, _content, _type in message.attachments)
     assert names == [
         f"utbetalningsbesked-{pw.bankgiro.number}-{run.payout_date:%Y%m%d}.pdf",

@@ -195,7 +195,7 @@ def test_a_run_above_the_regions_amount_waits_for_a_second_coordinator_never_the
     assert same.value.code == "same_person"
     assert same.value.messages == [
         "Du skapade körningen och kan inte också bekräfta den. En annan samordnare i regionen måste bekräfta "
-        "körningar över 100 kr."
+        "körningar över 100\xa0kr."
     ]
     run.refresh_from_db()
     assert run.state == PayoutRunState.AWAITING_SECOND

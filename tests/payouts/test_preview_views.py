@@ -144,7 +144,7 @@ def test_the_region_admin_sets_the_four_eyes_amount_and_it_is_audited(client, wo
         {"payout_second_confirmation_above": 25_000_000},
     )
     listing = client.get(_url("payout_run_list")).content.decode()
-    assert "en körning med ett nettobelopp över 250\u00a0000 kr bekräftas av en andra samordnare" in listing
+    assert "en körning med ett nettobelopp över 250\u00a0000\u00a0kr bekräftas av en andra samordnare" in listing
 
 
 def test_a_wrong_amount_is_refused_in_words_and_keeps_what_was_typed(client, world):
@@ -161,7 +161,7 @@ def test_a_wrong_amount_is_refused_in_words_and_keeps_what_was_typed(client, wor
 def test_a_coordinator_sees_the_amount_but_may_not_change_it(client, world):
     client.force_login(world.coordinator_vg)
     listing = client.get(_url("payout_run_list")).content.decode()
-    assert "500\u00a0000 kr bekräftas av en andra samordnare" in listing
+    assert "500\u00a0000\u00a0kr bekräftas av en andra samordnare" in listing
     assert _url("payout_second_confirmation") not in listing
     assert client.post(_url("payout_second_confirmation"), {"amount": "1"}).status_code == 403
     world.vg.refresh_from_db()

@@ -53,10 +53,10 @@ def test_month_columns_stack_the_forms_in_proportion():
     assert july_f.y + july_f.height == pytest.approx(july_n.y, abs=0.1)
     assert july_n.y + july_n.height == pytest.approx(june_s.y + june_s.height, abs=0.1)
     assert july_n.x < june_s.x
-    assert july_n.tooltip == "jul 2025, N-tandvård: 1\xa0000 kr"
+    assert july_n.tooltip == "jul 2025, N-tandvård: 1\xa0000\xa0kr"
     labels = [text.text for text in chart.texts]
     assert labels.count("2025") == 1 and labels.count("2026") == 1
-    assert "jun 2026, 4\xa0000 kr" in chart.description
+    assert "jun 2026, 4\xa0000\xa0kr" in chart.description
 
 
 def test_an_empty_period_draws_no_bars_and_says_so():

@@ -88,8 +88,8 @@ def test_tiles_show_what_waits_and_lead_to_the_fhb_queue(coordinator):
         "Förhandsbedömningar att bedöma",
         "Nästa utbetalningskörning",
     ]
-    assert "1234,56 kr" in tiles["Räkningar under behandling"].replace("\xa0", "")
-    assert "100,01 kr" in tiles["Räkningar under granskning"]
+    assert "1234,56kr" in tiles["Räkningar under behandling"].replace("\xa0", "")
+    assert "100,01\xa0kr" in tiles["Räkningar under granskning"]
     # Came in at midnight Swedish time on the 1st: the day before in UTC, the 1st on screen.
     assert f"Äldsta inkom: {_month_start(0).isoformat()}" in tiles["Räkningar under behandling"]
     assert "Äldsta inskickad" in tiles["Förhandsbedömningar att bedöma"]
@@ -139,10 +139,10 @@ def test_the_month_table_has_every_month_to_the_ore(coordinator):
     doc = _doc(coordinator.get("/region/testregion/"))
     rows = _table(doc, "Belopp per månad och stödform")
     assert len(rows) == 13  # twelve months and the total
-    assert rows[_month_name(0)] == ["1\xa0234,56 kr", "100,01 kr", "0 kr", "1\xa0334,57 kr", "2"]
-    assert rows[_month_name(1)] == ["0 kr", "0 kr", "0 kr", "0 kr", "0"]
-    assert rows[_month_name(2)] == ["0 kr", "0 kr", "980,99 kr", "980,99 kr", "1"]
-    assert rows["Summa"] == ["1\xa0234,56 kr", "100,01 kr", "980,99 kr", "2\xa0315,56 kr", "3"]
+    assert rows[_month_name(0)] == ["1\xa0234,56\xa0kr", "100,01\xa0kr", "0\xa0kr", "1\xa0334,57\xa0kr", "2"]
+    assert rows[_month_name(1)] == ["0\xa0kr", "0\xa0kr", "0\xa0kr", "0\xa0kr", "0"]
+    assert rows[_month_name(2)] == ["0\xa0kr", "0\xa0kr", "980,99\xa0kr", "980,99\xa0kr", "1"]
+    assert rows["Summa"] == ["1\xa0234,56\xa0kr", "100,01\xa0kr", "980,99\xa0kr", "2\xa0315,56\xa0kr", "3"]
     assert next(iter(rows)) == _month_name(11)
 
 
@@ -150,8 +150,14 @@ def test_the_clinic_table_lists_the_clinics_largest_first(coordinator):
     doc = _doc(coordinator.get("/region/testregion/"))
     rows = _table(doc, "Belopp per klinik och stödform")
     assert list(rows) == ["501 Stora <Tandkliniken>", "77 Lilla Tandkliniken", "Summa"]
-    assert rows["501 Stora <Tandkliniken>"] == ["1\xa0234,56 kr", "100,01 kr", "0 kr", "1\xa0334,57 kr", "2"]
-    assert rows["Summa"][3] == "2\xa0315,56 kr"
+    assert rows["501 Stora <Tandkliniken>"] == [
+        "1\xa0234,56\xa0kr",
+        "100,01\xa0kr",
+        "0\xa0kr",
+        "1\xa0334,57\xa0kr",
+        "2",
+    ]
+    assert rows["Summa"][3] == "2\xa0315,56\xa0kr"
 
 
 def test_each_chart_is_an_accessible_image_with_its_table_beside_it(coordinator):
@@ -165,10 +171,11 @@ def test_each_chart_is_an_accessible_image_with_its_table_beside_it(coordinator)
         assert chart.get("aria-labelledby") == title.get("id")
         assert chart.get("aria-describedby") == description.get("id")
         assert "tabellen" in description.text_content()
-        # The figures are in a real table right after the chart's figure.
+        # The figures are in a real table right after the chart's figure (in its scroll region on a narrow screen).
         figure = chart.getparent()
         assert figure.tag == "figure"
-        assert figure.getnext().tag == "table"
+        beside = figure.getnext()
+        assert beside.get("class") == "table-scroll" and beside.xpath("./table")
         assert figure.xpath(".//ul[@class='chart-legend']/li")
         # Each bar part is told apart by its pattern too: solid N, striped F, dotted S.
         fills = {rect.get("fill") for rect in chart.xpath(".//rect")}
@@ -182,7 +189,7 @@ def test_each_chart_is_an_accessible_image_with_its_table_beside_it(coordinator)
 def test_the_month_chart_describes_the_highest_month(coordinator):
     doc = _doc(coordinator.get("/region/testregion/"))
     (description,) = doc.xpath("//desc[@id='chart-months-desc']")
-    assert "1\xa0334,57 kr" in description.text_content()
+    assert "1\xa0334,57\xa0kr" in description.text_content()
 
 
 def test_the_page_keeps_a_link_to_the_regions_rules_and_clinics(coordinator):

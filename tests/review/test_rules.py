@@ -197,7 +197,7 @@ def test_the_event_names_every_rule_that_matched_and_the_system_did_it(clinic):
             {"id": rules[1].pk, "kind": "codes", "codes": ["825"]},
         ]
     }
-    assert event.text == "Granskningsregel: Belopp över 10\u00a0000 kr; Åtgärd 825"
+    assert event.text == "Granskningsregel: Belopp över 10\u00a0000\u00a0kr; Åtgärd 825"
     (audit,) = AuditEvent.objects.filter(object_type="claims.claim", object_id=str(claim.pk))
     assert audit.action == "claims.claim.review_started" and audit.actor is None
     assert audit.after["state"] == ClaimState.UNDER_REVIEW and len(audit.after["rules"]) == 2

@@ -117,7 +117,7 @@ def test_the_newest_come_first_and_the_row_says_what_the_coordinator_needs(coord
     assert [row[0] for row in cells] == ["F-32-S", "F-31-F", "F-31-N"]
     _reference, clinic, _pin, form, came_in, total, state, question = cells[0]
     assert clinic == "32 Tandläkarna i Demohamn" and form == "S" and came_in == "2025-03-31"
-    assert total == "25\u00a0000 kr" and state == "Under granskning" and question == "–"
+    assert total == "25\u00a0000\u00a0kr" and state == "Under granskning" and question == "–"
     link = rows[0].xpath("./th/a/@href")[0]
     assert link == f"{LIST}{filter_claims['F-32-S'].pk}/"
 
@@ -254,9 +254,9 @@ def test_a_claim_shows_everything_the_clinic_sent_and_its_history(coordinator, w
         for row in doc.xpath("//table[caption='Åtgärder']/tbody/tr")
     ]
     assert [(line[1], line[3], line[4], line[5]) for line in lines] == [
-        ("401", "36", "–", "1\u00a0450 kr"),
-        ("825", "–", "UK", "12\u00a0705 kr"),
-        (PATIENT_FEE_CODE, "–", "–", "-100 kr"),
+        ("401", "36", "–", "1\u00a0450\u00a0kr"),
+        ("825", "–", "UK", "12\u00a0705\u00a0kr"),
+        (PATIENT_FEE_CODE, "–", "–", "-100\u00a0kr"),
     ]
     attachment = full_claim.prior_assessment.attachments.get()
     (link,) = doc.xpath("//a[normalize-space()='panorama.png']/@href")
