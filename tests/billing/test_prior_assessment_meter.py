@@ -14,7 +14,8 @@ from eligibility.models import PriorAssessment
 from tests.billing.test_register_views import FHB_PIN, _open, vg_tariff  # noqa: F401 (fixture)
 
 NBSP = "\u00a0"
-METER = f"Godkänt 2{NBSP}200{NBSP}kr · Fakturerat 980{NBSP}kr · Kvar 1{NBSP}220{NBSP}kr"  # 401 at the tariff's 1 220 kr, 101 at 980 kr
+# 401 at the tariff's 1 220 kr, 101 at 980 kr.
+METER = f"Godkänt 2{NBSP}200{NBSP}kr · Fakturerat 980{NBSP}kr · Kvar 1{NBSP}220{NBSP}kr"
 
 
 @pytest.fixture
