@@ -95,7 +95,7 @@ class InvoiceFileFaultOut(serializers.Serializer):
     message = serializers.CharField(help_text="Felmeddelande / the fault's message")
 
 
-class InvoiceOut(serializers.Serializer):
+class SentInvoiceOut(serializers.Serializer):
     id = serializers.IntegerField()
     reference = serializers.CharField()
 
@@ -117,7 +117,7 @@ class InvoiceFileOut(serializers.Serializer):
     )
     counts = InvoiceFileCountsOut()
     can_send = serializers.BooleanField(help_text="Kan skickas med POST …/send / may be sent with POST …/send")
-    invoice = InvoiceOut(allow_null=True, help_text="Fakturan filen skickades som / the invoice it was sent as")
+    invoice = SentInvoiceOut(allow_null=True, help_text="Fakturan filen skickades som / the invoice it was sent as")
     sent_at = serializers.DateTimeField(allow_null=True)
     faults_total = serializers.IntegerField(help_text="Fel i fellistan / faults in the error list")
     faults = InvoiceFileFaultOut(many=True)

@@ -261,7 +261,7 @@ class AttachmentOut(serializers.Serializer):
     version = serializers.IntegerField()
 
 
-class EventOut(serializers.Serializer):
+class PriorAssessmentEventOut(serializers.Serializer):
     kind = serializers.ChoiceField(choices=PriorAssessmentEventKind.values)
     label = serializers.CharField()
     text = serializers.CharField(allow_blank=True)
@@ -291,7 +291,7 @@ class PriorAssessmentDetailOut(serializers.Serializer):
     )
     information_deadline = serializers.DateField(allow_null=True, help_text="Komplettera senast / answer by")
     attachments = AttachmentOut(many=True)
-    events = EventOut(many=True, help_text="Historik / history")
+    events = PriorAssessmentEventOut(many=True, help_text="Historik / history")
 
 
 class PriorAssessmentSummaryOut(serializers.Serializer):
