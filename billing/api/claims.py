@@ -193,7 +193,7 @@ class InvoiceRefOut(serializers.Serializer):
 class ClaimOut(serializers.Serializer):
     id = serializers.IntegerField()
     reference = serializers.CharField(help_text="Räkningsreferens / the claim's reference")
-    state = serializers.ChoiceField(choices=ClaimState.values)
+    state = serializers.ChoiceField(choices=ClaimState.choices)
     state_label = serializers.CharField(help_text="Status i portalens ord / the state in the portal's words")
     status_text = serializers.CharField(help_text="Som Era fakturor visar den / as Era fakturor shows it")
     invoice = InvoiceRefOut()

@@ -182,7 +182,7 @@ def _query(serializer_class, request) -> dict:
 
 
 class StateOut(serializers.Serializer):
-    code = serializers.ChoiceField(choices=ClaimState.values)
+    code = serializers.ChoiceField(choices=ClaimState.choices)
     name = serializers.CharField(help_text="Statusens namn, på svenska eller engelska / the state's name")
 
 

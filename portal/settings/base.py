@@ -264,6 +264,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "InvoiceFileStateEnum": "claims.models.InvoiceFileState",
         "PriorAssessmentStateEnum": "eligibility.models.PriorAssessmentState",
+        "ClaimStateEnum": "claims.models.ClaimState",
     },
 }
 
