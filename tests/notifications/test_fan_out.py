@@ -34,7 +34,7 @@ def record(world, kind, obj, data=None, actor=None, clinic=None):
 @pytest.fixture
 def world(transactional_small_world):
     w = transactional_small_world
-    w.biller, w.admin, w.coordinator, w.region_admin  # noqa: B018 (made now, before any event)
+    _made_before_any_event = (w.biller, w.admin, w.coordinator, w.region_admin)
     return w
 
 
