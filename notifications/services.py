@@ -99,14 +99,19 @@ def _cursor_locked(clinic_id: int) -> NotificationCursor:
     return NotificationCursor.objects.select_for_update().get(clinic_id=clinic_id)
 
 
-def notifications_to_email(*, event_ids: Iterable[int]) -> list[int]:
-    """The notifications of these events not yet mailed whose recipient wants e-mail of their kind."""
+def notifications_to_email(*, event_ids: Iterable[int] | None = None, made_before=None, made_after=None) -> list[int]:
+    """The notifications not yet mailed whose recipient wants e-mail of their kind: of these events, or (the sweep)
+    made in a period."""
     switched_off = NotificationPreference.objects.filter(
         user_id=OuterRef("recipient_id"), kind=OuterRef("kind"), email=False
     )
+    rows = Notification.objects.filter(emailed_at__isnull=True)
+    if event_ids is not None:
+        rows = rows.filter(event_id__in=list(event_ids))
+    if made_before is not None:
+        rows = rows.filter(created_at__lt=made_before, created_at__gte=made_after)
     return list(
-        Notification.objects.filter(event_id__in=list(event_ids), emailed_at__isnull=True)
-        .exclude(kind__in=EMAILED_ELSEWHERE)
+        rows.exclude(kind__in=EMAILED_ELSEWHERE)
         .exclude(Exists(switched_off))
         .order_by("pk")
         .values_list("pk", flat=True)

@@ -16,7 +16,7 @@ from portal.background import email_task
 from portal.events import clinic_events_listen
 from portal.models import ClinicEvent
 
-from .services import notification_email_send, notifications_fan_out
+from .services import notification_email_send, notifications_fan_out, notifications_to_email
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +25,9 @@ logger = logging.getLogger(__name__)
 WAITING_PAUSE_SECONDS = 2
 WAITING_ROUNDS = 15
 SWEEP_LOOK_BACK_MINUTES = 10
+# An unsent e-mail this old has lost its task (the e-mail task retries for longer, with its backoff: enqueued again,
+# it waits on the row lock and finds it sent, or sends it once).
+LOST_EMAIL_AFTER_MINUTES = 5
 
 
 @clinic_events_listen
@@ -59,8 +62,16 @@ def notification_email(notification_id: int) -> None:
 
 @shared_task(acks_late=True)
 def notifications_sweep() -> None:
-    """Every clinic with events in the last minutes fans out (beat, each minute)."""
-    since = timezone.now() - datetime.timedelta(minutes=SWEEP_LOOK_BACK_MINUTES)
+    """Beat, each minute: every clinic with events in the last minutes fans out, and a notification whose e-mail
+    task was lost (a fan-out that committed and died before enqueueing it) is mailed. A task that only waits in
+    the queue is enqueued again; it sends nothing twice."""
+    now = timezone.now()
+    since = now - datetime.timedelta(minutes=SWEEP_LOOK_BACK_MINUTES)
     clinic_ids = ClinicEvent.objects.filter(occurred_at__gte=since).values_list("clinic_id", flat=True).distinct()
     for clinic_id in clinic_ids:
         notifications_dispatch.delay(clinic_id)
+    lost_before = now - datetime.timedelta(minutes=LOST_EMAIL_AFTER_MINUTES)
+    for notification_id in notifications_to_email(
+        made_before=lost_before, made_after=since - datetime.timedelta(hours=1)
+    ):
+        notification_email.delay(notification_id)

@@ -2,10 +2,14 @@
 language with a link to the object, Markera som läst / alla, another person's notification a 404, and the e-mail
 choices in Mitt konto; the language a person switches to is kept for their e-mails."""
 
+import datetime
+
 import lxml.html
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
+from notifications import tasks
 from notifications.models import Notification, NotificationKind, NotificationPreference
 from notifications.selectors import notifications_inbox, notifications_unread_count
 from portal.models import AuditEvent
@@ -192,3 +196,15 @@ def test_the_language_a_signed_in_person_chooses_is_kept_for_their_emails(biller
 def test_the_language_switch_still_works_signed_out(client, db):
     response = client.post(reverse("set_language"), {"language": "en", "next": "/"})
     assert response.status_code == 302 and response.cookies["django_language"].value == "en"
+
+
+def test_the_sweep_mails_a_notification_whose_email_task_was_lost(small_world, mailoutbox):
+    lost = notify(small_world.biller, small_world)
+    recent = notify(small_world.admin, small_world)  # its task may still be in the queue: left to it
+    Notification.objects.filter(pk=lost.pk).update(created_at=timezone.now() - datetime.timedelta(minutes=6))
+
+    tasks.notifications_sweep()
+
+    assert [m.to for m in mailoutbox] == [[small_world.biller.email]]
+    recent.refresh_from_db()
+    assert recent.emailed_at is None
