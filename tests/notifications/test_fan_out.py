@@ -8,6 +8,7 @@ listener runs after the commit, with Celery eager in the tests."""
 import pytest
 from django.core import mail
 from django.db import transaction
+from django.db.models import Max
 
 from claims.services import claim_void
 from clinics.models import ClinicRole
@@ -23,7 +24,16 @@ from tests.eligibility.factories import PriorAssessmentFactory
 
 
 def told(kind: str) -> set[int]:
-    return set(Notification.objects.filter(kind=kind).values_list("recipient_id", flat=True))
+    """Who was told of this kind by the test's own events (the session's demo, if loaded, has its own)."""
+    mine = Notification.objects.filter(kind=kind, pk__gt=BEFORE["id"])
+    return set(mine.values_list("recipient_id", flat=True))
+
+
+BEFORE = {"id": 0}
+
+
+def mine():
+    return Notification.objects.filter(pk__gt=BEFORE["id"])
 
 
 def record(world, kind, obj, data=None, actor=None, clinic=None):
@@ -35,6 +45,7 @@ def record(world, kind, obj, data=None, actor=None, clinic=None):
 def world(transactional_small_world):
     w = transactional_small_world
     _made_before_any_event = (w.biller, w.admin, w.coordinator, w.region_admin)
+    BEFORE["id"] = Notification.objects.aggregate(last=Max("id"))["last"] or 0
     return w
 
 
@@ -49,7 +60,7 @@ def test_a_question_tells_the_clinics_billers_and_local_administrators_not_the_c
 
     assert told(NotificationKind.QUESTION_ASKED) == {world.biller.pk, world.admin.pk}
     assert outsider.pk not in told(NotificationKind.QUESTION_ASKED)
-    notification = Notification.objects.get(recipient=world.biller)
+    notification = mine().get(recipient=world.biller)
     assert (notification.object_type, notification.object_id) == ("claim", claim.pk)
     assert notification.params["claim_reference"] == "R-1"
     assert "Vilken tand" not in str(notification.params)  # the words stay on the question, behind its access
@@ -80,7 +91,7 @@ def test_a_claim_voided_or_credited_by_the_clinic_itself_tells_nobody(world, kin
 
     record(world, kind, ("claim", claim.pk), actor=world.admin)
 
-    assert not Notification.objects.exists()
+    assert not mine().exists()
 
 
 def test_a_credit_by_the_region_tells_the_local_administrator_of_a_clinic_without_billers(world):
@@ -111,7 +122,7 @@ def test_an_fhb_decision_or_komplettering_tells_the_person_who_requested_it(worl
     record(world, kind, ("prior_assessment", assessment.pk), data=data, actor=world.coordinator)
 
     assert told(notification_kind) == {world.admin.pk}
-    assert Notification.objects.get().params["number"] == "FHB-2026-000007"
+    assert mine().get().params["number"] == "FHB-2026-000007"
 
 
 def test_an_fhb_whose_requester_left_the_clinic_tells_the_billers(world):
@@ -128,7 +139,7 @@ def test_a_checked_file_tells_the_person_who_uploaded_it_with_its_counts(world):
 
     record(world, ClinicEventKind.INVOICE_FILE_CHECKED, ("invoice_file", 5), data=data, actor=world.admin)
 
-    [notification] = Notification.objects.all()
+    [notification] = mine()
     assert notification.recipient == world.admin
     assert (notification.params["claim_count"], notification.params["faulty_count"]) == (12, 2)
 
@@ -163,7 +174,7 @@ def test_an_event_of_another_kind_tells_nobody(world):
 
     record(world, ClinicEventKind.CLAIM_STATE_CHANGED, ("claim", claim.pk), actor=world.coordinator)
 
-    assert not Notification.objects.exists()
+    assert not mine().exists()
 
 
 # Once ---------------------------------------------------------------------------------------------------------
@@ -172,7 +183,7 @@ def test_an_event_of_another_kind_tells_nobody(world):
 def test_the_fan_out_run_again_from_the_start_makes_nothing_twice_and_mails_nothing_twice(world):
     claim = ClaimFactory(invoice__clinic=world.clinic, invoice__created_by=world.biller)
     claim_question_ask(actor=world.coordinator, claim=claim, question="Vilken tand?")
-    before = list(Notification.objects.order_by("pk").values_list("pk", "recipient_id", "event_id"))
+    before = list(mine().order_by("pk").values_list("pk", "recipient_id", "event_id"))
     assert len(mail.outbox) == 2
 
     NotificationCursor.objects.filter(clinic=world.clinic).update(xid=0, event_id=0)
@@ -180,7 +191,7 @@ def test_the_fan_out_run_again_from_the_start_makes_nothing_twice_and_mails_noth
     for notification_id in again.email_ids:
         services.notification_email_send(notification_id=notification_id)
 
-    assert list(Notification.objects.order_by("pk").values_list("pk", "recipient_id", "event_id")) == before
+    assert list(mine().order_by("pk").values_list("pk", "recipient_id", "event_id")) == before
     assert again.email_ids == []
     assert len(mail.outbox) == 2
 
@@ -192,7 +203,7 @@ def test_the_email_task_run_twice_sends_one_email(world):
         claim_question_ask(actor=world.coordinator, claim=claim, question="Vilken tand?")
         transaction.on_commit(lambda: None)
     mail.outbox.clear()
-    notification = Notification.objects.get(recipient=world.biller)
+    notification = mine().get(recipient=world.biller)
     Notification.objects.filter(pk=notification.pk).update(emailed_at=None)
 
     assert services.notification_email_send(notification_id=notification.pk) is True
@@ -210,7 +221,7 @@ def test_email_switched_off_for_a_kind_sends_none_but_the_inbox_keeps_it(world):
     claim_question_ask(actor=world.coordinator, claim=claim, question="Vilken tand?")
 
     assert [m.to for m in mail.outbox] == [[world.admin.email]]
-    assert Notification.objects.filter(recipient=world.biller, emailed_at__isnull=True).exists()
+    assert mine().filter(recipient=world.biller, emailed_at__isnull=True).exists()
 
 
 def test_the_email_is_in_the_recipients_language_with_a_link_to_the_claim(world):

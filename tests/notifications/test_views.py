@@ -7,11 +7,11 @@ import datetime
 import lxml.html
 import pytest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from notifications import tasks
 from notifications.models import Notification, NotificationKind, NotificationPreference
-from notifications.selectors import notifications_inbox, notifications_unread_count
+from notifications.selectors import notification_text, notifications_inbox, notifications_unread_count
 from portal.models import AuditEvent
 from tests.claims.factories import ClaimFactory
 
@@ -208,3 +208,20 @@ def test_the_sweep_mails_a_notification_whose_email_task_was_lost(small_world, m
     assert [m.to for m in mailoutbox] == [[small_world.biller.email]]
     recent.refresh_from_db()
     assert recent.emailed_at is None
+
+
+@pytest.mark.parametrize("kind", NotificationKind.values)
+def test_every_kind_has_its_own_words_in_both_languages(small_world, kind):
+    notification = Notification(
+        recipient=small_world.biller,
+        kind=kind,
+        clinic=small_world.clinic,
+        object_type="claim",
+        object_id=1,
+        params={"claim_reference": "R-1", "number": "FHB-2026-000001", "state": "approved", "claim_count": 3},
+    )
+    with translation.override("sv"):
+        swedish = notification_text(notification)
+    with translation.override("en"):
+        english = notification_text(notification)
+    assert swedish and english and swedish != english
