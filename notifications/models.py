@@ -27,6 +27,18 @@ class NotificationKind(models.TextChoices):
     # event (or calls notifications.services.notification_create for a person) and a kind is added here.
 
 
+# Kinds whose e-mail is another service's own notice, sent whatever the person chose (a money control's notice of
+# a new account; the FHB's notice to the clinic and the requester): the inbox entry only from here.
+EMAILED_ELSEWHERE = frozenset(
+    {
+        NotificationKind.ACCOUNT_CHANGE_REQUESTED,
+        NotificationKind.PRIOR_ASSESSMENT_DECIDED,
+        NotificationKind.PRIOR_ASSESSMENT_COMPLETION_REQUESTED,
+    }
+)
+EMAILABLE_KINDS = [kind for kind in NotificationKind.values if kind not in EMAILED_ELSEWHERE]
+
+
 class NotificationQuerySet(models.QuerySet):
     def of_recipient(self, user) -> "NotificationQuerySet":
         """A person's own notifications: nobody reads another's (the views look up only through this)."""

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 
 from portal import money
 
-from .models import Notification, NotificationKind, NotificationPreference
+from .models import EMAILABLE_KINDS, Notification, NotificationKind, NotificationPreference
 
 INBOX_PAGE_SIZE = 25
 
@@ -39,7 +39,7 @@ def notifications_inbox(*, user, before: int | None = None, size: int = INBOX_PA
 def notification_preferences(*, user) -> dict[str, bool]:
     """Each kind: whether the person wants it by e-mail (on unless switched off)."""
     off = set(NotificationPreference.objects.filter(user=user, email=False).values_list("kind", flat=True))
-    return {kind: kind not in off for kind in NotificationKind.values}
+    return {kind: kind not in off for kind in EMAILABLE_KINDS}
 
 
 def notification_text(notification: Notification) -> str:

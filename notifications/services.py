@@ -9,7 +9,8 @@ Who is told of what (`_recipients`), never the person who made the change:
 - a question on a claim → the clinic's billers and local administrators;
 - the clinic's answer → the coordinator who asked;
 - a claim voided or credited by the region (a person of the region did it) → the clinic's billers;
-- an FHB decided, or komplettering asked → the person who made the request, or the clinic's billers;
+- an FHB decided, or komplettering asked → the person who made the request, or the clinic's billers. Its e-mail
+  is the FHB's own notice (eligibility.services, to the clinic's address and the requester): the inbox entry only;
 - an invoice file checked → the person who uploaded it (the check is the portal's, so they are told);
 - a payout made → the clinic's billers and local administrators;
 - a new bankgiro/plusgiro waiting for a second person → the region's coordinators and administrators and the
@@ -42,15 +43,20 @@ from portal.models import ClinicEvent, ClinicEventKind
 from review.models import ClaimQuestion
 
 from .audit import NotificationsAudit
-from .models import Notification, NotificationCursor, NotificationKind, NotificationPreference
+from .models import (
+    EMAILABLE_KINDS,
+    EMAILED_ELSEWHERE,
+    Notification,
+    NotificationCursor,
+    NotificationKind,
+    NotificationPreference,
+)
 from .selectors import notification_link, notification_text
 
 # Events read per round; a longer backlog is taken in further rounds.
 FAN_OUT_BATCH = 500
 # A clinic's first fan-out passes over older events: a new installation does not mail its history.
 FIRST_LOOK_BACK = datetime.timedelta(days=1)
-# Kinds whose e-mail is sent by another service (see the module's docstring).
-EMAILED_ELSEWHERE = {NotificationKind.ACCOUNT_CHANGE_REQUESTED}
 
 _KINDS = {
     ClinicEventKind.CLAIM_QUESTION_ASKED: NotificationKind.QUESTION_ASKED,
@@ -234,6 +240,8 @@ def notification_email_send(*, notification_id: int) -> bool:
     if notification is None or notification.emailed_at is not None:
         return False
     recipient = notification.recipient
+    if notification.kind in EMAILED_ELSEWHERE:
+        return False
     if not recipient.is_active or not notification_email_wanted(user=recipient, kind=notification.kind):
         return False
     notification_email(notification=notification).send()
@@ -298,7 +306,7 @@ def notification_preferences_save(*, user: User, email_kinds: Iterable[str]) -> 
         kind: email for kind, email in NotificationPreference.objects.filter(user=user).values_list("kind", "email")
     }
     after = {}
-    for kind in NotificationKind.values:
+    for kind in EMAILABLE_KINDS:
         email = kind in wanted
         if before.get(kind, True) != email:
             NotificationPreference.objects.update_or_create(user=user, kind=kind, defaults={"email": email})

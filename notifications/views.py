@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from portal import access
 
-from .models import Notification, NotificationKind
+from .models import EMAILABLE_KINDS, Notification, NotificationKind
 from .selectors import notification_link, notification_preferences, notification_text, notifications_inbox
 from .services import notification_mark_read, notification_preferences_save, notifications_mark_all_read
 
@@ -56,7 +56,7 @@ def mark_all_read(request: HttpRequest) -> HttpResponse:
 class PreferencesForm(forms.Form):
     email_kinds = forms.MultipleChoiceField(
         label=gettext_lazy("Skicka e-post om"),
-        choices=NotificationKind.choices,
+        choices=[(kind, label) for kind, label in NotificationKind.choices if kind in EMAILABLE_KINDS],
         widget=forms.CheckboxSelectMultiple,
         required=False,
     )

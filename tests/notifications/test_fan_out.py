@@ -123,6 +123,8 @@ def test_an_fhb_decision_or_komplettering_tells_the_person_who_requested_it(worl
 
     assert told(notification_kind) == {world.admin.pk}
     assert mine().get().params["number"] == "FHB-2026-000007"
+    # Its e-mail is the FHB's own notice (to the clinic and the requester): none from the notifications.
+    assert not [m for m in mail.outbox if m.subject.startswith("Tandportalen:")]
 
 
 def test_an_fhb_whose_requester_left_the_clinic_tells_the_billers(world):

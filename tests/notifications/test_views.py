@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from notifications import tasks
-from notifications.models import Notification, NotificationKind, NotificationPreference
+from notifications.models import EMAILABLE_KINDS, Notification, NotificationKind, NotificationPreference
 from notifications.selectors import notification_text, notifications_inbox, notifications_unread_count
 from portal.models import AuditEvent
 from tests.claims.factories import ClaimFactory
@@ -161,9 +161,9 @@ def test_marking_read_needs_the_csrf_token(small_world):
 def test_the_email_choices_default_on_and_a_kind_switched_off_is_kept(biller_client, small_world):
     html = page(biller_client.get(reverse("account_notifications")))
     boxes = html.xpath("//input[@name='email_kinds']")
-    assert len(boxes) == len(NotificationKind.values) and all(box.get("checked") is not None for box in boxes)
+    assert len(boxes) == len(EMAILABLE_KINDS) and all(box.get("checked") is not None for box in boxes)
 
-    kept = [kind for kind in NotificationKind.values if kind != NotificationKind.PAYOUT_MADE]
+    kept = [kind for kind in EMAILABLE_KINDS if kind != NotificationKind.PAYOUT_MADE]
     response = biller_client.post(reverse("account_notifications"), {"email_kinds": kept})
 
     assert response.status_code == 302
