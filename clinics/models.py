@@ -44,6 +44,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     # Raised to end every session of the person at once (clinics.services.user_sessions_end): it is part of the
     # session auth hash, as the password is, so a session logged in before no longer matches.
     session_generation = models.PositiveIntegerField(default=0, editable=False)
+    # The language the person last chose while signed in (the switch, Mitt konto): their e-mails are written in it.
+    language = models.CharField(_("Språk"), max_length=2, choices=[("sv", "Svenska"), ("en", "English")], default="sv")
 
     objects = UserManager()
 

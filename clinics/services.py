@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy
 
 from portal import validators, webhooks
 from portal.audit import audit_record, snapshot
+from portal.events import clinic_event_record
 from portal.models import ClinicEventKind
 from portal.tasks import webhook_resume
 
@@ -485,6 +486,14 @@ def account_change_request(
         after={"payment_method": change.new_payment_method, "account_number": change.new_account_number},
         clinic=clinic,
         region=clinic.region_id,
+    )
+    # The region's coordinators and the clinic's other local administrators are told in the portal as well.
+    clinic_event_record(
+        clinic=clinic,
+        kind=ClinicEventKind.ACCOUNT_CHANGE_REQUESTED,
+        obj=("account_change", change.pk),
+        data={"state": change.state, "payment_method": change.new_payment_method},
+        actor=actor,
     )
     _account_change_notify(change, "requested")
     return change

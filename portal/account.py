@@ -22,6 +22,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.i18n import set_language
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from clinics.models import User
@@ -64,6 +65,7 @@ def account(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         account_name_change(actor=request.user, name=form.cleaned_data["name"])
         language = form.cleaned_data["language"]
+        account_language_set(user=request.user, language=language)
         translation.activate(language)
         messages.success(request, _("Dina uppgifter är sparade."))
         response = redirect("account")
@@ -195,6 +197,33 @@ def account_name_change(*, actor: User, name: str) -> None:
     audit_record(
         actor=actor, action=IdentityAudit.ACCOUNT_NAME_CHANGED, obj=actor, before={"name": before}, after={"name": name}
     )
+
+
+@transaction.atomic
+def account_language_set(*, user: User, language: str) -> None:
+    """The language the person chose while signed in: their e-mails (notifications) are written in it."""
+    if language not in {code for code, _name in settings.LANGUAGES} or user.language == language:
+        return
+    before = user.language
+    user.language = language
+    user.save(update_fields=["language"])
+    audit_record(
+        actor=user,
+        action=IdentityAudit.ACCOUNT_LANGUAGE_CHANGED,
+        obj=user,
+        before={"language": before},
+        after={"language": language},
+    )
+
+
+@access.public
+def language_switch(request: HttpRequest) -> HttpResponse:
+    """The header's language switch (Django's set_language, which sets the cookie); a signed-in person's choice is
+    kept on their account as well."""
+    response = set_language(request)
+    if request.method == "POST" and request.user.is_authenticated:
+        account_language_set(user=request.user, language=request.POST.get("language", ""))
+    return response
 
 
 @transaction.atomic

@@ -88,6 +88,7 @@ class IdentityAudit(models.TextChoices):
     ACCOUNT_NAME_CHANGED = "portal.account.name_changed", _("Namn ändrat")
     ACCOUNT_PASSWORD_CHANGED = "portal.account.password_changed", _("Lösenord ändrat")
     ACCOUNT_EMAIL_CHANGED = "portal.account.email_changed", _("E-postadress ändrad")
+    ACCOUNT_LANGUAGE_CHANGED = "portal.account.language_changed", _("Språk ändrat")
 
 
 # Recording -----------------------------------------------------------------------------------------------

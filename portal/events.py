@@ -4,7 +4,8 @@
                         data={"state": "voided"}, actor=actor)
 
 Each kind (portal.models.ClinicEventKind) is written by the one service where its change happens: the claims
-mover, the question services, the prior-assessment mover, the payout run, the end of an invoice file's check.
+mover, the question services, the prior-assessment mover, the payout run, the end of an invoice file's check,
+a request for a new bankgiro/plusgiro (clinics.services.account_change_request).
 `data` holds ids, states, amounts in öre and ISO dates only: never a personnummer, never free text (a question,
 a void reason), which a reader fetches from the object itself with its own access rules.
 
@@ -18,7 +19,7 @@ those any more; events of transactions still running, or not yet begun, will all
 event waits until every writing transaction that began before it has ended (seconds, for a payout run).
 
 After each transaction that wrote events commits, the listeners registered with `clinic_events_listen` are told
-which clinics had events (the webhooks: portal.tasks; later the notifications).
+which clinics had events (the webhooks: portal.tasks; the notifications: notifications.tasks).
 """
 
 from __future__ import annotations

@@ -214,6 +214,7 @@ class ClinicEventKind(models.TextChoices):
     PRIOR_ASSESSMENT_WRITTEN_OFF = "prior_assessment.written_off", _("Förhandsbedömning avskriven")
     INVOICE_FILE_CHECKED = "invoice_file.checked", _("Fakturafil kontrollerad")
     PAYOUT_MADE = "payout.made", _("Utbetalning gjord")
+    ACCOUNT_CHANGE_REQUESTED = "account_change.requested", _("Ändring av bankgiro/plusgiro begärd")
 
 
 class ClinicEventQuerySet(TenantQuerySet):

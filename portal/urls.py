@@ -2,13 +2,13 @@
 
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from django.views.i18n import set_language
 
 from billing import urls as billing_urls
 from billing.api import urls as api_urls
 from claims import urls as claims_urls
 from clinics import urls as clinic_urls
 from eligibility import urls as eligibility_urls
+from notifications import urls as notification_urls
 from payouts import urls as payout_urls
 from reports import urls as reports_urls
 from review import urls as review_urls
@@ -65,10 +65,12 @@ urlpatterns = [
     path("konto/", account.account, name="account"),
     path("konto/losenord/", account.password_change, name="account_password"),
     path("konto/aktiv/", account.keepalive, name="account_keepalive"),
+    *notification_urls.account_patterns,
     path("konto/e-post/", account.email_change, name="account_email"),
     path("konto/e-post/<str:token>/", account.email_confirm, name="account_email_confirm"),
     path("konto/reservkoder/", account.recovery_codes_new, name="account_recovery_codes"),
     path("konto/tvastegsverifiering/ta-bort/", account.two_factor_remove, name="account_two_factor_remove"),
+    *notification_urls.urlpatterns,
     path("valj-klinik/", views.choose, name="choose"),
     path("support/", views.support, name="support"),
     path("healthz", views.healthz, name="healthz"),
@@ -79,7 +81,7 @@ urlpatterns = [
     path("servicefonster/<int:portal_window_pk>/avsluta/", views.service_window_end, name="service_window_end"),
     path("klinik/<int:clinic_pk>/", include(clinic_patterns)),
     path("region/<slug:region_code>/", include(region_patterns)),
-    path("sprak/", access.public(set_language), name="set_language"),
+    path("sprak/", account.language_switch, name="set_language"),
     # The journal-system API (issue 13): authenticated by API key, never by session.
     path("api/v1/", include(api_urls)),
 ]

@@ -420,6 +420,8 @@ def test_the_walk_covers_the_known_pages():
     assert {"login", "choose", "clinic_start", "clinic_administration", "region_start", "service_windows"} <= names
     assert {"region_clinics", "report_amounts_by_month_excel", "report_amounts_by_clinic_excel"} <= names
     assert {"region_service_windows", "region_service_window_delete", "region_service_window_end"} <= names
+    assert {"notification_inbox", "notification_mark_read", "notification_mark_all_read"} <= names
+    assert "account_notifications" in names
 
 
 @pytest.mark.parametrize("route,pattern", ALL_PATTERNS, ids=[route for route, _ in ALL_PATTERNS])

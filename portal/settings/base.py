@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "reports",
     "review",
     "billing",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -80,6 +81,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.portal",
+                "notifications.context_processors.notifications",
             ],
         },
     },
@@ -289,6 +291,11 @@ CELERY_BEAT_SCHEDULE = {
     # Every webhook sends what its feed holds, also events a long transaction held back (portal.tasks).
     "webhooks-sweep": {
         "task": "portal.tasks.webhooks_sweep",
+        "schedule": crontab(minute="*"),
+    },
+    # Every clinic's new events become notifications, also those a long transaction held back or a lost nudge.
+    "notifications-sweep": {
+        "task": "notifications.tasks.notifications_sweep",
         "schedule": crontab(minute="*"),
     },
     "payouts-mark-paid": {

@@ -360,9 +360,9 @@ def test_a_list_page_runs_the_same_queries_for_3_and_30_invoices(client, world, 
             Claim.objects.filter(invoice__in=invoices).update(state=ClaimState.PAID, paid_on=PAID_ON)
         if clinic == world.clinic2001:
             client.force_login(world.dalarna_biller)
-        # Session, user, membership, service window, the person's places (for "Byt klinik"); count, invoices,
-        # claims, credits; one access-log insert.
-        with django_assert_max_num_queries(10), CaptureQueriesContext(connection) as queries:
+        # Session, user, membership, service window, the person's places (for "Byt klinik"), the bell's unread
+        # count; count, invoices, claims, credits; one access-log insert.
+        with django_assert_max_num_queries(11), CaptureQueriesContext(connection) as queries:
             response = client.get(_url(world, tab, clinic=clinic))
         assert len(_invoice_rows(_doc(response))) == min(number, 25)
         counts.append(len(queries))

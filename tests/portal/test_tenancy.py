@@ -61,6 +61,11 @@ ALLOWED = {
 NOT_OWNED = {
     # A free card is the patient's, valid in every region; the clinic only says where it was registered.
     "eligibility.FreeCard",
+    # A person's own notifications: looked up only through Notification.objects.of_recipient(user); the clinic is
+    # where the object it links to is.
+    "notifications.Notification",
+    # The fan-out's place in a clinic's event feed: read and written by the fan-out only, never shown.
+    "notifications.NotificationCursor",
 }
 
 
