@@ -56,5 +56,6 @@ def test_coordinator_previews_confirms_and_cancels_a_payout_run(page: Page, live
 
     # The claim's history says so, in the coordinator's review of it.
     main_menu(page, "Räkningar")
+    page.get_by_role("link", name="Visa alla", exact=True).click()  # the list opens on Att hantera; DEMO-A1 is not
     page.get_by_role("link", name="DEMO-A1", exact=True).click()
     expect(page.get_by_text(f"Utbetalningskörningen {day.isoformat()} makulerades")).to_be_visible()

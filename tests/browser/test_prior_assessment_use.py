@@ -11,7 +11,7 @@ from .test_eligibility import BILLER, choose_clinic31, log_in
 from .test_register_claim import NO_CERTIFICATE_PIN, open_register, search
 
 NBSP = "\u00a0"
-METER = f"Godkänt 2{NBSP}430{NBSP}kr · Fakturerat 980{NBSP}kr · Kvar 1{NBSP}450{NBSP}kr"
+METER = f"Godkänt 2{NBSP}200{NBSP}kr · Fakturerat 980{NBSP}kr · Kvar 1{NBSP}220{NBSP}kr"  # 401 at the tariff's price
 
 
 @pytest.mark.browser
@@ -31,9 +31,9 @@ def test_choosing_the_fhb_in_the_claim_form_shows_its_meter(page: Page, live_ser
     expect(meter).to_have_count(0)
     page.get_by_label("Förhandsbedömning").select_option(assessment.number)
     expect(meter).to_have_text(METER)
-    expect(page.locator("[data-fhb-use] meter")).to_have_attribute("value", "40")
+    expect(page.locator("[data-fhb-use] meter")).to_have_attribute("value", "44")
     expect(page.locator("[data-fhb-use]")).to_contain_text(
-        f"40 % av det godkända beloppet för {assessment.number} är fakturerat."
+        f"44 % av det godkända beloppet för {assessment.number} är fakturerat."
     )
 
 
