@@ -25,6 +25,7 @@ which clinics had events (the webhooks: portal.tasks; the notifications: notific
 from __future__ import annotations
 
 import datetime
+import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ from .audit import AuditOutsideTransaction
 from .bulk import copy_insert
 from .db import OldestRunningTransaction
 from .models import ClinicEvent, ClinicEventKind
+
+logger = logging.getLogger(__name__)
 
 # Where each object type is found in /api/v1/ (relative to its root), when the API has a resource for it; a path
 # that no view answers (yet) is given as null rather than a dead link.
@@ -137,7 +140,11 @@ _LISTENERS: list[Callable[[set[int]], None]] = []
 
 
 def clinic_events_listen(listener: Callable[[set[int]], None]) -> Callable[[set[int]], None]:
-    """Register `listener(clinic_ids)`, called after a transaction that wrote events of those clinics commits."""
+    """Register `listener(clinic_ids)`, called after a transaction that wrote events of those clinics commits.
+
+    A listener only nudges (enqueues its task): what it would start, its beat sweep starts too. So a listener that
+    fails (the broker away) is logged and neither fails the request that committed nor keeps the others from
+    being told."""
     if listener not in _LISTENERS:
         _LISTENERS.append(listener)
     return listener
@@ -146,7 +153,12 @@ def clinic_events_listen(listener: Callable[[set[int]], None]) -> Callable[[set[
 def _listeners_tell_on_commit(clinic_ids: set[int]) -> None:
     def tell() -> None:
         for listener in list(_LISTENERS):
-            listener(clinic_ids)
+            try:
+                listener(clinic_ids)
+            except Exception:
+                logger.exception(
+                    "%s not told of clinics %s; its sweep will catch up", listener.__name__, sorted(clinic_ids)
+                )
 
     if _LISTENERS:
         transaction.on_commit(tell)

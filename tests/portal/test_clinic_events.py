@@ -368,3 +368,28 @@ def test_an_event_of_a_transaction_that_began_writing_first_but_inserted_last_is
     finally:
         first.close()
         second.close()
+
+
+def test_a_listener_that_fails_neither_fails_the_commit_nor_silences_the_others(
+    small_world, django_capture_on_commit_callbacks, caplog
+):
+    from portal import events
+
+    told = []
+
+    def broker_away(clinic_ids):
+        raise ConnectionError("broker away")
+
+    def recorder(clinic_ids):
+        told.append(set(clinic_ids))
+
+    before = list(events._LISTENERS)
+    events._LISTENERS[:] = [broker_away, recorder]
+    try:
+        with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+            clinic_event_record(clinic=small_world.clinic, kind=ClinicEventKind.CLAIM_VOIDED, obj=("claim", 1))
+    finally:
+        events._LISTENERS[:] = before
+    assert told == [{small_world.clinic.pk}]
+    assert "broker_away not told of clinics" in caplog.text
+    assert len(_events(small_world.clinic)) == 1
