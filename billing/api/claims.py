@@ -8,10 +8,7 @@ language asked for, as the form shows it) and a JSON pointer into the body built
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime
-import json
 from collections import defaultdict
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -33,6 +30,7 @@ from claims.selectors import claim_status
 from claims.services import ClaimRejected
 from portal.audit import access_log_record, access_log_record_many
 
+from .cursors import Cursor, cursor_invalid
 from .problems import problem_response
 from .serializers import TEXT_MESSAGES, PortalDateField, StrictSerializer
 from .views import ApiView, problems
@@ -380,22 +378,15 @@ def _claim_url(claim: Claim) -> str:
     return reverse("api_claim", kwargs={"claim_pk": claim.pk})
 
 
-def _encode_cursor(claim: Claim) -> str:
-    raw = json.dumps([claim.updated_at.isoformat(), claim.pk]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+CLAIM_CURSOR = Cursor("claims")
 
 
-def _decode_cursor(text: str) -> tuple[datetime.datetime, int]:
+def _after_claim(text: str) -> tuple[datetime.datetime, int]:
+    when, pk = CLAIM_CURSOR.load(text)
     try:
-        when, pk = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        moment = datetime.datetime.fromisoformat(when)
-        if moment.tzinfo is None or not isinstance(pk, int) or isinstance(pk, bool):
-            raise ValueError(text)
-        return moment, pk
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise ValidationError(
-            {"cursor": [ErrorDetail(_("Använd next_cursor ur förra svaret."), code="invalid_cursor")]}
-        ) from None
+        return datetime.datetime.fromisoformat(when), int(pk)
+    except ValueError as error:
+        raise cursor_invalid() from error
 
 
 CLAIM_ID = OpenApiParameter("claim_pk", int, OpenApiParameter.PATH, description="Räkningens id / the claim's id")
@@ -472,7 +463,7 @@ class ClaimListView(ApiView):
         if "updated_since" in params:
             claims = claims.filter(updated_at__gte=params["updated_since"])
         if params.get("cursor"):
-            moment, pk = _decode_cursor(params["cursor"])
+            moment, pk = _after_claim(params["cursor"])
             claims = claims.filter(updated_at__gte=moment).exclude(updated_at=moment, id__lte=pk)
         limit = params["limit"]
         page = list(claims[: limit + 1])
@@ -483,7 +474,7 @@ class ClaimListView(ApiView):
                 personal_identity_numbers=[claim.patient.personal_identity_number for claim in page],
                 shown="API: räkningar (claims)",
             )
-        cursor = _encode_cursor(page[-1]) if more else None
+        cursor = CLAIM_CURSOR.dump(page[-1].updated_at.isoformat(), page[-1].pk) if more else None
         following = None
         if cursor:
             following = f"{reverse('api_claims')}?cursor={cursor}&limit={limit}"

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime
 
-from django.core import signing
 from django.db.models import Prefetch, Q, prefetch_related_objects
 from django.http import HttpResponse
 from django.urls import reverse
@@ -34,6 +33,7 @@ from payouts import selectors as payout_selectors
 from payouts.models import PayoutInvoice, PayoutPayment
 from portal.audit import access_log_record_many
 
+from .cursors import Cursor, cursor_invalid
 from .serializers import DATE_MESSAGES, TEXT_MESSAGES, PortalDateField, StrictSerializer
 from .views import ApiView, problems
 
@@ -42,41 +42,6 @@ MAX_LIMIT = 100
 # What the access log says was shown: fixed Swedish words, whatever the caller's language.
 LOG_INVOICE_LIST = "API: Era fakturor (GET /invoices)"
 LOG_INVOICE = "API: faktura %(reference)s (GET /invoices/{id})"
-
-
-# Cursor ---------------------------------------------------------------------------------------------------------
-
-
-class Cursor:
-    """Where the next page starts: the last row's ordering values, signed (opaque, and a changed one is refused
-    rather than read), with a salt per list so one list's cursor is no cursor of another."""
-
-    def __init__(self, salt: str):
-        self.salt = f"tandportal.api.cursor.{salt}"
-
-    def dump(self, *values) -> str:
-        return signing.dumps([str(value) for value in values], salt=self.salt, compress=True)
-
-    def load(self, text: str) -> list[str]:
-        try:
-            values = signing.loads(text, salt=self.salt)
-        except signing.BadSignature as error:
-            raise _cursor_invalid() from error
-        if not isinstance(values, list) or len(values) != 2 or not all(isinstance(v, str) for v in values):
-            raise _cursor_invalid()
-        return values
-
-
-def _cursor_invalid() -> ValidationError:
-    return ValidationError(
-        {
-            "cursor": [
-                serializers.ErrorDetail(
-                    _("Markören är okänd: använd next_cursor från förra svaret, oförändrad."), code="invalid_cursor"
-                )
-            ]
-        }
-    )
 
 
 INVOICE_CURSOR = Cursor("invoices")
@@ -401,7 +366,7 @@ def _after_invoice(text: str) -> Q:
     try:
         moment, number = datetime.datetime.fromisoformat(received_at), int(pk)
     except ValueError as error:
-        raise _cursor_invalid() from error
+        raise cursor_invalid() from error
     return Q(received_at__lt=moment) | Q(received_at=moment, pk__lt=number)
 
 
@@ -410,7 +375,7 @@ def _after_notice(text: str) -> Q:
     try:
         day, number = datetime.date.fromisoformat(payout_date), int(pk)
     except ValueError as error:
-        raise _cursor_invalid() from error
+        raise cursor_invalid() from error
     return Q(run__payout_date__lt=day) | Q(run__payout_date=day, pk__lt=number)
 
 
