@@ -121,14 +121,23 @@ class Worker:
     """`celery -A portal worker` in a process group of its own, as a deployment runs it, with the test's
     database, media and Redis, and a broker visibility timeout of VISIBILITY_TIMEOUT seconds."""
 
-    def __init__(self, *, queue: str, pool: str, log: Path):
+    def __init__(
+        self,
+        *,
+        queue: str,
+        pool: str,
+        log: Path,
+        settings_module: str = "portal.settings.local",
+        environment: dict | None = None,
+    ):
         env = {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "portal.settings.local",
+            "DJANGO_SETTINGS_MODULE": settings_module,
             "DJANGO_DEBUG": "false",
             "DATABASE_URL": worker_database_url(),
             "TANDPORTAL_MEDIA_ROOT": str(settings.MEDIA_ROOT),
             "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
+            **(environment or {}),
         }
         command = [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool", pool, "--concurrency", "1"]
         command += ["--queues", queue, "--hostname", f"{log.stem}@%h", "--loglevel", "INFO"]

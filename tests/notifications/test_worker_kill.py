@@ -6,13 +6,6 @@ Where the worker dies must not depend on timing: its e-mail backend (tests/notif
 on an advisory lock the test holds, inside the send's transaction, before the message is handed over; the worker
 is killed while it waits there."""
 
-import contextlib
-import os
-import signal
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 from django.db import connection
 
@@ -20,65 +13,31 @@ from notifications import tasks
 from notifications.models import Notification, NotificationKind
 from tests.billing.test_invoice_file_worker_kill import (
     OTHER_SESSIONS,
-    VISIBILITY_TIMEOUT,
+    Worker,
     forget_messages,
     other_sessions,
-    worker_database_url,
 )
 from tests.notifications.holding_email import HOLD_KEY
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow  # real worker processes, started and killed
 
-BASE_DIR = Path(__file__).resolve().parent.parent.parent
-
-
-class MailWorker:
-    """`celery -A portal worker` in a process group of its own, writing its e-mails as files into `mail_dir`."""
-
-    def __init__(self, *, queue: str, log: Path, mail_dir: Path):
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.notifications.holding_email",
-            "DJANGO_DEBUG": "false",
-            "DATABASE_URL": worker_database_url(),
-            "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
-            "NOTIFICATION_TEST_MAIL_DIR": str(mail_dir),
-        }
-        command = [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool", "solo", "--concurrency", "1"]
-        command += ["--queues", queue, "--hostname", f"{log.stem}@%h", "--loglevel", "INFO"]
-        command += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
-        self.log = log
-        with log.open("wb") as out:
-            self.process = subprocess.Popen(
-                command, cwd=BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
-
-    def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def wait_for(self, condition, *, timeout: float, what: str) -> None:
-        def alive_and_done():
-            if self.process.poll() is not None:
-                raise AssertionError(f"the worker stopped (exit {self.process.returncode})")
-            return condition()
-
-        try:
-            wait_until(alive_and_done, timeout=timeout, what=what)
-        except AssertionError as error:
-            raise AssertionError(f"{error}; the worker's log ends:\n{self.log.read_text()[-4000:]}") from None
-
 
 @pytest.fixture
 def start_worker(celery_queue, tmp_path):
-    workers: list[MailWorker] = []
+    workers: list[Worker] = []
     mail_dir = tmp_path / "mail"
     mail_dir.mkdir()
 
-    def start() -> MailWorker:
-        worker = MailWorker(queue=celery_queue, log=tmp_path / f"worker{len(workers) + 1}.log", mail_dir=mail_dir)
+    def start() -> Worker:
+        # A worker writing its e-mails as files into `mail_dir`, its backend held on a lock while it sends.
+        worker = Worker(
+            queue=celery_queue,
+            pool="solo",
+            log=tmp_path / f"worker{len(workers) + 1}.log",
+            settings_module="tests.notifications.holding_email",
+            environment={"NOTIFICATION_TEST_MAIL_DIR": str(mail_dir)},
+        )
         workers.append(worker)
         return worker
 
