@@ -58,14 +58,18 @@ class ClinicDetailsForm(forms.ModelForm):
         pass
 
 
+# The roles a local administrator hands out today; Avtalsansvarig and Ekonomi join once their pages are guarded.
+ASSIGNABLE_ROLES = [(role.value, role.label) for role in (ClinicRole.LOCAL_ADMIN, ClinicRole.BILLER)]
+
+
 class NewUserForm(forms.Form):
     name = forms.CharField(label=_("Namn"), max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"}))
     email = forms.EmailField(label=_("E-postadress"), widget=forms.EmailInput(attrs={"autocomplete": "email"}))
-    role = forms.ChoiceField(label=_("Roll"), choices=ClinicRole.choices, widget=forms.RadioSelect)
+    role = forms.ChoiceField(label=_("Roll"), choices=ASSIGNABLE_ROLES, widget=forms.RadioSelect)
 
 
 class RoleForm(forms.Form):
-    role = forms.ChoiceField(label=_("Roll"), choices=ClinicRole.choices, widget=forms.RadioSelect)
+    role = forms.ChoiceField(label=_("Roll"), choices=ASSIGNABLE_ROLES, widget=forms.RadioSelect)
 
 
 class ApiKeyForm(forms.Form):

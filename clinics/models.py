@@ -226,6 +226,12 @@ class Clinic(models.Model):
     account_number = models.CharField(_("Bankgiro-/plusgironummer"), max_length=8)
     payout_email = models.EmailField(_("E-post för utbetalningsbesked"))
     is_active = models.BooleanField(_("Aktiv"), default=True)
+    ends_on = models.DateField(
+        _("Slutdatum"),
+        null=True,
+        blank=True,
+        help_text=_("Sista dagen kliniken är ansluten (uppsägning). Tomt: tills vidare."),
+    )
 
     objects = ClinicQuerySet.as_manager()
 
@@ -256,6 +262,10 @@ def account_display(payment_method: str, account_number: str) -> str:
 class ClinicRole(models.TextChoices):
     LOCAL_ADMIN = "local_admin", _("Lokal administratör")
     BILLER = "biller", _("Fakturerare")
+    # Signs the region's agreements and appoints local administrators (seed 004's Avtalsansvarig).
+    AGREEMENT_OWNER = "agreement_owner", _("Avtalsansvarig")
+    # Reads invoices, payouts and utbetalningsbesked; changes nothing.
+    FINANCE = "finance", _("Ekonomi")
 
 
 class ClinicMembershipQuerySet(TenantQuerySet):
