@@ -24,7 +24,16 @@ from django.db.models.functions import Coalesce, ExtractYear
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
-from clinics.models import CareModel, Clinic, DeadlineBasis, PatientCategory, Region, SupportForm
+from clinics.models import (
+    CareModel,
+    Clinic,
+    DeadlineBasis,
+    PatientCategory,
+    Region,
+    SupportForm,
+    Termination,
+    TerminationState,
+)
 from eligibility.models import FreeCard, Jaw, PriorAssessment
 from eligibility.selectors import (
     NO_RECORDS,
@@ -155,6 +164,14 @@ class ValidationContext:
     @cached_property
     def patient_categories(self) -> dict[str, PatientCategory]:
         return {category.code: category for category in PatientCategory.objects.filter(region=self.region).order_by()}
+
+    @cached_property
+    def termination(self) -> Termination | None:
+        """The clinic's running notice (uppsägning): care after its end date is refused, and after its last
+        billing day nothing more is sent."""
+        if self.clinic.ends_on is None:
+            return None
+        return Termination.objects.of_clinic(self.clinic).filter(state=TerminationState.GIVEN).first()
 
     # Patients --------------------------------------------------------------------------------------------
 
@@ -828,8 +845,24 @@ class _Validation:
         first_line = {}
         for index, line in enumerate(self.draft.lines):
             first_line.setdefault(line.visit_date, index)
+        termination = self.context.termination
+        if termination is not None and self.today > termination.last_billing_on:
+            self.fault(
+                "clinic_terminated",
+                _("Kliniken är uppsagd med slutdatum %(end)s och kunde skicka in räkningar till och med %(last)s.")
+                % {"end": termination.ends_on.isoformat(), "last": termination.last_billing_on.isoformat()},
+                "lines",
+            )
         for day, index in sorted(first_line.items()):
-            if day > self.today:
+            if termination is not None and day > termination.ends_on:
+                self.fault(
+                    "visit_after_end",
+                    _("Vård utförd %(date)s ersätts inte: kliniken är uppsagd och slutdatumet är %(end)s.")
+                    % {"date": day.isoformat(), "end": termination.ends_on.isoformat()},
+                    "lines",
+                    index,
+                )
+            elif day > self.today:
                 self.fault(
                     "visit_in_future",
                     _("Besöksdatum %(date)s ligger i framtiden.") % {"date": day.isoformat()},

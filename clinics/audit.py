@@ -32,3 +32,7 @@ class ClinicsAudit(models.TextChoices):
     API_KEY_WEBHOOK_SET = "clinics.api_key.webhook_set", _("Webhook för API-nyckel sparad")
     API_KEY_WEBHOOK_SECRET_ROTATED = "clinics.api_key.webhook_secret_rotated", _("Ny hemlighet för webhook skapad")
     API_KEY_WEBHOOK_REMOVED = "clinics.api_key.webhook_removed", _("Webhook för API-nyckel borttagen")
+    TERMINATION_GIVEN = "clinics.termination.given", _("Kliniken uppsagd")
+    TERMINATION_WITHDRAWN = "clinics.termination.withdrawn", _("Uppsägningen återkallad")
+    CLINIC_CLOSED = "clinics.clinic.closed", _("Kliniken stängd efter uppsägning")
+    MEMBERSHIP_LEFT = "clinics.membership.left", _("Användaren lämnade kliniken")

@@ -99,3 +99,15 @@ class WebhookForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         help_text=_("Välj ingen för att få alla händelser, också sådana som läggs till senare."),
     )
+
+
+class TerminationForm(forms.Form):
+    """Säg upp kliniken: the end date and why."""
+
+    ends_on = DateField(
+        label=_("Slutdatum"),
+        help_text=_(
+            "Sista dagen med vård som ersätts. Räkningar för vård till och med den dagen kan skickas in efter."
+        ),
+    )
+    reason = forms.CharField(label=_("Skäl"), max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 3}))

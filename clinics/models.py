@@ -1,5 +1,8 @@
 """People, regions with their rules, clinics and who may act for them."""
 
+import datetime
+import functools
+
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
@@ -135,6 +138,13 @@ class Region(models.Model):
         default=False,
         help_text=_("Samordnare och regionadministratörer har alltid tvåstegsverifiering."),
     )
+    # Slutfakturering: after a clinic's end date (uppsägning) its care up to that date may still be billed this many
+    # days; the day after, the clinic is closed (clinics.tasks.close_terminated_clinics).
+    final_billing_days = models.PositiveSmallIntegerField(
+        _("Slutfakturering efter uppsägning (dagar)"),
+        default=90,
+        help_text=_("Så många dagar efter slutdatumet kan en uppsagd klinik skicka in räkningar för vård före det."),
+    )
 
     class Meta:
         verbose_name = _("region")
@@ -250,6 +260,13 @@ class Clinic(models.Model):
     @property
     def account_display(self) -> str:
         return account_display(self.payment_method, self.account_number)
+
+    @functools.cached_property
+    def running_termination(self) -> "Termination | None":
+        """The clinic's notice (uppsägning) that is running, for the banner on its pages; None without an end date."""
+        if self.ends_on is None:
+            return None
+        return self.terminations.filter(state=TerminationState.GIVEN).first()
 
 
 def account_display(payment_method: str, account_number: str) -> str:
@@ -514,3 +531,74 @@ class ApiKey(models.Model):
 
     def get_state_display(self) -> str:
         return str(ApiKeyState(self.state()).label)
+
+
+# Leaving (uppsägning, issue 15) ---------------------------------------------------------------------------------
+
+
+class TerminationState(models.TextChoices):
+    GIVEN = "given", _("Uppsagd")
+    WITHDRAWN = "withdrawn", _("Återkallad")
+    CLOSED = "closed", _("Avslutad")
+
+
+TERMINATION_TRANSITIONS = Transitions(
+    {
+        TerminationState.GIVEN: {TerminationState.WITHDRAWN, TerminationState.CLOSED},
+        TerminationState.WITHDRAWN: set(),
+        TerminationState.CLOSED: set(),
+    },
+    labels=TerminationState,
+    refusal=_("Uppsägningen är redan %(state)s."),
+)
+
+
+class TerminationQuerySet(TenantQuerySet):
+    clinic_path = "clinic"
+    region_path = "clinic__region"
+
+
+class Termination(models.Model):
+    """A notice (uppsägning) that the clinic leaves the portal on `ends_on`.
+
+    Until then everything works. Care up to `ends_on` may be billed until `last_billing_on` (the region's
+    slutfakturering, fixed when the notice is given); the day after, the clinic is closed: its users and API keys
+    lose access, its data stays for the region. Withdrawn before the end date, nothing happens."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="terminations")
+    ends_on = models.DateField(_("Slutdatum"))
+    last_billing_on = models.DateField(_("Sista dag att skicka in räkningar"))
+    reason = models.TextField(_("Skäl"), blank=True)
+    state = models.CharField(
+        _("Status"), max_length=10, choices=TerminationState.choices, default=TerminationState.GIVEN
+    )
+    given_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    given_at = models.DateTimeField(_("Uppsagd"), default=timezone.now)
+    # Given by the region (a coordinator or region administrator), not by the clinic itself.
+    by_region = models.BooleanField(_("Uppsagd av regionen"), default=False)
+    withdrawn_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    withdrawn_at = models.DateTimeField(_("Återkallad"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("Stängd"), null=True, blank=True)
+
+    objects = TerminationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("uppsägning")
+        verbose_name_plural = _("uppsägningar")
+        ordering = ["-given_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic"], condition=models.Q(state="given"), name="termination_one_given_per_clinic"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(last_billing_on__gte=models.F("ends_on")), name="termination_billing_after_end"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.clinic}: {self.ends_on.isoformat()}"
+
+    @property
+    def closes_on(self):
+        """The first day without access."""
+        return self.last_billing_on + datetime.timedelta(days=1)

@@ -179,3 +179,12 @@ def api_key_webhook_overview(*, key: ApiKey) -> dict:
         "failed_count": counts.get(WebhookDeliveryState.FAILED, 0),
         "kind_labels": [ClinicEventKind(kind).label for kind in key.webhook_kinds if kind in ClinicEventKind.values],
     }
+
+
+def clinic_terminations(*, clinic: Clinic) -> list:
+    """The clinic's notices (uppsägningar), newest first: the running one and every one before, with who and when."""
+    from .models import Termination
+
+    return list(
+        Termination.objects.of_clinic(clinic).select_related("given_by", "withdrawn_by").order_by("-given_at", "-pk")
+    )

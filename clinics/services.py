@@ -32,6 +32,7 @@ from .audit import ClinicsAudit
 from .models import (
     ACCOUNT_CHANGE_TRANSITIONS,
     INVITATION_TRANSITIONS,
+    TERMINATION_TRANSITIONS,
     AccountChange,
     AccountChangeState,
     ApiKey,
@@ -45,6 +46,8 @@ from .models import (
     Region,
     RegionMembership,
     RegionRole,
+    Termination,
+    TerminationState,
     User,
 )
 
@@ -60,6 +63,9 @@ CLINIC_DETAIL_FIELDS = [
 ]
 LAST_ADMIN_MESSAGE = gettext_lazy(
     "Kliniken måste ha minst en aktiv lokal administratör. Utse en ny innan du tar bort eller ändrar den sista."
+)
+LAST_ADMIN_LEAVE_MESSAGE = gettext_lazy(
+    "Du är klinikens enda aktiva lokala administratör. Utse en efterträdare innan du lämnar kliniken."
 )
 
 
@@ -169,12 +175,15 @@ def _lock_for_admin_change(membership: ClinicMembership) -> ClinicMembership:
     return ClinicMembership.objects.select_for_update().select_related("clinic", "user").get(pk=membership.pk)
 
 
-def _ensure_another_admin(membership: ClinicMembership) -> None:
+def _ensure_another_admin(membership: ClinicMembership, message=LAST_ADMIN_MESSAGE) -> None:
+    """A running clinic always keeps an active local administrator (a closed one has no users at all)."""
+    if not membership.clinic.is_active:
+        return
     others = ClinicMembership.objects.filter(
         clinic_id=membership.clinic_id, role=ClinicRole.LOCAL_ADMIN, is_active=True, user__is_active=True
     ).exclude(pk=membership.pk)
     if not others.exists():
-        raise ValidationError(LAST_ADMIN_MESSAGE, code="last_local_admin")
+        raise ValidationError(message, code="last_local_admin")
 
 
 @transaction.atomic
@@ -209,35 +218,55 @@ def user_sessions_end(*, user: User) -> None:
     User.objects.filter(pk=user.pk).update(session_generation=F("session_generation") + 1)
 
 
+@transaction.atomic
 def membership_remove(*, actor: User, membership: ClinicMembership) -> ClinicMembership:
     """Take away the user's access to the clinic. The membership is kept, inactive, for the record.
 
-    A person left with no clinic and no region role is logged out everywhere at once."""
+    A person left with no clinic and no region role is logged out everywhere at once. Removing oneself is leaving
+    (membership_leave): the last local administrator of a running clinic cannot, without a successor."""
+    return _membership_end(actor=actor, membership=membership)
+
+
+@transaction.atomic
+def membership_leave(*, actor: User, membership: ClinicMembership) -> ClinicMembership:
+    """Lämna kliniken: the person gives up their own access. Not the last local administrator of a running
+    clinic: they appoint a successor first."""
+    if membership.user_id != actor.pk:
+        raise ValidationError(_("Du kan bara lämna kliniken själv."), code="not_yours")
+    return _membership_end(actor=actor, membership=membership)
+
+
+def _membership_end(*, actor: User, membership: ClinicMembership) -> ClinicMembership:
     membership = _lock_for_admin_change(membership)
     if not membership.is_active:
         return membership
+    leaving = membership.user_id == actor.pk
     if membership.role == ClinicRole.LOCAL_ADMIN:
-        _ensure_another_admin(membership)
+        _ensure_another_admin(membership, LAST_ADMIN_LEAVE_MESSAGE if leaving else LAST_ADMIN_MESSAGE)
     membership.is_active = False
     membership.save(update_fields=["is_active"])
     audit_record(
         actor=actor,
-        action=ClinicsAudit.MEMBERSHIP_REMOVED,
+        action=ClinicsAudit.MEMBERSHIP_LEFT if leaving else ClinicsAudit.MEMBERSHIP_REMOVED,
         obj=membership,
         before={"is_active": True, "role": membership.role},
         after={"is_active": False},
         clinic=membership.clinic,
         region=membership.clinic.region_id,
     )
-    user = membership.user
+    _sessions_end_unless_access(membership.user)
+    return membership
+
+
+def _sessions_end_unless_access(user: User) -> None:
+    """A person left with no clinic and no region role is logged out everywhere at once."""
     still_has_access = (
         user.is_system_admin
-        or ClinicMembership.objects.filter(user=user, is_active=True).exists()
+        or ClinicMembership.objects.filter(user=user, is_active=True, clinic__is_active=True).exists()
         or RegionMembership.objects.filter(user=user, is_active=True).exists()
     )
     if not still_has_access:
         user_sessions_end(user=user)
-    return membership
 
 
 def invitation_send(*, membership: ClinicMembership) -> None:
@@ -867,3 +896,166 @@ def api_key_webhook_remove(*, actor: User, key: ApiKey) -> ApiKey:
         region=key.clinic.region_id,
     )
     return key
+
+
+# Leaving (uppsägning, issue 15) ---------------------------------------------------------------------------------
+
+TERMINATION_NOT_ALLOWED_MESSAGE = gettext_lazy(
+    "Bara klinikens avtalsansvarige eller lokala administratör, eller regionens samordnare och administratörer, "
+    "kan säga upp kliniken."
+)
+# The clinic's roles that may give and withdraw its notice.
+TERMINATION_CLINIC_ROLES = (ClinicRole.AGREEMENT_OWNER, ClinicRole.LOCAL_ADMIN)
+
+
+def termination_may_act(actor: User, clinic: Clinic) -> bool:
+    """Whether `actor` may give or withdraw the clinic's notice: its avtalsansvarig or local administrator, or a
+    coordinator or administrator of its region."""
+    return (
+        ClinicMembership.objects.filter(
+            user=actor, clinic=clinic, role__in=TERMINATION_CLINIC_ROLES, is_active=True, user__is_active=True
+        ).exists()
+        or RegionMembership.objects.filter(
+            user=actor, region_id=clinic.region_id, is_active=True, user__is_active=True
+        ).exists()
+    )
+
+
+def termination_active(clinic: Clinic) -> Termination | None:
+    """The clinic's notice that is running (given, neither withdrawn nor closed), or None."""
+    return Termination.objects.of_clinic(clinic).filter(state=TerminationState.GIVEN).first()
+
+
+@transaction.atomic
+def termination_give(
+    *, actor: User, clinic: Clinic, ends_on: datetime.date, reason: str = "", today: datetime.date | None = None
+) -> Termination:
+    """Säg upp kliniken: it leaves the portal after `ends_on` (its last day of care that is paid).
+
+    Care up to that day may be billed for the region's slutfakturering after it (Region.final_billing_days, fixed
+    now on the notice); then the clinic is closed by the daily job (termination_close)."""
+    today = today or timezone.localdate()
+    clinic = Clinic.objects.select_for_update().select_related("region").get(pk=clinic.pk)
+    if not termination_may_act(actor, clinic):
+        raise ValidationError(TERMINATION_NOT_ALLOWED_MESSAGE, code="not_allowed")
+    if not clinic.is_active:
+        raise ValidationError(_("Kliniken är redan stängd."), code="closed")
+    if Termination.objects.filter(clinic=clinic, state=TerminationState.GIVEN).exists():
+        raise ValidationError(
+            _("Kliniken är redan uppsagd. Återkalla uppsägningen först för att ge ett nytt slutdatum."),
+            code="already_given",
+        )
+    if ends_on < today:
+        raise ValidationError({"ends_on": _("Slutdatumet kan inte ligga före i dag.")}, code="past")
+    termination = Termination.objects.create(
+        clinic=clinic,
+        ends_on=ends_on,
+        last_billing_on=ends_on + datetime.timedelta(days=clinic.region.final_billing_days),
+        reason=reason.strip(),
+        given_by=actor,
+        by_region=RegionMembership.objects.filter(user=actor, region_id=clinic.region_id, is_active=True).exists(),
+    )
+    clinic.ends_on = ends_on
+    clinic.save(update_fields=["ends_on"])
+    audit_record(
+        actor=actor,
+        action=ClinicsAudit.TERMINATION_GIVEN,
+        obj=termination,
+        after=snapshot(termination, ["ends_on", "last_billing_on", "reason", "by_region"]),
+        clinic=clinic,
+        region=clinic.region_id,
+    )
+    return termination
+
+
+def _termination_lock(termination: Termination, target: str) -> tuple[Clinic, Termination]:
+    """The clinic's row first (as every change of its details), then the notice."""
+    clinic = Clinic.objects.select_for_update().select_related("region").get(pk=termination.clinic_id)
+    termination = Termination.objects.select_for_update().get(pk=termination.pk)
+    termination.clinic = clinic
+    TERMINATION_TRANSITIONS.check(termination.state, target)
+    return clinic, termination
+
+
+@transaction.atomic
+def termination_withdraw(*, actor: User, termination: Termination, today: datetime.date | None = None) -> Termination:
+    """Återkalla uppsägningen, until the end date: the clinic goes on as if it was never given."""
+    today = today or timezone.localdate()
+    clinic, termination = _termination_lock(termination, TerminationState.WITHDRAWN)
+    if not termination_may_act(actor, clinic):
+        raise ValidationError(TERMINATION_NOT_ALLOWED_MESSAGE, code="not_allowed")
+    if today > termination.ends_on:
+        raise ValidationError(
+            _("Slutdatumet %(date)s har passerat; uppsägningen kan inte längre återkallas.")
+            % {"date": termination.ends_on.isoformat()},
+            code="after_end",
+        )
+    termination.withdrawn_by, termination.withdrawn_at = actor, timezone.now()
+    TERMINATION_TRANSITIONS.move(termination, TerminationState.WITHDRAWN, fields=["withdrawn_by", "withdrawn_at"])
+    clinic.ends_on = None
+    clinic.save(update_fields=["ends_on"])
+    audit_record(
+        actor=actor,
+        action=ClinicsAudit.TERMINATION_WITHDRAWN,
+        obj=termination,
+        before={"state": TerminationState.GIVEN, "ends_on": termination.ends_on.isoformat()},
+        after={"state": TerminationState.WITHDRAWN},
+        clinic=clinic,
+        region=clinic.region_id,
+    )
+    return termination
+
+
+@transaction.atomic
+def termination_close(*, termination: Termination, today: datetime.date | None = None) -> bool:
+    """Close the clinic of a notice whose slutfakturering has ended: its users and API keys lose access, nothing
+    of its data is removed (the region still sees it, and a payout run still pays its approved claims).
+
+    Idempotent: a notice already closed, or not yet due, is left as it is (False)."""
+    today = today or timezone.localdate()
+    clinic = Clinic.objects.select_for_update().select_related("region").get(pk=termination.clinic_id)
+    termination = Termination.objects.select_for_update().get(pk=termination.pk)
+    termination.clinic = clinic
+    if termination.state != TerminationState.GIVEN or today < termination.closes_on:
+        return False
+    now = timezone.now()
+    clinic.is_active = False
+    clinic.save(update_fields=["is_active"])
+    memberships = list(ClinicMembership.objects.select_for_update().filter(clinic=clinic, is_active=True))
+    ClinicMembership.objects.filter(pk__in=[m.pk for m in memberships]).update(is_active=False)
+    keys = list(
+        ApiKey.objects.select_for_update().filter(clinic=clinic, revoked_at__isnull=True).values_list("pk", flat=True)
+    )
+    ApiKey.objects.filter(pk__in=keys).update(revoked_at=now)
+    ClinicInvitation.objects.filter(clinic=clinic, state=InvitationState.PENDING).update(
+        state=InvitationState.DECLINED, decided_at=now
+    )
+    termination.closed_at = now
+    TERMINATION_TRANSITIONS.move(termination, TerminationState.CLOSED, fields=["closed_at"])
+    audit_record(
+        actor=None,
+        action=ClinicsAudit.CLINIC_CLOSED,
+        obj=termination,
+        before={"is_active": True},
+        after={
+            "is_active": False,
+            "ends_on": termination.ends_on.isoformat(),
+            "memberships_ended": sorted(m.pk for m in memberships),
+            "api_keys_revoked": sorted(keys),
+        },
+        clinic=clinic,
+        region=clinic.region_id,
+    )
+    for user in User.objects.filter(pk__in={m.user_id for m in memberships}):
+        _sessions_end_unless_access(user)
+    return True
+
+
+def terminations_close_due(*, today: datetime.date | None = None) -> list[int]:
+    """Every notice whose slutfakturering ended before `today` is closed, each in its own transaction: also those
+    a missed day left behind. The ids of the clinics closed now."""
+    today = today or timezone.localdate()
+    due = Termination.objects.filter(state=TerminationState.GIVEN, last_billing_on__lt=today).order_by(
+        "last_billing_on", "pk"
+    )
+    return [termination.clinic_id for termination in due if termination_close(termination=termination, today=today)]

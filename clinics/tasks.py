@@ -1,6 +1,8 @@
-"""Background work for clinics: invitation e-mails and the notices of a changed account."""
+"""Background work for clinics: invitation e-mails, the notices of a changed account, closing terminated clinics."""
 
 import logging
+
+from celery import shared_task
 
 from portal.background import email_task
 
@@ -38,3 +40,14 @@ def send_account_change_notice(change_id: int, event: str) -> None:
 
     change = AccountChange.objects.select_related("clinic__region", "requested_by", "decided_by").get(pk=change_id)
     services.account_change_notice_send(change=change, event=event)
+
+
+@shared_task(acks_late=True)
+def close_terminated_clinics() -> list[int]:
+    """Daily (Celery beat): close every clinic whose notice's slutfakturering has ended; safe to run twice."""
+    from . import services
+
+    closed = services.terminations_close_due()
+    if closed:
+        logger.info("clinics closed after their notice: %s", closed)
+    return closed

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import termination_views, views
 
 clinic_patterns = [
     path("klinikadministration/", views.administration, name="clinic_administration"),
@@ -52,6 +52,9 @@ clinic_patterns = [
         views.account_change_withdraw,
         name="clinic_account_change_withdraw",
     ),
+    path("uppsagning/", termination_views.termination, name="clinic_termination"),
+    path("uppsagning/aterkalla/", termination_views.termination_withdraw, name="clinic_termination_withdraw"),
+    path("lamna-kliniken/", termination_views.leave, name="clinic_leave"),
 ]
 
 public_patterns = [
@@ -62,6 +65,16 @@ region_patterns = [
     path("kliniker/", views.region_clinics, name="region_clinics"),
     path("regler/tvastegsverifiering/", views.region_two_factor, name="region_two_factor"),
     path("kliniker/<str:clinic_number>/", views.region_clinic_detail, name="region_clinic_detail"),
+    path(
+        "kliniker/<str:clinic_number>/uppsagning/",
+        termination_views.region_termination,
+        name="region_clinic_termination",
+    ),
+    path(
+        "kliniker/<str:clinic_number>/uppsagning/aterkalla/",
+        termination_views.region_termination_withdraw,
+        name="region_clinic_termination_withdraw",
+    ),
     path(
         "kontoandringar/<int:change_pk>/bekrafta/",
         views.region_account_change_confirm,

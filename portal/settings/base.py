@@ -298,6 +298,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.notifications_sweep",
         "schedule": crontab(minute="*"),
     },
+    # Clinics whose notice (uppsägning) and slutfakturering have ended are closed; catches up missed days.
+    "clinics-close-terminated": {
+        "task": "clinics.tasks.close_terminated_clinics",
+        "schedule": crontab(hour=0, minute=5),
+    },
     "payouts-mark-paid": {
         "task": "payouts.tasks.mark_payouts_paid",
         "schedule": crontab(hour=6, minute=5),

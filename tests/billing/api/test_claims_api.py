@@ -18,7 +18,7 @@ from claims.drafts import ClaimDraft, FreeCardDraft, LineDraft
 from claims.models import PATIENT_FEE_CODE, Claim, ClaimState, Invoice, InvoiceSource
 from claims.services import claim_delete
 from claims.validation import claim_validate, invoice_reference_fault
-from clinics.models import ApiKey, SupportForm
+from clinics.models import ApiKey, Clinic, SupportForm, Termination
 from portal.models import AccessLogEntry, AuditEvent
 from tests.billing.test_register_views import _open, vg_tariff  # noqa: F401 (fixture)
 from tests.claims import test_validation
@@ -235,6 +235,25 @@ def _old_visit(world):
     return n_draft(lines=[LineDraft(old, "101")], patient_fees={old: FEE})
 
 
+def _terminated(world, *, ends_on, last_billing_on):
+    """The clinic under notice (uppsägning), as clinics.services.termination_give leaves it."""
+    Termination.objects.create(
+        clinic=world.clinic, ends_on=ends_on, last_billing_on=last_billing_on, given_by=world.biller
+    )
+    Clinic.objects.filter(pk=world.clinic.pk).update(ends_on=ends_on)
+    world.clinic.refresh_from_db()
+
+
+def _visit_after_end(world):
+    _terminated(world, ends_on=VISIT - DAY, last_billing_on=TODAY + 30 * DAY)
+    return n_draft()
+
+
+def _clinic_terminated(world):
+    _terminated(world, ends_on=VISIT, last_billing_on=TODAY - DAY)
+    return n_draft()
+
+
 def _code_for_s_only(world):
     TariffRowFactory(version=world.tariff(VISIT), code="950", support_forms=[SupportForm.S])
     return n_draft(lines=[LineDraft(VISIT, "950")])
@@ -292,6 +311,8 @@ FAULT_CASES = {
     "lines_empty": lambda w: n_draft(lines=[], patient_fees={}),
     "visit_in_future": _future,
     "visit_too_old": _old_visit,
+    "visit_after_end": _visit_after_end,
+    "clinic_terminated": _clinic_terminated,
     "patient_fee_negative": lambda w: n_draft(patient_fees={VISIT: -1}),
     "code_unknown": lambda w: n_draft(lines=[LineDraft(VISIT, "101"), LineDraft(VISIT, "999")]),
     "patient_fee_given_twice": lambda w: n_draft(
