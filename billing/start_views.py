@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 
 from clinics.selectors import account_change_pending
 from portal.access import clinic_view
+from regioninfo.selectors import clinic_unread
 
 from . import selectors
 
@@ -28,5 +29,7 @@ def clinic_start(request: HttpRequest) -> HttpResponse:
             "pending_change": account_change_pending(clinic=request.clinic),
             "waiting": waiting,
             "questions_oldest": timezone.localdate(waiting.questions_oldest) if waiting.questions_oldest else None,
+            # Nytt från regionen: the region's information this user has not opened yet.
+            "unread_publications": clinic_unread(region=request.region, user=request.user, today=today),
         },
     )

@@ -10,6 +10,7 @@ from clinics import urls as clinic_urls
 from eligibility import urls as eligibility_urls
 from notifications import urls as notification_urls
 from payouts import urls as payout_urls
+from regioninfo import urls as regioninfo_urls
 from reports import urls as reports_urls
 from review import urls as review_urls
 
@@ -32,6 +33,7 @@ clinic_patterns = [
     *claims_urls.clinic_patterns,
     *payout_urls.clinic_patterns,
     *review_urls.clinic_patterns,
+    *regioninfo_urls.clinic_patterns,
 ]
 
 region_patterns = [
@@ -49,6 +51,7 @@ region_patterns = [
     *payout_urls.region_patterns,
     *reports_urls.region_patterns,
     *review_urls.region_patterns,
+    *regioninfo_urls.region_patterns,
 ]
 
 urlpatterns = [

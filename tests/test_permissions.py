@@ -22,6 +22,7 @@ from eligibility.models import Certificate, CertificateImport, FreeCard, PriorAs
 from payouts.models import PayoutPayment, PayoutRun, Repayment
 from portal.access import Access
 from portal.models import ServiceWindow
+from regioninfo.models import Publication
 from review.models import ClaimQuestion, ReviewRule, ReviewRuleKind
 
 from .claims.factories import ClaimFactory, InvoiceFactory
@@ -165,6 +166,8 @@ OBJECT_IDS = {
             created_by=world.region_admin,
         ).pk
     ),
+    # The region's information, valid from today with a PDF: opened by its region's clinics and coordinators.
+    "publication_pk": lambda world, owner: _publication(world, owner.region).pk,
     "question_pk": lambda world, owner: (
         ClaimQuestion.objects.create(
             claim=ClaimFactory(invoice__clinic=owner.clinic, invoice__created_by=world.biller),
@@ -262,6 +265,23 @@ def _account_change(clinic: Clinic) -> AccountChange:
         new_account_number=new[1],
         requested_by=admin,
     )
+
+
+def _publication(world: World, region: Region) -> Publication:
+    from django.core.files.base import ContentFile
+
+    publication = Publication(
+        region=region,
+        kind="letter",
+        title="Informationsbrev",
+        body="Text",
+        valid_from=timezone.localdate(),
+        published_by=world.region_admin,
+        file_name="brev.pdf",
+    )
+    publication.file.save("brev.pdf", ContentFile(b"%PDF-1.4\n%%EOF\n"), save=False)
+    publication.save()
+    return publication
 
 
 def _repayment(world: World, clinic: Clinic) -> Repayment:

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "review",
     "billing",
     "notifications",
+    "regioninfo",
 ]
 
 MIDDLEWARE = [
