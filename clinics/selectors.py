@@ -20,6 +20,7 @@ from .models import (
     InvitationState,
     Region,
     RegionMembership,
+    Termination,
 )
 
 
@@ -181,10 +182,8 @@ def api_key_webhook_overview(*, key: ApiKey) -> dict:
     }
 
 
-def clinic_terminations(*, clinic: Clinic) -> list:
+def clinic_terminations(*, clinic: Clinic) -> list[Termination]:
     """The clinic's notices (uppsägningar), newest first: the running one and every one before, with who and when."""
-    from .models import Termination
-
     return list(
         Termination.objects.of_clinic(clinic).select_related("given_by", "withdrawn_by").order_by("-given_at", "-pk")
     )
