@@ -65,7 +65,8 @@ LAST_ADMIN_MESSAGE = gettext_lazy(
     "Kliniken måste ha minst en aktiv lokal administratör. Utse en ny innan du tar bort eller ändrar den sista."
 )
 LAST_ADMIN_LEAVE_MESSAGE = gettext_lazy(
-    "Du är klinikens enda aktiva lokala administratör. Utse en efterträdare innan du lämnar kliniken."
+    "Kliniken måste ha minst en aktiv lokal administratör, och du är den enda. Utse en efterträdare innan du "
+    "lämnar kliniken."
 )
 
 

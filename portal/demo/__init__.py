@@ -19,6 +19,7 @@ from clinics.models import CareModel, Clinic, ClinicMembership, PatientCategory,
 from .accounts import demo_account_changes_load
 from .api_keys import demo_api_keys_load
 from .history import demo_history_load
+from .information import demo_information_load
 from .invoices import demo_invoices_load
 from .payouts import demo_payouts_load
 from .review import review_demo_load
@@ -110,6 +111,7 @@ def demo_load(path: Path = DEMO_FILE) -> Counter:
     demo_account_changes_load(counts)  # after the payouts: the paid run went to 32's plusgiro
     demo_two_factor_load(counts)
     demo_api_keys_load(counts)
+    demo_information_load(counts)
     return counts
 
 

@@ -253,7 +253,7 @@ def test_the_region_still_sees_a_closed_clinic_and_its_claims(client, small_worl
 def test_the_last_local_administrator_cannot_leave_a_running_clinic_without_a_successor(small_world):
     world = small_world
     membership = ClinicMembership.objects.get(user=world.admin, clinic=world.clinic)
-    with pytest.raises(ValidationError, match="Utse en efterträdare") as refused:
+    with pytest.raises(ValidationError, match="Utse en efterträdare innan du lämnar") as refused:
         services.membership_leave(actor=world.admin, membership=membership)
     assert refused.value.code == "last_local_admin"
     successor = ClinicMembershipFactory(clinic=world.clinic, role=ClinicRole.LOCAL_ADMIN)
@@ -283,7 +283,7 @@ def test_the_leave_page_refuses_the_last_administrator_and_lets_a_biller_go(clie
     client.force_login(world.admin)
     response = client.post(url)
     assert response.status_code == 200
-    assert "Utse en efterträdare" in response.content.decode()
+    assert "Utse en efterträdare innan du lämnar" in response.content.decode()
     assert ClinicMembership.objects.get(user=world.admin, clinic=world.clinic).is_active
     client.force_login(world.biller)
     response = client.post(url)
