@@ -31,6 +31,7 @@ from clinics.tasks import close_terminated_clinics
 from payouts import services as payout_services
 from payouts.models import PayoutPayment
 from portal.models import AuditEvent
+from tests.claims.factories import ClaimFactory
 from tests.claims.test_validation import VISIT, n_draft
 from tests.payouts.factories import claim, future_bank_day, invoice, payout_world
 
@@ -226,8 +227,6 @@ def test_a_payout_run_pays_a_closed_clinics_approved_claims(db):
 
 
 def test_the_region_still_sees_a_closed_clinic_and_its_claims(client, small_world):
-    from tests.claims.factories import ClaimFactory
-
     world = small_world
     made = ClaimFactory(invoice__clinic=world.clinic, invoice__created_by=world.biller)
     _terminated(world, ends_on=TODAY - 10 * DAY, last_billing_on=TODAY - DAY)
