@@ -9,6 +9,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Model
+from django.db.models.constants import OnConflict
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -16,8 +18,8 @@ from clinics.models import Clinic, SupportForm, User
 from eligibility.models import PriorAssessment
 from eligibility.services import patients_get_or_create
 from portal import validators
-from portal.audit import AuditOutsideTransaction, audit_record, audit_record_many, snapshot
-from portal.bulk import copy_insert
+from portal.audit import AuditOutsideTransaction, audit_batch, audit_record, audit_record_many, snapshot
+from portal.bulk import copy_insert, ids_assign
 from portal.db import violated_constraint
 from portal.events import NewClinicEvent, clinic_events_record
 from portal.models import ClinicEventKind
@@ -95,7 +97,8 @@ def claim_submit(
         faults.insert(0, reference_fault)
     if faults:
         raise ClaimRejected(faults)
-    with _reference_race_refused(clinic):
+    # The invoice's and the claim's audit records go into the chain together, when both are stored.
+    with _reference_race_refused(clinic), audit_batch():
         # The clinic's care lock first, before any other: whoever waits for it holds nothing another waits for.
         care_lock(clinic=clinic)
         _prior_assessments_lock_and_check(clinic=clinic, drafts=[draft], context=context)
@@ -103,7 +106,7 @@ def claim_submit(
             actor=actor, clinic=clinic, reference=invoice_reference, source=source, may_join_open=True
         )
         _care_check(clinic=clinic, drafts=[draft], context=context)
-        return _claims_store(actor=actor, invoice=invoice, drafts=[draft], context=context)[0]
+        return _claims_store(actor=actor, invoice=invoice, drafts=[draft], context=context, keep_lines=True)[0]
 
 
 def claims_submit(
@@ -205,13 +208,40 @@ def _care_check(*, clinic: Clinic, drafts: list[ClaimDraft], context: Validation
         )
 
 
+def _insert_unless_there(obj: Model) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING: True when `obj` was stored (it has its id then), False when a row with its
+    unique values was there already. One statement, where get_or_create takes four (a read, a savepoint, the
+    insert, its release); a row being stored by another transaction meanwhile is waited for, as by the insert."""
+    meta = obj._meta
+    fields = [field for field in meta.local_concrete_fields if not field.generated and field is not meta.auto_field]
+    manager = type(obj)._base_manager
+    rows = manager._insert(
+        [obj], fields=fields, returning_fields=meta.db_returning_fields, on_conflict=OnConflict.IGNORE
+    )
+    if not rows or rows[0] is None:
+        return False
+    for value, field in zip(rows[0], meta.db_returning_fields, strict=True):
+        setattr(obj, field.attname, value)
+    obj._state.adding, obj._state.db = False, manager.db
+    return True
+
+
+def _lines_keep(claim: Claim, lines: list[ClaimLine], rows: list) -> None:
+    """Let `claim.lines.all()` answer the lines just stored, as `prefetch_related` would have read them."""
+    for line, row in zip(lines, rows, strict=True):
+        ClaimLine.claim.field.set_cached_value(line, claim)
+        ClaimLine.tariff_row.field.set_cached_value(line, row)
+        ClaimLine.credit.related.set_cached_value(line, None)  # just stored: credited by nothing
+    kept = claim.lines.all()
+    kept._result_cache, kept._prefetch_done = list(lines), True
+    claim._prefetched_objects_cache = {**getattr(claim, "_prefetched_objects_cache", {}), "lines": kept}
+
+
 def invoice_for_claims(*, actor: User, clinic: Clinic, reference: str, source: str, may_join_open: bool) -> Invoice:
     """The invoice claims are sent under: made now, or an existing one that `invoice_reference_fault` lets them
     join (with `may_join_open`: one received today whose claims are all still open); else ClaimRejected."""
-    invoice, created = Invoice.objects.get_or_create(
-        clinic=clinic, reference=reference, defaults={"source": source, "created_by": actor}
-    )
-    if created:
+    invoice = Invoice(clinic=clinic, reference=reference, source=source, created_by=actor)
+    if _insert_unless_there(invoice):
         audit_record(
             actor=actor,
             action=ClaimsAudit.INVOICE_RECEIVED,
@@ -221,7 +251,7 @@ def invoice_for_claims(*, actor: User, clinic: Clinic, reference: str, source: s
         )
         return invoice
     # Asked again under the invoice's lock: its claims cannot move on while these join it.
-    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    invoice = Invoice.objects.select_for_update().get(clinic=clinic, reference=reference)
     fault = invoice_reference_fault(clinic=clinic, reference=reference, may_join_open=may_join_open)
     if fault is not None:
         raise ClaimRejected([fault])
@@ -229,14 +259,23 @@ def invoice_for_claims(*, actor: User, clinic: Clinic, reference: str, source: s
 
 
 def _claims_store(
-    *, actor: User, invoice: Invoice, drafts: list[ClaimDraft], context: ValidationContext
+    *, actor: User, invoice: Invoice, drafts: list[ClaimDraft], context: ValidationContext, keep_lines: bool = False
 ) -> list[Claim]:
-    """Store validated drafts with their lines, events and audit records: a few statements however many."""
+    """Store validated drafts with their lines, events and audit records: a few statements however many.
+
+    With `keep_lines` (one claim from the form or the API) the lines get their ids too, and each claim keeps its
+    lines as if prefetched (`claim.lines.all()`, each line's tariff row and no credit), as the database now has
+    them: the review rules and the answer read them from there instead of asking again.
+    """
     clinic = invoice.clinic
     pins = [validators.normalize_personal_identity_number(draft.personal_identity_number) for draft in drafts]
-    patients = patients_get_or_create(actor=actor, personal_identity_numbers=pins)
+    # The validation read the patients it knows; only those it did not are asked for (and made) here.
+    patients = context.known_patients(pins)
+    if missing := [pin for pin in pins if pin not in patients]:
+        patients.update(patients_get_or_create(actor=actor, personal_identity_numbers=missing))
     claims: list[Claim] = []
     lines: list[list[ClaimLine]] = []
+    rows: list[list] = []  # each claim's lines' tariff rows
     for draft, pin in zip(drafts, pins, strict=True):
         eligibility = context.eligibility(pin, draft.visit_dates[0])
         certificate = (
@@ -270,7 +309,11 @@ def _claims_store(
                 support_form=draft.support_form,
                 certificate=certificate,
                 care_model=context.care_models.get(draft.care_model.strip()),
-                patient_category=context.patient_categories.get(draft.patient_category.strip()),
+                patient_category=(
+                    context.patient_categories.get(draft.patient_category.strip())
+                    if draft.patient_category.strip()
+                    else None
+                ),
                 prior_assessment=next((a for a in eligibility.prior_assessments if a.number == fhb_number), None),
                 free_card_number=free_card.number.strip() if free_card else "",
                 free_card_valid_from=free_card.valid_from if free_card else None,
@@ -286,11 +329,17 @@ def _claims_store(
             )
         )
         lines.append(claim_lines)
+        rows.append([row for _line, row, _amount in priced])
+    if keep_lines:
+        ids_assign((Claim, claims), (ClaimLine, [line for claim_lines in lines for line in claim_lines]))
     copy_insert(Claim, claims, ids=True)
     for claim, claim_lines in zip(claims, lines, strict=True):
         for line in claim_lines:
             line.claim_id = claim.pk
-    copy_insert(ClaimLine, (line for claim_lines in lines for line in claim_lines))
+    copy_insert(ClaimLine, (line for claim_lines in lines for line in claim_lines), ids=keep_lines)
+    if keep_lines:
+        for claim, claim_lines, claim_rows in zip(claims, lines, rows, strict=True):
+            _lines_keep(claim, claim_lines, claim_rows)
     actor_id = actor.pk if actor else None
     copy_insert(
         ClaimEvent,

@@ -392,6 +392,8 @@ class TariffBook:
             .filter(valid_from__lte=last)
             .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=first))
             .exclude(pk__in=list(self._versions))
+            # The default order ("region", "-valid_from") joins the region for what is one region's anyway.
+            .order_by("-valid_from")
         )
         for version in versions:
             self._versions[version.pk] = version
@@ -412,7 +414,8 @@ class TariffBook:
         if version is None:
             return None
         if version.pk not in self._rows:
-            self._rows[version.pk] = {row.code: row for row in version.rows.all()}
+            # By code, as the default order has them within a version, without joining the version and region.
+            self._rows[version.pk] = {row.code: row for row in version.rows.order_by("code")}
         return self._rows[version.pk]
 
     def row(self, day: datetime.date, code: str) -> TariffRow | None:

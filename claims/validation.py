@@ -34,7 +34,7 @@ from clinics.models import (
     Termination,
     TerminationState,
 )
-from eligibility.models import FreeCard, Jaw, PriorAssessment
+from eligibility.models import FreeCard, Jaw, Patient, PriorAssessment
 from eligibility.selectors import (
     NO_RECORDS,
     Eligibility,
@@ -179,6 +179,16 @@ class ValidationContext:
         records = patient_records_for(personal_identity_numbers=pins, clinic=self.clinic, from_date=first_day)
         for pin in pins:
             self._patients[pin] = records.get(pin, NO_RECORDS)
+
+    def known_patients(self, personal_identity_numbers: Iterable[str]) -> dict[str, Patient]:
+        """The patients of these (normalised) numbers that the records read hold, by number; the others are
+        either unknown to us or were not read."""
+        found = {}
+        for pin in personal_identity_numbers:
+            records = self._patients.get(pin)
+            if records is not None and records.patient is not None:
+                found[pin] = records.patient
+        return found
 
     def eligibility(self, personal_identity_number: str, day: datetime.date) -> Eligibility:
         key = (personal_identity_number, day)

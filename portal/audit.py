@@ -15,6 +15,8 @@ import datetime
 import decimal
 import uuid
 from collections.abc import Iterable
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -131,6 +133,31 @@ def audit_record(
     return event
 
 
+# The records of the innermost `audit_batch` block being run, in order; None outside one.
+_batched: ContextVar[list[AuditEvent] | None] = ContextVar("audit_batched", default=None)
+
+
+@contextmanager
+def audit_batch():
+    """Write the audit records made in the block at its end, in their order, in one go (one turn of the chain's
+    lock instead of one per record): the steps of one change (an invoice made, its claim stored) that are audited
+    by the functions they call. Records are made, as ever, inside the change's transaction; the block must end in
+    it too. Leaving the block by an exception writes nothing: the change is not made either. A block inside
+    another joins it."""
+    if _batched.get() is not None:
+        yield
+        return
+    token = _batched.set([])
+    try:
+        yield
+        events = _batched.get()
+    finally:
+        _batched.reset(token)
+    if events:
+        _refuse_unless_recordable_in_transaction("audit_batch")
+        _chained_insert(events)
+
+
 def audit_record_many(
     *,
     actor,
@@ -157,8 +184,13 @@ def _chained_insert(events: list[AuditEvent]) -> int:
     """
     if not events:
         return 0
+    if (batched := _batched.get()) is not None:
+        batched.extend(events)
+        return len(events)
     with connection.cursor() as cursor:
-        tail = audit_chain.chain_tail(cursor)
+        tail, ids = audit_chain.chain_tail_and_ids(cursor, len(events))
+    for event, pk in zip(events, ids, strict=True):
+        event.pk = pk
     return copy_insert(AuditEvent, events, ids=True, prepare=lambda rows: audit_chain.chain_link(rows, tail))
 
 
@@ -169,10 +201,14 @@ def audit_chain_verify() -> audit_chain.ChainReport:
 
 
 def _refuse_unless_recordable(action: str) -> None:
-    if not connection.in_atomic_block:
-        raise AuditOutsideTransaction(f"{action}: audit_record must run inside the change's transaction")
+    _refuse_unless_recordable_in_transaction(action)
     if action not in _ACTIONS:
         raise ValueError(f"audit action {action!r} is not registered: add it to the app's audit.py enum")
+
+
+def _refuse_unless_recordable_in_transaction(what: str) -> None:
+    if not connection.in_atomic_block:
+        raise AuditOutsideTransaction(f"{what}: audit_record must run inside the change's transaction")
 
 
 def _audit_event(actor, action, obj, before, after, clinic, region) -> AuditEvent:

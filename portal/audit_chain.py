@@ -74,6 +74,19 @@ def chain_link(rows: Iterable[Any], prev_hash: str) -> str:
     return prev_hash
 
 
+def chain_tail_and_ids(cursor, count: int) -> tuple[str, list[int]]:
+    """As `chain_tail`, and the ids of the next `count` rows from the table's sequence (taken under the lock, in
+    the statement that reads the tail)."""
+    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
+    cursor.execute(
+        "SELECT nextval(pg_get_serial_sequence('portal_auditevent', 'id')), "
+        "(SELECT hash FROM portal_auditevent ORDER BY id DESC LIMIT 1) FROM generate_series(1, %s)",
+        [count],
+    )
+    rows = cursor.fetchall()
+    return (rows[0][1] or GENESIS), [pk for pk, _tail in rows]
+
+
 @dataclass(frozen=True)
 class ChainBreak:
     event_id: int

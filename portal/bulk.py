@@ -26,9 +26,9 @@ def copy_insert(
 ) -> int:
     """Insert `objs` (instances of `model`, not saved) in one COPY; the number of rows written.
 
-    With `ids`, the instances are given their ids first (and count as saved afterwards). `now` is the moment
-    stamped into `auto_now_add` fields (default: the time of the call); `prepare` sees the instances, ids and
-    stamps set, just before they are written (the audit log chains them there).
+    With `ids`, the instances are given their ids first where they have none (and count as saved afterwards).
+    `now` is the moment stamped into `auto_now_add` fields (default: the time of the call); `prepare` sees the
+    instances, ids and stamps set, just before they are written (the audit log chains them there).
     """
     meta = model._meta
     quote = connection.ops.quote_name
@@ -36,7 +36,7 @@ def copy_insert(
     if ids or prepare:
         objs = list(objs)
     if ids:
-        _ids_assign(model, objs)
+        _ids_assign(model, [obj for obj in objs if obj.pk is None])
     # A field with a database default (the writing transaction's id) is left to the database, as INSERT would.
     fields = [
         field for field in meta.concrete_fields if (ids or not field.primary_key) and field.db_default is NOT_PROVIDED
@@ -62,7 +62,25 @@ def copy_insert(
     return count
 
 
+def ids_assign(*groups: tuple[type[models.Model], list[models.Model]]) -> None:
+    """Give the instances of several models, (model, instances) each, their ids from their tables' sequences in
+    one statement, in the instances' order; `copy_insert(..., ids=True)` then keeps them."""
+    groups = tuple((model, objs) for model, objs in groups if objs)
+    if not groups:
+        return
+    part = "(SELECT array_agg(nextval(pg_get_serial_sequence(%s, %s))) FROM generate_series(1, %s))"
+    params = [value for model, objs in groups for value in (model._meta.db_table, model._meta.pk.column, len(objs))]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join([part] * len(groups))}", params)
+        row = cursor.fetchone()
+    for (_model, objs), pks in zip(groups, row, strict=True):
+        for obj, pk in zip(objs, sorted(pks), strict=True):
+            obj.pk = pk
+
+
 def _ids_assign(model: type[models.Model], objs: list[models.Model]) -> None:
+    if not objs:
+        return
     meta = model._meta
     with connection.cursor() as cursor:
         cursor.execute(

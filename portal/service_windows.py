@@ -92,12 +92,19 @@ class Occurrence:
 
 
 def service_window_occurrences(
-    now: datetime.datetime | None = None, *, windows=None, ahead: datetime.timedelta = ANNOUNCE_AHEAD
+    now: datetime.datetime | None = None,
+    *,
+    windows=None,
+    ahead: datetime.timedelta = ANNOUNCE_AHEAD,
+    with_regions: bool = True,
 ) -> list[Occurrence]:
-    """The running or next occurrence of each window (all, or `windows`) that starts within `ahead`, in order."""
+    """The running or next occurrence of each window (all, or `windows`) that starts within `ahead`, in order.
+
+    `with_regions=False` leaves the windows' regions unread (their ids are there): for the API, which names none."""
     now = now or timezone.now()
     if windows is None:
-        windows = ServiceWindow.objects.not_over(now).filter(starts_at__lte=now + ahead).select_related("region")
+        windows = ServiceWindow.objects.not_over(now).filter(starts_at__lte=now + ahead)
+        windows = windows.select_related("region") if with_regions else windows
     found = []
     for window in windows:
         occurrence = window.occurrence(now)

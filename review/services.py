@@ -116,7 +116,11 @@ def review_rules_apply(*, claims: list[Claim], rng: random.Random | None = None)
 
     watched_codes = {code for rules in rules_by_region.values() for r in rules for code in r.codes}
     codes_of: dict[int, set[str]] = defaultdict(set)
-    if watched_codes:
+    kept = _kept_lines(received)
+    if watched_codes and kept is not None:
+        for claim in received:
+            codes_of[claim.pk].update(line.code for line in kept[claim.pk] if line.code in watched_codes)
+    elif watched_codes:
         claim_ids = [claim.pk for claim in received]
         for ids in _chunks(claim_ids):
             lines = ClaimLine.objects.filter(claim_id__in=ids, code__in=watched_codes).values_list("claim_id", "code")
@@ -124,7 +128,7 @@ def review_rules_apply(*, claims: list[Claim], rng: random.Random | None = None)
                 codes_of[claim_id].add(code)
 
     fhb_uses = _fhb_uses(received, rules_by_region)
-    duplicates_of = _possible_duplicates(received, region_of, rules_by_region)
+    duplicates_of = _possible_duplicates(received, region_of, rules_by_region, kept)
     matched: dict[int, list[ReviewRule]] = {}
     for claim in received:
         rules = rules_by_region.get(region_of[claim.clinic_id], [])
@@ -158,8 +162,26 @@ def review_rules_apply(*, claims: list[Claim], rng: random.Random | None = None)
     )
 
 
+def _kept_lines(claims: list[Claim]) -> dict[int, list[ClaimLine]] | None:
+    """The claims' lines by claim id, in position order, when every claim holds them with their tariff rows (as
+    `claims.services` leaves a claim it has just stored); else None, and the rules read them from the database."""
+    kept: dict[int, list[ClaimLine]] = {}
+    for claim in claims:
+        lines = getattr(claim, "_prefetched_objects_cache", {}).get("lines")
+        if lines is None:
+            return None
+        lines = sorted(lines, key=lambda line: line.position)
+        if not all(line.tariff_row_id is None or ClaimLine.tariff_row.is_cached(line) for line in lines):
+            return None
+        kept[claim.pk] = lines
+    return kept
+
+
 def _possible_duplicates(
-    claims: list[Claim], region_of: dict[int, int], rules_by_region: dict[int, list[ReviewRule]]
+    claims: list[Claim],
+    region_of: dict[int, int],
+    rules_by_region: dict[int, list[ReviewRule]],
+    kept: dict[int, list[ClaimLine]] | None = None,
 ) -> dict[int, int]:
     """Of the claims in a region with an active "möjlig dubblett" rule: the id of another clinic's claim in the
     region with the same care (patient, visit date, code, tooth and jaw; not a code the tariff marks repeatable,
@@ -178,12 +200,20 @@ def _possible_duplicates(
     claims_of = {claim.pk: claim for claim in claims if region_of[claim.clinic_id] in watching}
     found: dict[int, int] = {}
     for ids in _chunks(sorted(claims_of)):
-        care = (
-            ClaimLine.objects.filter(claim_id__in=ids, tariff_row__repeatable=False)
-            .exclude(code=PATIENT_FEE_CODE)
-            .order_by("claim_id", "position")
-            .values_list("claim_id", "visit_date", "code", "tooth", "jaw")
-        )
+        if kept is not None:
+            care = [
+                (claim_id, line.visit_date, line.code, line.tooth, line.jaw)
+                for claim_id in ids
+                for line in kept[claim_id]
+                if line.tariff_row is not None and not line.tariff_row.repeatable and line.code != PATIENT_FEE_CODE
+            ]
+        else:
+            care = (
+                ClaimLine.objects.filter(claim_id__in=ids, tariff_row__repeatable=False)
+                .exclude(code=PATIENT_FEE_CODE)
+                .order_by("claim_id", "position")
+                .values_list("claim_id", "visit_date", "code", "tooth", "jaw")
+            )
         wanted: dict[tuple, list[int]] = defaultdict(list)  # (patient, day, code, tooth, jaw) → claim ids
         for claim_id, *key in care:
             wanted[(claims_of[claim_id].patient_id, *key)].append(claim_id)

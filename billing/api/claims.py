@@ -432,7 +432,9 @@ class ClaimListView(ApiView):
             return problem_response(
                 422, detail=_("Rätta felen och skicka igen."), faults=faults_out(rejected.faults, data["visits"])
             )
-        claim = _claims_of(request._request.clinic).get(pk=claim.pk)
+        if "lines" not in getattr(claim, "_prefetched_objects_cache", {}):
+            claim = _claims_of(request._request.clinic).get(pk=claim.pk)
+        # Else the claim as just stored, with its lines (claims.services): what GET /claims/{id} reads back.
         return Response(claim_out(claim), status=201, headers={"Location": _claim_url(claim)})
 
     @extend_schema(

@@ -120,7 +120,7 @@ class ApiView(APIView):
         translation.activate(language)
         request._request.LANGUAGE_CODE = language
         now = timezone.now()
-        occurrences = service_window_occurrences(now)
+        occurrences = service_window_occurrences(now, with_regions=False)
         self._refuse_during_window(now, occurrences, region_ids=set())  # the whole portal's, before the key
         super().initial(request, *args, **kwargs)
         self._refuse_during_window(now, occurrences, region_ids={request._request.clinic.region_id})
