@@ -58,9 +58,20 @@ LOG_TAB_NAMES = {
     InvoiceTab.VOIDED: "Makulerade",
 }
 # The GET parameters of a search; the personnummer is never one of them.
-URL_FIELDS = ("reference", "claim_reference", "our_reference", "date_from", "date_to", "question", "open")
-# The start page's lines lead to these: ?question=waiting (Under behandling), ?open=1 (Kreditfakturor).
+URL_FIELDS = (
+    "reference",
+    "claim_reference",
+    "our_reference",
+    "date_from",
+    "date_to",
+    "question",
+    "open",
+    "deadline",
+)
+# The start page's lines lead to these: ?question=waiting and ?deadline=soon (Under behandling), ?open=1
+# (Kreditfakturor).
 WAITING_QUESTION = "waiting"
+DEADLINE_SOON = "soon"
 
 
 # Form -----------------------------------------------------------------------------------------------------
@@ -93,6 +104,9 @@ class InvoiceSearchForm(PeriodForm):
         required=False, choices=[("", ""), (WAITING_QUESTION, WAITING_QUESTION)], widget=forms.HiddenInput
     )
     open = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    deadline = forms.ChoiceField(
+        required=False, choices=[("", ""), (DEADLINE_SOON, DEADLINE_SOON)], widget=forms.HiddenInput
+    )
 
     def clean(self):
         cleaned = super().clean()
@@ -100,7 +114,7 @@ class InvoiceSearchForm(PeriodForm):
         # chosen, every date is searched.
         named = any(
             str(cleaned.get(name) or "").strip() for name in ("reference", "claim_reference", "our_reference")
-        ) or bool(cleaned.get("question") or cleaned.get("open"))
+        ) or bool(cleaned.get("question") or cleaned.get("open") or cleaned.get("deadline"))
         if named and not any(str(self.data.get(name, "")).strip() for name in ("date_from", "date_to")):
             cleaned["date_from"], cleaned["date_to"] = ANY_DATE_FROM, timezone.localdate()
         return cleaned
@@ -115,6 +129,7 @@ class InvoiceSearchForm(PeriodForm):
             our_reference=data["our_reference"].strip(),
             open_question=data["question"] == WAITING_QUESTION,
             open_credit=bool(data["open"]),
+            deadline_soon=data["deadline"] == DEADLINE_SOON,
             personal_identity_number=data["personal_identity_number"] or "",
         )
 
