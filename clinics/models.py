@@ -135,6 +135,12 @@ class Region(models.Model):
         default=False,
         help_text=_("Samordnare och regionadministratörer har alltid tvåstegsverifiering."),
     )
+    # Tandhälsa: the file always may give it (Tandhalsa); Registrera räkning asks for it only where the region does.
+    asks_tooth_health = models.BooleanField(
+        _("Regionen efterfrågar tandhälsa"),
+        default=False,
+        help_text=_("Registrera räkning frågar efter patientens antal kvarvarande och intakta tänder."),
+    )
 
     class Meta:
         verbose_name = _("region")
