@@ -30,6 +30,7 @@ from claims.selectors import claim_status
 from clinics.models import Clinic, PaymentMethod
 from portal import money, validators
 from portal.access import clinic_view
+from portal.access_shown import AccessShown, AccessShownKind
 from portal.audit import access_log_record, access_log_record_many
 from portal.excel import kronor_cell, text_cell, workbook_response
 from portal.forms import PeriodForm, PersonalIdentityNumberField
@@ -49,13 +50,6 @@ TAB_URL_NAMES = {
     InvoiceTab.PAID: "invoice_list_paid",
     InvoiceTab.CREDITS: "invoice_list_credits",
     InvoiceTab.VOIDED: "invoice_list_voided",
-}
-# What the access log says was shown: fixed Swedish words, whatever the user's language.
-LOG_TAB_NAMES = {
-    InvoiceTab.RECEIVED: "Under behandling",
-    InvoiceTab.PAID: "Utbetalda",
-    InvoiceTab.CREDITS: "Kreditfakturor",
-    InvoiceTab.VOIDED: "Makulerade",
 }
 # The GET parameters of a search; the personnummer is never one of them.
 URL_FIELDS = (
@@ -148,7 +142,7 @@ def _default_search() -> InvoiceSearch:
 # Access log -------------------------------------------------------------------------------------------------
 
 
-def _log_patients_shown(request: HttpRequest, personal_identity_numbers: set[str], shown: str) -> None:
+def _log_patients_shown(request: HttpRequest, personal_identity_numbers: set[str], shown: AccessShown) -> None:
     if personal_identity_numbers:
         access_log_record_many(request=request, personal_identity_numbers=personal_identity_numbers, shown=shown)
 
@@ -222,14 +216,15 @@ def _render_list(
         for summary in summaries:
             if summary.credits:
                 summary.credit_instruction = credit_instruction(request.clinic, summary.invoice)
-        shown = f"Era fakturor: {LOG_TAB_NAMES[tab]}"
         if search.personal_identity_number:
             # The search itself shows whether the patient has invoices here, found or not.
             _log_patients_shown(
-                request, _pins_of(summaries) | {search.personal_identity_number}, f"{shown}, sökning på personnummer"
+                request,
+                _pins_of(summaries) | {search.personal_identity_number},
+                AccessShown(AccessShownKind.INVOICES_PIN_SEARCH, tab=tab),
             )
         else:
-            _log_patients_shown(request, _pins_of(summaries), shown)
+            _log_patients_shown(request, _pins_of(summaries), AccessShown(AccessShownKind.INVOICES, tab=tab))
         query = form.query_string() if form.is_bound else ""
         context.update(
             search=search,
@@ -319,7 +314,7 @@ def _export_response(request: HttpRequest, tab: str, search: InvoiceSearch) -> H
     _log_patients_shown(
         request,
         _pins_of(summaries) | ({search.personal_identity_number} if search.personal_identity_number else set()),
-        f"Era fakturor: {LOG_TAB_NAMES[tab]}, export till Excel",
+        AccessShown(AccessShownKind.INVOICES_EXPORT, tab=tab),
     )
     # The file name says whose invoices and when, never whose personnummer.
     return workbook_response(workbook, f"fakturor-{request.clinic.number}-{tab}-{exported_at:%Y%m%d-%H%M%S}.xlsx")
@@ -335,7 +330,7 @@ def _clinic_claim(request: HttpRequest, claim_pk: int) -> Claim:
     return claim
 
 
-def _log_claim_shown(request: HttpRequest, claim: Claim, shown: str) -> None:
+def _log_claim_shown(request: HttpRequest, claim: Claim, shown: AccessShown) -> None:
     access_log_record(request=request, personal_identity_number=claim.patient.personal_identity_number, shown=shown)
 
 
@@ -344,7 +339,7 @@ def _log_claim_shown(request: HttpRequest, claim: Claim, shown: str) -> None:
 def invoice_claim_detail(request: HttpRequest, claim_pk: int) -> HttpResponse:
     """A claim's treatment lines (utförda åtgärder), its credits and its history."""
     claim = _clinic_claim(request, claim_pk)
-    _log_claim_shown(request, claim, f"Räkning {claim.reference}: åtgärder och historik")
+    _log_claim_shown(request, claim, AccessShown(AccessShownKind.CLAIM, reference=claim.reference))
     events = claim.events.select_related("actor").order_by("occurred_at", "id")
     return render(
         request,
@@ -380,7 +375,7 @@ def invoice_claim_delete(request: HttpRequest, claim_pk: int) -> HttpResponse:
         else:
             messages.success(request, _("Räkning %(reference)s är raderad.") % {"reference": claim.reference})
             return redirect(_back_to_list(request, claim))
-    _log_claim_shown(request, claim, f"Radera räkning {claim.reference}")
+    _log_claim_shown(request, claim, AccessShown(AccessShownKind.CLAIM_DELETE, reference=claim.reference))
     return render(
         request,
         "billing/invoices_claim_delete.html",
@@ -475,7 +470,7 @@ def invoice_claim_credit(request: HttpRequest, claim_pk: int) -> HttpResponse:
                 },
             )
             return redirect("invoice_list_credits", clinic_pk=request.clinic.pk)
-    _log_claim_shown(request, claim, f"Kreditera räkning {claim.reference}")
+    _log_claim_shown(request, claim, AccessShown(AccessShownKind.CLAIM_CREDIT, reference=claim.reference))
     return render(
         request,
         "billing/invoices_claim_credit.html",
