@@ -146,7 +146,7 @@ class ClaimForm(forms.Form):
     )
     prior_assessment = forms.ChoiceField(label=_("Förhandsbedömning"), required=False)
     # Tandhälsa, as the file's KvarvarandeTander and IntaktaTander: read as whole numbers here, judged (0–32,
-    # intact not above remaining) by the validation only.
+    # intact not above remaining) by the validation only. Only where the region asks for it (Region.asks_tooth_health).
     remaining_teeth = forms.IntegerField(
         label=_("Kvarvarande tänder"),
         required=False,
@@ -200,6 +200,9 @@ class ClaimForm(forms.Form):
         self.fields["patient_category"].widget.support_forms = {
             code: form for form, choices in categories.items() for code, _label in choices
         }
+        if not region.asks_tooth_health:
+            # Not asked for here: the form has no such fields, and what a request sends for them is not read.
+            del self.fields["remaining_teeth"], self.fields["intact_teeth"]
         self.fields["free_card_number"].widget.attrs["autocomplete"] = "off"
         self.fields["invoice_reference"].widget.attrs["autocomplete"] = "off"
         self.fields["reference"].widget.attrs["autocomplete"] = "off"

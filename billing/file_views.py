@@ -17,6 +17,7 @@ from openpyxl import Workbook
 from claims.models import InvoiceFileFault, InvoiceFileState, InvoiceFileUpload
 from portal import validators
 from portal.access import clinic_view
+from portal.access_shown import AccessShown, AccessShownKind
 from portal.audit import access_log_record_many
 from portal.excel import text_cell, workbook_response
 from portal.forms import add_service_errors
@@ -47,7 +48,7 @@ def _upload_of_clinic(request: HttpRequest, upload_pk: int) -> InvoiceFileUpload
     )
 
 
-def _log_shown(request: HttpRequest, faults: list[InvoiceFileFault], shown: str) -> None:
+def _log_shown(request: HttpRequest, faults: list[InvoiceFileFault], shown: AccessShown) -> None:
     # The number as the list shows it, in the access log's form (not cut from "20000101-2384" to "20000101-238").
     shown_pins = {fault.personal_identity_number.strip() for fault in faults}
     pins = {validators.personal_identity_number_as_logged(pin) for pin in shown_pins if pin} - {""}
@@ -95,7 +96,7 @@ def invoice_file_detail(request: HttpRequest, upload_pk: int) -> HttpResponse:
     upload = _upload_of_clinic(request, upload_pk)
     shows_faults = upload.state in (InvoiceFileState.CHECKED, InvoiceFileState.SENDING, InvoiceFileState.SENT)
     faults = list(upload.faults.all()) if shows_faults else []
-    _log_shown(request, faults, "Fakturafil: fellista")
+    _log_shown(request, faults, AccessShown(AccessShownKind.INVOICE_FILE_FAULTS))
     printing = request.GET.get("utskrift") == "1"
     deadline_warnings = []
     if upload.state == InvoiceFileState.CHECKED and not printing:
@@ -153,7 +154,7 @@ def invoice_file_errors_excel(request: HttpRequest, upload_pk: int) -> HttpRespo
                 text_cell(sheet, fault.text),
             ]
         )
-    _log_shown(request, faults, "Fakturafil: fellista, export till Excel")
+    _log_shown(request, faults, AccessShown(AccessShownKind.INVOICE_FILE_FAULTS_EXPORT))
     # The file name says whose file, never whose personnummer.
     return workbook_response(workbook, f"fellista-{request.clinic.number}-{upload.pk}.xlsx")
 

@@ -340,6 +340,7 @@ def invoice_file_check(*, upload: InvoiceFileUpload) -> InvoiceFileUpload:
         upload.started_at = timezone.now()
         upload.claim_count = upload.processed_count = upload.faulty_count = 0
         upload.failure_message = ""
+        upload.first_visit_on = None
         INVOICE_FILE_TRANSITIONS.move(
             upload,
             InvoiceFileState.RUNNING,
@@ -349,6 +350,7 @@ def invoice_file_check(*, upload: InvoiceFileUpload) -> InvoiceFileUpload:
                 "processed_count",
                 "faulty_count",
                 "failure_message",
+                "first_visit_on",
             ],
         )
 
@@ -428,7 +430,14 @@ def _save_chunk(upload: InvoiceFileUpload, clinic_number: str, checked: list[tup
     )
     upload.processed_count += len(checked)
     upload.faulty_count += sum(1 for _claim, faults in checked if faults)
-    upload.save(update_fields=["processed_count", "faulty_count", "updated_at"])
+    first_visits = [
+        min(claim.draft.visit_dates)
+        for claim, faults in checked
+        if not faults and claim.draft is not None and claim.draft.visit_dates
+    ]
+    if first_visits:
+        upload.first_visit_on = min([*first_visits, upload.first_visit_on or min(first_visits)])
+    upload.save(update_fields=["processed_count", "faulty_count", "first_visit_on", "updated_at"])
 
 
 def _reject(upload: InvoiceFileUpload, message: str) -> None:

@@ -30,6 +30,7 @@ from claims.selectors import claim_status
 from clinics.models import Clinic, PaymentMethod
 from portal import money, validators
 from portal.access import clinic_view
+from portal.access_shown import AccessShown, AccessShownKind
 from portal.audit import access_log_record, access_log_record_many
 from portal.excel import kronor_cell, text_cell, workbook_response
 from portal.forms import PeriodForm, PersonalIdentityNumberField
@@ -50,17 +51,21 @@ TAB_URL_NAMES = {
     InvoiceTab.CREDITS: "invoice_list_credits",
     InvoiceTab.VOIDED: "invoice_list_voided",
 }
-# What the access log says was shown: fixed Swedish words, whatever the user's language.
-LOG_TAB_NAMES = {
-    InvoiceTab.RECEIVED: "Under behandling",
-    InvoiceTab.PAID: "Utbetalda",
-    InvoiceTab.CREDITS: "Kreditfakturor",
-    InvoiceTab.VOIDED: "Makulerade",
-}
 # The GET parameters of a search; the personnummer is never one of them.
-URL_FIELDS = ("reference", "claim_reference", "our_reference", "date_from", "date_to", "question", "open")
-# The start page's lines lead to these: ?question=waiting (Under behandling), ?open=1 (Kreditfakturor).
+URL_FIELDS = (
+    "reference",
+    "claim_reference",
+    "our_reference",
+    "date_from",
+    "date_to",
+    "question",
+    "open",
+    "deadline",
+)
+# The start page's lines lead to these: ?question=waiting and ?deadline=soon (Under behandling), ?open=1
+# (Kreditfakturor).
 WAITING_QUESTION = "waiting"
+DEADLINE_SOON = "soon"
 
 
 # Form -----------------------------------------------------------------------------------------------------
@@ -93,6 +98,9 @@ class InvoiceSearchForm(PeriodForm):
         required=False, choices=[("", ""), (WAITING_QUESTION, WAITING_QUESTION)], widget=forms.HiddenInput
     )
     open = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    deadline = forms.ChoiceField(
+        required=False, choices=[("", ""), (DEADLINE_SOON, DEADLINE_SOON)], widget=forms.HiddenInput
+    )
 
     def clean(self):
         cleaned = super().clean()
@@ -100,7 +108,7 @@ class InvoiceSearchForm(PeriodForm):
         # chosen, every date is searched.
         named = any(
             str(cleaned.get(name) or "").strip() for name in ("reference", "claim_reference", "our_reference")
-        ) or bool(cleaned.get("question") or cleaned.get("open"))
+        ) or bool(cleaned.get("question") or cleaned.get("open") or cleaned.get("deadline"))
         if named and not any(str(self.data.get(name, "")).strip() for name in ("date_from", "date_to")):
             cleaned["date_from"], cleaned["date_to"] = ANY_DATE_FROM, timezone.localdate()
         return cleaned
@@ -115,6 +123,7 @@ class InvoiceSearchForm(PeriodForm):
             our_reference=data["our_reference"].strip(),
             open_question=data["question"] == WAITING_QUESTION,
             open_credit=bool(data["open"]),
+            deadline_soon=data["deadline"] == DEADLINE_SOON,
             personal_identity_number=data["personal_identity_number"] or "",
         )
 
@@ -133,7 +142,7 @@ def _default_search() -> InvoiceSearch:
 # Access log -------------------------------------------------------------------------------------------------
 
 
-def _log_patients_shown(request: HttpRequest, personal_identity_numbers: set[str], shown: str) -> None:
+def _log_patients_shown(request: HttpRequest, personal_identity_numbers: set[str], shown: AccessShown) -> None:
     if personal_identity_numbers:
         access_log_record_many(request=request, personal_identity_numbers=personal_identity_numbers, shown=shown)
 
@@ -207,14 +216,15 @@ def _render_list(
         for summary in summaries:
             if summary.credits:
                 summary.credit_instruction = credit_instruction(request.clinic, summary.invoice)
-        shown = f"Era fakturor: {LOG_TAB_NAMES[tab]}"
         if search.personal_identity_number:
             # The search itself shows whether the patient has invoices here, found or not.
             _log_patients_shown(
-                request, _pins_of(summaries) | {search.personal_identity_number}, f"{shown}, sökning på personnummer"
+                request,
+                _pins_of(summaries) | {search.personal_identity_number},
+                AccessShown(AccessShownKind.INVOICES_PIN_SEARCH, tab=tab),
             )
         else:
-            _log_patients_shown(request, _pins_of(summaries), shown)
+            _log_patients_shown(request, _pins_of(summaries), AccessShown(AccessShownKind.INVOICES, tab=tab))
         query = form.query_string() if form.is_bound else ""
         context.update(
             search=search,
@@ -304,7 +314,7 @@ def _export_response(request: HttpRequest, tab: str, search: InvoiceSearch) -> H
     _log_patients_shown(
         request,
         _pins_of(summaries) | ({search.personal_identity_number} if search.personal_identity_number else set()),
-        f"Era fakturor: {LOG_TAB_NAMES[tab]}, export till Excel",
+        AccessShown(AccessShownKind.INVOICES_EXPORT, tab=tab),
     )
     # The file name says whose invoices and when, never whose personnummer.
     return workbook_response(workbook, f"fakturor-{request.clinic.number}-{tab}-{exported_at:%Y%m%d-%H%M%S}.xlsx")
@@ -320,7 +330,7 @@ def _clinic_claim(request: HttpRequest, claim_pk: int) -> Claim:
     return claim
 
 
-def _log_claim_shown(request: HttpRequest, claim: Claim, shown: str) -> None:
+def _log_claim_shown(request: HttpRequest, claim: Claim, shown: AccessShown) -> None:
     access_log_record(request=request, personal_identity_number=claim.patient.personal_identity_number, shown=shown)
 
 
@@ -329,7 +339,7 @@ def _log_claim_shown(request: HttpRequest, claim: Claim, shown: str) -> None:
 def invoice_claim_detail(request: HttpRequest, claim_pk: int) -> HttpResponse:
     """A claim's treatment lines (utförda åtgärder), its credits and its history."""
     claim = _clinic_claim(request, claim_pk)
-    _log_claim_shown(request, claim, f"Räkning {claim.reference}: åtgärder och historik")
+    _log_claim_shown(request, claim, AccessShown(AccessShownKind.CLAIM, reference=claim.reference))
     events = claim.events.select_related("actor").order_by("occurred_at", "id")
     return render(
         request,
@@ -365,7 +375,7 @@ def invoice_claim_delete(request: HttpRequest, claim_pk: int) -> HttpResponse:
         else:
             messages.success(request, _("Räkning %(reference)s är raderad.") % {"reference": claim.reference})
             return redirect(_back_to_list(request, claim))
-    _log_claim_shown(request, claim, f"Radera räkning {claim.reference}")
+    _log_claim_shown(request, claim, AccessShown(AccessShownKind.CLAIM_DELETE, reference=claim.reference))
     return render(
         request,
         "billing/invoices_claim_delete.html",
@@ -460,7 +470,7 @@ def invoice_claim_credit(request: HttpRequest, claim_pk: int) -> HttpResponse:
                 },
             )
             return redirect("invoice_list_credits", clinic_pk=request.clinic.pk)
-    _log_claim_shown(request, claim, f"Kreditera räkning {claim.reference}")
+    _log_claim_shown(request, claim, AccessShown(AccessShownKind.CLAIM_CREDIT, reference=claim.reference))
     return render(
         request,
         "billing/invoices_claim_credit.html",

@@ -13,6 +13,7 @@ from eligibility import selectors as eligibility_selectors
 from eligibility import services as eligibility_services
 from eligibility.forms import FreeCardForm, PersonSearchForm
 from portal.access import clinic_view
+from portal.access_shown import AccessShown, AccessShownKind
 from portal.audit import access_log_record
 from portal.forms import add_service_errors
 
@@ -24,9 +25,7 @@ def _render_person(request: HttpRequest, search: PersonSearchForm, free_card_for
     eligibility = eligibility_selectors.eligibility_for(
         personal_identity_number=pin, clinic=request.clinic, on_date=on_date
     )
-    access_log_record(
-        request=request, personal_identity_number=pin, shown="Sök person: intyg, stödformer, frikort, FHB"
-    )
+    access_log_record(request=request, personal_identity_number=pin, shown=AccessShown(AccessShownKind.PERSON_SEARCH))
     free_card_form = free_card_form or FreeCardForm(initial={"personal_identity_number": pin})
     paid = patient_paid_in_year(region=request.region, personal_identity_number=pin, year=on_date.year)
     return render(

@@ -47,6 +47,7 @@ from eligibility.models import APPROVED_STATES, PriorAssessment
 from eligibility.selectors import Eligibility, eligibility_for
 from portal import money
 from portal.access import clinic_view
+from portal.access_shown import AccessShown, AccessShownKind
 from portal.audit import access_log_record
 from portal.forms import PersonalIdentityNumberField
 
@@ -65,7 +66,7 @@ SESSION_KEY = "claim_drafts"
 MAX_DRAFTS = 20  # drafts remembered per session; the oldest is forgotten first
 DRAFT_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 PARTIAL_HEADER = "X-Claim-Partial"
-ACCESS_LOG_TEXT = "Registrera räkning: intyg, stödformer, frikort, FHB"
+ACCESS_LOG_TEXT = AccessShown(AccessShownKind.CLAIM_REGISTER)
 
 # Where each field a fault names is on the page (the claim's own fields; lines and fees are worked out apart).
 FAULT_FIELDS = {

@@ -24,6 +24,7 @@ from claims.models import (
     InvoiceFileUpload,
 )
 from claims.selectors import claim_status
+from claims.validation import DEADLINE_WARNING_DAYS, last_billing_day, visits_due
 from clinics.models import Clinic
 from eligibility.selectors import ClinicAssessmentView, clinic_prior_assessments
 from payouts.models import PayoutInvoice, PayoutPayment, PayoutRunState, Repayment, SetOff
@@ -66,6 +67,7 @@ class InvoiceSearch:
     personal_identity_number: str = ""  # only ever from a POST
     open_question: bool = False  # a claim of it has a question from the region not yet answered
     open_credit: bool = False  # Kreditfakturor: only credits whose amount the region has not got back yet
+    deadline_soon: bool = False  # a claim of it under behandling whose first visit's billing deadline ends soon
 
 
 def _start_of(day: datetime.date) -> datetime.datetime:
@@ -89,6 +91,19 @@ def _credit_open() -> Q:
 def _unanswered_questions(clinic: Clinic) -> QuerySet[ClaimQuestion]:
     """The region's questions the clinic has still to answer: on claims still open (a claim decided is past them)."""
     return ClaimQuestion.objects.of_clinic(clinic).filter(answered_at__isnull=True, claim__state__in=OPEN_STATES)
+
+
+def _claims_deadline_soon(clinic: Clinic, today: datetime.date) -> QuerySet[Claim]:
+    """The clinic's claims under behandling whose earliest visit's last billing day (the region's rule) is today or
+    within DEADLINE_WARNING_DAYS, each with that visit as `first_visit`."""
+    first, last = visits_due(region=clinic.region, today=today)
+    first_visit = ClaimLine.objects.filter(claim=OuterRef("pk")).order_by("visit_date").values("visit_date")[:1]
+    return (
+        Claim.objects.of_clinic(clinic)
+        .filter(state__in=OPEN_STATES)
+        .annotate(first_visit=Subquery(first_visit))
+        .filter(first_visit__range=(first, last))
+    )
 
 
 def _period(search: InvoiceSearch, field_name: str) -> Q:
@@ -125,6 +140,9 @@ def clinic_invoices(*, clinic: Clinic, tab: str | None, search: InvoiceSearch) -
             )
     if search.open_question:
         invoices = invoices.filter(Exists(_unanswered_questions(clinic).filter(claim__invoice=OuterRef("pk"))))
+    if search.deadline_soon:
+        soon = _claims_deadline_soon(clinic, timezone.localdate())
+        invoices = invoices.filter(Exists(soon.filter(invoice=OuterRef("pk"))))
     if search.reference:
         invoices = invoices.filter(reference__iexact=search.reference)
     if search.claim_reference:
@@ -286,13 +304,18 @@ class ClinicWaiting:
     information_requests: list = field(default_factory=list)  # FHBs awaiting the clinic's komplettering
     decisions: list = field(default_factory=list)  # FHBs decided lately
     checked_files: list = field(default_factory=list)  # invoice files checked but not sent
+    # Claims under behandling whose earliest visit's billing deadline ends within DEADLINE_WARNING_DAYS: how many,
+    # and the first of those last days; checked files' `last_billing_day` (their earliest visit's) is set too.
+    deadline_claims: int = 0
+    deadline_claims_first: datetime.date | None = None
+    deadline_files: list = field(default_factory=list)  # checked files whose deadline ends soon (or has passed)
     repayments: list = field(default_factory=list)  # plusgiro repayments owed, oldest first
     next_payment: PayoutPayment | None = None
     last_payment: PayoutPayment | None = None
 
 
 def clinic_waiting(*, clinic: Clinic) -> ClinicWaiting:
-    """Seven queries, whatever the clinic holds."""
+    """Eight queries, whatever the clinic holds."""
     questions = _unanswered_questions(clinic).aggregate(count=Count("pk"), oldest=Min("asked_at"))
     assessments = list(
         clinic_prior_assessments(clinic=clinic, show=ClinicAssessmentView.INFORMATION).order_by(
@@ -309,8 +332,20 @@ def clinic_waiting(*, clinic: Clinic) -> ClinicWaiting:
         .select_related("credit_invoice__invoice")
         .order_by("created_at", "pk")
     )
+    today = timezone.localdate()
+    soon = _claims_deadline_soon(clinic, today).aggregate(count=Count("pk"), first=Min("first_visit"))
+    for upload in files:
+        upload.last_billing_day = (
+            last_billing_day(region=clinic.region, visit_date=upload.first_visit_on) if upload.first_visit_on else None
+        )
+    warn_until = today + datetime.timedelta(days=DEADLINE_WARNING_DAYS)
     payments = PayoutPayment.objects.of_clinic(clinic).select_related("run")
     return ClinicWaiting(
+        deadline_claims=soon["count"],
+        deadline_claims_first=last_billing_day(region=clinic.region, visit_date=soon["first"])
+        if soon["first"]
+        else None,
+        deadline_files=[f for f in files if f.last_billing_day and f.last_billing_day <= warn_until],
         questions=questions["count"],
         questions_oldest=questions["oldest"],
         information_requests=assessments,

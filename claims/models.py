@@ -529,6 +529,9 @@ class InvoiceFileUpload(models.Model):
     processed_count = models.PositiveIntegerField(_("Kontrollerade räkningar"), default=0)
     faulty_count = models.PositiveIntegerField(_("Räkningar med fel"), default=0)
     failure_message = models.TextField(blank=True)
+    # The earliest visit of the claims the check found correct (those sending would bill), kept by the check so
+    # the start page can tell the file's billing deadline without reading the file again.
+    first_visit_on = models.DateField(_("Första besöksdatum"), null=True, blank=True)
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     # Who pressed Ladda upp: the claims are sent in their name by the task.
     sent_by = models.ForeignKey(

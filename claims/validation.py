@@ -469,6 +469,23 @@ def billing_deadline_warnings(
     return warnings
 
 
+def visits_due(
+    *, region: Region, today: datetime.date, days: int = DEADLINE_WARNING_DAYS
+) -> tuple[datetime.date, datetime.date]:
+    """The visit dates (first, last; both included) whose last billing day is today or within `days`: what a
+    query filters visits by to find the care whose deadline ends soon. `last_billing_day` never falls as the
+    visit date grows, so the visits are one run of days; found from its rule's estimate in a few steps."""
+    one = datetime.timedelta(days=1)
+    end = today + datetime.timedelta(days=days)
+    last = end - relativedelta(months=region.billing_deadline_months + 1)
+    while last_billing_day(region=region, visit_date=last + one) <= end:
+        last += one
+    first = today - relativedelta(months=region.billing_deadline_months + 1)
+    while last_billing_day(region=region, visit_date=first) < today:
+        first += one
+    return first, last
+
+
 def billing_deadline_text(region: Region) -> str:
     """The region's deadline in words: 'sex månader efter behandlingsdagen'."""
     months = region.billing_deadline_months

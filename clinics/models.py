@@ -145,6 +145,12 @@ class Region(models.Model):
         default=90,
         help_text=_("Så många dagar efter slutdatumet kan en uppsagd klinik skicka in räkningar för vård före det."),
     )
+    # Tandhälsa: the file always may give it (Tandhalsa); Registrera räkning asks for it only where the region does.
+    asks_tooth_health = models.BooleanField(
+        _("Regionen efterfrågar tandhälsa"),
+        default=False,
+        help_text=_("Registrera räkning frågar efter patientens antal kvarvarande och intakta tänder."),
+    )
 
     class Meta:
         verbose_name = _("region")

@@ -3,6 +3,8 @@
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.functional import lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from clinics.models import SupportForm
@@ -43,17 +45,20 @@ class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
 
+def _attachments_help() -> str:
+    return gettext("Röntgenbilder och dokument: %(types)s. Högst 10 MB per fil.") % {
+        "types": ", ".join(sorted(ext.lstrip(".") for ext in ALLOWED))
+    }
+
+
 class AttachmentsField(forms.FileField):
     """Several files at once; each is checked by content in the service (portal.uploads)."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault("required", False)
         kwargs.setdefault("label", _("Bilagor"))
-        kwargs.setdefault(
-            "help_text",
-            _("Röntgenbilder och dokument: %(types)s. Högst 10 MB per fil.")
-            % {"types": ", ".join(sorted(ext.lstrip(".") for ext in ALLOWED))},
-        )
+        # Said when shown, in the reader's language: the field is made once, when the module is imported.
+        kwargs.setdefault("help_text", lazy(_attachments_help, str)())
         kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": ",".join(sorted(ALLOWED))}))
         super().__init__(**kwargs)
 

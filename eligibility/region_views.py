@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.access import region_view
+from portal.access_shown import AccessShown, AccessShownKind
 from portal.audit import access_log_record
 from portal.forms import add_service_errors
 from portal.middleware import FORM_OVERHEAD_BYTES, max_body
@@ -35,7 +36,7 @@ def _render_certificates(request: HttpRequest, form: CertificateSearchForm) -> H
     pin = form.cleaned_data["personal_identity_number"]
     certificates = selectors.patient_certificates(region=request.region, personal_identity_number=pin)
     free_cards = selectors.patient_free_cards(region=request.region, personal_identity_number=pin)
-    access_log_record(request=request, personal_identity_number=pin, shown="Intyg och frikort")
+    access_log_record(request=request, personal_identity_number=pin, shown=AccessShown(AccessShownKind.CERTIFICATES))
     return render(
         request,
         "eligibility/region/certificates.html",
@@ -106,7 +107,7 @@ def certificate_end(request: HttpRequest, certificate_pk: int) -> HttpResponse:
         lambda c, data: services.certificate_end(actor=request.user, certificate=c, valid_to=data["valid_to"]),
         _("Avsluta intyg"),
         _("Intyget är avslutat."),
-        "Avsluta intyg",
+        AccessShown(AccessShownKind.CERTIFICATE_END),
     )
 
 
@@ -120,7 +121,7 @@ def certificate_revoke(request: HttpRequest, certificate_pk: int) -> HttpRespons
         lambda c, data: services.certificate_revoke(actor=request.user, certificate=c, **data),
         _("Återkalla intyg"),
         _("Intyget är återkallat."),
-        "Återkalla intyg",
+        AccessShown(AccessShownKind.CERTIFICATE_REVOKE),
     )
 
 
@@ -156,7 +157,7 @@ def free_card_end(request: HttpRequest, free_card_pk: int) -> HttpResponse:
         lambda card, data: services.free_card_end(actor=request.user, card=card, **data),
         _("Avsluta frikort"),
         _("Frikortet är avslutat."),
-        "Avsluta frikort",
+        AccessShown(AccessShownKind.FREE_CARD_END),
     )
 
 
@@ -171,7 +172,7 @@ def free_card_correct(request: HttpRequest, free_card_pk: int) -> HttpResponse:
         lambda card, data: services.free_card_correct(actor=request.user, card=card, **data),
         _("Rätta frikort"),
         _("Frikortet är rättat."),
-        "Rätta frikort",
+        AccessShown(AccessShownKind.FREE_CARD_CORRECT),
     )
 
 
@@ -208,7 +209,7 @@ def _render_assessment(request, assessment, decision=None, information=None, sta
     access_log_record(
         request=request,
         personal_identity_number=assessment.patient.personal_identity_number,
-        shown=f"Förhandsbedömning {assessment.number}",
+        shown=AccessShown(AccessShownKind.PRIOR_ASSESSMENT, number=assessment.number),
     )
     if assessment.is_open_for_decision:
         decision = decision or DecisionForm(lines=assessment.lines.all())

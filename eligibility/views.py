@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.access import clinic_view
+from portal.access_shown import AccessShown, AccessShownKind
 from portal.audit import access_log_record, access_log_record_many
 from portal.forms import add_service_errors
 from portal.middleware import max_body
@@ -29,7 +30,9 @@ def prior_assessment_list(request: HttpRequest) -> HttpResponse:
     assessments = list(selectors.clinic_prior_assessments(clinic=request.clinic, show=show))
     pins = [assessment.patient.personal_identity_number for assessment in assessments]
     if pins:
-        access_log_record_many(request=request, personal_identity_numbers=pins, shown="Förhandsbedömningar: lista")
+        access_log_record_many(
+            request=request, personal_identity_numbers=pins, shown=AccessShown(AccessShownKind.PRIOR_ASSESSMENTS)
+        )
     return render(request, "eligibility/prior_assessment_list.html", {"assessments": assessments, "show": show})
 
 
@@ -47,7 +50,7 @@ def prior_assessment_detail(request: HttpRequest, assessment_pk: int) -> HttpRes
     access_log_record(
         request=request,
         personal_identity_number=assessment.patient.personal_identity_number,
-        shown=f"Förhandsbedömning {assessment.number}",
+        shown=AccessShown(AccessShownKind.PRIOR_ASSESSMENT, number=assessment.number),
     )
     answer = SupplyInformationForm() if assessment.state == PriorAssessmentState.AWAITING_INFORMATION else None
     return render(request, "eligibility/prior_assessment_detail.html", {"assessment": assessment, "answer": answer})
@@ -82,7 +85,9 @@ def attachment_response(request: HttpRequest, attachment: PriorAssessmentAttachm
     access_log_record(
         request=request,
         personal_identity_number=attachment.assessment.patient.personal_identity_number,
-        shown=f"Bilaga {attachment.original_name} till {attachment.assessment.number}",
+        shown=AccessShown(
+            AccessShownKind.ATTACHMENT, name=attachment.original_name, number=attachment.assessment.number
+        ),
     )
     try:
         handle = attachment.file.open("rb")

@@ -31,6 +31,7 @@ from portal.forms import PeriodForm, PersonalIdentityNumberField
 
 from . import validators
 from .access import region_view
+from .access_shown import AccessShown, AccessShownKind
 from .audit import PortalAudit, access_log_record_many, audit_record
 from .models import AccessLogEntry
 
@@ -161,7 +162,7 @@ class AccessLogRow:
             role=str(ROLE_LABELS.get(entry.role, entry.role)),
             place=str(entry.clinic) if entry.clinic else entry.region.name,
             personal_identity_number=entry.personal_identity_number,
-            shown=entry.shown,
+            shown=entry.shown_text,
         )
 
 
@@ -176,7 +177,7 @@ def access_log_search_record(
     A search by user shows the personnummer of every patient that user looked at (`pins_shown`): each of them
     is a view of that patient's data, logged as such.
     """
-    shown = "Åtkomstlogg: export" if export else "Åtkomstlogg: sökning"
+    shown = AccessShown(AccessShownKind.ACCESS_LOG_EXPORT if export else AccessShownKind.ACCESS_LOG_SEARCH)
     pins = set(pins_shown)
     if search.personal_identity_number:
         pins.add(search.personal_identity_number)
@@ -228,7 +229,7 @@ def _export_response(request: HttpRequest, search: AccessLogSearch) -> HttpRespo
     total = entries.count()
 
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title="Åtkomstlogg")
+    sheet = workbook.create_sheet(title=_("Åtkomstlogg"))
     for column, width in zip("ABCDEF", (20, 40, 22, 36, 16, 40), strict=True):
         sheet.column_dimensions[column].width = width
     sheet.append([text_cell(sheet, _("Åtkomstlogg för %(region)s") % {"region": search.region.name})])

@@ -1,7 +1,7 @@
 """The two logs every service and view writes: changes (audit) and views of patient data (access).
 
 audit_record(actor=user, action=ClinicsAudit.MEMBERSHIP_REMOVED, obj=membership, before={...})
-access_log_record(request=request, personal_identity_number="200001012384", shown="Sök person")
+access_log_record(request=request, personal_identity_number=pin, shown=AccessShown(AccessShownKind.PERSON_SEARCH))
 
 Audit actions come from a registry: each app lists its actions in its `audit.py` as a `TextChoices` enum
 (the stored value `app.object.verb`, the label in Swedish through gettext) decorated with
@@ -24,6 +24,7 @@ from django.db import connection, models
 from django.utils.translation import gettext_lazy as _
 
 from . import audit_chain, validators
+from .access_shown import AccessShown
 from .bulk import copy_insert
 from .models import AccessLogEntry, AuditEvent
 
@@ -240,7 +241,7 @@ def _masked(value: Any) -> Any:
     return value
 
 
-def access_log_record(*, request, personal_identity_number: str, shown: str) -> AccessLogEntry:
+def access_log_record(*, request, personal_identity_number: str, shown: AccessShown | str) -> AccessLogEntry:
     """Record that the requesting user was shown a patient's data.
 
     The clinic or region comes from the request, as set by `portal.access` for the current view.
@@ -248,8 +249,13 @@ def access_log_record(*, request, personal_identity_number: str, shown: str) -> 
     return access_log_record_many(request=request, personal_identity_numbers=[personal_identity_number], shown=shown)[0]
 
 
-def access_log_record_many(*, request, personal_identity_numbers, shown: str) -> list[AccessLogEntry]:
-    """One entry per patient shown on a page (a list of claims, say), written in one statement."""
+def access_log_record_many(*, request, personal_identity_numbers, shown: AccessShown | str) -> list[AccessLogEntry]:
+    """One entry per patient shown on a page (a list of claims, say), written in one statement. `shown` is an
+    AccessShown (a kind and its values, said in each reader's language); plain words stay as written."""
+    if isinstance(shown, AccessShown):
+        kind, params, words = shown.kind.value, shown.params, shown.swedish()
+    else:
+        kind, params, words = "", {}, shown
     clinic = getattr(request, "clinic", None)
     region = getattr(request, "region", None) or (clinic.region if clinic else None)
     if region is None:
@@ -262,7 +268,9 @@ def access_log_record_many(*, request, personal_identity_numbers, shown: str) ->
             clinic=clinic,
             region=region,
             personal_identity_number=pin,
-            shown=shown[:200],
+            shown=words[:200],
+            shown_kind=kind,
+            shown_params=params,
             path=request.path[:300],
         )
         for pin in sorted(set(personal_identity_numbers))

@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .access_shown import access_shown_text
 from .db import CurrentTransactionId
 from .tenancy import TenantQuerySet
 
@@ -58,7 +59,11 @@ class AccessLogEntry(models.Model):
     clinic = models.ForeignKey("clinics.Clinic", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     region = models.ForeignKey("clinics.Region", on_delete=models.PROTECT, related_name="+")
     personal_identity_number = models.CharField(_("Personnummer"), max_length=12, db_index=True)
+    # What was shown, in Swedish as made; said in the reader's language from the kind and its values
+    # (portal.access_shown) where the entry has them: the rows of before the kinds have the words only.
     shown = models.CharField(_("Visat"), max_length=200)
+    shown_kind = models.CharField(max_length=40, blank=True, default="")
+    shown_params = models.JSONField(default=dict, blank=True)
     path = models.CharField(max_length=300, blank=True)
 
     objects = AccessLogEntryQuerySet.as_manager()
@@ -70,6 +75,11 @@ class AccessLogEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.user_id} {self.shown}"
+
+    @property
+    def shown_text(self) -> str:
+        """What was shown, in the language active now."""
+        return access_shown_text(self.shown_kind, self.shown_params, as_made=self.shown)
 
 
 class Recurrence(models.TextChoices):

@@ -23,6 +23,7 @@ from claims import services as claim_services
 from claims.models import OPEN_STATES, Claim, ClaimState
 from claims.selectors import claim_status
 from portal.access import is_region_admin, region_view
+from portal.access_shown import AccessShown, AccessShownKind
 from portal.audit import access_log_record, access_log_record_many
 from portal.forms import add_service_errors
 from portal.keyset import keyset_page
@@ -95,10 +96,12 @@ def claim_list(request: HttpRequest) -> HttpResponse:
         access_log_record_many(
             request=request,
             personal_identity_numbers=pins | {pin},
-            shown="Granskning: inkomna räkningar, sökning på personnummer",
+            shown=AccessShown(AccessShownKind.REVIEW_CLAIMS_PIN_SEARCH),
         )
     elif pins:
-        access_log_record_many(request=request, personal_identity_numbers=pins, shown="Granskning: inkomna räkningar")
+        access_log_record_many(
+            request=request, personal_identity_numbers=pins, shown=AccessShown(AccessShownKind.REVIEW_CLAIMS)
+        )
     query = form.query_string() if form.is_bound else ""
     if token:
         query = f"{query}&{urlencode({'sok': token})}" if query else urlencode({"sok": token})
@@ -127,7 +130,7 @@ def _render_claim(
     access_log_record(
         request=request,
         personal_identity_number=claim.patient.personal_identity_number,
-        shown=f"Granskning: räkning {claim.reference}",
+        shown=AccessShown(AccessShownKind.REVIEW_CLAIM, reference=claim.reference),
     )
     return render(
         request,
@@ -233,7 +236,9 @@ def invoice_void(request: HttpRequest, invoice_pk: int) -> HttpResponse:
     pins = {claim.patient.personal_identity_number for claim in claims}
     if pins:
         access_log_record_many(
-            request=request, personal_identity_numbers=pins, shown=f"Granskning: makulera faktura {invoice.reference}"
+            request=request,
+            personal_identity_numbers=pins,
+            shown=AccessShown(AccessShownKind.REVIEW_INVOICE_VOID, reference=invoice.reference),
         )
     return render(
         request,

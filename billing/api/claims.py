@@ -28,6 +28,7 @@ from claims.drafts import ClaimDraft, Fault, FreeCardDraft, LineDraft
 from claims.models import Claim, ClaimLine, ClaimState, InvoiceSource
 from claims.selectors import claim_status
 from claims.services import ClaimRejected
+from portal.access_shown import AccessShown, AccessShownKind
 from portal.audit import access_log_record, access_log_record_many
 
 from .cursors import Cursor, cursor_invalid
@@ -474,7 +475,7 @@ class ClaimListView(ApiView):
             access_log_record_many(
                 request=request,
                 personal_identity_numbers=[claim.patient.personal_identity_number for claim in page],
-                shown="API: räkningar (claims)",
+                shown=AccessShown(AccessShownKind.API_CLAIMS),
             )
         cursor = CLAIM_CURSOR.dump(page[-1].updated_at.isoformat(), page[-1].pk) if more else None
         following = None
@@ -504,7 +505,7 @@ class ClaimDetailView(ApiView):
         access_log_record(
             request=request,
             personal_identity_number=claim.patient.personal_identity_number,
-            shown=f"API: räkning {claim.reference}",
+            shown=AccessShown(AccessShownKind.API_CLAIM, reference=claim.reference),
         )
         return Response(claim_out(claim))
 

@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from billing import invoice_file_services as services
 from claims.models import InvoiceFileFault, InvoiceFileState, InvoiceFileUpload
 from portal import validators
+from portal.access_shown import AccessShown, AccessShownKind
 from portal.audit import access_log_record_many
 from portal.middleware import FORM_OVERHEAD_BYTES
 
@@ -161,7 +162,9 @@ def _answer(request, upload: InvoiceFileUpload, *, after: int | None = None, lim
     pins = {validators.personal_identity_number_as_logged(f.personal_identity_number.strip()) for f in faults}
     pins -= {""}
     if pins:
-        access_log_record_many(request=request, personal_identity_numbers=pins, shown="API: fakturafilens fellista")
+        access_log_record_many(
+            request=request, personal_identity_numbers=pins, shown=AccessShown(AccessShownKind.API_INVOICE_FILE_FAULTS)
+        )
     waiting = upload.is_busy and not upload.is_stalled
     return {
         "id": upload.pk,

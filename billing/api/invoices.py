@@ -31,6 +31,7 @@ from claims.models import ClaimState, Invoice, InvoiceSource
 from payouts import notices
 from payouts import selectors as payout_selectors
 from payouts.models import PayoutInvoice, PayoutPayment
+from portal.access_shown import AccessShown, AccessShownKind
 from portal.audit import access_log_record_many
 
 from .cursors import Cursor, cursor_invalid
@@ -39,9 +40,6 @@ from .views import ApiView, problems
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
-# What the access log says was shown: fixed Swedish words, whatever the caller's language.
-LOG_INVOICE_LIST = "API: Era fakturor (GET /invoices)"
-LOG_INVOICE = "API: faktura %(reference)s (GET /invoices/{id})"
 
 
 INVOICE_CURSOR = Cursor("invoices")
@@ -343,7 +341,7 @@ def _with_notices(invoices: list[Invoice]) -> None:
     prefetch_related_objects(invoices, Prefetch("payouts", queryset=sent))
 
 
-def _log_claims_shown(request, summaries: list[InvoiceSummary], shown: str) -> None:
+def _log_claims_shown(request, summaries: list[InvoiceSummary], shown: AccessShown) -> None:
     pins = {claim.patient.personal_identity_number for summary in summaries for claim in summary.claims}
     if pins:
         access_log_record_many(request=request._request, personal_identity_numbers=pins, shown=shown)
@@ -425,7 +423,7 @@ class InvoiceListView(ApiView):
         rows = list(invoices[: limit + 1])
         _with_notices(rows[:limit])
         summaries = [InvoiceSummary.of(invoice) for invoice in rows[:limit]]
-        _log_claims_shown(request, summaries, LOG_INVOICE_LIST)
+        _log_claims_shown(request, summaries, AccessShown(AccessShownKind.API_INVOICES))
         page = _page(request, rows, limit, INVOICE_CURSOR, lambda i: (i.received_at.isoformat(), i.pk))
         return Response({"results": [_invoice(request, summary) for summary in summaries], **page})
 
@@ -446,7 +444,7 @@ class InvoiceDetailView(ApiView):
             raise NotFound()
         _with_notices([invoice])
         summary = InvoiceSummary.of(invoice)
-        _log_claims_shown(request, [summary], LOG_INVOICE % {"reference": invoice.reference})
+        _log_claims_shown(request, [summary], AccessShown(AccessShownKind.API_INVOICE, reference=invoice.reference))
         return Response(_invoice(request, summary))
 
 

@@ -35,6 +35,7 @@ from eligibility.models import (
     PriorAssessmentEventKind,
     PriorAssessmentState,
 )
+from portal.access_shown import AccessShown, AccessShownKind
 from portal.audit import access_log_record, access_log_record_many
 from portal.uploads import MAX_ATTACHMENT_UPLOAD_BYTES, MAX_ATTACHMENTS_PER_UPLOAD, check_attachment
 
@@ -327,7 +328,7 @@ def _answer(request, assessment: PriorAssessment) -> dict:
     access_log_record(
         request=request,
         personal_identity_number=assessment.patient.personal_identity_number,
-        shown=f"API: förhandsbedömning {assessment.number}",
+        shown=AccessShown(AccessShownKind.API_PRIOR_ASSESSMENT, number=assessment.number),
     )
     lines = list(assessment.lines.all())
     events = list(assessment.events.all())
@@ -528,7 +529,11 @@ class PriorAssessmentsView(ApiView):
         page = page[:limit]
         pins = {assessment.patient.personal_identity_number for assessment in page}
         if pins:
-            access_log_record_many(request=request, personal_identity_numbers=pins, shown="API: förhandsbedömningar")
+            access_log_record_many(
+                request=request,
+                personal_identity_numbers=pins,
+                shown=AccessShown(AccessShownKind.API_PRIOR_ASSESSMENTS),
+            )
         following = None
         if more:
             state = query.validated_data.get("state")

@@ -22,6 +22,7 @@ from claims.models import TariffVersion
 from claims.selectors import patient_paid_in_year, prior_assessment_uses
 from claims.validation import billing_deadline_text, last_billing_day
 from eligibility import selectors as eligibility_selectors
+from portal.access_shown import AccessShown, AccessShownKind
 from portal.audit import access_log_record
 from portal.middleware import SIGNED_IN_MAX_BODY_BYTES
 from portal.service_windows import service_window_occurrences, service_window_relevant
@@ -228,7 +229,7 @@ class EligibilityCheckView(ApiView):
             personal_identity_number=pin, clinic=clinic, on_date=on_date
         )
         access_log_record(
-            request=request, personal_identity_number=pin, shown="API: kontroll av rätt till stöd (eligibility-check)"
+            request=request, personal_identity_number=pin, shown=AccessShown(AccessShownKind.API_ELIGIBILITY_CHECK)
         )
         uses = prior_assessment_uses(eligibility.prior_assessments)
         certificates = [o.certificate for o in eligibility.options if o.certificate is not None and o.allowed]

@@ -1,5 +1,6 @@
-"""Tandhälsa in Registrera räkning: remaining and intact teeth typed in the form, judged by the one validation (as
-the file's Tandhalsa is), kept on a refused form, stored with the claim and shown on the claim's page."""
+"""Tandhälsa in Registrera räkning, where the region asks for it (Region.asks_tooth_health; in the demo Västra
+Götaland does, Dalarna does not): remaining and intact teeth typed in the form, judged by the one validation (as the
+file's Tandhalsa is), kept on a refused form, stored with the claim and shown on the claim's page."""
 
 import lxml.html
 import pytest
@@ -7,7 +8,7 @@ from django.urls import reverse
 
 from claims.models import Claim
 
-from .test_register_views import _n_claim_up_to_submit, vg_tariff  # noqa: F401 (the fixture)
+from .test_register_views import DALARNA_PIN, _n_claim_up_to_submit, _open, vg_tariff  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.usefixtures("vg_tariff")
 
@@ -64,3 +65,41 @@ def test_a_count_that_is_not_a_number_is_asked_for_again(client, world):
     assert not Claim.objects.filter(reference="TAND-3").exists()
     assert _field_errors(page, "remaining_teeth") == ["Fyll i ett heltal."]
     assert page.fields()["remaining_teeth"] == "tjugo"
+
+
+def _tooth_health_inputs(page) -> list[str]:
+    return page.doc.xpath("//input[@name='remaining_teeth' or @name='intact_teeth']/@name")
+
+
+def test_the_demo_asks_for_tooth_health_in_västra_götaland_and_not_in_dalarna(world):
+    assert world.vg.asks_tooth_health and not world.dalarna.asks_tooth_health
+
+
+def test_a_region_that_does_not_ask_has_no_tooth_health_in_the_form(client, world):
+    page = _open(client, world, user=world.dalarna_biller, clinic=world.clinic2001)
+    page.search(DALARNA_PIN)
+
+    assert "Tandhälsa" not in page.doc.xpath("//fieldset/legend/text()")
+    assert _tooth_health_inputs(page) == []
+
+
+def test_the_form_asks_as_soon_as_the_region_does(client, world):
+    world.dalarna.asks_tooth_health = True
+    world.dalarna.save(update_fields=["asks_tooth_health"])
+    page = _open(client, world, user=world.dalarna_biller, clinic=world.clinic2001)
+    page.search(DALARNA_PIN)
+
+    assert _tooth_health_inputs(page) == ["remaining_teeth", "intact_teeth"]
+
+
+def test_counts_sent_where_the_region_does_not_ask_are_neither_judged_nor_stored(client, world):
+    page = _n_claim_up_to_submit(client, world)
+    world.vg.asks_tooth_health = False
+    world.vg.save(update_fields=["asks_tooth_health"])
+
+    # A request that sends the fields anyway (an old page): not read, so neither refused nor kept.
+    response = page.submit(invoice_reference="4794", reference="TAND-4", remaining_teeth="20", intact_teeth="24")
+
+    assert response.status_code == 302, page.summary()
+    claim = Claim.objects.get(reference="TAND-4")
+    assert (claim.remaining_teeth, claim.intact_teeth) == (None, None)

@@ -268,3 +268,17 @@ def test_a_large_upload_kept_on_disk_is_checked_the_same_way():
         assert uploaded.tell() == 0
     finally:
         uploaded.close()
+
+
+def test_the_attachments_help_is_said_in_the_readers_language():
+    from django.utils import translation
+
+    from eligibility.forms import PriorAssessmentRequestForm
+
+    field = PriorAssessmentRequestForm.base_fields["attachments"]
+    with translation.override("en"):
+        english = str(field.help_text)
+    with translation.override("sv"):
+        swedish = str(field.help_text)
+    assert swedish.startswith("Röntgenbilder och dokument: ") and "pdf" in swedish
+    assert english != swedish and "Röntgen" not in english and "pdf" in english

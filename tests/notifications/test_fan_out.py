@@ -9,12 +9,14 @@ import pytest
 from django.core import mail
 from django.db import transaction
 from django.db.models import Max
+from django.urls import reverse
 
 from claims.services import claim_void
 from clinics.models import ClinicRole
 from clinics.services import account_change_request
 from notifications import services
 from notifications.models import Notification, NotificationCursor, NotificationKind, NotificationPreference
+from notifications.selectors import notification_link, notification_text
 from portal.events import clinic_event_record
 from portal.models import ClinicEventKind
 from review.services import claim_question_answer, claim_question_ask
@@ -152,6 +154,11 @@ def test_a_payout_tells_the_billers_and_local_administrators(world):
     record(world, ClinicEventKind.PAYOUT_MADE, ("payout_payment", 9), data=data)
 
     assert told(NotificationKind.PAYOUT_MADE) == {world.biller.pk, world.admin.pk}
+    # With its utbetalningsbesked: the entry leads to the payment's notice, and says the amount and the day.
+    entry = mine().get(kind=NotificationKind.PAYOUT_MADE, recipient=world.biller)
+    notice = reverse("clinic_payout_notice_pdf", kwargs={"clinic_pk": world.clinic.pk, "payment_pk": 9})
+    assert notification_link(entry) == notice
+    assert "2026-12-10" in notification_text(entry) and "Utbetalningsbeskedet" in notification_text(entry)
 
 
 def test_a_new_bankgiro_tells_those_who_may_confirm_it_not_the_one_who_asked(world):
