@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text()
 COMPOSE = yaml.safe_load(COMPOSE_TEXT)
 SERVICES = COMPOSE["services"]
-APP_SERVICES = ("web", "worker", "beat")
+APP_SERVICES = ("web", "worker", "worker-files", "beat")
 PRODUCTION = "portal.settings.production"
 REQUIRED_IN_PRODUCTION = ("DJANGO_SECRET_KEY", "DATABASE_URL", "DJANGO_ALLOWED_HOSTS", "REDIS_URL")
 # Listed in .env.example, read by neither the project nor docker-compose.yml but by a tool in the image.
@@ -228,7 +228,7 @@ def test_app_services_run_production_settings_from_the_environment(service):
         assert config["depends_on"][dependency]["condition"] == "service_healthy"
 
 
-@pytest.mark.parametrize("service", ["web", "worker"])
+@pytest.mark.parametrize("service", ["web", "worker", "worker-files"])
 def test_web_and_worker_share_the_media_volume(service):
     media_root = SERVICES[service]["environment"]["TANDPORTAL_MEDIA_ROOT"]
     assert named_volume_at(SERVICES[service], media_root) == "media"
@@ -262,7 +262,7 @@ def test_the_wsgi_module_gunicorn_names_defines_application():
     assert attribute in assigned
 
 
-@pytest.mark.parametrize("service", ["worker", "beat"])
+@pytest.mark.parametrize("service", ["worker", "worker-files", "beat"])
 def test_celery_services_start_the_portal_celery_app(service):
     from celery.app.utils import find_app
 
@@ -272,7 +272,7 @@ def test_celery_services_start_the_portal_celery_app(service):
     assert words[0] == "celery"
     assert words[words.index("-A") + 1] == "portal"
     assert find_app("portal") is portal.celery_app
-    assert service in words  # the subcommand: `celery -A portal worker` / `... beat`
+    assert service.split("-")[0] in words  # the subcommand: `celery -A portal worker` / `... beat`
 
 
 def test_every_command_names_files_and_management_commands_that_exist():

@@ -7,6 +7,9 @@ import environ
 from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
+from kombu import Queue
+
+from portal.background import QUEUE_DEFAULT, QUEUE_FILES, QUEUE_MAIL, QUEUE_PAYOUTS, QUEUES
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -281,6 +284,21 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
+# Separate queues (portal/background.py), so that a large invoice file never delays e-mails or payouts, each
+# consumed by workers of its own when the portal scales out (docs/deployment.md). A worker started without
+# --queues consumes all four (`make run`'s). A task not named here goes to `default`.
+CELERY_TASK_QUEUES = tuple(Queue(name, routing_key=name) for name in QUEUES)
+CELERY_TASK_DEFAULT_QUEUE = QUEUE_DEFAULT
+CELERY_TASK_ROUTES = (
+    "portal.background.route_task",  # every @email_task → mail
+    {
+        "billing.tasks.check_invoice_file": {"queue": QUEUE_FILES},
+        "billing.tasks.send_invoice_file": {"queue": QUEUE_FILES},
+        "eligibility.tasks.import_certificates": {"queue": QUEUE_FILES},
+        "payouts.tasks.send_payout_notice": {"queue": QUEUE_MAIL},
+        "payouts.tasks.*": {"queue": QUEUE_PAYOUTS},
+    },
+)
 CELERY_BEAT_SCHEDULE = {
     # Requests still waiting for more information after their deadline are written off (Avskriven).
     "prior-assessments-write-off": {
