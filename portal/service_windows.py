@@ -43,6 +43,7 @@ OPEN_URL_NAMES = frozenset(
         "logout",
         "password_set",
         "healthz",
+        "readyz",
         "set_language",
         "service_windows",
         "service_window_delete",
@@ -53,7 +54,7 @@ OPEN_URL_NAMES = frozenset(
     }
 )
 # Not even asked of the database: monitoring must tell "down for maintenance" from "database down".
-UNTOUCHED_URL_NAMES = frozenset({"healthz"})
+UNTOUCHED_URL_NAMES = frozenset({"healthz", "readyz"})
 _FIELDS = [
     "region",
     "recurrence",

@@ -74,6 +74,7 @@ urlpatterns = [
     path("valj-klinik/", views.choose, name="choose"),
     path("support/", views.support, name="support"),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
     *billing_urls.public_patterns,
     *clinic_urls.public_patterns,
     path("servicefonster/", views.service_windows, name="service_windows"),

@@ -200,13 +200,15 @@ def test_redis_appends_to_a_volume_and_answers_ping():
     assert "redis-cli" in words and "ping" in words
 
 
-def test_web_health_check_asks_healthz_with_python_not_curl():
+def test_web_health_check_asks_readyz_with_python_not_curl():
     words = healthcheck_words(SERVICES["web"])
     assert words[:2] == ["python", "-c"]
     compile(words[2], "healthcheck", "exec")  # a syntax error would only show as "unhealthy"
-    assert "urllib" in words[2] and "http://localhost:8000/healthz" in words[2]
+    # Ready (database, Redis, migrations), not merely alive: the workers start when web is healthy.
+    assert "urllib" in words[2] and "http://localhost:8000/readyz" in words[2]
     # Production redirects plain HTTP and rejects unknown hosts, so the probe says what the proxy says.
     assert "X-Forwarded-Proto" in words[2] and "DJANGO_ALLOWED_HOSTS" in words[2]
+    assert resolve("/readyz").url_name == "readyz"
     assert resolve("/healthz").url_name == "healthz"
 
 
