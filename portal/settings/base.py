@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from kombu import Queue
 
 from portal.background import QUEUE_DEFAULT, QUEUE_FILES, QUEUE_MAIL, QUEUE_PAYOUTS, QUEUES
+from portal.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -50,6 +51,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the request's id (X-Request-ID) for every log line written while it is served, and in the answer.
+    "portal.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -322,9 +325,7 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-}
+# Every line to standard error with the request's id, user and clinic, and never a whole personnummer
+# (portal/logs.py); production writes JSON.
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = logging_config(level=LOG_LEVEL, json=False)

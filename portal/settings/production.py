@@ -3,7 +3,9 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import DATABASES, REDIS_URL, SECRET_KEY, env
+from portal.logs import logging_config
+
+from .base import DATABASES, LOG_LEVEL, REDIS_URL, SECRET_KEY, env
 
 for name, value in (
     ("DJANGO_SECRET_KEY", SECRET_KEY),
@@ -36,3 +38,9 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = False
 STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=BASE_DIR / "staticfiles")  # noqa: F405
+
+# One JSON object a line on standard error, for the log collector: time, level, logger, message, and the request's
+# request_id, user_id, clinic_id (a worker's: task_name, task_id); a personnummer masked (portal/logs.py). The
+# worker keeps this configuration instead of Celery's own.
+LOGGING = logging_config(level=LOG_LEVEL, json=True)
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
