@@ -2,9 +2,9 @@
 
 from django.core.exceptions import ImproperlyConfigured
 
-from .base import *  # noqa: F403
 from portal.logs import logging_config
 
+from .base import *  # noqa: F403
 from .base import DATABASES, LOG_LEVEL, REDIS_URL, SECRET_KEY, env
 
 for name, value in (
