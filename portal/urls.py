@@ -13,7 +13,7 @@ from payouts import urls as payout_urls
 from reports import urls as reports_urls
 from review import urls as review_urls
 
-from . import access, access_log, account, login, oidc, views
+from . import access, access_log, account, login, metrics, oidc, views
 
 password_set = access.public(
     auth_views.PasswordResetConfirmView.as_view(
@@ -75,6 +75,7 @@ urlpatterns = [
     path("support/", views.support, name="support"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
+    path("metrics", metrics.metrics, name="metrics"),
     *billing_urls.public_patterns,
     *clinic_urls.public_patterns,
     path("servicefonster/", views.service_windows, name="service_windows"),

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     # ("Detta fält måste fyllas i."); the API gives its messages in our words (billing/api/problems.py).
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_prometheus",
     "portal",
     "clinics",
     "eligibility",
@@ -53,6 +54,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: the request's id (X-Request-ID) for every log line written while it is served, and in the answer.
     "portal.logs.RequestIdMiddleware",
+    # Requests by view and status and their durations (portal/metrics.py): the first and the last middleware.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -70,6 +73,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, so that it sees a locked-out login's response and replaces it with the waiting time (portal.login).
     "axes.middleware.AxesMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -328,4 +332,14 @@ CELERY_BEAT_SCHEDULE = {
 # Every line to standard error with the request's id, user and clinic, and never a whole personnummer
 # (portal/logs.py); production writes JSON.
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+
+# Prometheus metrics at /metrics (portal/metrics.py): for a scraper that sends `Authorization: Bearer
+# METRICS_TOKEN`, or whose address is in METRICS_ALLOWED_NETWORKS (comma-separated, e.g. 10.0.0.0/8); with
+# neither set the endpoint answers 403 to everyone. Never route /metrics through the public proxy.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
+# A worker serves its tasks' metrics on this port (0: not at all), on the workers' private network only.
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
+# django-prometheus: no metrics of migrations at start (they would query the database as the process starts).
+PROMETHEUS_EXPORT_MIGRATIONS = False
 LOGGING = logging_config(level=LOG_LEVEL, json=False)
