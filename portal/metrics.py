@@ -72,13 +72,28 @@ def _task_ended(task_id=None, task=None, state=None, **kwargs) -> None:
 @signals.worker_init.connect
 def _serve_worker_metrics(**kwargs) -> None:
     """A worker serves its own tasks' metrics on WORKER_METRICS_PORT (0: not at all), for the scraper on the
-    workers' private network; the port is never published."""
+    workers' private network; the port is never published. With PROMETHEUS_MULTIPROC_DIR (a prefork pool: the
+    tasks run in child processes) the files of an earlier start's processes are removed first."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        for name in os.listdir(directory):
+            if not name.endswith(f"_{os.getpid()}.db"):
+                os.remove(os.path.join(directory, name))
     port = settings.WORKER_METRICS_PORT
     if port:
         from prometheus_client import start_http_server
 
         start_http_server(port, registry=collected_registry())
         logger.info("worker metrics on port %s", port)
+
+
+@signals.worker_process_shutdown.connect
+def _pool_process_ended(pid=None, **kwargs) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid or os.getpid())
 
 
 # --- Read when scraped ----------------------------------------------------------------------------------

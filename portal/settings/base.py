@@ -100,6 +100,15 @@ TEMPLATES = [
 # PostgreSQL only. `make run` / `make test` export DATABASE_URL, starting an embedded server if needed.
 DATABASES = {"default": env.db("DATABASE_URL", default="")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+# A kept connection is asked whether it still works before a request uses it (after a database restart).
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Behind PgBouncer in transaction pooling (docker-compose.yml): each transaction may get another server connection,
+# so no server-side cursor (`.iterator()` would otherwise declare one outside a transaction) and no prepared
+# statement outlives its transaction. Code that holds a session-level advisory lock (billing's clinic_check_slot,
+# the files queue's worker) must connect to PostgreSQL directly.
+if env.bool("DATABASE_TRANSACTION_POOLER", default=False):
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
