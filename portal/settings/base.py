@@ -6,6 +6,7 @@ from pathlib import Path
 import environ
 from celery.schedules import crontab
 from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 from kombu import Queue
 
@@ -207,8 +208,24 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-# Uploads (attachments, invoice files) live outside the web root and are served only through views.
+# Uploads (attachments, invoice files) live outside the web root and are served only through views
+# (portal/storage.py): on the local file system under MEDIA_ROOT, or with TANDPORTAL_FILE_STORAGE=s3 in an
+# S3-compatible object store, so that several web and worker machines share them.
 MEDIA_ROOT = env.path("TANDPORTAL_MEDIA_ROOT", default=BASE_DIR / "var" / "media")
+FILE_STORAGE = env.str("TANDPORTAL_FILE_STORAGE", default="local")
+if FILE_STORAGE not in ("local", "s3"):
+    raise ImproperlyConfigured("TANDPORTAL_FILE_STORAGE must be local or s3")
+if FILE_STORAGE == "s3":
+    # django-storages' S3 settings. Keys may instead come from the machine's role (boto3's own chain) when empty.
+    AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+    if not AWS_STORAGE_BUCKET_NAME:
+        raise ImproperlyConfigured("AWS_STORAGE_BUCKET_NAME must be set when TANDPORTAL_FILE_STORAGE=s3")
+    AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="") or None
+    AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default="") or None
+    AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default="") or None
+    AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default="") or None
+    AWS_S3_ADDRESSING_STYLE = env.str("AWS_S3_ADDRESSING_STYLE", default="") or None
+    AWS_S3_SIGNATURE_VERSION = "s3v4"
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
