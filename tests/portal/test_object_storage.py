@@ -92,7 +92,10 @@ def test_s3_needs_its_bucket(tmp_path):
     env = {**valid_production_env(), "TANDPORTAL_FILE_STORAGE": "s3"}
     missing = run_python("import django\ndjango.setup()\n", env)
     assert missing.returncode != 0 and "AWS_STORAGE_BUCKET_NAME" in missing.stderr
-    code = "import django\ndjango.setup()\nfrom portal.storage import private_storage\nprint(type(private_storage()).__name__)"
+    code = (
+        "import django\ndjango.setup()\nfrom portal.storage import private_storage\n"
+        "print(type(private_storage()).__name__)"
+    )
     chosen = run_python(code, {**env, "AWS_STORAGE_BUCKET_NAME": BUCKET})
     assert chosen.returncode == 0, chosen.stderr
     assert chosen.stdout.strip() == "S3Storage"
