@@ -139,3 +139,18 @@ def test_invoice_file_and_payout_run_progress(client, small_world, scraper):
     assert value(found, "tandportal_invoice_file_claims", count="checked") == 400
     assert ("tandportal_payout_runs", frozenset({("state", "planned")})) in found
     assert ("tandportal_payout_runs_file_not_downloaded", frozenset()) in found
+
+
+def test_production_lets_probes_and_the_scraper_ask_over_plain_http():
+    import json
+
+    from tests.test_deployment import run_python, valid_production_env
+
+    code = (
+        "import django, json, re\ndjango.setup()\nfrom django.conf import settings\n"
+        "print(json.dumps([p for p in ('healthz', 'readyz', 'metrics', 'logga-in/', 'metricsx') "
+        "if any(re.search(e, p) for e in settings.SECURE_REDIRECT_EXEMPT)]))"
+    )
+    result = run_python(code, valid_production_env())
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == ["healthz", "readyz", "metrics"]
