@@ -1,6 +1,7 @@
 """Settings shared by every environment; each value comes from the environment (see .env.example)."""
 
 import datetime
+import os
 from pathlib import Path
 
 import environ
@@ -366,6 +367,10 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
 # A worker serves its tasks' metrics on this port (0: not at all), on the workers' private network only.
 WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
+# With several processes per container (gunicorn's workers, a prefork pool) their metrics meet in this directory,
+# which must exist before the first metric is made (as Django starts); gunicorn empties it at start.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 # django-prometheus: no metrics of migrations at start (they would query the database as the process starts).
 PROMETHEUS_EXPORT_MIGRATIONS = False
 LOGGING = logging_config(level=LOG_LEVEL, json=False)
