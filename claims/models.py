@@ -550,7 +550,16 @@ class InvoiceFileUpload(models.Model):
         verbose_name = _("fakturafil")
         verbose_name_plural = _("fakturafiler")
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["clinic", "-created_at"]), models.Index(fields=["clinic", "sha256"])]
+        indexes = [
+            models.Index(fields=["clinic", "-created_at"]),
+            models.Index(fields=["clinic", "sha256"]),
+            # The files busy now, for /metrics (billing/metrics.py): a few rows, whatever was ever uploaded.
+            models.Index(
+                fields=["state"],
+                name="invoicefile_busy_idx",
+                condition=models.Q(state__in=["queued", "running", "sending"]),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.original_name

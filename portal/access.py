@@ -29,6 +29,8 @@ class Access:
     SYSTEM_ADMIN = "system_admin"
     # The journal-system API (billing/api/): an API key, never a session; a signed-in person gets 401.
     API_KEY = "api_key"
+    # Monitoring (/metrics): a scraper's token or address, never a person's session; 403 to every person.
+    SCRAPER = "scraper"
 
 
 def _mark(view: Callable, access: str) -> Callable:
@@ -38,6 +40,11 @@ def _mark(view: Callable, access: str) -> Callable:
 
 def public(view: Callable) -> Callable:
     return _mark(view, Access.PUBLIC)
+
+
+def scraper(view: Callable) -> Callable:
+    """A monitoring endpoint (portal.metrics): it checks the scraper's token or address itself."""
+    return _mark(view, Access.SCRAPER)
 
 
 def api_key(view: Callable) -> Callable:

@@ -21,7 +21,28 @@ def stalled_before() -> datetime.datetime:
 
 def email_task(task):
     """A Celery task that sends e-mail: acknowledged late, retried with backoff while the mail server or the network
-    fails (five times), then reported as failed."""
-    return shared_task(autoretry_for=(smtplib.SMTPException, OSError), retry_backoff=30, max_retries=5, acks_late=True)(
-        task
-    )
+    fails (five times), then reported as failed. It goes to the mail queue (`route_task`)."""
+    return shared_task(
+        autoretry_for=(smtplib.SMTPException, OSError), retry_backoff=30, max_retries=5, acks_late=True, sends_mail=True
+    )(task)
+
+
+# The queues (settings.CELERY_TASK_QUEUES), each consumed by workers of its own in a deployment that scales out, so
+# that a large invoice file never delays an e-mail or a payout: files (invoice files, certificate imports),
+# payouts (payout runs and marking them paid), mail (every e-mail), default (the rest: fan-outs, webhooks, sweeps).
+QUEUE_DEFAULT = "default"
+QUEUE_FILES = "files"
+QUEUE_PAYOUTS = "payouts"
+QUEUE_MAIL = "mail"
+QUEUES = (QUEUE_DEFAULT, QUEUE_FILES, QUEUE_PAYOUTS, QUEUE_MAIL)
+
+
+def route_task(name, args, kwargs, options, task=None, **extra):
+    """The first of settings.CELERY_TASK_ROUTES: every task made with `email_task` goes to the mail queue, whatever
+    app it is in; the settings' table then routes the others by name."""
+    from celery import current_app
+
+    task = task if task is not None else current_app.tasks.get(name)
+    if getattr(task, "sends_mail", False):
+        return {"queue": QUEUE_MAIL}
+    return None

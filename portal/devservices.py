@@ -27,6 +27,8 @@ from urllib.parse import quote
 
 import environ
 
+from portal.background import QUEUES
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("TANDPORTAL_VAR_DIR", BASE_DIR / "var"))
 DATABASE_NAME = "tandportal"
@@ -270,7 +272,10 @@ def command_serve(host: str, port: int) -> int:
         celery = [python, "-m", "celery", "-A", "portal"]
         children = {
             "web": subprocess.Popen([*manage, "runserver", "--noreload", f"{host}:{port}"]),
-            "worker": subprocess.Popen([*celery, "worker", "--loglevel", "INFO", "--concurrency", "2"]),
+            # One worker for every queue (a deployment gives each queue workers of its own: docs/deployment.md).
+            "worker": subprocess.Popen(
+                [*celery, "worker", "--queues", ",".join(QUEUES), "--loglevel", "INFO", "--concurrency", "2"]
+            ),
             "beat": subprocess.Popen([*celery, "beat", "--loglevel", "INFO", "--schedule", str(beat_schedule)]),
         }
         _say(f"Tandportal: {served_url(host, port)}/")

@@ -43,6 +43,8 @@ OPEN_URL_NAMES = frozenset(
         "logout",
         "password_set",
         "healthz",
+        "readyz",
+        "metrics",
         "set_language",
         "service_windows",
         "service_window_delete",
@@ -53,7 +55,7 @@ OPEN_URL_NAMES = frozenset(
     }
 )
 # Not even asked of the database: monitoring must tell "down for maintenance" from "database down".
-UNTOUCHED_URL_NAMES = frozenset({"healthz"})
+UNTOUCHED_URL_NAMES = frozenset({"healthz", "readyz", "metrics"})
 _FIELDS = [
     "region",
     "recurrence",

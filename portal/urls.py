@@ -14,7 +14,7 @@ from regioninfo import urls as regioninfo_urls
 from reports import urls as reports_urls
 from review import urls as review_urls
 
-from . import access, access_log, account, login, oidc, views
+from . import access, access_log, account, login, metrics, oidc, views
 
 password_set = access.public(
     auth_views.PasswordResetConfirmView.as_view(
@@ -77,6 +77,8 @@ urlpatterns = [
     path("valj-klinik/", views.choose, name="choose"),
     path("support/", views.support, name="support"),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("metrics", metrics.metrics, name="metrics"),
     *billing_urls.public_patterns,
     *clinic_urls.public_patterns,
     path("servicefonster/", views.service_windows, name="service_windows"),

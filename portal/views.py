@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -46,10 +47,19 @@ def choose(request: HttpRequest) -> HttpResponse:
 @access.public
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    """For load balancers and monitoring: says which of the database and Redis is down."""
-    checks = {"database": _check_database(), "redis": _check_redis()}
-    healthy = all(value == "ok" for value in checks.values())
-    return JsonResponse({"status": "ok" if healthy else "fel", **checks}, status=200 if healthy else 503)
+    """Liveness, for a process supervisor: the process answers. Asks nothing else (no database, no Redis), so a
+    database outage never gets the web servers restarted; readiness is /readyz."""
+    return JsonResponse({"status": "ok"})
+
+
+@access.public
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Readiness, for a load balancer: may this server take requests? The database answers, Redis answers and
+    every migration of this code is applied; 200, or 503 naming what failed."""
+    checks = {"database": _check_database(), "redis": _check_redis(), "migrations": _check_migrations()}
+    ready = all(value == "ok" for value in checks.values())
+    return JsonResponse({"status": "ok" if ready else "fel", **checks}, status=200 if ready else 503)
 
 
 def _check_database() -> str:
@@ -67,6 +77,28 @@ def _check_redis() -> str:
         return "ok"
     except Exception:  # any failure means "down" to a health check
         return "nere"
+
+
+# Once every migration of this code is applied it stays so for the life of the process (a new release is a new
+# process), so the migration graph is read until then, not on every probe.
+_migrations_applied = False
+
+
+def _check_migrations() -> str:
+    """ "ok" when the database has every migration this code has; "saknas" when some are missing (the new release
+    started before its migrate step ran); "nere" when the database could not be asked."""
+    global _migrations_applied
+    if _migrations_applied:
+        return "ok"
+    try:
+        executor = MigrationExecutor(connection)
+        pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    except Exception:  # the database is down: _check_database says so too
+        return "nere"
+    if pending:
+        return "saknas"
+    _migrations_applied = True
+    return "ok"
 
 
 @access.authenticated

@@ -121,13 +121,22 @@ def celery_queue():
     from portal.celery import app
 
     queue = f"test-{uuid.uuid4().hex}"
-    previous = app.conf.task_always_eager, app.conf.task_default_queue
+
+    def route(routes) -> None:
+        # Celery keeps the router it made first; a new one reads the routes and the default queue again.
+        app.conf.task_routes = routes
+        app.amqp.flush_routes()
+        app.amqp.router = app.amqp.Router()
+
+    previous = app.conf.task_always_eager, app.conf.task_default_queue, app.conf.task_routes
     app.conf.task_always_eager = False
     app.conf.task_default_queue = queue
+    route(())  # every task to the test's queue, not to files, payouts or mail
     try:
         yield queue
     finally:
-        app.conf.task_always_eager, app.conf.task_default_queue = previous
+        app.conf.task_always_eager, app.conf.task_default_queue = previous[:2]
+        route(previous[2])
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ against the code they start, and production settings are loaded in subprocesses.
 """
 
 import ast
+import json
 import os
 import re
 import secrets
@@ -22,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text()
 COMPOSE = yaml.safe_load(COMPOSE_TEXT)
 SERVICES = COMPOSE["services"]
-APP_SERVICES = ("web", "worker", "beat")
+APP_SERVICES = ("web", "worker", "worker-files", "beat")
 PRODUCTION = "portal.settings.production"
 REQUIRED_IN_PRODUCTION = ("DJANGO_SECRET_KEY", "DATABASE_URL", "DJANGO_ALLOWED_HOSTS", "REDIS_URL")
 # Listed in .env.example, read by neither the project nor docker-compose.yml but by a tool in the image.
@@ -176,8 +177,8 @@ def run_manage(args: list[str], env: dict[str, str]) -> subprocess.CompletedProc
 # --- docker-compose.yml ------------------------------------------------------------------------------
 
 
-def test_compose_defines_the_five_services():
-    assert set(SERVICES) >= {"postgres", "redis", "web", "worker", "beat"}
+def test_compose_defines_the_services():
+    assert set(SERVICES) >= {"postgres", "pgbouncer", "redis", "web", "worker", "worker-files", "beat"}
 
 
 def test_postgres_keeps_its_data_on_a_volume_and_reports_readiness():
@@ -200,13 +201,15 @@ def test_redis_appends_to_a_volume_and_answers_ping():
     assert "redis-cli" in words and "ping" in words
 
 
-def test_web_health_check_asks_healthz_with_python_not_curl():
+def test_web_health_check_asks_readyz_with_python_not_curl():
     words = healthcheck_words(SERVICES["web"])
     assert words[:2] == ["python", "-c"]
     compile(words[2], "healthcheck", "exec")  # a syntax error would only show as "unhealthy"
-    assert "urllib" in words[2] and "http://localhost:8000/healthz" in words[2]
+    # Ready (database, Redis, migrations), not merely alive: the workers start when web is healthy.
+    assert "urllib" in words[2] and "http://localhost:8000/readyz" in words[2]
     # Production redirects plain HTTP and rejects unknown hosts, so the probe says what the proxy says.
     assert "X-Forwarded-Proto" in words[2] and "DJANGO_ALLOWED_HOSTS" in words[2]
+    assert resolve("/readyz").url_name == "readyz"
     assert resolve("/healthz").url_name == "healthz"
 
 
@@ -228,7 +231,7 @@ def test_app_services_run_production_settings_from_the_environment(service):
         assert config["depends_on"][dependency]["condition"] == "service_healthy"
 
 
-@pytest.mark.parametrize("service", ["web", "worker"])
+@pytest.mark.parametrize("service", ["web", "worker", "worker-files"])
 def test_web_and_worker_share_the_media_volume(service):
     media_root = SERVICES[service]["environment"]["TANDPORTAL_MEDIA_ROOT"]
     assert named_volume_at(SERVICES[service], media_root) == "media"
@@ -262,7 +265,7 @@ def test_the_wsgi_module_gunicorn_names_defines_application():
     assert attribute in assigned
 
 
-@pytest.mark.parametrize("service", ["worker", "beat"])
+@pytest.mark.parametrize("service", ["worker", "worker-files", "beat"])
 def test_celery_services_start_the_portal_celery_app(service):
     from celery.app.utils import find_app
 
@@ -272,7 +275,7 @@ def test_celery_services_start_the_portal_celery_app(service):
     assert words[0] == "celery"
     assert words[words.index("-A") + 1] == "portal"
     assert find_app("portal") is portal.celery_app
-    assert service in words  # the subcommand: `celery -A portal worker` / `... beat`
+    assert service.split("-")[0] in words  # the subcommand: `celery -A portal worker` / `... beat`
 
 
 def test_every_command_names_files_and_management_commands_that_exist():
@@ -520,3 +523,89 @@ def test_the_postgres_init_script_creates_both_roles_without_superuser_and_is_mo
     assert postgres["environment"]["POSTGRES_USER"] == "postgres"
     for name in ("TANDPORTAL_OWNER_PASSWORD", "TANDPORTAL_APP_PASSWORD"):
         assert f"${name}" in script and name in postgres["environment"], name
+
+
+# --- Scaling out: recycled gunicorn workers, reused connections, PgBouncer (issue 16) ---------------------
+
+
+def test_gunicorn_recycles_its_workers_with_jitter_and_shares_metrics_through_its_config():
+    for words in (command_tokens("web"), dockerfile_cmd()):
+        assert int(words[words.index("--max-requests") + 1]) >= 100
+        assert int(words[words.index("--max-requests-jitter") + 1]) > 0
+        config = ROOT / words[words.index("--config") + 1]
+        assert config.exists()
+        hooks = {node.name for node in ast.parse(config.read_text()).body if isinstance(node, ast.FunctionDef)}
+        assert {"on_starting", "child_exit"} <= hooks
+    assert SERVICES["web"]["environment"]["PROMETHEUS_MULTIPROC_DIR"]
+
+
+def dockerfile_cmd() -> list[str]:
+    import json
+
+    (args,) = [args for instruction, args in dockerfile_instructions() if instruction == "CMD"]
+    return json.loads(args)
+
+
+def test_gunicorns_config_empties_the_metrics_directory_and_forgets_a_dead_worker(tmp_path, monkeypatch):
+    import runpy
+
+    directory = tmp_path / "prometheus"
+    directory.mkdir()
+    (directory / "counter_99999.db").write_bytes(b"old")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(directory))
+    hooks = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    hooks["on_starting"](None)
+    assert directory.is_dir() and list(directory.iterdir()) == []
+    (directory / "gauge_livesum_4242.db").write_bytes(b"x")
+    hooks["child_exit"](None, type("Worker", (), {"pid": 4242})())
+    assert not (directory / "gauge_livesum_4242.db").exists()
+
+
+def test_production_reuses_database_connections_and_checks_them_first():
+    code = (
+        "import django, json\ndjango.setup()\nfrom django.conf import settings\ndb = settings.DATABASES['default']\n"
+        "print(json.dumps([db['CONN_MAX_AGE'], db['CONN_HEALTH_CHECKS'], db.get('DISABLE_SERVER_SIDE_CURSORS', False),"
+        " db.get('OPTIONS', {}).get('prepare_threshold', 'default')]))\n"
+    )
+    plain = run_python(code, valid_production_env())
+    assert plain.returncode == 0, plain.stderr
+    assert json.loads(plain.stdout) == [60, True, False, "default"]
+    pooled = run_python(code, {**valid_production_env(), "DATABASE_TRANSACTION_POOLER": "true"})
+    assert pooled.returncode == 0, pooled.stderr
+    assert json.loads(pooled.stdout) == [60, True, True, None]
+
+
+def _database_host(url: str) -> str:
+    return re.search(r"@([^:/}]+)[:/]", url.split(":-", 1)[-1]).group(1)
+
+
+def test_pgbouncer_pools_transactions_and_only_the_files_worker_bypasses_it():
+    pgbouncer = SERVICES["pgbouncer"]
+    assert pgbouncer["environment"]["POOL_MODE"] == "transaction"
+    assert pgbouncer["environment"]["DB_HOST"] == "postgres"
+    assert pgbouncer["environment"]["DB_USER"] == "tandportal_app"
+    for service in APP_SERVICES:
+        environment = SERVICES[service]["environment"]
+        through_pooler = _database_host(environment["DATABASE_URL"]) == "pgbouncer"
+        # The files' worker holds a session-level advisory lock (clinic_check_slot): never through the pooler.
+        assert through_pooler == (service != "worker-files"), service
+        assert ("true" in str(environment["DATABASE_TRANSACTION_POOLER"])) == through_pooler, service
+        if through_pooler:
+            assert SERVICES[service]["depends_on"]["pgbouncer"]
+    # The migrate step, as the tables' owner, goes straight to PostgreSQL too.
+    assert _database_host(SERVICES["web"]["environment"]["DATABASE_OWNER_URL"]) == "postgres"
+
+
+def test_only_the_files_code_takes_a_session_level_advisory_lock():
+    """What PgBouncer's transaction pooling cannot carry: a session-level advisory lock (held across transactions),
+    LISTEN, or a session SET. Only billing's file check takes one, on the files queue, whose worker bypasses the
+    pooler; a new one elsewhere fails here."""
+    session_level = re.compile(r"pg_(try_)?advisory_lock\(|pg_advisory_unlock\(|\bLISTEN\s|\bSET\s+SESSION\b")
+    found = set()
+    for path in ROOT.rglob("*.py"):
+        relative = path.relative_to(ROOT)
+        if relative.parts[0] in {"tests", ".venv", "bench", "var"}:
+            continue
+        if session_level.search(path.read_text()):
+            found.add(str(relative))
+    assert found == {"billing/invoice_file_services.py"}

@@ -178,3 +178,12 @@ def test_serve_sets_its_address_when_dotenv_leaves_portal_base_url_empty(fake_se
     (tmp_path / ".env").write_text("PORTAL_BASE_URL=\n")
     children = fake_serve()
     assert children["worker"].environ["PORTAL_BASE_URL"] == "http://127.0.0.1:8123"
+
+
+def test_serve_starts_one_worker_for_every_queue(fake_serve):
+    from portal.background import QUEUES
+
+    worker = fake_serve()["worker"].argv
+    assert (
+        set(worker[worker.index("--queues") + 1].split(",")) == set(QUEUES) == {"default", "files", "payouts", "mail"}
+    )

@@ -104,6 +104,8 @@ EXPECTED = {
     Access.SYSTEM_ADMIN: {**dict.fromkeys(ROLES, 404), "anonymous": "login"},
     # The journal-system API takes a key, never a session: 401 for everyone here (tests/billing/api).
     Access.API_KEY: dict.fromkeys(ROLES, "ok"),
+    # /metrics answers a scraper's token or network, never a person, signed in or not (tests/portal/test_metrics.py).
+    Access.SCRAPER: dict.fromkeys(ROLES, 403),
 }
 
 
@@ -452,6 +454,7 @@ def test_the_system_administrator_opens_only_the_system_pages(client, world, rou
     url = reverse(pattern.name, kwargs=_kwargs_for(world, route, home=vg, objects=vg))
     access = pattern.callback.access
     expected = "ok" if access in (Access.PUBLIC, Access.AUTHENTICATED, Access.SYSTEM_ADMIN, Access.API_KEY) else 404
+    expected = 403 if access == Access.SCRAPER else expected
     for method in ("get", "post"):
         assert _outcome(getattr(client, method)(url)) == expected, f"{method.upper()} {url}"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import logging
 import math
-import re
 import uuid
 
 from django.utils import timezone, translation
@@ -24,6 +23,7 @@ from claims.validation import billing_deadline_text, last_billing_day
 from eligibility import selectors as eligibility_selectors
 from portal.access_shown import AccessShown, AccessShownKind
 from portal.audit import access_log_record
+from portal.logs import REQUEST_ID_HEADER, request_id_of
 from portal.middleware import SIGNED_IN_MAX_BODY_BYTES
 from portal.service_windows import service_window_occurrences, service_window_relevant
 
@@ -34,8 +34,6 @@ from .problems import request_language as _language
 
 logger = logging.getLogger("tandportal.api")
 
-REQUEST_ID_HEADER = "X-Request-ID"
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,200}$")
 
 PROBLEM_TEXTS = {
     400: "Fel i begäran (faults med pekare) / invalid request (faults with pointers)",
@@ -115,8 +113,9 @@ class ApiView(APIView):
         return view
 
     def initial(self, request, *args, **kwargs):
-        supplied = request.META.get("HTTP_X_REQUEST_ID", "")
-        request._request.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+        # Given by portal.logs.RequestIdMiddleware, which also answers it; made here if the view is called without.
+        if not getattr(request._request, "request_id", None):
+            request._request.request_id = request_id_of(request.META.get("HTTP_X_REQUEST_ID", ""))
         language = _language(request)
         translation.activate(language)
         request._request.LANGUAGE_CODE = language

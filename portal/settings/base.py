@@ -1,12 +1,18 @@
 """Settings shared by every environment; each value comes from the environment (see .env.example)."""
 
 import datetime
+import os
 from pathlib import Path
 
 import environ
 from celery.schedules import crontab
 from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from kombu import Queue
+
+from portal.background import QUEUE_DEFAULT, QUEUE_FILES, QUEUE_MAIL, QUEUE_PAYOUTS, QUEUES
+from portal.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -35,6 +41,7 @@ INSTALLED_APPS = [
     # ("Detta fält måste fyllas i."); the API gives its messages in our words (billing/api/problems.py).
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_prometheus",
     "portal",
     "clinics",
     "eligibility",
@@ -48,6 +55,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the request's id (X-Request-ID) for every log line written while it is served, and in the answer.
+    "portal.logs.RequestIdMiddleware",
+    # Requests by view and status and their durations (portal/metrics.py): the first and the last middleware.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -65,6 +76,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, so that it sees a locked-out login's response and replaces it with the waiting time (portal.login).
     "axes.middleware.AxesMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -91,6 +103,15 @@ TEMPLATES = [
 # PostgreSQL only. `make run` / `make test` export DATABASE_URL, starting an embedded server if needed.
 DATABASES = {"default": env.db("DATABASE_URL", default="")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+# A kept connection is asked whether it still works before a request uses it (after a database restart).
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Behind PgBouncer in transaction pooling (docker-compose.yml): each transaction may get another server connection,
+# so no server-side cursor (`.iterator()` would otherwise declare one outside a transaction) and no prepared
+# statement outlives its transaction. Code that holds a session-level advisory lock (billing's clinic_check_slot,
+# the files queue's worker) must connect to PostgreSQL directly.
+if env.bool("DATABASE_TRANSACTION_POOLER", default=False):
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -189,8 +210,24 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-# Uploads (attachments, invoice files) live outside the web root and are served only through views.
+# Uploads (attachments, invoice files) live outside the web root and are served only through views
+# (portal/storage.py): on the local file system under MEDIA_ROOT, or with TANDPORTAL_FILE_STORAGE=s3 in an
+# S3-compatible object store, so that several web and worker machines share them.
 MEDIA_ROOT = env.path("TANDPORTAL_MEDIA_ROOT", default=BASE_DIR / "var" / "media")
+FILE_STORAGE = env.str("TANDPORTAL_FILE_STORAGE", default="local")
+if FILE_STORAGE not in ("local", "s3"):
+    raise ImproperlyConfigured("TANDPORTAL_FILE_STORAGE must be local or s3")
+if FILE_STORAGE == "s3":
+    # django-storages' S3 settings. Keys may instead come from the machine's role (boto3's own chain) when empty.
+    AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+    if not AWS_STORAGE_BUCKET_NAME:
+        raise ImproperlyConfigured("AWS_STORAGE_BUCKET_NAME must be set when TANDPORTAL_FILE_STORAGE=s3")
+    AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="") or None
+    AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default="") or None
+    AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default="") or None
+    AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default="") or None
+    AWS_S3_ADDRESSING_STYLE = env.str("AWS_S3_ADDRESSING_STYLE", default="") or None
+    AWS_S3_SIGNATURE_VERSION = "s3v4"
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
@@ -282,6 +319,21 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
+# Separate queues (portal/background.py), so that a large invoice file never delays e-mails or payouts, each
+# consumed by workers of its own when the portal scales out (docs/deployment.md). A worker started without
+# --queues consumes all four (`make run`'s). A task not named here goes to `default`.
+CELERY_TASK_QUEUES = tuple(Queue(name, routing_key=name) for name in QUEUES)
+CELERY_TASK_DEFAULT_QUEUE = QUEUE_DEFAULT
+CELERY_TASK_ROUTES = (
+    "portal.background.route_task",  # every @email_task → mail
+    {
+        "billing.tasks.check_invoice_file": {"queue": QUEUE_FILES},
+        "billing.tasks.send_invoice_file": {"queue": QUEUE_FILES},
+        "eligibility.tasks.import_certificates": {"queue": QUEUE_FILES},
+        "payouts.tasks.send_payout_notice": {"queue": QUEUE_MAIL},
+        "payouts.tasks.*": {"queue": QUEUE_PAYOUTS},
+    },
+)
 CELERY_BEAT_SCHEDULE = {
     # Requests still waiting for more information after their deadline are written off (Avskriven).
     "prior-assessments-write-off": {
@@ -310,9 +362,21 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-}
+# Every line to standard error with the request's id, user and clinic, and never a whole personnummer
+# (portal/logs.py); production writes JSON.
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+
+# Prometheus metrics at /metrics (portal/metrics.py): for a scraper that sends `Authorization: Bearer
+# METRICS_TOKEN`, or whose address is in METRICS_ALLOWED_NETWORKS (comma-separated, e.g. 10.0.0.0/8); with
+# neither set the endpoint answers 403 to everyone. Never route /metrics through the public proxy.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
+# A worker serves its tasks' metrics on this port (0: not at all), on the workers' private network only.
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
+# With several processes per container (gunicorn's workers, a prefork pool) their metrics meet in this directory,
+# which must exist before the first metric is made (as Django starts); gunicorn empties it at start.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+# django-prometheus: no metrics of migrations at start (they would query the database as the process starts).
+PROMETHEUS_EXPORT_MIGRATIONS = False
+LOGGING = logging_config(level=LOG_LEVEL, json=False)
