@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('claims', '0010_invoice_file_fault_message_again'),
+        ('claims', '0011_invoice_file_first_visit_on'),
         ('clinics', '0012_roles_agreement_owner_finance_clinic_ends_on'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
