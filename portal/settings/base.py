@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "review",
     "billing",
     "notifications",
+    "onboarding",
+    "privacy",
 ]
 
 MIDDLEWARE = [
