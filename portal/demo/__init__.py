@@ -17,6 +17,7 @@ from django.utils import timezone
 from clinics.models import CareModel, Clinic, ClinicMembership, PatientCategory, Region, RegionMembership, User
 
 from .accounts import demo_account_changes_load
+from .applications import demo_applications_load
 from .api_keys import demo_api_keys_load
 from .history import demo_history_load
 from .invoices import demo_invoices_load
@@ -110,6 +111,7 @@ def demo_load(path: Path = DEMO_FILE) -> Counter:
     demo_account_changes_load(counts)  # after the payouts: the paid run went to 32's plusgiro
     demo_two_factor_load(counts)
     demo_api_keys_load(counts)
+    demo_applications_load(counts)
     return counts
 
 
