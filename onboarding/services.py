@@ -27,7 +27,7 @@ from portal.audit import audit_record, snapshot
 from .audit import OnboardingAudit
 from .models import APPLICATION_TRANSITIONS, ApplicationState, ClinicApplication
 
-CONFIRM_SALT = "onboarding.application.confirm"
+CONFIRM_SALT = "onboarding:application-confirmation-link"
 # The throttle, counted in the database (one truth for every web process): applications sent from one address
 # an hour, and naming one avtalsansvarig's e-mail address (the one the confirmation goes to) a day.
 APPLICATIONS_PER_ADDRESS_PER_HOUR = 5
@@ -37,7 +37,7 @@ THROTTLE_MESSAGE = gettext_lazy(
     "eller kontakta regionens tandvårdssamordning."
 )
 # Taken for the count and the insert, so that two applications sent at once are counted one after the other.
-_THROTTLE_LOCK = "onboarding.application.submit"
+_THROTTLE_LOCK = "onboarding:application-throttle"
 
 
 def _throttled(*, address: str | None, email: str, now: datetime.datetime) -> bool:

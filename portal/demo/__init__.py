@@ -17,8 +17,8 @@ from django.utils import timezone
 from clinics.models import CareModel, Clinic, ClinicMembership, PatientCategory, Region, RegionMembership, User
 
 from .accounts import demo_account_changes_load
-from .applications import demo_applications_load
 from .api_keys import demo_api_keys_load
+from .applications import demo_applications_load
 from .history import demo_history_load
 from .invoices import demo_invoices_load
 from .payouts import demo_payouts_load
