@@ -27,7 +27,3 @@ def region_application_get(*, region: Region, application_pk: int) -> ClinicAppl
         .select_related("clinic", "decided_by", "region")
         .get(pk=application_pk)
     )
-
-
-def region_applications_waiting(*, region: Region) -> int:
-    return ClinicApplication.objects.of_region(region).filter(state=ApplicationState.CONFIRMED).count()
