@@ -9,7 +9,9 @@ from claims import urls as claims_urls
 from clinics import urls as clinic_urls
 from eligibility import urls as eligibility_urls
 from notifications import urls as notification_urls
+from onboarding import urls as onboarding_urls
 from payouts import urls as payout_urls
+from privacy import urls as privacy_urls
 from regioninfo import urls as regioninfo_urls
 from reports import urls as reports_urls
 from review import urls as review_urls
@@ -47,6 +49,7 @@ region_patterns = [
     ),
     path("servicefonster/<int:window_pk>/avsluta/", views.region_service_window_end, name="region_service_window_end"),
     *eligibility_urls.region_patterns,
+    *onboarding_urls.region_patterns,
     *claims_urls.region_patterns,
     *payout_urls.region_patterns,
     *reports_urls.region_patterns,
@@ -69,6 +72,7 @@ urlpatterns = [
     path("konto/losenord/", account.password_change, name="account_password"),
     path("konto/aktiv/", account.keepalive, name="account_keepalive"),
     *notification_urls.account_patterns,
+    *privacy_urls.account_patterns,
     path("konto/e-post/", account.email_change, name="account_email"),
     path("konto/e-post/<str:token>/", account.email_confirm, name="account_email_confirm"),
     path("konto/reservkoder/", account.recovery_codes_new, name="account_recovery_codes"),
@@ -81,6 +85,7 @@ urlpatterns = [
     path("metrics", metrics.metrics, name="metrics"),
     *billing_urls.public_patterns,
     *clinic_urls.public_patterns,
+    *onboarding_urls.public_patterns,
     path("servicefonster/", views.service_windows, name="service_windows"),
     path("servicefonster/<int:portal_window_pk>/ta-bort/", views.service_window_delete, name="service_window_delete"),
     path("servicefonster/<int:portal_window_pk>/avsluta/", views.service_window_end, name="service_window_end"),

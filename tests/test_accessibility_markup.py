@@ -12,6 +12,7 @@ import pytest
 from django.utils import timezone, translation
 
 from claims.models import Claim, InvoiceFileState, InvoiceFileUpload, TariffVersion
+from onboarding.models import ClinicApplication
 from portal.models import ServiceWindow
 
 from .conftest import World
@@ -142,6 +143,15 @@ PAGES = [
     ("account_email_confirm", None, lambda w: "/konto/e-post/ogiltig-lank/"),
     ("two_factor_enrol", "fakturerare@demo.test", lambda w: "/logga-in/tvastegsverifiering/"),
     ("region_clinics_admin", "regionadmin@demo.test", lambda w: "/region/vg/kliniker/"),  # the 2FA setting
+    # Issue 15: Ansök om anslutning, the region administrator's Ansökningar (the demo's open one), Samtycke.
+    ("application_new", None, lambda w: "/ansok-om-anslutning/"),
+    ("region_applications", "regionadmin@demo.test", lambda w: "/region/dalarna/ansokningar/"),
+    (
+        "region_application_detail",
+        "regionadmin@demo.test",
+        lambda w: f"/region/dalarna/ansokningar/{ClinicApplication.objects.of_region(w.dalarna).get().pk}/",
+    ),
+    ("account_privacy", "fakturerare@demo.test", lambda w: "/konto/personuppgifter/"),
 ]
 
 

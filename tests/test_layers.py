@@ -21,6 +21,8 @@ APPS = (
     "billing",
     "notifications",
     "regioninfo",
+    "onboarding",
+    "privacy",
 )
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 

@@ -19,6 +19,7 @@ from claims.models import CreditInvoice, InvoiceFileUpload, TariffVersion
 from clinics.models import AccountChange, Clinic, ClinicMembership, ClinicRole, Region
 from clinics.services import api_key_create
 from eligibility.models import Certificate, CertificateImport, FreeCard, PriorAssessment, PriorAssessmentAttachment
+from onboarding.models import ApplicationState, ClinicApplication
 from payouts.models import PayoutPayment, PayoutRun, Repayment
 from portal.access import Access
 from portal.models import ServiceWindow
@@ -170,6 +171,7 @@ OBJECT_IDS = {
     ),
     # The region's information, valid from today with a PDF: opened by its region's clinics and coordinators.
     "publication_pk": lambda world, owner: _publication(world, owner.region).pk,
+    "application_pk": lambda world, owner: _application(owner.region).pk,
     "question_pk": lambda world, owner: (
         ClaimQuestion.objects.create(
             claim=ClaimFactory(invoice__clinic=owner.clinic, invoice__created_by=world.biller),
@@ -284,6 +286,29 @@ def _publication(world: World, region: Region) -> Publication:
     publication.file.save("brev.pdf", ContentFile(b"%PDF-1.4\n%%EOF\n"), save=False)
     publication.save()
     return publication
+
+
+def _application(region: Region) -> ClinicApplication:
+    """A confirmed application to join the region, waiting for its administrator."""
+    n = ClinicApplication.objects.count()
+    return ClinicApplication.objects.create(
+        region=region,
+        state=ApplicationState.CONFIRMED,
+        clinic_name=f"Walkkliniken {n}",
+        street_address="Gatan 1",
+        postal_code="11122",
+        city="Stad",
+        organisation_number="5566778899",
+        gln="7350000000016",
+        payment_method="bankgiro",
+        account_number="5551239",
+        payout_email=f"walk{n}@walk.test",
+        agreement_owner_name="Avtal Walk",
+        agreement_owner_email=f"avtal{n}@walk.test",
+        local_admin_name="Admin Walk",
+        local_admin_email=f"admin{n}@walk.test",
+        confirmed_at=timezone.now(),
+    )
 
 
 def _repayment(world: World, clinic: Clinic) -> Repayment:
@@ -425,6 +450,7 @@ def test_the_foreign_walk_covers_every_url_with_an_id():
         "servicefonster/<int:portal_window_pk>/avsluta/",
         "valj-losenord/<uidb64>/<token>/",
         "konto/e-post/<str:token>/",  # a signed e-mail change names a user
+        "ansok-om-anslutning/bekrafta/<str:token>/",  # a signed link names an application, before any login
         "api/v1/tariffs/<signed:year>",
     }
     assert all(route.startswith(("klinik/", "region/", "api/v1/")) for route, _ in FOREIGN_ROUTES)
@@ -444,6 +470,8 @@ def test_the_walk_covers_the_known_pages():
     assert {"region_service_windows", "region_service_window_delete", "region_service_window_end"} <= names
     assert {"notification_inbox", "notification_mark_read", "notification_mark_all_read"} <= names
     assert "account_notifications" in names
+    assert {"application_new", "application_confirm", "region_applications", "region_application_approve"} <= names
+    assert {"account_privacy", "account_extract"} <= names
 
 
 @pytest.mark.parametrize("route,pattern", ALL_PATTERNS, ids=[route for route, _ in ALL_PATTERNS])

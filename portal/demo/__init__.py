@@ -18,6 +18,7 @@ from clinics.models import CareModel, Clinic, ClinicMembership, PatientCategory,
 
 from .accounts import demo_account_changes_load
 from .api_keys import demo_api_keys_load
+from .applications import demo_applications_load
 from .history import demo_history_load
 from .information import demo_information_load
 from .invoices import demo_invoices_load
@@ -112,6 +113,7 @@ def demo_load(path: Path = DEMO_FILE) -> Counter:
     demo_two_factor_load(counts)
     demo_api_keys_load(counts)
     demo_information_load(counts)
+    demo_applications_load(counts)
     return counts
 
 

@@ -52,6 +52,8 @@ INSTALLED_APPS = [
     "billing",
     "notifications",
     "regioninfo",
+    "onboarding",
+    "privacy",
 ]
 
 MIDDLEWARE = [

@@ -55,6 +55,13 @@ ALLOWED = {
     "service_windows: ServiceWindow",
     "service_window_delete: ServiceWindow",
     "service_window_end: ServiceWindow",
+    # A person's extract of their own data (Mina uppgifter): their own roles, invitations, views of patient data and
+    # the applications that name their address, from every clinic and region: scoped by the user.
+    "personal_data_extract: ClinicMembership",
+    "personal_data_extract: RegionMembership",
+    "personal_data_extract: ClinicInvitation",
+    "personal_data_extract: AccessLogEntry",
+    "_applications_naming: ClinicApplication",
 }
 
 # Models that point at a clinic or region without being owned by it.
