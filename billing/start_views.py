@@ -8,13 +8,14 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from agreements.selectors import agreement_standing
 from clinics.selectors import account_change_pending
-from portal.access import clinic_view
+from portal.access import Access, clinic_view
 
 from . import selectors
 
 
-@clinic_view()
+@clinic_view(access=Access.CLINIC_ANY)
 @require_GET
 def clinic_start(request: HttpRequest) -> HttpResponse:
     waiting = selectors.clinic_waiting(clinic=request.clinic)
@@ -28,5 +29,6 @@ def clinic_start(request: HttpRequest) -> HttpResponse:
             "pending_change": account_change_pending(clinic=request.clinic),
             "waiting": waiting,
             "questions_oldest": timezone.localdate(waiting.questions_oldest) if waiting.questions_oldest else None,
+            "agreement_standing": agreement_standing(clinic=request.clinic, today=today),
         },
     )

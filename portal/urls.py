@@ -3,6 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from agreements import urls as agreement_urls
 from billing import urls as billing_urls
 from billing.api import urls as api_urls
 from claims import urls as claims_urls
@@ -32,6 +33,7 @@ clinic_patterns = [
     *claims_urls.clinic_patterns,
     *payout_urls.clinic_patterns,
     *review_urls.clinic_patterns,
+    *agreement_urls.clinic_patterns,
 ]
 
 region_patterns = [
@@ -49,6 +51,7 @@ region_patterns = [
     *payout_urls.region_patterns,
     *reports_urls.region_patterns,
     *review_urls.region_patterns,
+    *agreement_urls.region_patterns,
 ]
 
 urlpatterns = [

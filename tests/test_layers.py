@@ -10,7 +10,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("portal", "clinics", "eligibility", "claims", "review", "payouts", "reports", "billing", "notifications")
+APPS = (
+    "portal",
+    "clinics",
+    "agreements",
+    "eligibility",
+    "claims",
+    "review",
+    "payouts",
+    "reports",
+    "billing",
+    "notifications",
+)
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 

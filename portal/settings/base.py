@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "portal",
     "clinics",
+    "agreements",
     "eligibility",
     "claims",
     "payouts",
