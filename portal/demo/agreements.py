@@ -76,9 +76,9 @@ def _pdf(title: str, text: str) -> SimpleUploadedFile:
     pdf = FPDF()
     pdf.add_page()
     pdf.set_font("Helvetica", size=14)
-    pdf.multi_cell(0, 8, title)
+    pdf.multi_cell(0, 8, title, new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", size=11)
-    pdf.multi_cell(0, 6, text)
+    pdf.multi_cell(0, 6, text, new_x="LMARGIN", new_y="NEXT")
     return SimpleUploadedFile("avtal.pdf", bytes(pdf.output()), content_type="application/pdf")
 
 
