@@ -99,7 +99,7 @@ def test_the_old_signature_holds_until_the_sign_by_day_and_the_pages_say_so(clie
     client.force_login(world.biller)
     page = _doc(client.get(reverse("clinic_start", kwargs={"clinic_pk": world.clinic32.pk})))
     (banner,) = page.xpath("//*[@data-agreement='grace']")
-    assert f"ska signeras senast {standing.grace_until.isoformat()}" in banner.text_content()
+    assert f"Version 2 av avtalet ska signeras senast {standing.grace_until.isoformat()}" in banner.text_content()
     assert "räkningar kan skickas som vanligt" in banner.text_content()
     # Clinic 31 signed it: no banner.
     assert not _doc(client.get(reverse("clinic_start", kwargs={"clinic_pk": world.clinic31.pk}))).xpath(

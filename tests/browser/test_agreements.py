@@ -27,7 +27,9 @@ def test_a_new_agreement_version_blocks_sending_until_the_avtalsansvarig_signs_i
 
     log_in(page, base, BILLER)
     choose_clinic31(page)
-    expect(page.locator("[data-agreement='blocked']")).to_contain_text(REFUSAL)
+    expect(page.locator("[data-agreement='blocked']")).to_contain_text(
+        "Kliniken har inte signerat version 3 av avtalet: Avtal om särskilt tandvårdsstöd, ny version."
+    )
     main_menu(page, "Ladda upp fakturafil")
     page.get_by_label("Välj fil på datorn").set_input_files(
         files=[{"name": "avtal.xml", "mimeType": "text/xml", "buffer": fakturafil([rakning("AVT-1")], reference="AVT")}]
