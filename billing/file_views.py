@@ -14,6 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from openpyxl import Workbook
 
+from agreements.selectors import AgreementStanding, agreement_standing
 from claims.models import InvoiceFileFault, InvoiceFileState, InvoiceFileUpload
 from portal import validators
 from portal.access import clinic_view
@@ -24,6 +25,7 @@ from portal.forms import add_service_errors
 from portal.middleware import FORM_OVERHEAD_BYTES, max_body
 
 from . import invoice_file_services as services
+from .services import AgreementUnsigned
 
 RECENT_UPLOADS = 20
 
@@ -56,6 +58,11 @@ def _log_shown(request: HttpRequest, faults: list[InvoiceFileFault], shown: Acce
         access_log_record_many(request=request, personal_identity_numbers=pins, shown=shown)
 
 
+def _agreement_standing(request: HttpRequest) -> AgreementStanding:
+    """For the banner: whether the clinic may send (the gate itself is asked by Ladda upp)."""
+    return agreement_standing(clinic=request.clinic, today=timezone.localdate())
+
+
 def _when(upload: InvoiceFileUpload) -> str:
     return timezone.localtime(upload.created_at).strftime("%Y-%m-%d %H:%M")
 
@@ -86,7 +93,11 @@ def invoice_file_upload(request: HttpRequest) -> HttpResponse:
                 messages.success(request, _("Filen är mottagen och kontrolleras nu."))
             return redirect("invoice_file_detail", clinic_pk=request.clinic.pk, upload_pk=started.upload.pk)
     recent = InvoiceFileUpload.objects.of_clinic(request.clinic).select_related("uploaded_by")[:RECENT_UPLOADS]
-    return render(request, "billing/file_upload.html", {"form": form, "uploads": recent})
+    return render(
+        request,
+        "billing/file_upload.html",
+        {"form": form, "uploads": recent, "agreement_standing": _agreement_standing(request)},
+    )
 
 
 @clinic_view()
@@ -109,6 +120,7 @@ def invoice_file_detail(request: HttpRequest, upload_pk: int) -> HttpResponse:
             "faults": faults,
             "waiting": upload.is_busy and not upload.is_stalled,
             "deadline_warnings": deadline_warnings,
+            "agreement_standing": _agreement_standing(request),
         },
     )
 
@@ -168,6 +180,8 @@ def invoice_file_send(request: HttpRequest, upload_pk: int) -> HttpResponse:
     except ValidationError as error:
         for message in error.messages:
             messages.error(request, message)
+    except AgreementUnsigned as refused:
+        messages.error(request, refused.message)
     return redirect("invoice_file_detail", clinic_pk=request.clinic.pk, upload_pk=upload.pk)
 
 

@@ -54,7 +54,7 @@ from portal.models import ClinicEventKind
 from portal.translation import Said
 
 from .invoice_file import MAX_BYTES, InvoiceFileRejected, ParsedClaim, parse_invoice_file
-from .services import claims_submit
+from .services import agreement_gate, claims_submit
 
 logger = logging.getLogger(__name__)
 
@@ -460,13 +460,15 @@ def _reject(upload: InvoiceFileUpload, message: str) -> None:
 def invoice_file_send_start(*, actor: User, upload: InvoiceFileUpload) -> InvoiceFileUpload:
     """Ladda upp: queue the sending of a checked file's correct claims, once the request commits.
 
-    A second click, while the claims are being sent or after, does nothing.
+    A second click, while the claims are being sent or after, does nothing. A clinic that has not signed the
+    region's agreement is refused (billing.services.AgreementUnsigned).
     """
     with transaction.atomic():
         upload = InvoiceFileUpload.objects.select_for_update().get(pk=upload.pk)
         if upload.state in (InvoiceFileState.SENDING, InvoiceFileState.SENT):
             return upload
         _refuse_unless_sendable(upload)
+        agreement_gate(clinic=upload.clinic)
         upload.sent_by = actor
         upload.failure_message = ""
         INVOICE_FILE_TRANSITIONS.move(upload, InvoiceFileState.SENDING, fields=["sent_by", "failure_message"])

@@ -29,7 +29,7 @@ from claims.models import OPEN_STATES, Claim, ClaimState, Invoice
 from claims.selectors import claim_status
 from clinics.models import Clinic, PaymentMethod
 from portal import money, validators
-from portal.access import clinic_view
+from portal.access import Access, clinic_view
 from portal.access_shown import AccessShown, AccessShownKind
 from portal.audit import access_log_record, access_log_record_many
 from portal.excel import kronor_cell, text_cell, workbook_response
@@ -167,7 +167,7 @@ def credit_instruction(clinic: Clinic, invoice: Invoice) -> str:
 # The list -------------------------------------------------------------------------------------------------
 
 
-@clinic_view()
+@clinic_view(access=Access.CLINIC_FINANCE)
 @require_http_methods(["GET", "POST"])
 @never_cache
 def invoice_list(request: HttpRequest, tab: str = InvoiceTab.RECEIVED) -> HttpResponse:
@@ -334,7 +334,7 @@ def _log_claim_shown(request: HttpRequest, claim: Claim, shown: AccessShown) -> 
     access_log_record(request=request, personal_identity_number=claim.patient.personal_identity_number, shown=shown)
 
 
-@clinic_view()
+@clinic_view(access=Access.CLINIC_FINANCE)
 @require_GET
 def invoice_claim_detail(request: HttpRequest, claim_pk: int) -> HttpResponse:
     """A claim's treatment lines (utförda åtgärder), its credits and its history."""

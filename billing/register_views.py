@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from agreements.selectors import agreement_standing
 from claims.drafts import ClaimDraft, Fault
 from claims.models import Claim, Invoice, TariffRow
 from claims.selectors import PriorAssessmentUse, prior_assessment_use
@@ -60,7 +61,7 @@ from .claim_forms import (
     lines_dump,
     lines_load,
 )
-from .services import claim_submit
+from .services import AgreementUnsigned, claim_submit
 
 SESSION_KEY = "claim_drafts"
 MAX_DRAFTS = 20  # drafts remembered per session; the oldest is forgotten first
@@ -603,8 +604,12 @@ def _invoice_list_url(clinic: Clinic) -> str:
     return reverse("invoice_list", kwargs={"clinic_pk": clinic.pk})
 
 
-def _render(request: HttpRequest, page: RegisterPage, *, partial: bool = False) -> HttpResponse:
+def _render(
+    request: HttpRequest, page: RegisterPage, *, partial: bool = False, refused: AgreementUnsigned | None = None
+) -> HttpResponse:
     context = page.context()
+    context["agreement_standing"] = agreement_standing(clinic=request.clinic, today=timezone.localdate())
+    context["agreement_refused"] = refused
     if partial:
         response = render(request, "billing/includes/register_lines.html", context)
         response[PARTIAL_HEADER] = "lines"
@@ -687,6 +692,8 @@ def _submit(request: HttpRequest, page: RegisterPage) -> HttpResponse:
         except ClaimRejected as rejected:
             page.place_faults(rejected.faults)
             return _render(request, page)
+        except AgreementUnsigned as refused:
+            return _render(request, page, refused=refused)
         _draft_remember(request, page.draft_id, claim=claim.pk)
         # Stored with the claim, in its transaction: a second submit waiting on the lock finds it.
         request.session.save()

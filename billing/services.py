@@ -11,7 +11,14 @@ from __future__ import annotations
 import datetime
 
 from django.db import transaction
+from django.utils import timezone
 
+from agreements.selectors import (
+    AgreementStanding,
+    agreement_refusal_message,
+    agreement_sign_path,
+    agreement_standing,
+)
 from claims import services as claim_services
 from claims.drafts import ClaimDraft, Fault, LineDraft
 from claims.models import Claim, CreditInvoice, Invoice, InvoiceSource
@@ -22,6 +29,37 @@ from eligibility import services as eligibility_services
 from eligibility.models import PriorAssessment
 from payouts.services import credit_settle
 from review.services import review_rules_apply
+
+
+class AgreementUnsigned(Exception):
+    """The clinic has not signed the region's agreement in force: it may not send claims (agreement_gate)."""
+
+    code = "agreement_unsigned"
+
+    def __init__(self, clinic: Clinic, standing: AgreementStanding):
+        self.clinic = clinic
+        self.standing = standing
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        """In the active language: ask for it where the answer is given."""
+        return agreement_refusal_message(self.standing)
+
+    @property
+    def sign_path(self) -> str:
+        return agreement_sign_path(self.clinic)
+
+
+def agreement_gate(*, clinic: Clinic, today: datetime.date | None = None) -> AgreementStanding:
+    """The one gate on every door that sends claims (Registrera räkning and POST /claims through claim_submit,
+    Ladda upp of an invoice file and POST /invoice-files/{id}/send through invoice_file_send_start): raises
+    AgreementUnsigned unless the clinic may send (agreements.selectors.agreement_standing). Checking a file, Sök
+    person and the eligibility check never ask it."""
+    standing = agreement_standing(clinic=clinic, today=today or timezone.localdate())
+    if not standing.may_send:
+        raise AgreementUnsigned(clinic, standing)
+    return standing
 
 
 @transaction.atomic
@@ -35,7 +73,9 @@ def claim_submit(
     context: ValidationContext | None = None,
 ) -> Claim:
     """Store a claim (`claims.services.claim_submit`, which raises ClaimRejected) and apply the region's review
-    rules to it, which decide whether it waits for review or for the payout run."""
+    rules to it, which decide whether it waits for review or for the payout run. A clinic that has not signed the
+    region's agreement is refused first (AgreementUnsigned, `agreement_gate`)."""
+    agreement_gate(clinic=clinic)
     claim = claim_services.claim_submit(
         actor=actor, clinic=clinic, invoice_reference=invoice_reference, draft=draft, source=source, context=context
     )

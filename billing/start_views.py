@@ -8,14 +8,15 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from agreements.selectors import agreement_standing
 from clinics.selectors import account_change_pending
-from portal.access import clinic_view
+from portal.access import Access, clinic_view
 from regioninfo.selectors import clinic_unread
 
 from . import selectors
 
 
-@clinic_view()
+@clinic_view(access=Access.CLINIC_ANY)
 @require_GET
 def clinic_start(request: HttpRequest) -> HttpResponse:
     waiting = selectors.clinic_waiting(clinic=request.clinic)
@@ -31,5 +32,6 @@ def clinic_start(request: HttpRequest) -> HttpResponse:
             "questions_oldest": timezone.localdate(waiting.questions_oldest) if waiting.questions_oldest else None,
             # Nytt från regionen: the region's information this user has not opened yet.
             "unread_publications": clinic_unread(region=request.region, user=request.user, today=today),
+            "agreement_standing": agreement_standing(clinic=request.clinic, today=today),
         },
     )

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
-from portal.access import clinic_view, region_view
+from portal.access import Access, clinic_view, region_view
 from portal.forms import DATE_WIDGET, DateField, add_service_errors
 from portal.middleware import FORM_OVERHEAD_BYTES, max_body
 
@@ -146,7 +146,7 @@ def tariff_detail(request: HttpRequest, version_pk: int) -> HttpResponse:
 # The clinic ------------------------------------------------------------------------------------------------
 
 
-@clinic_view()
+@clinic_view(access=Access.CLINIC_ANY)
 @require_GET
 def clinic_tariff(request: HttpRequest) -> HttpResponse:
     versions = list(TariffVersion.objects.of_region(request.region).order_by("-valid_from"))
@@ -174,7 +174,7 @@ def clinic_tariff(request: HttpRequest) -> HttpResponse:
     )
 
 
-@clinic_view()
+@clinic_view(access=Access.CLINIC_ANY)
 @require_GET
 def clinic_tariff_changes(request: HttpRequest, version_pk: int) -> HttpResponse:
     version = get_object_or_404(TariffVersion.objects.of_region(request.region), pk=version_pk)

@@ -58,8 +58,11 @@ class ClinicDetailsForm(forms.ModelForm):
         pass
 
 
-# The roles a local administrator hands out today; Avtalsansvarig and Ekonomi join once their pages are guarded.
-ASSIGNABLE_ROLES = [(role.value, role.label) for role in (ClinicRole.LOCAL_ADMIN, ClinicRole.BILLER)]
+# The roles a local administrator or the Avtalsansvarig hands out (portal.access.CLINIC_ROLES says what each opens).
+ASSIGNABLE_ROLES = [
+    (role.value, role.label)
+    for role in (ClinicRole.LOCAL_ADMIN, ClinicRole.BILLER, ClinicRole.AGREEMENT_OWNER, ClinicRole.FINANCE)
+]
 
 
 class NewUserForm(forms.Form):

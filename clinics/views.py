@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from portal.access import authenticated, clinic_view, region_view
+from portal.access import Access, authenticated, clinic_view, region_view
 from portal.audit import audit_action_label
 from portal.forms import add_service_errors
 
@@ -25,7 +25,7 @@ ACCOUNT_PENDING_NOTICE = gettext_lazy(
 )
 
 
-@clinic_view(admin=True)
+@clinic_view(access=Access.CLINIC_AGREEMENT)
 @require_GET
 def administration(request: HttpRequest) -> HttpResponse:
     return render(
@@ -62,7 +62,7 @@ def details_edit(request: HttpRequest) -> HttpResponse:
     )
 
 
-@clinic_view(admin=True)
+@clinic_view(access=Access.CLINIC_AGREEMENT)
 @require_http_methods(["GET", "POST"])
 def user_new(request: HttpRequest) -> HttpResponse:
     form = NewUserForm(request.POST or None)
@@ -88,7 +88,7 @@ def _membership_or_404(request: HttpRequest, membership_pk: int) -> ClinicMember
         raise Http404 from missing
 
 
-@clinic_view(admin=True)
+@clinic_view(access=Access.CLINIC_AGREEMENT)
 @require_http_methods(["GET", "POST"])
 def user_role(request: HttpRequest, membership_pk: int) -> HttpResponse:
     membership = _membership_or_404(request, membership_pk)
@@ -104,7 +104,7 @@ def user_role(request: HttpRequest, membership_pk: int) -> HttpResponse:
     return render(request, "clinics/user_role.html", {"form": form, "membership": membership})
 
 
-@clinic_view(admin=True)
+@clinic_view(access=Access.CLINIC_AGREEMENT)
 @require_http_methods(["GET", "POST"])
 def user_remove(request: HttpRequest, membership_pk: int) -> HttpResponse:
     membership = _membership_or_404(request, membership_pk)

@@ -23,8 +23,7 @@ class NotificationKind(models.TextChoices):
     INVOICE_FILE_CHECKED = "invoice_file_checked", _("Fakturafil kontrollerad")
     PAYOUT_MADE = "payout_made", _("Utbetalning gjord")
     ACCOUNT_CHANGE_REQUESTED = "account_change_requested", _("Ändring av bankgiro/plusgiro väntar på bekräftelse")
-    # "Avtal att signera" (issue 15): there are no agreements yet. When they come, their service writes a clinic
-    # event (or calls notifications.services.notification_create for a person) and a kind is added here.
+    AGREEMENT_TO_SIGN = "agreement_to_sign", _("Avtal att signera")
 
 
 # Kinds whose e-mail is another service's own notice, sent whatever the person chose (a money control's notice of

@@ -92,6 +92,20 @@ def notification_text(notification: Notification) -> str:
         return _("Klinik %(clinic)s har begärt ett nytt bankgiro-/plusgironummer som väntar på bekräftelse.") % {
             "clinic": params.get("clinic_number", "")
         }
+    if kind == NotificationKind.AGREEMENT_TO_SIGN:
+        if not params.get("must_sign", True):
+            return _("Regionen har publicerat version %(number)s av avtalet, giltig från %(date)s.") % {
+                "number": params.get("number", ""),
+                "date": params.get("valid_from", ""),
+            }
+        return _(
+            "Regionen har publicerat version %(number)s av avtalet, giltig från %(date)s. "
+            "Signera den senast %(sign_by)s."
+        ) % {
+            "number": params.get("number", ""),
+            "date": params.get("valid_from", ""),
+            "sign_by": params.get("sign_by") or params.get("valid_from", ""),
+        }
     return str(NotificationKind(kind).label) if kind in NotificationKind.values else kind
 
 
@@ -114,6 +128,8 @@ def notification_link(notification: Notification) -> str | None:
             return reverse("invoice_file_detail", kwargs={"clinic_pk": clinic_id, "upload_pk": object_id})
         if notification.object_type == "payout_payment":
             return reverse("clinic_payout_notice_pdf", kwargs={"clinic_pk": clinic_id, "payment_pk": object_id})
+        if notification.object_type == "agreement_version":
+            return reverse("clinic_agreements", kwargs={"clinic_pk": clinic_id})
         if notification.object_type == "account_change":
             region = notification.clinic.region
             if notification.recipient_id not in (notification.params or {}).get("clinic_admins", []):

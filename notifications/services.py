@@ -12,7 +12,9 @@ Who is told of what (`_recipients`), never the person who made the change:
 - an FHB decided, or komplettering asked → the person who made the request, or the clinic's billers. Its e-mail
   is the FHB's own notice (eligibility.services, to the clinic's address and the requester): the inbox entry only;
 - an invoice file checked → the person who uploaded it (the check is the portal's, so they are told);
-- a payout made → the clinic's billers and local administrators;
+- a payout made → the clinic's billers, local administrators and Ekonomi;
+- a new version of the region's agreement (Avtal att signera) → the clinic's Avtalsansvariga and local
+  administrators, who sign it;
 - a new bankgiro/plusgiro waiting for a second person → the region's coordinators and administrators and the
   clinic's other local administrators, who may confirm it. Its e-mail is the money control's own notice
   (clinics.tasks.send_account_change_notice), which cannot be switched off: the inbox entry only here.
@@ -68,6 +70,7 @@ _KINDS = {
     ClinicEventKind.INVOICE_FILE_CHECKED: NotificationKind.INVOICE_FILE_CHECKED,
     ClinicEventKind.PAYOUT_MADE: NotificationKind.PAYOUT_MADE,
     ClinicEventKind.ACCOUNT_CHANGE_REQUESTED: NotificationKind.ACCOUNT_CHANGE_REQUESTED,
+    ClinicEventKind.AGREEMENT_PUBLISHED: NotificationKind.AGREEMENT_TO_SIGN,
 }
 
 
@@ -181,7 +184,10 @@ def _recipients(event: ClinicEvent, kind: str, clinic: Clinic) -> tuple[list[int
         return _active([event.actor_id] if event.actor_id else []), params
     if kind == NotificationKind.PAYOUT_MADE:
         params.update({key: data[key] for key in ("payout_date", "net", "gross", "set_off") if key in data})
-        return _members(event.clinic_id, ClinicRole.BILLER, ClinicRole.LOCAL_ADMIN), params
+        return _members(event.clinic_id, ClinicRole.BILLER, ClinicRole.LOCAL_ADMIN, ClinicRole.FINANCE), params
+    if kind == NotificationKind.AGREEMENT_TO_SIGN:
+        params.update({key: data[key] for key in ("number", "valid_from", "sign_by", "must_sign") if key in data})
+        return _members(event.clinic_id, ClinicRole.AGREEMENT_OWNER, ClinicRole.LOCAL_ADMIN), params
     if kind == NotificationKind.ACCOUNT_CHANGE_REQUESTED:
         params["clinic_number"] = clinic.number
         region = list(

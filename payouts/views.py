@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from clinics.services import region_payout_second_confirmation_set
 from portal import validators
-from portal.access import clinic_view, is_region_admin, region_view
+from portal.access import Access, clinic_view, is_region_admin, region_view
 from portal.excel import XLSX_CONTENT_TYPE
 from portal.forms import DATE_WIDGET, DateField, KronorField, add_service_errors
 from portal.money import format_kronor
@@ -296,7 +296,7 @@ def payout_notice_xlsx(request: HttpRequest, run_pk: int, payment_pk: int) -> Ht
 # The clinic's utbetalningsbesked ----------------------------------------------------------------------------
 
 
-@clinic_view()
+@clinic_view(access=Access.CLINIC_FINANCE)
 @require_GET
 def clinic_payout_list(request: HttpRequest) -> HttpResponse:
     """The clinic's payouts with their utbetalningsbesked, as e-mailed to its payout address."""
@@ -313,13 +313,13 @@ def _clinic_notice(request: HttpRequest, payment_pk: int, extension: str) -> Htt
     return _notice_download(payment, extension)
 
 
-@clinic_view()
+@clinic_view(access=Access.CLINIC_FINANCE)
 @require_GET
 def clinic_payout_notice_pdf(request: HttpRequest, payment_pk: int) -> HttpResponse:
     return _clinic_notice(request, payment_pk, "pdf")
 
 
-@clinic_view()
+@clinic_view(access=Access.CLINIC_FINANCE)
 @require_GET
 def clinic_payout_notice_xlsx(request: HttpRequest, payment_pk: int) -> HttpResponse:
     return _clinic_notice(request, payment_pk, "xlsx")

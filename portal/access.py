@@ -20,7 +20,14 @@ from clinics.models import ClinicMembership, ClinicRole, RegionMembership, Regio
 class Access:
     PUBLIC = "public"
     AUTHENTICATED = "authenticated"
+    # A clinic's work (Sök person, Registrera räkning, files, FHB): its billers and local administrators.
     CLINIC = "clinic"
+    # The clinic's money, read: Era fakturor, Utbetalningsbesked; also its Ekonomi role (read-only).
+    CLINIC_FINANCE = "clinic_finance"
+    # Every role of the clinic: the start page, the tariff, the agreements (Avtal).
+    CLINIC_ANY = "clinic_any"
+    # Signing the region's agreements and appointing users: local administrators and the Avtalsansvarig.
+    CLINIC_AGREEMENT = "clinic_agreement"
     CLINIC_ADMIN = "clinic_admin"
     REGION = "region"
     # A region's own administrator (region_view(admin=True)): the region's coordinators are inside it, so 403.
@@ -78,23 +85,44 @@ def clinic_membership_for(user, clinic_pk: int) -> ClinicMembership:
     return membership
 
 
-def clinic_view(*, admin: bool = False) -> Callable[[Callable], Callable]:
-    """For pages under /klinik/<clinic_pk>/: sets request.clinic, request.region, request.membership."""
+# Which of a clinic's roles may open each kind of clinic page. A page says its kind; the default (clinic_view())
+# is the clinic's work, so that a new page is closed to the read-only roles until it says otherwise.
+CLINIC_ROLES = {
+    Access.CLINIC: frozenset({ClinicRole.LOCAL_ADMIN, ClinicRole.BILLER}),
+    Access.CLINIC_FINANCE: frozenset({ClinicRole.LOCAL_ADMIN, ClinicRole.BILLER, ClinicRole.FINANCE}),
+    Access.CLINIC_ANY: frozenset(ClinicRole),
+    Access.CLINIC_AGREEMENT: frozenset({ClinicRole.LOCAL_ADMIN, ClinicRole.AGREEMENT_OWNER}),
+    Access.CLINIC_ADMIN: frozenset({ClinicRole.LOCAL_ADMIN}),
+}
+
+
+def clinic_view(*, admin: bool = False, access: str | None = None) -> Callable[[Callable], Callable]:
+    """For pages under /klinik/<clinic_pk>/: sets request.clinic, request.region, request.membership.
+
+    `access` is one of the Access.CLINIC* kinds (CLINIC_ROLES): a member whose role may not open it gets 403.
+    `admin=True` is Access.CLINIC_ADMIN (the local administrators' pages)."""
+    kind = access or (Access.CLINIC_ADMIN if admin else Access.CLINIC)
+    allowed = CLINIC_ROLES[kind]
 
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(request: HttpRequest, clinic_pk: int, *args, **kwargs):
             membership = clinic_membership_for(request.user, clinic_pk)
-            if admin and membership.role != ClinicRole.LOCAL_ADMIN:
+            if membership.role not in allowed:
                 raise PermissionDenied
             request.membership = membership
             request.clinic = membership.clinic
             request.region = membership.clinic.region
             return view(request, *args, **kwargs)
 
-        return _mark(_login_required(wrapper), Access.CLINIC_ADMIN if admin else Access.CLINIC)
+        return _mark(_login_required(wrapper), kind)
 
     return decorator
+
+
+def clinic_role_may(role: str, kind: str) -> bool:
+    """Whether a clinic role may open a kind of clinic page (for menus and buttons: the decorator decides)."""
+    return role in CLINIC_ROLES[kind]
 
 
 def region_view(*, admin: bool = False) -> Callable[[Callable], Callable]:

@@ -6,6 +6,7 @@ from django.utils.functional import SimpleLazyObject
 
 from clinics.models import ClinicMembership, RegionMembership
 
+from .access import CLINIC_ROLES, Access
 from .service_windows import service_window_banner
 from .sessions import SESSION_RENEW_SECONDS
 
@@ -15,6 +16,8 @@ def portal(request):
         "current_clinic": getattr(request, "clinic", None),
         "current_region": getattr(request, "region", None),
         "current_membership": getattr(request, "membership", None),
+        # What the person's clinic role may open, for the menu and buttons (the views' decorators decide).
+        "clinic_may": _clinic_may(getattr(request, "membership", None)),
         # "Byt klinik" only for a person with somewhere else to go; asked only when the header is drawn.
         "has_other_places": SimpleLazyObject(lambda: _places_count(request) > 1),
         "service_window_banner": service_window_banner(request),
@@ -25,6 +28,18 @@ def portal(request):
         "session_warning_seconds": settings.SESSION_IDLE_WARNING_SECONDS,
         "session_warning_minutes": settings.SESSION_IDLE_WARNING_SECONDS // 60,
     }
+
+
+def _clinic_may(membership) -> dict[str, bool]:
+    role = getattr(membership, "role", None) if isinstance(membership, ClinicMembership) else None
+    names = {
+        Access.CLINIC: "work",
+        Access.CLINIC_FINANCE: "finance",
+        Access.CLINIC_ANY: "any",
+        Access.CLINIC_AGREEMENT: "agreement",
+        Access.CLINIC_ADMIN: "admin",
+    }
+    return {name: role is not None and role in CLINIC_ROLES[kind] for kind, name in names.items()}
 
 
 def _places_count(request) -> int:

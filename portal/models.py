@@ -225,6 +225,7 @@ class ClinicEventKind(models.TextChoices):
     INVOICE_FILE_CHECKED = "invoice_file.checked", _("Fakturafil kontrollerad")
     PAYOUT_MADE = "payout.made", _("Utbetalning gjord")
     ACCOUNT_CHANGE_REQUESTED = "account_change.requested", _("Ändring av bankgiro/plusgiro begärd")
+    AGREEMENT_PUBLISHED = "agreement.published", _("Ny version av avtalet publicerad")
 
 
 class ClinicEventQuerySet(TenantQuerySet):

@@ -3,6 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from agreements import urls as agreement_urls
 from billing import urls as billing_urls
 from billing.api import urls as api_urls
 from claims import urls as claims_urls
@@ -36,6 +37,7 @@ clinic_patterns = [
     *payout_urls.clinic_patterns,
     *review_urls.clinic_patterns,
     *regioninfo_urls.clinic_patterns,
+    *agreement_urls.clinic_patterns,
 ]
 
 region_patterns = [
@@ -55,6 +57,7 @@ region_patterns = [
     *reports_urls.region_patterns,
     *review_urls.region_patterns,
     *regioninfo_urls.region_patterns,
+    *agreement_urls.region_patterns,
 ]
 
 urlpatterns = [

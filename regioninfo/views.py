@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from portal.access import clinic_view, region_view
+from portal.access import Access, clinic_view, region_view
 from portal.forms import add_service_errors
 from portal.middleware import FORM_OVERHEAD_BYTES, max_body
 from portal.uploads import MAX_ATTACHMENT_BYTES, safe_download_name
@@ -47,7 +47,7 @@ def _clinic_publication(request: HttpRequest, publication_pk: int) -> Publicatio
         raise Http404 from missing
 
 
-@clinic_view()
+@clinic_view(access=Access.CLINIC_ANY)
 @require_GET
 def documents(request: HttpRequest) -> HttpResponse:
     """Dokument: the region's informationsbrev, lokala anvisningar, documents and forms, unread ones marked."""
@@ -55,7 +55,7 @@ def documents(request: HttpRequest) -> HttpResponse:
     return render(request, "regioninfo/documents.html", {"publications": publications})
 
 
-@clinic_view()
+@clinic_view(access=Access.CLINIC_ANY)
 @require_GET
 def document(request: HttpRequest, publication_pk: int) -> HttpResponse:
     publication = _clinic_publication(request, publication_pk)
@@ -63,7 +63,7 @@ def document(request: HttpRequest, publication_pk: int) -> HttpResponse:
     return render(request, "regioninfo/document.html", {"publication": publication})
 
 
-@clinic_view()
+@clinic_view(access=Access.CLINIC_ANY)
 @require_GET
 def document_file(request: HttpRequest, publication_pk: int) -> FileResponse:
     publication = _clinic_publication(request, publication_pk)

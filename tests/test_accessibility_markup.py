@@ -11,6 +11,7 @@ import lxml.html
 import pytest
 from django.utils import timezone, translation
 
+from agreements.models import AgreementVersion
 from claims.models import Claim, InvoiceFileState, InvoiceFileUpload, TariffVersion
 from onboarding.models import ClinicApplication
 from portal.models import ServiceWindow
@@ -152,6 +153,17 @@ PAGES = [
         lambda w: f"/region/dalarna/ansokningar/{ClinicApplication.objects.of_region(w.dalarna).get().pk}/",
     ),
     ("account_privacy", "fakturerare@demo.test", lambda w: "/konto/personuppgifter/"),
+    # Avtal: clinic 32 has Västra Götaland's version 2 to sign (the start page's banner, the page's sign button).
+    ("clinic_start_agreement_waiting", "admin32@demo.test", lambda w: f"/klinik/{w.clinic32.pk}/"),
+    ("clinic_agreements", "admin32@demo.test", lambda w: f"/klinik/{w.clinic32.pk}/avtal/"),
+    ("clinic_agreements_signed", "kamrer31@demo.test", lambda w: f"/klinik/{w.clinic31.pk}/avtal/"),
+    ("region_agreements", "samordnare.vg@demo.test", lambda w: "/region/vg/avtal/"),
+    ("region_agreement_new", "regionadmin@demo.test", lambda w: "/region/vg/avtal/ny/"),
+    (
+        "region_agreement",
+        "samordnare.vg@demo.test",
+        lambda w: f"/region/vg/avtal/{AgreementVersion.objects.of_region(w.vg).get(number=2).pk}/",
+    ),
 ]
 
 

@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 APPS = (
     "portal",
     "clinics",
+    "agreements",
     "eligibility",
     "claims",
     "review",

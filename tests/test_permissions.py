@@ -15,6 +15,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
+from agreements.models import AgreementVersion
 from claims.models import CreditInvoice, InvoiceFileUpload, TariffVersion
 from clinics.models import AccountChange, Clinic, ClinicMembership, ClinicRole, Region
 from clinics.services import api_key_create
@@ -41,7 +42,17 @@ def _walk(patterns, prefix=""):
 
 ALL_PATTERNS = sorted(_walk(get_resolver().url_patterns), key=lambda item: item[0])
 
-ROLES = ["anonymous", "biller", "local_admin", "other_clinic_user", "coordinator", "other_coordinator", "region_admin"]
+ROLES = [
+    "anonymous",
+    "biller",
+    "local_admin",
+    "avtalsansvarig",
+    "ekonomi",
+    "other_clinic_user",
+    "coordinator",
+    "other_coordinator",
+    "region_admin",
+]
 
 
 @dataclass
@@ -53,40 +64,45 @@ ACTORS = {
     "anonymous": Actor(None),
     "biller": Actor("fakturerare@demo.test"),  # clinics 31 and 32
     "local_admin": Actor("admin31@demo.test"),
+    "avtalsansvarig": Actor("avtal31@demo.test"),  # clinic 31's Avtalsansvarig
+    "ekonomi": Actor("kamrer31@demo.test"),  # clinic 31's Ekonomi (read-only)
     "other_clinic_user": Actor("dalarna@demo.test"),  # clinic 2001 in Dalarna only
     "coordinator": Actor("samordnare.vg@demo.test"),
     "other_coordinator": Actor("samordnare.dalarna@demo.test"),
     "region_admin": Actor("regionadmin@demo.test"),
 }
 
+CLINIC_31_ROLES = {"biller", "local_admin", "avtalsansvarig", "ekonomi"}
+
+
+def _clinic(*, ok: set[str]) -> dict:
+    """A clinic page of clinic 31: "ok" for the roles given, 403 for clinic 31's other roles, 404 for the rest."""
+    outcomes = {**dict.fromkeys(ROLES, 404), "anonymous": "login"}
+    outcomes.update(dict.fromkeys(CLINIC_31_ROLES, 403))
+    outcomes.update(dict.fromkeys(ok, "ok"))
+    return outcomes
+
+
 # What each kind of page answers to each kind of user. "ok" means anything but 302-to-login, 403 and 404.
 EXPECTED = {
     Access.PUBLIC: dict.fromkeys(ROLES, "ok"),
     Access.AUTHENTICATED: {**dict.fromkeys(ROLES, "ok"), "anonymous": "login"},
-    # The objects in the URLs are clinic 31's.
-    Access.CLINIC: {
-        "anonymous": "login",
-        "biller": "ok",
-        "local_admin": "ok",
-        "other_clinic_user": 404,
-        "coordinator": 404,
-        "other_coordinator": 404,
-        "region_admin": 404,
-    },
-    Access.CLINIC_ADMIN: {
-        "anonymous": "login",
-        "biller": 403,
-        "local_admin": "ok",
-        "other_clinic_user": 404,
-        "coordinator": 404,
-        "other_coordinator": 404,
-        "region_admin": 404,
-    },
+    # The objects in the URLs are clinic 31's. The clinic's work: billers and local administrators.
+    Access.CLINIC: _clinic(ok={"biller", "local_admin"}),
+    # Era fakturor and Utbetalningsbesked: also Ekonomi, read-only.
+    Access.CLINIC_FINANCE: _clinic(ok={"biller", "local_admin", "ekonomi"}),
+    # The start page, the tariff, Avtal: every role of the clinic.
+    Access.CLINIC_ANY: _clinic(ok={"biller", "local_admin", "avtalsansvarig", "ekonomi"}),
+    # Signing the agreement and appointing users: the Avtalsansvarig and local administrators.
+    Access.CLINIC_AGREEMENT: _clinic(ok={"local_admin", "avtalsansvarig"}),
+    Access.CLINIC_ADMIN: _clinic(ok={"local_admin"}),
     # The objects in the URLs are Västra Götaland's.
     Access.REGION: {
         "anonymous": "login",
         "biller": 404,
         "local_admin": 404,
+        "avtalsansvarig": 404,
+        "ekonomi": 404,
         "other_clinic_user": 404,
         "coordinator": "ok",
         "other_coordinator": 404,
@@ -96,6 +112,8 @@ EXPECTED = {
         "anonymous": "login",
         "biller": 404,
         "local_admin": 404,
+        "avtalsansvarig": 404,
+        "ekonomi": 404,
         "other_clinic_user": 404,
         "coordinator": 403,
         "other_coordinator": 404,
@@ -159,6 +177,10 @@ OBJECT_IDS = {
     "clinic_number": lambda world, owner: owner.clinic.number,
     "free_card_pk": lambda world, owner: _free_card(world, owner.region).pk,
     "change_pk": lambda world, owner: _account_change(owner.clinic).pk,
+    # The region's agreement version (the demo has one in each region; the newest).
+    "agreement_pk": lambda world, owner: (
+        AgreementVersion.objects.of_region(owner.region).order_by("-number").first().pk
+    ),
     "key_pk": lambda world, owner: api_key_create(actor=None, clinic=owner.clinic, name="Walk")[0].pk,
     "window_pk": lambda world, owner: (
         ServiceWindow.objects.create(
@@ -368,6 +390,8 @@ class Standing:
 STANDINGS = {
     "biller": Standing("klinik/", "32", "vg", foreign_clinic="31", foreign_region="dalarna"),
     "local_admin": Standing("klinik/", "31", "vg", foreign_clinic="32", foreign_region="dalarna"),
+    "avtalsansvarig": Standing("klinik/", "31", "vg", foreign_clinic="32", foreign_region="dalarna"),
+    "ekonomi": Standing("klinik/", "31", "vg", foreign_clinic="32", foreign_region="dalarna"),
     "other_clinic_user": Standing("klinik/", "2001", "dalarna", foreign_clinic="31", foreign_region="vg"),
     "coordinator": Standing("region/", "31", "vg", foreign_clinic="2001", foreign_region="dalarna"),
     "other_coordinator": Standing("region/", "2001", "dalarna", foreign_clinic="31", foreign_region="vg"),
@@ -377,7 +401,10 @@ STANDINGS = {
 # Users whose role may not use a kind of page even in their own clinic / region: refused (403) before any object
 # is looked at, so the answer cannot tell whether the object exists. Every other answer is 404.
 REFUSED_BY_ROLE = {
-    Access.CLINIC_ADMIN: {"biller", "other_clinic_user"},
+    Access.CLINIC: {"avtalsansvarig", "ekonomi"},
+    Access.CLINIC_FINANCE: {"avtalsansvarig"},
+    Access.CLINIC_AGREEMENT: {"biller", "other_clinic_user", "ekonomi"},
+    Access.CLINIC_ADMIN: {"biller", "other_clinic_user", "avtalsansvarig", "ekonomi"},
     Access.REGION_OWN_ADMIN: {"coordinator", "other_coordinator"},
 }
 

@@ -22,7 +22,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.response import Response
 
-from billing.services import claim_credit, claim_submit
+from billing.services import AgreementUnsigned, claim_credit, claim_submit
 from claims import services as claim_services
 from claims.drafts import ClaimDraft, Fault, FreeCardDraft, LineDraft
 from claims.models import Claim, ClaimLine, ClaimState, InvoiceSource
@@ -32,7 +32,8 @@ from portal.access_shown import AccessShown, AccessShownKind
 from portal.audit import access_log_record, access_log_record_many
 
 from .cursors import Cursor, cursor_invalid
-from .problems import problem_response
+from .idempotency import forget_key
+from .problems import agreement_unsigned_response, problem_response
 from .serializers import TEXT_MESSAGES, PortalDateField, StrictSerializer
 from .views import ApiView, problems
 
@@ -413,7 +414,7 @@ class ClaimListView(ApiView):
         request=ClaimIn,
         responses={
             (201, "application/json"): ClaimOut,
-            **problems(400, 401, 422, 429, 503),
+            **problems(400, 401, 403, 422, 429, 503),
         },
         tags=["claims"],
     )
@@ -433,6 +434,8 @@ class ClaimListView(ApiView):
             return problem_response(
                 422, detail=_("Rätta felen och skicka igen."), faults=faults_out(rejected.faults, data["visits"])
             )
+        except AgreementUnsigned as refused:
+            return forget_key(agreement_unsigned_response(request, refused))
         if "lines" not in getattr(claim, "_prefetched_objects_cache", {}):
             claim = _claims_of(request._request.clinic).get(pk=claim.pk)
         # Else the claim as just stored, with its lines (claims.services): what GET /claims/{id} reads back.

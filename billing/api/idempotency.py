@@ -8,9 +8,10 @@ the unique constraint and reads the row instead:
 - another method, path or body under the key → `422` problem;
 - the same request → the first answer again, byte for byte, with `Idempotent-Replayed: true`.
 
-An answer of 500 or more is not kept (the row is removed), so the call may be retried with the same key. A key is
-kept 24 hours (`IDEMPOTENCY_TTL`); after that it is free for a new request. Each new key of an API key removes that
-API key's expired rows, so the table holds at most a day of calls. The header is optional; longer than 255
+An answer of 500 or more is not kept (the row is removed), so the call may be retried with the same key; nor is a
+refusal that passes once the clinic acts (`forget_key`: the agreement not signed, billing.services.agreement_gate).
+A key is kept 24 hours (`IDEMPOTENCY_TTL`); after that it is free for a new request. Each new key of an API key
+removes that API key's expired rows, so the table holds at most a day of calls. The header is optional; longer than 255
 characters → `400`.
 """
 
@@ -93,10 +94,19 @@ def idempotent_request_begin(
     return row, False
 
 
+# An answer marked with this attribute lets its key go: the same call with the key may be made again later.
+FORGET_KEY = "idempotency_forget"
+
+
+def forget_key(response):
+    setattr(response, FORGET_KEY, True)
+    return response
+
+
 def idempotent_request_finish(*, row: IdempotentRequest, response) -> None:
     """Keep the answer (rendered) for the key's retries; an answer of 500 or more lets the key go."""
     rows = IdempotentRequest.objects.of_clinic(row.api_key.clinic_id).filter(pk=row.pk)
-    if response.status_code >= 500:
+    if response.status_code >= 500 or getattr(response, FORGET_KEY, False):
         rows.delete()
         return
     if hasattr(response, "render") and not getattr(response, "is_rendered", True):

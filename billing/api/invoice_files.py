@@ -20,13 +20,15 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from billing import invoice_file_services as services
+from billing.services import AgreementUnsigned
 from claims.models import InvoiceFileFault, InvoiceFileState, InvoiceFileUpload
 from portal import validators
 from portal.access_shown import AccessShown, AccessShownKind
 from portal.audit import access_log_record_many
 from portal.middleware import FORM_OVERHEAD_BYTES
 
-from .problems import problem_response
+from .idempotency import forget_key
+from .problems import agreement_unsigned_response, problem_response
 from .serializers import REQUIRED, StrictSerializer
 from .views import ApiView, problems
 
@@ -340,7 +342,7 @@ class InvoiceFileSendView(ApiView):
         responses={
             (202, "application/json"): InvoiceFileOut,
             (200, "application/json"): InvoiceFileOut,
-            **problems(401, 404, 409, 429, 503),
+            **problems(401, 403, 404, 409, 429, 503),
         },
         tags=["invoice-files"],
     )
@@ -351,6 +353,8 @@ class InvoiceFileSendView(ApiView):
         except ValidationError as error:
             faults = [{"code": error.code or "state", "message": message, "pointer": ""} for message in error.messages]
             return problem_response(409, detail=" ".join(error.messages), faults=faults)
+        except AgreementUnsigned as refused:
+            return forget_key(agreement_unsigned_response(request, refused))
         upload = InvoiceFileUpload.objects.select_related("invoice").get(pk=upload.pk)
         status = 200 if upload.state == InvoiceFileState.SENT else 202
         return Response(_answer(request, upload), status=status, headers={"Location": _job_url(upload)})

@@ -115,6 +115,21 @@ def problem_response(status_code: int, *, detail: str = "", faults: list | None 
     return response
 
 
+def agreement_unsigned_response(request, refused) -> Response:
+    """403 for a call that sends claims while the clinic has not signed the region's agreement in force
+    (billing.services.AgreementUnsigned): the gate's message in the caller's language and where to sign."""
+    message = refused.message
+    body = {
+        "type": PROBLEM_TYPE_BASE + "agreement-unsigned",
+        "title": str(_("Avtalet är inte signerat")),
+        "status": 403,
+        "detail": message,
+        "faults": [{"code": refused.code, "message": message, "pointer": ""}],
+        "agreement_url": request.build_absolute_uri(refused.sign_path),
+    }
+    return Response(body, status=403, content_type=PROBLEM_CONTENT_TYPE)
+
+
 def problem_exception_handler(exc, context):
     """DRF's EXCEPTION_HANDLER: every error the API raises answered as a problem."""
     if isinstance(exc, Http404):

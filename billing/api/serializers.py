@@ -164,3 +164,5 @@ class ProblemOut(serializers.Serializer):
     status = serializers.IntegerField()
     detail = serializers.CharField(required=False)
     faults = FaultOut(many=True, required=False)
+    # 403 agreement-unsigned: the clinic's Avtal page, where the agreement is signed.
+    agreement_url = serializers.URLField(required=False)

@@ -38,6 +38,8 @@ logger = logging.getLogger("tandportal.api")
 PROBLEM_TEXTS = {
     400: "Fel i begäran (faults med pekare) / invalid request (faults with pointers)",
     401: "Nyckeln saknas, är okänd, återkallad eller utgången / missing, unknown, revoked or expired key",
+    403: "Kliniken har inte signerat regionens avtal (type .../agreement-unsigned, agreement_url) / the clinic "
+    "has not signed the region's agreement",
     404: "Finns inte / not found",
     409: "Krockar med status eller med ett pågående anrop (Idempotency-Key) / conflicts with the state or with a "
     "call still running (Idempotency-Key)",

@@ -17,6 +17,7 @@ from django.utils import timezone
 from clinics.models import CareModel, Clinic, ClinicMembership, PatientCategory, Region, RegionMembership, User
 
 from .accounts import demo_account_changes_load
+from .agreements import demo_agreements_load
 from .api_keys import demo_api_keys_load
 from .applications import demo_applications_load
 from .history import demo_history_load
@@ -103,6 +104,8 @@ def demo_load(path: Path = DEMO_FILE) -> Counter:
                 {"is_active": True},
                 counts,
             )
+    # The agreements before any claim: a clinic sends claims only under a signed agreement.
+    demo_agreements_load(counts)
     # The tariffs before the patients: the demo's prior assessments are priced from them.
     _load_tariffs(regions, counts)
     _load_patients(data.get("patients", []), regions, clinics, counts)

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "django_prometheus",
     "portal",
     "clinics",
+    "agreements",
     "eligibility",
     "claims",
     "payouts",

@@ -24,7 +24,18 @@ from portal.forms import EARLIEST_DATE, LATEST_DATE, DateField
 from tests.identity import PASSWORD_BACKEND
 from tests.test_permissions import ALL_PATTERNS, Owner, _kwargs_for
 
-APPS = ["portal", "clinics", "eligibility", "claims", "payouts", "reports", "review", "billing", "regioninfo"]
+APPS = [
+    "portal",
+    "clinics",
+    "agreements",
+    "eligibility",
+    "claims",
+    "payouts",
+    "reports",
+    "review",
+    "billing",
+    "regioninfo",
+]
 MB = 1024 * 1024
 
 # Who opens which pages in the walks: a clinic's local administrator (clinic 31), the region's coordinator and

@@ -13,7 +13,18 @@ from tests.portal.test_hardening import SIGNED_IN, _urls
 # Starts with "=" so that a spreadsheet would take it for a formula; holds a tag that, unescaped, is markup.
 HOSTILE = '=<q9 x="1">'
 MARKUP = b"<q9"
-APPS = {"portal", "clinics", "eligibility", "claims", "payouts", "reports", "review", "billing", "regioninfo"}
+APPS = {
+    "portal",
+    "clinics",
+    "agreements",
+    "eligibility",
+    "claims",
+    "payouts",
+    "reports",
+    "review",
+    "billing",
+    "regioninfo",
+}
 # Fields whose value the portal computes with (numbers, codes, keys) rather than only shows; the forms and the
 # file parser refuse anything but their format, so no hostile text reaches them.
 _NOT_FREE_TEXT = re.compile(
