@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from clinics.rules import region_rules
 from clinics.selectors import account_change_pending
 from portal.access import clinic_view
 
@@ -26,6 +27,7 @@ def clinic_start(request: HttpRequest) -> HttpResponse:
         "clinics/start.html",
         {
             "pending_change": account_change_pending(clinic=request.clinic),
+            "rules": region_rules(request.region),
             "waiting": waiting,
             "questions_oldest": timezone.localdate(waiting.questions_oldest) if waiting.questions_oldest else None,
         },

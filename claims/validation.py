@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
 from clinics.models import CareModel, Clinic, DeadlineBasis, PatientCategory, Region, SupportForm
+from clinics.rules import Rules, region_rules
 from eligibility.models import FreeCard, Jaw, PriorAssessment
 from eligibility.selectors import (
     NO_RECORDS,
@@ -147,6 +148,11 @@ class ValidationContext:
         return reference in self._used_references or reference in self._repeated_references
 
     # Region lists ----------------------------------------------------------------------------------------
+
+    @cached_property
+    def free_amount_rules(self) -> Rules:
+        """The region's free amount as it is today (`clinics.rules.region_rules`): the amount of every year."""
+        return region_rules(self.region)
 
     @cached_property
     def care_models(self) -> dict[str, CareModel]:
@@ -414,9 +420,10 @@ def _invoice_open_today(invoice: Invoice, today: datetime.date) -> bool:
 
 
 def last_billing_day(*, region: Region, visit_date: datetime.date) -> datetime.date:
-    """The last day care given on `visit_date` may be billed under the region's deadline."""
-    months = region.billing_deadline_months
-    if region.billing_deadline_basis == DeadlineBasis.END_OF_TREATMENT_MONTH:
+    """The last day care given on `visit_date` may be billed under the region's deadline in force on that day."""
+    rules = region_rules(region, visit_date)
+    months = rules.billing_deadline_months
+    if rules.billing_deadline_basis == DeadlineBasis.END_OF_TREATMENT_MONTH:
         return visit_date.replace(day=1) + relativedelta(months=months + 1) - datetime.timedelta(days=1)
     return visit_date + relativedelta(months=months)
 
@@ -442,11 +449,12 @@ def billing_deadline_warnings(
     return warnings
 
 
-def billing_deadline_text(region: Region) -> str:
-    """The region's deadline in words: 'sex månader efter behandlingsdagen'."""
-    months = region.billing_deadline_months
+def billing_deadline_text(region: Region, on: datetime.date | None = None) -> str:
+    """The region's deadline in force on `on` (today when None) in words: 'sex månader efter behandlingsdagen'."""
+    rules = region_rules(region, on)
+    months = rules.billing_deadline_months
     count = str(_MONTHS_IN_WORDS[months]) if months in _MONTHS_IN_WORDS else _("%(n)s månader") % {"n": months}
-    if region.billing_deadline_basis == DeadlineBasis.END_OF_TREATMENT_MONTH:
+    if rules.billing_deadline_basis == DeadlineBasis.END_OF_TREATMENT_MONTH:
         return _("%(months)s efter behandlingsmånaden") % {"months": count}
     return _("%(months)s efter behandlingsdagen") % {"months": count}
 
@@ -485,9 +493,9 @@ def free_amount_use(
     the support forms the free amount covers, visits in the year, less what has been credited; patient fees,
     voided and deleted claims do not count. This claim adds its lines at their price from the tariff.
     """
-    region = context.region
-    allowance = region.free_amount_without_prior_assessment
-    if allowance is None or draft.support_form not in region.free_amount_support_forms:
+    rules = context.free_amount_rules
+    allowance = rules.free_amount_without_prior_assessment
+    if allowance is None or draft.support_form not in rules.free_amount_support_forms:
         return []
     this_claim: dict[int, int] = dict.fromkeys(years, 0)
     for line in draft.lines:
@@ -503,14 +511,15 @@ def free_amount_use(
 
 def _free_amounts_used(region: Region, pins: set[str], years: set[int]) -> dict[tuple[str, int], int]:
     """Of many patients and years at once, in one query: by (personnummer, year), only those with any."""
-    if region.free_amount_without_prior_assessment is None or not years:
+    rules = region_rules(region)
+    if rules.free_amount_without_prior_assessment is None or not years:
         return {}
     lines = (
         ClaimLine.objects.filter(
             claim__clinic__region=region,
             claim__patient__personal_identity_number__in=pins,
             claim__prior_assessment__isnull=True,
-            claim__support_form__in=region.free_amount_support_forms,
+            claim__support_form__in=rules.free_amount_support_forms,
             visit_date__gte=datetime.date(min(years), 1, 1),
             visit_date__lte=datetime.date(max(years), 12, 31),
         )
@@ -788,16 +797,29 @@ class _Validation:
                 "intact_teeth",
             )
 
+    def _first_visit_day(self) -> datetime.date:
+        """The day a care model's or patient category's use is judged on: the claim's first visit (today without)."""
+        return self.visit_days[0] if self.visit_days else self.today
+
     def check_care_model(self) -> None:
         code = self.draft.care_model.strip()
+        day = self._first_visit_day()
         if code:
-            if code not in self.context.care_models:
+            model = self.context.care_models.get(code)
+            if model is None:
                 self.fault(
                     "care_model_unknown",
                     _("Vårdmodell %(code)s finns inte i regionens lista.") % {"code": code},
                     "care_model",
                 )
-        elif self.form == SupportForm.N and self.context.care_models:
+            elif not model.in_use_on(day):
+                self.fault(
+                    "care_model_retired",
+                    _("Vårdmodell %(code)s används inte för vård från %(date)s.")
+                    % {"code": code, "date": model.retired_from.isoformat()},
+                    "care_model",
+                )
+        elif self.form == SupportForm.N and any(m.in_use_on(day) for m in self.context.care_models.values()):
             self.fault("care_model_required", _("Ange vårdmodell för N-tandvård."), "care_model")
 
     def check_patient_category(self) -> None:
@@ -811,8 +833,16 @@ class _Validation:
                     % {"code": code, "form": _form_label(self.form) if self.form else _("stödformen")},
                     "patient_category",
                 )
+            elif not category.in_use_on(self._first_visit_day()):
+                self.fault(
+                    "patient_category_retired",
+                    _("Patientkategori %(code)s används inte för vård från %(date)s.")
+                    % {"code": code, "date": category.retired_from.isoformat()},
+                    "patient_category",
+                )
         elif self.form == SupportForm.S and any(
-            c.support_form == SupportForm.S for c in self.context.patient_categories.values()
+            c.support_form == SupportForm.S and c.in_use_on(self._first_visit_day())
+            for c in self.context.patient_categories.values()
         ):
             self.fault("patient_category_required", _("Ange patientkategori för S-tandvård."), "patient_category")
 
@@ -840,7 +870,7 @@ class _Validation:
                 self.fault(
                     "visit_too_old",
                     _("Vård utförd %(date)s är äldre än %(deadline)s och ersätts inte.")
-                    % {"date": day.isoformat(), "deadline": billing_deadline_text(self.region)},
+                    % {"date": day.isoformat(), "deadline": billing_deadline_text(self.region, day)},
                     "lines",
                     index,
                 )

@@ -4,7 +4,7 @@ import logging
 
 from portal.background import email_task
 
-from .models import AccountChange, ClinicInvitation, ClinicMembership, InvitationState
+from .models import AccountChange, ClinicInvitation, ClinicMembership, InvitationState, RegionMembership
 
 logger = logging.getLogger(__name__)
 
@@ -38,3 +38,15 @@ def send_account_change_notice(change_id: int, event: str) -> None:
 
     change = AccountChange.objects.select_related("clinic__region", "requested_by", "decided_by").get(pk=change_id)
     services.account_change_notice_send(change=change, event=event)
+
+
+@email_task
+def send_region_invitation(membership_id: int) -> None:
+    """Tell a person of their new role in the region (with a set-password link when they have no password)."""
+    from . import region_services
+
+    membership = RegionMembership.objects.select_related("user", "region").filter(pk=membership_id).first()
+    if membership is None or not membership.is_active:
+        logger.info("region invitation for membership %s not sent: no longer active", membership_id)
+        return
+    region_services.region_invitation_send(membership=membership)
