@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from portal import validators
 from portal.forms import DateField, KronorField
+from portal.money import format_kronor
 
 from .forms import ClinicDetailsForm
 from .models import CareModel, DeadlineBasis, PatientCategory, RegionRole, SupportForm
@@ -160,8 +161,6 @@ class RegionRulesForm(forms.Form):
     @classmethod
     def initial_from(cls, rules) -> dict:
         """The form's starting values from the rules in force (clinics.rules.Rules)."""
-        from portal.money import format_kronor
-
         values = rules.values()
         values["fee_exempt_certificate_groups"] = ", ".join(values["fee_exempt_certificate_groups"])
         for name in ("free_amount_without_prior_assessment", "payout_second_confirmation_above"):
