@@ -1235,7 +1235,16 @@ def prior_assessment_request_faults(
                 "patient_category",
             )
         )
-    elif not code and support_form == SupportForm.S and categories:
+    elif code and not categories[code].in_use_on(planned_date):
+        faults.append(
+            Fault(
+                "patient_category_retired",
+                _("Patientkategori %(code)s används inte för vård från %(date)s.")
+                % {"code": code, "date": categories[code].retired_from.isoformat()},
+                "patient_category",
+            )
+        )
+    elif not code and support_form == SupportForm.S and any(c.in_use_on(planned_date) for c in categories.values()):
         faults.append(Fault("patient_category_required", _("Ange patientkategori för S-tandvård."), "patient_category"))
     tariff = tariff or TariffBook(region)
     for index, line in enumerate(lines):

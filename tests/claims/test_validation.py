@@ -31,8 +31,9 @@ from claims.validation import (
     free_amount_use,
     last_billing_day,
     line_faults,
+    prior_assessment_request_faults,
 )
-from clinics.models import CareModel, Clinic, DeadlineBasis, Region, SupportForm
+from clinics.models import CareModel, Clinic, DeadlineBasis, PatientCategory, Region, SupportForm
 from eligibility import services
 from eligibility.models import Patient, PriorAssessment, PriorAssessmentState
 from tests.claims.factories import ClaimFactory, TariffRowFactory
@@ -898,3 +899,20 @@ def test_a_care_model_retired_by_the_visit_is_refused_with_the_date(small_world)
     (fault,) = claim_validate(clinic=small_world.clinic, draft=n_draft(), today=TODAY)
     assert (fault.code, fault.field) == ("care_model_retired", "care_model")
     assert fault.message == f"Vårdmodell K1 används inte för vård från {VISIT.isoformat()}."
+
+
+def test_an_fhb_request_names_a_patient_category_retired_by_its_planned_date(small_world):
+    PatientCategory.objects.filter(region=small_world.region, code="S1").update(retired_from=VISIT)
+
+    def codes(day):
+        faults = prior_assessment_request_faults(
+            region=small_world.region,
+            support_form=SupportForm.S,
+            planned_date=day,
+            patient_category="S1",
+            lines=[LineDraft(day, "101")],
+        )
+        return {fault.code for fault in faults}
+
+    assert "patient_category_retired" in codes(VISIT)
+    assert "patient_category_retired" not in codes(VISIT - DAY)

@@ -10,7 +10,7 @@ from django.db import connections
 from django.urls import reverse
 from django.utils import timezone
 
-from clinics import region_services
+from clinics import region_services, services
 from clinics.models import (
     AccountChange,
     AccountChangeState,
@@ -22,19 +22,16 @@ from clinics.models import (
     User,
 )
 from portal.models import AuditEvent
+from portal.validators import gs1_check_digit, luhn_check_digit
 from tests.clinics.factories import ClinicMembershipFactory, RegionFactory, RegionMembershipFactory, UserFactory
 
 
 # Invented numbers with valid check digits.
 def _luhn(payload: str) -> str:
-    from portal.validators import luhn_check_digit
-
     return payload + luhn_check_digit(payload)
 
 
 def _gln(payload: str) -> str:
-    from portal.validators import gs1_check_digit
-
     return payload + gs1_check_digit(payload)
 
 
@@ -142,8 +139,6 @@ def test_an_edit_saves_the_details_and_sends_a_new_account_through_the_four_eyes
     event = AuditEvent.objects.get(action="clinics.clinic.updated", clinic_id=clinic.pk)
     assert event.after["ends_on"] == ends and "account_number" not in event.after
     # The administrator who asked cannot confirm; a coordinator can.
-    from clinics import services
-
     with pytest.raises(ValidationError):
         services.account_change_confirm(actor=small_world.region_admin, change=change)
     services.account_change_confirm(actor=small_world.coordinator, change=change)

@@ -5,6 +5,7 @@ import datetime
 
 import lxml.html
 import pytest
+from dateutil.relativedelta import relativedelta
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
@@ -59,7 +60,7 @@ def test_a_change_takes_effect_from_its_date_and_the_days_before_keep_the_old_ru
     before = change_day - datetime.timedelta(days=1)
     # Care the day before the change: six months from the day; care on the day: three after the month.
     assert region_rules(region, before).billing_deadline_months == 6
-    assert last_billing_day(region=region, visit_date=before) == before + datetime.timedelta(days=0) + _months(6)
+    assert last_billing_day(region=region, visit_date=before) == before + _months(6)
     expected = (change_day.replace(day=1) + _months(4)) - datetime.timedelta(days=1)
     assert last_billing_day(region=region, visit_date=change_day) == expected
     assert "behandlingsmånaden" in billing_deadline_text(region, change_day)
@@ -68,9 +69,7 @@ def test_a_change_takes_effect_from_its_date_and_the_days_before_keep_the_old_ru
     assert region_rules(region).billing_deadline_months == 6
 
 
-def _months(n: int):
-    from dateutil.relativedelta import relativedelta
-
+def _months(n: int) -> relativedelta:
     return relativedelta(months=n)
 
 
