@@ -16,7 +16,7 @@ from portal.audit import audit_action_label
 from portal.forms import add_service_errors
 
 from . import region_services, selectors
-from .models import CareModel, Clinic, PatientCategory, RegionMembership
+from .models import CareModel, Clinic, PatientCategory, RegionMembership, RegionRules
 from .region_forms import (
     CareModelForm,
     PatientCategoryForm,
@@ -28,8 +28,39 @@ from .region_forms import (
 from .rules import region_rule_versions, region_rules
 
 
-def _history(events) -> list[dict]:
-    return [{"event": event, "label": audit_action_label(event.action)} for event in events]
+def _field_labels() -> dict[str, str]:
+    """What the history calls each recorded field: the models' own labels, in the reader's language."""
+    labels: dict[str, str] = {"valid_from": _("Gäller från"), "user": _("Person")}
+    for model in (RegionRules, Clinic, CareModel, PatientCategory, RegionMembership):
+        for field in model._meta.fields:
+            labels.setdefault(field.name, str(field.verbose_name))
+    return labels
+
+
+def _shown(value) -> str:
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value) or "–"
+    return str(value)
+
+
+def history_rows(events) -> list[dict]:
+    """Audited changes as the pages list them: when, what, who, and each recorded field before and after."""
+    labels = _field_labels()
+    rows = []
+    for event in events:
+        before, after = event.before or {}, event.after or {}
+        names = list(dict.fromkeys([*before, *after]))
+        changes = [
+            {"label": labels.get(name, name), "before": _shown(before.get(name)), "after": _shown(after.get(name))}
+            for name in names
+        ]
+        rows.append({"event": event, "label": audit_action_label(event.action), "changes": changes})
+    return rows
+
+
+_history = history_rows
 
 
 def _or_404(get, *args, **kwargs):

@@ -18,6 +18,7 @@ from portal.forms import add_service_errors
 from . import selectors, services
 from .forms import ApiKeyForm, ClinicDetailsForm, NewUserForm, RoleForm, WebhookForm
 from .models import AccountChange, ApiKey, Clinic, ClinicInvitation, ClinicMembership, RegionRole, account_display
+from .region_views import history_rows
 from .rules import region_rules
 
 ACCOUNT_PENDING_NOTICE = gettext_lazy(
@@ -231,10 +232,7 @@ def region_clinic_detail(request: HttpRequest, clinic_number: str) -> HttpRespon
             "history": history,
             "may_decide": is_coordinator,
             "is_region_admin": is_region_admin(request),
-            "details_history": [
-                {"event": event, "label": audit_action_label(event.action)}
-                for event in selectors.clinic_details_history(clinic=clinic)
-            ],
+            "details_history": history_rows(selectors.clinic_details_history(clinic=clinic)),
         },
     )
 

@@ -197,6 +197,7 @@ def test_the_administrator_changes_the_rules_from_a_date_and_the_page_shows_who_
     assert "planerad" in page
     assert small_world.region_admin.email in page
     assert "Regionens regler ändrade" in page
+    assert "Faktureringsfrist (månader): 6 → 3" in page
 
 
 def test_a_refused_rules_form_says_why_and_keeps_what_was_typed(client, small_world):
