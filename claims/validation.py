@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
 from clinics.models import CareModel, Clinic, DeadlineBasis, PatientCategory, Region, SupportForm
-from clinics.rules import Rules, region_rules
+from clinics.rules import Rules, region_rules, region_rules_forget
 from eligibility.models import FreeCard, Jaw, PriorAssessment
 from eligibility.selectors import (
     NO_RECORDS,
@@ -94,6 +94,8 @@ class ValidationContext:
         self.clinic = clinic
         self.region: Region = clinic.region
         self.tariff = TariffBook(self.region)
+        # The region's rule versions are read afresh once per context (clinics.rules caches them on the region).
+        region_rules_forget(self.region)
         if repeated_references is None:
             counts = Counter(draft.reference for draft in drafts)
             repeated_references = {reference for reference, count in counts.items() if count > 1}

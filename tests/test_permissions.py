@@ -302,9 +302,10 @@ def _repayment(world: World, clinic: Clinic) -> Repayment:
 
 def _rules_version(world: World, region: Region) -> RegionRules:
     """A planned version of the region's rules (from a day far ahead), as its administrator would make one."""
-    values = region_rules(region).values()
-    return RegionRules.objects.create(
-        region=region, valid_from=datetime.date(2099, 1, 1), created_by=world.region_admin, **values
+    day = datetime.date(2099, 1, 1)
+    found = RegionRules.objects.of_region(region).filter(valid_from=day).first()
+    return found or RegionRules.objects.create(
+        region=region, valid_from=day, created_by=world.region_admin, **region_rules(region).values()
     )
 
 
