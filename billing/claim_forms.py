@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -189,10 +190,10 @@ class ClaimForm(forms.Form):
             ]
         # In the order the region listed them (the manual's: K, P, M1, M2, M3), not by code.
         self.fields["care_model"].choices = [("", gettext("Välj vårdmodell"))] + [
-            (m.code, m.name) for m in CareModel.objects.of_region(region).order_by("pk")
+            (m.code, m.name) for m in CareModel.objects.of_region(region).in_use_on(timezone.localdate()).order_by("pk")
         ]
         categories: dict[str, list] = {}
-        for category in PatientCategory.objects.of_region(region).order_by("pk"):
+        for category in PatientCategory.objects.of_region(region).in_use_on(timezone.localdate()).order_by("pk"):
             categories.setdefault(category.support_form, []).append((category.code, str(category)))
         self.fields["patient_category"].choices = [("", gettext("Välj patientkategori"))] + [
             (str(SupportForm(form).label), categories[form]) for form in SupportForm.values if form in categories

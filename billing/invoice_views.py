@@ -28,6 +28,7 @@ from claims import services
 from claims.models import OPEN_STATES, Claim, ClaimState, Invoice
 from claims.selectors import claim_status
 from clinics.models import Clinic, PaymentMethod
+from clinics.rules import region_rules
 from portal import money, validators
 from portal.access import Access, clinic_view
 from portal.access_shown import AccessShown, AccessShownKind
@@ -159,7 +160,7 @@ def credit_instruction(clinic: Clinic, invoice: Invoice) -> str:
     if clinic.payment_method == PaymentMethod.BANKGIRO:
         return _("Beloppet dras av från nästa utbetalning.")
     return _("Betala in beloppet till regionens bankgiro BG %(bankgiro)s och ange Vår referens %(reference)s.") % {
-        "bankgiro": validators.format_bankgiro(clinic.region.repayment_bankgiro),
+        "bankgiro": validators.format_bankgiro(region_rules(clinic.region).repayment_bankgiro),
         "reference": invoice.our_reference or invoice.reference,
     }
 

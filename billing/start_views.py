@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from agreements.selectors import agreement_standing
+from clinics.rules import region_rules
 from clinics.selectors import account_change_pending
 from portal.access import Access, clinic_view
 from regioninfo.selectors import clinic_unread
@@ -28,6 +29,7 @@ def clinic_start(request: HttpRequest) -> HttpResponse:
         "clinics/start.html",
         {
             "pending_change": account_change_pending(clinic=request.clinic),
+            "rules": region_rules(request.region),
             "waiting": waiting,
             "questions_oldest": timezone.localdate(waiting.questions_oldest) if waiting.questions_oldest else None,
             # Nytt från regionen: the region's information this user has not opened yet.

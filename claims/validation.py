@@ -34,6 +34,7 @@ from clinics.models import (
     Termination,
     TerminationState,
 )
+from clinics.rules import Rules, region_rules, region_rules_forget
 from eligibility.models import FreeCard, Jaw, Patient, PriorAssessment
 from eligibility.selectors import (
     NO_RECORDS,
@@ -102,6 +103,8 @@ class ValidationContext:
         self.clinic = clinic
         self.region: Region = clinic.region
         self.tariff = TariffBook(self.region)
+        # The region's rule versions are read afresh once per context (clinics.rules caches them on the region).
+        region_rules_forget(self.region)
         if repeated_references is None:
             counts = Counter(draft.reference for draft in drafts)
             repeated_references = {reference for reference, count in counts.items() if count > 1}
@@ -156,6 +159,11 @@ class ValidationContext:
         return reference in self._used_references or reference in self._repeated_references
 
     # Region lists ----------------------------------------------------------------------------------------
+
+    @cached_property
+    def free_amount_rules(self) -> Rules:
+        """The region's free amount as it is today (`clinics.rules.region_rules`): the amount of every year."""
+        return region_rules(self.region)
 
     @cached_property
     def care_models(self) -> dict[str, CareModel]:
@@ -441,9 +449,10 @@ def _invoice_open_today(invoice: Invoice, today: datetime.date) -> bool:
 
 
 def last_billing_day(*, region: Region, visit_date: datetime.date) -> datetime.date:
-    """The last day care given on `visit_date` may be billed under the region's deadline."""
-    months = region.billing_deadline_months
-    if region.billing_deadline_basis == DeadlineBasis.END_OF_TREATMENT_MONTH:
+    """The last day care given on `visit_date` may be billed under the region's deadline in force on that day."""
+    rules = region_rules(region, visit_date)
+    months = rules.billing_deadline_months
+    if rules.billing_deadline_basis == DeadlineBasis.END_OF_TREATMENT_MONTH:
         return visit_date.replace(day=1) + relativedelta(months=months + 1) - datetime.timedelta(days=1)
     return visit_date + relativedelta(months=months)
 
@@ -477,20 +486,22 @@ def visits_due(
     visit date grows, so the visits are one run of days; found from its rule's estimate in a few steps."""
     one = datetime.timedelta(days=1)
     end = today + datetime.timedelta(days=days)
-    last = end - relativedelta(months=region.billing_deadline_months + 1)
+    months = region_rules(region, today).billing_deadline_months
+    last = end - relativedelta(months=months + 1)
     while last_billing_day(region=region, visit_date=last + one) <= end:
         last += one
-    first = today - relativedelta(months=region.billing_deadline_months + 1)
+    first = today - relativedelta(months=months + 1)
     while last_billing_day(region=region, visit_date=first) < today:
         first += one
     return first, last
 
 
-def billing_deadline_text(region: Region) -> str:
-    """The region's deadline in words: 'sex månader efter behandlingsdagen'."""
-    months = region.billing_deadline_months
+def billing_deadline_text(region: Region, on: datetime.date | None = None) -> str:
+    """The region's deadline in force on `on` (today when None) in words: 'sex månader efter behandlingsdagen'."""
+    rules = region_rules(region, on)
+    months = rules.billing_deadline_months
     count = str(_MONTHS_IN_WORDS[months]) if months in _MONTHS_IN_WORDS else _("%(n)s månader") % {"n": months}
-    if region.billing_deadline_basis == DeadlineBasis.END_OF_TREATMENT_MONTH:
+    if rules.billing_deadline_basis == DeadlineBasis.END_OF_TREATMENT_MONTH:
         return _("%(months)s efter behandlingsmånaden") % {"months": count}
     return _("%(months)s efter behandlingsdagen") % {"months": count}
 
@@ -529,9 +540,9 @@ def free_amount_use(
     the support forms the free amount covers, visits in the year, less what has been credited; patient fees,
     voided and deleted claims do not count. This claim adds its lines at their price from the tariff.
     """
-    region = context.region
-    allowance = region.free_amount_without_prior_assessment
-    if allowance is None or draft.support_form not in region.free_amount_support_forms:
+    rules = context.free_amount_rules
+    allowance = rules.free_amount_without_prior_assessment
+    if allowance is None or draft.support_form not in rules.free_amount_support_forms:
         return []
     this_claim: dict[int, int] = dict.fromkeys(years, 0)
     for line in draft.lines:
@@ -547,14 +558,15 @@ def free_amount_use(
 
 def _free_amounts_used(region: Region, pins: set[str], years: set[int]) -> dict[tuple[str, int], int]:
     """Of many patients and years at once, in one query: by (personnummer, year), only those with any."""
-    if region.free_amount_without_prior_assessment is None or not years:
+    rules = region_rules(region)
+    if rules.free_amount_without_prior_assessment is None or not years:
         return {}
     lines = (
         ClaimLine.objects.filter(
             claim__clinic__region=region,
             claim__patient__personal_identity_number__in=pins,
             claim__prior_assessment__isnull=True,
-            claim__support_form__in=region.free_amount_support_forms,
+            claim__support_form__in=rules.free_amount_support_forms,
             visit_date__gte=datetime.date(min(years), 1, 1),
             visit_date__lte=datetime.date(max(years), 12, 31),
         )
@@ -832,16 +844,29 @@ class _Validation:
                 "intact_teeth",
             )
 
+    def _first_visit_day(self) -> datetime.date:
+        """The day a care model's or patient category's use is judged on: the claim's first visit (today without)."""
+        return self.visit_days[0] if self.visit_days else self.today
+
     def check_care_model(self) -> None:
         code = self.draft.care_model.strip()
+        day = self._first_visit_day()
         if code:
-            if code not in self.context.care_models:
+            model = self.context.care_models.get(code)
+            if model is None:
                 self.fault(
                     "care_model_unknown",
                     _("Vårdmodell %(code)s finns inte i regionens lista.") % {"code": code},
                     "care_model",
                 )
-        elif self.form == SupportForm.N and self.context.care_models:
+            elif not model.in_use_on(day):
+                self.fault(
+                    "care_model_retired",
+                    _("Vårdmodell %(code)s används inte för vård från %(date)s.")
+                    % {"code": code, "date": model.retired_from.isoformat()},
+                    "care_model",
+                )
+        elif self.form == SupportForm.N and any(m.in_use_on(day) for m in self.context.care_models.values()):
             self.fault("care_model_required", _("Ange vårdmodell för N-tandvård."), "care_model")
 
     def check_patient_category(self) -> None:
@@ -855,8 +880,16 @@ class _Validation:
                     % {"code": code, "form": _form_label(self.form) if self.form else _("stödformen")},
                     "patient_category",
                 )
+            elif not category.in_use_on(self._first_visit_day()):
+                self.fault(
+                    "patient_category_retired",
+                    _("Patientkategori %(code)s används inte för vård från %(date)s.")
+                    % {"code": code, "date": category.retired_from.isoformat()},
+                    "patient_category",
+                )
         elif self.form == SupportForm.S and any(
-            c.support_form == SupportForm.S for c in self.context.patient_categories.values()
+            c.support_form == SupportForm.S and c.in_use_on(self._first_visit_day())
+            for c in self.context.patient_categories.values()
         ):
             self.fault("patient_category_required", _("Ange patientkategori för S-tandvård."), "patient_category")
 
@@ -900,7 +933,7 @@ class _Validation:
                 self.fault(
                     "visit_too_old",
                     _("Vård utförd %(date)s är äldre än %(deadline)s och ersätts inte.")
-                    % {"date": day.isoformat(), "deadline": billing_deadline_text(self.region)},
+                    % {"date": day.isoformat(), "deadline": billing_deadline_text(self.region, day)},
                     "lines",
                     index,
                 )
@@ -1265,7 +1298,16 @@ def prior_assessment_request_faults(
                 "patient_category",
             )
         )
-    elif not code and support_form == SupportForm.S and categories:
+    elif code and not categories[code].in_use_on(planned_date):
+        faults.append(
+            Fault(
+                "patient_category_retired",
+                _("Patientkategori %(code)s används inte för vård från %(date)s.")
+                % {"code": code, "date": categories[code].retired_from.isoformat()},
+                "patient_category",
+            )
+        )
+    elif not code and support_form == SupportForm.S and any(c.in_use_on(planned_date) for c in categories.values()):
         faults.append(Fault("patient_category_required", _("Ange patientkategori för S-tandvård."), "patient_category"))
     tariff = tariff or TariffBook(region)
     for index, line in enumerate(lines):

@@ -164,7 +164,83 @@ class Region(models.Model):
         return self.name
 
 
-class CareModelQuerySet(TenantQuerySet):
+class RegionRulesQuerySet(TenantQuerySet):
+    region_path = "region"
+
+
+# The region's rules that take effect from a date (*Regionens regler*): each RegionRules row holds all of them,
+# in force from its valid_from until the next row's. Read only through clinics.rules.region_rules.
+REGION_RULE_FIELDS = [
+    "billing_deadline_months",
+    "billing_deadline_basis",
+    "fee_exempt_from_age",
+    "fee_exempt_young_adults_until_age",
+    "fee_exempt_certificate_groups",
+    "free_amount_without_prior_assessment",
+    "free_amount_support_forms",
+    "repayment_bankgiro",
+    "payout_second_confirmation_above",
+]
+
+
+class RegionRules(models.Model):
+    """One version of the region's rules, in force from `valid_from` until the next version's date.
+
+    Before the region's first version its own fields (Region.billing_deadline_months …) are the rules."""
+
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="rule_versions")
+    valid_from = models.DateField(_("Gäller från"))
+    billing_deadline_months = models.PositiveSmallIntegerField(_("Faktureringsfrist (månader)"))
+    billing_deadline_basis = models.CharField(_("Fristen räknas"), max_length=30, choices=DeadlineBasis.choices)
+    fee_exempt_from_age = models.PositiveSmallIntegerField(_("Ingen patientavgift från ålder"), null=True, blank=True)
+    fee_exempt_young_adults_until_age = models.PositiveSmallIntegerField(
+        _("Ingen patientavgift för unga vuxna till och med ålder"), null=True, blank=True
+    )
+    fee_exempt_certificate_groups = ArrayField(
+        models.CharField(max_length=10), default=list, blank=True, verbose_name=_("Intygsgrupper utan patientavgift")
+    )
+    free_amount_without_prior_assessment = models.PositiveIntegerField(
+        _("Fribelopp utan förhandsbedömning per kalenderår (öre)"), null=True, blank=True
+    )
+    free_amount_support_forms = ArrayField(
+        models.CharField(max_length=1, choices=SupportForm.choices),
+        default=list,
+        blank=True,
+        verbose_name=_("Stödformer med fribelopp"),
+    )
+    repayment_bankgiro = models.CharField(
+        _("Bankgiro för återbetalningar"), max_length=8, validators=[validators.validate_bankgiro]
+    )
+    payout_second_confirmation_above = models.PositiveBigIntegerField(
+        _("Utbetalningskörning över detta belopp bekräftas av en andra samordnare (öre)")
+    )
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("Ändrad"), default=timezone.now)
+
+    objects = RegionRulesQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("regionens regler")
+        verbose_name_plural = _("regionens regler")
+        ordering = ["region", "-valid_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["region", "valid_from"], name="region_rules_one_per_day"),
+            models.CheckConstraint(
+                condition=models.Q(billing_deadline_months__gte=1), name="region_rules_deadline_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.region}: {self.valid_from}"
+
+
+class RetirableQuerySet(TenantQuerySet):
+    def in_use_on(self, day):
+        """The codes that may be used for care given on `day` (not retired by then)."""
+        return self.filter(models.Q(retired_from__isnull=True) | models.Q(retired_from__gt=day))
+
+
+class CareModelQuerySet(RetirableQuerySet):
     region_path = "region"
 
 
@@ -174,6 +250,8 @@ class CareModel(models.Model):
     region = models.ForeignKey(Region, on_delete=models.CASCADE, related_name="care_models")
     code = models.CharField(_("Kod"), max_length=10)
     name = models.CharField(_("Benämning"), max_length=100)
+    # From this date the code may not be used for a visit; kept, since claims name it. Empty: in use.
+    retired_from = models.DateField(_("Används inte från"), null=True, blank=True)
 
     objects = CareModelQuerySet.as_manager()
 
@@ -186,8 +264,11 @@ class CareModel(models.Model):
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
 
+    def in_use_on(self, day) -> bool:
+        return self.retired_from is None or day < self.retired_from
 
-class PatientCategoryQuerySet(TenantQuerySet):
+
+class PatientCategoryQuerySet(RetirableQuerySet):
     region_path = "region"
 
 
@@ -198,6 +279,8 @@ class PatientCategory(models.Model):
     support_form = models.CharField(_("Stödform"), max_length=1, choices=SupportForm.choices)
     code = models.CharField(_("Kod"), max_length=10)
     name = models.CharField(_("Benämning"), max_length=150)
+    # From this date the code may not be used for a visit; kept, since claims and certificates name it.
+    retired_from = models.DateField(_("Används inte från"), null=True, blank=True)
 
     objects = PatientCategoryQuerySet.as_manager()
 
@@ -211,6 +294,9 @@ class PatientCategory(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code}, {self.name}"
+
+    def in_use_on(self, day) -> bool:
+        return self.retired_from is None or day < self.retired_from
 
 
 class PaymentMethod(models.TextChoices):

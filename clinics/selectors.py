@@ -14,12 +14,15 @@ from .models import (
     AccountChange,
     AccountChangeState,
     ApiKey,
+    CareModel,
     Clinic,
     ClinicInvitation,
     ClinicMembership,
     InvitationState,
+    PatientCategory,
     Region,
     RegionMembership,
+    RegionRules,
     Termination,
 )
 
@@ -187,3 +190,72 @@ def clinic_terminations(*, clinic: Clinic) -> list[Termination]:
     return list(
         Termination.objects.of_clinic(clinic).select_related("given_by", "withdrawn_by").order_by("-given_at", "-pk")
     )
+
+
+# Region administration (issue 15) ------------------------------------------------------------------------------
+
+REGION_RULE_ACTIONS = [
+    ClinicsAudit.REGION_RULES_CHANGED,
+    ClinicsAudit.REGION_RULES_WITHDRAWN,
+    ClinicsAudit.REGION_PAYOUT_LIMIT_CHANGED,
+    ClinicsAudit.REGION_TWO_FACTOR_CHANGED,
+    ClinicsAudit.CARE_MODEL_ADDED,
+    ClinicsAudit.CARE_MODEL_CHANGED,
+    ClinicsAudit.PATIENT_CATEGORY_ADDED,
+    ClinicsAudit.PATIENT_CATEGORY_CHANGED,
+]
+REGION_PEOPLE_ACTIONS = [
+    ClinicsAudit.REGION_USER_INVITED,
+    ClinicsAudit.REGION_ROLE_GRANTED,
+    ClinicsAudit.REGION_ROLE_CHANGED,
+    ClinicsAudit.REGION_ROLE_REMOVED,
+]
+CLINIC_DETAIL_ACTIONS = [ClinicsAudit.CLINIC_CREATED, ClinicsAudit.CLINIC_UPDATED]
+HISTORY_SHOWN = 100
+
+
+def region_history(*, region: Region, actions: list[str]) -> QuerySet[AuditEvent]:
+    """The region's audited changes of these kinds, newest first: who and when, from the audit log."""
+    return AuditEvent.objects.filter(region_id=region.pk, action__in=actions).order_by("-occurred_at", "-id")[
+        :HISTORY_SHOWN
+    ]
+
+
+def clinic_details_history(*, clinic: Clinic) -> QuerySet[AuditEvent]:
+    return AuditEvent.objects.filter(clinic_id=clinic.pk, action__in=CLINIC_DETAIL_ACTIONS).order_by(
+        "-occurred_at", "-id"
+    )[:HISTORY_SHOWN]
+
+
+def region_people(*, region: Region) -> QuerySet[RegionMembership]:
+    """The region's coordinators and administrators with an active role."""
+    return (
+        RegionMembership.objects.of_region(region)
+        .filter(is_active=True)
+        .select_related("user")
+        .order_by("user__name", "user__email", "role")
+    )
+
+
+def region_membership_get(*, region: Region, membership_pk: int) -> RegionMembership:
+    return RegionMembership.objects.of_region(region).select_related("user").get(pk=membership_pk, is_active=True)
+
+
+def region_care_models(*, region: Region) -> QuerySet[CareModel]:
+    return CareModel.objects.of_region(region).order_by("code")
+
+
+def region_patient_categories(*, region: Region) -> QuerySet[PatientCategory]:
+    return PatientCategory.objects.of_region(region).order_by("support_form", "code")
+
+
+def region_care_model_get(*, region: Region, pk: int) -> CareModel:
+    return CareModel.objects.of_region(region).get(pk=pk)
+
+
+def region_patient_category_get(*, region: Region, pk: int) -> PatientCategory:
+    return PatientCategory.objects.of_region(region).get(pk=pk)
+
+
+def region_rules_version_get(*, region: Region, pk: int) -> RegionRules:
+    return RegionRules.objects.of_region(region).get(pk=pk)

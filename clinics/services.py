@@ -107,28 +107,6 @@ def clinic_update_details(*, actor: User, clinic: Clinic, **changes) -> Clinic:
 
 
 @transaction.atomic
-def region_payout_second_confirmation_set(*, actor: User, region: Region, amount: int) -> Region:
-    """The region's four-eyes amount: a payout run whose net is above it waits for a second coordinator."""
-    if amount < 0:
-        raise ValidationError(_("Beloppet kan inte vara negativt."), code="negative")
-    region = Region.objects.select_for_update().get(pk=region.pk)
-    if region.payout_second_confirmation_above == amount:
-        return region
-    before = snapshot(region, ["payout_second_confirmation_above"])
-    region.payout_second_confirmation_above = amount
-    region.save(update_fields=["payout_second_confirmation_above"])
-    audit_record(
-        actor=actor,
-        action=ClinicsAudit.REGION_PAYOUT_LIMIT_CHANGED,
-        obj=region,
-        before=before,
-        after=snapshot(region, ["payout_second_confirmation_above"]),
-        region=region,
-    )
-    return region
-
-
-@transaction.atomic
 def membership_invite(
     *, actor: User, clinic: Clinic, name: str, email: str, role: str
 ) -> ClinicMembership | ClinicInvitation:

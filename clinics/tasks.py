@@ -6,7 +6,7 @@ from celery import shared_task
 
 from portal.background import email_task
 
-from .models import AccountChange, ClinicInvitation, ClinicMembership, InvitationState
+from .models import AccountChange, ClinicInvitation, ClinicMembership, InvitationState, RegionMembership
 
 logger = logging.getLogger(__name__)
 
@@ -51,3 +51,15 @@ def close_terminated_clinics() -> list[int]:
     if closed:
         logger.info("clinics closed after their notice: %s", closed)
     return closed
+
+
+@email_task
+def send_region_invitation(membership_id: int) -> None:
+    """Tell a person of their new role in the region (with a set-password link when they have no password)."""
+    from . import region_services
+
+    membership = RegionMembership.objects.select_related("user", "region").filter(pk=membership_id).first()
+    if membership is None or not membership.is_active:
+        logger.info("region invitation for membership %s not sent: no longer active", membership_id)
+        return
+    region_services.region_invitation_send(membership=membership)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import termination_views, views
+from . import region_views, termination_views, views
 
 clinic_patterns = [
     path("klinikadministration/", views.administration, name="clinic_administration"),
@@ -63,6 +63,23 @@ public_patterns = [
 
 region_patterns = [
     path("kliniker/", views.region_clinics, name="region_clinics"),
+    path("kliniker/ny/", region_views.clinic_new, name="region_clinic_new"),
+    path("kliniker/<str:clinic_number>/andra/", region_views.clinic_edit, name="region_clinic_edit"),
+    path("personer/", region_views.people, name="region_people"),
+    path("personer/ny/", region_views.person_new, name="region_person_new"),
+    path("personer/<int:region_membership_pk>/roll/", region_views.person_role, name="region_person_role"),
+    path("personer/<int:region_membership_pk>/ta-bort/", region_views.person_remove, name="region_person_remove"),
+    path("regler/", region_views.rules, name="region_rules"),
+    path("regler/andra/", region_views.rules_edit, name="region_rules_edit"),
+    path("regler/<int:rules_pk>/ta-bort/", region_views.rules_withdraw, name="region_rules_withdraw"),
+    path("regler/vardmodeller/ny/", region_views.care_model_new, name="region_care_model_new"),
+    path("regler/vardmodeller/<int:care_model_pk>/", region_views.care_model_edit, name="region_care_model_edit"),
+    path("regler/patientkategorier/ny/", region_views.patient_category_new, name="region_patient_category_new"),
+    path(
+        "regler/patientkategorier/<int:category_pk>/",
+        region_views.patient_category_edit,
+        name="region_patient_category_edit",
+    ),
     path("regler/tvastegsverifiering/", views.region_two_factor, name="region_two_factor"),
     path("kliniker/<str:clinic_number>/", views.region_clinic_detail, name="region_clinic_detail"),
     path(

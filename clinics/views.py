@@ -11,13 +11,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from portal.access import Access, authenticated, clinic_view, region_view
+from portal.access import Access, authenticated, clinic_view, is_region_admin, region_view
 from portal.audit import audit_action_label
 from portal.forms import add_service_errors
 
 from . import selectors, services
 from .forms import ApiKeyForm, ClinicDetailsForm, NewUserForm, RoleForm, WebhookForm
 from .models import AccountChange, ApiKey, Clinic, ClinicInvitation, ClinicMembership, RegionRole, account_display
+from .region_views import history_rows
+from .rules import region_rules
 
 ACCOUNT_PENDING_NOTICE = gettext_lazy(
     "Ändringen av kontot väntar på bekräftelse av en annan lokal administratör eller regionens samordnare. "
@@ -130,7 +132,8 @@ def region_clinics(request: HttpRequest) -> HttpResponse:
     """The region's rules and its clinics (the start page itself is reports.views.region_start)."""
     context = {
         "clinics": selectors.region_clinics(region=request.region),
-        "is_region_admin": request.membership.role == RegionRole.REGION_ADMIN,
+        "is_region_admin": is_region_admin(request),
+        "rules": region_rules(request.region),
     }
     return render(request, "clinics/region_clinics.html", context)
 
@@ -228,6 +231,8 @@ def region_clinic_detail(request: HttpRequest, clinic_number: str) -> HttpRespon
             "pending_change": selectors.account_change_pending(clinic=clinic),
             "history": history,
             "may_decide": is_coordinator,
+            "is_region_admin": is_region_admin(request),
+            "details_history": history_rows(selectors.clinic_details_history(clinic=clinic)),
         },
     )
 

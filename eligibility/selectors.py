@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from clinics.models import Clinic, Region, SupportForm
+from clinics.rules import region_rules
 from portal import validators
 
 from .models import (
@@ -199,16 +200,17 @@ def fee_exemption_reasons(
     free_card: FreeCard | None,
     certificate_groups: set[str],
 ) -> list[str]:
-    """Why the patient pays no fee on the date under the region's rules; empty when a fee is due."""
+    """Why the patient pays no fee on the date under the region's rules in force that day; empty when a fee is due."""
     reasons = []
     if free_card is not None:
         reasons.append(_("Giltigt frikort %(number)s") % {"number": free_card.number})
     age = validators.age_on(personal_identity_number, on_date)
-    if region.fee_exempt_from_age is not None and age >= region.fee_exempt_from_age:
-        reasons.append(_("%(age)s år eller äldre") % {"age": region.fee_exempt_from_age})
-    if region.fee_exempt_young_adults_until_age is not None and age <= region.fee_exempt_young_adults_until_age:
-        reasons.append(_("Ung vuxen till och med %(age)s år") % {"age": region.fee_exempt_young_adults_until_age})
-    for group in sorted(certificate_groups & set(region.fee_exempt_certificate_groups)):
+    rules = region_rules(region, on_date)
+    if rules.fee_exempt_from_age is not None and age >= rules.fee_exempt_from_age:
+        reasons.append(_("%(age)s år eller äldre") % {"age": rules.fee_exempt_from_age})
+    if rules.fee_exempt_young_adults_until_age is not None and age <= rules.fee_exempt_young_adults_until_age:
+        reasons.append(_("Ung vuxen till och med %(age)s år") % {"age": rules.fee_exempt_young_adults_until_age})
+    for group in sorted(certificate_groups & set(rules.fee_exempt_certificate_groups)):
         reasons.append(_("Intyg %(group)s") % {"group": group})
     return reasons
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 from lxml import etree
 
 from clinics.models import PaymentMethod
+from clinics.rules import region_rules
 
 from .models import PayoutPayment, PayoutRun
 
@@ -94,7 +95,8 @@ def payment_file_build(run: PayoutRun) -> bytes:
     _path(debtor, "Id", "OrgId", "Othr", "Id", text=region.organisation_number)
     debtor_account = _sub(block, "DbtrAcct")
     other = _path(debtor_account, "Id", "Othr")
-    _sub(other, "Id", region.repayment_bankgiro)
+    # The region's account as its rules name it on the payout date.
+    _sub(other, "Id", region_rules(region, run.payout_date).repayment_bankgiro)
     _path(other, "SchmeNm", "Prtry", text=BANKGIRO_SCHEME)
     _sub(debtor_account, "Ccy", "SEK")
     _clearing(_sub(block, "DbtrAgt"), PaymentMethod.BANKGIRO)

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from claims.models import Claim, ClaimState, CreditInvoice, Invoice
 from clinics.models import Clinic, PaymentMethod, Region, SupportForm
+from clinics.rules import region_rules
 from eligibility.models import APPROVED_STATES
 from portal import validators
 
@@ -129,7 +130,12 @@ class RunPlan:
     @property
     def needs_second_confirmation(self) -> bool:
         """Four eyes: a run paying more than the region's amount waits for a second coordinator."""
-        return self.net_total > self.region.payout_second_confirmation_above
+        return self.net_total > self.second_confirmation_above
+
+    @property
+    def second_confirmation_above(self) -> int:
+        """The region's four-eyes amount in force today (`clinics.rules.region_rules`)."""
+        return region_rules(self.region).payout_second_confirmation_above
 
     @property
     def fingerprint(self) -> str:

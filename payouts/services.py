@@ -20,6 +20,7 @@ from claims.audit import ClaimsAudit
 from claims.models import Claim, ClaimState, CreditInvoice, Invoice
 from claims.services import claims_approve_for_payout, claims_mark_paid, claims_payout_cancel, invoice_payout_set
 from clinics.models import PaymentMethod, Region, User
+from clinics.rules import region_rules
 from portal.audit import audit_record, snapshot
 from portal.events import NewClinicEvent, clinic_events_record
 from portal.models import ClinicEventKind
@@ -241,7 +242,7 @@ def payout_run_confirm(*, actor: User, run: PayoutRun) -> PayoutRun:
                 "Du skapade körningen och kan inte också bekräfta den. En annan samordnare i regionen måste "
                 "bekräfta körningar över %(amount)s."
             )
-            % {"amount": format_kronor(run.region.payout_second_confirmation_above)},
+            % {"amount": format_kronor(region_rules(run.region).payout_second_confirmation_above)},
             code="same_person",
         )
     run.confirmed_by, run.confirmed_at = actor, timezone.now()

@@ -15,7 +15,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from clinics.services import region_payout_second_confirmation_set
+from clinics.region_services import region_payout_second_confirmation_set
+from clinics.rules import region_rules
 from portal import validators
 from portal.access import Access, clinic_view, is_region_admin, region_view
 from portal.excel import XLSX_CONTENT_TYPE
@@ -78,6 +79,7 @@ def payout_run_list(request: HttpRequest) -> HttpResponse:
             "runs": selectors.region_runs(region=request.region),
             "next_run": selectors.next_payout_run(region=request.region),
             "is_admin": is_region_admin(request),
+            "second_confirmation_above": region_rules(request.region).payout_second_confirmation_above,
         },
     )
 
@@ -88,7 +90,8 @@ def payout_second_confirmation(request: HttpRequest) -> HttpResponse:
     """Fyra ögon: the region's administrator sets the net amount above which a run needs a second coordinator."""
     region = request.region
     form = SecondConfirmationForm(
-        request.POST or None, initial={"amount": format_kronor(region.payout_second_confirmation_above, unit=False)}
+        request.POST or None,
+        initial={"amount": format_kronor(region_rules(region).payout_second_confirmation_above, unit=False)},
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -165,7 +168,7 @@ def _run_created_redirect(request: HttpRequest, result: services.PayoutRunResult
                 "date": run.payout_date.isoformat(),
                 "count": run.claim_count,
                 "amount": format_kronor(run.net_total),
-                "limit": format_kronor(request.region.payout_second_confirmation_above),
+                "limit": format_kronor(region_rules(request.region).payout_second_confirmation_above),
             },
         )
     else:
@@ -192,6 +195,7 @@ def payout_run_detail(request: HttpRequest, run_pk: int) -> HttpResponse:
             "awaiting_second": run.state == PayoutRunState.AWAITING_SECOND,
             "downloadable": run.state in (PayoutRunState.PLANNED, PayoutRunState.PAID),
             "cancelled": run.state == PayoutRunState.CANCELLED,
+            "second_confirmation_above": region_rules(request.region).payout_second_confirmation_above,
         },
     )
 
@@ -341,7 +345,7 @@ def repayment_list(request: HttpRequest) -> HttpResponse:
             "due_days": selectors.REPAYMENT_DUE_DAYS,
             "open_repayments": selectors.region_repayments(region=request.region, received=False, overdue=overdue),
             "received_repayments": selectors.region_repayments(region=request.region, received=True)[:100],
-            "repayment_bankgiro": validators.format_bankgiro(request.region.repayment_bankgiro),
+            "repayment_bankgiro": validators.format_bankgiro(region_rules(request.region).repayment_bankgiro),
         },
     )
 

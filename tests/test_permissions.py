@@ -17,7 +17,18 @@ from django.utils import timezone
 
 from agreements.models import AgreementVersion
 from claims.models import CreditInvoice, InvoiceFileUpload, TariffVersion
-from clinics.models import AccountChange, Clinic, ClinicMembership, ClinicRole, Region
+from clinics.models import (
+    AccountChange,
+    CareModel,
+    Clinic,
+    ClinicMembership,
+    ClinicRole,
+    PatientCategory,
+    Region,
+    RegionMembership,
+    RegionRules,
+)
+from clinics.rules import region_rules
 from clinics.services import api_key_create
 from eligibility.models import Certificate, CertificateImport, FreeCard, PriorAssessment, PriorAssessmentAttachment
 from onboarding.models import ApplicationState, ClinicApplication
@@ -194,6 +205,18 @@ OBJECT_IDS = {
     # The region's information, valid from today with a PDF: opened by its region's clinics and coordinators.
     "publication_pk": lambda world, owner: _publication(world, owner.region).pk,
     "application_pk": lambda world, owner: _application(owner.region).pk,
+    # Region administration (issue 15): the region's people, a planned version of its rules, its code lists.
+    "region_membership_pk": lambda world, owner: (
+        RegionMembership.objects.of_region(owner.region).filter(is_active=True).order_by("pk").first().pk
+    ),
+    "rules_pk": lambda world, owner: _rules_version(world, owner.region).pk,
+    "care_model_pk": lambda world, owner: (
+        (
+            CareModel.objects.of_region(owner.region).order_by("pk").first()
+            or CareModel.objects.create(region=owner.region, code="WALK", name="Walk")
+        ).pk
+    ),
+    "category_pk": lambda world, owner: PatientCategory.objects.of_region(owner.region).order_by("pk").first().pk,
     "question_pk": lambda world, owner: (
         ClaimQuestion.objects.create(
             claim=ClaimFactory(invoice__clinic=owner.clinic, invoice__created_by=world.biller),
@@ -344,6 +367,15 @@ def _repayment(world: World, clinic: Clinic) -> Repayment:
         created_by=world.biller,
     )
     return Repayment.objects.create(region=clinic.region, clinic=clinic, credit_invoice=credit, amount=100)
+
+
+def _rules_version(world: World, region: Region) -> RegionRules:
+    """A planned version of the region's rules (from a day far ahead), as its administrator would make one."""
+    day = datetime.date(2099, 1, 1)
+    found = RegionRules.objects.of_region(region).filter(valid_from=day).first()
+    return found or RegionRules.objects.create(
+        region=region, valid_from=day, created_by=world.region_admin, **region_rules(region).values()
+    )
 
 
 def _outcome(response) -> object:

@@ -271,7 +271,7 @@ class EligibilityCheckView(ApiView):
                 ],
                 "paid_this_year": patient_paid_in_year(region=region, personal_identity_number=pin, year=on_date.year),
                 "billing_deadline": last_billing_day(region=region, visit_date=on_date),
-                "billing_deadline_rule": billing_deadline_text(region),
+                "billing_deadline_rule": billing_deadline_text(region, on_date),
             }
         )
 

@@ -31,8 +31,9 @@ from claims.validation import (
     free_amount_use,
     last_billing_day,
     line_faults,
+    prior_assessment_request_faults,
 )
-from clinics.models import Clinic, DeadlineBasis, Region, SupportForm
+from clinics.models import CareModel, Clinic, DeadlineBasis, PatientCategory, Region, SupportForm
 from eligibility import services
 from eligibility.models import Patient, PriorAssessment, PriorAssessmentState
 from tests.claims.factories import ClaimFactory, TariffRowFactory
@@ -172,9 +173,10 @@ def messages(faults) -> list[str]:
 def test_valid_n_claim_has_no_fault(small_world, django_assert_max_num_queries):
     # The region, the tariff (versions, rows), the reference, care models, and eligibility_for for the one visit
     # date (patient, certificates, free cards, prior assessments), the care the clinic billed the patient on the
-    # day. The clinic is read as a view or an upload has it, without its region; the factory's would carry it.
+    # day, and the region's rule versions (clinics.rules, once per region object). The clinic is read as a view or
+    # an upload has it, without its region; the factory's would carry it.
     clinic = Clinic.objects.get(pk=small_world.clinic.pk)
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(11):
         assert claim_validate(clinic=clinic, draft=n_draft(), today=TODAY) == []
 
 
@@ -880,3 +882,37 @@ def test_context_of_another_clinic_is_refused(small_world):
     context = ValidationContext(clinic=small_world.other_clinic)
     with pytest.raises(ValueError, match="another clinic"):
         claim_validate(clinic=small_world.clinic, draft=n_draft(), context=context)
+
+
+# Care models and patient categories retired from a date (issue 15) -------------------------------------------------
+
+
+def test_a_care_model_retired_after_the_visit_may_still_be_billed_for_it(small_world):
+    CareModel.objects.filter(region=small_world.region, code="K1").update(
+        retired_from=VISIT + datetime.timedelta(days=1)
+    )
+    assert claim_validate(clinic=small_world.clinic, draft=n_draft(), today=TODAY) == []
+
+
+def test_a_care_model_retired_by_the_visit_is_refused_with_the_date(small_world):
+    CareModel.objects.filter(region=small_world.region, code="K1").update(retired_from=VISIT)
+    (fault,) = claim_validate(clinic=small_world.clinic, draft=n_draft(), today=TODAY)
+    assert (fault.code, fault.field) == ("care_model_retired", "care_model")
+    assert fault.message == f"Vårdmodell K1 används inte för vård från {VISIT.isoformat()}."
+
+
+def test_an_fhb_request_names_a_patient_category_retired_by_its_planned_date(small_world):
+    PatientCategory.objects.filter(region=small_world.region, code="S1").update(retired_from=VISIT)
+
+    def codes(day):
+        faults = prior_assessment_request_faults(
+            region=small_world.region,
+            support_form=SupportForm.S,
+            planned_date=day,
+            patient_category="S1",
+            lines=[LineDraft(day, "101")],
+        )
+        return {fault.code for fault in faults}
+
+    assert "patient_category_retired" in codes(VISIT)
+    assert "patient_category_retired" not in codes(VISIT - DAY)

@@ -3,9 +3,11 @@ recorded download and Makulera körning."""
 
 import lxml.html
 from django.urls import reverse
+from django.utils import timezone
 
 from claims.models import Claim, ClaimState
 from clinics.models import Region, RegionMembership, RegionRole
+from clinics.rules import region_rules
 from payouts.models import PayoutRun, PayoutRunState
 from portal import validators
 from portal.models import AuditEvent
@@ -135,13 +137,14 @@ def test_the_region_admin_sets_the_four_eyes_amount_and_it_is_audited(client, wo
 
     response = client.post(url, {"amount": "250 000"})
     assert response.status_code == 302
-    world.vg.refresh_from_db()
-    assert world.vg.payout_second_confirmation_above == 25_000_000
+    # A change of the region's rules from today (clinics.rules): the other rules stay as they are.
+    assert region_rules(Region.objects.get(pk=world.vg.pk)).payout_second_confirmation_above == 25_000_000
     (event,) = AuditEvent.objects.filter(action="clinics.region.payout_limit_changed", region_id=world.vg.pk)
+    today = timezone.localdate().isoformat()
     assert (event.actor, event.before, event.after) == (
         world.region_admin,
-        {"payout_second_confirmation_above": 50_000_000},
-        {"payout_second_confirmation_above": 25_000_000},
+        {"payout_second_confirmation_above": 50_000_000, "valid_from": today},
+        {"payout_second_confirmation_above": 25_000_000, "valid_from": today},
     )
     listing = client.get(_url("payout_run_list")).content.decode()
     assert "en körning med ett nettobelopp över 250\u00a0000\u00a0kr bekräftas av en andra samordnare" in listing
@@ -154,8 +157,7 @@ def test_a_wrong_amount_is_refused_in_words_and_keeps_what_was_typed(client, wor
     assert response.status_code == 200
     assert "Ange ett belopp i kronor, till exempel 980 eller 1250,50." in text
     assert 'value="femhundra"' in text
-    world.vg.refresh_from_db()
-    assert world.vg.payout_second_confirmation_above == 50_000_000
+    assert region_rules(Region.objects.get(pk=world.vg.pk)).payout_second_confirmation_above == 50_000_000
 
 
 def test_a_coordinator_sees_the_amount_but_may_not_change_it(client, world):
@@ -164,8 +166,7 @@ def test_a_coordinator_sees_the_amount_but_may_not_change_it(client, world):
     assert "500\u00a0000\u00a0kr bekräftas av en andra samordnare" in listing
     assert _url("payout_second_confirmation") not in listing
     assert client.post(_url("payout_second_confirmation"), {"amount": "1"}).status_code == 403
-    world.vg.refresh_from_db()
-    assert world.vg.payout_second_confirmation_above == 50_000_000
+    assert region_rules(Region.objects.get(pk=world.vg.pk)).payout_second_confirmation_above == 50_000_000
 
 
 def test_the_amount_set_decides_whether_a_run_waits_for_a_second_coordinator(client, world):

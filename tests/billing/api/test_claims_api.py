@@ -18,7 +18,7 @@ from claims.drafts import ClaimDraft, FreeCardDraft, LineDraft
 from claims.models import PATIENT_FEE_CODE, Claim, ClaimState, Invoice, InvoiceSource
 from claims.services import claim_delete
 from claims.validation import claim_validate, invoice_reference_fault
-from clinics.models import ApiKey, Clinic, SupportForm, Termination
+from clinics.models import ApiKey, CareModel, Clinic, PatientCategory, SupportForm, Termination
 from portal.models import AccessLogEntry, AuditEvent
 from tests.billing.test_register_views import _open, vg_tariff  # noqa: F401 (fixture)
 from tests.claims import test_validation
@@ -292,6 +292,17 @@ def _s(world, **changes):
     return s_draft(**changes)
 
 
+def _retired_care_model(world):
+    CareModel.objects.filter(region=world.region, code="K1").update(retired_from=VISIT)
+    return n_draft()
+
+
+def _retired_category(world):
+    draft = _s(world)
+    PatientCategory.objects.filter(region=world.region, code=draft.patient_category).update(retired_from=VISIT)
+    return draft
+
+
 # code → (the draft that has the fault (made in the test's world), the call's changes: invoice number, clinic)
 FAULT_CASES = {
     "reference_required": lambda w: n_draft(reference=""),
@@ -306,6 +317,8 @@ FAULT_CASES = {
     "intact_teeth_exceed_remaining": lambda w: n_draft(remaining_teeth=20, intact_teeth=21),
     "care_model_unknown": lambda w: n_draft(care_model="X9"),
     "care_model_required": lambda w: n_draft(care_model=""),
+    "care_model_retired": _retired_care_model,
+    "patient_category_retired": _retired_category,
     "patient_category_unknown": lambda w: n_draft(patient_category="S3"),
     "patient_category_required": lambda w: _s(w, patient_category=""),
     "lines_empty": lambda w: n_draft(lines=[], patient_fees={}),
