@@ -32,3 +32,10 @@ class ClinicsAudit(models.TextChoices):
     API_KEY_WEBHOOK_SET = "clinics.api_key.webhook_set", _("Webhook för API-nyckel sparad")
     API_KEY_WEBHOOK_SECRET_ROTATED = "clinics.api_key.webhook_secret_rotated", _("Ny hemlighet för webhook skapad")
     API_KEY_WEBHOOK_REMOVED = "clinics.api_key.webhook_removed", _("Webhook för API-nyckel borttagen")
+    ORGANISATION_CREATED = "clinics.organisation.created", _("Paraplyorganisation skapad")
+    ORGANISATION_CLINICS_CHANGED = "clinics.organisation.clinics_changed", _("Paraplyorganisationens kliniker ändrade")
+    ORGANISATION_MEMBER_ADDED = "clinics.organisation.member_added", _("Användare tillagd i paraplyorganisationen")
+    ORGANISATION_MEMBER_REMOVED = (
+        "clinics.organisation.member_removed",
+        _("Användare borttagen från paraplyorganisationen"),
+    )

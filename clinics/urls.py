@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import organisation_views, views
 
 clinic_patterns = [
     path("klinikadministration/", views.administration, name="clinic_administration"),
@@ -59,6 +59,17 @@ public_patterns = [
 ]
 
 region_patterns = [
+    path("organisationer/", organisation_views.region_organisations, name="region_organisations"),
+    path(
+        "organisationer/<int:organisation_pk>/",
+        organisation_views.region_organisation,
+        name="region_organisation",
+    ),
+    path(
+        "organisationer/<int:organisation_pk>/anvandare/<int:organisation_membership_pk>/ta-bort/",
+        organisation_views.region_organisation_member_remove,
+        name="region_organisation_member_remove",
+    ),
     path("kliniker/", views.region_clinics, name="region_clinics"),
     path("regler/tvastegsverifiering/", views.region_two_factor, name="region_two_factor"),
     path("kliniker/<str:clinic_number>/", views.region_clinic_detail, name="region_clinic_detail"),

@@ -212,9 +212,11 @@ def access_log_record(*, request, personal_identity_number: str, shown: str) -> 
     return access_log_record_many(request=request, personal_identity_numbers=[personal_identity_number], shown=shown)[0]
 
 
-def access_log_record_many(*, request, personal_identity_numbers, shown: str) -> list[AccessLogEntry]:
-    """One entry per patient shown on a page (a list of claims, say), written in one statement."""
-    clinic = getattr(request, "clinic", None)
+def access_log_record_many(*, request, personal_identity_numbers, shown: str, clinic=None) -> list[AccessLogEntry]:
+    """One entry per patient shown on a page (a list of claims, say), written in one statement.
+
+    `clinic` names the clinic whose data it is when the page is not one clinic's (an umbrella organisation's)."""
+    clinic = clinic or getattr(request, "clinic", None)
     region = getattr(request, "region", None) or (clinic.region if clinic else None)
     if region is None:
         raise ValueError("patient data may only be shown inside a clinic or region view")

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db.models import CharField, Value
 from django.utils.functional import SimpleLazyObject
 
-from clinics.models import ClinicMembership, RegionMembership
+from clinics.models import ClinicMembership, OrganisationMembership, RegionMembership
 
 from .service_windows import service_window_banner
 from .sessions import SESSION_RENEW_SECONDS
@@ -15,6 +15,7 @@ def portal(request):
         "current_clinic": getattr(request, "clinic", None),
         "current_region": getattr(request, "region", None),
         "current_membership": getattr(request, "membership", None),
+        "current_organisation": getattr(request, "organisation", None),
         # "Byt klinik" only for a person with somewhere else to go; asked only when the header is drawn.
         "has_other_places": SimpleLazyObject(lambda: _places_count(request) > 1),
         "service_window_banner": service_window_banner(request),
@@ -37,9 +38,14 @@ def _places_count(request) -> int:
         .annotate(kind=Value("clinic", output_field=CharField()))
         .values_list("kind", "clinic_id")
     )
+    organisations = (
+        OrganisationMembership.objects.filter(user=user, is_active=True)
+        .annotate(kind=Value("organisation", output_field=CharField()))
+        .values_list("kind", "organisation_id")
+    )
     regions = (
         RegionMembership.objects.filter(user=user, is_active=True)
         .annotate(kind=Value("region", output_field=CharField()))
         .values_list("kind", "region_id")
     )
-    return len(clinics.union(regions)[:2])
+    return len(clinics.union(organisations, regions)[:2])

@@ -16,7 +16,15 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from claims.models import CreditInvoice, InvoiceFileUpload, TariffVersion
-from clinics.models import AccountChange, Clinic, ClinicMembership, ClinicRole, Region
+from clinics.models import (
+    AccountChange,
+    Clinic,
+    ClinicMembership,
+    ClinicRole,
+    Organisation,
+    OrganisationMembership,
+    Region,
+)
 from clinics.services import api_key_create
 from eligibility.models import Certificate, CertificateImport, FreeCard, PriorAssessment, PriorAssessmentAttachment
 from payouts.models import PayoutPayment, PayoutRun, Repayment
@@ -25,6 +33,7 @@ from portal.models import ServiceWindow
 from review.models import ClaimQuestion, ReviewRule, ReviewRuleKind
 
 from .claims.factories import ClaimFactory, InvoiceFactory
+from .clinics.factories import UserFactory
 from .conftest import World
 from .eligibility.factories import FreeCardFactory, PriorAssessmentAttachmentFactory, PriorAssessmentFactory
 
@@ -39,7 +48,16 @@ def _walk(patterns, prefix=""):
 
 ALL_PATTERNS = sorted(_walk(get_resolver().url_patterns), key=lambda item: item[0])
 
-ROLES = ["anonymous", "biller", "local_admin", "other_clinic_user", "coordinator", "other_coordinator", "region_admin"]
+ROLES = [
+    "anonymous",
+    "biller",
+    "local_admin",
+    "other_clinic_user",
+    "coordinator",
+    "other_coordinator",
+    "region_admin",
+    "organisation_user",
+]
 
 
 @dataclass
@@ -55,6 +73,8 @@ ACTORS = {
     "coordinator": Actor("samordnare.vg@demo.test"),
     "other_coordinator": Actor("samordnare.dalarna@demo.test"),
     "region_admin": Actor("regionadmin@demo.test"),
+    # A biller of the umbrella organisation Folktandvården Demo (clinics 31 and 32), with no clinic membership.
+    "organisation_user": Actor("organisation@demo.test"),
 }
 
 # What each kind of page answers to each kind of user. "ok" means anything but 302-to-login, 403 and 404.
@@ -70,6 +90,7 @@ EXPECTED = {
         "coordinator": 404,
         "other_coordinator": 404,
         "region_admin": 404,
+        "organisation_user": "ok",  # clinic 31 is one of the organisation's
     },
     Access.CLINIC_ADMIN: {
         "anonymous": "login",
@@ -79,6 +100,7 @@ EXPECTED = {
         "coordinator": 404,
         "other_coordinator": 404,
         "region_admin": 404,
+        "organisation_user": 403,
     },
     # The objects in the URLs are Västra Götaland's.
     Access.REGION: {
@@ -89,6 +111,7 @@ EXPECTED = {
         "coordinator": "ok",
         "other_coordinator": 404,
         "region_admin": "ok",
+        "organisation_user": 404,
     },
     Access.REGION_OWN_ADMIN: {
         "anonymous": "login",
@@ -98,7 +121,10 @@ EXPECTED = {
         "coordinator": 403,
         "other_coordinator": 404,
         "region_admin": "ok",
+        "organisation_user": 404,
     },
+    # An umbrella organisation's own pages: the object is Folktandvården Demo (over clinics 31 and 32).
+    Access.ORGANISATION: {**dict.fromkeys(ROLES, 404), "anonymous": "login", "organisation_user": "ok"},
     # The systemadministratör's pages (portal-wide service windows); none of these users is one.
     Access.SYSTEM_ADMIN: {**dict.fromkeys(ROLES, 404), "anonymous": "login"},
     # The journal-system API takes a key, never a session: 401 for everyone here (tests/billing/api).
@@ -165,6 +191,10 @@ OBJECT_IDS = {
             created_by=world.region_admin,
         ).pk
     ),
+    "organisation_pk": lambda world, owner: _organisation(owner).pk,
+    "organisation_membership_pk": lambda world, owner: (
+        OrganisationMembership.objects.create(user=UserFactory(), organisation=_organisation(owner), role="biller").pk
+    ),
     "question_pk": lambda world, owner: (
         ClaimQuestion.objects.create(
             claim=ClaimFactory(invoice__clinic=owner.clinic, invoice__created_by=world.biller),
@@ -206,6 +236,20 @@ def _kwargs_for(world: World, route: str, *, home: Owner, objects: Owner) -> dic
         else:
             kwargs[name] = OBJECT_IDS[name](world, objects)
     return kwargs
+
+
+def _organisation(owner: Owner) -> Organisation:
+    """The owner's clinic's umbrella organisation (the demo's over 31 and 32), or one made for it in its region."""
+    clinic = Clinic.objects.get(pk=owner.clinic.pk)
+    if clinic.organisation_id is not None and clinic.region_id == owner.region.pk:
+        return clinic.organisation
+    organisation, _created = Organisation.objects.get_or_create(
+        region=owner.region, organisation_number="5590001110", defaults={"name": "Walk"}
+    )
+    if clinic.region_id == owner.region.pk:
+        clinic.organisation = organisation
+        clinic.save(update_fields=["organisation"])
+    return organisation
 
 
 def _assessment(world: World, clinic: Clinic) -> PriorAssessment:
@@ -325,12 +369,15 @@ STANDINGS = {
     "coordinator": Standing("region/", "31", "vg", foreign_clinic="2001", foreign_region="dalarna"),
     "other_coordinator": Standing("region/", "2001", "dalarna", foreign_clinic="31", foreign_region="vg"),
     "region_admin": Standing("region/", "2001", "dalarna", foreign_clinic="31", foreign_region="vg"),
+    # The organisation's biller works at clinic 32 through the organisation and asks for 2001's objects (and for
+    # the organisation of 2001, which is not theirs).
+    "organisation_user": Standing("klinik/", "32", "vg", foreign_clinic="2001", foreign_region="dalarna"),
 }
 
 # Users whose role may not use a kind of page even in their own clinic / region: refused (403) before any object
 # is looked at, so the answer cannot tell whether the object exists. Every other answer is 404.
 REFUSED_BY_ROLE = {
-    Access.CLINIC_ADMIN: {"biller", "other_clinic_user"},
+    Access.CLINIC_ADMIN: {"biller", "other_clinic_user", "organisation_user"},
     Access.REGION_OWN_ADMIN: {"coordinator", "other_coordinator"},
 }
 
@@ -405,7 +452,7 @@ def test_the_foreign_walk_covers_every_url_with_an_id():
         "konto/e-post/<str:token>/",  # a signed e-mail change names a user
         "api/v1/tariffs/<signed:year>",
     }
-    assert all(route.startswith(("klinik/", "region/", "api/v1/")) for route, _ in FOREIGN_ROUTES)
+    assert all(route.startswith(("klinik/", "region/", "organisation/", "api/v1/")) for route, _ in FOREIGN_ROUTES)
     assert {"api_claim", "api_invoice_file", "api_prior_assessment", "api_invoice", "api_payout_notice_pdf"} <= {
         p.name for _, p in API_ROUTES
     }

@@ -40,7 +40,7 @@ CHECKED_GLOBS = (
     "portal/access_log.py",
 )
 # none() is no rows at all: a form field's queryset before the view gives it the clinic's or region's.
-SCOPED_ACCESSORS = {"of_clinic", "of_region", "none"}
+SCOPED_ACCESSORS = {"of_clinic", "of_clinics", "of_region", "none"}
 MANAGERS = {"objects", "_default_manager", "_base_manager"}
 LOOKUP_SHORTCUTS = {"get_object_or_404", "get_list_or_404"}
 
