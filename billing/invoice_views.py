@@ -301,8 +301,8 @@ def _export_response(
         claim_headings.insert(1, _("Klinik"))
     claims_sheet.append([text_cell(claims_sheet, heading) for heading in claim_headings])
     for summary in summaries:
-        clinic_cells = [text_cell(claims_sheet, str(summary.invoice.clinic))] if clinics is not None else []
         for claim in summary.claims:
+            clinic_cells = [text_cell(claims_sheet, str(summary.invoice.clinic))] if clinics is not None else []
             claims_sheet.append(
                 [
                     text_cell(claims_sheet, summary.invoice.reference),
