@@ -27,7 +27,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from claims.audit import ClaimsAudit
 from claims.drafts import Fault
@@ -268,6 +268,16 @@ def _digest(reference: str) -> int:
     return int.from_bytes(hashlib.blake2b(reference.encode(), digest_size=8).digest(), "big")
 
 
+# A claim's clinic in the file, when it has none it may have (said again in the reader's language).
+CLINIC_OTHER = gettext_noop("Räkningen gäller klinik %(claim)s, men filen gäller klinik %(file)s.")
+CLINIC_MISSING = gettext_noop(
+    "Räkningen saknar Kliniknummer. I en fil för en organisation ska varje räkning ange sin klinik."
+)
+CLINIC_NOT_ALLOWED = gettext_noop("Du får inte fakturera för klinik %(number)s.")
+CLINIC_OUTSIDE = gettext_noop(
+    "Klinik %(number)s hör inte till %(organisation)s och kan inte faktureras i organisationens fil."
+)
+
 # The roles that may send a clinic's claims in a file: at the clinic, or at its umbrella organisation.
 BILLING_ROLES = (ClinicRole.BILLER, ClinicRole.LOCAL_ADMIN)
 ORGANISATION_BILLING_ROLES = (ClinicRole.BILLER,)
@@ -298,15 +308,14 @@ class FileClinics:
             if number and number != self.clinic.number:
                 return None, Fault(
                     "clinic_other",
-                    said("Räkningen gäller klinik %(claim)s, men filen gäller klinik %(file)s.")
-                    % {"claim": number, "file": self.clinic.number},
+                    said(CLINIC_OTHER) % {"claim": number, "file": self.clinic.number},
                     "clinic",
                 )
             return self.clinic, None
         if not number:
             return None, Fault(
                 "clinic_missing",
-                said("Räkningen saknar Kliniknummer. I en fil för en organisation ska varje räkning ange sin klinik."),
+                said(CLINIC_MISSING),
                 "clinic",
             )
         clinic = (self.allowed or {}).get(number)
@@ -315,13 +324,12 @@ class FileClinics:
         if number in self.refused:
             return None, Fault(
                 "clinic_not_allowed",
-                said("Du får inte fakturera för klinik %(number)s.") % {"number": number},
+                said(CLINIC_NOT_ALLOWED) % {"number": number},
                 "clinic",
             )
         return None, Fault(
             "clinic_outside_organisation",
-            said("Klinik %(number)s hör inte till %(organisation)s och kan inte faktureras i organisationens fil.")
-            % {"number": number, "organisation": str(self.organisation)},
+            said(CLINIC_OUTSIDE) % {"number": number, "organisation": str(self.organisation)},
             "clinic",
         )
 

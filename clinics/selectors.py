@@ -103,13 +103,6 @@ def organisation_clinics(*, organisation: Organisation) -> QuerySet[Clinic]:
     return Clinic.objects.of_region(organisation.region_id).filter(organisation=organisation, is_active=True)
 
 
-def user_organisation_clinic_ids(*, user) -> QuerySet:
-    """The pks of the active clinics the user works for through an umbrella organisation."""
-    return Clinic.objects.filter(
-        is_active=True, organisation__memberships__user=user, organisation__memberships__is_active=True
-    ).values_list("pk", flat=True)
-
-
 def region_organisations(*, region: Region) -> QuerySet[Organisation]:
     return Organisation.objects.of_region(region).prefetch_related("clinics").order_by("name")
 

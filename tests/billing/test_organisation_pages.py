@@ -62,6 +62,7 @@ def test_the_organisations_user_works_for_exactly_its_clinics(member, world, org
     ]
     start = _doc(member.get(f"/klinik/{world.clinic32.pk}/"))
     assert "Fakturerare" in start.text_content()
+    assert start.xpath(f"//a[@href='{_org_url(organisation, 'organisation_start')}']")
     assert member.get(f"/klinik/{world.clinic31.pk}/fakturor/").status_code == 200
     assert member.get(f"/klinik/{world.clinic2001.pk}/").status_code == 404
     assert member.get(f"/klinik/{world.clinic2001.pk}/fakturor/").status_code == 404

@@ -49,6 +49,8 @@ ALLOWED = {
     # The signed-in user's own memberships, across every clinic and region they belong to: scoped by the user.
     "user_places: ClinicMembership",
     "user_places: RegionMembership",
+    # The signed-in user's own umbrella organisations (whose clinics they work for): scoped by the user.
+    "_organisation_places: OrganisationMembership",
     # The signed-in person's own invitations, from every clinic that invited them: scoped by the user.
     "user_invitations: ClinicInvitation",
     # The whole portal's service windows (no region), the systemadministratör's: `portal_wide()` is their scope.
