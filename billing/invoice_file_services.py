@@ -369,7 +369,8 @@ def file_clinics(*, upload: InvoiceFileUpload, header, actor: User) -> FileClini
         .filter(user=actor, is_active=True, role__in=BILLING_ROLES)
         .values_list("clinic_id", flat=True)
     )
-    allowed = {c.number: c for c in clinics if whole or c.pk in own}
+    # The upload's own clinic always: whoever uploaded there may bill for it (a journal system's API key included).
+    allowed = {c.number: c for c in clinics if whole or c.pk in own or c.pk == clinic.pk}
     refused = frozenset(c.number for c in clinics if c.number not in allowed)
     return FileClinics(clinic=clinic, organisation=organisation, allowed=allowed, refused=refused)
 
