@@ -3,6 +3,7 @@ and its own pages show Era fakturor, Utbetalningsbesked and what waits for all i
 a filter by clinic, in the same queries however many invoices there are."""
 
 import io
+from datetime import timedelta
 
 import lxml.html
 import openpyxl
@@ -10,11 +11,12 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from claims.models import Claim
 from clinics import services as clinic_services
 from clinics.models import Organisation, OrganisationMembership
-from portal.models import AccessLogEntry, AuditEvent
+from portal.models import AccessLogEntry, AuditEvent, ServiceWindow
 from review.models import ClaimQuestion
 from tests.claims.factories import ClaimFactory, InvoiceFactory
 from tests.eligibility.factories import PatientFactory
@@ -236,3 +238,15 @@ def test_the_region_administrator_makes_an_organisation_and_gives_it_clinics_and
         "clinics.organisation.member_added",
         "clinics.organisation.member_removed",
     ]
+
+
+def test_the_organisations_pages_close_in_its_regions_service_window(member, world, organisation):
+    now = timezone.now()
+    ServiceWindow.objects.create(
+        region=world.vg,
+        starts_at=now - timedelta(hours=1),
+        ends_at=now + timedelta(hours=1),
+        message="Uppgradering",
+        created_by=world.region_admin,
+    )
+    assert member.get(_org_url(organisation, "organisation_start")).status_code == 503
