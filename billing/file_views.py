@@ -112,11 +112,16 @@ def invoice_file_detail(request: HttpRequest, upload_pk: int) -> HttpResponse:
     deadline_warnings = []
     if upload.state == InvoiceFileState.CHECKED and not printing:
         deadline_warnings = services.invoice_file_deadline_warnings(upload=upload, today=timezone.localdate())
+    # An umbrella organisation's file sends one invoice per clinic: each is named with its clinic.
+    clinic_invoices = []
+    if upload.state == InvoiceFileState.SENT:
+        clinic_invoices = list(upload.invoices.select_related("clinic").order_by("clinic__number"))
     return render(
         request,
         "billing/file_print.html" if printing else "billing/file_detail.html",
         {
             "upload": upload,
+            "clinic_invoices": clinic_invoices if len(clinic_invoices) > 1 else [],
             "faults": faults,
             "waiting": upload.is_busy and not upload.is_stalled,
             "deadline_warnings": deadline_warnings,

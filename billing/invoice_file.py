@@ -95,12 +95,16 @@ class InvoiceFileRejected(Exception):
 
 @dataclass(frozen=True)
 class Header:
-    """The file's Huvud. `created` is naive when the file gives no UTC offset."""
+    """The file's Huvud. `created` is naive when the file gives no UTC offset.
+
+    `clinic_number` is empty in an umbrella organisation's file, whose Huvud names `organisation_number` instead;
+    each claim then names its clinic (`ParsedClaim.clinic_number`)."""
 
     clinic_number: str
     invoice_reference: str
     created: datetime.datetime
     software: str = ""
+    organisation_number: str = ""
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,8 @@ class ParsedClaim:
     draft: ClaimDraft | None
     faults: list[Fault]
     line: int | None = None
+    # The Rakning's own Kliniknummer, as written ("" when it has none).
+    clinic_number: str = ""
 
 
 class InvoiceFile(NamedTuple):
@@ -567,6 +573,7 @@ class _Reader:
             )
         header = Header(
             clinic_number=_collapse(element.findtext(_NS + "Kliniknummer")),
+            organisation_number=_collapse(element.findtext(_NS + "Organisationsnummer")),
             invoice_reference=_collapse(element.findtext(_NS + "Fakturareferens")),
             created=created,
             software=(element.findtext(_NS + "Programvara") or "").strip(),
@@ -598,9 +605,16 @@ class _Reader:
 
     def _claim(self, index: int, element: etree._Element) -> ParsedClaim:
         reference = _collapse(element.findtext(_NS + "Rakningsreferens"))
+        clinic_number = _shown(_collapse(element.findtext(_NS + "Kliniknummer")))
         if not self._drafts:
             return ParsedClaim(
-                index=index, reference=reference, personal_identity_number="", draft=None, faults=[], line=0
+                index=index,
+                reference=reference,
+                personal_identity_number="",
+                draft=None,
+                faults=[],
+                line=0,
+                clinic_number=clinic_number,
             )
         faults = self._schema_faults(element)
         draft = None
@@ -613,6 +627,7 @@ class _Reader:
             draft=draft,
             faults=faults,
             line=element.sourceline,
+            clinic_number=clinic_number,
         )
 
     def _schema_faults(self, element: etree._Element) -> list[Fault]:
@@ -659,6 +674,7 @@ _TEXT_RULE = gettext_lazy("ska ha 1–%(max)s tecken")
 _LONG_TEXT_RULE = gettext_lazy("får ha högst %(max)s tecken")
 _VALUE_RULES = {
     ("Kliniknummer", ""): (gettext_lazy("ska vara 1–10 siffror"), None),
+    ("Organisationsnummer", ""): (gettext_lazy("ska vara tio siffror utan bindestreck"), None),
     ("Fakturareferens", ""): (_REFERENCE_RULE, 25),
     ("Skapad", ""): (gettext_lazy("är ingen tidpunkt ÅÅÅÅ-MM-DDTtt:mm:ss"), None),
     ("Programvara", ""): (_LONG_TEXT_RULE, 200),

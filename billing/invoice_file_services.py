@@ -27,7 +27,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from claims.audit import ClaimsAudit
 from claims.drafts import Fault
@@ -46,12 +46,12 @@ from claims.validation import (
     claim_validate,
     invoice_reference_fault,
 )
-from clinics.models import Clinic, User
+from clinics.models import Clinic, ClinicMembership, ClinicRole, Organisation, OrganisationMembership, User
 from portal.audit import audit_record
 from portal.background import stalled_before
 from portal.events import clinic_event_record
 from portal.models import ClinicEventKind
-from portal.translation import Said
+from portal.translation import Said, said
 
 from .invoice_file import MAX_BYTES, InvoiceFileRejected, ParsedClaim, parse_invoice_file
 from .services import agreement_gate, claims_submit
@@ -268,35 +268,159 @@ def _digest(reference: str) -> int:
     return int.from_bytes(hashlib.blake2b(reference.encode(), digest_size=8).digest(), "big")
 
 
+# A claim's clinic in the file, when it has none it may have (said again in the reader's language).
+CLINIC_OTHER = gettext_noop("Räkningen gäller klinik %(claim)s, men filen gäller klinik %(file)s.")
+CLINIC_MISSING = gettext_noop(
+    "Räkningen saknar Kliniknummer. I en fil för en organisation ska varje räkning ange sin klinik."
+)
+CLINIC_NOT_ALLOWED = gettext_noop("Du får inte fakturera för klinik %(number)s.")
+CLINIC_OUTSIDE = gettext_noop(
+    "Klinik %(number)s hör inte till %(organisation)s och kan inte faktureras i organisationens fil."
+)
+
+# The roles that may send a clinic's claims in a file: at the clinic, or at its umbrella organisation.
+BILLING_ROLES = (ClinicRole.BILLER, ClinicRole.LOCAL_ADMIN)
+ORGANISATION_BILLING_ROLES = (ClinicRole.BILLER,)
+
+
+@dataclass(frozen=True)
+class FileClinics:
+    """Which clinic each claim of a file is for.
+
+    A file's Huvud names one clinic (Kliniknummer: the upload's) or an umbrella organisation (Organisationsnummer:
+    the upload's clinic's); in an organisation's file each Rakning names its clinic, which must be one of the
+    organisation's active clinics that the person may bill for. Each claim is then checked and sent for its own
+    clinic, as if it came in a file of that clinic alone."""
+
+    clinic: Clinic  # the upload's
+    organisation: Organisation | None = None
+    allowed: dict[str, Clinic] | None = None  # by number: the clinics whose claims the file may carry
+    refused: frozenset[str] = frozenset()  # the organisation's clinics the person may not bill for
+
+    @property
+    def clinics(self) -> list[Clinic]:
+        return sorted((self.allowed or {}).values(), key=lambda clinic: clinic.pk)
+
+    def clinic_of(self, claim: ParsedClaim) -> tuple[Clinic | None, Fault | None]:
+        """The claim's clinic, or the fault that keeps it from having one (the claim is then left out)."""
+        number = claim.clinic_number
+        if self.organisation is None:
+            if number and number != self.clinic.number:
+                return None, Fault(
+                    "clinic_other",
+                    said(CLINIC_OTHER) % {"claim": number, "file": self.clinic.number},
+                    "clinic",
+                )
+            return self.clinic, None
+        if not number:
+            return None, Fault(
+                "clinic_missing",
+                said(CLINIC_MISSING),
+                "clinic",
+            )
+        clinic = (self.allowed or {}).get(number)
+        if clinic is not None:
+            return clinic, None
+        if number in self.refused:
+            return None, Fault(
+                "clinic_not_allowed",
+                said(CLINIC_NOT_ALLOWED) % {"number": number},
+                "clinic",
+            )
+        return None, Fault(
+            "clinic_outside_organisation",
+            said(CLINIC_OUTSIDE) % {"number": number, "organisation": str(self.organisation)},
+            "clinic",
+        )
+
+
+def file_clinics(*, upload: InvoiceFileUpload, header, actor: User) -> FileClinics:
+    """The clinics a file of `upload` may carry claims for, as `actor` sends it; a header that names another
+    clinic, or an organisation the upload's clinic is not part of, rejects the whole file."""
+    clinic = upload.clinic
+    if header.clinic_number:
+        if header.clinic_number != clinic.number:
+            raise InvoiceFileRejected(
+                _("Filen gäller klinik %(file)s, men du laddar upp för klinik %(clinic)s.")
+                % {"file": header.clinic_number, "clinic": clinic.number},
+                code="other_clinic",
+            )
+        return FileClinics(clinic=clinic, allowed={clinic.number: clinic})
+    organisation = (
+        Organisation.objects.of_region(clinic.region_id).filter(pk=clinic.organisation_id).first()
+        if clinic.organisation_id
+        else None
+    )
+    if organisation is None or organisation.organisation_number != header.organisation_number:
+        raise InvoiceFileRejected(
+            _(
+                "Filen gäller organisationsnummer %(file)s, men klinik %(clinic)s hör inte till någon "
+                "paraplyorganisation med det numret."
+            )
+            % {"file": header.organisation_number, "clinic": clinic.number},
+            code="other_organisation",
+        )
+    clinics = list(Clinic.objects.of_region(clinic.region_id).filter(organisation=organisation, is_active=True))
+    whole = OrganisationMembership.objects.filter(
+        user=actor, organisation=organisation, is_active=True, role__in=ORGANISATION_BILLING_ROLES
+    ).exists()
+    own = set(
+        ClinicMembership.objects.of_clinics(clinics)
+        .filter(user=actor, is_active=True, role__in=BILLING_ROLES)
+        .values_list("clinic_id", flat=True)
+    )
+    # The upload's own clinic always: whoever uploaded there may bill for it (a journal system's API key included).
+    allowed = {c.number: c for c in clinics if whole or c.pk in own or c.pk == clinic.pk}
+    refused = frozenset(c.number for c in clinics if c.number not in allowed)
+    return FileClinics(clinic=clinic, organisation=organisation, allowed=allowed, refused=refused)
+
+
+def _open_claims(
+    upload: InvoiceFileUpload, stored, *, actor: User, drafts: bool = True
+) -> tuple[FileClinics, str, Iterator[ParsedClaim]]:
+    """The file's clinics, Fakturareferens and claims (a stream); a whole-file fault raises."""
+    parsed = parse_invoice_file(stored, max_bytes=MAX_FILE_SIZE, drafts=drafts)
+    try:
+        scope = file_clinics(upload=upload, header=parsed.header, actor=actor)
+    except BaseException:
+        parsed.close()
+        raise
+    return scope, str(parsed.header.invoice_reference).strip(), parsed.claims
+
+
 @dataclass(frozen=True)
 class _Survey:
-    """What a first reading of the whole file tells: its header, how many claims, which references repeat."""
+    """What a first reading of the whole file tells: its header, how many claims, which references repeat, and
+    which of the clinics it may carry it does (an organisation's file)."""
 
     invoice_reference: str
     claim_count: int
     repeated_references: RepeatedReferences
-
-
-def _open_claims(upload: InvoiceFileUpload, stored, *, drafts: bool = True) -> tuple[str, str, Iterator[ParsedClaim]]:
-    """The file's clinic number, Fakturareferens and claims (a stream); a whole-file fault raises."""
-    parsed = parse_invoice_file(stored, max_bytes=MAX_FILE_SIZE, drafts=drafts)
-    clinic_number = str(parsed.header.clinic_number).strip()
-    if clinic_number != upload.clinic.number:
-        raise InvoiceFileRejected(
-            _("Filen gäller klinik %(file)s, men du laddar upp för klinik %(clinic)s.")
-            % {"file": clinic_number, "clinic": upload.clinic.number},
-            code="other_clinic",
-        )
-    return clinic_number, str(parsed.header.invoice_reference).strip(), parsed.claims
+    clinics: list[Clinic]
 
 
 def _survey(upload: InvoiceFileUpload) -> _Survey:
     """Read the whole file once, keeping only counts and digests, so that a fault of the whole file found at its
     very end rejects it before anything is stored, and a reference given twice is known at its first use."""
+    present: set[str] = set()
     with upload.file.open("rb") as stored:
-        _clinic_number, invoice_reference, claims = _open_claims(upload, stored, drafts=False)
-        repeated = RepeatedReferences(claim.reference for claim in claims)
-    return _Survey(invoice_reference=invoice_reference, claim_count=repeated.count, repeated_references=repeated)
+        scope, invoice_reference, claims = _open_claims(upload, stored, actor=upload.uploaded_by, drafts=False)
+        allowed = scope.allowed or {}
+
+        def references() -> Iterator[str]:
+            for claim in claims:
+                if claim.clinic_number in allowed:  # at most the organisation's clinics: memory stays flat
+                    present.add(claim.clinic_number)
+                yield claim.reference
+
+        repeated = RepeatedReferences(references())
+    clinics = [upload.clinic] if scope.organisation is None else [allowed[number] for number in sorted(present)]
+    return _Survey(
+        invoice_reference=invoice_reference,
+        claim_count=repeated.count,
+        repeated_references=repeated,
+        clinics=clinics,
+    )
 
 
 def invoice_file_deadline_warnings(*, upload: InvoiceFileUpload, today: datetime.date) -> list[str]:
@@ -307,7 +431,7 @@ def invoice_file_deadline_warnings(*, upload: InvoiceFileUpload, today: datetime
         return []
     try:
         with upload.file.open("rb") as stored:
-            _clinic_number, _reference, claims = _open_claims(upload, stored)
+            _scope, _reference, claims = _open_claims(upload, stored, actor=upload.uploaded_by)
             for claim in claims:
                 if claim.draft is not None:
                     days.update(claim.draft.visit_dates)
@@ -317,11 +441,33 @@ def invoice_file_deadline_warnings(*, upload: InvoiceFileUpload, today: datetime
 
 
 @contextmanager
-def _chunks(upload: InvoiceFileUpload) -> Iterator[tuple[str, Iterator[list[ParsedClaim]]]]:
+def _chunks(upload: InvoiceFileUpload, *, actor: User) -> Iterator[tuple[FileClinics, Iterator[list[ParsedClaim]]]]:
     """The file's claims, read again as a stream, CHUNK_SIZE at a time: memory does not grow with the file."""
     with upload.file.open("rb") as stored:
-        clinic_number, _reference, claims = _open_claims(upload, stored)
-        yield clinic_number, _batched(claims, CHUNK_SIZE)
+        scope, _reference, claims = _open_claims(upload, stored, actor=actor)
+        yield scope, _batched(claims, CHUNK_SIZE)
+
+
+class _Contexts(dict):
+    """One ValidationContext per clinic of the file, made when its first claim comes: each claim is checked as
+    its own clinic's (tariff, certificates, FHBs, deadlines, duplicates within the clinic's claims)."""
+
+    def __init__(self, **options):
+        super().__init__()
+        self._options = options
+
+    def of(self, clinic: Clinic) -> ValidationContext:
+        context = self.get(clinic.pk)
+        if context is None:
+            context = self[clinic.pk] = ValidationContext(clinic=clinic, **self._options)
+        return context
+
+
+def _by_clinic(pairs: Iterable[tuple[Clinic, object]]) -> dict[int, tuple[Clinic, list]]:
+    grouped: dict[int, tuple[Clinic, list]] = {}
+    for clinic, item in pairs:
+        grouped.setdefault(clinic.pk, (clinic, []))[1].append(item)
+    return grouped
 
 
 def _batched(items: Iterator[ParsedClaim], size: int) -> Iterator[list[ParsedClaim]]:
@@ -356,10 +502,15 @@ def invoice_file_check(*, upload: InvoiceFileUpload) -> InvoiceFileUpload:
 
     try:
         survey = _survey(upload)
-        # A file is one whole sending: its invoice number must be new, now and again when it is sent.
-        fault = invoice_reference_fault(clinic=upload.clinic, reference=survey.invoice_reference, may_join_open=False)
-        if fault is not None:
-            raise InvoiceFileRejected(fault.message, code=fault.code)
+        # A file is one whole sending: its invoice number must be new, now and again when it is sent, at each of
+        # the clinics it sends to (an organisation's file makes one invoice per clinic under the same number).
+        for clinic in survey.clinics:
+            fault = invoice_reference_fault(clinic=clinic, reference=survey.invoice_reference, may_join_open=False)
+            if fault is not None:
+                message = fault.message
+                if len(survey.clinics) > 1 or survey.clinics[0] != upload.clinic:
+                    message = _("Klinik %(clinic)s: %(message)s") % {"clinic": clinic.number, "message": message}
+                raise InvoiceFileRejected(message, code=fault.code)
     except InvoiceFileRejected as rejected:
         _reject(upload, str(rejected.message))
         return upload
@@ -367,12 +518,17 @@ def invoice_file_check(*, upload: InvoiceFileUpload) -> InvoiceFileUpload:
     upload.claim_count = survey.claim_count
     upload.save(update_fields=["invoice_reference", "claim_count", "updated_at"])
 
-    context = ValidationContext(clinic=upload.clinic, repeated_references=survey.repeated_references)
-    with _chunks(upload) as (clinic_number, chunks):
+    contexts = _Contexts(repeated_references=survey.repeated_references)
+    with _chunks(upload, actor=upload.uploaded_by) as (scope, chunks):
         for chunk in chunks:
-            context.prepare(claim.draft for claim in chunk if claim.draft)
-            faults = [(claim, _claim_faults(claim, upload, context, claim_validate)) for claim in chunk]
-            _save_chunk(upload, clinic_number, faults)
+            placed = [(claim, *scope.clinic_of(claim)) for claim in chunk]
+            for clinic, drafts in _by_clinic((c, claim.draft) for claim, c, _f in placed if c and claim.draft).values():
+                contexts.of(clinic).prepare(drafts)
+            faults = [
+                (claim, _claim_faults(claim, clinic, clinic_fault, contexts, claim_validate))
+                for claim, clinic, clinic_fault in placed
+            ]
+            _save_chunk(upload, scope.clinic.number, faults)
 
     with transaction.atomic():
         upload.finished_at = timezone.now()
@@ -397,10 +553,14 @@ def _checked_event(upload: InvoiceFileUpload) -> None:
     )
 
 
-def _claim_faults(claim: ParsedClaim, upload: InvoiceFileUpload, context, claim_validate) -> list[Fault]:
+def _claim_faults(
+    claim: ParsedClaim, clinic: Clinic | None, clinic_fault: Fault | None, contexts: _Contexts, claim_validate
+) -> list[Fault]:
     faults = list(claim.faults)
-    if claim.draft is not None:
-        faults += claim_validate(clinic=upload.clinic, draft=claim.draft, context=context)
+    if clinic_fault is not None:
+        faults.append(clinic_fault)
+    elif claim.draft is not None:
+        faults += claim_validate(clinic=clinic, draft=claim.draft, context=contexts.of(clinic))
     return faults
 
 
@@ -418,7 +578,7 @@ def _save_chunk(upload: InvoiceFileUpload, clinic_number: str, checked: list[tup
         InvoiceFileFault(
             upload=upload,
             claim_index=claim.index,
-            clinic_number=clinic_number,
+            clinic_number=(claim.clinic_number or clinic_number)[:10],
             claim_reference=(claim.reference or "")[:100],
             personal_identity_number=(claim.personal_identity_number or "")[:40],
             code=fault.code[:60],
@@ -517,24 +677,39 @@ def invoice_file_send(*, upload: InvoiceFileUpload) -> Invoice | None:
             return None
         _refuse_unless_sendable(upload)
         actor = upload.sent_by
+        invoices: dict[int, Invoice] = {}
+        sent = 0
         try:
-            care_lock(clinic=upload.clinic)  # before the invoice: the care lock is always taken first
-            invoice = invoice_for_claims(
-                actor=actor,
-                clinic=upload.clinic,
-                reference=upload.invoice_reference,
-                source=InvoiceSource.FILE,
-                may_join_open=False,
-            )
             faulty = set(upload.faults.values_list("claim_index", flat=True))
             # A reference given twice in the file made both claims faulty in the check: none of them is sent.
-            context = ValidationContext(clinic=upload.clinic)
-            sent = 0
-            with _chunks(upload) as (_clinic_number, chunks):
+            contexts = _Contexts()
+            with _chunks(upload, actor=actor) as (scope, chunks):
+                # Every care lock before any invoice, in one order (the clinics' pks): two files of overlapping
+                # clinics sent at once wait for each other instead of each holding what the other needs.
+                for clinic in scope.clinics:
+                    care_lock(clinic=clinic)
                 for chunk in chunks:
-                    drafts = [c.draft for c in chunk if c.index not in faulty and c.draft and not c.faults]
-                    context.prepare(drafts)
-                    sent += len(claims_submit(actor=actor, invoice=invoice, drafts=drafts, context=context))
+                    sendable = []
+                    for claim in chunk:
+                        if claim.index in faulty or not claim.draft or claim.faults:
+                            continue
+                        clinic, fault = scope.clinic_of(claim)
+                        if fault is not None:  # the sender may not bill for a clinic the uploader could
+                            raise ClaimRejected([fault], reference=claim.reference)
+                        sendable.append((clinic, claim.draft))
+                    for clinic, drafts in _by_clinic(sendable).values():
+                        invoice = invoices.get(clinic.pk)
+                        if invoice is None:
+                            invoice = invoices[clinic.pk] = invoice_for_claims(
+                                actor=actor,
+                                clinic=clinic,
+                                reference=upload.invoice_reference,
+                                source=InvoiceSource.FILE,
+                                may_join_open=False,
+                            )
+                        context = contexts.of(clinic)
+                        context.prepare(drafts)
+                        sent += len(claims_submit(actor=actor, invoice=invoice, drafts=drafts, context=context))
         except InvoiceFileRejected as rejected:
             raise ValidationError(str(rejected.message), code="rejected") from rejected
         except ClaimRejected as rejected:
@@ -545,14 +720,24 @@ def invoice_file_send(*, upload: InvoiceFileUpload) -> Invoice | None:
                 % {"reference": reference, "faults": " ".join(f.message for f in rejected.faults)},
                 code="claim_rejected",
             ) from rejected
+        if not invoices:
+            raise ValidationError(_("Filen har inga korrekta räkningar att skicka."), code="nothing_to_send")
+        # The upload's own clinic's invoice first: a file of one clinic has only that one.
+        invoice = invoices.get(upload.clinic_id) or next(iter(invoices.values()))
         upload.invoice = invoice
         upload.sent_at = timezone.now()
         INVOICE_FILE_TRANSITIONS.move(upload, InvoiceFileState.SENT, fields=["invoice", "sent_at"])
+        upload.invoices.set(invoices.values())
         audit_record(
             actor=actor,
             action=ClaimsAudit.INVOICE_FILE_SENT,
             obj=upload,
-            after={"invoice": invoice.pk, "reference": invoice.reference, "claims": sent},
+            after={
+                "invoice": invoice.pk,
+                "reference": invoice.reference,
+                "claims": sent,
+                **({"invoices": sorted(i.pk for i in invoices.values())} if len(invoices) > 1 else {}),
+            },
             clinic=upload.clinic,
         )
     return invoice

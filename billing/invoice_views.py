@@ -205,7 +205,10 @@ def _render_list(
     context = {
         "form": form,
         "tab": tab,
-        "tabs": [(key, InvoiceTab.LABELS[key], TAB_URL_NAMES[key]) for key in InvoiceTab.ALL],
+        "tabs": [
+            (key, InvoiceTab.LABELS[key], reverse(TAB_URL_NAMES[key], kwargs={"clinic_pk": request.clinic.pk}))
+            for key in InvoiceTab.ALL
+        ],
         "tab_label": InvoiceTab.LABELS[tab],
         "list_url": reverse(TAB_URL_NAMES[tab], kwargs={"clinic_pk": request.clinic.pk}),
     }
@@ -240,9 +243,15 @@ def _render_list(
 # Export ---------------------------------------------------------------------------------------------------
 
 
-def _export_response(request: HttpRequest, tab: str, search: InvoiceSearch) -> HttpResponse:
-    """The current list (all its pages) as Excel: the invoices, and their claims on a second sheet."""
-    invoices = selectors.clinic_invoices(clinic=request.clinic, tab=tab, search=search)[:EXPORT_MAX_INVOICES]
+def _export_response(
+    request: HttpRequest, tab: str, search: InvoiceSearch, *, clinics: list[Clinic] | None = None, owner=None
+) -> HttpResponse:
+    """The current list (all its pages) as Excel: the invoices, and their claims on a second sheet.
+
+    With `clinics` (an umbrella organisation's, `owner`), the invoices of those clinics with a Klinik column."""
+    scope = clinics if clinics is not None else request.clinic
+    owner = owner or request.clinic
+    invoices = selectors.clinic_invoices(clinic=scope, tab=tab, search=search)[:EXPORT_MAX_INVOICES]
     summaries = [InvoiceSummary.of(invoice) for invoice in invoices]
     exported_at = timezone.localtime()
 
@@ -254,7 +263,7 @@ def _export_response(request: HttpRequest, tab: str, search: InvoiceSearch) -> H
         [
             text_cell(
                 sheet,
-                _("Era fakturor: %(tab)s, %(clinic)s") % {"tab": InvoiceTab.LABELS[tab], "clinic": request.clinic},
+                _("Era fakturor: %(tab)s, %(clinic)s") % {"tab": InvoiceTab.LABELS[tab], "clinic": owner},
             ),
         ]
     )
@@ -266,14 +275,18 @@ def _export_response(request: HttpRequest, tab: str, search: InvoiceSearch) -> H
     sheet.append([text_cell(sheet, period)])
     sheet.append([])
     headings = [_("OCR/Fakturanummer"), _("Inkom"), _("Belopp"), _("Status"), _("Vår referens"), _("Räkningsstatus")]
+    if clinics is not None:
+        headings.insert(1, _("Klinik"))
     sheet.append([text_cell(sheet, heading) for heading in headings])
     for summary in summaries:
         invoice = summary.invoice
         received = WriteOnlyCell(sheet, value=timezone.localdate(invoice.received_at))
         received.number_format = "yyyy-mm-dd"
+        clinic_cells = [text_cell(sheet, str(invoice.clinic))] if clinics is not None else []
         sheet.append(
             [
                 text_cell(sheet, invoice.reference),
+                *clinic_cells,
                 received,
                 kronor_cell(sheet, summary.amount),
                 text_cell(sheet, summary.status),
@@ -295,12 +308,16 @@ def _export_response(request: HttpRequest, tab: str, search: InvoiceSearch) -> H
         _("Registrerad av"),
         _("Status"),
     ]
+    if clinics is not None:
+        claim_headings.insert(1, _("Klinik"))
     claims_sheet.append([text_cell(claims_sheet, heading) for heading in claim_headings])
     for summary in summaries:
         for claim in summary.claims:
+            clinic_cells = [text_cell(claims_sheet, str(summary.invoice.clinic))] if clinics is not None else []
             claims_sheet.append(
                 [
                     text_cell(claims_sheet, summary.invoice.reference),
+                    *clinic_cells,
                     text_cell(claims_sheet, claim.reference),
                     text_cell(
                         claims_sheet, validators.format_personal_identity_number(claim.patient.personal_identity_number)
@@ -312,13 +329,34 @@ def _export_response(request: HttpRequest, tab: str, search: InvoiceSearch) -> H
                     text_cell(claims_sheet, claim_status(claim)),
                 ]
             )
-    _log_patients_shown(
-        request,
-        _pins_of(summaries) | ({search.personal_identity_number} if search.personal_identity_number else set()),
-        AccessShown(AccessShownKind.INVOICES_EXPORT, tab=tab),
-    )
+    shown = AccessShown(AccessShownKind.INVOICES_EXPORT, tab=tab)
+    searched = {search.personal_identity_number} if search.personal_identity_number else set()
+    if clinics is None:
+        _log_patients_shown(request, _pins_of(summaries) | searched, shown)
+        stem = request.clinic.number
+    else:
+        log_patients_shown_per_clinic(request, summaries, searched, clinics, shown)
+        stem = f"org{owner.organisation_number}"
     # The file name says whose invoices and when, never whose personnummer.
-    return workbook_response(workbook, f"fakturor-{request.clinic.number}-{tab}-{exported_at:%Y%m%d-%H%M%S}.xlsx")
+    return workbook_response(workbook, f"fakturor-{stem}-{tab}-{exported_at:%Y%m%d-%H%M%S}.xlsx")
+
+
+def log_patients_shown_per_clinic(
+    request: HttpRequest, summaries: list[InvoiceSummary], searched: set[str], clinics: list[Clinic], shown: AccessShown
+) -> None:
+    """An umbrella organisation's page shows several clinics' patients: each entry names the clinic whose data it
+    is (a personnummer searched for is logged at every clinic searched)."""
+    by_clinic: dict[int, set[str]] = {clinic.pk: set(searched) for clinic in clinics}
+    for summary in summaries:
+        by_clinic.setdefault(summary.invoice.clinic_id, set()).update(
+            claim.patient.personal_identity_number for claim in summary.claims
+        )
+    clinics_by_pk = {clinic.pk: clinic for clinic in clinics}
+    for clinic_pk, pins in by_clinic.items():
+        if pins:
+            access_log_record_many(
+                request=request, personal_identity_numbers=pins, shown=shown, clinic=clinics_by_pk[clinic_pk]
+            )
 
 
 # A claim --------------------------------------------------------------------------------------------------

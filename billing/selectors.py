@@ -88,9 +88,16 @@ def _credit_open() -> Q:
     )
 
 
-def _unanswered_questions(clinic: Clinic) -> QuerySet[ClaimQuestion]:
-    """The region's questions the clinic has still to answer: on claims still open (a claim decided is past them)."""
-    return ClaimQuestion.objects.of_clinic(clinic).filter(answered_at__isnull=True, claim__state__in=OPEN_STATES)
+def _unanswered_questions(clinic: Clinic | list[Clinic]) -> QuerySet[ClaimQuestion]:
+    """The region's questions the clinic has still to answer: on claims still open (a claim decided is past them).
+
+    A list of clinics: an umbrella organisation's (its own pages)."""
+    questions = (
+        ClaimQuestion.objects.of_clinics(clinic)
+        if isinstance(clinic, list)
+        else ClaimQuestion.objects.of_clinic(clinic)
+    )
+    return questions.filter(answered_at__isnull=True, claim__state__in=OPEN_STATES)
 
 
 def _claims_deadline_soon(clinic: Clinic, today: datetime.date) -> QuerySet[Claim]:
@@ -115,15 +122,19 @@ def _period(search: InvoiceSearch, field_name: str) -> Q:
     return period
 
 
-def clinic_invoices(*, clinic: Clinic, tab: str | None, search: InvoiceSearch) -> QuerySet[Invoice]:
+def clinic_invoices(*, clinic: Clinic | list[Clinic], tab: str | None, search: InvoiceSearch) -> QuerySet[Invoice]:
     """The clinic's invoices in `tab` (None: in any) that match `search`, newest first, with what the list shows
-    prefetched.
+    prefetched. `clinic` may be a list of clinics: an umbrella organisation's *Era fakturor* for all or some of its
+    clinics (each invoice then knows its clinic).
 
     Tab and search are EXISTS subqueries, so the invoice rows are never multiplied by their claims; the
     claims (with patient, certificate, FHB, who registered it, visit dates) and credit invoices come in one query
     each.
     """
-    invoices = Invoice.objects.of_clinic(clinic)
+    if isinstance(clinic, list):
+        invoices = Invoice.objects.of_clinics(clinic).select_related("clinic__region")
+    else:
+        invoices = Invoice.objects.of_clinic(clinic)
     if tab == InvoiceTab.CREDITS:
         # By the credit's own date, not the credited invoice's; a credit still owed shows whatever the period.
         credits = CreditInvoice.objects.filter(invoice=OuterRef("pk")).filter(

@@ -7,6 +7,7 @@ from . import (
     doc_views,
     file_views,
     invoice_views,
+    organisation_views,
     person_views,
     prior_assessment_views,
     register_views,
@@ -50,4 +51,31 @@ public_patterns = [
     path("dokumentation/api/", doc_views.api_documentation, name="api_documentation"),
     path("dokumentation/fakturafil/fakturafil-v1.xsd", doc_views.invoice_file_schema, name="invoice_file_schema"),
     path("dokumentation/fakturafil/exempel.xml", doc_views.invoice_file_example, name="invoice_file_example"),
+]
+
+# An umbrella organisation's pages, under /organisation/<organisation_pk>/: its clinics together.
+organisation_patterns = [
+    path("", organisation_views.organisation_start, name="organisation_start"),
+    path(
+        "fakturor/", organisation_views.organisation_invoice_list, {"tab": "received"}, name="organisation_invoice_list"
+    ),
+    path(
+        "fakturor/utbetalda/",
+        organisation_views.organisation_invoice_list,
+        {"tab": "paid"},
+        name="organisation_invoice_list_paid",
+    ),
+    path(
+        "fakturor/kreditfakturor/",
+        organisation_views.organisation_invoice_list,
+        {"tab": "credits"},
+        name="organisation_invoice_list_credits",
+    ),
+    path(
+        "fakturor/makulerade/",
+        organisation_views.organisation_invoice_list,
+        {"tab": "voided"},
+        name="organisation_invoice_list_voided",
+    ),
+    path("utbetalningsbesked/", organisation_views.organisation_payout_list, name="organisation_payout_list"),
 ]

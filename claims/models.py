@@ -533,6 +533,9 @@ class InvoiceFileUpload(models.Model):
     # the start page can tell the file's billing deadline without reading the file again.
     first_visit_on = models.DateField(_("Första besöksdatum"), null=True, blank=True)
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # Every invoice the sending made: one per clinic in an umbrella organisation's file (`invoice` is the upload's
+    # clinic's, or the first), the one `invoice` otherwise.
+    invoices = models.ManyToManyField(Invoice, blank=True, related_name="+")
     # Who pressed Ladda upp: the claims are sent in their name by the task.
     sent_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"

@@ -47,3 +47,10 @@ class ClinicsAudit(models.TextChoices):
     CARE_MODEL_CHANGED = "clinics.care_model.changed", _("Vårdmodell ändrad")
     PATIENT_CATEGORY_ADDED = "clinics.patient_category.added", _("Patientkategori tillagd")
     PATIENT_CATEGORY_CHANGED = "clinics.patient_category.changed", _("Patientkategori ändrad")
+    ORGANISATION_CREATED = "clinics.organisation.created", _("Paraplyorganisation skapad")
+    ORGANISATION_CLINICS_CHANGED = "clinics.organisation.clinics_changed", _("Paraplyorganisationens kliniker ändrade")
+    ORGANISATION_MEMBER_ADDED = "clinics.organisation.member_added", _("Användare tillagd i paraplyorganisationen")
+    ORGANISATION_MEMBER_REMOVED = (
+        "clinics.organisation.member_removed",
+        _("Användare borttagen från paraplyorganisationen"),
+    )

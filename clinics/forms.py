@@ -8,7 +8,7 @@ from portal import validators
 from portal.forms import DateField
 from portal.models import ClinicEventKind
 
-from .models import Clinic, ClinicRole, PaymentMethod
+from .models import ORGANISATION_ROLES, Clinic, ClinicRole, PaymentMethod
 from .services import CLINIC_DETAIL_FIELDS
 
 
@@ -114,3 +114,35 @@ class TerminationForm(forms.Form):
         ),
     )
     reason = forms.CharField(label=_("Skäl"), max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+# Umbrella organisations (the region administrator's *Organisationer*) ----------------------------------------------
+
+
+class OrganisationForm(forms.Form):
+    name = forms.CharField(label=_("Namn"), max_length=150)
+    organisation_number = forms.CharField(
+        label=_("Organisationsnummer"), max_length=20, help_text=_("Tio siffror, t.ex. 556677-8899.")
+    )
+
+    def clean_organisation_number(self):
+        return validators.normalize_organisation_number(self.cleaned_data["organisation_number"])
+
+
+class OrganisationClinicsForm(forms.Form):
+    clinics = forms.ModelMultipleChoiceField(
+        label=_("Kliniker"),
+        queryset=Clinic.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Organisationens användare arbetar för alla dess aktiva kliniker."),
+    )
+
+    def __init__(self, *args, clinics, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["clinics"].queryset = clinics
+
+
+class OrganisationMemberForm(forms.Form):
+    email = forms.EmailField(label=_("E-postadress"), help_text=_("En person som redan har ett konto i portalen."))
+    role = forms.ChoiceField(label=_("Roll"), choices=[(role.value, role.label) for role in ORGANISATION_ROLES])

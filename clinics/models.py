@@ -304,6 +304,39 @@ class PaymentMethod(models.TextChoices):
     PLUSGIRO = "plusgiro", _("Plusgiro")
 
 
+class OrganisationQuerySet(TenantQuerySet):
+    region_path = "region"
+
+
+class Organisation(models.Model):
+    """Paraplyorganisation: one organisation (a Folktandvården, say) over several of a region's clinics.
+
+    Its users (OrganisationMembership) may work for all its clinics at once; an invoice file may carry claims for
+    several of them, each checked and sent for its own clinic."""
+
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="organisations")
+    name = models.CharField(_("Namn"), max_length=150)
+    organisation_number = models.CharField(
+        _("Organisationsnummer"), max_length=10, validators=[validators.validate_organisation_number]
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = OrganisationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("paraplyorganisation")
+        verbose_name_plural = _("paraplyorganisationer")
+        ordering = ["region", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["region", "organisation_number"], name="organisation_unique_number_in_region"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({validators.format_organisation_number(self.organisation_number)})"
+
+
 class ClinicQuerySet(TenantQuerySet):
     region_path = "region"
 
@@ -327,6 +360,15 @@ class Clinic(models.Model):
     payment_method = models.CharField(_("Betalningssätt"), max_length=10, choices=PaymentMethod.choices)
     account_number = models.CharField(_("Bankgiro-/plusgironummer"), max_length=8)
     payout_email = models.EmailField(_("E-post för utbetalningsbesked"))
+    # The umbrella organisation the clinic belongs to, if any (set by the region's administrators).
+    organisation = models.ForeignKey(
+        Organisation,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="clinics",
+        verbose_name=_("Paraplyorganisation"),
+    )
     is_active = models.BooleanField(_("Aktiv"), default=True)
     ends_on = models.DateField(
         _("Slutdatum"),
@@ -400,6 +442,37 @@ class ClinicMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} – {self.clinic} ({self.get_role_display()})"
+
+
+# The roles an organisation's user may have at all its clinics: billing and reading the money, never administering
+# a clinic (each clinic keeps its own local administrators).
+ORGANISATION_ROLES = (ClinicRole.BILLER, ClinicRole.FINANCE)
+
+
+class OrganisationMembershipQuerySet(TenantQuerySet):
+    region_path = "organisation__region"
+
+
+class OrganisationMembership(models.Model):
+    """A user's role at every active clinic of an umbrella organisation, as if a member of each."""
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="organisation_memberships")
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="memberships")
+    role = models.CharField(_("Roll"), max_length=20, choices=[(role.value, role.label) for role in ORGANISATION_ROLES])
+    is_active = models.BooleanField(_("Aktiv"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = OrganisationMembershipQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("organisationsbehörighet")
+        verbose_name_plural = _("organisationsbehörigheter")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organisation"], name="organisation_membership_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} – {self.organisation} ({self.get_role_display()})"
 
 
 class RegionRole(models.TextChoices):

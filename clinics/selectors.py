@@ -19,6 +19,8 @@ from .models import (
     ClinicInvitation,
     ClinicMembership,
     InvitationState,
+    Organisation,
+    OrganisationMembership,
     PatientCategory,
     Region,
     RegionMembership,
@@ -31,7 +33,7 @@ from .models import (
 class Place:
     """A clinic or region the user may work for, as listed on *Välj klinik*."""
 
-    kind: str  # "clinic" or "region"
+    kind: str  # "clinic", "organisation" or "region"
     name: str
     region_name: str
     role: str
@@ -51,6 +53,7 @@ def user_places(*, user) -> list[Place]:
         .select_related("clinic__region")
         .order_by("clinic__region__name", "clinic__number")
     ]
+    places += _organisation_places(user=user, own_clinics={place.url for place in places})
     by_region: dict[int, list[RegionMembership]] = {}
     for m in RegionMembership.objects.filter(user=user, is_active=True).select_related("region"):
         by_region.setdefault(m.region_id, []).append(m)
@@ -68,10 +71,65 @@ def user_places(*, user) -> list[Place]:
     return places
 
 
+def _organisation_places(*, user, own_clinics: set[str]) -> list[Place]:
+    """Each umbrella organisation the user works for (its overview, *Alla kliniker*) and its active clinics the
+    user is not a member of already."""
+    places: list[Place] = []
+    memberships = (
+        OrganisationMembership.objects.filter(user=user, is_active=True)
+        .select_related("organisation__region")
+        .order_by("organisation__region__name", "organisation__name")
+    )
+    for membership in memberships:
+        organisation = membership.organisation
+        clinics = list(organisation_clinics(organisation=organisation))
+        if not clinics:
+            continue
+        role = membership.get_role_display()
+        places.append(
+            Place(
+                kind="organisation",
+                name=organisation.name,
+                region_name=organisation.region.name,
+                role=role,
+                url=reverse("organisation_start", kwargs={"organisation_pk": organisation.pk}),
+            )
+        )
+        for clinic in clinics:
+            url = reverse("clinic_start", kwargs={"clinic_pk": clinic.pk})
+            if url not in own_clinics:
+                places.append(Place("clinic", str(clinic), organisation.region.name, role, url))
+    return places
+
+
+def organisation_clinics(*, organisation: Organisation) -> QuerySet[Clinic]:
+    """The organisation's active clinics, by number: those its users work for."""
+    return Clinic.objects.of_region(organisation.region_id).filter(organisation=organisation, is_active=True)
+
+
+def region_organisations(*, region: Region) -> QuerySet[Organisation]:
+    return Organisation.objects.of_region(region).prefetch_related("clinics").order_by("name")
+
+
+def region_organisation_get(*, region: Region, organisation_pk: int) -> Organisation:
+    """One of the region's organisations (another region's answers DoesNotExist)."""
+    return Organisation.objects.of_region(region).get(pk=organisation_pk)
+
+
+def organisation_memberships(*, organisation: Organisation) -> QuerySet[OrganisationMembership]:
+    return (
+        OrganisationMembership.objects.of_region(organisation.region_id)
+        .filter(organisation=organisation, is_active=True)
+        .select_related("user")
+        .order_by("user__name", "user__email")
+    )
+
+
 def user_regions(*, user) -> QuerySet[Region]:
     """Regions the user works in or bills, for the support page."""
     return Region.objects.filter(clinics__memberships__user=user, clinics__memberships__is_active=True).union(
-        Region.objects.filter(memberships__user=user, memberships__is_active=True)
+        Region.objects.filter(memberships__user=user, memberships__is_active=True),
+        Region.objects.filter(organisations__memberships__user=user, organisations__memberships__is_active=True),
     )
 
 

@@ -32,6 +32,7 @@ from .audit import ClinicsAudit
 from .models import (
     ACCOUNT_CHANGE_TRANSITIONS,
     INVITATION_TRANSITIONS,
+    ORGANISATION_ROLES,
     TERMINATION_TRANSITIONS,
     AccountChange,
     AccountChangeState,
@@ -42,6 +43,8 @@ from .models import (
     ClinicMembership,
     ClinicRole,
     InvitationState,
+    Organisation,
+    OrganisationMembership,
     PaymentMethod,
     Region,
     RegionMembership,
@@ -243,6 +246,7 @@ def _sessions_end_unless_access(user: User) -> None:
         user.is_system_admin
         or ClinicMembership.objects.filter(user=user, is_active=True, clinic__is_active=True).exists()
         or RegionMembership.objects.filter(user=user, is_active=True).exists()
+        or OrganisationMembership.objects.filter(user=user, is_active=True).exists()
     )
     if not still_has_access:
         user_sessions_end(user=user)
@@ -297,9 +301,9 @@ def duties_fault(user: User, *, clinic: Clinic | None = None, region: Region | N
         and RegionMembership.objects.filter(user=user, region_id=clinic.region_id, is_active=True).exists()
     ):
         return str(DUTIES_REGION_ROLE_MESSAGE)
-    if (
-        region is not None
-        and ClinicMembership.objects.filter(user=user, clinic__region=region, is_active=True).exists()
+    if region is not None and (
+        ClinicMembership.objects.filter(user=user, clinic__region=region, is_active=True).exists()
+        or OrganisationMembership.objects.filter(user=user, organisation__region=region, is_active=True).exists()
     ):
         return str(DUTIES_CLINIC_USER_MESSAGE)
     return None
@@ -1038,3 +1042,124 @@ def terminations_close_due(*, today: datetime.date | None = None) -> list[int]:
         "last_billing_on", "pk"
     )
     return [termination.clinic_id for termination in due if termination_close(termination=termination, today=today)]
+
+
+# Umbrella organisations (paraplyorganisationer): made and filled by the region's administrators -------------------
+
+
+def organisation_create(*, actor: User, region: Region, name: str, organisation_number: str) -> Organisation:
+    """A new umbrella organisation of the region; its organisation number is one in the region."""
+    number = validators.normalize_organisation_number(organisation_number)
+    with transaction.atomic():
+        if Organisation.objects.of_region(region).filter(organisation_number=number).exists():
+            raise ValidationError(
+                {"organisation_number": _("Regionen har redan en paraplyorganisation med det organisationsnumret.")}
+            )
+        organisation = Organisation.objects.create(region=region, name=name.strip(), organisation_number=number)
+        audit_record(
+            actor=actor,
+            action=ClinicsAudit.ORGANISATION_CREATED,
+            obj=organisation,
+            after={"name": organisation.name, "organisation_number": number},
+            region=region,
+        )
+    return organisation
+
+
+def organisation_clinics_set(*, actor: User, organisation: Organisation, clinics) -> Organisation:
+    """The organisation's clinics become exactly `clinics` (of its region; a clinic of another organisation moves
+    here). Its users then work for these clinics and no others."""
+    clinic_ids = {clinic.pk for clinic in clinics}
+    with transaction.atomic():
+        organisation = Organisation.objects.select_for_update().get(pk=organisation.pk)
+        if Clinic.objects.filter(pk__in=clinic_ids).exclude(region_id=organisation.region_id).exists():
+            raise ValidationError(_("En paraplyorganisation kan bara ha kliniker i sin egen region."))
+        before = sorted(
+            Clinic.objects.of_region(organisation.region_id)
+            .filter(organisation=organisation)
+            .values_list("number", flat=True)
+        )
+        Clinic.objects.of_region(organisation.region_id).filter(organisation=organisation).exclude(
+            pk__in=clinic_ids
+        ).update(organisation=None)
+        Clinic.objects.of_region(organisation.region_id).filter(pk__in=clinic_ids).update(organisation=organisation)
+        after = sorted(
+            Clinic.objects.of_region(organisation.region_id)
+            .filter(organisation=organisation)
+            .values_list("number", flat=True)
+        )
+        if before != after:
+            audit_record(
+                actor=actor,
+                action=ClinicsAudit.ORGANISATION_CLINICS_CHANGED,
+                obj=organisation,
+                before={"clinics": before},
+                after={"clinics": after},
+                region=organisation.region_id,
+            )
+    return organisation
+
+
+def organisation_member_add(
+    *, actor: User, organisation: Organisation, email: str, role: str
+) -> OrganisationMembership:
+    """Give an existing account a role at all the organisation's clinics (a new role replaces the old one).
+
+    The separation of duties holds as for a clinic: a coordinator or region administrator of the region cannot be
+    one of its clinics' users."""
+    if role not in ORGANISATION_ROLES:
+        raise ValidationError({"role": _("Välj en giltig roll.")})
+    user = User.objects.filter(email__iexact=email.strip(), is_active=True, api_key__isnull=True).first()
+    if user is None:
+        raise ValidationError(
+            {
+                "email": _(
+                    "Det finns ingen aktiv användare med den e-postadressen. Be kliniken lägga till personen först."
+                )
+            }
+        )
+    if RegionMembership.objects.filter(user=user, region_id=organisation.region_id, is_active=True).exists():
+        raise ValidationError({"email": str(DUTIES_REGION_ROLE_MESSAGE)})
+    with transaction.atomic():
+        membership, created = OrganisationMembership.objects.select_for_update().get_or_create(
+            user=user, organisation=organisation, defaults={"role": role}
+        )
+        before = None if created else {"role": membership.role, "is_active": membership.is_active}
+        membership.role, membership.is_active = role, True
+        membership.save(update_fields=["role", "is_active"])
+        audit_record(
+            actor=actor,
+            action=ClinicsAudit.ORGANISATION_MEMBER_ADDED,
+            obj=membership,
+            before=before,
+            after={"user": user.email, "role": role},
+            region=organisation.region_id,
+        )
+    return membership
+
+
+def organisation_member_remove(*, actor: User, membership: OrganisationMembership) -> OrganisationMembership:
+    with transaction.atomic():
+        membership = OrganisationMembership.objects.select_for_update().select_related("user").get(pk=membership.pk)
+        if not membership.is_active:
+            return membership
+        membership.is_active = False
+        membership.save(update_fields=["is_active"])
+        audit_record(
+            actor=actor,
+            action=ClinicsAudit.ORGANISATION_MEMBER_REMOVED,
+            obj=membership,
+            before={"is_active": True, "role": membership.role},
+            after={"is_active": False},
+            region=membership.organisation.region_id,
+        )
+        user = membership.user
+        still_has_access = (
+            user.is_system_admin
+            or ClinicMembership.objects.filter(user=user, is_active=True).exists()
+            or RegionMembership.objects.filter(user=user, is_active=True).exists()
+            or OrganisationMembership.objects.filter(user=user, is_active=True).exists()
+        )
+        if not still_has_access:
+            user_sessions_end(user=user)
+    return membership

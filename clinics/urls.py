@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import region_views, termination_views, views
+from . import organisation_views, region_views, termination_views, views
 
 clinic_patterns = [
     path("klinikadministration/", views.administration, name="clinic_administration"),
@@ -62,6 +62,17 @@ public_patterns = [
 ]
 
 region_patterns = [
+    path("organisationer/", organisation_views.region_organisations, name="region_organisations"),
+    path(
+        "organisationer/<int:organisation_pk>/",
+        organisation_views.region_organisation,
+        name="region_organisation",
+    ),
+    path(
+        "organisationer/<int:organisation_pk>/anvandare/<int:organisation_membership_pk>/ta-bort/",
+        organisation_views.region_organisation_member_remove,
+        name="region_organisation_member_remove",
+    ),
     path("kliniker/", views.region_clinics, name="region_clinics"),
     path("kliniker/ny/", region_views.clinic_new, name="region_clinic_new"),
     path("kliniker/<str:clinic_number>/andra/", region_views.clinic_edit, name="region_clinic_edit"),

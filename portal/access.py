@@ -14,7 +14,15 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 
-from clinics.models import ClinicMembership, ClinicRole, RegionMembership, RegionRole
+from clinics.models import (
+    Clinic,
+    ClinicMembership,
+    ClinicRole,
+    Organisation,
+    OrganisationMembership,
+    RegionMembership,
+    RegionRole,
+)
 
 
 class Access:
@@ -38,6 +46,8 @@ class Access:
     API_KEY = "api_key"
     # Monitoring (/metrics): a scraper's token or address, never a person's session; 403 to every person.
     SCRAPER = "scraper"
+    # An umbrella organisation's pages (/organisation/<pk>/): its users only; 404 for everybody else.
+    ORGANISATION = "organisation"
 
 
 def _mark(view: Callable, access: str) -> Callable:
@@ -74,14 +84,30 @@ def authenticated(view: Callable) -> Callable:
 
 
 def clinic_membership_for(user, clinic_pk: int) -> ClinicMembership:
-    """The user's active membership of an active clinic, or 404."""
+    """The user's active membership of an active clinic, or 404.
+
+    A user of the clinic's umbrella organisation (OrganisationMembership) is a member of each of its active clinics
+    with the organisation role: an unsaved membership, as an API key's is. The user's own membership of the clinic
+    comes first (a local administrator stays one)."""
     membership = (
         ClinicMembership.objects.select_related("clinic__region")
         .filter(user=user, is_active=True, clinic__is_active=True, clinic_id=clinic_pk)
         .first()
     )
-    if membership is None:
+    if membership is not None:
+        return membership
+    organisation_membership = (
+        OrganisationMembership.objects.filter(
+            user=user, is_active=True, organisation__clinics__pk=clinic_pk, organisation__clinics__is_active=True
+        )
+        .only("role", "organisation_id")
+        .first()
+    )
+    if organisation_membership is None:
         raise Http404
+    clinic = Clinic.objects.select_related("region").get(pk=clinic_pk)
+    membership = ClinicMembership(user=user, clinic=clinic, role=organisation_membership.role, is_active=True)
+    membership.organisation_id = organisation_membership.organisation_id
     return membership
 
 
@@ -123,6 +149,33 @@ def clinic_view(*, admin: bool = False, access: str | None = None) -> Callable[[
 def clinic_role_may(role: str, kind: str) -> bool:
     """Whether a clinic role may open a kind of clinic page (for menus and buttons: the decorator decides)."""
     return role in CLINIC_ROLES[kind]
+
+
+def organisation_view(view: Callable) -> Callable:
+    """For pages under /organisation/<organisation_pk>/: the organisation's active users; 404 for everybody else.
+
+    Sets request.organisation, request.organisation_membership and request.organisation_clinics (its active
+    clinics, by number); request.clinic is None, and request.region is not set (the menu is the organisation's)."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, organisation_pk: int, *args, **kwargs):
+        membership = (
+            OrganisationMembership.objects.select_related("organisation__region")
+            .filter(user=request.user, is_active=True, organisation_id=organisation_pk)
+            .first()
+        )
+        if membership is None:
+            raise Http404
+        organisation: Organisation = membership.organisation
+        request.organisation = organisation
+        request.organisation_membership = membership
+        request.organisation_clinics = list(
+            Clinic.objects.of_region(organisation.region_id).filter(organisation=organisation, is_active=True)
+        )
+        request.clinic = None
+        return view(request, *args, **kwargs)
+
+    return _mark(_login_required(wrapper), Access.ORGANISATION)
 
 
 def region_view(*, admin: bool = False) -> Callable[[Callable], Callable]:

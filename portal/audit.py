@@ -249,14 +249,18 @@ def access_log_record(*, request, personal_identity_number: str, shown: AccessSh
     return access_log_record_many(request=request, personal_identity_numbers=[personal_identity_number], shown=shown)[0]
 
 
-def access_log_record_many(*, request, personal_identity_numbers, shown: AccessShown | str) -> list[AccessLogEntry]:
+def access_log_record_many(
+    *, request, personal_identity_numbers, shown: AccessShown | str, clinic=None
+) -> list[AccessLogEntry]:
     """One entry per patient shown on a page (a list of claims, say), written in one statement. `shown` is an
-    AccessShown (a kind and its values, said in each reader's language); plain words stay as written."""
+    AccessShown (a kind and its values, said in each reader's language); plain words stay as written.
+
+    `clinic` names the clinic whose data it is when the page is not one clinic's (an umbrella organisation's)."""
     if isinstance(shown, AccessShown):
         kind, params, words = shown.kind.value, shown.params, shown.swedish()
     else:
         kind, params, words = "", {}, shown
-    clinic = getattr(request, "clinic", None)
+    clinic = clinic or getattr(request, "clinic", None)
     region = getattr(request, "region", None) or (clinic.region if clinic else None)
     if region is None:
         raise ValueError("patient data may only be shown inside a clinic or region view")

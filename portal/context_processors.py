@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db.models import CharField, Value
 from django.utils.functional import SimpleLazyObject
 
-from clinics.models import ClinicMembership, RegionMembership
+from clinics.models import ClinicMembership, OrganisationMembership, RegionMembership
 
 from .access import CLINIC_ROLES, Access
 from .service_windows import service_window_banner
@@ -17,7 +17,11 @@ def portal(request):
         "current_region": getattr(request, "region", None),
         "current_membership": getattr(request, "membership", None),
         # What the person's clinic role may open, for the menu and buttons (the views' decorators decide).
-        "clinic_may": _clinic_may(getattr(request, "membership", None)),
+        # On an umbrella organisation's pages, what its role may open at each of its clinics.
+        "clinic_may": _clinic_may(
+            getattr(request, "membership", None) or getattr(request, "organisation_membership", None)
+        ),
+        "current_organisation": getattr(request, "organisation", None),
         # "Byt klinik" only for a person with somewhere else to go; asked only when the header is drawn.
         "has_other_places": SimpleLazyObject(lambda: _places_count(request) > 1),
         "service_window_banner": service_window_banner(request),
@@ -31,7 +35,9 @@ def portal(request):
 
 
 def _clinic_may(membership) -> dict[str, bool]:
-    role = getattr(membership, "role", None) if isinstance(membership, ClinicMembership) else None
+    role = (
+        getattr(membership, "role", None) if isinstance(membership, ClinicMembership | OrganisationMembership) else None
+    )
     names = {
         Access.CLINIC: "work",
         Access.CLINIC_FINANCE: "finance",
@@ -52,9 +58,14 @@ def _places_count(request) -> int:
         .annotate(kind=Value("clinic", output_field=CharField()))
         .values_list("kind", "clinic_id")
     )
+    organisations = (
+        OrganisationMembership.objects.filter(user=user, is_active=True)
+        .annotate(kind=Value("organisation", output_field=CharField()))
+        .values_list("kind", "organisation_id")
+    )
     regions = (
         RegionMembership.objects.filter(user=user, is_active=True)
         .annotate(kind=Value("region", output_field=CharField()))
         .values_list("kind", "region_id")
     )
-    return len(clinics.union(regions)[:2])
+    return len(clinics.union(organisations, regions)[:2])

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from clinics.models import Clinic, ClinicMembership, Region, RegionMembership
+from clinics.models import Clinic, ClinicMembership, Organisation, OrganisationMembership, Region, RegionMembership
 
 from .audit import PortalAudit, audit_record, snapshot
 from .models import Recurrence, ServiceWindow
@@ -134,6 +134,10 @@ def _page_region_id(match, occurrences: list[Occurrence]) -> int | None:
         return known.get(code) or Region.objects.filter(code=code).values_list("pk", flat=True).first()
     if "clinic_pk" in match.kwargs:
         return Clinic.objects.filter(pk=match.kwargs["clinic_pk"]).values_list("region_id", flat=True).first()
+    if "organisation_pk" in match.kwargs:  # an umbrella organisation's pages close with its region's
+        return (
+            Organisation.objects.filter(pk=match.kwargs["organisation_pk"]).values_list("region_id", flat=True).first()
+        )
     return None
 
 
@@ -143,7 +147,10 @@ def user_region_ids(user) -> set[int]:
         return set()
     clinics = ClinicMembership.objects.filter(user=user, is_active=True).values_list("clinic__region_id", flat=True)
     regions = RegionMembership.objects.filter(user=user, is_active=True).values_list("region_id", flat=True)
-    return set(clinics.union(regions))
+    organisations = OrganisationMembership.objects.filter(user=user, is_active=True).values_list(
+        "organisation__region_id", flat=True
+    )
+    return set(clinics.union(regions, organisations))
 
 
 API_PATH_PREFIX = "/api/"

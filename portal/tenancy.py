@@ -27,6 +27,15 @@ class TenantQuerySet(models.QuerySet):
         """The rows of `clinic` (a Clinic or its pk)."""
         return self._owned_by("clinic", self.clinic_path, clinic)
 
+    def of_clinics(self, clinics) -> Self:
+        """The rows of several clinics (Clinics or pks): an umbrella organisation's, on its own pages."""
+        if self.clinic_path is None:
+            raise TypeError(f"{self.model.__name__} is not owned by a clinic")
+        clinics = list(clinics)
+        if not clinics:
+            return self.none()
+        return self.filter(**{f"{self.clinic_path}__in": clinics})
+
     def of_region(self, region) -> Self:
         """The rows of `region` (a Region or its pk): for a clinic's rows, those of the region's clinics."""
         return self._owned_by("region", self.region_path, region)

@@ -26,7 +26,7 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from clinics.models import ClinicMembership, RegionMembership, User
+from clinics.models import ClinicMembership, OrganisationMembership, RegionMembership, User
 
 from .access import Access
 from .audit import IdentityAudit, audit_record
@@ -44,9 +44,14 @@ def two_factor_required(user: User) -> bool:
     a clinic's users when their region requires it."""
     if user.is_system_admin or RegionMembership.objects.filter(user=user, is_active=True).exists():
         return True
-    return ClinicMembership.objects.filter(
-        user=user, is_active=True, clinic__is_active=True, clinic__region__clinic_two_factor_required=True
-    ).exists()
+    return (
+        ClinicMembership.objects.filter(
+            user=user, is_active=True, clinic__is_active=True, clinic__region__clinic_two_factor_required=True
+        ).exists()
+        or OrganisationMembership.objects.filter(
+            user=user, is_active=True, organisation__region__clinic_two_factor_required=True
+        ).exists()
+    )
 
 
 def has_app(user: User) -> bool:

@@ -94,6 +94,7 @@ urlpatterns = [
     path("servicefonster/<int:portal_window_pk>/avsluta/", views.service_window_end, name="service_window_end"),
     path("klinik/<int:clinic_pk>/", include(clinic_patterns)),
     path("region/<slug:region_code>/", include(region_patterns)),
+    path("organisation/<int:organisation_pk>/", include(billing_urls.organisation_patterns)),
     path("sprak/", account.language_switch, name="set_language"),
     # The journal-system API (issue 13): authenticated by API key, never by session.
     path("api/v1/", include(api_urls)),

@@ -13,6 +13,7 @@ from django.utils import timezone, translation
 
 from agreements.models import AgreementVersion
 from claims.models import Claim, InvoiceFileState, InvoiceFileUpload, TariffVersion
+from clinics.models import Organisation
 from onboarding.models import ClinicApplication
 from portal.models import ServiceWindow
 
@@ -119,6 +120,21 @@ PAGES = [
     ("review_rules", "samordnare.vg@demo.test", lambda w: "/region/vg/rakningar/regler/"),
     ("review_rules_admin", "regionadmin@demo.test", lambda w: "/region/vg/rakningar/regler/"),
     ("review_rule_new", "regionadmin@demo.test", lambda w: "/region/vg/rakningar/regler/ny/"),
+    # Umbrella organisations: the region administrator's Organisationer and the organisation's own pages.
+    ("region_organisations", "regionadmin@demo.test", lambda w: "/region/vg/organisationer/"),
+    ("region_organisation", "regionadmin@demo.test", lambda w: f"/region/vg/organisationer/{_demo_org(w).pk}/"),
+    ("organisation_start", "organisation@demo.test", lambda w: f"/organisation/{_demo_org(w).pk}/"),
+    ("organisation_invoices", "organisation@demo.test", lambda w: f"/organisation/{_demo_org(w).pk}/fakturor/"),
+    (
+        "organisation_invoices_paid",
+        "organisation@demo.test",
+        lambda w: f"/organisation/{_demo_org(w).pk}/fakturor/utbetalda/",
+    ),
+    (
+        "organisation_payouts",
+        "organisation@demo.test",
+        lambda w: f"/organisation/{_demo_org(w).pk}/utbetalningsbesked/",
+    ),
     (
         "invoice_claim_question",
         "dalarna@demo.test",
@@ -211,6 +227,10 @@ def _checked_invoice_file(world: World) -> InvoiceFileUpload:
         message_params={},
     )
     return upload
+
+
+def _demo_org(world):
+    return Organisation.objects.get(organisation_number="5566778899", region=world.vg)
 
 
 def _vg_run(world: World):

@@ -23,6 +23,8 @@ from clinics.models import (
     Clinic,
     ClinicMembership,
     ClinicRole,
+    Organisation,
+    OrganisationMembership,
     PatientCategory,
     Region,
     RegionMembership,
@@ -39,6 +41,7 @@ from regioninfo.models import Publication
 from review.models import ClaimQuestion, ReviewRule, ReviewRuleKind
 
 from .claims.factories import ClaimFactory, InvoiceFactory
+from .clinics.factories import UserFactory
 from .conftest import World
 from .eligibility.factories import FreeCardFactory, PriorAssessmentAttachmentFactory, PriorAssessmentFactory
 
@@ -63,6 +66,7 @@ ROLES = [
     "coordinator",
     "other_coordinator",
     "region_admin",
+    "organisation_user",
 ]
 
 
@@ -81,9 +85,12 @@ ACTORS = {
     "coordinator": Actor("samordnare.vg@demo.test"),
     "other_coordinator": Actor("samordnare.dalarna@demo.test"),
     "region_admin": Actor("regionadmin@demo.test"),
+    # A biller of the umbrella organisation Folktandvården Demo (clinics 31 and 32), with no clinic membership.
+    "organisation_user": Actor("organisation@demo.test"),
 }
 
-CLINIC_31_ROLES = {"biller", "local_admin", "avtalsansvarig", "ekonomi"}
+# The organisation user is a biller at clinic 31 through Folktandvården Demo.
+CLINIC_31_ROLES = {"biller", "local_admin", "avtalsansvarig", "ekonomi", "organisation_user"}
 
 
 def _clinic(*, ok: set[str]) -> dict:
@@ -99,11 +106,11 @@ EXPECTED = {
     Access.PUBLIC: dict.fromkeys(ROLES, "ok"),
     Access.AUTHENTICATED: {**dict.fromkeys(ROLES, "ok"), "anonymous": "login"},
     # The objects in the URLs are clinic 31's. The clinic's work: billers and local administrators.
-    Access.CLINIC: _clinic(ok={"biller", "local_admin"}),
+    Access.CLINIC: _clinic(ok={"biller", "local_admin", "organisation_user"}),
     # Era fakturor and Utbetalningsbesked: also Ekonomi, read-only.
-    Access.CLINIC_FINANCE: _clinic(ok={"biller", "local_admin", "ekonomi"}),
+    Access.CLINIC_FINANCE: _clinic(ok={"biller", "local_admin", "ekonomi", "organisation_user"}),
     # The start page, the tariff, Avtal: every role of the clinic.
-    Access.CLINIC_ANY: _clinic(ok={"biller", "local_admin", "avtalsansvarig", "ekonomi"}),
+    Access.CLINIC_ANY: _clinic(ok={"biller", "local_admin", "avtalsansvarig", "ekonomi", "organisation_user"}),
     # Signing the agreement and appointing users: the Avtalsansvarig and local administrators.
     Access.CLINIC_AGREEMENT: _clinic(ok={"local_admin", "avtalsansvarig"}),
     Access.CLINIC_ADMIN: _clinic(ok={"local_admin"}),
@@ -118,6 +125,7 @@ EXPECTED = {
         "coordinator": "ok",
         "other_coordinator": 404,
         "region_admin": "ok",
+        "organisation_user": 404,
     },
     Access.REGION_OWN_ADMIN: {
         "anonymous": "login",
@@ -129,7 +137,10 @@ EXPECTED = {
         "coordinator": 403,
         "other_coordinator": 404,
         "region_admin": "ok",
+        "organisation_user": 404,
     },
+    # An umbrella organisation's own pages: the object is Folktandvården Demo (over clinics 31 and 32).
+    Access.ORGANISATION: {**dict.fromkeys(ROLES, 404), "anonymous": "login", "organisation_user": "ok"},
     # The systemadministratör's pages (portal-wide service windows); none of these users is one.
     Access.SYSTEM_ADMIN: {**dict.fromkeys(ROLES, 404), "anonymous": "login"},
     # The journal-system API takes a key, never a session: 401 for everyone here (tests/billing/api).
@@ -217,6 +228,10 @@ OBJECT_IDS = {
         ).pk
     ),
     "category_pk": lambda world, owner: PatientCategory.objects.of_region(owner.region).order_by("pk").first().pk,
+    "organisation_pk": lambda world, owner: _organisation(owner).pk,
+    "organisation_membership_pk": lambda world, owner: (
+        OrganisationMembership.objects.create(user=UserFactory(), organisation=_organisation(owner), role="biller").pk
+    ),
     "question_pk": lambda world, owner: (
         ClaimQuestion.objects.create(
             claim=ClaimFactory(invoice__clinic=owner.clinic, invoice__created_by=world.biller),
@@ -258,6 +273,20 @@ def _kwargs_for(world: World, route: str, *, home: Owner, objects: Owner) -> dic
         else:
             kwargs[name] = OBJECT_IDS[name](world, objects)
     return kwargs
+
+
+def _organisation(owner: Owner) -> Organisation:
+    """The owner's clinic's umbrella organisation (the demo's over 31 and 32), or one made for it in its region."""
+    clinic = Clinic.objects.get(pk=owner.clinic.pk)
+    if clinic.organisation_id is not None and clinic.region_id == owner.region.pk:
+        return clinic.organisation
+    organisation, _created = Organisation.objects.get_or_create(
+        region=owner.region, organisation_number="5590001110", defaults={"name": "Walk"}
+    )
+    if clinic.region_id == owner.region.pk:
+        clinic.organisation = organisation
+        clinic.save(update_fields=["organisation"])
+    return organisation
 
 
 def _assessment(world: World, clinic: Clinic) -> PriorAssessment:
@@ -428,6 +457,9 @@ STANDINGS = {
     "coordinator": Standing("region/", "31", "vg", foreign_clinic="2001", foreign_region="dalarna"),
     "other_coordinator": Standing("region/", "2001", "dalarna", foreign_clinic="31", foreign_region="vg"),
     "region_admin": Standing("region/", "2001", "dalarna", foreign_clinic="31", foreign_region="vg"),
+    # The organisation's biller works at clinic 32 through the organisation and asks for 2001's objects (and for
+    # the organisation of 2001, which is not theirs).
+    "organisation_user": Standing("klinik/", "32", "vg", foreign_clinic="2001", foreign_region="dalarna"),
 }
 
 # Users whose role may not use a kind of page even in their own clinic / region: refused (403) before any object
@@ -435,8 +467,8 @@ STANDINGS = {
 REFUSED_BY_ROLE = {
     Access.CLINIC: {"avtalsansvarig", "ekonomi"},
     Access.CLINIC_FINANCE: {"avtalsansvarig"},
-    Access.CLINIC_AGREEMENT: {"biller", "other_clinic_user", "ekonomi"},
-    Access.CLINIC_ADMIN: {"biller", "other_clinic_user", "avtalsansvarig", "ekonomi"},
+    Access.CLINIC_AGREEMENT: {"biller", "other_clinic_user", "ekonomi", "organisation_user"},
+    Access.CLINIC_ADMIN: {"biller", "other_clinic_user", "avtalsansvarig", "ekonomi", "organisation_user"},
     Access.REGION_OWN_ADMIN: {"coordinator", "other_coordinator"},
 }
 
@@ -512,7 +544,7 @@ def test_the_foreign_walk_covers_every_url_with_an_id():
         "ansok-om-anslutning/bekrafta/<str:token>/",  # a signed link names an application, before any login
         "api/v1/tariffs/<signed:year>",
     }
-    assert all(route.startswith(("klinik/", "region/", "api/v1/")) for route, _ in FOREIGN_ROUTES)
+    assert all(route.startswith(("klinik/", "region/", "organisation/", "api/v1/")) for route, _ in FOREIGN_ROUTES)
     assert {"api_claim", "api_invoice_file", "api_prior_assessment", "api_invoice", "api_payout_notice_pdf"} <= {
         p.name for _, p in API_ROUTES
     }

@@ -14,7 +14,17 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
-from clinics.models import CareModel, Clinic, ClinicMembership, PatientCategory, Region, RegionMembership, User
+from clinics.models import (
+    CareModel,
+    Clinic,
+    ClinicMembership,
+    Organisation,
+    OrganisationMembership,
+    PatientCategory,
+    Region,
+    RegionMembership,
+    User,
+)
 
 from .accounts import demo_account_changes_load
 from .agreements import demo_agreements_load
@@ -77,6 +87,19 @@ def demo_load(path: Path = DEMO_FILE) -> Counter:
         region = regions[item.pop("region")]
         number = item.pop("number")
         clinics[(region.code, number)] = upsert(Clinic, {"region": region, "number": number}, item, counts)
+    # Umbrella organisations over some of a region's clinics (Folktandvården Demo over 31 and 32).
+    organisations: dict[tuple[str, str], Organisation] = {}
+    for item in data.get("organisations", []):
+        region = regions[item["region"]]
+        organisation = upsert(
+            Organisation,
+            {"region": region, "organisation_number": item["organisation_number"]},
+            {"name": item["name"]},
+            counts,
+        )
+        organisations[(region.code, organisation.organisation_number)] = organisation
+        for number in item["clinics"]:
+            upsert(Clinic, {"region": region, "number": number}, {"organisation": organisation}, counts)
     for item in data["users"]:
         user = User.objects.filter(email=item["email"]).first()
         if user is None:
@@ -94,6 +117,13 @@ def demo_load(path: Path = DEMO_FILE) -> Counter:
             upsert(
                 ClinicMembership,
                 {"user": user, "clinic": clinics[(region_code, number)]},
+                {"role": role, "is_active": True},
+                counts,
+            )
+        for region_code, organisation_number, role in item.get("organisations", []):
+            upsert(
+                OrganisationMembership,
+                {"user": user, "organisation": organisations[(region_code, organisation_number)]},
                 {"role": role, "is_active": True},
                 counts,
             )

@@ -47,3 +47,25 @@ def test_an_example_moves_across_a_leap_day_and_a_new_year():
     assert "<Skapad>2028-03-01T08:15:00</Skapad>" in text
     assert '<Besok datum="2028-01-31">' in text  # 30 days before, across February 29
     assert "FHB-2028-000001" in text
+
+
+def test_the_format_page_documents_the_umbrella_organisations_file(client, db):
+    body = client.get("/dokumentation/fakturafil/").content.decode()
+    assert 'id="paraplyorganisation"' in body
+    assert "&lt;Organisationsnummer&gt;5566778899&lt;/Organisationsnummer&gt;" in body
+    assert "Klinik X hör inte till ORGANISATION och kan inte faktureras i organisationens fil." in body
+
+
+def test_the_schema_takes_an_organisations_header_and_a_clinic_per_claim(client, db):
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    schema_response = client.get("/dokumentation/fakturafil/fakturafil-v1.xsd")
+    schema = etree.XMLSchema(etree.fromstring(b"".join(schema_response.streaming_content), parser))
+    example = invoice_file_example(today=timezone.localdate())
+    organisation_file = example.replace(
+        "<Kliniknummer>31</Kliniknummer>", "<Organisationsnummer>5566778899</Organisationsnummer>"
+    ).replace("</Rakningsreferens>", "</Rakningsreferens>\n    <Kliniknummer>32</Kliniknummer>")
+    assert "Organisationsnummer" in organisation_file and organisation_file.count("<Kliniknummer>32") == 2
+    assert schema.validate(etree.fromstring(organisation_file.encode(), parser)), schema.error_log
+    # A header with both, or with neither, is no file of the format.
+    both = organisation_file.replace("<Organisationsnummer>", "<Kliniknummer>31</Kliniknummer><Organisationsnummer>")
+    assert not schema.validate(etree.fromstring(both.encode(), parser))

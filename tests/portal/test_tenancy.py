@@ -40,7 +40,7 @@ CHECKED_GLOBS = (
     "portal/access_log.py",
 )
 # none() is no rows at all: a form field's queryset before the view gives it the clinic's or region's.
-SCOPED_ACCESSORS = {"of_clinic", "of_region", "none"}
+SCOPED_ACCESSORS = {"of_clinic", "of_clinics", "of_region", "none"}
 MANAGERS = {"objects", "_default_manager", "_base_manager"}
 LOOKUP_SHORTCUTS = {"get_object_or_404", "get_list_or_404"}
 
@@ -49,6 +49,8 @@ ALLOWED = {
     # The signed-in user's own memberships, across every clinic and region they belong to: scoped by the user.
     "user_places: ClinicMembership",
     "user_places: RegionMembership",
+    # The signed-in user's own umbrella organisations (whose clinics they work for): scoped by the user.
+    "_organisation_places: OrganisationMembership",
     # The signed-in person's own invitations, from every clinic that invited them: scoped by the user.
     "user_invitations: ClinicInvitation",
     # The whole portal's service windows (no region), the systemadministratör's: `portal_wide()` is their scope.
