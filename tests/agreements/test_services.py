@@ -145,7 +145,9 @@ def test_versions_and_signatures_are_kept_forever(small_world):
             change()
 
 
-def test_a_new_version_tells_those_who_sign_in_their_language_with_the_sign_by_day(small_world):
+def test_a_new_version_tells_those_who_sign_in_their_language_with_the_sign_by_day(transactional_small_world):
+    # Committed: the feed hands on only events of transactions that have ended (portal.events).
+    small_world = transactional_small_world
     clinic = small_world.clinic
     small_world.biller  # a biller is not told
     owner = ClinicMembershipFactory(clinic=clinic, role=ClinicRole.AGREEMENT_OWNER, user__language="en").user

@@ -95,7 +95,7 @@ def test_a_coordinator_sees_the_agreements_but_only_an_administrator_publishes(c
 def test_ekonomi_reads_invoices_and_payouts_and_is_offered_nothing_to_change(client, world):
     client.force_login(world.user("kamrer31@demo.test"))
     start = _doc(client.get(reverse("clinic_start", kwargs={"clinic_pk": world.clinic31.pk})))
-    assert _menu(start)[:4] == ["Startsida", "Era fakturor", "Ersättningslista", "Avtal"]
+    assert _menu(start)[:5] == ["Startsida", "Era fakturor", "Ersättningslista", "Dokument", "Avtal"]
     assert "Registrera räkning" not in _menu(start) and "Klinikadministration" not in _menu(start)
     since = (timezone.localdate() - datetime.timedelta(days=365)).isoformat()
     paid = _doc(

@@ -27,6 +27,7 @@ ROUTES = {
     "onboarding.tasks.send_application_rejection": "mail",
     "onboarding.tasks.send_application_to_region": "mail",
     "clinics.tasks.close_terminated_clinics": "default",
+    "clinics.tasks.send_region_invitation": "mail",
     "eligibility.tasks.write_off_overdue_prior_assessments": "default",
     "notifications.tasks.notifications_dispatch": "default",
     "notifications.tasks.notifications_sweep": "default",
