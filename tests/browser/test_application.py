@@ -1,15 +1,21 @@
 """Ansök om anslutning from the outside in: the clinic applies, confirms from the e-mail, the region administrator
-approves, the local administrator sets a password from the invitation and lands on the new clinic's start page."""
+approves, the local administrator sets a password from the invitation and lands on the new clinic's start page,
+is held back by the region's agreement, signs it and registers the clinic's first claim."""
 
 import re
 
 from django.core import mail
 from playwright.sync_api import Page, expect
 
+from agreements.models import AgreementSignature
+from claims.models import Claim
 from clinics.models import Clinic
 from tests.waiting import wait_until
 
 from .test_eligibility import log_in, log_out
+from .test_register_claim import _visit_days, add_line, open_register, search
+
+OVER_85_PIN = "191212121212"  # demo: over 85 with an N certificate tills vidare in Dalarna, no patient fee
 
 NEW_PASSWORD = "Nystad-tandvard-2026!"
 
@@ -84,3 +90,26 @@ def test_apply_confirm_approve_and_the_local_admin_starts(page: Page, live_serve
     expect(
         page.get_by_role("navigation", name="Huvudmeny").get_by_role("link", name="Klinikadministration")
     ).to_be_visible()
+
+    # Dalarna's agreement is in force and the new clinic has not signed it: sending is held back until it does.
+    blocked = page.locator("[data-agreement='blocked']")
+    expect(blocked).to_be_visible()
+    blocked.get_by_role("link", name="Läs och signera avtalet").click()
+    expect(page.get_by_role("heading", name="Avtal", level=1)).to_be_visible()
+    page.get_by_role("button", name="Signera version 1", exact=True).click()
+    expect(page.locator(".messages")).to_contain_text("är signerat")
+    clinic = Clinic.objects.get(region__code="dalarna", number="2002")
+    assert AgreementSignature.objects.get(clinic=clinic).signed_by.email == "lars@nystad.test"
+
+    # The clinic's first claim.
+    _, today = _visit_days()
+    open_register(page)
+    search(page, OVER_85_PIN)
+    expect(page.get_by_label("N-tandvård (Intyget giltigt: tills vidare)")).to_be_checked()
+    add_line(page, today, "101")
+    page.get_by_label("OCR/Fakturanr.").fill("20021")
+    page.get_by_label("Räkningsreferens").fill("NY-1")
+    page.get_by_role("button", name="Skicka in tandvårdsräkning", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Räkningen är inskickad")
+    claim = Claim.objects.get(clinic=clinic, reference="NY-1")
+    assert claim.invoice.reference == "20021"
