@@ -12,6 +12,27 @@ from .models import ORGANISATION_ROLES, Clinic, ClinicRole, PaymentMethod
 from .services import CLINIC_DETAIL_FIELDS
 
 
+def postal_code_clean(value: str) -> str:
+    """A Swedish postnummer: five digits, spaces dropped (empty stays empty where the field may be left out)."""
+    value = value.replace(" ", "")
+    if value and (not value.isdigit() or len(value) != 5):
+        raise ValidationError(_("Postnumret ska ha fem siffror."))
+    return value
+
+
+def account_number_clean(form: forms.Form, cleaned: dict) -> dict:
+    """A form's bankgiro/plusgiro checked by its method's check digits and kept normalised (or the field's error):
+    one place for every form that takes an account (the clinic's details, an application to join)."""
+    method, number = cleaned.get("payment_method"), cleaned.get("account_number")
+    if method and number:
+        normalize = validators.normalize_bankgiro if method == PaymentMethod.BANKGIRO else validators.normalize_plusgiro
+        try:
+            cleaned["account_number"] = normalize(number)
+        except ValidationError as error:
+            form.add_error("account_number", error)
+    return cleaned
+
+
 class ClinicDetailsForm(forms.ModelForm):
     # Wider than the stored 8 digits: people type separators, which the form removes.
     account_number = forms.CharField(label=_("Bankgiro-/plusgironummer"), max_length=20)
@@ -35,23 +56,10 @@ class ClinicDetailsForm(forms.ModelForm):
             self.initial["account_number"] = self.instance.account_display.split(" ", 1)[1]
 
     def clean_postal_code(self):
-        value = self.cleaned_data["postal_code"].replace(" ", "")
-        if value and (not value.isdigit() or len(value) != 5):
-            raise ValidationError(_("Postnumret ska ha fem siffror."))
-        return value
+        return postal_code_clean(self.cleaned_data["postal_code"])
 
     def clean(self):
-        cleaned = super().clean()
-        method, number = cleaned.get("payment_method"), cleaned.get("account_number")
-        if method and number:
-            normalize = (
-                validators.normalize_bankgiro if method == PaymentMethod.BANKGIRO else validators.normalize_plusgiro
-            )
-            try:
-                cleaned["account_number"] = normalize(number)
-            except ValidationError as error:
-                self.add_error("account_number", error)
-        return cleaned
+        return account_number_clean(self, super().clean())
 
     def _post_clean(self):
         # The service saves; here we only validate, after our own normalisation above.

@@ -4,6 +4,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from clinics.forms import account_number_clean, postal_code_clean
 from clinics.models import PaymentMethod, Region
 from portal import validators
 
@@ -64,10 +65,7 @@ class ApplicationForm(forms.ModelForm):
         )
 
     def clean_postal_code(self):
-        value = self.cleaned_data["postal_code"].replace(" ", "")
-        if not value.isdigit() or len(value) != 5:
-            raise ValidationError(_("Postnumret ska ha fem siffror."))
-        return value
+        return postal_code_clean(self.cleaned_data["postal_code"])
 
     def clean_organisation_number(self):
         return validators.normalize_organisation_number(self.cleaned_data["organisation_number"])
@@ -89,17 +87,7 @@ class ApplicationForm(forms.ModelForm):
         return self.cleaned_data["local_admin_email"].lower()
 
     def clean(self):
-        cleaned = super().clean()
-        method, number = cleaned.get("payment_method"), cleaned.get("account_number")
-        if method and number:
-            normalize = (
-                validators.normalize_bankgiro if method == PaymentMethod.BANKGIRO else validators.normalize_plusgiro
-            )
-            try:
-                cleaned["account_number"] = normalize(number)
-            except ValidationError as error:
-                self.add_error("account_number", error)
-        return cleaned
+        return account_number_clean(self, super().clean())
 
     def _post_clean(self):
         # The service saves; here we only validate, after our own normalisation above.
