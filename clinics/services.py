@@ -215,6 +215,12 @@ def membership_leave(*, actor: User, membership: ClinicMembership) -> ClinicMemb
     clinic: they appoint a successor first."""
     if membership.user_id != actor.pk:
         raise ValidationError(_("Du kan bara lämna kliniken själv."), code="not_yours")
+    if membership.pk is None:
+        # Access through an umbrella organisation (portal.access): the region administrator removes it there.
+        raise ValidationError(
+            _("Din behörighet kommer från paraplyorganisationen. Be regionens administratör ta bort den."),
+            code="organisation_access",
+        )
     return _membership_end(actor=actor, membership=membership)
 
 
