@@ -45,6 +45,7 @@ from .services import (
     ACCOUNT_FIELDS,
     _account_number_normalized,
     account_change_request,
+    clinic_details_apply,
     duties_fault,
     user_sessions_end,
 )
@@ -134,24 +135,7 @@ def clinic_update_by_region(*, actor: User, clinic: Clinic, **changes) -> Clinic
             raise ValidationError({"account_number": error.messages}) from error
         if (method, number) != (clinic.payment_method, clinic.account_number):
             account_change_request(actor=actor, clinic=clinic, payment_method=method, account_number=number)
-    changed = [name for name, value in changes.items() if getattr(clinic, name) != value]
-    if not changed:
-        return clinic
-    before = snapshot(clinic, changed)
-    for name in changed:
-        setattr(clinic, name, changes[name])
-    _full_clean(clinic)
-    clinic.save(update_fields=changed)
-    audit_record(
-        actor=actor,
-        action=ClinicsAudit.CLINIC_UPDATED,
-        obj=clinic,
-        before=before,
-        after=snapshot(clinic, changed),
-        clinic=clinic,
-        region=clinic.region_id,
-    )
-    return clinic
+    return clinic_details_apply(actor=actor, clinic=clinic, changes=changes)
 
 
 # The region's people -----------------------------------------------------------------------------------------------

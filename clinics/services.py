@@ -89,13 +89,20 @@ def clinic_update_details(*, actor: User, clinic: Clinic, **changes) -> Clinic:
             payment_method=account.get("payment_method", clinic.payment_method),
             account_number=account.get("account_number", clinic.account_number),
         )
+    return clinic_details_apply(actor=actor, clinic=clinic, changes=changes)
+
+
+def clinic_details_apply(*, actor: User, clinic: Clinic, changes: dict) -> Clinic:
+    """Save the details that differ (the clinic row locked by the caller), checked by the model's validators, and
+    audit them before → after: one place for the clinic's own edit and the region's."""
     changed = [name for name, value in changes.items() if getattr(clinic, name) != value]
     if not changed:
         return clinic
     before = snapshot(clinic, changed)
     for name in changed:
         setattr(clinic, name, changes[name])
-    clinic.full_clean()
+    # A kliniknummer taken is said in words by the region's edit; the database's constraint still holds.
+    clinic.full_clean(validate_unique=False, validate_constraints=False)
     clinic.save(update_fields=changed)
     audit_record(
         actor=actor,
