@@ -8,8 +8,9 @@ with the demo through `portal.demo.demo_load` and benchmark patients with N cert
 API's rate limit should be counted in Redis as in production (it is set far above what the run sends). The demo
 database is never touched.
 
-It starts a real server, gunicorn with `--workers` sync workers on 127.0.0.1 (DEBUG off), and calls it over HTTP
-with keep-alive connections, with clinic 31's demo key:
+It starts a real server as the image does, gunicorn with `--workers` sync workers on 127.0.0.1 and the production
+settings (database connections kept, JSON logs; `production_environment`), and calls it over HTTP with keep-alive
+connections, with clinic 31's demo key, as through the TLS proxy (X-Forwarded-Proto):
 
 - eligibility check: POST /api/v1/eligibility-checks, `--calls` calls one after another, p50/p95/p99;
 - one-visit claim: POST /api/v1/claims (N, 101 and a patient fee, each for its own patient and invoice number),
@@ -28,6 +29,7 @@ import http.client
 import json
 import os
 import shutil
+import secrets
 import signal
 import socket
 import statistics
@@ -86,23 +88,54 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def production_environment() -> dict[str, str]:
+    """The environment of a server as deployed (portal.settings.production: connections kept 60 s, JSON logs,
+    hashed static files), on loopback: a throwaway secret key, the bench's host allowed, static files collected
+    into var/bench/static. The requests say they came through the TLS proxy (X-Forwarded-Proto, PROXY_HEADERS)."""
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "portal.settings.production",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DJANGO_STATIC_ROOT": str(BASE_DIR / "var" / "bench" / "static"),
+        "DJANGO_LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": "WARNING",
+    }
+    environment.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+        cwd=BASE_DIR,
+        env=environment,
+        check=True,
+    )
+    return environment
+
+
 def start_server(workers: int) -> tuple[subprocess.Popen, int]:
+    """gunicorn as the image starts it (deploy/gunicorn.conf.py, workers recycled after 1000-1200 requests), with
+    the production settings and `workers` sync workers on a free port of 127.0.0.1."""
     port = _free_port()
     server = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "gunicorn"),
             "portal.wsgi:application",
+            "--config",
+            "deploy/gunicorn.conf.py",
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
             str(workers),
+            "--max-requests",
+            "1000",
+            "--max-requests-jitter",
+            "200",
             "--keep-alive",
             "30",
             "--log-level",
             "warning",
         ],
         cwd=BASE_DIR,
-        env={**os.environ, "DJANGO_LOG_LEVEL": "WARNING", "LOG_LEVEL": "WARNING"},
+        env=production_environment(),
         start_new_session=True,
     )
     deadline = time.monotonic() + 60
@@ -133,7 +166,12 @@ class Api:
 
     def __init__(self, port: int):
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        self.headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+        # As the TLS proxy in front of gunicorn forwards it (production's SECURE_PROXY_SSL_HEADER).
+        self.headers = {
+            "Authorization": f"Bearer {KEY}",
+            "Content-Type": "application/json",
+            "X-Forwarded-Proto": "https",
+        }
 
     def call(self, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
         payload = json.dumps(body).encode() if body is not None else None
