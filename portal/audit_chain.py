@@ -54,12 +54,27 @@ def _canonical(value: Any) -> Any:
     return value
 
 
+# The hash the next row follows: the last row's by id, across the monthly partitions (each one's key index read
+# backwards, merged), or, with every row archived, the newest archive's boundary (portal.log_partitions).
+TAIL_QUERY = (
+    "SELECT coalesce((SELECT hash FROM portal_auditevent ORDER BY id DESC LIMIT 1), "
+    "(SELECT last_hash FROM portal_logarchive WHERE \"table\" = 'portal_auditevent' ORDER BY range_end DESC LIMIT 1))"
+)
+# The same, beside the next ids from the table's sequence.
+IDS_AND_TAIL_QUERY = (
+    "SELECT nextval(pg_get_serial_sequence('portal_auditevent', 'id')), "
+    "coalesce((SELECT hash FROM portal_auditevent ORDER BY id DESC LIMIT 1), "
+    "(SELECT last_hash FROM portal_logarchive WHERE \"table\" = 'portal_auditevent' ORDER BY range_end DESC LIMIT 1)) "
+    "FROM generate_series(1, %s)"
+)
+
+
 def chain_tail(cursor) -> str:
     """Take the chain's lock (until the transaction ends) and return the hash the next row follows."""
     cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
-    cursor.execute("SELECT hash FROM portal_auditevent ORDER BY id DESC LIMIT 1")
+    cursor.execute(TAIL_QUERY)
     row = cursor.fetchone()
-    return row[0] if row else GENESIS
+    return row[0] or GENESIS
 
 
 def chain_link(rows: Iterable[Any], prev_hash: str) -> str:
@@ -78,11 +93,7 @@ def chain_tail_and_ids(cursor, count: int) -> tuple[str, list[int]]:
     """As `chain_tail`, and the ids of the next `count` rows from the table's sequence (taken under the lock, in
     the statement that reads the tail)."""
     cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
-    cursor.execute(
-        "SELECT nextval(pg_get_serial_sequence('portal_auditevent', 'id')), "
-        "(SELECT hash FROM portal_auditevent ORDER BY id DESC LIMIT 1) FROM generate_series(1, %s)",
-        [count],
-    )
+    cursor.execute(IDS_AND_TAIL_QUERY, [count])
     rows = cursor.fetchall()
     return (rows[0][1] or GENESIS), [pk for pk, _tail in rows]
 
@@ -103,15 +114,18 @@ class ChainReport:
     rows: int
     first_break: ChainBreak | None
     last_hash: str = GENESIS  # of the last row when the chain is whole: kept outside, it shows a rewritten chain
+    first_prev_hash: str = GENESIS  # what the first row followed: not GENESIS once months are archived
 
     @property
     def whole(self) -> bool:
         return self.first_break is None
 
 
-def chain_verify(rows: Iterable[Mapping[str, Any]]) -> ChainReport:
-    """Walk rows (dicts of HASHED_FIELDS, prev_hash and hash, in id order) and report the first that does not fit."""
-    expected_prev = GENESIS
+def chain_verify(rows: Iterable[Mapping[str, Any]], prev_hash: str = GENESIS) -> ChainReport:
+    """Walk rows (dicts of HASHED_FIELDS, prev_hash and hash, in id order) and report the first that does not fit.
+
+    `prev_hash` is what the first row follows: the chain's start, or the boundary of the archived months."""
+    expected_prev = prev_hash
     count = 0
     for row in rows:
         count += 1
@@ -123,4 +137,4 @@ def chain_verify(rows: Iterable[Mapping[str, Any]]) -> ChainReport:
         if reason:
             return ChainReport(count, ChainBreak(row["id"], row["occurred_at"], row["action"], reason))
         expected_prev = row["hash"]
-    return ChainReport(count, None, expected_prev)
+    return ChainReport(count, None, expected_prev, prev_hash)
