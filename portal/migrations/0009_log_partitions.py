@@ -24,6 +24,16 @@ MONTHS_AHEAD = 3
 # (a detached partition has no append-only trigger) and attached again, all in the caller's transaction. Moving
 # a row changes none of its values, so the audit log's chain is as before.
 FUNCTIONS_SQL = """
+-- The refusal names the log, also when it fires on one of its months.
+CREATE OR REPLACE FUNCTION portal_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    log text := coalesce((SELECT inhparent::regclass::text FROM pg_inherits WHERE inhrelid = TG_RELID), TG_TABLE_NAME);
+BEGIN
+    RAISE EXCEPTION 'the table % is append-only: % is not allowed', log, TG_OP
+        USING ERRCODE = 'insufficient_privilege', DETAIL = format('partition %s', TG_TABLE_NAME);
+END;
+$$;
+
 CREATE FUNCTION portal_log_partition_create(parent text, month date) RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
@@ -85,6 +95,12 @@ REVOKE EXECUTE ON FUNCTION portal_log_partition_create(text, date) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION portal_log_partitions_ensure(integer) FROM PUBLIC;
 """
 FUNCTIONS_DROP_SQL = """
+CREATE OR REPLACE FUNCTION portal_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the table % is append-only: % is not allowed', TG_TABLE_NAME, TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END;
+$$;
 DROP FUNCTION portal_log_partitions_ensure(integer);
 DROP FUNCTION portal_log_partition_create(text, date);
 """
