@@ -196,6 +196,27 @@ def test_the_chain_runs_across_a_month_boundary(people):
     assert report.whole and report.rows == AuditEvent.objects.count() and report.last_hash == last.hash
 
 
+def test_the_tail_is_the_last_row_by_id_whatever_its_month(people):
+    """The tail is read from the recent months only while their last row holds the sequence's last id."""
+    actor, clinic = people
+
+    def record(name: str) -> AuditEvent:
+        with transaction.atomic():
+            return audit_record(actor=actor, action=ClinicsAudit.CLINIC_UPDATED, obj=clinic, after={"name": name})
+
+    first = record("Ett")
+    [loaded] = _audit_at(_months_later(timezone.now(), -30), actor, clinic)  # an old time, a later id
+    after_loaded = record("Två")
+    assert after_loaded.prev_hash == loaded.hash
+    with pytest.raises(RuntimeError), transaction.atomic():  # a write rolled back: its id is gone
+        record("Aldrig")
+        raise RuntimeError
+    after_rollback = record("Tre")
+    assert after_rollback.prev_hash == after_loaded.hash and after_rollback.pk > after_loaded.pk + 1
+    assert record("Fyra").prev_hash == after_rollback.hash  # the recent months' last row again
+    assert first.pk < loaded.pk and audit_chain_verify().whole
+
+
 def _sha256(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
