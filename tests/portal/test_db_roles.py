@@ -85,6 +85,7 @@ def test_the_app_role_reaches_a_logs_months_only_through_the_log(app_role, table
 
 
 def test_the_app_role_makes_the_coming_months_but_writes_no_archive_record(app_role):
+    log_partitions_ensure(months_ahead=3)  # as the owner: up to three months ahead, as after migrating
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(ROLE)))
         assert log_partitions_ensure(months_ahead=6) == 2 * 3  # months 4 to 6 of each log, as the owner's

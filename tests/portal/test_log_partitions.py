@@ -95,6 +95,7 @@ def _access_at(moment: datetime.datetime, user, clinic) -> AccessLogEntry:
 
 @pytest.fixture
 def people(db):
+    log_partitions_ensure()  # as beat has: this month and the next three (a test database may be months old)
     return UserFactory(), ClinicFactory()
 
 
