@@ -54,43 +54,23 @@ def _canonical(value: Any) -> Any:
     return value
 
 
-# The hash the next row follows is the last row's by id. Across the monthly partitions, planning a query over all
-# of them costs far more than reading it (each month's key index read backwards, merged), so the recent months are
-# read first: the last row there is the tail when its id is the last the sequence gave out (so no row anywhere can
-# have a larger one). Otherwise (a rolled-back write took an id, rows were loaded with old times, nothing written
-# lately) every month is read, and with every row archived the newest archive's boundary (portal.log_partitions).
-SEQUENCE_QUERY = "SELECT last_value, is_called FROM portal_auditevent_id_seq"
-RECENT_TAIL_QUERY = "SELECT id, hash FROM portal_auditevent WHERE occurred_at >= %s ORDER BY id DESC LIMIT 1"
-TAIL_QUERY = (
-    "SELECT coalesce((SELECT hash FROM portal_auditevent ORDER BY id DESC LIMIT 1), "
-    "(SELECT last_hash FROM portal_logarchive WHERE \"table\" = 'portal_auditevent' ORDER BY range_end DESC LIMIT 1))"
-)
-IDS_QUERY = "SELECT nextval(pg_get_serial_sequence('portal_auditevent', 'id')) FROM generate_series(1, %s)"
+# The hash the next row follows is the last row's by id, in whichever month it is. Planning a query over every
+# monthly partition costs far more than running it, so `portal_audit_chain_next` (migration portal 0011) reads the
+# recent months first, from the start of the previous UTC month, and every month only when it must; it returns the
+# tail and the next ids from the table's sequence, taken after the tail is read.
+NEXT_QUERY = "SELECT next_id, tail_hash FROM portal_audit_chain_next(%s, %s)"
 
 
 def _recent_since(now: datetime.datetime) -> datetime.datetime:
-    """The start of the previous UTC month: a literal the planner prunes the older months' partitions with."""
+    """The start of the previous UTC month: the recent months the tail is looked for in first."""
     utc = now.astimezone(datetime.UTC)
     start = datetime.datetime(utc.year, utc.month, 1, tzinfo=datetime.UTC)
     return (start - datetime.timedelta(days=1)).replace(day=1)
 
 
-def _tail(cursor) -> str:
-    cursor.execute(SEQUENCE_QUERY)
-    last_value, is_called = cursor.fetchone()
-    if is_called:
-        cursor.execute(RECENT_TAIL_QUERY, [_recent_since(datetime.datetime.now(datetime.UTC))])
-        recent = cursor.fetchone()
-        if recent is not None and recent[0] == last_value:
-            return recent[1]
-    cursor.execute(TAIL_QUERY)
-    return cursor.fetchone()[0] or GENESIS
-
-
 def chain_tail(cursor) -> str:
     """Take the chain's lock (until the transaction ends) and return the hash the next row follows."""
-    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
-    return _tail(cursor)
+    return chain_tail_and_ids(cursor, 0)[0]
 
 
 def chain_link(rows: Iterable[Any], prev_hash: str) -> str:
@@ -106,11 +86,12 @@ def chain_link(rows: Iterable[Any], prev_hash: str) -> str:
 
 
 def chain_tail_and_ids(cursor, count: int) -> tuple[str, list[int]]:
-    """As `chain_tail`, and the ids of the next `count` rows from the table's sequence (taken under the lock, after
-    the tail is read)."""
-    tail = chain_tail(cursor)
-    cursor.execute(IDS_QUERY, [count])
-    return tail, sorted(pk for (pk,) in cursor.fetchall())
+    """As `chain_tail`, and the ids of the next `count` rows from the table's sequence (taken under the lock, in
+    the statement that reads the tail)."""
+    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
+    cursor.execute(NEXT_QUERY, [count, _recent_since(datetime.datetime.now(datetime.UTC))])
+    rows = cursor.fetchall()
+    return rows[0][1], sorted(pk for pk, _tail in rows if pk is not None)
 
 
 @dataclass(frozen=True)
