@@ -26,7 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from . import audit_chain, validators
 from .access_shown import AccessShown
 from .bulk import copy_insert
-from .models import AccessLogEntry, AuditEvent
+from .models import AccessLogEntry, AuditEvent, LogArchive
 
 
 class AuditOutsideTransaction(RuntimeError):
@@ -196,9 +196,13 @@ def _chained_insert(events: list[AuditEvent]) -> int:
 
 
 def audit_chain_verify() -> audit_chain.ChainReport:
-    """Recompute the audit log's hash chain from the first row; the first row that does not fit, if any."""
+    """Recompute the audit log's hash chain from the first row in the table (every monthly partition attached, in
+    id order); the first row that does not fit, if any. The first row follows the chain's start or, once months
+    are archived (portal.log_partitions), the newest archive's last hash."""
     rows = AuditEvent.objects.order_by("id").values(*audit_chain.HASHED_FIELDS, "prev_hash", "hash")
-    return audit_chain.chain_verify(rows.iterator(chunk_size=5000))
+    newest = LogArchive.objects.filter(table=AuditEvent._meta.db_table).order_by("-range_end").first()
+    start = newest.last_hash if newest is not None else audit_chain.GENESIS
+    return audit_chain.chain_verify(rows.iterator(chunk_size=5000), start)
 
 
 def _refuse_unless_recordable(action: str) -> None:

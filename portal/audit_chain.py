@@ -54,12 +54,23 @@ def _canonical(value: Any) -> Any:
     return value
 
 
+# The hash the next row follows is the last row's by id, in whichever month it is. Planning a query over every
+# monthly partition costs far more than running it, so `portal_audit_chain_next` (migration portal 0011) reads the
+# recent months first, from the start of the previous UTC month, and every month only when it must; it returns the
+# tail and the next ids from the table's sequence, taken after the tail is read.
+NEXT_QUERY = "SELECT next_id, tail_hash FROM portal_audit_chain_next(%s, %s)"
+
+
+def _recent_since(now: datetime.datetime) -> datetime.datetime:
+    """The start of the previous UTC month: the recent months the tail is looked for in first."""
+    utc = now.astimezone(datetime.UTC)
+    start = datetime.datetime(utc.year, utc.month, 1, tzinfo=datetime.UTC)
+    return (start - datetime.timedelta(days=1)).replace(day=1)
+
+
 def chain_tail(cursor) -> str:
     """Take the chain's lock (until the transaction ends) and return the hash the next row follows."""
-    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
-    cursor.execute("SELECT hash FROM portal_auditevent ORDER BY id DESC LIMIT 1")
-    row = cursor.fetchone()
-    return row[0] if row else GENESIS
+    return chain_tail_and_ids(cursor, 0)[0]
 
 
 def chain_link(rows: Iterable[Any], prev_hash: str) -> str:
@@ -78,13 +89,9 @@ def chain_tail_and_ids(cursor, count: int) -> tuple[str, list[int]]:
     """As `chain_tail`, and the ids of the next `count` rows from the table's sequence (taken under the lock, in
     the statement that reads the tail)."""
     cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
-    cursor.execute(
-        "SELECT nextval(pg_get_serial_sequence('portal_auditevent', 'id')), "
-        "(SELECT hash FROM portal_auditevent ORDER BY id DESC LIMIT 1) FROM generate_series(1, %s)",
-        [count],
-    )
+    cursor.execute(NEXT_QUERY, [count, _recent_since(datetime.datetime.now(datetime.UTC))])
     rows = cursor.fetchall()
-    return (rows[0][1] or GENESIS), [pk for pk, _tail in rows]
+    return rows[0][1], sorted(pk for pk, _tail in rows if pk is not None)
 
 
 @dataclass(frozen=True)
@@ -103,15 +110,18 @@ class ChainReport:
     rows: int
     first_break: ChainBreak | None
     last_hash: str = GENESIS  # of the last row when the chain is whole: kept outside, it shows a rewritten chain
+    first_prev_hash: str = GENESIS  # what the first row followed: not GENESIS once months are archived
 
     @property
     def whole(self) -> bool:
         return self.first_break is None
 
 
-def chain_verify(rows: Iterable[Mapping[str, Any]]) -> ChainReport:
-    """Walk rows (dicts of HASHED_FIELDS, prev_hash and hash, in id order) and report the first that does not fit."""
-    expected_prev = GENESIS
+def chain_verify(rows: Iterable[Mapping[str, Any]], prev_hash: str = GENESIS) -> ChainReport:
+    """Walk rows (dicts of HASHED_FIELDS, prev_hash and hash, in id order) and report the first that does not fit.
+
+    `prev_hash` is what the first row follows: the chain's start, or the boundary of the archived months."""
+    expected_prev = prev_hash
     count = 0
     for row in rows:
         count += 1
@@ -123,4 +133,4 @@ def chain_verify(rows: Iterable[Mapping[str, Any]]) -> ChainReport:
         if reason:
             return ChainReport(count, ChainBreak(row["id"], row["occurred_at"], row["action"], reason))
         expected_prev = row["hash"]
-    return ChainReport(count, None, expected_prev)
+    return ChainReport(count, None, expected_prev, prev_hash)

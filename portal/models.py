@@ -17,6 +17,7 @@ class AuditEvent(models.Model):
 
     Hash-chained (portal.audit_chain): `prev_hash` is the hash of the row before, `hash` covers this row's
     fields and `prev_hash`, so `manage.py audit_verify` finds a row changed or removed even by the owner.
+    Partitioned by month on `occurred_at` (portal.log_partitions); the database's key is (id, occurred_at).
     """
 
     occurred_at = models.DateTimeField(_("Tidpunkt"), auto_now_add=True, db_index=True)
@@ -29,8 +30,8 @@ class AuditEvent(models.Model):
     object_type = models.CharField(max_length=100)
     object_id = models.CharField(max_length=64)
     object_repr = models.CharField(max_length=200, blank=True)
-    clinic_id = models.BigIntegerField(null=True, blank=True, db_index=True)
-    region_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    clinic_id = models.BigIntegerField(null=True, blank=True)
+    region_id = models.BigIntegerField(null=True, blank=True)
     before = models.JSONField(default=dict, blank=True)
     after = models.JSONField(default=dict, blank=True)
     prev_hash = models.CharField(max_length=64, blank=True, default="")
@@ -40,7 +41,12 @@ class AuditEvent(models.Model):
         verbose_name = _("händelse")
         verbose_name_plural = _("händelselogg")
         ordering = ["-occurred_at", "-id"]
-        indexes = [models.Index(fields=["object_type", "object_id"])]
+        # A clinic's or region's history, newest first (clinics.selectors), and an object's.
+        indexes = [
+            models.Index(fields=["object_type", "object_id"]),
+            models.Index(fields=["clinic_id", "occurred_at"], name="audit_clinic_time"),
+            models.Index(fields=["region_id", "occurred_at"], name="audit_region_time"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.action} {self.object_type}#{self.object_id}"
@@ -51,14 +57,19 @@ class AccessLogEntryQuerySet(TenantQuerySet):
 
 
 class AccessLogEntry(models.Model):
-    """One view of a patient's data (patientdatalagen 4 kap.): who, in which role and unit, what, when."""
+    """One view of a patient's data (patientdatalagen 4 kap.): who, in which role and unit, what, when.
+
+    Partitioned by month on `occurred_at` (portal.log_partitions); the database's key is (id, occurred_at).
+    """
 
     occurred_at = models.DateTimeField(_("Tidpunkt"), auto_now_add=True, db_index=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False)
     role = models.CharField(_("Roll"), max_length=30)
-    clinic = models.ForeignKey("clinics.Clinic", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    region = models.ForeignKey("clinics.Region", on_delete=models.PROTECT, related_name="+")
-    personal_identity_number = models.CharField(_("Personnummer"), max_length=12, db_index=True)
+    clinic = models.ForeignKey(
+        "clinics.Clinic", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
+    region = models.ForeignKey("clinics.Region", on_delete=models.PROTECT, related_name="+", db_index=False)
+    personal_identity_number = models.CharField(_("Personnummer"), max_length=12)
     # What was shown, in Swedish as made; said in the reader's language from the kind and its values
     # (portal.access_shown) where the entry has them: the rows of before the kinds have the words only.
     shown = models.CharField(_("Visat"), max_length=200)
@@ -72,6 +83,14 @@ class AccessLogEntry(models.Model):
         verbose_name = _("åtkomst till patientuppgifter")
         verbose_name_plural = _("åtkomstlogg")
         ordering = ["-occurred_at", "-id"]
+        # The questions asked of it, each within a period (portal.access_log, privacy): who looked at a patient,
+        # whom a user looked at, a clinic's or a region's entries. Each index also serves its foreign key.
+        indexes = [
+            models.Index(fields=["personal_identity_number", "occurred_at"], name="access_log_patient_time"),
+            models.Index(fields=["user", "occurred_at"], name="access_log_user_time"),
+            models.Index(fields=["clinic", "occurred_at"], name="access_log_clinic_time"),
+            models.Index(fields=["region", "occurred_at"], name="access_log_region_time"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.user_id} {self.shown}"
@@ -80,6 +99,36 @@ class AccessLogEntry(models.Model):
     def shown_text(self) -> str:
         """What was shown, in the language active now."""
         return access_shown_text(self.shown_kind, self.shown_params, as_made=self.shown)
+
+
+class LogArchive(models.Model):
+    """One month of a log detached from its table and written to a file by `manage.py logs_archive`.
+
+    Append-only as the logs are. For the audit log `last_hash` is the hash of the month's last row (or, for an
+    empty month, the boundary before it): the first row still in the table follows it, and `audit_verify`
+    starts from the newest archive's `last_hash` instead of the chain's beginning.
+    """
+
+    table = models.CharField(max_length=63)
+    partition = models.CharField(max_length=63, unique=True)
+    range_start = models.DateTimeField()
+    range_end = models.DateTimeField()
+    rows = models.BigIntegerField()
+    first_id = models.BigIntegerField(null=True, blank=True)
+    last_id = models.BigIntegerField(null=True, blank=True)
+    first_prev_hash = models.CharField(max_length=64, blank=True, default="")
+    last_hash = models.CharField(max_length=64, blank=True, default="")
+    file_name = models.CharField(max_length=200)
+    sha256 = models.CharField(max_length=64)
+    archived_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("arkiverad loggmånad")
+        verbose_name_plural = _("arkiverade loggmånader")
+        ordering = ["table", "range_start"]
+
+    def __str__(self) -> str:
+        return f"{self.partition} ({self.rows} rader)"
 
 
 class Recurrence(models.TextChoices):

@@ -11,6 +11,7 @@ import logging
 from celery import shared_task
 from django.db import OperationalError
 
+from . import log_partitions
 from .events import clinic_events_listen
 from .webhooks import (
     WEBHOOK_ATTEMPTS,
@@ -69,3 +70,11 @@ def webhooks_sweep() -> None:
     """Every webhook that is on dispatches (beat, each minute)."""
     for key_id in webhook_keys_of():
         webhook_dispatch.delay(key_id)
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=60, max_retries=5)
+def log_partitions_ensure() -> None:
+    """The logs' partitions for this month and the coming ones (beat, daily; portal.log_partitions). Idempotent."""
+    made = log_partitions.log_partitions_ensure()
+    if made:
+        logger.info("log partitions made", extra={"made": made})

@@ -218,6 +218,11 @@ STORAGES = {
 # S3-compatible object store, so that several web and worker machines share them.
 MEDIA_ROOT = env.path("TANDPORTAL_MEDIA_ROOT", default=BASE_DIR / "var" / "media")
 FILE_STORAGE = env.str("TANDPORTAL_FILE_STORAGE", default="local")
+# The audit and access logs, partitioned by month (portal/log_partitions.py): months made ahead by beat, and
+# months that ended more than the retention ago archived to files under LOG_ARCHIVE_DIR by `manage.py logs_archive`.
+LOG_RETENTION_YEARS = env.int("TANDPORTAL_LOG_RETENTION_YEARS", default=10)
+LOG_ARCHIVE_DIR = env.path("TANDPORTAL_LOG_ARCHIVE_DIR", default=BASE_DIR / "var" / "log-archive")
+LOG_PARTITIONS_AHEAD = env.int("TANDPORTAL_LOG_PARTITIONS_AHEAD", default=3)
 if FILE_STORAGE not in ("local", "s3"):
     raise ImproperlyConfigured("TANDPORTAL_FILE_STORAGE must be local or s3")
 if FILE_STORAGE == "s3":
@@ -362,6 +367,11 @@ CELERY_BEAT_SCHEDULE = {
     "payouts-mark-paid": {
         "task": "payouts.tasks.mark_payouts_paid",
         "schedule": crontab(hour=6, minute=5),
+    },
+    # The logs' partitions for this month and the coming ones (portal.log_partitions); safe to run twice.
+    "log-partitions-ensure": {
+        "task": "portal.tasks.log_partitions_ensure",
+        "schedule": crontab(hour=1, minute=10),
     },
 }
 

@@ -16,7 +16,8 @@ from psycopg import sql
 from clinics.audit import ClinicsAudit
 from clinics.models import Clinic
 from portal.audit import audit_chain_verify, audit_record
-from portal.db_roles import LOG_TABLES
+from portal.db_roles import LOG_TABLES, PARTITIONED_LOG_TABLES
+from portal.log_partitions import AUDIT_LOG, log_partitions, log_partitions_ensure
 from portal.models import AuditEvent
 from tests.clinics.factories import ClinicFactory, UserFactory
 
@@ -70,3 +71,28 @@ def test_the_app_role_adds_to_the_chained_audit_log_and_works_on_ordinary_tables
         assert cursor.fetchone()[0] == ROLE
         assert AuditEvent.objects.filter(object_id=str(clinic.pk)).exists()
     assert audit_chain_verify().whole
+
+
+@pytest.mark.parametrize("table", PARTITIONED_LOG_TABLES)
+@pytest.mark.parametrize("statement", ["SELECT 1 FROM {}", "UPDATE {} SET id = id", "DELETE FROM {}", "TRUNCATE {}"])
+def test_the_app_role_reaches_a_logs_months_only_through_the_log(app_role, table, statement):
+    # GRANT ... ON ALL TABLES reaches the partitions too; the grant takes it back there (a row trigger stops no
+    # TRUNCATE). Rows still go in and are read through the partitioned table.
+    months = [part.name for part in log_partitions(table)] + [f"{table}_default"]
+    for month in months:
+        with pytest.raises(ProgrammingError, match=f"^permission denied for table {month}"):
+            _as_app_role(sql.SQL(statement).format(sql.Identifier(month)))
+
+
+def test_the_app_role_makes_the_coming_months_but_writes_no_archive_record(app_role):
+    log_partitions_ensure(months_ahead=3)  # as the owner: up to three months ahead, as after migrating
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(ROLE)))
+        assert log_partitions_ensure(months_ahead=6) == 2 * 3  # months 4 to 6 of each log, as the owner's
+        cursor.execute("SELECT tableowner FROM pg_tables WHERE tablename = %s", [log_partitions(AUDIT_LOG)[-1].name])
+        assert cursor.fetchone()[0] != ROLE
+    with pytest.raises(ProgrammingError, match=r"^permission denied for table portal_logarchive"):
+        _as_app_role(
+            'INSERT INTO portal_logarchive ("table", partition, range_start, range_end, rows, first_prev_hash, '
+            "last_hash, file_name, sha256, archived_at) VALUES ('t', 'p', now(), now(), 0, '', '', 'f', 's', now())"
+        )

@@ -31,6 +31,7 @@ ROUTES = {
     "eligibility.tasks.write_off_overdue_prior_assessments": "default",
     "notifications.tasks.notifications_dispatch": "default",
     "notifications.tasks.notifications_sweep": "default",
+    "portal.tasks.log_partitions_ensure": "default",
     "portal.tasks.webhook_deliver": "default",
     "portal.tasks.webhook_dispatch": "default",
     "portal.tasks.webhook_resume": "default",
