@@ -28,8 +28,8 @@ import datetime
 import http.client
 import json
 import os
-import shutil
 import secrets
+import shutil
 import signal
 import socket
 import statistics
