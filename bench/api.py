@@ -52,7 +52,9 @@ def _database_url(url: str, name: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path="/" + name))
 
 
-def prepare_database() -> None:
+def prepare_database(name: str = BENCH_DATABASE, media: str = "api-media") -> None:
+    """Make the database `name` anew on DATABASE_URL's server, migrate it, load the demo; set up Django on it with
+    DEBUG off (as bench/load.py does too)."""
     url = os.environ.get("DATABASE_URL")
     if not url:
         sys.exit("DATABASE_URL is not set (source your env file, or use `make bench-api`).")
@@ -60,13 +62,13 @@ def prepare_database() -> None:
 
     maintenance = _database_url(url, "postgres").replace("postgres://", "postgresql://", 1)
     with psycopg.connect(maintenance, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
-    os.environ["DATABASE_URL"] = _database_url(url, BENCH_DATABASE)
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    os.environ["DATABASE_URL"] = _database_url(url, name)
     os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings.local"
     os.environ["DJANGO_DEBUG"] = "false"
     os.environ["API_RATE_LIMIT"] = "1000000/min"
-    os.environ["TANDPORTAL_MEDIA_ROOT"] = str(BASE_DIR / "var" / "bench" / "api-media")
+    os.environ["TANDPORTAL_MEDIA_ROOT"] = str(BASE_DIR / "var" / "bench" / media)
     shutil.rmtree(os.environ["TANDPORTAL_MEDIA_ROOT"], ignore_errors=True)
 
     import django
