@@ -83,3 +83,10 @@ bench-api: install
 .PHONY: bench-load
 bench-load: install
 	$(SERVICES) exec -- $(PY) bench/load.py $(BENCH_ARGS)
+
+# Fault drills (issue 16): PostgreSQL restarted under load, Redis stopped, a worker killed during payout notices;
+# against a PostgreSQL and a Redis of their own (never the machine's). Results in docs/fault-drills.md.
+# make bench-drills BENCH_ARGS="--only postgres --outage 15"
+.PHONY: bench-drills
+bench-drills: install
+	$(PY) bench/drills.py $(BENCH_ARGS)

@@ -97,6 +97,21 @@ def make_sessions(users: int) -> dict:
     }
 
 
+def invoice_file(claims: list[tuple[str, str]], *, clinic: str, day: str, token: str) -> bytes:
+    """A fakturafil of the clinic: one claim (101 and a 200 kr fee on `day`) per (personnummer, certificate)."""
+    body = "".join(
+        f"<Rakning><Rakningsreferens>{token}-{index}</Rakningsreferens><Personnummer>{pin}</Personnummer>"
+        f"<Stodform>N</Stodform><Intygsnummer>{certificate}</Intygsnummer><Vardmodell>K1</Vardmodell>"
+        f'<Besok datum="{day}"><Patientavgift belopp="200"/><Atgard kod="101"/></Besok></Rakning>\n'
+        for index, (pin, certificate) in enumerate(claims)
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<Fakturafil xmlns="urn:se:tandvardsstod:fakturafil:1" version="1">\n'
+        f"<Huvud><Kliniknummer>{clinic}</Kliniknummer><Fakturareferens>F{token}</Fakturareferens>"
+        f"<Skapad>{day}T08:00:00</Skapad><Programvara>bench</Programvara></Huvud>\n{body}</Fakturafil>\n"
+    ).encode()
+
+
 def start_worker() -> subprocess.Popen:
     from portal.background import QUEUES
 

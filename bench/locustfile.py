@@ -12,11 +12,16 @@ import json
 import os
 import random
 import re
+import sys
 import uuid
+from pathlib import Path
 
 import gevent
 import lxml.html
 from locust import HttpUser, between, task
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.load import invoice_file
 
 SETUP = json.loads(open(os.environ["TANDPORTAL_LOAD_SETUP"], encoding="utf-8").read())  # noqa: SIM115
 CLINIC = f"/klinik/{SETUP['clinic_pk']}"
@@ -170,7 +175,7 @@ class Biller(Person):
         if not response.ok:
             return
         self._wait(5, 15)  # finding the file on the computer
-        content = _invoice_file(claims, reference=f"L{token}", token=token)
+        content = invoice_file(claims, clinic=SETUP["clinic_number"], day=DAY, token=token)
         response = self.form_post(
             url,
             {"csrfmiddlewaretoken": self.csrf(response)},
@@ -195,20 +200,6 @@ class Biller(Person):
                 "Fakturafil: Ladda upp",
                 to=r"/fakturafil/\d+/$",
             )
-
-
-def _invoice_file(claims: list[tuple[str, str]], *, reference: str, token: str) -> bytes:
-    body = "".join(
-        f"<Rakning><Rakningsreferens>{token}-{index}</Rakningsreferens><Personnummer>{pin}</Personnummer>"
-        f"<Stodform>N</Stodform><Intygsnummer>{certificate}</Intygsnummer><Vardmodell>K1</Vardmodell>"
-        f'<Besok datum="{DAY}"><Patientavgift belopp="200"/><Atgard kod="101"/></Besok></Rakning>\n'
-        for index, (pin, certificate) in enumerate(claims)
-    )
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n<Fakturafil xmlns="urn:se:tandvardsstod:fakturafil:1" version="1">\n'
-        f"<Huvud><Kliniknummer>{SETUP['clinic_number']}</Kliniknummer><Fakturareferens>{reference}</Fakturareferens>"
-        f"<Skapad>{DAY}T08:00:00</Skapad><Programvara>bench-load</Programvara></Huvud>\n{body}</Fakturafil>\n"
-    ).encode()
 
 
 class Coordinator(Person):

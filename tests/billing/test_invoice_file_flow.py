@@ -556,7 +556,7 @@ PAGE_WAITS_WORDS = "den startar av sig själv när kön för bakgrundsarbete fun
 
 
 def test_an_upload_that_cannot_be_queued_is_kept_and_queued_when_the_queue_is_back(
-    file_world, biller, django_capture_on_commit_callbacks
+    file_world, client, django_capture_on_commit_callbacks
 ):
     """Redis away (docs/fault-drills.md): the file is stored and waits, its page says so, and beat's
     invoice_files_queue_waiting queues it once the queue answers; while it does not, the file keeps waiting."""
@@ -571,11 +571,12 @@ def test_an_upload_that_cannot_be_queued_is_kept_and_queued_when_the_queue_is_ba
         )
 
     upload = InvoiceFileUpload.objects.get(pk=started.upload.pk)
+    client.force_login(file_world.biller)
     assert upload.state == InvoiceFileState.QUEUED
     assert upload.failure_message == invoice_file_services.QUEUE_WAITS
-    doc = _doc(biller.get(_url("invoice_file_detail", upload)))
+    doc = _doc(client.get(_url("invoice_file_detail", upload)))
     assert PAGE_WAITS_WORDS in " ".join(doc.xpath("//*[@role='status']//text()"))
-    assert biller.get(_url("invoice_file_status", upload)).json()["finished"] is False
+    assert client.get(_url("invoice_file_status", upload)).json()["finished"] is False
 
     with mock.patch.object(tasks.check_invoice_file, "delay", side_effect=BrokerUnavailable("still no redis")):
         assert tasks.invoice_files_queue_waiting() == 0
@@ -588,7 +589,7 @@ def test_an_upload_that_cannot_be_queued_is_kept_and_queued_when_the_queue_is_ba
     delay.assert_called_once_with(upload.pk)
     upload.refresh_from_db()
     assert (upload.state, upload.failure_message) == (InvoiceFileState.QUEUED, "")
-    doc = _doc(biller.get(_url("invoice_file_detail", upload)))
+    doc = _doc(client.get(_url("invoice_file_detail", upload)))
     assert PAGE_WAITS_WORDS not in doc.text_content()
 
 
@@ -599,7 +600,7 @@ def test_the_upload_page_says_the_check_waits_for_the_queue(client, transactiona
     client.force_login(world.biller)
     with mock.patch.object(tasks.check_invoice_file, "delay", side_effect=BrokerUnavailable("no redis")):
         response = client.post(
-            _upload_url(world),
+            reverse("invoice_file_upload", kwargs={"clinic_pk": world.clinic.pk}),
             {"file": SimpleUploadedFile("f.xml", mixed_file(), content_type="text/xml")},
             follow=True,
         )
