@@ -207,6 +207,7 @@ class Recorder:
         self.lock = threading.Lock()
         self.answers: list[tuple[float, str, int, str]] = []
         self.bad: list[str] = []
+        self.retried: Counter = Counter()  # claims whose submit was sent more than once (after a 503)
 
     def add(self, kind: str, status: int, content_type: str = "", body: str = "") -> None:
         with self.lock:
@@ -272,7 +273,11 @@ def api_client(base: str, setup: dict, patients: range, recorder: Recorder, stop
             "visits": [{"date": setup["day"], "patient_fee": 20000, "lines": [{"code": "101"}]}],
         }
         key = str(uuid.uuid4())
+        tries = 0
         while not stop.is_set():
+            tries += 1
+            if tries == 2:
+                recorder.retried["api"] += 1
             response = _post(
                 http, base + "/api/v1/claims", recorder, "api", json=body, headers={**headers, "Idempotency-Key": key}
             )
@@ -329,7 +334,11 @@ def form_client(
             "invoice_reference": reference,
             "action": "submit",
         }
+        tries = 0
         while not stop.is_set():
+            tries += 1
+            if tries == 2:
+                recorder.retried["form"] += 1
             response = _post(http, url, recorder, "form", data=data)
             if response is not None and "/registrera-rakning/inskickad/" in response.url:
                 stored.append(reference)
@@ -422,8 +431,14 @@ def drill_postgres(base: str, setup: dict, postgres: OwnPostgres, outage: float)
             f"  first success {first_ok - up_at:.2f} s after PostgreSQL was up; "
             f"last 503 {(last_503 - up_at) if last_503 else 0:+.2f} s"
         )
-    print(f"  API claims acknowledged {api_total}, stored once {api_once}, missing or twice {api_wrong}")
-    print(f"  form claims acknowledged {form_total}, stored once {form_once}, missing or twice {form_wrong}")
+    print(
+        f"  API claims acknowledged {api_total} ({recorder.retried['api']} sent again with their Idempotency-Key "
+        f"after a 503), stored once {api_once}, missing or twice {api_wrong}"
+    )
+    print(
+        f"  form claims acknowledged {form_total} ({recorder.retried['form']} with Skicka in pressed again after a "
+        f"503), stored once {form_once}, missing or twice {form_wrong}"
+    )
     print(f"  wrong answers (not a success, not a proper 503): {len(recorder.bad)} {recorder.bad[:5]}")
     ok = recovered and not recorder.bad and api_wrong == 0 and form_wrong == 0 and statuses.get(500, 0) == 0
     print("  result: " + ("PASSED" if ok else "FAILED"))
