@@ -440,7 +440,15 @@ def drill_postgres(base: str, setup: dict, postgres: OwnPostgres, outage: float)
         f"503), stored once {form_once}, missing or twice {form_wrong}"
     )
     print(f"  wrong answers (not a success, not a proper 503): {len(recorder.bad)} {recorder.bad[:5]}")
-    ok = recovered and not recorder.bad and api_wrong == 0 and form_wrong == 0 and statuses.get(500, 0) == 0
+    ok = (
+        recovered
+        and not recorder.bad
+        and api_total > 0
+        and form_total > 0  # the form must have gone through too, or the drill says nothing of it
+        and api_wrong == 0
+        and form_wrong == 0
+        and statuses.get(500, 0) == 0
+    )
     print("  result: " + ("PASSED" if ok else "FAILED"))
     return ok
 
