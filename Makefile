@@ -76,3 +76,17 @@ bench: install
 .PHONY: bench-api
 bench-api: install
 	$(SERVICES) exec -- $(PY) bench/api.py $(BENCH_ARGS)
+
+# Load (issue 16): billers, coordinators and a journal system as Locust users against gunicorn and a Celery worker,
+# in its own database tandportal_bench_load; p95 per page and the errors; figures in docs/fault-drills.md.
+# make bench-load BENCH_ARGS="--users 20 --minutes 2"
+.PHONY: bench-load
+bench-load: install
+	$(SERVICES) exec -- $(PY) bench/load.py $(BENCH_ARGS)
+
+# Fault drills (issue 16): PostgreSQL restarted under load, Redis stopped, a worker killed during payout notices;
+# against a PostgreSQL and a Redis of their own (never the machine's). Results in docs/fault-drills.md.
+# make bench-drills BENCH_ARGS="--only postgres --outage 15"
+.PHONY: bench-drills
+bench-drills: install
+	$(PY) bench/drills.py $(BENCH_ARGS)

@@ -54,7 +54,9 @@ def _database_url(url: str, name: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path="/" + name))
 
 
-def prepare_database() -> None:
+def prepare_database(name: str = BENCH_DATABASE, media: str = "api-media") -> None:
+    """Make the database `name` anew on DATABASE_URL's server, migrate it, load the demo; set up Django on it with
+    DEBUG off (as bench/load.py does too)."""
     url = os.environ.get("DATABASE_URL")
     if not url:
         sys.exit("DATABASE_URL is not set (source your env file, or use `make bench-api`).")
@@ -62,13 +64,13 @@ def prepare_database() -> None:
 
     maintenance = _database_url(url, "postgres").replace("postgres://", "postgresql://", 1)
     with psycopg.connect(maintenance, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
-    os.environ["DATABASE_URL"] = _database_url(url, BENCH_DATABASE)
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    os.environ["DATABASE_URL"] = _database_url(url, name)
     os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings.local"
     os.environ["DJANGO_DEBUG"] = "false"
     os.environ["API_RATE_LIMIT"] = "1000000/min"
-    os.environ["TANDPORTAL_MEDIA_ROOT"] = str(BASE_DIR / "var" / "bench" / "api-media")
+    os.environ["TANDPORTAL_MEDIA_ROOT"] = str(BASE_DIR / "var" / "bench" / media)
     shutil.rmtree(os.environ["TANDPORTAL_MEDIA_ROOT"], ignore_errors=True)
 
     import django
@@ -111,9 +113,11 @@ def production_environment() -> dict[str, str]:
     return environment
 
 
-def start_server(workers: int) -> tuple[subprocess.Popen, int]:
+def start_server(workers: int, production: bool = False) -> tuple[subprocess.Popen, int]:
     """gunicorn as the image starts it (deploy/gunicorn.conf.py, workers recycled after 1000-1200 requests), with
-    the production settings and `workers` sync workers on a free port of 127.0.0.1."""
+    `workers` sync workers on a free port of 127.0.0.1. With `production` the production settings
+    (`production_environment`); else the environment's own (the load and drill benchmarks log browsers in over
+    plain HTTP, where production's secure-only cookies would not come back)."""
     port = _free_port()
     server = subprocess.Popen(
         [
@@ -135,7 +139,9 @@ def start_server(workers: int) -> tuple[subprocess.Popen, int]:
             "warning",
         ],
         cwd=BASE_DIR,
-        env=production_environment(),
+        env=production_environment()
+        if production
+        else {**os.environ, "DJANGO_LOG_LEVEL": "WARNING", "LOG_LEVEL": "WARNING"},
         start_new_session=True,
     )
     deadline = time.monotonic() + 60
@@ -284,7 +290,7 @@ def main() -> None:
     from django.db import connections
 
     connections.close_all()
-    server, port = start_server(args.workers)
+    server, port = start_server(args.workers, production=True)
     try:
         print(f"gunicorn, {args.workers} sync workers, on 127.0.0.1:{port}; load average {os.getloadavg()[0]:.1f}")
         # Warm-up: every worker has imported, connected and read its caches.

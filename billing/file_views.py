@@ -89,6 +89,11 @@ def invoice_file_upload(request: HttpRequest) -> HttpResponse:
                     _("Filen laddades redan upp den %(when)s. Den skickas inte en gång till.")
                     % {"when": _when(started.upload)},
                 )
+            elif started.queue_waits:
+                messages.warning(
+                    request,
+                    _("Filen är mottagen och sparad. Kontrollen startar när kön för bakgrundsarbete fungerar igen."),
+                )
             else:
                 messages.success(request, _("Filen är mottagen och kontrolleras nu."))
             return redirect("invoice_file_detail", clinic_pk=request.clinic.pk, upload_pk=started.upload.pk)

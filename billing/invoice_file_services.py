@@ -62,6 +62,9 @@ logger = logging.getLogger(__name__)
 MAX_FILE_SIZE = MAX_BYTES
 # Claims checked, saved and sent together: large enough that queries are few, small enough that memory is flat.
 CHUNK_SIZE = 1000
+# Kept in failure_message of a queued upload whose check could not be queued (the task queue away); never shown as
+# it is: the file's page says in words that the check starts when the queue is back.
+QUEUE_WAITS = "queue-waits"
 FAILURE_MESSAGE = gettext_lazy("Filen kunde inte kontrolleras, försök igen.")
 SEND_FAILURE_MESSAGE = gettext_lazy("Räkningarna kunde inte skickas. Inget har skickats, försök igen.")
 # A file is read this far to see whether it looks like XML.
@@ -110,6 +113,8 @@ class StartedUpload:
 
     upload: InvoiceFileUpload
     earlier: bool
+    # The task queue (Redis) could not be reached: the file is kept and waits; beat queues it once the queue is back.
+    queue_waits: bool = False
 
 
 def invoice_file_earlier(*, clinic: Clinic, sha256: str, review_only: bool = False) -> InvoiceFileUpload | None:
@@ -172,7 +177,9 @@ def invoice_file_start(
             if checking is not None:
                 raise ClinicFileBeingChecked(checking)
         upload = _store(actor=actor, clinic=clinic, uploaded=uploaded, sha256=sha256, review_only=review_only)
-    return StartedUpload(upload=upload, earlier=False)
+    # The check was queued (or not) as the transaction committed, just above.
+    upload.refresh_from_db(fields=["failure_message"])
+    return StartedUpload(upload=upload, earlier=False, queue_waits=upload.failure_message == QUEUE_WAITS)
 
 
 def _store(*, actor: User, clinic: Clinic, uploaded: UploadedFile, sha256: str, review_only: bool) -> InvoiceFileUpload:
@@ -207,9 +214,39 @@ def _enqueue(upload_id: int) -> None:
     try:
         check_invoice_file.delay(upload_id)
     except BrokerUnavailable:
-        # No task will ever run for it: say so rather than show a bar that never moves.
-        logger.exception("invoice file %s could not be queued", upload_id)
-        invoice_file_fail(upload_id=upload_id)
+        # The queue (Redis) is away. The file is stored: it waits, marked, and `invoice_files_queue_waiting` (beat,
+        # every minute) queues it once the queue answers again; its page says so meanwhile.
+        logger.warning("invoice file %s could not be queued; it waits for the queue", upload_id, exc_info=True)
+        InvoiceFileUpload.objects.filter(pk=upload_id, state=InvoiceFileState.QUEUED).update(
+            failure_message=QUEUE_WAITS
+        )
+
+
+def invoice_files_queue_waiting(*, limit: int = 500) -> int:
+    """Queue the check of every stored file whose queueing failed (`_enqueue`); returns how many were queued.
+
+    Stops at the first file the queue still refuses: it is away yet, and the next run tries again."""
+    from kombu.exceptions import OperationalError as BrokerUnavailable
+
+    from .tasks import check_invoice_file
+
+    waiting = list(
+        InvoiceFileUpload.objects.filter(state=InvoiceFileState.QUEUED, failure_message=QUEUE_WAITS)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    queued = 0
+    for upload_id in waiting:
+        try:
+            check_invoice_file.delay(upload_id)
+        except BrokerUnavailable:
+            logger.warning("the queue is still away; %s files wait", len(waiting) - queued)
+            break
+        InvoiceFileUpload.objects.filter(
+            pk=upload_id, state=InvoiceFileState.QUEUED, failure_message=QUEUE_WAITS
+        ).update(failure_message="", updated_at=timezone.now())
+        queued += 1
+    return queued
 
 
 # One file per clinic is checked at a time: a clinic that sends a second large file while its first is being

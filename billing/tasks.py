@@ -106,3 +106,12 @@ def send_invoice_file(self, upload_id: int) -> None:
     except OperationalError as error:
         countdown = min(RETRY_BASE_SECONDS * 2**self.request.retries, RETRY_MAX_SECONDS)
         raise self.retry(exc=error, countdown=countdown) from error
+
+
+@shared_task(acks_late=True)
+def invoice_files_queue_waiting() -> int:
+    """Beat, every minute: queue the checks that could not be queued while the queue (Redis) was away.
+    Safe to run twice: a file queued is no longer marked, and its check is itself safe to run twice."""
+    from .invoice_file_services import invoice_files_queue_waiting as queue_waiting
+
+    return queue_waiting()

@@ -1,13 +1,19 @@
 """Language: Swedish unless the user chose English with the switch; the browser's language is not asked.
-And the guard on every request: body size, and no caching of what a signed-in user sees."""
+The guard on every request: body size, and no caching of what a signed-in user sees. And 503, not 500, while the
+database is away."""
 
+import json
+import sys
 from collections.abc import Callable
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, HttpResponseBadRequest
+from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.translation import gettext as _
+from django.views import defaults
 
 from .two_factor import next_step_url
 
@@ -100,3 +106,51 @@ class GuardMiddleware:
             status=413,
             content_type="text/plain; charset=utf-8",
         )
+
+
+# The database away (a restart, a failover, the network): every request that needed it answers 503 with
+# Retry-After, a Swedish page or, under /api/, a JSON problem, instead of the 500 "tekniskt fel". Django closes the
+# broken connection at the request's end, and CONN_HEALTH_CHECKS makes the next request open a new one, so the
+# portal comes back by itself as soon as the database does (docs/fault-drills.md).
+DATABASE_RETRY_AFTER_SECONDS = 5
+DATABASE_DOWN = (OperationalError, InterfaceError)
+
+
+def database_down(exception: BaseException | None) -> bool:
+    """Whether the exception, or one it was raised from, says the database cannot be reached or used now."""
+    seen = 0
+    while exception is not None and seen < 10:
+        if isinstance(exception, DATABASE_DOWN):
+            return True
+        exception = exception.__cause__ or exception.__context__
+        seen += 1
+    return False
+
+
+def database_unavailable(request) -> HttpResponse:
+    """503 for a request that met the database away; rendered without the database (no context processors)."""
+    headers = {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)}
+    if request.path.startswith("/api/"):
+        body = {
+            "type": "https://tandportal.se/api/problem/unavailable",
+            "title": _("Tjänsten är tillfälligt otillgänglig"),
+            "status": 503,
+            "detail": _("Databasen svarar inte just nu. Försök igen om en stund."),
+        }
+        return HttpResponse(
+            json.dumps(body, ensure_ascii=False),
+            status=503,
+            content_type="application/problem+json",
+            headers=headers,
+        )
+    return HttpResponse(render_to_string("503.html"), status=503, headers=headers)
+
+
+def server_error(request, *args, **kwargs) -> HttpResponse:
+    """handler500 (portal/urls.py): 503 when the exception being handled is the database away, else Django's 500.
+
+    Also the exceptions of middleware (the session, the user, the service windows read the database before any
+    view runs) reach this handler, which is why it is a handler and not a middleware's process_exception."""
+    if database_down(sys.exc_info()[1]):
+        return database_unavailable(request)
+    return defaults.server_error(request, *args, **kwargs)

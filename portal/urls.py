@@ -60,6 +60,9 @@ region_patterns = [
     *agreement_urls.region_patterns,
 ]
 
+# The database away answers 503 with Retry-After instead of the 500 page (portal/middleware.py).
+handler500 = "portal.middleware.server_error"
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("logga-in/", login.login, name="login"),

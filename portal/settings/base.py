@@ -281,11 +281,17 @@ REST_FRAMEWORK = {
     "DEFAULT_VERSIONING_CLASS": None,
 }
 # The API's calls per key are counted in Redis, so the limit holds across every gunicorn worker; without Redis
-# (a bare `manage.py runserver`) in the process.
+# (a bare `manage.py runserver`) in the process. Redis stopped: calls go on uncounted (portal/cache.py), each
+# waiting at most a second for it. Sessions (the database) and the default cache (each process) never need Redis.
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "api_throttle": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "api"}
+        {
+            "BACKEND": "portal.cache.FailOpenRedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "api",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "api-throttle"}
     ),
@@ -360,6 +366,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*"),
     },
     # Clinics whose notice (uppsägning) and slutfakturering have ended are closed; catches up missed days.
+    # Invoice files stored while the task queue was away get their check queued once it is back.
+    "invoice-files-queue-waiting": {
+        "task": "billing.tasks.invoice_files_queue_waiting",
+        "schedule": crontab(minute="*"),
+    },
     "clinics-close-terminated": {
         "task": "clinics.tasks.close_terminated_clinics",
         "schedule": crontab(hour=0, minute=5),

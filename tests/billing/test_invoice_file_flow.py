@@ -551,7 +551,15 @@ def test_after_the_retry_limit_the_page_says_the_file_could_not_be_checked(
     assert biller.get(_url("invoice_file_status", queued_upload)).json()["finished"] is True
 
 
-def test_an_upload_that_cannot_be_queued_is_failed_not_left_waiting(file_world, django_capture_on_commit_callbacks):
+QUEUE_WAITS_WORDS = "Kontrollen startar när kön för bakgrundsarbete fungerar igen."
+PAGE_WAITS_WORDS = "den startar av sig själv när kön för bakgrundsarbete fungerar igen"
+
+
+def test_an_upload_that_cannot_be_queued_is_kept_and_queued_when_the_queue_is_back(
+    file_world, client, django_capture_on_commit_callbacks
+):
+    """Redis away (docs/fault-drills.md): the file is stored and waits, its page says so, and beat's
+    invoice_files_queue_waiting queues it once the queue answers; while it does not, the file keeps waiting."""
     from kombu.exceptions import OperationalError as BrokerUnavailable
 
     with (
@@ -562,8 +570,43 @@ def test_an_upload_that_cannot_be_queued_is_failed_not_left_waiting(file_world, 
             actor=file_world.biller, clinic=file_world.clinic, uploaded=SimpleUploadedFile("f.xml", mixed_file())
         )
 
-    started.upload.refresh_from_db()
-    assert (started.upload.state, started.upload.failure_message) == (InvoiceFileState.FAILED, FAILED)
+    upload = InvoiceFileUpload.objects.get(pk=started.upload.pk)
+    client.force_login(file_world.biller)
+    assert upload.state == InvoiceFileState.QUEUED
+    assert upload.failure_message == invoice_file_services.QUEUE_WAITS
+    doc = _doc(client.get(_url("invoice_file_detail", upload)))
+    assert PAGE_WAITS_WORDS in " ".join(doc.xpath("//*[@role='status']//text()"))
+    assert client.get(_url("invoice_file_status", upload)).json()["finished"] is False
+
+    with mock.patch.object(tasks.check_invoice_file, "delay", side_effect=BrokerUnavailable("still no redis")):
+        assert tasks.invoice_files_queue_waiting() == 0
+    upload.refresh_from_db()
+    assert upload.failure_message == invoice_file_services.QUEUE_WAITS
+
+    with mock.patch.object(tasks.check_invoice_file, "delay") as delay:
+        assert tasks.invoice_files_queue_waiting() == 1
+        assert tasks.invoice_files_queue_waiting() == 0  # queued once, not every minute
+    delay.assert_called_once_with(upload.pk)
+    upload.refresh_from_db()
+    assert (upload.state, upload.failure_message) == (InvoiceFileState.QUEUED, "")
+    doc = _doc(client.get(_url("invoice_file_detail", upload)))
+    assert PAGE_WAITS_WORDS not in doc.text_content()
+
+
+def test_the_upload_page_says_the_check_waits_for_the_queue(client, transactional_small_world):
+    world = _ready_for_files(transactional_small_world)  # committed: the upload's on_commit runs in the request
+    from kombu.exceptions import OperationalError as BrokerUnavailable
+
+    client.force_login(world.biller)
+    with mock.patch.object(tasks.check_invoice_file, "delay", side_effect=BrokerUnavailable("no redis")):
+        response = client.post(
+            reverse("invoice_file_upload", kwargs={"clinic_pk": world.clinic.pk}),
+            {"file": SimpleUploadedFile("f.xml", mixed_file(), content_type="text/xml")},
+            follow=True,
+        )
+    assert response.status_code == 200
+    assert QUEUE_WAITS_WORDS in _doc(response).text_content()
+    assert InvoiceFileUpload.objects.get().state == InvoiceFileState.QUEUED
 
 
 # Through a real worker -------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 ROUTES = {
     "billing.tasks.check_invoice_file": "files",
     "billing.tasks.send_invoice_file": "files",
+    "billing.tasks.invoice_files_queue_waiting": "default",
     "eligibility.tasks.import_certificates": "files",
     "payouts.tasks.mark_payouts_paid": "payouts",
     "payouts.tasks.send_payout_notice": "mail",
