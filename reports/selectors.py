@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db.models import Count, Min, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce, TruncMonth
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from claims.models import Claim, ClaimState
@@ -24,6 +24,8 @@ from clinics.models import Region, SupportForm
 from eligibility.models import PriorAssessment, PriorAssessmentState
 from payouts.selectors import region_repayments
 from review.selectors import question_answered
+
+from .models import ClaimMonthFigure
 
 MONTHS = 12
 FORMS: tuple[str, ...] = tuple(SupportForm.values)  # N, F, S
@@ -118,28 +120,22 @@ class ClinicRow:
     amounts: Amounts = field(default_factory=Amounts)
 
 
-def _counted_claims(*, region: Region, period: Period) -> QuerySet[Claim]:
-    start, end = period.bounds()
-    return (
-        Claim.objects.of_region(region)
-        .filter(invoice__received_at__gte=start, invoice__received_at__lt=end)
-        .exclude(state__in=EXCLUDED_STATES)
-    )
+def _figures(*, region: Region, period: Period) -> QuerySet[ClaimMonthFigure]:
+    # The summaries the triggers keep (reports.models): a few rows per clinic and month, never the claims.
+    return ClaimMonthFigure.objects.filter(region=region, month__gte=period.first_day, month__lte=period.months[-1])
 
 
 def amounts_by_month(*, region: Region, period: Period) -> list[MonthRow]:
     """Every month of the period (a month without claims is a row of zeros), by support form."""
     rows = {month: MonthRow(month=month) for month in period.months}
     aggregated = (
-        _counted_claims(region=region, period=period)
-        .annotate(month=TruncMonth("invoice__received_at", tzinfo=_zone()))
+        _figures(region=region, period=period)
         .values("month", "support_form")
-        .annotate(amount=Sum("total"), claims=Count("pk"))
+        .annotate(amount=Sum("amount"), counted=Sum("claims"))
         .order_by()
     )
     for item in aggregated:
-        month = timezone.localtime(item["month"], _zone()).date()
-        rows[month].amounts.add(item["support_form"], item["amount"], item["claims"])
+        rows[item["month"]].amounts.add(item["support_form"], item["amount"], item["counted"])
     return list(rows.values())
 
 
@@ -147,9 +143,10 @@ def amounts_by_clinic(*, region: Region, period: Period) -> list[ClinicRow]:
     """The clinics with counted claims in the period, largest amount first, by support form."""
     rows: dict[int, ClinicRow] = {}
     aggregated = (
-        _counted_claims(region=region, period=period)
+        _figures(region=region, period=period)
         .values("clinic_id", "clinic__number", "clinic__name", "support_form")
-        .annotate(amount=Sum("total"), claims=Count("pk"))
+        .annotate(amount=Sum("amount"), counted=Sum("claims"))
+        .filter(counted__gt=0)
         .order_by()
     )
     for item in aggregated:
@@ -157,7 +154,7 @@ def amounts_by_clinic(*, region: Region, period: Period) -> list[ClinicRow]:
             item["clinic_id"],
             ClinicRow(clinic_id=item["clinic_id"], number=item["clinic__number"], name=item["clinic__name"]),
         )
-        row.amounts.add(item["support_form"], item["amount"], item["claims"])
+        row.amounts.add(item["support_form"], item["amount"], item["counted"])
     return sorted(rows.values(), key=lambda row: (-row.amounts.total, len(row.number), row.number))
 
 
