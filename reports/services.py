@@ -18,17 +18,17 @@ def claim_month_figures_compact() -> int:
         cursor.execute(
             """
             WITH keys AS (
-                SELECT region_id, clinic_id, month, support_form FROM reports_claimmonthfigure
-                GROUP BY region_id, clinic_id, month, support_form HAVING COUNT(*) > 1 OR SUM(claims) = 0
+                SELECT region_id, clinic_id, month, support_form, state FROM reports_claimmonthfigure
+                GROUP BY region_id, clinic_id, month, support_form, state HAVING COUNT(*) > 1 OR SUM(claims) = 0
             ), folded AS (
                 DELETE FROM reports_claimmonthfigure f USING keys k
                 WHERE f.region_id = k.region_id AND f.clinic_id = k.clinic_id AND f.month = k.month
-                  AND f.support_form = k.support_form
-                RETURNING f.region_id, f.clinic_id, f.month, f.support_form, f.amount, f.claims
+                  AND f.support_form = k.support_form AND f.state = k.state
+                RETURNING f.region_id, f.clinic_id, f.month, f.support_form, f.state, f.amount, f.claims
             ), inserted AS (
-                INSERT INTO reports_claimmonthfigure (region_id, clinic_id, month, support_form, amount, claims)
-                SELECT region_id, clinic_id, month, support_form, SUM(amount), SUM(claims) FROM folded
-                GROUP BY region_id, clinic_id, month, support_form HAVING SUM(claims) <> 0 OR SUM(amount) <> 0
+                INSERT INTO reports_claimmonthfigure (region_id, clinic_id, month, support_form, state, amount, claims)
+                SELECT region_id, clinic_id, month, support_form, state, SUM(amount), SUM(claims) FROM folded
+                GROUP BY region_id, clinic_id, month, support_form, state HAVING SUM(claims) <> 0 OR SUM(amount) <> 0
                 RETURNING 1
             )
             SELECT (SELECT COUNT(*) FROM folded) - (SELECT COUNT(*) FROM inserted)
@@ -44,15 +44,14 @@ def claim_month_figures_recount() -> None:
             """
             -- A data-modifying WITH runs whether or not it is read.
             WITH gone AS (DELETE FROM reports_claimmonthfigure RETURNING 1)
-            INSERT INTO reports_claimmonthfigure (region_id, clinic_id, month, support_form, amount, claims)
+            INSERT INTO reports_claimmonthfigure (region_id, clinic_id, month, support_form, state, amount, claims)
             SELECT k.region_id, c.clinic_id,
-                   (date_trunc('month', i.received_at AT TIME ZONE %s))::date, c.support_form,
+                   (date_trunc('month', i.received_at AT TIME ZONE %s))::date, c.support_form, c.state,
                    SUM(c.total), COUNT(*)
             FROM claims_claim c
             JOIN claims_invoice i ON i.id = c.invoice_id
             JOIN clinics_clinic k ON k.id = c.clinic_id
-            WHERE c.state NOT IN ('deleted', 'voided')
-            GROUP BY 1, 2, 3, 4
+            GROUP BY 1, 2, 3, 4, 5
             """,
             [settings.TIME_ZONE],
         )

@@ -6,35 +6,34 @@ from django.db import migrations, models
 # The month a claim counts in: its invoice's Inkom time in Swedish time (reports.selectors). Frozen here as the
 # triggers hold it; settings.TIME_ZONE is the same zone.
 MONTH = "(date_trunc('month', {received_at} AT TIME ZONE 'Europe/Stockholm'))::date"
-COUNTED = "{state} NOT IN ('deleted', 'voided')"
+COLUMNS = "region_id, clinic_id, month, support_form, state, amount, claims"
 
 # Every statement that stores, changes or removes claims writes the differences it makes, one row per clinic,
-# month and support form; statement-level with transition tables, so a payout run's or a file's thousands of rows
-# cost one INSERT … SELECT, and a statement that changes nothing counted (approve, mark paid) writes nothing.
+# month, support form and state; statement-level with transition tables, so a payout run's or a file's thousands
+# of rows cost one INSERT … SELECT, and a statement that changes none of these (a comment, a payout date) writes
+# nothing.
 TRIGGERS = f"""
 CREATE FUNCTION reports_claim_figures_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO reports_claimmonthfigure (region_id, clinic_id, month, support_form, amount, claims)
-    SELECT k.region_id, n.clinic_id, {MONTH.format(received_at="i.received_at")}, n.support_form,
+    INSERT INTO reports_claimmonthfigure ({COLUMNS})
+    SELECT k.region_id, n.clinic_id, {MONTH.format(received_at="i.received_at")}, n.support_form, n.state,
            SUM(n.total), COUNT(*)
     FROM new_rows n
     JOIN claims_invoice i ON i.id = n.invoice_id
     JOIN clinics_clinic k ON k.id = n.clinic_id
-    WHERE {COUNTED.format(state="n.state")}
-    GROUP BY 1, 2, 3, 4;
+    GROUP BY 1, 2, 3, 4, 5;
     RETURN NULL;
 END $$;
 
 CREATE FUNCTION reports_claim_figures_delete() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO reports_claimmonthfigure (region_id, clinic_id, month, support_form, amount, claims)
-    SELECT k.region_id, o.clinic_id, {MONTH.format(received_at="i.received_at")}, o.support_form,
+    INSERT INTO reports_claimmonthfigure ({COLUMNS})
+    SELECT k.region_id, o.clinic_id, {MONTH.format(received_at="i.received_at")}, o.support_form, o.state,
            -SUM(o.total), -COUNT(*)
     FROM old_rows o
     JOIN claims_invoice i ON i.id = o.invoice_id
     JOIN clinics_clinic k ON k.id = o.clinic_id
-    WHERE {COUNTED.format(state="o.state")}
-    GROUP BY 1, 2, 3, 4;
+    GROUP BY 1, 2, 3, 4, 5;
     RETURN NULL;
 END $$;
 
@@ -42,31 +41,31 @@ CREATE FUNCTION reports_claim_figures_update() RETURNS trigger LANGUAGE plpgsql 
 BEGIN
     WITH changed AS (
         SELECT o.clinic_id AS old_clinic, o.invoice_id AS old_invoice, o.support_form AS old_form,
-               o.total AS old_total, {COUNTED.format(state="o.state")} AS old_counted,
+               o.state AS old_state, o.total AS old_total,
                n.clinic_id AS new_clinic, n.invoice_id AS new_invoice, n.support_form AS new_form,
-               n.total AS new_total, {COUNTED.format(state="n.state")} AS new_counted
+               n.state AS new_state, n.total AS new_total
         FROM old_rows o JOIN new_rows n ON n.id = o.id
-        WHERE ({COUNTED.format(state="o.state")}, o.clinic_id, o.invoice_id, o.support_form, o.total)
-              IS DISTINCT FROM ({COUNTED.format(state="n.state")}, n.clinic_id, n.invoice_id, n.support_form, n.total)
+        WHERE (o.state, o.clinic_id, o.invoice_id, o.support_form, o.total)
+              IS DISTINCT FROM (n.state, n.clinic_id, n.invoice_id, n.support_form, n.total)
     ), difference AS (
-        SELECT new_clinic AS clinic_id, new_invoice AS invoice_id, new_form AS support_form,
+        SELECT new_clinic AS clinic_id, new_invoice AS invoice_id, new_form AS support_form, new_state AS state,
                new_total AS amount, 1 AS claims
-        FROM changed WHERE new_counted
+        FROM changed
         UNION ALL
-        SELECT old_clinic, old_invoice, old_form, -old_total, -1
-        FROM changed WHERE old_counted
+        SELECT old_clinic, old_invoice, old_form, old_state, -old_total, -1
+        FROM changed
     )
-    INSERT INTO reports_claimmonthfigure (region_id, clinic_id, month, support_form, amount, claims)
-    SELECT k.region_id, d.clinic_id, {MONTH.format(received_at="i.received_at")}, d.support_form,
+    INSERT INTO reports_claimmonthfigure ({COLUMNS})
+    SELECT k.region_id, d.clinic_id, {MONTH.format(received_at="i.received_at")}, d.support_form, d.state,
            SUM(d.amount), SUM(d.claims)
     FROM difference d
     JOIN claims_invoice i ON i.id = d.invoice_id
     JOIN clinics_clinic k ON k.id = d.clinic_id
-    GROUP BY 1, 2, 3, 4;
+    GROUP BY 1, 2, 3, 4, 5;
     RETURN NULL;
 END $$;
 
--- An invoice's Inkom time moved (tests and corrections do): its counted claims move to the new month.
+-- An invoice's Inkom time moved (tests and corrections do): its claims move to the new month.
 CREATE FUNCTION reports_invoice_figures_update() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     WITH moved AS (
@@ -74,20 +73,18 @@ BEGIN
         FROM old_rows o JOIN new_rows n ON n.id = o.id
         WHERE o.received_at IS DISTINCT FROM n.received_at
     ), difference AS (
-        SELECT c.clinic_id, m.new_at AS received_at, c.support_form, c.total AS amount, 1 AS claims
+        SELECT c.clinic_id, m.new_at AS received_at, c.support_form, c.state, c.total AS amount, 1 AS claims
         FROM moved m JOIN claims_claim c ON c.invoice_id = m.id
-        WHERE {COUNTED.format(state="c.state")}
         UNION ALL
-        SELECT c.clinic_id, m.old_at, c.support_form, -c.total, -1
+        SELECT c.clinic_id, m.old_at, c.support_form, c.state, -c.total, -1
         FROM moved m JOIN claims_claim c ON c.invoice_id = m.id
-        WHERE {COUNTED.format(state="c.state")}
     )
-    INSERT INTO reports_claimmonthfigure (region_id, clinic_id, month, support_form, amount, claims)
-    SELECT k.region_id, d.clinic_id, {MONTH.format(received_at="d.received_at")}, d.support_form,
+    INSERT INTO reports_claimmonthfigure ({COLUMNS})
+    SELECT k.region_id, d.clinic_id, {MONTH.format(received_at="d.received_at")}, d.support_form, d.state,
            SUM(d.amount), SUM(d.claims)
     FROM difference d
     JOIN clinics_clinic k ON k.id = d.clinic_id
-    GROUP BY 1, 2, 3, 4;
+    GROUP BY 1, 2, 3, 4, 5;
     RETURN NULL;
 END $$;
 
@@ -103,14 +100,13 @@ CREATE TRIGGER reports_invoice_figures_update AFTER UPDATE ON claims_invoice
     FOR EACH STATEMENT EXECUTE FUNCTION reports_invoice_figures_update();
 
 -- The figures of the claims already stored, one row per key.
-INSERT INTO reports_claimmonthfigure (region_id, clinic_id, month, support_form, amount, claims)
-SELECT k.region_id, c.clinic_id, {MONTH.format(received_at="i.received_at")}, c.support_form,
+INSERT INTO reports_claimmonthfigure ({COLUMNS})
+SELECT k.region_id, c.clinic_id, {MONTH.format(received_at="i.received_at")}, c.support_form, c.state,
        SUM(c.total), COUNT(*)
 FROM claims_claim c
 JOIN claims_invoice i ON i.id = c.invoice_id
 JOIN clinics_clinic k ON k.id = c.clinic_id
-WHERE {COUNTED.format(state="c.state")}
-GROUP BY 1, 2, 3, 4;
+GROUP BY 1, 2, 3, 4, 5;
 """
 
 UNDO = """
@@ -141,13 +137,14 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('month', models.DateField()),
                 ('support_form', models.CharField(max_length=1)),
+                ('state', models.CharField(max_length=20)),
                 ('amount', models.BigIntegerField()),
                 ('claims', models.IntegerField()),
                 ('clinic', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='clinics.clinic')),
                 ('region', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='clinics.region')),
             ],
             options={
-                'indexes': [models.Index(fields=['region', 'month'], name='claim_month_figure_region')],
+                'indexes': [models.Index(fields=['region', 'month'], name='claim_month_figure_region'), models.Index(fields=['region', 'state'], name='claim_month_figure_state')],
             },
         ),
         migrations.RunSQL(TRIGGERS, UNDO),
