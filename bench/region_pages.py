@@ -140,15 +140,17 @@ def main() -> None:
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         started = time.perf_counter()
         response = client.post(f"{base}/atkomstlogg/", {"user_email": busiest, "export": "1", **period})
-        if not response.streaming:
+        if response.get("Content-Disposition", "").startswith("attachment"):
+            streamed = response.streaming
+            size = sum(len(piece) for piece in response.streaming_content) if streamed else len(response.content)
+        else:
             print(f"Åtkomstlogg export: no file (status {response.status_code}; no entries of a user to export?)")
             return
-        size = sum(len(piece) for piece in response.streaming_content)
         seconds = time.perf_counter() - started
         after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         print(
             f"Åtkomstlogg export, {busiest}, {args.export_days} days: {seconds:.1f} s, {size / 1024 / 1024:.1f} MB, "
-            f"peak RSS {after / 1024:.0f} MB (+{(after - before) / 1024:.0f} MB)"
+            f"peak RSS {after / 1024:.0f} MB (+{(after - before) / 1024:.0f} MB), {'streamed' if streamed else 'whole'}"
         )
 
 

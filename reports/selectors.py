@@ -15,7 +15,7 @@ import zoneinfo
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db.models import Count, DateTimeField, ExpressionWrapper, Min, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import Count, Min, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -179,22 +179,32 @@ class Workload:
 
 
 def _oldest_open(region: Region) -> dict[str, datetime.datetime | None]:
-    """When the oldest invoice with a received (an under-review) claim came in, in one query from the open claims'
-    own index (claims.models, claim_open_created) rather than a scan of every open claim: a claim joins only an
-    invoice received the same day (claims.services.invoice_for_claims), so that invoice is one of the claims
-    stored within a day of the first one still in that state."""
+    """When the oldest invoice with a received (an under-review) claim came in, from the claims' index by state
+    (claims.models, claim_state_created) rather than a scan of every open claim: a claim joins only an invoice
+    received the same day (claims.services.invoice_for_claims), so that invoice is one of the claims stored within
+    a day of the first one still in that state. Two queries: the first claim of each state, then those of its
+    day, with the bounds as values so that the planner reads a short range of the index."""
     claims = Claim.objects.of_region(region)
-    oldest, windows = {}, {}
-    for state in (ClaimState.RECEIVED, ClaimState.UNDER_REVIEW):
-        first = claims.filter(state=state).order_by("created_at", "id").values("created_at")[:1]
-        windows[state] = ExpressionWrapper(
-            Subquery(first) + Value(datetime.timedelta(days=1)), output_field=DateTimeField()
-        )
-        oldest[state] = Min("invoice__received_at", filter=Q(state=state, created_at__lt=windows[state]))
-    within = Q(state=ClaimState.RECEIVED, created_at__lt=windows[ClaimState.RECEIVED]) | Q(
-        state=ClaimState.UNDER_REVIEW, created_at__lt=windows[ClaimState.UNDER_REVIEW]
-    )
-    return claims.filter(within).aggregate(**oldest)
+    states = (ClaimState.RECEIVED, ClaimState.UNDER_REVIEW)
+    firsts = [
+        claims.filter(state=state).order_by("created_at", "id").values_list("state", "created_at")[:1]
+        for state in states
+    ]
+    found = dict(firsts[0].union(firsts[1], all=True))
+    oldest: dict[str, datetime.datetime | None] = dict.fromkeys(states)
+    parts = [
+        # From the first one on (none is before it): with both ends the planner expects a day's claims, not a
+        # hundred thousand, and joins their invoices by key instead of hashing every invoice.
+        claims.filter(state=state, created_at__gte=first, created_at__lt=first + datetime.timedelta(days=1))
+        .values("state")
+        .annotate(oldest=Min("invoice__received_at"))
+        .values_list("state", "oldest")
+        .order_by()
+        for state, first in found.items()
+    ]
+    if parts:
+        oldest.update(parts[0].union(*parts[1:], all=True))
+    return oldest
 
 
 def region_workload(*, region: Region) -> Workload:

@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
     operations = [
         AddIndexConcurrently(
             model_name='claim',
-            index=models.Index(condition=models.Q(('state__in', ('received', 'under_review'))), fields=['created_at', 'id'], name='claim_open_created'),
+            index=models.Index(fields=['state', 'created_at', 'id'], name='claim_state_created'),
         ),
         AddIndexConcurrently(
             model_name='claim',

@@ -124,8 +124,8 @@ def _plan(queryset) -> str:
 @pytest.mark.parametrize(
     ("claim_filter", "index"),
     [
-        (ClaimFilter(queue=ClaimQueue.TO_HANDLE), "claim_open_created"),
-        (ClaimFilter(state=ClaimState.RECEIVED), "claim_open_created"),
+        (ClaimFilter(queue=ClaimQueue.TO_HANDLE), "claim_state_created"),
+        (ClaimFilter(state=ClaimState.RECEIVED), "claim_state_created"),
         (ClaimFilter(), "claim_created_keyset"),
     ],
 )
