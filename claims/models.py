@@ -238,6 +238,12 @@ class Claim(models.Model):
             models.Index(fields=["clinic", "updated_at", "id"], name="claim_clinic_updated"),
             # The coordinator's Räkningar pages by (created_at, id) from the last row shown (portal.keyset).
             models.Index(fields=["created_at", "id"], name="claim_created_keyset"),
+            # Its default queue (Att hantera) and each state's filter, and the start page's oldest claims waiting:
+            # the claims in one state in the list's order, not every claim scanned for them (the newest are open,
+            # so a list of paid claims read by time alone would first pass over every open one).
+            models.Index(fields=["state", "created_at", "id"], name="claim_state_created"),
+            # Räkningar filtered by clinic, in its order.
+            models.Index(fields=["clinic", "created_at", "id"], name="claim_clinic_created"),
         ]
 
     def __str__(self) -> str:

@@ -9,36 +9,39 @@ only ever travels in a POST body, and every search and export is itself logged.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from django import forms
 from django.db import transaction
-from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 
 from clinics.models import ClinicRole, Region, RegionRole, User
-from portal.excel import text_cell, workbook_response
 from portal.forms import PeriodForm, PersonalIdentityNumberField
 
 from . import validators
 from .access import region_view
-from .access_shown import AccessShown, AccessShownKind
+from .access_shown import AccessShown, AccessShownKind, access_shown_text
 from .audit import PortalAudit, access_log_record_many, audit_record
+from .keyset import keyset_page
 from .models import AccessLogEntry
+from .xlsx_stream import xlsx_response, xlsx_stream
 
 DEFAULT_PERIOD_DAYS = 30
-# The page shows the newest rows only; the export holds far more, streamed from the database.
-PAGE_MAX_ROWS = 1000
-EXPORT_MAX_ROWS = 100_000
+# The page shows its hits a page at a time (by cursor, newest first); the export holds them all, streamed.
+PAGE_SIZE = 100
+# An Excel sheet holds 1 048 576 rows; the export stops short of that and says so at its end.
+EXPORT_MAX_ROWS = 1_000_000
+# The export reads the log in chunks by (time, id), each its own short query: no server-side cursor (PgBouncer in
+# transaction pooling has none), no result held whole in memory.
+EXPORT_CHUNK = 2000
 
 ROLE_LABELS = {**dict(ClinicRole.choices), **dict(RegionRole.choices)}
 
@@ -153,6 +156,34 @@ class AccessLogRow:
     personal_identity_number: str
     shown: str
 
+    # What `of_values` needs, read as plain values: no model instance per row in an export of a million.
+    VALUES = (
+        "id",
+        "occurred_at",
+        "user__name",
+        "user__email",
+        "role",
+        "clinic__number",
+        "clinic__name",
+        "region__name",
+        "personal_identity_number",
+        "shown_kind",
+        "shown_params",
+        "shown",
+    )
+
+    @classmethod
+    def of_values(cls, values: tuple) -> AccessLogRow:
+        _, occurred_at, name, email, role, clinic_number, clinic_name, region_name, pin, kind, params, shown = values
+        return cls(
+            occurred_at=timezone.localtime(occurred_at),
+            user=f"{name} ({email})" if name else email,
+            role=str(ROLE_LABELS.get(role, role)),
+            place=f"{clinic_number} {clinic_name}" if clinic_number is not None else region_name,
+            personal_identity_number=pin,
+            shown=access_shown_text(kind, params, as_made=shown),
+        )
+
     @classmethod
     def of(cls, entry: AccessLogEntry) -> AccessLogRow:
         user = entry.user
@@ -207,62 +238,97 @@ def access_log_review(request: HttpRequest) -> HttpResponse:
         search = AccessLogSearch.from_form(region=request.region, form=form)
         if "export" in request.POST:
             return _export_response(request, search)
-        entries = list(search.entries()[: PAGE_MAX_ROWS + 1])
+        # The search is posted (a personnummer never stands in a URL), so are its pages' cursors.
+        page = keyset_page(
+            search.entries(), cursor=request.POST.get("cursor"), size=PAGE_SIZE, stamp_field="occurred_at", count=False
+        )
         access_log_search_record(
             request=request,
             search=search,
             export=False,
-            pins_shown=[entry.personal_identity_number for entry in entries[:PAGE_MAX_ROWS]],
+            pins_shown=[entry.personal_identity_number for entry in page.object_list],
         )
         context.update(
             search=search,
-            rows=[AccessLogRow.of(entry) for entry in entries[:PAGE_MAX_ROWS]],
-            cut=len(entries) > PAGE_MAX_ROWS,
-            max_rows=PAGE_MAX_ROWS,
+            page=page,
+            rows=[AccessLogRow.of(entry) for entry in page.object_list],
+            by_post=True,
+            list_url=request.path,
         )
     return render(request, "portal/access_log.html", context)
 
 
-def _export_response(request: HttpRequest, search: AccessLogSearch) -> HttpResponse:
-    exported_at = timezone.localtime()
-    entries = search.entries()
-    total = entries.count()
+def _entries_in_chunks(search: AccessLogSearch, until: datetime.datetime) -> Iterator[list[tuple]]:
+    """The search's entries written before `until`, newest first, as value tuples, EXPORT_CHUNK at a time by
+    keyset: each chunk starts after the last row of the one before, from the index, as the page's cursor does."""
+    entries = search.entries().filter(occurred_at__lt=until).order_by("-occurred_at", "-id")
+    after: tuple | None = None
+    while True:
+        chunk_query = entries
+        if after is not None:
+            stamp, pk = after
+            chunk_query = entries.filter(occurred_at__lte=stamp).filter(Q(occurred_at__lt=stamp) | Q(pk__lt=pk))
+        chunk = list(chunk_query.values_list(*AccessLogRow.VALUES)[:EXPORT_CHUNK])
+        if not chunk:
+            return
+        yield chunk
+        if len(chunk) < EXPORT_CHUNK:
+            return
+        after = (chunk[-1][1], chunk[-1][0])
 
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title=_("Åtkomstlogg"))
-    for column, width in zip("ABCDEF", (20, 40, 22, 36, 16, 40), strict=True):
-        sheet.column_dimensions[column].width = width
-    sheet.append([text_cell(sheet, _("Åtkomstlogg för %(region)s") % {"region": search.region.name})])
-    sheet.append([text_cell(sheet, _("Sökning: %(search)s") % {"search": search.description})])
-    exported = _("Exporterad %(time)s av %(user)s") % {
-        "time": f"{exported_at:%Y-%m-%d %H:%M}",
-        "user": request.user.email,
-    }
-    sheet.append([text_cell(sheet, exported)])
-    if total > EXPORT_MAX_ROWS:
-        note = _("Urvalet har %(total)s rader; de %(max)s senaste är med. Begränsa perioden för att få resten.")
-        sheet.append([text_cell(sheet, note % {"total": total, "max": EXPORT_MAX_ROWS})])
-    sheet.append([])
-    headings = [_("Tidpunkt"), _("Användare"), _("Roll"), _("Klinik"), _("Personnummer"), _("Visat")]
-    sheet.append([text_cell(sheet, heading) for heading in headings])
-    pins_shown = set()
-    for entry in entries[:EXPORT_MAX_ROWS].iterator(chunk_size=2000):
-        row = AccessLogRow.of(entry)
-        pins_shown.add(row.personal_identity_number)
-        when = WriteOnlyCell(
-            sheet, value=row.occurred_at.replace(tzinfo=None, microsecond=0)
-        )  # Excel has no time zones
-        when.number_format = "yyyy-mm-dd hh:mm:ss"
-        sheet.append(
-            [
-                when,
-                text_cell(sheet, row.user),
-                text_cell(sheet, row.role),
-                text_cell(sheet, row.place),
-                text_cell(sheet, validators.format_personal_identity_number(row.personal_identity_number)),
-                text_cell(sheet, row.shown),
+
+def _export_rows(request: HttpRequest, search: AccessLogSearch, exported_at: datetime.datetime) -> Iterator[list]:
+    """The export's rows, logging the patients of each chunk before its rows leave (a patient once)."""
+    yield [_("Åtkomstlogg för %(region)s") % {"region": search.region.name}]
+    yield [_("Sökning: %(search)s") % {"search": search.description}]
+    yield [_("Exporterad %(time)s av %(user)s") % {"time": f"{exported_at:%Y-%m-%d %H:%M}", "user": request.user.email}]
+    yield []
+    yield [_("Tidpunkt"), _("Användare"), _("Roll"), _("Klinik"), _("Personnummer"), _("Visat")]
+    # The searched patient is logged already (access_log_search_record).
+    logged = {search.personal_identity_number} if search.personal_identity_number else set()
+    written = 0
+    for chunk in _entries_in_chunks(search, until=exported_at):
+        rows = [AccessLogRow.of_values(values) for values in chunk[: EXPORT_MAX_ROWS - written]]
+        new_pins = {row.personal_identity_number for row in rows} - logged
+        if new_pins:
+            access_log_record_many(
+                request=request,
+                personal_identity_numbers=new_pins,
+                shown=AccessShown(AccessShownKind.ACCESS_LOG_EXPORT),
+            )
+            logged |= new_pins
+        for row in rows:
+            yield [
+                row.occurred_at,
+                row.user,
+                row.role,
+                row.place,
+                validators.format_personal_identity_number(row.personal_identity_number),
+                row.shown,
             ]
-        )
-    access_log_search_record(request=request, search=search, export=True, pins_shown=pins_shown)
+        written += len(rows)
+        if written >= EXPORT_MAX_ROWS:
+            yield []
+            yield [
+                _("Urvalet har fler än %(max)s rader; de %(max)s senaste är med. Begränsa perioden för att få resten.")
+                % {"max": EXPORT_MAX_ROWS}
+            ]
+            return
+
+
+def _export_response(request: HttpRequest, search: AccessLogSearch) -> StreamingHttpResponse:
+    """Patientens loggutdrag as Excel, streamed as the log is read: any size, in flat memory."""
+    # The log as it stood when the export began: not the export's own entries, nor those written while it runs.
+    exported_at = timezone.localtime()
+    # The search itself is recorded before the first byte (the searched patient, or the user in the audit log);
+    # each patient in the rows is logged as their chunk is written.
+    access_log_search_record(request=request, search=search, export=True)
     # The file name says whose region and when, never whose personnummer.
-    return workbook_response(workbook, f"atkomstlogg-{search.region.code}-{exported_at:%Y%m%d-%H%M%S}.xlsx")
+    return xlsx_response(
+        xlsx_stream(
+            sheet_title=_("Åtkomstlogg"),
+            widths=(20, 40, 22, 36, 16, 40),
+            rows=_export_rows(request, search, exported_at),
+        ),
+        f"atkomstlogg-{search.region.code}-{exported_at:%Y%m%d-%H%M%S}.xlsx",
+    )

@@ -87,3 +87,46 @@ def keyset_page(
     if rows:
         page.next_cursor = _cursor("a", getattr(rows[-1], stamp_field), rows[-1].pk)
     return page
+
+
+# The ends of a list and its size, for lists that may hold millions of rows --------------------------------------
+
+LAST = "last"  # the cursor of the last page (the oldest rows)
+COUNT_CAP = 10_000
+
+
+def keyset_page_or_last(queryset: QuerySet, *, cursor: str | None, size: int, stamp_field: str) -> KeysetPage:
+    """`keyset_page` without a count, and the last page for the cursor `LAST`: the oldest `size` rows, read from
+    the other end of the same index (oldest first, then turned round), so it costs what the first page does."""
+    if cursor != LAST:
+        return keyset_page(queryset, cursor=cursor, size=size, stamp_field=stamp_field, count=False)
+    rows = list(queryset.order_by(stamp_field, "id")[: size + 1])
+    has_previous = len(rows) > size
+    rows = list(reversed(rows[:size]))
+    page = KeysetPage(object_list=rows)
+    if has_previous:
+        page.previous_cursor = _cursor("b", getattr(rows[0], stamp_field), rows[0].pk)
+    return page
+
+
+@dataclass(frozen=True)
+class CappedCount:
+    """How many rows a list holds, counted up to a cap: "fler än 10 000" rather than a scan of a million."""
+
+    count: int
+    cap: int
+
+    @property
+    def capped(self) -> bool:
+        return self.count > self.cap
+
+    @property
+    def cap_text(self) -> str:
+        """The cap as Swedish writes it: "10 000" (a no-break space between the thousands)."""
+        return f"{self.cap:,}".replace(",", "\u00a0")
+
+
+def capped_count(queryset: QuerySet, *, cap: int = COUNT_CAP) -> CappedCount:
+    """Count at most `cap + 1` rows (the database stops there): give a queryset without annotations or joins the
+    count does not need, since each row read costs them."""
+    return CappedCount(count=queryset.order_by()[: cap + 1].count(), cap=cap)

@@ -15,8 +15,8 @@ import zoneinfo
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db.models import Count, Min, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce, TruncMonth
+from django.db.models import Count, Min, QuerySet, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from claims.models import Claim, ClaimState
@@ -24,6 +24,8 @@ from clinics.models import Region, SupportForm
 from eligibility.models import PriorAssessment, PriorAssessmentState
 from payouts.selectors import region_repayments
 from review.selectors import question_answered
+
+from .models import ClaimMonthFigure
 
 MONTHS = 12
 FORMS: tuple[str, ...] = tuple(SupportForm.values)  # N, F, S
@@ -118,28 +120,24 @@ class ClinicRow:
     amounts: Amounts = field(default_factory=Amounts)
 
 
-def _counted_claims(*, region: Region, period: Period) -> QuerySet[Claim]:
-    start, end = period.bounds()
-    return (
-        Claim.objects.of_region(region)
-        .filter(invoice__received_at__gte=start, invoice__received_at__lt=end)
-        .exclude(state__in=EXCLUDED_STATES)
-    )
+def _figures(*, region: Region, period: Period) -> QuerySet[ClaimMonthFigure]:
+    # The summaries the triggers keep (reports.models): a few rows per clinic and month, never the claims.
+    return ClaimMonthFigure.objects.filter(
+        region=region, month__gte=period.first_day, month__lte=period.months[-1]
+    ).exclude(state__in=EXCLUDED_STATES)
 
 
 def amounts_by_month(*, region: Region, period: Period) -> list[MonthRow]:
     """Every month of the period (a month without claims is a row of zeros), by support form."""
     rows = {month: MonthRow(month=month) for month in period.months}
     aggregated = (
-        _counted_claims(region=region, period=period)
-        .annotate(month=TruncMonth("invoice__received_at", tzinfo=_zone()))
+        _figures(region=region, period=period)
         .values("month", "support_form")
-        .annotate(amount=Sum("total"), claims=Count("pk"))
+        .annotate(amount=Sum("amount"), counted=Sum("claims"))
         .order_by()
     )
     for item in aggregated:
-        month = timezone.localtime(item["month"], _zone()).date()
-        rows[month].amounts.add(item["support_form"], item["amount"], item["claims"])
+        rows[item["month"]].amounts.add(item["support_form"], item["amount"], item["counted"])
     return list(rows.values())
 
 
@@ -147,9 +145,10 @@ def amounts_by_clinic(*, region: Region, period: Period) -> list[ClinicRow]:
     """The clinics with counted claims in the period, largest amount first, by support form."""
     rows: dict[int, ClinicRow] = {}
     aggregated = (
-        _counted_claims(region=region, period=period)
+        _figures(region=region, period=period)
         .values("clinic_id", "clinic__number", "clinic__name", "support_form")
-        .annotate(amount=Sum("total"), claims=Count("pk"))
+        .annotate(amount=Sum("amount"), counted=Sum("claims"))
+        .filter(counted__gt=0)
         .order_by()
     )
     for item in aggregated:
@@ -157,7 +156,7 @@ def amounts_by_clinic(*, region: Region, period: Period) -> list[ClinicRow]:
             item["clinic_id"],
             ClinicRow(clinic_id=item["clinic_id"], number=item["clinic__number"], name=item["clinic__name"]),
         )
-        row.amounts.add(item["support_form"], item["amount"], item["claims"])
+        row.amounts.add(item["support_form"], item["amount"], item["counted"])
     return sorted(rows.values(), key=lambda row: (-row.amounts.total, len(row.number), row.number))
 
 
@@ -179,19 +178,53 @@ class Workload:
     overdue_repayments: Waiting = Waiting(0, None, None)  # plusgiro repayments owed past their due days
 
 
+def _oldest_open(region: Region) -> dict[str, datetime.datetime | None]:
+    """When the oldest invoice with a received (an under-review) claim came in, from the claims' index by state
+    (claims.models, claim_state_created) rather than a scan of every open claim: a claim joins only an invoice
+    received the same day (claims.services.invoice_for_claims), so that invoice is one of the claims stored within
+    a day of the first one still in that state. Two queries: the first claim of each state, then those of its
+    day, with the bounds as values so that the planner reads a short range of the index."""
+    claims = Claim.objects.of_region(region)
+    states = (ClaimState.RECEIVED, ClaimState.UNDER_REVIEW)
+    firsts = [
+        claims.filter(state=state).order_by("created_at", "id").values_list("state", "created_at")[:1]
+        for state in states
+    ]
+    found = dict(firsts[0].union(firsts[1], all=True))
+    oldest: dict[str, datetime.datetime | None] = dict.fromkeys(states)
+    parts = [
+        # From the first one on (none is before it): with both ends the planner expects a day's claims, not a
+        # hundred thousand, and joins their invoices by key instead of hashing every invoice.
+        claims.filter(state=state, created_at__gte=first, created_at__lt=first + datetime.timedelta(days=1))
+        .values("state")
+        .annotate(oldest=Min("invoice__received_at"))
+        .values_list("state", "oldest")
+        .order_by()
+        for state, first in found.items()
+    ]
+    if parts:
+        oldest.update(parts[0].union(*parts[1:], all=True))
+    return oldest
+
+
 def region_workload(*, region: Region) -> Workload:
-    """Four aggregate queries, whatever the number of claims, requests and repayments."""
-    received = Q(state=ClaimState.RECEIVED)
-    under_review = Q(state=ClaimState.UNDER_REVIEW)
-    claims = Claim.objects.of_region(region).filter(received | under_review)
-    figures = claims.aggregate(
-        received_count=Count("pk", filter=received),
-        received_amount=Coalesce(Sum("total", filter=received), 0),
-        received_oldest=Min("invoice__received_at", filter=received),
-        review_count=Count("pk", filter=under_review),
-        review_amount=Coalesce(Sum("total", filter=under_review), 0),
-        review_oldest=Min("invoice__received_at", filter=under_review),
-    )
+    """A few short queries, whatever the number of claims, requests and repayments: the open claims' count and
+    amount from the summaries (reports.models), of every month."""
+    open_states = (ClaimState.RECEIVED, ClaimState.UNDER_REVIEW)
+    open_figures = {
+        row["state"]: row
+        for row in ClaimMonthFigure.objects.filter(region=region, state__in=open_states)
+        .values("state")
+        .annotate(count=Sum("claims"), amount=Sum("amount"))
+        .order_by()
+    }
+
+    oldest = _oldest_open(region)
+
+    def waiting(state: str) -> Waiting:
+        row = open_figures.get(state) or {"count": 0, "amount": 0}
+        return Waiting(row["count"], row["amount"], oldest[state])
+
     assessments = (
         PriorAssessment.objects.of_region(region)
         .filter(state__in=ASSESSMENT_WAITING_STATES)
@@ -204,7 +237,7 @@ def region_workload(*, region: Region) -> Workload:
     return Workload(
         answered_questions=Waiting(answered["count"], None, None),
         overdue_repayments=Waiting(overdue["count"], overdue["amount"], overdue["oldest"]),
-        received=Waiting(figures["received_count"], figures["received_amount"], figures["received_oldest"]),
-        under_review=Waiting(figures["review_count"], figures["review_amount"], figures["review_oldest"]),
+        received=waiting(ClaimState.RECEIVED),
+        under_review=waiting(ClaimState.UNDER_REVIEW),
         assessments=Waiting(assessments["count"], None, assessments["oldest"]),
     )

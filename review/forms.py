@@ -5,6 +5,9 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django import forms
+from django.forms.utils import flatatt
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -31,6 +34,25 @@ FILTER_FIELDS = (
 )
 
 
+class ManyOptionsSelect(forms.Select):
+    """A select of a few hundred options (a region's clinics) written in one pass: the template renderer includes
+    a template per option, which took half the time of Räkningar at 300 clinics. The same markup."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        context = self.get_context(name, value, attrs)["widget"]
+        options = format_html_join(
+            "",
+            '<option value="{}"{}>{}</option>',
+            (
+                (option["value"], mark_safe(" selected") if option["selected"] else "", option["label"])
+                for _group, group_options, _index in context["optgroups"]
+                for option in group_options
+            ),
+        )
+        attributes = flatatt({**context["attrs"], "name": context["name"]})
+        return format_html("<select{}>{}</select>", attributes, options)
+
+
 class ClaimFilterForm(PeriodForm):
     """Sent by GET: nothing in it identifies a patient (the personnummer is PersonSearchForm's, by POST).
 
@@ -55,7 +77,11 @@ class ClaimFilterForm(PeriodForm):
     claim_reference = forms.CharField(label=gettext_lazy("Räkningsreferens"), max_length=20, required=False)
     our_reference = forms.CharField(label=gettext_lazy("Vår referens"), max_length=20, required=False)
     clinic = forms.ModelChoiceField(
-        label=gettext_lazy("Klinik"), queryset=Clinic.objects.none(), required=False, empty_label=gettext_lazy("Alla")
+        label=gettext_lazy("Klinik"),
+        queryset=Clinic.objects.none(),
+        required=False,
+        empty_label=gettext_lazy("Alla"),
+        widget=ManyOptionsSelect,
     )
     support_form = forms.ChoiceField(label=gettext_lazy("Stödform"), required=False)
     state = forms.ChoiceField(label=gettext_lazy("Status"), required=False)

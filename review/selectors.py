@@ -72,8 +72,8 @@ def question_answered() -> Q:
     return Q(state__in=OPEN_STATES) & Exists(_answered()) & ~Exists(_unanswered())
 
 
-def region_claims(*, region: Region, claim_filter: ClaimFilter) -> QuerySet[Claim]:
-    """The claims of the region's clinics that match the filter, newest first, with what the list shows."""
+def region_claims_matching(*, region: Region, claim_filter: ClaimFilter) -> QuerySet[Claim]:
+    """The claims of the region's clinics that match the filter, as bare rows (for a count)."""
     claims = Claim.objects.of_region(region)
     f = claim_filter
     if f.queue == ClaimQueue.TO_HANDLE:
@@ -105,8 +105,16 @@ def region_claims(*, region: Region, claim_filter: ClaimFilter) -> QuerySet[Clai
         claims = claims.filter(created_at__gte=_start_of(f.date_from))
     if f.date_to is not None:
         claims = claims.filter(created_at__lt=_start_of(f.date_to + datetime.timedelta(days=1)))
+    return claims
+
+
+def region_claims(*, region: Region, claim_filter: ClaimFilter) -> QuerySet[Claim]:
+    """The claims of the region's clinics that match the filter, newest first, with what the list shows. Each
+    filter's order has its index (claims.models: by time; by state and time; by clinic and time), so a page,
+    whichever, reads its rows from an index in order (portal.keyset)."""
     return (
-        claims.select_related("clinic", "invoice", "patient")
+        region_claims_matching(region=region, claim_filter=claim_filter)
+        .select_related("clinic", "invoice", "patient")
         .annotate(has_open_question=Exists(_unanswered()), has_answered_question=Exists(_answered()))
         .order_by("-created_at", "-id")
     )

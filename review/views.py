@@ -26,13 +26,15 @@ from portal.access import is_region_admin, region_view
 from portal.access_shown import AccessShown, AccessShownKind
 from portal.audit import access_log_record, access_log_record_many
 from portal.forms import add_service_errors
-from portal.keyset import keyset_page
+from portal.keyset import LAST, capped_count, keyset_page_or_last
 
 from . import selectors, services
 from .forms import ClaimFilterForm, PersonSearchForm, QuestionForm, RuleForm, VoidForm
 from .selectors import ClaimFilter, ClaimQueue
 
 PAGE_SIZE = 50
+# Counted up to here; beyond, the list says "fler än 10 000" (a count of a million rows is a scan).
+COUNT_CAP = 10_000
 
 
 # The list -------------------------------------------------------------------------------------------------
@@ -81,11 +83,15 @@ def claim_list(request: HttpRequest) -> HttpResponse:
         claim_filter = ClaimFilter(queue=ClaimQueue.ALL if pin else ClaimQueue.TO_HANDLE)
     if pin:
         claim_filter = replace(claim_filter, personal_identity_number=pin)
-    page = keyset_page(
+    # By cursor, never by offset, the last page too (read from the other end); counted only up to a cap.
+    page = keyset_page_or_last(
         selectors.region_claims(region=request.region, claim_filter=claim_filter),
         cursor=request.GET.get("cursor"),
         size=PAGE_SIZE,
         stamp_field="created_at",
+    )
+    count = capped_count(
+        selectors.region_claims_matching(region=request.region, claim_filter=claim_filter), cap=COUNT_CAP
     )
     claims = list(page.object_list)
     for claim in claims:
@@ -105,7 +111,9 @@ def claim_list(request: HttpRequest) -> HttpResponse:
     query = form.query_string() if form.is_bound else ""
     if token:
         query = f"{query}&{urlencode({'sok': token})}" if query else urlencode({"sok": token})
-    context.update(page=page, claims=claims, query_string=query, queue=claim_filter.queue)
+    context.update(
+        page=page, count=count, last_cursor=LAST, claims=claims, query_string=query, queue=claim_filter.queue
+    )
     return render(request, "review/claim_list.html", context)
 
 

@@ -9,8 +9,9 @@ import openpyxl
 import pytest
 from django.utils import timezone
 
-from portal import access_log, excel
+from portal import access_log
 from portal.models import AccessLogEntry, AuditEvent
+from portal.xlsx_stream import XLSX_CONTENT_TYPE
 from tests.conftest import World
 from tests.test_accessibility_markup import assert_accessible_markup
 
@@ -127,12 +128,20 @@ def test_search_by_personnummer_is_itself_in_the_access_log(client, world, entri
     assert PIN not in entry.path and PIN_FORMATTED not in entry.path
 
 
-def test_too_many_hits_are_cut_with_a_note(client, world, entries, monkeypatch):
-    monkeypatch.setattr(access_log, "PAGE_MAX_ROWS", 1)
+def test_many_hits_are_shown_a_page_at_a_time_by_posted_cursors(client, world, entries, monkeypatch):
+    monkeypatch.setattr(access_log, "PAGE_SIZE", 1)
     response = _search(client, world.coordinator_vg, personal_identity_number=PIN)
-
     assert [row[5] for row in _rows(response)] == ["Intyg"]
-    assert "Bara de 1 senaste träffarna visas." in response.content.decode()
+
+    # The next page is a posted form that carries the search again, never a link with the personnummer in it.
+    doc = lxml.html.document_fromstring(response.content)
+    (form,) = doc.xpath("//nav[contains(@class,'pagination')]//form[.//button[normalize-space()='Nästa sida']]")
+    assert form.get("method") == "post" and form.get("action") == URL
+    fields = {field.get("name"): field.get("value") for field in form.xpath(".//input[@type='hidden']")}
+    assert fields["personal_identity_number"] and fields["cursor"]
+    second = client.post(URL, fields)
+    assert [row[5] for row in _rows(second)] == ["Sök person"]
+    assert not lxml.html.document_fromstring(second.content).xpath("//button[normalize-space()='Nästa sida']")
 
 
 # Searching by user and period ---------------------------------------------------------------------------
@@ -243,8 +252,14 @@ def test_the_personnummer_never_travels_in_the_url(client, world, entries):
 # Export -------------------------------------------------------------------------------------------------
 
 
+def _content(response) -> bytes:
+    # Streamed as it is written (portal.xlsx_stream), whatever its size.
+    assert response.streaming
+    return b"".join(response.streaming_content)
+
+
 def _workbook_rows(response) -> list[tuple]:
-    workbook = openpyxl.load_workbook(io.BytesIO(response.content))
+    workbook = openpyxl.load_workbook(io.BytesIO(_content(response)))
     # Every row comes padded to the widest; drop the empty cells at the end.
     rows = []
     for row in workbook.active.iter_rows(values_only=True):
@@ -259,7 +274,7 @@ def test_export_is_an_excel_file_with_the_same_rows(client, world, entries):
     response = _search(client, world.coordinator_vg, personal_identity_number=PIN_FORMATTED, export="1")
 
     assert response.status_code == 200
-    assert response["Content-Type"] == excel.XLSX_CONTENT_TYPE
+    assert response["Content-Type"] == XLSX_CONTENT_TYPE
     disposition = response["Content-Disposition"]
     assert disposition.startswith('attachment; filename="atkomstlogg-vg-') and disposition.endswith('.xlsx"')
     assert PIN not in disposition and "20000101" not in disposition
@@ -303,11 +318,46 @@ def test_export_keeps_text_that_looks_like_a_formula_as_text(client, world):
         shown='=HYPERLINK("http://example.test")',
     )
     response = _search(client, world.coordinator_vg, personal_identity_number=PIN, export="1")
-    workbook = openpyxl.load_workbook(io.BytesIO(response.content))
+    workbook = openpyxl.load_workbook(io.BytesIO(_content(response)))
     cells = [
         cell for row in workbook.active.iter_rows() for cell in row if cell.value == '=HYPERLINK("http://example.test")'
     ]
     assert cells and all(cell.data_type == "s" for cell in cells)
+
+
+def test_export_reads_the_log_in_chunks_without_losing_or_repeating_a_row(client, world, monkeypatch):
+    monkeypatch.setattr(access_log, "EXPORT_CHUNK", 2)
+    moment = _days_ago(1)
+    pins = [PIN, OTHER_PIN, "200001032382", PIN, OTHER_PIN]
+    for number, pin in enumerate(pins):
+        # Two rows at each moment: the id orders them, as the cursor does.
+        _logged_at(
+            moment - datetime.timedelta(minutes=number // 2),
+            user=world.biller,
+            role="biller",
+            clinic=world.clinic31,
+            region=world.vg,
+            personal_identity_number=pin,
+            shown=f"Rad {number}",
+        )
+    before = AccessLogEntry.objects.count()
+    response = _search(client, world.coordinator_vg, user_email="fakturerare@demo.test", export="1")
+    rows = _workbook_rows(response)
+    data = rows[rows.index(("Tidpunkt", "Användare", "Roll", "Klinik", "Personnummer", "Visat")) + 1 :]
+    # Newest first: within a moment the later row (the larger id) first.
+    assert [row[5] for row in data] == ["Rad 1", "Rad 0", "Rad 3", "Rad 2", "Rad 4"]
+    # Each patient in the file is logged once, as their chunk was written.
+    logged = AccessLogEntry.objects.order_by("id")[before:]
+    assert sorted(entry.personal_identity_number for entry in logged) == sorted(set(pins))
+    assert {entry.shown for entry in logged} == {"Åtkomstlogg: export"}
+
+
+def test_an_export_past_its_cap_says_so_at_its_end(client, world, entries, monkeypatch):
+    monkeypatch.setattr(access_log, "EXPORT_MAX_ROWS", 1)
+    rows = _workbook_rows(_search(client, world.coordinator_vg, personal_identity_number=PIN, export="1"))
+    header = rows.index(("Tidpunkt", "Användare", "Roll", "Klinik", "Personnummer", "Visat"))
+    assert [row[5] for row in rows[header + 1 : header + 2]] == ["Intyg"]
+    assert rows[-1][0].startswith("Urvalet har fler än 1 rader; de 1 senaste är med.")
 
 
 # Who may see what ---------------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ ROUTES = {
     "portal.tasks.webhook_dispatch": "default",
     "portal.tasks.webhook_resume": "default",
     "portal.tasks.webhooks_sweep": "default",
+    "reports.tasks.claim_month_figures_compact_task": "default",
 }
 
 

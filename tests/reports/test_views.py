@@ -215,9 +215,9 @@ def test_the_start_page_runs_the_same_queries_for_few_and_many_claims(client, se
         for index in range(extra):
             received_claim(ClinicFactory(region=region), _moment(index % 12, day=3), 1_00 + index, [N, F, S][index % 3])
         # Session, user, region membership, service window, the person's places (for "Byt klinik"), the bell's
-        # unread count; claims waiting, FHBs waiting, next payout run, months, clinics; the answered questions and
-        # the overdue repayments, one aggregate each.
-        with django_assert_max_num_queries(13), CaptureQueriesContext(connection) as queries:
+        # unread count; claims waiting (their figures, the first of each state, the oldest of their days), FHBs
+        # waiting, next payout run, months, clinics; the answered questions and the overdue repayments.
+        with django_assert_max_num_queries(15), CaptureQueriesContext(connection) as queries:
             assert client.get("/region/testregion/").status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1]
