@@ -4,10 +4,13 @@ ask for it), a small world built with factories, and real Celery workers."""
 from dataclasses import dataclass
 
 import pytest
+from django.db import connection
+from django.test.utils import setup_databases, teardown_databases
 
 from clinics.models import Clinic, ClinicMembership, Region, User
 from payouts.models import PayoutRun
 from portal.demo import demo_load
+from tests import schema_template
 from tests.worlds import SmallWorld
 
 
@@ -100,6 +103,23 @@ def pytest_collection_modifyitems(config, items):
     # fails if it reads the demo without asking for `world`, whichever tests are selected. A run without
     # them never loads the demo at all.
     items.sort(key=runs_with_the_demo)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(request, django_test_environment, django_db_blocker, django_db_modify_db_settings):
+    """pytest-django's test database, copied from the migrated template when there is one (tests/schema_template.py)
+    instead of migrated from nothing; the first process to migrate keeps its database as the template."""
+    verbosity = request.config.option.verbose
+    with django_db_blocker.unblock():
+        name = connection.creation._get_test_db_name()
+        copied = schema_template.copy_into(name)
+        # keepdb: a copy is used as it is (migrate finds nothing to do); otherwise the database is made and migrated.
+        db_cfg = setup_databases(verbosity=verbosity, interactive=False, keepdb=True, serialized_aliases=set())
+        if not copied:
+            schema_template.keep_as_template(name)
+    yield
+    with django_db_blocker.unblock():
+        teardown_databases(db_cfg, verbosity=verbosity)
 
 
 @pytest.fixture(scope="session")
