@@ -127,9 +127,16 @@ def demo(django_db_setup, django_db_blocker) -> None:
     """The demo, loaded once and committed. Being session-scoped it is set up before the test's own
     transaction begins; each `world` test's transaction is rolled back, so every one starts from the same
     demo. The transactional tests on the demo, which empty the database after them, run after the `world`
-    tests and load the demo themselves."""
+    tests and load the demo themselves.
+
+    The process moves to a database of its own with the demo: a copy of the demo's template when the same demo
+    was loaded before on the same day (tests/schema_template.py), so it loads once a day per change of code."""
     with django_db_blocker.unblock():
-        demo_load()
+        name = f"{connection.settings_dict['NAME']}_demo"
+        before = schema_template.demo_use(name, demo_load)
+    yield
+    with django_db_blocker.unblock():
+        schema_template.demo_leave(name, before)
 
 
 @pytest.fixture
