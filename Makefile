@@ -21,7 +21,8 @@ test: install
 	@sh scripts/ensure_test_tools.sh
 	$(SERVICES) exec -- $(PYTEST) $(PYTEST_ARGS)
 
-# Without the browser tests and those marked slow (worker processes, make run, big files).
+# Without the browser tests and those marked slow (worker processes, make run, big files, the probes that walk
+# every page many times over).
 test-fast: install
 	@sh scripts/ensure_test_tools.sh --without-browser
 	$(SERVICES) exec -- $(PYTEST) -m "not browser and not slow" $(PYTEST_ARGS)

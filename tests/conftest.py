@@ -4,10 +4,13 @@ ask for it), a small world built with factories, and real Celery workers."""
 from dataclasses import dataclass
 
 import pytest
+from django.db import connection
+from django.test.utils import setup_databases, teardown_databases
 
 from clinics.models import Clinic, ClinicMembership, Region, User
 from payouts.models import PayoutRun
 from portal.demo import demo_load
+from tests import schema_template
 from tests.worlds import SmallWorld
 
 
@@ -103,13 +106,37 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
+def django_db_setup(request, django_test_environment, django_db_blocker, django_db_modify_db_settings):
+    """pytest-django's test database, copied from the migrated template when there is one (tests/schema_template.py)
+    instead of migrated from nothing; the first process to migrate keeps its database as the template."""
+    verbosity = request.config.option.verbose
+    with django_db_blocker.unblock():
+        name = connection.creation._get_test_db_name()
+        copied = schema_template.copy_into(name)
+        # keepdb: a copy is used as it is (migrate finds nothing to do); otherwise the database is made and migrated.
+        db_cfg = setup_databases(verbosity=verbosity, interactive=False, keepdb=True, serialized_aliases=set())
+        if not copied:
+            schema_template.keep_as_template(name)
+    yield
+    with django_db_blocker.unblock():
+        teardown_databases(db_cfg, verbosity=verbosity)
+
+
+@pytest.fixture(scope="session")
 def demo(django_db_setup, django_db_blocker) -> None:
     """The demo, loaded once and committed. Being session-scoped it is set up before the test's own
     transaction begins; each `world` test's transaction is rolled back, so every one starts from the same
     demo. The transactional tests on the demo, which empty the database after them, run after the `world`
-    tests and load the demo themselves."""
+    tests and load the demo themselves.
+
+    The process moves to a database of its own with the demo: a copy of the demo's template when the same demo
+    was loaded before on the same day (tests/schema_template.py), so it loads once a day per change of code."""
     with django_db_blocker.unblock():
-        demo_load()
+        name = f"{connection.settings_dict['NAME']}_demo"
+        before = schema_template.demo_use(name, demo_load)
+    yield
+    with django_db_blocker.unblock():
+        schema_template.demo_leave(name, before)
 
 
 @pytest.fixture

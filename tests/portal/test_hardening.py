@@ -54,6 +54,7 @@ def _urls(world) -> list[tuple[str, str, object]]:
 # Cache-Control -----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # every page and download as each signed-in user: minutes, the longest tests of test-fast
 def test_every_page_and_download_for_a_signed_in_user_is_kept_out_of_caches(client, world):
     opened = set()
     for email in SIGNED_IN:
@@ -218,6 +219,7 @@ def test_a_date_within_1900_to_2100_is_taken_by_every_date_field(day, index):
     assert field.clean(day.isoformat()) == day
 
 
+@pytest.mark.slow  # every page, GET and POST, as each signed-in user: minutes each
 @pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])
 def test_no_page_answers_500_to_an_extreme_date_in_any_date_field_or_filter(client, world, day):
     """Every page, asked (GET) and sent (POST) every date field the portal has, set to the extreme date; the
@@ -259,6 +261,7 @@ def test_a_payout_date_in_year_9999_is_a_form_error(client, world):
 # CSRF and redirects ------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a POST to every page as four users: minutes
 def test_every_post_without_the_csrf_token_is_refused(world):
     for email in (None, "admin31@demo.test", "samordnare.vg@demo.test", "regionadmin@demo.test"):
         client = Client(enforce_csrf_checks=True)
