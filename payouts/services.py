@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, IntegrityError, connection, connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from claims.audit import ClaimsAudit
@@ -102,7 +102,7 @@ def payout_date_check(payout_date: datetime.date, *, today: datetime.date | None
 # The run --------------------------------------------------------------------------------------------------
 
 FINGERPRINT_CHANGED = "fingerprint_changed"
-FAILURE_MESSAGE = _lazy("Körningen kunde inte skapas. Inga räkningar har ändrats. Försök igen.")
+FAILURE_MESSAGE = gettext_lazy("Körningen kunde inte skapas. Inga räkningar har ändrats. Försök igen.")
 
 
 def _live_run(region: Region, payout_date: datetime.date) -> PayoutRun | None:
