@@ -161,7 +161,7 @@ def payout_run_new(request: HttpRequest) -> HttpResponse:
 
 
 # Rows per page of the run's clinics.
-PAGE_SIZE = 25
+PAGE_SIZE = 10
 # The preview (a posted form, not paged) lists each clinic's claims when the run pays no more than this many, and
 # the first LEFT_OUT_SHOWN of the claims it leaves out; a region's large run shows its clinics' figures.
 PREVIEW_CLAIMS_SHOWN = 500
