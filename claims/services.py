@@ -792,6 +792,41 @@ def invoice_payout_set(
     return invoice
 
 
+def invoices_payout_set(
+    *,
+    actor: User | None,
+    invoices: Sequence[tuple[Invoice, str]],
+    payout_date: datetime.date | None,
+    action: ClaimsAudit = ClaimsAudit.INVOICE_PAID,
+) -> None:
+    """invoice_payout_set for many invoices, each (invoice, its Vår referens), in one UPDATE and one audit write
+    per clinic: a payout run numbers a thousand invoices at a time. The caller has locked the invoices (after
+    their claims) in its transaction and read their our_reference and payout_date; the instances are updated."""
+    changed = [
+        (invoice, our_reference)
+        for invoice, our_reference in invoices
+        if (invoice.our_reference, invoice.payout_date) != (our_reference, payout_date)
+    ]
+    if not changed:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Invoice._meta.db_table} AS invoice SET our_reference = changed.our_reference, "  # noqa: S608
+            "payout_date = %s FROM unnest(%s::bigint[], %s::text[]) AS changed(id, our_reference) "
+            "WHERE invoice.id = changed.id",
+            [payout_date, [invoice.pk for invoice, _ in changed], [reference for _, reference in changed]],
+        )
+    by_clinic: dict[int, list[tuple]] = {}
+    for invoice, our_reference in changed:
+        before = snapshot(invoice, ["our_reference", "payout_date"])
+        invoice.our_reference, invoice.payout_date = our_reference, payout_date
+        by_clinic.setdefault(invoice.clinic_id, []).append(
+            (invoice, before, snapshot(invoice, ["our_reference", "payout_date"]))
+        )
+    for clinic_id, changes in by_clinic.items():
+        audit_record_many(actor=actor, action=action, changes=changes, clinic=clinic_id)
+
+
 def _clean_reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:

@@ -13,22 +13,28 @@ from django.utils.translation import gettext_lazy as _
 from claims.models import Claim, ClaimState, CreditInvoice, Invoice
 from clinics.models import Clinic, PaymentMethod, Region
 from portal import validators
+from portal.background import stalled_before
 from portal.tenancy import TenantQuerySet
 from portal.transitions import Transitions
 
 
 class PayoutRunState(models.TextChoices):
+    MAKING = "making", _("Skapas")
+    FAILED = "failed", _("Kunde inte skapas")
     AWAITING_SECOND = "awaiting_second", _("Väntar på bekräftelse av en andra samordnare")
     PLANNED = "planned", _("Godkänd för utbetalning")
     PAID = "paid", _("Utbetald")
     CANCELLED = "cancelled", _("Makulerad")
 
 
-# A run is made planned, or awaiting a second coordinator when its net is above the region's amount (four
-# eyes); the daily job marks it paid once its payout date has passed and its file was downloaded. Until the
-# file is downloaded it may be cancelled (makulerad), which puts its claims back as they were.
+# A run is asked for (making) and made by a background task (payouts.tasks.make_payout_run), or fails; made, it is
+# planned, or awaiting a second coordinator when its net is above the region's amount (four eyes); the daily job
+# marks it paid once its payout date has passed and its file was downloaded. Until the file is downloaded it may
+# be cancelled (makulerad), which puts its claims back as they were.
 PAYOUT_RUN_TRANSITIONS = Transitions(
     {
+        PayoutRunState.MAKING: {PayoutRunState.AWAITING_SECOND, PayoutRunState.PLANNED, PayoutRunState.FAILED},
+        PayoutRunState.FAILED: set(),
         PayoutRunState.AWAITING_SECOND: {PayoutRunState.PLANNED, PayoutRunState.CANCELLED},
         PayoutRunState.PLANNED: {PayoutRunState.PAID, PayoutRunState.CANCELLED},
         PayoutRunState.PAID: set(),
@@ -36,8 +42,9 @@ PAYOUT_RUN_TRANSITIONS = Transitions(
     },
     labels=PayoutRunState,
 )
-# The runs that hold their claims and their date: all but the cancelled.
-LIVE_RUN_STATES = (PayoutRunState.AWAITING_SECOND, PayoutRunState.PLANNED, PayoutRunState.PAID)
+# The runs that hold their claims and their date: all but the cancelled and those that could not be made (a run
+# being made holds its date, so that a second request for it finds it).
+LIVE_RUN_STATES = (PayoutRunState.MAKING, PayoutRunState.AWAITING_SECOND, PayoutRunState.PLANNED, PayoutRunState.PAID)
 
 
 class PayoutRunQuerySet(TenantQuerySet):
@@ -72,6 +79,12 @@ class PayoutRun(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     cancelled_at = models.DateTimeField(_("Makulerad"), null=True, blank=True)
+    # While the task makes the run: the preview's fingerprint it must match, how many claims it has written (of
+    # claim_count, the preview's), and why it could not be made. updated_at is its last sign of life.
+    fingerprint = models.CharField(max_length=64, blank=True)
+    progress_count = models.PositiveIntegerField(default=0)
+    failure_message = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     objects = PayoutRunQuerySet.as_manager()
 
@@ -82,7 +95,7 @@ class PayoutRun(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["region", "payout_date"],
-                condition=~Q(state="cancelled"),
+                condition=~Q(state__in=["cancelled", "failed"]),
                 name="payout_run_one_live_per_region_and_date",
             ),
             models.CheckConstraint(
@@ -93,6 +106,15 @@ class PayoutRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.region} {self.payout_date.isoformat()}"
+
+    @property
+    def is_making(self) -> bool:
+        return self.state == PayoutRunState.MAKING
+
+    @property
+    def is_stalled(self) -> bool:
+        """Being made, with no sign of life for longer than a worker could take: its worker is lost for good."""
+        return self.is_making and self.updated_at < stalled_before()
 
     @property
     def can_be_cancelled(self) -> bool:

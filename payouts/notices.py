@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
+from django.db.models import Count
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -26,7 +27,7 @@ from portal.excel import bold as bold_cell
 from portal.money import format_kronor
 
 from .audit import PayoutsAudit
-from .models import PayoutPayment
+from .models import PayoutClaim, PayoutPayment
 
 
 @dataclass
@@ -84,27 +85,23 @@ class Notice:
 
 
 def notice_build(payment: PayoutPayment) -> Notice:
+    """The notice's rows in three statements of plain values (invoices with their claims counted, claims, set-offs),
+    however many claims the payment pays: no model instance per claim."""
     notice = Notice(payment=payment)
-    payout_invoices = (
-        payment.invoices.select_related("invoice").prefetch_related("claims__claim").order_by("our_reference")
+    invoices = (
+        payment.invoices.annotate(claim_count=Count("claims"))
+        .order_by("our_reference")
+        .values_list("invoice__reference", "our_reference", "claim_count", "amount")
     )
-    for payout_invoice in payout_invoices:
-        paid_claims = sorted(payout_invoice.claims.all(), key=lambda paid: paid.claim.reference)
-        notice.invoices.append(
-            NoticeInvoice(
-                reference=payout_invoice.invoice.reference,
-                our_reference=payout_invoice.our_reference,
-                claim_count=len(paid_claims),
-                amount=payout_invoice.amount,
-            )
-        )
-        notice.claims += [
-            NoticeClaim(payout_invoice.invoice.reference, paid.claim.reference, paid.amount) for paid in paid_claims
-        ]
-    for set_off in payment.set_offs.select_related("credit_invoice__invoice"):
-        notice.set_offs.append(
-            NoticeSetOff(set_off.credit_invoice.reference, set_off.credit_invoice.invoice.reference, set_off.amount)
-        )
+    notice.invoices = [NoticeInvoice(*row) for row in invoices]
+    claims = (
+        PayoutClaim.objects.filter(payout_invoice__payment=payment)
+        .order_by("payout_invoice__our_reference", "claim__reference")
+        .values_list("payout_invoice__invoice__reference", "claim__reference", "amount")
+    )
+    notice.claims = [NoticeClaim(*row) for row in claims.iterator(chunk_size=2000)]
+    set_offs = payment.set_offs.values_list("credit_invoice__reference", "credit_invoice__invoice__reference", "amount")
+    notice.set_offs = [NoticeSetOff(*row) for row in set_offs]
     return notice
 
 

@@ -1,19 +1,25 @@
 """What a payout run for a region and date pays: one calculation, for the preview and for the run itself.
 
-`run_plan` reads the region's open claims and sorts them into those the run pays and those it leaves out (with
-why), groups the paid ones per clinic and invoice, and sets off each bankgiro clinic's pending credits, never
-below zero. The preview shows the plan (payouts.selectors.payout_preview); the run writes it
-(payouts.services.payout_run_create), computed again under lock, and refuses when its fingerprint is not the
-one the coordinator saw.
+The run pays the region's claims under behandling, or approved and not in a run, on invoices that came in by the
+payout date. It leaves out claims under granskning, claims approved for a later date, and S claims whose prior
+assessment is not approved (`left_out_reason`, said once in SQL). The paid claims are grouped per clinic and
+invoice, and each bankgiro clinic's pending credits are set off against its payment, never below zero.
+
+A region's run may pay 100 000 claims: nothing here holds them all. The preview (payouts.selectors.payout_preview)
+reads the per-clinic totals by aggregate and the fingerprint by streaming the claims' ids and amounts; the run
+(payouts.services) streams the same claims in the same order, in chunks of CHUNK_SIZE, under lock, computes the
+fingerprint as it writes and refuses when it is not the one the coordinator saw.
 """
 
 from __future__ import annotations
 
 import datetime
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db.models import Sum
+from django.db.models import Case, CharField, Count, Q, QuerySet, Sum, Value, When
+from django.db.models.functions import LPad
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -25,17 +31,15 @@ from portal import validators
 
 from .models import PayoutRunState, SetOff
 
+# Claims written (and streamed) per chunk: a fixed number of statements per chunk, however many claims a run has.
+CHUNK_SIZE = 1000
+
 # What the run reads of each claim (claims.services.claims_approve_for_payout, claims_mark_paid read these too):
 # a deferred field read would cost a query per claim.
 RUN_CLAIM_FIELDS = ("id", "state", "approved_on", "paid_on", "clinic_id", "invoice_id", "reference", "total")
-PLAN_CLAIM_FIELDS = (
-    *RUN_CLAIM_FIELDS,
-    "support_form",
-    "prior_assessment__state",
-    "invoice__received_at",
-    "invoice__reference",
-    "clinic__number",
-)
+# The order of a run: clinic by number, invoice by its reference, claim by its reference. The preview's
+# fingerprint and the run's follow it.
+RUN_ORDER = ("clinic_key", "invoice__reference", "invoice_id", "reference", "pk")
 
 
 class LeftOutReason:
@@ -45,6 +49,16 @@ class LeftOutReason:
     WAITING_FOR_PRIOR_ASSESSMENT = "waiting_for_prior_assessment"
 
 
+def left_out_text(reason: str, approved_on: datetime.date | None) -> str:
+    if reason == LeftOutReason.UNDER_REVIEW:
+        return _("Under granskning")
+    if reason == LeftOutReason.CAME_IN_LATER:
+        return _("Inkom efter utbetalningsdatum")
+    if reason == LeftOutReason.APPROVED_FOR_LATER:
+        return _("Godkänd för senare datum (%(date)s)") % {"date": approved_on.isoformat()}
+    return _("Väntar på godkänd förhandsbedömning")
+
+
 @dataclass
 class LeftOut:
     claim: Claim
@@ -52,13 +66,80 @@ class LeftOut:
 
     @property
     def text(self) -> str:
-        if self.reason == LeftOutReason.UNDER_REVIEW:
-            return _("Under granskning")
-        if self.reason == LeftOutReason.CAME_IN_LATER:
-            return _("Inkom efter utbetalningsdatum")
-        if self.reason == LeftOutReason.APPROVED_FOR_LATER:
-            return _("Godkänd för senare datum (%(date)s)") % {"date": self.claim.approved_on.isoformat()}
-        return _("Väntar på godkänd förhandsbedömning")
+        return left_out_text(self.reason, self.claim.approved_on)
+
+
+def cutoff_of(payout_date: datetime.date) -> datetime.datetime:
+    """Invoices that came in before this moment (the end of the payout date) are in the run."""
+    return timezone.make_aware(datetime.datetime.combine(payout_date + datetime.timedelta(days=1), datetime.time()))
+
+
+def left_out_reason(payout_date: datetime.date) -> Case:
+    """Why the run for `payout_date` leaves an open claim out, as SQL; NULL when it pays it."""
+    return Case(
+        When(state=ClaimState.UNDER_REVIEW, then=Value(LeftOutReason.UNDER_REVIEW)),
+        When(invoice__received_at__gte=cutoff_of(payout_date), then=Value(LeftOutReason.CAME_IN_LATER)),
+        When(state=ClaimState.APPROVED, approved_on__gt=payout_date, then=Value(LeftOutReason.APPROVED_FOR_LATER)),
+        When(
+            Q(support_form=SupportForm.S)
+            & (Q(prior_assessment__isnull=True) | ~Q(prior_assessment__state__in=APPROVED_STATES)),
+            then=Value(LeftOutReason.WAITING_FOR_PRIOR_ASSESSMENT),
+        ),
+        default=Value(None),
+        output_field=CharField(),
+    )
+
+
+def open_claims(*, region: Region, payout_date: datetime.date) -> QuerySet[Claim]:
+    """The region's claims a run could pay, each with `left_out` (NULL for those the run pays), in the run's order."""
+    return (
+        Claim.objects.of_region(region)
+        .filter(
+            state__in=(ClaimState.RECEIVED, ClaimState.UNDER_REVIEW, ClaimState.APPROVED),
+            payout__isnull=True,
+        )
+        .annotate(left_out=left_out_reason(payout_date), clinic_key=LPad("clinic__number", 20, Value("0")))
+        .order_by(*RUN_ORDER)
+    )
+
+
+def paid_claims(*, region: Region, payout_date: datetime.date) -> QuerySet[Claim]:
+    """The claims the run pays, in its order."""
+    return open_claims(region=region, payout_date=payout_date).filter(left_out__isnull=True)
+
+
+def left_out_claims(*, region: Region, payout_date: datetime.date) -> QuerySet[Claim]:
+    """The open claims the run leaves out, each with `left_out` (its reason), by clinic and reference."""
+    return (
+        open_claims(region=region, payout_date=payout_date)
+        .filter(left_out__isnull=False)
+        .select_related("invoice", "clinic")
+        .order_by("clinic_key", "reference", "pk")
+    )
+
+
+class Fingerprint:
+    """What the coordinator saw: every clinic's account, every claim and its amount, every set-off. Equal plans,
+    equal fingerprints; any claim added, gone or changed in amount, or a set-off or account changed, another.
+    Fed in the run's order, a claim at a time: the claims are never held together."""
+
+    def __init__(self, payout_date: datetime.date):
+        self._digest = hashlib.sha256(payout_date.isoformat().encode())
+        self._clinic_id: int | None = None
+
+    def claim(self, clinic: Clinic, claim_id: int, total: int) -> None:
+        if clinic.pk != self._clinic_id:
+            self._clinic_id = clinic.pk
+            self._digest.update(f"|c{clinic.pk}:{clinic.payment_method}:{clinic.account_number}".encode())
+        self._digest.update(f"|{claim_id}:{total}".encode())
+
+    def set_offs(self, payments: Iterable[tuple[int, list[tuple[CreditInvoice, int]]]]) -> None:
+        for clinic_id, set_offs in payments:
+            for credit, amount in set_offs:
+                self._digest.update(f"|s{clinic_id}:{credit.pk}:{amount}".encode())
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
 
 
 @dataclass
@@ -74,12 +155,10 @@ class PlannedInvoice:
 @dataclass
 class PlannedPayment:
     clinic: Clinic
-    invoices: list[PlannedInvoice]
+    claim_count: int
+    gross: int
     set_offs: list[tuple[CreditInvoice, int]] = field(default_factory=list)
-
-    @property
-    def gross(self) -> int:
-        return sum(planned.amount for planned in self.invoices)
+    claims_of_clinic: QuerySet[Claim] | None = field(default=None, repr=False)
 
     @property
     def set_off(self) -> int:
@@ -90,8 +169,12 @@ class PlannedPayment:
         return self.gross - self.set_off
 
     @property
-    def claim_count(self) -> int:
-        return sum(len(planned.claims) for planned in self.invoices)
+    def invoices(self) -> list[PlannedInvoice]:
+        """The clinic's invoices and their claims, read when asked (a clinic's, never the region's)."""
+        grouped: dict[int, PlannedInvoice] = {}
+        for claim in self.claims_of_clinic.select_related("invoice"):
+            grouped.setdefault(claim.invoice_id, PlannedInvoice(claim.invoice, [])).claims.append(claim)
+        return list(grouped.values())
 
     @property
     def account_display(self) -> str:
@@ -105,11 +188,23 @@ class RunPlan:
     region: Region
     payout_date: datetime.date
     payments: list[PlannedPayment]
-    left_out: list[LeftOut]
+
+    @property
+    def paid_claims(self) -> QuerySet[Claim]:
+        return paid_claims(region=self.region, payout_date=self.payout_date)
+
+    @property
+    def left_out_claims(self) -> QuerySet[Claim]:
+        return left_out_claims(region=self.region, payout_date=self.payout_date)
 
     @property
     def claims(self) -> list[Claim]:
-        return [claim for payment in self.payments for planned in payment.invoices for claim in planned.claims]
+        """Every claim the run pays (for a small region, a test or the demo; a page pages them)."""
+        return list(self.paid_claims.only(*RUN_CLAIM_FIELDS))
+
+    @property
+    def left_out(self) -> list[LeftOut]:
+        return [LeftOut(claim, claim.left_out) for claim in self.left_out_claims]
 
     @property
     def claim_count(self) -> int:
@@ -137,117 +232,92 @@ class RunPlan:
         """The region's four-eyes amount in force today (`clinics.rules.region_rules`)."""
         return region_rules(self.region).payout_second_confirmation_above
 
-    @property
-    def fingerprint(self) -> str:
-        """What the coordinator saw: every claim and its amount, every set-off and account. Equal plans, equal
-        fingerprints; any claim added, gone or changed in amount, or a set-off or account changed, another."""
-        digest = hashlib.sha256(self.payout_date.isoformat().encode())
-        for payment in self.payments:
-            digest.update(
-                f"|c{payment.clinic.pk}:{payment.clinic.payment_method}:{payment.clinic.account_number}".encode()
-            )
-            for planned in payment.invoices:
-                for claim in planned.claims:
-                    digest.update(f"|{claim.pk}:{claim.total}".encode())
-            for credit, amount in payment.set_offs:
-                digest.update(f"|s{credit.pk}:{amount}".encode())
-        return digest.hexdigest()
+    fingerprint: str = ""
 
-
-def left_out_reason(claim: Claim, payout_date: datetime.date, cutoff: datetime.datetime) -> str | None:
-    """Why the run for `payout_date` leaves the open claim out, or None when it pays it."""
-    if claim.state == ClaimState.UNDER_REVIEW:
-        return LeftOutReason.UNDER_REVIEW
-    if claim.invoice.received_at >= cutoff:
-        return LeftOutReason.CAME_IN_LATER
-    if claim.state == ClaimState.APPROVED and claim.approved_on is not None and claim.approved_on > payout_date:
-        return LeftOutReason.APPROVED_FOR_LATER
-    if claim.support_form == SupportForm.S and (
-        claim.prior_assessment_id is None or claim.prior_assessment.state not in APPROVED_STATES
-    ):
-        return LeftOutReason.WAITING_FOR_PRIOR_ASSESSMENT
-    return None
+    def fingerprint_compute(self) -> str:
+        """The run's fingerprint (Fingerprint), the claims streamed in the run's order."""
+        clinics = {payment.clinic.pk: payment.clinic for payment in self.payments}
+        fingerprint = Fingerprint(self.payout_date)
+        rows = self.paid_claims.values_list("clinic_id", "pk", "total").iterator(chunk_size=CHUNK_SIZE)
+        for clinic_id, claim_id, total in rows:
+            fingerprint.claim(clinics[clinic_id], claim_id, total)
+        fingerprint.set_offs((payment.clinic.pk, payment.set_offs) for payment in self.payments)
+        return fingerprint.hexdigest()
 
 
 def pending_credits(*, clinic: Clinic, lock: bool = False) -> list[tuple[CreditInvoice, int]]:
     """A bankgiro clinic's credits not yet fully set off, oldest first, with what is left of each (öre).
     A cancelled run's set-offs do not count: its credits wait for the next run again."""
-    credits = CreditInvoice.objects.filter(clinic=clinic, repayment__isnull=True).order_by("created_at", "pk")
+    return pending_credits_of(clinic_ids=[clinic.pk], lock=lock).get(clinic.pk, [])
+
+
+def pending_credits_of(*, clinic_ids: Iterable[int], lock: bool = False) -> dict[int, list[tuple[CreditInvoice, int]]]:
+    """pending_credits for several clinics in two statements, by clinic id."""
+    credits = (
+        CreditInvoice.objects.filter(clinic_id__in=list(clinic_ids), repayment__isnull=True)
+        .select_related("invoice")
+        .order_by("clinic_id", "created_at", "pk")
+    )
     if lock:
         credits = credits.select_for_update(of=("self",))
     credits = list(credits)
     done = dict(
-        SetOff.objects.filter(credit_invoice__in=credits)
-        .exclude(payment__run__state=PayoutRunState.CANCELLED)
+        SetOff.objects.filter(credit_invoice__in=[credit.pk for credit in credits])
+        .exclude(payment__run__state__in=(PayoutRunState.CANCELLED, PayoutRunState.FAILED))
         .values("credit_invoice")
         .annotate(total=Sum("amount"))
         .values_list("credit_invoice", "total")
     )
-    return [
-        (credit, credit.total - done.get(credit.pk, 0)) for credit in credits if credit.total > done.get(credit.pk, 0)
+    pending: dict[int, list[tuple[CreditInvoice, int]]] = {}
+    for credit in credits:
+        left = credit.total - done.get(credit.pk, 0)
+        if left > 0:
+            pending.setdefault(credit.clinic_id, []).append((credit, left))
+    return pending
+
+
+def set_offs_of(
+    *, clinics: dict[int, Clinic], gross: dict[int, int], lock: bool = False
+) -> dict[int, list[tuple[CreditInvoice, int]]]:
+    """Each bankgiro clinic's pending credits deducted from its `gross`, oldest first, down to zero and no further."""
+    bankgiro = [pk for pk in gross if clinics[pk].payment_method == PaymentMethod.BANKGIRO]
+    if not bankgiro:
+        return {}
+    result = {}
+    for clinic_id, pending in pending_credits_of(clinic_ids=bankgiro, lock=lock).items():
+        room, set_offs = gross[clinic_id], []
+        for credit, left in pending:
+            if room == 0:
+                break
+            amount = min(room, left)
+            set_offs.append((credit, amount))
+            room -= amount
+        if set_offs:
+            result[clinic_id] = set_offs
+    return result
+
+
+def run_plan(*, region: Region, payout_date: datetime.date) -> RunPlan:
+    """The run for `region` and `payout_date` as it would be made now: per clinic its claims' count and sum (one
+    aggregate), its set-offs; the claims themselves are read when asked (`RunPlan.claims`, `fingerprint`)."""
+    claims = paid_claims(region=region, payout_date=payout_date)
+    totals = {
+        row["clinic_id"]: row
+        for row in claims.order_by().values("clinic_id").annotate(count=Count("id"), gross=Sum("total"))
+    }
+    clinics = Clinic.objects.of_region(region).in_bulk(list(totals))
+    gross = {clinic_id: row["gross"] for clinic_id, row in totals.items()}
+    set_offs = set_offs_of(clinics=clinics, gross=gross)
+    payments = [
+        PlannedPayment(
+            clinic=clinics[clinic_id],
+            claim_count=totals[clinic_id]["count"],
+            gross=gross[clinic_id],
+            set_offs=set_offs.get(clinic_id, []),
+            claims_of_clinic=claims.filter(clinic_id=clinic_id).only(*RUN_CLAIM_FIELDS),
+        )
+        for clinic_id in sorted(totals, key=lambda pk: clinics[pk].number.zfill(20))
     ]
-
-
-def _set_offs(clinic: Clinic, gross: int, *, lock: bool) -> list[tuple[CreditInvoice, int]]:
-    """The clinic's pending credits deducted from `gross`, oldest first, down to zero and no further."""
-    room, set_offs = gross, []
-    for credit, left in pending_credits(clinic=clinic, lock=lock):
-        if room == 0:
-            break
-        amount = min(room, left)
-        set_offs.append((credit, amount))
-        room -= amount
-    return set_offs
-
-
-def run_plan(*, region: Region, payout_date: datetime.date, lock: bool = False) -> RunPlan:
-    """The run for `region` and `payout_date` as it would be made now. With `lock` (inside the run's
-    transaction) the claims paid and the credits set off are locked, so that the plan is what is written.
-
-    The run pays the region's claims under behandling, or approved and not in a run, on invoices that came in by
-    the payout date. It leaves out claims under granskning, claims approved for a later date, and S claims
-    whose prior assessment is not approved.
-    """
-    cutoff = timezone.make_aware(datetime.datetime.combine(payout_date + datetime.timedelta(days=1), datetime.time()))
-    claims = (
-        Claim.objects.of_region(region)
-        .filter(
-            state__in=(ClaimState.RECEIVED, ClaimState.UNDER_REVIEW, ClaimState.APPROVED),
-            payout__isnull=True,
-        )
-        .select_related("invoice", "prior_assessment", "clinic")
-        # Only what the run uses: a region's run may hold 100 000 claims in the coordinator's request.
-        .only(*PLAN_CLAIM_FIELDS)
-        .order_by("clinic__number", "invoice_id", "reference", "pk")
-    )
-    if lock:
-        claims = claims.select_for_update(of=("self",))
-    paid: dict[int, dict[int, list[Claim]]] = {}
-    left_out = []
-    for claim in claims:
-        reason = left_out_reason(claim, payout_date, cutoff)
-        if reason is None:
-            paid.setdefault(claim.clinic_id, {}).setdefault(claim.invoice_id, []).append(claim)
-        else:
-            left_out.append(LeftOut(claim, reason))
-
-    invoices = Invoice.objects.of_region(region).in_bulk(
-        [invoice_id for by_invoice in paid.values() for invoice_id in by_invoice]
-    )
-    clinics = Clinic.objects.of_region(region).in_bulk(list(paid))
-    payments = []
-    for clinic_id in sorted(paid, key=lambda pk: clinics[pk].number.zfill(10)):
-        clinic = clinics[clinic_id]
-        by_invoice = paid[clinic_id]
-        payment = PlannedPayment(
-            clinic=clinic,
-            invoices=[
-                PlannedInvoice(invoices[invoice_id], by_invoice[invoice_id])
-                for invoice_id in sorted(by_invoice, key=lambda pk: (invoices[pk].reference, pk))
-            ],
-        )
-        if clinic.payment_method == PaymentMethod.BANKGIRO:
-            payment.set_offs = _set_offs(clinic, payment.gross, lock=lock)
-        payments.append(payment)
-    left_out.sort(key=lambda item: (item.claim.clinic.number.zfill(10), item.claim.reference))
-    return RunPlan(region=region, payout_date=payout_date, payments=payments, left_out=left_out)
+    plan = RunPlan(region=region, payout_date=payout_date, payments=payments)
+    plan.fingerprint = plan.fingerprint_compute()  # now: what the coordinator sees is what the run must find
+    return plan

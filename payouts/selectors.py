@@ -11,7 +11,6 @@ from clinics.models import Clinic, Region
 
 from .models import (
     LIVE_RUN_STATES,
-    PayoutClaim,
     PayoutInvoice,
     PayoutPayment,
     PayoutRun,
@@ -43,25 +42,27 @@ def region_runs(*, region: Region) -> QuerySet[PayoutRun]:
 
 
 def region_run(*, region: Region, run_pk: int) -> PayoutRun | None:
-    """One of the region's runs with its payments, invoices, claims and set-offs (None for another region's)."""
-    claims = PayoutClaim.objects.select_related("claim").order_by("claim__reference")
-    invoices = (
-        PayoutInvoice.objects.select_related("invoice")
-        .prefetch_related(Prefetch("claims", queryset=claims))
-        .order_by("our_reference")
-    )
-    set_offs = SetOff.objects.select_related("credit_invoice__invoice")
-    payments = (
-        PayoutPayment.objects.select_related("clinic")
-        .prefetch_related(Prefetch("invoices", queryset=invoices), Prefetch("set_offs", queryset=set_offs))
-        .order_by("clinic__number", "pk")
-    )
+    """One of the region's runs (None for another region's); its payments are paged (run_payments)."""
     return (
         PayoutRun.objects.of_region(region)
         .filter(pk=run_pk)
         .select_related("region", "created_by", "confirmed_by", "file_downloaded_by", "cancelled_by")
-        .prefetch_related(Prefetch("payments", queryset=payments))
         .first()
+    )
+
+
+def run_payments(*, run: PayoutRun) -> QuerySet[PayoutPayment]:
+    """The run's payments by clinic number, for a page of them: each with its invoices (their claims counted,
+    never read) and set-offs. A page reads its own payments' invoices, not the run's."""
+    invoices = (
+        PayoutInvoice.objects.select_related("invoice").annotate(claim_count=Count("claims")).order_by("our_reference")
+    )
+    set_offs = SetOff.objects.select_related("credit_invoice__invoice")
+    return (
+        PayoutPayment.objects.filter(run=run)
+        .select_related("clinic")
+        .prefetch_related(Prefetch("invoices", queryset=invoices), Prefetch("set_offs", queryset=set_offs))
+        .order_by("clinic__number", "pk")
     )
 
 

@@ -8,20 +8,31 @@ invoice, so the two never wait for each other in a circle.
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
+import itertools
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, IntegrityError, connection, connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from claims.audit import ClaimsAudit
 from claims.models import Claim, ClaimState, CreditInvoice, Invoice
-from claims.services import claims_approve_for_payout, claims_mark_paid, claims_payout_cancel, invoice_payout_set
-from clinics.models import PaymentMethod, Region, User
+from claims.services import (
+    claims_approve_for_payout,
+    claims_mark_paid,
+    claims_payout_cancel,
+    invoice_payout_set,
+    invoices_payout_set,
+)
+from clinics.models import Clinic, PaymentMethod, Region, User
 from clinics.rules import region_rules
-from portal.audit import audit_record, snapshot
+from portal.audit import audit_batch, audit_record, snapshot
+from portal.bulk import copy_insert, ids_assign
 from portal.events import NewClinicEvent, clinic_events_record
 from portal.models import ClinicEventKind
 from portal.money import format_kronor
@@ -41,11 +52,16 @@ from .models import (
     SetOff,
 )
 from .plan import (
+    CHUNK_SIZE,
     RUN_CLAIM_FIELDS,
+    Fingerprint,
+    paid_claims,
     pending_credits,  # noqa: F401  (read from here by the tests, as before the plan had its module)
-    run_plan,
+    set_offs_of,
 )
-from .tasks import send_payout_notice
+from .tasks import make_payout_run, send_payout_notice
+
+logger = logging.getLogger(__name__)
 
 # Vår referens is a six-digit number from here on, like the manual's (518148); one sequence per region.
 OUR_REFERENCE_BASE = 100_000
@@ -86,10 +102,90 @@ def payout_date_check(payout_date: datetime.date, *, today: datetime.date | None
 # The run --------------------------------------------------------------------------------------------------
 
 FINGERPRINT_CHANGED = "fingerprint_changed"
+FAILURE_MESSAGE = gettext_lazy("Körningen kunde inte skapas. Inga räkningar har ändrats. Försök igen.")
 
 
 def _live_run(region: Region, payout_date: datetime.date) -> PayoutRun | None:
     return PayoutRun.objects.filter(region=region, payout_date=payout_date, state__in=LIVE_RUN_STATES).first()
+
+
+def payout_run_start(
+    *,
+    actor: User,
+    region: Region,
+    payout_date: datetime.date,
+    fingerprint: str,
+    expected_count: int = 0,
+    today: datetime.date | None = None,
+) -> PayoutRunResult:
+    """Skapa utbetalningskörning: the run is recorded as being made (it holds its date) and made by the task
+    make_payout_run once this commits; its page follows it. Asked twice, or twice at once: one run.
+
+    `fingerprint` is the previewed plan's, `expected_count` its number of claims (the progress bar's end)."""
+    payout_date_check(payout_date, today=today)
+    existing = _live_run(region, payout_date)
+    if existing is not None:
+        return PayoutRunResult(existing, created=False)
+    try:
+        with transaction.atomic():
+            run = PayoutRun.objects.create(
+                region=region,
+                payout_date=payout_date,
+                created_by=actor,
+                state=PayoutRunState.MAKING,
+                fingerprint=fingerprint,
+                claim_count=expected_count,
+            )
+            run_id = run.pk
+            transaction.on_commit(lambda: _enqueue(run_id))
+    except IntegrityError:
+        existing = _live_run(region, payout_date)
+        if existing is None:
+            raise
+        return PayoutRunResult(existing, created=False)
+    return PayoutRunResult(run, created=True)
+
+
+def _enqueue(run_id: int) -> None:
+    try:
+        make_payout_run.delay(run_id)
+    except BrokerUnavailable:
+        # No task will ever make it: say so rather than show a bar that never moves.
+        logger.exception("payout run %s could not be queued", run_id)
+        payout_run_fail(run_id=run_id)
+
+
+def payout_run_fail(*, run_id: int, message: str | None = None) -> None:
+    """The run could not be made (nothing of it was written): it ends failed, with why, and frees its date."""
+    PAYOUT_RUN_TRANSITIONS.update(
+        PayoutRun.objects.filter(pk=run_id),
+        PayoutRunState.FAILED,
+        sources=[PayoutRunState.MAKING],
+        failure_message=str(message or FAILURE_MESSAGE),
+        updated_at=timezone.now(),
+    )
+
+
+def payout_run_make(*, run_id: int) -> PayoutRun | None:
+    """The task's work: make the run asked for by payout_run_start, in one transaction (a worker lost half-way
+    leaves nothing, and the run is made again from the start by the next). A run made already, or given up, is
+    left as it is. When the plan is not the previewed one, or there is nothing to pay, the run ends failed with
+    why (the page shows it and the way to a new preview)."""
+    run = PayoutRun.objects.select_related("region", "created_by").filter(pk=run_id).first()
+    if run is None or run.state != PayoutRunState.MAKING:
+        return run
+    try:
+        with transaction.atomic():
+            counter = _lock_counter(run.region)
+            # A second delivery of the message waits here for the first; it then finds the run made.
+            run = PayoutRun.objects.select_related("region", "created_by").get(pk=run_id)
+            if run.state != PayoutRunState.MAKING:
+                return run
+            _run_fill(run=run, counter=counter, fingerprint=run.fingerprint or None)
+    except ValidationError as refused:
+        payout_run_fail(run_id=run_id, message=" ".join(refused.messages))
+        run.refresh_from_db()
+    return run
 
 
 def payout_run_create(
@@ -100,8 +196,8 @@ def payout_run_create(
     today: datetime.date | None = None,
     fingerprint: str | None = None,
 ) -> PayoutRunResult:
-    """Make the region's run for `payout_date` from its plan (payouts.plan.run_plan, the preview's calculation),
-    or find the live one already made (twice, or twice at once: one run).
+    """Make the region's run for `payout_date` now, in this process (the task's work without the task: tests,
+    the demo, the benchmark), or find the live one already made (twice, or twice at once: one run).
 
     `fingerprint` is the previewed plan's: when the plan is another now (a claim came, went or changed), nothing
     is made and the refusal (code "fingerprint_changed") says so. The run is planned, or awaits a second
@@ -120,9 +216,10 @@ def payout_run_create(
             existing = _live_run(region, payout_date)
             if existing is not None:
                 return PayoutRunResult(existing, created=False)
-            run = _run_make(
-                actor=actor, region=region, payout_date=payout_date, counter=counter, fingerprint=fingerprint
+            run = PayoutRun.objects.create(
+                region=region, payout_date=payout_date, created_by=actor, state=PayoutRunState.MAKING
             )
+            _run_fill(run=run, counter=counter, fingerprint=fingerprint)
     except IntegrityError:
         # The unique (region, payout date) of live runs is the last word, should a run slip past the lock.
         existing = _live_run(region, payout_date)
@@ -137,16 +234,94 @@ def _lock_counter(region: Region) -> OurReferenceCounter:
     return OurReferenceCounter.objects.select_for_update().get(region=region)
 
 
-def _run_make(
-    *,
-    actor: User,
-    region: Region,
-    payout_date: datetime.date,
-    counter: OurReferenceCounter,
-    fingerprint: str | None,
-) -> PayoutRun:
-    plan = run_plan(region=region, payout_date=payout_date, lock=True)
-    if fingerprint is not None and fingerprint != plan.fingerprint:
+def _lock_all(queryset) -> int:
+    """Lock the rows of `queryset` (FOR UPDATE of its own table) in one statement, without reading them into
+    memory; how many were locked."""
+    sql, params = queryset.order_by().values("pk").select_for_update(of=("self",)).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM ({sql}) AS locked", params)  # noqa: S608 (Django's SQL)
+        return cursor.fetchone()[0]
+
+
+def _chunks(rows: Iterator, size: int) -> Iterator[list]:
+    while chunk := list(itertools.islice(rows, size)):
+        yield chunk
+
+
+class _Progress:
+    """How far the run has come, for its page: written on a connection of its own, outside the run's transaction
+    (which nobody else sees before it ends). A failure to write it never stops the run."""
+
+    def __init__(self, run_id: int):
+        self.run_id = run_id
+        self.connection = None
+
+    def __call__(self, count: int) -> None:
+        try:
+            if self.connection is None:
+                wrapper = connections[DEFAULT_DB_ALIAS]
+                self.connection = type(wrapper)(dict(wrapper.settings_dict), alias=DEFAULT_DB_ALIAS)
+            with self.connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {PayoutRun._meta.db_table} SET progress_count = %s, updated_at = now() "  # noqa: S608
+                    "WHERE id = %s AND state = %s",
+                    [count, self.run_id, PayoutRunState.MAKING],
+                )
+        except DatabaseError:
+            logger.warning("the progress of payout run %s could not be written", self.run_id, exc_info=True)
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+
+
+@dataclass
+class _Filling:
+    """What the run keeps while its claims stream by: a payment per clinic, sums per clinic, the invoice of the
+    last claim (an invoice's claims come together), the fingerprint. Nothing that grows with the claims."""
+
+    run: PayoutRun
+    counter: OurReferenceCounter
+    clinics: dict[int, Clinic]
+    fingerprint: Fingerprint
+    payments: dict[int, PayoutPayment] = field(default_factory=dict)
+    gross: dict[int, int] = field(default_factory=dict)
+    last_invoice: tuple[int, int] | None = None  # (invoice id, its PayoutInvoice id)
+    count: int = 0
+
+
+def _run_fill(*, run: PayoutRun, counter: OurReferenceCounter, fingerprint: str | None) -> None:
+    """Write the run (being made, in the caller's transaction, the counter locked) from its plan: its claims
+    locked first in one statement, then streamed in the plan's order and written CHUNK_SIZE at a time in a fixed
+    number of statements; the set-offs, totals and four eyes at the end."""
+    region, payout_date = run.region, run.payout_date
+    claims = paid_claims(region=region, payout_date=payout_date)
+    _lock_all(claims)
+    filling = _Filling(
+        run=run,
+        counter=counter,
+        clinics=Clinic.objects.of_region(region).in_bulk(),
+        fingerprint=Fingerprint(payout_date),
+    )
+    progress = _Progress(run.pk)
+    try:
+        rows = claims.only(*RUN_CLAIM_FIELDS).iterator(chunk_size=CHUNK_SIZE)
+        for chunk in _chunks(rows, CHUNK_SIZE):
+            # The chunk's audit records (its claims' and invoices', per clinic) written at its end in one turn of
+            # the audit chain's lock, not one per clinic.
+            with audit_batch():
+                _chunk_write(filling, chunk)
+            progress(filling.count)
+    finally:
+        progress.close()
+    if not filling.count:
+        raise ValidationError(
+            {"payout_date": _("Det finns inga räkningar att betala ut. Räkningar under granskning väntar.")},
+            code="empty",
+        )
+    set_offs = set_offs_of(clinics=filling.clinics, gross=filling.gross, lock=True)
+    filling.fingerprint.set_offs((clinic_id, set_offs.get(clinic_id, [])) for clinic_id in filling.payments)
+    if fingerprint is not None and fingerprint != filling.fingerprint.hexdigest():
         raise ValidationError(
             _(
                 "Underlaget har ändrats sedan förhandsgranskningen: räkningar eller belopp är inte längre desamma. "
@@ -154,76 +329,130 @@ def _run_make(
             ),
             code=FINGERPRINT_CHANGED,
         )
-    claims = plan.claims
-    if not claims:
-        raise ValidationError(
-            {"payout_date": _("Det finns inga räkningar att betala ut. Räkningar under granskning väntar.")},
-            code="empty",
-        )
-    state = PayoutRunState.AWAITING_SECOND if plan.needs_second_confirmation else PayoutRunState.PLANNED
-    run = PayoutRun.objects.create(region=region, payout_date=payout_date, created_by=actor, state=state)
-    before = {claim.pk: (claim.state, claim.approved_on) for claim in claims}
-    claims_approve_for_payout(actor=actor, claims=claims, payout_date=payout_date, redate=True)
-    # Locked after the claims, as everywhere; what they showed before is kept for a cancellation.
-    invoices = Invoice.objects.select_for_update().in_bulk([claim.invoice_id for claim in claims])
-
-    for planned_payment in plan.payments:
-        clinic = planned_payment.clinic
-        payment = PayoutPayment.objects.create(
-            run=run,
-            clinic=clinic,
-            payment_method=clinic.payment_method,
-            account_number=clinic.account_number,
-            gross=planned_payment.gross,
-            set_off=planned_payment.set_off,
-            net=planned_payment.net,
-        )
-        for planned in planned_payment.invoices:
-            invoice = invoices[planned.invoice.pk]
-            counter.last_value += 1
-            payout_invoice = PayoutInvoice.objects.create(
-                payment=payment,
-                invoice=invoice,
-                region=region,
-                our_reference=str(OUR_REFERENCE_BASE + counter.last_value),
-                amount=planned.amount,
-                previous_our_reference=invoice.our_reference,
-                previous_payout_date=invoice.payout_date,
-            )
-            PayoutClaim.objects.bulk_create(
-                PayoutClaim(
-                    payout_invoice=payout_invoice,
-                    claim=claim,
-                    amount=claim.total,
-                    previous_state=before[claim.pk][0],
-                    previous_approved_on=before[claim.pk][1],
-                )
-                for claim in planned.claims
-            )
-            invoice_payout_set(
-                actor=actor, invoice=invoice, our_reference=payout_invoice.our_reference, payout_date=payout_date
-            )
-        SetOff.objects.bulk_create(
-            SetOff(payment=payment, credit_invoice=credit, amount=amount) for credit, amount in planned_payment.set_offs
+    SetOff.objects.bulk_create(
+        SetOff(payment=filling.payments[clinic_id], credit_invoice=credit, amount=amount)
+        for clinic_id, clinic_set_offs in set_offs.items()
+        for credit, amount in clinic_set_offs
+    )
+    for clinic_id, payment in filling.payments.items():
+        payment.gross = filling.gross[clinic_id]
+        payment.set_off = sum(amount for _credit, amount in set_offs.get(clinic_id, []))
+        payment.net = payment.gross - payment.set_off
+    PayoutPayment.objects.bulk_update(filling.payments.values(), ["gross", "set_off", "net"])
+    # Each invoice's amount: the sum of its claims in the run, in one statement.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {PayoutInvoice._meta.db_table} AS payout_invoice SET amount = paid.amount FROM ("  # noqa: S608
+            f"SELECT paid_claim.payout_invoice_id, sum(paid_claim.amount) AS amount "
+            f"FROM {PayoutClaim._meta.db_table} AS paid_claim JOIN {PayoutInvoice._meta.db_table} AS pi "
+            f"ON pi.id = paid_claim.payout_invoice_id JOIN {PayoutPayment._meta.db_table} AS payment "
+            "ON payment.id = pi.payment_id WHERE payment.run_id = %s GROUP BY paid_claim.payout_invoice_id"
+            ") AS paid WHERE payout_invoice.id = paid.payout_invoice_id",
+            [run.pk],
         )
     counter.save(update_fields=["last_value"])
-    _repayments_register(region=region, actor=actor)
+    _repayments_register(region=region, actor=run.created_by)
 
-    totals = run.payments.aggregate(gross=Sum("gross"), set_off=Sum("set_off"), net=Sum("net"))
-    run.claim_count = len(claims)
-    run.gross_total, run.set_off_total, run.net_total = totals["gross"], totals["set_off"], totals["net"]
-    run.save(update_fields=["claim_count", "gross_total", "set_off_total", "net_total"])
+    run.claim_count = run.progress_count = filling.count
+    run.gross_total = sum(payment.gross for payment in filling.payments.values())
+    run.set_off_total = sum(payment.set_off for payment in filling.payments.values())
+    run.net_total = run.gross_total - run.set_off_total
+    four_eyes = run.net_total > region_rules(region).payout_second_confirmation_above
+    PAYOUT_RUN_TRANSITIONS.move(
+        run,
+        PayoutRunState.AWAITING_SECOND if four_eyes else PayoutRunState.PLANNED,
+        fields=["claim_count", "progress_count", "gross_total", "set_off_total", "net_total"],
+    )
     audit_record(
-        actor=actor,
+        actor=run.created_by,
         action=PayoutsAudit.RUN_CREATED,
         obj=run,
         after={
             **snapshot(run, ["payout_date", "state", "claim_count", "gross_total", "set_off_total", "net_total"]),
-            "fingerprint": plan.fingerprint,
+            "fingerprint": filling.fingerprint.hexdigest(),
         },
         region=region,
     )
-    return run
+
+
+def _chunk_write(filling: _Filling, chunk: list[Claim]) -> None:
+    """One chunk of the run's claims, in a fixed number of statements: the payments of clinics first seen, the
+    invoices first seen (locked, numbered), the claims approved for the date, their PayoutClaims, the invoices'
+    Vår referens."""
+    run, actor, payout_date = filling.run, filling.run.created_by, filling.run.payout_date
+    before = [(claim.state, claim.approved_on) for claim in chunk]
+    new_payments: list[PayoutPayment] = []
+    new_invoice_ids: list[int] = []
+    for claim in chunk:
+        clinic = filling.clinics[claim.clinic_id]
+        filling.fingerprint.claim(clinic, claim.pk, claim.total)
+        filling.gross[claim.clinic_id] = filling.gross.get(claim.clinic_id, 0) + claim.total
+        if claim.clinic_id not in filling.payments:
+            payment = PayoutPayment(
+                run=run,
+                clinic=clinic,
+                payment_method=clinic.payment_method,
+                account_number=clinic.account_number,
+                gross=0,
+                set_off=0,
+                net=0,
+            )
+            filling.payments[claim.clinic_id] = payment
+            new_payments.append(payment)
+        last = new_invoice_ids[-1] if new_invoice_ids else (filling.last_invoice or (None,))[0]
+        if claim.invoice_id != last:
+            new_invoice_ids.append(claim.invoice_id)
+    filling.count += len(chunk)
+
+    # Locked after the claims, as everywhere; what they showed before is kept for a cancellation.
+    invoices = Invoice.objects.select_for_update().only("id", "clinic_id", "reference", "our_reference", "payout_date")
+    invoices = invoices.in_bulk(new_invoice_ids)
+    payout_invoices = []
+    for invoice_id in new_invoice_ids:
+        invoice = invoices[invoice_id]
+        filling.counter.last_value += 1
+        payout_invoices.append(
+            PayoutInvoice(
+                payment=filling.payments[invoice.clinic_id],
+                invoice_id=invoice_id,
+                region=run.region,
+                our_reference=str(OUR_REFERENCE_BASE + filling.counter.last_value),
+                amount=0,
+                previous_our_reference=invoice.our_reference,
+                previous_payout_date=invoice.payout_date,
+            )
+        )
+    ids_assign((PayoutPayment, new_payments), (PayoutInvoice, payout_invoices))
+    for payout_invoice in payout_invoices:
+        payout_invoice.payment_id = payout_invoice.payment.pk  # given its id just now
+    if new_payments:
+        copy_insert(PayoutPayment, new_payments, ids=True)
+    if payout_invoices:
+        copy_insert(PayoutInvoice, payout_invoices, ids=True)
+    payout_invoice_of = {payout_invoice.invoice_id: payout_invoice.pk for payout_invoice in payout_invoices}
+    if filling.last_invoice is not None:
+        payout_invoice_of.setdefault(*filling.last_invoice)
+    filling.last_invoice = (chunk[-1].invoice_id, payout_invoice_of[chunk[-1].invoice_id])
+
+    claims_approve_for_payout(actor=actor, claims=chunk, payout_date=payout_date, redate=True)
+    copy_insert(
+        PayoutClaim,
+        (
+            PayoutClaim(
+                payout_invoice_id=payout_invoice_of[claim.invoice_id],
+                claim_id=claim.pk,
+                amount=claim.total,
+                previous_state=state,
+                previous_approved_on=approved_on,
+            )
+            for claim, (state, approved_on) in zip(chunk, before, strict=True)
+        ),
+    )
+    invoices_payout_set(
+        actor=actor,
+        invoices=[(invoices[paid.invoice_id], paid.our_reference) for paid in payout_invoices],
+        payout_date=payout_date,
+    )
 
 
 def _run_locked(run: PayoutRun) -> PayoutRun:
@@ -462,15 +691,16 @@ def payout_run_mark_paid(*, run: PayoutRun) -> int:
     if run.state == PayoutRunState.PAID:
         return 0
     # Only approved claims become paid: one marked already (the job run twice, or late) is left. The invoices
-    # were given their Vår referens and payout date when the run was made.
-    claims = list(
-        Claim.objects.select_for_update()
-        .filter(payout__payout_invoice__payment__run=run, state=ClaimState.APPROVED)
-        .only(*RUN_CLAIM_FIELDS)
-        .order_by("pk")
-    )
-    claims_mark_paid(actor=None, claims=claims, paid_on=run.payout_date)
-    marked = len(claims)
+    # were given their Vår referens and payout date when the run was made. All locked in one statement, then
+    # streamed and marked CHUNK_SIZE at a time: a fixed number of statements per chunk, memory that stays flat.
+    claims = Claim.objects.filter(payout__payout_invoice__payment__run=run, state=ClaimState.APPROVED)
+    _lock_all(claims)
+    marked = 0
+    rows = claims.only(*RUN_CLAIM_FIELDS).order_by("pk").iterator(chunk_size=CHUNK_SIZE)
+    for chunk in _chunks(rows, CHUNK_SIZE):
+        with audit_batch():
+            claims_mark_paid(actor=None, claims=chunk, paid_on=run.payout_date)
+        marked += len(chunk)
     run.paid_at = timezone.now()
     PAYOUT_RUN_TRANSITIONS.move(run, PayoutRunState.PAID, fields=["paid_at"])
     # Each clinic of the run is told that its payment (its utbetalningsbesked) is paid out.

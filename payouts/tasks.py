@@ -1,12 +1,55 @@
-"""Background work for payouts: e-mailing utbetalningsbesked, and the daily marking of paid claims."""
+"""Background work for payouts: making a payout run, e-mailing utbetalningsbesked, and the daily marking of paid
+claims."""
 
 import logging
 import smtplib
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.db import OperationalError
 
 logger = logging.getLogger(__name__)
+
+# Seconds before the first retry of a run whose database went away; doubled for each further one, up to the max.
+RETRY_BASE_SECONDS = 10
+RETRY_MAX_SECONDS = 300
+
+
+class PayoutRunWorkerLost(Exception):
+    """The worker making the run was lost before it finished: killed, or out of memory."""
+
+
+class _PayoutRunTask(Task):
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        # Also after the last retry: the run's page must end, never wait for a worker that has given up.
+        from .services import payout_run_fail
+
+        run_id = kwargs.get("run_id", args[0] if args else None)
+        logger.error("payout run %s could not be made: %r", run_id, exc)
+        try:
+            payout_run_fail(run_id=run_id)
+        except Exception:
+            logger.exception("payout run %s could not be marked failed", run_id)
+
+
+# acks_late: the message is acknowledged when the run is made, so a worker killed while making it leaves it with the
+# broker, which hands it to another worker after the visibility timeout; the run is one transaction, so the killed
+# worker left nothing and the next makes it from the start, once. reject_on_worker_lost: a pool process killed
+# (the out-of-memory killer) hands the message back at once. A redelivery counts as a try (billing.tasks does the
+# same for invoice files): a run that kills every worker ends failed after the retry limit, and its page says so.
+@shared_task(bind=True, base=_PayoutRunTask, acks_late=True, reject_on_worker_lost=True, max_retries=3)
+def make_payout_run(self, run_id: int) -> None:
+    """Make the payout run asked for (payouts.services.payout_run_start). Safe to run twice: a run made is left."""
+    from .services import payout_run_make
+
+    if self.request.delivery_info and self.request.delivery_info.get("redelivered"):
+        lost = PayoutRunWorkerLost(f"the worker making payout run {run_id} was lost")
+        raise self.retry(exc=lost, countdown=0)
+    try:
+        payout_run_make(run_id=run_id)
+    except OperationalError as error:
+        # The database went away (a restart, a failover): the run's transaction rolled back; make it again later.
+        countdown = min(RETRY_BASE_SECONDS * 2**self.request.retries, RETRY_MAX_SECONDS)
+        raise self.retry(exc=error, countdown=countdown) from error
 
 
 @shared_task(

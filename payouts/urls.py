@@ -9,6 +9,7 @@ region_patterns = [
     path("utbetalningar/ny/", views.payout_run_new, name="payout_run_new"),
     path("utbetalningar/fyra-ogon/", views.payout_second_confirmation, name="payout_second_confirmation"),
     path("utbetalningar/<int:run_pk>/", views.payout_run_detail, name="payout_run_detail"),
+    path("utbetalningar/<int:run_pk>/status/", views.payout_run_status, name="payout_run_status"),
     path("utbetalningar/<int:run_pk>/bekrafta/", views.payout_run_confirm, name="payout_run_confirm"),
     path("utbetalningar/<int:run_pk>/makulera/", views.payout_run_cancel, name="payout_run_cancel"),
     path("utbetalningar/<int:run_pk>/betalningsfil.xml", views.payout_run_file, name="payout_run_file"),

@@ -8,11 +8,13 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from clinics.region_services import region_payout_second_confirmation_set
@@ -25,7 +27,8 @@ from portal.money import format_kronor
 
 from . import bankdays, notices, selectors, services
 from .models import PayoutRunState, Repayment
-from .payment_file import payment_file_build, payment_file_name
+from .payment_file import payment_file_name, payment_file_stream
+from .plan import LeftOut
 
 
 class PayoutRunForm(forms.Form):
@@ -131,31 +134,71 @@ def payout_run_new(request: HttpRequest) -> HttpResponse:
         )
         return redirect("payout_run_detail", region_code=request.region.code, run_pk=existing.pk)
     fingerprint = request.POST.get("fingerprint")
-    if fingerprint:
+    preview = selectors.payout_preview(region=request.region, payout_date=payout_date)
+    if fingerprint and fingerprint != preview.fingerprint:
+        # Said at once; the run's task checks again under lock, and refuses too should the basis change after this.
+        messages.error(
+            request,
+            _(
+                "Underlaget har ändrats sedan förhandsgranskningen: räkningar eller belopp är inte längre desamma. "
+                "Ingen körning har skapats. Granska den nya förhandsgranskningen och bekräfta igen."
+            ),
+        )
+    elif fingerprint:
         try:
-            result = services.payout_run_create(
-                actor=request.user, region=request.region, payout_date=payout_date, fingerprint=fingerprint
+            result = services.payout_run_start(
+                actor=request.user,
+                region=request.region,
+                payout_date=payout_date,
+                fingerprint=fingerprint,
+                expected_count=preview.claim_count,
             )
         except ValidationError as error:
-            if error.code == services.FINGERPRINT_CHANGED:
-                messages.error(request, error.messages[0])
-            else:
-                add_service_errors(form, error)
-                return render(request, "payouts/run_new.html", {"form": form})
-        else:
-            return _run_created_redirect(request, result)
-    preview = selectors.payout_preview(region=request.region, payout_date=payout_date)
-    return render(request, "payouts/run_preview.html", {"form": form, "plan": preview})
+            add_service_errors(form, error)
+            return render(request, "payouts/run_new.html", {"form": form})
+        return _run_created_redirect(request, result)
+    return render(request, "payouts/run_preview.html", {"form": form, "plan": preview, **_preview_rows(preview)})
+
+
+# Rows per page of the run's clinics.
+PAGE_SIZE = 10
+# The preview (a posted form, not paged) lists each clinic's claims when the run pays no more than this many, and
+# the first LEFT_OUT_SHOWN of the claims it leaves out; a region's large run shows its clinics' figures.
+PREVIEW_CLAIMS_SHOWN = 500
+LEFT_OUT_SHOWN = 200
+
+
+def _page(request: HttpRequest, items):
+    return Paginator(items, PAGE_SIZE).get_page(request.GET.get("sida"))
+
+
+def _preview_rows(preview) -> dict:
+    left_out = preview.left_out_claims
+    shown = [LeftOut(claim, claim.left_out) for claim in left_out[:LEFT_OUT_SHOWN]]
+    return {
+        "show_claims": preview.claim_count <= PREVIEW_CLAIMS_SHOWN,
+        "left_out": shown,
+        "left_out_count": left_out.count() if len(shown) == LEFT_OUT_SHOWN else len(shown),
+    }
 
 
 def _run_created_redirect(request: HttpRequest, result: services.PayoutRunResult) -> HttpResponse:
     run = result.run
+    run.refresh_from_db()
     if not result.created:
         messages.info(
             request,
             _("Det finns redan en utbetalningskörning för %(date)s. Inget nytt har skapats.")
             % {"date": run.payout_date.isoformat()},
         )
+    elif run.state == PayoutRunState.MAKING:
+        messages.info(
+            request,
+            _("Utbetalningskörningen för %(date)s skapas nu. Sidan visar när den är klar.")
+            % {"date": run.payout_date.isoformat()},
+        )
+    elif run.state == PayoutRunState.FAILED:
+        messages.error(request, run.failure_message)
     elif run.state == PayoutRunState.AWAITING_SECOND:
         messages.success(
             request,
@@ -182,21 +225,43 @@ def _run_created_redirect(request: HttpRequest, result: services.PayoutRunResult
 
 @region_view()
 @require_GET
+@never_cache
 def payout_run_detail(request: HttpRequest, run_pk: int) -> HttpResponse:
+    """The run: its figures (kept on the run), then its clinics a page at a time, each with its invoices (their
+    claims counted, not listed: the utbetalningsbesked lists them). While the run is being made, its progress."""
     run = _run_or_404(request, run_pk)
-    payments = list(run.payments.all())
     return render(
         request,
         "payouts/run_detail.html",
         {
             "run": run,
-            "payments": payments,
-            "has_file": any(payment.net > 0 for payment in payments),
+            "payments": _page(request, selectors.run_payments(run=run)),
+            "has_file": run.payments.filter(net__gt=0).exists(),
+            "making": run.is_making and not run.is_stalled,
+            "failed": run.state == PayoutRunState.FAILED or run.is_stalled,
+            "failure_message": run.failure_message or services.FAILURE_MESSAGE,
             "awaiting_second": run.state == PayoutRunState.AWAITING_SECOND,
             "downloadable": run.state in (PayoutRunState.PLANNED, PayoutRunState.PAID),
             "cancelled": run.state == PayoutRunState.CANCELLED,
             "second_confirmation_above": region_rules(request.region).payout_second_confirmation_above,
         },
+    )
+
+
+@region_view()
+@require_GET
+@never_cache
+def payout_run_status(request: HttpRequest, run_pk: int) -> JsonResponse:
+    """For static/js/progress.js: how far the run being made has come."""
+    run = _run_or_404(request, run_pk)
+    return JsonResponse(
+        {
+            "state": run.state,
+            "state_label": str(run.get_state_display()),
+            "finished": not run.is_making or run.is_stalled,
+            "processed": run.progress_count,
+            "total": run.claim_count,
+        }
     )
 
 
@@ -230,14 +295,14 @@ def payout_run_file(request: HttpRequest, run_pk: int) -> HttpResponse:
         messages.error(request, error.messages[0])
         return redirect("payout_run_detail", region_code=request.region.code, run_pk=run.pk)
     try:
-        content = payment_file_build(run)
+        content = payment_file_stream(run)
     except ValueError:
         messages.info(
             request,
             _("Körningen har inget att betala ut: alla belopp har kvittats mot kreditfakturor."),
         )
         return redirect("payout_run_detail", region_code=request.region.code, run_pk=run.pk)
-    response = HttpResponse(content, content_type="application/xml; charset=utf-8")
+    response = StreamingHttpResponse(content, content_type="application/xml; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{payment_file_name(run)}"'
     return response
 

@@ -19,7 +19,7 @@ def demo_run_pay(*, region: Region, coordinator: User, payout_date: datetime.dat
     to the bank (which sends the clinics their utbetalningsbesked), marked paid. The run and its events on the
     claims are dated on the payout date, as if the run had been made then. None when the run would pay nothing
     (an earlier run took its claims)."""
-    if not run_plan(region=region, payout_date=payout_date).claims:
+    if not run_plan(region=region, payout_date=payout_date).claim_count:
         return None
     started = timezone.now()
     run = payout_run_create(actor=coordinator, region=region, payout_date=payout_date, today=payout_date).run

@@ -58,6 +58,19 @@ def test_the_preview_shows_what_the_run_then_pays_clinic_by_clinic_to_the_ore(pw
 
     preview = selectors.payout_preview(region=pw.region, payout_date=day)
     assert not PayoutRun.objects.filter(region=pw.region).exists()  # a preview makes nothing
+    # A clinic's claims are read when asked: before the run takes them.
+    previewed = [
+        (
+            payment.clinic.pk,
+            payment.account_display,
+            payment.gross,
+            payment.set_off,
+            payment.net,
+            sorted((credit.reference, amount) for credit, amount in payment.set_offs),
+            sorted(claim.pk for planned in payment.invoices for claim in planned.claims),
+        )
+        for payment in preview.payments
+    ]
     run = _create(pw, day, fingerprint=preview.fingerprint).run
 
     assert (
@@ -81,18 +94,6 @@ def test_the_preview_shows_what_the_run_then_pays_clinic_by_clinic_to_the_ore(pw
             sorted(claim_id for pi in payment.invoices.all() for claim_id in pi.claims.values_list("claim", flat=True)),
         )
         for payment in run.payments.order_by("clinic__number")
-    ]
-    previewed = [
-        (
-            payment.clinic.pk,
-            payment.account_display,
-            payment.gross,
-            payment.set_off,
-            payment.net,
-            sorted((credit.reference, amount) for credit, amount in payment.set_offs),
-            sorted(claim.pk for planned in payment.invoices for claim in planned.claims),
-        )
-        for payment in preview.payments
     ]
     assert sorted(previewed) == sorted(made)
     assert ("4000_Kredit", 30_000) in previewed[[p[0] for p in previewed].index(pw.bankgiro.pk)][5]

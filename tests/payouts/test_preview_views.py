@@ -2,6 +2,7 @@
 recorded download and Makulera körning."""
 
 import lxml.html
+from django.test import TestCase
 from django.urls import reverse
 from django.utils import timezone
 
@@ -24,6 +25,17 @@ def _preview(client, day):
     response = client.post(_url("payout_run_new"), {"payout_date": day.isoformat()})
     assert response.status_code == 200
     return response.content.decode(), lxml.html.fromstring(response.content)
+
+
+def _confirm(client, day, page, *, follow: bool = False):
+    """Skapa utbetalningskörning: the run's task runs when the request commits (eagerly, in the tests)."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = client.post(
+            _url("payout_run_new"), {"payout_date": day.isoformat(), "fingerprint": _fingerprint(page)}
+        )
+    if follow and response.status_code == 302:
+        return client.get(response["Location"])
+    return response
 
 
 def _fingerprint(page) -> str:
@@ -57,10 +69,7 @@ def test_a_changed_basis_is_refused_in_words_with_the_new_preview(client, world)
     assert extra.reference in text  # the new preview
     assert not PayoutRun.objects.filter(region=world.vg, payout_date=day).exists()
 
-    confirmed = client.post(
-        _url("payout_run_new"),
-        {"payout_date": day.isoformat(), "fingerprint": _fingerprint(lxml.html.fromstring(response.content))},
-    )
+    confirmed = _confirm(client, day, lxml.html.fromstring(response.content))
     run = PayoutRun.objects.get(region=world.vg, payout_date=day)
     assert confirmed["Location"] == _url("payout_run_detail", run_pk=run.pk)
 
@@ -71,9 +80,7 @@ def test_four_eyes_in_the_pages(client, world):
     day = future_bank_day()
     text, page = _preview(client, day)
     assert "en annan samordnare måste bekräfta körningen" in text
-    response = client.post(
-        _url("payout_run_new"), {"payout_date": day.isoformat(), "fingerprint": _fingerprint(page)}, follow=True
-    )
+    response = _confirm(client, day, page, follow=True)
     run = PayoutRun.objects.get(region=world.vg, payout_date=day)
     assert run.state == PayoutRunState.AWAITING_SECOND
     detail = response.content.decode()
@@ -98,7 +105,7 @@ def test_makulera_korning_asks_first_then_puts_the_claims_back_and_is_refused_af
     client.force_login(world.coordinator_vg)
     day = future_bank_day()
     _text, page = _preview(client, day)
-    client.post(_url("payout_run_new"), {"payout_date": day.isoformat(), "fingerprint": _fingerprint(page)})
+    _confirm(client, day, page)
     run = PayoutRun.objects.get(region=world.vg, payout_date=day)
     a1 = Claim.objects.get(clinic=world.clinic31, reference="DEMO-A1")
     assert a1.approved_on == day
@@ -115,7 +122,7 @@ def test_makulera_korning_asks_first_then_puts_the_claims_back_and_is_refused_af
 
     # A new run for the date; its file downloaded, it can no longer be cancelled.
     _text, page = _preview(client, day)
-    client.post(_url("payout_run_new"), {"payout_date": day.isoformat(), "fingerprint": _fingerprint(page)})
+    _confirm(client, day, page)
     second = PayoutRun.objects.get(region=world.vg, payout_date=day, state=PayoutRunState.PLANNED)
     download = client.post(_url("payout_run_file", run_pk=second.pk))
     assert download["Content-Type"].startswith("application/xml")
@@ -175,6 +182,6 @@ def test_the_amount_set_decides_whether_a_run_waits_for_a_second_coordinator(cli
     client.force_login(world.coordinator_vg)
     day = future_bank_day()
     _text, page = _preview(client, day)
-    client.post(_url("payout_run_new"), {"payout_date": day.isoformat(), "fingerprint": _fingerprint(page)})
+    _confirm(client, day, page)
     run = PayoutRun.objects.get(region=world.vg, payout_date=day)
     assert run.state == PayoutRunState.AWAITING_SECOND

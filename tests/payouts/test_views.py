@@ -3,6 +3,7 @@
 import datetime
 
 import lxml.html
+from django.test import TestCase
 from django.urls import reverse
 from django.utils import timezone
 from lxml import etree
@@ -10,7 +11,7 @@ from lxml import etree
 from billing.services import claim_credit
 from claims.models import ClaimState
 from payouts import bankdays, services
-from payouts.models import PayoutRun, Repayment
+from payouts.models import PayoutRun, PayoutRunState, Repayment
 
 from .factories import claim, future_bank_day, invoice
 
@@ -25,10 +26,13 @@ def test_the_coordinator_creates_a_run_and_sees_it(client, world):
     preview = client.post(_url("payout_run_new"), {"payout_date": day.isoformat()})
     assert not PayoutRun.objects.filter(region=world.vg, payout_date=day).exists()  # a preview makes nothing
     (fingerprint,) = lxml.html.fromstring(preview.content).xpath("//input[@name='fingerprint']/@value")
-    response = client.post(_url("payout_run_new"), {"payout_date": day.isoformat(), "fingerprint": fingerprint})
+    # The run is made by its task once the request commits (eagerly, in the tests).
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = client.post(_url("payout_run_new"), {"payout_date": day.isoformat(), "fingerprint": fingerprint})
     run = PayoutRun.objects.get(region=world.vg, payout_date=day)
     assert response.status_code == 302
     assert response["Location"] == _url("payout_run_detail", run_pk=run.pk)
+    assert run.state == PayoutRunState.PLANNED and run.payments.exists()
 
     page = client.get(response["Location"]).content.decode()
     assert f"Utbetalning {day.isoformat()}" in page
@@ -68,7 +72,7 @@ def test_the_payment_file_and_notices_download(client, world):
     response = client.post(_url("payout_run_file", run_pk=run.pk))
     assert response["Content-Type"].startswith("application/xml")
     assert "attachment" in response["Content-Disposition"]
-    assert etree.fromstring(response.content).tag.endswith("Document")
+    assert etree.fromstring(b"".join(response.streaming_content)).tag.endswith("Document")  # streamed
     payment = run.payments.first()
     pdf = client.get(_url("payout_notice_pdf", run_pk=run.pk, payment_pk=payment.pk))
     assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF-")

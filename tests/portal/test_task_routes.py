@@ -17,6 +17,7 @@ ROUTES = {
     "billing.tasks.send_invoice_file": "files",
     "billing.tasks.invoice_files_queue_waiting": "default",
     "eligibility.tasks.import_certificates": "files",
+    "payouts.tasks.make_payout_run": "payouts",
     "payouts.tasks.mark_payouts_paid": "payouts",
     "payouts.tasks.send_payout_notice": "mail",
     "clinics.tasks.send_account_change_notice": "mail",

@@ -1,0 +1,173 @@
+"""A payout run made by its task (payouts.tasks.make_payout_run): asked for on the page, made in the background in
+a fixed number of statements per chunk of claims, its page following it, and ending failed (saying so) when the
+basis changed or its worker gave up."""
+
+from unittest import mock
+
+import lxml.html
+import pytest
+from django.db import OperationalError, connection
+from django.test import TestCase
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from claims.models import Claim, ClaimState
+from payouts import services, tasks
+from payouts.models import PayoutClaim, PayoutRun, PayoutRunState
+from portal.celery import app
+from tests.clinics.factories import RegionMembershipFactory
+
+from .factories import claim, future_bank_day, invoice, payout_world
+
+
+def _many_claims(on_invoice, count: int, total: int = 10_000) -> None:
+    """`count` claims on the invoice, copied from one made by the factory (quick for thousands)."""
+    model = claim(on_invoice, total)
+    copies = []
+    for index in range(count - 1):
+        copy = Claim.objects.get(pk=model.pk)
+        copy.pk = None
+        copy.reference = f"{model.reference}-{index}"
+        copies.append(copy)
+    Claim.objects.bulk_create(copies)
+
+
+def _run_queries(monkeypatch, *, chunk: int, chunks: int) -> int:
+    monkeypatch.setattr(services, "CHUNK_SIZE", chunk)
+    pw = payout_world()
+    per_invoice = 5  # several invoices per chunk, none across two
+    for _ in range(chunk * chunks // per_invoice):
+        _many_claims(invoice(pw.bankgiro), per_invoice)
+    with CaptureQueriesContext(connection) as made:
+        run = services.payout_run_create(actor=pw.coordinator, region=pw.region, payout_date=future_bank_day()).run
+    assert run.claim_count == PayoutClaim.objects.filter(payout_invoice__payment__run=run).count() == chunk * chunks
+    return len(made)
+
+
+def test_a_run_makes_a_fixed_number_of_queries_per_chunk_however_many_claims_a_chunk_holds(db, monkeypatch):
+    """A run over N claims: the same statements with 10 claims a chunk as with 30 (as 1 000 as 3 000), and each
+    further chunk adds the same few."""
+    three_small = _run_queries(monkeypatch, chunk=10, chunks=3)
+    three_large = _run_queries(monkeypatch, chunk=30, chunks=3)
+    assert three_small == three_large
+    two, one = _run_queries(monkeypatch, chunk=10, chunks=2), _run_queries(monkeypatch, chunk=10, chunks=1)
+    assert three_small - two == two - one <= 16
+
+
+@pytest.fixture
+def pw(db):
+    world = payout_world()
+    RegionMembershipFactory(user=world.coordinator, region=world.region)
+    return world
+
+
+def _start(pw, *, fingerprint: str):
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return services.payout_run_start(
+            actor=pw.coordinator, region=pw.region, payout_date=future_bank_day(), fingerprint=fingerprint
+        ).run
+
+
+def test_the_run_is_made_by_its_task_and_its_page_follows_it(client, pw):
+    first = claim(invoice(pw.bankgiro), 10_000)
+    claim(invoice(pw.plusgiro), 5_000)
+    from payouts.selectors import payout_preview
+
+    preview = payout_preview(region=pw.region, payout_date=future_bank_day())
+    with TestCase.captureOnCommitCallbacks() as queued:
+        run = services.payout_run_start(
+            actor=pw.coordinator,
+            region=pw.region,
+            payout_date=future_bank_day(),
+            fingerprint=preview.fingerprint,
+            expected_count=preview.claim_count,
+        ).run
+    assert (run.state, run.claim_count, run.progress_count) == (PayoutRunState.MAKING, 2, 0)
+    client.force_login(pw.coordinator)
+    kwargs = {"region_code": pw.region.code, "run_pk": run.pk}
+    page = client.get(reverse("payout_run_detail", kwargs=kwargs)).content.decode()
+    assert "Körningen skapas. Sidan visar när den är klar." in page
+    assert reverse("payout_run_status", kwargs=kwargs) in page  # polled by progress.js
+    assert client.get(reverse("payout_run_status", kwargs=kwargs)).json()["finished"] is False
+    # A second ask while it is being made finds it.
+    assert not services.payout_run_start(
+        actor=pw.coordinator, region=pw.region, payout_date=run.payout_date, fingerprint=preview.fingerprint
+    ).created
+
+    for callback in queued:
+        callback()  # the task, eagerly
+    run.refresh_from_db()
+    assert (run.state, run.claim_count, run.progress_count, run.net_total) == (PayoutRunState.PLANNED, 2, 2, 15_000)
+    first.refresh_from_db()
+    assert (first.state, first.approved_on) == (ClaimState.APPROVED, run.payout_date)
+    status = client.get(reverse("payout_run_status", kwargs=kwargs)).json()
+    assert (status["finished"], status["processed"], status["total"]) == (True, 2, 2)
+    tasks.make_payout_run.apply(args=(run.pk,))  # again (a duplicate message): nothing more
+    assert PayoutClaim.objects.filter(payout_invoice__payment__run=run).count() == 2
+
+
+def test_a_basis_changed_before_the_task_ran_fails_the_run_saying_so_and_frees_the_date(client, pw):
+    first = claim(invoice(pw.bankgiro), 10_000)
+    run = _start(pw, fingerprint="not-what-the-plan-is-now")
+    assert run is not None
+    run.refresh_from_db()
+    assert run.state == PayoutRunState.FAILED
+    assert run.failure_message.startswith("Underlaget har ändrats sedan förhandsgranskningen")
+    first.refresh_from_db()
+    assert (first.state, first.approved_on) == (ClaimState.RECEIVED, None)  # nothing written
+    client.force_login(pw.coordinator)
+    page = client.get(reverse("payout_run_detail", kwargs={"region_code": pw.region.code, "run_pk": run.pk}))
+    assert "Underlaget har ändrats sedan förhandsgranskningen" in page.content.decode()
+    assert reverse("payout_run_new", kwargs={"region_code": pw.region.code}) in page.content.decode()
+    # The date is free again.
+    assert services.payout_run_create(actor=pw.coordinator, region=pw.region, payout_date=run.payout_date).created
+
+
+@pytest.fixture
+def errors_handled_by_the_task():
+    """Eager tasks that handle their own errors as under a worker (retry, on_failure), not raise them here."""
+    previous = app.conf.task_eager_propagates
+    app.conf.task_eager_propagates = False
+    try:
+        yield
+    finally:
+        app.conf.task_eager_propagates = previous
+
+
+def test_a_run_whose_database_keeps_failing_ends_failed_after_the_retries_and_the_page_says_so(
+    client, pw, errors_handled_by_the_task, monkeypatch
+):
+    claim(invoice(pw.bankgiro), 10_000)
+    with TestCase.captureOnCommitCallbacks() as queued:
+        run = services.payout_run_start(
+            actor=pw.coordinator, region=pw.region, payout_date=future_bank_day(), fingerprint=""
+        ).run
+    assert len(queued) == 1
+    monkeypatch.setattr(tasks, "RETRY_BASE_SECONDS", 0)
+    with mock.patch.object(services, "payout_run_make", side_effect=OperationalError("server closed")) as make:
+        result = tasks.make_payout_run.delay(run.pk)
+    assert result.failed()
+    assert make.call_count == tasks.make_payout_run.max_retries + 1 == 4
+    run.refresh_from_db()
+    assert (run.state, run.failure_message) == (PayoutRunState.FAILED, str(services.FAILURE_MESSAGE))
+    client.force_login(pw.coordinator)
+    kwargs = {"region_code": pw.region.code, "run_pk": run.pk}
+    page = lxml.html.fromstring(client.get(reverse("payout_run_detail", kwargs=kwargs)).content)
+    assert "Körningen kunde inte skapas." in " ".join(page.xpath("//*[@role='alert']//text()"))
+    assert not page.xpath("//noscript/meta[@http-equiv='refresh']")
+    assert client.get(reverse("payout_run_status", kwargs=kwargs)).json()["finished"] is True
+    assert PayoutRun.objects.get(pk=run.pk).payments.count() == 0
+
+
+def test_a_run_that_cannot_be_queued_is_failed_not_left_waiting(pw):
+    from kombu.exceptions import OperationalError as BrokerUnavailable
+
+    with (
+        mock.patch.object(tasks.make_payout_run, "delay", side_effect=BrokerUnavailable("no redis")),
+        TestCase.captureOnCommitCallbacks(execute=True),
+    ):
+        run = services.payout_run_start(
+            actor=pw.coordinator, region=pw.region, payout_date=future_bank_day(), fingerprint=""
+        ).run
+    run.refresh_from_db()
+    assert run.state == PayoutRunState.FAILED
