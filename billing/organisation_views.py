@@ -25,6 +25,7 @@ from portal.keyset import keyset_page
 
 from . import selectors
 from .invoice_views import (
+    EXPANDED_CLAIMS,
     PAGE_SIZE,
     URL_FIELDS,
     InvoiceSearchForm,
@@ -33,7 +34,7 @@ from .invoice_views import (
     credit_instruction,
     log_patients_shown_per_clinic,
 )
-from .selectors import InvoiceSearch, InvoiceSummary, InvoiceTab
+from .selectors import InvoiceSearch, InvoiceTab
 
 ORGANISATION_TAB_URL_NAMES = {
     InvoiceTab.RECEIVED: "organisation_invoice_list",
@@ -173,9 +174,10 @@ def _render(
         "show_clinic": True,
     }
     if search is not None:
-        invoices = selectors.clinic_invoices(clinic=clinics, tab=tab, search=search)
-        page = keyset_page(invoices, cursor=cursor, size=PAGE_SIZE, stamp_field="received_at")
-        summaries = [InvoiceSummary.of(invoice) for invoice in page.object_list]
+        invoices = selectors.clinic_invoice_list(clinic=clinics, tab=tab, search=search)
+        page = keyset_page(invoices, cursor=cursor, size=PAGE_SIZE, stamp_field="received_at", count=False)
+        page.count, page.count_capped = selectors.invoice_count(invoices)
+        summaries = selectors.invoice_summaries(page.object_list, claims_shown=EXPANDED_CLAIMS)
         for summary in summaries:
             if summary.credits:
                 summary.credit_instruction = credit_instruction(summary.invoice.clinic, summary.invoice)

@@ -154,7 +154,7 @@ def test_the_export_has_a_clinic_column(member, world, organisation):
     ClaimFactory(invoice=InvoiceFactory(clinic=world.clinic32, reference="ORG-X32", created_by=world.biller))
     response = member.get(_org_url(organisation) + "?export=1")
     assert response.status_code == 200
-    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).worksheets[0]
+    sheet = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content))).worksheets[0]
     rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
     heading = next(row for row in rows if row and row[0] == "OCR/Fakturanummer")
     assert heading[:2] == ["OCR/Fakturanummer", "Klinik"]
