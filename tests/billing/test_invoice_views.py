@@ -362,8 +362,8 @@ def test_a_list_page_runs_the_same_queries_for_3_and_30_invoices(client, world, 
             client.force_login(world.dalarna_biller)
         # Session, user, membership, service window, the person's places (for "Byt klinik"), the bell's unread
         # count; count (stopping at 1 001), invoices, the claims' figures by state, partly credited claims,
-        # credits, the first claims shown of each invoice; one access-log insert.
-        with django_assert_max_num_queries(13), CaptureQueriesContext(connection) as queries:
+        # credits, the ids of each invoice's first claims, those claims; one access-log insert.
+        with django_assert_max_num_queries(14), CaptureQueriesContext(connection) as queries:
             response = client.get(_url(world, tab, clinic=clinic))
         assert len(_invoice_rows(_doc(response))) == min(number, 25)
         counts.append(len(queries))
