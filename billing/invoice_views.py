@@ -33,7 +33,7 @@ from portal import money, validators
 from portal.access import Access, clinic_view
 from portal.access_shown import AccessShown, AccessShownKind
 from portal.audit import access_log_record, access_log_record_many
-from portal.excel import kronor_cell, text_cell, workbook_response
+from portal.excel import kronor_cell, text_cell, workbook_file_response
 from portal.forms import PeriodForm, PersonalIdentityNumberField
 from portal.keyset import keyset_page
 from review.selectors import claim_questions
@@ -43,9 +43,14 @@ from . import services as billing_services
 from .selectors import InvoiceSearch, InvoiceSummary, InvoiceTab
 
 PAGE_SIZE = 25
+# The claims an invoice shows when expanded in the list; an invoice of a file (thousands) shows the rest on its own
+# page, INVOICE_PAGE_SIZE at a time. Only the claims shown are fetched and access-logged.
+EXPANDED_CLAIMS = 10
+INVOICE_PAGE_SIZE = 50
 DEFAULT_PERIOD_DAYS = 30
 ANY_DATE_FROM = datetime.date(1900, 1, 1)
 EXPORT_MAX_INVOICES = 10_000
+EXPORT_CHUNK = 500  # invoices read (and their claims) at a time by the export
 TAB_URL_NAMES = {
     InvoiceTab.RECEIVED: "invoice_list",
     InvoiceTab.PAID: "invoice_list_paid",
@@ -149,6 +154,7 @@ def _log_patients_shown(request: HttpRequest, personal_identity_numbers: set[str
 
 
 def _pins_of(summaries: list[InvoiceSummary]) -> set[str]:
+    """The patients of the claims the page shows (of a large invoice, only its first few)."""
     return {claim.patient.personal_identity_number for summary in summaries for claim in summary.claims}
 
 
@@ -213,10 +219,11 @@ def _render_list(
         "list_url": reverse(TAB_URL_NAMES[tab], kwargs={"clinic_pk": request.clinic.pk}),
     }
     if search is not None:
-        invoices = selectors.clinic_invoices(clinic=request.clinic, tab=tab, search=search)
+        invoices = selectors.clinic_invoice_list(clinic=request.clinic, tab=tab, search=search)
         # By cursor, not by page number: the hundredth page costs what the first does (portal.keyset).
-        page = keyset_page(invoices, cursor=cursor, size=PAGE_SIZE, stamp_field="received_at")
-        summaries = [InvoiceSummary.of(invoice) for invoice in page.object_list]
+        page = keyset_page(invoices, cursor=cursor, size=PAGE_SIZE, stamp_field="received_at", count=False)
+        page.count, page.count_capped = selectors.invoice_count(invoices)
+        summaries = selectors.invoice_summaries(page.object_list, claims_shown=EXPANDED_CLAIMS)
         for summary in summaries:
             if summary.credits:
                 summary.credit_instruction = credit_instruction(request.clinic, summary.invoice)
@@ -240,19 +247,63 @@ def _render_list(
     return render(request, "billing/invoices.html", context)
 
 
+# An invoice ----------------------------------------------------------------------------------------------
+
+
+@clinic_view(access=Access.CLINIC_FINANCE)
+@require_GET
+@never_cache
+def invoice_detail(request: HttpRequest, invoice_pk: int) -> HttpResponse:
+    """An invoice's figures over all its claims, and its claims INVOICE_PAGE_SIZE at a time by reference (?sida=N):
+    an invoice of a file may hold ten thousand. Only the patients of the page's claims are access-logged."""
+    try:
+        number = max(1, int(request.GET.get("sida", "1")))
+    except ValueError:
+        number = 1
+    offset = (number - 1) * INVOICE_PAGE_SIZE
+    summary = selectors.clinic_invoice_summary(
+        clinic=request.clinic, invoice_pk=invoice_pk, claims_offset=offset, claims_limit=INVOICE_PAGE_SIZE
+    )
+    if summary is None:
+        raise Http404
+    pages = max(1, -(-summary.claim_count // INVOICE_PAGE_SIZE))
+    if number > pages:
+        raise Http404
+    if summary.credits:
+        summary.credit_instruction = credit_instruction(request.clinic, summary.invoice)
+    _log_patients_shown(
+        request,
+        _pins_of([summary]),
+        AccessShown(AccessShownKind.INVOICE, reference=summary.invoice.reference, page=number),
+    )
+    return render(
+        request,
+        "billing/invoice_detail.html",
+        {
+            "summary": summary,
+            "number": number,
+            "pages": pages,
+            "first": offset + 1 if summary.claims else 0,
+            "last": offset + len(summary.claims),
+        },
+    )
+
+
 # Export ---------------------------------------------------------------------------------------------------
 
 
 def _export_response(
     request: HttpRequest, tab: str, search: InvoiceSearch, *, clinics: list[Clinic] | None = None, owner=None
 ) -> HttpResponse:
-    """The current list (all its pages) as Excel: the invoices, and their claims on a second sheet.
+    """The current list (all its pages, at most EXPORT_MAX_INVOICES invoices) as Excel: the invoices, and their
+    claims on a second sheet. Read EXPORT_CHUNK invoices at a time as values (billing.selectors.invoice_export)
+    into write-only sheets, which keep their rows on disk, and streamed from a temporary file: the worker's memory
+    stays flat however many claims the period holds.
 
     With `clinics` (an umbrella organisation's, `owner`), the invoices of those clinics with a Klinik column."""
     scope = clinics if clinics is not None else request.clinic
     owner = owner or request.clinic
-    invoices = selectors.clinic_invoices(clinic=scope, tab=tab, search=search)[:EXPORT_MAX_INVOICES]
-    summaries = [InvoiceSummary.of(invoice) for invoice in invoices]
+    invoices = selectors.clinic_invoice_list(clinic=scope, tab=tab, search=search)
     exported_at = timezone.localtime()
 
     workbook = Workbook(write_only=True)
@@ -278,22 +329,6 @@ def _export_response(
     if clinics is not None:
         headings.insert(1, _("Klinik"))
     sheet.append([text_cell(sheet, heading) for heading in headings])
-    for summary in summaries:
-        invoice = summary.invoice
-        received = WriteOnlyCell(sheet, value=timezone.localdate(invoice.received_at))
-        received.number_format = "yyyy-mm-dd"
-        clinic_cells = [text_cell(sheet, str(invoice.clinic))] if clinics is not None else []
-        sheet.append(
-            [
-                text_cell(sheet, invoice.reference),
-                *clinic_cells,
-                received,
-                kronor_cell(sheet, summary.amount),
-                text_cell(sheet, summary.status),
-                text_cell(sheet, invoice.our_reference),
-                text_cell(sheet, summary.claims_status),
-            ]
-        )
 
     claims_sheet = workbook.create_sheet(title=_("Räkningar"))
     for column, width in zip("ABCDEFGH", (24, 20, 16, 18, 14, 14, 30, 30), strict=True):
@@ -311,51 +346,81 @@ def _export_response(
     if clinics is not None:
         claim_headings.insert(1, _("Klinik"))
     claims_sheet.append([text_cell(claims_sheet, heading) for heading in claim_headings])
-    for summary in summaries:
-        for claim in summary.claims:
-            clinic_cells = [text_cell(claims_sheet, str(summary.invoice.clinic))] if clinics is not None else []
+
+    # Each patient once per clinic whose data it is (one clinic's export: that clinic).
+    pins_by_clinic: dict[int, set[str]] = {}
+    for summaries, claims in selectors.invoice_export(invoices, limit=EXPORT_MAX_INVOICES, chunk_size=EXPORT_CHUNK):
+        references = {}
+        for summary in summaries:
+            invoice = summary.invoice
+            references[invoice.pk] = (invoice.reference, invoice.clinic)
+            received = WriteOnlyCell(sheet, value=timezone.localdate(invoice.received_at))
+            received.number_format = "yyyy-mm-dd"
+            clinic_cells = [text_cell(sheet, invoice.clinic)] if clinics is not None else []
+            sheet.append(
+                [
+                    text_cell(sheet, invoice.reference),
+                    *clinic_cells,
+                    received,
+                    kronor_cell(sheet, summary.amount),
+                    text_cell(sheet, summary.status),
+                    text_cell(sheet, invoice.our_reference),
+                    text_cell(sheet, summary.claims_status),
+                ]
+            )
+        for claim in claims:
+            reference, clinic_name = references[claim.invoice_id]
+            pins_by_clinic.setdefault(claim.clinic_id, set()).add(claim.personal_identity_number)
+            clinic_cells = [text_cell(claims_sheet, clinic_name)] if clinics is not None else []
             claims_sheet.append(
                 [
-                    text_cell(claims_sheet, summary.invoice.reference),
+                    text_cell(claims_sheet, reference),
                     *clinic_cells,
                     text_cell(claims_sheet, claim.reference),
-                    text_cell(
-                        claims_sheet, validators.format_personal_identity_number(claim.patient.personal_identity_number)
-                    ),
-                    text_cell(claims_sheet, claim.prior_assessment.number if claim.prior_assessment else ""),
+                    text_cell(claims_sheet, validators.format_personal_identity_number(claim.personal_identity_number)),
+                    text_cell(claims_sheet, claim.prior_assessment_number),
                     kronor_cell(claims_sheet, claim.patient_fee_total),
                     kronor_cell(claims_sheet, claim.total),
-                    text_cell(claims_sheet, claim.created_by.name or claim.created_by.email),
-                    text_cell(claims_sheet, claim_status(claim)),
+                    text_cell(claims_sheet, claim.registered_by),
+                    text_cell(claims_sheet, claim.status),
                 ]
             )
     shown = AccessShown(AccessShownKind.INVOICES_EXPORT, tab=tab)
     searched = {search.personal_identity_number} if search.personal_identity_number else set()
     if clinics is None:
-        _log_patients_shown(request, _pins_of(summaries) | searched, shown)
+        _log_patients_shown(request, set().union(searched, *pins_by_clinic.values()), shown)
         stem = request.clinic.number
     else:
-        log_patients_shown_per_clinic(request, summaries, searched, clinics, shown)
+        _log_pins_per_clinic(request, pins_by_clinic, searched, clinics, shown)
         stem = f"org{owner.organisation_number}"
     # The file name says whose invoices and when, never whose personnummer.
-    return workbook_response(workbook, f"fakturor-{stem}-{tab}-{exported_at:%Y%m%d-%H%M%S}.xlsx")
+    return workbook_file_response(workbook, f"fakturor-{stem}-{tab}-{exported_at:%Y%m%d-%H%M%S}.xlsx")
 
 
 def log_patients_shown_per_clinic(
     request: HttpRequest, summaries: list[InvoiceSummary], searched: set[str], clinics: list[Clinic], shown: AccessShown
 ) -> None:
     """An umbrella organisation's page shows several clinics' patients: each entry names the clinic whose data it
-    is (a personnummer searched for is logged at every clinic searched)."""
-    by_clinic: dict[int, set[str]] = {clinic.pk: set(searched) for clinic in clinics}
+    is (a personnummer searched for is logged at every clinic searched). Only the claims shown count."""
+    by_clinic: dict[int, set[str]] = {}
     for summary in summaries:
         by_clinic.setdefault(summary.invoice.clinic_id, set()).update(
             claim.patient.personal_identity_number for claim in summary.claims
         )
+    _log_pins_per_clinic(request, by_clinic, searched, clinics, shown)
+
+
+def _log_pins_per_clinic(
+    request: HttpRequest, by_clinic: dict[int, set[str]], searched: set[str], clinics: list[Clinic], shown: AccessShown
+) -> None:
+    pins = {clinic.pk: set(searched) for clinic in clinics}
+    for clinic_pk, shown_pins in by_clinic.items():
+        pins.setdefault(clinic_pk, set()).update(shown_pins)
     clinics_by_pk = {clinic.pk: clinic for clinic in clinics}
-    for clinic_pk, pins in by_clinic.items():
-        if pins:
+    for clinic_pk, clinic_pins in pins.items():
+        if clinic_pins:
             access_log_record_many(
-                request=request, personal_identity_numbers=pins, shown=shown, clinic=clinics_by_pk[clinic_pk]
+                request=request, personal_identity_numbers=clinic_pins, shown=shown, clinic=clinics_by_pk[clinic_pk]
             )
 
 

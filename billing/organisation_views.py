@@ -25,6 +25,7 @@ from portal.keyset import keyset_page
 
 from . import selectors
 from .invoice_views import (
+    EXPANDED_CLAIMS,
     PAGE_SIZE,
     URL_FIELDS,
     InvoiceSearchForm,
@@ -33,8 +34,10 @@ from .invoice_views import (
     credit_instruction,
     log_patients_shown_per_clinic,
 )
-from .selectors import InvoiceSearch, InvoiceSummary, InvoiceTab
+from .selectors import InvoiceSearch, InvoiceTab
 
+# Utbetalningsbesked a page at a time (?sida=N): its clinics' payouts of every month, never all at once.
+PAYOUTS_PAGE_SIZE = 25
 ORGANISATION_TAB_URL_NAMES = {
     InvoiceTab.RECEIVED: "organisation_invoice_list",
     InvoiceTab.PAID: "organisation_invoice_list_paid",
@@ -173,9 +176,10 @@ def _render(
         "show_clinic": True,
     }
     if search is not None:
-        invoices = selectors.clinic_invoices(clinic=clinics, tab=tab, search=search)
-        page = keyset_page(invoices, cursor=cursor, size=PAGE_SIZE, stamp_field="received_at")
-        summaries = [InvoiceSummary.of(invoice) for invoice in page.object_list]
+        invoices = selectors.clinic_invoice_list(clinic=clinics, tab=tab, search=search)
+        page = keyset_page(invoices, cursor=cursor, size=PAGE_SIZE, stamp_field="received_at", count=False)
+        page.count, page.count_capped = selectors.invoice_count(invoices)
+        summaries = selectors.invoice_summaries(page.object_list, claims_shown=EXPANDED_CLAIMS)
         for summary in summaries:
             if summary.credits:
                 summary.credit_instruction = credit_instruction(summary.invoice.clinic, summary.invoice)
@@ -196,13 +200,29 @@ def _render(
 @require_GET
 def organisation_payout_list(request: HttpRequest) -> HttpResponse:
     """Utbetalningsbesked of all the organisation's clinics (or one), newest payout first, with a Klinik column."""
-    form = _ClinicChoice(request.GET or None, clinics=request.organisation_clinics)
+    data = {key: value for key, value in request.GET.items() if key == "clinic"}
+    form = _ClinicChoice(data or None, clinics=request.organisation_clinics)
     chosen = form.cleaned_data["clinic"] if form.is_bound and form.is_valid() else ""
-    payments = (
+    try:
+        number = max(1, int(request.GET.get("sida", "1")))
+    except ValueError:
+        number = 1
+    offset = (number - 1) * PAYOUTS_PAGE_SIZE
+    payments = list(
         PayoutPayment.objects.of_clinics(_chosen_clinics(request, chosen))
         .filter(run__file_downloaded_at__isnull=False)
         .select_related("run", "clinic")
         .prefetch_related("invoices__invoice")
-        .order_by("-run__payout_date", "clinic__number", "-pk")
+        .order_by("-run__payout_date", "clinic__number", "-pk")[offset : offset + PAYOUTS_PAGE_SIZE + 1]
     )
-    return render(request, "billing/organisation_payouts.html", {"payments": payments, "form": form})
+    return render(
+        request,
+        "billing/organisation_payouts.html",
+        {
+            "payments": payments[:PAYOUTS_PAGE_SIZE],
+            "form": form,
+            "number": number,
+            "has_next": len(payments) > PAYOUTS_PAGE_SIZE,
+            "query_string": urlencode({"clinic": chosen}) + "&" if chosen else "",
+        },
+    )

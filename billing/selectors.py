@@ -4,10 +4,12 @@ questions, and the invoice's status as the list shows it."""
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from django.contrib.postgres.expressions import ArraySubquery
-from django.db.models import Count, Exists, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
+from django.db import connection
+from django.db.models import Count, Exists, Max, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -19,11 +21,12 @@ from claims.models import (
     ClaimLine,
     ClaimState,
     CreditInvoice,
+    CreditLine,
     Invoice,
     InvoiceFileState,
     InvoiceFileUpload,
 )
-from claims.selectors import claim_status
+from claims.selectors import claim_status, claim_status_text
 from claims.validation import DEADLINE_WARNING_DAYS, last_billing_day, visits_due
 from clinics.models import Clinic
 from eligibility.selectors import ClinicAssessmentView, clinic_prior_assessments
@@ -122,14 +125,14 @@ def _period(search: InvoiceSearch, field_name: str) -> Q:
     return period
 
 
-def clinic_invoices(*, clinic: Clinic | list[Clinic], tab: str | None, search: InvoiceSearch) -> QuerySet[Invoice]:
-    """The clinic's invoices in `tab` (None: in any) that match `search`, newest first, with what the list shows
-    prefetched. `clinic` may be a list of clinics: an umbrella organisation's *Era fakturor* for all or some of its
-    clinics (each invoice then knows its clinic).
+def clinic_invoice_list(*, clinic: Clinic | list[Clinic], tab: str | None, search: InvoiceSearch) -> QuerySet[Invoice]:
+    """The clinic's invoices in `tab` (None: in any) that match `search`, newest first (nothing prefetched).
+    `clinic` may be a list of clinics: an umbrella organisation's *Era fakturor* for all or some of its clinics
+    (each invoice then knows its clinic).
 
-    Tab and search are EXISTS subqueries, so the invoice rows are never multiplied by their claims; the
-    claims (with patient, certificate, FHB, who registered it, visit dates) and credit invoices come in one query
-    each.
+    Tab and search are EXISTS subqueries, so the invoice rows are never multiplied by their claims. The index on
+    (clinic, received_at, id) gives the order and the period; the one on a claim's (invoice, state) answers each
+    tab's EXISTS from the index alone, however many claims an invoice holds.
     """
     if isinstance(clinic, list):
         invoices = Invoice.objects.of_clinics(clinic).select_related("clinic__region")
@@ -180,7 +183,25 @@ def clinic_invoices(*, clinic: Clinic | list[Clinic], tab: str | None, search: I
                 )
             )
         )
-    return _with_claims(invoices.order_by("-received_at", "-id"))
+    return invoices.order_by("-received_at", "-id")
+
+
+# A list's count stops here ("fler än 1 000"): counting every match of a two-year search of a large clinic would read
+# every one of them on each page; past a thousand the number helps nobody choose a page.
+COUNT_LIMIT = 1000
+
+
+def invoice_count(invoices: QuerySet[Invoice]) -> tuple[int, bool]:
+    """How many invoices the list holds, read no further than COUNT_LIMIT + 1 rows, and whether it holds more."""
+    count = invoices.order_by()[: COUNT_LIMIT + 1].count()
+    return min(count, COUNT_LIMIT), count > COUNT_LIMIT
+
+
+def clinic_invoices(*, clinic: Clinic | list[Clinic], tab: str | None, search: InvoiceSearch) -> QuerySet[Invoice]:
+    """The clinic's invoices in `tab` (None: in any) that match `search`, newest first, with every claim of each
+    prefetched (the API's answer, which shows them all). A page of Era fakturor reads `clinic_invoice_list` and
+    `invoice_summaries` instead: an invoice of a file may hold ten thousand claims."""
+    return _with_claims(clinic_invoice_list(clinic=clinic, tab=tab, search=search))
 
 
 def clinic_invoice(*, clinic: Clinic, invoice_pk: int) -> Invoice | None:
@@ -188,24 +209,26 @@ def clinic_invoice(*, clinic: Clinic, invoice_pk: int) -> Invoice | None:
     return _with_claims(Invoice.objects.of_clinic(clinic).filter(pk=invoice_pk)).first()
 
 
-def _with_claims(invoices: QuerySet[Invoice]) -> QuerySet[Invoice]:
-    claims = (
-        Claim.objects.select_related(
-            "patient", "created_by", "certificate", "care_model", "patient_category", "prior_assessment"
-        )
-        .annotate(
-            credited_lines=Count("lines__credit"),
-            # The region's review asked the clinic something it has not answered yet.
-            has_open_question=Exists(ClaimQuestion.objects.filter(claim=OuterRef("pk"), answered_at__isnull=True)),
-            # The days of the claim's visits, from its lines (a subquery: the count above is not multiplied).
-            visit_dates=ArraySubquery(
-                ClaimLine.objects.filter(claim=OuterRef("pk")).order_by("visit_date").values("visit_date").distinct()
-            ),
-        )
-        .order_by("reference")
+def _claim_rows() -> QuerySet[Claim]:
+    """Claims as Era fakturor's expanded invoice shows them: who, what, and the status texts' facts."""
+    return Claim.objects.select_related(
+        "patient", "created_by", "certificate", "care_model", "patient_category", "prior_assessment"
+    ).annotate(
+        # A correlated EXISTS per claim shown: a join and count over the lines made PostgreSQL hash every line of
+        # the table (issue 16: 1.9–3.0 s at a million claims).
+        has_credited_lines=Exists(CreditLine.objects.filter(claim_line__claim=OuterRef("pk"))),
+        # The region's review asked the clinic something it has not answered yet.
+        has_open_question=Exists(ClaimQuestion.objects.filter(claim=OuterRef("pk"), answered_at__isnull=True)),
+        # The days of the claim's visits, from its lines.
+        visit_dates=ArraySubquery(
+            ClaimLine.objects.filter(claim=OuterRef("pk")).order_by("visit_date").values("visit_date").distinct()
+        ),
     )
+
+
+def _with_claims(invoices: QuerySet[Invoice]) -> QuerySet[Invoice]:
     return invoices.prefetch_related(
-        Prefetch("claims", queryset=claims),
+        Prefetch("claims", queryset=_claim_rows().order_by("reference")),
         Prefetch("credit_invoices", queryset=CreditInvoice.objects.order_by("created_at", "id")),
     )
 
@@ -226,27 +249,54 @@ def clinic_claim(*, clinic: Clinic, claim_pk: int) -> Claim | None:
 
 @dataclass
 class InvoiceSummary:
-    """An invoice as a row of Era fakturor: its amount and status texts come from its (prefetched) claims."""
+    """An invoice as a row of Era fakturor: its amount and status texts come from figures over ALL its claims
+    (counted in the database by `invoice_summaries`, or from every claim prefetched by `of`); `claims` holds only
+    the claims shown (a page's first few of a large invoice)."""
 
     invoice: Invoice
     claims: list[Claim] = field(default_factory=list)
     credits: list[CreditInvoice] = field(default_factory=list)
     credit_instruction: str = ""  # how credited amounts are settled; set by the view, which knows the clinic
+    counts: dict[str, int] = field(default_factory=dict)  # the invoice's claims by state
+    amount: int = 0  # what the region pays (or paid) for the invoice: voided and deleted claims count for nothing
+    partly_credited: int = 0  # paid claims with some lines credited
+    first_approved_on: datetime.date | None = None  # the earliest payout date of its approved claims
+    last_paid_on: datetime.date | None = None
 
     @classmethod
     def of(cls, invoice: Invoice) -> InvoiceSummary:
+        """From an invoice whose claims (all of them) are prefetched (`clinic_invoices`, the API's)."""
         claims = list(invoice.claims.all())
         for claim in claims:
             claim.status_text = claim_status(claim)
-        return cls(invoice=invoice, claims=claims, credits=list(invoice.credit_invoices.all()))
+        counts: dict[str, int] = {}
+        for claim in claims:
+            counts[claim.state] = counts.get(claim.state, 0) + 1
+        return cls(
+            invoice=invoice,
+            claims=claims,
+            credits=list(invoice.credit_invoices.all()),
+            counts=counts,
+            amount=sum(c.total for c in claims if c.state not in (ClaimState.VOIDED, ClaimState.DELETED)),
+            partly_credited=sum(
+                1 for c in claims if c.state == ClaimState.PAID and getattr(c, "has_credited_lines", False)
+            ),
+            first_approved_on=min(
+                (c.approved_on for c in claims if c.state == ClaimState.APPROVED and c.approved_on), default=None
+            ),
+            last_paid_on=max((c.paid_on for c in claims if c.paid_on), default=None),
+        )
 
     def _count(self, *states: str) -> int:
-        return sum(1 for claim in self.claims if claim.state in states)
+        return sum(self.counts.get(state, 0) for state in states)
 
     @property
-    def amount(self) -> int:
-        """What the region pays (or paid) for the invoice: voided and deleted claims count for nothing."""
-        return sum(claim.total for claim in self.claims if claim.state not in (ClaimState.VOIDED, ClaimState.DELETED))
+    def claim_count(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def claims_not_shown(self) -> int:
+        return self.claim_count - len(self.claims)
 
     @property
     def credited_amount(self) -> int:
@@ -258,12 +308,11 @@ class InvoiceSummary:
         if self._count(*OPEN_STATES):
             return _("Under behandling")
         if self._count(ClaimState.APPROVED):
-            dates = [c.approved_on for c in self.claims if c.state == ClaimState.APPROVED and c.approved_on]
-            if dates:
-                return _("Godkänd för utbetalning %(date)s") % {"date": min(dates).isoformat()}
+            if self.first_approved_on:
+                return _("Godkänd för utbetalning %(date)s") % {"date": self.first_approved_on.isoformat()}
             return _("Godkänd, väntar på utbetalning")
         if self._count(ClaimState.PAID, ClaimState.CREDITED):
-            paid_on = self.invoice.payout_date or max((c.paid_on for c in self.claims if c.paid_on), default=None)
+            paid_on = self.invoice.payout_date or self.last_paid_on
             return _("Utbetalningsdatum %(date)s") % {"date": paid_on.isoformat()} if paid_on else _("Utbetald")
         if self._count(ClaimState.VOIDED):
             return _("Faktura makulerad")
@@ -278,7 +327,7 @@ class InvoiceSummary:
                 ngettext("%(count)s räkning under granskning", "%(count)s räkningar under granskning", count)
                 % {"count": count}
             )
-        if count := sum(1 for c in self.claims if c.state == ClaimState.PAID and getattr(c, "credited_lines", 0)):
+        if count := self.partly_credited:
             parts.append(
                 ngettext("%(count)s räkning delvis krediterad", "%(count)s räkningar delvis krediterade", count)
                 % {"count": count}
@@ -300,6 +349,213 @@ class InvoiceSummary:
     @property
     def deletable(self) -> bool:
         return bool(self._count(*OPEN_STATES))
+
+
+def _first_claims(invoice_ids: list[int], per_invoice: int) -> list[int]:
+    """The ids of each invoice's first `per_invoice` claims by reference: one LATERAL index scan per invoice on
+    (invoice, reference), which stops after those rows however many claims the invoice holds (Django has no
+    LATERAL; a window function would number every claim of the invoice first). Read as a list of its own: as a
+    subquery of the claims' query, PostgreSQL cannot tell it is a few rows and hashes the whole claims table."""
+    # The table's name is the model's own and the values are parameters: nothing from a request is spliced in.
+    sql = (
+        "SELECT first.id FROM unnest(%s::bigint[]) AS shown(invoice_id) CROSS JOIN LATERAL ("  # noqa: S608
+        f"SELECT id FROM {Claim._meta.db_table} WHERE invoice_id = shown.invoice_id ORDER BY reference LIMIT %s"
+        ") AS first"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [invoice_ids, per_invoice])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _count_claims(summaries: dict[int, InvoiceSummary], ids: list[int]) -> None:
+    """Each summary's figures over all its invoice's claims, and its credits: three queries."""
+    figures = (
+        Claim.objects.filter(invoice_id__in=ids)
+        .values("invoice_id", "state")
+        .annotate(count=Count("pk"), amount=Sum("total"), approved=Min("approved_on"), paid=Max("paid_on"))
+        .order_by()
+    )
+    for row in figures:
+        summary = summaries[row["invoice_id"]]
+        summary.counts[row["state"]] = row["count"]
+        if row["state"] not in (ClaimState.VOIDED, ClaimState.DELETED):
+            summary.amount += row["amount"] or 0
+        if row["state"] == ClaimState.APPROVED:
+            summary.first_approved_on = row["approved"]
+        if row["paid"] and (summary.last_paid_on is None or row["paid"] > summary.last_paid_on):
+            summary.last_paid_on = row["paid"]
+    # A credit is written on the credited claim's invoice (claims.services.claim_credit): the invoice's credits
+    # lead to its partly credited claims without reading its lines.
+    partly = (
+        CreditLine.objects.filter(credit_invoice__invoice_id__in=ids, claim_line__claim__state=ClaimState.PAID)
+        .values_list("credit_invoice__invoice_id")
+        .annotate(claims=Count("claim_line__claim_id", distinct=True))
+        .order_by()
+    )
+    for invoice_id, count in partly:
+        summaries[invoice_id].partly_credited = count
+    for credit in CreditInvoice.objects.filter(invoice_id__in=ids).order_by("created_at", "id"):
+        summaries[credit.invoice_id].credits.append(credit)
+
+
+def invoice_summaries(invoices: list[Invoice], *, claims_shown: int) -> list[InvoiceSummary]:
+    """Each invoice's summary from figures counted over all its claims, with its first `claims_shown` claims (by
+    reference) and its credits. Five queries whatever the invoices hold (none without invoices): an invoice of a
+    file with ten thousand claims costs the database a grouped index read, and the page shows a few of them."""
+    ids = [invoice.pk for invoice in invoices]
+    if not ids:
+        return []
+    summaries = {invoice.pk: InvoiceSummary(invoice=invoice) for invoice in invoices}
+    _count_claims(summaries, ids)
+    if claims_shown:
+        shown = _claim_rows().filter(pk__in=_first_claims(ids, claims_shown)).order_by("invoice_id", "reference")
+        for claim in shown:
+            claim.status_text = claim_status(claim)
+            summaries[claim.invoice_id].claims.append(claim)
+    return [summaries[pk] for pk in ids]
+
+
+@dataclass(frozen=True)
+class ExportInvoice:
+    """An invoice as the export reads it: values, not a model instance."""
+
+    pk: int
+    reference: str
+    received_at: datetime.datetime
+    our_reference: str
+    payout_date: datetime.date | None
+    clinic_id: int
+    clinic: str  # "number name"
+
+
+@dataclass(frozen=True)
+class ExportClaim:
+    invoice_id: int
+    clinic_id: int
+    reference: str
+    personal_identity_number: str
+    prior_assessment_number: str
+    patient_fee_total: int
+    total: int
+    registered_by: str
+    status: str
+
+
+def _export_summaries(invoices: list[ExportInvoice]) -> list[InvoiceSummary]:
+    ids = [invoice.pk for invoice in invoices]
+    summaries = {invoice.pk: InvoiceSummary(invoice=invoice) for invoice in invoices}  # type: ignore[arg-type]
+    _count_claims(summaries, ids)
+    return [summaries[pk] for pk in ids]
+
+
+def invoice_export(
+    invoices: QuerySet[Invoice], *, limit: int, chunk_size: int = 500
+) -> Iterator[tuple[list[InvoiceSummary], Iterator[ExportClaim]]]:
+    """The list's invoices (at most `limit`, in its order) for an export, `chunk_size` at a time: each chunk's
+    summaries and its claims (by invoice in the list's order, then reference). Values are read as tuples, three
+    queries a chunk, so memory holds one chunk whatever the export's size."""
+    rows = invoices.values_list(
+        "pk", "reference", "received_at", "our_reference", "payout_date", "clinic_id", "clinic__number", "clinic__name"
+    )[:limit]
+    chunk: list[ExportInvoice] = []
+    for pk, reference, received_at, our_reference, payout_date, clinic_id, number, name in rows.iterator(
+        chunk_size=chunk_size
+    ):
+        chunk.append(
+            ExportInvoice(pk, reference, received_at, our_reference, payout_date, clinic_id, f"{number} {name}")
+        )
+        if len(chunk) == chunk_size:
+            yield _export_summaries(chunk), _export_claims(chunk)
+            chunk = []
+    if chunk:
+        yield _export_summaries(chunk), _export_claims(chunk)
+
+
+def _export_claims(invoices: list[ExportInvoice]) -> Iterator[ExportClaim]:
+    """The chunk's claims as the database streams them, in the list's order (newest invoice first)."""
+    rows = (
+        Claim.objects.filter(invoice_id__in=[invoice.pk for invoice in invoices])
+        .annotate(
+            has_credited_lines=Exists(CreditLine.objects.filter(claim_line__claim=OuterRef("pk"))),
+            has_open_question=Exists(ClaimQuestion.objects.filter(claim=OuterRef("pk"), answered_at__isnull=True)),
+        )
+        .values_list(
+            "invoice_id",
+            "clinic_id",
+            "reference",
+            "patient__personal_identity_number",
+            "prior_assessment__number",
+            "patient_fee_total",
+            "total",
+            "created_by__name",
+            "created_by__email",
+            "state",
+            "approved_on",
+            "paid_on",
+            "has_credited_lines",
+            "has_open_question",
+        )
+        .order_by("-invoice__received_at", "-invoice_id", "reference")
+    )
+    return (
+        ExportClaim(
+            invoice_id=invoice_id,
+            clinic_id=clinic_id,
+            reference=reference,
+            personal_identity_number=pin,
+            prior_assessment_number=number or "",
+            patient_fee_total=fee,
+            total=total,
+            registered_by=name or email,
+            status=claim_status_text(
+                state=state,
+                approved_on=approved_on,
+                paid_on=paid_on,
+                has_credited_lines=credited,
+                has_open_question=question,
+            ),
+        )
+        for (
+            invoice_id,
+            clinic_id,
+            reference,
+            pin,
+            number,
+            fee,
+            total,
+            name,
+            email,
+            state,
+            approved_on,
+            paid_on,
+            credited,
+            question,
+        ) in rows.iterator(chunk_size=2000)
+    )
+
+
+def clinic_invoice_summary(
+    *, clinic: Clinic, invoice_pk: int, claims_offset: int, claims_limit: int
+) -> InvoiceSummary | None:
+    """One of the clinic's invoices as a summary over all its claims, with the claims from `claims_offset` (by
+    reference) shown; None for another clinic's. Six queries: an invoice holds at most a file's claims, so an
+    offset into it is an index read of at most that many entries."""
+    invoice = Invoice.objects.of_clinic(clinic).filter(pk=invoice_pk).first()
+    if invoice is None:
+        return None
+    (summary,) = invoice_summaries([invoice], claims_shown=0)
+    # The page's ids from the (invoice, reference) index first: asked in one query with the claims' joins,
+    # PostgreSQL joined every claim of the table before it counted off the offset.
+    page = list(
+        Claim.objects.filter(invoice=invoice)
+        .order_by("reference")
+        .values_list("pk", flat=True)[claims_offset : claims_offset + claims_limit]
+    )
+    claims = _claim_rows().filter(pk__in=page).order_by("reference")
+    for claim in claims:
+        claim.status_text = claim_status(claim)
+        summary.claims.append(claim)
+    return summary
 
 
 # The clinic's start page: what waits ---------------------------------------------------------------------------

@@ -3,6 +3,7 @@ year. The clinic's invoice lists (Era fakturor) are in billing.selectors."""
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -18,21 +19,39 @@ from .models import PATIENT_FEE_CODE, Claim, ClaimLine, ClaimState, CreditLine
 
 def claim_status(claim: Claim) -> str:
     """A claim's status as Era fakturor shows it, with its date where it has one."""
-    if claim.state == ClaimState.UNDER_REVIEW:
-        if getattr(claim, "has_open_question", False):
+    return claim_status_text(
+        state=claim.state,
+        approved_on=claim.approved_on,
+        paid_on=claim.paid_on,
+        has_credited_lines=getattr(claim, "has_credited_lines", False),
+        has_open_question=getattr(claim, "has_open_question", False),
+    )
+
+
+def claim_status_text(
+    *,
+    state: str,
+    approved_on: datetime.date | None,
+    paid_on: datetime.date | None,
+    has_credited_lines: bool = False,
+    has_open_question: bool = False,
+) -> str:
+    """The same from a claim's values (an export reads them as tuples, not as claims)."""
+    if state == ClaimState.UNDER_REVIEW:
+        if has_open_question:
             return _("Räkningen är under granskning: svara på tandvårdssamordningens fråga")
         return _("Räkningen är under granskning")
-    if claim.state == ClaimState.APPROVED:
-        if claim.approved_on:
-            return _("Godkänd för utbetalning %(date)s") % {"date": claim.approved_on.isoformat()}
+    if state == ClaimState.APPROVED:
+        if approved_on:
+            return _("Godkänd för utbetalning %(date)s") % {"date": approved_on.isoformat()}
         # Approved by the coordinator; the payout run gives it its payout date.
         return _("Godkänd, väntar på utbetalning")
-    if claim.state == ClaimState.PAID:
-        if getattr(claim, "credited_lines", 0):
+    if state == ClaimState.PAID:
+        if has_credited_lines:
             return _("Delvis krediterad")
-        if claim.paid_on:
-            return _("Utbetald %(date)s") % {"date": claim.paid_on.isoformat()}
-    return str(claim.get_state_display())
+        if paid_on:
+            return _("Utbetald %(date)s") % {"date": paid_on.isoformat()}
+    return str(ClaimState(state).label)
 
 
 def patient_paid_in_year(*, region, personal_identity_number: str, year: int) -> int:

@@ -364,13 +364,29 @@ def payout_notice_xlsx(request: HttpRequest, run_pk: int, payment_pk: int) -> Ht
 
 # The clinic's utbetalningsbesked ----------------------------------------------------------------------------
 
+CLINIC_PAYOUTS_PAGE_SIZE = 25
+
 
 @clinic_view(access=Access.CLINIC_FINANCE)
 @require_GET
 def clinic_payout_list(request: HttpRequest) -> HttpResponse:
-    """The clinic's payouts with their utbetalningsbesked, as e-mailed to its payout address."""
+    """The clinic's payouts with their utbetalningsbesked, as e-mailed to its payout address, newest first and
+    CLINIC_PAYOUTS_PAGE_SIZE a page (?sida=N): a clinic has a payout or two a month, so even its tenth page is an
+    offset of a few hundred rows of its own, and the page's queries do not grow with its history."""
+    try:
+        number = max(1, int(request.GET.get("sida", "1")))
+    except ValueError:
+        number = 1
+    offset = (number - 1) * CLINIC_PAYOUTS_PAGE_SIZE
+    rows = list(selectors.clinic_payments(clinic=request.clinic)[offset : offset + CLINIC_PAYOUTS_PAGE_SIZE + 1])
     return render(
-        request, "payouts/clinic_payouts.html", {"payments": selectors.clinic_payments(clinic=request.clinic)}
+        request,
+        "payouts/clinic_payouts.html",
+        {
+            "payments": rows[:CLINIC_PAYOUTS_PAGE_SIZE],
+            "number": number,
+            "has_next": len(rows) > CLINIC_PAYOUTS_PAGE_SIZE,
+        },
     )
 
 

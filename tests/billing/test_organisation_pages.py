@@ -13,9 +13,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from billing import organisation_views
 from claims.models import Claim
 from clinics import services as clinic_services
 from clinics.models import Organisation, OrganisationMembership
+from payouts.models import PayoutPayment
 from portal.models import AccessLogEntry, AuditEvent, ServiceWindow
 from review.models import ClaimQuestion
 from tests.claims.factories import ClaimFactory, InvoiceFactory
@@ -154,7 +156,7 @@ def test_the_export_has_a_clinic_column(member, world, organisation):
     ClaimFactory(invoice=InvoiceFactory(clinic=world.clinic32, reference="ORG-X32", created_by=world.biller))
     response = member.get(_org_url(organisation) + "?export=1")
     assert response.status_code == 200
-    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).worksheets[0]
+    sheet = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content))).worksheets[0]
     rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
     heading = next(row for row in rows if row and row[0] == "OCR/Fakturanummer")
     assert heading[:2] == ["OCR/Fakturanummer", "Klinik"]
@@ -250,3 +252,26 @@ def test_the_organisations_pages_close_in_its_regions_service_window(member, wor
         created_by=world.region_admin,
     )
     assert member.get(_org_url(organisation, "organisation_start")).status_code == 503
+
+
+def test_utbetalningsbesked_pages_lose_and_repeat_nothing_and_keep_the_clinic(member, world, organisation, monkeypatch):
+    monkeypatch.setattr(organisation_views, "PAYOUTS_PAGE_SIZE", 2)
+    expected = list(
+        PayoutPayment.objects.filter(clinic__number="31", run__file_downloaded_at__isnull=False)
+        .order_by("-run__payout_date", "clinic__number", "-pk")
+        .values_list("run__payout_date", flat=True)
+    )
+    assert len(expected) > 2
+    seen, href, counts = [], "?clinic=31", []
+    while True:
+        with CaptureQueriesContext(connection) as queries:
+            doc = _doc(member.get(_org_url(organisation, "organisation_payout_list") + href))
+        counts.append(len(queries))
+        seen += [row.xpath("string(th)") for row in doc.xpath("//table/tbody/tr")]
+        links = doc.xpath("//nav[contains(@class,'pagination')]//a[@rel='next']")
+        if not links:
+            break
+        href = links[0].get("href")
+        assert href.startswith("?clinic=31&")
+    assert seen == [day.isoformat() for day in expected]
+    assert len(set(counts)) == 1
