@@ -283,6 +283,7 @@ def invoice_detail(request: HttpRequest, invoice_pk: int) -> HttpResponse:
             "summary": summary,
             "number": number,
             "pages": pages,
+            "has_next": number < pages,
             "first": offset + 1 if summary.claims else 0,
             "last": offset + len(summary.claims),
         },
