@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
 import json
 import os
 import random
@@ -94,15 +95,8 @@ def _database_url(url: str, name: str) -> str:
 
 
 def _text(value) -> str:
-    """One value in COPY's text format."""
-    if value is None:
-        return "\\N"
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    text = str(value)
-    if "\\" in text or "\t" in text or "\n" in text:
-        text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
-    return text
+    """One value in COPY's text format: the values written here hold no tab, newline or backslash."""
+    return "\\N" if value is None else str(value)
 
 
 class Table:
@@ -116,8 +110,7 @@ class Table:
         self.rows = 0
 
     def add(self, *values) -> None:
-        self.file.write("\t".join(map(_text, values)))
-        self.file.write("\n")
+        self.file.write("\t".join(["\\N" if value is None else str(value) for value in values]) + "\n")
         self.rows += 1
 
     def copy(self, cursor) -> None:
@@ -152,15 +145,15 @@ class AuditWriter:
         self.table = table
         self.next_id = next_id
         self.prev_hash = prev_hash
+        self.checked: set[str] = set()
 
     def add(self, *, at: datetime.datetime, actor, action, object_type, object_id, object_repr, clinic_id, region_id,
             before: dict, after: dict) -> None:  # fmt: skip
-        from portal.audit_chain import audit_event_hash
-
         actor_id, actor_email = actor if actor else (None, "")
+        occurred_at = at.isoformat()  # the moments here are in UTC, as the chain's canonical form writes them
         values = {
             "id": self.next_id,
-            "occurred_at": at,
+            "occurred_at": occurred_at,
             "actor_id": actor_id,
             "actor_email": actor_email,
             "action": action,
@@ -171,11 +164,20 @@ class AuditWriter:
             "region_id": region_id,
             "before": before,
             "after": after,
+            "prev_hash": self.prev_hash,
         }
-        row_hash = audit_event_hash(values, self.prev_hash)
+        # portal.audit_chain.audit_event_hash's canonical JSON, with one encoder made once (the first row of each
+        # action is checked against it).
+        row_hash = hashlib.sha256(_CANONICAL(values).encode()).hexdigest()
+        if action not in self.checked:
+            from portal.audit_chain import audit_event_hash
+
+            values["occurred_at"] = at
+            assert audit_event_hash(values, self.prev_hash) == row_hash, action
+            self.checked.add(action)
         self.table.add(
             self.next_id,
-            at.isoformat(),
+            occurred_at,
             actor_id,
             actor_email,
             action,
@@ -184,13 +186,17 @@ class AuditWriter:
             object_repr,
             clinic_id,
             region_id,
-            json.dumps(before, ensure_ascii=False),
-            json.dumps(after, ensure_ascii=False),
+            _JSON(before),
+            _JSON(after),
             row_hash,
             self.prev_hash,
         )
         self.prev_hash = row_hash
         self.next_id += 1
+
+
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+_JSON = json.JSONEncoder(ensure_ascii=False).encode
 
 
 AUDIT_COLUMNS = (
@@ -269,6 +275,8 @@ def scale_fill(*, claims: int = 1_000_000, seed: int = 16, today: datetime.date 
     scale = claims / 1_000_000
     counts: dict[str, int] = {}
 
+    if Clinic.objects.filter(email__endswith="@scale.test").exists():
+        raise RuntimeError("this database is filled already: fill a new one (createdb, migrate)")
     if not Region.objects.filter(code="vg").exists():
         demo_load()
         log(f"demo loaded ({time.monotonic() - started:.1f} s)")
@@ -775,7 +783,7 @@ def scale_fill(*, claims: int = 1_000_000, seed: int = 16, today: datetime.date 
                         void_reason = VOID_REASON
                         events.add(
                             event_id, "received", "voided", updated.isoformat(), coordinator[0], pk, "voided",
-                            json.dumps({"reason": VOID_REASON}, ensure_ascii=False),
+                            _JSON({"reason": VOID_REASON}),
                         )  # fmt: skip
                         actor, action, after = (
                             coordinator,
@@ -823,7 +831,7 @@ def scale_fill(*, claims: int = 1_000_000, seed: int = 16, today: datetime.date 
                         )  # fmt: skip
                         events.add(
                             event_id, "under_review", "under_review", asked.isoformat(), coordinator[0], pk,
-                            "question_asked", json.dumps({"question": question}, ensure_ascii=False),
+                            "question_asked", _JSON({"question": question}),
                         )  # fmt: skip
                         event_id += 1
                         audit.add(
@@ -835,7 +843,7 @@ def scale_fill(*, claims: int = 1_000_000, seed: int = 16, today: datetime.date 
                         if answered:
                             events.add(
                                 event_id, "under_review", "under_review", answered_at.isoformat(), biller[0], pk,
-                                "question_answered", json.dumps({"answer": ANSWER}, ensure_ascii=False),
+                                "question_answered", _JSON({"answer": ANSWER}),
                             )  # fmt: skip
                             event_id += 1
                             audit.add(
@@ -857,7 +865,7 @@ def scale_fill(*, claims: int = 1_000_000, seed: int = 16, today: datetime.date 
                     payout_claim_id += 1
                     events.add(
                         event_id, "received", "approved", approved.isoformat(), coordinator[0], pk,
-                        "scheduled_for_payout", json.dumps({"date": approved_on.isoformat()}),
+                        "scheduled_for_payout", _JSON({"date": approved_on.isoformat()}),
                     )  # fmt: skip
                     event_id += 1
                     audit.add(
@@ -892,7 +900,7 @@ def scale_fill(*, claims: int = 1_000_000, seed: int = 16, today: datetime.date 
                         credit[1] += credited
                         events.add(
                             event_id, "paid", "credited", credited_at.isoformat(), biller[0], pk, "credited",
-                            json.dumps({"reference": credit_reference}),
+                            _JSON({"reference": credit_reference}),
                         )  # fmt: skip
                         event_id += 1
                         audit.add(
@@ -931,13 +939,13 @@ def scale_fill(*, claims: int = 1_000_000, seed: int = 16, today: datetime.date 
                         access.add(
                             access_id, seen.isoformat(), "biller", pin,
                             f"Räkning {claim_reference}: åtgärder och historik", f"/rakningar/{pk}/", clinic.id,
-                            region.id, biller[0], "claim", json.dumps({"reference": claim_reference}),
+                            region.id, biller[0], "claim", _JSON({"reference": claim_reference}),
                         )  # fmt: skip
                     else:
                         access.add(
                             access_id, seen.isoformat(), "coordinator", pin,
                             f"Granskning: räkning {claim_reference}", f"/granskning/rakningar/{pk}/", None,
-                            region.id, coordinator[0], "review_claim", json.dumps({"reference": claim_reference}),
+                            region.id, coordinator[0], "review_claim", _JSON({"reference": claim_reference}),
                         )  # fmt: skip
                     access_id += 1
             if credit is not None:
