@@ -28,9 +28,6 @@ import http.client
 import json
 import os
 import shutil
-import signal
-import socket
-import statistics
 import subprocess
 import sys
 import threading
@@ -41,6 +38,8 @@ from urllib.parse import urlsplit, urlunsplit
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from bench import _http  # noqa: E402
+from bench._http import stop_server  # noqa: E402
 from bench.invoice_files import benchmark_pin, ensure_patients  # noqa: E402
 
 BENCH_DATABASE = os.environ.get("TANDPORTAL_BENCH_API_DATABASE", "tandportal_bench_api")
@@ -80,52 +79,8 @@ def prepare_database() -> None:
     demo_load()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_server(workers: int) -> tuple[subprocess.Popen, int]:
-    port = _free_port()
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "portal.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--keep-alive",
-            "30",
-            "--log-level",
-            "warning",
-        ],
-        cwd=BASE_DIR,
-        env={**os.environ, "DJANGO_LOG_LEVEL": "WARNING", "LOG_LEVEL": "WARNING"},
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            status, _body = Api(port).call("GET", "/api/v1/tariffs/current")
-            if status == 200:
-                return server, port
-        except OSError:
-            pass
-        if time.monotonic() > deadline or server.poll() is not None:
-            stop_server(server)
-            sys.exit("the server did not start")
-        time.sleep(0.2)
-
-
-def stop_server(server: subprocess.Popen) -> None:
-    if server.poll() is None:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+    return _http.start_server(workers, ready_path="/api/v1/tariffs/current")
 
 
 class Api:
@@ -162,10 +117,7 @@ def check_body(k: int, day: datetime.date) -> dict:
     return {"personnummer": benchmark_pin(k), "date": day.isoformat()}
 
 
-def _percentiles(samples: list[float]) -> dict:
-    ordered = sorted(samples)
-    cut = statistics.quantiles(ordered, n=100, method="inclusive")
-    return {"p50": cut[49], "p95": cut[94], "p99": cut[98], "max": ordered[-1]}
+_percentiles = _http.percentiles
 
 
 def sequential(port: int, path: str, bodies: list[dict]) -> tuple[dict, list[int]]:

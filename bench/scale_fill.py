@@ -239,7 +239,7 @@ class RegionPlan:
     code: str
     name: str
     coordinator: tuple[int, str]
-    care_model_id: int
+    care_model_id: int | None  # Dalarna has no care models
     categories: dict[str, list[tuple[int, str]]]  # support form -> [(category id, code)]
     tariff: dict[int, dict[str, tuple[int, int | None]]]  # year -> code -> (row id, price)
     runs: list[dict] = field(default_factory=list)
@@ -300,7 +300,7 @@ def scale_fill(*, claims: int = 1_000_000, seed: int = 16, today: datetime.date 
                 .first()
             )
             care_model = CareModel.objects.filter(region=region).order_by("pk").first()
-            if coordinator is None or care_model is None:
+            if coordinator is None:
                 continue
             categories: dict[str, list[tuple[int, str]]] = {}
             for pk, form, code in PatientCategory.objects.filter(region=region, support_form__in="NF").values_list(
@@ -323,7 +323,13 @@ def scale_fill(*, claims: int = 1_000_000, seed: int = 16, today: datetime.date 
             if not tariff:
                 continue
             regions[region.pk] = RegionPlan(
-                region.pk, region.code, region.name, coordinator, care_model.pk, categories, tariff
+                region.pk,
+                region.code,
+                region.name,
+                coordinator,
+                care_model.pk if care_model else None,
+                categories,
+                tariff,
             )
         region_ids = sorted(regions)
         assert region_ids, "the demo's regions, with coordinators and tariffs, are needed"

@@ -72,6 +72,9 @@ def test_a_tiny_fill_has_every_state_consistent_money_and_a_whole_audit_chain(ca
     assert counts["eligibility_patient"] == 400
     assert counts["claims_invoice"] == 310
     assert _one("SELECT count(*) FROM review_claimquestion") > 0
+    # Both of the demo's regions have their clinics and claims (Dalarna has no care models).
+    for region in ("vg", "dalarna"):
+        assert Claim.objects.filter(clinic__region__code=region, reference__startswith="R").count() > 300, region
     # One invoice of 1 % of the claims, at the demo biller's clinic 31.
     assert _one("SELECT max(n) FROM (SELECT count(*) n FROM claims_claim GROUP BY invoice_id) sizes") >= 20
 
