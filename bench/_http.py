@@ -26,10 +26,12 @@ def free_port() -> int:
 
 
 def start_server(
-    workers: int, extra_args: list[str] | None = None, ready_path: str = "/healthz"
+    workers: int, extra_args: list[str] | None = None, ready_path: str = "/healthz", log: Path | None = None
 ) -> tuple[subprocess.Popen, int]:
-    """gunicorn with `workers` sync workers on a free port of 127.0.0.1, once `ready_path` answers 200."""
+    """gunicorn with `workers` sync workers on a free port of 127.0.0.1, once `ready_path` answers 200; its output
+    into `log` when given."""
     port = free_port()
+    output = open(log, "ab") if log else None  # noqa: SIM115 (the server's, for its life)
     server = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "gunicorn"),
@@ -47,6 +49,8 @@ def start_server(
         cwd=BASE_DIR,
         env={**os.environ, "DJANGO_LOG_LEVEL": "WARNING", "LOG_LEVEL": "WARNING"},
         start_new_session=True,
+        stdout=output,
+        stderr=output,
     )
     deadline = time.monotonic() + 60
     while True:

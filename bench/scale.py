@@ -32,9 +32,11 @@ from __future__ import annotations
 import argparse
 import datetime
 import http.client
+import logging
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -80,6 +82,7 @@ class Page:
     method: str = "GET"
     data: dict | None = None
     error: str = ""  # why it could not be made (no such URL name, no object)
+    note: str = ""  # why it was not measured, when that is no error (a list without a last page)
     queries: int | None = None
     size: int = 0
     single: dict | None = None
@@ -250,7 +253,7 @@ def build_pages(today: datetime.date) -> list[Page]:
         add("coordinator", f"a paid run's page ({run.claim_count} claims)", "list", "payout_run_detail",
             run_pk=run.pk, **r)  # fmt: skip
         add("coordinator", f"a paid run's payment file ({run.claim_count} claims)", "file", "payout_run_file",
-            run_pk=run.pk, **r)  # fmt: skip
+            run_pk=run.pk, method="POST", data={}, **r)  # fmt: skip
     add("coordinator", "Åtkomstlogg", "list", "region_access_log", **r)
     add("coordinator", "Åtkomstlogg, a user, 30 days", "list", "region_access_log", method="POST",
         data={"user_email": ROLES["biller"], **thirty_days}, **r)  # fmt: skip
@@ -329,7 +332,7 @@ def find_last_page(browser: Browser, page: Page) -> None:
     if numbered:
         page.path = max(numbered)[1].replace("&amp;", "&")
         return
-    page.error = "no link to the last page (keyset paging without one: only next/previous)"
+    page.note = "no link to a last page (the list pages by keyset: next and previous only)"
 
 
 def measure_single(port: int, session: str, page: Page, requests: int, budget: float) -> None:
@@ -471,7 +474,8 @@ def payout_run(port: int, session: str, today: datetime.date, timeout: float) ->
     detail = Page("coordinator", f"the new run's page ({run.claim_count} claims)",
                   _reverse("payout_run_detail", region_code=region.code, run_pk=run.pk), "list")  # fmt: skip
     payment_file = Page("coordinator", f"the new run's payment file ({run.claim_count} claims)",
-                        _reverse("payout_run_file", region_code=region.code, run_pk=run.pk), "file")  # fmt: skip
+                        _reverse("payout_run_file", region_code=region.code, run_pk=run.pk), "file", method="POST",
+                        data={})  # fmt: skip
     return [*rows, detail, payment_file]
 
 
@@ -503,6 +507,8 @@ def _ms(figures: dict | None) -> str:
 def _flag(page: Page) -> str:
     if page.error or page.errors:
         return "**error**"
+    if page.note:
+        return "not measured"
     if not page.held_to_targets:
         return "–"
     missed = []
@@ -532,6 +538,12 @@ def print_table(pages: list[Page], clients: int) -> None:
         print("Errors:")
         for page, error in errors:
             print(f"- {page.role}, {page.name} ({page.path or 'no path'}): {error}")
+    notes = [page for page in pages if page.note]
+    if notes:
+        print()
+        print("Not measured:")
+        for page in notes:
+            print(f"- {page.role}, {page.name}: {page.note}")
     held = [page for page in pages if page.held_to_targets]
     p95_missed = [page for page in held if page.single and page.single["p95"] > TARGET_P95_MS]
     rate_missed = [page for page in held if page.rate is not None and page.rate < TARGET_PAGES_PER_SECOND]
@@ -548,9 +560,10 @@ def print_table(pages: list[Page], clients: int) -> None:
 # Main -------------------------------------------------------------------------------------------------------------
 
 
-def start_worker() -> subprocess.Popen | None:
+def start_worker(log: Path) -> subprocess.Popen | None:
     if not os.environ.get("REDIS_URL"):
         return None
+    output = open(log, "ab")  # noqa: SIM115 (the worker's, for its life)
     from portal.background import QUEUES
 
     return subprocess.Popen(
@@ -570,6 +583,8 @@ def start_worker() -> subprocess.Popen | None:
         ],
         cwd=BASE_DIR,
         start_new_session=True,
+        stdout=output,
+        stderr=output,
     )
 
 
@@ -588,7 +603,10 @@ def main() -> None:
     parser.add_argument("--no-payout", action="store_true", help="leave out the payout run")
     parser.add_argument("--payout-timeout", type=float, default=600.0)
     args = parser.parse_args()
+    # Stopped from outside (timeout, kill): the server and the worker are stopped too, by the `finally` below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))
 
+    logging.getLogger("axes").setLevel(logging.WARNING)
     print(f"Preparing {BENCH_DATABASE} …", flush=True)
     prepare_database(args)
     from django.db import connection, connections
@@ -609,8 +627,11 @@ def main() -> None:
     conf = BASE_DIR / "deploy" / "gunicorn.conf.py"
     if conf.exists():
         extra += ["--config", str(conf)]
-    server, port = start_server(args.workers, extra)
-    worker = start_worker()
+    logs = BASE_DIR / "var" / "bench"
+    logs.mkdir(parents=True, exist_ok=True)
+    server, port = start_server(args.workers, extra, log=logs / "scale-gunicorn.log")
+    worker = start_worker(logs / "scale-worker.log")
+    print(f"  the server's and the worker's output: {logs}/scale-gunicorn.log, scale-worker.log")
     load = os.getloadavg()
     try:
         print(
@@ -625,7 +646,7 @@ def main() -> None:
             if page.data == {"last_page_of": True}:
                 page.data = None
                 find_last_page(Browser(port, session), page)
-                if page.error:
+                if page.error or page.note:
                     continue
             started = time.monotonic()
             measure_single(port, session, page, args.requests, args.budget)
