@@ -91,3 +91,9 @@ bench-load: install
 .PHONY: bench-drills
 bench-drills: install
 	$(PY) bench/drills.py $(BENCH_ARGS)
+# Every page of every role at national scale (issue 16): its own database tandportal_bench_scale (or
+# TANDPORTAL_BENCH_SCALE_DATABASE) filled through COPY by bench/scale_fill.py, gunicorn started by the bench;
+# figures in docs/benchmarks.md. make bench-scale BENCH_ARGS="--claims 200000"; --skip-fill reuses the filled one.
+.PHONY: bench-scale
+bench-scale: install
+	$(SERVICES) exec -- $(PY) bench/scale.py $(BENCH_ARGS)

@@ -28,11 +28,7 @@ import datetime
 import http.client
 import json
 import os
-import secrets
 import shutil
-import signal
-import socket
-import statistics
 import subprocess
 import sys
 import threading
@@ -43,6 +39,8 @@ from urllib.parse import urlsplit, urlunsplit
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from bench import _http  # noqa: E402
+from bench._http import stop_server  # noqa: E402
 from bench.invoice_files import benchmark_pin, ensure_patients  # noqa: E402
 
 BENCH_DATABASE = os.environ.get("TANDPORTAL_BENCH_API_DATABASE", "tandportal_bench_api")
@@ -84,87 +82,12 @@ def prepare_database(name: str = BENCH_DATABASE, media: str = "api-media") -> No
     demo_load()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def production_environment() -> dict[str, str]:
-    """The environment of a server as deployed (portal.settings.production: connections kept 60 s, JSON logs,
-    hashed static files), on loopback: a throwaway secret key, the bench's host allowed, static files collected
-    into var/bench/static. The requests say they came through the TLS proxy (X-Forwarded-Proto, PROXY_HEADERS)."""
-    environment = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "portal.settings.production",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DJANGO_STATIC_ROOT": str(BASE_DIR / "var" / "bench" / "static"),
-        "DJANGO_LOG_LEVEL": "WARNING",
-        "LOG_LEVEL": "WARNING",
-    }
-    environment.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
-    subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
-        cwd=BASE_DIR,
-        env=environment,
-        check=True,
-    )
-    return environment
-
-
 def start_server(workers: int, production: bool = False) -> tuple[subprocess.Popen, int]:
-    """gunicorn as the image starts it (deploy/gunicorn.conf.py, workers recycled after 1000-1200 requests), with
-    `workers` sync workers on a free port of 127.0.0.1. With `production` the production settings
-    (`production_environment`); else the environment's own (the load and drill benchmarks log browsers in over
-    plain HTTP, where production's secure-only cookies would not come back)."""
-    port = _free_port()
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "portal.wsgi:application",
-            "--config",
-            "deploy/gunicorn.conf.py",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--max-requests",
-            "1000",
-            "--max-requests-jitter",
-            "200",
-            "--keep-alive",
-            "30",
-            "--log-level",
-            "warning",
-        ],
-        cwd=BASE_DIR,
-        env=production_environment()
-        if production
-        else {**os.environ, "DJANGO_LOG_LEVEL": "WARNING", "LOG_LEVEL": "WARNING"},
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            status, _body = Api(port).call("GET", "/api/v1/tariffs/current")
-            if status == 200:
-                return server, port
-        except OSError:
-            pass
-        if time.monotonic() > deadline or server.poll() is not None:
-            stop_server(server)
-            sys.exit("the server did not start")
-        time.sleep(0.2)
-
-
-def stop_server(server: subprocess.Popen) -> None:
-    if server.poll() is None:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+    """The server as the image starts it; with `production` in the production settings (this benchmark's calls
+    carry X-Forwarded-Proto). The load and drill benchmarks keep the environment's own: they log browsers in over
+    plain HTTP, where production's secure-only cookies would not come back."""
+    environment = _http.production_environment() if production else None
+    return _http.start_server(workers, environment=environment)
 
 
 class Api:
@@ -206,10 +129,7 @@ def check_body(k: int, day: datetime.date) -> dict:
     return {"personnummer": benchmark_pin(k), "date": day.isoformat()}
 
 
-def _percentiles(samples: list[float]) -> dict:
-    ordered = sorted(samples)
-    cut = statistics.quantiles(ordered, n=100, method="inclusive")
-    return {"p50": cut[49], "p95": cut[94], "p99": cut[98], "max": ordered[-1]}
+_percentiles = _http.percentiles
 
 
 def sequential(port: int, path: str, bodies: list[dict]) -> tuple[dict, list[int]]:
