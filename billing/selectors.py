@@ -369,8 +369,10 @@ def _first_claims(invoice_ids: list[int], per_invoice: int) -> list[int]:
 
 def _count_claims(summaries: dict[int, InvoiceSummary], ids: list[int]) -> None:
     """Each summary's figures over all its invoice's claims, and its credits: three queries."""
+    clinics = {summary.invoice.clinic_id for summary in summaries.values()}
     figures = (
-        Claim.objects.filter(invoice_id__in=ids)
+        Claim.objects.of_clinics(clinics)
+        .filter(invoice_id__in=ids)
         .values("invoice_id", "state")
         .annotate(count=Count("pk"), amount=Sum("total"), approved=Min("approved_on"), paid=Max("paid_on"))
         .order_by()
@@ -387,14 +389,15 @@ def _count_claims(summaries: dict[int, InvoiceSummary], ids: list[int]) -> None:
     # A credit is written on the credited claim's invoice (claims.services.claim_credit): the invoice's credits
     # lead to its partly credited claims without reading its lines.
     partly = (
-        CreditLine.objects.filter(credit_invoice__invoice_id__in=ids, claim_line__claim__state=ClaimState.PAID)
+        CreditLine.objects.of_clinics(clinics)
+        .filter(credit_invoice__invoice_id__in=ids, claim_line__claim__state=ClaimState.PAID)
         .values_list("credit_invoice__invoice_id")
         .annotate(claims=Count("claim_line__claim_id", distinct=True))
         .order_by()
     )
     for invoice_id, count in partly:
         summaries[invoice_id].partly_credited = count
-    for credit in CreditInvoice.objects.filter(invoice_id__in=ids).order_by("created_at", "id"):
+    for credit in CreditInvoice.objects.of_clinics(clinics).filter(invoice_id__in=ids).order_by("created_at", "id"):
         summaries[credit.invoice_id].credits.append(credit)
 
 
@@ -474,7 +477,8 @@ def invoice_export(
 def _export_claims(invoices: list[ExportInvoice]) -> Iterator[ExportClaim]:
     """The chunk's claims as the database streams them, in the list's order (newest invoice first)."""
     rows = (
-        Claim.objects.filter(invoice_id__in=[invoice.pk for invoice in invoices])
+        Claim.objects.of_clinics({invoice.clinic_id for invoice in invoices})
+        .filter(invoice_id__in=[invoice.pk for invoice in invoices])
         .annotate(
             has_credited_lines=Exists(CreditLine.objects.filter(claim_line__claim=OuterRef("pk"))),
             has_open_question=Exists(ClaimQuestion.objects.filter(claim=OuterRef("pk"), answered_at__isnull=True)),
@@ -547,7 +551,8 @@ def clinic_invoice_summary(
     # The page's ids from the (invoice, reference) index first: asked in one query with the claims' joins,
     # PostgreSQL joined every claim of the table before it counted off the offset.
     page = list(
-        Claim.objects.filter(invoice=invoice)
+        Claim.objects.of_clinic(clinic)
+        .filter(invoice=invoice)
         .order_by("reference")
         .values_list("pk", flat=True)[claims_offset : claims_offset + claims_limit]
     )

@@ -59,7 +59,8 @@ def run_payments(*, run: PayoutRun) -> QuerySet[PayoutPayment]:
     )
     set_offs = SetOff.objects.select_related("credit_invoice__invoice")
     return (
-        PayoutPayment.objects.filter(run=run)
+        PayoutPayment.objects.of_region(run.region_id)
+        .filter(run=run)
         .select_related("clinic")
         .prefetch_related(Prefetch("invoices", queryset=invoices), Prefetch("set_offs", queryset=set_offs))
         .order_by("clinic__number", "pk")

@@ -15,6 +15,12 @@ from __future__ import annotations
 from django.db import models
 
 from clinics.models import Clinic, Region
+from portal.tenancy import TenantQuerySet
+
+
+class ClaimMonthFigureQuerySet(TenantQuerySet):
+    clinic_path = "clinic"
+    region_path = "region"
 
 
 class ClaimMonthFigure(models.Model):
@@ -27,6 +33,8 @@ class ClaimMonthFigure(models.Model):
     state = models.CharField(max_length=20)
     amount = models.BigIntegerField()  # öre
     claims = models.IntegerField()
+
+    objects = ClaimMonthFigureQuerySet.as_manager()
 
     class Meta:
         indexes = [

@@ -122,9 +122,11 @@ class ClinicRow:
 
 def _figures(*, region: Region, period: Period) -> QuerySet[ClaimMonthFigure]:
     # The summaries the triggers keep (reports.models): a few rows per clinic and month, never the claims.
-    return ClaimMonthFigure.objects.filter(
-        region=region, month__gte=period.first_day, month__lte=period.months[-1]
-    ).exclude(state__in=EXCLUDED_STATES)
+    return (
+        ClaimMonthFigure.objects.of_region(region)
+        .filter(month__gte=period.first_day, month__lte=period.months[-1])
+        .exclude(state__in=EXCLUDED_STATES)
+    )
 
 
 def amounts_by_month(*, region: Region, period: Period) -> list[MonthRow]:
@@ -213,7 +215,8 @@ def region_workload(*, region: Region) -> Workload:
     open_states = (ClaimState.RECEIVED, ClaimState.UNDER_REVIEW)
     open_figures = {
         row["state"]: row
-        for row in ClaimMonthFigure.objects.filter(region=region, state__in=open_states)
+        for row in ClaimMonthFigure.objects.of_region(region)
+        .filter(state__in=open_states)
         .values("state")
         .annotate(count=Sum("claims"), amount=Sum("amount"))
         .order_by()

@@ -64,6 +64,9 @@ ALLOWED = {
     "personal_data_extract: ClinicInvitation",
     "personal_data_extract: AccessLogEntry",
     "_applications_naming: ClinicApplication",
+    # Era fakturor's claim rows (the annotations a shown claim needs): every caller filters them by the pks of
+    # claims or invoices it read through Invoice/Claim.objects.of_clinic(s), or prefetches them under such invoices.
+    "_claim_rows: Claim",
 }
 
 # Models that point at a clinic or region without being owned by it.
