@@ -43,7 +43,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urljoin
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
@@ -330,11 +330,11 @@ def find_last_page(browser: Browser, page: Page) -> None:
     links = re.findall(r'<a[^>]*href="([^"]*(?:cursor|page)=[^"]*)"[^>]*>(.*?)</a>', html, re.S)
     for href, text in links:
         if re.search(r"sista|last|»»|&raquo;&raquo;", text, re.I) or 'rel="last"' in href:
-            page.path = href.replace("&amp;", "&")
+            page.path = urljoin(page.path, href.replace("&amp;", "&"))  # the link is relative: "?cursor=…"
             return
     numbered = [(int(m.group(1)), href) for href, _ in links if (m := re.search(r"[?&]page=(\d+)", href))]
     if numbered:
-        page.path = max(numbered)[1].replace("&amp;", "&")
+        page.path = urljoin(page.path, max(numbered)[1].replace("&amp;", "&"))
         return
     page.note = "no link to a last page (the list pages by keyset: next and previous only)"
 
