@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.db.models import Sum
 
 from claims.models import Claim, ClaimState
+from reports.models import ClaimMonthFigure
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = datetime.date(2026, 12, 7)
@@ -121,6 +123,10 @@ def test_a_tiny_fill_has_every_state_consistent_money_and_a_whole_audit_chain(ca
         )
         == 0
     )
+    # The start page's summaries count every claim filled (the COPY passes by their triggers: the fill builds them).
+    figures = ClaimMonthFigure.objects.aggregate(claims=Sum("claims"), amount=Sum("amount"))
+    assert figures["claims"] == Claim.objects.count()
+    assert figures["amount"] == Claim.objects.aggregate(total=Sum("total"))["total"]
     # The identity sequences continue after the copied rows.
     Claim.objects.create(**{
         field: getattr(Claim.objects.get(reference="R0000001"), field)
