@@ -199,24 +199,6 @@ _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_asci
 _JSON = json.JSONEncoder(ensure_ascii=False).encode
 
 
-AUDIT_COLUMNS = (
-    "id",
-    "occurred_at",
-    "actor_id",
-    "actor_email",
-    "action",
-    "object_type",
-    "object_id",
-    "object_repr",
-    "clinic_id",
-    "region_id",
-    "before",
-    "after",
-    "hash",
-    "prev_hash",
-)
-
-
 # The plan ---------------------------------------------------------------------------------------------------------
 
 
@@ -266,7 +248,7 @@ def scale_fill(*, claims: int = 1_000_000, seed: int = 16, today: datetime.date 
     from clinics.models import CareModel, Clinic, ClinicMembership, ClinicRole, PatientCategory, Region, User
     from payouts.bankdays import bank_day_on_or_after, next_bank_day
     from payouts.services import OUR_REFERENCE_BASE
-    from portal.audit_chain import GENESIS
+    from portal.audit_chain import GENESIS, HASHED_FIELDS
     from portal.demo import demo_load
 
     started = time.monotonic()
@@ -497,7 +479,9 @@ def scale_fill(*, claims: int = 1_000_000, seed: int = 16, today: datetime.date 
         cursor.execute("SELECT id, hash FROM portal_auditevent ORDER BY id DESC LIMIT 1")
         row = cursor.fetchone()
         audit = AuditWriter(
-            Table(directory, "portal_auditevent", AUDIT_COLUMNS), (row[0] + 1) if row else 1, row[1] if row else GENESIS
+            Table(directory, "portal_auditevent", (*HASHED_FIELDS, "hash", "prev_hash")),
+            (row[0] + 1) if row else 1,
+            row[1] if row else GENESIS,
         )
 
         # Payout runs: each region pays monthly; the invoices of a month go in the next month's run --------------
