@@ -25,14 +25,13 @@ from portal.keyset import keyset_page
 
 from . import selectors
 from .invoice_views import (
-    EXPANDED_CLAIMS,
     PAGE_SIZE,
     URL_FIELDS,
     InvoiceSearchForm,
     _default_search,
     _export_response,
     credit_instruction,
-    log_patients_shown_per_clinic,
+    log_search_per_clinic,
 )
 from .selectors import InvoiceSearch, InvoiceTab
 
@@ -179,13 +178,13 @@ def _render(
         invoices = selectors.clinic_invoice_list(clinic=clinics, tab=tab, search=search)
         page = keyset_page(invoices, cursor=cursor, size=PAGE_SIZE, stamp_field="received_at", count=False)
         page.count, page.count_capped = selectors.invoice_count(invoices)
-        summaries = selectors.invoice_summaries(page.object_list, claims_shown=EXPANDED_CLAIMS)
+        # Figures only: an invoice's claims are fetched from its clinic's pages when its row is opened.
+        summaries = selectors.invoice_summaries(page.object_list)
         for summary in summaries:
             if summary.credits:
                 summary.credit_instruction = credit_instruction(summary.invoice.clinic, summary.invoice)
-        searched = {search.personal_identity_number} if search.personal_identity_number else set()
-        shown = AccessShown(AccessShownKind.INVOICES_PIN_SEARCH if searched else AccessShownKind.INVOICES, tab=tab)
-        log_patients_shown_per_clinic(request, summaries, searched, clinics, shown)
+        shown = AccessShown(AccessShownKind.INVOICES_PIN_SEARCH, tab=tab)
+        log_search_per_clinic(request, search.personal_identity_number, clinics, shown)
         context.update(
             search=search,
             page=page,

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from django.contrib.postgres.expressions import ArraySubquery
-from django.db import connection
 from django.db.models import Count, Exists, Max, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -351,22 +350,6 @@ class InvoiceSummary:
         return bool(self._count(*OPEN_STATES))
 
 
-def _first_claims(invoice_ids: list[int], per_invoice: int) -> list[int]:
-    """The ids of each invoice's first `per_invoice` claims by reference: one LATERAL index scan per invoice on
-    (invoice, reference), which stops after those rows however many claims the invoice holds (Django has no
-    LATERAL; a window function would number every claim of the invoice first). Read as a list of its own: as a
-    subquery of the claims' query, PostgreSQL cannot tell it is a few rows and hashes the whole claims table."""
-    # The table's name is the model's own and the values are parameters: nothing from a request is spliced in.
-    sql = (
-        "SELECT first.id FROM unnest(%s::bigint[]) AS shown(invoice_id) CROSS JOIN LATERAL ("  # noqa: S608
-        f"SELECT id FROM {Claim._meta.db_table} WHERE invoice_id = shown.invoice_id ORDER BY reference LIMIT %s"
-        ") AS first"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [invoice_ids, per_invoice])
-        return [row[0] for row in cursor.fetchall()]
-
-
 def _count_claims(summaries: dict[int, InvoiceSummary], ids: list[int]) -> None:
     """Each summary's figures over all its invoice's claims, and its credits: three queries."""
     clinics = {summary.invoice.clinic_id for summary in summaries.values()}
@@ -401,20 +384,15 @@ def _count_claims(summaries: dict[int, InvoiceSummary], ids: list[int]) -> None:
         summaries[credit.invoice_id].credits.append(credit)
 
 
-def invoice_summaries(invoices: list[Invoice], *, claims_shown: int) -> list[InvoiceSummary]:
-    """Each invoice's summary from figures counted over all its claims, with its first `claims_shown` claims (by
-    reference) and its credits. Five queries whatever the invoices hold (none without invoices): an invoice of a
-    file with ten thousand claims costs the database a grouped index read, and the page shows a few of them."""
+def invoice_summaries(invoices: list[Invoice] | list[ExportInvoice]) -> list[InvoiceSummary]:
+    """Each invoice's summary from figures counted over all its claims, and its credits; no claim (a list shows
+    an invoice's claims when its row is opened: `clinic_invoice_summary`). Three queries whatever the invoices hold
+    (none without invoices): an invoice of a file with ten thousand claims costs the database a grouped index read."""
     ids = [invoice.pk for invoice in invoices]
     if not ids:
         return []
-    summaries = {invoice.pk: InvoiceSummary(invoice=invoice) for invoice in invoices}
+    summaries = {invoice.pk: InvoiceSummary(invoice=invoice) for invoice in invoices}  # type: ignore[arg-type]
     _count_claims(summaries, ids)
-    if claims_shown:
-        shown = _claim_rows().filter(pk__in=_first_claims(ids, claims_shown)).order_by("invoice_id", "reference")
-        for claim in shown:
-            claim.status_text = claim_status(claim)
-            summaries[claim.invoice_id].claims.append(claim)
     return [summaries[pk] for pk in ids]
 
 
@@ -444,13 +422,6 @@ class ExportClaim:
     status: str
 
 
-def _export_summaries(invoices: list[ExportInvoice]) -> list[InvoiceSummary]:
-    ids = [invoice.pk for invoice in invoices]
-    summaries = {invoice.pk: InvoiceSummary(invoice=invoice) for invoice in invoices}  # type: ignore[arg-type]
-    _count_claims(summaries, ids)
-    return [summaries[pk] for pk in ids]
-
-
 def invoice_export(
     invoices: QuerySet[Invoice], *, limit: int, chunk_size: int = 500
 ) -> Iterator[tuple[list[InvoiceSummary], Iterator[ExportClaim]]]:
@@ -468,10 +439,10 @@ def invoice_export(
             ExportInvoice(pk, reference, received_at, our_reference, payout_date, clinic_id, f"{number} {name}")
         )
         if len(chunk) == chunk_size:
-            yield _export_summaries(chunk), _export_claims(chunk)
+            yield invoice_summaries(chunk), _export_claims(chunk)
             chunk = []
     if chunk:
-        yield _export_summaries(chunk), _export_claims(chunk)
+        yield invoice_summaries(chunk), _export_claims(chunk)
 
 
 def _export_claims(invoices: list[ExportInvoice]) -> Iterator[ExportClaim]:
@@ -547,7 +518,7 @@ def clinic_invoice_summary(
     invoice = Invoice.objects.of_clinic(clinic).filter(pk=invoice_pk).first()
     if invoice is None:
         return None
-    (summary,) = invoice_summaries([invoice], claims_shown=0)
+    (summary,) = invoice_summaries([invoice])
     # The page's ids from the (invoice, reference) index first: asked in one query with the claims' joins,
     # PostgreSQL joined every claim of the table before it counted off the offset.
     page = list(
