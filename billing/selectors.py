@@ -84,6 +84,8 @@ def _credit_open() -> Q:
         .values("credit_invoice")
         .annotate(total=Sum("amount"))
         .values("total")
+        # Without the model's ordering (payment, then the payment's own): it joined four tables into each sum.
+        .order_by()
     )
     return Q(repayment__isnull=False, repayment__received_on__isnull=True) | Q(
         repayment__isnull=True, total__gt=Coalesce(Subquery(set_off), Value(0))
@@ -135,16 +137,16 @@ def clinic_invoice_list(*, clinic: Clinic | list[Clinic], tab: str | None, searc
     """
     if isinstance(clinic, list):
         invoices = Invoice.objects.of_clinics(clinic).select_related("clinic__region")
+        clinic_credits = CreditInvoice.objects.of_clinics(clinic)
     else:
         invoices = Invoice.objects.of_clinic(clinic)
+        clinic_credits = CreditInvoice.objects.of_clinic(clinic)
     if tab == InvoiceTab.CREDITS:
         # By the credit's own date, not the credited invoice's; a credit still owed shows whatever the period.
-        credits = CreditInvoice.objects.filter(invoice=OuterRef("pk")).filter(
-            _period(search, "created_at") | _credit_open()
-        )
-        if search.open_credit:
-            credits = CreditInvoice.objects.filter(invoice=OuterRef("pk")).filter(_credit_open())
-        invoices = invoices.filter(Exists(credits))
+        # The credits of the clinic only (by its index): unscoped, PostgreSQL weighed every credit of every clinic
+        # for whether it is still owed before it joined the clinic's invoices (137 ms at a million claims).
+        wanted = _credit_open() if search.open_credit else _period(search, "created_at") | _credit_open()
+        invoices = invoices.filter(Exists(clinic_credits.filter(invoice=OuterRef("pk")).filter(wanted)))
     else:
         invoices = invoices.filter(_period(search, "received_at"))
         if tab is not None:
