@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from claims.models import InvoiceFileState, InvoiceFileUpload
 from clinics.models import Clinic
+from payouts import selectors as payout_selectors
 from payouts.models import PayoutPayment, Repayment
 from portal.access import organisation_view
 from portal.access_shown import AccessShown, AccessShownKind
@@ -211,14 +212,13 @@ def organisation_payout_list(request: HttpRequest) -> HttpResponse:
         PayoutPayment.objects.of_clinics(_chosen_clinics(request, chosen))
         .filter(run__file_downloaded_at__isnull=False)
         .select_related("run", "clinic")
-        .prefetch_related("invoices__invoice")
         .order_by("-run__payout_date", "clinic__number", "-pk")[offset : offset + PAYOUTS_PAGE_SIZE + 1]
     )
     return render(
         request,
         "billing/organisation_payouts.html",
         {
-            "payments": payments[:PAYOUTS_PAGE_SIZE],
+            "payments": payout_selectors.with_invoice_references(payments[:PAYOUTS_PAGE_SIZE]),
             "form": form,
             "number": number,
             "has_next": len(payments) > PAYOUTS_PAGE_SIZE,

@@ -383,7 +383,7 @@ def clinic_payout_list(request: HttpRequest) -> HttpResponse:
         request,
         "payouts/clinic_payouts.html",
         {
-            "payments": rows[:CLINIC_PAYOUTS_PAGE_SIZE],
+            "payments": selectors.with_invoice_references(rows[:CLINIC_PAYOUTS_PAGE_SIZE]),
             "number": number,
             "has_next": len(rows) > CLINIC_PAYOUTS_PAGE_SIZE,
         },

@@ -176,6 +176,11 @@ def test_the_clinic_lists_its_payouts_and_downloads_its_utbetalningsbesked(clien
     (row,) = [r for r in page.xpath("//tbody/tr") if r.xpath("string(th)") == run.payout_date.isoformat()]
     assert own.invoices.first().our_reference in row.text_content()
     assert other.invoices.first().our_reference not in page.text_content()
+    # Every invoice of the payout by its Vår referens, with its OCR/Fakturanummer.
+    expected = ", ".join(
+        f"{item.our_reference} ({item.invoice.reference})" for item in own.invoices.order_by("our_reference", "pk")
+    )
+    assert row.xpath("string(td[1])") == expected
 
     pdf = client.get(reverse("clinic_payout_notice_pdf", kwargs={"clinic_pk": world.clinic31.pk, "payment_pk": own.pk}))
     assert (pdf.status_code, pdf["Content-Type"]) == (200, "application/pdf") and pdf.content.startswith(b"%PDF")
