@@ -117,7 +117,7 @@ def test_the_invoices_page_pages_its_claims_in_order_and_logs_only_the_page(bill
     first_refs = _claim_references(first)
     assert len(first_refs) == INVOICE_PAGE_SIZE
     assert _logged_pins(mark) == _pins(first_refs)
-    assert "Visar räkning 1–50 av 57" in first.text_content()
+    assert f"Visar räkning 1–{INVOICE_PAGE_SIZE} av {LARGE}" in first.text_content()
     (next_link,) = first.xpath("//nav[contains(@class,'pagination')]//a[@rel='next']")
 
     mark = _mark()
