@@ -404,8 +404,8 @@ def test_a_list_page_runs_the_same_queries_for_3_and_30_invoices(client, world, 
         if clinic == world.clinic2001:
             client.force_login(world.dalarna_biller)
         # Session, user, membership, service window, the person's places (for "Byt klinik"), the bell's unread
-        # count; count (stopping at 1 001), invoices, the claims' figures by state, partly credited claims,
-        # credits. No claim: an invoice's are fetched when its row is opened.
+        # count; count (stopping at 1 001), invoices, the claims' figures by state, credits (and partly credited
+        # claims only where an invoice has a credit). No claim: an invoice's are fetched when its row is opened.
         with django_assert_max_num_queries(11), CaptureQueriesContext(connection) as queries:
             response = client.get(_url(world, tab, clinic=clinic))
         assert len(_invoice_rows(_doc(response))) == min(number, 25)
