@@ -393,8 +393,9 @@ def _count_claims(summaries: dict[int, InvoiceSummary], ids: list[int]) -> None:
 
 def invoice_summaries(invoices: list[Invoice] | list[ExportInvoice]) -> list[InvoiceSummary]:
     """Each invoice's summary from figures counted over all its claims, and its credits; no claim (a list shows
-    an invoice's claims when its row is opened: `clinic_invoice_summary`). Two or three queries whatever the invoices
-    hold (none without invoices): an invoice of a file with ten thousand claims costs the database a grouped index read."""
+    an invoice's claims when its row is opened: `clinic_invoice_summary`). Two or three queries whatever the
+    invoices hold (none without invoices): an invoice of a file with ten thousand claims costs the database a
+    grouped index read."""
     ids = [invoice.pk for invoice in invoices]
     if not ids:
         return []
