@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.db.models import Case, CharField, Count, Q, QuerySet, Sum, Value, When
@@ -27,9 +27,8 @@ from claims.models import Claim, ClaimState, CreditInvoice, Invoice
 from clinics.models import Clinic, PaymentMethod, Region, SupportForm
 from clinics.rules import region_rules
 from eligibility.models import APPROVED_STATES
-from portal import validators
 
-from .models import PayoutRunState, SetOff
+from .models import PayoutRunState, SetOff, account_display
 
 # Claims written (and streamed) per chunk: a fixed number of statements per chunk, however many claims a run has.
 CHUNK_SIZE = 1000
@@ -178,9 +177,7 @@ class PlannedPayment:
 
     @property
     def account_display(self) -> str:
-        if self.clinic.payment_method == PaymentMethod.BANKGIRO:
-            return f"BG {validators.format_bankgiro(self.clinic.account_number)}"
-        return f"PG {validators.format_plusgiro(self.clinic.account_number)}"
+        return account_display(self.clinic.payment_method, self.clinic.account_number)
 
 
 @dataclass
@@ -224,8 +221,7 @@ class RunPlan:
 
     @property
     def needs_second_confirmation(self) -> bool:
-        """Four eyes: a run paying more than the region's amount waits for a second coordinator."""
-        return self.net_total > self.second_confirmation_above
+        return needs_second_confirmation(region=self.region, net_total=self.net_total)
 
     @property
     def second_confirmation_above(self) -> int:
@@ -234,15 +230,24 @@ class RunPlan:
 
     fingerprint: str = ""
 
-    def fingerprint_compute(self) -> str:
-        """The run's fingerprint (Fingerprint), the claims streamed in the run's order."""
+    def fingerprint_compute(self, progress: Callable[[int], None] | None = None) -> str:
+        """The run's fingerprint (Fingerprint), the claims streamed in the run's order; `progress` is told how many
+        have been read after each CHUNK_SIZE."""
         clinics = {payment.clinic.pk: payment.clinic for payment in self.payments}
         fingerprint = Fingerprint(self.payout_date)
         rows = self.paid_claims.values_list("clinic_id", "pk", "total").iterator(chunk_size=CHUNK_SIZE)
-        for clinic_id, claim_id, total in rows:
+        for count, (clinic_id, claim_id, total) in enumerate(rows, start=1):
             fingerprint.claim(clinics[clinic_id], claim_id, total)
+            if progress is not None and count % CHUNK_SIZE == 0:
+                progress(count)
         fingerprint.set_offs((payment.clinic.pk, payment.set_offs) for payment in self.payments)
         return fingerprint.hexdigest()
+
+
+def needs_second_confirmation(*, region: Region, net_total: int) -> bool:
+    """Four eyes: a run paying more than the region's amount in force today (`clinics.rules.region_rules`) waits
+    for a second coordinator."""
+    return net_total > region_rules(region).payout_second_confirmation_above
 
 
 def pending_credits(*, clinic: Clinic, lock: bool = False) -> list[tuple[CreditInvoice, int]]:
@@ -297,9 +302,17 @@ def set_offs_of(
     return result
 
 
-def run_plan(*, region: Region, payout_date: datetime.date) -> RunPlan:
+def run_plan(
+    *,
+    region: Region,
+    payout_date: datetime.date,
+    progress: Callable[..., None] | None = None,
+) -> RunPlan:
     """The run for `region` and `payout_date` as it would be made now: per clinic its claims' count and sum (one
-    aggregate), its set-offs; the claims themselves are read when asked (`RunPlan.claims`, `fingerprint`)."""
+    aggregate), its set-offs; the claims themselves are read when asked (`RunPlan.claims`, `fingerprint`).
+
+    `progress` (a background job's, portal.background.ProgressWriter) is told the claims' count once known
+    (`claim_count`) and how many of them the fingerprint has read (`progress_count`)."""
     claims = paid_claims(region=region, payout_date=payout_date)
     totals = {
         row["clinic_id"]: row
@@ -319,5 +332,10 @@ def run_plan(*, region: Region, payout_date: datetime.date) -> RunPlan:
         for clinic_id in sorted(totals, key=lambda pk: clinics[pk].number.zfill(20))
     ]
     plan = RunPlan(region=region, payout_date=payout_date, payments=payments)
-    plan.fingerprint = plan.fingerprint_compute()  # now: what the coordinator sees is what the run must find
+    if progress is not None:
+        progress(claim_count=plan.claim_count, progress_count=0)
+    # Now: what the coordinator sees is what the run must find.
+    plan.fingerprint = plan.fingerprint_compute(
+        None if progress is None else (lambda count: progress(progress_count=count))
+    )
     return plan
