@@ -273,15 +273,18 @@ def _run_created_redirect(request: HttpRequest, result: services.PayoutRunResult
 @require_GET
 @never_cache
 def payout_run_detail(request: HttpRequest, run_pk: int) -> HttpResponse:
-    """The run: its figures (kept on the run), then its clinics a page at a time, each with its invoices (their
-    claims counted, not listed: the utbetalningsbesked lists them). While the run is being made, its progress."""
+    """The run: its figures (kept on the run), then its clinics a page at a time, each with its first invoices
+    (their claims counted, not listed) and how many it has: the utbetalningsbesked lists them all. While the run is
+    being made, its progress."""
     run = _run_or_404(request, run_pk)
+    payments = _page(request, selectors.run_payments(run=run))
+    selectors.run_page_invoices(run=run, payments=payments)
     return render(
         request,
         "payouts/run_detail.html",
         {
             "run": run,
-            "payments": _page(request, selectors.run_payments(run=run)),
+            "payments": payments,
             "has_file": run.payments.filter(net__gt=0).exists(),
             "making": run.is_making and not run.is_stalled,
             "failed": run.state == PayoutRunState.FAILED or run.is_stalled,
