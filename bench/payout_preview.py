@@ -105,6 +105,8 @@ def main() -> None:
     preview = step(
         "task (payout_preview_make)", lambda: preview_services.payout_preview_make(preview_id=started.preview.pk)
     )
+    for ms, sql in sorted(statements, reverse=True)[:4]:
+        print(f"    {ms:7.1f} ms  {sql[:200]}")
     print(f"  {preview.state}: {preview.claim_count} claims, {preview.payments.count()} clinics, "
           f"{preview.left_out_count} left out")  # fmt: skip
 
