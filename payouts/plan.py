@@ -127,6 +127,11 @@ def left_out_claims(*, region: Region, payout_date: datetime.date) -> QuerySet[C
     )
 
 
+def left_out_count(*, region: Region, payout_date: datetime.date) -> int:
+    """How many open claims the run leaves out (counted without the run's order: see _open_claims)."""
+    return _open_claims(region=region, payout_date=payout_date).filter(left_out__isnull=False).count()
+
+
 class Fingerprint:
     """What the coordinator saw: every clinic's account, every claim and its amount, every set-off. Equal plans,
     equal fingerprints; any claim added, gone or changed in amount, or a set-off or account changed, another.

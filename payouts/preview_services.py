@@ -21,6 +21,7 @@ from clinics.models import Region, User
 from portal.background import ProgressWriter
 
 from .models import PAYOUT_PREVIEW_TRANSITIONS, PayoutPreview, PayoutPreviewPayment, PayoutPreviewState
+from .plan import left_out_count as plan_left_out_count
 from .plan import run_plan
 from .services import payout_date_check
 from .tasks import make_payout_preview
@@ -114,7 +115,9 @@ def payout_preview_make(*, preview_id: int) -> PayoutPreview | None:
                     cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             plan = run_plan(region=region, payout_date=payout_date, progress=progress)
             left_out = list(plan.left_out_claims.values_list("pk", "left_out")[:LEFT_OUT_SHOWN])
-            left_out_count = plan.left_out_claims.count() if len(left_out) == LEFT_OUT_SHOWN else len(left_out)
+            left_out_count = len(left_out)
+            if left_out_count == LEFT_OUT_SHOWN:
+                left_out_count = plan_left_out_count(region=region, payout_date=payout_date)
             claims_of: dict[int, list[list[int]]] = {}
             if plan.claim_count <= PREVIEW_CLAIMS_SHOWN:
                 for clinic_id, claim_id, total in plan.paid_claims.values_list("clinic_id", "pk", "total"):

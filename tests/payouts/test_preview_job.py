@@ -239,3 +239,17 @@ def test_the_preview_page_pages_its_clinics_in_a_fixed_number_of_queries(client,
     assert large.claim_count == 24
     assert not page.xpath("//caption[starts-with(text(), 'Räkningar för klinik')]")
     assert len(large_queries) <= len(first_queries)
+
+
+def test_the_preview_keeps_the_first_claims_left_out_and_counts_them_all(client, pw, monkeypatch):
+    monkeypatch.setattr(preview_services, "LEFT_OUT_SHOWN", 2)
+    claim(invoice(pw.bankgiro), 10_000)
+    for total in (100, 200, 300):
+        claim(invoice(pw.bankgiro), total, state=ClaimState.UNDER_REVIEW)
+    preview = ready_preview(region=pw.region, actor=pw.coordinator)
+    assert (len(preview.left_out), preview.left_out_count) == (2, 3)
+    client.force_login(pw.coordinator)
+    page = lxml.html.fromstring(client.get(reverse("payout_preview_detail", kwargs=_kwargs(pw, preview))).content)
+    left_out = page.xpath("//section[@aria-labelledby='left-out']")[0]
+    assert "De första 2 av 3 räkningar visas." in left_out.text_content()
+    assert len(left_out.xpath(".//tbody/tr")) == 2
