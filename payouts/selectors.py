@@ -95,7 +95,8 @@ def run_page_invoices(*, run: PayoutRun, payments: Iterable[PayoutPayment]) -> N
         .values("pk", "payment_id", "our_reference", "amount", "invoice__reference", "invoice_count")
     )
     claim_counts = dict(
-        PayoutClaim.objects.filter(payout_invoice__in=[row["pk"] for row in rows])
+        PayoutClaim.objects.of_region(run.region_id)
+        .filter(payout_invoice__in=[row["pk"] for row in rows])
         .values("payout_invoice")
         .annotate(count=Count("id"))
         .values_list("payout_invoice", "count")
