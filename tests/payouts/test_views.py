@@ -23,7 +23,9 @@ def _url(name: str, **kwargs) -> str:
 def test_the_coordinator_creates_a_run_and_sees_it(client, world):
     client.force_login(world.coordinator_vg)
     day = future_bank_day()
-    preview = client.post(_url("payout_run_new"), {"payout_date": day.isoformat()})
+    with TestCase.captureOnCommitCallbacks(execute=True):  # the preview's task, eagerly
+        asked = client.post(_url("payout_run_new"), {"payout_date": day.isoformat()})
+    preview = client.get(asked["Location"])
     assert not PayoutRun.objects.filter(region=world.vg, payout_date=day).exists()  # a preview makes nothing
     (fingerprint,) = lxml.html.fromstring(preview.content).xpath("//input[@name='fingerprint']/@value")
     # The run is made by its task once the request commits (eagerly, in the tests).
