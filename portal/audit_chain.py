@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -75,13 +76,10 @@ def chain_tail(cursor) -> str:
 
 def chain_link(rows: Iterable[Any], prev_hash: str) -> str:
     """Give each row (a model instance with id and fields set, in id order) its prev_hash and hash; the last hash."""
+    values_of = operator.attrgetter(*HASHED_FIELDS)
     for row in rows:
         row.prev_hash = prev_hash
-        row.hash = audit_event_hash(
-            {name: getattr(row, name) for name in HASHED_FIELDS},
-            prev_hash,
-        )
-        prev_hash = row.hash
+        row.hash = prev_hash = audit_event_hash(dict(zip(HASHED_FIELDS, values_of(row), strict=True)), prev_hash)
     return prev_hash
 
 
