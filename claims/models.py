@@ -189,10 +189,16 @@ class Claim(models.Model):
     reference = models.CharField(_("Räkningsreferens"), max_length=20)
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="claims", db_index=False)
     support_form = models.CharField(_("Stödform"), max_length=1, choices=SupportForm.choices)
-    certificate = models.ForeignKey(Certificate, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    care_model = models.ForeignKey(CareModel, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # Not indexed: nothing looks claims up by these (no reverse relation; certificates, care models, categories and
+    # users are never deleted, and a deletion's PROTECT check may read the table once).
+    certificate = models.ForeignKey(
+        Certificate, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
+    care_model = models.ForeignKey(
+        CareModel, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
     patient_category = models.ForeignKey(
-        PatientCategory, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        PatientCategory, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
     )
     # Indexed where set only (claim_prior_assessment below): most claims have none.
     prior_assessment = models.ForeignKey(
@@ -211,7 +217,7 @@ class Claim(models.Model):
     approved_on = models.DateField(_("Godkänd för utbetalning"), null=True, blank=True)
     paid_on = models.DateField(_("Utbetald"), null=True, blank=True)
     void_reason = models.TextField(_("Skäl till makulering"), blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -422,7 +422,7 @@ def claims_move(
     set with the state, the same for every claim; `params` the claim events' parameters (`ClaimEvent.params`),
     the same for every claim or per claim; `audit_after` adds to a claim's audit record; `event_data` to the
     clinic's event (portal.events: ids, amounts and dates only). Written in a few statements however many claims:
-    an UPDATE per 5 000, one COPY of claim events, one of clinic events, one of audit records per clinic.
+    one UPDATE, one COPY of claim events, one of clinic events, one of audit records per clinic.
     The instances are updated.
     """
     if not connection.in_atomic_block:
@@ -462,8 +462,7 @@ def _claims_write(
     if not claims:
         return
     now = timezone.now()
-    for ids in _in_batches([claim.pk for claim in claims]):
-        Claim.objects.filter(pk__in=ids).update(state=to_state, updated_at=now, **values)
+    _claims_update([claim.pk for claim in claims], {"state": to_state, "updated_at": now, **values})
     actor_id = actor.pk if actor else None
     names = list(values)
     changes = []
@@ -729,8 +728,23 @@ def claims_mark_paid(*, actor: User | None, claims: list[Claim], paid_on: dateti
     )
 
 
-def _in_batches(ids: list[int], size: int = 5000) -> list[list[int]]:
-    return [ids[start : start + size] for start in range(0, len(ids), size)]
+def _claims_update(ids: list[int], values: dict[str, Any]) -> None:
+    """Set `values` (fields by name) on the claims `ids`, in one statement whose ids are one array parameter:
+    the ORM's `pk__in` writes and adapts a placeholder per id (Python time a payout run's 100 000 claims felt)."""
+    meta, quote = Claim._meta, connection.ops.quote_name
+    fields = [meta.get_field(name) for name in values]
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE id = ANY(%s::bigint[])",  # noqa: S608 (field names)
+            [
+                *(
+                    field.get_db_prep_save(value, connection)
+                    for field, value in zip(fields, values.values(), strict=True)
+                ),
+                ids,
+            ],
+        )
 
 
 def _by_clinic(changes: list[tuple]) -> list[tuple[int, list[tuple]]]:
