@@ -728,8 +728,8 @@ def payout_run_mark_paid(*, run: PayoutRun) -> int:
     claims = Claim.objects.filter(payout__payout_invoice__payment__run=run, state=ClaimState.APPROVED)
     _lock_all(claims)
     marked = 0
-    rows = claims.only(*RUN_CLAIM_FIELDS).order_by("pk").iterator(chunk_size=CHUNK_SIZE)
-    for chunk in _chunks(rows, CHUNK_SIZE):
+    rows = claims.order_by("pk").values_list(*ClaimRow.FIELDS).iterator(chunk_size=CHUNK_SIZE)
+    for chunk in _chunks((ClaimRow(*row) for row in rows), CHUNK_SIZE):
         with audit_batch():
             claims_mark_paid(actor=None, claims=chunk, paid_on=run.payout_date)
         marked += len(chunk)
