@@ -23,7 +23,7 @@ from django.db.models.functions import LPad
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from claims.models import Claim, ClaimState, CreditInvoice, Invoice
+from claims.models import Claim, ClaimRow, ClaimState, CreditInvoice, Invoice
 from clinics.models import Clinic, PaymentMethod, Region, SupportForm
 from clinics.rules import region_rules
 from eligibility.models import APPROVED_STATES
@@ -35,7 +35,7 @@ CHUNK_SIZE = 1000
 
 # What the run reads of each claim (claims.services.claims_approve_for_payout, claims_mark_paid read these too):
 # a deferred field read would cost a query per claim.
-RUN_CLAIM_FIELDS = ("id", "state", "approved_on", "paid_on", "clinic_id", "invoice_id", "reference", "total")
+RUN_CLAIM_FIELDS = ClaimRow.FIELDS
 # The order of a run: clinic by number, invoice by its reference, claim by its reference. The preview's
 # fingerprint and the run's follow it.
 RUN_ORDER = ("clinic_key", "invoice__reference", "invoice_id", "reference", "pk")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import json
 import uuid
 from collections.abc import Iterable
 from contextlib import contextmanager
@@ -21,11 +22,12 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import audit_chain, validators
 from .access_shown import AccessShown
-from .bulk import copy_insert
+from .bulk import copy_rows
 from .models import AccessLogEntry, AuditEvent, LogArchive
 
 
@@ -170,15 +172,65 @@ def audit_record_many(
     """Record the same kind of change to many objects (the claims of an invoice file) in one statement.
 
     `changes` holds (object, before, after) for each. Call inside the change's transaction, as `audit_record`.
+    The records are written without a model instance each (a payout run writes 100 000).
     """
     # Checked before the COPY starts: a refusal half-way through it would break the caller's transaction.
     _refuse_unless_recordable(action)
-    return _chained_insert(
-        [_audit_event(actor, action, obj, before, after, clinic, region) for obj, before, after in changes]
-    )
+    common = _Record.common(actor, action, clinic, region)
+    return _chained_insert([_Record.of(common, obj, before, after) for obj, before, after in changes])
 
 
-def _chained_insert(events: list[AuditEvent]) -> int:
+# The columns a record fills besides its id, in copy_rows' order (AuditEvent's fields).
+_COLUMNS = (
+    "occurred_at",
+    "actor_id",
+    "actor_email",
+    "action",
+    "object_type",
+    "object_id",
+    "object_repr",
+    "clinic_id",
+    "region_id",
+    "before",
+    "after",
+    "prev_hash",
+    "hash",
+)
+_JSON_TEXT = json.JSONEncoder(ensure_ascii=False).encode
+
+
+class _Record:
+    """An audit record on its way to the table (AuditEvent's columns, as attributes): what `audit_record_many`
+    makes for each object instead of an AuditEvent instance, which costs ten times as much to make."""
+
+    __slots__ = ("id", *_COLUMNS)
+
+    @staticmethod
+    def common(actor, action, clinic, region) -> tuple:
+        """What every record of one call shares: (actor_id, actor_email, action, clinic_id, region_id)."""
+        user = actor if getattr(actor, "is_authenticated", False) else None
+        return (
+            user.pk if user else None,
+            user.email if user else "",
+            _ACTIONS[action].value,
+            getattr(clinic, "pk", clinic),
+            getattr(region, "pk", region),
+        )
+
+    @classmethod
+    def of(cls, common: tuple, obj: models.Model, before: dict | None, after: dict | None) -> _Record:
+        record = cls.__new__(cls)
+        record.actor_id, record.actor_email, record.action, record.clinic_id, record.region_id = common
+        record.object_type = obj._meta.label_lower
+        record.object_id = str(obj.pk)
+        # As _audit_event: the personnummer masked, before cutting.
+        record.object_repr = validators.mask_personal_identity_numbers_in(str(obj))[:200]
+        record.before = _masked(before or {})
+        record.after = _masked(after or {})
+        return record
+
+
+def _chained_insert(events: list[AuditEvent | _Record]) -> int:
     """Write `events` at the end of the hash chain, holding its lock until the transaction ends.
 
     Under the lock the events get their ids and time, then each its `prev_hash` and `hash` (portal.audit_chain).
@@ -190,9 +242,38 @@ def _chained_insert(events: list[AuditEvent]) -> int:
         return len(events)
     with connection.cursor() as cursor:
         tail, ids = audit_chain.chain_tail_and_ids(cursor, len(events))
+    now = timezone.now()  # one moment for the whole statement, as one INSERT would have
     for event, pk in zip(events, ids, strict=True):
-        event.pk = pk
-    return copy_insert(AuditEvent, events, ids=True, prepare=lambda rows: audit_chain.chain_link(rows, tail))
+        event.id, event.occurred_at = pk, now
+    audit_chain.chain_link(events, tail)
+    json_text = _JSON_TEXT
+    count = copy_rows(
+        AuditEvent,
+        ("id", *_COLUMNS),
+        (
+            (
+                event.id,
+                event.occurred_at,
+                event.actor_id,
+                event.actor_email,
+                event.action,
+                event.object_type,
+                event.object_id,
+                event.object_repr,
+                event.clinic_id,
+                event.region_id,
+                json_text(event.before),
+                json_text(event.after),
+                event.prev_hash,
+                event.hash,
+            )
+            for event in events
+        ),
+    )
+    for event in events:
+        if isinstance(event, AuditEvent):
+            event._state.adding, event._state.db = False, connection.alias
+    return count
 
 
 def audit_chain_verify() -> audit_chain.ChainReport:

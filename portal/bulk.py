@@ -8,7 +8,7 @@ return it. Row triggers fire as for INSERT, so the audit log's append-only guard
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from django.db import connection, models
@@ -59,6 +59,23 @@ def copy_insert(
         for obj in objs:
             obj._state.adding = False
             obj._state.db = connection.alias
+    return count
+
+
+def copy_rows(model: type[models.Model], columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    """Insert `rows` (tuples of database values, in the order of `columns`) into the model's table in one COPY;
+    the number written. For the writers of a hundred thousand rows (a payout run's events and audit records),
+    where a model instance per row costs more than writing it: the caller gives what the columns hold (ids,
+    text, dates, moments, JSON as text), fills every column that has no database default, and no instance is
+    made or returned."""
+    quote = connection.ops.quote_name
+    sql = f"COPY {quote(model._meta.db_table)} ({', '.join(quote(column) for column in columns)}) FROM STDIN"
+    count = 0
+    with connection.cursor() as cursor, connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
+        write_row = copy.write_row
+        for row in rows:
+            write_row(row)
+            count += 1
     return count
 
 

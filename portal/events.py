@@ -25,6 +25,7 @@ which clinics had events (the webhooks: portal.tasks; the notifications: notific
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -33,10 +34,11 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import connection, models, transaction
 from django.urls import Resolver404, resolve, reverse
+from django.utils import timezone
 
 from . import validators
 from .audit import AuditOutsideTransaction
-from .bulk import copy_insert
+from .bulk import copy_rows
 from .db import OldestRunningTransaction
 from .models import ClinicEvent, ClinicEventKind
 
@@ -96,27 +98,27 @@ def clinic_event_record(
 
 
 def clinic_events_record(events: Iterable[NewClinicEvent]) -> int:
-    """Record many events in one COPY (a payout run's 10 000 claims), inside the change's transaction."""
+    """Record many events in one COPY (a payout run's 100 000 claims), inside the change's transaction; written as
+    rows of values, not ClinicEvent instances (ten times the cost at that size)."""
+    now = timezone.now()
+    json_text = _JSON_TEXT
     rows = []
     for new in events:
         _refuse_personal_data(new.data)
         rows.append(
-            ClinicEvent(
-                clinic_id=new.clinic_id,
-                kind=new.kind,
-                object_type=new.object_type,
-                object_id=new.object_id,
-                data=new.data,
-                actor_id=new.actor_id,
-            )
+            (new.clinic_id, str(new.kind), new.object_type, new.object_id, json_text(new.data), new.actor_id, now)
         )
     if not rows:
         return 0
-    for kind in {row.kind for row in rows}:
+    for kind in {row[1] for row in rows}:
         _refuse_unless_recordable(kind)
-    count = copy_insert(ClinicEvent, rows)
-    _listeners_tell_on_commit({row.clinic_id for row in rows})
+    count = copy_rows(ClinicEvent, _COLUMNS, rows)  # xid: the database's default, the writing transaction's
+    _listeners_tell_on_commit({row[0] for row in rows})
     return count
+
+
+_COLUMNS = ("clinic_id", "kind", "object_type", "object_id", "data", "actor_id", "occurred_at")
+_JSON_TEXT = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def _refuse_unless_recordable(kind: str) -> None:

@@ -276,6 +276,8 @@ def mask_personal_identity_number(value: str) -> str:
 
 # A personnummer or samordningsnummer inside other text, not part of a longer number.
 _PERSONAL_IDENTITY_NUMBER_IN_TEXT = re.compile(r"(?<![0-9])(?:[0-9]{2})?([0-9]{6})[-+]?([0-9]{4})(?![0-9])")
+# The fewest characters the pattern matches: six digits and four.
+_SHORTEST_IN_TEXT = 10
 
 
 def _looks_like_personal_identity_number(yymmdd: str, last_four: str) -> bool:
@@ -292,6 +294,9 @@ def mask_personal_identity_numbers_in(text: str) -> str:
     Only numbers with a birth date and a right check digit are taken, so that an organisationsnummer
     (month digits 20 or more), a bankgiro or most other references stay readable.
     """
+
+    if len(text) < _SHORTEST_IN_TEXT:
+        return text  # too short to hold one (a state, an amount): the common case, without the pattern
 
     def mask(match: re.Match) -> str:
         if _looks_like_personal_identity_number(*match.groups()):

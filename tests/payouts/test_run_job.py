@@ -11,11 +11,14 @@ from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from claims.models import Claim, ClaimState
+from claims.audit import ClaimsAudit
+from claims.models import Claim, ClaimEvent, ClaimEventKind, ClaimState
 from payouts import services, tasks
 from payouts.models import PayoutClaim, PayoutRun, PayoutRunState
 from payouts.selectors import RUN_INVOICES_SHOWN
+from portal.audit import audit_chain_verify
 from portal.celery import app
+from portal.models import AuditEvent, ClinicEvent
 from tests.clinics.factories import RegionMembershipFactory
 
 from .factories import claim, future_bank_day, invoice, payout_world
@@ -200,3 +203,48 @@ def test_the_runs_page_shows_each_clinics_first_invoices_and_how_many_it_has(cli
     assert f"De första {RUN_INVOICES_SHOWN} av {total} fakturor visas." in page.text_content()
     (other,) = page.xpath(f"//table[caption='Fakturor för klinik {pw.plusgiro.number}']")
     assert len(other.xpath(".//tbody/tr")) == 1
+
+
+def test_a_run_in_chunks_writes_each_claims_event_clinic_event_and_audit_record_and_the_chain_holds(db, monkeypatch):
+    """The run writes its claims' events and audit records as rows of values, chunk by chunk: each claim gets the
+    same records a single approval gives it, with the run's date, and the audit log's hash chain verifies."""
+    monkeypatch.setattr(services, "CHUNK_SIZE", 10)
+    pw = payout_world()
+    for _ in range(5):
+        _many_claims(invoice(pw.bankgiro), 5)  # 25 claims under behandling: three chunks
+    dated = claim(invoice(pw.plusgiro), 777, state=ClaimState.APPROVED)  # approved without a date: given the run's
+    day = future_bank_day()
+    run = services.payout_run_create(actor=pw.coordinator, region=pw.region, payout_date=day).run
+    claims = list(Claim.objects.filter(payout__payout_invoice__payment__run=run))
+    assert len(claims) == run.claim_count == 26
+    for paid in claims:
+        assert (paid.state, paid.approved_on) == (ClaimState.APPROVED, day)
+        was = ClaimState.APPROVED if paid.pk == dated.pk else ClaimState.RECEIVED
+        event = ClaimEvent.objects.get(claim=paid, kind=ClaimEventKind.SCHEDULED_FOR_PAYOUT)
+        assert (event.from_state, event.to_state, event.params) == (was, ClaimState.APPROVED, {"date": day.isoformat()})
+        assert event.actor_id == pw.coordinator.pk
+        clinic_event = ClinicEvent.objects.get(object_type="claim", object_id=paid.pk)
+        assert (clinic_event.clinic_id, clinic_event.actor_id) == (paid.clinic_id, pw.coordinator.pk)
+        assert clinic_event.data == {
+            "invoice_id": paid.invoice_id,
+            "from_state": was,
+            "state": ClaimState.APPROVED,
+            "change": ClaimEventKind.SCHEDULED_FOR_PAYOUT,
+            "approved_on": day.isoformat(),
+        }
+        record = AuditEvent.objects.get(object_type="claims.claim", object_id=str(paid.pk))
+        assert (record.object_repr, record.clinic_id, record.actor_id) == (
+            paid.reference,
+            paid.clinic_id,
+            pw.coordinator.pk,
+        )
+        if paid.pk == dated.pk:
+            assert record.action == ClaimsAudit.CLAIM_SCHEDULED
+            assert (record.before, record.after) == ({"approved_on": None}, {"approved_on": day.isoformat()})
+        else:
+            assert record.action == ClaimsAudit.CLAIM_APPROVED
+            assert (record.before, record.after) == (
+                {"state": ClaimState.RECEIVED},
+                {"state": ClaimState.APPROVED, "approved_on": day.isoformat()},
+            )
+    assert audit_chain_verify().whole

@@ -1,7 +1,12 @@
 """The audit log's hash chain: every write chains, and a row changed or removed even by the owner is found."""
 
+import datetime
+import hashlib
 import importlib
+import json
+import random
 import threading
+import zoneinfo
 from types import SimpleNamespace
 
 import pytest
@@ -10,9 +15,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, connections, transaction
 
+from claims.models import ClaimState
 from clinics.audit import ClinicsAudit
 from portal.audit import audit_chain_verify, audit_record, audit_record_many
-from portal.audit_chain import GENESIS, audit_event_hash
+from portal.audit_chain import GENESIS, HASHED_FIELDS, audit_event_hash, canonical_text
 from portal.models import AuditEvent
 from tests.clinics.factories import ClinicFactory, UserFactory
 
@@ -145,3 +151,53 @@ def test_the_migration_chains_the_rows_written_before_the_chain():
     assert report.whole and report.rows == 3
     _record(actor, clinic, "Efter")  # and the chain goes on from there
     assert audit_chain_verify().whole
+
+
+def _json_dumps_hash_text(values, prev_hash: str) -> str:
+    """The canonical text as the chain defined it first: json.dumps of the fields, moments as UTC ISO text."""
+    canonical = {
+        name: value.astimezone(datetime.UTC).isoformat() if isinstance(value, datetime.datetime) else value
+        for name, value in ((name, values[name]) for name in HASHED_FIELDS)
+    }
+    canonical["prev_hash"] = prev_hash
+    return json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def test_the_canonical_text_written_key_by_key_is_json_dumps_own_for_any_value():
+    """canonical_text writes the fields one by one (faster at 100 000 rows): every row ever hashed by json.dumps
+    must give the same text, whatever its values hold."""
+    stockholm = zoneinfo.ZoneInfo("Europe/Stockholm")
+    texts = [
+        "",
+        "R-2026-000123",
+        'citat "och" \\ snedstreck',
+        "åäö ÅÄÖ é ü",
+        "rad\nbrytning\t\x01",
+        "🦷",
+        "19121212-1212",
+    ]
+    values_of_kind = [
+        None,
+        True,
+        False,
+        0,
+        -17,
+        2**70,
+        1.5,
+        *texts,
+        ClaimState.APPROVED,  # a text's subclass (TextChoices), as the services pass
+        datetime.datetime(2026, 12, 7, 13, 0, 0, 123456, tzinfo=datetime.UTC),
+        datetime.datetime(2026, 6, 1, 0, 0, tzinfo=stockholm),
+        {"state": "received", "approved_on": "2027-02-05", "b": {"z": 1, "a": [1, "två", None]}},
+        {},
+        [3, 2, 1],
+    ]
+    chance = random.Random(16)
+    for _ in range(500):
+        values = {name: chance.choice(values_of_kind) for name in HASHED_FIELDS}
+        prev_hash = chance.choice([GENESIS, "ab" * 32])
+        assert canonical_text(values, prev_hash) == _json_dumps_hash_text(values, prev_hash)
+        assert (
+            audit_event_hash(values, prev_hash)
+            == hashlib.sha256(_json_dumps_hash_text(values, prev_hash).encode()).hexdigest()
+        )

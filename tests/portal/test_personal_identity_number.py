@@ -507,3 +507,12 @@ def test_text_masking_leaves_other_numbers_readable():
     )
     # A wrong check digit or a month that is no month: not a personnummer.
     assert validators.mask_personal_identity_numbers_in("191212121213 191312121212") == "191212121213 191312121212"
+
+
+def test_text_masking_takes_a_number_that_is_the_whole_text_even_the_shortest():
+    """Texts under ten characters are passed without the pattern (they cannot hold a number): the shortest that
+    can, a bare ten-digit number, is still masked."""
+    ten = TOLVAN[2:]  # 1212121212
+    assert validators.mask_personal_identity_numbers_in(ten) == validators.mask_personal_identity_number(ten)
+    assert validators.mask_personal_identity_numbers_in(ten) != ten
+    assert validators.mask_personal_identity_numbers_in(ten[:9]) == ten[:9]

@@ -1,0 +1,160 @@
+"""Where a payout run's time goes: the task's work (payouts.services.payout_run_make) in this process, on a filled
+database, rolled back, with this process's CPU, the PostgreSQL backend's CPU (from /proc, the server on this
+machine) and the wall time, per kind of statement, and the foreign-key checks the commit would make:
+
+    .venv/bin/python bench/payout_run_phases.py 100000                  # DATABASE_URL's database
+    .venv/bin/python bench/payout_run_phases.py 100000 --profile run.prof   # and cProfile's view of the run
+
+The run is that of the region with the most open claims, for the payout date on which about N of them are due (as
+bench/payout_run.py picks it). The wall time of a loaded machine is mostly waiting for a core: read the CPU columns.
+COPY is timed around the whole call (the rows made in Python as they are written), other statements around their
+execute. "deferred checks" is `SET CONSTRAINTS ALL IMMEDIATE` at the end: the foreign keys are DEFERRABLE INITIALLY
+DEFERRED, so each row's check runs at the commit, which a rolled-back benchmark never reaches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+sys.path.insert(0, str(BASE_DIR / "bench"))
+
+
+def _cpu_of(pid: int) -> float:
+    """User and system CPU seconds of process `pid` so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _Rollback(Exception):
+    pass
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("size", type=int, help="about how many claims the run pays")
+    parser.add_argument("--profile", help="write cProfile's stats of the run here")
+    args = parser.parse_args()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.local")
+    os.environ["DJANGO_DEBUG"] = "false"
+    import django
+
+    django.setup()
+    from django.db import connection, transaction
+    from django.db.models import Count
+    from payout_run import _due_date, _status_mb
+
+    import portal.bulk
+    from claims.models import Claim, ClaimState
+    from clinics.models import Region, RegionMembership
+    from payouts import selectors, services
+    from payouts.models import PayoutRun, PayoutRunState
+
+    connection.ensure_connection()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    kinds: dict[str, list[float]] = {}  # statement -> [count, wall, backend CPU, Python CPU]
+
+    def account(kind: str, wall: float, backend_cpu: float, python_cpu: float) -> None:
+        row = kinds.setdefault(kind, [0, 0.0, 0.0, 0.0])
+        row[0] += 1
+        row[1] += wall
+        row[2] += backend_cpu
+        row[3] += python_cpu
+
+    def timed_execute(execute, sql, params, many, context):
+        wall, cpu = time.perf_counter(), _cpu_of(backend)
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            account(sql[:70], time.perf_counter() - wall, _cpu_of(backend) - cpu, 0.0)
+
+    def timed(copy):
+        def write(model, *args, **kwargs):
+            wall, cpu, own = time.perf_counter(), _cpu_of(backend), time.process_time()
+            try:
+                return copy(model, *args, **kwargs)
+            finally:
+                spent = time.perf_counter() - wall
+                account(f"COPY {model.__name__}", spent, _cpu_of(backend) - cpu, time.process_time() - own)
+
+        return write
+
+    modules = [sys.modules[name] for name in ("portal.audit", "portal.events", "claims.services", "payouts.services")]
+    for name in ("copy_insert", "copy_rows"):
+        if hasattr(portal.bulk, name):
+            wrapped = timed(getattr(portal.bulk, name))
+            for module in modules:
+                if hasattr(module, name):
+                    setattr(module, name, wrapped)
+
+    open_states = (ClaimState.RECEIVED, ClaimState.APPROVED)
+    region = Region.objects.get(
+        pk=Claim.objects.filter(state__in=open_states, payout__isnull=True)
+        .values("clinic__region")
+        .annotate(n=Count("id"))
+        .order_by("-n")
+        .values_list("clinic__region", flat=True)[0]
+    )
+    with transaction.atomic():
+        services._repayments_register(region=region, actor=None)
+    day, due = _due_date(region, args.size)
+    coordinator = RegionMembership.objects.filter(region=region).select_related("user").first().user
+    profile = cProfile.Profile() if args.profile else None
+    try:
+        with transaction.atomic():
+            preview = selectors.payout_preview(region=region, payout_date=day)
+            run = PayoutRun.objects.create(
+                region=region,
+                payout_date=day,
+                created_by=coordinator,
+                state=PayoutRunState.MAKING,
+                fingerprint=preview.fingerprint,
+                claim_count=preview.claim_count,
+            )
+            wall, own, server = time.perf_counter(), time.process_time(), _cpu_of(backend)
+            with connection.execute_wrapper(timed_execute):
+                if profile:
+                    profile.enable()
+                run = services.payout_run_make(run_id=run.pk)
+                if profile:
+                    profile.disable()
+            made = (time.perf_counter() - wall, time.process_time() - own, _cpu_of(backend) - server)
+            wall, server = time.perf_counter(), _cpu_of(backend)
+            with connection.cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the checks the commit would make
+            checks = (time.perf_counter() - wall, _cpu_of(backend) - server)
+            raise _Rollback
+    except _Rollback:
+        pass
+    result = {
+        "claims": run.claim_count,
+        "due": due,
+        "state": run.state,
+        "wall_s": round(made[0], 2),
+        "python_cpu_s": round(made[1], 2),
+        "postgres_cpu_s": round(made[2], 2),
+        "deferred_checks_wall_s": round(checks[0], 2),
+        "deferred_checks_postgres_cpu_s": round(checks[1], 2),
+        "peak_mb": round(_status_mb("VmHWM")),
+        "load": os.getloadavg(),
+    }
+    print(json.dumps(result))
+    print(f"{'wall s':>8} {'pg cpu':>8} {'py cpu':>8} {'count':>6}  statement (py cpu: COPY only)")
+    for kind, (count, spent, server_cpu, python_cpu) in sorted(kinds.items(), key=lambda item: -item[1][1])[:20]:
+        print(f"{spent:8.2f} {server_cpu:8.2f} {python_cpu:8.2f} {count:6d}  {kind}")
+    if profile:
+        profile.dump_stats(args.profile)
+
+
+if __name__ == "__main__":
+    main()
