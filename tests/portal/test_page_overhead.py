@@ -1,10 +1,11 @@
-"""What every page asks besides its own content (issue 16): the second factor owed, the places for "Byt klinik",
-the service windows. Each is a query compiled once per process (portal.db.PreparedQuery); these
+"""What every page asks besides its own content (issue 16): the session, the second factor owed, the places for
+"Byt klinik", the service windows. Each is a query compiled once per process (portal.db.PreparedQuery); these
 tests show that each still answers for the request's own user and follows every change at once."""
 
 import datetime
 
 import pytest
+from django.contrib.sessions.models import Session
 from django.test import RequestFactory
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -13,6 +14,7 @@ from clinics.models import ClinicRole, RegionRole
 from portal.context_processors import portal
 from portal.models import ServiceWindow
 from portal.service_windows import service_window_occurrences
+from portal.sessions import SessionStore
 from portal.two_factor import next_step_url
 
 from ..clinics.factories import ClinicMembershipFactory, RegionMembershipFactory, UserFactory
@@ -96,3 +98,16 @@ def test_the_service_windows_are_one_query_when_none_is_near_and_seen_at_once_wh
     )
     assert [o.window for o in service_window_occurrences(now)] == [soon]
     assert [o.window for o in service_window_occurrences(now + datetime.timedelta(days=29, hours=23))] == [later]
+
+
+def test_the_session_store_reads_a_live_session_and_nothing_else(db, django_assert_num_queries):
+    store = SessionStore()
+    store["answer"] = 42
+    store.save()
+    with django_assert_num_queries(1):
+        assert SessionStore(store.session_key).load() == {"answer": 42}
+    unknown = SessionStore("x" * 32)
+    assert unknown.load() == {} and unknown.session_key is None
+    Session.objects.filter(session_key=store.session_key).update(expire_date=timezone.now())
+    expired = SessionStore(store.session_key)
+    assert expired.load() == {} and expired.session_key is None
