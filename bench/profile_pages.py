@@ -46,7 +46,10 @@ def _setup() -> None:
     os.environ["LOG_LEVEL"] = "WARNING"
     os.environ.setdefault("DATABASE_CONN_MAX_AGE", "60")
     import django
+    from django.conf import settings
 
+    if os.environ.get("PROFILE_SERVER_SIDE_BINDING"):  # an experiment: psycopg prepares repeated statements
+        settings.DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
     django.setup()
 
 
@@ -115,8 +118,11 @@ def main() -> None:
         captured: list[str] = []  # not CaptureQueriesContext: request_started empties connection.queries
 
         def record(execute, sql, params, many, context, captured=captured):
-            captured.append(sql)
-            return execute(sql, params, many, context)
+            started = time.perf_counter()
+            try:
+                return execute(sql, params, many, context)
+            finally:
+                captured.append(f"{(time.perf_counter() - started) * 1000:6.2f} ms  {sql}")
 
         with connection.execute_wrapper(record):
             call(role, path)
