@@ -235,8 +235,9 @@ def _with_claims(invoices: QuerySet[Invoice]) -> QuerySet[Invoice]:
 
 
 def clinic_claim(*, clinic: Clinic, claim_pk: int) -> Claim | None:
-    """One of the clinic's claims with its invoice, patient and lines (each with its credit, if any)."""
-    lines = ClaimLine.objects.select_related("credit__credit_invoice").order_by("visit_date", "position")
+    """One of the clinic's claims with its invoice, patient and lines (each with its credit, if any, and its tariff
+    row, whose text the page shows)."""
+    lines = ClaimLine.objects.select_related("credit__credit_invoice", "tariff_row").order_by("visit_date", "position")
     return (
         Claim.objects.of_clinic(clinic)
         .select_related(

@@ -8,15 +8,22 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 
 from portal import money
+from portal.db import PreparedQuery
 
 from .models import EMAILABLE_KINDS, Notification, NotificationKind, NotificationPreference
 
 INBOX_PAGE_SIZE = 25
 
 
+# The bell is on every page: its count compiled once (portal.db.PreparedQuery); no user has the marker's id.
+_UNREAD = PreparedQuery(
+    lambda user_id: Notification.objects.of_recipient(user_id).unread().values_list("pk"), user_id=-7_390_514_223
+)
+
+
 def notifications_unread_count(*, user) -> int:
     """The bell's number: one count on the partial index of the person's unread rows."""
-    return Notification.objects.of_recipient(user).unread().count()
+    return _UNREAD.count(user_id=user.pk)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy
 from clinics.models import Clinic, ClinicMembership, Organisation, OrganisationMembership, Region, RegionMembership
 
 from .audit import PortalAudit, audit_record, snapshot
+from .db import PreparedQuery
 from .models import Recurrence, ServiceWindow
 
 # Seed 000: further service windows are announced three weeks before.
@@ -69,6 +70,18 @@ _FIELDS = [
 ]
 
 
+def _near(now: datetime.datetime, horizon: datetime.datetime):
+    return ServiceWindow.objects.not_over(now).filter(starts_at__lte=horizon).values_list("pk")[:1]
+
+
+# Whether any window has an occurrence to come before `horizon` (portal.db.PreparedQuery): times long past as markers.
+_ANY_NEAR = PreparedQuery(
+    _near,
+    now=datetime.datetime(1901, 1, 1, tzinfo=datetime.UTC),
+    horizon=datetime.datetime(1902, 1, 1, tzinfo=datetime.UTC),
+)
+
+
 @dataclass(frozen=True)
 class Occurrence:
     """One time a window closes its pages: the only occurrence of a one-off window, or one week's of a series."""
@@ -105,6 +118,9 @@ def service_window_occurrences(
     `with_regions=False` leaves the windows' regions unread (their ids are there): for the API, which names none."""
     now = now or timezone.now()
     if windows is None:
+        # Asked on every request, and nearly always there is none: first that, compiled once.
+        if not _ANY_NEAR.rows(now=now, horizon=now + ahead):
+            return []
         windows = ServiceWindow.objects.not_over(now).filter(starts_at__lte=now + ahead)
         windows = windows.select_related("region") if with_regions else windows
     found = []

@@ -141,6 +141,8 @@ SESSION_IDLE_SECONDS = env.int("SESSION_IDLE_SECONDS", default=30 * 60)
 SESSION_ABSOLUTE_SECONDS = env.int("SESSION_ABSOLUTE_SECONDS", default=8 * 3600)
 SESSION_IDLE_WARNING_SECONDS = 5 * 60
 SESSION_COOKIE_AGE = SESSION_IDLE_SECONDS
+# Django's database sessions, read with a query compiled once per process (portal.sessions.SessionStore).
+SESSION_ENGINE = "portal.sessions"
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
 # Identity (portal.login, portal.two_factor, portal.oidc). Axes first: it refuses a locked-out account+address

@@ -6,9 +6,12 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from claims.models import TariffVersion
+from clinics.models import ClinicMembership
 from eligibility.models import Patient
 from portal.bulk import copy_insert
-from portal.db import violated_constraint
+from portal.db import PreparedQuery, violated_constraint
+
+from ..clinics.factories import ClinicFactory, ClinicMembershipFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -47,3 +50,44 @@ def test_a_missing_value_breaks_no_named_constraint():
 
 def test_an_integrity_error_without_a_database_cause_names_none():
     assert violated_constraint(IntegrityError("raised by hand")) is None
+
+
+# PreparedQuery: compiled by the ORM once, run with new values as plain SQL ----------------------------------
+
+_NOBODY = -7_390_514_223
+
+
+def _memberships(user_id):
+    return ClinicMembership.objects.filter(user=user_id, is_active=True).order_by("clinic_id").values_list("clinic_id")
+
+
+def test_a_prepared_query_answers_as_the_orm_does_for_each_value(small_world):
+    prepared = PreparedQuery(_memberships, user_id=_NOBODY)
+    other = ClinicFactory(region=small_world.region)
+    ClinicMembershipFactory(user=small_world.biller, clinic=other)
+    for user in (small_world.biller, small_world.coordinator):
+        assert prepared.rows(user_id=user.pk) == list(_memberships(user.pk))
+        assert prepared.count(user_id=user.pk) == _memberships(user.pk).count()
+    assert (other.pk,) in prepared.rows(user_id=small_world.biller.pk)
+    assert prepared.rows(user_id=small_world.coordinator.pk) == []
+
+
+def test_a_prepared_query_is_compiled_once_and_then_only_run(small_world, django_assert_num_queries):
+    built = []
+
+    def build(user_id):
+        built.append(user_id)
+        return _memberships(user_id)
+
+    prepared = PreparedQuery(build, user_id=_NOBODY)
+    user_id = small_world.biller.pk
+    with django_assert_num_queries(3):
+        for _ in range(3):
+            prepared.rows(user_id=user_id)
+    assert built == [_NOBODY]
+
+
+def test_a_prepared_query_refuses_a_marker_the_query_does_not_take(db):
+    prepared = PreparedQuery(lambda user_id: ClinicMembership.objects.values_list("pk"), user_id=_NOBODY)
+    with pytest.raises(ValueError, match="user_id"):
+        prepared.rows(user_id=1)

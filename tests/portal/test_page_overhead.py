@@ -1,0 +1,113 @@
+"""What every page asks besides its own content (issue 16): the session, the second factor owed, the places for
+"Byt klinik", the service windows. Each is a query compiled once per process (portal.db.PreparedQuery); these
+tests show that each still answers for the request's own user and follows every change at once."""
+
+import datetime
+
+import pytest
+from django.contrib.sessions.models import Session
+from django.test import RequestFactory
+from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from clinics.models import ClinicRole, RegionRole
+from portal.context_processors import portal
+from portal.models import ServiceWindow
+from portal.service_windows import service_window_occurrences
+from portal.sessions import SessionStore
+from portal.two_factor import next_step_url
+
+from ..clinics.factories import ClinicMembershipFactory, RegionMembershipFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _request(user):
+    """A request of a session that has given no second factor (a password only)."""
+    request = RequestFactory().get("/")
+    request.user = user
+    request.session = {}
+    return request
+
+
+def test_the_second_factor_owed_is_one_query_and_follows_each_change(small_world, django_assert_num_queries):
+    biller = small_world.biller
+    region = small_world.region
+    with django_assert_num_queries(1):
+        assert next_step_url(_request(biller)) is None
+    region.clinic_two_factor_required = True
+    region.save(update_fields=["clinic_two_factor_required"])
+    with django_assert_num_queries(1):
+        assert next_step_url(_request(biller)) == "/logga-in/tvastegsverifiering/"
+    TOTPDevice.objects.create(user=biller, name="App", confirmed=True)
+    assert next_step_url(_request(biller)) == "/logga-in/kod/"
+
+
+def test_every_region_role_and_the_system_administrator_owe_a_second_factor(small_world):
+    enrol = "/logga-in/tvastegsverifiering/"
+    assert next_step_url(_request(small_world.coordinator)) == enrol
+    assert next_step_url(_request(small_world.region_admin)) == enrol
+    assert next_step_url(_request(UserFactory(is_system_admin=True))) == enrol
+    assert next_step_url(_request(UserFactory())) is None
+    # Another user's app or role is not this one's.
+    TOTPDevice.objects.create(user=small_world.coordinator, name="App", confirmed=True)
+    assert next_step_url(_request(small_world.admin)) is None
+
+
+def _other_places(user) -> bool:
+    return bool(portal(_request(user))["has_other_places"])
+
+
+def test_byt_klinik_follows_the_persons_places(small_world):
+    admin = small_world.admin  # one clinic
+    assert not _other_places(admin)
+    membership = ClinicMembershipFactory(user=admin, clinic=small_world.other_clinic, role=ClinicRole.BILLER)
+    assert _other_places(admin)
+    membership.is_active = False
+    membership.save(update_fields=["is_active"])
+    assert not _other_places(admin)
+    # Two roles in one region are one place; a second region is another.
+    coordinator = small_world.coordinator
+    RegionMembershipFactory(user=coordinator, region=small_world.region, role=RegionRole.REGION_ADMIN)
+    assert not _other_places(coordinator)
+    RegionMembershipFactory(user=coordinator, region=small_world.other_region)
+    assert _other_places(coordinator)
+    assert _other_places(small_world.biller)  # two clinics
+
+
+def test_the_service_windows_are_one_query_when_none_is_near_and_seen_at_once_when_one_is(
+    small_world, django_assert_num_queries
+):
+    now = timezone.now()
+    with django_assert_num_queries(1):
+        assert service_window_occurrences(now) == []
+    later = ServiceWindow.objects.create(
+        region=None,
+        created_by=small_world.coordinator,
+        message="Uppgradering",
+        starts_at=now + datetime.timedelta(days=30),
+        ends_at=now + datetime.timedelta(days=30, hours=2),
+    )
+    assert service_window_occurrences(now) == []  # beyond the three weeks announced
+    soon = ServiceWindow.objects.create(
+        region=small_world.region,
+        created_by=small_world.coordinator,
+        message="Byte av server",
+        starts_at=now + datetime.timedelta(hours=1),
+        ends_at=now + datetime.timedelta(hours=2),
+    )
+    assert [o.window for o in service_window_occurrences(now)] == [soon]
+    assert [o.window for o in service_window_occurrences(now + datetime.timedelta(days=29, hours=23))] == [later]
+
+
+def test_the_session_store_reads_a_live_session_and_nothing_else(db, django_assert_num_queries):
+    store = SessionStore()
+    store["answer"] = 42
+    store.save()
+    with django_assert_num_queries(1):
+        assert SessionStore(store.session_key).load() == {"answer": 42}
+    unknown = SessionStore("x" * 32)
+    assert unknown.load() == {} and unknown.session_key is None
+    Session.objects.filter(session_key=store.session_key).update(expire_date=timezone.now())
+    expired = SessionStore(store.session_key)
+    assert expired.load() == {} and expired.session_key is None
