@@ -114,10 +114,27 @@ def region_claims(*, region: Region, claim_filter: ClaimFilter) -> QuerySet[Clai
     whichever, reads its rows from an index in order (portal.keyset)."""
     return (
         region_claims_matching(region=region, claim_filter=claim_filter)
-        .select_related("clinic", "invoice", "patient")
+        .select_related("clinic", "patient")
+        # The columns a row shows (and its status, claims.selectors.claim_status): not the clinic's or the
+        # patient's every column, 50 rows a page.
+        .only(*LIST_COLUMNS)
         .annotate(has_open_question=Exists(_unanswered()), has_answered_question=Exists(_answered()))
         .order_by("-created_at", "-id")
     )
+
+
+LIST_COLUMNS = (
+    "reference",
+    "support_form",
+    "created_at",
+    "total",
+    "state",
+    "approved_on",
+    "paid_on",
+    "clinic__number",
+    "clinic__name",
+    "patient__personal_identity_number",
+)
 
 
 def region_claim(*, region: Region, claim_pk: int) -> Claim | None:
