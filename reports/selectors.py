@@ -163,6 +163,20 @@ def amounts_by_clinic(*, region: Region, period: Period) -> list[ClinicRow]:
 
 
 @dataclass(frozen=True)
+class LargestClinics:
+    """The largest clinics one by one and the others as one sum: the clinic chart's bars, the start page's table."""
+
+    largest: list[ClinicRow]
+    others: int  # how many clinics the sum holds
+    others_amounts: Amounts
+
+
+def largest_clinics(rows: list[ClinicRow], *, top: int) -> LargestClinics:
+    """The first `top` of `rows` (largest first, as amounts_by_clinic gives them) and the sum of the rest."""
+    return LargestClinics(largest=rows[:top], others=len(rows[top:]), others_amounts=Amounts.sum_of(rows[top:]))
+
+
+@dataclass(frozen=True)
 class Waiting:
     """How much waits for the coordinators, and since when."""
 
