@@ -15,6 +15,7 @@ from portal.models import AccessLogEntry
 from review import selectors
 from review.selectors import ClaimFilter
 from tests.claims.factories import ClaimFactory, InvoiceFactory
+from tests.clinics.factories import ClinicFactory
 from tests.eligibility.factories import PatientFactory
 
 from .factories import ClaimQuestionFactory
@@ -146,6 +147,15 @@ def test_the_clinic_filter_lists_the_regions_clinics_by_number_and_name(coordina
     assert _ours(_listed(coordinator.get(LIST, {"queue": "", "clinic": world.clinic31.pk}))) == {
         claim.reference for claim in queue.values()
     }
+
+
+def test_the_clinic_options_are_escaped_and_the_chosen_one_is_selected_once(coordinator, world):
+    odd = ClinicFactory(region=world.vg, number="9901", name='Tand & <Kliniken> "Ett"')
+    response = coordinator.get(LIST, {"queue": "", "clinic": odd.pk})
+    html = response.content.decode()
+    assert f'<option value="{odd.pk}" selected>9901 Tand &amp; &lt;Kliniken&gt; &quot;Ett&quot;</option>' in html
+    doc = lxml.html.document_fromstring(response.content)
+    assert doc.xpath("//select[@name='clinic']/option[@selected]/@value") == [str(odd.pk)]
 
 
 def test_search_by_ocr_räkningsreferens_and_vår_referens(coordinator, world, queue):
