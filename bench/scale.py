@@ -431,7 +431,7 @@ def payout_run(port: int, session: str, today: datetime.date, timeout: float) ->
     from claims.models import Claim
     from clinics.models import Region
     from payouts.bankdays import next_bank_day
-    from payouts.models import PayoutRun
+    from payouts.models import PayoutPreview, PayoutRun
 
     region = Region.objects.get(code="vg")
     payout_date = next_bank_day(today)
@@ -443,13 +443,33 @@ def payout_run(port: int, session: str, today: datetime.date, timeout: float) ->
     browser = Browser(port, session)
     path = _reverse("payout_run_new", region_code=region.code)
     data = {"payout_date": payout_date.isoformat()}
-    new = Page("coordinator", f"payout run: preview ({count} claims waiting)", path, "action", method="POST", data=data)
-    status, elapsed, size, content, headers = browser.timed(new)
-    new.single, new.single_n, new.size = percentiles([elapsed]), 1, size
+    # Förhandsgranska starts the preview's task and answers with its page (progress until it is computed).
+    new = Page("coordinator", f"payout run: preview until computed ({count} claims waiting)", path, "action",
+               method="POST", data=data)  # fmt: skip
+    started = time.perf_counter()
+    status, elapsed, _size, content, headers = browser.timed(new)
     rows.append(new)
-    if status != 200:
+    if status not in (302, 303):
         new.errors.append(_error(status, content, headers))
         return rows
+    preview_path = urljoin(path, headers.get("Location", ""))
+    preview = None
+    while time.perf_counter() - started < timeout:
+        preview = PayoutPreview.objects.filter(region=region, payout_date=payout_date).order_by("-pk").first()
+        if preview is not None and preview.state != "making":
+            break
+        time.sleep(0.25)
+    new.single, new.single_n = percentiles([(time.perf_counter() - started) * 1000]), 1
+    new.name += f"; the request {elapsed / 1000:.2f} s"
+    if preview is None or preview.state != "ready":
+        new.errors.append(f"preview {preview.state if preview else 'missing'} after {timeout:.0f} s")
+        return rows
+    status, content, headers = browser.request("GET", preview_path)
+    if status != 200:
+        new.errors.append("the preview's page: " + _error(status, content, headers))
+        return rows
+    # Timed with the run's pages, after the run (rows[2:] in main): the same page, with a link to the run made.
+    preview_page = Page("coordinator", f"the preview's page ({preview.claim_count} claims)", preview_path, "list")
     fingerprint = re.search(rb'name="fingerprint"[^>]*value="([^"]+)"', content) or re.search(
         rb'value="([^"]+)"[^>]*name="fingerprint"', content
     )
@@ -459,7 +479,7 @@ def payout_run(port: int, session: str, today: datetime.date, timeout: float) ->
     make = Page("coordinator", f"payout run: made, until done ({count} claims)", new.path, "action", method="POST",
                 data=data)  # fmt: skip
     started = time.perf_counter()
-    status, elapsed, size, content, headers = browser.timed(make)
+    status, elapsed, _size, content, headers = browser.timed(make)
     if status not in (200, 302, 303):
         make.errors.append(_error(status, content, headers))
     request_ms = elapsed
@@ -484,7 +504,7 @@ def payout_run(port: int, session: str, today: datetime.date, timeout: float) ->
     payment_file = Page("coordinator", f"the new run's payment file ({run.claim_count} claims)",
                         _reverse("payout_run_file", region_code=region.code, run_pk=run.pk), "file", method="POST",
                         data={})  # fmt: skip
-    return [*rows, detail, payment_file]
+    return [*rows, preview_page, detail, payment_file]
 
 
 def _second_confirm(run) -> None:

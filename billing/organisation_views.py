@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from claims.models import InvoiceFileState, InvoiceFileUpload
 from clinics.models import Clinic
+from payouts import selectors as payout_selectors
 from payouts.models import PayoutPayment, Repayment
 from portal.access import organisation_view
 from portal.access_shown import AccessShown, AccessShownKind
@@ -25,14 +26,13 @@ from portal.keyset import keyset_page
 
 from . import selectors
 from .invoice_views import (
-    EXPANDED_CLAIMS,
     PAGE_SIZE,
     URL_FIELDS,
     InvoiceSearchForm,
     _default_search,
     _export_response,
     credit_instruction,
-    log_patients_shown_per_clinic,
+    log_search_per_clinic,
 )
 from .selectors import InvoiceSearch, InvoiceTab
 
@@ -179,13 +179,13 @@ def _render(
         invoices = selectors.clinic_invoice_list(clinic=clinics, tab=tab, search=search)
         page = keyset_page(invoices, cursor=cursor, size=PAGE_SIZE, stamp_field="received_at", count=False)
         page.count, page.count_capped = selectors.invoice_count(invoices)
-        summaries = selectors.invoice_summaries(page.object_list, claims_shown=EXPANDED_CLAIMS)
+        # Figures only: an invoice's claims are fetched from its clinic's pages when its row is opened.
+        summaries = selectors.invoice_summaries(page.object_list)
         for summary in summaries:
             if summary.credits:
                 summary.credit_instruction = credit_instruction(summary.invoice.clinic, summary.invoice)
-        searched = {search.personal_identity_number} if search.personal_identity_number else set()
-        shown = AccessShown(AccessShownKind.INVOICES_PIN_SEARCH if searched else AccessShownKind.INVOICES, tab=tab)
-        log_patients_shown_per_clinic(request, summaries, searched, clinics, shown)
+        shown = AccessShown(AccessShownKind.INVOICES_PIN_SEARCH, tab=tab)
+        log_search_per_clinic(request, search.personal_identity_number, clinics, shown)
         context.update(
             search=search,
             page=page,
@@ -212,14 +212,13 @@ def organisation_payout_list(request: HttpRequest) -> HttpResponse:
         PayoutPayment.objects.of_clinics(_chosen_clinics(request, chosen))
         .filter(run__file_downloaded_at__isnull=False)
         .select_related("run", "clinic")
-        .prefetch_related("invoices__invoice")
         .order_by("-run__payout_date", "clinic__number", "-pk")[offset : offset + PAYOUTS_PAGE_SIZE + 1]
     )
     return render(
         request,
         "billing/organisation_payouts.html",
         {
-            "payments": payments[:PAYOUTS_PAGE_SIZE],
+            "payments": payout_selectors.with_invoice_references(payments[:PAYOUTS_PAGE_SIZE]),
             "form": form,
             "number": number,
             "has_next": len(payments) > PAYOUTS_PAGE_SIZE,

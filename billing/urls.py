@@ -39,6 +39,7 @@ clinic_patterns = [
     path("fakturor/kreditfakturor/", invoice_views.invoice_list, {"tab": "credits"}, name="invoice_list_credits"),
     path("fakturor/makulerade/", invoice_views.invoice_list, {"tab": "voided"}, name="invoice_list_voided"),
     path("fakturor/<int:invoice_pk>/", invoice_views.invoice_detail, name="invoice_detail"),
+    path("fakturor/<int:invoice_pk>/rakningar/", invoice_views.invoice_claims, name="invoice_claims"),
     path("fakturor/<int:invoice_pk>/radera/", invoice_views.invoice_delete, name="invoice_delete"),
     path("fakturor/rakningar/<int:claim_pk>/", invoice_views.invoice_claim_detail, name="invoice_claim_detail"),
     path("fakturor/rakningar/<int:claim_pk>/radera/", invoice_views.invoice_claim_delete, name="invoice_claim_delete"),

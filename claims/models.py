@@ -279,7 +279,8 @@ class ClaimLineQuerySet(TenantQuerySet):
 class ClaimLine(models.Model):
     """A treatment line (åtgärd) of one visit, or the visit's patient fee as a negative line."""
 
-    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="lines")
+    # Indexed by claim_line_claim_visit (and the position constraint), which lead with the claim.
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="lines", db_index=False)
     position = models.PositiveSmallIntegerField()
     visit_date = models.DateField(_("Åtgärdsdatum"))
     code = models.CharField(_("Åtgärd"), max_length=10)
@@ -295,6 +296,11 @@ class ClaimLine(models.Model):
         verbose_name = _("åtgärd")
         verbose_name_plural = _("åtgärder")
         ordering = ["claim", "visit_date", "position"]
+        indexes = [
+            # A claim's lines in their order, and its first visit (the start page's and Era fakturor's billing
+            # deadline: the earliest visit of each claim under behandling) as the first entry of an index read.
+            models.Index(fields=["claim", "visit_date", "position"], name="claim_line_claim_visit"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["claim", "position"], name="claim_line_position_unique"),
             models.CheckConstraint(

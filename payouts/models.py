@@ -18,6 +18,13 @@ from portal.tenancy import TenantQuerySet
 from portal.transitions import Transitions
 
 
+def account_display(payment_method: str, account_number: str) -> str:
+    """Where a payment goes, as the bank's papers write it: "BG 555-1234" or "PG 412345-1"."""
+    if payment_method == PaymentMethod.BANKGIRO:
+        return f"BG {validators.format_bankgiro(account_number)}"
+    return f"PG {validators.format_plusgiro(account_number)}"
+
+
 class PayoutRunState(models.TextChoices):
     MAKING = "making", _("Skapas")
     FAILED = "failed", _("Kunde inte skapas")
@@ -171,9 +178,7 @@ class PayoutPayment(models.Model):
 
     @property
     def account_display(self) -> str:
-        if self.payment_method == PaymentMethod.BANKGIRO:
-            return f"BG {validators.format_bankgiro(self.account_number)}"
-        return f"PG {validators.format_plusgiro(self.account_number)}"
+        return account_display(self.payment_method, self.account_number)
 
 
 class PayoutInvoiceQuerySet(TenantQuerySet):
@@ -321,3 +326,124 @@ class OurReferenceCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.region}: {self.last_value}"
+
+
+class PayoutPreviewState(models.TextChoices):
+    MAKING = "making", _("Beräknas")
+    READY = "ready", _("Klar")
+    FAILED = "failed", _("Kunde inte beräknas")
+
+
+# A preview is asked for (making) and computed by a background task (payouts.tasks.make_payout_preview): ready, or
+# failed (the coordinator asks again: a new preview).
+PAYOUT_PREVIEW_TRANSITIONS = Transitions(
+    {
+        PayoutPreviewState.MAKING: {PayoutPreviewState.READY, PayoutPreviewState.FAILED},
+        PayoutPreviewState.READY: set(),
+        PayoutPreviewState.FAILED: set(),
+    },
+    labels=PayoutPreviewState,
+)
+
+
+class PayoutPreviewQuerySet(TenantQuerySet):
+    region_path = "region"
+
+
+class PayoutPreview(models.Model):
+    """A förhandsgranskning of the region's run for a payout date, computed by a task and kept: what each clinic
+    would be paid (PayoutPreviewPayment), the claims left out, and the fingerprint the run must match when the
+    coordinator confirms it. One being computed per region and date (a second click finds it)."""
+
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="payout_previews")
+    payout_date = models.DateField(_("Utbetalningsdatum"))
+    state = models.CharField(
+        _("Status"), max_length=20, choices=PayoutPreviewState.choices, default=PayoutPreviewState.MAKING
+    )
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Its last sign of life while being computed (portal.background.ProgressWriter).
+    updated_at = models.DateTimeField(auto_now=True)
+    fingerprint = models.CharField(max_length=64, blank=True)
+    # While computed: the claims the run would pay (the bar's end, known first) and how many are read.
+    claim_count = models.PositiveIntegerField(default=0)
+    progress_count = models.PositiveIntegerField(default=0)
+    gross_total = models.BigIntegerField(default=0)
+    set_off_total = models.BigIntegerField(default=0)
+    net_total = models.BigIntegerField(default=0)
+    # The claims the run leaves out: how many, and the first few as [claim id, reason] (payouts.plan.LeftOutReason).
+    left_out_count = models.PositiveIntegerField(default=0)
+    left_out = models.JSONField(default=list, blank=True)
+    failure_message = models.TextField(blank=True)
+
+    objects = PayoutPreviewQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("förhandsgranskning av utbetalning")
+        verbose_name_plural = _("förhandsgranskningar av utbetalningar")
+        ordering = ["region", "-created_at"]
+        indexes = [models.Index(fields=["region", "created_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["region", "payout_date"],
+                condition=Q(state="making"),
+                name="payout_preview_one_making_per_region_and_date",
+            ),
+            models.CheckConstraint(
+                condition=Q(net_total=models.F("gross_total") - models.F("set_off_total")),
+                name="payout_preview_net_is_gross_less_set_off",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.region} {self.payout_date.isoformat()} ({self.state})"
+
+    @property
+    def is_making(self) -> bool:
+        return self.state == PayoutPreviewState.MAKING
+
+    @property
+    def is_stalled(self) -> bool:
+        """Being computed, with no sign of life for longer than a worker could take: its worker is lost for good."""
+        return self.is_making and self.updated_at < stalled_before()
+
+
+class PayoutPreviewPaymentQuerySet(TenantQuerySet):
+    clinic_path = "clinic"
+    region_path = "preview__region"
+
+
+class PayoutPreviewPayment(models.Model):
+    """What one clinic would be paid by the previewed run, as computed: the account the run would pay to, its
+    claims' count and sum, the credits set off (as [credit invoice id, öre]) and, for a small run, its claims
+    (as [claim id, öre])."""
+
+    preview = models.ForeignKey(PayoutPreview, on_delete=models.CASCADE, related_name="payments")
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    position = models.PositiveIntegerField()  # the run's order: clinic by number
+    payment_method = models.CharField(_("Betalningssätt"), max_length=10, choices=PaymentMethod.choices)
+    account_number = models.CharField(_("Bankgiro-/plusgironummer"), max_length=8)
+    claim_count = models.PositiveIntegerField(_("Räkningar"))
+    gross = models.BigIntegerField(_("Fakturerat (öre)"))
+    set_off = models.BigIntegerField(_("Kvittat (öre)"), default=0)
+    net = models.BigIntegerField(_("Att betala ut (öre)"))
+    set_offs = models.JSONField(default=list, blank=True)
+    claims = models.JSONField(default=list, blank=True)
+
+    objects = PayoutPreviewPaymentQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("förhandsgranskad utbetalning till klinik")
+        verbose_name_plural = _("förhandsgranskade utbetalningar till kliniker")
+        ordering = ["preview", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["preview", "position"], name="payout_preview_payment_position"),
+            models.CheckConstraint(condition=Q(net=models.F("gross") - models.F("set_off")), name="payout_preview_net"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.preview}: {self.clinic_id}"
+
+    @property
+    def account_display(self) -> str:
+        return account_display(self.payment_method, self.account_number)

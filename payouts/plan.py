@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.db.models import Case, CharField, Count, Q, QuerySet, Sum, Value, When
@@ -27,9 +27,8 @@ from claims.models import Claim, ClaimState, CreditInvoice, Invoice
 from clinics.models import Clinic, PaymentMethod, Region, SupportForm
 from clinics.rules import region_rules
 from eligibility.models import APPROVED_STATES
-from portal import validators
 
-from .models import PayoutRunState, SetOff
+from .models import PayoutRunState, SetOff, account_display
 
 # Claims written (and streamed) per chunk: a fixed number of statements per chunk, however many claims a run has.
 CHUNK_SIZE = 1000
@@ -90,15 +89,25 @@ def left_out_reason(payout_date: datetime.date) -> Case:
     )
 
 
-def open_claims(*, region: Region, payout_date: datetime.date) -> QuerySet[Claim]:
-    """The region's claims a run could pay, each with `left_out` (NULL for those the run pays), in the run's order."""
+def _open_claims(*, region: Region, payout_date: datetime.date) -> QuerySet[Claim]:
+    # By the region's clinics' ids, not a join to the region's clinics: the planner cannot estimate `left_out` (a
+    # CASE) and guesses one row, and with such a join it loops over the region's claims once per clinic (VG's next
+    # run at 1 M claims: its per-clinic aggregate 5.3 s that way, 0.5 s by ids; docs/benchmarks.md).
     return (
-        Claim.objects.of_region(region)
+        Claim.objects.of_clinics(Clinic.objects.of_region(region).values_list("pk", flat=True))
         .filter(
             state__in=(ClaimState.RECEIVED, ClaimState.UNDER_REVIEW, ClaimState.APPROVED),
             payout__isnull=True,
         )
-        .annotate(left_out=left_out_reason(payout_date), clinic_key=LPad("clinic__number", 20, Value("0")))
+        .annotate(left_out=left_out_reason(payout_date))
+    )
+
+
+def open_claims(*, region: Region, payout_date: datetime.date) -> QuerySet[Claim]:
+    """The region's claims a run could pay, each with `left_out` (NULL for those the run pays), in the run's order."""
+    return (
+        _open_claims(region=region, payout_date=payout_date)
+        .annotate(clinic_key=LPad("clinic__number", 20, Value("0")))
         .order_by(*RUN_ORDER)
     )
 
@@ -116,6 +125,11 @@ def left_out_claims(*, region: Region, payout_date: datetime.date) -> QuerySet[C
         .select_related("invoice", "clinic")
         .order_by("clinic_key", "reference", "pk")
     )
+
+
+def left_out_count(*, region: Region, payout_date: datetime.date) -> int:
+    """How many open claims the run leaves out (counted without the run's order: see _open_claims)."""
+    return _open_claims(region=region, payout_date=payout_date).filter(left_out__isnull=False).count()
 
 
 class Fingerprint:
@@ -178,9 +192,7 @@ class PlannedPayment:
 
     @property
     def account_display(self) -> str:
-        if self.clinic.payment_method == PaymentMethod.BANKGIRO:
-            return f"BG {validators.format_bankgiro(self.clinic.account_number)}"
-        return f"PG {validators.format_plusgiro(self.clinic.account_number)}"
+        return account_display(self.clinic.payment_method, self.clinic.account_number)
 
 
 @dataclass
@@ -224,8 +236,7 @@ class RunPlan:
 
     @property
     def needs_second_confirmation(self) -> bool:
-        """Four eyes: a run paying more than the region's amount waits for a second coordinator."""
-        return self.net_total > self.second_confirmation_above
+        return needs_second_confirmation(region=self.region, net_total=self.net_total)
 
     @property
     def second_confirmation_above(self) -> int:
@@ -234,15 +245,24 @@ class RunPlan:
 
     fingerprint: str = ""
 
-    def fingerprint_compute(self) -> str:
-        """The run's fingerprint (Fingerprint), the claims streamed in the run's order."""
+    def fingerprint_compute(self, progress: Callable[[int], None] | None = None) -> str:
+        """The run's fingerprint (Fingerprint), the claims streamed in the run's order; `progress` is told how many
+        have been read after each CHUNK_SIZE."""
         clinics = {payment.clinic.pk: payment.clinic for payment in self.payments}
         fingerprint = Fingerprint(self.payout_date)
         rows = self.paid_claims.values_list("clinic_id", "pk", "total").iterator(chunk_size=CHUNK_SIZE)
-        for clinic_id, claim_id, total in rows:
+        for count, (clinic_id, claim_id, total) in enumerate(rows, start=1):
             fingerprint.claim(clinics[clinic_id], claim_id, total)
+            if progress is not None and count % CHUNK_SIZE == 0:
+                progress(count)
         fingerprint.set_offs((payment.clinic.pk, payment.set_offs) for payment in self.payments)
         return fingerprint.hexdigest()
+
+
+def needs_second_confirmation(*, region: Region, net_total: int) -> bool:
+    """Four eyes: a run paying more than the region's amount in force today (`clinics.rules.region_rules`) waits
+    for a second coordinator."""
+    return net_total > region_rules(region).payout_second_confirmation_above
 
 
 def pending_credits(*, clinic: Clinic, lock: bool = False) -> list[tuple[CreditInvoice, int]]:
@@ -297,13 +317,22 @@ def set_offs_of(
     return result
 
 
-def run_plan(*, region: Region, payout_date: datetime.date) -> RunPlan:
+def run_plan(
+    *,
+    region: Region,
+    payout_date: datetime.date,
+    progress: Callable[..., None] | None = None,
+) -> RunPlan:
     """The run for `region` and `payout_date` as it would be made now: per clinic its claims' count and sum (one
-    aggregate), its set-offs; the claims themselves are read when asked (`RunPlan.claims`, `fingerprint`)."""
+    aggregate), its set-offs; the claims themselves are read when asked (`RunPlan.claims`, `fingerprint`).
+
+    `progress` (a background job's, portal.background.ProgressWriter) is told the claims' count once known
+    (`claim_count`) and how many of them the fingerprint has read (`progress_count`)."""
     claims = paid_claims(region=region, payout_date=payout_date)
+    # Without the run's order, whose clinic join would make the planner loop (see _open_claims).
+    unordered = _open_claims(region=region, payout_date=payout_date).filter(left_out__isnull=True)
     totals = {
-        row["clinic_id"]: row
-        for row in claims.order_by().values("clinic_id").annotate(count=Count("id"), gross=Sum("total"))
+        row["clinic_id"]: row for row in unordered.values("clinic_id").annotate(count=Count("id"), gross=Sum("total"))
     }
     clinics = Clinic.objects.of_region(region).in_bulk(list(totals))
     gross = {clinic_id: row["gross"] for clinic_id, row in totals.items()}
@@ -319,5 +348,10 @@ def run_plan(*, region: Region, payout_date: datetime.date) -> RunPlan:
         for clinic_id in sorted(totals, key=lambda pk: clinics[pk].number.zfill(20))
     ]
     plan = RunPlan(region=region, payout_date=payout_date, payments=payments)
-    plan.fingerprint = plan.fingerprint_compute()  # now: what the coordinator sees is what the run must find
+    if progress is not None:
+        progress(claim_count=plan.claim_count, progress_count=0)
+    # Now: what the coordinator sees is what the run must find.
+    plan.fingerprint = plan.fingerprint_compute(
+        None if progress is None else (lambda count: progress(progress_count=count))
+    )
     return plan

@@ -1,24 +1,33 @@
-"""Reads for payouts: a region's runs and repayments, one run in detail, and the next run for the dashboard."""
+"""Reads for payouts: a region's runs and repayments, one run in detail, the next run for the dashboard, and a
+kept preview a page at a time."""
 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass
 
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, F, Prefetch, QuerySet, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
+from claims.models import Claim, CreditInvoice
 from clinics.models import Clinic, Region
 
 from .models import (
     LIVE_RUN_STATES,
+    PayoutClaim,
     PayoutInvoice,
     PayoutPayment,
+    PayoutPreview,
+    PayoutPreviewPayment,
+    PayoutPreviewState,
     PayoutRun,
     PayoutRunState,
     Repayment,
     SetOff,
 )
-from .plan import RunPlan, run_plan
+from .plan import LeftOut, RunPlan, run_plan
 
 
 def payout_preview(*, region: Region, payout_date: datetime.date) -> RunPlan:
@@ -52,19 +61,53 @@ def region_run(*, region: Region, run_pk: int) -> PayoutRun | None:
 
 
 def run_payments(*, run: PayoutRun) -> QuerySet[PayoutPayment]:
-    """The run's payments by clinic number, for a page of them: each with its invoices (their claims counted,
-    never read) and set-offs. A page reads its own payments' invoices, not the run's."""
-    invoices = (
-        PayoutInvoice.objects.select_related("invoice").annotate(claim_count=Count("claims")).order_by("our_reference")
-    )
+    """The run's payments by clinic number, for a page of them, each with its set-offs; their invoices are read for
+    the page by run_page_invoices."""
     set_offs = SetOff.objects.select_related("credit_invoice__invoice")
     return (
         PayoutPayment.objects.of_region(run.region_id)
         .filter(run=run)
         .select_related("clinic")
-        .prefetch_related(Prefetch("invoices", queryset=invoices), Prefetch("set_offs", queryset=set_offs))
+        .prefetch_related(Prefetch("set_offs", queryset=set_offs))
         .order_by("clinic__number", "pk")
     )
+
+
+# The invoices of each clinic shown on the run's page, by Vår referens; the clinic's utbetalningsbesked (PDF,
+# Excel) lists them all. A clinic of a large run has a hundred: the page stays the same size however large the run.
+RUN_INVOICES_SHOWN = 10
+
+
+def run_page_invoices(*, run: PayoutRun, payments: Iterable[PayoutPayment]) -> None:
+    """For a page of the run's payments: `invoice_rows` (the first RUN_INVOICES_SHOWN invoices of each, as plain
+    values: Vår referens, the invoice's reference, amount and its claims counted, never read) and `invoice_count`,
+    in two statements whatever the run's size."""
+    payments = list(payments)
+    rows = list(
+        PayoutInvoice.objects.of_region(run.region_id)
+        .filter(payment__in=[payment.pk for payment in payments])
+        .annotate(
+            position=Window(RowNumber(), partition_by=[F("payment_id")], order_by=[F("our_reference").asc()]),
+            invoice_count=Window(Count("id"), partition_by=[F("payment_id")]),
+        )
+        .filter(position__lte=RUN_INVOICES_SHOWN)
+        .order_by("payment_id", "position")
+        .values("pk", "payment_id", "our_reference", "amount", "invoice__reference", "invoice_count")
+    )
+    claim_counts = dict(
+        PayoutClaim.objects.of_region(run.region_id)
+        .filter(payout_invoice__in=[row["pk"] for row in rows])
+        .values("payout_invoice")
+        .annotate(count=Count("id"))
+        .values_list("payout_invoice", "count")
+    )
+    of_payment: dict[int, list[dict]] = {}
+    for row in rows:
+        row["claim_count"] = claim_counts.get(row["pk"], 0)
+        of_payment.setdefault(row["payment_id"], []).append(row)
+    for payment in payments:
+        payment.invoice_rows = of_payment.get(payment.pk, [])
+        payment.invoice_count = payment.invoice_rows[0]["invoice_count"] if payment.invoice_rows else 0
 
 
 def region_payment(*, region: Region, run_pk: int, payment_pk: int) -> PayoutPayment | None:
@@ -77,15 +120,33 @@ def region_payment(*, region: Region, run_pk: int, payment_pk: int) -> PayoutPay
 
 
 def clinic_payments(*, clinic: Clinic) -> QuerySet[PayoutPayment]:
-    """The clinic's payouts, newest payout date first, with their invoices (Vår referens). Only runs sent to the
-    bank (their file downloaded, so never cancelled): a run not yet sent may still be undone."""
+    """The clinic's payouts, newest payout date first. Only runs sent to the bank (their file downloaded, so never
+    cancelled): a run not yet sent may still be undone. A page of them gets its invoices' references from
+    `with_invoice_references`."""
     return (
         PayoutPayment.objects.of_clinic(clinic)
         .filter(run__file_downloaded_at__isnull=False)
         .select_related("run")
-        .prefetch_related("invoices__invoice")
         .order_by("-run__payout_date", "-pk")
     )
+
+
+def with_invoice_references(payments: list[PayoutPayment]) -> list[PayoutPayment]:
+    """Each payment with `invoice_references`: its invoices' Vår referens and OCR/Fakturanummer as the list of
+    payouts shows them ("518148 (1234), 518149 (1235)"), by Vår referens. One query of values for the page: a
+    payment of a large clinic holds a hundred invoices or more, and a model instance of each (and of its invoice)
+    cost a page of 25 payments ~900 of each."""
+    references: dict[int, list[str]] = {payment.pk: [] for payment in payments}
+    rows = (
+        PayoutInvoice.objects.filter(payment_id__in=list(references))
+        .order_by("payment_id", "our_reference", "pk")
+        .values_list("payment_id", "our_reference", "invoice__reference")
+    )
+    for payment_id, our_reference, invoice_reference in rows:
+        references[payment_id].append(f"{our_reference} ({invoice_reference})")
+    for payment in payments:
+        payment.invoice_references = ", ".join(references[payment.pk])
+    return payments
 
 
 def clinic_payment(*, clinic: Clinic, payment_pk: int) -> PayoutPayment | None:
@@ -127,3 +188,90 @@ def region_repayments(*, region: Region, received: bool | None = None, overdue: 
         if received is False
         else repayments.order_by("-received_on", "-created_at", "-pk")
     )
+
+
+# Previews -----------------------------------------------------------------------------------------------------
+
+
+def region_preview(*, region: Region, preview_pk: int) -> PayoutPreview | None:
+    """One of the region's previews (None for another region's)."""
+    return PayoutPreview.objects.of_region(region).filter(pk=preview_pk).select_related("region").first()
+
+
+def region_ready_preview(*, region: Region, payout_date: datetime.date, fingerprint: str) -> PayoutPreview | None:
+    """The region's latest computed preview for the date with this fingerprint: what the coordinator confirms."""
+    return (
+        PayoutPreview.objects.of_region(region)
+        .filter(payout_date=payout_date, fingerprint=fingerprint, state=PayoutPreviewState.READY)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
+def preview_payments(*, preview: PayoutPreview) -> QuerySet[PayoutPreviewPayment]:
+    """The previewed clinics in the run's order (by clinic number), for a page of them."""
+    return (
+        PayoutPreviewPayment.objects.of_region(preview.region_id)
+        .filter(preview=preview)
+        .select_related("clinic")
+        .only("clinic__number", "clinic__name", *PREVIEW_PAYMENT_FIELDS)
+        .order_by("position")
+    )
+
+
+PREVIEW_PAYMENT_FIELDS = (
+    "id",
+    "preview_id",
+    "clinic_id",
+    "position",
+    "payment_method",
+    "account_number",
+    "claim_count",
+    "gross",
+    "set_off",
+    "net",
+    "set_offs",
+    "claims",
+)
+
+
+@dataclass
+class PreviewClaim:
+    claim: Claim
+    amount: int  # as previewed
+
+
+def preview_page_rows(*, preview: PayoutPreview, payments: Iterable[PayoutPreviewPayment]) -> None:
+    """The credit invoices set off and (for a small run) the claims of a page of previewed clinics, each as
+    previewed, in two statements: `set_off_rows` [(CreditInvoice, öre)] and `claim_rows` [PreviewClaim]."""
+    payments = list(payments)
+    credit_ids = {credit_id for payment in payments for credit_id, _amount in payment.set_offs}
+    claim_ids = {claim_id for payment in payments for claim_id, _amount in payment.claims}
+    credits = (
+        CreditInvoice.objects.of_region(preview.region_id).select_related("invoice").in_bulk(credit_ids)
+        if credit_ids
+        else {}
+    )
+    claims = (
+        Claim.objects.of_region(preview.region_id)
+        .select_related("invoice")
+        .only("id", "reference", "invoice__reference")
+        .in_bulk(claim_ids)
+        if claim_ids
+        else {}
+    )
+    for payment in payments:
+        payment.set_off_rows = [(credits[pk], amount) for pk, amount in payment.set_offs if pk in credits]
+        payment.claim_rows = [PreviewClaim(claims[pk], amount) for pk, amount in payment.claims if pk in claims]
+
+
+def preview_left_out(*, preview: PayoutPreview) -> list[LeftOut]:
+    """The claims the previewed run leaves out (the first kept), with why, in one statement."""
+    ids = [claim_id for claim_id, _reason in preview.left_out]
+    claims = (
+        Claim.objects.of_region(preview.region_id)
+        .select_related("invoice", "clinic")
+        .only("id", "reference", "total", "approved_on", "invoice__reference", "clinic__number")
+        .in_bulk(ids)
+    )
+    return [LeftOut(claims[pk], reason) for pk, reason in preview.left_out if pk in claims]

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, IntegrityError, connection, connections, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -32,6 +32,7 @@ from claims.services import (
 from clinics.models import Clinic, PaymentMethod, Region, User
 from clinics.rules import region_rules
 from portal.audit import audit_batch, audit_record, snapshot
+from portal.background import ProgressWriter
 from portal.bulk import copy_insert, ids_assign
 from portal.events import NewClinicEvent, clinic_events_record
 from portal.models import ClinicEventKind
@@ -248,31 +249,14 @@ def _chunks(rows: Iterator, size: int) -> Iterator[list]:
         yield chunk
 
 
-class _Progress:
-    """How far the run has come, for its page: written on a connection of its own, outside the run's transaction
-    (which nobody else sees before it ends). A failure to write it never stops the run."""
+class _Progress(ProgressWriter):
+    """How far the run has come, for its page (portal.background.ProgressWriter)."""
 
     def __init__(self, run_id: int):
-        self.run_id = run_id
-        self.connection = None
+        super().__init__(PayoutRun, run_id, state=PayoutRunState.MAKING)
 
     def __call__(self, count: int) -> None:
-        try:
-            if self.connection is None:
-                wrapper = connections[DEFAULT_DB_ALIAS]
-                self.connection = type(wrapper)(dict(wrapper.settings_dict), alias=DEFAULT_DB_ALIAS)
-            with self.connection.cursor() as cursor:
-                cursor.execute(
-                    f"UPDATE {PayoutRun._meta.db_table} SET progress_count = %s, updated_at = now() "  # noqa: S608
-                    "WHERE id = %s AND state = %s",
-                    [count, self.run_id, PayoutRunState.MAKING],
-                )
-        except DatabaseError:
-            logger.warning("the progress of payout run %s could not be written", self.run_id, exc_info=True)
-
-    def close(self) -> None:
-        if self.connection is not None:
-            self.connection.close()
+        super().__call__(progress_count=count)
 
 
 @dataclass

@@ -1,5 +1,5 @@
-"""Background work for payouts: making a payout run, e-mailing utbetalningsbesked, and the daily marking of paid
-claims."""
+"""Background work for payouts: computing a payout run's preview, making the run, e-mailing utbetalningsbesked,
+and the daily marking of paid claims."""
 
 import logging
 import smtplib
@@ -48,6 +48,43 @@ def make_payout_run(self, run_id: int) -> None:
         payout_run_make(run_id=run_id)
     except OperationalError as error:
         # The database went away (a restart, a failover): the run's transaction rolled back; make it again later.
+        countdown = min(RETRY_BASE_SECONDS * 2**self.request.retries, RETRY_MAX_SECONDS)
+        raise self.retry(exc=error, countdown=countdown) from error
+
+
+class PayoutPreviewWorkerLost(Exception):
+    """The worker computing the preview was lost before it finished: killed, or out of memory."""
+
+
+class _PayoutPreviewTask(Task):
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        # Also after the last retry: the preview's page must end, never wait for a worker that has given up.
+        from .preview_services import payout_preview_fail
+
+        preview_id = kwargs.get("preview_id", args[0] if args else None)
+        logger.error("payout preview %s could not be computed: %r", preview_id, exc)
+        try:
+            payout_preview_fail(preview_id=preview_id)
+        except Exception:
+            logger.exception("payout preview %s could not be marked failed", preview_id)
+
+
+# As make_payout_run: acknowledged late, a redelivery counted as a try, on_failure ends the page. The preview only
+# reads until it keeps its result in one short transaction at the end, so a worker lost half-way left nothing and
+# the next computes it from the start.
+@shared_task(bind=True, base=_PayoutPreviewTask, acks_late=True, reject_on_worker_lost=True, max_retries=3)
+def make_payout_preview(self, preview_id: int) -> None:
+    """Compute the preview asked for (payouts.preview_services.payout_preview_start). Safe to run twice: a preview
+    computed is left."""
+    from .preview_services import payout_preview_make
+
+    if self.request.delivery_info and self.request.delivery_info.get("redelivered"):
+        lost = PayoutPreviewWorkerLost(f"the worker computing payout preview {preview_id} was lost")
+        raise self.retry(exc=lost, countdown=0)
+    try:
+        payout_preview_make(preview_id=preview_id)
+    except OperationalError as error:
+        # The database went away (a restart, a failover): compute it again later.
         countdown = min(RETRY_BASE_SECONDS * 2**self.request.retries, RETRY_MAX_SECONDS)
         raise self.retry(exc=error, countdown=countdown) from error
 

@@ -7,6 +7,14 @@ from . import views
 region_patterns = [
     path("utbetalningar/", views.payout_run_list, name="payout_run_list"),
     path("utbetalningar/ny/", views.payout_run_new, name="payout_run_new"),
+    path(
+        "utbetalningar/forhandsgranskning/<int:preview_pk>/", views.payout_preview_detail, name="payout_preview_detail"
+    ),
+    path(
+        "utbetalningar/forhandsgranskning/<int:preview_pk>/status/",
+        views.payout_preview_status,
+        name="payout_preview_status",
+    ),
     path("utbetalningar/fyra-ogon/", views.payout_second_confirmation, name="payout_second_confirmation"),
     path("utbetalningar/<int:run_pk>/", views.payout_run_detail, name="payout_run_detail"),
     path("utbetalningar/<int:run_pk>/status/", views.payout_run_status, name="payout_run_status"),

@@ -25,10 +25,10 @@ from portal.excel import XLSX_CONTENT_TYPE
 from portal.forms import DATE_WIDGET, DateField, KronorField, add_service_errors
 from portal.money import format_kronor
 
-from . import bankdays, notices, selectors, services
-from .models import PayoutRunState, Repayment
+from . import bankdays, notices, preview_services, selectors, services
+from .models import PayoutPreviewState, PayoutRunState, Repayment
 from .payment_file import payment_file_name, payment_file_stream
-from .plan import LeftOut
+from .plan import needs_second_confirmation
 
 
 class PayoutRunForm(forms.Form):
@@ -110,9 +110,10 @@ def payout_second_confirmation(request: HttpRequest) -> HttpResponse:
 @region_view()
 @require_http_methods(["GET", "POST"])
 def payout_run_new(request: HttpRequest) -> HttpResponse:
-    """Ny utbetalningskörning: a payout date, then the preview of the run (per clinic the claims, set-offs, net
-    and account; the claims left out and why), which the coordinator confirms. Confirming makes the run from
-    what was previewed: if anything changed meanwhile nothing is made and the new preview is shown."""
+    """Ny utbetalningskörning: a payout date, then the preview of the run (computed by a task, on a page of its own:
+    per clinic the claims, set-offs, net and account; the claims left out and why), which the coordinator confirms
+    from there ("Skapa utbetalningskörning" posts the date and the preview's fingerprint here). The run is made
+    from what was previewed: its task refuses, saying so, if anything changed meanwhile."""
     if request.method != "POST":
         suggested = bankdays.next_bank_day(timezone.localdate())
         return render(request, "payouts/run_new.html", {"form": PayoutRunForm(initial={"payout_date": suggested})})
@@ -134,52 +135,97 @@ def payout_run_new(request: HttpRequest) -> HttpResponse:
         )
         return redirect("payout_run_detail", region_code=request.region.code, run_pk=existing.pk)
     fingerprint = request.POST.get("fingerprint")
-    preview = selectors.payout_preview(region=request.region, payout_date=payout_date)
-    if fingerprint and fingerprint != preview.fingerprint:
-        # Said at once; the run's task checks again under lock, and refuses too should the basis change after this.
+    if not fingerprint:
+        started = preview_services.payout_preview_start(
+            actor=request.user, region=request.region, payout_date=payout_date
+        )
+        if not started.created:
+            messages.info(
+                request,
+                _("En förhandsgranskning för %(date)s beräknas redan. Sidan visar när den är klar.")
+                % {"date": payout_date.isoformat()},
+            )
+        return redirect("payout_preview_detail", region_code=request.region.code, preview_pk=started.preview.pk)
+    preview = selectors.region_ready_preview(region=request.region, payout_date=payout_date, fingerprint=fingerprint)
+    if preview is None:
         messages.error(
             request,
-            _(
-                "Underlaget har ändrats sedan förhandsgranskningen: räkningar eller belopp är inte längre desamma. "
-                "Ingen körning har skapats. Granska den nya förhandsgranskningen och bekräfta igen."
-            ),
+            _("Förhandsgranskningen finns inte längre. Ingen körning har skapats. Förhandsgranska igen och bekräfta."),
         )
-    elif fingerprint:
-        try:
-            result = services.payout_run_start(
-                actor=request.user,
-                region=request.region,
-                payout_date=payout_date,
-                fingerprint=fingerprint,
-                expected_count=preview.claim_count,
-            )
-        except ValidationError as error:
-            add_service_errors(form, error)
-            return render(request, "payouts/run_new.html", {"form": form})
-        return _run_created_redirect(request, result)
-    return render(request, "payouts/run_preview.html", {"form": form, "plan": preview, **_preview_rows(preview)})
+        return render(request, "payouts/run_new.html", {"form": form})
+    try:
+        # The run's task checks the fingerprint again under lock: a basis changed since the preview is refused there.
+        result = services.payout_run_start(
+            actor=request.user,
+            region=request.region,
+            payout_date=payout_date,
+            fingerprint=preview.fingerprint,
+            expected_count=preview.claim_count,
+        )
+    except ValidationError as error:
+        add_service_errors(form, error)
+        return render(request, "payouts/run_new.html", {"form": form})
+    return _run_created_redirect(request, result)
 
 
-# Rows per page of the run's clinics.
+# Rows per page of the run's clinics, and of the preview's.
 PAGE_SIZE = 10
-# The preview (a posted form, not paged) lists each clinic's claims when the run pays no more than this many, and
-# the first LEFT_OUT_SHOWN of the claims it leaves out; a region's large run shows its clinics' figures.
-PREVIEW_CLAIMS_SHOWN = 500
-LEFT_OUT_SHOWN = 200
 
 
 def _page(request: HttpRequest, items):
     return Paginator(items, PAGE_SIZE).get_page(request.GET.get("sida"))
 
 
-def _preview_rows(preview) -> dict:
-    left_out = preview.left_out_claims
-    shown = [LeftOut(claim, claim.left_out) for claim in left_out[:LEFT_OUT_SHOWN]]
-    return {
-        "show_claims": preview.claim_count <= PREVIEW_CLAIMS_SHOWN,
-        "left_out": shown,
-        "left_out_count": left_out.count() if len(shown) == LEFT_OUT_SHOWN else len(shown),
+def _preview_or_404(request: HttpRequest, preview_pk: int):
+    preview = selectors.region_preview(region=request.region, preview_pk=preview_pk)
+    if preview is None:
+        raise Http404
+    return preview
+
+
+@region_view()
+@require_GET
+@never_cache
+def payout_preview_detail(request: HttpRequest, preview_pk: int) -> HttpResponse:
+    """Förhandsgranskning: while the task computes it, its progress; then what the run would pay, the clinics a
+    page at a time (?sida=N) with their set-offs (and claims, for a small run), the claims left out (on the first
+    page) and "Skapa utbetalningskörning"; or why it could not be computed, and "Försök igen"."""
+    preview = _preview_or_404(request, preview_pk)
+    context = {
+        "preview": preview,
+        "making": preview.is_making and not preview.is_stalled,
+        "failed": preview.state == PayoutPreviewState.FAILED or preview.is_stalled,
+        "failure_message": preview.failure_message or preview_services.PREVIEW_FAILURE_MESSAGE,
     }
+    if preview.state == PayoutPreviewState.READY:
+        payments = _page(request, selectors.preview_payments(preview=preview))
+        selectors.preview_page_rows(preview=preview, payments=payments)
+        first_page = payments.number == 1
+        context.update(
+            payments=payments,
+            left_out=selectors.preview_left_out(preview=preview) if first_page else [],
+            needs_second_confirmation=needs_second_confirmation(region=request.region, net_total=preview.net_total),
+            second_confirmation_above=region_rules(request.region).payout_second_confirmation_above,
+            existing_run=selectors.region_live_run(region=request.region, payout_date=preview.payout_date),
+        )
+    return render(request, "payouts/run_preview.html", context)
+
+
+@region_view()
+@require_GET
+@never_cache
+def payout_preview_status(request: HttpRequest, preview_pk: int) -> JsonResponse:
+    """For static/js/progress.js: how far the preview being computed has come."""
+    preview = _preview_or_404(request, preview_pk)
+    return JsonResponse(
+        {
+            "state": preview.state,
+            "state_label": str(preview.get_state_display()),
+            "finished": not preview.is_making or preview.is_stalled,
+            "processed": preview.progress_count,
+            "total": preview.claim_count,
+        }
+    )
 
 
 def _run_created_redirect(request: HttpRequest, result: services.PayoutRunResult) -> HttpResponse:
@@ -227,15 +273,18 @@ def _run_created_redirect(request: HttpRequest, result: services.PayoutRunResult
 @require_GET
 @never_cache
 def payout_run_detail(request: HttpRequest, run_pk: int) -> HttpResponse:
-    """The run: its figures (kept on the run), then its clinics a page at a time, each with its invoices (their
-    claims counted, not listed: the utbetalningsbesked lists them). While the run is being made, its progress."""
+    """The run: its figures (kept on the run), then its clinics a page at a time, each with its first invoices
+    (their claims counted, not listed) and how many it has: the utbetalningsbesked lists them all. While the run is
+    being made, its progress."""
     run = _run_or_404(request, run_pk)
+    payments = _page(request, selectors.run_payments(run=run))
+    selectors.run_page_invoices(run=run, payments=payments)
     return render(
         request,
         "payouts/run_detail.html",
         {
             "run": run,
-            "payments": _page(request, selectors.run_payments(run=run)),
+            "payments": payments,
             "has_file": run.payments.filter(net__gt=0).exists(),
             "making": run.is_making and not run.is_stalled,
             "failed": run.state == PayoutRunState.FAILED or run.is_stalled,
@@ -383,7 +432,7 @@ def clinic_payout_list(request: HttpRequest) -> HttpResponse:
         request,
         "payouts/clinic_payouts.html",
         {
-            "payments": rows[:CLINIC_PAYOUTS_PAGE_SIZE],
+            "payments": selectors.with_invoice_references(rows[:CLINIC_PAYOUTS_PAGE_SIZE]),
             "number": number,
             "has_next": len(rows) > CLINIC_PAYOUTS_PAGE_SIZE,
         },

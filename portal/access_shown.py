@@ -28,6 +28,7 @@ class AccessShownKind(models.TextChoices):
     INVOICES_PIN_SEARCH = "invoices_pin_search", _("Era fakturor: %(tab)s, sökning på personnummer")
     INVOICES_EXPORT = "invoices_export", _("Era fakturor: %(tab)s, export till Excel")
     INVOICE = "invoice", _("Era fakturor: faktura %(reference)s, sida %(page)s")
+    INVOICE_CLAIMS = "invoice_claims", _("Era fakturor: räkningar i faktura %(reference)s")
     CLAIM = "claim", _("Räkning %(reference)s: åtgärder och historik")
     CLAIM_DELETE = "claim_delete", _("Radera räkning %(reference)s")
     CLAIM_CREDIT = "claim_credit", _("Kreditera räkning %(reference)s")

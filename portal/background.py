@@ -2,11 +2,15 @@
 waiting for one that lost its worker."""
 
 import datetime
+import logging
 import smtplib
 
 from celery import shared_task
 from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.utils import timezone
+
+logger = logging.getLogger(__name__)
 
 
 def stalled_before() -> datetime.datetime:
@@ -17,6 +21,38 @@ def stalled_before() -> datetime.datetime:
     """
     timeout = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
     return timezone.now() - datetime.timedelta(seconds=2 * timeout)
+
+
+class ProgressWriter:
+    """How far a job has come, for its page (progress.js polls it): columns of the job's row (`progress_count`, and
+    any other given) and its last sign of life (`updated_at`), written on a connection of its own, outside the
+    job's transaction (which nobody else sees before it ends), and only while the row is still in `state`. A
+    failure to write it never stops the job."""
+
+    def __init__(self, model, pk: int, *, state: str):
+        self.model = model
+        self.pk = pk
+        self.state = state
+        self.connection = None
+
+    def __call__(self, **columns: int) -> None:
+        try:
+            if self.connection is None:
+                wrapper = connections[DEFAULT_DB_ALIAS]
+                self.connection = type(wrapper)(dict(wrapper.settings_dict), alias=DEFAULT_DB_ALIAS)
+            assignments = "".join(f"{self.model._meta.get_field(name).column} = %s, " for name in columns)
+            with self.connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {self.model._meta.db_table} SET {assignments}updated_at = now() "  # noqa: S608
+                    "WHERE id = %s AND state = %s",
+                    [*columns.values(), self.pk, self.state],
+                )
+        except DatabaseError:
+            logger.warning("the progress of %s %s could not be written", self.model.__name__, self.pk, exc_info=True)
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
 
 
 def email_task(task):

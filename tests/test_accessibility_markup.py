@@ -19,6 +19,7 @@ from portal.models import ServiceWindow
 
 from .conftest import World
 from .identity import totp_code
+from .payouts.factories import ready_preview
 
 PASSWORD = "tandvard-demo"
 UNLABELLED_INPUT_TYPES = {"hidden", "submit", "button", "reset", "image"}
@@ -93,6 +94,11 @@ PAGES = [
     ("payout_run_list", "samordnare.vg@demo.test", lambda w: "/region/vg/utbetalningar/"),
     ("payout_run_new", "samordnare.vg@demo.test", lambda w: "/region/vg/utbetalningar/ny/"),
     ("payout_run_detail", "samordnare.vg@demo.test", lambda w: f"/region/vg/utbetalningar/{_vg_run(w).pk}/"),
+    (
+        "payout_preview_detail",
+        "samordnare.vg@demo.test",
+        lambda w: f"/region/vg/utbetalningar/forhandsgranskning/{_vg_preview(w).pk}/",
+    ),
     ("repayment_list", "samordnare.vg@demo.test", lambda w: "/region/vg/aterbetalningar/"),
     (
         "repayment_receive",
@@ -237,6 +243,11 @@ def _vg_run(world: World):
     from payouts.models import PayoutRun
 
     return PayoutRun.objects.filter(region=world.vg).order_by("pk").first()
+
+
+def _vg_preview(world: World):
+    """A computed preview of Västra Götaland's next run (the demo's claims under behandling, and those left out)."""
+    return ready_preview(region=world.vg, actor=world.coordinator_vg)
 
 
 def _vg_repayment(world: World):

@@ -44,6 +44,7 @@ from .claims.factories import ClaimFactory, InvoiceFactory
 from .clinics.factories import UserFactory
 from .conftest import World
 from .eligibility.factories import FreeCardFactory, PriorAssessmentAttachmentFactory, PriorAssessmentFactory
+from .payouts.factories import ready_preview
 
 
 def _walk(patterns, prefix=""):
@@ -187,6 +188,8 @@ OBJECT_IDS = {
     # On a region's page a payment comes with its run (…/utbetalningar/<run>/besked/<payment>.pdf).
     "run_pk": lambda world, owner: _payment(world, owner.clinic).run_id,
     "payment_pk": lambda world, owner: _payment(world, owner.clinic).pk,
+    # A computed preview of the region's next run (its clinics, set-offs and the claims it leaves out).
+    "preview_pk": lambda world, owner: ready_preview(region=owner.region, actor=world.coordinator_vg).pk,
     "repayment_pk": lambda world, owner: _repayment(world, owner.clinic).pk,
     "rule_pk": lambda world, owner: (
         ReviewRule.objects.create(

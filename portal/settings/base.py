@@ -346,6 +346,7 @@ CELERY_TASK_ROUTES = (
         "eligibility.tasks.import_certificates": {"queue": QUEUE_FILES},
         "payouts.tasks.send_payout_notice": {"queue": QUEUE_MAIL},
         "payouts.tasks.make_payout_run": {"queue": QUEUE_PAYOUTS},
+        "payouts.tasks.make_payout_preview": {"queue": QUEUE_PAYOUTS},
         "payouts.tasks.*": {"queue": QUEUE_PAYOUTS},
     },
 )

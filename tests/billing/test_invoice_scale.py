@@ -72,25 +72,41 @@ def _pins(references) -> set[str]:
     )
 
 
-def test_the_list_shows_a_large_invoices_figures_and_its_first_claims_only(biller, world):
+def test_the_list_shows_a_large_invoices_figures_and_opened_its_first_claims_only(biller, world):
     invoice = _large_invoice(world.clinic32)
     Claim.objects.filter(invoice=invoice, reference__endswith="-0003").update(state=ClaimState.UNDER_REVIEW)
     mark = _mark()
     doc = _doc(biller.get(f"/klinik/{world.clinic32.pk}/fakturor/"))
 
-    shown = _claim_references(doc)
-    expected = [f"990001-{index:04d}" for index in range(EXPANDED_CLAIMS)]
-    assert shown == expected
+    assert _claim_references(doc) == []  # the list shows figures; the claims come when the row is opened
     (row,) = doc.xpath("//table[contains(@class,'invoices')]/tbody/tr[1]")
     cells = [cell.text_content().strip() for cell in row.xpath("./th|./td")]
     total = sum(Claim.objects.filter(invoice=invoice).values_list("total", flat=True))
     assert cells[2].replace("\xa0", " ") == f"{total // 100:,} kr".replace(",", " ")
-    assert cells[5] == "1 räkning under granskning"  # counted over all the invoice's claims, not the shown
+    assert cells[5] == "1 räkning under granskning"  # counted over all the invoice's claims
     assert f"Visa {LARGE} räkningar i faktura 990001" in doc.text_content()
-    (link,) = doc.xpath("//a[normalize-space()='Alla räkningar i faktura 990001']")
+    assert _logged_pins(mark) == set()
+
+    (holder,) = doc.xpath("//*[@data-invoice-claims]")
+    part = lxml.html.document_fromstring(biller.get(holder.get("data-invoice-claims")).content.decode())
+    expected = [f"990001-{index:04d}" for index in range(EXPANDED_CLAIMS)]
+    assert _claim_references(part) == expected
+    (link,) = part.xpath("//a[normalize-space()='Alla räkningar i faktura 990001']")
     assert link.get("href") == f"/klinik/{world.clinic32.pk}/fakturor/{invoice.pk}/"
+    assert f"Visar de {EXPANDED_CLAIMS} första av {LARGE} räkningar." in " ".join(part.text_content().split())
     # Only the patients of the claims shown are logged.
     assert _logged_pins(mark) == _pins(expected)
+
+
+def test_an_opened_row_runs_the_same_queries_for_3_and_57_claims(biller, world):
+    counts = []
+    for claims, reference in ((3, "990002"), (LARGE, "990003")):
+        invoice = _large_invoice(world.clinic32, claims, reference)
+        with CaptureQueriesContext(connection) as queries:
+            response = biller.get(f"/klinik/{world.clinic32.pk}/fakturor/{invoice.pk}/rakningar/")
+        assert response.status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
 
 
 def test_the_invoices_page_pages_its_claims_in_order_and_logs_only_the_page(biller, world):
@@ -101,7 +117,7 @@ def test_the_invoices_page_pages_its_claims_in_order_and_logs_only_the_page(bill
     first_refs = _claim_references(first)
     assert len(first_refs) == INVOICE_PAGE_SIZE
     assert _logged_pins(mark) == _pins(first_refs)
-    assert "Visar räkning 1–50 av 57" in first.text_content()
+    assert f"Visar räkning 1–{INVOICE_PAGE_SIZE} av {LARGE}" in first.text_content()
     (next_link,) = first.xpath("//nav[contains(@class,'pagination')]//a[@rel='next']")
 
     mark = _mark()

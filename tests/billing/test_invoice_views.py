@@ -18,6 +18,7 @@ from portal.models import AccessLogEntry
 from tests.claims.factories import ClaimFactory, InvoiceFactory, tariff_for
 from tests.conftest import World
 from tests.eligibility.factories import PatientFactory
+from tests.test_access_log_walk import personnummer_on
 from tests.test_accessibility_markup import assert_accessible_markup
 
 VG_PIN = "200001012384"  # the demo's claims at clinic 31
@@ -116,6 +117,20 @@ def test_statuses_of_an_invoice_in_several_states(biller, world):
 # The expanded invoice ---------------------------------------------------------------------------------------
 
 
+def _opened_row(client, doc, reference: str):
+    """What the invoice's row shows when opened: the part of a page its data-invoice-claims names (fetched by
+    static/js/invoice-claims.js), as a document."""
+    (details,) = doc.xpath(
+        "//tbody[tr[1]/th[normalize-space()=$ref]]/tr[contains(@class, 'invoice__details')]/td/details",
+        ref=reference,
+    )
+    (holder,) = details.xpath("./*[@data-invoice-claims]")
+    response = client.get(holder.get("data-invoice-claims"))
+    assert response.status_code == 200, response.status_code
+    # A part of a page: no <meta charset> to tell lxml it is UTF-8.
+    return lxml.html.document_fromstring(response.content.decode())
+
+
 def test_an_invoice_expands_to_its_claims_with_the_manuals_columns(biller, world):
     doc = _doc(biller.get(_url(world)))
     invoice = _demo_invoice(world, "DEMO-A1")
@@ -123,8 +138,17 @@ def test_an_invoice_expands_to_its_claims_with_the_manuals_columns(biller, world
         "//tbody[tr[1]/th[normalize-space()=$ref]]/tr[contains(@class, 'invoice__details')]/td/details",
         ref=invoice.reference,
     )
-    assert details.get("open") is None  # closed until the user opens it; works without JavaScript
-    headers = [th.text_content().strip() for th in details.xpath(".//table[contains(@class,'claims')]/thead//th")]
+    assert details.get("open") is None  # closed until the user opens it
+    # The list holds no claim: opened, the row fetches them from the invoice's part; without JavaScript its link
+    # leads to the invoice's own page.
+    assert not doc.xpath("//table[contains(@class,'claims')]")
+    (holder,) = details.xpath("./*[@data-invoice-claims]")
+    assert holder.get("data-invoice-claims") == _url(world, f"{invoice.pk}/rakningar/")
+    assert holder.xpath(".//a/@href") == [_url(world, f"{invoice.pk}/")]
+    assert doc.xpath("//script[contains(@src, 'invoice-claims.js')]")
+
+    part = _opened_row(biller, doc, invoice.reference)
+    headers = [th.text_content().strip() for th in part.xpath("//table[contains(@class,'claims')]/thead//th")]
     assert headers[:7] == [
         "Räkningsreferens",
         "Personnummer",
@@ -134,7 +158,7 @@ def test_an_invoice_expands_to_its_claims_with_the_manuals_columns(biller, world
         "Registrerad av",
         "Status",
     ]
-    rows = details.xpath(".//table[contains(@class,'claims')]/tbody/tr[1]")
+    rows = part.xpath("//table[contains(@class,'claims')]/tbody/tr[1]")
     cells = {
         row.xpath("./th")[0].text_content().strip(): [td.text_content().strip() for td in row.xpath("./td")]
         for row in rows
@@ -149,25 +173,44 @@ def test_an_invoice_expands_to_its_claims_with_the_manuals_columns(biller, world
     (form,) = rows[0].xpath(".//form")
     assert form.get("method") == "post"
     assert form.get("action").endswith("/radera/")
-    facts = details.xpath(".//dl[contains(@class,'facts')]")[0].text_content()
+    facts = part.xpath("//dl[contains(@class,'facts')]")[0].text_content()
     for text in ("Frikort", "Intyg", "intygsnummer 764153", "Tills vidare", "K1", "Demo", "N1, särskilt boende"):
         assert text in facts
+    # Radera fakturan stays on the list, in the row.
+    assert details.xpath(".//form[@action=$action]", action=_url(world, f"{invoice.pk}/radera/"))
 
 
 def test_paid_claims_have_kreditera(biller, world):
     doc = _doc(biller.get(_url(world, "utbetalda/")))
     claim = Claim.objects.get(clinic=world.clinic31, reference="DEMO-C1")
-    forms = doc.xpath("//form[@action=$action]", action=_url(world, f"rakningar/{claim.pk}/kreditera/"))
+    part = _opened_row(biller, doc, claim.invoice.reference)
+    forms = part.xpath("//form[@action=$action]", action=_url(world, f"rakningar/{claim.pk}/kreditera/"))
     assert len(forms) == 1 and "Kreditera" in forms[0].text_content()
 
 
-def test_each_list_page_logs_the_patients_it_shows(biller, world):
+def test_a_list_page_shows_and_logs_no_patient(biller, world):
     AccessLogEntry.objects.all().delete()
-    biller.get(_url(world))
+    response = biller.get(_url(world))
+    assert _invoice_rows(_doc(response))
+    assert not personnummer_on(response.content.decode())
+    assert not AccessLogEntry.objects.exists()
+
+
+def test_an_opened_row_logs_the_patients_of_its_claims(biller, world):
+    doc = _doc(biller.get(_url(world)))
+    AccessLogEntry.objects.all().delete()
+    _opened_row(biller, doc, _demo_invoice(world, "DEMO-A1").reference)
     entries = list(AccessLogEntry.objects.all())
     assert [entry.personal_identity_number for entry in entries] == [VG_PIN]
     assert entries[0].clinic == world.clinic31 and entries[0].user == world.biller
-    assert entries[0].shown == "Era fakturor: Under behandling"
+    assert entries[0].shown == f"Era fakturor: räkningar i faktura {_demo_invoice(world, 'DEMO-A1').reference}"
+
+
+def test_another_clinics_invoice_does_not_open(biller, world):
+    other = ClaimFactory(invoice=InvoiceFactory(clinic=world.clinic2001)).invoice
+    AccessLogEntry.objects.all().delete()
+    assert biller.get(_url(world, f"{other.pk}/rakningar/")).status_code == 404
+    assert not AccessLogEntry.objects.exists()
 
 
 def test_an_empty_list_logs_no_patient(biller, world):
@@ -361,9 +404,9 @@ def test_a_list_page_runs_the_same_queries_for_3_and_30_invoices(client, world, 
         if clinic == world.clinic2001:
             client.force_login(world.dalarna_biller)
         # Session, user, membership, service window, the person's places (for "Byt klinik"), the bell's unread
-        # count; count (stopping at 1 001), invoices, the claims' figures by state, partly credited claims,
-        # credits, the ids of each invoice's first claims, those claims; one access-log insert.
-        with django_assert_max_num_queries(14), CaptureQueriesContext(connection) as queries:
+        # count; count (stopping at 1 001), invoices, the claims' figures by state, credits (and partly credited
+        # claims only where an invoice has a credit). No claim: an invoice's are fetched when its row is opened.
+        with django_assert_max_num_queries(11), CaptureQueriesContext(connection) as queries:
             response = client.get(_url(world, tab, clinic=clinic))
         assert len(_invoice_rows(_doc(response))) == min(number, 25)
         counts.append(len(queries))

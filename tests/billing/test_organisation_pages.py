@@ -118,10 +118,18 @@ def test_era_fakturor_lists_every_clinics_invoices_with_a_clinic_column_and_filt
     assert rows["ORG-31"] == "31 Folktandvården Demostaden"
     assert rows["ORG-32"] == "32 Tandläkarna i Demohamn"
     assert "ORG-2001" not in rows
-    # Each claim leads to its own clinic's page.
+    # The list shows no patient; opened, a row fetches its claims from its own clinic's pages, each claim leading
+    # to its clinic's page, and the patients shown are logged under the clinic whose data it is.
+    assert not AccessLogEntry.objects.filter(user__email=ORGANISATION_EMAIL).exists()
     claim_32 = Claim.objects.get(invoice__reference="ORG-32")
-    assert f"/klinik/{world.clinic32.pk}/fakturor/rakningar/{claim_32.pk}/" in doc.xpath("//a/@href")
-    # The patients shown are logged under the clinic whose data it is.
+    holders = doc.xpath("//*[@data-invoice-claims]/@data-invoice-claims")
+    assert f"/klinik/{world.clinic32.pk}/fakturor/{claim_32.invoice_id}/rakningar/" in holders
+    for url in holders:
+        assert member.get(url).status_code == 200
+    part = lxml.html.document_fromstring(
+        member.get(f"/klinik/{world.clinic32.pk}/fakturor/{claim_32.invoice_id}/rakningar/").content.decode()
+    )
+    assert f"/klinik/{world.clinic32.pk}/fakturor/rakningar/{claim_32.pk}/" in part.xpath("//a/@href")
     logged = set(
         AccessLogEntry.objects.filter(
             user__email=ORGANISATION_EMAIL, personal_identity_number="200001022391"

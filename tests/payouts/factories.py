@@ -10,6 +10,7 @@ from django.utils import timezone
 from claims.models import Claim, ClaimState, CreditInvoice, Invoice
 from clinics.models import Clinic, PaymentMethod, Region, User
 from payouts import bankdays
+from payouts.preview_services import payout_preview_make, payout_preview_start
 from tests.claims.factories import ClaimFactory, InvoiceFactory
 from tests.clinics.factories import ClinicFactory, RegionFactory, UserFactory
 
@@ -55,3 +56,9 @@ def credit(on_invoice: Invoice, total: int, reference: str) -> CreditInvoice:
     return CreditInvoice.objects.create(
         clinic=on_invoice.clinic, invoice=on_invoice, reference=reference, total=total, created_by=UserFactory()
     )
+
+
+def ready_preview(*, region: Region, actor: User, payout_date: datetime.date | None = None):
+    """A preview of the region's run, computed here as its task would (payouts.preview_services)."""
+    started = payout_preview_start(actor=actor, region=region, payout_date=payout_date or future_bank_day())
+    return payout_preview_make(preview_id=started.preview.pk)

@@ -22,7 +22,12 @@ def _url(name: str, **kwargs) -> str:
 
 
 def _preview(client, day):
-    response = client.post(_url("payout_run_new"), {"payout_date": day.isoformat()})
+    """Förhandsgranska: the preview is computed by its task once the request commits (eagerly, in the tests), on a
+    page of its own."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        asked = client.post(_url("payout_run_new"), {"payout_date": day.isoformat()})
+    assert asked.status_code == 302
+    response = client.get(asked["Location"])
     assert response.status_code == 200
     return response.content.decode(), lxml.html.fromstring(response.content)
 
@@ -57,21 +62,36 @@ def test_the_preview_shows_clinics_amounts_accounts_and_the_claims_left_out_with
     assert not PayoutRun.objects.filter(region=world.vg, payout_date=day).exists()
 
 
-def test_a_changed_basis_is_refused_in_words_with_the_new_preview(client, world):
+def test_a_changed_basis_is_refused_in_words_and_a_new_preview_is_one_click_away(client, world):
     client.force_login(world.coordinator_vg)
     day = future_bank_day()
     _text, page = _preview(client, day)
     extra = claim(invoice(world.clinic31), 4_200)  # came in while the coordinator read the preview
-    response = client.post(_url("payout_run_new"), {"payout_date": day.isoformat(), "fingerprint": _fingerprint(page)})
-    text = response.content.decode()
-    assert response.status_code == 200
+    refused = _confirm(client, day, page, follow=True)
+    text = refused.content.decode()
     assert "Underlaget har ändrats sedan förhandsgranskningen" in text
-    assert extra.reference in text  # the new preview
-    assert not PayoutRun.objects.filter(region=world.vg, payout_date=day).exists()
-
-    confirmed = _confirm(client, day, lxml.html.fromstring(response.content))
     run = PayoutRun.objects.get(region=world.vg, payout_date=day)
-    assert confirmed["Location"] == _url("payout_run_detail", run_pk=run.pk)
+    assert run.state == PayoutRunState.FAILED  # nothing written, the date free
+    extra.refresh_from_db()
+    assert (extra.state, extra.approved_on) == (ClaimState.RECEIVED, None)
+
+    # "Ny förhandsgranskning" on the failed run's page asks for a new preview of the date, which has the new claim.
+    (form,) = lxml.html.fromstring(refused.content).xpath("//form[.//button[text()='Ny förhandsgranskning']]")
+    assert form.xpath(".//input[@name='payout_date']/@value") == [day.isoformat()]
+    new_text, new_page = _preview(client, day)
+    assert extra.reference in new_text
+    confirmed = _confirm(client, day, new_page)
+    made = PayoutRun.objects.get(region=world.vg, payout_date=day, state=PayoutRunState.PLANNED)
+    assert confirmed["Location"] == _url("payout_run_detail", run_pk=made.pk)
+
+
+def test_a_fingerprint_of_no_kept_preview_starts_no_run(client, world):
+    client.force_login(world.coordinator_vg)
+    day = future_bank_day()
+    response = client.post(_url("payout_run_new"), {"payout_date": day.isoformat(), "fingerprint": "0" * 64})
+    assert response.status_code == 200
+    assert "Förhandsgranskningen finns inte längre. Ingen körning har skapats." in response.content.decode()
+    assert not PayoutRun.objects.filter(region=world.vg, payout_date=day).exists()
 
 
 def test_four_eyes_in_the_pages(client, world):

@@ -14,6 +14,7 @@ from django.urls import reverse
 from claims.models import Claim, ClaimState
 from payouts import services, tasks
 from payouts.models import PayoutClaim, PayoutRun, PayoutRunState
+from payouts.selectors import RUN_INVOICES_SHOWN
 from portal.celery import app
 from tests.clinics.factories import RegionMembershipFactory
 
@@ -171,3 +172,31 @@ def test_a_run_that_cannot_be_queued_is_failed_not_left_waiting(pw):
         ).run
     run.refresh_from_db()
     assert run.state == PayoutRunState.FAILED
+
+
+def test_the_runs_page_shows_each_clinics_first_invoices_and_how_many_it_has(client, pw):
+    """A clinic of a large run has a hundred invoices: the page shows its first RUN_INVOICES_SHOWN by Vår referens,
+    their claims counted, and how many there are (the utbetalningsbesked lists them all)."""
+    first = invoice(pw.bankgiro)
+    claim(first, 1_000)
+    claim(first, 2_000)
+    for _ in range(RUN_INVOICES_SHOWN + 1):
+        claim(invoice(pw.bankgiro), 500)
+    claim(invoice(pw.plusgiro), 700)
+    run = services.payout_run_create(actor=pw.coordinator, region=pw.region, payout_date=future_bank_day()).run
+    client.force_login(pw.coordinator)
+    page = lxml.html.fromstring(
+        client.get(reverse("payout_run_detail", kwargs={"region_code": pw.region.code, "run_pk": run.pk})).content
+    )
+    (table,) = page.xpath(f"//table[caption='Fakturor för klinik {pw.bankgiro.number}']")
+    rows = table.xpath(".//tbody/tr")
+    references = run.payments.get(clinic=pw.bankgiro).invoices.order_by("our_reference")
+    assert [row.xpath("string(td[1])") for row in rows] == [
+        paid.our_reference for paid in references[:RUN_INVOICES_SHOWN]
+    ]
+    first_row = rows[[paid.invoice_id for paid in references].index(first.pk)]
+    assert [first_row.xpath("string(td[2])"), first_row.xpath("string(td[3])")] == ["2", "30\u00a0kr"]
+    total = RUN_INVOICES_SHOWN + 2
+    assert f"De första {RUN_INVOICES_SHOWN} av {total} fakturor visas." in page.text_content()
+    (other,) = page.xpath(f"//table[caption='Fakturor för klinik {pw.plusgiro.number}']")
+    assert len(other.xpath(".//tbody/tr")) == 1

@@ -23,7 +23,9 @@ def _url(name: str, **kwargs) -> str:
 def test_the_coordinator_creates_a_run_and_sees_it(client, world):
     client.force_login(world.coordinator_vg)
     day = future_bank_day()
-    preview = client.post(_url("payout_run_new"), {"payout_date": day.isoformat()})
+    with TestCase.captureOnCommitCallbacks(execute=True):  # the preview's task, eagerly
+        asked = client.post(_url("payout_run_new"), {"payout_date": day.isoformat()})
+    preview = client.get(asked["Location"])
     assert not PayoutRun.objects.filter(region=world.vg, payout_date=day).exists()  # a preview makes nothing
     (fingerprint,) = lxml.html.fromstring(preview.content).xpath("//input[@name='fingerprint']/@value")
     # The run is made by its task once the request commits (eagerly, in the tests).
@@ -176,6 +178,11 @@ def test_the_clinic_lists_its_payouts_and_downloads_its_utbetalningsbesked(clien
     (row,) = [r for r in page.xpath("//tbody/tr") if r.xpath("string(th)") == run.payout_date.isoformat()]
     assert own.invoices.first().our_reference in row.text_content()
     assert other.invoices.first().our_reference not in page.text_content()
+    # Every invoice of the payout by its Vår referens, with its OCR/Fakturanummer.
+    expected = ", ".join(
+        f"{item.our_reference} ({item.invoice.reference})" for item in own.invoices.order_by("our_reference", "pk")
+    )
+    assert row.xpath("string(td[1])") == expected
 
     pdf = client.get(reverse("clinic_payout_notice_pdf", kwargs={"clinic_pk": world.clinic31.pk, "payment_pk": own.pk}))
     assert (pdf.status_code, pdf["Content-Type"]) == (200, "application/pdf") and pdf.content.startswith(b"%PDF")

@@ -18,6 +18,7 @@ ROUTES = {
     "billing.tasks.invoice_files_queue_waiting": "default",
     "eligibility.tasks.import_certificates": "files",
     "payouts.tasks.make_payout_run": "payouts",
+    "payouts.tasks.make_payout_preview": "payouts",
     "payouts.tasks.mark_payouts_paid": "payouts",
     "payouts.tasks.send_payout_notice": "mail",
     "clinics.tasks.send_account_change_notice": "mail",

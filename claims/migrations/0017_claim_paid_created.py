@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('claims', '0015_claim_invoice_state_and_reference_indexes'),
+        ('claims', '0016_claim_line_claim_visit_index'),
         ('clinics', '0016_umbrella_organisations'),
         ('eligibility', '0004_free_card_region'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
