@@ -60,6 +60,9 @@ SHARE_QUESTION = 0.35  # of the claims under review; half of them answered
 SHARE_VOIDED = 0.012
 SHARE_DELETED = 0.003
 SHARE_CREDITED = 0.01  # of the paid claims
+# The logs' partitions start this long before the first visit (a few rows of the demo's may be older; they stay in
+# the DEFAULT partition).
+LOG_MONTHS_BEFORE_DAYS = 62
 DROP_INDEXES_FROM = 50_000  # claims; below it the indexes stay (the test's tiny fills)
 TREATMENT_CODES = ("101", "103", "111", "121", "301", "302", "401")
 TREATMENT_WEIGHTS = (30, 10, 15, 25, 20, 8, 6)
@@ -84,6 +87,38 @@ BIG_TABLES = (
     "portal_accesslogentry",
     "portal_auditevent",
 )
+
+
+def indexes_drop(cursor, tables: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Drop the tables' secondary indexes (not those of a primary key or a constraint): their names and definitions.
+    A partitioned table's index goes with those of its partitions."""
+    cursor.execute(
+        "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+        "WHERE i.indrelid = ANY(%s::regclass[]) AND NOT i.indisprimary "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)",
+        [list(tables)],
+    )
+    dropped = cursor.fetchall()
+    for name, _definition in dropped:
+        cursor.execute(f"DROP INDEX {name}")
+    return dropped
+
+
+def indexes_make(cursor, dropped: list[tuple[str, str]]) -> None:
+    """Make the dropped indexes again. A partitioned table's index is defined "ON ONLY" the parent, which made as it
+    reads is an invalid index of the parent alone, with none on its partitions (the logs were read by sequential
+    scans): made without ONLY, PostgreSQL makes it on every partition too."""
+    for _name, definition in dropped:
+        cursor.execute(definition.replace(" ON ONLY ", " ON ", 1))
+
+
+def log_partitions_make(cursor, *, first: datetime.date, last: datetime.date) -> None:
+    """The logs' month partitions from `first`'s month to `last`'s (those there already are left as they are)."""
+    month = first.replace(day=1)
+    while month <= last:
+        for table in ("portal_auditevent", "portal_accesslogentry"):
+            cursor.execute("SELECT portal_log_partition_create(%s, %s)", [table, month])
+        month = (month + datetime.timedelta(days=32)).replace(day=1)
 
 
 def _database_url(url: str, name: str) -> str:
@@ -1068,17 +1103,10 @@ def scale_fill(*, claims: int = 1_000_000, seed: int = 16, today: datetime.date 
         log(f"generated ({time.monotonic() - started:.0f} s); copying")
 
         # Copy -------------------------------------------------------------------------------------------------
-        dropped: list[tuple[str, str]] = []
-        if claims >= DROP_INDEXES_FROM:
-            cursor.execute(
-                "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
-                "WHERE i.indrelid = ANY(%s::regclass[]) AND NOT i.indisprimary "
-                "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)",
-                [list(BIG_TABLES)],
-            )
-            dropped = cursor.fetchall()
-            for name, _definition in dropped:
-                cursor.execute(f"DROP INDEX {name}")
+        # The logs' months before COPY, so that each row lands in its month's partition (with its indexes) as
+        # the daily log_partitions_ensure would have put it, not all in the DEFAULT partition.
+        log_partitions_make(cursor, first=first_day - datetime.timedelta(days=LOG_MONTHS_BEFORE_DAYS), last=today)
+        dropped = indexes_drop(cursor, BIG_TABLES) if claims >= DROP_INDEXES_FROM else []
         tables = (
             patients,
             certificates,
@@ -1115,8 +1143,7 @@ def scale_fill(*, claims: int = 1_000_000, seed: int = 16, today: datetime.date 
                 f"(SELECT coalesce(max(id), 1) FROM {table.name}))"
             )
         moment = time.monotonic()
-        for _name, definition in dropped:
-            cursor.execute(definition)
+        indexes_make(cursor, dropped)
         if dropped:
             log(f"  {len(dropped)} indexes made again ({time.monotonic() - moment:.1f} s)")
     # The start page's summaries (reports.ClaimMonthFigure) are kept by triggers, which the COPY turned off: built

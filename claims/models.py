@@ -252,6 +252,10 @@ class Claim(models.Model):
             # the claims in one state in the list's order, not every claim scanned for them (the newest are open,
             # so a list of paid claims read by time alone would first pass over every open one).
             models.Index(fields=["state", "created_at", "id"], name="claim_state_created"),
+            # Räkningar filtered by Utbetald: three claims in four are paid, so the planner reads the time index above
+            # backwards, filtering, and passes every newer (open, approved) claim first (219 000 at 1 M claims, 83 ms);
+            # this smaller index of the paid ones alone it takes instead (1 ms).
+            models.Index(fields=["created_at", "id"], name="claim_paid_created", condition=Q(state=ClaimState.PAID)),
             # Räkningar filtered by clinic, in its order.
             models.Index(fields=["clinic", "created_at", "id"], name="claim_clinic_created"),
             # Era fakturor's tabs ask whether an invoice has a claim in some states: answered from this index alone,

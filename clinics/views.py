@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -130,8 +131,14 @@ def user_remove(request: HttpRequest, membership_pk: int) -> HttpResponse:
 @require_GET
 def region_clinics(request: HttpRequest) -> HttpResponse:
     """The region's rules and its clinics (the start page itself is reports.views.region_start)."""
+    clinics = list(selectors.region_clinics(region=request.region))
+    # Each row's link from one reverse (a clinic's number is digits only), not one per clinic: a region has hundreds.
+    detail_url = reverse("region_clinic_detail", kwargs={"region_code": request.region.code, "clinic_number": "0"})
+    detail_prefix = detail_url.removesuffix("0/")
+    for clinic in clinics:
+        clinic.detail_url = f"{detail_prefix}{clinic.number}/"
     context = {
-        "clinics": selectors.region_clinics(region=request.region),
+        "clinics": clinics,
         "is_region_admin": is_region_admin(request),
         "rules": region_rules(request.region),
     }

@@ -58,6 +58,9 @@ class AccessShownKind(models.TextChoices):
     API_ELIGIBILITY_CHECK = "api_eligibility_check", _("API: kontroll av rätt till stöd (eligibility-check)")
 
 
+# The kinds' codes, once (Choices.values makes a new list on every call: per row of an export of a million).
+_KINDS = frozenset(AccessShownKind.values)
+
 # Era fakturor's tabs (billing.selectors.InvoiceTab), by the code an entry keeps as its "tab".
 INVOICE_TAB_NAMES = {
     "received": _("Under behandling"),
@@ -127,7 +130,7 @@ def access_shown_text(kind: str, params: dict | None, *, as_made: str) -> str:
         if found is None:
             return as_made
         kind, params = found
-    if kind not in AccessShownKind.values:
+    if kind not in _KINDS:
         return as_made
     values = {
         name: str(_WORDED_PARAMS[name].get(value, value)) if name in _WORDED_PARAMS else value

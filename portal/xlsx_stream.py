@@ -10,6 +10,7 @@ its data (zipfile's data descriptors), and the sink hands over what has gathered
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -45,7 +46,9 @@ class Kronor:
 Cell = str | int | Decimal | datetime.datetime | Bold | Kronor | None
 
 
+@functools.cache
 def _column(index: int) -> str:
+    # Asked once per cell of every row: the few columns of a sheet are worked out once.
     name = ""
     index += 1
     while index:

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from clinics.models import SupportForm
 from portal.money import format_kronor
 
-from .selectors import FORMS, Amounts, ClinicRow, MonthRow
+from .selectors import FORMS, Amounts, ClinicRow, MonthRow, largest_clinics
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ SERIES = {
     "S": SeriesStyle("S", "#5c2d91", "dots"),
 }
 BACKGROUND = "#ffffff"
-TOP_CLINICS = 10  # the clinic chart shows the largest ones and the rest as one bar; the table lists all
+TOP_CLINICS = 10  # the clinic chart shows the largest ones and the rest as one bar
 
 
 @dataclass(frozen=True)
@@ -178,11 +178,11 @@ def month_chart(rows: Sequence[MonthRow], *, chart_id: str = "chart-months") -> 
 
 def clinic_chart(rows: Sequence[ClinicRow], *, chart_id: str = "chart-clinics") -> Chart:
     """Stacked horizontal bars, one per clinic, largest first; beyond TOP_CLINICS the rest share one bar."""
-    shown: list[tuple[str, Amounts]] = [(f"{row.number} {row.name}", row.amounts) for row in rows[:TOP_CLINICS]]
-    rest = rows[TOP_CLINICS:]
-    if rest:
-        label = _("Övriga %(count)s kliniker") % {"count": len(rest)}
-        shown.append((label, Amounts.sum_of(rest)))
+    largest = largest_clinics(list(rows), top=TOP_CLINICS)
+    shown: list[tuple[str, Amounts]] = [(f"{row.number} {row.name}", row.amounts) for row in largest.largest]
+    if largest.others:
+        label = _("Övriga %(count)s kliniker") % {"count": largest.others}
+        shown.append((label, largest.others_amounts))
 
     row_height, bar_height = 30, 20
     width, left, right, top, bottom = 720, 232, 112, 8, 32

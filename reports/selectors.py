@@ -19,7 +19,7 @@ from django.db.models import Count, Min, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from claims.models import Claim, ClaimState
+from claims.models import OPEN_STATES, Claim, ClaimState
 from clinics.models import Region, SupportForm
 from eligibility.models import PriorAssessment, PriorAssessmentState
 from payouts.selectors import region_repayments
@@ -163,6 +163,20 @@ def amounts_by_clinic(*, region: Region, period: Period) -> list[ClinicRow]:
 
 
 @dataclass(frozen=True)
+class LargestClinics:
+    """The largest clinics one by one and the others as one sum: the clinic chart's bars, the start page's table."""
+
+    largest: list[ClinicRow]
+    others: int  # how many clinics the sum holds
+    others_amounts: Amounts
+
+
+def largest_clinics(rows: list[ClinicRow], *, top: int) -> LargestClinics:
+    """The first `top` of `rows` (largest first, as amounts_by_clinic gives them) and the sum of the rest."""
+    return LargestClinics(largest=rows[:top], others=len(rows[top:]), others_amounts=Amounts.sum_of(rows[top:]))
+
+
+@dataclass(frozen=True)
 class Waiting:
     """How much waits for the coordinators, and since when."""
 
@@ -180,20 +194,25 @@ class Workload:
     overdue_repayments: Waiting = Waiting(0, None, None)  # plusgiro repayments owed past their due days
 
 
-def _oldest_open(region: Region) -> dict[str, datetime.datetime | None]:
+def _first_open(region: Region) -> dict[str, datetime.datetime]:
+    """When the first claim still received, and the first still under review, was stored (from the claims' index by
+    state, claim_state_created): one short query. A state without claims is left out."""
+    claims = Claim.objects.of_region(region)
+    firsts = [
+        claims.filter(state=state).order_by("created_at", "id").values_list("state", "created_at")[:1]
+        for state in OPEN_STATES
+    ]
+    return dict(firsts[0].union(*firsts[1:], all=True))
+
+
+def _oldest_open(region: Region, found: dict[str, datetime.datetime]) -> dict[str, datetime.datetime | None]:
     """When the oldest invoice with a received (an under-review) claim came in, from the claims' index by state
     (claims.models, claim_state_created) rather than a scan of every open claim: a claim joins only an invoice
     received the same day (claims.services.invoice_for_claims), so that invoice is one of the claims stored within
     a day of the first one still in that state. Two queries: the first claim of each state, then those of its
     day, with the bounds as values so that the planner reads a short range of the index."""
     claims = Claim.objects.of_region(region)
-    states = (ClaimState.RECEIVED, ClaimState.UNDER_REVIEW)
-    firsts = [
-        claims.filter(state=state).order_by("created_at", "id").values_list("state", "created_at")[:1]
-        for state in states
-    ]
-    found = dict(firsts[0].union(firsts[1], all=True))
-    oldest: dict[str, datetime.datetime | None] = dict.fromkeys(states)
+    oldest: dict[str, datetime.datetime | None] = dict.fromkeys(OPEN_STATES)
     parts = [
         # From the first one on (none is before it): with both ends the planner expects a day's claims, not a
         # hundred thousand, and joins their invoices by key instead of hashing every invoice.
@@ -222,7 +241,8 @@ def region_workload(*, region: Region) -> Workload:
         .order_by()
     }
 
-    oldest = _oldest_open(region)
+    first_open = _first_open(region)
+    oldest = _oldest_open(region, first_open)
 
     def waiting(state: str) -> Waiting:
         row = open_figures.get(state) or {"count": 0, "amount": 0}
@@ -233,7 +253,14 @@ def region_workload(*, region: Region) -> Workload:
         .filter(state__in=ASSESSMENT_WAITING_STATES)
         .aggregate(count=Count("pk"), oldest=Min("created_at"))
     )
-    answered = Claim.objects.of_region(region).filter(question_answered()).aggregate(count=Count("pk"))
+    # Only an open claim's questions count, so those asked since the first open claim came in; none open, none.
+    answered = {"count": 0}
+    if first_open:
+        answered = (
+            Claim.objects.of_region(region)
+            .filter(question_answered(open_since=min(first_open.values())))
+            .aggregate(count=Count("pk"))
+        )
     overdue = region_repayments(region=region, overdue=True).aggregate(
         count=Count("pk"), amount=Coalesce(Sum("amount"), 0), oldest=Min("created_at")
     )

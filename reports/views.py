@@ -23,6 +23,10 @@ from review.selectors import QuestionFilter
 from . import charts, selectors
 from .selectors import FORMS, Amounts, Period
 
+# The start page's table of clinics: the largest one by one and the others in one row (a region of 300 clinics made
+# a page of 90 KB); the Excel file lists every clinic.
+TABLE_CLINICS = 20
+
 
 @dataclass(frozen=True)
 class Tile:
@@ -137,9 +141,11 @@ def region_start(request: HttpRequest) -> HttpResponse:
             "months_total": Amounts.sum_of(months),
             "months_chart": charts.month_chart(months),
             "clinics": clinics,
+            "clinics_table": selectors.largest_clinics(clinics, top=TABLE_CLINICS),
             "clinics_total": Amounts.sum_of(clinics),
             "clinics_chart": charts.clinic_chart(clinics),
             "top_clinics": charts.TOP_CLINICS,
+            "table_clinics": TABLE_CLINICS,
         },
     )
 

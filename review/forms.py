@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import html
 from urllib.parse import urlencode
 
 from django import forms
+from django.forms.models import ModelChoiceIterator
 from django.forms.utils import flatatt
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -35,22 +37,41 @@ FILTER_FIELDS = (
 
 
 class ManyOptionsSelect(forms.Select):
-    """A select of a few hundred options (a region's clinics) written in one pass: the template renderer includes
-    a template per option, which took half the time of Räkningar at 300 clinics. The same markup."""
+    """A select of a few hundred flat options (a region's clinics) written in one pass: the template renderer
+    includes a template per option, which took half the time of Räkningar at 300 clinics, and Select's own context
+    makes a dict of attributes per option. The same markup."""
 
     def render(self, name, value, attrs=None, renderer=None):
-        context = self.get_context(name, value, attrs)["widget"]
-        options = format_html_join(
-            "",
-            '<option value="{}"{}>{}</option>',
-            (
-                (option["value"], mark_safe(" selected") if option["selected"] else "", option["label"])
-                for _group, group_options, _index in context["optgroups"]
-                for option in group_options
-            ),
-        )
-        attributes = flatatt({**context["attrs"], "name": context["name"]})
-        return format_html("<select{}>{}</select>", attributes, options)
+        chosen = set(self.format_value(value))
+        options, selected_one = [], False
+        for option_value, label in self.choices:
+            option_value = "" if option_value is None else str(option_value)
+            selected = not selected_one and option_value in chosen  # as Select: the first match only
+            selected_one = selected_one or selected
+            # Each value and label escaped as format_html would (django.utils.html.escape is html.escape), without
+            # its per-argument machinery.
+            options.append(
+                f'<option value="{html.escape(option_value)}"{" selected" if selected else ""}>'
+                f"{html.escape(str(label))}</option>"
+            )
+        attributes = flatatt({**self.build_attrs(self.attrs, attrs), "name": name})
+        return format_html("<select{}>{}</select>", attributes, mark_safe("".join(options)))  # noqa: S308
+
+
+class _ClinicValuesIterator(ModelChoiceIterator):
+    """The options as (id, "number name") read as values: no model instance per clinic (a few hundred a page)."""
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for pk, number, name in self.queryset.values_list("pk", "number", "name"):
+            yield (pk, f"{number} {name}")
+
+
+class ClinicChoiceField(forms.ModelChoiceField):
+    """One of the region's clinics, its options labelled "number name"; the choice is still a Clinic."""
+
+    iterator = _ClinicValuesIterator
 
 
 class ClaimFilterForm(PeriodForm):
@@ -76,7 +97,7 @@ class ClaimFilterForm(PeriodForm):
     reference = forms.CharField(label=gettext_lazy("OCR/Fakturanummer"), max_length=25, required=False)
     claim_reference = forms.CharField(label=gettext_lazy("Räkningsreferens"), max_length=20, required=False)
     our_reference = forms.CharField(label=gettext_lazy("Vår referens"), max_length=20, required=False)
-    clinic = forms.ModelChoiceField(
+    clinic = ClinicChoiceField(
         label=gettext_lazy("Klinik"),
         queryset=Clinic.objects.none(),
         required=False,
@@ -92,7 +113,6 @@ class ClaimFilterForm(PeriodForm):
     def __init__(self, *args, region: Region, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["clinic"].queryset = Clinic.objects.of_region(region).order_by("number")
-        self.fields["clinic"].label_from_instance = lambda clinic: f"{clinic.number} {clinic.name}"
         self.fields["support_form"].choices = [("", _("Alla")), *SupportForm.choices]
         self.fields["state"].choices = [("", _("Alla")), *ClaimState.choices]
         self.fields["date_from"].label = gettext_lazy("Inkom från och med")

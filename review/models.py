@@ -176,7 +176,11 @@ class ClaimQuestion(models.Model):
                 name="claim_question_answer_complete",
             ),
         ]
-        indexes = [models.Index(fields=["claim", "answered_at"])]
+        indexes = [
+            models.Index(fields=["claim", "answered_at"]),
+            # The answered questions asked since a moment (review.selectors.question_answered's open_since).
+            models.Index(fields=["asked_at"], name="question_answered_asked", condition=Q(answered_at__isnull=False)),
+        ]
 
     def __str__(self) -> str:
         return f"{self.claim}: {self.question[:50]}"

@@ -94,8 +94,14 @@ def claim_list(request: HttpRequest) -> HttpResponse:
         selectors.region_claims_matching(region=request.region, claim_filter=claim_filter), cap=COUNT_CAP
     )
     claims = list(page.object_list)
+    # The state's words once a page, not per row (a model's get_FOO_display rebuilds its choices on every call).
+    state_labels = {state: str(label) for state, label in ClaimState.choices}
+    # Each row's link from one reverse (the claim's page is rakningar/<pk>/ under the list), not one per row.
+    detail_url = reverse("review_claim_detail", kwargs={"region_code": request.region.code, "claim_pk": 0})
+    detail_prefix = detail_url.removesuffix("0/")
     for claim in claims:
-        claim.status_text = claim_status(claim)
+        claim.status_text = claim_status(claim) if claim.state == ClaimState.APPROVED else state_labels[claim.state]
+        claim.review_url = f"{detail_prefix}{claim.pk}/"
     pins = {claim.patient.personal_identity_number for claim in claims}
     if pin:
         # The search itself shows whether the patient has claims in the region, found or not.

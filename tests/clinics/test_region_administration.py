@@ -4,6 +4,7 @@ coordinators and administrators invited, given roles and removed, with the regio
 import datetime
 import threading
 
+import lxml.html
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connections
@@ -83,6 +84,23 @@ def test_the_administrator_adds_a_clinic_with_every_number_checked_and_audited(c
     assert event.actor == small_world.region_admin and event.after["account_number"] == BANKGIRO
     page = client.get(response["Location"]).content.decode()
     assert "Klinik tillagd" in page and small_world.region_admin.email in page
+
+
+def test_the_clinic_list_links_each_clinic_to_its_page(client, small_world):
+    """The links are made from one reverse (clinics.views.region_clinics): each is the clinic's page."""
+    region = small_world.region
+    client.force_login(small_world.region_admin)
+    client.post(_url(region, "region_clinic_new"), _clinic_data())
+    response = client.get(_url(region, "region_clinics"))
+    doc = lxml.html.document_fromstring(response.content)
+    links = {a.text_content().strip(): a.get("href") for a in doc.xpath("//main//table/tbody/tr/td[1]/a")}
+    clinics = list(Clinic.objects.filter(region=region))
+    assert clinics
+    assert links == {
+        clinic.number: _url(region, "region_clinic_detail", clinic_number=clinic.number) for clinic in clinics
+    }
+    for href in links.values():
+        assert client.get(href).status_code == 200
 
 
 def test_a_refused_clinic_form_says_why_and_keeps_what_was_typed(client, small_world):

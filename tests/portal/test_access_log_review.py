@@ -144,6 +144,34 @@ def test_many_hits_are_shown_a_page_at_a_time_by_posted_cursors(client, world, e
     assert not lxml.html.document_fromstring(second.content).xpath("//button[normalize-space()='Nästa sida']")
 
 
+def test_a_page_holds_fifty_hits_each_with_who_where_and_what(client, world):
+    """50 rows a page, as the other long lists (each row's patient is logged as seen); a row reads only the names
+    it shows of the user, clinic and region, and says each in words."""
+    AccessLogEntry.objects.bulk_create(
+        AccessLogEntry(
+            user=world.biller,
+            role="biller",
+            clinic=world.clinic31,
+            region=world.vg,
+            personal_identity_number=PIN,
+            shown=f"Räkning R{number}: åtgärder och historik",
+            shown_kind="claim",
+            shown_params={"reference": f"R{number}"},
+        )
+        for number in range(51)
+    )
+    rows = _rows(_search(client, world.coordinator_vg, personal_identity_number=PIN))
+    assert len(rows) == access_log.PAGE_SIZE == 50
+    user = f"{world.biller.name} ({world.biller.email})" if world.biller.name else world.biller.email
+    assert rows[0][1:] == [
+        user,
+        "Fakturerare",
+        f"{world.clinic31.number} {world.clinic31.name}",
+        PIN_FORMATTED,
+        "Räkning R50: åtgärder och historik",
+    ]
+
+
 # Searching by user and period ---------------------------------------------------------------------------
 
 

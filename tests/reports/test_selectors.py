@@ -4,13 +4,15 @@ import datetime
 
 import pytest
 
-from claims.models import ClaimState
+from claims.models import Claim, ClaimState
 from clinics.models import SupportForm
 from eligibility.models import PriorAssessmentState
 from reports import selectors
 from reports.selectors import Amounts
+from review.models import ClaimQuestion
 from tests.clinics.factories import ClinicFactory, RegionFactory
 from tests.eligibility.factories import PriorAssessmentFactory
+from tests.review.factories import ClaimQuestionFactory
 
 from .factories import at, received_claim
 
@@ -183,6 +185,24 @@ def test_workload_counts_what_waits_in_the_region_only(region, clinics):
     assert (workload.under_review.count, workload.under_review.amount) == (1, 7_000)
     assert workload.assessments.count == 3
     assert workload.assessments.amount is None
+
+
+def test_answered_questions_count_the_open_claims_only_however_old_the_claim(region, clinics):
+    """The count reads the questions asked since the first open claim came in (review.selectors.question_answered's
+    open_since): a claim open for months with a recent answer counts, a paid claim's answered question does not."""
+    one, _two = clinics
+    old_open = received_claim(one, at(2025, 9, 1), 5_000, N, state=ClaimState.UNDER_REVIEW)
+    Claim.objects.filter(pk=old_open.pk).update(created_at=at(2025, 9, 1))
+    paid = received_claim(one, at(2026, 5, 1), 5_000, N, state=ClaimState.PAID)
+    waiting = received_claim(one, at(2026, 5, 2), 5_000, N, state=ClaimState.UNDER_REVIEW)
+    for claim in (old_open, paid):
+        ClaimQuestionFactory(claim=claim, answer="Tand 36.", answered_at=at(2026, 6, 1), answered_by=claim.created_by)
+    ClaimQuestionFactory(claim=waiting)  # not answered yet: waits for the clinic
+    ClaimQuestion.objects.filter(claim=old_open).update(asked_at=at(2025, 9, 2))
+
+    assert selectors.region_workload(region=region).answered_questions.count == 1
+    Claim.objects.filter(pk__in=[old_open.pk, waiting.pk]).update(state=ClaimState.APPROVED)
+    assert selectors.region_workload(region=region).answered_questions.count == 0
 
 
 def test_an_empty_region_has_zeros_everywhere(region):

@@ -160,6 +160,18 @@ def test_the_clinic_table_lists_the_clinics_largest_first(coordinator):
     assert rows["Summa"][3] == "2\xa0315,56\xa0kr"
 
 
+def test_the_clinic_table_shows_the_largest_clinics_and_the_others_in_one_row(coordinator, monkeypatch):
+    """A region of hundreds of clinics: the table holds TABLE_CLINICS of them and one row for the rest (the page
+    stays small); the total is every clinic's, and the Excel file lists them all."""
+    monkeypatch.setattr("reports.views.TABLE_CLINICS", 1)
+    doc = _doc(coordinator.get("/region/testregion/"))
+    rows = _table(doc, "Belopp per klinik och stödform")
+    assert list(rows) == ["501 Stora <Tandkliniken>", "Övriga 1 kliniker", "Summa"]
+    assert rows["Övriga 1 kliniker"][3] == "980,99\xa0kr"
+    assert rows["Summa"][3] == "2\xa0315,56\xa0kr"
+    assert "tabellen de 1 största och övriga tillsammans" in " ".join(doc.text_content().split())
+
+
 def test_each_chart_is_an_accessible_image_with_its_table_beside_it(coordinator):
     response = coordinator.get("/region/testregion/")
     doc = _doc(response)

@@ -126,11 +126,13 @@ def _plan(queryset) -> str:
     [
         (ClaimFilter(queue=ClaimQueue.TO_HANDLE), "claim_state_created"),
         (ClaimFilter(state=ClaimState.RECEIVED), "claim_state_created"),
+        (ClaimFilter(state=ClaimState.PAID), "claim_paid_created"),
         (ClaimFilter(), "claim_created_keyset"),
     ],
 )
 def test_each_filters_pages_read_an_index_in_the_lists_order(world, claim_filter, index):
     _claims(world.clinic31, 12)
+    _claims(world.clinic31, 12, prefix="P", state=ClaimState.PAID)
     queryset = selectors.region_claims(region=world.vg, claim_filter=claim_filter)
     with CaptureQueriesContext(connection) as captured:
         keyset_page_or_last(queryset, cursor=LAST, size=5, stamp_field="created_at")

@@ -6,6 +6,7 @@ import lxml.html
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from claims.models import ClaimState, Invoice
@@ -14,6 +15,7 @@ from portal.models import AccessLogEntry
 from review import selectors
 from review.selectors import ClaimFilter
 from tests.claims.factories import ClaimFactory, InvoiceFactory
+from tests.clinics.factories import ClinicFactory
 from tests.eligibility.factories import PatientFactory
 
 from .factories import ClaimQuestionFactory
@@ -99,6 +101,61 @@ def test_the_question_column_says_fråga_väntar_or_besvarad(coordinator, queue)
         return doc.xpath("//tbody/tr[th=$ref]/td[last()]", ref=reference)[0].text_content().strip()
 
     assert (cell("Q-WAITING"), cell("Q-ANSWERED"), cell("Q-REVIEW")) == ("Fråga väntar", "Besvarad", "–")
+
+
+def test_each_row_links_to_its_claims_page_and_says_its_status(coordinator, world, queue):
+    """The rows' links and status words are made once a page (review.views.claim_list), as reverse and the state's
+    label would give them; an approved claim says its payout date."""
+    approved = ClaimFactory(
+        invoice__clinic=world.clinic31,
+        reference="Q-APPROVED",
+        state=ClaimState.APPROVED,
+        approved_on=timezone.localdate(),
+    )
+    doc = lxml.html.document_fromstring(coordinator.get(LIST, {"queue": ""}).content)
+
+    def row(claim):
+        return doc.xpath("//tbody/tr[th=$ref]", ref=claim.reference)[0]
+
+    for claim in (*queue.values(), approved):
+        href = row(claim).xpath("th/a/@href")[0]
+        assert href == reverse("review_claim_detail", kwargs={"region_code": "vg", "claim_pk": claim.pk})
+        assert coordinator.get(href).status_code == 200
+    status = {name: row(claim).xpath("td")[5].text_content().strip() for name, claim in queue.items()}
+    assert status == {
+        "review": "Under granskning",
+        "answered": "Under granskning",
+        "waiting": "Under granskning",
+        "received": "Under behandling",
+        "paid": "Utbetald",
+    }
+    assert row(approved).xpath("td")[5].text_content().strip() == (
+        f"Godkänd för utbetalning {timezone.localdate().isoformat()}"
+    )
+
+
+def test_the_clinic_filter_lists_the_regions_clinics_by_number_and_name(coordinator, world, queue):
+    doc = lxml.html.document_fromstring(coordinator.get(LIST).content)
+    options = doc.xpath("//select[@name='clinic']/option")
+    assert (options[0].get("value"), options[0].text_content()) == ("", "Alla")
+    assert (str(world.clinic31.pk), f"{world.clinic31.number} {world.clinic31.name}") in {
+        (option.get("value"), option.text_content()) for option in options
+    }
+    assert str(world.clinic2001.pk) not in {option.get("value") for option in options}  # Dalarna's
+    doc = lxml.html.document_fromstring(coordinator.get(LIST, {"queue": "", "clinic": world.clinic31.pk}).content)
+    assert doc.xpath("//select[@name='clinic']/option[@selected]/@value") == [str(world.clinic31.pk)]
+    assert _ours(_listed(coordinator.get(LIST, {"queue": "", "clinic": world.clinic31.pk}))) == {
+        claim.reference for claim in queue.values()
+    }
+
+
+def test_the_clinic_options_are_escaped_and_the_chosen_one_is_selected_once(coordinator, world):
+    odd = ClinicFactory(region=world.vg, number="9901", name='Tand & <Kliniken> "Ett"')
+    response = coordinator.get(LIST, {"queue": "", "clinic": odd.pk})
+    html = response.content.decode()
+    assert f'<option value="{odd.pk}" selected>9901 Tand &amp; &lt;Kliniken&gt; &quot;Ett&quot;</option>' in html
+    doc = lxml.html.document_fromstring(response.content)
+    assert doc.xpath("//select[@name='clinic']/option[@selected]/@value") == [str(odd.pk)]
 
 
 def test_search_by_ocr_räkningsreferens_and_vår_referens(coordinator, world, queue):
