@@ -15,6 +15,7 @@ from claims.models import PATIENT_FEE_CODE, Claim, ClaimLine, ClaimState, Credit
 from payouts.models import Repayment
 from portal.demo.invoices import demo_approved_payout_date, demo_paid_on
 from portal.models import AccessLogEntry
+from tests.billing.pages import opened_row
 from tests.claims.factories import ClaimFactory, InvoiceFactory, tariff_for
 from tests.conftest import World
 from tests.eligibility.factories import PatientFactory
@@ -117,20 +118,6 @@ def test_statuses_of_an_invoice_in_several_states(biller, world):
 # The expanded invoice ---------------------------------------------------------------------------------------
 
 
-def _opened_row(client, doc, reference: str):
-    """What the invoice's row shows when opened: the part of a page its data-invoice-claims names (fetched by
-    static/js/invoice-claims.js), as a document."""
-    (details,) = doc.xpath(
-        "//tbody[tr[1]/th[normalize-space()=$ref]]/tr[contains(@class, 'invoice__details')]/td/details",
-        ref=reference,
-    )
-    (holder,) = details.xpath("./*[@data-invoice-claims]")
-    response = client.get(holder.get("data-invoice-claims"))
-    assert response.status_code == 200, response.status_code
-    # A part of a page: no <meta charset> to tell lxml it is UTF-8.
-    return lxml.html.document_fromstring(response.content.decode())
-
-
 def test_an_invoice_expands_to_its_claims_with_the_manuals_columns(biller, world):
     doc = _doc(biller.get(_url(world)))
     invoice = _demo_invoice(world, "DEMO-A1")
@@ -147,7 +134,7 @@ def test_an_invoice_expands_to_its_claims_with_the_manuals_columns(biller, world
     assert holder.xpath(".//a/@href") == [_url(world, f"{invoice.pk}/")]
     assert doc.xpath("//script[contains(@src, 'invoice-claims.js')]")
 
-    part = _opened_row(biller, doc, invoice.reference)
+    part = opened_row(biller, doc, invoice.reference)
     headers = [th.text_content().strip() for th in part.xpath("//table[contains(@class,'claims')]/thead//th")]
     assert headers[:7] == [
         "Räkningsreferens",
@@ -183,7 +170,7 @@ def test_an_invoice_expands_to_its_claims_with_the_manuals_columns(biller, world
 def test_paid_claims_have_kreditera(biller, world):
     doc = _doc(biller.get(_url(world, "utbetalda/")))
     claim = Claim.objects.get(clinic=world.clinic31, reference="DEMO-C1")
-    part = _opened_row(biller, doc, claim.invoice.reference)
+    part = opened_row(biller, doc, claim.invoice.reference)
     forms = part.xpath("//form[@action=$action]", action=_url(world, f"rakningar/{claim.pk}/kreditera/"))
     assert len(forms) == 1 and "Kreditera" in forms[0].text_content()
 
@@ -199,7 +186,7 @@ def test_a_list_page_shows_and_logs_no_patient(biller, world):
 def test_an_opened_row_logs_the_patients_of_its_claims(biller, world):
     doc = _doc(biller.get(_url(world)))
     AccessLogEntry.objects.all().delete()
-    _opened_row(biller, doc, _demo_invoice(world, "DEMO-A1").reference)
+    opened_row(biller, doc, _demo_invoice(world, "DEMO-A1").reference)
     entries = list(AccessLogEntry.objects.all())
     assert [entry.personal_identity_number for entry in entries] == [VG_PIN]
     assert entries[0].clinic == world.clinic31 and entries[0].user == world.biller
