@@ -138,7 +138,8 @@ def with_invoice_references(payments: list[PayoutPayment]) -> list[PayoutPayment
     cost a page of 25 payments ~900 of each."""
     references: dict[int, list[str]] = {payment.pk: [] for payment in payments}
     rows = (
-        PayoutInvoice.objects.filter(payment_id__in=list(references))
+        PayoutInvoice.objects.of_clinics({payment.clinic_id for payment in payments})
+        .filter(payment_id__in=list(references))
         .order_by("payment_id", "our_reference", "pk")
         .values_list("payment_id", "our_reference", "invoice__reference")
     )
