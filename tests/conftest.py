@@ -119,6 +119,7 @@ KEPT_BY_FLUSH = {"django_content_type", "auth_permission"}
 
 
 def _sql_flush_by_delete(self, style, tables, *, reset_sequences=False, allow_cascade=False):
+    self.connection.ensure_connection()
     superuser = self.connection.connection.info.parameter_status("is_superuser") == "on"
     self.connection.flush_kept_content_types = not reset_sequences and superuser
     if not self.connection.flush_kept_content_types or not tables:
