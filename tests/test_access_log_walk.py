@@ -69,7 +69,14 @@ def test_the_pattern_finds_each_form_and_nothing_else():
     assert personnummer_on(page) == {"0001012384"}
 
 
-@pytest.mark.parametrize("role", ROLES)
+# Each role's walk asks every page it may open (2–10 s each): `make test-fast` walks a clinic's biller and a region's
+# coordinator, the two whose pages show the most patients; the other roles' walks are `slow` (make test, CI).
+FAST_ROLES = {"biller", "coordinator"}
+
+
+@pytest.mark.parametrize(
+    "role", [pytest.param(role, marks=() if role in FAST_ROLES else (pytest.mark.slow,)) for role in ROLES]
+)
 def test_every_personnummer_on_every_page_is_in_the_access_log(client, world, role):
     user = world.user(ACTORS[role].email)
     client.force_login(user)

@@ -454,6 +454,7 @@ def test_dockerfile_bakes_no_secret_into_the_image():
                 assert name not in args
 
 
+@pytest.mark.slow  # a production manage.py process hashing and compressing every static file: 10–30 s
 def test_dockerfile_collectstatic_works_with_its_throwaway_values(tmp_path):
     build_env, command = collectstatic_run()
     assert set(REQUIRED_IN_PRODUCTION) <= set(build_env)

@@ -418,8 +418,50 @@ def _outcome(response) -> object:
     return "ok"
 
 
-@pytest.mark.parametrize("route,pattern", ALL_PATTERNS, ids=[route for route, _ in ALL_PATTERNS])
-@pytest.mark.parametrize("role", ROLES)
+# What `make test-fast` walks ----------------------------------------------------------------------------------
+# The whole walks ask every page as every user, 3 000 tests and half of the suite's time: they are marked `slow` and
+# run in `make test` and CI. The fast run keeps a sample that still fails on a broken access rule or an unscoped
+# query: every role on one page of each kind of access (the rules of portal.access), every URL with an id asked for
+# another's object by a user who may open the page (test_every_url_with_an_id_…), and every view's declaration.
+
+
+def _first_of_each_access(patterns) -> set[str]:
+    """One route of each kind of access: the first in the walk's order."""
+    first = {}
+    for route, pattern in patterns:
+        first.setdefault(getattr(pattern.callback, "access", None), route)
+    return set(first.values())
+
+
+SAMPLE_ROUTES = _first_of_each_access(ALL_PATTERNS)
+
+
+def _fast_unless(sampled: bool) -> tuple:
+    return () if sampled else (pytest.mark.slow,)
+
+
+def test_every_view_declares_its_access():
+    """The walks' first assertion for every URL at once: a view without a decorator from portal.access fails here."""
+    undeclared = [route for route, pattern in ALL_PATTERNS if getattr(pattern.callback, "access", None) not in EXPECTED]
+    assert undeclared == []
+
+
+def test_the_fast_sample_has_every_kind_of_access_and_every_url_with_an_id_by_a_user_who_opens_it():
+    patterns = dict(ALL_PATTERNS)
+    assert {patterns[route].callback.access for route in SAMPLE_ROUTES} == set(EXPECTED)
+    for route, pattern in FOREIGN_ROUTES:
+        role = FOREIGN_SAMPLE_ROLE[route.split("/")[0]]
+        assert EXPECTED[pattern.callback.access][role] == "ok", f"{route}: {role} does not open it"
+
+
+@pytest.mark.parametrize(
+    "role,route,pattern",
+    [
+        pytest.param(role, route, pattern, id=f"{role}-{route}", marks=_fast_unless(route in SAMPLE_ROUTES))
+        for role in ROLES
+        for route, pattern in ALL_PATTERNS
+    ],
+)
 def test_every_url_answers_each_role_as_declared(client, world, route, pattern, role):
     access = getattr(pattern.callback, "access", None)
     assert access in EXPECTED, f"{route}: the view declares no access (use a decorator from portal.access)"
@@ -496,8 +538,26 @@ def _clinic(number: str) -> Clinic:
     return Clinic.objects.get(number=number)
 
 
-@pytest.mark.parametrize("route,pattern", FOREIGN_ROUTES, ids=[route for route, _ in FOREIGN_ROUTES])
-@pytest.mark.parametrize("role", list(STANDINGS))
+# The fast run asks each URL with an id as the one user of its part of the portal who opens such pages in their
+# own clinic or region (so the 404 is the object's, not the role's): clinic 31's administrator for 32's objects,
+# Dalarna's region administrator for Västra Götaland's, the organisation's biller for clinic 2001's.
+FOREIGN_SAMPLE_ROLE = {"klinik": "local_admin", "region": "region_admin", "organisation": "organisation_user"}
+
+
+@pytest.mark.parametrize(
+    "role,route,pattern",
+    [
+        pytest.param(
+            role,
+            route,
+            pattern,
+            id=f"{role}-{route}",
+            marks=_fast_unless(FOREIGN_SAMPLE_ROLE.get(route.split("/")[0]) == role),
+        )
+        for role in STANDINGS
+        for route, pattern in FOREIGN_ROUTES
+    ],
+)
 def test_every_url_with_an_id_answers_404_for_another_clinics_or_regions_object(client, world, route, pattern, role):
     standing = STANDINGS[role]
     home_clinic = _clinic(standing.home)
@@ -568,7 +628,13 @@ def test_the_walk_covers_the_known_pages():
     assert {"account_privacy", "account_extract"} <= names
 
 
-@pytest.mark.parametrize("route,pattern", ALL_PATTERNS, ids=[route for route, _ in ALL_PATTERNS])
+@pytest.mark.parametrize(
+    "route,pattern",
+    [
+        pytest.param(route, pattern, id=route, marks=_fast_unless(route in SAMPLE_ROUTES))
+        for route, pattern in ALL_PATTERNS
+    ],
+)
 def test_the_system_administrator_opens_only_the_system_pages(client, world, route, pattern):
     """system@demo.test works for no clinic or region: their own pages open, every clinic's or region's is 404."""
     client.force_login(world.user("system@demo.test"))

@@ -179,6 +179,7 @@ def test_a_swedish_text_reads_the_same_after_the_migration_and_comes_back_going_
     assert migration.reason_of(kind, params) == reason
 
 
+@pytest.mark.slow  # the schema migrated back years of migrations and forward again: 5–15 s
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_converts_stored_rows_and_back():
     """On the database: every row of the old history gets its kind and parameters; going back, its text."""

@@ -310,6 +310,7 @@ def test_a_month_whose_rows_interleave_with_later_ones_in_the_chain_is_not_archi
     assert LogArchive.objects.count() == 0 and audit_chain_verify().whole
 
 
+@pytest.mark.slow  # the schema migrated back years of migrations and forward again: 5–15 s
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_moves_the_rows_of_the_plain_tables_into_months_and_back():
     actor, clinic = UserFactory(), ClinicFactory()

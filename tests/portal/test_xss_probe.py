@@ -5,6 +5,7 @@ import io
 import re
 
 import openpyxl
+import pytest
 from django.apps import apps
 from django.db import DatabaseError, models, transaction
 
@@ -57,14 +58,16 @@ def _write_hostile_text() -> list[str]:
     return written
 
 
-def test_hostile_text_in_every_free_text_field_is_escaped_on_every_page_and_text_in_every_workbook(client, world):
+def _probe(client, world, *, only=lambda route: True) -> set[str]:
+    """Hostile text in every free-text field, then each page of the walk that `only` takes as each signed-in user:
+    every page shows it escaped and every workbook as text. Returns the routes that showed it."""
     written = _write_hostile_text()
     assert {"Clinic.name", "Claim.comment"} <= set(written), written
     shown = set()
     for email in SIGNED_IN:
         client.force_login(world.user(email))
         for route, url, _pattern in _urls(world):
-            if route in ("logga-ut/", "healthz", "readyz"):
+            if route in ("logga-ut/", "healthz", "readyz") or not only(route):
                 continue
             response = client.get(url)
             if response.status_code != 200:
@@ -83,5 +86,21 @@ def test_hostile_text_in_every_free_text_field_is_escaped_on_every_page_and_text
                             if isinstance(cell.value, str) and "<q9" in cell.value:
                                 assert cell.data_type == "s", f"{url}: {cell.coordinate} is a formula"
                                 shown.add(route)
+    return shown
+
+
+@pytest.mark.slow  # every page and workbook as each signed-in user: a minute and more
+def test_hostile_text_in_every_free_text_field_is_escaped_on_every_page_and_text_in_every_workbook(client, world):
+    shown = _probe(client, world)
     assert len(shown) > 20, shown
+    assert any(route.endswith(".xlsx") for route in shown), shown
+
+
+def test_hostile_text_is_escaped_on_the_claims_pages_and_text_in_every_workbook(client, world):
+    """make test-fast's part of the probe: the pages of claims (clinic and region) and every Excel download."""
+    shown = _probe(client, world, only=lambda route: "rakning" in route or route.endswith(".xlsx"))
+    assert {
+        "klinik/<int:clinic_pk>/fakturor/rakningar/<int:claim_pk>/",
+        "region/<slug:region_code>/rakningar/",
+    } <= shown
     assert any(route.endswith(".xlsx") for route in shown), shown
