@@ -20,6 +20,7 @@ from portal import validators
 from portal.access import clinic_view
 from portal.access_shown import AccessShown, AccessShownKind
 from portal.audit import access_log_record_many
+from portal.background import progress_response
 from portal.excel import text_cell, workbook_response
 from portal.forms import add_service_errors
 from portal.middleware import FORM_OVERHEAD_BYTES, max_body
@@ -141,15 +142,12 @@ def invoice_file_detail(request: HttpRequest, upload_pk: int) -> HttpResponse:
 def invoice_file_status(request: HttpRequest, upload_pk: int) -> JsonResponse:
     """For static/js/progress.js: where the check stands, without the claims' personal data."""
     upload = _upload_of_clinic(request, upload_pk)
-    return JsonResponse(
-        {
-            "state": upload.state,
-            "state_label": str(upload.get_state_display()),
-            "finished": not upload.is_busy or upload.is_stalled,
-            "processed": upload.processed_count,
-            "total": upload.claim_count,
-            "errors": upload.faulty_count,
-        }
+    return progress_response(
+        upload,
+        finished=not upload.is_busy or upload.is_stalled,
+        processed=upload.processed_count,
+        total=upload.claim_count,
+        errors=upload.faulty_count,
     )
 
 

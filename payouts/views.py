@@ -21,6 +21,7 @@ from clinics.region_services import region_payout_second_confirmation_set
 from clinics.rules import region_rules
 from portal import validators
 from portal.access import Access, clinic_view, is_region_admin, region_view
+from portal.background import progress_response
 from portal.excel import XLSX_CONTENT_TYPE
 from portal.forms import DATE_WIDGET, DateField, KronorField, add_service_errors
 from portal.money import format_kronor
@@ -217,14 +218,11 @@ def payout_preview_detail(request: HttpRequest, preview_pk: int) -> HttpResponse
 def payout_preview_status(request: HttpRequest, preview_pk: int) -> JsonResponse:
     """For static/js/progress.js: how far the preview being computed has come."""
     preview = _preview_or_404(request, preview_pk)
-    return JsonResponse(
-        {
-            "state": preview.state,
-            "state_label": str(preview.get_state_display()),
-            "finished": not preview.is_making or preview.is_stalled,
-            "processed": preview.progress_count,
-            "total": preview.claim_count,
-        }
+    return progress_response(
+        preview,
+        finished=not preview.is_making or preview.is_stalled,
+        processed=preview.progress_count,
+        total=preview.claim_count,
     )
 
 
@@ -303,14 +301,8 @@ def payout_run_detail(request: HttpRequest, run_pk: int) -> HttpResponse:
 def payout_run_status(request: HttpRequest, run_pk: int) -> JsonResponse:
     """For static/js/progress.js: how far the run being made has come."""
     run = _run_or_404(request, run_pk)
-    return JsonResponse(
-        {
-            "state": run.state,
-            "state_label": str(run.get_state_display()),
-            "finished": not run.is_making or run.is_stalled,
-            "processed": run.progress_count,
-            "total": run.claim_count,
-        }
+    return progress_response(
+        run, finished=not run.is_making or run.is_stalled, processed=run.progress_count, total=run.claim_count
     )
 
 

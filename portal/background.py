@@ -8,6 +8,7 @@ import smtplib
 from celery import shared_task
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.http import JsonResponse
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -21,6 +22,21 @@ def stalled_before() -> datetime.datetime:
     """
     timeout = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
     return timezone.now() - datetime.timedelta(seconds=2 * timeout)
+
+
+def progress_response(job, *, finished: bool, processed: int, total: int, **more: int) -> JsonResponse:
+    """What static/js/progress.js polls: the job's state and its label, whether the page may stop waiting, and how
+    far the job has come (a job's page shows no personal data here)."""
+    return JsonResponse(
+        {
+            "state": job.state,
+            "state_label": str(job.get_state_display()),
+            "finished": finished,
+            "processed": processed,
+            "total": total,
+            **more,
+        }
+    )
 
 
 class ProgressWriter:
