@@ -21,8 +21,10 @@ class AuditEvent(models.Model):
     """
 
     occurred_at = models.DateTimeField(_("Tidpunkt"), auto_now_add=True, db_index=True)
+    # Its actors checked per statement, not per row (see migration 0014 and claims.ClaimEvent.actor); indexed, for
+    # the register extract (privacy.selectors) and the check of a user's delete.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_constraint=False
     )
     # Kept as text so the record stays readable whatever happens to the user later.
     actor_email = models.CharField(max_length=254, blank=True)
@@ -298,8 +300,15 @@ class ClinicEvent(models.Model):
     object_type = models.CharField(max_length=40)
     object_id = models.BigIntegerField()
     data = models.JSONField(default=dict, blank=True)
+    # Its actors checked per statement, not per row (see migration 0014 and claims.ClaimEvent.actor).
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     occurred_at = models.DateTimeField(auto_now_add=True)
     xid = models.BigIntegerField(db_default=CurrentTransactionId())
