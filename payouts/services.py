@@ -35,7 +35,7 @@ from clinics.models import Clinic, PaymentMethod, Region, User
 from clinics.rules import region_rules
 from portal.audit import audit_batch, audit_record, snapshot
 from portal.background import ProgressWriter
-from portal.bulk import copy_insert, copy_rows, ids_assign
+from portal.bulk import array_text, copy_insert, ids_assign
 from portal.events import NewClinicEvent, clinic_events_record
 from portal.models import ClinicEventKind
 from portal.money import format_kronor
@@ -455,20 +455,38 @@ def _chunk_write(filling: _Filling, chunk: list[ClaimRow]) -> None:
         payout_invoice_of.setdefault(*filling.last_invoice)
     filling.last_invoice = (chunk[-1].invoice_id, payout_invoice_of[chunk[-1].invoice_id])
 
-    claims_approve_for_payout(actor=actor, claims=chunk, payout_date=payout_date, redate=True)
-    copy_rows(
-        PayoutClaim,
-        ("payout_invoice_id", "claim_id", "amount", "previous_state", "previous_approved_on"),
-        (
-            (payout_invoice_of[claim.invoice_id], claim.id, claim.total, state, approved_on)
-            for claim, (state, approved_on) in zip(chunk, before, strict=True)
-        ),
-    )
-    invoices_payout_set(
-        actor=actor,
-        invoices=[(invoices[paid.invoice_id], paid.our_reference) for paid in payout_invoices],
-        payout_date=payout_date,
-    )
+    # The chunk's writes go down in a pipeline (psycopg): none of their results is read, so each is sent as it is
+    # made and the database runs them while Python builds the next, and the chunk's audit records; the block's
+    # end waits for the last. The run's time was the sum of Python's and the database's, each idle by turns.
+    with _pipeline():
+        claims_approve_for_payout(actor=actor, claims=chunk, payout_date=payout_date, redate=True)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {PayoutClaim._meta.db_table} "  # noqa: S608 (names of ours)
+                "(payout_invoice_id, claim_id, amount, previous_state, previous_approved_on) "
+                "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::date[])",
+                [
+                    array_text([payout_invoice_of[claim.invoice_id] for claim in chunk]),
+                    array_text([claim.id for claim in chunk]),
+                    array_text([claim.total for claim in chunk]),
+                    array_text([state for state, _approved_on in before]),
+                    array_text([approved_on for _state, approved_on in before]),
+                ],
+            )
+        invoices_payout_set(
+            actor=actor,
+            invoices=[(invoices[paid.invoice_id], paid.our_reference) for paid in payout_invoices],
+            payout_date=payout_date,
+        )
+
+
+@contextmanager
+def _pipeline():
+    """The statements of the block sent in one pipeline of the connection (psycopg 3): each goes to the database as
+    it is made, without waiting for its result; the block's end waits for them all (and raises the first error).
+    No statement in it may read a result or COPY."""
+    with connection.wrap_database_errors, connection.connection.pipeline():
+        yield
 
 
 def _run_locked(run: PayoutRun) -> PayoutRun:

@@ -134,3 +134,25 @@ _AS_IS = (
     models.ForeignKey,
     models.AutoField,
 )
+
+
+def array_text(values: Iterable[Any]) -> str:
+    """`values` (whole numbers, texts, dates, None) as the text of a PostgreSQL array, for a parameter cast to an
+    array type (`unnest(%s::bigint[])`). psycopg's client-side cursor writes a list's literal element by element in
+    Python: a payout run's ten arrays of 1 000 a chunk cost it 1.5 s per 100 000 claims; joined, 0.1 s."""
+    values = values if isinstance(values, list) else list(values)
+    if all(type(value) is int for value in values):
+        return "{" + ",".join(map(str, values)) + "}"
+    return "{" + ",".join(map(_element_text, values)) + "}"
+
+
+def _element_text(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if type(value) is int:
+        return str(value)
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    raise TypeError(f"array_text: {type(value).__name__} is not a whole number, text, date or None")

@@ -38,7 +38,7 @@ from django.utils import timezone
 
 from . import validators
 from .audit import AuditOutsideTransaction
-from .bulk import copy_rows
+from .bulk import array_text, copy_rows
 from .db import OldestRunningTransaction
 from .models import ClinicEvent, ClinicEventKind
 
@@ -119,6 +119,62 @@ def clinic_events_record(events: Iterable[NewClinicEvent]) -> int:
 
 _COLUMNS = ("clinic_id", "kind", "object_type", "object_id", "data", "actor_id", "occurred_at")
 _JSON_TEXT = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def clinic_events_record_each(
+    *,
+    kind: str,
+    object_type: str,
+    object_ids: Sequence[int],
+    clinic_ids: Sequence[int],
+    data: dict,
+    data_each: dict[str, Sequence[int | str | None]],
+    actor_id: int | None = None,
+) -> int:
+    """One event of the same kind per object (`object_ids`, each of `clinic_ids`), made by the database in one
+    INSERT from the id arrays: a payout run's 100 000 claims without a row built in Python. Each event's data is
+    `data` with `data_each`'s values for its object (name → one value per object: whole numbers, or texts and
+    None), in the objects' order. The statement's result is not read: in a pipeline (payouts.services) it runs
+    while the caller goes on."""
+    if not object_ids:
+        return 0
+    _refuse_unless_recordable(kind)
+    _refuse_personal_data(data)
+    names, arrays, casts = [], [], []
+    for name, values in data_each.items():
+        numbers = all(value is None or type(value) is int for value in values)
+        if not numbers:
+            # Texts: each distinct one checked once (a claim's from-state, say), as a row's data would be.
+            _refuse_personal_data({str(n): value for n, value in enumerate(set(values)) if isinstance(value, str)})
+        names.append(name)
+        arrays.append(array_text(values))
+        casts.append("bigint[]" if numbers else "text[]")
+    columns = [f"v{n}" for n in range(len(names))]
+    built = f"jsonb_build_object({', '.join(f'%s::text, {column}' for column in columns)})"
+    unnest = ", ".join(["%s::bigint[]", "%s::bigint[]", *(f"%s::{cast}" for cast in casts)])
+    sql = (
+        f"INSERT INTO {ClinicEvent._meta.db_table} ({', '.join(_COLUMNS)}) "  # noqa: S608 (names of ours)
+        f"SELECT clinic_id, %s, %s, object_id, {built} || %s::jsonb, %s, %s "
+        f"FROM unnest({unnest}) WITH ORDINALITY AS each_event(clinic_id, object_id, {', '.join([*columns, 'n'])}) "
+        "ORDER BY n"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [
+                ClinicEventKind(kind).value,
+                object_type,
+                *names,
+                _JSON_TEXT(data),
+                actor_id,
+                timezone.now(),
+                array_text(clinic_ids),
+                array_text(object_ids),
+                *arrays,
+            ],
+        )
+    _listeners_tell_on_commit(set(clinic_ids))
+    return len(object_ids)
 
 
 def _refuse_unless_recordable(kind: str) -> None:

@@ -210,8 +210,9 @@ def test_many_claims_take_a_few_queries_not_one_per_claim(clinic, django_assert_
     claims = [_claim(clinic, ("101", 98_000)) for _ in range(150)] + [
         _claim(clinic, ("401", 145_000)) for _ in range(150)
     ]
-    # Clinics, rules, lines, lock, update, events, audit records.
-    with django_assert_max_num_queries(7):
+    # Clinics, rules, lines, lock, update, events, audit records. The claim and clinic events are two INSERTs made
+    # by the database from the claims' ids (they were COPYs, which this counter does not see).
+    with django_assert_max_num_queries(8):
         services.review_rules_apply(claims=claims, rng=random.Random(1))
     assert Claim.objects.filter(pk__in=[c.pk for c in claims[150:]], state=ClaimState.UNDER_REVIEW).count() == 150
 
