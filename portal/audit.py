@@ -183,21 +183,7 @@ def audit_record_many(
 
 
 # The columns a record fills besides its id, in copy_rows' order (AuditEvent's fields).
-_COLUMNS = (
-    "occurred_at",
-    "actor_id",
-    "actor_email",
-    "action",
-    "object_type",
-    "object_id",
-    "object_repr",
-    "clinic_id",
-    "region_id",
-    "before",
-    "after",
-    "prev_hash",
-    "hash",
-)
+_COLUMNS = (*(name for name in audit_chain.HASHED_FIELDS if name != "id"), "prev_hash", "hash")
 _JSON_TEXT = json.JSONEncoder(ensure_ascii=False).encode
 
 
