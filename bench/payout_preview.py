@@ -47,14 +47,13 @@ def main() -> None:
 
     django.setup()
     from django.db import connection
-    from django.db.models import Count
     from django.test import Client
     from django.urls import reverse
     from django_otp import DEVICE_ID_SESSION_KEY
     from django_otp.plugins.otp_totp.models import TOTPDevice
+    from payout_run import busiest_region
 
-    from claims.models import Claim, ClaimState
-    from clinics.models import Region, RegionMembership, RegionRole
+    from clinics.models import RegionMembership, RegionRole
     from payouts import bankdays, preview_services, selectors
     from payouts.models import LIVE_RUN_STATES, PayoutRun
 
@@ -79,14 +78,7 @@ def main() -> None:
         )
         return value
 
-    open_states = (ClaimState.RECEIVED, ClaimState.APPROVED)
-    region = Region.objects.get(
-        pk=Claim.objects.filter(state__in=open_states, payout__isnull=True)
-        .values("clinic__region")
-        .annotate(n=Count("id"))
-        .order_by("-n")
-        .values_list("clinic__region", flat=True)[0]
-    )
+    region = busiest_region()
     coordinator = (
         RegionMembership.objects.filter(region=region, role=RegionRole.COORDINATOR).select_related("user").first().user
     )

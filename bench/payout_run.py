@@ -50,6 +50,22 @@ class _Rollback(Exception):
     pass
 
 
+def busiest_region():
+    """The region with the most open claims not yet in a run: the one whose next payout run is the largest."""
+    from django.db.models import Count
+
+    from claims.models import Claim, ClaimState
+    from clinics.models import Region
+
+    return Region.objects.get(
+        pk=Claim.objects.filter(state__in=(ClaimState.RECEIVED, ClaimState.APPROVED), payout__isnull=True)
+        .values("clinic__region")
+        .annotate(n=Count("id"))
+        .order_by("-n")
+        .values_list("clinic__region", flat=True)[0]
+    )
+
+
 def _due_date(region, size: int) -> tuple[datetime.date, int]:
     """The payout date on which about `size` of the region's open claims are due (bisected over invoice dates)."""
     from payouts.plan import paid_claims
@@ -69,14 +85,12 @@ def child(size: int) -> dict:
 
     django.setup()
     from django.db import connection, transaction
-    from django.db.models import Count
     from django.test import Client
     from django.urls import reverse
     from django_otp import DEVICE_ID_SESSION_KEY
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    from claims.models import Claim, ClaimState
-    from clinics.models import Region, RegionMembership
+    from clinics.models import RegionMembership
     from payouts import notices, selectors, services
     from payouts.models import PayoutRun, PayoutRunState
     from payouts.payment_file import payment_file_stream
@@ -90,14 +104,7 @@ def child(size: int) -> dict:
 
     connection.ensure_connection()
     result: dict = {"size": size, "idle_mb": _status_mb("VmRSS")}
-    open_states = (ClaimState.RECEIVED, ClaimState.APPROVED)
-    region = Region.objects.get(
-        pk=Claim.objects.filter(state__in=open_states, payout__isnull=True)
-        .values("clinic__region")
-        .annotate(n=Count("id"))
-        .order_by("-n")
-        .values_list("clinic__region", flat=True)[0]
-    )
+    region = busiest_region()
     # The fill wrote plusgiro clinics' credits without the Repayment the portal makes when it credits (credit_settle);
     # a run registers any missing (one statement when there are none). Registered here once, committed, so that the
     # run measured is the portal's, not a catch-up of the fill's.

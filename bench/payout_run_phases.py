@@ -49,12 +49,10 @@ def main() -> None:
 
     django.setup()
     from django.db import connection, transaction
-    from django.db.models import Count
-    from payout_run import _due_date, _status_mb
+    from payout_run import _due_date, _status_mb, busiest_region
 
     import portal.bulk
-    from claims.models import Claim, ClaimState
-    from clinics.models import Region, RegionMembership
+    from clinics.models import RegionMembership
     from payouts import selectors, services
     from payouts.models import PayoutRun, PayoutRunState
 
@@ -97,14 +95,7 @@ def main() -> None:
                 if hasattr(module, name):
                     setattr(module, name, wrapped)
 
-    open_states = (ClaimState.RECEIVED, ClaimState.APPROVED)
-    region = Region.objects.get(
-        pk=Claim.objects.filter(state__in=open_states, payout__isnull=True)
-        .values("clinic__region")
-        .annotate(n=Count("id"))
-        .order_by("-n")
-        .values_list("clinic__region", flat=True)[0]
-    )
+    region = busiest_region()
     with transaction.atomic():
         services._repayments_register(region=region, actor=None)
     day, due = _due_date(region, args.size)
