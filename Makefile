@@ -24,11 +24,12 @@ test: install
 	$(SERVICES) exec -- $(PYTEST) $(PYTEST_ARGS)
 
 # Without the browser tests and those marked slow (worker processes, make run, big files, the probes that walk
-# every page many times over: the whole permission and access-log walks, whose samples stay; migrations back and
-# forth, the image's static files). Under a minute on two cores.
+# every page many times over: the whole permission, access-log, accessibility and English walks, whose samples stay;
+# migrations back and forth, the image's static files, production processes), and property tests drawing 10
+# examples instead of 200 (tests/conftest.py). Under a minute on two cores is the aim.
 test-fast: install
 	@sh scripts/ensure_test_tools.sh --without-browser
-	$(SERVICES) exec -- $(PYTEST) -m "not browser and not slow" $(PYTEST_ARGS)
+	$(SERVICES) exec -- $(PYTEST) -m "not browser and not slow" --hypothesis-profile=fast $(PYTEST_ARGS)
 
 install: $(VENV)/.installed messages
 

@@ -8,6 +8,7 @@ from django.core.management.commands import flush as flush_command
 from django.db import connection, connections
 from django.db.backends.postgresql.operations import DatabaseOperations
 from django.test.utils import setup_databases, teardown_databases
+from hypothesis import settings as hypothesis_settings
 
 from clinics.models import Clinic, ClinicMembership, Region, User
 from payouts.models import PayoutRun
@@ -77,6 +78,13 @@ def _world() -> World:
         clinic32=clinics[(vg.pk, "32")],
         clinic2001=clinics[(dalarna.pk, "2001")],
     )
+
+
+# Property tests draw 200 examples each (the profile every run starts with: `make test`, CI, a test run by hand) unless
+# they ask for a number of their own. `make test-fast` loads the "fast" profile (--hypothesis-profile=fast): 10 each,
+# which still meets a rule broken for a whole class of input; the 200 look for the rare one.
+hypothesis_settings.register_profile("default", max_examples=200, deadline=None)
+hypothesis_settings.register_profile("fast", max_examples=10, deadline=None)
 
 
 # Fixtures that make a test slow: it waits for a real worker to start, take tasks and stop.

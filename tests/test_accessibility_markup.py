@@ -6,9 +6,11 @@ these check the HTML of many more pages, quickly.
 """
 
 import datetime
+from urllib.parse import urlsplit
 
 import lxml.html
 import pytest
+from django.urls import resolve
 from django.utils import timezone, translation
 
 from agreements.models import AgreementVersion
@@ -187,6 +189,52 @@ PAGES = [
         lambda w: f"/region/vg/avtal/{AgreementVersion.objects.of_region(w.vg).get(number=2).pk}/",
     ),
 ]
+
+
+# What `make test-fast` walks: the first page of each app (the view's package) for each user, and for nobody signed
+# in; the whole walk, here and in English (tests/test_english_walk.py), is marked `slow` and runs in `make test` and
+# CI. test_the_fast_sample_is_the_first_page_of_each_app_for_each_user keeps the list true as pages are added.
+FAST_PAGES = {
+    "access_log",
+    "account_privacy",
+    "administration",
+    "administration_pending_change",
+    "application_new",
+    "choose",
+    "clinic_agreements",
+    "clinic_agreements_signed",
+    "clinic_payouts",
+    "clinic_start",
+    "clinic_start_agreement_waiting",
+    "clinic_start_biller",
+    "clinic_tariff",
+    "invitations",
+    "invoice_claim_question",
+    "login",
+    "organisation_start",
+    "password_reset_done",
+    "payout_run_list",
+    "region_agreement_new",
+    "region_agreements",
+    "region_applications",
+    "region_clinics",
+    "region_organisations",
+    "region_start",
+    "region_start_dalarna",
+    "review_claims",
+    "review_question_answer",
+    "review_rules_admin",
+    "service_windows",
+    "service_windows_portal",
+    "tariff_list",
+}
+
+
+def walk(pages) -> list:
+    """PAGES as parameters, those outside FAST_PAGES marked slow."""
+    return [
+        pytest.param(*page, id=page[0], marks=() if page[0] in FAST_PAGES else (pytest.mark.slow,)) for page in pages
+    ]
 
 
 @pytest.fixture(autouse=True)
@@ -381,7 +429,15 @@ def assert_accessible_markup(doc, where: str) -> None:
     assert problems == [], f"{where}:\n  " + "\n  ".join(problems)
 
 
-@pytest.mark.parametrize("name,email,url", PAGES, ids=[page[0] for page in PAGES])
+def test_the_fast_sample_is_the_first_page_of_each_app_for_each_user(world):
+    first = {}
+    for name, email, url in PAGES:
+        app = resolve(urlsplit(url(world)).path).func.__module__.split(".")[0]
+        first.setdefault((app, email), name)
+    assert set(first.values()) == FAST_PAGES
+
+
+@pytest.mark.parametrize("name,email,url", walk(PAGES))
 def test_page_markup_is_accessible(client, world, planned_window, name, email, url):
     path = url(world)
     doc = _get(client, world, email, path)

@@ -473,6 +473,7 @@ def test_dockerignore_keeps_local_state_out_of_the_image():
 # --- Production settings -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a production Python process per test (~1 s of CPU each): make test and CI run it
 @pytest.mark.parametrize("name", REQUIRED_IN_PRODUCTION)
 @pytest.mark.parametrize("how", ["unset", "empty"])
 def test_production_refuses_to_start_without(name, how):
@@ -486,11 +487,13 @@ def test_production_refuses_to_start_without(name, how):
     assert name in result.stderr
 
 
+@pytest.mark.slow  # a production Python process per test (~1 s of CPU each): make test and CI run it
 def test_production_starts_with_everything_set():
     result = run_python("import django\ndjango.setup()\n", valid_production_env())
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.slow  # a production Python process per test (~1 s of CPU each): make test and CI run it
 def test_production_passes_the_deployment_checklist():
     result = run_manage(["check", "--deploy", "--fail-level", "WARNING"], valid_production_env())
     assert result.returncode == 0, result.stdout + result.stderr
@@ -562,6 +565,7 @@ def test_gunicorns_config_empties_the_metrics_directory_and_forgets_a_dead_worke
     assert not (directory / "gauge_livesum_4242.db").exists()
 
 
+@pytest.mark.slow  # a production Python process per test (~1 s of CPU each): make test and CI run it
 def test_production_reuses_database_connections_and_checks_them_first():
     code = (
         "import django, json\ndjango.setup()\nfrom django.conf import settings\ndb = settings.DATABASES['default']\n"

@@ -34,6 +34,7 @@ def _lint_imports(cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow  # lint-imports in a Python process of its own, importing every app: ~4 s of CPU each
 def test_the_import_contracts_hold():
     result = _lint_imports(ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -49,6 +50,7 @@ def tree_copy(tmp_path):
     return tmp_path
 
 
+@pytest.mark.slow  # lint-imports in a Python process of its own, importing every app: ~4 s of CPU each
 @pytest.mark.parametrize(
     ("module", "source", "contract"),
     [

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import hypothesis
 import pytest
 
 from tests import conftest as tests_conftest
@@ -62,3 +63,13 @@ def test_the_fast_selection_leaves_out_browser_worker_and_make_run_tests():
     assert selected and all(test.startswith("tests/test_devservices.py::test_serve_") for test in selected)
     assert "tests/test_devservices.py::test_serve_starts_everything_and_ctrl_c_stops_everything" not in selected
     assert re.search(r"\(\d+ deselected\)", result.stdout)  # the browser and worker tests, which exist
+
+
+def test_property_tests_draw_200_examples_and_make_test_fast_10():
+    assert hypothesis.settings.get_profile("default").max_examples == 200
+    assert hypothesis.settings.get_profile("fast").max_examples == 10
+    makefile = (ROOT / "Makefile").read_text()
+    fast_target = makefile.split("\ntest-fast:", 1)[1].split("\n\n", 1)[0]
+    assert f'-m "{FAST}" --hypothesis-profile=fast' in fast_target
+    test_target = makefile.split("\ntest:", 1)[1].split("\n\n", 1)[0]
+    assert "hypothesis-profile" not in test_target

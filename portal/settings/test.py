@@ -36,3 +36,7 @@ TWO_FACTOR_BACKENDS = [*TWO_FACTOR_BACKENDS, "tests.identity.AllFactorsBackend"]
 
 # Each test process counts the API's calls per key itself (tests/billing/api/conftest.py empties it per test).
 CACHES = {**CACHES, "api_throttle": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}  # noqa: F405
+
+# WhiteNoise scans every static file through the finders each time a middleware chain is made, and the test client
+# makes one per test (1.5 ms of CPU each); looking a file up when it is asked for serves the same files.
+WHITENOISE_AUTOREFRESH = True

@@ -109,6 +109,7 @@ def test_a_worker_line_names_its_task(json_log, settings):
     assert "request_id" not in line
 
 
+@pytest.mark.slow  # production Python processes (tests/test_deployment.py's run_python): make test and CI run it
 def test_production_settings_log_json_and_keep_it_in_the_worker():
     from tests.test_deployment import run_python, valid_production_env
 

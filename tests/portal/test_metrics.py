@@ -141,6 +141,7 @@ def test_invoice_file_and_payout_run_progress(client, small_world, scraper):
     assert ("tandportal_payout_runs_file_not_downloaded", frozenset()) in found
 
 
+@pytest.mark.slow  # production Python processes (tests/test_deployment.py's run_python): make test and CI run it
 def test_production_lets_probes_and_the_scraper_ask_over_plain_http():
     import json
 

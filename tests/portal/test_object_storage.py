@@ -86,6 +86,7 @@ def test_an_invoice_file_is_uploaded_to_the_bucket_checked_from_it_and_sent(
     assert upload.state == "sent"
 
 
+@pytest.mark.slow  # production Python processes (tests/test_deployment.py's run_python): make test and CI run it
 def test_s3_needs_its_bucket(tmp_path):
     from tests.test_deployment import run_python, valid_production_env
 

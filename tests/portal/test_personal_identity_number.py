@@ -20,7 +20,8 @@ from eligibility import imports
 from portal import validators
 from tests.testdata import TEST_PERSONNUMMER
 
-PROPERTY = settings(max_examples=200, deadline=None)
+# As many examples as the profile says (tests/conftest.py): 200 in `make test` and CI, 10 in `make test-fast`.
+PROPERTY = settings(deadline=None)
 DAY = datetime.timedelta(days=1)
 TODAY = timezone.localdate()
 EARLIEST = datetime.date(1900, 1, 1)
