@@ -18,17 +18,57 @@ class PayoutRunWorkerLost(Exception):
     """The worker making the run was lost before it finished: killed, or out of memory."""
 
 
-class _PayoutRunTask(Task):
+class PayoutPreviewWorkerLost(Exception):
+    """The worker computing the preview was lost before it finished: killed, or out of memory."""
+
+
+class _JobTask(Task):
+    """A task that makes one job (a run, a preview) whose page waits for it: when the task fails, also after its
+    last retry, the job is marked failed, so that its page ends and never waits for a worker that has given up."""
+
+    job = ""  # its name in the log
+    id_argument = ""
+
+    def mark_failed(self, job_id: int) -> None:
+        raise NotImplementedError
+
     def on_failure(self, exc, task_id, args, kwargs, einfo):
-        # Also after the last retry: the run's page must end, never wait for a worker that has given up.
+        job_id = kwargs.get(self.id_argument, args[0] if args else None)
+        logger.error("%s %s could not be made: %r", self.job, job_id, exc)
+        try:
+            self.mark_failed(job_id)
+        except Exception:
+            logger.exception("%s %s could not be marked failed", self.job, job_id)
+
+
+class _PayoutRunTask(_JobTask):
+    job, id_argument = "payout run", "run_id"
+
+    def mark_failed(self, job_id: int) -> None:
         from .services import payout_run_fail
 
-        run_id = kwargs.get("run_id", args[0] if args else None)
-        logger.error("payout run %s could not be made: %r", run_id, exc)
-        try:
-            payout_run_fail(run_id=run_id)
-        except Exception:
-            logger.exception("payout run %s could not be marked failed", run_id)
+        payout_run_fail(run_id=job_id)
+
+
+class _PayoutPreviewTask(_JobTask):
+    job, id_argument = "payout preview", "preview_id"
+
+    def mark_failed(self, job_id: int) -> None:
+        from .preview_services import payout_preview_fail
+
+        payout_preview_fail(preview_id=job_id)
+
+
+def _make_once(task: Task, make, lost: Exception) -> None:
+    """The body of a job's task: a redelivery (the worker before was lost) counts as a try; a database gone away (a
+    restart, a failover) rolled the job's transaction back, and it is made again later, with backoff."""
+    if task.request.delivery_info and task.request.delivery_info.get("redelivered"):
+        raise task.retry(exc=lost, countdown=0)
+    try:
+        make()
+    except OperationalError as error:
+        countdown = min(RETRY_BASE_SECONDS * 2**task.request.retries, RETRY_MAX_SECONDS)
+        raise task.retry(exc=error, countdown=countdown) from error
 
 
 # acks_late: the message is acknowledged when the run is made, so a worker killed while making it leaves it with the
@@ -41,32 +81,8 @@ def make_payout_run(self, run_id: int) -> None:
     """Make the payout run asked for (payouts.services.payout_run_start). Safe to run twice: a run made is left."""
     from .services import payout_run_make
 
-    if self.request.delivery_info and self.request.delivery_info.get("redelivered"):
-        lost = PayoutRunWorkerLost(f"the worker making payout run {run_id} was lost")
-        raise self.retry(exc=lost, countdown=0)
-    try:
-        payout_run_make(run_id=run_id)
-    except OperationalError as error:
-        # The database went away (a restart, a failover): the run's transaction rolled back; make it again later.
-        countdown = min(RETRY_BASE_SECONDS * 2**self.request.retries, RETRY_MAX_SECONDS)
-        raise self.retry(exc=error, countdown=countdown) from error
-
-
-class PayoutPreviewWorkerLost(Exception):
-    """The worker computing the preview was lost before it finished: killed, or out of memory."""
-
-
-class _PayoutPreviewTask(Task):
-    def on_failure(self, exc, task_id, args, kwargs, einfo):
-        # Also after the last retry: the preview's page must end, never wait for a worker that has given up.
-        from .preview_services import payout_preview_fail
-
-        preview_id = kwargs.get("preview_id", args[0] if args else None)
-        logger.error("payout preview %s could not be computed: %r", preview_id, exc)
-        try:
-            payout_preview_fail(preview_id=preview_id)
-        except Exception:
-            logger.exception("payout preview %s could not be marked failed", preview_id)
+    lost = PayoutRunWorkerLost(f"the worker making payout run {run_id} was lost")
+    _make_once(self, lambda: payout_run_make(run_id=run_id), lost)
 
 
 # As make_payout_run: acknowledged late, a redelivery counted as a try, on_failure ends the page. The preview only
@@ -78,15 +94,8 @@ def make_payout_preview(self, preview_id: int) -> None:
     computed is left."""
     from .preview_services import payout_preview_make
 
-    if self.request.delivery_info and self.request.delivery_info.get("redelivered"):
-        lost = PayoutPreviewWorkerLost(f"the worker computing payout preview {preview_id} was lost")
-        raise self.retry(exc=lost, countdown=0)
-    try:
-        payout_preview_make(preview_id=preview_id)
-    except OperationalError as error:
-        # The database went away (a restart, a failover): compute it again later.
-        countdown = min(RETRY_BASE_SECONDS * 2**self.request.retries, RETRY_MAX_SECONDS)
-        raise self.retry(exc=error, countdown=countdown) from error
+    lost = PayoutPreviewWorkerLost(f"the worker computing payout preview {preview_id} was lost")
+    _make_once(self, lambda: payout_preview_make(preview_id=preview_id), lost)
 
 
 @shared_task(
