@@ -198,16 +198,10 @@ def invoice_count(invoices: QuerySet[Invoice]) -> tuple[int, bool]:
     return min(count, COUNT_LIMIT), count > COUNT_LIMIT
 
 
-def clinic_invoices(*, clinic: Clinic | list[Clinic], tab: str | None, search: InvoiceSearch) -> QuerySet[Invoice]:
-    """The clinic's invoices in `tab` (None: in any) that match `search`, newest first, with every claim of each
-    prefetched (the API's answer, which shows them all). A page of Era fakturor reads `clinic_invoice_list` and
-    `invoice_summaries` instead: an invoice of a file may hold ten thousand claims."""
-    return _with_claims(clinic_invoice_list(clinic=clinic, tab=tab, search=search))
-
-
 def clinic_invoice(*, clinic: Clinic, invoice_pk: int) -> Invoice | None:
-    """One of the clinic's invoices with what Era fakturor shows of it (None for another clinic's)."""
-    return _with_claims(Invoice.objects.of_clinic(clinic).filter(pk=invoice_pk)).first()
+    """One of the clinic's invoices (None for another clinic's), nothing prefetched: its figures come from
+    `invoice_summaries`, its claims a page at a time from `invoice_claims`."""
+    return Invoice.objects.of_clinic(clinic).filter(pk=invoice_pk).first()
 
 
 def _claim_rows() -> QuerySet[Claim]:
@@ -224,13 +218,6 @@ def _claim_rows() -> QuerySet[Claim]:
         visit_dates=ArraySubquery(
             ClaimLine.objects.filter(claim=OuterRef("pk")).order_by("visit_date").values("visit_date").distinct()
         ),
-    )
-
-
-def _with_claims(invoices: QuerySet[Invoice]) -> QuerySet[Invoice]:
-    return invoices.prefetch_related(
-        Prefetch("claims", queryset=_claim_rows().order_by("reference")),
-        Prefetch("credit_invoices", queryset=CreditInvoice.objects.order_by("created_at", "id")),
     )
 
 
@@ -252,8 +239,8 @@ def clinic_claim(*, clinic: Clinic, claim_pk: int) -> Claim | None:
 @dataclass
 class InvoiceSummary:
     """An invoice as a row of Era fakturor: its amount and status texts come from figures over ALL its claims
-    (counted in the database by `invoice_summaries`, or from every claim prefetched by `of`); `claims` holds only
-    the claims shown (a page's first few of a large invoice)."""
+    (counted in the database by `invoice_summaries`); `claims` holds only the claims shown (a page's first few of a
+    large invoice)."""
 
     invoice: Invoice
     claims: list[Claim] = field(default_factory=list)
@@ -264,30 +251,6 @@ class InvoiceSummary:
     partly_credited: int = 0  # paid claims with some lines credited
     first_approved_on: datetime.date | None = None  # the earliest payout date of its approved claims
     last_paid_on: datetime.date | None = None
-
-    @classmethod
-    def of(cls, invoice: Invoice) -> InvoiceSummary:
-        """From an invoice whose claims (all of them) are prefetched (`clinic_invoices`, the API's)."""
-        claims = list(invoice.claims.all())
-        for claim in claims:
-            claim.status_text = claim_status(claim)
-        counts: dict[str, int] = {}
-        for claim in claims:
-            counts[claim.state] = counts.get(claim.state, 0) + 1
-        return cls(
-            invoice=invoice,
-            claims=claims,
-            credits=list(invoice.credit_invoices.all()),
-            counts=counts,
-            amount=sum(c.total for c in claims if c.state not in (ClaimState.VOIDED, ClaimState.DELETED)),
-            partly_credited=sum(
-                1 for c in claims if c.state == ClaimState.PAID and getattr(c, "has_credited_lines", False)
-            ),
-            first_approved_on=min(
-                (c.approved_on for c in claims if c.state == ClaimState.APPROVED and c.approved_on), default=None
-            ),
-            last_paid_on=max((c.paid_on for c in claims if c.paid_on), default=None),
-        )
 
     def _count(self, *states: str) -> int:
         return sum(self.counts.get(state, 0) for state in states)
@@ -524,23 +487,30 @@ def clinic_invoice_summary(
     """One of the clinic's invoices as a summary over all its claims, with the claims from `claims_offset` (by
     reference) shown; None for another clinic's. Six queries: an invoice holds at most a file's claims, so an
     offset into it is an index read of at most that many entries."""
-    invoice = Invoice.objects.of_clinic(clinic).filter(pk=invoice_pk).first()
+    invoice = clinic_invoice(clinic=clinic, invoice_pk=invoice_pk)
     if invoice is None:
         return None
     (summary,) = invoice_summaries([invoice])
+    summary.claims = invoice_claims(clinic=clinic, invoice=invoice, offset=claims_offset, limit=claims_limit)
+    return summary
+
+
+def invoice_claims(
+    *, clinic: Clinic, invoice: Invoice, limit: int, offset: int = 0, after_reference: str | None = None
+) -> list[Claim]:
+    """A page of an invoice's claims by reference, each with its status text: `limit` of them from `offset` (the
+    web's numbered pages) or after the claim `after_reference` (the API's cursor). Two queries whatever the invoice
+    holds."""
     # The page's ids from the (invoice, reference) index first: asked in one query with the claims' joins,
     # PostgreSQL joined every claim of the table before it counted off the offset.
-    page = list(
-        Claim.objects.of_clinic(clinic)
-        .filter(invoice=invoice)
-        .order_by("reference")
-        .values_list("pk", flat=True)[claims_offset : claims_offset + claims_limit]
-    )
-    claims = _claim_rows().filter(pk__in=page).order_by("reference")
+    ids = Claim.objects.of_clinic(clinic).filter(invoice=invoice).order_by("reference")
+    if after_reference is not None:
+        ids = ids.filter(reference__gt=after_reference)
+    page = list(ids.values_list("pk", flat=True)[offset : offset + limit])
+    claims = list(_claim_rows().filter(pk__in=page).order_by("reference"))
     for claim in claims:
         claim.status_text = claim_status(claim)
-        summary.claims.append(claim)
-    return summary
+    return claims
 
 
 # The clinic's start page: what waits ---------------------------------------------------------------------------

@@ -50,8 +50,10 @@ class AccessShownKind(models.TextChoices):
     ACCESS_LOG_EXPORT = "access_log_export", _("Åtkomstlogg: export")
     API_CLAIMS = "api_claims", _("API: räkningar (claims)")
     API_CLAIM = "api_claim", _("API: räkning %(reference)s")
+    # GET /invoices and /invoices/{id} listed every claim until they gave figures only: kept for the entries they wrote.
     API_INVOICES = "api_invoices", _("API: Era fakturor (GET /invoices)")
     API_INVOICE = "api_invoice", _("API: faktura %(reference)s (GET /invoices/{id})")
+    API_INVOICE_CLAIMS = "api_invoice_claims", _("API: räkningar i faktura %(reference)s (GET /invoices/{id}/claims)")
     API_INVOICE_FILE_FAULTS = "api_invoice_file_faults", _("API: fakturafilens fellista")
     API_PRIOR_ASSESSMENTS = "api_prior_assessments", _("API: förhandsbedömningar")
     API_PRIOR_ASSESSMENT = "api_prior_assessment", _("API: förhandsbedömning %(number)s")

@@ -33,8 +33,12 @@ from .forms import ClaimFilterForm, PersonSearchForm, QuestionForm, RuleForm, Vo
 from .selectors import ClaimFilter, ClaimQueue
 
 PAGE_SIZE = 50
-# Counted up to here; beyond, the list says "fler än 10 000" (a count of a million rows is a scan).
-COUNT_CAP = 10_000
+# Each page counts up to here; beyond, the list says "fler än 1 000" and offers Räkna alla. Counting up to 10 000
+# on every page read every open claim of a region for Att hantera (each one's question looked up): 18–34 ms at a
+# million claims, ten times the page's own query, on each page of the coordinator's day.
+COUNT_CAP = 1_000
+# Räkna alla, when asked (?antal=alla): the count goes this far (the whole list of a region is a scan).
+COUNT_ASKED_CAP = 100_000
 
 
 # The list -------------------------------------------------------------------------------------------------
@@ -71,7 +75,7 @@ def claim_list(request: HttpRequest) -> HttpResponse:
     if token and not pin:
         messages.info(request, _("Sökningen på personnummer har gått ut. Sök igen."))
         return redirect(_list_url(request))
-    data = {name: value for name, value in request.GET.items() if name not in ("sok", "cursor")}
+    data = {name: value for name, value in request.GET.items() if name not in ("sok", "cursor", "antal")}
     form = ClaimFilterForm(data or None, region=request.region)
     context = {"form": form, "person_form": PersonSearchForm(), "person_searched": bool(pin)}
     if form.is_bound and not form.is_valid():
@@ -90,9 +94,17 @@ def claim_list(request: HttpRequest) -> HttpResponse:
         size=PAGE_SIZE,
         stamp_field="created_at",
     )
+    count_asked = request.GET.get("antal") == "alla"
     count = capped_count(
-        selectors.region_claims_matching(region=request.region, claim_filter=claim_filter), cap=COUNT_CAP
+        selectors.region_claims_matching(region=request.region, claim_filter=claim_filter),
+        cap=COUNT_ASKED_CAP if count_asked else COUNT_CAP,
     )
+    count_all_query = ""
+    if count.capped and not count_asked:
+        # The same page, filter and search, counted further.
+        asked = request.GET.copy()
+        asked["antal"] = "alla"
+        count_all_query = asked.urlencode()
     claims = list(page.object_list)
     # The state's words once a page, not per row (a model's get_FOO_display rebuilds its choices on every call).
     state_labels = {state: str(label) for state, label in ClaimState.choices}
@@ -118,7 +130,13 @@ def claim_list(request: HttpRequest) -> HttpResponse:
     if token:
         query = f"{query}&{urlencode({'sok': token})}" if query else urlencode({"sok": token})
     context.update(
-        page=page, count=count, last_cursor=LAST, claims=claims, query_string=query, queue=claim_filter.queue
+        page=page,
+        count=count,
+        count_all_query=count_all_query,
+        last_cursor=LAST,
+        claims=claims,
+        query_string=query,
+        queue=claim_filter.queue,
     )
     return render(request, "review/claim_list.html", context)
 

@@ -5,26 +5,15 @@ import ast
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
+from tests.project_apps import project_apps
+
 ROOT = Path(__file__).resolve().parent.parent
-APPS = (
-    "portal",
-    "clinics",
-    "agreements",
-    "eligibility",
-    "claims",
-    "review",
-    "payouts",
-    "reports",
-    "billing",
-    "notifications",
-    "regioninfo",
-    "onboarding",
-    "privacy",
-)
+APPS = tuple(project_apps())
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 
@@ -32,6 +21,12 @@ def _lint_imports(cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(LINT_IMPORTS), "--no-cache"], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
     )
+
+
+def test_the_import_contracts_take_every_app_of_ours():
+    """An app installed but not named to import-linter would be outside every contract."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    assert set(config["root_packages"]) == set(APPS)
 
 
 @pytest.mark.slow  # lint-imports in a Python process of its own, importing every app: ~4 s of CPU each

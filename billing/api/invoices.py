@@ -1,13 +1,15 @@
 """GET /invoices and /payout-notices: Era fakturor and Utbetalningar for a journal system.
 
-Read through the selectors the web's pages use (billing.selectors.clinic_invoices, payouts.selectors.
-clinic_payments, payouts.notices.notice_build), for the key's clinic only: another clinic's invoice or notice is a
-404. Lists page with an opaque cursor over (time, id), newest first: an invoice that arrives while a journal system
-pages lands before the first page and never shifts the later ones, so nothing is lost or listed twice.
+Read through the selectors the web's pages use (billing.selectors.clinic_invoice_list, invoice_summaries,
+invoice_claims, payouts.selectors.clinic_payments, payouts.notices.notice_build), for the key's clinic only: another
+clinic's invoice or notice is a 404. Lists page with an opaque cursor over (time, id), newest first: an invoice
+that arrives while a journal system pages lands before the first page and never shifts the later ones, so nothing
+is lost or listed twice.
 
-An invoice's claims carry the patient's personnummer (as Era fakturor shows it), so every answer that lists claims
-is in the access log, one entry per patient shown (as the web logs a page of Era fakturor). A payout notice holds
-no personnummer (it travels by e-mail) and is not logged.
+As Era fakturor, an invoice is its figures over all its claims (amount, status, how many claims) and no claim: an
+invoice of a file may hold ten thousand, so its claims come a page at a time from GET /invoices/{id}/claims (by
+reference, with a cursor). A claim carries the patient's personnummer, so each page of claims is in the access
+log, one entry per patient shown; an invoice or a payout notice holds no personnummer and is not logged.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from rest_framework.response import Response
 
 from billing import selectors
 from billing.selectors import InvoiceSearch, InvoiceSummary, InvoiceTab
-from claims.models import ClaimState, Invoice, InvoiceSource
+from claims.models import Claim, ClaimState, Invoice, InvoiceSource
 from payouts import notices
 from payouts import selectors as payout_selectors
 from payouts.models import PayoutInvoice, PayoutPayment
@@ -43,6 +45,7 @@ MAX_LIMIT = 100
 
 
 INVOICE_CURSOR = Cursor("invoices")
+INVOICE_CLAIM_CURSOR = Cursor("invoice-claims")
 NOTICE_CURSOR = Cursor("payout-notices")
 
 
@@ -57,8 +60,8 @@ LIMIT_MESSAGES = {
 }
 
 
-class PageQuery(StrictSerializer):
-    """The paging of a list, and the period (both days included; a day left out leaves that end open)."""
+class CursorQuery(StrictSerializer):
+    """The paging of a list."""
 
     cursor = serializers.CharField(
         required=False,
@@ -77,6 +80,11 @@ class PageQuery(StrictSerializer):
         error_messages=LIMIT_MESSAGES,
         help_text=f"Antal per sida, 1–{MAX_LIMIT} (standard {DEFAULT_LIMIT}). / Per page, 1–{MAX_LIMIT}.",
     )
+
+
+class PageQuery(CursorQuery):
+    """The paging of a list, and the period (both days included; a day left out leaves that end open)."""
+
     period_help = ("", "")
 
     def get_fields(self):
@@ -189,14 +197,21 @@ class InvoiceOut(serializers.Serializer):
     credited_amount = serializers.IntegerField(help_text="Krediterat, öre / credited, öre")
     our_reference = serializers.CharField(help_text="Vår referens (tom tills fakturan betalas) / empty until paid")
     payout_date = serializers.DateField(allow_null=True, help_text="Utbetalningsdatum / payout date")
-    claims = InvoiceClaimOut(many=True)
+    claim_count = serializers.IntegerField(help_text="Antal räkningar, alla statusar / the claims, every state")
     credits = InvoiceCreditOut(many=True)
     payout_notices = InvoiceNoticeLinkOut(many=True)
     url = serializers.CharField()
+    claims_url = serializers.CharField(help_text="Fakturans räkningar, en sida i taget / its claims, paged")
 
 
 class InvoicePageOut(serializers.Serializer):
     results = InvoiceOut(many=True)
+    next_cursor = serializers.CharField(allow_null=True, help_text="null: sista sidan / the last page")
+    next = serializers.CharField(allow_null=True, help_text="Nästa sidas adress / the next page's URL")
+
+
+class InvoiceClaimPageOut(serializers.Serializer):
+    results = InvoiceClaimOut(many=True)
     next_cursor = serializers.CharField(allow_null=True, help_text="null: sista sidan / the last page")
     next = serializers.CharField(allow_null=True, help_text="Nästa sidas adress / the next page's URL")
 
@@ -292,22 +307,7 @@ def _invoice(request, summary: InvoiceSummary) -> dict:
         "credited_amount": summary.credited_amount,
         "our_reference": invoice.our_reference,
         "payout_date": invoice.payout_date,
-        "claims": [
-            {
-                "id": claim.pk,
-                "reference": claim.reference,
-                "personnummer": claim.patient.personal_identity_number,
-                "support_form": claim.support_form,
-                "visit_dates": claim.visit_dates,
-                "total": claim.total,
-                "patient_fee_total": claim.patient_fee_total,
-                "state": {"code": claim.state, "name": str(claim.get_state_display())},
-                "status": str(claim.status_text),
-                "approved_on": claim.approved_on,
-                "paid_on": claim.paid_on,
-            }
-            for claim in summary.claims
-        ],
+        "claim_count": summary.claim_count,
         "credits": [
             {"id": c.pk, "reference": c.reference, "amount": c.total, "created_at": c.created_at}
             for c in summary.credits
@@ -323,6 +323,23 @@ def _invoice(request, summary: InvoiceSummary) -> dict:
             for paid in invoice.payouts.all()
         ],
         "url": _absolute(request, "api_invoice", invoice_pk=invoice.pk),
+        "claims_url": _absolute(request, "api_invoice_claims", invoice_pk=invoice.pk),
+    }
+
+
+def _claim(claim: Claim) -> dict:
+    return {
+        "id": claim.pk,
+        "reference": claim.reference,
+        "personnummer": claim.patient.personal_identity_number,
+        "support_form": claim.support_form,
+        "visit_dates": claim.visit_dates,
+        "total": claim.total,
+        "patient_fee_total": claim.patient_fee_total,
+        "state": {"code": claim.state, "name": str(claim.get_state_display())},
+        "status": str(claim.status_text),
+        "approved_on": claim.approved_on,
+        "paid_on": claim.paid_on,
     }
 
 
@@ -341,10 +358,10 @@ def _with_notices(invoices: list[Invoice]) -> None:
     prefetch_related_objects(invoices, Prefetch("payouts", queryset=sent))
 
 
-def _log_claims_shown(request, summaries: list[InvoiceSummary], shown: AccessShown) -> None:
-    pins = {claim.patient.personal_identity_number for summary in summaries for claim in summary.claims}
-    if pins:
-        access_log_record_many(request=request._request, personal_identity_numbers=pins, shown=shown)
+def _summaries(invoices: list[Invoice]) -> list[InvoiceSummary]:
+    """Each invoice's figures over all its claims (a grouped count, however many it holds) and its payout notices."""
+    _with_notices(invoices)
+    return selectors.invoice_summaries(invoices)
 
 
 def _page(request, rows: list, limit: int, cursor: Cursor, position) -> dict:
@@ -380,12 +397,12 @@ def _after_notice(text: str) -> Q:
 # Views ----------------------------------------------------------------------------------------------------------
 
 INVOICE_DESCRIPTION = (
-    "Fakturans räkningar med status (kod och namn), räkningsreferens, besöksdagar och belopp i öre, Vår referens "
-    "och utbetalningsdatum när den är betald, kreditfakturor och utbetalningsbeskeden som betalade den. "
-    "Räkningarna visar patientens personnummer, så varje svar skrivs i åtkomstloggen med nyckelns namn.\n\n"
-    "The invoice's claims with their state (code and name), reference, visit dates and amounts in öre, Vår "
-    "referens and the payout date once paid, credit invoices and the payout notices that paid it. The claims show "
-    "the patient's personnummer, so each answer is written to the access log under the key's name."
+    "Fakturans belopp, status och räkningsstatus över alla dess räkningar, antal räkningar, Vår referens och "
+    "utbetalningsdatum när den är betald, kreditfakturor och utbetalningsbeskeden som betalade den. Räkningarna "
+    "själva (med personnummer) hämtas en sida i taget från claims_url, som när en faktura öppnas i Era fakturor.\n\n"
+    "The invoice's amount, status and claims status over all its claims, how many claims it holds, Vår referens "
+    "and the payout date once paid, credit invoices and the payout notices that paid it. The claims themselves "
+    "(with personnummer) come a page at a time from claims_url, as when an invoice is opened in Era fakturor."
 )
 
 
@@ -416,14 +433,12 @@ class InvoiceListView(ApiView):
             claim_reference=query.get("claim_reference", "").strip(),
             our_reference=query.get("our_reference", "").strip(),
         )
-        invoices = selectors.clinic_invoices(clinic=request._request.clinic, tab=query.get("status"), search=search)
+        invoices = selectors.clinic_invoice_list(clinic=request._request.clinic, tab=query.get("status"), search=search)
         if query.get("cursor"):
             invoices = invoices.filter(_after_invoice(query["cursor"]))
         limit = query["limit"]
         rows = list(invoices[: limit + 1])
-        _with_notices(rows[:limit])
-        summaries = [InvoiceSummary.of(invoice) for invoice in rows[:limit]]
-        _log_claims_shown(request, summaries, AccessShown(AccessShownKind.API_INVOICES))
+        summaries = _summaries(rows[:limit])
         page = _page(request, rows, limit, INVOICE_CURSOR, lambda i: (i.received_at.isoformat(), i.pk))
         return Response({"results": [_invoice(request, summary) for summary in summaries], **page})
 
@@ -438,14 +453,61 @@ class InvoiceDetailView(ApiView):
         tags=["invoices"],
     )
     def get(self, request, invoice_pk: int):
-        clinic = request._request.clinic
-        invoice = selectors.clinic_invoice(clinic=clinic, invoice_pk=invoice_pk) if _is_id(invoice_pk) else None
-        if invoice is None:
-            raise NotFound()
-        _with_notices([invoice])
-        summary = InvoiceSummary.of(invoice)
-        _log_claims_shown(request, [summary], AccessShown(AccessShownKind.API_INVOICE, reference=invoice.reference))
+        (summary,) = _summaries([_invoice_or_404(request, invoice_pk)])
         return Response(_invoice(request, summary))
+
+
+def _invoice_or_404(request, invoice_pk: int) -> Invoice:
+    clinic = request._request.clinic
+    invoice = selectors.clinic_invoice(clinic=clinic, invoice_pk=invoice_pk) if _is_id(invoice_pk) else None
+    if invoice is None:
+        raise NotFound()
+    return invoice
+
+
+def _after_claim(text: str) -> str:
+    reference, _pk = INVOICE_CLAIM_CURSOR.load(text)
+    return reference
+
+
+class InvoiceClaimsView(ApiView):
+    @extend_schema(
+        operation_id="invoice_claims",
+        summary="En fakturas räkningar / An invoice's claims",
+        description=(
+            "Fakturans räkningar efter räkningsreferens, en sida i taget (skicka next_cursor som cursor): status "
+            "(kod och namn), statustexten som Era fakturor visar, personnummer, stödform, besöksdagar, belopp i öre, "
+            "godkänd- och utbetalningsdag. Räkningarna visar patientens personnummer, så varje sida skrivs i "
+            "åtkomstloggen, en rad per patient, med nyckelns namn.\n\n"
+            "The invoice's claims by reference, a page at a time (send next_cursor as cursor): state (code and name), "
+            "the status text Era fakturor shows, personnummer, support form, visit dates, amounts in öre, approval and "
+            "payout days. The claims show the patient's personnummer, so each page is written to the access log, one "
+            "entry per patient, under the key's name."
+        ),
+        parameters=[
+            OpenApiParameter("invoice_pk", int, OpenApiParameter.PATH, description="Fakturans id / id"),
+            CursorQuery,
+        ],
+        responses={(200, "application/json"): InvoiceClaimPageOut, **problems(400, 401, 404, 429, 503)},
+        tags=["invoices"],
+    )
+    def get(self, request, invoice_pk: int):
+        invoice = _invoice_or_404(request, invoice_pk)
+        query = _query(CursorQuery, request)
+        after = _after_claim(query["cursor"]) if query.get("cursor") else None
+        limit = query["limit"]
+        claims = selectors.invoice_claims(
+            clinic=request._request.clinic, invoice=invoice, after_reference=after, limit=limit + 1
+        )
+        shown = claims[:limit]
+        if shown:
+            access_log_record_many(
+                request=request._request,
+                personal_identity_numbers={claim.patient.personal_identity_number for claim in shown},
+                shown=AccessShown(AccessShownKind.API_INVOICE_CLAIMS, reference=invoice.reference),
+            )
+        page = _page(request, claims, limit, INVOICE_CLAIM_CURSOR, lambda claim: (claim.reference, claim.pk))
+        return Response({"results": [_claim(claim) for claim in shown], **page})
 
 
 class NoticeListView(ApiView):

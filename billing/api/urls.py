@@ -43,6 +43,11 @@ urlpatterns = [
     path("events", api_key(EventsView.as_view()), name="api_events"),
     path("invoices", api_key(invoices.InvoiceListView.as_view()), name="api_invoices"),
     path("invoices/<signed:invoice_pk>", api_key(invoices.InvoiceDetailView.as_view()), name="api_invoice"),
+    path(
+        "invoices/<signed:invoice_pk>/claims",
+        api_key(invoices.InvoiceClaimsView.as_view()),
+        name="api_invoice_claims",
+    ),
     path("payout-notices", api_key(invoices.NoticeListView.as_view()), name="api_payout_notices"),
     path("payout-notices/<signed:payment_pk>", api_key(invoices.NoticeDetailView.as_view()), name="api_payout_notice"),
     path(

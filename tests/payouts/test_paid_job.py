@@ -5,7 +5,7 @@ import datetime
 import pytest
 from django.core.exceptions import ValidationError
 
-from billing.selectors import InvoiceSummary
+from billing.selectors import invoice_summaries
 from claims.models import ClaimEvent, ClaimState
 from payouts import bankdays, services, tasks
 from payouts.models import PayoutRunState
@@ -95,10 +95,8 @@ def test_era_fakturor_reads_godkaend_then_utbetalningsdatum(db):
     run, paid = _run_on(pw, FRIDAY)
 
     def status():
-        summary_invoice = (
-            type(paid.invoice).objects.prefetch_related("claims", "credit_invoices").get(pk=paid.invoice_id)
-        )
-        return InvoiceSummary.of(summary_invoice).status, summary_invoice.our_reference
+        (summary,) = invoice_summaries([type(paid.invoice).objects.get(pk=paid.invoice_id)])
+        return summary.status, summary.invoice.our_reference
 
     our_reference = run.payments.get().invoices.get().our_reference
     assert status() == ("Godkänd för utbetalning 2026-11-06", our_reference)

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import polib
 import pytest
-from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models, transaction
@@ -28,6 +27,7 @@ from portal.audit import (
 )
 from portal.models import AuditEvent
 from tests.clinics.factories import ClinicFactory
+from tests.project_apps import project_app_configs
 
 BASE_DIR = Path(settings.BASE_DIR)
 EN_PO = BASE_DIR / "locale" / "en" / "LC_MESSAGES" / "django.po"
@@ -119,10 +119,6 @@ def test_a_stored_action_no_longer_registered_is_shown_as_stored():
 # Every action of the code base ------------------------------------------------------------------------------
 
 
-def _project_apps():
-    return [config for config in apps.get_app_configs() if Path(config.path).parent == BASE_DIR]
-
-
 def _source_files() -> list[Path]:
     """The project's own Python code; tests, benchmarks and migrations hold no audit calls."""
     return [
@@ -139,7 +135,7 @@ def _po_translations() -> dict[str, str]:
 def test_every_action_enum_of_every_app_is_registered():
     """An app's audit.py enum without the decorator would be refused at its first use."""
     found = {}
-    for config in _project_apps():
+    for config in project_app_configs():
         if importlib.util.find_spec(f"{config.name}.audit") is None:
             continue
         module = importlib.import_module(f"{config.name}.audit")
@@ -161,7 +157,7 @@ def test_every_action_enum_of_every_app_is_registered():
 
 
 def test_every_registered_action_names_its_app_and_has_a_swedish_label_and_an_english_translation():
-    app_labels = {config.label for config in _project_apps()}
+    app_labels = {config.label for config in project_app_configs()}
     translations = _po_translations()
     for value, member in audit_actions().items():
         assert value.split(".")[0] in app_labels, value
@@ -189,8 +185,8 @@ def _is_module_path(text: str) -> bool:
 
 def test_no_action_is_written_as_a_string_outside_its_enum():
     """Every action in the code is an enum member: a free string (or a typo of one) is found here."""
-    app_labels = {config.label for config in _project_apps()}
-    enum_files = {BASE_DIR / f"{config.name}/audit.py" for config in _project_apps()}
+    app_labels = {config.label for config in project_app_configs()}
+    enum_files = {BASE_DIR / f"{config.name}/audit.py" for config in project_app_configs()}
     free = []
     for path in _source_files():
         if path in enum_files:

@@ -22,20 +22,10 @@ from hypothesis import strategies as st
 from portal import middleware
 from portal.forms import EARLIEST_DATE, LATEST_DATE, DateField
 from tests.identity import PASSWORD_BACKEND
+from tests.project_apps import project_apps
 from tests.test_permissions import ALL_PATTERNS, Owner, _kwargs_for
 
-APPS = [
-    "portal",
-    "clinics",
-    "agreements",
-    "eligibility",
-    "claims",
-    "payouts",
-    "reports",
-    "review",
-    "billing",
-    "regioninfo",
-]
+APPS = project_apps()
 MB = 1024 * 1024
 
 # Who opens which pages in the walks: a clinic's local administrator (clinic 31), the region's coordinator and

@@ -90,10 +90,42 @@ def test_the_count_stops_at_its_cap(coordinator, world, monkeypatch):
     _claims(world.clinic31, 12)
     monkeypatch.setattr("review.views.COUNT_CAP", 10)
     doc = _doc(coordinator.get(LIST, {**PERIOD, "clinic": world.clinic31.pk}))
-    assert "Visar 12 av fler än 10 räkningar" in _text(doc)
+    assert "Visar 12 av fler än 10 räkningar Räkna alla" in _text(doc)
     monkeypatch.setattr("review.views.COUNT_CAP", 12)
     doc = _doc(coordinator.get(LIST, {**PERIOD, "clinic": world.clinic31.pk}))
-    assert "Visar 12 av 12 räkningar" in _text(doc)
+    assert "Visar 12 av 12 räkningar" in _text(doc) and "Räkna alla" not in _text(doc)
+
+
+def _count_link(doc) -> str:
+    (href,) = doc.xpath("//p[contains(@class,'result-count')]/a[normalize-space()='Räkna alla']/@href")
+    return href
+
+
+def test_each_page_counts_no_further_than_its_cap_and_rakna_alla_counts_the_same_page_further(
+    coordinator, world, monkeypatch
+):
+    """A page's count reads at most COUNT_CAP + 1 rows (LIMIT in the count's SQL); Räkna alla shows the same page,
+    filter kept, counted up to COUNT_ASKED_CAP, and the pages after it count to the cap again."""
+    newest_first = _claims(world.clinic31, 60)
+    monkeypatch.setattr("review.views.COUNT_CAP", 10)
+    monkeypatch.setattr("review.views.COUNT_ASKED_CAP", 59)
+    params = {**PERIOD, "clinic": world.clinic31.pk}
+    with CaptureQueriesContext(connection) as captured:
+        first = _doc(coordinator.get(LIST, params))
+    counts = [
+        q["sql"] for q in captured.captured_queries if "COUNT(" in q["sql"].upper() and "claims_claim" in q["sql"]
+    ]
+    assert counts and all("LIMIT 11" in sql for sql in counts), counts
+    second = _doc(coordinator.get(LIST + _link(first, "Nästa sida")))
+    assert _listed(second) == newest_first[50:]
+    asked = _doc(coordinator.get(LIST + _count_link(second)))
+    assert _listed(asked) == newest_first[50:]  # the same page, the same filter
+    assert "Visar 10 av fler än 59 räkningar" in _text(asked) and "Räkna alla" not in _text(asked)
+    monkeypatch.setattr("review.views.COUNT_ASKED_CAP", 100)
+    asked = _doc(coordinator.get(LIST + _count_link(second)))
+    assert "Visar 10 av 60 räkningar" in _text(asked)
+    again = _doc(coordinator.get(LIST + _link(asked, "Första sidan")))
+    assert _listed(again) == newest_first[:50] and "Visar 50 av fler än 10 räkningar" in _text(again)
 
 
 def test_each_page_costs_the_same_number_of_queries_however_many_claims(coordinator, world):

@@ -5,7 +5,6 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from billing import selectors as billing_selectors
-from billing.selectors import InvoiceSummary
 from claims import services as claim_services
 from claims.models import Claim, ClaimEvent, ClaimEventKind, ClaimState
 from claims.selectors import claim_status
@@ -147,12 +146,13 @@ def test_approved_without_payout_date_waits_for_payout(clinic, coordinator):
     claim_services.claim_approve(actor=coordinator, claim=claim)
     claim = Claim.objects.get(pk=claim.pk)
     assert claim_status(claim) == "Godkänd, väntar på utbetalning"
-    invoice = billing_selectors.clinic_invoices(
+    invoice = billing_selectors.clinic_invoice_list(
         clinic=clinic,
         tab="received",
         search=billing_selectors.InvoiceSearch(date_from=timezone.localdate(), date_to=timezone.localdate()),
     ).get()
-    assert InvoiceSummary.of(invoice).status == "Godkänd, väntar på utbetalning"
+    (summary,) = billing_selectors.invoice_summaries([invoice])
+    assert summary.status == "Godkänd, väntar på utbetalning"
 
 
 def test_under_review_reads_as_the_manual_says(clinic):

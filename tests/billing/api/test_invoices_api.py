@@ -51,7 +51,9 @@ def _pages(client, secret, path="invoices?limit=3", before_next=None) -> list[li
 # The list -------------------------------------------------------------------------------------------------------
 
 
-def test_the_list_shows_the_keys_clinics_invoices_newest_first_with_claims_states_and_amounts(client, small_world):
+def test_the_list_shows_the_keys_clinics_invoices_newest_first_with_figures_and_their_claims_by_link(
+    client, small_world
+):
     older = _invoice(small_world.clinic, received_at=timezone.now() - datetime.timedelta(days=3), pins=TEST_PINS[:1])
     newer = _invoice(small_world.clinic, claims=2)
     _invoice(small_world.other_clinic)
@@ -65,7 +67,11 @@ def test_the_list_shows_the_keys_clinics_invoices_newest_first_with_claims_state
     assert row["reference"] == older.reference and row["amount"] == claim.total == 98000
     assert row["status"] == "Under behandling" and row["our_reference"] == "" and row["payout_date"] is None
     assert row["url"].endswith(f"/api/v1/invoices/{older.pk}")
-    assert row["claims"] == [
+    assert "claims" not in row and row["claim_count"] == 1 and body["results"][0]["claim_count"] == 2
+    assert row["claims_url"].endswith(f"/api/v1/invoices/{older.pk}/claims")
+    claims = call(client, "get", row["claims_url"].split("/api/v1/", 1)[1], secret).json()
+    assert claims["next"] is None and claims["next_cursor"] is None
+    assert claims["results"] == [
         {
             "id": claim.pk,
             "reference": claim.reference,
@@ -87,10 +93,12 @@ def test_state_names_and_statuses_in_english_with_accept_language_en(client, sma
     invoice.claims.update(state=ClaimState.UNDER_REVIEW)
     _key, secret = key_for(small_world.clinic)
     english = call(client, "get", f"invoices/{invoice.pk}", secret, HTTP_ACCEPT_LANGUAGE="en").json()
-    assert english["claims"][0]["state"] == {"code": "under_review", "name": "Under review"}
-    assert english["status"] == "In progress" and english["claims"][0]["status"] == "The claim is under review"
-    swedish = call(client, "get", f"invoices/{invoice.pk}", secret).json()
-    assert swedish["claims"][0]["state"] == {"code": "under_review", "name": "Under granskning"}
+    assert english["status"] == "In progress" and english["claims_status"] == "1 claim under review"
+    claim = call(client, "get", f"invoices/{invoice.pk}/claims", secret, HTTP_ACCEPT_LANGUAGE="en").json()["results"][0]
+    assert claim["state"] == {"code": "under_review", "name": "Under review"}
+    assert claim["status"] == "The claim is under review"
+    swedish = call(client, "get", f"invoices/{invoice.pk}/claims", secret).json()["results"][0]
+    assert swedish["state"] == {"code": "under_review", "name": "Under granskning"}
 
 
 # Paging ---------------------------------------------------------------------------------------------------------
@@ -133,20 +141,58 @@ def test_the_next_link_keeps_the_filters(client, small_world):
     assert len(first["results"]) + len(rest["results"]) == 3 and rest["next"] is None
 
 
+def _queries(client, secret, path: str) -> tuple[int, dict]:
+    with CaptureQueriesContext(connection) as captured:
+        response = call(client, "get", path, secret)
+    assert response.status_code == 200
+    return len(captured), response.json()
+
+
 def test_a_page_runs_the_same_queries_however_many_invoices_and_claims_it_shows(client, small_world):
     _key, secret = key_for(small_world.clinic)
-
-    def queries() -> int:
-        with CaptureQueriesContext(connection) as captured:
-            assert call(client, "get", "invoices", secret).status_code == 200
-        return len(captured)
-
     _invoice(small_world.clinic)
-    queries()  # the key's first call also notes when it was last used
-    few = queries()
+    _queries(client, secret, "invoices")  # the key's first call also notes when it was last used
+    few, _body = _queries(client, secret, "invoices")
     for _ in range(5):
         _invoice(small_world.clinic, claims=3)
-    assert queries() == few
+    assert _queries(client, secret, "invoices")[0] == few
+
+
+def test_an_invoice_of_many_claims_is_one_row_of_figures_and_its_claims_come_a_page_at_a_time(client, small_world):
+    """An invoice file's invoice may hold ten thousand claims: the list and the invoice answer its figures in the
+    queries and size of an invoice of one claim, and its claims come `limit` at a time, logged per page."""
+    _key, secret = key_for(small_world.clinic)
+    small = _invoice(small_world.clinic)
+    _queries(client, secret, "invoices")
+    list_queries, _body = _queries(client, secret, "invoices")
+    detail_queries, small_detail = _queries(client, secret, f"invoices/{small.pk}")
+    large = _invoice(small_world.clinic, claims=12)
+    assert _queries(client, secret, "invoices")[0] == list_queries
+    queries, detail = _queries(client, secret, f"invoices/{large.pk}")
+    assert queries == detail_queries and len(str(detail)) < len(str(small_detail)) + 100
+    assert detail["claim_count"] == 12 and detail["amount"] == 12 * 98000
+    assert not AccessLogEntry.objects.exists()  # figures show no personnummer
+
+    pages, path = [], f"invoices/{large.pk}/claims?limit=5"
+    while path:
+        queries, body = _queries(client, secret, path)
+        pages.append([claim["reference"] for claim in body["results"]])
+        path = body["next"] and body["next"].split("/api/v1/", 1)[1]
+        assert "limit=5" in (path or "limit=5")
+    assert [len(page) for page in pages] == [5, 5, 2]
+    assert [ref for page in pages for ref in page] == sorted(large.claims.values_list("reference", flat=True))
+    # Each page logs its own patients only: twelve patients, each once.
+    assert AccessLogEntry.objects.count() == 12
+    assert AccessLogEntry.objects.values("personal_identity_number").distinct().count() == 12
+
+
+def test_an_invoices_claims_page_runs_the_same_queries_however_many_claims_the_invoice_holds(client, small_world):
+    _key, secret = key_for(small_world.clinic)
+    few = _invoice(small_world.clinic, claims=2)
+    many = _invoice(small_world.clinic, claims=9)
+    _queries(client, secret, "invoices")
+    queries, _body = _queries(client, secret, f"invoices/{few.pk}/claims?limit=2")
+    assert _queries(client, secret, f"invoices/{many.pk}/claims?limit=2")[0] == queries
 
 
 # Filters --------------------------------------------------------------------------------------------------------
@@ -184,7 +230,8 @@ def test_filters_by_number_claim_reference_vaar_referens_period_and_tab(client, 
     assert ids("status=credits") == {credited.pk}
     body = call(client, "get", f"invoices/{paid.pk}", secret).json()
     assert (body["our_reference"], body["payout_date"]) == ("VR-0042", today.isoformat())
-    assert body["claims"][0]["paid_on"] == today.isoformat()
+    claims = call(client, "get", f"invoices/{paid.pk}/claims", secret).json()["results"]
+    assert claims[0]["paid_on"] == today.isoformat()
     assert call(client, "get", f"invoices/{credited.pk}", secret).json()["credits"][0]["amount"] == 100
 
 
@@ -216,6 +263,27 @@ def test_one_lists_cursor_is_no_cursor_of_the_other(client, world):
     assert notice_page["next_cursor"]
     answer = call(client, "get", f"invoices?cursor={notice_page['next_cursor']}", "tandportal-demo-31")
     assert answer.status_code == 400 and answer.json()["faults"][0]["code"] == "invalid_cursor"
+    invoice = call(client, "get", "invoices?limit=1", "tandportal-demo-31").json()
+    claims = f"invoices/{invoice['results'][0]['id']}/claims?cursor={invoice['next_cursor']}"
+    answer = call(client, "get", claims, "tandportal-demo-31")
+    assert answer.status_code == 400 and answer.json()["faults"][0]["code"] == "invalid_cursor"
+
+
+@pytest.mark.parametrize(
+    "query,pointer,code",
+    [
+        ("limit=0", "/limit", "min_value"),
+        ("limit=101", "/limit", "max_value"),
+        ("cursor=abc", "/cursor", "invalid_cursor"),
+        ("from=2026-01-01", "/from", "unknown_field"),
+    ],
+)
+def test_a_wrong_parameter_of_an_invoices_claims_answers_400(client, small_world, query, pointer, code):
+    invoice = _invoice(small_world.clinic)
+    _key, secret = key_for(small_world.clinic)
+    response = call(client, "get", f"invoices/{invoice.pk}/claims?{query}", secret)
+    assert response.status_code == 400 and response["Content-Type"] == "application/problem+json"
+    assert [(f["pointer"], f["code"]) for f in response.json()["faults"]] == [(pointer, code)]
 
 
 # Status codes, tenancy ------------------------------------------------------------------------------------------
@@ -225,11 +293,18 @@ def test_without_a_key_401_and_another_clinics_invoice_404(client, small_world):
     mine = _invoice(small_world.clinic)
     theirs = _invoice(small_world.other_clinic)
     _key, secret = key_for(small_world.clinic)
-    for path in ("invoices", f"invoices/{mine.pk}", "payout-notices"):
+    for path in ("invoices", f"invoices/{mine.pk}", f"invoices/{mine.pk}/claims", "payout-notices"):
         refused = call(client, "get", path)
         assert refused.status_code == 401 and refused["Content-Type"] == "application/problem+json"
     assert call(client, "get", f"invoices/{mine.pk}", secret).status_code == 200
-    for path in (f"invoices/{theirs.pk}", "invoices/99999999", f"invoices/{2**64}"):
+    for path in (
+        f"invoices/{theirs.pk}",
+        f"invoices/{theirs.pk}/claims",
+        "invoices/99999999",
+        "invoices/99999999/claims",
+        f"invoices/{2**64}",
+        f"invoices/{2**64}/claims",
+    ):
         missing = call(client, "get", path, secret)
         assert (missing.status_code, missing["Content-Type"]) == (404, "application/problem+json"), path
     assert call(client, "post", "invoices", secret, {}).status_code == 405
@@ -263,7 +338,7 @@ def test_clinic_31s_key_gets_404_for_every_invoice_and_notice_of_32_and_2001(cli
     run = world.vg_run
     foreign = [run.payments.get(clinic=world.clinic32), _payment_for(world.clinic2001, datetime.date(2026, 3, 2))]
     foreign_invoices = [p.invoices.first().invoice for p in foreign] + [_invoice(world.clinic2001)]
-    paths = [f"invoices/{invoice.pk}" for invoice in foreign_invoices]
+    paths = [f"invoices/{invoice.pk}{part}" for invoice in foreign_invoices for part in ("", "/claims")]
     for payment in foreign:
         paths += [f"payout-notices/{payment.pk}", f"payout-notices/{payment.pk}.pdf"]
     for path in paths:
@@ -360,22 +435,25 @@ def test_a_missing_pdf_asked_for_as_pdf_is_still_a_problem(client, small_world):
 # The access log -------------------------------------------------------------------------------------------------
 
 
-def test_an_answer_with_claims_logs_each_patient_shown_once_under_the_keys_name(client, small_world):
-    first = _invoice(small_world.clinic, claims=2, pins=TEST_PINS[:2])
-    _invoice(small_world.clinic, pins=TEST_PINS[:1])
+def test_a_page_of_claims_logs_each_patient_on_it_once_under_the_keys_name(client, small_world):
+    first = _invoice(small_world.clinic, claims=3, pins=TEST_PINS[:3])
+    _invoice(small_world.clinic, pins=TEST_PINS[3:4])
     key, secret = key_for(small_world.clinic, name="Journal Väst")
     call(client, "get", "invoices", secret)
-    entries = AccessLogEntry.objects.order_by("personal_identity_number")
-    last = entries.order_by("-id")[0].id
-    assert [e.personal_identity_number for e in entries] == sorted(TEST_PINS[:2])
-    assert {(e.user_id, e.clinic_id, e.role, e.path) for e in entries} == {
-        (key.user_id, small_world.clinic.pk, "biller", "/api/v1/invoices")
-    }
-    assert entries[0].shown == "API: Era fakturor (GET /invoices)"
     call(client, "get", f"invoices/{first.pk}", secret)
-    detail = AccessLogEntry.objects.filter(id__gt=last)
-    assert sorted(detail.values_list("personal_identity_number", flat=True)) == sorted(TEST_PINS[:2])
-    assert detail.first().shown == f"API: faktura {first.reference} (GET /invoices/{{id}})"
+    assert not AccessLogEntry.objects.exists()  # the invoices' figures show nobody
+    page = call(client, "get", f"invoices/{first.pk}/claims?limit=2", secret).json()
+    shown = sorted(claim["personnummer"] for claim in page["results"])
+    entries = AccessLogEntry.objects.order_by("personal_identity_number")
+    assert [e.personal_identity_number for e in entries] == shown and len(shown) == 2
+    assert {(e.user_id, e.clinic_id, e.role, e.path) for e in entries} == {
+        (key.user_id, small_world.clinic.pk, "biller", f"/api/v1/invoices/{first.pk}/claims")
+    }
+    assert entries[0].shown == f"API: räkningar i faktura {first.reference} (GET /invoices/{{id}}/claims)"
+    last = entries.order_by("-id")[0].id
+    call(client, "get", page["next"].split("/api/v1/", 1)[1], secret)
+    rest = AccessLogEntry.objects.filter(id__gt=last).values_list("personal_identity_number", flat=True)
+    assert sorted([*shown, *rest]) == sorted(TEST_PINS[:3])
 
 
 def test_answers_without_personnummer_are_not_logged(client, small_world):
@@ -386,7 +464,14 @@ def test_answers_without_personnummer_are_not_logged(client, small_world):
     Invoice.objects.filter(pk=payment.invoices.get().invoice_id).update(reference="paid")
     last = AccessLogEntry.objects.order_by("-id").values_list("id", flat=True).first() or 0
     assert call(client, "get", "invoices?reference=none", secret).json()["results"] == []
-    for path in ("payout-notices", f"payout-notices/{payment.pk}", f"payout-notices/{payment.pk}.pdf"):
+    invoice_id = payment.invoices.get().invoice_id
+    for path in (
+        "invoices",
+        f"invoices/{invoice_id}",
+        "payout-notices",
+        f"payout-notices/{payment.pk}",
+        f"payout-notices/{payment.pk}.pdf",
+    ):
         assert call(client, "get", path, secret).status_code == 200
     assert not AccessLogEntry.objects.filter(id__gt=last).exists()
 
@@ -400,11 +485,18 @@ def test_the_schema_documents_the_operations_bilingually_and_the_pdf_as_applicat
     pdf = paths["/api/v1/payout-notices/{payment_pk}.pdf"]["get"]
     assert set(pdf["responses"]["200"]["content"]) == {"application/pdf"}
     assert set(pdf["responses"]["404"]["content"]) == {"application/problem+json"}
-    for path in ("/api/v1/invoices", "/api/v1/invoices/{invoice_pk}", "/api/v1/payout-notices"):
+    for path in (
+        "/api/v1/invoices",
+        "/api/v1/invoices/{invoice_pk}",
+        "/api/v1/invoices/{invoice_pk}/claims",
+        "/api/v1/payout-notices",
+    ):
         operation = paths[path]["get"]
         assert " / " in operation["summary"] and "\n\n" in operation["description"], path
     parameters = {p["name"] for p in paths["/api/v1/invoices"]["get"]["parameters"]}
     assert {"cursor", "limit", "from", "to", "status", "reference", "claim_reference", "our_reference"} <= parameters
+    claims = {p["name"] for p in paths["/api/v1/invoices/{invoice_pk}/claims"]["get"]["parameters"]}
+    assert claims == {"invoice_pk", "cursor", "limit"}
 
 
 def test_answers_with_content_match_the_schema(client, world):
@@ -418,6 +510,7 @@ def test_answers_with_content_match_the_schema(client, world):
     for path, template in [
         ("invoices?limit=2", "/api/v1/invoices"),
         (f"invoices/{invoice.pk}", "/api/v1/invoices/{invoice_pk}"),
+        (f"invoices/{invoice.pk}/claims", "/api/v1/invoices/{invoice_pk}/claims"),
         ("payout-notices", "/api/v1/payout-notices"),
         (f"payout-notices/{payment.pk}", "/api/v1/payout-notices/{payment_pk}"),
     ]:
