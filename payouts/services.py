@@ -33,9 +33,9 @@ from claims.services import (
 )
 from clinics.models import Clinic, PaymentMethod, Region, User
 from clinics.rules import region_rules
-from portal.audit import audit_batch, audit_record, snapshot
+from portal.audit import AuditChainHeld, audit_batch, audit_batch_link, audit_record, snapshot
 from portal.background import ProgressWriter
-from portal.bulk import array_text, copy_insert, ids_assign
+from portal.bulk import array_text, copy_insert, sequence_ids
 from portal.events import NewClinicEvent, clinic_events_record
 from portal.models import ClinicEventKind
 from portal.money import format_kronor
@@ -274,6 +274,9 @@ class _Filling:
     gross: dict[int, int] = field(default_factory=dict)
     last_invoice: tuple[int, int] | None = None  # (invoice id, its PayoutInvoice id)
     count: int = 0
+    # The audit chain, held from the first chunk's claims and invoices locked to the commit: each chunk's records
+    # are linked while the database runs its writes (portal.audit.audit_batch_link).
+    chain: AuditChainHeld | None = None
 
 
 def _run_fill(*, run: PayoutRun, counter: OurReferenceCounter, fingerprint: str | None) -> None:
@@ -443,7 +446,20 @@ def _chunk_write(filling: _Filling, chunk: list[ClaimRow]) -> None:
                 previous_payout_date=invoice.payout_date,
             )
         )
-    ids_assign((PayoutPayment, new_payments), (PayoutInvoice, payout_invoices))
+    if filling.chain is None:
+        filling.chain = AuditChainHeld()  # its lock after the claims and the first invoices, as ever
+    # The new rows' ids, and those of the chunk's audit records (one per claim and per invoice at most), in one
+    # statement.
+    payment_ids, payout_invoice_ids, audit_ids = sequence_ids(
+        (PayoutPayment, len(new_payments)),
+        (PayoutInvoice, len(payout_invoices)),
+        (AuditChainHeld.model, len(chunk) + len(payout_invoices)),
+    )
+    for obj, pk in itertools.chain(
+        zip(new_payments, payment_ids, strict=True), zip(payout_invoices, payout_invoice_ids, strict=True)
+    ):
+        obj.pk = pk
+    filling.chain.reserve(audit_ids)
     for payout_invoice in payout_invoices:
         payout_invoice.payment_id = payout_invoice.payment.pk  # given its id just now
     if new_payments:
@@ -478,6 +494,8 @@ def _chunk_write(filling: _Filling, chunk: list[ClaimRow]) -> None:
             invoices=[(invoices[paid.invoice_id], paid.our_reference) for paid in payout_invoices],
             payout_date=payout_date,
         )
+        # The records made above hashed now, while the database runs the statements sent; COPYed after.
+        audit_batch_link(filling.chain)
 
 
 @contextmanager
