@@ -132,10 +132,13 @@ def test_a_clinic_named_by_a_clinic_event_is_not_deleted_nor_its_id_changed():
         ("DELETE FROM clinics_clinic WHERE id = %s", [clinic.pk]),
         ("UPDATE clinics_clinic SET id = %s WHERE id = %s", [MISSING, clinic.pk]),
     ]:
-        with pytest.raises(IntegrityError, match="named in portal_clinicevent.clinic_id"):
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the check the commit makes, at each statement
-                cursor.execute(sql, params)
+        with (
+            pytest.raises(IntegrityError, match=r"named in portal_clinicevent\.clinic_id"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the check the commit makes, at each statement
+            cursor.execute(sql, params)
     # Any other change to the clinic is left alone.
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
