@@ -272,7 +272,9 @@ class _Filling:
     fingerprint: Fingerprint
     payments: dict[int, PayoutPayment] = field(default_factory=dict)
     gross: dict[int, int] = field(default_factory=dict)
-    last_invoice: tuple[int, int] | None = None  # (invoice id, its PayoutInvoice id)
+    # The PayoutInvoice of the last claim, not written yet: its next claims may come in the next chunk, and it is
+    # written once its amount (the sum of its claims) is known.
+    open_invoice: PayoutInvoice | None = None
     count: int = 0
     # The audit chain, held from the first chunk's claims and invoices locked to the commit: each chunk's records
     # are linked while the database runs its writes (portal.audit.audit_batch_link).
@@ -303,6 +305,8 @@ def _run_fill(*, run: PayoutRun, counter: OurReferenceCounter, fingerprint: str 
                 progress(filling.count)
     finally:
         progress.close()
+    if filling.open_invoice is not None:
+        copy_insert(PayoutInvoice, [filling.open_invoice], ids=True)
     if not filling.count:
         raise ValidationError(
             {"payout_date": _("Det finns inga räkningar att betala ut. Räkningar under granskning väntar.")},
@@ -328,17 +332,6 @@ def _run_fill(*, run: PayoutRun, counter: OurReferenceCounter, fingerprint: str 
         payment.set_off = sum(amount for _credit, amount in set_offs.get(clinic_id, []))
         payment.net = payment.gross - payment.set_off
     PayoutPayment.objects.bulk_update(filling.payments.values(), ["gross", "set_off", "net"])
-    # Each invoice's amount: the sum of its claims in the run, in one statement.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {PayoutInvoice._meta.db_table} AS payout_invoice SET amount = paid.amount FROM ("  # noqa: S608
-            f"SELECT paid_claim.payout_invoice_id, sum(paid_claim.amount) AS amount "
-            f"FROM {PayoutClaim._meta.db_table} AS paid_claim JOIN {PayoutInvoice._meta.db_table} AS pi "
-            f"ON pi.id = paid_claim.payout_invoice_id JOIN {PayoutPayment._meta.db_table} AS payment "
-            "ON payment.id = pi.payment_id WHERE payment.run_id = %s GROUP BY paid_claim.payout_invoice_id"
-            ") AS paid WHERE payout_invoice.id = paid.payout_invoice_id",
-            [run.pk],
-        )
     counter.save(update_fields=["last_value"])
     _repayments_register(region=region, actor=run.created_by)
 
@@ -405,7 +398,7 @@ def _chunk_write(filling: _Filling, chunk: list[ClaimRow]) -> None:
     new_payments: list[PayoutPayment] = []
     new_invoice_ids: list[int] = []
     clinics, gross, payments, fingerprint = filling.clinics, filling.gross, filling.payments, filling.fingerprint
-    last = (filling.last_invoice or (None,))[0]
+    last = filling.open_invoice.invoice_id if filling.open_invoice is not None else None
     for claim in chunk:
         clinic_id = claim.clinic_id
         clinic = clinics[clinic_id]
@@ -464,12 +457,16 @@ def _chunk_write(filling: _Filling, chunk: list[ClaimRow]) -> None:
         payout_invoice.payment_id = payout_invoice.payment.pk  # given its id just now
     if new_payments:
         copy_insert(PayoutPayment, new_payments, ids=True)
-    if payout_invoices:
-        copy_insert(PayoutInvoice, payout_invoices, ids=True)
-    payout_invoice_of = {payout_invoice.invoice_id: payout_invoice.pk for payout_invoice in payout_invoices}
-    if filling.last_invoice is not None:
-        payout_invoice_of.setdefault(*filling.last_invoice)
-    filling.last_invoice = (chunk[-1].invoice_id, payout_invoice_of[chunk[-1].invoice_id])
+    # Each invoice's amount summed here as its claims stream by (an invoice's claims come together); the invoices
+    # whose claims have all come are written, the last one with the next chunk or at the end. An UPDATE summing
+    # the run's PayoutClaims per invoice at the end cost the database 0.5 s per 100 000 claims.
+    open_invoices = [filling.open_invoice, *payout_invoices] if filling.open_invoice else payout_invoices
+    paid_by = {payout_invoice.invoice_id: payout_invoice for payout_invoice in open_invoices}
+    for claim in chunk:
+        paid_by[claim.invoice_id].amount += claim.total
+    if len(open_invoices) > 1:
+        copy_insert(PayoutInvoice, open_invoices[:-1], ids=True)
+    filling.open_invoice = open_invoices[-1]
 
     # The chunk's writes go down in a pipeline (psycopg): none of their results is read, so each is sent as it is
     # made and the database runs them while Python builds the next, and the chunk's audit records; the block's
@@ -482,7 +479,7 @@ def _chunk_write(filling: _Filling, chunk: list[ClaimRow]) -> None:
                 "(payout_invoice_id, claim_id, amount, previous_state, previous_approved_on) "
                 "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::date[])",
                 [
-                    array_text([payout_invoice_of[claim.invoice_id] for claim in chunk]),
+                    array_text([paid_by[claim.invoice_id].pk for claim in chunk]),
                     array_text([claim.id for claim in chunk]),
                     array_text([claim.total for claim in chunk]),
                     array_text([state for state, _approved_on in before]),
