@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from claims.audit import ClaimsAudit
-from claims.models import Claim, ClaimRow, ClaimState, CreditInvoice, Invoice
+from claims.models import Claim, ClaimRow, ClaimState, CreditInvoice, Invoice, InvoiceRow
 from claims.services import (
     claims_approve_for_payout,
     claims_mark_paid,
@@ -422,8 +422,8 @@ def _chunk_write(filling: _Filling, chunk: list[ClaimRow]) -> None:
     filling.count += len(chunk)
 
     # Locked after the claims, as everywhere; what they showed before is kept for a cancellation.
-    invoices = Invoice.objects.select_for_update().only("id", "clinic_id", "reference", "our_reference", "payout_date")
-    invoices = invoices.in_bulk(new_invoice_ids)
+    locked = Invoice.objects.select_for_update().filter(pk__in=new_invoice_ids).values_list(*InvoiceRow.FIELDS)
+    invoices = {row[0]: InvoiceRow(*row) for row in locked}
     payout_invoices = []
     for invoice_id in new_invoice_ids:
         invoice = invoices[invoice_id]

@@ -8,7 +8,6 @@ return it. Row triggers fire as for INSERT, so the audit log's append-only guard
 from __future__ import annotations
 
 import datetime
-import functools
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -93,22 +92,17 @@ def sequence_ids(*wanted: tuple[type[models.Model], int]) -> list[list[int]]:
     asked = [(model, count) for model, count in wanted if count]
     if not asked:
         return [[] for _ in wanted]
-    # The sequence named as a constant (nextval('…'::regclass)): resolved once, where pg_get_serial_sequence in the
-    # call was evaluated per id (a payout run takes 235 000 ids; 3 µs an id instead of 12).
-    part = "(SELECT array_agg(nextval(%s::regclass)) FROM generate_series(1, %s))"
-    params = [value for model, count in asked for value in (_sequence_of(model), count)]
+    # The sequence looked up once per statement (OFFSET 0 keeps the planner from folding the subquery into the call):
+    # pg_get_serial_sequence evaluated per id cost a payout run's 235 000 ids 0.5 s of the database; once, 0.06 s.
+    part = (
+        "(SELECT array_agg(nextval(seq.name)) FROM (SELECT pg_get_serial_sequence(%s, %s)::regclass AS name OFFSET 0) "
+        "AS seq, generate_series(1, %s))"
+    )
+    params = [value for model, count in asked for value in (model._meta.db_table, model._meta.pk.column, count)]
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {', '.join([part] * len(asked))}", params)
         row = iter(cursor.fetchone())
     return [sorted(next(row)) if count else [] for _model, count in wanted]
-
-
-@functools.cache
-def _sequence_of(model: type[models.Model]) -> str:
-    """The name of the sequence of the model's id (as pg_get_serial_sequence gives it, quoted where need be)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [model._meta.db_table, model._meta.pk.column])
-        return cursor.fetchone()[0]
 
 
 def _value_of(field: models.Field, now) -> Callable[[models.Model], Any]:
