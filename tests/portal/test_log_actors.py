@@ -116,18 +116,21 @@ def test_a_clinic_event_naming_no_clinic_is_refused_by_insert_and_by_update():
         _insert("UPDATE portal_clinicevent SET clinic_id = %s WHERE clinic_id = %s", [MISSING, clinic.pk])
 
 
+def _one_clinic_event(clinic) -> None:
+    clinic_events_record_each(
+        kind=ClinicEventKind.CLAIM_VOIDED,
+        object_type="claim",
+        object_ids=[1],
+        clinic_ids=[clinic.pk],
+        data={},
+        data_each={},
+    )
+
+
 @pytest.mark.django_db
 def test_a_clinic_named_by_a_clinic_event_is_not_deleted_nor_its_id_changed():
     clinic = ClinicFactory()
-    with transaction.atomic():
-        clinic_events_record_each(
-            kind=ClinicEventKind.CLAIM_VOIDED,
-            object_type="claim",
-            object_ids=[1],
-            clinic_ids=[clinic.pk],
-            data={},
-            data_each={},
-        )
+    _one_clinic_event(clinic)
     for sql, params in [
         ("DELETE FROM clinics_clinic WHERE id = %s", [clinic.pk]),
         ("UPDATE clinics_clinic SET id = %s WHERE id = %s", [MISSING, clinic.pk]),
@@ -150,14 +153,7 @@ def test_a_clinic_event_keeps_its_clinic_from_being_deleted_until_it_commits():
     """The check takes the clinic FOR KEY SHARE, as the key did: nobody deletes it before the event commits."""
     clinic = ClinicFactory()
     with transaction.atomic():
-        clinic_events_record_each(
-            kind=ClinicEventKind.CLAIM_VOIDED,
-            object_type="claim",
-            object_ids=[1],
-            clinic_ids=[clinic.pk],
-            data={},
-            data_each={},
-        )
+        _one_clinic_event(clinic)
         with connection.cursor() as cursor:
             # Locked by this transaction (its id in the row's xmax, as a KEY SHARE lock leaves it) until it ends.
             cursor.execute(
