@@ -312,6 +312,29 @@ class ClaimRow:
         return f"<ClaimRow {self.id} {self.reference} {self.state}>"
 
 
+class InvoiceRow:
+    """An invoice as a payout run numbers it (`FIELDS`), without a model instance: `invoices_payout_set`, `snapshot`
+    and the audit log (`_meta`, `pk`, `str()`: the reference, as an Invoice's) take it where they take an Invoice.
+    Made from a row of `values_list(*InvoiceRow.FIELDS)`; a run numbers 16 000 invoices."""
+
+    FIELDS = ("id", "clinic_id", "reference", "our_reference", "payout_date")
+    __slots__ = FIELDS
+    _meta = Invoice._meta
+
+    def __init__(self, id, clinic_id, reference, our_reference, payout_date):
+        self.id, self.clinic_id, self.reference = id, clinic_id, reference
+        self.our_reference, self.payout_date = our_reference, payout_date
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+    __str__ = Invoice.__str__
+
+    def __repr__(self) -> str:
+        return f"<InvoiceRow {self.id} {self.reference}>"
+
+
 class ClaimLineQuerySet(TenantQuerySet):
     clinic_path = "claim__clinic"
     region_path = "claim__clinic__region"

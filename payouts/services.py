@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from claims.audit import ClaimsAudit
-from claims.models import Claim, ClaimRow, ClaimState, CreditInvoice, Invoice
+from claims.models import Claim, ClaimRow, ClaimState, CreditInvoice, Invoice, InvoiceRow
 from claims.services import (
     claims_approve_for_payout,
     claims_mark_paid,
@@ -33,9 +33,9 @@ from claims.services import (
 )
 from clinics.models import Clinic, PaymentMethod, Region, User
 from clinics.rules import region_rules
-from portal.audit import audit_batch, audit_record, snapshot
+from portal.audit import AuditChainHeld, audit_batch, audit_batch_link, audit_record, snapshot
 from portal.background import ProgressWriter
-from portal.bulk import array_text, copy_insert, ids_assign
+from portal.bulk import array_text, copy_insert, sequence_ids
 from portal.events import NewClinicEvent, clinic_events_record
 from portal.models import ClinicEventKind
 from portal.money import format_kronor
@@ -272,8 +272,13 @@ class _Filling:
     fingerprint: Fingerprint
     payments: dict[int, PayoutPayment] = field(default_factory=dict)
     gross: dict[int, int] = field(default_factory=dict)
-    last_invoice: tuple[int, int] | None = None  # (invoice id, its PayoutInvoice id)
+    # The PayoutInvoice of the last claim, not written yet: its next claims may come in the next chunk, and it is
+    # written once its amount (the sum of its claims) is known.
+    open_invoice: PayoutInvoice | None = None
     count: int = 0
+    # The audit chain, held from the first chunk's claims and invoices locked to the commit: each chunk's records
+    # are linked while the database runs its writes (portal.audit.audit_batch_link).
+    chain: AuditChainHeld | None = None
 
 
 def _run_fill(*, run: PayoutRun, counter: OurReferenceCounter, fingerprint: str | None) -> None:
@@ -300,6 +305,8 @@ def _run_fill(*, run: PayoutRun, counter: OurReferenceCounter, fingerprint: str 
                 progress(filling.count)
     finally:
         progress.close()
+    if filling.open_invoice is not None:
+        copy_insert(PayoutInvoice, [filling.open_invoice], ids=True)
     if not filling.count:
         raise ValidationError(
             {"payout_date": _("Det finns inga räkningar att betala ut. Räkningar under granskning väntar.")},
@@ -325,17 +332,6 @@ def _run_fill(*, run: PayoutRun, counter: OurReferenceCounter, fingerprint: str 
         payment.set_off = sum(amount for _credit, amount in set_offs.get(clinic_id, []))
         payment.net = payment.gross - payment.set_off
     PayoutPayment.objects.bulk_update(filling.payments.values(), ["gross", "set_off", "net"])
-    # Each invoice's amount: the sum of its claims in the run, in one statement.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {PayoutInvoice._meta.db_table} AS payout_invoice SET amount = paid.amount FROM ("  # noqa: S608
-            f"SELECT paid_claim.payout_invoice_id, sum(paid_claim.amount) AS amount "
-            f"FROM {PayoutClaim._meta.db_table} AS paid_claim JOIN {PayoutInvoice._meta.db_table} AS pi "
-            f"ON pi.id = paid_claim.payout_invoice_id JOIN {PayoutPayment._meta.db_table} AS payment "
-            "ON payment.id = pi.payment_id WHERE payment.run_id = %s GROUP BY paid_claim.payout_invoice_id"
-            ") AS paid WHERE payout_invoice.id = paid.payout_invoice_id",
-            [run.pk],
-        )
     counter.save(update_fields=["last_value"])
     _repayments_register(region=region, actor=run.created_by)
 
@@ -402,7 +398,7 @@ def _chunk_write(filling: _Filling, chunk: list[ClaimRow]) -> None:
     new_payments: list[PayoutPayment] = []
     new_invoice_ids: list[int] = []
     clinics, gross, payments, fingerprint = filling.clinics, filling.gross, filling.payments, filling.fingerprint
-    last = (filling.last_invoice or (None,))[0]
+    last = filling.open_invoice.invoice_id if filling.open_invoice is not None else None
     for claim in chunk:
         clinic_id = claim.clinic_id
         clinic = clinics[clinic_id]
@@ -426,8 +422,8 @@ def _chunk_write(filling: _Filling, chunk: list[ClaimRow]) -> None:
     filling.count += len(chunk)
 
     # Locked after the claims, as everywhere; what they showed before is kept for a cancellation.
-    invoices = Invoice.objects.select_for_update().only("id", "clinic_id", "reference", "our_reference", "payout_date")
-    invoices = invoices.in_bulk(new_invoice_ids)
+    locked = Invoice.objects.select_for_update().filter(pk__in=new_invoice_ids).values_list(*InvoiceRow.FIELDS)
+    invoices = {row[0]: InvoiceRow(*row) for row in locked}
     payout_invoices = []
     for invoice_id in new_invoice_ids:
         invoice = invoices[invoice_id]
@@ -443,17 +439,34 @@ def _chunk_write(filling: _Filling, chunk: list[ClaimRow]) -> None:
                 previous_payout_date=invoice.payout_date,
             )
         )
-    ids_assign((PayoutPayment, new_payments), (PayoutInvoice, payout_invoices))
+    if filling.chain is None:
+        filling.chain = AuditChainHeld()  # its lock after the claims and the first invoices, as ever
+    # The new rows' ids, and those of the chunk's audit records (one per claim and per invoice at most), in one
+    # statement.
+    payment_ids, payout_invoice_ids, audit_ids = sequence_ids(
+        (PayoutPayment, len(new_payments)),
+        (PayoutInvoice, len(payout_invoices)),
+        (AuditChainHeld.model, len(chunk) + len(payout_invoices)),
+    )
+    for obj, pk in itertools.chain(
+        zip(new_payments, payment_ids, strict=True), zip(payout_invoices, payout_invoice_ids, strict=True)
+    ):
+        obj.pk = pk
+    filling.chain.reserve(audit_ids)
     for payout_invoice in payout_invoices:
         payout_invoice.payment_id = payout_invoice.payment.pk  # given its id just now
     if new_payments:
         copy_insert(PayoutPayment, new_payments, ids=True)
-    if payout_invoices:
-        copy_insert(PayoutInvoice, payout_invoices, ids=True)
-    payout_invoice_of = {payout_invoice.invoice_id: payout_invoice.pk for payout_invoice in payout_invoices}
-    if filling.last_invoice is not None:
-        payout_invoice_of.setdefault(*filling.last_invoice)
-    filling.last_invoice = (chunk[-1].invoice_id, payout_invoice_of[chunk[-1].invoice_id])
+    # Each invoice's amount summed here as its claims stream by (an invoice's claims come together); the invoices
+    # whose claims have all come are written, the last one with the next chunk or at the end. An UPDATE summing
+    # the run's PayoutClaims per invoice at the end cost the database 0.5 s per 100 000 claims.
+    open_invoices = [filling.open_invoice, *payout_invoices] if filling.open_invoice else payout_invoices
+    paid_by = {payout_invoice.invoice_id: payout_invoice for payout_invoice in open_invoices}
+    for claim in chunk:
+        paid_by[claim.invoice_id].amount += claim.total
+    if len(open_invoices) > 1:
+        copy_insert(PayoutInvoice, open_invoices[:-1], ids=True)
+    filling.open_invoice = open_invoices[-1]
 
     # The chunk's writes go down in a pipeline (psycopg): none of their results is read, so each is sent as it is
     # made and the database runs them while Python builds the next, and the chunk's audit records; the block's
@@ -466,7 +479,7 @@ def _chunk_write(filling: _Filling, chunk: list[ClaimRow]) -> None:
                 "(payout_invoice_id, claim_id, amount, previous_state, previous_approved_on) "
                 "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::date[])",
                 [
-                    array_text([payout_invoice_of[claim.invoice_id] for claim in chunk]),
+                    array_text([paid_by[claim.invoice_id].pk for claim in chunk]),
                     array_text([claim.id for claim in chunk]),
                     array_text([claim.total for claim in chunk]),
                     array_text([state for state, _approved_on in before]),
@@ -478,6 +491,8 @@ def _chunk_write(filling: _Filling, chunk: list[ClaimRow]) -> None:
             invoices=[(invoices[paid.invoice_id], paid.our_reference) for paid in payout_invoices],
             payout_date=payout_date,
         )
+        # The records made above hashed now, while the database runs the statements sent; COPYed after.
+        audit_batch_link(filling.chain)
 
 
 @contextmanager

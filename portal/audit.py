@@ -29,7 +29,7 @@ from django.utils.translation import gettext_lazy as _
 from . import audit_chain, validators
 from .access_shown import AccessShown
 from .audit_chain import JsonText
-from .bulk import copy_rows
+from .bulk import copy_rows, sequence_ids
 from .models import AccessLogEntry, AuditEvent, LogArchive
 
 
@@ -138,8 +138,17 @@ def audit_record(
     return event
 
 
-# The records of the innermost `audit_batch` block being run, in order; None outside one.
-_batched: ContextVar[list[AuditEvent] | None] = ContextVar("audit_batched", default=None)
+class _Batch:
+    __slots__ = ("chain", "events", "linked")
+
+    def __init__(self) -> None:
+        self.events: list[AuditEvent | _Record] = []
+        self.chain: AuditChainHeld | None = None  # set by audit_batch_link
+        self.linked = 0  # how many of the events have their ids and hashes
+
+
+# The innermost `audit_batch` block being run (its records, in order); None outside one.
+_batched: ContextVar[_Batch | None] = ContextVar("audit_batched", default=None)
 
 
 @contextmanager
@@ -152,15 +161,66 @@ def audit_batch():
     if _batched.get() is not None:
         yield
         return
-    token = _batched.set([])
+    batch = _Batch()
+    token = _batched.set(batch)
     try:
         yield
-        events = _batched.get()
     finally:
         _batched.reset(token)
-    if events:
-        _refuse_unless_recordable_in_transaction("audit_batch")
-        _chained_insert(events)
+    if not batch.events:
+        return
+    _refuse_unless_recordable_in_transaction("audit_batch")
+    if batch.chain is None:
+        _chained_insert(batch.events)
+        return
+    batch.chain.link(batch.events[batch.linked :])
+    _audit_copy(batch.events)
+
+
+def audit_batch_link(chain: AuditChainHeld) -> None:
+    """Inside an `audit_batch`: give the records made so far their ids and hashes now, from `chain` (which the
+    caller's transaction holds), not at the block's end; the end links the rest from it too and writes them all.
+    For a writer that makes its records while the database runs its other statements (a payout run's chunk, in a
+    pipeline): the hashing overlaps the database's work instead of following it."""
+    batch = _batched.get()
+    if batch is None:
+        raise RuntimeError("audit_batch_link: only inside an audit_batch block")
+    batch.chain = chain
+    chain.link(batch.events[batch.linked :])
+    batch.linked = len(batch.events)
+
+
+class AuditChainHeld:
+    """The audit chain held by one writer until its transaction ends (a payout run, a chunk at a time): its lock
+    taken once, here, and its tail kept in this process, so that records are linked (`audit_batch_link`) without
+    asking the database, from ids the writer reserved ahead (`reserve`, the sequence's ids taken with its own
+    statements). While it is held, every record the transaction writes goes through it (an `audit_batch` linked
+    by it): the tail kept is the chain's only so. Ids reserved and not used are left as gaps, as a rolled-back
+    insert leaves them; the chain is ordered by id, and no other writer takes ids while the lock is held."""
+
+    model = AuditEvent
+
+    def __init__(self) -> None:
+        _refuse_unless_recordable_in_transaction("AuditChainHeld")
+        with connection.cursor() as cursor:
+            self.tail = audit_chain.chain_tail(cursor)
+        self._ids: list[int] = []
+
+    def reserve(self, ids: list[int]) -> None:
+        """Ids taken from the table's sequence (ascending) for the next records, after those reserved before."""
+        self._ids.extend(ids)
+
+    def link(self, events: list[AuditEvent | _Record]) -> None:
+        if not events:
+            return
+        if len(events) > len(self._ids):
+            (more,) = sequence_ids((AuditEvent, len(events) - len(self._ids)))
+            self._ids.extend(more)
+        ids, self._ids = self._ids[: len(events)], self._ids[len(events) :]
+        now = timezone.now()  # one moment for the records linked together
+        for event, pk in zip(events, ids, strict=True):
+            event.id, event.occurred_at = pk, now
+        self.tail = audit_chain.chain_link(events, self.tail)
 
 
 def audit_record_many(
@@ -226,8 +286,8 @@ def _chained_insert(events: list[AuditEvent | _Record]) -> int:
     """
     if not events:
         return 0
-    if (batched := _batched.get()) is not None:
-        batched.extend(events)
+    if (batch := _batched.get()) is not None:
+        batch.events.extend(events)
         return len(events)
     with connection.cursor() as cursor:
         tail, ids = audit_chain.chain_tail_and_ids(cursor, len(events))
@@ -235,6 +295,11 @@ def _chained_insert(events: list[AuditEvent | _Record]) -> int:
     for event, pk in zip(events, ids, strict=True):
         event.id, event.occurred_at = pk, now
     audit_chain.chain_link(events, tail)
+    return _audit_copy(events)
+
+
+def _audit_copy(events: list[AuditEvent | _Record]) -> int:
+    """COPY `events`, linked (ids, moments and hashes given), into the audit log."""
     json_text = _JSON_TEXT
     count = copy_rows(
         AuditEvent,

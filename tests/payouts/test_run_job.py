@@ -14,9 +14,9 @@ from django.urls import reverse
 from claims.audit import ClaimsAudit
 from claims.models import Claim, ClaimEvent, ClaimEventKind, ClaimState
 from payouts import services, tasks
-from payouts.models import PayoutClaim, PayoutRun, PayoutRunState
+from payouts.models import PayoutClaim, PayoutInvoice, PayoutRun, PayoutRunState
 from payouts.selectors import RUN_INVOICES_SHOWN
-from portal.audit import audit_chain_verify
+from portal.audit import audit_chain_verify, audit_record
 from portal.celery import app
 from portal.models import AuditEvent, ClinicEvent
 from tests.clinics.factories import RegionMembershipFactory
@@ -248,3 +248,29 @@ def test_a_run_in_chunks_writes_each_claims_event_clinic_event_and_audit_record_
                 {"state": ClaimState.APPROVED, "approved_on": day.isoformat()},
             )
     assert audit_chain_verify().whole
+
+
+def test_an_invoice_whose_claims_span_chunks_is_paid_their_sum_and_the_chain_holds_after_the_run(db, monkeypatch):
+    """Each invoice's amount is summed as its claims stream by and the invoice written when they have all come (the
+    last with the next chunk or at the end); the chunks' audit records are hashed from the chain held by the run,
+    with ids reserved ahead: the chain verifies, and a record written after the run follows it."""
+    monkeypatch.setattr(services, "CHUNK_SIZE", 10)
+    pw = payout_world()
+    long_invoice, short_invoice, last_invoice = invoice(pw.bankgiro), invoice(pw.bankgiro), invoice(pw.plusgiro)
+    _many_claims(long_invoice, 23, total=1_000)  # across three chunks
+    _many_claims(short_invoice, 7, total=300)
+    _many_claims(last_invoice, 4, total=50)  # the last chunk's, written at the end
+    day = future_bank_day()
+    # Approved for the run's date already: no record of its own, so an id reserved for it is left unused (a gap).
+    dated = claim(invoice(pw.plusgiro), 5, state=ClaimState.APPROVED)
+    Claim.objects.filter(pk=dated.pk).update(approved_on=day)
+    run = services.payout_run_create(actor=pw.coordinator, region=pw.region, payout_date=day).run
+    amounts = dict(PayoutInvoice.objects.filter(payment__run=run).values_list("invoice_id", "amount"))
+    assert amounts == {long_invoice.pk: 23_000, short_invoice.pk: 2_100, last_invoice.pk: 200, dated.invoice_id: 5}
+    assert run.claim_count == 35
+    assert not AuditEvent.objects.filter(object_type="claims.claim", object_id=str(dated.pk)).exists()
+    assert audit_chain_verify().whole
+    audit_record(actor=pw.coordinator, action=ClaimsAudit.INVOICE_PAID, obj=long_invoice, after={"x": 1})
+    report = audit_chain_verify()
+    assert report.whole
+    assert report.last_hash == AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()

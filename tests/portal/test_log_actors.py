@@ -99,3 +99,64 @@ def test_the_events_data_is_made_by_the_database_as_each_object_s():
         (11, {"invoice_id": 7, "from_state": 'received "x"', "state": "voided", "approved_on": None}),
         (12, {"invoice_id": 8, "from_state": None, "state": "voided", "approved_on": None}),
     ]
+
+
+@pytest.mark.django_db
+def test_a_clinic_event_naming_no_clinic_is_refused_by_insert_and_by_update():
+    clinic = ClinicFactory()
+    sql = (
+        "INSERT INTO portal_clinicevent (clinic_id, kind, object_type, object_id, data, occurred_at) "
+        "VALUES (%s, 'claim.voided', 'claim', 1, '{}', now()), (%s, 'claim.voided', 'claim', 2, '{}', now())"
+    )
+    with pytest.raises(IntegrityError, match="names clinic_id 2000000000, which is not in table"):
+        _insert(sql, [clinic.pk, MISSING])
+    _insert(sql, [clinic.pk, clinic.pk])
+    assert ClinicEvent.objects.filter(clinic=clinic).count() == 2
+    with pytest.raises(IntegrityError, match="which is not in table"):
+        _insert("UPDATE portal_clinicevent SET clinic_id = %s WHERE clinic_id = %s", [MISSING, clinic.pk])
+
+
+def _one_clinic_event(clinic) -> None:
+    clinic_events_record_each(
+        kind=ClinicEventKind.CLAIM_VOIDED,
+        object_type="claim",
+        object_ids=[1],
+        clinic_ids=[clinic.pk],
+        data={},
+        data_each={},
+    )
+
+
+@pytest.mark.django_db
+def test_a_clinic_named_by_a_clinic_event_is_not_deleted_nor_its_id_changed():
+    clinic = ClinicFactory()
+    _one_clinic_event(clinic)
+    for sql, params in [
+        ("DELETE FROM clinics_clinic WHERE id = %s", [clinic.pk]),
+        ("UPDATE clinics_clinic SET id = %s WHERE id = %s", [MISSING, clinic.pk]),
+    ]:
+        with (
+            pytest.raises(IntegrityError, match=r"named in portal_clinicevent\.clinic_id"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the check the commit makes, at each statement
+            cursor.execute(sql, params)
+    # Any other change to the clinic is left alone.
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("UPDATE clinics_clinic SET name = name || ' AB' WHERE id = %s", [clinic.pk])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_clinic_event_keeps_its_clinic_from_being_deleted_until_it_commits():
+    """The check takes the clinic FOR KEY SHARE, as the key did: nobody deletes it before the event commits."""
+    clinic = ClinicFactory()
+    with transaction.atomic():
+        _one_clinic_event(clinic)
+        with connection.cursor() as cursor:
+            # Locked by this transaction (its id in the row's xmax, as a KEY SHARE lock leaves it) until it ends.
+            cursor.execute(
+                "SELECT xmax::text = pg_current_xact_id()::text FROM clinics_clinic WHERE id = %s", [clinic.pk]
+            )
+            assert cursor.fetchone()[0]
