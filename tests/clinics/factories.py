@@ -60,7 +60,9 @@ class ClinicFactory(factory.django.DjangoModelFactory):
         model = Clinic
 
     region = factory.SubFactory(RegionFactory)
-    number = factory.Sequence(lambda n: str(100 + n))
+    # Seven digits from 9000000: no test names a clinic so (they use two to six digits), so a worker that has made
+    # 400 factory clinics cannot make a second "501" beside a test's own.
+    number = factory.Sequence(lambda n: f"9{n:06d}")
     name = factory.Sequence(lambda n: f"Testkliniken {n}")
     organisation_number = factory.Sequence(lambda n: _luhn(f"5566{n % 100000:05d}"))
     gln = factory.Sequence(lambda n: (p := f"735{n % 10**9:09d}") + gs1_check_digit(p))
