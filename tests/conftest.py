@@ -14,6 +14,7 @@ from clinics.models import Clinic, ClinicMembership, Region, User
 from payouts.models import PayoutRun
 from portal.demo import demo_load
 from tests import schema_template
+from tests.identity import Client
 from tests.worlds import SmallWorld
 
 
@@ -225,6 +226,12 @@ def celery_worker(celery_queue):
 
     with start_worker(app, queues=[celery_queue], pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
         yield worker
+
+
+@pytest.fixture
+def client() -> Client:
+    """pytest-django's `client`, with a cheaper force_login (tests/identity.py)."""
+    return Client()
 
 
 @pytest.fixture

@@ -5,8 +5,13 @@ tests show that each still answers for the request's own user and follows every 
 import datetime
 
 import pytest
+from axes.models import AccessLog
+from django.conf import settings
 from django.contrib.sessions.models import Session
+from django.db import connection
+from django.test import Client as DjangoClient
 from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -14,10 +19,11 @@ from clinics.models import ClinicRole, RegionRole
 from portal.context_processors import portal
 from portal.models import ServiceWindow
 from portal.service_windows import service_window_occurrences
-from portal.sessions import SessionStore
+from portal.sessions import LOGGED_IN_AT, SessionStore
 from portal.two_factor import next_step_url
 
 from ..clinics.factories import ClinicMembershipFactory, RegionMembershipFactory, UserFactory
+from ..identity import log_in
 
 pytestmark = pytest.mark.django_db
 
@@ -111,3 +117,29 @@ def test_the_session_store_reads_a_live_session_and_nothing_else(db, django_asse
     Session.objects.filter(session_key=store.session_key).update(expire_date=timezone.now())
     expired = SessionStore(store.session_key)
     assert expired.load() == {} and expired.session_key is None
+
+
+def test_the_test_clients_force_login_leaves_djangos_session_in_4_queries_and_axes_on(small_world, client):
+    """tests.identity.Client (the `client` fixture): the session force_login leaves is the one Django's leaves (the
+    user, the backend, the hash, the login time), read as logged in and verified on the next request, stored in
+    4 queries; axes stays on for the login form."""
+    django_client = DjangoClient()
+    django_client.force_login(small_world.biller)
+    with CaptureQueriesContext(connection) as queries:
+        client.force_login(small_world.biller)
+    assert len(queries) == 4
+    ours, djangos = client.session, django_client.session
+    assert ours.keys() == djangos.keys() and LOGGED_IN_AT in ours
+    for key in ("_auth_user_id", "_auth_user_backend", "_auth_user_hash"):
+        assert ours[key] == djangos[key]
+    assert client.get("/").wsgi_request.user == small_world.biller
+    response = client.get(f"/klinik/{small_world.clinic.pk}/")
+    assert response.status_code == 200
+
+    client.force_login(small_world.admin)  # another user on the same client: Django's own path
+    assert client.get("/").wsgi_request.user == small_world.admin
+    assert settings.AXES_ENABLED
+    AccessLog.objects.all().delete()
+    client.logout()
+    log_in(client, small_world.biller.email, "tandvard-test")
+    assert AccessLog.objects.filter(username=small_world.biller.email).exists()
