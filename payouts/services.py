@@ -325,11 +325,12 @@ def _run_fill(*, run: PayoutRun, counter: OurReferenceCounter, fingerprint: str 
         payment.set_off = sum(amount for _credit, amount in set_offs.get(clinic_id, []))
         payment.net = payment.gross - payment.set_off
     PayoutPayment.objects.bulk_update(filling.payments.values(), ["gross", "set_off", "net"])
-    # Each invoice's amount: the sum of its claims in the run, in one statement.
+    # Each invoice's amount and claims counted: the sum and count of its claims in the run, in one statement.
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {PayoutInvoice._meta.db_table} AS payout_invoice SET amount = paid.amount FROM ("  # noqa: S608
-            f"SELECT paid_claim.payout_invoice_id, sum(paid_claim.amount) AS amount "
+            f"UPDATE {PayoutInvoice._meta.db_table} AS payout_invoice "  # noqa: S608
+            "SET amount = paid.amount, claim_count = paid.claim_count FROM ("
+            f"SELECT paid_claim.payout_invoice_id, sum(paid_claim.amount) AS amount, count(*) AS claim_count "
             f"FROM {PayoutClaim._meta.db_table} AS paid_claim JOIN {PayoutInvoice._meta.db_table} AS pi "
             f"ON pi.id = paid_claim.payout_invoice_id JOIN {PayoutPayment._meta.db_table} AS payment "
             "ON payment.id = pi.payment_id WHERE payment.run_id = %s GROUP BY paid_claim.payout_invoice_id"
