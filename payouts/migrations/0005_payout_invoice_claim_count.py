@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="payoutinvoice",
             name="claim_count",
-            field=models.PositiveIntegerField(default=0, verbose_name="Räkningar"),
+            field=models.PositiveIntegerField(db_default=0, default=0, verbose_name="Räkningar"),
         ),
         migrations.RunSQL(BACKFILL, migrations.RunSQL.noop),
     ]
