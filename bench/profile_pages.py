@@ -67,6 +67,17 @@ def main() -> None:
     parser.add_argument("--sort", default="tottime", help="the profile's order (tottime, cumulative)")
     parser.add_argument("--dump", help="with --profile: write the statistics to this file (pstats), per page")
     parser.add_argument("-q", "--queries", action="count", default=0, help="list one request's queries")
+    parser.add_argument(
+        "--explain",
+        type=float,
+        metavar="MS",
+        help="EXPLAIN (ANALYZE, BUFFERS) each SELECT of one request that took MS ms or more",
+    )
+    parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="bench/scale.py's GET lists and detail pages (named 'role: page' for --only), not the light ones",
+    )
     args = parser.parse_args()
     _setup()
 
@@ -88,8 +99,10 @@ def main() -> None:
     ticks = os.sysconf("SC_CLK_TCK")
 
     def call(role: str, path: str) -> tuple[int, bytes]:
+        path, _, query = path.partition("?")
         environ = factory._base_environ(
             PATH_INFO=path,
+            QUERY_STRING=query,
             REQUEST_METHOD="GET",
             HTTP_COOKIE=f"{settings.SESSION_COOKIE_NAME}={cookies[role]}",
             HTTP_HOST="127.0.0.1",
@@ -100,32 +113,67 @@ def main() -> None:
         body = b"".join(handler(environ, lambda status, headers, *rest: statuses.append(status)))
         return int(statuses[0].split()[0]), body
 
+    def light_pages():
+        for role, name, url_name in PAGES:
+            kwargs = {"clinic_pk": clinic.pk}
+            if url_name == "invoice_claim_detail":
+                kwargs["claim_pk"] = claim.pk
+            yield role, name, url_name, reverse(url_name, kwargs=kwargs)
+
+    def scale_pages():
+        """bench/scale.py's pages as it builds them (a LAST page found by its link, as it finds it)."""
+        import datetime
+
+        from bench.scale import build_pages, find_last_page
+
+        class InProcess:  # what find_last_page asks of a browser
+            def __init__(self, role):
+                self.role = role
+
+            def request(self, method, path, data=None):
+                status, body = call(self.role, path)
+                return status, body, {}
+
+        for page in build_pages(datetime.date.today()):
+            if page.method != "GET" or not page.held_to_targets or page.error or page.role not in cookies:
+                continue
+            if args.only and not re.search(args.only, f"{page.role}: {page.name}"):
+                continue
+            if page.data and page.data.get("last_page_of"):
+                find_last_page(InProcess(page.role), page)
+            yield page.role, page.name, page.name, page.path
+
     rows = []
-    for role, name, url_name in PAGES:
-        if args.only and not re.search(args.only, name):
+    for role, name, url_name, path in scale_pages() if args.scale else light_pages():
+        if not args.scale and args.only and not re.search(args.only, name):
             continue
         if role not in ROLES or role not in cookies:
             continue
-        kwargs = {"clinic_pk": clinic.pk}
-        if url_name == "invoice_claim_detail":
-            kwargs["claim_pk"] = claim.pk
-        path = reverse(url_name, kwargs=kwargs)
         for _ in range(3):  # warm: templates compiled, connection open
             status, body = call(role, path)
         if status != 200:
             print(f"{role} {name}: HTTP {status}")
             continue
         captured: list[str] = []  # not CaptureQueriesContext: request_started empties connection.queries
+        slow: list[tuple[float, str, object]] = []
 
-        def record(execute, sql, params, many, context, captured=captured):
+        def record(execute, sql, params, many, context, captured=captured, slow=slow):
             started = time.perf_counter()
             try:
                 return execute(sql, params, many, context)
             finally:
-                captured.append(f"{(time.perf_counter() - started) * 1000:6.2f} ms  {sql}")
+                elapsed = (time.perf_counter() - started) * 1000
+                captured.append(f"{elapsed:6.2f} ms  {sql}")
+                if args.explain is not None and elapsed >= args.explain and sql.lstrip("( ").startswith("SELECT"):
+                    slow.append((elapsed, sql, params))
 
         with connection.execute_wrapper(record):
             call(role, path)
+        for elapsed, sql, params in slow:
+            with connection.cursor() as cursor:
+                cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params)
+                plan = "\n".join(f"    {line}" for (line,) in cursor.fetchall())
+            print(f"\n{role} · {name}: {elapsed:.1f} ms\n  {sql[:2000]}\n{plan}")
         backend = connection.connection.info.backend_pid
         cpu, wall, database = [], [], []
         profiler = cProfile.Profile(time.process_time) if args.profile else None  # CPU, not waits
@@ -157,7 +205,7 @@ def main() -> None:
                 print(f"  {sql if args.queries > 1 else sql[:240]}")
         if profiler:
             if args.dump:
-                profiler.dump_stats(f"{args.dump}.{url_name}")
+                profiler.dump_stats(f"{args.dump}.{re.sub(r'[^A-Za-z0-9]+', '_', url_name)}")
             out = io.StringIO()
             pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(40)
             print(f"\n{role} · {name}: profile of {args.requests} requests\n{out.getvalue()}")

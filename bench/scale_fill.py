@@ -655,6 +655,7 @@ def scale_fill(*, claims: int = 1_000_000, seed: int = 16, today: datetime.date 
                 "id",
                 "our_reference",
                 "amount",
+                "claim_count",
                 "invoice_id",
                 "region_id",
                 "payment_id",
@@ -702,7 +703,7 @@ def scale_fill(*, claims: int = 1_000_000, seed: int = 16, today: datetime.date 
             our_reference = ""
             payment = None
             payout_invoice_pk = None
-            invoice_gross = 0
+            invoice_gross = invoice_claims = 0
             if run is not None:
                 counter[region.id] = counter.get(region.id, 0) + 1
                 our_reference = str(OUR_REFERENCE_BASE + counter[region.id])
@@ -886,6 +887,7 @@ def scale_fill(*, claims: int = 1_000_000, seed: int = 16, today: datetime.date 
                     run["gross"] += total
                     payment[1] += total
                     invoice_gross += total
+                    invoice_claims += 1
                     payout_claims.add(payout_claim_id, total, pk, payout_invoice_pk, None, "received")
                     payout_claim_id += 1
                     events.add(
@@ -985,8 +987,9 @@ def scale_fill(*, claims: int = 1_000_000, seed: int = 16, today: datetime.date 
                 )  # fmt: skip
             if run is not None:
                 payout_invoices.add(
-                    payout_invoice_pk, our_reference, invoice_gross, invoice_pk, region.id, payment[0], "", None
-                )
+                    payout_invoice_pk, our_reference, invoice_gross, invoice_claims, invoice_pk, region.id, payment[0],
+                    "", None,
+                )  # fmt: skip
                 if run["state"] == "paid":
                     audit.add(
                         at=run["paid"], actor=region.coordinator, action="claims.invoice.paid",

@@ -39,6 +39,7 @@ from portal.audit import access_log_record, access_log_record_many
 from portal.excel import kronor_cell, text_cell, workbook_file_response
 from portal.forms import PeriodForm, PersonalIdentityNumberField
 from portal.keyset import keyset_page
+from portal.row_urls import row_url
 from review.selectors import claim_questions
 
 from . import selectors
@@ -175,6 +176,17 @@ def credit_instruction(clinic: Clinic, invoice: Invoice) -> str:
     }
 
 
+ROW_URL_NAMES = ("invoice_claims", "invoice_detail", "invoice_delete")
+
+
+def row_links(summaries: list[InvoiceSummary]) -> None:
+    """Each row's links (its claims, its page, Radera), one reverse() per link for the whole page."""
+    claims, detail, delete = (row_url(name, "clinic_pk", "invoice_pk") for name in ROW_URL_NAMES)
+    for summary in summaries:
+        ids = {"clinic_pk": summary.invoice.clinic_id, "invoice_pk": summary.invoice.pk}
+        summary.claims_url, summary.detail_url, summary.delete_url = claims(**ids), detail(**ids), delete(**ids)
+
+
 # The list -------------------------------------------------------------------------------------------------
 
 
@@ -232,6 +244,7 @@ def _render_list(
         for summary in summaries:
             if summary.credits:
                 summary.credit_instruction = credit_instruction(request.clinic, summary.invoice)
+        row_links(summaries)
         if search.personal_identity_number:
             # The search itself shows whether the patient has invoices here, found or not.
             _log_patients_shown(

@@ -33,6 +33,7 @@ from .invoice_views import (
     _export_response,
     credit_instruction,
     log_search_per_clinic,
+    row_links,
 )
 from .selectors import InvoiceSearch, InvoiceTab
 
@@ -184,6 +185,7 @@ def _render(
         for summary in summaries:
             if summary.credits:
                 summary.credit_instruction = credit_instruction(summary.invoice.clinic, summary.invoice)
+        row_links(summaries)
         shown = AccessShown(AccessShownKind.INVOICES_PIN_SEARCH, tab=tab)
         log_search_per_clinic(request, search.personal_identity_number, clinics, shown)
         context.update(

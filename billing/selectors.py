@@ -246,6 +246,10 @@ class InvoiceSummary:
     claims: list[Claim] = field(default_factory=list)
     credits: list[CreditInvoice] = field(default_factory=list)
     credit_instruction: str = ""  # how credited amounts are settled; set by the view, which knows the clinic
+    # The row's links in Era fakturor (its claims, its page, Radera); set by the view (billing.invoice_views.row_links).
+    claims_url: str = ""
+    detail_url: str = ""
+    delete_url: str = ""
     counts: dict[str, int] = field(default_factory=dict)  # the invoice's claims by state
     amount: int = 0  # what the region pays (or paid) for the invoice: voided and deleted claims count for nothing
     partly_credited: int = 0  # paid claims with some lines credited

@@ -194,6 +194,9 @@ class PayoutInvoice(models.Model):
     region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="+")
     our_reference = models.CharField(_("Vår referens"), max_length=20)
     amount = models.BigIntegerField(_("Belopp (öre)"))
+    # Its claims in the run, counted when the run is made (with `amount`): the run's page shows it for each invoice
+    # without reading the run's claims (a new run's rows are not yet in memory: 205 ms for the page's first read).
+    claim_count = models.PositiveIntegerField(_("Räkningar"), default=0, db_default=0)
     # What the invoice showed before the run, given back if the run is cancelled.
     previous_our_reference = models.CharField(max_length=20, blank=True)
     previous_payout_date = models.DateField(null=True, blank=True)

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.db.models import Count
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -85,13 +84,11 @@ class Notice:
 
 
 def notice_build(payment: PayoutPayment) -> Notice:
-    """The notice's rows in three statements of plain values (invoices with their claims counted, claims, set-offs),
-    however many claims the payment pays: no model instance per claim."""
+    """The notice's rows in three statements of plain values (invoices with their claims as counted by the run,
+    claims, set-offs), however many claims the payment pays: no model instance per claim."""
     notice = Notice(payment=payment)
-    invoices = (
-        payment.invoices.annotate(claim_count=Count("claims"))
-        .order_by("our_reference")
-        .values_list("invoice__reference", "our_reference", "claim_count", "amount")
+    invoices = payment.invoices.order_by("our_reference").values_list(
+        "invoice__reference", "our_reference", "claim_count", "amount"
     )
     notice.invoices = [NoticeInvoice(*row) for row in invoices]
     claims = (

@@ -16,7 +16,6 @@ from clinics.models import Clinic, Region
 
 from .models import (
     LIVE_RUN_STATES,
-    PayoutClaim,
     PayoutInvoice,
     PayoutPayment,
     PayoutPreview,
@@ -80,10 +79,10 @@ RUN_INVOICES_SHOWN = 10
 
 def run_page_invoices(*, run: PayoutRun, payments: Iterable[PayoutPayment]) -> None:
     """For a page of the run's payments: `invoice_rows` (the first RUN_INVOICES_SHOWN invoices of each, as plain
-    values: Vår referens, the invoice's reference, amount and its claims counted, never read) and `invoice_count`,
-    in two statements whatever the run's size."""
+    values: Vår referens, the invoice's reference, amount and its claims as counted when the run was made, never
+    read) and `invoice_count`, in one statement whatever the run's size."""
     payments = list(payments)
-    rows = list(
+    rows = (
         PayoutInvoice.objects.of_region(run.region_id)
         .filter(payment__in=[payment.pk for payment in payments])
         .annotate(
@@ -92,18 +91,10 @@ def run_page_invoices(*, run: PayoutRun, payments: Iterable[PayoutPayment]) -> N
         )
         .filter(position__lte=RUN_INVOICES_SHOWN)
         .order_by("payment_id", "position")
-        .values("pk", "payment_id", "our_reference", "amount", "invoice__reference", "invoice_count")
-    )
-    claim_counts = dict(
-        PayoutClaim.objects.of_region(run.region_id)
-        .filter(payout_invoice__in=[row["pk"] for row in rows])
-        .values("payout_invoice")
-        .annotate(count=Count("id"))
-        .values_list("payout_invoice", "count")
+        .values("pk", "payment_id", "our_reference", "amount", "claim_count", "invoice__reference", "invoice_count")
     )
     of_payment: dict[int, list[dict]] = {}
     for row in rows:
-        row["claim_count"] = claim_counts.get(row["pk"], 0)
         of_payment.setdefault(row["payment_id"], []).append(row)
     for payment in payments:
         payment.invoice_rows = of_payment.get(payment.pk, [])

@@ -457,13 +457,15 @@ def _chunk_write(filling: _Filling, chunk: list[ClaimRow]) -> None:
         payout_invoice.payment_id = payout_invoice.payment.pk  # given its id just now
     if new_payments:
         copy_insert(PayoutPayment, new_payments, ids=True)
-    # Each invoice's amount summed here as its claims stream by (an invoice's claims come together); the invoices
-    # whose claims have all come are written, the last one with the next chunk or at the end. An UPDATE summing
-    # the run's PayoutClaims per invoice at the end cost the database 0.5 s per 100 000 claims.
+    # Each invoice's amount and claim count summed as its claims stream by (an invoice's claims come together);
+    # the invoices whose claims have all come are written, the last one with the next chunk or at the end. An
+    # UPDATE summing the run's PayoutClaims per invoice at the end cost the database 0.5 s per 100 000 claims.
     open_invoices = [filling.open_invoice, *payout_invoices] if filling.open_invoice else payout_invoices
     paid_by = {payout_invoice.invoice_id: payout_invoice for payout_invoice in open_invoices}
     for claim in chunk:
-        paid_by[claim.invoice_id].amount += claim.total
+        paid = paid_by[claim.invoice_id]
+        paid.amount += claim.total
+        paid.claim_count += 1
     if len(open_invoices) > 1:
         copy_insert(PayoutInvoice, open_invoices[:-1], ids=True)
     filling.open_invoice = open_invoices[-1]

@@ -37,9 +37,13 @@ def copy_insert(
         objs = list(objs)
     if ids:
         ids_assign((model, [obj for obj in objs if obj.pk is None]))
-    # A field with a database default (the writing transaction's id) is left to the database, as INSERT would.
+    # A field with only a database default (the writing transaction's id) is left to the database, as INSERT would;
+    # one that has a default in Python as well (kept in the database for code that does not know the column yet)
+    # is written with the instance's value.
     fields = [
-        field for field in meta.concrete_fields if (ids or not field.primary_key) and field.db_default is NOT_PROVIDED
+        field
+        for field in meta.concrete_fields
+        if (ids or not field.primary_key) and (field.db_default is NOT_PROVIDED or field.has_default())
     ]
     sql = f"COPY {quote(meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) FROM STDIN"
     values = [_value_of(field, now) for field in fields]

@@ -267,6 +267,8 @@ def test_an_invoice_whose_claims_span_chunks_is_paid_their_sum_and_the_chain_hol
     run = services.payout_run_create(actor=pw.coordinator, region=pw.region, payout_date=day).run
     amounts = dict(PayoutInvoice.objects.filter(payment__run=run).values_list("invoice_id", "amount"))
     assert amounts == {long_invoice.pk: 23_000, short_invoice.pk: 2_100, last_invoice.pk: 200, dated.invoice_id: 5}
+    counts = dict(PayoutInvoice.objects.filter(payment__run=run).values_list("invoice_id", "claim_count"))
+    assert counts == {long_invoice.pk: 23, short_invoice.pk: 7, last_invoice.pk: 4, dated.invoice_id: 1}
     assert run.claim_count == 35
     assert not AuditEvent.objects.filter(object_type="claims.claim", object_id=str(dated.pk)).exists()
     assert audit_chain_verify().whole

@@ -44,6 +44,9 @@ def test_a_run_collects_received_and_approved_claims_and_totals_them_to_the_ore(
     assert payments[pw.plusgiro.pk].net == 99_999
     amounts = dict(PayoutInvoice.objects.filter(payment__run=run).values_list("invoice_id", "amount"))
     assert amounts == {first.pk: 202_357, second.pk: 1, plus.invoice_id: 99_999}
+    # Each invoice's claims counted as the run made it (the run's page and the notices read the count, not the claims).
+    counts = dict(PayoutInvoice.objects.filter(payment__run=run).values_list("invoice_id", "claim_count"))
+    assert counts == {first.pk: 2, second.pk: 1, plus.invoice_id: 1}
     for paid in (a, b, c, plus):
         paid.refresh_from_db()
         assert (paid.state, paid.approved_on) == (ClaimState.APPROVED, day)
