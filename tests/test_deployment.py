@@ -5,9 +5,11 @@ against the code they start, and production settings are loaded in subprocesses.
 """
 
 import ast
+import gc
 import json
 import os
 import re
+import runpy
 import secrets
 import shlex
 import subprocess
@@ -473,6 +475,18 @@ def test_dockerignore_keeps_local_state_out_of_the_image():
 # --- Production settings -----------------------------------------------------------------------------
 
 
+def test_a_web_worker_sets_the_loaded_application_aside_from_the_garbage_collector():
+    hooks = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    thresholds = gc.get_threshold()
+    try:
+        hooks["post_worker_init"](None)
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == hooks["GC_THRESHOLDS"]
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
+
+
 @pytest.mark.slow  # a production Python process per test (~1 s of CPU each): make test and CI run it
 @pytest.mark.parametrize("name", REQUIRED_IN_PRODUCTION)
 @pytest.mark.parametrize("how", ["unset", "empty"])
@@ -551,7 +565,6 @@ def dockerfile_cmd() -> list[str]:
 
 
 def test_gunicorns_config_empties_the_metrics_directory_and_forgets_a_dead_worker(tmp_path, monkeypatch):
-    import runpy
 
     directory = tmp_path / "prometheus"
     directory.mkdir()
