@@ -30,6 +30,7 @@ from claims.validation import DEADLINE_WARNING_DAYS, last_billing_day, visits_du
 from clinics.models import Clinic
 from eligibility.selectors import ClinicAssessmentView, clinic_prior_assessments
 from payouts.models import PayoutInvoice, PayoutPayment, PayoutRunState, Repayment, SetOff
+from portal.keyset import capped_count
 from review.models import ClaimQuestion
 
 
@@ -194,8 +195,8 @@ COUNT_LIMIT = 1000
 
 def invoice_count(invoices: QuerySet[Invoice]) -> tuple[int, bool]:
     """How many invoices the list holds, read no further than COUNT_LIMIT + 1 rows, and whether it holds more."""
-    count = invoices.order_by()[: COUNT_LIMIT + 1].count()
-    return min(count, COUNT_LIMIT), count > COUNT_LIMIT
+    counted = capped_count(invoices, cap=COUNT_LIMIT)
+    return min(counted.count, counted.cap), counted.capped
 
 
 def clinic_invoice(*, clinic: Clinic, invoice_pk: int) -> Invoice | None:
