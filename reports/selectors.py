@@ -194,13 +194,17 @@ class Workload:
     overdue_repayments: Waiting = Waiting(0, None, None)  # plusgiro repayments owed past their due days
 
 
-def _first_open(region: Region) -> dict[str, datetime.datetime]:
+def _first_open(region: Region, states: list[str]) -> dict[str, datetime.datetime]:
     """When the first claim still received, and the first still under review, was stored (from the claims' index by
-    state, claim_state_created): one short query. A state without claims is left out."""
+    state, claim_state_created): one short query, for the `states` the region has claims in. A state the region has
+    none in is not asked: the index holds every region's claims in it, and the search for the region's first read
+    them all (a run that paid all of one region's received claims left the other's 40 000 to read, 17 ms)."""
+    if not states:
+        return {}
     claims = Claim.objects.of_region(region)
     firsts = [
         claims.filter(state=state).order_by("created_at", "id").values_list("state", "created_at")[:1]
-        for state in OPEN_STATES
+        for state in states
     ]
     return dict(firsts[0].union(*firsts[1:], all=True))
 
@@ -241,7 +245,8 @@ def region_workload(*, region: Region) -> Workload:
         .order_by()
     }
 
-    first_open = _first_open(region)
+    # The summaries are written by the claims' own statements (reports.models): a state counted 0 has no claims.
+    first_open = _first_open(region, [state for state in open_states if (open_figures.get(state) or {}).get("count")])
     oldest = _oldest_open(region, first_open)
 
     def waiting(state: str) -> Waiting:

@@ -3,6 +3,8 @@
 import datetime
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from claims.models import Claim, ClaimState
 from clinics.models import SupportForm
@@ -185,6 +187,23 @@ def test_workload_counts_what_waits_in_the_region_only(region, clinics):
     assert (workload.under_review.count, workload.under_review.amount) == (1, 7_000)
     assert workload.assessments.count == 3
     assert workload.assessments.amount is None
+
+
+def test_a_state_the_region_has_no_claims_in_is_not_searched_for_its_first_claim(region, clinics):
+    """The first claim of a state is read from the claims' index by state, which holds every region's claims: the
+    region's summaries say it has none received, so the index is not walked through another region's."""
+    one, _two = clinics
+    received_claim(ClinicFactory(), at(2026, 1, 1), 9_999, N)  # another region's
+    received_claim(one, at(2026, 5, 30, 9), 7_000, F, state=ClaimState.UNDER_REVIEW)
+
+    with CaptureQueriesContext(connection) as queries:
+        workload = selectors.region_workload(region=region)
+
+    assert workload.received == selectors.Waiting(0, 0, None)
+    assert (workload.under_review.count, workload.under_review.oldest) == (1, at(2026, 5, 30, 9))
+    firsts = [query["sql"] for query in queries if 'FROM "claims_claim"' in query["sql"] and "ORDER BY" in query["sql"]]
+    assert firsts
+    assert all("'received'" not in sql for sql in firsts)
 
 
 def test_answered_questions_count_the_open_claims_only_however_old_the_claim(region, clinics):
