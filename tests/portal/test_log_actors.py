@@ -68,15 +68,7 @@ def test_a_user_named_by_a_log_row_is_not_deleted(table):
         if table == "portal_auditevent":
             audit_record(actor=user, action=ClinicsAudit.CLINIC_UPDATED, obj=clinic, after={"name": "x"}, clinic=clinic)
         else:
-            clinic_events_record_each(
-                kind=ClinicEventKind.CLAIM_VOIDED,
-                object_type="claim",
-                object_ids=[1],
-                clinic_ids=[clinic.pk],
-                data={},
-                data_each={},
-                actor_id=user.pk,
-            )
+            _one_clinic_event(clinic, actor_id=user.pk)
     with pytest.raises(IntegrityError, match="named as actor"), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("DELETE FROM clinics_user WHERE id = %s", [user.pk])
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the check the commit makes
@@ -116,7 +108,7 @@ def test_a_clinic_event_naming_no_clinic_is_refused_by_insert_and_by_update():
         _insert("UPDATE portal_clinicevent SET clinic_id = %s WHERE clinic_id = %s", [MISSING, clinic.pk])
 
 
-def _one_clinic_event(clinic) -> None:
+def _one_clinic_event(clinic, *, actor_id: int | None = None) -> None:
     clinic_events_record_each(
         kind=ClinicEventKind.CLAIM_VOIDED,
         object_type="claim",
@@ -124,6 +116,7 @@ def _one_clinic_event(clinic) -> None:
         clinic_ids=[clinic.pk],
         data={},
         data_each={},
+        actor_id=actor_id,
     )
 
 
