@@ -6,7 +6,6 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -15,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from portal.access import Access, authenticated, clinic_view, is_region_admin, region_view
 from portal.audit import audit_action_label
 from portal.forms import add_service_errors
+from portal.row_urls import row_url
 
 from . import selectors, services
 from .forms import ApiKeyForm, ClinicDetailsForm, NewUserForm, RoleForm, WebhookForm
@@ -133,10 +133,9 @@ def region_clinics(request: HttpRequest) -> HttpResponse:
     """The region's rules and its clinics (the start page itself is reports.views.region_start)."""
     clinics = list(selectors.region_clinics(region=request.region))
     # Each row's link from one reverse (a clinic's number is digits only), not one per clinic: a region has hundreds.
-    detail_url = reverse("region_clinic_detail", kwargs={"region_code": request.region.code, "clinic_number": "0"})
-    detail_prefix = detail_url.removesuffix("0/")
+    detail_url = row_url("region_clinic_detail", "clinic_number", region_code=request.region.code)
     for clinic in clinics:
-        clinic.detail_url = f"{detail_prefix}{clinic.number}/"
+        clinic.detail_url = detail_url(clinic_number=clinic.number)
     context = {
         "clinics": clinics,
         "is_region_admin": is_region_admin(request),

@@ -11,16 +11,20 @@ from django.urls import reverse
 _STAND_IN = 987_654_320
 
 
-def row_url(name: str, *keys: str) -> Callable[..., str]:
-    """`name`'s URL as a function of its integer `keys` (as keyword arguments), reversed once: row_url("invoice_detail",
+def row_url(name: str, *keys: str, **fixed: object) -> Callable[..., str]:
+    """`name`'s URL as a function of its row `keys` (as keyword arguments: integers, or texts of digits such as a
+    clinic's number), the `fixed` arguments the same for every row, reversed once: row_url("invoice_detail",
     "clinic_pk", "invoice_pk")(clinic_pk=3, invoice_pk=7) is reverse("invoice_detail", kwargs={...}) for them."""
     stand_ins = {key: str(_STAND_IN + index) for index, key in enumerate(keys)}
-    pattern = reverse(name, kwargs={key: int(value) for key, value in stand_ins.items()})
+    pattern = reverse(name, kwargs={**fixed, **{key: int(value) for key, value in stand_ins.items()}})
 
-    def url(**kwargs: int) -> str:
+    def url(**kwargs: int | str) -> str:
         made = pattern
         for key, stand_in in stand_ins.items():
-            made = made.replace(stand_in, str(int(kwargs[key])))
+            value = str(kwargs[key])
+            if not value.isdigit():
+                raise ValueError(f"{key}={value!r}: a row's key in a URL is digits only")
+            made = made.replace(stand_in, value)
         return made
 
     return url

@@ -27,6 +27,7 @@ from portal.access_shown import AccessShown, AccessShownKind
 from portal.audit import access_log_record, access_log_record_many
 from portal.forms import add_service_errors
 from portal.keyset import LAST, capped_count, keyset_page_or_last
+from portal.row_urls import row_url
 
 from . import selectors, services
 from .forms import ClaimFilterForm, PersonSearchForm, QuestionForm, RuleForm, VoidForm
@@ -109,11 +110,10 @@ def claim_list(request: HttpRequest) -> HttpResponse:
     # The state's words once a page, not per row (a model's get_FOO_display rebuilds its choices on every call).
     state_labels = {state: str(label) for state, label in ClaimState.choices}
     # Each row's link from one reverse (the claim's page is rakningar/<pk>/ under the list), not one per row.
-    detail_url = reverse("review_claim_detail", kwargs={"region_code": request.region.code, "claim_pk": 0})
-    detail_prefix = detail_url.removesuffix("0/")
+    review_url = row_url("review_claim_detail", "claim_pk", region_code=request.region.code)
     for claim in claims:
         claim.status_text = claim_status(claim) if claim.state == ClaimState.APPROVED else state_labels[claim.state]
-        claim.review_url = f"{detail_prefix}{claim.pk}/"
+        claim.review_url = review_url(claim_pk=claim.pk)
     pins = {claim.patient.personal_identity_number for claim in claims}
     if pin:
         # The search itself shows whether the patient has claims in the region, found or not.
