@@ -172,6 +172,8 @@ def organisation_view(view: Callable) -> Callable:
         request.organisation_clinics = list(
             Clinic.objects.of_region(organisation.region_id).filter(organisation=organisation, is_active=True)
         )
+        for clinic in request.organisation_clinics:
+            clinic.region = organisation.region  # the organisation's region (of_region), read with it
         request.clinic = None
         return view(request, *args, **kwargs)
 

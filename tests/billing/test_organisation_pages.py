@@ -3,7 +3,7 @@ and its own pages show Era fakturor, Utbetalningsbesked and what waits for all i
 a filter by clinic, in the same queries however many invoices there are."""
 
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import lxml.html
 import openpyxl
@@ -14,12 +14,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing import organisation_views
-from claims.models import Claim
+from claims.models import Claim, Invoice
 from clinics import services as clinic_services
 from clinics.models import Organisation, OrganisationMembership
 from payouts.models import PayoutPayment
 from portal.models import AccessLogEntry, AuditEvent, ServiceWindow
 from review.models import ClaimQuestion
+from tests.billing.test_invoice_views import _paid_claim_at
 from tests.claims.factories import ClaimFactory, InvoiceFactory
 from tests.eligibility.factories import PatientFactory
 
@@ -158,6 +159,60 @@ def test_the_organisations_list_runs_the_same_queries_for_3_and_30_invoices(memb
         assert response.status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1]
+
+
+def test_the_organisations_list_pages_through_both_clinics_once_at_equal_timestamps(
+    member, world, organisation, monkeypatch
+):
+    # Each clinic's invoices are read by its own index and merged: invoices of the two clinics that came in at the
+    # same moment are each shown once, in the order (Inkom, id) forwards and backwards.
+    monkeypatch.setattr(organisation_views, "PAGE_SIZE", 2)
+    moment = datetime(2019, 5, 2, 10, 0, tzinfo=UTC)
+    owners = [world.clinic31, world.clinic32, world.clinic32, world.clinic31, world.clinic32, world.clinic31]
+    for index, clinic in enumerate([*owners, world.clinic2001]):
+        invoice = InvoiceFactory(clinic=clinic, reference=f"EQ-{index}", created_by=world.biller)
+        ClaimFactory(invoice=invoice)
+        Invoice.objects.filter(pk=invoice.pk).update(received_at=moment + timedelta(minutes=index // 3))
+    expected = list(
+        Invoice.objects.filter(reference__startswith="EQ-", clinic__in=[world.clinic31, world.clinic32])
+        .order_by("-received_at", "-id")
+        .values_list("reference", flat=True)
+    )
+    assert len(expected) == 6
+
+    def pages(href: str, rel: str) -> list[list[str]]:
+        seen = []
+        while True:
+            doc = _doc(member.get(_org_url(organisation) + href))
+            seen.append([row[0] for row in _rows(doc)])
+            links = doc.xpath(f"//nav[contains(@class,'pagination')]//a[@rel='{rel}']/@href")
+            if not links:
+                return seen
+            href = links[0]
+
+    with CaptureQueriesContext(connection) as queries:
+        forward = pages("?date_from=2019-05-02&date_to=2019-05-02", "next")
+    assert any("UNION ALL" in query["sql"] for query in queries)  # the clinics read apart, merged
+    assert [reference for page in forward for reference in page] == expected
+    last = _doc(member.get(_org_url(organisation) + "?date_from=2019-05-02&date_to=2019-05-02"))
+    for _ in forward[1:]:
+        href = last.xpath("//nav[contains(@class,'pagination')]//a[@rel='next']/@href")[0]
+        last = _doc(member.get(_org_url(organisation) + href))
+    previous = last.xpath("//nav[contains(@class,'pagination')]//a[@rel='prev']/@href")[0]
+    assert pages(previous, "prev") == list(reversed(forward[:-1]))
+
+
+def test_a_plusgiro_clinics_credit_says_where_to_pay_without_reading_the_region_again(member, world, organisation):
+    # Each invoice's clinic is the organisation's, read with its region: the instruction costs no query.
+    claim = _paid_claim_at(world, world.clinic32)
+    url = f"/klinik/{world.clinic32.pk}/fakturor/rakningar/{claim.pk}/kreditera/"
+    line_101 = claim.lines.get(code="101")
+    assert member.post(url, {"confirm": "1", "lines": [line_101.pk]}).status_code == 302
+    with CaptureQueriesContext(connection) as queries:
+        doc = _doc(member.get(_org_url(organisation, "organisation_invoice_list_credits")))
+    assert claim.invoice.reference in {row[0] for row in _rows(doc)}
+    assert "ange Vår referens 518148" in doc.text_content()
+    assert not [query for query in queries if 'FROM "clinics_region"' in query["sql"]]
 
 
 def test_the_export_has_a_clinic_column(member, world, organisation):
