@@ -320,6 +320,23 @@ class InvoiceSummary:
     def deletable(self) -> bool:
         return bool(self._count(*OPEN_STATES))
 
+    # The row's two texts, made here rather than by two {% blocktranslate %} per row (1.8 ms of a 25-row page).
+
+    @property
+    def show_claims_text(self) -> str:
+        """The row's summary line: "Visa 3 räkningar i faktura 1234"."""
+        count = self.claim_count
+        return ngettext(
+            "Visa %(counter)s räkning i faktura %(reference)s",
+            "Visa %(counter)s räkningar i faktura %(reference)s",
+            count,
+        ) % {"counter": count, "reference": self.invoice.reference}
+
+    @property
+    def all_claims_text(self) -> str:
+        """The link to the invoice's page: "Alla räkningar i faktura 1234"."""
+        return _("Alla räkningar i faktura %(reference)s") % {"reference": self.invoice.reference}
+
 
 def _count_claims(summaries: dict[int, InvoiceSummary], ids: list[int]) -> None:
     """Each summary's figures over all its invoice's claims, and its credits: two queries, and a third for the

@@ -8,8 +8,9 @@ import openpyxl
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
+from django.utils import timezone, translation
 
+from billing.selectors import InvoiceSummary
 from claims import services
 from claims.models import PATIENT_FEE_CODE, Claim, ClaimLine, ClaimState, CreditInvoice, Invoice
 from payouts.models import Repayment
@@ -113,6 +114,17 @@ def test_statuses_of_an_invoice_in_several_states(biller, world):
     ]
     # A voided claim puts the invoice under Makulerade too.
     assert "4242" in _invoice_rows(_doc(biller.get(_url(world, "makulerade/"))))
+
+
+def test_a_rows_texts_count_its_claims_in_either_language():
+    summary = InvoiceSummary(invoice=Invoice(reference="A&1"), counts={ClaimState.PAID: 1})
+    assert summary.show_claims_text == "Visa 1 räkning i faktura A&1"
+    assert summary.all_claims_text == "Alla räkningar i faktura A&1"
+    summary.counts[ClaimState.CREDITED] = 10_000
+    assert summary.show_claims_text == "Visa 10001 räkningar i faktura A&1"
+    with translation.override("en"):
+        assert summary.show_claims_text == "Show 10001 claims in invoice A&1"
+        assert summary.all_claims_text == "All claims of invoice A&1"
 
 
 # The expanded invoice ---------------------------------------------------------------------------------------
