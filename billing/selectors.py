@@ -320,7 +320,13 @@ class InvoiceSummary:
     def deletable(self) -> bool:
         return bool(self._count(*OPEN_STATES))
 
-    # The row's two texts, made here rather than by two {% blocktranslate %} per row (1.8 ms of a 25-row page).
+    # The row's texts, made here rather than by two {% blocktranslate %} and a |date per row (1.8 and 0.9 ms of a
+    # 25-row page).
+
+    @property
+    def received_on(self) -> str:
+        """The day the invoice came in, in the current time zone: "2026-12-07" (as |date:"Y-m-d")."""
+        return timezone.localdate(self.invoice.received_at).isoformat()
 
     @property
     def show_claims_text(self) -> str:

@@ -116,8 +116,10 @@ def test_statuses_of_an_invoice_in_several_states(biller, world):
     assert "4242" in _invoice_rows(_doc(biller.get(_url(world, "makulerade/"))))
 
 
-def test_a_rows_texts_count_its_claims_in_either_language():
-    summary = InvoiceSummary(invoice=Invoice(reference="A&1"), counts={ClaimState.PAID: 1})
+def test_a_rows_texts_count_its_claims_in_either_language_and_date_it_in_swedish_time():
+    received_at = datetime.datetime(2026, 3, 1, 23, 30, tzinfo=datetime.UTC)  # 00:30 on 2 March in Stockholm
+    summary = InvoiceSummary(invoice=Invoice(reference="A&1", received_at=received_at), counts={ClaimState.PAID: 1})
+    assert summary.received_on == "2026-03-02"
     assert summary.show_claims_text == "Visa 1 räkning i faktura A&1"
     assert summary.all_claims_text == "Alla räkningar i faktura A&1"
     summary.counts[ClaimState.CREDITED] = 10_000
