@@ -146,6 +146,11 @@ def test_era_fakturor_lists_every_clinics_invoices_with_a_clinic_column_and_filt
     # Searched by personnummer (POSTed), one clinic chosen.
     posted = _doc(member.post(_org_url(organisation), {"clinic": "31", "personal_identity_number": "200001022391"}))
     assert {row[0] for row in _rows(posted)} == {"ORG-31"}
+    every = _doc(member.post(_org_url(organisation), {"personal_identity_number": "200001022391"}))
+    assert {row[0] for row in _rows(every)} == {"ORG-31", "ORG-32"}
+    # An organisation left without clinics lists nothing.
+    clinic_services.organisation_clinics_set(actor=world.region_admin, organisation=organisation, clinics=[])
+    assert not _rows(_doc(member.get(_org_url(organisation))))
 
 
 def test_the_organisations_list_runs_the_same_queries_for_3_and_30_invoices(member, world, organisation):
