@@ -16,7 +16,7 @@ from eligibility.models import (
     PriorAssessmentLine,
     PriorAssessmentState,
 )
-from tests.clinics.factories import ClinicFactory, UserFactory
+from tests.clinics.factories import ClinicFactory, GetOrCreateFactory, UserFactory
 from tests.testdata import TEST_PERSONNUMMER
 
 # Test numbers the demo data does not use, from shared/data/testpersonnummer.txt (via tests/testdata.py).
@@ -24,7 +24,7 @@ TEST_PINS = TEST_PERSONNUMMER[8:26]
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
-class PatientFactory(factory.django.DjangoModelFactory):
+class PatientFactory(GetOrCreateFactory):
     class Meta:
         model = Patient
         django_get_or_create = ("personal_identity_number",)
