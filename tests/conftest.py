@@ -256,6 +256,23 @@ def celery_worker(celery_queue):
         yield worker
 
 
+@pytest.fixture(autouse=True)
+def _no_waiting_rounds_inside_the_tests_transaction(request, monkeypatch):
+    """In a test inside a transaction (`db`), the on_commit callbacks that `django_capture_on_commit_callbacks(
+    execute=True)` runs are still inside that transaction: the clinic events they fan out are the running
+    transaction's own, so the feed holds them back (`waiting`) and no later round can see them. With Celery eager,
+    each clinic's dispatch then ran its WAITING_ROUNDS again at once instead of 2 s apart: 16 fan-outs and ~116
+    queries per event, and the same for each webhook. Those tests get no waiting round (one round, which sees what
+    production's first round sees). Transactional tests, whose events do commit, keep the rounds."""
+    if "transactional_db" in request.fixturenames or "db" not in request.fixturenames:
+        return
+    from notifications import tasks as notifications_tasks
+    from portal import tasks as portal_tasks
+
+    monkeypatch.setattr(notifications_tasks, "WAITING_ROUNDS", 0)
+    monkeypatch.setattr(portal_tasks, "WAITING_ROUNDS", 0)
+
+
 @pytest.fixture
 def client() -> Client:
     """pytest-django's `client`, with a cheaper force_login (tests/identity.py)."""
