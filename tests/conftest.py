@@ -11,7 +11,9 @@ from django.test.utils import setup_databases, teardown_databases
 from hypothesis import settings as hypothesis_settings
 
 from clinics.models import Clinic, ClinicMembership, Region, User
+from notifications import tasks as notifications_tasks
 from payouts.models import PayoutRun
+from portal import tasks as portal_tasks
 from portal.demo import demo_load
 from tests import schema_template
 from tests.identity import Client
@@ -264,11 +266,12 @@ def _no_waiting_rounds_inside_the_tests_transaction(request, monkeypatch):
     each clinic's dispatch then ran its WAITING_ROUNDS again at once instead of 2 s apart: 16 fan-outs and ~116
     queries per event, and the same for each webhook. Those tests get no waiting round (one round, which sees what
     production's first round sees). Transactional tests, whose events do commit, keep the rounds."""
-    if "transactional_db" in request.fixturenames or "db" not in request.fixturenames:
+    marker = request.node.get_closest_marker("django_db")  # django_db(transaction=False, ...)
+    transactional = "transactional_db" in request.fixturenames or bool(
+        marker and marker.kwargs.get("transaction", marker.args[0] if marker.args else False)
+    )
+    if transactional or ("db" not in request.fixturenames and marker is None):
         return
-    from notifications import tasks as notifications_tasks
-    from portal import tasks as portal_tasks
-
     monkeypatch.setattr(notifications_tasks, "WAITING_ROUNDS", 0)
     monkeypatch.setattr(portal_tasks, "WAITING_ROUNDS", 0)
 
