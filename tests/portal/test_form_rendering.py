@@ -82,8 +82,10 @@ class AnotherSelect(forms.Select):
 
 def _drawings(form: forms.Form) -> list[str]:
     drawn = [form.as_div(), form.as_p(), form.as_table(), form.as_ul(), str(form.errors), str(form.non_field_errors())]
+    drawn += [form.non_field_errors().as_ul(), form.errors.as_ul(), form.errors.as_text()]
     for field in form:
         drawn += [field.as_field_group(), str(field), field.label_tag(), field.legend_tag(), str(field.errors)]
+        drawn += [field.errors.as_ul(), field.errors.as_text()]
         drawn += [subwidget.tag() for subwidget in field.subwidgets]
     formset = forms.formset_factory(type(form), extra=2)(prefix="rader")
     drawn += [str(formset), formset.as_p(), formset.as_table(), formset.as_ul()]
