@@ -71,7 +71,11 @@ class Page:
 
     @property
     def doc(self):
-        return lxml.html.document_fromstring(self.response.content)
+        # Parsed once per response: a test reads the same page several times (its text, fields, errors).
+        response = self.response
+        if getattr(response, "_parsed", None) is None:
+            response._parsed = lxml.html.document_fromstring(response.content)
+        return response._parsed
 
     @property
     def text(self) -> str:

@@ -13,8 +13,9 @@ import lxml.html
 import openpyxl
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.template import Context, Template
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from claims import tariffs
 from claims.models import PATIENT_FEE_CODE, TariffRow, TariffVersion
@@ -664,3 +665,41 @@ def test_the_demo_lists_mark_901_repeatable_and_the_comparison_shows_the_change(
     ).version
     comparison = tariffs.tariff_compare(version=version, previous=previous)
     assert [change.code for change in comparison.changes if change.repeatable_changed] == ["901"]
+
+
+# What Ersättningslista and the comparison showed from a template included per cell; now the tag
+# `{% tariff_value row field %}` (claims_tags) draws the same text.
+TARIFF_VALUE_TEMPLATE = (
+    '{% load i18n portal_tags %}{% if field == "price" %}{% if row.price is None %}{% translate "Anges av kliniken" %}'
+    '{% else %}{{ row.price|kronor }}{% endif %}{% elif field == "description" %}<span lang="sv">{{ row.description }}'
+    '</span>{% elif field == "requires" %}{% if row.requires %}{{ row.get_requires_display }}{% else %}–{% endif %}'
+    '{% elif field == "support_forms" %}{{ row.support_forms|join:", " }}'
+    '{% elif field == "requires_prior_assessment" %}'
+    '{% if row.requires_prior_assessment %}{% translate "Ja" %}{% else %}{% translate "Nej" %}{% endif %}'
+    '{% elif field == "repeatable" %}{% if row.repeatable %}{% translate "Ja" %}{% else %}{% translate "Nej" %}'
+    "{% endif %}{% endif %}"
+)
+
+
+@pytest.mark.parametrize("language", ["sv", "en"])
+def test_a_tariff_rows_values_are_drawn_as_the_cell_template_drew_them(language):
+    rows = [
+        TariffRow(
+            code="101",
+            description="Undersökning <b> & röntgen",
+            price=98_000,
+            requires="tooth",
+            support_forms=["N", "F"],
+            requires_prior_assessment=True,
+            repeatable=True,
+        ),
+        TariffRow(code="302", description="Akut", price=None, requires="", support_forms=[]),
+        TariffRow(code="701", description='"citat"', price=5, requires="jaw", support_forms=["S"]),
+    ]
+    old = Template(TARIFF_VALUE_TEMPLATE)
+    new = Template("{% load claims_tags %}{% tariff_value row field %}")
+    with translation.override(language):
+        for row in rows:
+            for field in (*tariffs.ROW_FIELDS, "unknown"):
+                context = {"row": row, "field": field}
+                assert new.render(Context(context)) == old.render(Context(context)), (row.code, field)

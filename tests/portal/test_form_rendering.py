@@ -1,0 +1,142 @@
+"""The portal's form renderer (portal.form_rendering): Django's markup byte for byte, from fewer template renders."""
+
+import datetime
+import re
+
+from django import forms
+from django.conf import settings
+from django.forms.renderers import DjangoTemplates, get_default_renderer
+from django.test.signals import template_rendered
+
+from portal.form_rendering import DJANGO_FORM_TEMPLATES, FORM_TEMPLATES, FlatIncludeLoader, FormRenderer
+from portal.forms import DATE_WIDGET, DateField, KronorField, PersonalIdentityNumberField
+
+CHOICES = [("", "Välj"), ("a", "Ett <a>"), (1, "Två & tre"), (None, "Inget")]
+GROUPED = [("Norr", [("n1", "N1"), ("n2", "N2")]), ("Söder", [("s1", "S1")]), ("x", "Utan grupp")]
+
+
+class EveryWidgetForm(forms.Form):
+    """One field of each widget Django draws from templates, with attributes true, false and with values."""
+
+    text = forms.CharField(label="Text <b>", help_text="Hjälp & text", max_length=5)
+    optional = forms.CharField(required=False, widget=forms.TextInput(attrs={"disabled": True, "data-x": False}))
+    number = forms.IntegerField(min_value=1)
+    email = forms.EmailField(required=False)
+    url = forms.URLField(required=False, assume_scheme="https")
+    password = forms.CharField(widget=forms.PasswordInput(render_value=True))
+    hidden = forms.CharField(widget=forms.HiddenInput, initial="dolt")
+    multiple_hidden = forms.MultipleChoiceField(choices=CHOICES[1:3], widget=forms.MultipleHiddenInput)
+    date = forms.DateField(widget=DATE_WIDGET)
+    portal_date = DateField(required=False)
+    time = forms.TimeField(required=False, widget=forms.TimeInput(attrs={"step": 60}))
+    datetime = forms.DateTimeField(required=False, widget=forms.DateTimeInput)
+    split = forms.SplitDateTimeField(required=False)
+    select_date = forms.DateField(required=False, widget=forms.SelectDateWidget(years=[2025, 2026]))
+    textarea = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    checkbox = forms.BooleanField(required=False)
+    null_boolean = forms.NullBooleanField(required=False)
+    select = forms.ChoiceField(choices=CHOICES)
+    grouped = forms.ChoiceField(choices=GROUPED, required=False)
+    multiple = forms.MultipleChoiceField(choices=CHOICES, required=False)
+    radio = forms.ChoiceField(choices=CHOICES, widget=forms.RadioSelect)
+    grouped_radio = forms.ChoiceField(choices=GROUPED, widget=forms.RadioSelect, required=False)
+    checkboxes = forms.MultipleChoiceField(choices=GROUPED, widget=forms.CheckboxSelectMultiple, required=False)
+    file = forms.FileField(required=False)
+    clearable = forms.FileField(required=False, widget=forms.ClearableFileInput)
+    personal_identity_number = PersonalIdentityNumberField(required=False)
+    kronor = KronorField(required=False)
+
+    def clean(self):
+        raise forms.ValidationError("Fel för hela formuläret <i>")
+
+
+BOUND = {
+    "text": "för långt <script>",
+    "number": "0",
+    "password": "hemligt",
+    "multiple_hidden": ["a", "1"],
+    "date": "2026-13-01",
+    "portal_date": "1800-01-01",
+    "time": "12:30",
+    "split_0": "2026-01-02",
+    "split_1": "10:00",
+    "select_date_year": "2026",
+    "select_date_month": "2",
+    "select_date_day": "30",
+    "textarea": "rad ett\nrad två & <tre>",
+    "checkbox": "on",
+    "null_boolean": "true",
+    "select": "1",
+    "grouped": "n2",
+    "multiple": ["a", "1"],
+    "radio": "a",
+    "grouped_radio": "s1",
+    "checkboxes": ["n1", "x"],
+    "kronor": "12,5",
+}
+
+
+class AnotherSelect(forms.Select):
+    option_template_name = "django/forms/widgets/radio_option.html"  # an option template of its own is kept
+
+
+def _drawings(form: forms.Form) -> list[str]:
+    drawn = [form.as_div(), form.as_p(), form.as_table(), form.as_ul(), str(form.errors), str(form.non_field_errors())]
+    drawn += [form.non_field_errors().as_ul(), form.errors.as_ul(), form.errors.as_text()]
+    for field in form:
+        drawn += [field.as_field_group(), str(field), field.label_tag(), field.legend_tag(), str(field.errors)]
+        drawn += [field.errors.as_ul(), field.errors.as_text()]
+        drawn += [subwidget.tag() for subwidget in field.subwidgets]
+    formset = forms.formset_factory(type(form), extra=2)(prefix="rader")
+    drawn += [str(formset), formset.as_p(), formset.as_table(), formset.as_ul()]
+    return drawn
+
+
+def _forms(renderer) -> list[forms.Form]:
+    initial = {"date": datetime.date(2026, 1, 2), "select": "a", "checkboxes": ["s1"], "null_boolean": False}
+    bound = EveryWidgetForm(BOUND, renderer=renderer)
+    bound.is_valid()
+    custom = forms.Form(renderer=renderer)
+    custom.fields["custom"] = forms.ChoiceField(choices=CHOICES, widget=AnotherSelect)
+    return [EveryWidgetForm(renderer=renderer), EveryWidgetForm(initial=initial, renderer=renderer), bound, custom]
+
+
+def test_the_markup_is_djangos_byte_for_byte():
+    ours, djangos = FormRenderer(), DjangoTemplates()
+    for mine, theirs in zip(_forms(ours), _forms(djangos), strict=True):
+        assert _drawings(mine) == _drawings(theirs)
+
+
+def _renders(form: forms.Form) -> int:
+    names = []
+
+    def count(sender, template, context, **kwargs):
+        names.append(template.name)
+
+    template_rendered.connect(count)
+    try:
+        form.as_div()
+    finally:
+        template_rendered.disconnect(count)
+    return len(names)
+
+
+def test_fewer_templates_are_rendered():
+    ours, djangos = _forms(FormRenderer())[1], _forms(DjangoTemplates())[1]
+    # A select draws its options in its own loop and an input its attributes in place: no template per option.
+    assert _renders(ours) * 2 < _renders(djangos)
+
+
+def test_no_fixed_include_of_a_form_template_is_left():
+    engine = FormRenderer().engine
+    assert isinstance(engine.engine.template_loaders[0].loaders[0], FlatIncludeLoader)
+    for root in (DJANGO_FORM_TEMPLATES, FORM_TEMPLATES):
+        for path in root.rglob("*.html"):
+            name = path.relative_to(root).as_posix()
+            source = engine.get_template(name).template.source
+            assert not re.search(r"""\{%\s*include\s+["']django/forms/""", source), name
+
+
+def test_the_portal_renders_its_forms_with_it():
+    assert settings.FORM_RENDERER == "portal.form_rendering.FormRenderer"
+    assert isinstance(get_default_renderer(), FormRenderer)
