@@ -127,8 +127,8 @@ def basis_text() -> str:
 def region_start(request: HttpRequest) -> HttpResponse:
     region = request.region
     period = selectors.report_period()
-    months = selectors.amounts_by_month(region=region, period=period)
-    clinics = selectors.amounts_by_clinic(region=region, period=period)
+    figures = selectors.amounts(region=region, period=period)
+    months, clinics = figures.months, figures.clinics
     return render(
         request,
         "reports/region_start.html",
