@@ -219,7 +219,7 @@ def test_a_state_the_region_has_no_claims_in_is_not_searched_for_its_first_claim
     assert (workload.under_review.count, workload.under_review.oldest) == (1, at(2026, 5, 30, 9))
     firsts = [query["sql"] for query in queries if 'FROM "claims_claim"' in query["sql"] and "ORDER BY" in query["sql"]]
     assert firsts
-    assert all("'received'" not in sql for sql in firsts)
+    assert all("'received'" not in sql for sql in firsts), firsts
 
 
 def test_answered_questions_count_the_open_claims_only_however_old_the_claim(region, clinics):
