@@ -205,3 +205,18 @@ def test_the_start_page_reads_the_figures_in_queries_that_do_not_grow_with_the_c
     many = queries()
     assert len(few) == len(many) == 1  # both sums from one read of the summaries
     assert all("claims_claim" not in sql for sql in many), many
+
+
+def test_the_sums_read_the_summaries_from_the_index_that_holds_their_columns(world):
+    """reports 0003: the region's rows of the period from (region, month) with every column the sums need."""
+    region, _, one, _, _ = world
+    received_claim(one, at(2026, 5, 3), 98_055, N)
+    with CaptureQueriesContext(connection) as captured:
+        selectors.amounts(region=region, period=selectors.report_period(today=TODAY))
+    (query,) = captured.captured_queries
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute(f"EXPLAIN {query['sql']}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Index Only Scan using claim_month_figure_region_all" in plan, plan
