@@ -17,11 +17,11 @@ from functools import cache
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Min, QuerySet, Sum
+from django.db.models import CharField, Count, Min, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from claims.models import OPEN_STATES, Claim, ClaimState
+from claims.models import OPEN_STATES, Claim, ClaimState, Invoice
 from clinics.models import Region, SupportForm
 from eligibility.models import PriorAssessment, PriorAssessmentState
 from payouts.selectors import region_repayments
@@ -275,11 +275,18 @@ def _oldest_of_days(states: tuple[str, ...]) -> PreparedQuery:
     def build(region_id, **bound):
         claims = Claim.objects.of_region(region_id)
         parts = [
-            # From the first one on (none is before it): with both ends the planner expects a day's claims, not a
-            # hundred thousand, and joins their invoices by key instead of hashing every invoice.
-            claims.filter(state=state, created_at__gte=bound[f"from{index}"], created_at__lt=bound[f"to{index}"])
+            # The invoices of the claims stored from the first one on (none is before it) within a day: with both
+            # ends the planner expects a day's claims, not a hundred thousand, and looks up each invoice by key
+            # once (136 invoices of 753 claims at 1 M claims, 790 buffers instead of 3 258 by a join per claim).
+            Invoice.objects.of_region(region_id)
+            .filter(
+                pk__in=claims.filter(
+                    state=state, created_at__gte=bound[f"from{index}"], created_at__lt=bound[f"to{index}"]
+                ).values("invoice_id")
+            )
+            .annotate(state=Value(state, output_field=CharField()))  # a constant: not grouped by
             .values("state")
-            .annotate(oldest=Min("invoice__received_at"))
+            .annotate(oldest=Min("received_at"))
             .values_list("state", "oldest")
             .order_by()
             for index, state in enumerate(states)
