@@ -45,7 +45,8 @@ class ClaimMonthFigure(models.Model):
                 include=["state", "clinic", "support_form", "amount", "claims"],
                 name="claim_month_figure_region_all",
             ),
-            models.Index(fields=["region", "state"], name="claim_month_figure_state"),
+            # The claims waiting (received, under review) of every month: their count and amount from the index.
+            models.Index(fields=["region", "state"], include=["claims", "amount"], name="claim_month_figure_open"),
         ]
 
     def __str__(self) -> str:

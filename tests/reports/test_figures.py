@@ -207,16 +207,24 @@ def test_the_start_page_reads_the_figures_in_queries_that_do_not_grow_with_the_c
     assert all("claims_claim" not in sql for sql in many), many
 
 
-def test_the_sums_read_the_summaries_from_the_index_that_holds_their_columns(world):
-    """reports 0003: the region's rows of the period from (region, month) with every column the sums need."""
+def _plan(sql: str) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute(f"EXPLAIN {sql}")
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def test_the_sums_and_the_waiting_claims_read_the_summaries_from_indexes_that_hold_their_columns(world):
+    """reports 0003 and 0004: the region's rows of the period from (region, month), and its waiting claims' rows
+    from (region, state), each with every column read."""
     region, _, one, _, _ = world
     received_claim(one, at(2026, 5, 3), 98_055, N)
     with CaptureQueriesContext(connection) as captured:
         selectors.amounts(region=region, period=selectors.report_period(today=TODAY))
     (query,) = captured.captured_queries
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("SET LOCAL enable_bitmapscan = off")
-        cursor.execute(f"EXPLAIN {query['sql']}")
-        plan = "\n".join(row[0] for row in cursor.fetchall())
-    assert "Index Only Scan using claim_month_figure_region_all" in plan, plan
+    assert "Index Only Scan using claim_month_figure_region_all" in _plan(query["sql"])
+    with CaptureQueriesContext(connection) as captured:
+        selectors.region_workload(region=region)
+    (query,) = [query for query in captured.captured_queries if "reports_claimmonthfigure" in query["sql"]]
+    assert "Index Only Scan using claim_month_figure_open" in _plan(query["sql"])
