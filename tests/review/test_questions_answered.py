@@ -2,10 +2,15 @@
 "Besvarad" (review.selectors.question_answered) and the start page's "Besvarade frågor att granska" read. It must
 say, after every write of the questions however made, what the questions themselves say."""
 
+import io
+import os
+
 import pytest
-from django.db import connection
+from django.core.management import call_command
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
+from psycopg import sql
 
 from claims.models import OPEN_STATES, Claim, ClaimState
 from review import services
@@ -134,3 +139,22 @@ def test_the_regions_count_reads_the_small_index_of_the_open_answered_claims(cli
         cursor.execute(f"EXPLAIN {sql}", params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "claim_questions_answered_open" in plan
+
+
+def test_the_portals_database_role_keeps_it_when_a_question_is_answered(clinic, coordinator):
+    """The web workers run as the app role (portal.db_roles), not the tables' owner: the trigger's function and its
+    update of the claim are theirs to run."""
+    role = f"tandportal_app_questions_{os.getpid()}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
+    call_command("db_grant_app_role", role, stdout=io.StringIO())
+    claim = ClaimFactory(invoice__clinic=clinic, state=ClaimState.UNDER_REVIEW)
+    question = ClaimQuestionFactory(claim=claim)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
+        ClaimQuestion.objects.filter(pk=question.pk).update(
+            answer="Tand 36.", answered_by=coordinator, answered_at=timezone.now()
+        )
+        cursor.execute("SELECT current_user")
+        assert cursor.fetchone()[0] == role
+    assert _flag(claim) is True
