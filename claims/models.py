@@ -220,7 +220,7 @@ class Claim(models.Model):
     # Every question the coordinator asked about the claim is answered (and it has one): kept by the database, by
     # the triggers on the questions (review migration 0004), never by Python; the start page counts the open claims
     # with it from a small index (below) instead of looking up each answered question's claim. Services write a
-    # claim's columns by name (claims_move), never the whole row, so no stale instance writes it back.
+    # claim's columns by name (claims_move); a whole-row save() leaves it out (save below).
     questions_answered = models.BooleanField(default=False, db_default=False, editable=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -285,6 +285,17 @@ class Claim(models.Model):
 
     def __str__(self) -> str:
         return self.reference
+
+    def save(self, *args, **kwargs):
+        # An UPDATE of the whole row would write back the questions_answered this instance read, perhaps before a
+        # question was answered: every other column is written, that one only by the triggers.
+        if not self._state.adding and kwargs.get("update_fields") is None and not kwargs.get("force_insert"):
+            kwargs["update_fields"] = [
+                field.name
+                for field in self._meta.concrete_fields
+                if not field.primary_key and field.name != "questions_answered"
+            ]
+        super().save(*args, **kwargs)
 
     def can_move_to(self, state: str) -> bool:
         if state == ClaimState.VOIDED and self.is_in_payout:

@@ -158,3 +158,14 @@ def test_the_portals_database_role_keeps_it_when_a_question_is_answered(clinic, 
         cursor.execute("SELECT current_user")
         assert cursor.fetchone()[0] == role
     assert _flag(claim) is True
+
+
+def test_a_claim_saved_whole_from_before_the_answer_does_not_write_the_flag_back(clinic, coordinator):
+    claim = ClaimFactory(invoice__clinic=clinic, state=ClaimState.UNDER_REVIEW)
+    question = services.claim_question_ask(actor=coordinator, claim=claim, question="Vilken tand?")
+    stale = Claim.objects.get(pk=claim.pk)  # read while the question waits: questions_answered False
+    _answer(question)
+    stale.comment = "Ändrad"
+    stale.save()
+    assert _flag(claim) is True
+    assert Claim.objects.get(pk=claim.pk).comment == "Ändrad"
