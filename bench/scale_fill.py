@@ -1156,6 +1156,12 @@ def scale_fill(*, claims: int = 1_000_000, seed: int = 16, today: datetime.date 
     moment = time.monotonic()
     claim_month_figures_recount()
     log(f"  the start page's summaries ({time.monotonic() - moment:.1f} s)")
+    # And whether each claim's questions are all answered (claims.Claim.questions_answered), kept by triggers too.
+    from review.services import claim_questions_answered_recount
+
+    moment = time.monotonic()
+    claim_questions_answered_recount()
+    log(f"  the claims' answered questions ({time.monotonic() - moment:.1f} s)")
     # ANALYZE outside the filling transaction, so that the planner knows the new sizes at once.
     moment = time.monotonic()
     with connection.cursor() as cursor:

@@ -9,6 +9,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format, localize
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 from openpyxl import Workbook
@@ -114,6 +117,36 @@ def _next_run_tile(request: HttpRequest) -> Tile:
     )
 
 
+def _amount_rows(rows: list[tuple[str, Amounts]]) -> list[SafeString]:
+    """The start page's table rows, each written here as one piece of markup: the template wrote each of a row's six
+    cells from its own variables and filters (~300 a page, ~1.5 ms of the page's CPU). The same markup, every text
+    escaped and each number localized as the template does (`{{ }}`)."""
+    return [
+        mark_safe(  # noqa: S308 - every text below is escaped
+            f'<tr><th scope="row">{escape(label)}</th>'
+            + "".join(f'<td class="num">{escape(format_kronor(amount))}</td>' for amount in amounts.in_form_order)
+            + f'<td class="num">{escape(format_kronor(amounts.total))}</td>'
+            f'<td class="num">{escape(localize(amounts.claims))}</td></tr>'
+        )
+        for label, amounts in rows
+    ]
+
+
+def _tables(months: list[selectors.MonthRow], clinics: list[selectors.ClinicRow]) -> dict[str, list[SafeString]]:
+    """The rows of the month table and of the clinic table (the largest TABLE_CLINICS, then the others in one), and
+    each table's total row."""
+    table = selectors.largest_clinics(clinics, top=TABLE_CLINICS)
+    clinic_rows = [(f"{row.number} {row.name}", row.amounts) for row in table.largest]
+    if table.others:
+        clinic_rows.append((_("Övriga %(count)s kliniker") % {"count": localize(table.others)}, table.others_amounts))
+    return {
+        "months_rows": _amount_rows([(date_format(row.month, "F Y"), row.amounts) for row in months]),
+        "months_total_row": _amount_rows([(_("Summa"), Amounts.sum_of(months))])[0],
+        "clinics_rows": _amount_rows(clinic_rows),
+        "clinics_total_row": _amount_rows([(_("Summa"), Amounts.sum_of(clinics))])[0],
+    }
+
+
 def basis_text() -> str:
     """What the figures are, said once for the page and again in each export."""
     return _(
@@ -127,8 +160,8 @@ def basis_text() -> str:
 def region_start(request: HttpRequest) -> HttpResponse:
     region = request.region
     period = selectors.report_period()
-    months = selectors.amounts_by_month(region=region, period=period)
-    clinics = selectors.amounts_by_clinic(region=region, period=period)
+    figures = selectors.amounts(region=region, period=period)
+    months, clinics = figures.months, figures.clinics
     return render(
         request,
         "reports/region_start.html",
@@ -137,13 +170,10 @@ def region_start(request: HttpRequest) -> HttpResponse:
             "period": period,
             "basis": basis_text(),
             "forms": [charts.SERIES[form] for form in FORMS],
-            "months": months,
-            "months_total": Amounts.sum_of(months),
             "months_chart": charts.month_chart(months),
             "clinics": clinics,
-            "clinics_table": selectors.largest_clinics(clinics, top=TABLE_CLINICS),
-            "clinics_total": Amounts.sum_of(clinics),
             "clinics_chart": charts.clinic_chart(clinics),
+            **_tables(months, clinics),
             "top_clinics": charts.TOP_CLINICS,
             "table_clinics": TABLE_CLINICS,
         },

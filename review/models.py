@@ -178,8 +178,6 @@ class ClaimQuestion(models.Model):
         ]
         indexes = [
             models.Index(fields=["claim", "answered_at"]),
-            # The answered questions asked since a moment (review.selectors.question_answered's open_since).
-            models.Index(fields=["asked_at"], name="question_answered_asked", condition=Q(answered_at__isnull=False)),
         ]
 
     def __str__(self) -> str:

@@ -127,6 +127,14 @@ def test_a_tiny_fill_has_every_state_consistent_money_and_a_whole_audit_chain(ca
     figures = ClaimMonthFigure.objects.aggregate(claims=Sum("claims"), amount=Sum("amount"))
     assert figures["claims"] == Claim.objects.count()
     assert figures["amount"] == Claim.objects.aggregate(total=Sum("total"))["total"]
+    # And each claim's questions_answered, which the questions' triggers keep (passed by too): the fill writes it.
+    answered = _one(
+        "SELECT count(*) FROM claims_claim c WHERE EXISTS (SELECT 1 FROM review_claimquestion q "
+        "WHERE q.claim_id = c.id AND q.answered_at IS NOT NULL) AND NOT EXISTS (SELECT 1 FROM review_claimquestion q "
+        "WHERE q.claim_id = c.id AND q.answered_at IS NULL)"
+    )
+    assert answered > 0
+    assert Claim.objects.filter(questions_answered=True).count() == answered
     # The logs' rows are in their months' partitions, as the daily log_partitions_ensure leaves them, none in the
     # DEFAULT one (where no month's index reaches them but a scan of every row).
     for log in ("portal_accesslogentry", "portal_auditevent"):

@@ -16,7 +16,7 @@ from eligibility.models import (
     PriorAssessmentLine,
     PriorAssessmentState,
 )
-from tests.clinics.factories import ClinicFactory, UserFactory
+from tests.clinics.factories import ClinicFactory, GetOrCreateFactory, UserFactory
 from tests.testdata import TEST_PERSONNUMMER
 
 # Test numbers the demo data does not use, from shared/data/testpersonnummer.txt (via tests/testdata.py).
@@ -24,7 +24,7 @@ TEST_PINS = TEST_PERSONNUMMER[8:26]
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
-class PatientFactory(factory.django.DjangoModelFactory):
+class PatientFactory(GetOrCreateFactory):
     class Meta:
         model = Patient
         django_get_or_create = ("personal_identity_number",)
@@ -37,15 +37,14 @@ class CertificateFactory(factory.django.DjangoModelFactory):
         model = Certificate
 
     patient = factory.SubFactory(PatientFactory)
-    region = factory.SelfAttribute("..clinic_region")
+    # A clinic's region unless the test gives one (a Params entry was made, and a clinic and region with it, even
+    # when the test gave the region: two INSERTs per certificate for nothing).
+    region = factory.LazyFunction(lambda: ClinicFactory().region)
     support_form = SupportForm.N
     number = factory.Sequence(lambda n: f"T{n:06d}")
     group = "N1"
     valid_from = datetime.date(2024, 1, 1)
     valid_to = None
-
-    class Params:
-        clinic_region = factory.LazyFunction(lambda: ClinicFactory().region)
 
 
 class FreeCardFactory(factory.django.DjangoModelFactory):

@@ -193,8 +193,9 @@ def test_the_start_page_reads_the_figures_in_queries_that_do_not_grow_with_the_c
 
     def queries() -> list[str]:
         with CaptureQueriesContext(connection) as captured:
-            selectors.amounts_by_month(region=region, period=period)
-            selectors.amounts_by_clinic(region=region, period=period)
+            figures = selectors.amounts(region=region, period=period)
+        assert figures.months == selectors.amounts_by_month(region=region, period=period)
+        assert figures.clinics == selectors.amounts_by_clinic(region=region, period=period)
         return [query["sql"] for query in captured.captured_queries]
 
     received_claim(one, at(2026, 5, 3), 98_055, N)
@@ -202,5 +203,28 @@ def test_the_start_page_reads_the_figures_in_queries_that_do_not_grow_with_the_c
     for day in range(1, 20):
         received_claim(two, at(2026, 4, day), 1_000 + day, F)
     many = queries()
-    assert len(few) == len(many) == 2
+    assert len(few) == len(many) == 1  # both sums from one read of the summaries
     assert all("claims_claim" not in sql for sql in many), many
+
+
+def _plan(sql: str) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute(f"EXPLAIN {sql}")
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def test_the_sums_and_the_waiting_claims_read_the_summaries_from_indexes_that_hold_their_columns(world):
+    """reports 0003 and 0004: the region's rows of the period from (region, month), and its waiting claims' rows
+    from (region, state), each with every column read."""
+    region, _, one, _, _ = world
+    received_claim(one, at(2026, 5, 3), 98_055, N)
+    with CaptureQueriesContext(connection) as captured:
+        selectors.amounts(region=region, period=selectors.report_period(today=TODAY))
+    (query,) = captured.captured_queries
+    assert "Index Only Scan using claim_month_figure_region_all" in _plan(query["sql"])
+    with CaptureQueriesContext(connection) as captured:
+        selectors.region_workload(region=region)
+    (query,) = [query for query in captured.captured_queries if "reports_claimmonthfigure" in query["sql"]]
+    assert "Index Only Scan using claim_month_figure_open" in _plan(query["sql"])

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from claims.models import Claim, ClaimState
+from claims.models import Claim, ClaimState, Invoice
 from clinics.models import SupportForm
 from eligibility.models import PriorAssessmentState
 from reports import selectors
@@ -142,6 +142,20 @@ def test_amounts_per_clinic_by_support_form_largest_first(region, clinics):
     assert Amounts.sum_of(rows).total == sum(amounts.total for amounts in _by_month(region).values())
 
 
+def test_a_clinic_whose_claims_left_the_period_is_not_listed_and_its_month_is_zero(region, clinics):
+    """The summaries then hold the clinic's claim and its removal, summing to no claim: no row of zeros for it."""
+    one, two = clinics
+    gone = received_claim(one, at(2026, 5, 3), 5_000, N)
+    received_claim(two, at(2026, 4, 3), 7_000, F)
+    Invoice.objects.filter(pk=gone.invoice_id).update(received_at=at(2024, 1, 1))
+
+    figures = selectors.amounts(region=region, period=selectors.report_period(today=TODAY))
+
+    assert [(row.number, row.amounts.by_form[F], row.amounts.claims) for row in figures.clinics] == [("77", 7_000, 1)]
+    by_month = {row.month: (row.amounts.total, row.amounts.claims) for row in figures.months}
+    assert (by_month[datetime.date(2026, 5, 1)], by_month[datetime.date(2026, 4, 1)]) == ((0, 0), (7_000, 1))
+
+
 def test_the_figures_take_a_fixed_number_of_queries(region, clinics, django_assert_num_queries):
     one, two = clinics
     for day in range(1, 29):
@@ -151,6 +165,8 @@ def test_the_figures_take_a_fixed_number_of_queries(region, clinics, django_asse
         selectors.amounts_by_month(region=region, period=period)
     with django_assert_num_queries(1):
         selectors.amounts_by_clinic(region=region, period=period)
+    with django_assert_num_queries(1):
+        selectors.amounts(region=region, period=period)
     # The open claims' figures, the first of each open state and the oldest of their days, requests, answered
     # questions, repayments.
     with django_assert_num_queries(6):
@@ -203,12 +219,11 @@ def test_a_state_the_region_has_no_claims_in_is_not_searched_for_its_first_claim
     assert (workload.under_review.count, workload.under_review.oldest) == (1, at(2026, 5, 30, 9))
     firsts = [query["sql"] for query in queries if 'FROM "claims_claim"' in query["sql"] and "ORDER BY" in query["sql"]]
     assert firsts
-    assert all("'received'" not in sql for sql in firsts)
+    assert all("'received'" not in sql for sql in firsts), firsts
 
 
 def test_answered_questions_count_the_open_claims_only_however_old_the_claim(region, clinics):
-    """The count reads the questions asked since the first open claim came in (review.selectors.question_answered's
-    open_since): a claim open for months with a recent answer counts, a paid claim's answered question does not."""
+    """A claim open for months with a recent answer counts, a paid claim's answered question does not."""
     one, _two = clinics
     old_open = received_claim(one, at(2025, 9, 1), 5_000, N, state=ClaimState.UNDER_REVIEW)
     Claim.objects.filter(pk=old_open.pk).update(created_at=at(2025, 9, 1))

@@ -14,6 +14,7 @@ from portal.keyset import LAST, keyset_page_or_last
 from review import selectors
 from review.selectors import ClaimFilter, ClaimQueue
 from tests.claims.factories import ClaimFactory, InvoiceFactory
+from tests.eligibility.factories import TEST_PINS, PatientFactory
 
 LIST = "/region/vg/rakningar/"
 PERIOD = {"date_from": "2025-03-01", "date_to": "2025-03-31"}
@@ -41,12 +42,20 @@ def _claims(clinic, count: int, prefix: str = "K", state=ClaimState.RECEIVED) ->
     """`count` claims in March 2025 at three moments only (the id orders those of one moment); their references
     newest first, as the list shows them."""
     invoice = InvoiceFactory(clinic=clinic)
-    made = []
-    for number in range(count):
-        claim = ClaimFactory(invoice=invoice, reference=f"{prefix}-{number:03d}", state=state, with_line=False)
-        moment = timezone.make_aware(datetime.datetime(2025, 3, 10 + number % 3, 10))
-        Claim.objects.filter(pk=claim.pk).update(created_at=moment)
-        made.append((moment, claim.pk, claim.reference))
+    patients = [PatientFactory() for _ in range(min(count, len(TEST_PINS)))]
+    # In one INSERT (ids in this order) and one UPDATE per moment, not two queries and a patient each.
+    claims = Claim.objects.bulk_create(
+        ClaimFactory.build(
+            invoice=invoice, patient=patients[number % len(patients)], reference=f"{prefix}-{number:03d}", state=state
+        )
+        for number in range(count)
+    )
+    moments = [timezone.make_aware(datetime.datetime(2025, 3, 10 + number % 3, 10)) for number in range(count)]
+    for moment in set(moments):
+        Claim.objects.filter(pk__in=[c.pk for c, at in zip(claims, moments, strict=True) if at == moment]).update(
+            created_at=moment
+        )
+    made = [(moment, claim.pk, claim.reference) for claim, moment in zip(claims, moments, strict=True)]
     return [reference for _, _, reference in sorted(made, reverse=True)]
 
 

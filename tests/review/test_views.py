@@ -6,7 +6,7 @@ import lxml.html
 import pytest
 from django.utils import timezone
 
-from claims.models import PATIENT_FEE_CODE, Claim, ClaimLine, ClaimState
+from claims.models import PATIENT_FEE_CODE, Claim, ClaimLine, ClaimState, TariffRow
 from claims.services import claim_approve
 from clinics.models import SupportForm
 from eligibility.models import PriorAssessmentState
@@ -15,7 +15,12 @@ from review.models import ClaimQuestion, ReviewRule, ReviewRuleKind
 from review.services import claim_question_answer, claim_question_ask, review_rules_apply
 from tests.billing.pages import opened_row
 from tests.claims.factories import ClaimFactory, InvoiceFactory, tariff_for
-from tests.eligibility.factories import PatientFactory, PriorAssessmentAttachmentFactory, PriorAssessmentFactory
+from tests.eligibility.factories import (
+    TEST_PINS,
+    PatientFactory,
+    PriorAssessmentAttachmentFactory,
+    PriorAssessmentFactory,
+)
 
 from .factories import ClaimQuestionFactory
 
@@ -23,6 +28,8 @@ LIST = "/region/vg/rakningar/"
 # A period of its own, far from the demo's claims (which came in "today").
 PERIOD = {"date_from": "2025-03-01", "date_to": "2025-03-31"}
 OTHER_PIN = "200001022391"
+MARCH_10 = datetime.date(2025, 3, 10)
+VISIT = datetime.date(2026, 10, 1)  # ClaimFactory's line
 
 
 def _doc(response):
@@ -54,10 +61,31 @@ def _came_in(claim: Claim, day: datetime.date) -> Claim:
     return claim
 
 
-def _claim(clinic, reference: str, *, day=datetime.date(2025, 3, 10), total=98_000, **kwargs) -> Claim:
+def _claim(clinic, reference: str, *, day=MARCH_10, total=98_000, **kwargs) -> Claim:
     claim = ClaimFactory(invoice__clinic=clinic, reference=reference, **kwargs)
     Claim.objects.filter(pk=claim.pk).update(total=total)
     return _came_in(claim, day)
+
+
+def _claims(clinic, references: list[str], *, invoice, days: list[datetime.date]) -> None:
+    """Claims as `_claim` makes them (one 101 line, 980 kr) on the invoice, each having come in on its day, in one
+    INSERT each for the claims and their lines and one UPDATE per day (the paging tests make 55 and 120; eight
+    queries each one by one). The ids follow the references' order."""
+    patients = [PatientFactory() for _ in range(min(len(references), len(TEST_PINS)))]
+    claims = Claim.objects.bulk_create(
+        ClaimFactory.build(invoice=invoice, reference=reference, patient=patients[number % len(patients)])
+        for number, reference in enumerate(references)
+    )
+    row = TariffRow.objects.filter(version__region=clinic.region, code="101").first()
+    ClaimLine.objects.bulk_create(
+        ClaimLine(claim=claim, position=1, visit_date=VISIT, code="101", tariff_row=row, amount=row.price)
+        for claim in claims
+    )
+    for day in set(days):
+        moment = timezone.make_aware(datetime.datetime.combine(day, datetime.time(10)))
+        Claim.objects.filter(pk__in=[c.pk for c, on in zip(claims, days, strict=True) if on == day]).update(
+            created_at=moment
+        )
 
 
 @pytest.fixture
@@ -143,8 +171,7 @@ def test_another_regions_clinic_is_no_filter(coordinator, world):
 
 def test_paging_by_50_keeps_the_filter(coordinator, world):
     invoice = InvoiceFactory(clinic=world.clinic31)
-    for number in range(55):
-        _claim(world.clinic31, f"P-{number:03d}", invoice=invoice)
+    _claims(world.clinic31, [f"P-{number:03d}" for number in range(55)], invoice=invoice, days=[MARCH_10] * 55)
     first = _doc(coordinator.get(LIST, {**PERIOD, "clinic": world.clinic31.pk}))
     assert len(first.xpath("//table[contains(@class,'review-claims')]/tbody/tr")) == 50
     assert "Visar 50 av 55 räkningar" in _text(first)
@@ -157,9 +184,13 @@ def test_paging_by_50_keeps_the_filter(coordinator, world):
 
 def test_paging_walks_every_claim_once_though_they_came_in_at_the_same_moment(coordinator, world):
     invoice = InvoiceFactory(clinic=world.clinic31)
-    for number in range(120):
-        # Three moments for 120 claims: the id orders those of one moment.
-        _claim(world.clinic31, f"K-{number:03d}", invoice=invoice, day=datetime.date(2025, 3, 10 + number % 3))
+    # Three moments for 120 claims: the id orders those of one moment.
+    _claims(
+        world.clinic31,
+        [f"K-{number:03d}" for number in range(120)],
+        invoice=invoice,
+        days=[datetime.date(2025, 3, 10 + number % 3) for number in range(120)],
+    )
     seen, href = [], "?" + "&".join(f"{key}={value}" for key, value in PERIOD.items())
     for _page in range(4):
         response = coordinator.get(LIST + href)
