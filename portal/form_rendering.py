@@ -7,9 +7,9 @@ cached loader, and in tests a signal with a copy of the context): on Registrera 
 renders were form templates, a third of the page's time. Here the same templates are read with every include of
 a fixed name under django/forms/ written out in place (an include of a name shares its context, so the text in
 its place draws the same bytes), a select's or a radio list's options are drawn in the loop
-(portal/form_templates/), and an empty error list is not drawn at all: 66 renders. The markup is Django's, byte
-for byte (tests/portal/test_form_rendering.py compares every widget, label and error list with Django's own
-renderer)."""
+(portal/form_templates/), an empty error list is not drawn at all, and a label is written in Python: 49 renders.
+The markup is Django's, byte for byte (tests/portal/test_form_rendering.py compares every widget, label and error
+list with Django's own renderer). An app's own copy of django/forms/label.html would not be used."""
 
 import re
 from pathlib import Path
@@ -17,9 +17,12 @@ from pathlib import Path
 import django.forms
 from django.forms.renderers import DjangoTemplates
 from django.template import TemplateDoesNotExist
+from django.template.defaultfilters import stringformat
 from django.template.loaders.filesystem import Loader as FilesystemLoader
 from django.template.utils import get_app_template_dirs
 from django.utils.functional import cached_property
+from django.utils.html import conditional_escape
+from django.utils.safestring import SafeData, mark_safe
 
 FORM_TEMPLATES = Path(__file__).resolve().parent / "form_templates"
 DJANGO_FORM_TEMPLATES = Path(django.forms.__file__).resolve().parent / "templates"
@@ -52,6 +55,29 @@ class FlatIncludeLoader(FilesystemLoader):
 
 # A field's error list is drawn for every field, with errors or not; without any, these templates draw nothing.
 EMPTY_WITHOUT_ERRORS = frozenset({"django/forms/errors/list/default.html", "django/forms/errors/list/ul.html"})
+# Every field's label (BoundField.label_tag, legend_tag): Django's label.html, drawn by _label below.
+LABEL_TEMPLATE = "django/forms/label.html"
+
+
+def _label(context) -> str:
+    """What django/forms/label.html draws (`{% if use_tag %}<{{ tag }} attrs>{{ label }}</{{ tag }}>{% else %}
+    {{ label }}{% endif %}`, its attributes as django/forms/attrs.html writes them), without a template."""
+    label = conditional_escape(context["label"])
+    if not context["use_tag"]:
+        return label
+    attributes = "".join(
+        f" {conditional_escape(name)}" + ("" if value is True else f'="{conditional_escape(_stringformat(value))}"')
+        for name, value in (context["attrs"] or {}).items()
+        if value is not False
+    )
+    tag = conditional_escape(context["tag"])
+    return f"<{tag}{attributes}>{label}</{tag}>"
+
+
+def _stringformat(value) -> str:
+    """`{{ value|stringformat:'s' }}`: Django's filter, whose result stays safe when the value was (is_safe)."""
+    text = stringformat(value, "s")
+    return mark_safe(text) if isinstance(value, SafeData) else text  # noqa: S308 - safe only if it already was
 
 
 class FormRenderer(DjangoTemplates):
@@ -60,6 +86,8 @@ class FormRenderer(DjangoTemplates):
     def render(self, template_name, context, request=None):
         if template_name in EMPTY_WITHOUT_ERRORS and not context.get("errors"):
             return ""
+        if template_name == LABEL_TEMPLATE:
+            return _label(context).strip()
         return super().render(template_name, context, request=request)
 
     @cached_property

@@ -7,6 +7,7 @@ from django import forms
 from django.conf import settings
 from django.forms.renderers import DjangoTemplates, get_default_renderer
 from django.test.signals import template_rendered
+from django.utils.safestring import mark_safe
 
 from portal.form_rendering import DJANGO_FORM_TEMPLATES, FORM_TEMPLATES, FlatIncludeLoader, FormRenderer
 from portal.forms import DATE_WIDGET, DateField, KronorField, PersonalIdentityNumberField
@@ -76,6 +77,22 @@ BOUND = {
 }
 
 
+# A label's attributes: true, false, text to escape, a number, safe text, a tuple (which formats to nothing).
+LABEL_ATTRIBUTES = {
+    "data-a": True,
+    "data-b": False,
+    "title": 'a "b" <c> & d',
+    "data-n": 5,
+    "data-s": mark_safe("<i>"),
+    "data-t": (1, 2),
+}
+
+
+class RequiredForm(EveryWidgetForm):
+    required_css_class = "obligatorisk"
+    label_suffix = ":"
+
+
 class AnotherSelect(forms.Select):
     option_template_name = "django/forms/widgets/radio_option.html"  # an option template of its own is kept
 
@@ -86,6 +103,11 @@ def _drawings(form: forms.Form) -> list[str]:
     for field in form:
         drawn += [field.as_field_group(), str(field), field.label_tag(), field.legend_tag(), str(field.errors)]
         drawn += [field.errors.as_ul(), field.errors.as_text()]
+        drawn += [
+            field.label_tag(attrs=dict(LABEL_ATTRIBUTES)),  # label_tag may add to the dict
+            field.label_tag(contents="Egen <b>", label_suffix=" →", tag="span"),
+            field.legend_tag(contents=mark_safe("<b>fet</b>"), attrs={"class": "a"}),
+        ]
         drawn += [subwidget.tag() for subwidget in field.subwidgets]
     formset = forms.formset_factory(type(form), extra=2)(prefix="rader")
     drawn += [str(formset), formset.as_p(), formset.as_table(), formset.as_ul()]
@@ -98,7 +120,16 @@ def _forms(renderer) -> list[forms.Form]:
     bound.is_valid()
     custom = forms.Form(renderer=renderer)
     custom.fields["custom"] = forms.ChoiceField(choices=CHOICES, widget=AnotherSelect)
-    return [EveryWidgetForm(renderer=renderer), EveryWidgetForm(initial=initial, renderer=renderer), bound, custom]
+    without_ids = EveryWidgetForm(auto_id=False, renderer=renderer)  # labels without a tag
+    required = RequiredForm(BOUND, renderer=renderer)
+    return [
+        EveryWidgetForm(renderer=renderer),
+        EveryWidgetForm(initial=initial, renderer=renderer),
+        bound,
+        custom,
+        without_ids,
+        required,
+    ]
 
 
 def test_the_markup_is_djangos_byte_for_byte():
