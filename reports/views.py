@@ -10,8 +10,8 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format, localize
-from django.utils.html import escape
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 from openpyxl import Workbook
@@ -120,13 +120,14 @@ def _next_run_tile(request: HttpRequest) -> Tile:
 def _amount_rows(rows: list[tuple[str, Amounts]]) -> list[SafeString]:
     """The start page's table rows, each written here as one piece of markup: the template wrote each of a row's six
     cells from its own variables and filters (~300 a page, ~1.5 ms of the page's CPU). The same markup, every text
-    escaped and each number localized as the template does (`{{ }}`)."""
+    escaped (format_html) and each number localized as the template does (`{{ }}`)."""
     return [
-        mark_safe(  # noqa: S308 - every text below is escaped
-            f'<tr><th scope="row">{escape(label)}</th>'
-            + "".join(f'<td class="num">{escape(format_kronor(amount))}</td>' for amount in amounts.in_form_order)
-            + f'<td class="num">{escape(format_kronor(amounts.total))}</td>'
-            f'<td class="num">{escape(localize(amounts.claims))}</td></tr>'
+        format_html(
+            '<tr><th scope="row">{}</th>{}<td class="num">{}</td><td class="num">{}</td></tr>',
+            label,
+            format_html_join("", '<td class="num">{}</td>', ((format_kronor(a),) for a in amounts.in_form_order)),
+            format_kronor(amounts.total),
+            localize(amounts.claims),
         )
         for label, amounts in rows
     ]
