@@ -269,8 +269,10 @@ def _first_open(region: Region, states: list[str]) -> dict[str, datetime.datetim
 
 @cache
 def _oldest_of_days(states: tuple[str, ...]) -> PreparedQuery:
-    bounds = {f"{end}{index}": _BOUND + datetime.timedelta(hours=2 * index + (end == "to")) for index in
-              range(len(states)) for end in ("from", "to")}  # fmt: skip
+    bounds = {}  # a marker of its own for each end of each state's day
+    for index in range(len(states)):
+        bounds[f"from{index}"] = _BOUND + datetime.timedelta(hours=2 * index)
+        bounds[f"to{index}"] = _BOUND + datetime.timedelta(hours=2 * index + 1)
 
     def build(region_id, **bound):
         claims = Claim.objects.of_region(region_id)
