@@ -21,6 +21,8 @@ import yaml
 from django.core.management import get_commands
 from django.urls import resolve
 
+from tests import codebase
+
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text()
 COMPOSE = yaml.safe_load(COMPOSE_TEXT)
@@ -63,7 +65,7 @@ ENV_CALL = re.compile(r"^(str|bool|int|float|list|tuple|dict|json|url|db|db_url|
 def variables_read_in(path: Path) -> set[str]:
     """Names read through django-environ (env("X"), env.str("X"), ...) or os.environ.get/[]/os.getenv."""
     names = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(codebase.tree(path)):
         if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
             func = node.func
             is_env = (isinstance(func, ast.Name) and func.id == "env") or (
@@ -316,14 +318,14 @@ def test_every_variable_the_settings_read_is_in_env_example():
 
 
 def test_every_variable_the_portal_package_reads_is_in_env_example():
-    read = set().union(*(variables_read_in(path) for path in (ROOT / "portal").rglob("*.py")))
+    read = set().union(*(variables_read_in(path) for path in codebase.python_files(ROOT / "portal")))
     assert read - set(env_example()) == set()
 
 
 def test_env_example_lists_nothing_stale_and_explains_each_variable():
     lines = (ROOT / ".env.example").read_text().splitlines()
     variables = env_example()
-    read = set().union(*(variables_read_in(path) for path in (ROOT / "portal").rglob("*.py")))
+    read = set().union(*(variables_read_in(path) for path in codebase.python_files(ROOT / "portal")))
     assert set(variables) - read - compose_variables() - READ_BY_TOOLS == set()
     for name, index in variables.items():
         above = lines[index - 1].strip()
@@ -438,14 +440,11 @@ def test_no_code_the_image_runs_imports_a_dev_only_package_when_imported():
     # Tests, the benchmark and conftest files never run in the image; local state is not the project's code.
     skipped = {"tests", "bench", ".venv", "var", "node_modules", ".git"}
     offenders = {}
-    for directory, subdirectories, files in os.walk(ROOT):
-        subdirectories[:] = [name for name in subdirectories if name not in skipped]
-        for name in files:
-            if name.endswith(".py") and name != "conftest.py":
-                path = Path(directory) / name
-                imported = _imports_run_at_import_time(ast.parse(path.read_text())) & modules
-                if imported:
-                    offenders[str(path.relative_to(ROOT))] = sorted(imported)
+    for path in codebase.python_files(ROOT):
+        if path.name != "conftest.py" and not skipped.intersection(path.relative_to(ROOT).parts[:-1]):
+            imported = _imports_run_at_import_time(codebase.tree(path)) & modules
+            if imported:
+                offenders[str(path.relative_to(ROOT))] = sorted(imported)
     assert offenders == {}
 
 
@@ -620,10 +619,10 @@ def test_only_the_files_code_takes_a_session_level_advisory_lock():
     pooler; a new one elsewhere fails here."""
     session_level = re.compile(r"pg_(try_)?advisory_lock\(|pg_advisory_unlock\(|\bLISTEN\s|\bSET\s+SESSION\b")
     found = set()
-    for path in ROOT.rglob("*.py"):
+    for path in codebase.python_files(ROOT):
         relative = path.relative_to(ROOT)
         if relative.parts[0] in {"tests", ".venv", "bench", "var"}:
             continue
-        if session_level.search(path.read_text()):
+        if session_level.search(codebase.source(path)):
             found.add(str(relative))
     assert found == {"billing/invoice_file_services.py"}

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import codebase
 from tests.project_apps import project_apps
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,7 +67,7 @@ def test_a_forbidden_import_breaks_a_contract(tree_copy, module, source, contrac
 
 def _modules():
     for app in APPS:
-        for path in sorted((ROOT / app).rglob("*.py")):
+        for path in codebase.python_files(ROOT / app):
             relative = path.relative_to(ROOT)
             if "migrations" in relative.parts or relative.parts[:2] == ("portal", "demo"):
                 continue
@@ -99,7 +100,7 @@ def test_no_function_local_import_hides_a_cycle():
     found = [
         f"{module}:{line} imports {imported}"
         for module in _modules()
-        for line, imported in _function_local_imports(ast.parse((ROOT / module).read_text()))
+        for line, imported in _function_local_imports(codebase.tree(ROOT / module))
         if not _is_task_pair(module, imported)
     ]
     assert found == []

@@ -26,6 +26,7 @@ from portal.audit import (
     audit_record_many,
 )
 from portal.models import AuditEvent
+from tests import codebase
 from tests.clinics.factories import ClinicFactory
 from tests.project_apps import project_app_configs
 
@@ -123,7 +124,7 @@ def _source_files() -> list[Path]:
     """The project's own Python code; tests, benchmarks and migrations hold no audit calls."""
     return [
         path
-        for path in sorted(BASE_DIR.rglob("*.py"))
+        for path in codebase.python_files(BASE_DIR)
         if not NOT_SCANNED.intersection(path.relative_to(BASE_DIR).parts[:-1])
     ]
 
@@ -191,7 +192,7 @@ def test_no_action_is_written_as_a_string_outside_its_enum():
     for path in _source_files():
         if path in enum_files:
             continue
-        for node in _string_literals(ast.parse(path.read_text(), filename=str(path))):
+        for node in _string_literals(codebase.tree(path)):
             text = node.value
             if ACTION_SHAPE.fullmatch(text) and text.split(".")[0] in app_labels and not _is_module_path(text):
                 free.append(f"{path.relative_to(BASE_DIR)}:{node.lineno}: {text!r}")
@@ -206,8 +207,7 @@ def test_every_audit_call_and_every_enum_member_named_in_the_code_is_registered(
         members.setdefault(type(member).__name__, set()).add(member.name)
     literal_calls, unknown_members, calls = [], [], 0
     for path in _source_files():
-        tree = ast.parse(path.read_text(), filename=str(path))
-        for node in ast.walk(tree):
+        for node in ast.walk(codebase.tree(path)):
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) in {"audit_record", "audit_record_many"}:
                 calls += 1
                 action = next(keyword.value for keyword in node.keywords if keyword.arg == "action")

@@ -23,6 +23,7 @@ from eligibility.models import Certificate, PriorAssessment
 from portal.tenancy import TenantQuerySet, is_tenant_model
 from review.models import ClaimQuestion
 
+from .. import codebase
 from ..claims.factories import ClaimFactory
 from ..clinics.factories import ClinicFactory
 from ..eligibility.factories import CertificateFactory, PriorAssessmentFactory
@@ -131,7 +132,7 @@ def find_unscoped(source: str, path: str, tenant_models: set[str]) -> list[Unsco
     - a correlated subquery on the outer row's primary key (`.filter(claim=OuterRef("pk"))`): it only sees the
       outer row's children. Correlated on anything else (a reference, a personnummer) it must be scoped.
     """
-    tree = ast.parse(source)
+    tree = codebase.parsed(source, path)
     # `from claims.models import Claim as C` makes C a tenant model too.
     tenant_models = tenant_models | {
         alias.asname
