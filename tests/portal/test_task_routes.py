@@ -1,6 +1,7 @@
 """Each Celery task goes to its queue (settings.CELERY_TASK_ROUTES), so that a large invoice file never delays an
 e-mail or a payout, and every worker `make run` and docker-compose.yml start together consume every queue."""
 
+import functools
 import smtplib
 from pathlib import Path
 
@@ -43,8 +44,15 @@ ROUTES = {
 }
 
 
-def portal_tasks() -> dict:
+@functools.cache
+def _task_modules_imported() -> None:
+    """The apps' tasks modules, imported as the worker does at start, once: Celery's import signal also runs Django's
+    system checks each time, and a second import finds every module imported already."""
     app.loader.import_default_modules()
+
+
+def portal_tasks() -> dict:
+    _task_modules_imported()
     # Tasks a test module defines for itself (tests.portal.test_logs) are registered once that module is imported.
     return {name: task for name, task in app.tasks.items() if not name.startswith(("celery.", "tests."))}
 
