@@ -109,9 +109,13 @@ def _drawings(form: forms.Form) -> list[str]:
             field.legend_tag(contents=mark_safe("<b>fet</b>"), attrs={"class": "a"}),
         ]
         drawn += [subwidget.tag() for subwidget in field.subwidgets]
-    formset = forms.formset_factory(type(form), extra=2)(prefix="rader")
-    drawn += [str(formset), formset.as_p(), formset.as_table(), formset.as_ul()]
     return drawn
+
+
+def _formset_drawings(form_class: type[forms.Form], renderer) -> list[str]:
+    """A formset of the form class drawn by the renderer (given to the formset: its forms take the formset's)."""
+    formset = forms.formset_factory(form_class, extra=2, renderer=renderer)(prefix="rader")
+    return [str(formset), formset.as_p(), formset.as_table(), formset.as_ul()]
 
 
 def _forms(renderer) -> list[forms.Form]:
@@ -134,8 +138,12 @@ def _forms(renderer) -> list[forms.Form]:
 
 def test_the_markup_is_djangos_byte_for_byte():
     ours, djangos = FormRenderer(), DjangoTemplates()
-    for mine, theirs in zip(_forms(ours), _forms(djangos), strict=True):
+    our_forms = _forms(ours)
+    for mine, theirs in zip(our_forms, _forms(djangos), strict=True):
         assert _drawings(mine) == _drawings(theirs)
+    # A formset of each class of form above, drawn once: it draws the same whichever form of the class it came from.
+    for form_class in dict.fromkeys(type(form) for form in our_forms):
+        assert _formset_drawings(form_class, ours) == _formset_drawings(form_class, djangos), form_class.__name__
 
 
 def _renders(form: forms.Form) -> int:
