@@ -8,6 +8,7 @@ desk moving into billing/) is checked too.
 from __future__ import annotations
 
 import ast
+import functools
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -221,11 +222,15 @@ def checked_modules() -> list[Path]:
 
 
 def unscoped_in_project() -> list[Unscoped]:
-    names = tenant_model_names()
+    names = frozenset(tenant_model_names())
     found = []
     for path in checked_modules():
-        found += find_unscoped(path.read_text(encoding="utf-8"), str(path.relative_to(ROOT)), names)
+        found += _unscoped_in_text(codebase.source(path), str(path.relative_to(ROOT)), names)
     return found
+
+
+# The project's check and its allow-list's read the same files: each text is checked once per process.
+_unscoped_in_text = functools.cache(find_unscoped)
 
 
 # The rule on the project -----------------------------------------------------------------------------------------
