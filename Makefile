@@ -26,10 +26,11 @@ test: install
 # Without the browser tests and those marked slow (worker processes, make run, big files, the probes that walk
 # every page many times over: the whole permission, access-log, accessibility and English walks, whose samples stay;
 # migrations back and forth, the image's static files, production processes), and property tests drawing 10
-# examples instead of 200 (tests/conftest.py). Under a minute on two cores is the aim.
+# examples instead of 200 (tests/conftest.py). Under a minute on two cores is the aim. tests/browser holds browser
+# tests only (its conftest marks each one), so each worker skips importing and collecting it.
 test-fast: install
 	@sh scripts/ensure_test_tools.sh --without-browser
-	$(SERVICES) exec -- $(PYTEST) -m "not browser and not slow" --hypothesis-profile=fast $(PYTEST_ARGS)
+	$(SERVICES) exec -- $(PYTEST) -m "not browser and not slow" --ignore=tests/browser --hypothesis-profile=fast $(PYTEST_ARGS)
 
 install: $(VENV)/.installed messages
 
