@@ -37,7 +37,8 @@ from tests.conftest import (  # noqa: F401
 
 PROFILE = cProfile.Profile() if os.environ.get("REGISTER_PAGE_PROFILE") else None
 REPEATS = int(os.environ.get("REGISTER_PAGE_REPEATS", "20"))
-CSRF = re.compile(rb'(name="csrfmiddlewaretoken" value=")[^"]*(")')
+# The CSRF token and the draft's id are new each time.
+CSRF = re.compile(rb'(name="(?:csrfmiddlewaretoken|draft)" value=")[^"]*(")')
 
 
 class _Rollback(Exception):
