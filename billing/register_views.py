@@ -359,9 +359,9 @@ class RegisterPage:
             return ""
 
     def _load_tariff(self) -> None:
-        """The tariff of every day the page shows (the lines, the Summa, today's codes), read at once; a submit that
-        goes through never asks."""
-        days = [self.today, *(line.visit_date for line in self.lines)]
+        """The tariff of every day the page shows (the lines, the Summa, the codes of the day typed), read at once; a
+        submit that goes through never asks."""
+        days = [self.today, self._entry_day(), *(line.visit_date for line in self.lines)]
         self.tariff.load(min(days), max(days))
 
     def add_line(self) -> None:
@@ -572,16 +572,11 @@ class RegisterPage:
         )
 
     def context(self) -> dict:
-        self._load_tariff()
-        faults = self.faults
-        if self.show_line_faults and self.pin and not faults:
-            faults = [fault for fault in self.validate() if fault.line is not None]
-        entry_day = self._entry_day()
         support_options = []
         if self.eligibility is not None:
             support_options = list(zip(self.form["support_form"], self.eligibility.options, strict=False))
         fhb_use = self.prior_assessment_use()
-        return {
+        context = {
             "page": self,
             "fhb_assessment": fhb_use[0] if fhb_use else None,
             "fhb_use": fhb_use[1] if fhb_use else None,
@@ -590,20 +585,34 @@ class RegisterPage:
             "eligibility": self.eligibility,
             "support_options": support_options,
             "draft_id": self.draft_id,
+            "entry_summary": self.entry_summary(),
+            "summary": self.summary() if self.form.is_bound else [],
+            "announce": self.announce,
+            "submitted_claim": self._submitted_claim(),
+        }
+        if self.eligibility is not None:
+            # The Ersättning part is drawn once the patient is looked up; until then its tariff and sums are not read.
+            context.update(self._lines_context())
+        return context
+
+    def _lines_context(self) -> dict:
+        """What the Ersättning part (billing/includes/register_lines.html) draws."""
+        self._load_tariff()
+        faults = self.faults
+        if self.show_line_faults and self.pin and not faults:
+            faults = [fault for fault in self.validate() if fault.line is not None]
+        entry_day = self._entry_day()
+        return {
             "lines_json": lines_dump(self.lines),
             "visits": self.visits(faults),
             "deadline_warnings": billing_deadline_warnings(
                 region=self.clinic.region, visit_dates=self.visit_days(), today=self.today
             ),
             "total": self.total(),
-            "free_amounts": self.free_amounts() if self.eligibility else [],
+            "free_amounts": self.free_amounts(),
             "tariff_rows": [(row, tariff_label(row)) for row in tariff_choices(self.tariff, entry_day)],
             "tariff_missing": self.tariff.version(entry_day) is None,
             "entry_day": entry_day,
-            "entry_summary": self.entry_summary(),
-            "summary": self.summary() if self.form.is_bound else [],
-            "announce": self.announce,
-            "submitted_claim": self._submitted_claim(),
         }
 
     def _entry_day(self) -> datetime.date:
