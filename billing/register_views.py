@@ -45,7 +45,7 @@ from claims.validation import (
 )
 from clinics.models import Clinic, PatientCategory, SupportForm
 from eligibility.models import APPROVED_STATES, PriorAssessment
-from eligibility.selectors import Eligibility, eligibility_for
+from eligibility.selectors import NO_RECORDS, Eligibility, PatientRecords, eligibility_from, patient_records_for
 from portal import money
 from portal.access import clinic_view
 from portal.access_shown import AccessShown, AccessShownKind
@@ -203,6 +203,7 @@ class RegisterPage:
         self.draft_id = _draft_id(data.get("draft") if data is not None else None)
         self.state = _draft_state(request, self.draft_id)
         self.lines: list[StoredLine] = lines_load(data.get("lines", "")) if data is not None else []
+        self.records: PatientRecords = NO_RECORDS
         self.eligibility: Eligibility | None = None
         self.form: ClaimForm | None = None
         self.entry: LineEntryForm | None = None
@@ -235,8 +236,11 @@ class RegisterPage:
 
     def _load_eligibility(self) -> None:
         if self.pin and self.eligibility is None:
-            self.eligibility = eligibility_for(
-                personal_identity_number=self.pin, clinic=self.clinic, on_date=self.today
+            # The records are the validation's too (`validate`): read once a request.
+            records = patient_records_for(personal_identity_numbers=[self.pin], clinic=self.clinic)
+            self.records = records.get(self.pin, NO_RECORDS)
+            self.eligibility = eligibility_from(
+                self.records, personal_identity_number=self.pin, clinic=self.clinic, on_date=self.today
             )
 
     def _patient_defaults(self) -> None:
@@ -354,7 +358,14 @@ class RegisterPage:
         except ValidationError:
             return ""
 
+    def _load_tariff(self) -> None:
+        """The tariff of every day the page shows (the lines, the Summa, the codes of the day typed), read at once; a
+        submit that goes through never asks."""
+        days = [self.today, self._entry_day(), *(line.visit_date for line in self.lines)]
+        self.tariff.load(min(days), max(days))
+
     def add_line(self) -> None:
+        self._load_tariff()
         entry = LineEntryForm(self.data, tariff_on=self.tariff.rows)
         self.show_line_faults = True
         if not entry.is_valid():
@@ -402,11 +413,21 @@ class RegisterPage:
         fees, _errors = self.fees()
         return self.form.draft(personal_identity_number=self.pin or "", lines=self.lines, fees=fees)
 
+    def checking(self, draft: ClaimDraft) -> ValidationContext:
+        """A validation context for the draft, prepared as `claim_validate` prepares its own, with the tariff and the
+        patient's records the page has read (the page's own context is what it shows, and stays as it is)."""
+        self._load_eligibility()
+        self._load_tariff()
+        return ValidationContext(
+            clinic=self.clinic, drafts=[draft], tariff=self.tariff, patients={self.pin: self.records}
+        )
+
     def validate(self) -> list[Fault]:
         """The claim's faults and the invoice number's, as `claim_submit` will find them."""
         if not self.pin:
             return []
-        faults = claim_validate(clinic=self.clinic, draft=self.draft(), today=self.today)
+        draft = self.draft()
+        faults = claim_validate(clinic=self.clinic, draft=draft, today=self.today, context=self.checking(draft))
         reference = self.form.cleaned_data.get("invoice_reference", "")
         # The web form may add claims to today's still-open invoice of the same number.
         fault = invoice_reference_fault(clinic=self.clinic, reference=reference, may_join_open=True, today=self.today)
@@ -551,15 +572,11 @@ class RegisterPage:
         )
 
     def context(self) -> dict:
-        faults = self.faults
-        if self.show_line_faults and self.pin and not faults:
-            faults = [fault for fault in self.validate() if fault.line is not None]
-        entry_day = self._entry_day()
         support_options = []
         if self.eligibility is not None:
             support_options = list(zip(self.form["support_form"], self.eligibility.options, strict=False))
         fhb_use = self.prior_assessment_use()
-        return {
+        context = {
             "page": self,
             "fhb_assessment": fhb_use[0] if fhb_use else None,
             "fhb_use": fhb_use[1] if fhb_use else None,
@@ -568,20 +585,34 @@ class RegisterPage:
             "eligibility": self.eligibility,
             "support_options": support_options,
             "draft_id": self.draft_id,
+            "entry_summary": self.entry_summary(),
+            "summary": self.summary() if self.form.is_bound else [],
+            "announce": self.announce,
+            "submitted_claim": self._submitted_claim(),
+        }
+        if self.eligibility is not None:
+            # The Ersättning part is drawn once the patient is looked up; until then its tariff and sums are not read.
+            context.update(self._lines_context())
+        return context
+
+    def _lines_context(self) -> dict:
+        """What the Ersättning part (billing/includes/register_lines.html) draws."""
+        self._load_tariff()
+        faults = self.faults
+        if self.show_line_faults and self.pin and not faults:
+            faults = [fault for fault in self.validate() if fault.line is not None]
+        entry_day = self._entry_day()
+        return {
             "lines_json": lines_dump(self.lines),
             "visits": self.visits(faults),
             "deadline_warnings": billing_deadline_warnings(
                 region=self.clinic.region, visit_dates=self.visit_days(), today=self.today
             ),
             "total": self.total(),
-            "free_amounts": self.free_amounts() if self.eligibility else [],
+            "free_amounts": self.free_amounts(),
             "tariff_rows": [(row, tariff_label(row)) for row in tariff_choices(self.tariff, entry_day)],
             "tariff_missing": self.tariff.version(entry_day) is None,
             "entry_day": entry_day,
-            "entry_summary": self.entry_summary(),
-            "summary": self.summary() if self.form.is_bound else [],
-            "announce": self.announce,
-            "submitted_claim": self._submitted_claim(),
         }
 
     def _entry_day(self) -> datetime.date:
@@ -687,7 +718,11 @@ def _submit(request: HttpRequest, page: RegisterPage) -> HttpResponse:
             return redirect("claim_register_done", clinic_pk=request.clinic.pk, claim_pk=claim_pk)
         try:
             claim = claim_submit(
-                actor=request.user, clinic=request.clinic, invoice_reference=invoice_reference, draft=draft
+                actor=request.user,
+                clinic=request.clinic,
+                invoice_reference=invoice_reference,
+                draft=draft,
+                context=page.checking(draft),
             )
         except ClaimRejected as rejected:
             page.place_faults(rejected.faults)

@@ -391,10 +391,11 @@ class TariffBook:
             TariffVersion.objects.of_region(self.region)
             .filter(valid_from__lte=last)
             .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=first))
-            .exclude(pk__in=list(self._versions))
             # The default order ("region", "-valid_from") joins the region for what is one region's anyway.
             .order_by("-valid_from")
         )
+        if self._versions:
+            versions = versions.exclude(pk__in=list(self._versions))
         for version in versions:
             self._versions[version.pk] = version
         self._loaded_periods.append((first, last))

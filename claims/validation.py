@@ -13,7 +13,7 @@ import datetime
 import hashlib
 import re
 from collections import Counter, defaultdict
-from collections.abc import Container, Iterable
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -94,15 +94,27 @@ class ValidationContext:
     read in chunks; by default, among `drafts`): each is a fault.
     Claims found correct add to what their patient has used of the free amount, so two claims of one file
     cannot together pass it unnoticed.
+    A caller that has already read the region's tariff or a patient's records in the same request (the form page)
+    passes them as `tariff` and `patients` (by personnummer, as `patient_records_for` answers), not to read them
+    twice; they are kept across `prepare`.
     """
 
     def __init__(
-        self, *, clinic: Clinic, drafts: Iterable[ClaimDraft] = (), repeated_references: Container[str] | None = None
+        self,
+        *,
+        clinic: Clinic,
+        drafts: Iterable[ClaimDraft] = (),
+        repeated_references: Container[str] | None = None,
+        tariff: TariffBook | None = None,
+        patients: Mapping[str, PatientRecords] | None = None,
     ):
         drafts = list(drafts)
         self.clinic = clinic
         self.region: Region = clinic.region
-        self.tariff = TariffBook(self.region)
+        if tariff is not None and tariff.region.pk != self.region.pk:
+            raise ValueError("The tariff book is of another region than the clinic's.")
+        self.tariff = tariff or TariffBook(self.region)
+        self._given_patients = dict(patients or {})
         # The region's rule versions are read afresh once per context (clinics.rules caches them on the region).
         region_rules_forget(self.region)
         if repeated_references is None:
@@ -122,7 +134,7 @@ class ValidationContext:
         drafts = list(drafts)
         self._used_references: set[str] = set()
         self._checked_references: set[str] = set()
-        self._patients: dict[str, PatientRecords] = {}
+        self._patients: dict[str, PatientRecords] = dict(self._given_patients)
         self._eligibility: dict[tuple[str, datetime.date], Eligibility] = {}
         self._free_amount_used: dict[tuple[str, int], int] = {}
         self.billed_care = BilledCare(self.clinic)
@@ -133,7 +145,7 @@ class ValidationContext:
         self._load_references({draft.reference for draft in drafts if draft.reference})
         pins = {pin for draft in drafts if (pin := _valid_pin(draft.personal_identity_number))}
         if pins and days:
-            self._load_patients(pins, min(days))
+            self._load_patients(pins - set(self._patients), min(days))
             years = {day.year for day in days}
             self._load_free_amounts(pins, years)
             self.billed_care.load(drafts)
@@ -184,6 +196,8 @@ class ValidationContext:
     # Patients --------------------------------------------------------------------------------------------
 
     def _load_patients(self, pins: set[str], first_day: datetime.date) -> None:
+        if not pins:
+            return
         records = patient_records_for(personal_identity_numbers=pins, clinic=self.clinic, from_date=first_day)
         for pin in pins:
             self._patients[pin] = records.get(pin, NO_RECORDS)
