@@ -1,7 +1,12 @@
-"""Template filters used across the portal."""
+"""Template filters and tags used across the portal."""
+
+import functools
 
 from django import template
-from django.utils.html import format_html
+from django.conf import settings
+from django.template import defaulttags
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
+from django.utils.html import conditional_escape, format_html
 
 from portal import money, validators
 
@@ -23,3 +28,54 @@ def sv(text):
     """Words someone wrote in Swedish (a region's tariff text, a coordinator's question), marked as Swedish for screen
     readers and translators on a page in another language: `{{ version.name|sv }}`."""
     return format_html('<span lang="sv">{}</span>', text) if text not in (None, "") else ""
+
+
+# `{% url %}` as Django's tag, each URL reversed once per process. reverse() walks the URL patterns anew on every call
+# (about 20 µs of CPU), and the header and the menu of every page ask it about 20 times, always for the same few
+# names and ids. A URL depends only on the URL configuration, the script prefix, the name and the arguments: the
+# key. Arguments other than integers and texts (a model, say, whose URL text is not its identity) are not kept.
+@functools.lru_cache(maxsize=4096)
+def _remembered(urlconf, prefix, view_name, args, kwargs, current_app) -> str:
+    return reverse(view_name, urlconf=urlconf, args=args, kwargs=dict(kwargs), current_app=current_app)
+
+
+def _keyable(value) -> bool:
+    return isinstance(value, str) or type(value) is int  # not True, which is 1 as a key and "True" in a URL
+
+
+def _reverse(view_name, args: tuple, kwargs: tuple, current_app) -> str:
+    if isinstance(view_name, str) and all(_keyable(value) for value in (*args, *dict(kwargs).values())):
+        urlconf = get_urlconf() or settings.ROOT_URLCONF
+        return _remembered(urlconf, get_script_prefix(), view_name, args, kwargs, current_app)
+    return reverse(view_name, args=args, kwargs=dict(kwargs), current_app=current_app)
+
+
+class RememberedURLNode(defaulttags.URLNode):
+    def render(self, context):
+        args = tuple(arg.resolve(context) for arg in self.args)
+        kwargs = tuple((name, value.resolve(context)) for name, value in self.kwargs.items())
+        view_name = self.view_name.resolve(context)
+        try:
+            current_app = context.request.current_app
+        except AttributeError:
+            try:
+                current_app = context.request.resolver_match.namespace
+            except AttributeError:
+                current_app = None
+        url = ""
+        try:
+            url = _reverse(view_name, args, kwargs, current_app)
+        except NoReverseMatch:
+            if self.asvar is None:
+                raise
+        if self.asvar:
+            context[self.asvar] = url
+            return ""
+        return conditional_escape(url) if context.autoescape else url
+
+
+@register.tag
+def url(parser, token):
+    """Django's `{% url %}` (the same arguments, `as`, errors and escaping), remembered as above."""
+    node = defaulttags.url(parser, token)
+    return RememberedURLNode(node.view_name, node.args, node.kwargs, node.asvar)
