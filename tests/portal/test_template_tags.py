@@ -1,10 +1,13 @@
-"""portal_tags' `{% url %}`: Django's tag with each URL reversed once per process, drawing what Django's draws."""
+"""portal_tags' `{% url %}` and `{% translate %}`: Django's tags with each URL reversed, and each fixed text's words
+looked up, once per process, drawing what Django's draw."""
 
+import polib
 import pytest
 from django.http import HttpResponse
 from django.template import engines
 from django.test import override_settings
 from django.urls import NoReverseMatch, clear_script_prefix, path, set_script_prefix
+from django.utils import translation
 
 from portal.templatetags import portal_tags
 
@@ -73,3 +76,44 @@ def test_only_integers_and_texts_are_kept_as_keys():
         django, ours = _both("{% url 'region_start' region_code=region %}", {"region": _Region(code)})
         assert ours == django == f"/region/{code}/"
     assert portal_tags._remembered.cache_info().currsize == before
+
+
+@pytest.mark.parametrize("language", ["sv", "en"])
+@pytest.mark.parametrize("autoescape", ["on", "off"])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{% translate 'Startsida' %}",
+        '{% translate "Huvudmeny" %}',
+        "{% translate 'Startsida' as start %}[{{ start }}]",
+        "{% translate 'Startsida' noop %}",
+        "{% translate 'Inte översatt <b>&</b> 100 %' %}",
+        "{% translate 'Maj' context 'månad' %}",
+        "{% translate word %}",
+        "{% translate 'Startsida'|upper %}",
+    ],
+)
+def test_translate_draws_what_djangos_translate_draws(source, autoescape, language):
+    source = f"{{% autoescape {autoescape} %}}{source}{{% endautoescape %}}"
+    context = {"word": "Startsida"}
+    with translation.override(language):
+        django = engines["django"].from_string("{% load i18n %}" + source).render(context)
+        ours = engines["django"].from_string("{% load i18n portal_tags %}" + source)
+        assert ours.render(context) == ours.render(context) == django
+
+
+def test_a_text_follows_the_language_and_the_catalogues(tmp_path):
+    start = engines["django"].from_string("{% load i18n portal_tags %}{% translate 'Startsida' %}")
+    with translation.override("en"):
+        assert start.render({}) == "Start page"
+    with translation.override("sv"):
+        assert start.render({}) == "Startsida"
+    catalogue = polib.POFile()
+    catalogue.metadata = {"Content-Type": "text/plain; charset=UTF-8"}
+    catalogue.append(polib.POEntry(msgid="Startsida", msgstr="Home"))
+    (tmp_path / "en" / "LC_MESSAGES").mkdir(parents=True)
+    catalogue.save_as_mofile(str(tmp_path / "en" / "LC_MESSAGES" / "django.mo"))
+    with override_settings(LOCALE_PATHS=[str(tmp_path)]), translation.override("en"):
+        assert start.render({}) == "Home"
+    with translation.override("en"):
+        assert start.render({}) == "Start page"
