@@ -94,6 +94,4 @@ class SmallWorld:
     def tariff(self, *days: datetime.date, region: Region | None = None) -> TariffVersion:
         """The region's tariff version covering each day (the standard test tariff of that year, made if
         missing); returns the first day's. Without days: today's."""
-        days = days or (timezone.localdate(),)
-        versions = [tariff_for(region or self.region, day) for day in days]
-        return versions[0]
+        return tariff_for(region or self.region, *(days or (timezone.localdate(),)))
