@@ -127,7 +127,7 @@ class ClaimFactory(factory.django.DjangoModelFactory):
     def with_line(obj, create, extracted, **kwargs):
         if not create or extracted is False:
             return
-        row = TariffRow.objects.filter(version__region=obj.clinic.region, code="101").first() or TariffRowFactory(
+        row = TariffRow.objects.filter(version__region=obj.clinic.region_id, code="101").first() or TariffRowFactory(
             version=TariffVersionFactory(region=obj.clinic.region), code="101", price=98000
         )
         ClaimLine.objects.create(
