@@ -1,6 +1,7 @@
 """Fixtures shared by all tests: the demo world of regions, clinics and people (loaded only for the tests that
 ask for it), a small world built with factories, and real Celery workers."""
 
+import copy
 from dataclasses import dataclass
 
 import pytest
@@ -282,10 +283,19 @@ def client() -> Client:
     return Client()
 
 
+@pytest.fixture(scope="session")
+def demo_world(demo, django_db_blocker) -> World:
+    """The demo's regions and clinics, read once: the demo is committed before the first `world` test and each
+    one's transaction is rolled back, so every one of them starts from these same rows."""
+    with django_db_blocker.unblock():
+        return _world()
+
+
 @pytest.fixture
-def world(demo, db) -> World:
-    """The demo, for demo, browser and permission tests; unit and service tests build a `small_world`."""
-    return _world()
+def world(demo_world, db) -> World:
+    """The demo, for demo, browser and permission tests; unit and service tests build a `small_world`. Instances
+    of the test's own, as read at its start (a copy of `demo_world`: a test may change them), without a query."""
+    return copy.deepcopy(demo_world)
 
 
 @pytest.fixture

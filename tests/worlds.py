@@ -16,7 +16,7 @@ from functools import cached_property
 from django.utils import timezone
 
 from claims.models import TariffVersion
-from clinics.models import Clinic, ClinicRole, Region, RegionRole, User
+from clinics.models import Clinic, ClinicMembership, ClinicRole, Region, RegionMembership, RegionRole, User
 from tests.claims.factories import tariff_for
 from tests.clinics.factories import (
     ClinicFactory,
@@ -54,8 +54,10 @@ class SmallWorld:
     def biller(self) -> User:
         """Bills for `clinic` and `other_clinic`."""
         user = UserFactory(name="Fia Fakturerare")
-        for clinic in (self.clinic, self.other_clinic):
-            ClinicMembershipFactory(user=user, clinic=clinic, role=ClinicRole.BILLER)
+        ClinicMembership.objects.bulk_create(  # one INSERT for both
+            ClinicMembership(user=user, clinic=clinic, role=ClinicRole.BILLER)
+            for clinic in (self.clinic, self.other_clinic)
+        )
         return user
 
     @cached_property
@@ -87,13 +89,13 @@ class SmallWorld:
     def region_admin(self) -> User:
         """Region administrator of both regions."""
         user = UserFactory(name="Rut Regionadministratör")
-        for region in (self.region, self.other_region):
-            RegionMembershipFactory(user=user, region=region, role=RegionRole.REGION_ADMIN)
+        RegionMembership.objects.bulk_create(  # one INSERT for both
+            RegionMembership(user=user, region=region, role=RegionRole.REGION_ADMIN)
+            for region in (self.region, self.other_region)
+        )
         return user
 
     def tariff(self, *days: datetime.date, region: Region | None = None) -> TariffVersion:
         """The region's tariff version covering each day (the standard test tariff of that year, made if
         missing); returns the first day's. Without days: today's."""
-        days = days or (timezone.localdate(),)
-        versions = [tariff_for(region or self.region, day) for day in days]
-        return versions[0]
+        return tariff_for(region or self.region, *(days or (timezone.localdate(),)))

@@ -20,7 +20,7 @@ from tests.billing.test_invoice_file_flow import (  # noqa: F401 (fixtures)
     press_send,
     upload_file,
 )
-from tests.billing.test_register_views import _tariff
+from tests.claims.factories import tariff_for
 
 REFUSAL = "Kliniken har inte signerat avtalet Avtal om särskilt tandvårdsstöd, ny version (version 3)."
 
@@ -38,7 +38,7 @@ def _sign(client, world, version, email="avtal31@demo.test"):
 
 def test_registrera_rakning_is_refused_with_a_link_to_sign_and_goes_through_once_signed(client, world):
     day = _day(2)
-    _tariff(world.vg, day)
+    tariff_for(world.vg, day)
     version = overdue_version(world.vg, world.region_admin)
     page = _form_claim(client, world, lines=[(day, "101")], reference="AVTAL-1", invoice="4911")
     assert page.response.status_code == 200

@@ -8,11 +8,11 @@ from django.utils import timezone
 
 from claims.models import OPEN_STATES, Claim, ClaimLine, ClaimState, Invoice, InvoiceFileUpload
 from claims.validation import DEADLINE_WARNING_DAYS, billing_deadline_warnings, last_billing_day, visits_due
-from tests.claims.factories import ClaimFactory
+from tests.claims.factories import ClaimFactory, tariff_for
 from tests.clinics.factories import RegionFactory
 
 from .test_invoice_file_flow import _claim, _doc, _fault_rows, _url, biller, invoice_xml, upload_file  # noqa: F401
-from .test_register_views import N_PIN, _open, _tariff
+from .test_register_views import N_PIN, _open
 
 TODAY = datetime.date(2026, 12, 20)  # June's visits end at 2026-12-31 when the month counts
 
@@ -50,7 +50,7 @@ def test_a_warning_from_the_last_day_fourteen_days_ahead_until_the_last_day_itse
 def test_the_form_names_a_visit_whose_deadline_ends_within_two_weeks(client, world):
     today = timezone.localdate()
     day, last = _visit_with_last_day(world.vg, today, 10)
-    _tariff(world.vg, day)
+    tariff_for(world.vg, day)
     page = _open(client, world)
     page.search(N_PIN)
 
@@ -64,7 +64,7 @@ def test_the_form_names_a_visit_whose_deadline_ends_within_two_weeks(client, wor
 def test_the_form_says_nothing_of_a_deadline_further_away(client, world):
     today = timezone.localdate()
     day, _last = _visit_with_last_day(world.vg, today, 40)
-    _tariff(world.vg, day)
+    tariff_for(world.vg, day)
     page = _open(client, world)
     page.search(N_PIN)
 
@@ -76,7 +76,7 @@ def test_the_form_says_nothing_of_a_deadline_further_away(client, world):
 def test_the_form_refuses_a_visit_past_the_deadline_with_its_date(client, world):
     today = timezone.localdate()
     day, _last = _visit_with_last_day(world.vg, today, -1)
-    _tariff(world.vg, day)
+    tariff_for(world.vg, day)
     page = _open(client, world)
     page.search(N_PIN)
     page.press("action", "refresh", care_model="K1")
@@ -94,8 +94,7 @@ def test_the_checked_files_page_names_visits_near_their_deadline_and_lists_those
     today = timezone.localdate()
     near, near_last = _visit_with_last_day(world.vg, today, 7)
     old, _old_last = _visit_with_last_day(world.vg, today, -1)
-    for day in (near, old):
-        _tariff(world.vg, day)
+    tariff_for(world.vg, near, old)
 
     upload_file(invoice_xml([_claim("NEAR-1", day=near), _claim("OLD-2", day=old)], reference="F-8801"))
     upload = InvoiceFileUpload.objects.get()
@@ -205,8 +204,7 @@ def test_a_checked_file_keeps_its_first_correct_visit_and_the_start_page_names_i
     near, near_last = _visit_with_last_day(world.vg, today, 7)
     old, _old_last = _visit_with_last_day(world.vg, today, -1)
     later, _later_last = _visit_with_last_day(world.vg, today, 60)
-    for day in (near, old, later):
-        _tariff(world.vg, day)
+    tariff_for(world.vg, near, old, later)
     upload_file(
         invoice_xml(
             [_claim("NEAR-1", day=near), _claim("OLD-2", day=old), _claim("LATER-3", day=later)], reference="F-8802"
@@ -232,7 +230,7 @@ def test_a_checked_file_keeps_its_first_correct_visit_and_the_start_page_names_i
 def test_a_checked_file_whose_visits_are_in_time_has_no_deadline_line(biller, world, upload_file):  # noqa: F811
     today = timezone.localdate()
     later, _last = _visit_with_last_day(world.vg, today, 60)
-    _tariff(world.vg, later)
+    tariff_for(world.vg, later)
     upload_file(invoice_xml([_claim("LATER-1", day=later)], reference="F-8803"))
     upload = InvoiceFileUpload.objects.get()
     assert upload.first_visit_on == later

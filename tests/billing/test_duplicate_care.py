@@ -20,7 +20,8 @@ from claims.drafts import ClaimDraft, LineDraft
 from claims.models import Claim, ClaimEventKind, ClaimState
 from claims.services import ClaimRejected
 from review.models import ReviewRule, ReviewRuleKind
-from tests.billing.test_register_views import Page, _open, _tariff
+from tests.billing.test_register_views import Page, _open
+from tests.claims.factories import tariff_for
 from tests.clinics.factories import ClinicFactory
 from tests.eligibility.factories import CertificateFactory
 from tests.review.factories import ReviewRuleFactory
@@ -59,7 +60,7 @@ def _form_claim(client, world, *, lines: list[tuple[datetime.date, str]], refere
 
 def test_the_form_page_refuses_a_visit_the_clinic_has_billed_and_says_on_which_claim(client, world):
     day = _day(2)
-    _tariff(world.vg, day)
+    tariff_for(world.vg, day)
     first = _form_claim(client, world, lines=[(day, "101")], reference="DUP-FORM-1", invoice="4811")
     assert first.response.status_code == 302
     again = _form_claim(client, world, lines=[(day, "101")], reference="DUP-FORM-2", invoice="4812")
@@ -75,7 +76,7 @@ def test_the_form_page_refuses_a_visit_the_clinic_has_billed_and_says_on_which_c
 
 def test_the_form_page_refuses_the_same_code_twice_on_the_claim(client, world):
     day = _day(2)
-    _tariff(world.vg, day)
+    tariff_for(world.vg, day)
     page = _form_claim(client, world, lines=[(day, "101"), (day, "101")], reference="DUP-FORM-3", invoice="4813")
     assert page.response.status_code == 200
     assert page.summary() == [f"Åtgärd 101 den {day.isoformat()} finns två gånger på räkningen."]
@@ -337,7 +338,7 @@ def test_the_form_page_sends_another_clinics_care_to_review_and_tells_the_clinic
     """The demo's Västra Götaland reviews possible duplicates: the biller of clinics 31 and 32 bills the same visit
     at each. The second is stored (the clinic is told of no other clinic's claim) and waits for the coordinator."""
     day = _day(2)
-    _tariff(world.vg, day)
+    tariff_for(world.vg, day)
     first = _form_claim(client, world, lines=[(day, "101")], reference="DUP-X-31", invoice="4821")
     assert first.response.status_code == 302
     page = _open(client, world, clinic=world.clinic32)

@@ -17,7 +17,7 @@ from claims.models import PATIENT_FEE_CODE, Claim, Invoice, TariffRow, TariffVer
 from claims.validation import line_faults
 from portal.models import AccessLogEntry
 from portal.money import format_kronor
-from tests.claims.factories import standard_tariff
+from tests.claims.factories import tariff_for
 from tests.eligibility.factories import CertificateFactory
 
 N_PIN = "200001012384"  # VG: N certificate 764153 (N1) tills vidare
@@ -35,26 +35,13 @@ def _visit_days(*, this_year: bool = False) -> tuple[datetime.date, datetime.dat
     return (today if this_year and yesterday.year != today.year else yesterday), today
 
 
-def _tariff(region, day: datetime.date) -> TariffVersion:
-    """The region's tariff covering the day: the demo's when it has one, else the standard test tariff."""
-    version = (
-        TariffVersion.objects.filter(region=region, valid_from__lte=day, valid_to__gte=day)
-        .order_by("-valid_from")
-        .first()
-    )
-    return version or standard_tariff(region, day.year)
-
-
 def _price(version: TariffVersion, code: str) -> int:
     return TariffRow.objects.get(version=version, code=code).price
 
 
 @pytest.fixture
 def vg_tariff(world) -> TariffVersion:
-    first, last = _visit_days()
-    version = _tariff(world.vg, first)
-    _tariff(world.vg, last)
-    return version
+    return tariff_for(world.vg, *_visit_days())
 
 
 class Page:
@@ -336,7 +323,7 @@ def test_s_claim_with_the_approved_prior_assessment(client, world, vg_tariff):
     assert claim.prior_assessment.number == fhb.get("value")
     assert claim.patient_category.code == "S1"
     assert sorted((line.code, line.tooth) for line in claim.lines.exclude(code=PATIENT_FEE_CODE)) == [("401", "36")]
-    version = _tariff(world.vg, first)
+    version = tariff_for(world.vg, first)
     assert claim.total == _price(version, "401") - 20000
     _assert_no_pin_in_urls(page, FHB_PIN)
 
@@ -418,7 +405,7 @@ def test_the_entry_row_says_what_the_validation_says_beside_the_part_at_fault(
     page = _open(client, world)
     page.search(N_PIN)
     page.add(first, code, **typed)
-    row = TariffRow.objects.get(version=_tariff(world.vg, first), code=code)
+    row = TariffRow.objects.get(version=tariff_for(world.vg, first), code=code)
     price = typed.get("price")
     line = LineDraft(first, code, typed.get("tooth", ""), typed.get("jaw", ""), price and int(price) * 100)
     faults = line_faults(line, row)
@@ -480,7 +467,7 @@ def test_a_changed_personnummer_must_be_looked_up_before_sending(client, world, 
 
 def test_fribelopp_box_in_a_region_with_a_free_amount(client, world):
     today = timezone.localdate()
-    version = _tariff(world.dalarna, today)
+    version = tariff_for(world.dalarna, today)
     row = (
         TariffRow.objects.filter(version=version, price__isnull=False, requires="")
         .exclude(code=PATIENT_FEE_CODE)
@@ -498,7 +485,7 @@ def test_fribelopp_box_in_a_region_with_a_free_amount(client, world):
 
 def test_the_fribelopp_box_and_the_sent_claim_get_one_answer(client, world):
     today = timezone.localdate()
-    version = _tariff(world.dalarna, today)
+    version = tariff_for(world.dalarna, today)
     row = (
         TariffRow.objects.filter(version=version, price__isnull=False, requires="", support_forms__contains=["N"])
         .exclude(code=PATIENT_FEE_CODE)

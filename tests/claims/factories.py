@@ -64,14 +64,16 @@ def standard_tariff(region, year: int) -> TariffVersion:
     version = TariffVersionFactory(
         region=region, valid_from=datetime.date(year, 1, 1), valid_to=datetime.date(year, 12, 31)
     )
-    # One INSERT for the rows, not one each: a small world's tariff is made in about every third fast test.
+    # One INSERT for the rows, not one each, of rows made as TariffRow (as TariffRowFactory.build would make them,
+    # without its machinery ten times over): a small world's tariff is made in about every third fast test.
     TariffRow.objects.bulk_create(
-        TariffRowFactory.build(
+        TariffRow(
             version=version,
             code=code,
             description=description,
             price=price,
             requires=requires,
+            support_forms=list(ALL_FORMS),
             requires_prior_assessment=needs_fhb,
             repeatable=code in REPEATABLE_CODES,
         )
@@ -80,15 +82,20 @@ def standard_tariff(region, year: int) -> TariffVersion:
     return version
 
 
-def tariff_for(region, day: datetime.date) -> TariffVersion:
-    """The region's version covering the day (the demo's regions have last year's and this year's), else the
-    standard tariff for the day's year, made now."""
-    version = (
-        TariffVersion.objects.filter(region=region, valid_from__lte=day, valid_to__gte=day)
-        .order_by("-valid_from")
-        .first()
+def tariff_for(region, day: datetime.date, *more_days: datetime.date) -> TariffVersion:
+    """The region's version covering each day (the demo's regions have last year's and this year's), else the
+    standard tariff for the day's year, made now; returns the first day's. The days' versions in one query."""
+    days = (day, *more_days)
+    versions = list(
+        TariffVersion.objects.filter(region=region, valid_from__lte=max(days), valid_to__gte=min(days)).order_by(
+            "-valid_from"
+        )
     )
-    return version or standard_tariff(region, day.year)
+    for each in days:
+        if not any(version.valid_from <= each <= version.valid_to for version in versions):
+            versions.append(standard_tariff(region, each.year))
+            versions.sort(key=lambda version: version.valid_from, reverse=True)
+    return next(version for version in versions if version.valid_from <= day <= version.valid_to)
 
 
 class InvoiceFactory(factory.django.DjangoModelFactory):
@@ -120,7 +127,7 @@ class ClaimFactory(factory.django.DjangoModelFactory):
     def with_line(obj, create, extracted, **kwargs):
         if not create or extracted is False:
             return
-        row = TariffRow.objects.filter(version__region=obj.clinic.region, code="101").first() or TariffRowFactory(
+        row = TariffRow.objects.filter(version__region=obj.clinic.region_id, code="101").first() or TariffRowFactory(
             version=TariffVersionFactory(region=obj.clinic.region), code="101", price=98000
         )
         ClaimLine.objects.create(
