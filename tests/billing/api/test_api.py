@@ -11,7 +11,8 @@ from drf_spectacular.validation import validate_schema
 from billing.api.authentication import ApiKeyRateThrottle
 from claims.selectors import patient_paid_in_year
 from claims.validation import last_billing_day
-from clinics.models import SupportForm
+from clinics import services
+from clinics.models import ApiKey, SupportForm
 from portal.models import AccessLogEntry, ServiceWindow
 from tests.eligibility.factories import TEST_PINS, CertificateFactory, PatientFactory, approved_prior_assessment
 
@@ -34,6 +35,22 @@ def certified(small_world):
     return CertificateFactory(
         patient=patient, region=small_world.region, support_form=SupportForm.N, valid_from=datetime.date(2020, 1, 1)
     )
+
+
+def test_the_key_is_read_with_its_clinic_region_and_user_as_the_orm_reads_them(small_world, django_assert_num_queries):
+    key, secret = key_for(small_world.clinic)
+    ApiKey.objects.filter(pk=key.pk).update(webhook_url="https://journal.example/hook", webhook_kinds=["claim.paid"])
+    orm = ApiKey.objects.select_related("clinic__region", "user").get(pk=key.pk)
+    read = services.api_key_authenticate(secret)
+    with django_assert_num_queries(0):
+        pairs = [(read, orm), (read.clinic, orm.clinic), (read.clinic.region, orm.clinic.region), (read.user, orm.user)]
+    for got, expected in pairs:
+        fields = type(expected)._meta.concrete_fields
+        assert [getattr(got, f.attname) for f in fields if f.name != "last_used_at"] == [
+            getattr(expected, f.attname) for f in fields if f.name != "last_used_at"
+        ]
+        assert (got._state.adding, got._state.db, got.get_deferred_fields()) == (False, "default", set())
+    assert read.webhook_kinds == ["claim.paid"]
 
 
 # Eligibility ---------------------------------------------------------------------------------------------------
