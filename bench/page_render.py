@@ -26,7 +26,7 @@ from tests import conftest
 from tests.conftest import World
 
 # The tests' demo fixtures (this file is outside tests/, whose conftest pytest does not read for it).
-demo, world = conftest.demo, conftest.world
+demo, demo_world, world = conftest.demo, conftest.demo_world, conftest.world
 
 _VOLATILE = [
     (re.compile(r'name="csrfmiddlewaretoken" value="[^"]*"'), 'name="csrfmiddlewaretoken" value="X"'),

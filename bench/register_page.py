@@ -31,6 +31,7 @@ from tests.conftest import (  # noqa: F401
     _no_waiting_rounds_inside_the_tests_transaction,
     client,
     demo,
+    demo_world,
     django_db_setup,
     world,
 )

@@ -59,19 +59,41 @@ EMPTY_WITHOUT_ERRORS = frozenset({"django/forms/errors/list/default.html", "djan
 LABEL_TEMPLATE = "django/forms/label.html"
 
 
+def _attributes(attrs) -> str:
+    """What django/forms/attrs.html and django/forms/widgets/attrs.html write for `attrs`."""
+    return "".join(
+        f" {conditional_escape(name)}" + ("" if value is True else f'="{conditional_escape(_stringformat(value))}"')
+        for name, value in (attrs or {}).items()
+        if value is not False
+    )
+
+
 def _label(context) -> str:
     """What django/forms/label.html draws (`{% if use_tag %}<{{ tag }} attrs>{{ label }}</{{ tag }}>{% else %}
     {{ label }}{% endif %}`, its attributes as django/forms/attrs.html writes them), without a template."""
     label = conditional_escape(context["label"])
     if not context["use_tag"]:
         return label
-    attributes = "".join(
-        f" {conditional_escape(name)}" + ("" if value is True else f'="{conditional_escape(_stringformat(value))}"')
-        for name, value in (context["attrs"] or {}).items()
-        if value is not False
-    )
     tag = conditional_escape(context["tag"])
-    return f"<{tag}{attributes}>{label}</{tag}>"
+    return f"<{tag}{_attributes(context['attrs'])}>{label}</{tag}>"
+
+
+# Django's django/forms/widgets/input.html with its attrs.html written in place (FlatIncludeLoader): the whole of
+# every <input> widget's template (text, number, email, hidden, date, checkbox, file, …), which _input draws.
+INPUT_SOURCE = (
+    """<input type="{{ widget.type }}" name="{{ widget.name }}"{% if widget.value != None %} value="{{ widget.value|"""
+    """stringformat:'s' }}"{% endif %}{% for name, value in widget.attrs.items %}{% if value is not False %} """
+    """{{ name }}{% if value is not True %}="{{ value|stringformat:'s' }}"{% endif %}{% endif %}{% endfor %}>"""
+)
+
+
+def _input(context) -> str:
+    """What INPUT_SOURCE draws, without a template."""
+    widget = context["widget"]
+    value = widget["value"]
+    shown = "" if value is None else f' value="{conditional_escape(_stringformat(value))}"'
+    name, kind = conditional_escape(widget["name"]), conditional_escape(widget["type"])
+    return f'<input type="{kind}" name="{name}"{shown}{_attributes(widget["attrs"])}>'
 
 
 def _stringformat(value) -> str:
@@ -88,7 +110,25 @@ class FormRenderer(DjangoTemplates):
             return ""
         if template_name == LABEL_TEMPLATE:
             return _label(context).strip()
+        if self._draws_an_input(template_name):
+            return _input(context)
         return super().render(template_name, context, request=request)
+
+    def _draws_an_input(self, template_name) -> bool:
+        """Whether the template, as this renderer reads it (an app's override included), is INPUT_SOURCE."""
+        known = self._inputs.get(template_name)
+        if known is None:
+            try:
+                template = self.get_template(template_name).template
+                known = template.source.strip() == INPUT_SOURCE
+            except TemplateDoesNotExist:
+                known = False
+            self._inputs[template_name] = known
+        return known
+
+    @cached_property
+    def _inputs(self) -> dict[str, bool]:
+        return {}
 
     @cached_property
     def engine(self):

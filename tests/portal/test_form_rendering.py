@@ -146,7 +146,7 @@ def test_the_markup_is_djangos_byte_for_byte():
         assert _formset_drawings(form_class, ours) == _formset_drawings(form_class, djangos), form_class.__name__
 
 
-def _renders(form: forms.Form) -> int:
+def _rendered(form: forms.Form) -> list[str]:
     names = []
 
     def count(sender, template, context, **kwargs):
@@ -157,7 +157,32 @@ def _renders(form: forms.Form) -> int:
         form.as_div()
     finally:
         template_rendered.disconnect(count)
-    return len(names)
+    return names
+
+
+def _renders(form: forms.Form) -> int:
+    return len(_rendered(form))
+
+
+class InputsForm(forms.Form):
+    text, email, url = forms.CharField(), forms.EmailField(), forms.URLField(assume_scheme="https")
+    number, password = forms.IntegerField(), forms.CharField(widget=forms.PasswordInput)
+    hidden, checkbox = forms.CharField(widget=forms.HiddenInput), forms.BooleanField()
+    date, time, file = forms.DateField(widget=DATE_WIDGET), forms.TimeField(), forms.FileField()
+    # Drawn by templates of their own: not an <input> alone.
+    textarea, select = forms.CharField(widget=forms.Textarea), forms.ChoiceField(choices=CHOICES)
+    clearable = forms.FileField(widget=forms.ClearableFileInput)
+
+
+def test_an_input_is_drawn_without_a_template_and_anything_else_with_its_own():
+    names = set(_rendered(InputsForm(renderer=FormRenderer())))
+    assert not {name for name in names if name.startswith("django/forms/widgets/")} - {
+        "django/forms/widgets/textarea.html",
+        "django/forms/widgets/select.html",
+        "django/forms/widgets/clearable_file_input.html",
+    }
+    assert {"django/forms/widgets/textarea.html", "django/forms/widgets/select.html"} <= names
+    assert "django/forms/widgets/clearable_file_input.html" in names
 
 
 def test_fewer_templates_are_rendered():
