@@ -7,9 +7,9 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from claims.models import Claim, ClaimState, TariffRow, TariffVersion
+from claims.models import Claim, ClaimState, TariffRow
 from portal.money import format_kronor
-from tests.claims.factories import standard_tariff
+from tests.claims.factories import tariff_for
 
 from .test_eligibility import BILLER, choose_clinic31, log_in
 
@@ -24,12 +24,7 @@ def _visit_days() -> tuple[datetime.date, datetime.date]:
 
 
 def _price_of_101(region, day: datetime.date) -> int:
-    version = (
-        TariffVersion.objects.filter(region=region, valid_from__lte=day, valid_to__gte=day)
-        .order_by("-valid_from")
-        .first()
-    ) or standard_tariff(region, day.year)
-    return TariffRow.objects.get(version=version, code="101").price
+    return TariffRow.objects.get(version=tariff_for(region, day), code="101").price
 
 
 def open_register(page: Page) -> None:
