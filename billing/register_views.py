@@ -45,7 +45,7 @@ from claims.validation import (
 )
 from clinics.models import Clinic, PatientCategory, SupportForm
 from eligibility.models import APPROVED_STATES, PriorAssessment
-from eligibility.selectors import NO_RECORDS, Eligibility, PatientRecords, eligibility_from, patient_records_for
+from eligibility.selectors import NO_RECORDS, Eligibility, PatientRecords, eligibility_from, patient_records_of
 from portal import money
 from portal.access import clinic_view
 from portal.access_shown import AccessShown, AccessShownKind
@@ -237,8 +237,7 @@ class RegisterPage:
     def _load_eligibility(self) -> None:
         if self.pin and self.eligibility is None:
             # The records are the validation's too (`validate`): read once a request.
-            records = patient_records_for(personal_identity_numbers=[self.pin], clinic=self.clinic)
-            self.records = records.get(self.pin, NO_RECORDS)
+            self.records = patient_records_of(personal_identity_number=self.pin, clinic=self.clinic)
             self.eligibility = eligibility_from(
                 self.records, personal_identity_number=self.pin, clinic=self.clinic, on_date=self.today
             )

@@ -136,15 +136,16 @@ def _by_patient(queryset) -> dict[int, list]:
     return grouped
 
 
+def patient_records_of(*, personal_identity_number: str, clinic: Clinic) -> PatientRecords:
+    """One patient's records (`patient_records_for`), NO_RECORDS for a patient the portal does not know."""
+    records = patient_records_for(personal_identity_numbers=[personal_identity_number], clinic=clinic)
+    return records.get(personal_identity_number, NO_RECORDS)
+
+
 def eligibility_for(*, personal_identity_number: str, clinic: Clinic, on_date: datetime.date) -> Eligibility:
     """Which support forms apply for the patient at this clinic on this date, and why (see `eligibility_from`)."""
-    records = patient_records_for(personal_identity_numbers=[personal_identity_number], clinic=clinic)
-    return eligibility_from(
-        records.get(personal_identity_number, NO_RECORDS),
-        personal_identity_number=personal_identity_number,
-        clinic=clinic,
-        on_date=on_date,
-    )
+    records = patient_records_of(personal_identity_number=personal_identity_number, clinic=clinic)
+    return eligibility_from(records, personal_identity_number=personal_identity_number, clinic=clinic, on_date=on_date)
 
 
 def eligibility_from(
