@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail, send_mass_mail
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy
 
 from portal import validators, webhooks
 from portal.audit import audit_record, snapshot
-from portal.db import PreparedQuery
+from portal.db import PreparedQuery, model_from_row
 from portal.events import clinic_event_record
 from portal.models import ClinicEventKind
 from portal.tasks import webhook_resume
@@ -784,26 +784,13 @@ _KEY_BY_HASH = PreparedQuery(
 )
 
 
-def _loaded(model, values):
-    """A `model` read from the database with the ORM's conversions, from the next of `values`, as the ORM makes it."""
-    names, row = [], []
-    for field in model._meta.concrete_fields:
-        value = next(values)
-        column = field.get_col(model._meta.db_table)
-        for converter in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
-            value = converter(value, column, connection)
-        names.append(field.attname)
-        row.append(value)
-    return model.from_db(connection.alias, names, row)
-
-
 def _api_key_by_hash(digest: str) -> ApiKey | None:
     """As ApiKey.objects.select_related("clinic__region", "user").filter(hash=digest).first()."""
     rows = _KEY_BY_HASH.rows(digest=digest)
     if not rows:
         return None
     values = iter(rows[0])
-    key, clinic, region, user = (_loaded(model, values) for _path, model in _KEY_MODELS)
+    key, clinic, region, user = (model_from_row(model, values) for _path, model in _KEY_MODELS)
     clinic.region = region
     key.clinic = clinic
     key.user = user

@@ -95,3 +95,17 @@ class PreparedQuery:
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT count(*) FROM ({sql}) AS counted", params)  # noqa: S608 (the ORM's SQL)
             return cursor.fetchone()[0]
+
+
+def model_from_row(model, values):
+    """An instance of `model` from the next of `values` (an iterator over a PreparedQuery's row, the model's concrete
+    fields in order), with the ORM's conversions, as the ORM makes one it has read."""
+    names, row = [], []
+    for field in model._meta.concrete_fields:
+        value = next(values)
+        column = field.get_col(model._meta.db_table)
+        for converter in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
+            value = converter(value, column, connection)
+        names.append(field.attname)
+        row.append(value)
+    return model.from_db(connection.alias, names, row)
