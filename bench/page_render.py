@@ -22,11 +22,7 @@ from django.test import Client
 from django.test.signals import template_rendered
 from django.urls import reverse
 
-from tests import conftest
 from tests.conftest import World
-
-# The tests' demo fixtures (this file is outside tests/, whose conftest pytest does not read for it).
-demo, demo_world, world = conftest.demo, conftest.demo_world, conftest.world
 
 _VOLATILE = [
     (re.compile(r'name="csrfmiddlewaretoken" value="[^"]*"'), 'name="csrfmiddlewaretoken" value="X"'),

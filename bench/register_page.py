@@ -25,16 +25,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-# The suite's fixtures (its test database, the demo world), as a test module of tests/ has them.
 from tests.billing.test_register_views import _open, _visit_days, vg_tariff  # noqa: F401
-from tests.conftest import (  # noqa: F401
-    _no_waiting_rounds_inside_the_tests_transaction,
-    client,
-    demo,
-    demo_world,
-    django_db_setup,
-    world,
-)
 
 PROFILE = cProfile.Profile() if os.environ.get("REGISTER_PAGE_PROFILE") else None
 REPEATS = int(os.environ.get("REGISTER_PAGE_REPEATS", "20"))
