@@ -16,7 +16,6 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from fpdf import FPDF
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
@@ -116,6 +115,10 @@ def _latin1(text: str) -> str:
 
 
 def notice_pdf(notice: Notice) -> bytes:
+    # fpdf2 takes 0.4–1 s to import (its font tables); only the notices and the demo's agreements make PDFs, so the
+    # processes that never make one (most web and worker processes, every test run) do not pay for it.
+    from fpdf import FPDF
+
     pdf = FPDF(format="A4")
     pdf.set_title(_latin1(notice.title))
     pdf.set_author(_latin1(notice.payment.run.region.name))

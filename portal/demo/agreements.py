@@ -13,7 +13,6 @@ from collections import Counter
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
-from fpdf import FPDF
 
 from agreements import services
 from agreements.models import AgreementVersion
@@ -73,6 +72,8 @@ def demo_agreements_load(counts: Counter, *, today: datetime.date | None = None)
 
 def _pdf(title: str, text: str) -> SimpleUploadedFile:
     """The version as a PDF, as a region would upload it."""
+    from fpdf import FPDF  # imported when a PDF is made: see payouts.notices.notice_pdf
+
     pdf = FPDF()
     pdf.add_page()
     pdf.set_font("Helvetica", size=14)
