@@ -14,6 +14,7 @@ the process to its own database with none held. The module's next test that uses
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -29,8 +30,9 @@ class Kept(Generic[T]):
     held: Kept | None = None  # the one whose transaction is open; at most one in a process
     latest: Kept | None = None  # the latest made, held or not: held again for the next of its module's tests
 
-    def __init__(self, module: pytest.Module, fixture_name: str, build: Callable[[], T], db_blocker):
-        self.module, self.fixture_name, self.build, self.db_blocker = module, fixture_name, build, db_blocker
+    def __init__(self, module: pytest.Module, fixture_name: str, build: Callable[..., T], args: tuple, db_blocker):
+        self.module, self.fixture_name, self.db_blocker = module, fixture_name, db_blocker
+        self.build = functools.partial(build, *args)
         self.finished = False
         self.hold()
 
@@ -82,13 +84,15 @@ class Kept(Generic[T]):
             cls.latest.hold()
 
 
-def kept(build: Callable[[], T], name: str) -> Callable:
+def kept(build: Callable[..., T], name: str, *uses: str) -> Callable:
     """A module-scoped fixture `name` whose value's `fresh()` gives each test the objects `build` made (a function
-    fixture asking for `db` calls it, so its test runs inside the held transaction)."""
+    fixture asking for `db` calls it, so its test runs inside the held transaction). `build` is given the values of
+    the fixtures named in `uses`, which must live as long as the module's (the session's `demo_world`)."""
 
     @pytest.fixture(scope="module", name=name)
     def fixture(request, django_db_setup, django_db_blocker):
-        made = Kept(request.node, name, build, django_db_blocker)
+        args = tuple(request.getfixturevalue(each) for each in uses)
+        made = Kept(request.node, name, build, args, django_db_blocker)
         yield made
         made.finish()
 
