@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 T = TypeVar("T")
 
@@ -42,6 +42,8 @@ class Kept(Generic[T]):
         # As TestCase's own blocks: a durable block of the code under test may begin inside the test's savepoint.
         self.atomic._from_testcase = True
         with self.db_blocker.unblock():
+            # Held beneath the tests' own transactions, never inside one (it would end with that test).
+            assert not connection.in_atomic_block, "kept rows are made before the test's transaction begins"
             self.atomic.__enter__()
             Kept.held = Kept.latest = self
             try:

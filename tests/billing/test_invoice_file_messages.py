@@ -137,18 +137,14 @@ def _file_world() -> SmallWorld:
     return world
 
 
-# Every test here that asks for the small world asks for `file_world`: made once per module (tests/kept.py).
+# The same world for each test of the files: made once per module (tests/kept.py). A module that imports
+# `file_world` imports `file_world_made` with it.
 file_world_made = kept(_file_world, "file_world_made")
 
 
 @pytest.fixture
-def small_world(file_world_made, db) -> SmallWorld:
+def file_world(file_world_made, db) -> SmallWorld:
     return file_world_made.fresh()
-
-
-@pytest.fixture
-def file_world(small_world) -> SmallWorld:
-    return small_world
 
 
 @pytest.fixture
