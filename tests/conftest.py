@@ -18,6 +18,7 @@ from portal import tasks as portal_tasks
 from portal.demo import demo_load
 from tests import schema_template
 from tests.identity import Client
+from tests.kept import Kept
 from tests.worlds import SmallWorld
 
 
@@ -117,6 +118,13 @@ def pytest_collection_modifyitems(config, items):
     # fails if it reads the demo without asking for `world`, whichever tests are selected. A run without
     # them never loads the demo at all.
     items.sort(key=runs_with_the_demo)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Rows a module keeps for its tests (tests/kept.py) are rolled back before any other test runs (it must not see
+    them, nor begin inside their transaction), and made again for the next that uses them."""
+    Kept.before(item)
 
 
 # A transactional test empties every table after it (Django's flush). PostgreSQL's TRUNCATE makes new files for

@@ -534,8 +534,13 @@ def _outcome_or_405(response) -> object:
     return 405 if response.status_code == 405 else _outcome(response)
 
 
-def _clinic(number: str) -> Clinic:
-    return Clinic.objects.get(number=number)
+def _clinic(world: World, number: str) -> Clinic:
+    """The demo's clinic of that number, as the test's world holds it (read once per process, not per test)."""
+    return {"31": world.clinic31, "32": world.clinic32, "2001": world.clinic2001}[number]
+
+
+def _region(world: World, code: str) -> Region:
+    return {"vg": world.vg, "dalarna": world.dalarna}[code]
 
 
 # The fast run asks each URL with an id as the one user of its part of the portal who opens such pages in their
@@ -560,13 +565,13 @@ FOREIGN_SAMPLE_ROLE = {"klinik": "local_admin", "region": "region_admin", "organ
 )
 def test_every_url_with_an_id_answers_404_for_another_clinics_or_regions_object(client, world, route, pattern, role):
     standing = STANDINGS[role]
-    home_clinic = _clinic(standing.home)
-    home = Owner(home_clinic, Region.objects.get(code=standing.home_region))
+    home_clinic = _clinic(world, standing.home)
+    home = Owner(home_clinic, _region(world, standing.home_region))
     if route.startswith("region/"):  # a region's page asks for the objects of a clinic of the other region
         foreign_clinic = Clinic.objects.filter(region__code=standing.foreign_region).order_by("number").first()
         foreign = Owner(foreign_clinic, foreign_clinic.region)
     else:
-        foreign = Owner(_clinic(standing.foreign_clinic), Region.objects.get(code=standing.foreign_region))
+        foreign = Owner(_clinic(world, standing.foreign_clinic), _region(world, standing.foreign_region))
     client.force_login(world.user(ACTORS[role].email))
     access = pattern.callback.access
     if access == Access.API_KEY:
@@ -667,7 +672,7 @@ def test_every_api_url_with_an_id_answers_404_to_another_clinics_key(client, wor
     owner = Owner(world.clinic31, world.vg)
     url = reverse(pattern.name, kwargs=_kwargs_for(world, route, home=owner, objects=owner))
     own = api_key_create(actor=None, clinic=world.clinic31, name="Walk 31")[1]
-    foreign = api_key_create(actor=None, clinic=_clinic(clinic_number), name="Walk")[1]
+    foreign = api_key_create(actor=None, clinic=_clinic(world, clinic_number), name="Walk")[1]
     for method in ("get", "post"):
         mine = getattr(client, method)(url, HTTP_AUTHORIZATION=f"Bearer {own}")
         assert mine.status_code not in (401, 403, 404), f"{method.upper()} {url} with 31's key: {mine.status_code}"

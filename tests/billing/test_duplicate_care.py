@@ -24,7 +24,9 @@ from tests.billing.test_register_views import Page, _open
 from tests.claims.factories import tariff_for
 from tests.clinics.factories import ClinicFactory
 from tests.eligibility.factories import CertificateFactory
+from tests.kept import kept
 from tests.review.factories import ReviewRuleFactory
+from tests.worlds import SmallWorld
 
 PIN = "200001012384"  # an N certificate 764153 tills vidare (the demo's, and the small worlds' below)
 DAY = datetime.timedelta(days=1)
@@ -109,13 +111,27 @@ def _file(claims: list[str], *, reference: str = "DUP-F-1") -> bytes:
 """.encode()
 
 
-@pytest.fixture
-def file_world(small_world):
+def _file_world() -> SmallWorld:
     """Clinic 31 of the small world, PIN's certificate, the tariff of the visits (5 to 30 days ago)."""
+    small_world = SmallWorld()
     small_world.clinic = ClinicFactory(region=small_world.region, number="31")
     CertificateFactory(patient__personal_identity_number=PIN, region=small_world.region, number="764153")
     small_world.tariff(_day(5), _day(30))
     small_world.biller
+    return small_world
+
+
+# Every test here that asks for the small world asks for `file_world`: made once per module (tests/kept.py).
+file_world_made = kept(_file_world, "file_world_made")
+
+
+@pytest.fixture
+def small_world(file_world_made, db) -> SmallWorld:
+    return file_world_made.fresh()
+
+
+@pytest.fixture
+def file_world(small_world) -> SmallWorld:
     return small_world
 
 

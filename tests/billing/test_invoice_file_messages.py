@@ -21,6 +21,8 @@ from eligibility.models import PriorAssessmentState
 from tests.claims.factories import ClaimFactory
 from tests.clinics.factories import ClinicFactory
 from tests.eligibility.factories import CertificateFactory, PriorAssessmentFactory
+from tests.kept import kept
+from tests.worlds import SmallWorld
 
 N_PATIENT = "200001012384"  # N certificate 764153 tills vidare in the region
 S_PATIENT = "200001022383"  # no certificate, an approved FHB (S) at clinic 31 for 401 tand 36 and 101
@@ -105,12 +107,11 @@ def faults_by_reference(upload) -> dict[str, list[str]]:
     return dict(found)
 
 
-@pytest.fixture
-def file_world(small_world):
+def _file_world() -> SmallWorld:
     """The small world with what the files name, as the demo has it: clinic 31; N_PATIENT's N certificate 764153
     tills vidare; S_PATIENT's approved S prior assessment at the clinic for 401 tand 36 and 101; a claim of the
     clinic's, whose reference is used; the tariff of every visit (the one in the future too)."""
-    world = small_world
+    world = SmallWorld()
     today = timezone.localdate()
     world.clinic = ClinicFactory(region=world.region, number="31")
     world.tariff(*(today - datetime.timedelta(days=days) for days in (5, 8, 10, 240, -3)))
@@ -134,6 +135,16 @@ def file_world(small_world):
     ClaimFactory(invoice__clinic=world.clinic, invoice__created_by=world.biller)
     world.fhb = assessment
     return world
+
+
+# The same world for each test of the files: made once per module (tests/kept.py). A module that imports
+# `file_world` imports `file_world_made` with it.
+file_world_made = kept(_file_world, "file_world_made")
+
+
+@pytest.fixture
+def file_world(file_world_made, db) -> SmallWorld:
+    return file_world_made.fresh()
 
 
 @pytest.fixture

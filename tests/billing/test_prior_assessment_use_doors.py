@@ -12,6 +12,7 @@ from tests.billing.test_invoice_file_messages import (  # noqa: F401 (fixtures)
     faults_by_reference,
     fhb_number,
     file_world,
+    file_world_made,
     rakning,
     sent,
 )

@@ -19,6 +19,8 @@ from claims.models import Claim, ClaimState, TariffRow
 from claims.services import ClaimRejected
 from claims.validation import ValidationContext, claim_validate
 from tests.eligibility.factories import CertificateFactory
+from tests.kept import kept
+from tests.worlds import SmallWorld
 
 PIN = "200001012384"
 DAY = datetime.timedelta(days=1)
@@ -49,9 +51,18 @@ def _ready(world):
     return world
 
 
+# Every test here that asks for the small world asks for it ready: made once per module (tests/kept.py).
+world_made = kept(lambda: _ready(SmallWorld()), "world_made")
+
+
+@pytest.fixture
+def small_world(world_made, db) -> SmallWorld:
+    return world_made.fresh()
+
+
 @pytest.fixture
 def world(small_world):
-    return _ready(small_world)
+    return small_world
 
 
 def _submit(world, draft: ClaimDraft, invoice_reference: str = "5550001", clinic=None) -> Claim:

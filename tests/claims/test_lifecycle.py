@@ -34,6 +34,7 @@ from portal.demo.invoices import DEMO_CLINICS, demo_invoices_load
 from portal.models import AuditEvent
 from tests.clinics.factories import ClinicFactory, UserFactory
 from tests.eligibility.factories import CertificateFactory
+from tests.kept import kept
 
 from .factories import ClaimFactory, InvoiceFactory, standard_tariff
 
@@ -71,11 +72,19 @@ ACTIONS = {
 }
 
 
-@pytest.fixture
-def tariff_clinic(db):
+def _tariff_clinic() -> Clinic:
     clinic = ClinicFactory()
     standard_tariff(clinic.region, 2026)
     return clinic
+
+
+# The same clinic and tariff for each of the module's ~120 tests: made once per module (tests/kept.py).
+tariff_clinic_made = kept(_tariff_clinic, "tariff_clinic_made")
+
+
+@pytest.fixture
+def tariff_clinic(tariff_clinic_made, db) -> Clinic:
+    return tariff_clinic_made.fresh()
 
 
 def _claim_in(clinic: Clinic, state: str, **kwargs) -> Claim:

@@ -44,6 +44,8 @@ from tests.eligibility.factories import (
     PriorAssessmentFactory,
     approved_prior_assessment,
 )
+from tests.kept import kept
+from tests.worlds import SmallWorld
 
 D = datetime.date
 DAY = datetime.timedelta(days=1)
@@ -63,10 +65,10 @@ BORN_2000_01_04 = "200001042399"  # 85 on 2085-01-04
 FEE = 20000  # 200 kr
 
 
-@pytest.fixture
-def small_world(small_world):
+def _validation_world() -> SmallWorld:
     """The small world with Dalarna's rules on `other_region`, each region's standard tariff for the visit and
     today, and the certificates of N_PIN, F_PIN, OVER_85_PIN and N2_PIN."""
+    small_world = SmallWorld()
     small_world.other_region = RegionFactory(
         billing_deadline_months=3,
         billing_deadline_basis=DeadlineBasis.END_OF_TREATMENT_MONTH,
@@ -99,6 +101,16 @@ def small_world(small_world):
         ]
     )
     return small_world
+
+
+# The same rows for each of the ~190 tests here and in tests/billing/api: made once per module (tests/kept.py).
+validation_world = kept(_validation_world, "validation_world")
+
+
+@pytest.fixture
+def small_world(validation_world, db) -> SmallWorld:
+    """`_validation_world`'s, for the test."""
+    return validation_world.fresh()
 
 
 @pytest.fixture

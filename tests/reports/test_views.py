@@ -10,10 +10,11 @@ import pytest
 from django.utils import timezone
 
 from claims.models import ClaimState
-from clinics.models import RegionRole, SupportForm
+from clinics.models import Region, RegionRole, SupportForm, User
 from eligibility.models import PriorAssessmentState
 from tests.clinics.factories import ClinicFactory, RegionFactory, RegionMembershipFactory, UserFactory
 from tests.eligibility.factories import PriorAssessmentFactory
+from tests.kept import kept
 
 from .factories import STOCKHOLM, received_claim
 
@@ -31,8 +32,7 @@ def _moment(months_ago: int, day: int = 1, hour: int = 10) -> datetime.datetime:
     return datetime.datetime.combine(_month_start(months_ago).replace(day=day), datetime.time(hour), tzinfo=STOCKHOLM)
 
 
-@pytest.fixture
-def setting(db):
+def _setting() -> tuple[Region, User]:
     """A region with two clinics, claims this month and two months ago, and one in another region."""
     region = RegionFactory(code="testregion", name="Testregionen")
     big = ClinicFactory(region=region, number="501", name="Stora <Tandkliniken>")
@@ -47,6 +47,15 @@ def setting(db):
     coordinator = UserFactory(email="samordnare@testregion.test")
     RegionMembershipFactory(user=coordinator, region=region, role=RegionRole.COORDINATOR)
     return region, coordinator
+
+
+# The same rows for each test of the start page and exports: made once per module (tests/kept.py).
+setting_made = kept(_setting, "setting_made")
+
+
+@pytest.fixture
+def setting(setting_made, db) -> tuple[Region, User]:
+    return setting_made.fresh()
 
 
 @pytest.fixture

@@ -9,14 +9,16 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from claims.models import ClaimState, Invoice
+from claims.models import Claim, ClaimState, Invoice
 from portal.keyset import keyset_page
 from portal.models import AccessLogEntry
 from review import selectors
 from review.selectors import ClaimFilter
 from tests.claims.factories import ClaimFactory, InvoiceFactory
 from tests.clinics.factories import ClinicFactory
+from tests.conftest import World
 from tests.eligibility.factories import PatientFactory
+from tests.kept import kept
 
 from .factories import ClaimQuestionFactory
 
@@ -41,8 +43,7 @@ def coordinator(client, world):
     return client
 
 
-@pytest.fixture
-def queue(world):
+def _queue(world: World) -> dict[str, Claim]:
     """Claims at clinic 31 in every situation of the review."""
     answered = ClaimFactory(invoice__clinic=world.clinic31, reference="Q-ANSWERED", state=ClaimState.UNDER_REVIEW)
     ClaimQuestionFactory(
@@ -61,6 +62,15 @@ def queue(world):
         "received": ClaimFactory(invoice__clinic=world.clinic31, reference="Q-RECEIVED"),
         "paid": ClaimFactory(invoice__clinic=world.clinic31, reference="Q-PAID", state=ClaimState.PAID),
     }
+
+
+# The same claims for each test of the queue: made once per module (tests/kept.py).
+queue_made = kept(_queue, "queue_made", "demo_world")
+
+
+@pytest.fixture
+def queue(queue_made, world) -> dict[str, Claim]:
+    return queue_made.fresh()
 
 
 def _ours(listed: set[str]) -> set[str]:

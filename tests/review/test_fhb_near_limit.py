@@ -20,6 +20,7 @@ from tests.billing.test_invoice_file_messages import (  # noqa: F401 (fixtures)
     fakturafil,
     fhb_number,
     file_world,
+    file_world_made,
     rakning,
     sent,
 )

@@ -15,12 +15,14 @@ from review.models import ClaimQuestion, ReviewRule, ReviewRuleKind
 from review.services import claim_question_answer, claim_question_ask, review_rules_apply
 from tests.billing.pages import opened_row
 from tests.claims.factories import ClaimFactory, InvoiceFactory, tariff_for
+from tests.conftest import World
 from tests.eligibility.factories import (
     TEST_PINS,
     PatientFactory,
     PriorAssessmentAttachmentFactory,
     PriorAssessmentFactory,
 )
+from tests.kept import kept
 
 from .factories import ClaimQuestionFactory
 
@@ -97,8 +99,7 @@ def coordinator(client, world):
 # The list and its filters ------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def filter_claims(world):
+def _filter_claims(world: World) -> dict[str, Claim]:
     """Claims in March 2025 at clinics 31 and 32 (VG), and one at 2001 (Dalarna) that VG never shows."""
     return {
         "F-31-N": _claim(world.clinic31, "F-31-N", total=98_000),
@@ -116,6 +117,15 @@ def filter_claims(world):
         "F-32-OLD": _claim(world.clinic32, "F-32-OLD", day=datetime.date(2025, 2, 28)),
         "F-2001": _claim(world.clinic2001, "F-2001"),
     }
+
+
+# The same claims for each of the list's filter tests: made once per module (tests/kept.py).
+filter_claims_made = kept(_filter_claims, "filter_claims_made", "demo_world")
+
+
+@pytest.fixture
+def filter_claims(filter_claims_made, world) -> dict[str, Claim]:
+    return filter_claims_made.fresh()
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ pytestmark = pytest.mark.django_db
 
 # The validation tests' world, as test_claims_api's.
 small_world = test_validation.small_world
+validation_world = test_validation.validation_world
 dalarna_history = test_validation.dalarna_history
 
 

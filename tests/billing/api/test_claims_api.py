@@ -43,6 +43,7 @@ pytestmark = pytest.mark.django_db
 
 # The validation tests' world: the region bills like VG, `other_region` like Dalarna; certificates and tariffs.
 small_world = test_validation.small_world
+validation_world = test_validation.validation_world
 dalarna_history = test_validation.dalarna_history
 ROOT = Path(__file__).resolve().parents[3]
 INVOICE = "4711"

@@ -22,6 +22,7 @@ from .test_claims_api import body_of
 pytestmark = pytest.mark.django_db
 
 small_world = test_validation.small_world
+validation_world = test_validation.validation_world
 prior_assessment = test_validation.prior_assessment
 
 # The queries of one correct one-visit claim through the API: the service window and the key; the validation's tariff

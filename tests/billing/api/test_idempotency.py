@@ -25,6 +25,7 @@ from .helpers import call, key_for
 from .test_claims_api import body_of
 
 small_world = test_claims_api.small_world
+validation_world = test_claims_api.validation_world
 
 KEY = "5f0c9a4e-0d1b-4d53-9a53-3f1c2b7d9e10"
 

@@ -16,6 +16,8 @@ from clinics.services import api_key_revoke
 from portal.middleware import ANONYMOUS_MAX_BODY_BYTES
 from portal.models import AccessLogEntry, AuditEvent
 from tests.billing.test_invoice_file_flow import BAD_PIN, _claim, _ready_for_files, invoice_xml, mixed_file
+from tests.kept import kept
+from tests.worlds import SmallWorld
 
 from .helpers import call, key_for
 
@@ -24,10 +26,19 @@ pytestmark = pytest.mark.django_db
 MB = 1024 * 1024
 
 
+# Every test here that asks for the small world asks for it ready: made once per module (tests/kept.py).
+file_world_made = kept(lambda: _ready_for_files(SmallWorld()), "file_world_made")
+
+
+@pytest.fixture
+def small_world(file_world_made, db) -> SmallWorld:
+    return file_world_made.fresh()
+
+
 @pytest.fixture
 def file_world(small_world):
     """Clinic 31 with GOOD_PIN's certificate and the tariff the test files' claims need (as the web's tests)."""
-    return _ready_for_files(small_world)
+    return small_world
 
 
 @pytest.fixture
