@@ -9,11 +9,16 @@ from django.forms.renderers import DjangoTemplates, get_default_renderer
 from django.test.signals import template_rendered
 from django.utils.safestring import mark_safe
 
-from portal.form_rendering import DJANGO_FORM_TEMPLATES, FORM_TEMPLATES, FlatIncludeLoader, FormRenderer
+from portal.form_rendering import DJANGO_FORM_TEMPLATES, FlatIncludeLoader, FormRenderer
 from portal.forms import DATE_WIDGET, DateField, KronorField, PersonalIdentityNumberField
 
-CHOICES = [("", "Välj"), ("a", "Ett <a>"), (1, "Två & tre"), (None, "Inget")]
-GROUPED = [("Norr", [("n1", "N1"), ("n2", "N2")]), ("Söder", [("s1", "S1")]), ("x", "Utan grupp")]
+CHOICES = [("", "Välj"), ("a", "Ett <a>"), (1, "Två & tre"), (None, "Inget"), (12345, 12345)]
+GROUPED = [
+    ("Norr", [("n1", "N1"), ("n2", "N2")]),
+    ("Söder", [("s1", "S1")]),
+    ("x", "Utan grupp"),
+    ("Öst & <väst>", [("o1", mark_safe("<i>Ö1</i>"))]),
+]
 
 
 class EveryWidgetForm(forms.Form):
@@ -168,21 +173,49 @@ class InputsForm(forms.Form):
     text, email, url = forms.CharField(), forms.EmailField(), forms.URLField(assume_scheme="https")
     number, password = forms.IntegerField(), forms.CharField(widget=forms.PasswordInput)
     hidden, checkbox = forms.CharField(widget=forms.HiddenInput), forms.BooleanField()
-    date, time, file = forms.DateField(widget=DATE_WIDGET), forms.TimeField(), forms.FileField()
-    # Drawn by templates of their own: not an <input> alone.
-    textarea, select = forms.CharField(widget=forms.Textarea), forms.ChoiceField(choices=CHOICES)
-    clearable = forms.FileField(widget=forms.ClearableFileInput)
+    date, time = forms.DateField(widget=DATE_WIDGET), forms.TimeField()
+    file = forms.FileField(widget=forms.FileInput)
+    textarea, select = forms.CharField(widget=forms.Textarea), forms.ChoiceField(choices=GROUPED)
+    radio = forms.ChoiceField(choices=GROUPED, widget=forms.RadioSelect)
+    checkboxes = forms.MultipleChoiceField(choices=CHOICES, widget=forms.CheckboxSelectMultiple)
+    # Drawn by a template of its own: not written here.
+    clearable = forms.FileField()
 
 
-def test_an_input_is_drawn_without_a_template_and_anything_else_with_its_own():
-    names = set(_rendered(InputsForm(renderer=FormRenderer())))
-    assert not {name for name in names if name.startswith("django/forms/widgets/")} - {
-        "django/forms/widgets/textarea.html",
-        "django/forms/widgets/select.html",
+def test_the_portals_widgets_and_fields_are_drawn_without_a_template_and_anything_else_with_its_own():
+    assert _rendered(InputsForm(renderer=FormRenderer())) == [
+        "django/forms/div.html",
         "django/forms/widgets/clearable_file_input.html",
-    }
-    assert {"django/forms/widgets/textarea.html", "django/forms/widgets/select.html"} <= names
-    assert "django/forms/widgets/clearable_file_input.html" in names
+    ]
+
+
+class UnknownOptionSelect(forms.Select):
+    option_template_name = "django/forms/widgets/attrs.html"  # a template not written in Python here
+
+
+def test_a_widget_with_an_option_template_not_written_here_is_drawn_by_its_template():
+    def form(renderer) -> forms.Form:
+        form = forms.Form(renderer=renderer)
+        form.fields["select"] = forms.ChoiceField(
+            choices=GROUPED, widget=UnknownOptionSelect(attrs={"class": "a", "data-x": "<b>"})
+        )
+        return form
+
+    ours = form(FormRenderer())
+    assert _drawings(ours) == _drawings(form(DjangoTemplates()))
+    assert "django/forms/widgets/select.html" in _rendered(ours)
+
+
+def test_a_template_of_its_own_is_drawn_by_it(tmp_path):
+    """An app's template in place of Django's (here a directory read first) is drawn, not Django's markup."""
+    widgets = tmp_path / "django" / "forms" / "widgets"
+    widgets.mkdir(parents=True)
+    (widgets / "textarea.html").write_text('<textarea class="egen" name="{{ widget.name }}"></textarea>\n')
+    renderer = FormRenderer()
+    renderer.engine.engine.template_loaders[0].loaders[0].dirs.insert(0, tmp_path)
+    form = InputsForm(renderer=renderer)
+    assert str(form["textarea"]) == '<textarea class="egen" name="textarea"></textarea>'
+    assert str(form["select"]) == str(InputsForm(renderer=DjangoTemplates())["select"])
 
 
 def test_fewer_templates_are_rendered():
@@ -194,11 +227,10 @@ def test_fewer_templates_are_rendered():
 def test_no_fixed_include_of_a_form_template_is_left():
     engine = FormRenderer().engine
     assert isinstance(engine.engine.template_loaders[0].loaders[0], FlatIncludeLoader)
-    for root in (DJANGO_FORM_TEMPLATES, FORM_TEMPLATES):
-        for path in root.rglob("*.html"):
-            name = path.relative_to(root).as_posix()
-            source = engine.get_template(name).template.source
-            assert not re.search(r"""\{%\s*include\s+["']django/forms/""", source), name
+    for path in DJANGO_FORM_TEMPLATES.rglob("*.html"):
+        name = path.relative_to(DJANGO_FORM_TEMPLATES).as_posix()
+        source = engine.get_template(name).template.source
+        assert not re.search(r"""\{%\s*include\s+["']django/forms/""", source), name
 
 
 def test_the_portal_renders_its_forms_with_it():

@@ -1,8 +1,11 @@
 """portal_tags' `{% url %}` and `{% translate %}`: Django's tags with each URL reversed, and each fixed text's words
 looked up, once per process, drawing what Django's draw."""
 
+import re
+
 import polib
 import pytest
+from django.conf import settings
 from django.http import HttpResponse
 from django.template import engines
 from django.test import override_settings
@@ -117,3 +120,23 @@ def test_a_text_follows_the_language_and_the_catalogues(tmp_path):
         assert start.render({}) == "Home"
     with translation.override("en"):
         assert start.render({}) == "Start page"
+
+
+# A `{% load %}` that takes i18n and, after it, portal_tags: `{% translate %}` and `{% url %}` are then portal_tags'.
+_LOADS_PORTAL_TAGS_AFTER_I18N = re.compile(r"\{% load [^%]*\bi18n\b[^%]*\bportal_tags\b[^%]*%\}")
+# What portal_tags remembers: a fixed text's translate, a URL.
+_REMEMBERED = re.compile(r"""\{% (translate ['"]|url )""")
+
+
+def test_the_portals_templates_translate_and_draw_urls_with_portal_tags():
+    """A page template that loads i18n also loads portal_tags after it when it translates a fixed text or draws a URL
+    (the words and URLs of every page looked up once per process, not only the header's)."""
+    templates = [path for root in settings.TEMPLATES[0]["DIRS"] for path in root.rglob("*.*")]
+    assert len(templates) > 100
+    missing = [
+        str(path)
+        for path in templates
+        if _REMEMBERED.search(text := path.read_text(encoding="utf-8"))
+        and not _LOADS_PORTAL_TAGS_AFTER_I18N.search(text)
+    ]
+    assert missing == []
