@@ -20,9 +20,12 @@ from clinics.models import (
     ClinicRole,
     Organisation,
     OrganisationMembership,
+    Region,
     RegionMembership,
     RegionRole,
 )
+
+from .db import PreparedQuery, model_columns, model_from_row
 
 
 class Access:
@@ -83,17 +86,39 @@ def authenticated(view: Callable) -> Callable:
     return _mark(_login_required(view), Access.AUTHENTICATED)
 
 
+# The user's membership of a clinic with the clinic and its region, one row, read on every clinic page: compiled once
+# per process (portal.db.PreparedQuery), as compiling the join cost the ORM more CPU than PostgreSQL spends on it.
+# At most one row (clinic_membership_unique). No user and no clinic has the markers' ids.
+_MEMBERSHIP_MODELS = (("", ClinicMembership), ("clinic__", Clinic), ("clinic__region__", Region))
+_MEMBERSHIP = PreparedQuery(
+    lambda user_id, clinic_pk: ClinicMembership.objects.filter(
+        user=user_id, is_active=True, clinic__is_active=True, clinic_id=clinic_pk
+    ).values_list(*(name for path, model in _MEMBERSHIP_MODELS for name in model_columns(model, path))),
+    user_id=-7_390_514_223,
+    clinic_pk=-7_390_514_224,
+)
+
+
+def _own_membership(user, clinic_pk: int) -> ClinicMembership | None:
+    """As ClinicMembership.objects.select_related("clinic__region").filter(user=user, is_active=True,
+    clinic__is_active=True, clinic_id=clinic_pk).first()."""
+    rows = _MEMBERSHIP.rows(user_id=user.pk, clinic_pk=clinic_pk)
+    if not rows:
+        return None
+    values = iter(rows[0])
+    membership, clinic, region = (model_from_row(model, values) for _path, model in _MEMBERSHIP_MODELS)
+    clinic.region = region
+    membership.clinic = clinic
+    return membership
+
+
 def clinic_membership_for(user, clinic_pk: int) -> ClinicMembership:
     """The user's active membership of an active clinic, or 404.
 
     A user of the clinic's umbrella organisation (OrganisationMembership) is a member of each of its active clinics
     with the organisation role: an unsaved membership, as an API key's is. The user's own membership of the clinic
     comes first (a local administrator stays one)."""
-    membership = (
-        ClinicMembership.objects.select_related("clinic__region")
-        .filter(user=user, is_active=True, clinic__is_active=True, clinic_id=clinic_pk)
-        .first()
-    )
+    membership = _own_membership(user, clinic_pk)
     if membership is not None:
         return membership
     organisation_membership = (
@@ -180,17 +205,36 @@ def organisation_view(view: Callable) -> Callable:
     return _mark(_login_required(wrapper), Access.ORGANISATION)
 
 
+# The user's roles in a region with the region, read on every region page: compiled once per process
+# (portal.db.PreparedQuery). No user has the marker's id, and no region's code (a slug) has a space.
+_REGION_MEMBERSHIPS = PreparedQuery(
+    lambda user_id, region_code: RegionMembership.objects.filter(
+        user=user_id, is_active=True, region__code=region_code
+    ).values_list(*model_columns(RegionMembership), *model_columns(Region, "region__")),
+    user_id=-7_390_514_223,
+    region_code="no region",
+)
+
+
+def _region_memberships(user, region_code: str) -> list[RegionMembership]:
+    """As list(RegionMembership.objects.select_related("region").filter(user=user, is_active=True,
+    region__code=region_code))."""
+    memberships = []
+    for row in _REGION_MEMBERSHIPS.rows(user_id=user.pk, region_code=region_code):
+        values = iter(row)
+        membership = model_from_row(RegionMembership, values)
+        membership.region = model_from_row(Region, values)
+        memberships.append(membership)
+    return memberships
+
+
 def region_view(*, admin: bool = False) -> Callable[[Callable], Callable]:
     """For pages under /region/<region_code>/: coordinators and region admins of that region."""
 
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(request: HttpRequest, region_code: str, *args, **kwargs):
-            memberships = list(
-                RegionMembership.objects.select_related("region").filter(
-                    user=request.user, is_active=True, region__code=region_code
-                )
-            )
+            memberships = _region_memberships(request.user, region_code)
             if not memberships:
                 raise Http404
             roles = {m.role for m in memberships}

@@ -1,6 +1,7 @@
 """What every page asks besides its own content (issue 16): the session, the second factor owed, the places for
-"Byt klinik", the service windows. Each is a query compiled once per process (portal.db.PreparedQuery); these
-tests show that each still answers for the request's own user and follows every change at once."""
+"Byt klinik", the service windows, the membership of a clinic or a region page. Each is a query compiled once per
+process (portal.db.PreparedQuery); these tests show that each still answers for the request's own user and follows
+every change at once."""
 
 import datetime
 
@@ -9,13 +10,15 @@ from axes.models import AccessLog
 from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.db import connection
+from django.http import Http404
 from django.test import Client as DjangoClient
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from clinics.models import ClinicRole, RegionRole
+from clinics.models import ClinicMembership, ClinicRole, RegionMembership, RegionRole
+from portal.access import _region_memberships, clinic_membership_for
 from portal.context_processors import portal
 from portal.models import ServiceWindow
 from portal.service_windows import service_window_occurrences
@@ -24,6 +27,7 @@ from portal.two_factor import next_step_url
 
 from ..clinics.factories import ClinicMembershipFactory, RegionMembershipFactory, UserFactory
 from ..identity import log_in
+from .orm_read import assert_read_as_the_orm
 
 pytestmark = pytest.mark.django_db
 
@@ -143,3 +147,56 @@ def test_the_test_clients_force_login_leaves_djangos_session_in_4_queries_and_ax
     client.logout()
     log_in(client, small_world.biller.email, "tandvard-test")
     assert AccessLog.objects.filter(username=small_world.biller.email).exists()
+
+
+def test_a_clinic_page_reads_the_membership_with_its_clinic_and_region_as_the_orm_in_one_query(
+    small_world, django_assert_num_queries
+):
+    biller, clinic = small_world.biller, small_world.clinic
+    orm = ClinicMembership.objects.select_related("clinic__region").get(user=biller, clinic=clinic)
+    with django_assert_num_queries(1):
+        membership = clinic_membership_for(biller, clinic.pk)
+    with django_assert_num_queries(0):
+        pairs = [
+            (membership, orm),
+            (membership.clinic, orm.clinic),
+            (membership.clinic.region, orm.clinic.region),
+        ]
+    for got, expected in pairs:
+        assert_read_as_the_orm(got, expected)
+    # Each user's own, of that clinic, only while both are active; no answer for an id no clinic can have.
+    assert clinic_membership_for(biller, small_world.other_clinic.pk).clinic == small_world.other_clinic
+    for user, clinic_pk in [
+        (small_world.other_region_biller, clinic.pk),
+        (biller, small_world.other_region_clinic.pk),
+        (biller, 2**70),
+    ]:
+        with pytest.raises(Http404):
+            clinic_membership_for(user, clinic_pk)
+    ClinicMembership.objects.filter(pk=orm.pk).update(is_active=False)
+    with pytest.raises(Http404):
+        clinic_membership_for(biller, clinic.pk)
+    other = small_world.other_clinic
+    other.is_active = False
+    other.save(update_fields=["is_active"])
+    with pytest.raises(Http404):
+        clinic_membership_for(biller, other.pk)
+
+
+def test_a_region_page_reads_the_roles_with_the_region_as_the_orm_in_one_query(small_world, django_assert_num_queries):
+    user, region = small_world.coordinator, small_world.region
+    RegionMembershipFactory(user=user, region=region, role=RegionRole.REGION_ADMIN)
+    RegionMembershipFactory(user=user, region=small_world.other_region)
+    orm = sorted(RegionMembership.objects.select_related("region").filter(user=user, region=region), key=lambda m: m.pk)
+    with django_assert_num_queries(1):
+        memberships = sorted(_region_memberships(user, region.code), key=lambda m: m.pk)
+        pairs = [(m, o) for m, o in zip(memberships, orm, strict=True)] + [
+            (m.region, o.region) for m, o in zip(memberships, orm, strict=True)
+        ]
+    assert len(memberships) == 2
+    for got, expected in pairs:
+        assert_read_as_the_orm(got, expected)
+    assert _region_memberships(small_world.biller, region.code) == []
+    assert _region_memberships(user, "no-such-region") == []
+    RegionMembership.objects.filter(user=user, region=region, role=RegionRole.REGION_ADMIN).update(is_active=False)
+    assert [m.role for m in _region_memberships(user, region.code)] == [RegionRole.COORDINATOR]
