@@ -112,6 +112,20 @@ def _own_membership(user, clinic_pk: int) -> ClinicMembership | None:
     return membership
 
 
+# An active clinic with its region and the role of the user's active membership of the clinic's organisation: at most
+# one row (a clinic has one organisation, a user one membership of it), compiled once per process.
+_ORGANISATION_CLINIC = PreparedQuery(
+    lambda user_id, clinic_pk: Clinic.objects.filter(
+        pk=clinic_pk,
+        is_active=True,
+        organisation__memberships__user=user_id,
+        organisation__memberships__is_active=True,
+    ).values_list(*model_columns(Clinic), *model_columns(Region, "region__"), "organisation__memberships__role"),
+    user_id=-7_390_514_223,
+    clinic_pk=-7_390_514_224,
+)
+
+
 def clinic_membership_for(user, clinic_pk: int) -> ClinicMembership:
     """The user's active membership of an active clinic, or 404.
 
@@ -121,18 +135,14 @@ def clinic_membership_for(user, clinic_pk: int) -> ClinicMembership:
     membership = _own_membership(user, clinic_pk)
     if membership is not None:
         return membership
-    organisation_membership = (
-        OrganisationMembership.objects.filter(
-            user=user, is_active=True, organisation__clinics__pk=clinic_pk, organisation__clinics__is_active=True
-        )
-        .only("role", "organisation_id")
-        .first()
-    )
-    if organisation_membership is None:
+    rows = _ORGANISATION_CLINIC.rows(user_id=user.pk, clinic_pk=clinic_pk)
+    if not rows:
         raise Http404
-    clinic = Clinic.objects.select_related("region").get(pk=clinic_pk)
-    membership = ClinicMembership(user=user, clinic=clinic, role=organisation_membership.role, is_active=True)
-    membership.organisation_id = organisation_membership.organisation_id
+    values = iter(rows[0])
+    clinic = model_from_row(Clinic, values)
+    clinic.region = model_from_row(Region, values)
+    membership = ClinicMembership(user=user, clinic=clinic, role=next(values), is_active=True)
+    membership.organisation_id = clinic.organisation_id
     return membership
 
 
@@ -176,6 +186,32 @@ def clinic_role_may(role: str, kind: str) -> bool:
     return role in CLINIC_ROLES[kind]
 
 
+# An organisation page's two reads, compiled once per process: the user's active membership of the organisation
+# with the organisation and its region (at most one row: organisation_membership_unique), and the organisation's
+# active clinics by number.
+_ORGANISATION_MODELS = (OrganisationMembership, Organisation, Region)
+_ORGANISATION_MEMBERSHIP = PreparedQuery(
+    lambda user_id, organisation_pk: OrganisationMembership.objects.filter(
+        user=user_id, is_active=True, organisation_id=organisation_pk
+    ).values_list(
+        *model_columns(OrganisationMembership),
+        *model_columns(Organisation, "organisation__"),
+        *model_columns(Region, "organisation__region__"),
+    ),
+    user_id=-7_390_514_223,
+    organisation_pk=-7_390_514_224,
+)
+_ORGANISATION_CLINICS = PreparedQuery(
+    lambda region_id, organisation_id: (
+        Clinic.objects.of_region(region_id)
+        .filter(organisation=organisation_id, is_active=True)
+        .values_list(*model_columns(Clinic))
+    ),
+    region_id=-7_390_514_223,
+    organisation_id=-7_390_514_224,
+)
+
+
 def organisation_view(view: Callable) -> Callable:
     """For pages under /organisation/<organisation_pk>/: the organisation's active users; 404 for everybody else.
 
@@ -184,21 +220,21 @@ def organisation_view(view: Callable) -> Callable:
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, organisation_pk: int, *args, **kwargs):
-        membership = (
-            OrganisationMembership.objects.select_related("organisation__region")
-            .filter(user=request.user, is_active=True, organisation_id=organisation_pk)
-            .first()
-        )
-        if membership is None:
+        rows = _ORGANISATION_MEMBERSHIP.rows(user_id=request.user.pk, organisation_pk=organisation_pk)
+        if not rows:
             raise Http404
-        organisation: Organisation = membership.organisation
+        values = iter(rows[0])
+        membership, organisation, region = (model_from_row(model, values) for model in _ORGANISATION_MODELS)
+        organisation.region = region
+        membership.organisation = organisation
         request.organisation = organisation
         request.organisation_membership = membership
-        request.organisation_clinics = list(
-            Clinic.objects.of_region(organisation.region_id).filter(organisation=organisation, is_active=True)
-        )
+        request.organisation_clinics = [
+            model_from_row(Clinic, iter(row))
+            for row in _ORGANISATION_CLINICS.rows(region_id=region.pk, organisation_id=organisation.pk)
+        ]
         for clinic in request.organisation_clinics:
-            clinic.region = organisation.region  # the organisation's region (of_region), read with it
+            clinic.region = region  # the organisation's region (of_region), read with it
         request.clinic = None
         return view(request, *args, **kwargs)
 

@@ -17,15 +17,23 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from clinics.models import ClinicMembership, ClinicRole, RegionMembership, RegionRole
-from portal.access import _region_memberships, clinic_membership_for
+from clinics.models import (
+    Clinic,
+    ClinicMembership,
+    ClinicRole,
+    Organisation,
+    OrganisationMembership,
+    RegionMembership,
+    RegionRole,
+)
+from portal.access import _region_memberships, clinic_membership_for, organisation_view
 from portal.context_processors import portal
 from portal.models import ServiceWindow
 from portal.service_windows import service_window_occurrences
 from portal.sessions import LOGGED_IN_AT, SessionStore
 from portal.two_factor import next_step_url
 
-from ..clinics.factories import ClinicMembershipFactory, RegionMembershipFactory, UserFactory
+from ..clinics.factories import ClinicFactory, ClinicMembershipFactory, RegionMembershipFactory, UserFactory
 from ..identity import log_in
 from .orm_read import assert_read_as_the_orm
 
@@ -200,3 +208,79 @@ def test_a_region_page_reads_the_roles_with_the_region_as_the_orm_in_one_query(s
     assert _region_memberships(user, "no-such-region") == []
     RegionMembership.objects.filter(user=user, region=region, role=RegionRole.REGION_ADMIN).update(is_active=False)
     assert [m.role for m in _region_memberships(user, region.code)] == [RegionRole.COORDINATOR]
+
+
+def _umbrella(small_world) -> OrganisationMembership:
+    """An organisation over the world's two clinics and a third, inactive one; its biller and its Ekonomi user."""
+    organisation = Organisation.objects.create(
+        region=small_world.region, name="Paraply", organisation_number="5566778899"
+    )
+    closed = ClinicFactory(region=small_world.region, is_active=False)
+    Clinic.objects.filter(pk__in=[small_world.clinic.pk, small_world.other_clinic.pk, closed.pk]).update(
+        organisation=organisation
+    )
+    OrganisationMembership.objects.create(user=UserFactory(), organisation=organisation, role=ClinicRole.FINANCE)
+    return OrganisationMembership.objects.create(user=UserFactory(), organisation=organisation, role=ClinicRole.BILLER)
+
+
+def test_an_organisations_user_is_a_member_of_its_active_clinics_in_two_queries(small_world, django_assert_num_queries):
+    organisation_membership = _umbrella(small_world)
+    user, clinic = organisation_membership.user, small_world.clinic
+    orm = Clinic.objects.select_related("region").get(pk=clinic.pk)
+    with django_assert_num_queries(2):  # no own membership, then the organisation's
+        membership = clinic_membership_for(user, clinic.pk)
+    assert (membership.pk, membership.role, membership.is_active) == (None, ClinicRole.BILLER, True)
+    assert membership.organisation_id == organisation_membership.organisation_id
+    with django_assert_num_queries(0):
+        assert membership.user == user
+        assert_read_as_the_orm(membership.clinic, orm)
+        assert_read_as_the_orm(membership.clinic.region, orm.region)
+    closed = Clinic.objects.get(organisation=organisation_membership.organisation, is_active=False)
+    for user_, clinic_pk in [
+        (user, closed.pk),
+        (user, small_world.other_region_clinic.pk),
+        (small_world.other_region_biller, clinic.pk),
+    ]:
+        with pytest.raises(Http404):
+            clinic_membership_for(user_, clinic_pk)
+    organisation_membership.is_active = False
+    organisation_membership.save(update_fields=["is_active"])
+    with pytest.raises(Http404):
+        clinic_membership_for(user, clinic.pk)
+    # A member of the clinic itself keeps their own role.
+    ClinicMembershipFactory(user=user, clinic=clinic, role=ClinicRole.LOCAL_ADMIN)
+    assert clinic_membership_for(user, clinic.pk).role == ClinicRole.LOCAL_ADMIN
+
+
+def test_an_organisation_page_reads_the_membership_and_the_active_clinics_as_the_orm(
+    small_world, django_assert_num_queries
+):
+    organisation_membership = _umbrella(small_world)
+    user, organisation = organisation_membership.user, organisation_membership.organisation
+    seen = {}
+
+    @organisation_view
+    def page(request):
+        seen.update(vars(request))
+        return None
+
+    request = RequestFactory().get("/")
+    request.user = user
+    with django_assert_num_queries(2):
+        page(request, organisation_pk=organisation.pk)
+    orm = OrganisationMembership.objects.select_related("organisation__region").get(pk=organisation_membership.pk)
+    clinics = list(Clinic.objects.of_region(organisation.region_id).filter(organisation=organisation, is_active=True))
+    with django_assert_num_queries(0):
+        assert_read_as_the_orm(seen["organisation_membership"], orm)
+        assert_read_as_the_orm(seen["organisation"], orm.organisation)
+        assert seen["organisation_membership"].organisation is seen["organisation"]
+        assert_read_as_the_orm(seen["organisation"].region, orm.organisation.region)
+        assert {c.pk for c in clinics} == {small_world.clinic.pk, small_world.other_clinic.pk}
+        for got, expected in zip(seen["organisation_clinics"], clinics, strict=True):
+            assert_read_as_the_orm(got, expected)
+            assert got.region is seen["organisation"].region
+    assert seen["clinic"] is None
+    for user_ in (small_world.biller, UserFactory()):
+        request.user = user_
+        with pytest.raises(Http404):
+            page(request, organisation_pk=organisation.pk)
