@@ -18,10 +18,12 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 
+from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from clinics.models import Clinic
+from portal.db import PreparedQuery, model_columns, model_from_row
 
 from .models import AgreementSignature, AgreementVersion
 
@@ -39,13 +41,33 @@ class AgreementStanding:
         return self.current is None or self.covered or self.grace_until is not None
 
 
+# The region's versions, oldest first, each with whether the clinic signed it: one query instead of two, asked on the
+# clinic's start page and before anything sends claims, so compiled once per process (portal.db.PreparedQuery). No
+# region and no clinic has the markers' ids.
+_VERSIONS_SIGNED = PreparedQuery(
+    lambda region_id, clinic_id: (
+        AgreementVersion.objects.of_region(region_id)
+        .order_by("valid_from", "number")
+        .values_list(
+            *model_columns(AgreementVersion),
+            Exists(AgreementSignature.objects.of_clinic(clinic_id).filter(version=OuterRef("pk"))),
+        )
+    ),
+    region_id=-7_390_514_223,
+    clinic_id=-7_390_514_224,
+)
+
+
 def agreement_standing(*, clinic: Clinic, today: datetime.date) -> AgreementStanding:
-    versions = list(AgreementVersion.objects.of_region(clinic.region_id).order_by("valid_from", "number"))
+    versions, signed = [], set()
+    for row in _VERSIONS_SIGNED.rows(region_id=clinic.region_id, clinic_id=clinic.pk):
+        values = iter(row)
+        version = model_from_row(AgreementVersion, values)
+        versions.append(version)
+        if next(values):
+            signed.add(version.pk)
     if not versions:
         return AgreementStanding(current=None, covered=True, grace_until=None)
-    signed = set(
-        AgreementSignature.objects.of_clinic(clinic).filter(version__in=versions).values_list("version_id", flat=True)
-    )
     in_force = [version for version in versions if version.valid_from <= today]
     coming = [version for version in versions if version.valid_from > today]
     covered_before = False  # whether the version before the one looked at is covered

@@ -13,9 +13,19 @@ from dataclasses import dataclass, fields
 
 from django.utils import timezone
 
+from portal.db import PreparedQuery, model_columns, model_from_row
+
 from .models import REGION_RULE_FIELDS, Region, RegionRules
 
 _CACHE = "_rule_versions"
+# A region's versions, oldest first, read on every clinic page that shows a deadline or a fee: compiled once per
+# process (portal.db.PreparedQuery). No region has the marker's id.
+_VERSIONS = PreparedQuery(
+    lambda region_id: (
+        RegionRules.objects.of_region(region_id).order_by("valid_from").values_list(*model_columns(RegionRules))
+    ),
+    region_id=-7_390_514_223,
+)
 
 
 @dataclass(frozen=True)
@@ -54,7 +64,7 @@ def _versions(region: Region) -> list[RegionRules]:
         return []
     cached = region.__dict__.get(_CACHE)
     if cached is None:
-        cached = list(RegionRules.objects.of_region(region).order_by("valid_from"))
+        cached = [model_from_row(RegionRules, iter(row)) for row in _VERSIONS.rows(region_id=region.pk)]
         region.__dict__[_CACHE] = cached
     return cached
 

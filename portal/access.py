@@ -20,9 +20,12 @@ from clinics.models import (
     ClinicRole,
     Organisation,
     OrganisationMembership,
+    Region,
     RegionMembership,
     RegionRole,
 )
+
+from .db import PreparedQuery, model_columns, model_from_row
 
 
 class Access:
@@ -83,31 +86,63 @@ def authenticated(view: Callable) -> Callable:
     return _mark(_login_required(view), Access.AUTHENTICATED)
 
 
+# The user's membership of a clinic with the clinic and its region, one row, read on every clinic page: compiled once
+# per process (portal.db.PreparedQuery), as compiling the join cost the ORM more CPU than PostgreSQL spends on it.
+# At most one row (clinic_membership_unique). No user and no clinic has the markers' ids.
+_MEMBERSHIP_MODELS = (("", ClinicMembership), ("clinic__", Clinic), ("clinic__region__", Region))
+_MEMBERSHIP = PreparedQuery(
+    lambda user_id, clinic_pk: ClinicMembership.objects.filter(
+        user=user_id, is_active=True, clinic__is_active=True, clinic_id=clinic_pk
+    ).values_list(*(name for path, model in _MEMBERSHIP_MODELS for name in model_columns(model, path))),
+    user_id=-7_390_514_223,
+    clinic_pk=-7_390_514_224,
+)
+
+
+def _own_membership(user, clinic_pk: int) -> ClinicMembership | None:
+    """As ClinicMembership.objects.select_related("clinic__region").filter(user=user, is_active=True,
+    clinic__is_active=True, clinic_id=clinic_pk).first()."""
+    rows = _MEMBERSHIP.rows(user_id=user.pk, clinic_pk=clinic_pk)
+    if not rows:
+        return None
+    values = iter(rows[0])
+    membership, clinic, region = (model_from_row(model, values) for _path, model in _MEMBERSHIP_MODELS)
+    clinic.region = region
+    membership.clinic = clinic
+    return membership
+
+
+# An active clinic with its region and the role of the user's active membership of the clinic's organisation: at most
+# one row (a clinic has one organisation, a user one membership of it), compiled once per process.
+_ORGANISATION_CLINIC = PreparedQuery(
+    lambda user_id, clinic_pk: Clinic.objects.filter(
+        pk=clinic_pk,
+        is_active=True,
+        organisation__memberships__user=user_id,
+        organisation__memberships__is_active=True,
+    ).values_list(*model_columns(Clinic), *model_columns(Region, "region__"), "organisation__memberships__role"),
+    user_id=-7_390_514_223,
+    clinic_pk=-7_390_514_224,
+)
+
+
 def clinic_membership_for(user, clinic_pk: int) -> ClinicMembership:
     """The user's active membership of an active clinic, or 404.
 
     A user of the clinic's umbrella organisation (OrganisationMembership) is a member of each of its active clinics
     with the organisation role: an unsaved membership, as an API key's is. The user's own membership of the clinic
     comes first (a local administrator stays one)."""
-    membership = (
-        ClinicMembership.objects.select_related("clinic__region")
-        .filter(user=user, is_active=True, clinic__is_active=True, clinic_id=clinic_pk)
-        .first()
-    )
+    membership = _own_membership(user, clinic_pk)
     if membership is not None:
         return membership
-    organisation_membership = (
-        OrganisationMembership.objects.filter(
-            user=user, is_active=True, organisation__clinics__pk=clinic_pk, organisation__clinics__is_active=True
-        )
-        .only("role", "organisation_id")
-        .first()
-    )
-    if organisation_membership is None:
+    rows = _ORGANISATION_CLINIC.rows(user_id=user.pk, clinic_pk=clinic_pk)
+    if not rows:
         raise Http404
-    clinic = Clinic.objects.select_related("region").get(pk=clinic_pk)
-    membership = ClinicMembership(user=user, clinic=clinic, role=organisation_membership.role, is_active=True)
-    membership.organisation_id = organisation_membership.organisation_id
+    values = iter(rows[0])
+    clinic = model_from_row(Clinic, values)
+    clinic.region = model_from_row(Region, values)
+    membership = ClinicMembership(user=user, clinic=clinic, role=next(values), is_active=True)
+    membership.organisation_id = clinic.organisation_id
     return membership
 
 
@@ -151,6 +186,32 @@ def clinic_role_may(role: str, kind: str) -> bool:
     return role in CLINIC_ROLES[kind]
 
 
+# An organisation page's two reads, compiled once per process: the user's active membership of the organisation
+# with the organisation and its region (at most one row: organisation_membership_unique), and the organisation's
+# active clinics by number.
+_ORGANISATION_MODELS = (OrganisationMembership, Organisation, Region)
+_ORGANISATION_MEMBERSHIP = PreparedQuery(
+    lambda user_id, organisation_pk: OrganisationMembership.objects.filter(
+        user=user_id, is_active=True, organisation_id=organisation_pk
+    ).values_list(
+        *model_columns(OrganisationMembership),
+        *model_columns(Organisation, "organisation__"),
+        *model_columns(Region, "organisation__region__"),
+    ),
+    user_id=-7_390_514_223,
+    organisation_pk=-7_390_514_224,
+)
+_ORGANISATION_CLINICS = PreparedQuery(
+    lambda region_id, organisation_id: (
+        Clinic.objects.of_region(region_id)
+        .filter(organisation=organisation_id, is_active=True)
+        .values_list(*model_columns(Clinic))
+    ),
+    region_id=-7_390_514_223,
+    organisation_id=-7_390_514_224,
+)
+
+
 def organisation_view(view: Callable) -> Callable:
     """For pages under /organisation/<organisation_pk>/: the organisation's active users; 404 for everybody else.
 
@@ -159,25 +220,48 @@ def organisation_view(view: Callable) -> Callable:
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, organisation_pk: int, *args, **kwargs):
-        membership = (
-            OrganisationMembership.objects.select_related("organisation__region")
-            .filter(user=request.user, is_active=True, organisation_id=organisation_pk)
-            .first()
-        )
-        if membership is None:
+        rows = _ORGANISATION_MEMBERSHIP.rows(user_id=request.user.pk, organisation_pk=organisation_pk)
+        if not rows:
             raise Http404
-        organisation: Organisation = membership.organisation
+        values = iter(rows[0])
+        membership, organisation, region = (model_from_row(model, values) for model in _ORGANISATION_MODELS)
+        organisation.region = region
+        membership.organisation = organisation
         request.organisation = organisation
         request.organisation_membership = membership
-        request.organisation_clinics = list(
-            Clinic.objects.of_region(organisation.region_id).filter(organisation=organisation, is_active=True)
-        )
+        request.organisation_clinics = [
+            model_from_row(Clinic, iter(row))
+            for row in _ORGANISATION_CLINICS.rows(region_id=region.pk, organisation_id=organisation.pk)
+        ]
         for clinic in request.organisation_clinics:
-            clinic.region = organisation.region  # the organisation's region (of_region), read with it
+            clinic.region = region  # the organisation's region (of_region), read with it
         request.clinic = None
         return view(request, *args, **kwargs)
 
     return _mark(_login_required(wrapper), Access.ORGANISATION)
+
+
+# The user's roles in a region with the region, read on every region page: compiled once per process
+# (portal.db.PreparedQuery). No user has the marker's id, and no region's code (a slug) has a space.
+_REGION_MEMBERSHIPS = PreparedQuery(
+    lambda user_id, region_code: RegionMembership.objects.filter(
+        user=user_id, is_active=True, region__code=region_code
+    ).values_list(*model_columns(RegionMembership), *model_columns(Region, "region__")),
+    user_id=-7_390_514_223,
+    region_code="no region",
+)
+
+
+def _region_memberships(user, region_code: str) -> list[RegionMembership]:
+    """As list(RegionMembership.objects.select_related("region").filter(user=user, is_active=True,
+    region__code=region_code))."""
+    memberships = []
+    for row in _REGION_MEMBERSHIPS.rows(user_id=user.pk, region_code=region_code):
+        values = iter(row)
+        membership = model_from_row(RegionMembership, values)
+        membership.region = model_from_row(Region, values)
+        memberships.append(membership)
+    return memberships
 
 
 def region_view(*, admin: bool = False) -> Callable[[Callable], Callable]:
@@ -186,11 +270,7 @@ def region_view(*, admin: bool = False) -> Callable[[Callable], Callable]:
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(request: HttpRequest, region_code: str, *args, **kwargs):
-            memberships = list(
-                RegionMembership.objects.select_related("region").filter(
-                    user=request.user, is_active=True, region__code=region_code
-                )
-            )
+            memberships = _region_memberships(request.user, region_code)
             if not memberships:
                 raise Http404
             roles = {m.role for m in memberships}

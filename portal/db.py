@@ -1,5 +1,7 @@
 """Reading PostgreSQL's answer to a refused write; the transaction ids the clinic events are ordered by."""
 
+import functools
+
 from django.db import IntegrityError, connection, models
 
 
@@ -97,15 +99,33 @@ class PreparedQuery:
             return cursor.fetchone()[0]
 
 
+def model_columns(model, path: str = "") -> list[str]:
+    """The values_list() names of `model`'s concrete fields, behind `path` for a related model's ("clinic__"), in the
+    order model_from_row reads them back."""
+    return [path + field.attname for field in model._meta.concrete_fields]
+
+
+@functools.cache
+def _conversions(model) -> tuple[list[str], list[tuple[int, object, list]]]:
+    """The model's concrete fields' names, and for each field that has any, its place, column and the ORM's
+    converters: the same for every row, so worked out once per model (converters belong to the fields and the
+    backend, not to a request)."""
+    names, conversions = [], []
+    for place, field in enumerate(model._meta.concrete_fields):
+        column = field.get_col(model._meta.db_table)
+        converters = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
+        if converters:
+            conversions.append((place, column, converters))
+        names.append(field.attname)
+    return names, conversions
+
+
 def model_from_row(model, values):
     """An instance of `model` from the next of `values` (an iterator over a PreparedQuery's row, the model's concrete
     fields in order), with the ORM's conversions, as the ORM makes one it has read."""
-    names, row = [], []
-    for field in model._meta.concrete_fields:
-        value = next(values)
-        column = field.get_col(model._meta.db_table)
-        for converter in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
-            value = converter(value, column, connection)
-        names.append(field.attname)
-        row.append(value)
+    names, conversions = _conversions(model)
+    row = [next(values) for _name in names]
+    for place, column, converters in conversions:
+        for converter in converters:
+            row[place] = converter(row[place], column, connection)
     return model.from_db(connection.alias, names, row)

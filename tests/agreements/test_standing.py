@@ -6,8 +6,10 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
+from agreements.models import AgreementVersion
 from agreements.selectors import agreement_standing
 
+from ..portal.orm_read import assert_read_as_the_orm
 from .helpers import DAY, signed, version
 
 pytestmark = pytest.mark.django_db
@@ -87,3 +89,21 @@ def test_the_versions_to_sign_are_the_one_in_force_and_those_coming_unsigned(sma
     signed(current, small_world.clinic, small_world.admin)
     assert agreement_standing(clinic=small_world.clinic, today=today).to_sign == [coming]
     assert old.pk  # the superseded version is never offered
+
+
+def test_the_standing_is_one_query_and_its_versions_are_the_orms(small_world, django_assert_num_queries):
+    today = timezone.localdate()
+    region, publisher = small_world.region, small_world.region_admin
+    first = version(region, publisher, number=1, valid_from=today - 100 * DAY, sign_by=today - 90 * DAY)
+    version(region, publisher, number=2, valid_from=today - DAY, must_sign_again=False)
+    coming = version(region, publisher, number=3, valid_from=today + 10 * DAY, sign_by=today + 20 * DAY)
+    signed(first, small_world.clinic, small_world.admin)
+    with django_assert_num_queries(1):
+        standing = agreement_standing(clinic=small_world.clinic, today=today)
+    assert (standing.current.number, standing.covered, standing.to_sign) == (2, True, [standing.current, coming])
+    orm = AgreementVersion.objects.filter(region=region).order_by("valid_from", "number")
+    for got, expected in zip([standing.current, *standing.to_sign[1:]], orm[1:], strict=True):
+        assert_read_as_the_orm(got, expected)
+    elsewhere = small_world.other_region_clinic
+    with django_assert_num_queries(1):
+        assert agreement_standing(clinic=elsewhere, today=today).current is None

@@ -17,6 +17,7 @@ from clinics.rules import region_rules
 from eligibility.selectors import fee_exemption_reasons
 from portal.models import AuditEvent
 from tests.eligibility.factories import CertificateFactory
+from tests.portal.orm_read import assert_read_as_the_orm
 
 TODAY = timezone.localdate()
 D = datetime.date
@@ -67,6 +68,22 @@ def test_a_change_takes_effect_from_its_date_and_the_days_before_keep_the_old_ru
     assert "behandlingsdagen" in billing_deadline_text(region, before)
     # Today's rules are still the old ones.
     assert region_rules(region).billing_deadline_months == 6
+
+
+def test_the_versions_are_read_once_per_region_object_as_the_orm_reads_them(small_world, django_assert_num_queries):
+    first = _set(small_world, TODAY + datetime.timedelta(days=10), fee_exempt_certificate_groups=["N", "F"])
+    second = _set(small_world, TODAY + datetime.timedelta(days=20), free_amount_support_forms=["S"])
+    region = _fresh(small_world.region)
+    with django_assert_num_queries(1):
+        assert region_rules(region, first.valid_from).fee_exempt_certificate_groups == ("F", "N")
+        assert region_rules(region, second.valid_from).free_amount_support_forms == ("S",)
+        assert region_rules(region).valid_from is None
+    read = region.__dict__["_rule_versions"]
+    orm = RegionRules.objects.filter(region=region).order_by("valid_from")
+    assert len(read) == 2
+    for got, expected in zip(read, orm, strict=True):
+        assert_read_as_the_orm(got, expected)
+    assert region_rules(_fresh(small_world.other_region)).valid_from is None
 
 
 def _months(n: int) -> relativedelta:
