@@ -94,8 +94,9 @@ class ValidationContext:
     read in chunks; by default, among `drafts`): each is a fault.
     Claims found correct add to what their patient has used of the free amount, so two claims of one file
     cannot together pass it unnoticed.
-    A caller that has already read the region's tariff or a patient's records in the same request (the form page)
-    passes them as `tariff` and `patients` (by personnummer, as `patient_records_for` answers), not to read them
+    A caller that has already read the region's tariff, rules and lists or a patient's records in the same request
+    (the form page) passes its context as `like`, whose tariff book, rules, care models and patient categories this
+    one shares, and the records as `patients` (by personnummer, as `patient_records_for` answers), not to read them
     twice; they are kept across `prepare`.
     """
 
@@ -105,18 +106,21 @@ class ValidationContext:
         clinic: Clinic,
         drafts: Iterable[ClaimDraft] = (),
         repeated_references: Container[str] | None = None,
-        tariff: TariffBook | None = None,
+        like: ValidationContext | None = None,
         patients: Mapping[str, PatientRecords] | None = None,
     ):
         drafts = list(drafts)
         self.clinic = clinic
         self.region: Region = clinic.region
-        if tariff is not None and tariff.region.pk != self.region.pk:
-            raise ValueError("The tariff book is of another region than the clinic's.")
-        self.tariff = tariff or TariffBook(self.region)
+        if like is not None and like.clinic.pk != clinic.pk:
+            raise ValueError("The context to share the reads of is of another clinic.")
+        self._like = like
+        self.tariff = like.tariff if like is not None else TariffBook(self.region)
         self._given_patients = dict(patients or {})
-        # The region's rule versions are read afresh once per context (clinics.rules caches them on the region).
-        region_rules_forget(self.region)
+        if like is None:
+            # The region's rule versions are read afresh once per context (clinics.rules caches them on the region);
+            # a context `like` another of the same request reads what that one read.
+            region_rules_forget(self.region)
         if repeated_references is None:
             counts = Counter(draft.reference for draft in drafts)
             repeated_references = {reference for reference, count in counts.items() if count > 1}
@@ -179,16 +183,26 @@ class ValidationContext:
 
     @cached_property
     def care_models(self) -> dict[str, CareModel]:
-        return {model.code: model for model in CareModel.objects.filter(region=self.region).order_by()}
+        """The region's care models by code, retired ones too, in the order the region listed them."""
+        if self._like is not None:
+            return self._like.care_models
+        return {model.code: model for model in CareModel.objects.filter(region=self.region).order_by("pk")}
 
     @cached_property
     def patient_categories(self) -> dict[str, PatientCategory]:
-        return {category.code: category for category in PatientCategory.objects.filter(region=self.region).order_by()}
+        """The region's patient categories by code, retired ones too, in the order the region listed them."""
+        if self._like is not None:
+            return self._like.patient_categories
+        return {
+            category.code: category for category in PatientCategory.objects.filter(region=self.region).order_by("pk")
+        }
 
     @cached_property
     def termination(self) -> Termination | None:
         """The clinic's running notice (uppsägning): care after its end date is refused, and after its last
         billing day nothing more is sent."""
+        if self._like is not None:
+            return self._like.termination
         if self.clinic.ends_on is None:
             return None
         return Termination.objects.of_clinic(self.clinic).filter(state=TerminationState.GIVEN).first()
