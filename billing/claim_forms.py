@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 
 from django import forms
@@ -179,7 +179,17 @@ class ClaimForm(forms.Form):
         help_text=_("Klinikens egen kommentar."),
     )
 
-    def __init__(self, *args, region: Region, eligibility: Eligibility | None = None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        region: Region,
+        care_models: Iterable[CareModel],
+        patient_categories: Iterable[PatientCategory],
+        eligibility: Eligibility | None = None,
+        **kwargs,
+    ):
+        """`care_models` and `patient_categories` are the region's, retired ones too, in the order the region listed
+        them (the validation context's); those in use today are offered."""
         super().__init__(*args, **kwargs)
         self.eligibility = eligibility
         self.fields["personal_identity_number"].widget.attrs["autocomplete"] = "off"
@@ -188,13 +198,15 @@ class ClaimForm(forms.Form):
             self.fields["prior_assessment"].choices = [("", gettext("Ingen förhandsbedömning"))] + [
                 (a.number, prior_assessment_label(a)) for a in eligibility.prior_assessments
             ]
+        today = timezone.localdate()
         # In the order the region listed them (the manual's: K, P, M1, M2, M3), not by code.
         self.fields["care_model"].choices = [("", gettext("Välj vårdmodell"))] + [
-            (m.code, m.name) for m in CareModel.objects.of_region(region).in_use_on(timezone.localdate()).order_by("pk")
+            (m.code, m.name) for m in care_models if m.in_use_on(today)
         ]
         categories: dict[str, list] = {}
-        for category in PatientCategory.objects.of_region(region).in_use_on(timezone.localdate()).order_by("pk"):
-            categories.setdefault(category.support_form, []).append((category.code, str(category)))
+        for category in patient_categories:
+            if category.in_use_on(today):
+                categories.setdefault(category.support_form, []).append((category.code, str(category)))
         self.fields["patient_category"].choices = [("", gettext("Välj patientkategori"))] + [
             (str(SupportForm(form).label), categories[form]) for form in SupportForm.values if form in categories
         ]

@@ -43,7 +43,7 @@ from claims.validation import (
     invoice_reference_fault,
     line_amount,
 )
-from clinics.models import Clinic, PatientCategory, SupportForm
+from clinics.models import Clinic, SupportForm
 from eligibility.models import APPROVED_STATES, PriorAssessment
 from eligibility.selectors import NO_RECORDS, Eligibility, PatientRecords, eligibility_from, patient_records_of
 from portal import money
@@ -263,8 +263,9 @@ class RegisterPage:
             self.data[name] = value
         # The certificate's group (N1 …) is the patient category when the region lists it.
         group = allowed[0].certificate.group if allowed else ""
-        known = PatientCategory.objects.of_region(self.clinic.region).filter(code=group, support_form=support_form)
-        self.data["patient_category"] = group if group and known.exists() else ""
+        category = self.validation_context.patient_categories.get(group)
+        known = category is not None and category.support_form == support_form
+        self.data["patient_category"] = group if group and known else ""
 
     def from_prior_assessment(self, value: str) -> None:
         """One click from an approved FHB's page: its patient looked up (and logged), its support form and number
@@ -310,13 +311,13 @@ class RegisterPage:
     def build_forms(self) -> None:
         self._load_eligibility()
         if self.data is None:
-            self.form = ClaimForm(region=self.clinic.region, eligibility=self.eligibility, initial=self._initial())
+            self.form = ClaimForm(**self._form_lists(), eligibility=self.eligibility, initial=self._initial())
         else:
             if self.pin and not self.pin_error:
                 typed = self.data.get("personal_identity_number", "")
                 if not typed.strip():
                     self.data["personal_identity_number"] = self.pin
-            self.form = ClaimForm(self.data, region=self.clinic.region, eligibility=self.eligibility)
+            self.form = ClaimForm(self.data, **self._form_lists(), eligibility=self.eligibility)
             self.form.is_valid()
             if "personal_identity_number" in self.form.errors:
                 pass  # the field said what is wrong with what was typed
@@ -336,6 +337,14 @@ class RegisterPage:
                         self.fee_texts[datetime.date.fromisoformat(key[4:])] = value.strip()
                     except ValueError:
                         continue
+
+    def _form_lists(self) -> dict:
+        """The region and its lists for the claim form, as the validation reads them: read once a request."""
+        return {
+            "region": self.clinic.region,
+            "care_models": self.validation_context.care_models.values(),
+            "patient_categories": self.validation_context.patient_categories.values(),
+        }
 
     def _initial(self) -> dict:
         initial = {}
@@ -413,12 +422,13 @@ class RegisterPage:
         return self.form.draft(personal_identity_number=self.pin or "", lines=self.lines, fees=fees)
 
     def checking(self, draft: ClaimDraft) -> ValidationContext:
-        """A validation context for the draft, prepared as `claim_validate` prepares its own, with the tariff and the
-        patient's records the page has read (the page's own context is what it shows, and stays as it is)."""
+        """A validation context for the draft, prepared as `claim_validate` prepares its own, with the tariff, the
+        region's rules and lists and the patient's records the page has read (the page's own context is what it
+        shows, and stays as it is)."""
         self._load_eligibility()
         self._load_tariff()
         return ValidationContext(
-            clinic=self.clinic, drafts=[draft], tariff=self.tariff, patients={self.pin: self.records}
+            clinic=self.clinic, drafts=[draft], like=self.validation_context, patients={self.pin: self.records}
         )
 
     def validate(self) -> list[Fault]:

@@ -19,7 +19,7 @@ from functools import cached_property
 
 from dateutil.relativedelta import relativedelta
 from django.core.exceptions import ValidationError
-from django.db.models import Sum
+from django.db.models import QuerySet, Sum
 from django.db.models.functions import Coalesce, ExtractYear
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
@@ -45,6 +45,7 @@ from eligibility.selectors import (
     patient_records_for,
 )
 from portal import validators
+from portal.db import PreparedQuery, model_from_row
 from portal.money import format_kronor
 from portal.translation import said as _
 
@@ -94,8 +95,9 @@ class ValidationContext:
     read in chunks; by default, among `drafts`): each is a fault.
     Claims found correct add to what their patient has used of the free amount, so two claims of one file
     cannot together pass it unnoticed.
-    A caller that has already read the region's tariff or a patient's records in the same request (the form page)
-    passes them as `tariff` and `patients` (by personnummer, as `patient_records_for` answers), not to read them
+    A caller that has already read the region's tariff, rules and lists or a patient's records in the same request
+    (the form page) passes its context as `like`, whose tariff book, rules, care models and patient categories this
+    one shares, and the records as `patients` (by personnummer, as `patient_records_for` answers), not to read them
     twice; they are kept across `prepare`.
     """
 
@@ -105,18 +107,21 @@ class ValidationContext:
         clinic: Clinic,
         drafts: Iterable[ClaimDraft] = (),
         repeated_references: Container[str] | None = None,
-        tariff: TariffBook | None = None,
+        like: ValidationContext | None = None,
         patients: Mapping[str, PatientRecords] | None = None,
     ):
         drafts = list(drafts)
         self.clinic = clinic
         self.region: Region = clinic.region
-        if tariff is not None and tariff.region.pk != self.region.pk:
-            raise ValueError("The tariff book is of another region than the clinic's.")
-        self.tariff = tariff or TariffBook(self.region)
+        if like is not None and like.clinic.pk != clinic.pk:
+            raise ValueError("The context to share the reads of is of another clinic.")
+        self._like = like
+        self.tariff = like.tariff if like is not None else TariffBook(self.region)
         self._given_patients = dict(patients or {})
-        # The region's rule versions are read afresh once per context (clinics.rules caches them on the region).
-        region_rules_forget(self.region)
+        if like is None:
+            # The region's rule versions are read afresh once per context (clinics.rules caches them on the region);
+            # a context `like` another of the same request reads what that one read.
+            region_rules_forget(self.region)
         if repeated_references is None:
             counts = Counter(draft.reference for draft in drafts)
             repeated_references = {reference for reference, count in counts.items() if count > 1}
@@ -157,13 +162,13 @@ class ValidationContext:
 
     def _load_references(self, references: set[str]) -> None:
         references -= self._checked_references
-        if references:
-            self._used_references |= set(
-                Claim.objects.filter(clinic=self.clinic, reference__in=references)
-                .order_by()
-                .values_list("reference", flat=True)
-            )
-            self._checked_references |= references
+        if len(references) == 1:
+            (reference,) = references
+            rows = _REFERENCE_USED.rows(clinic_id=self.clinic.pk, reference=reference)
+        else:
+            rows = _references_used(self.clinic.pk, references) if references else []
+        self._used_references |= {used for (used,) in rows}
+        self._checked_references |= references
 
     def reference_used(self, reference: str) -> bool:
         """Used before by any claim of the clinic, whatever its state (deleted too), or twice in this batch."""
@@ -179,16 +184,27 @@ class ValidationContext:
 
     @cached_property
     def care_models(self) -> dict[str, CareModel]:
-        return {model.code: model for model in CareModel.objects.filter(region=self.region).order_by()}
+        """The region's care models by code, retired ones too, in the order the region listed them."""
+        if self._like is not None:
+            return self._like.care_models
+        models = (model_from_row(CareModel, iter(row)) for row in _CARE_MODELS.rows(region_id=self.region.pk))
+        return {model.code: model for model in models}
 
     @cached_property
     def patient_categories(self) -> dict[str, PatientCategory]:
-        return {category.code: category for category in PatientCategory.objects.filter(region=self.region).order_by()}
+        """The region's patient categories by code, retired ones too, in the order the region listed them."""
+        if self._like is not None:
+            return self._like.patient_categories
+        return {
+            category.code: category for category in PatientCategory.objects.filter(region=self.region).order_by("pk")
+        }
 
     @cached_property
     def termination(self) -> Termination | None:
         """The clinic's running notice (uppsägning): care after its end date is refused, and after its last
         billing day nothing more is sent."""
+        if self._like is not None:
+            return self._like.termination
         if self.clinic.ends_on is None:
             return None
         return Termination.objects.of_clinic(self.clinic).filter(state=TerminationState.GIVEN).first()
@@ -278,6 +294,32 @@ class ValidationContext:
         self._accepted_prior_assessment[assessment_id] += lines
 
 
+def _references_used(clinic_id: int, references: Iterable[str]) -> QuerySet:
+    """Which of the references a claim of the clinic has, whatever its state."""
+    return Claim.objects.filter(clinic=clinic_id, reference__in=references).order_by().values_list("reference")
+
+
+# The queries every context makes for one claim (each validating step of Registrera räkning, each claim sent through
+# the API): compiled once per process (portal.db.PreparedQuery), since compiling each cost the ORM about a
+# millisecond, more than PostgreSQL spends answering. A list of one is the ORM's own query for one. No region or
+# clinic has the markers' ids.
+_REFERENCE_USED = PreparedQuery(
+    lambda clinic_id, reference: _references_used(clinic_id, [reference]),
+    clinic_id=-7_390_514_225,
+    reference="not a reference",
+)
+# A region lists a handful of care models (its patient categories, a few dozen, are read by the ORM: made into
+# instances one by one, as here, they would cost more than the compiling saved).
+_CARE_MODELS = PreparedQuery(
+    lambda region_id: (
+        CareModel.objects.filter(region=region_id)
+        .order_by("pk")
+        .values_list(*(field.attname for field in CareModel._meta.concrete_fields))
+    ),
+    region_id=-7_390_514_224,
+)
+
+
 # Duplicate care ------------------------------------------------------------------------------------------
 
 # One piece of care: the patient (normalised personnummer), the visit date, the code, the tooth and the jaw.
@@ -292,6 +334,38 @@ def _care_digest(key: CareKey) -> int:
     """8 bytes for a piece of care, so that a file of 100 000 claims remembers its care in a few megabytes."""
     text = "|".join((key[0], key[1].isoformat(), *key[2:]))
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+
+
+def _billed_care(clinic_id: int, pins: Iterable[str], first: datetime.date, last: datetime.date) -> QuerySet:
+    """(personnummer, visit date, code, tooth, jaw, reference) of the clinic's care that counts (`BilledCare`)."""
+    return (
+        ClaimLine.objects.filter(
+            claim__clinic=clinic_id,
+            claim__patient__personal_identity_number__in=pins,
+            visit_date__gte=first,
+            visit_date__lte=last,
+        )
+        .exclude(claim__state__in=NOT_BILLED_STATES)
+        .exclude(code=PATIENT_FEE_CODE)
+        .filter(credit__isnull=True)
+        .order_by("claim_id", "position")
+        .values_list(
+            "claim__patient__personal_identity_number", "visit_date", "code", "tooth", "jaw", "claim__reference"
+        )
+    )
+
+
+# One patient's care is asked for by every claim checked or sent alone (each validating step of Registrera räkning,
+# the API), and once more under the care lock: compiled once per process (portal.db.PreparedQuery), since compiling
+# the join cost the ORM a few milliseconds each time. The list of one number is the ORM's own query for one patient.
+# No clinic has the marker's id; the markers' days are a day apart and long past.
+_ONE_PATIENTS_CARE = PreparedQuery(
+    lambda clinic_id, pin, first, last: _billed_care(clinic_id, [pin], first, last),
+    clinic_id=-7_390_514_225,
+    pin="not a personnummer",
+    first=datetime.date(1901, 1, 2),
+    last=datetime.date(1901, 1, 3),
+)
 
 
 class BilledCare:
@@ -316,21 +390,11 @@ class BilledCare:
             return
         pins = {pin for pin, _day in wanted}
         days = [day for _pin, day in wanted]
-        lines = (
-            ClaimLine.objects.filter(
-                claim__clinic=self.clinic,
-                claim__patient__personal_identity_number__in=pins,
-                visit_date__gte=min(days),
-                visit_date__lte=max(days),
-            )
-            .exclude(claim__state__in=NOT_BILLED_STATES)
-            .exclude(code=PATIENT_FEE_CODE)
-            .filter(credit__isnull=True)
-            .order_by("claim_id", "position")
-            .values_list(
-                "claim__patient__personal_identity_number", "visit_date", "code", "tooth", "jaw", "claim__reference"
-            )
-        )
+        if len(pins) == 1:
+            (pin,) = pins
+            lines = _ONE_PATIENTS_CARE.rows(clinic_id=self.clinic.pk, pin=pin, first=min(days), last=max(days))
+        else:
+            lines = _billed_care(self.clinic.pk, pins, min(days), max(days))
         for pin, day, code, tooth, jaw, reference in lines:
             if (pin, day) in wanted:
                 self._references.setdefault((pin, day, code, tooth, jaw), reference)
@@ -446,14 +510,27 @@ def invoice_reference_fault(
             message=_("OCR/Fakturanumret får ha högst %(max)s tecken.") % {"max": INVOICE_REFERENCE_MAX_LENGTH},
             field="invoice_reference",
         )
-    invoice = Invoice.objects.of_clinic(clinic).filter(reference=reference).first()
-    if invoice is None:
+    rows = _INVOICE_OF_REFERENCE.rows(clinic_id=clinic.pk, reference=reference)
+    if not rows:
         return None
+    invoice = model_from_row(Invoice, iter(rows[0]))
     if may_join_open and _invoice_open_today(invoice, today or timezone.localdate()):
         return None
     return Fault(
         code="invoice_reference_used", message=_("OCR/Fakturanumret har redan använts."), field="invoice_reference"
     )
+
+
+# Asked for every claim checked or sent through the form and the API: compiled once per process, as the queries above.
+_INVOICE_OF_REFERENCE = PreparedQuery(
+    lambda clinic_id, reference: (
+        Invoice.objects.of_clinic(clinic_id)
+        .filter(reference=reference)
+        .values_list(*(field.attname for field in Invoice._meta.concrete_fields))[:1]
+    ),
+    clinic_id=-7_390_514_225,
+    reference="not a reference",
+)
 
 
 def _invoice_open_today(invoice: Invoice, today: datetime.date) -> bool:
@@ -573,24 +650,50 @@ def free_amount_use(
 def _free_amounts_used(region: Region, pins: set[str], years: set[int]) -> dict[tuple[str, int], int]:
     """Of many patients and years at once, in one query: by (personnummer, year), only those with any."""
     rules = region_rules(region)
-    if rules.free_amount_without_prior_assessment is None or not years:
+    if rules.free_amount_without_prior_assessment is None or not years or not rules.free_amount_support_forms:
         return {}
-    lines = (
+    first, last = datetime.date(min(years), 1, 1), datetime.date(max(years), 12, 31)
+    if len(pins) == 1:
+        (pin,) = pins
+        lines = _ONE_PATIENTS_FREE_AMOUNT.rows(region_id=region.pk, pin=pin, first=first, last=last)
+    else:
+        lines = _free_amount_lines(region.pk, pins, first, last)
+    used: dict[tuple[str, int], int] = {}
+    for pin, year, support_form, billed, credited in lines:
+        if support_form in rules.free_amount_support_forms:
+            key = (pin, int(year))
+            used[key] = used.get(key, 0) + billed - credited
+    return used
+
+
+def _free_amount_lines(region_id: int, pins: Iterable[str], first: datetime.date, last: datetime.date) -> QuerySet:
+    """(personnummer, year, support form, billed, credited) of the patients' lines billed without prior assessment
+    in the region: by support form, for the region's rules to choose from, so that the query stays the same."""
+    return (
         ClaimLine.objects.filter(
-            claim__clinic__region=region,
+            claim__clinic__region=region_id,
             claim__patient__personal_identity_number__in=pins,
             claim__prior_assessment__isnull=True,
-            claim__support_form__in=rules.free_amount_support_forms,
-            visit_date__gte=datetime.date(min(years), 1, 1),
-            visit_date__lte=datetime.date(max(years), 12, 31),
+            visit_date__gte=first,
+            visit_date__lte=last,
         )
         .exclude(claim__state__in=NOT_BILLED_STATES)
         .exclude(code=PATIENT_FEE_CODE)
         .order_by()
-        .values_list("claim__patient__personal_identity_number", ExtractYear("visit_date"))
+        .values_list("claim__patient__personal_identity_number", ExtractYear("visit_date"), "claim__support_form")
         .annotate(billed=Coalesce(Sum("amount"), 0), credited=Coalesce(Sum("credit__amount"), 0))
     )
-    return {(pin, year): billed - credited for pin, year, billed, credited in lines}
+
+
+# One patient's use of the free amount: asked for by every claim checked or sent alone, compiled once per process as
+# the queries above. No region has the marker's id; the markers' days are a day apart and long past.
+_ONE_PATIENTS_FREE_AMOUNT = PreparedQuery(
+    lambda region_id, pin, first, last: _free_amount_lines(region_id, [pin], first, last),
+    region_id=-7_390_514_224,
+    pin="not a personnummer",
+    first=datetime.date(1901, 1, 2),
+    last=datetime.date(1901, 1, 3),
+)
 
 
 def claim_amounts(draft: ClaimDraft, context: ValidationContext) -> tuple[int, int, list[PricedLine]]:

@@ -3,11 +3,13 @@
 import datetime
 import re
 import threading
+from collections import Counter
 
 import lxml.html
 import pytest
-from django.db import connections
+from django.db import connection, connections
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -529,6 +531,24 @@ def test_a_script_gets_only_the_lines_part_back(client, world, vg_tariff):
     # Without a patient the script is told to send the page the ordinary way.
     response = client.post(page.url, {"action": "add_line"}, headers={PARTIAL_HEADER: "lines"})
     assert PARTIAL_HEADER not in response
+
+
+def test_a_validating_step_reads_the_regions_lists_and_the_patient_once(client, world, vg_tariff):
+    """The page and the validation of its step share what they read (`ValidationContext(like=…)`): the region's
+    rules, care models and patient categories, the patient's records and the tariff are each read once."""
+    first, _last = _visit_days()
+    page = _open(client, world)
+    page.search(N_PIN)
+    with CaptureQueriesContext(connection) as captured:
+        page.add(first, "101")
+    assert page.response.status_code == 200
+    tables = Counter(
+        found.group(1) for query in captured.captured_queries if (found := re.search(r'FROM "(\w+)"', query["sql"]))
+    )
+    once = ("clinics_regionrules", "clinics_caremodel", "clinics_patientcategory", "eligibility_patient")
+    assert {table: tables[table] for table in (*once, "claims_tariffversion")} == dict.fromkeys(
+        (*once, "claims_tariffversion"), 1
+    )
 
 
 def test_the_validate_endpoint_answers_the_faults_as_json(client, world, vg_tariff):

@@ -17,7 +17,7 @@ from claims import services
 from claims.drafts import ClaimDraft, LineDraft
 from claims.models import Claim, ClaimState, TariffRow
 from claims.services import ClaimRejected
-from claims.validation import ValidationContext, claim_validate
+from claims.validation import BilledCare, ValidationContext, claim_validate
 from tests.eligibility.factories import CertificateFactory
 from tests.kept import kept
 from tests.worlds import SmallWorld
@@ -163,6 +163,23 @@ def test_another_tooth_or_jaw_or_day_or_patient_is_other_care(world):
     # One claim may name the same code on two teeth.
     two_teeth = _draft("T-5", [LineDraft(visit, "701", tooth="11"), LineDraft(visit, "701", tooth="12")])
     assert _messages(world, two_teeth) == []
+
+
+def test_one_patients_care_is_read_as_with_other_patients(world, django_assert_num_queries):
+    """One patient's care comes from a query compiled once (portal.db.PreparedQuery): what the ORM's query of many
+    patients finds for the patient, the first claim's reference for each piece of care."""
+    visit = _visit()
+    _submit(world, _draft("P-1", [LineDraft(visit, "401", tooth="36"), LineDraft(visit, "825", jaw="UK")]))
+    _submit(world, _draft("P-2", [LineDraft(visit, "401", tooth="37")]), invoice_reference="5550002")
+    asked = _draft("P-3", [LineDraft(visit, "101")])
+    alone, with_another = BilledCare(world.clinic), BilledCare(world.clinic)
+    with django_assert_num_queries(1):
+        alone.load([asked])
+    with_another.load([asked, _draft("P-4", pin="200001042399")])
+    keys = [(PIN, visit, "401", "36", ""), (PIN, visit, "825", "", "UK"), (PIN, visit, "401", "37", "")]
+    keys.append((PIN, visit, "101", "", ""))
+    assert [alone.reference(key) for key in keys] == ["P-1", "P-1", "P-2", None]
+    assert [with_another.reference(key) for key in keys] == ["P-1", "P-1", "P-2", None]
 
 
 def test_another_clinics_claim_is_no_fault_of_the_clinic(world):

@@ -25,6 +25,7 @@ from claims.models import (
 from claims.validation import (
     FreeAmountUse,
     ValidationContext,
+    _free_amounts_used,
     billing_deadline_text,
     claim_amounts,
     claim_validate,
@@ -816,6 +817,16 @@ def test_free_amount_use(small_world, dalarna_history):
     assert prior_assessed.prior_assessed and not prior_assessed.exceeded
     assert use("other_region_clinic", SupportForm.S, [LineDraft(VISIT, "101")]) == []
     assert use("clinic", SupportForm.N, [LineDraft(VISIT, "101")]) == []
+
+
+def test_one_patients_free_amount_used_is_read_as_with_other_patients(small_world, dalarna_history):
+    """One patient's use comes from a query compiled once (portal.db.PreparedQuery): the same sums, year by year,
+    as the ORM's query of many patients; what the region's free amount does not cover (S) is left out of both."""
+    region, years = small_world.other_region, {YEAR - 1, YEAR}
+    alone = _free_amounts_used(region, {OVER_85_PIN}, years)
+    assert alone == {(OVER_85_PIN, YEAR): 1927000, (OVER_85_PIN, YEAR - 1): 98000}
+    assert _free_amounts_used(region, {OVER_85_PIN, N_PIN}, years) == alone
+    assert all(type(year) is int for _pin, year in alone)
 
 
 def test_free_amount_exceeded(small_world, dalarna_history):

@@ -12,7 +12,7 @@ from django.utils import timezone
 from clinics.models import SupportForm
 from eligibility import services
 from eligibility.models import Patient
-from eligibility.selectors import eligibility_for
+from eligibility.selectors import NO_RECORDS, eligibility_for, patient_records_for, patient_records_of
 from tests.clinics.factories import RegionFactory, region_codes_add
 from tests.eligibility.factories import CertificateFactory, FreeCardFactory, approved_prior_assessment
 
@@ -279,6 +279,40 @@ def test_an_expired_or_denied_prior_assessment_is_not_listed(small_world):
         reason="Underlaget räcker inte.",
     )
     assert _at(small_world, clinic=small_world.other_clinic).prior_assessments == []
+
+
+# One patient's records (compiled once per process) ---------------------------------------------------------
+
+
+def _values(instances) -> list[dict]:
+    return [{k: v for k, v in vars(i).items() if k not in ("_state", "_prefetched_objects_cache")} for i in instances]
+
+
+def test_one_patients_records_are_those_read_with_others(small_world, django_assert_num_queries):
+    """The one-patient queries (portal.db.PreparedQuery) give the instances the ORM gives for many patients: every
+    field converted alike, in the same order, the assessments' lines read with them."""
+    _certificate(small_world, support_form="N", group="N2", valid_to=datetime.date(2030, 1, 1))
+    _certificate(
+        small_world, support_form="F", number="F-7", revoked_from=datetime.date(2025, 1, 1), revocation_reason="Fel."
+    )
+    FreeCardFactory(region=small_world.region, patient__personal_identity_number=PIN, number="55512")
+    _approved_prior_assessment(small_world)
+    _certificate(small_world, pin=OLD_PIN)
+    both = patient_records_for(personal_identity_numbers=[PIN, OLD_PIN], clinic=small_world.clinic)
+    with django_assert_num_queries(5):
+        one = patient_records_of(personal_identity_number=PIN, clinic=small_world.clinic)
+    assert one.patient == both[PIN].patient and _values([one.patient]) == _values([both[PIN].patient])
+    for name in ("certificates", "free_cards", "prior_assessments"):
+        assert len(getattr(one, name)) == len(getattr(both[PIN], name)) > 0
+        assert _values(getattr(one, name)) == _values(getattr(both[PIN], name))
+    with django_assert_num_queries(0):
+        assert [line.code for line in one.prior_assessments[0].lines.all()] == ["401", "101"]
+    later = one.prior_assessments[0].valid_until + datetime.timedelta(days=1)
+    assert patient_records_for(personal_identity_numbers=[PIN], clinic=small_world.clinic, from_date=later) == {
+        PIN: type(one)(patient=one.patient, certificates=one.certificates, free_cards=one.free_cards)
+    }
+    with django_assert_num_queries(1):
+        assert patient_records_of(personal_identity_number=OTHER_PIN, clinic=small_world.clinic) is NO_RECORDS
 
 
 # The demo's patients ---------------------------------------------------------------------------------------
