@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from clinics.models import Region, SupportForm, User
 from portal.audit import audit_record, snapshot
-from portal.db import PreparedQuery, model_from_row
+from portal.db import PreparedQuery, model_columns, model_from_row
 from portal.money import parse_kronor
 from portal.tabular import Table, cell_text, column_positions, read_table
 
@@ -380,7 +380,7 @@ def _versions_in_force(region_id: int, first: datetime.date, last: datetime.date
 # region's few versions. No region has the marker's id; the markers' days are a day apart and long past.
 _VERSIONS_IN_FORCE = PreparedQuery(
     lambda region_id, first, last: _versions_in_force(region_id, first, last).values_list(
-        *(field.attname for field in TariffVersion._meta.concrete_fields)
+        *model_columns(TariffVersion)
     ),
     region_id=-7_390_514_224,
     first=datetime.date(1901, 1, 2),

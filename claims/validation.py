@@ -45,7 +45,7 @@ from eligibility.selectors import (
     patient_records_for,
 )
 from portal import validators
-from portal.db import PreparedQuery, model_from_row
+from portal.db import PreparedQuery, model_columns, model_from_row
 from portal.money import format_kronor
 from portal.translation import said as _
 
@@ -311,11 +311,7 @@ _REFERENCE_USED = PreparedQuery(
 # A region lists a handful of care models (its patient categories, a few dozen, are read by the ORM: made into
 # instances one by one, as here, they would cost more than the compiling saved).
 _CARE_MODELS = PreparedQuery(
-    lambda region_id: (
-        CareModel.objects.filter(region=region_id)
-        .order_by("pk")
-        .values_list(*(field.attname for field in CareModel._meta.concrete_fields))
-    ),
+    lambda region_id: CareModel.objects.filter(region=region_id).order_by("pk").values_list(*model_columns(CareModel)),
     region_id=-7_390_514_224,
 )
 
@@ -524,9 +520,7 @@ def invoice_reference_fault(
 # Asked for every claim checked or sent through the form and the API: compiled once per process, as the queries above.
 _INVOICE_OF_REFERENCE = PreparedQuery(
     lambda clinic_id, reference: (
-        Invoice.objects.of_clinic(clinic_id)
-        .filter(reference=reference)
-        .values_list(*(field.attname for field in Invoice._meta.concrete_fields))[:1]
+        Invoice.objects.of_clinic(clinic_id).filter(reference=reference).values_list(*model_columns(Invoice))[:1]
     ),
     clinic_id=-7_390_514_225,
     reference="not a reference",

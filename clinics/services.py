@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy
 
 from portal import validators, webhooks
 from portal.audit import audit_record, snapshot
-from portal.db import PreparedQuery, model_from_row
+from portal.db import PreparedQuery, model_columns, model_from_row
 from portal.events import clinic_event_record
 from portal.models import ClinicEventKind
 from portal.tasks import webhook_resume
@@ -778,7 +778,7 @@ def api_key_revoke(*, actor: User, key: ApiKey) -> ApiKey:
 _KEY_MODELS = (("", ApiKey), ("clinic__", Clinic), ("clinic__region__", Region), ("user__", User))
 _KEY_BY_HASH = PreparedQuery(
     lambda digest: ApiKey.objects.filter(hash=digest).values_list(
-        *(path + field.attname for path, model in _KEY_MODELS for field in model._meta.concrete_fields)
+        *(column for path, model in _KEY_MODELS for column in model_columns(model, path))
     ),
     digest="not a digest",
 )

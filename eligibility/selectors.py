@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from clinics.models import Clinic, Region, SupportForm
 from clinics.rules import region_rules
 from portal import validators
-from portal.db import PreparedQuery, model_from_row
+from portal.db import PreparedQuery, model_columns, model_from_row
 
 from .models import (
     APPROVED_STATES,
@@ -147,24 +147,20 @@ def _by_patient(queryset) -> dict[int, list]:
 # since compiling them cost the ORM several times what PostgreSQL spends answering. No patient, region or clinic
 # has the markers' ids; an approved assessment always has a validity (a constraint), so the least date leaves none
 # out when no `from_date` is given.
-def _columns(model) -> list[str]:
-    return [field.attname for field in model._meta.concrete_fields]
-
-
 _PATIENT = PreparedQuery(
-    lambda number: Patient.objects.filter(personal_identity_number=number).values_list(*_columns(Patient)),
+    lambda number: Patient.objects.filter(personal_identity_number=number).values_list(*model_columns(Patient)),
     number="not a personnummer",
 )
 _CERTIFICATES = PreparedQuery(
     lambda patient_id, region_id: (
-        Certificate.objects.of_region(region_id).filter(patient_id=patient_id).values_list(*_columns(Certificate))
+        Certificate.objects.of_region(region_id).filter(patient_id=patient_id).values_list(*model_columns(Certificate))
     ),
     patient_id=-7_390_514_223,
     region_id=-7_390_514_224,
 )
 _FREE_CARDS = PreparedQuery(
     lambda patient_id, region_id: (
-        FreeCard.objects.of_region(region_id).filter(patient_id=patient_id).values_list(*_columns(FreeCard))
+        FreeCard.objects.of_region(region_id).filter(patient_id=patient_id).values_list(*model_columns(FreeCard))
     ),
     patient_id=-7_390_514_223,
     region_id=-7_390_514_224,
@@ -174,7 +170,7 @@ _PRIOR_ASSESSMENTS = PreparedQuery(
         PriorAssessment.objects.of_clinic(clinic_id)
         .filter(patient_id=patient_id, state__in=APPROVED_STATES, valid_until__gte=from_date)
         .order_by("valid_until", "pk")
-        .values_list(*_columns(PriorAssessment))
+        .values_list(*model_columns(PriorAssessment))
     ),
     patient_id=-7_390_514_223,
     clinic_id=-7_390_514_225,
