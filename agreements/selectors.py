@@ -42,8 +42,7 @@ class AgreementStanding:
 
 
 # The region's versions, oldest first, each with whether the clinic signed it: one query instead of two, asked on the
-# clinic's start page and before anything sends claims, so compiled once per process (portal.db.PreparedQuery). No
-# region and no clinic has the markers' ids.
+# clinic's start page and before anything sends claims, so compiled once per process (portal.db.PreparedQuery).
 _VERSIONS_SIGNED = PreparedQuery(
     lambda region_id, clinic_id: (
         AgreementVersion.objects.of_region(region_id)
@@ -53,8 +52,8 @@ _VERSIONS_SIGNED = PreparedQuery(
             Exists(AgreementSignature.objects.of_clinic(clinic_id).filter(version=OuterRef("pk"))),
         )
     ),
-    region_id=-7_390_514_223,
-    clinic_id=-7_390_514_224,
+    region_id=int,
+    clinic_id=int,
 )
 
 

@@ -377,14 +377,14 @@ def _versions_in_force(region_id: int, first: datetime.date, last: datetime.date
 
 # A book's first period is read by every step of Registrera räkning and every claim checked or sent: compiled once
 # per process (portal.db.PreparedQuery), since compiling it cost the ORM about a millisecond, more than reading the
-# region's few versions. No region has the marker's id; the markers' days are a day apart and long past.
+# region's few versions.
 _VERSIONS_IN_FORCE = PreparedQuery(
     lambda region_id, first, last: _versions_in_force(region_id, first, last).values_list(
         *model_columns(TariffVersion)
     ),
-    region_id=-7_390_514_224,
-    first=datetime.date(1901, 1, 2),
-    last=datetime.date(1901, 1, 3),
+    region_id=int,
+    first=datetime.date,
+    last=datetime.date,
 )
 
 

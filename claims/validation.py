@@ -301,18 +301,17 @@ def _references_used(clinic_id: int, references: Iterable[str]) -> QuerySet:
 
 # The queries every context makes for one claim (each validating step of Registrera räkning, each claim sent through
 # the API): compiled once per process (portal.db.PreparedQuery), since compiling each cost the ORM about a
-# millisecond, more than PostgreSQL spends answering. A list of one is the ORM's own query for one. No region or
-# clinic has the markers' ids.
+# millisecond, more than PostgreSQL spends answering. A list of one is the ORM's own query for one.
 _REFERENCE_USED = PreparedQuery(
     lambda clinic_id, reference: _references_used(clinic_id, [reference]),
-    clinic_id=-7_390_514_225,
-    reference="not a reference",
+    clinic_id=int,
+    reference=str,
 )
 # A region lists a handful of care models (its patient categories, a few dozen, are read by the ORM: made into
 # instances one by one, as here, they would cost more than the compiling saved).
 _CARE_MODELS = PreparedQuery(
     lambda region_id: CareModel.objects.filter(region=region_id).order_by("pk").values_list(*model_columns(CareModel)),
-    region_id=-7_390_514_224,
+    region_id=int,
 )
 
 
@@ -354,13 +353,12 @@ def _billed_care(clinic_id: int, pins: Iterable[str], first: datetime.date, last
 # One patient's care is asked for by every claim checked or sent alone (each validating step of Registrera räkning,
 # the API), and once more under the care lock: compiled once per process (portal.db.PreparedQuery), since compiling
 # the join cost the ORM a few milliseconds each time. The list of one number is the ORM's own query for one patient.
-# No clinic has the marker's id; the markers' days are a day apart and long past.
 _ONE_PATIENTS_CARE = PreparedQuery(
     lambda clinic_id, pin, first, last: _billed_care(clinic_id, [pin], first, last),
-    clinic_id=-7_390_514_225,
-    pin="not a personnummer",
-    first=datetime.date(1901, 1, 2),
-    last=datetime.date(1901, 1, 3),
+    clinic_id=int,
+    pin=str,
+    first=datetime.date,
+    last=datetime.date,
 )
 
 
@@ -522,8 +520,8 @@ _INVOICE_OF_REFERENCE = PreparedQuery(
     lambda clinic_id, reference: (
         Invoice.objects.of_clinic(clinic_id).filter(reference=reference).values_list(*model_columns(Invoice))[:1]
     ),
-    clinic_id=-7_390_514_225,
-    reference="not a reference",
+    clinic_id=int,
+    reference=str,
 )
 
 
@@ -680,13 +678,13 @@ def _free_amount_lines(region_id: int, pins: Iterable[str], first: datetime.date
 
 
 # One patient's use of the free amount: asked for by every claim checked or sent alone, compiled once per process as
-# the queries above. No region has the marker's id; the markers' days are a day apart and long past.
+# the queries above.
 _ONE_PATIENTS_FREE_AMOUNT = PreparedQuery(
     lambda region_id, pin, first, last: _free_amount_lines(region_id, [pin], first, last),
-    region_id=-7_390_514_224,
-    pin="not a personnummer",
-    first=datetime.date(1901, 1, 2),
-    last=datetime.date(1901, 1, 3),
+    region_id=int,
+    pin=str,
+    first=datetime.date,
+    last=datetime.date,
 )
 
 

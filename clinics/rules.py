@@ -19,12 +19,12 @@ from .models import REGION_RULE_FIELDS, Region, RegionRules
 
 _CACHE = "_rule_versions"
 # A region's versions, oldest first, read on every clinic page that shows a deadline or a fee: compiled once per
-# process (portal.db.PreparedQuery). No region has the marker's id.
+# process (portal.db.PreparedQuery).
 _VERSIONS = PreparedQuery(
     lambda region_id: (
         RegionRules.objects.of_region(region_id).order_by("valid_from").values_list(*model_columns(RegionRules))
     ),
-    region_id=-7_390_514_223,
+    region_id=int,
 )
 
 

@@ -780,7 +780,7 @@ _KEY_BY_HASH = PreparedQuery(
     lambda digest: ApiKey.objects.filter(hash=digest).values_list(
         *(column for path, model in _KEY_MODELS for column in model_columns(model, path))
     ),
-    digest="not a digest",
+    digest=str,
 )
 
 

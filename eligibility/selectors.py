@@ -144,26 +144,25 @@ def _by_patient(queryset) -> dict[int, list]:
 
 # One patient's records are read on every step of Registrera räkning and for each claim sent alone (the API, the
 # validation of one draft): the same four queries as for many, compiled once per process (portal.db.PreparedQuery),
-# since compiling them cost the ORM several times what PostgreSQL spends answering. No patient, region or clinic
-# has the markers' ids; an approved assessment always has a validity (a constraint), so the least date leaves none
-# out when no `from_date` is given.
+# since compiling them cost the ORM several times what PostgreSQL spends answering. An approved assessment always
+# has a validity (a constraint), so the least date leaves none out when no `from_date` is given.
 _PATIENT = PreparedQuery(
     lambda number: Patient.objects.filter(personal_identity_number=number).values_list(*model_columns(Patient)),
-    number="not a personnummer",
+    number=str,
 )
 _CERTIFICATES = PreparedQuery(
     lambda patient_id, region_id: (
         Certificate.objects.of_region(region_id).filter(patient_id=patient_id).values_list(*model_columns(Certificate))
     ),
-    patient_id=-7_390_514_223,
-    region_id=-7_390_514_224,
+    patient_id=int,
+    region_id=int,
 )
 _FREE_CARDS = PreparedQuery(
     lambda patient_id, region_id: (
         FreeCard.objects.of_region(region_id).filter(patient_id=patient_id).values_list(*model_columns(FreeCard))
     ),
-    patient_id=-7_390_514_223,
-    region_id=-7_390_514_224,
+    patient_id=int,
+    region_id=int,
 )
 _PRIOR_ASSESSMENTS = PreparedQuery(
     lambda patient_id, clinic_id, from_date: (
@@ -172,9 +171,9 @@ _PRIOR_ASSESSMENTS = PreparedQuery(
         .order_by("valid_until", "pk")
         .values_list(*model_columns(PriorAssessment))
     ),
-    patient_id=-7_390_514_223,
-    clinic_id=-7_390_514_225,
-    from_date=datetime.date(1901, 1, 2),
+    patient_id=int,
+    clinic_id=int,
+    from_date=datetime.date,
 )
 
 

@@ -15,9 +15,9 @@ from .models import EMAILABLE_KINDS, Notification, NotificationKind, Notificatio
 INBOX_PAGE_SIZE = 25
 
 
-# The bell is on every page: its count compiled once (portal.db.PreparedQuery); no user has the marker's id.
+# The bell is on every page: its count compiled once (portal.db.PreparedQuery).
 _UNREAD = PreparedQuery(
-    lambda user_id: Notification.objects.of_recipient(user_id).unread().values_list("pk"), user_id=-7_390_514_223
+    lambda user_id: Notification.objects.of_recipient(user_id).unread().values_list("pk"), user_id=int
 )
 
 

@@ -88,14 +88,14 @@ def authenticated(view: Callable) -> Callable:
 
 # The user's membership of a clinic with the clinic and its region, one row, read on every clinic page: compiled once
 # per process (portal.db.PreparedQuery), as compiling the join cost the ORM more CPU than PostgreSQL spends on it.
-# At most one row (clinic_membership_unique). No user and no clinic has the markers' ids.
+# At most one row (clinic_membership_unique).
 _MEMBERSHIP_MODELS = (("", ClinicMembership), ("clinic__", Clinic), ("clinic__region__", Region))
 _MEMBERSHIP = PreparedQuery(
     lambda user_id, clinic_pk: ClinicMembership.objects.filter(
         user=user_id, is_active=True, clinic__is_active=True, clinic_id=clinic_pk
     ).values_list(*(name for path, model in _MEMBERSHIP_MODELS for name in model_columns(model, path))),
-    user_id=-7_390_514_223,
-    clinic_pk=-7_390_514_224,
+    user_id=int,
+    clinic_pk=int,
 )
 
 
@@ -121,8 +121,8 @@ _ORGANISATION_CLINIC = PreparedQuery(
         organisation__memberships__user=user_id,
         organisation__memberships__is_active=True,
     ).values_list(*model_columns(Clinic), *model_columns(Region, "region__"), "organisation__memberships__role"),
-    user_id=-7_390_514_223,
-    clinic_pk=-7_390_514_224,
+    user_id=int,
+    clinic_pk=int,
 )
 
 
@@ -198,8 +198,8 @@ _ORGANISATION_MEMBERSHIP = PreparedQuery(
         *model_columns(Organisation, "organisation__"),
         *model_columns(Region, "organisation__region__"),
     ),
-    user_id=-7_390_514_223,
-    organisation_pk=-7_390_514_224,
+    user_id=int,
+    organisation_pk=int,
 )
 _ORGANISATION_CLINICS = PreparedQuery(
     lambda region_id, organisation_id: (
@@ -207,8 +207,8 @@ _ORGANISATION_CLINICS = PreparedQuery(
         .filter(organisation=organisation_id, is_active=True)
         .values_list(*model_columns(Clinic))
     ),
-    region_id=-7_390_514_223,
-    organisation_id=-7_390_514_224,
+    region_id=int,
+    organisation_id=int,
 )
 
 
@@ -242,13 +242,13 @@ def organisation_view(view: Callable) -> Callable:
 
 
 # The user's roles in a region with the region, read on every region page: compiled once per process
-# (portal.db.PreparedQuery). No user has the marker's id, and no region's code (a slug) has a space.
+# (portal.db.PreparedQuery).
 _REGION_MEMBERSHIPS = PreparedQuery(
     lambda user_id, region_code: RegionMembership.objects.filter(
         user=user_id, is_active=True, region__code=region_code
     ).values_list(*model_columns(RegionMembership), *model_columns(Region, "region__")),
-    user_id=-7_390_514_223,
-    region_code="no region",
+    user_id=int,
+    region_code=str,
 )
 
 

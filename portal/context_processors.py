@@ -68,8 +68,8 @@ def _places(user_id):
     return clinics.union(organisations, regions)[:2]
 
 
-# Asked on every page with the header: compiled once (portal.db.PreparedQuery); no user has the marker's id.
-_PLACES = PreparedQuery(_places, user_id=-7_390_514_223)
+# Asked on every page with the header: compiled once (portal.db.PreparedQuery).
+_PLACES = PreparedQuery(_places, user_id=int)
 
 
 def _places_count(request) -> int:

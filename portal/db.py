@@ -1,5 +1,6 @@
 """Reading PostgreSQL's answer to a refused write; the transaction ids the clinic events are ordered by."""
 
+import datetime
 import functools
 
 from django.db import IntegrityError, connection, models
@@ -58,16 +59,21 @@ class PreparedQuery:
     times what PostgreSQL spends answering them, on a page whose whole budget is a few tens of ms (issue 16). The
     SQL is still the ORM's, built by `build` from the same querysets as elsewhere.
 
-    `build(**values)` returns a values()/values_list() queryset; `markers` gives each of its keyword arguments a
-    value of its type that no other parameter of the query can have (an impossible id, a date long past). The query
-    is compiled with the markers and each of them must come back as a parameter of its own; calling it puts the
-    given values in their places. Rows come back as tuples, without the ORM's conversions: for columns whose
-    database values are already what Python needs (ids, booleans, counts, times).
+    `build(**values)` returns a values()/values_list() queryset; `markers` gives the type of each of its keyword
+    arguments (int, str, datetime.date, datetime.datetime), or a value of its own. The query is compiled with a
+    marker for each, a value of that type that no other parameter of the query can have (`_marker`: a negative id
+    no row has, a day long past, a text no form lets through), and each must come back as a parameter of its own;
+    calling it puts the given values in their places. Rows come back as tuples, without the ORM's conversions: for
+    columns whose database values are already what Python needs (ids, booleans, counts, times), or made into
+    instances by `model_from_row`.
     """
 
     def __init__(self, build, **markers):
         self._build = build
-        self._markers = markers
+        self._markers = {
+            name: _marker(marker, place) if isinstance(marker, type) else marker
+            for place, (name, marker) in enumerate(markers.items())
+        }
         self._compiled = None
 
     def _compile(self) -> tuple[str, list]:
@@ -97,6 +103,19 @@ class PreparedQuery:
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT count(*) FROM ({sql}) AS counted", params)  # noqa: S608 (the ORM's SQL)
             return cursor.fetchone()[0]
+
+
+def _marker(kind: type, place: int):
+    """A value of `kind` for the `place`-th parameter of a PreparedQuery, unlike any other's and any real one's."""
+    if issubclass(kind, datetime.datetime):
+        return datetime.datetime(1901, 1, 1, tzinfo=datetime.UTC) + datetime.timedelta(days=place)
+    if issubclass(kind, datetime.date):
+        return datetime.date(1901, 1, 1) + datetime.timedelta(days=place)
+    if issubclass(kind, int):
+        return -7_390_514_223 - place
+    if issubclass(kind, str):
+        return f"<marker {place}>"
+    raise TypeError(f"no marker for {kind.__name__}")
 
 
 def model_columns(model, path: str = "") -> list[str]:

@@ -74,11 +74,11 @@ def _near(now: datetime.datetime, horizon: datetime.datetime):
     return ServiceWindow.objects.not_over(now).filter(starts_at__lte=horizon).values_list("pk")[:1]
 
 
-# Whether any window has an occurrence to come before `horizon` (portal.db.PreparedQuery): times long past as markers.
+# Whether any window has an occurrence to come before `horizon` (portal.db.PreparedQuery).
 _ANY_NEAR = PreparedQuery(
     _near,
-    now=datetime.datetime(1901, 1, 1, tzinfo=datetime.UTC),
-    horizon=datetime.datetime(1902, 1, 1, tzinfo=datetime.UTC),
+    now=datetime.datetime,
+    horizon=datetime.datetime,
 )
 
 

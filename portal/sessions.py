@@ -30,15 +30,15 @@ RENEWED_AT = "portal_renewed_at"
 SESSION_RENEW_SECONDS = 60
 
 
-# Read on every request: compiled once (portal.db.PreparedQuery). No session key has a dash; no session ends in 1901.
+# Read on every request: compiled once (portal.db.PreparedQuery).
 _SESSION = PreparedQuery(
     lambda session_key, now: (
         db.SessionStore.get_model_class()
         .objects.filter(session_key=session_key, expire_date__gt=now)
         .values_list("session_data", "expire_date")
     ),
-    session_key="-no-session-",
-    now=datetime.datetime(1901, 1, 1, tzinfo=datetime.UTC),
+    session_key=str,
+    now=datetime.datetime,
 )
 
 

@@ -40,9 +40,6 @@ RECOVERY_DEVICE_NAME = "Reservkoder"
 
 # Who needs it ----------------------------------------------------------------------------------------------
 
-# No user has this id: the marker PreparedQuery compiles the queries below with (portal.db).
-_ANY_USER = -7_390_514_223
-
 
 def _required_by_role(user_id):
     """The memberships that make a user need a second factor: any region role; a clinic role (or an umbrella
@@ -68,7 +65,7 @@ _STANDING = PreparedQuery(
     lambda user_id: User.objects.filter(pk=user_id).values_list(
         Exists(_apps(user_id)), *(Exists(memberships) for memberships in _required_by_role(user_id))
     ),
-    user_id=_ANY_USER,
+    user_id=int,
 )
 
 

@@ -222,10 +222,7 @@ class Workload:
 
 # The start page's workload queries keep their shape from page to page (the region, and for the first open claims
 # the day's bounds, change): each is compiled by the ORM once per process and run as plain SQL after that
-# (portal.db.PreparedQuery: 0.3–1 ms of Python each, a union of two parts the most). No region has the marker's id,
-# no claim was stored in 1901.
-_REGION = -4_102_771_937
-_BOUND = datetime.datetime(1901, 1, 1, tzinfo=datetime.UTC)
+# (portal.db.PreparedQuery: 0.3–1 ms of Python each, a union of two parts the most).
 
 _OPEN_FIGURES = PreparedQuery(
     lambda region_id: (
@@ -236,11 +233,11 @@ _OPEN_FIGURES = PreparedQuery(
         .values_list("state", "count", "amount")
         .order_by()
     ),
-    region_id=_REGION,
+    region_id=int,
 )
 _ANSWERED = PreparedQuery(
     lambda region_id: Claim.objects.of_region(region_id).filter(question_answered()).values_list("pk").order_by(),
-    region_id=_REGION,
+    region_id=int,
 )
 
 
@@ -254,7 +251,7 @@ def _firsts(states: tuple[str, ...]) -> PreparedQuery:
         ]
         return firsts[0].union(*firsts[1:], all=True)
 
-    return PreparedQuery(build, region_id=_REGION)
+    return PreparedQuery(build, region_id=int)
 
 
 def _first_open(region: Region, states: list[str]) -> dict[str, datetime.datetime]:
@@ -269,10 +266,8 @@ def _first_open(region: Region, states: list[str]) -> dict[str, datetime.datetim
 
 @cache
 def _oldest_of_days(states: tuple[str, ...]) -> PreparedQuery:
-    bounds = {}  # a marker of its own for each end of each state's day
-    for index in range(len(states)):
-        bounds[f"from{index}"] = _BOUND + datetime.timedelta(hours=2 * index)
-        bounds[f"to{index}"] = _BOUND + datetime.timedelta(hours=2 * index + 1)
+    # Both ends of each state's day, each a parameter of its own.
+    bounds = {f"{end}{index}": datetime.datetime for index in range(len(states)) for end in ("from", "to")}
 
     def build(region_id, **bound):
         claims = Claim.objects.of_region(region_id)
@@ -295,7 +290,7 @@ def _oldest_of_days(states: tuple[str, ...]) -> PreparedQuery:
         ]
         return parts[0].union(*parts[1:], all=True)
 
-    return PreparedQuery(build, region_id=_REGION, **bounds)
+    return PreparedQuery(build, region_id=int, **bounds)
 
 
 def _oldest_open(region: Region, found: dict[str, datetime.datetime]) -> dict[str, datetime.datetime | None]:

@@ -147,5 +147,5 @@ REGIONS_101 = PreparedQuery(
     lambda region: (
         TariffRow.objects.filter(version__region=region, code="101").order_by("pk").values_list("pk", "price")[:1]
     ),
-    region=-1,
+    region=int,
 )

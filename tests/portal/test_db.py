@@ -91,3 +91,28 @@ def test_a_prepared_query_refuses_a_marker_the_query_does_not_take(db):
     prepared = PreparedQuery(lambda user_id: ClinicMembership.objects.values_list("pk"), user_id=_NOBODY)
     with pytest.raises(ValueError, match="user_id"):
         prepared.rows(user_id=1)
+
+
+def test_a_prepared_query_makes_a_marker_of_each_parameters_type_and_answers_with_the_values(small_world):
+    ClinicMembershipFactory(user=small_world.biller, clinic=ClinicFactory(region=small_world.region))
+
+    def build(user_id, clinic_id, role, since, after):
+        return (
+            ClinicMembership.objects.filter(
+                user=user_id, clinic__gt=clinic_id, role__gt=role, user__date_joined__date__gte=since
+            )
+            .filter(user__date_joined__gt=after)
+            .values_list("clinic_id")
+        )
+
+    prepared = PreparedQuery(build, user_id=int, clinic_id=int, role=str, since=datetime.date, after=datetime.datetime)
+    values = {
+        "user_id": small_world.biller.pk,
+        "clinic_id": 0,
+        "role": "",
+        "since": datetime.date(2000, 1, 1),
+        "after": datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC),
+    }
+    assert prepared.rows(**values) == list(build(**values)) != []
+    with pytest.raises(TypeError, match="bytes"):
+        PreparedQuery(build, user_id=bytes)
